@@ -1,0 +1,430 @@
+//! `init`, `ingest`, `status`, `verify`, `reindex`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::output::Paint;
+use super::{Ctx, EXIT_FINDING, EXIT_OK};
+use crate::core::crypto::RecipientKey;
+use crate::core::report::Report;
+use crate::store::archive::{IngestObserver, IngestOptions, Ingested};
+use crate::store::verify::{VerifyObserver, VerifyOptions};
+use crate::store::walk::{self, InputFile};
+use crate::store::{io_err, Archive, StoreError};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  custody init leaks --origin dropsite.example/leaks \\
+      --signing-key keys-example/dropsite/signing.key \\
+      --recipient keys-example/dropsite/recipient.txt --recipient 'ssh-ed25519 AAAA…'")]
+pub struct InitArgs {
+    /// Directory to create the archive in (created if missing; must not hold one).
+    dir: PathBuf,
+    /// Log origin, the first line of every checkpoint (default: the signing key's name).
+    #[arg(long)]
+    origin: Option<String>,
+    /// The log's secret signing key (C2SP PRIVATE+KEY+… file, see `custody keygen`).
+    #[arg(long, value_name = "FILE")]
+    signing_key: PathBuf,
+    /// age recipient (age1…, ssh-ed25519 …) or a file of them, one per line; repeatable.
+    #[arg(
+        short,
+        long = "recipient",
+        value_name = "RECIPIENT|FILE",
+        required = true
+    )]
+    recipients: Vec<String>,
+    /// Do not remember the signing key's path in custody.toml.
+    #[arg(long)]
+    no_remember_key: bool,
+}
+
+fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
+    let mut out = Vec::new();
+    for a in args {
+        if let Ok(r) = RecipientKey::parse(a) {
+            out.push(r);
+            continue;
+        }
+        let p = PathBuf::from(a);
+        if !p.is_file() {
+            return Err(StoreError::Input(format!(
+                "{a:?} is neither an age recipient (age1…), an SSH public key, nor a readable file"
+            )));
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
+        if text.contains("AGE-SECRET-KEY-") || text.contains("PRIVATE KEY") {
+            return Err(StoreError::Input(format!(
+                "{} holds a secret key; give the public recipient (recipient.txt or age1…)",
+                p.display()
+            )));
+        }
+        let before = out.len();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            out.push(
+                RecipientKey::parse(line)
+                    .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?,
+            );
+        }
+        if out.len() == before {
+            return Err(StoreError::Input(format!(
+                "{} lists no recipients",
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct InitOut<'a> {
+    archive: PathBuf,
+    origin: &'a str,
+    log_key: &'a str,
+    recipients: &'a [String],
+    checkpoint: String,
+}
+
+pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
+    let signer = ctx.load_signer(&a.signing_key)?;
+    let recipients = parse_recipients(&a.recipients)?;
+    let origin = a.origin.unwrap_or_else(|| signer.name().to_string());
+    let key_path = if a.no_remember_key {
+        None
+    } else {
+        Some(std::fs::canonicalize(&a.signing_key).map_err(|e| io_err(&a.signing_key, e))?)
+    };
+    let (arch, cp) = Archive::init(&a.dir, &origin, &signer, &recipients, key_path)?;
+    let c = arch.config();
+    let o = InitOut {
+        archive: a.dir.clone(),
+        origin: &c.origin,
+        log_key: &c.log_key,
+        recipients: &c.recipients,
+        checkpoint: String::from_utf8_lossy(&cp.note).into_owned(),
+    };
+    if ctx.out.json {
+        ctx.out.json(&o);
+    } else {
+        ctx.out
+            .line(&format!("created archive {}", a.dir.display()));
+        ctx.out.line(&format!("origin:     {}", o.origin));
+        ctx.out.line(&format!("log key:    {}", o.log_key));
+        for r in o.recipients {
+            ctx.out.line(&format!("recipient:  {r}"));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each file is read once: hashed (SHA-256) while it is encrypted with age into the
+blob store. Records are signed and appended only after the blobs are durable;
+a line is printed for a file only once its record is on disk. The command ends
+with a signed checkpoint. Names, paths, notes and digests are stored only
+encrypted (see docs/FORMAT.md).
+
+Example:
+  custody ingest ~/incoming/batch-3 --source 'source A' --case C-17 --note 'USB stick, 2026-11-02'")]
+pub struct IngestArgs {
+    /// Files or directories (recursed, in sorted order).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Who or where the material came from (stored encrypted).
+    #[arg(long)]
+    source: Option<String>,
+    /// Case or investigation identifier (stored encrypted).
+    #[arg(long)]
+    case: Option<String>,
+    /// Free-text note (stored encrypted).
+    #[arg(long)]
+    note: Option<String>,
+    /// Follow symbolic links (a link loop is an error).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+struct IngestUi<'a> {
+    ctx: &'a Ctx,
+    pb: ProgressBar,
+    files_done: u64,
+    files_total: u64,
+}
+
+impl IngestObserver for IngestUi<'_> {
+    fn bytes(&mut self, n: u64) {
+        self.pb.inc(n);
+    }
+    fn file_started(&mut self, f: &InputFile) {
+        self.pb.set_message(shorten(&f.rel, 30));
+    }
+    fn committed(&mut self, done: &[Ingested]) {
+        self.files_done += done.len() as u64;
+        self.pb
+            .set_prefix(format!("{}/{} files", self.files_done, self.files_total));
+        self.pb.suspend(|| {
+            for d in done {
+                if self.ctx.out.json {
+                    self.ctx.out.json(d);
+                } else {
+                    self.ctx.out.line(&format!(
+                        "{:>6}  {}  {:>10}  sha256:{}…{}",
+                        d.index,
+                        d.path,
+                        human_bytes(d.size),
+                        &d.sha256.to_hex()[..16],
+                        if d.deduplicated {
+                            "  (content already stored)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+        });
+    }
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    let c: Vec<char> = s.chars().collect();
+    if c.len() <= n {
+        s.to_string()
+    } else {
+        format!("…{}", c[c.len() - n + 1..].iter().collect::<String>())
+    }
+}
+
+pub(crate) fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open()?;
+    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let w = walk::collect(&a.paths, a.follow_symlinks)?;
+    for s in &w.skipped_symlinks {
+        ctx.out.warn(&format!(
+            "skipped symbolic link {} (use --follow-symlinks)",
+            s.display()
+        ));
+    }
+    for s in &w.skipped_special {
+        ctx.out
+            .warn(&format!("skipped special file {}", s.display()));
+    }
+    let total: u64 = w.files.iter().map(|f| f.size).sum();
+    let mut ui = IngestUi {
+        ctx,
+        pb: ctx.out.progress(total, true, "ingest"),
+        files_done: 0,
+        files_total: w.files.len() as u64,
+    };
+    let opts = IngestOptions {
+        source: a.source,
+        case: a.case,
+        note: a.note,
+    };
+    let started = std::time::Instant::now();
+    let r = arch.ingest(&w.files, &signer, &opts, &mut ui);
+    ui.pb.finish_and_clear();
+    let (summary, cp) = r?;
+    let secs = started.elapsed().as_secs_f64();
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "summary": summary,
+            "seconds": secs,
+            "checkpoint": String::from_utf8_lossy(&cp.note),
+        }));
+    } else {
+        ctx.out.line(&format!(
+            "ingested {} files ({}, {} with content already stored) in {:.2}s; log size {}",
+            summary.files,
+            human_bytes(summary.bytes),
+            summary.deduplicated,
+            secs,
+            summary.tree_size
+        ));
+        ctx.out.line("");
+        ctx.out.raw(&cp.note);
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let s = arch.status()?;
+    if ctx.out.json {
+        ctx.out.json(&s);
+        return Ok(EXIT_OK);
+    }
+    ctx.out.line(&format!("archive:     {}", s.path.display()));
+    ctx.out.line(&format!("format:      {}", s.format));
+    ctx.out.line(&format!("origin:      {}", s.origin));
+    ctx.out.line(&format!("log key:     {}", s.log_key));
+    for r in &s.recipients {
+        ctx.out.line(&format!("recipient:   {r}"));
+    }
+    ctx.out.line(&format!("created:     {}", s.created));
+    ctx.out.line(&format!("records:     {}", s.records));
+    ctx.out.line(&format!(
+        "blobs:       {} ({})",
+        s.blobs,
+        human_bytes(s.blob_bytes)
+    ));
+    ctx.out.line(&format!("checkpoints: {}", s.checkpoints));
+    if let Some(c) = &s.latest_checkpoint {
+        ctx.out.line("latest checkpoint:");
+        for l in c.lines() {
+            ctx.out.line(&format!("  {l}"));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks, without any secret key: every record decodes canonically and its
+signature verifies; every checkpoint's signature and root match the records;
+consecutive checkpoints are consistent; the database agrees with the ledger
+files; every referenced blob exists and hashes to its name; no stray blobs.
+With --deep -i IDENTITY it also decrypts every envelope and document and checks
+every commitment.
+
+Exit codes: 0 all checks hold, 1 findings (listed), 2 the check could not run.")]
+pub struct VerifyArgs {
+    /// Also decrypt everything and check every commitment (needs -i).
+    #[arg(long, requires = "identity")]
+    deep: bool,
+    /// age identity file(s) for --deep.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+}
+
+struct VerifyUi {
+    pb: Option<ProgressBar>,
+    quiet: bool,
+    err_tty: bool,
+    out_progress: Box<dyn Fn(u64, bool, &str) -> ProgressBar>,
+}
+
+impl VerifyObserver for VerifyUi {
+    fn phase(&mut self, name: &str, total: u64) {
+        if let Some(pb) = self.pb.take() {
+            pb.finish_and_clear();
+        }
+        if !self.quiet && self.err_tty {
+            self.pb = Some((self.out_progress)(total, name == "blobs", name));
+        }
+    }
+    fn advance(&mut self, n: u64) {
+        if let Some(pb) = &self.pb {
+            pb.inc(n);
+        }
+    }
+}
+
+pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let ids = if a.deep {
+        Some(ctx.load_identities(&a.identity)?)
+    } else {
+        None
+    };
+    let json = ctx.out.json;
+    let mut ui = VerifyUi {
+        pb: None,
+        quiet: json,
+        err_tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        out_progress: Box::new(move |t, b, m| super::Out::new(json, false).progress(t, b, m)),
+    };
+    let rep = arch.verify(&VerifyOptions { deep: ids.as_ref() }, &mut ui)?;
+    if let Some(pb) = ui.pb.take() {
+        pb.finish_and_clear();
+    }
+    print_report(ctx, &rep);
+    Ok(if rep.ok() { EXIT_OK } else { EXIT_FINDING })
+}
+
+fn print_report(ctx: &Ctx, rep: &Report) {
+    if ctx.out.json {
+        ctx.out
+            .json(&serde_json::json!({ "ok": rep.ok(), "report": rep }));
+        return;
+    }
+    for f in &rep.findings {
+        ctx.out.line(&format!(
+            "{} {}: {}: {}",
+            ctx.out.paint("FAIL", Paint::Bad),
+            f.subject,
+            f.check.as_str(),
+            f.reason
+        ));
+    }
+    let c = &rep.coverage;
+    let what = format!(
+        "{} records, {} checkpoints, {} blobs ({}){}",
+        c.records,
+        c.checkpoints,
+        c.blobs,
+        human_bytes(c.blob_bytes),
+        if rep.deep {
+            format!(", {} documents decrypted", c.decrypted)
+        } else {
+            String::new()
+        }
+    );
+    if rep.ok() {
+        ctx.out
+            .line(&format!("{} {what}", ctx.out.paint("verified:", Paint::Ok)));
+    } else {
+        ctx.out.line(&format!(
+            "{} {} finding(s) in {what}",
+            ctx.out.paint("NOT VERIFIED:", Paint::Bad),
+            rep.findings.len()
+        ));
+    }
+}
+
+pub fn reindex(ctx: &Ctx) -> Result<i32, StoreError> {
+    let dir = ctx.archive_dir()?;
+    let r = Archive::reindex(&dir)?;
+    if ctx.out.json {
+        ctx.out.json(&r);
+    } else {
+        ctx.out.line(&format!(
+            "rebuilt the database from the ledger files: {} records, {} checkpoints, root {}",
+            r.records, r.checkpoints, r.root
+        ));
+        ctx.out.info(
+            "the deduplication index starts empty: content ingested again will be stored again",
+        );
+    }
+    Ok(EXIT_OK)
+}

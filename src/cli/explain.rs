@@ -1,0 +1,70 @@
+//! Explained errors: what went wrong, in one line, and what to do next.
+
+use crate::store::StoreError;
+
+/// One line: the error and the next step.
+pub fn explain(e: &StoreError) -> String {
+    let hint = match e {
+        StoreError::NotAnArchive(_) => {
+            "run inside an archive, pass -A DIR, set CUSTODY_ARCHIVE, or create one with `custody init`"
+                .to_string()
+        }
+        StoreError::AlreadyExists(_) => "choose another directory; nothing was changed".into(),
+        StoreError::UnknownFormat { .. } => {
+            "upgrade custody to a version that reads this archive; nothing was changed".into()
+        }
+        StoreError::Locked { .. } => "try again when it finishes".into(),
+        StoreError::Config(..) => "fix or restore custody.toml from a backup".into(),
+        StoreError::Database(_) => "check disk space and permissions, then retry".into(),
+        StoreError::DatabaseCorrupt(_) => {
+            "the ledger files are intact evidence: run `custody reindex` to rebuild the database from them"
+                .into()
+        }
+        StoreError::Corrupt(_) => {
+            "run `custody verify` for a full report; restore the archive from a backup if evidence is damaged"
+                .into()
+        }
+        StoreError::NotFound(_) => "list records with `custody log`".into(),
+        StoreError::Ambiguous { .. } => {
+            "give more hex digits or the record index (see `custody log`)".into()
+        }
+        StoreError::NoCheckpoint(_) => {
+            "list checkpointed sizes with `custody checkpoint --all`".into()
+        }
+        StoreError::Io(p, err) => match err.kind() {
+            std::io::ErrorKind::NotFound => format!("check that {} exists", p.display()),
+            std::io::ErrorKind::PermissionDenied => {
+                format!("check the permissions of {}", p.display())
+            }
+            _ => "check the path and free disk space, then retry".into(),
+        },
+        StoreError::Key(..) => {
+            "give the right key file (see `custody keygen`, keys-example/README.md)".into()
+        }
+        StoreError::KeyPermissions { path, .. } => format!(
+            "run `chmod 600 {}` (or pass --insecure-key-permissions)",
+            path.display()
+        ),
+        StoreError::NoIdentity => "give an age identity with -i FILE".into(),
+        StoreError::WrongSigningKey { .. } => {
+            "use the log key this archive was created with (custody.toml: log_key)".into()
+        }
+        StoreError::Decrypt { source, .. } => match source {
+            crate::core::crypto::CryptoError::NoMatchingKeys => {
+                "use an identity of one of the archive's recipients (custody status lists them)".into()
+            }
+            _ => "run `custody verify --deep` to check the archive".into(),
+        },
+        StoreError::Crypto(_) => "check the key or recipient given".into(),
+        StoreError::SymlinkLoop { .. } => {
+            "remove the loop, or ingest without --follow-symlinks".into()
+        }
+        StoreError::Input(_) => "see `custody help` for usage".into(),
+        StoreError::ContentMismatch(_) => {
+            "the archive may have been tampered with: run `custody verify --deep`".into()
+        }
+        StoreError::OutputExists(_) => "choose another output path or pass --force".into(),
+        _ => "please report this as a bug".into(),
+    };
+    format!("{e}; {hint}")
+}

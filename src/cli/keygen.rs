@@ -1,0 +1,148 @@
+//! `custody keygen`: a C2SP signing key and an age identity, secret halves 0600.
+
+use std::path::PathBuf;
+
+use age::secrecy::{ExposeSecret, SecretString};
+use clap::Args;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::{Ctx, EXIT_OK};
+use crate::core::crypto;
+use crate::core::keys::SignerKey;
+use crate::store::keystore::write_secret_file;
+use crate::store::{io_err, StoreError};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes into DIR (created if missing; existing files are never overwritten):
+  signing.key    secret C2SP signed-note key (PRIVATE+KEY+…), mode 0600
+  signing.vkey   public verifier key (name+keyid+base64), give it to partners
+  identity.age   secret age identity (AGE-SECRET-KEY-1…), mode 0600
+  recipient.txt  public age recipient (age1…), use it with `custody init --recipient`
+
+Example:
+  custody keygen --name dropsite.example/leaks -o ~/.custody/keys
+  custody keygen --name guardian.example/alice -o keys --passphrase")]
+pub struct KeygenArgs {
+    /// Key name, a schema-less URL such as dropsite.example/leaks (no spaces or '+').
+    #[arg(long)]
+    name: String,
+    /// Directory to write the key files into.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Protect the secret files with an age passphrase (asked twice, or --passphrase-file).
+    #[arg(long)]
+    passphrase: bool,
+    /// scrypt work factor (log2 N) for --passphrase; default: about one second.
+    #[arg(long, hide = true)]
+    scrypt_work_factor: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct KeygenOut {
+    name: String,
+    vkey: String,
+    recipient: String,
+    signing_key: PathBuf,
+    identity: PathBuf,
+    passphrase_protected: bool,
+}
+
+pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
+    let signer = SignerKey::generate(&a.name)
+        .map_err(|e| StoreError::Input(format!("invalid key name {:?}: {e}", a.name)))?;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let dir = &a.output;
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let paths = [
+        dir.join("signing.key"),
+        dir.join("signing.vkey"),
+        dir.join("identity.age"),
+        dir.join("recipient.txt"),
+    ];
+    for p in &paths {
+        if p.exists() {
+            return Err(StoreError::OutputExists(p.clone()));
+        }
+    }
+    let pass = if a.passphrase {
+        Some(read_new_passphrase(ctx)?)
+    } else {
+        None
+    };
+    let protect = |secret: &[u8]| -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        match &pass {
+            None => Ok(Zeroizing::new(secret.to_vec())),
+            Some(p) => crypto::passphrase_encrypt(secret, p.clone(), a.scrypt_work_factor)
+                .map(Zeroizing::new)
+                .map_err(StoreError::Crypto),
+        }
+    };
+    let skey = signer.encode();
+    let skey_file = protect(format!("{}\n", skey.as_str()).as_bytes())?;
+    let id_text = Zeroizing::new(format!(
+        "# created: {}\n# public key: {}\n{}\n",
+        crate::core::time::rfc3339(crate::core::time::now_ms()),
+        recipient,
+        identity.to_string().expose_secret()
+    ));
+    let id_file = protect(id_text.as_bytes())?;
+    let vkey = signer.verifier().encode();
+    write_secret_file(&paths[0], &skey_file)?;
+    std::fs::write(&paths[1], format!("{vkey}\n")).map_err(|e| io_err(&paths[1], e))?;
+    write_secret_file(&paths[2], &id_file)?;
+    std::fs::write(&paths[3], format!("{recipient}\n")).map_err(|e| io_err(&paths[3], e))?;
+    let o = KeygenOut {
+        name: a.name,
+        vkey,
+        recipient,
+        signing_key: paths[0].clone(),
+        identity: paths[2].clone(),
+        passphrase_protected: pass.is_some(),
+    };
+    if ctx.out.json {
+        ctx.out.json(&o);
+    } else {
+        ctx.out.line(&format!("verifier key: {}", o.vkey));
+        ctx.out.line(&format!("recipient:    {}", o.recipient));
+        ctx.out.info(&format!(
+            "secret keys written to {} and {} (mode 0600{}); keep them off shared disks",
+            o.signing_key.display(),
+            o.identity.display(),
+            if o.passphrase_protected {
+                ", passphrase-protected"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+fn read_new_passphrase(ctx: &Ctx) -> Result<SecretString, StoreError> {
+    if let Some(f) = &ctx.passphrase_file {
+        let s = Zeroizing::new(std::fs::read_to_string(f).map_err(|e| io_err(f, e))?);
+        let p = s.lines().next().unwrap_or("").to_string();
+        if p.is_empty() {
+            return Err(StoreError::Input(format!(
+                "{} holds an empty passphrase",
+                f.display()
+            )));
+        }
+        return Ok(SecretString::from(p));
+    }
+    let first = super::output::prompt_passphrase("New passphrase: ").ok_or_else(|| {
+        StoreError::Input("--passphrase needs a terminal or --passphrase-file FILE".into())
+    })?;
+    let first = Zeroizing::new(first);
+    let second =
+        Zeroizing::new(super::output::prompt_passphrase("Repeat passphrase: ").unwrap_or_default());
+    if first.is_empty() || *first != *second {
+        return Err(StoreError::Input(
+            "passphrases are empty or do not match".into(),
+        ));
+    }
+    Ok(SecretString::from(first.to_string()))
+}

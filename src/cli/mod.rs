@@ -1,0 +1,244 @@
+//! The command line: clap definitions, shared context, dispatch, exit codes.
+//!
+//! Exit codes (README.md): 0 success or verified; 1 a verification finding;
+//! 2 the command could not complete (usage, I/O, locked archive, wrong key …).
+
+mod archive_cmds;
+mod explain;
+mod keygen;
+mod output;
+mod proofs;
+mod records;
+
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::core::crypto::Identities;
+use crate::core::keys::SignerKey;
+use crate::store::keystore::KeyLoader;
+use crate::store::{Archive, StoreError};
+pub use output::Out;
+
+/// Exit code: success, or everything verified.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a verification found something.
+pub const EXIT_FINDING: i32 = 1;
+/// Exit code: the command could not complete.
+pub const EXIT_ERROR: i32 = 2;
+
+const AFTER_HELP: &str = "\
+Archive discovery: -A/--archive DIR, else $CUSTODY_ARCHIVE, else the nearest
+parent directory holding custody.toml (like git).
+
+Exit codes: 0 success/verified, 1 verification finding, 2 could not complete.
+
+Quick start (test-only keys from keys-example/):
+  custody keygen --name dropsite.example/leaks -o keys/
+  custody init leaks-archive --signing-key keys/signing.key --recipient keys/recipient.txt
+  cd leaks-archive && custody ingest ~/incoming --source 'source A' --case C-1
+  custody verify && custody checkpoint";
+
+/// custody: a provenance-tracked, encrypted, transparency-logged archive of leaked documents.
+///
+/// Every ingested file is hashed, encrypted with age to your outlet's
+/// recipients, stored by content address and recorded as a signed entry of an
+/// append-only Merkle log whose checkpoints partners can verify.
+#[derive(Debug, Parser)]
+#[command(name = "custody", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Archive directory (default: $CUSTODY_ARCHIVE, else search upward from here).
+    #[arg(short = 'A', long, global = true, value_name = "DIR")]
+    archive: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Accept secret key files readable by group or others (not recommended).
+    #[arg(long, global = true)]
+    insecure_key_permissions: bool,
+
+    /// Read the passphrase of protected key files from FILE (first line).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "CUSTODY_PASSPHRASE_FILE"
+    )]
+    passphrase_file: Option<PathBuf>,
+
+    /// Do not show progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a signing key (C2SP signed-note Ed25519) and an age identity.
+    Keygen(keygen::KeygenArgs),
+    /// Create a new archive.
+    Init(archive_cmds::InitArgs),
+    /// Ingest files or directory trees: hash, encrypt, store, sign, checkpoint.
+    Ingest(archive_cmds::IngestArgs),
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint), or sign one.
+    Checkpoint(proofs::CheckpointArgs),
+    /// Print an inclusion proof (C2SP tlog-proof) or a consistency proof.
+    Prove(proofs::ProveArgs),
+    /// List records (decrypting names with -i).
+    Log(records::LogArgs),
+    /// Show one record.
+    Show(records::ShowArgs),
+    /// Summarise the archive.
+    Status,
+    /// Decrypt a document, check it against its commitment, write it atomically.
+    Extract(records::ExtractArgs),
+    /// Re-check every signature, root, checkpoint and blob (no secret key needed).
+    Verify(archive_cmds::VerifyArgs),
+    /// Check a tlog-proof from `custody prove` offline, against a trusted log key.
+    VerifyProof(proofs::VerifyProofArgs),
+    /// Rebuild the database from the append-only ledger files.
+    Reindex,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Shared state of one invocation.
+pub(crate) struct Ctx {
+    cli_archive: Option<PathBuf>,
+    insecure_key_permissions: bool,
+    passphrase_file: Option<PathBuf>,
+    pub(crate) out: Out,
+}
+
+impl Ctx {
+    /// The archive directory (discovery like git).
+    pub(crate) fn archive_dir(&self) -> Result<PathBuf, StoreError> {
+        let env = std::env::var_os("CUSTODY_ARCHIVE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let cwd = std::env::current_dir().map_err(|e| StoreError::Io(".".into(), e))?;
+        crate::store::archive::discover(self.cli_archive.as_deref(), env.as_deref(), &cwd)
+    }
+
+    pub(crate) fn open(&self) -> Result<Archive, StoreError> {
+        Archive::open(&self.archive_dir()?)
+    }
+
+    fn ask_passphrase(&self, path: &Path) -> Result<age::secrecy::SecretString, StoreError> {
+        if let Some(f) = &self.passphrase_file {
+            let s = std::fs::read_to_string(f).map_err(|e| StoreError::Io(f.clone(), e))?;
+            let line = zeroize::Zeroizing::new(s);
+            let pass = line.lines().next().unwrap_or("").to_string();
+            return Ok(age::secrecy::SecretString::from(pass));
+        }
+        output::prompt_passphrase(&format!("Passphrase for {}: ", path.display()))
+            .map(age::secrecy::SecretString::from)
+            .ok_or_else(|| {
+                StoreError::Key(
+                    path.to_path_buf(),
+                    "is passphrase-protected and no terminal is available; give --passphrase-file"
+                        .into(),
+                )
+            })
+    }
+
+    pub(crate) fn with_loader<T>(
+        &self,
+        f: impl FnOnce(&KeyLoader<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let ask = |p: &Path| self.ask_passphrase(p);
+        let loader = KeyLoader {
+            insecure_permissions: self.insecure_key_permissions,
+            passphrase: Some(&ask),
+        };
+        f(&loader)
+    }
+
+    pub(crate) fn load_signer(&self, path: &Path) -> Result<SignerKey, StoreError> {
+        self.with_loader(|l| l.signer(path))
+    }
+
+    pub(crate) fn load_identities(&self, paths: &[PathBuf]) -> Result<Identities, StoreError> {
+        self.with_loader(|l| l.identities(paths))
+    }
+
+    /// The signing key for an archive: the flag, $CUSTODY_SIGNING_KEY, or the config.
+    pub(crate) fn archive_signer(
+        &self,
+        a: &Archive,
+        flag: Option<&Path>,
+    ) -> Result<SignerKey, StoreError> {
+        let path =
+            match flag {
+                Some(p) => p.to_path_buf(),
+                None => match std::env::var_os("CUSTODY_SIGNING_KEY").filter(|v| !v.is_empty()) {
+                    Some(p) => PathBuf::from(p),
+                    None => match &a.config().signing_key {
+                        Some(p) if p.is_absolute() => p.clone(),
+                        Some(p) => a.root().join(p),
+                        None => return Err(StoreError::Input(
+                            "no signing key: give --signing-key FILE or set CUSTODY_SIGNING_KEY"
+                                .into(),
+                        )),
+                    },
+                },
+            };
+        let k = self.load_signer(&path)?;
+        a.check_signer(&k)?;
+        Ok(k)
+    }
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let out = Out::new(cli.json, cli.quiet);
+    let ctx = Ctx {
+        cli_archive: cli.archive,
+        insecure_key_permissions: cli.insecure_key_permissions,
+        passphrase_file: cli.passphrase_file,
+        out,
+    };
+    let r = match cli.command {
+        Command::Keygen(a) => keygen::run(&ctx, a),
+        Command::Init(a) => archive_cmds::init(&ctx, a),
+        Command::Ingest(a) => archive_cmds::ingest(&ctx, a),
+        Command::Checkpoint(a) => proofs::checkpoint(&ctx, a),
+        Command::Prove(a) => proofs::prove(&ctx, a),
+        Command::Log(a) => records::log(&ctx, a),
+        Command::Show(a) => records::show(&ctx, a),
+        Command::Status => archive_cmds::status(&ctx),
+        Command::Extract(a) => records::extract(&ctx, a),
+        Command::Verify(a) => archive_cmds::verify(&ctx, a),
+        Command::VerifyProof(a) => proofs::verify_proof(&ctx, a),
+        Command::Reindex => archive_cmds::reindex(&ctx),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "custody", &mut buf);
+            ctx.out.raw(&buf);
+            Ok(EXIT_OK)
+        }
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.out.error(&explain::explain(&e));
+            EXIT_ERROR
+        }
+    }
+}

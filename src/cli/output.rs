@@ -1,0 +1,138 @@
+//! The only module that prints: stdout for results (text or JSON), stderr for
+//! progress, warnings and errors. Colours only on a terminal and never when
+//! `NO_COLOR` is set; progress bars only when stderr is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+/// A colour for text on a terminal.
+#[derive(Clone, Copy)]
+pub enum Paint {
+    Ok,
+    Bad,
+    Warn,
+    Dim,
+    Bold,
+}
+
+impl Paint {
+    fn code(self) -> &'static str {
+        match self {
+            Paint::Ok => "32",
+            Paint::Bad => "31",
+            Paint::Warn => "33",
+            Paint::Dim => "2",
+            Paint::Bold => "1",
+        }
+    }
+}
+
+/// Output settings of one invocation.
+pub struct Out {
+    pub json: bool,
+    quiet: bool,
+    color_out: bool,
+    color_err: bool,
+    err_tty: bool,
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+impl Out {
+    pub fn new(json: bool, quiet: bool) -> Out {
+        Out {
+            json,
+            quiet,
+            color_out: !no_color() && std::io::stdout().is_terminal(),
+            color_err: !no_color() && std::io::stderr().is_terminal(),
+            err_tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Text on stdout (a broken pipe is not an error: the write is dropped).
+    pub fn line(&self, s: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{s}");
+    }
+
+    /// Coloured text for stdout when it is a terminal.
+    pub fn paint(&self, s: &str, p: Paint) -> String {
+        if self.color_out {
+            format!("\x1b[{}m{s}\x1b[0m", p.code())
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// Bytes on stdout, unchanged.
+    pub fn raw(&self, b: &[u8]) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(b);
+        let _ = o.flush();
+    }
+
+    /// One JSON value on one line of stdout.
+    pub fn json<T: Serialize>(&self, v: &T) {
+        match serde_json::to_string(v) {
+            Ok(s) => self.line(&s),
+            Err(e) => self.error(&format!("could not encode JSON output: {e}")),
+        }
+    }
+
+    fn err_line(&self, prefix: &str, p: Paint, msg: &str) {
+        let mut e = std::io::stderr().lock();
+        let prefix = if self.color_err {
+            format!("\x1b[{}m{prefix}\x1b[0m", p.code())
+        } else {
+            prefix.to_string()
+        };
+        let _ = writeln!(e, "{prefix}{msg}");
+    }
+
+    /// A note for the human on stderr (kept out of stdout so JSON stays clean).
+    pub fn info(&self, msg: &str) {
+        if !self.quiet {
+            self.err_line("", Paint::Dim, msg);
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.err_line("warning: ", Paint::Warn, msg);
+    }
+
+    pub fn error(&self, msg: &str) {
+        self.err_line("error: ", Paint::Bad, msg);
+    }
+
+    /// A progress bar on stderr, hidden unless stderr is a terminal.
+    pub fn progress(&self, total: u64, bytes: bool, msg: &str) -> ProgressBar {
+        if self.quiet || !self.err_tty {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let tpl = if bytes {
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {prefix}"
+        } else {
+            "{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(tpl) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(msg.to_string());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    }
+}
+
+/// Asks for a passphrase on the terminal without echo; `None` without a terminal.
+pub fn prompt_passphrase(prompt: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    rpassword::prompt_password(prompt).ok()
+}

@@ -1,0 +1,274 @@
+//! `checkpoint`, `prove` and `verify-proof`: the transparency-log views.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use clap::Args;
+use serde::Serialize;
+
+use super::output::Paint;
+use super::{Ctx, EXIT_FINDING, EXIT_OK};
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::hash::Digest;
+use crate::core::keys::VerifierKey;
+use crate::core::merkle::{self, LeafIndex, TreeSize};
+use crate::core::record::Record;
+use crate::core::tlog_proof::TlogProof;
+use crate::store::{io_err, StoreError};
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Prints the latest checkpoint exactly as signed (C2SP tlog-checkpoint in a C2SP
+signed note), ready to hand to a partner or a witness.
+
+Examples:
+  custody checkpoint > latest.checkpoint
+  custody checkpoint --all --json
+  custody checkpoint --sign      # after an interrupted ingest")]
+pub struct CheckpointArgs {
+    /// Print the checkpoint at this tree size instead of the latest.
+    #[arg(long, conflicts_with = "all")]
+    size: Option<u64>,
+    /// List every checkpoint.
+    #[arg(long)]
+    all: bool,
+    /// Sign a new checkpoint if records exist that none covers.
+    #[arg(long, conflicts_with_all = ["size", "all"])]
+    sign: bool,
+    /// The log's signing key, for --sign (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct CheckpointOut {
+    size: u64,
+    root: String,
+    note: String,
+}
+
+fn cp_out(size: u64, note: &[u8]) -> CheckpointOut {
+    let root = SignedCheckpoint::parse(note)
+        .map(|c| b64(c.checkpoint().root.as_bytes()))
+        .unwrap_or_default();
+    CheckpointOut {
+        size,
+        root,
+        note: String::from_utf8_lossy(note).into_owned(),
+    }
+}
+
+pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open()?;
+    let list: Vec<(u64, Vec<u8>)> = if a.sign {
+        let k = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+        let cp = arch.sign_checkpoint(&k)?;
+        if !cp.new {
+            ctx.out
+                .info("the latest checkpoint already covers every record; nothing signed");
+        }
+        vec![(cp.size, cp.note)]
+    } else if a.all {
+        arch.checkpoints()?
+    } else if let Some(s) = a.size {
+        vec![(
+            s,
+            arch.checkpoints()?
+                .into_iter()
+                .find(|(z, _)| *z == s)
+                .map(|(_, n)| n)
+                .ok_or(StoreError::NoCheckpoint(s))?,
+        )]
+    } else {
+        vec![arch
+            .latest_checkpoint()?
+            .ok_or(StoreError::NoCheckpoint(0))?]
+    };
+    for (size, note) in &list {
+        if ctx.out.json {
+            ctx.out.json(&cp_out(*size, note));
+        } else {
+            ctx.out.raw(note);
+            if list.len() > 1 {
+                ctx.out.line("");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Inclusion proofs are printed in the C2SP tlog-proof format; its `extra` line
+carries the record bytes, so the proof alone lets anyone recompute the leaf
+hash (docs/FORMAT.md §8.1). Consistency proofs are printed as the body of a
+C2SP tlog-witness add-checkpoint request: `old N`, the proof hashes, a blank
+line, then the newer checkpoint (docs/FORMAT.md §8.2).
+
+Examples:
+  custody prove 12 > record-12.tlog-proof
+  custody prove 3f9a01 --size 40
+  custody prove --consistency 40        # from size 40 to the latest checkpoint
+  custody prove --consistency 40 120 --json")]
+pub struct ProveArgs {
+    /// The record: index, or a hex prefix of its leaf hash or blob digest.
+    #[arg(required_unless_present = "consistency")]
+    reference: Option<String>,
+    /// Prove against the checkpoint at this tree size (default: the latest).
+    #[arg(long)]
+    size: Option<u64>,
+    /// Prove the checkpoint at OLD is consistent with the one at NEW (default: latest).
+    #[arg(long, num_args = 1..=2, value_names = ["OLD", "NEW"], conflicts_with_all = ["reference", "size"])]
+    consistency: Option<Vec<u64>>,
+}
+
+pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    if let Some(c) = a.consistency {
+        let p = arch.consistency_proof(c[0], c.get(1).copied())?;
+        if ctx.out.json {
+            let new_root = SignedCheckpoint::parse(&p.checkpoint)
+                .map(|c| b64(c.checkpoint().root.as_bytes()))
+                .unwrap_or_default();
+            ctx.out.json(&serde_json::json!({
+                "old_size": p.old_size,
+                "new_size": p.new_size,
+                "old_root": b64(p.old_root.as_bytes()),
+                "new_root": new_root,
+                "proof": p.proof.iter().map(|d| b64(d.as_bytes())).collect::<Vec<_>>(),
+                "old_checkpoint": String::from_utf8_lossy(&p.old_checkpoint),
+                "checkpoint": String::from_utf8_lossy(&p.checkpoint),
+            }));
+        } else {
+            let mut s = format!("old {}\n", p.old_size);
+            for h in &p.proof {
+                s.push_str(&b64(h.as_bytes()));
+                s.push('\n');
+            }
+            s.push('\n');
+            ctx.out.raw(s.as_bytes());
+            ctx.out.raw(&p.checkpoint);
+        }
+        return Ok(EXIT_OK);
+    }
+    let r = a.reference.as_deref().unwrap_or_default();
+    let index = arch.resolve(r)?;
+    let p = arch.inclusion_proof(index, a.size)?;
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "index": p.index,
+            "size": p.size,
+            "leaf_hash": b64(p.leaf_hash.as_bytes()),
+            "record": b64(&p.record),
+            "proof": p.proof.iter().map(|d| b64(d.as_bytes())).collect::<Vec<_>>(),
+            "checkpoint": String::from_utf8_lossy(&p.checkpoint),
+        }));
+    } else {
+        let note = String::from_utf8_lossy(&p.checkpoint).into_owned();
+        let t = TlogProof::new(p.index, p.proof, Some(p.record), &note)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        ctx.out.raw(t.encode().as_bytes());
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks a tlog-proof written by `custody prove` with no archive and no network:
+the checkpoint is signed by the trusted log key, the record in the proof's
+`extra` line is signed by that key and sits at the proven index, and the
+inclusion proof leads from its leaf hash to the checkpoint's root.
+
+Example:
+  custody verify-proof record-12.tlog-proof --trust 'dropsite.example/leaks+1a2b3c4d+AX…'")]
+pub struct VerifyProofArgs {
+    /// The .tlog-proof file.
+    file: PathBuf,
+    /// The log's verifier key (vkey text or a file holding it).
+    #[arg(long, value_name = "VKEY|FILE")]
+    trust: String,
+}
+
+pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
+    let vtext = if std::path::Path::new(&a.trust).is_file() {
+        std::fs::read_to_string(&a.trust).map_err(|e| io_err(std::path::Path::new(&a.trust), e))?
+    } else {
+        a.trust.clone()
+    };
+    let vkey = VerifierKey::parse(vtext.trim())
+        .map_err(|e| StoreError::Input(format!("--trust is not a verifier key: {e}")))?;
+    let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
+    let mut failures: Vec<String> = Vec::new();
+    let proof = TlogProof::parse(&bytes)
+        .map_err(|e| StoreError::Input(format!("{}: not a tlog-proof: {e}", a.file.display())))?;
+    let (index, hashes, extra, note) = proof.into_parts();
+    let cp = match SignedCheckpoint::open(&note, &vkey, &[]) {
+        Ok(o) => Some(o.checkpoint),
+        Err(e) => {
+            failures.push(format!("checkpoint_signature: {e}"));
+            None
+        }
+    };
+    let leaf = match extra.as_deref().map(Record::decode) {
+        None => {
+            failures.push("record_decode: the proof carries no record (extra line)".into());
+            None
+        }
+        Some(Err(e)) => {
+            failures.push(format!("record_decode: {e}"));
+            None
+        }
+        Some(Ok(rec)) => {
+            if rec.body.index != index {
+                failures.push(format!(
+                    "record_index: record says {} but the proof is for {index}",
+                    rec.body.index
+                ));
+            }
+            if let Err(e) = rec.verify_signature(vkey.verifying_key(), vkey.key_id()) {
+                failures.push(format!("record_signature: {e}"));
+            }
+            Some(rec.leaf_hash())
+        }
+    };
+    if let (Some(cp), Some(leaf)) = (&cp, leaf) {
+        if let Err(e) = merkle::verify_inclusion(
+            LeafIndex(index),
+            TreeSize(cp.size),
+            &leaf,
+            &hashes,
+            &cp.root,
+        ) {
+            failures.push(format!("inclusion_proof: {e}"));
+        }
+    }
+    let ok = failures.is_empty();
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "ok": ok,
+            "index": index,
+            "size": cp.as_ref().map(|c| c.size),
+            "leaf_hash": leaf.map(|d: Digest| b64(d.as_bytes())),
+            "findings": failures,
+        }));
+    } else if ok {
+        ctx.out.line(&format!(
+            "{} record {index} is included in {} at size {}",
+            ctx.out.paint("verified:", Paint::Ok),
+            vkey.name(),
+            cp.map(|c| c.size).unwrap_or_default()
+        ));
+    } else {
+        for f in &failures {
+            ctx.out.line(&format!(
+                "{} record {index}: {f}",
+                ctx.out.paint("FAIL", Paint::Bad)
+            ));
+        }
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}

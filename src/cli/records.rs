@@ -1,0 +1,235 @@
+//! `log`, `show` and `extract`: reading records and documents back.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::archive_cmds::human_bytes;
+use super::{Ctx, EXIT_OK};
+use crate::core::crypto::Identities;
+use crate::core::hash::Digest;
+use crate::core::meta::Metadata;
+use crate::core::record::{Payload, Record};
+use crate::core::time;
+use crate::store::{Archive, StoreError};
+
+/// A record as shown to people and scripts.
+#[derive(Serialize)]
+struct RecordView {
+    index: u64,
+    kind: &'static str,
+    time: String,
+    origin: String,
+    signer: String,
+    leaf_hash: Digest,
+    #[serde(flatten)]
+    payload: Payload,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_error: Option<String>,
+}
+
+fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
+    let (metadata, metadata_error) = match ids {
+        None => (None, None),
+        Some(ids) => match arch.metadata(&rec, ids) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
+    RecordView {
+        index: rec.body.index,
+        kind: rec.body.payload.kind().as_str(),
+        time: time::rfc3339(rec.body.time_ms),
+        origin: rec.body.origin.clone(),
+        signer: rec.body.signer.to_string(),
+        leaf_hash: rec.leaf_hash(),
+        payload: rec.body.payload.clone(),
+        metadata,
+        metadata_error,
+    }
+}
+
+fn line(ctx: &Ctx, v: &RecordView) {
+    let Payload::Ingest(i) = &v.payload;
+    let what = match (&v.metadata, &v.metadata_error) {
+        (Some(m), _) => format!("{}  {}", m.path, human_bytes(m.size)),
+        (None, Some(e)) => format!("(metadata unreadable: {e})"),
+        (None, None) => format!(
+            "blob {}…  {}",
+            &i.blob.to_hex()[..16],
+            human_bytes(i.blob_size)
+        ),
+    };
+    ctx.out
+        .line(&format!("{:>6}  {}  {:<7} {what}", v.index, v.time, v.kind));
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Without -i only digests are shown: names, paths and notes are stored encrypted.
+
+Examples:
+  custody log
+  custody log -i keys-example/dropsite/identity.age --from 100 --limit 20
+  custody log --json | jq .blob")]
+pub struct LogArgs {
+    /// age identity file(s) to decrypt names and notes.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+    /// First record index to list.
+    #[arg(long, default_value_t = 0)]
+    from: u64,
+    /// List at most this many records.
+    #[arg(long)]
+    limit: Option<u64>,
+}
+
+pub fn log(ctx: &Ctx, a: LogArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let ids = if a.identity.is_empty() {
+        None
+    } else {
+        Some(ctx.load_identities(&a.identity)?)
+    };
+    let size = arch.size()?;
+    let end = a
+        .limit
+        .map(|l| a.from.saturating_add(l).min(size))
+        .unwrap_or(size);
+    for i in a.from..end {
+        let v = view(&arch, arch.record(i)?, ids.as_ref());
+        if ctx.out.json {
+            ctx.out.json(&v);
+        } else {
+            line(ctx, &v);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+REF is a record index or at least 4 hex digits of the record's leaf hash, blob
+address or metadata envelope address.
+
+Example:
+  custody show 12 -i keys-example/dropsite/identity.age")]
+pub struct ShowArgs {
+    /// The record: index or hex digest prefix.
+    reference: String,
+    /// age identity file(s) to decrypt names and notes.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+}
+
+pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let ids = if a.identity.is_empty() {
+        None
+    } else {
+        Some(ctx.load_identities(&a.identity)?)
+    };
+    let i = arch.resolve(&a.reference)?;
+    let v = view(&arch, arch.record(i)?, ids.as_ref());
+    if ctx.out.json {
+        ctx.out.json(&v);
+        return Ok(EXIT_OK);
+    }
+    let Payload::Ingest(p) = &v.payload;
+    let o = &ctx.out;
+    o.line(&format!("record      {}", v.index));
+    o.line(&format!("kind        {}", v.kind));
+    o.line(&format!("time        {}", v.time));
+    o.line(&format!("origin      {}", v.origin));
+    o.line(&format!("signer      key ID {}", v.signer));
+    o.line(&format!("leaf hash   {}", v.leaf_hash));
+    o.line(&format!("blob        {} ({} bytes)", p.blob, p.blob_size));
+    o.line(&format!("commitment  {}", p.commitment));
+    o.line(&format!(
+        "metadata    {} ({} bytes, encrypted)",
+        p.meta, p.meta_size
+    ));
+    for r in &p.recipients {
+        o.line(&format!("recipient   {r}"));
+    }
+    match (&v.metadata, &v.metadata_error) {
+        (Some(m), _) => {
+            o.line(&format!("path        {}", m.path));
+            o.line(&format!("size        {} ({})", m.size, human_bytes(m.size)));
+            o.line(&format!("sha256      {}", m.sha256));
+            o.line(&format!("media type  {}", m.media_type));
+            for (k, val) in [("source", &m.source), ("case", &m.case), ("note", &m.note)] {
+                if let Some(val) = val {
+                    o.line(&format!("{k:<11} {val}"));
+                }
+            }
+        }
+        (None, Some(e)) => o.line(&format!("metadata    unreadable: {e}")),
+        (None, None) => o.info("(give -i IDENTITY to decrypt the name, path and notes)"),
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The document is decrypted to a temporary file beside OUT and renamed into place
+only after its ciphertext matched the blob address and its plaintext matched the
+record's commitment. OUT may not be inside the archive.
+
+Example:
+  custody extract 12 -i keys-example/dropsite/identity.age -o /tmp/memo.pdf")]
+pub struct ExtractArgs {
+    /// The record: index or hex digest prefix.
+    reference: String,
+    /// age identity file(s).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY",
+        required = true
+    )]
+    identity: Vec<PathBuf>,
+    /// Where to write the plaintext.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Overwrite OUT if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let ids = ctx.load_identities(&a.identity)?;
+    let i = arch.resolve(&a.reference)?;
+    let pb = ctx.out.progress(0, true, "extract");
+    let r = arch.extract(i, &ids, &a.output, a.force, &mut |n| pb.inc(n));
+    pb.finish_and_clear();
+    let x = r?;
+    if ctx.out.json {
+        ctx.out.json(&x);
+    } else {
+        ctx.out.line(&format!(
+            "extracted record {} ({}) to {}: {} bytes, sha256 {} matches the commitment",
+            x.index,
+            x.original_path,
+            x.path.display(),
+            x.size,
+            x.sha256
+        ));
+    }
+    Ok(EXIT_OK)
+}

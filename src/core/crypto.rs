@@ -1,0 +1,485 @@
+//! age encryption for the archive: recipients, identities, streaming encrypt/decrypt.
+//!
+//! Every blob the archive stores is a plain age v1 file (binary, not armored), so
+//! the standard `age` tool decrypts it with the same identity (FORMAT.md §6).
+//! Encryption of large inputs runs in a two-stage pipeline: one thread reads and
+//! hashes the plaintext, the caller's thread encrypts, so SHA-256 and
+//! ChaCha20-Poly1305 use both cores and the input is read exactly once.
+
+use std::io::{self, BufRead, Read, Write};
+use std::sync::mpsc;
+
+use age::secrecy::SecretString;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use crate::core::domain;
+use crate::core::hash::Digest;
+
+/// An age recipient the archive encrypts to: native X25519 or an SSH public key.
+#[derive(Clone)]
+pub enum RecipientKey {
+    X25519(age::x25519::Recipient),
+    Ssh(age::ssh::Recipient),
+}
+
+/// Why a key or an age file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    #[error("not an age recipient (age1…) or SSH public key (ssh-ed25519 …): {0}")]
+    BadRecipient(String),
+    #[error("no identity found: expected AGE-SECRET-KEY-1… lines or an OpenSSH private key")]
+    NoIdentity,
+    #[error("encrypted or unsupported SSH private key; use an unencrypted ssh-ed25519 key or an age identity")]
+    UnsupportedSshKey,
+    #[error("none of the given identities can decrypt this file (wrong key?)")]
+    NoMatchingKeys,
+    #[error("wrong passphrase, or the passphrase-protected file is damaged")]
+    BadPassphrase,
+    #[error("age file is damaged or not an age file: {0}")]
+    Corrupt(String),
+    #[error("no recipients given")]
+    NoRecipients,
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<age::DecryptError> for CryptoError {
+    fn from(e: age::DecryptError) -> Self {
+        match e {
+            age::DecryptError::NoMatchingKeys => CryptoError::NoMatchingKeys,
+            age::DecryptError::KeyDecryptionFailed => CryptoError::BadPassphrase,
+            age::DecryptError::Io(io) => CryptoError::Io(io),
+            other => CryptoError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+impl RecipientKey {
+    /// Parses `age1…` or an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`).
+    pub fn parse(s: &str) -> Result<Self, CryptoError> {
+        let s = s.trim();
+        if let Ok(r) = s.parse::<age::x25519::Recipient>() {
+            return Ok(RecipientKey::X25519(r));
+        }
+        if let Ok(r) = s.parse::<age::ssh::Recipient>() {
+            return Ok(RecipientKey::Ssh(r));
+        }
+        let shown: String = s.chars().take(40).collect();
+        Err(CryptoError::BadRecipient(shown))
+    }
+
+    /// Canonical text: `age1…`, or `ssh-ed25519 <base64>` without the comment.
+    pub fn canonical(&self) -> String {
+        match self {
+            RecipientKey::X25519(r) => r.to_string(),
+            RecipientKey::Ssh(r) => r.to_string(),
+        }
+    }
+
+    /// `SHA-256("custody/v1/recipient\n" || canonical text)` (FORMAT.md §5.3).
+    pub fn fingerprint(&self) -> Digest {
+        Digest::of_parts(&[domain::RECIPIENT_FINGERPRINT, self.canonical().as_bytes()])
+    }
+
+    fn as_dyn(&self) -> &dyn age::Recipient {
+        match self {
+            RecipientKey::X25519(r) => r,
+            RecipientKey::Ssh(r) => r,
+        }
+    }
+}
+
+impl std::fmt::Debug for RecipientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.canonical())
+    }
+}
+
+/// Fingerprints of a recipient set, sorted ascending and de-duplicated (as records carry them).
+pub fn fingerprints(recipients: &[RecipientKey]) -> Vec<Digest> {
+    let mut v: Vec<Digest> = recipients.iter().map(RecipientKey::fingerprint).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Decryption identities (age X25519 or unencrypted OpenSSH ed25519/RSA keys).
+/// The underlying age types zeroize their key material on drop.
+pub struct Identities(Vec<Box<dyn age::Identity + Send + Sync>>);
+
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identities({} keys)", self.0.len())
+    }
+}
+
+impl Identities {
+    /// Parses an identity file's contents: `AGE-SECRET-KEY-1…` lines (as written by
+    /// `age-keygen`, `#` comments allowed) or one OpenSSH private key.
+    pub fn parse(data: &[u8]) -> Result<Self, CryptoError> {
+        let text = std::str::from_utf8(data).map_err(|_| CryptoError::NoIdentity)?;
+        if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
+            || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+        {
+            let id = age::ssh::Identity::from_buffer(io::BufReader::new(data), None)
+                .map_err(|_| CryptoError::NoIdentity)?;
+            return match id {
+                age::ssh::Identity::Unencrypted(_) => Ok(Identities(vec![Box::new(id)])),
+                _ => Err(CryptoError::UnsupportedSshKey),
+            };
+        }
+        let file = age::IdentityFile::from_buffer(io::BufReader::new(data))
+            .map_err(|_| CryptoError::NoIdentity)?;
+        let ids = file
+            .into_identities()
+            .map_err(|_| CryptoError::NoIdentity)?;
+        if ids.is_empty() {
+            return Err(CryptoError::NoIdentity);
+        }
+        Ok(Identities(ids))
+    }
+
+    /// Merges several identity files' identities.
+    pub fn extend(&mut self, other: Identities) {
+        self.0.extend(other.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> {
+        self.0.iter().map(|b| b.as_ref() as &dyn age::Identity)
+    }
+}
+
+/// Starts an age stream to `recipients`, writing the header to `out`.
+/// The caller must call `finish()` on the returned writer (see [`encrypt_all`]).
+pub fn encrypt_to<W: Write>(
+    recipients: &[RecipientKey],
+    out: W,
+) -> Result<age::stream::StreamWriter<W>, CryptoError> {
+    if recipients.is_empty() {
+        return Err(CryptoError::NoRecipients);
+    }
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_dyn()))
+        .map_err(|e| CryptoError::BadRecipient(e.to_string()))?;
+    Ok(enc.wrap_output(out)?)
+}
+
+/// Encrypts a small in-memory value (a metadata envelope) to `recipients`.
+pub fn encrypt_bytes(recipients: &[RecipientKey], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut w = encrypt_to(recipients, Vec::with_capacity(data.len() + 256))?;
+    w.write_all(data)?;
+    Ok(w.finish()?)
+}
+
+/// Opens an age stream for reading with `ids`.
+pub fn decrypt_from<R: BufRead>(
+    ids: &Identities,
+    input: R,
+) -> Result<age::stream::StreamReader<R>, CryptoError> {
+    let dec = age::Decryptor::new_buffered(input)?;
+    if dec.is_scrypt() {
+        return Err(CryptoError::Corrupt(
+            "passphrase-encrypted file where a recipient-encrypted one was expected".into(),
+        ));
+    }
+    Ok(dec.decrypt(ids.iter())?)
+}
+
+/// Decrypts a small age file entirely in memory, refusing plaintexts over `limit` bytes.
+pub fn decrypt_bytes(
+    ids: &Identities,
+    data: &[u8],
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let r = decrypt_from(ids, data)?;
+    let mut out = Zeroizing::new(Vec::new());
+    r.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                CryptoError::Corrupt(e.to_string())
+            } else {
+                CryptoError::Io(e)
+            }
+        })?;
+    if out.len() > limit {
+        return Err(CryptoError::Corrupt(format!(
+            "plaintext larger than {limit} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// Is this an age file (binary or armored)? Used to recognise passphrase-protected key files.
+pub fn looks_like_age(data: &[u8]) -> bool {
+    data.starts_with(b"age-encryption.org/v1\n")
+        || data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+}
+
+/// Protects a secret (a key file) with an age scrypt passphrase, ASCII-armored.
+/// `work_factor` overrides scrypt's calibrated log2(N) (tests use a small one).
+pub fn passphrase_encrypt(
+    secret: &[u8],
+    passphrase: SecretString,
+    work_factor: Option<u8>,
+) -> Result<Vec<u8>, CryptoError> {
+    let mut r = age::scrypt::Recipient::new(passphrase);
+    if let Some(wf) = work_factor {
+        r.set_work_factor(wf);
+    }
+    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+        .map_err(|e| CryptoError::Corrupt(e.to_string()))?;
+    let armor = age::armor::ArmoredWriter::wrap_output(Vec::new(), age::armor::Format::AsciiArmor)?;
+    let mut w = enc.wrap_output(armor)?;
+    w.write_all(secret)?;
+    Ok(w.finish()?.finish()?)
+}
+
+/// Opens a passphrase-protected key file written by [`passphrase_encrypt`] (or `age -p -a`).
+pub fn passphrase_decrypt(
+    data: &[u8],
+    passphrase: SecretString,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let armor = age::armor::ArmoredReader::new(data);
+    let dec = age::Decryptor::new(armor)?;
+    if !dec.is_scrypt() {
+        return Err(CryptoError::Corrupt(
+            "key file is age-encrypted to a recipient, not to a passphrase".into(),
+        ));
+    }
+    let id = age::scrypt::Identity::new(passphrase);
+    let mut r = dec
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                CryptoError::BadPassphrase
+            }
+            other => CryptoError::from(other),
+        })?;
+    let mut out = Zeroizing::new(Vec::new());
+    r.by_ref()
+        .take(1 << 20)
+        .read_to_end(&mut out)
+        .map_err(|_| CryptoError::BadPassphrase)?;
+    Ok(out)
+}
+
+/// Result of streaming a plaintext through the encryptor.
+pub struct Encrypted<W> {
+    /// The output, after `finish()` (the final age chunk is written).
+    pub out: W,
+    /// SHA-256 of the plaintext.
+    pub sha256: Digest,
+    /// Plaintext length.
+    pub len: u64,
+}
+
+/// Size of the read buffers of the pipeline.
+const CHUNK: usize = 1 << 20;
+/// Inputs at or under this size are hashed and encrypted on one thread.
+const PIPELINE_THRESHOLD: u64 = 4 << 20;
+
+/// Reads `input` once, hashing the plaintext and encrypting it to `out`; always
+/// calls `finish()`. `size_hint` picks the pipelined path for large inputs.
+/// `progress` is called with the number of plaintext bytes consumed.
+pub fn encrypt_all<R, W>(
+    mut input: R,
+    recipients: &[RecipientKey],
+    out: W,
+    size_hint: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Encrypted<W>, CryptoError>
+where
+    R: Read + Send,
+    W: Write,
+{
+    let mut w = encrypt_to(recipients, out)?;
+    if size_hint <= PIPELINE_THRESHOLD {
+        let mut h = Sha256::new();
+        let mut len = 0u64;
+        let mut buf = vec![0u8; CHUNK.min(size_hint as usize + 1).max(8192)];
+        loop {
+            let n = read_retry(&mut input, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            w.write_all(&buf[..n])?;
+            len += n as u64;
+            progress(n as u64);
+        }
+        let out = w.finish()?;
+        return Ok(Encrypted {
+            out,
+            sha256: Digest(h.finalize().into()),
+            len,
+        });
+    }
+    // Pipeline: a scoped reader thread fills buffers and hashes them, then hands
+    // them to this thread to encrypt; emptied buffers go back for reuse, so at
+    // most 4 buffers (4 MiB) are ever allocated whatever the file size.
+    std::thread::scope(|scope| -> Result<Encrypted<W>, CryptoError> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(3);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..4 {
+            let _ = empty_tx.send(vec![0u8; CHUNK]);
+        }
+        let reader = scope.spawn(move || -> io::Result<(Digest, u64)> {
+            let mut h = Sha256::new();
+            let mut len = 0u64;
+            while let Ok(mut buf) = empty_rx.recv() {
+                buf.resize(CHUNK, 0);
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let n = read_retry(&mut input, &mut buf[filled..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                buf.truncate(filled);
+                h.update(&buf);
+                len += filled as u64;
+                let done = filled == 0;
+                if full_tx.send(buf).is_err() || done {
+                    break;
+                }
+            }
+            Ok((Digest(h.finalize().into()), len))
+        });
+        let mut write_err = None;
+        for buf in full_rx.iter() {
+            if buf.is_empty() {
+                break;
+            }
+            if let Err(e) = w.write_all(&buf) {
+                write_err = Some(e);
+                break;
+            }
+            progress(buf.len() as u64);
+            let _ = empty_tx.send(buf);
+        }
+        drop(empty_tx);
+        drop(full_rx);
+        let read = reader
+            .join()
+            .map_err(|_| CryptoError::Io(io::Error::other("reader thread panicked")))?;
+        if let Some(e) = write_err {
+            return Err(e.into());
+        }
+        let (sha256, len) = read?;
+        let out = w.finish()?;
+        Ok(Encrypted { out, sha256, len })
+    })
+}
+
+fn read_retry<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Streams an age file's plaintext from `input` to `out`, returning its SHA-256 and length.
+/// `out` receives plaintext before the final chunk is authenticated: write it to
+/// a temporary file and keep it only if this returns `Ok` (FORMAT.md §6).
+pub fn decrypt_all<R: BufRead, W: Write>(
+    ids: &Identities,
+    input: R,
+    mut out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(W, Digest, u64), CryptoError> {
+    let mut r = decrypt_from(ids, input)?;
+    let mut h = Sha256::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(CryptoError::Corrupt(e.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        len += n as u64;
+        progress(n as u64);
+    }
+    Ok((out, Digest(h.finalize().into()), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keypair() -> (Identities, RecipientKey) {
+        let id = age::x25519::Identity::generate();
+        let r = RecipientKey::X25519(id.to_public());
+        (Identities(vec![Box::new(id)]), r)
+    }
+
+    #[test]
+    fn round_trip_small_and_pipelined() {
+        let (ids, r) = keypair();
+        for size in [0usize, 1, 65536, (5 << 20) + 17] {
+            let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+            let enc = encrypt_all(
+                &data[..],
+                &[r.clone()],
+                Vec::new(),
+                size as u64,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(enc.len, size as u64);
+            assert_eq!(enc.sha256, Digest::of(&data));
+            let (pt, d, n) = decrypt_all(&ids, &enc.out[..], Vec::new(), &mut |_| {}).unwrap();
+            assert_eq!(pt, data);
+            assert_eq!((d, n), (enc.sha256, size as u64));
+        }
+    }
+
+    #[test]
+    fn wrong_identity_is_no_matching_keys() {
+        let (_, r) = keypair();
+        let (other, _) = keypair();
+        let c = encrypt_bytes(&[r], b"secret").unwrap();
+        assert!(matches!(
+            decrypt_bytes(&other, &c, 100),
+            Err(CryptoError::NoMatchingKeys)
+        ));
+    }
+
+    #[test]
+    fn passphrase_round_trip() {
+        let c = passphrase_encrypt(b"KEY", SecretString::from("pw".to_string()), Some(2)).unwrap();
+        assert!(looks_like_age(&c));
+        let p = passphrase_decrypt(&c, SecretString::from("pw".to_string())).unwrap();
+        assert_eq!(&p[..], b"KEY");
+        assert!(matches!(
+            passphrase_decrypt(&c, SecretString::from("nope".to_string())),
+            Err(CryptoError::BadPassphrase)
+        ));
+    }
+
+    #[test]
+    fn recipients_parse_and_fingerprint() {
+        let (_, r) = keypair();
+        let s = r.canonical();
+        let p = RecipientKey::parse(&format!("  {s}\n")).unwrap();
+        assert_eq!(p.fingerprint(), r.fingerprint());
+        assert!(RecipientKey::parse("age1nope").is_err());
+    }
+}

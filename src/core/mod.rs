@@ -1,0 +1,16 @@
+//! The pure core: no sled, no paths, no terminal. Everything here is
+//! deterministic given its inputs (and the OS RNG for keys and salts).
+
+pub mod checkpoint;
+pub mod cosignature;
+pub mod crypto;
+pub mod domain;
+pub mod hash;
+pub mod keys;
+pub mod merkle;
+pub mod meta;
+pub mod note;
+pub mod record;
+pub mod report;
+pub mod time;
+pub mod tlog_proof;

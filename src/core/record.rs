@@ -1,0 +1,345 @@
+//! Ledger records: the canonical bytes that are signed and become Merkle leaves.
+//!
+//! The layout is specified byte for byte in `docs/FORMAT.md` §4. The decoder is
+//! strict: it rejects unknown versions and kinds, short input, trailing bytes,
+//! non-UTF-8 or non-canonical origins, and recipient lists that are not sorted
+//! and duplicate-free, so that every accepted record has exactly one encoding.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::core::domain;
+use crate::core::hash::Digest;
+use crate::core::keys::{KeyId, SignerKey};
+
+/// The only record format version this code writes and reads.
+pub const RECORD_VERSION: u8 = 1;
+/// Ed25519 signature length.
+pub const SIGNATURE_LEN: usize = 64;
+/// Upper bound on an encoded record (fits a tlog-tiles entry bundle, FORMAT.md §4.1).
+pub const MAX_RECORD_LEN: usize = 65_535;
+/// Upper bound on the origin string inside a record.
+pub const MAX_ORIGIN_LEN: usize = 255;
+
+/// What a record is about. Byte values are fixed by FORMAT.md §4.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Kind {
+    /// A document entered the archive.
+    Ingest = 1,
+}
+
+impl Kind {
+    fn from_byte(b: u8) -> Option<Kind> {
+        match b {
+            1 => Some(Kind::Ingest),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ingest => "ingest",
+        }
+    }
+}
+
+/// Fields of an `ingest` record (FORMAT.md §4.4).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Ingest {
+    /// SHA-256 of the stored age ciphertext: the blob's content address.
+    pub blob: Digest,
+    /// Length in bytes of the stored ciphertext.
+    pub blob_size: u64,
+    /// Salted commitment to the plaintext SHA-256 (FORMAT.md §5.1).
+    pub commitment: Digest,
+    /// SHA-256 of the age-encrypted metadata envelope (also a blob).
+    pub meta: Digest,
+    /// Length in bytes of the encrypted metadata envelope.
+    pub meta_size: u64,
+    /// Fingerprints of the age recipients both blobs are encrypted to, sorted ascending.
+    pub recipients: Vec<Digest>,
+}
+
+/// The signed part of a record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecordBody {
+    /// Position of this record in the log (0-based); equals its Merkle leaf index.
+    pub index: u64,
+    /// Milliseconds since the Unix epoch, UTC, when the record was made.
+    pub time_ms: u64,
+    /// The log origin this record belongs to (the checkpoint origin line).
+    pub origin: String,
+    /// C2SP key ID of the Ed25519 key that signed it.
+    pub signer: KeyId,
+    /// Kind-specific payload.
+    pub payload: Payload,
+}
+
+/// Kind-specific part of a record body.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Payload {
+    Ingest(Ingest),
+}
+
+impl Payload {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::Ingest(_) => Kind::Ingest,
+        }
+    }
+}
+
+/// A decoded record: body, signature, and the exact bytes it was decoded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub body: RecordBody,
+    pub signature: [u8; SIGNATURE_LEN],
+    bytes: Vec<u8>,
+}
+
+/// Why record bytes were rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error("record is truncated ({0} bytes short)")]
+    Truncated(usize),
+    #[error("record has {0} trailing bytes")]
+    TrailingBytes(usize),
+    #[error("unknown record format version {0}")]
+    UnknownVersion(u8),
+    #[error("unknown record kind {0}")]
+    UnknownKind(u8),
+    #[error("record is {0} bytes, over the {MAX_RECORD_LEN}-byte limit")]
+    TooLong(usize),
+    #[error("origin is empty, too long or not valid UTF-8 without control characters")]
+    BadOrigin,
+    #[error("recipient fingerprints are missing, unsorted or duplicated")]
+    BadRecipients,
+}
+
+/// Why a record signature did not verify.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureCheckError {
+    #[error("record is signed by key ID {record} but the expected key has ID {expected}")]
+    WrongSigner { record: KeyId, expected: KeyId },
+    #[error("Ed25519 signature does not verify")]
+    Invalid,
+}
+
+impl RecordBody {
+    /// The canonical body bytes (FORMAT.md §4.1–4.4).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.push(RECORD_VERSION);
+        out.push(self.payload.kind() as u8);
+        out.extend_from_slice(&self.index.to_be_bytes());
+        out.extend_from_slice(&self.time_ms.to_be_bytes());
+        out.push(self.origin.len() as u8);
+        out.extend_from_slice(self.origin.as_bytes());
+        out.extend_from_slice(&self.signer.0.to_be_bytes());
+        match &self.payload {
+            Payload::Ingest(i) => {
+                out.extend_from_slice(i.blob.as_bytes());
+                out.extend_from_slice(&i.blob_size.to_be_bytes());
+                out.extend_from_slice(i.commitment.as_bytes());
+                out.extend_from_slice(i.meta.as_bytes());
+                out.extend_from_slice(&i.meta_size.to_be_bytes());
+                out.push(i.recipients.len() as u8);
+                for r in &i.recipients {
+                    out.extend_from_slice(r.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// The message an Ed25519 signature covers: domain tag || body (FORMAT.md §4.3).
+    pub fn signed_message(body_bytes: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(domain::RECORD_SIGNATURE.len() + body_bytes.len());
+        m.extend_from_slice(domain::RECORD_SIGNATURE);
+        m.extend_from_slice(body_bytes);
+        m
+    }
+
+    /// Checks the invariants the encoder relies on (origin length, recipients sorted).
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if !valid_origin(&self.origin) {
+            return Err(RecordError::BadOrigin);
+        }
+        match &self.payload {
+            Payload::Ingest(i) => check_recipients(&i.recipients)?,
+        }
+        Ok(())
+    }
+
+    /// Encodes and signs this body, producing the record (FORMAT.md §4.3).
+    pub fn sign(self, key: &SignerKey) -> Result<Record, RecordError> {
+        self.validate()?;
+        let body = self.encode();
+        let signature = key.sign(&Self::signed_message(&body));
+        let mut bytes = body;
+        bytes.extend_from_slice(&signature);
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLong(bytes.len()));
+        }
+        Ok(Record {
+            body: self,
+            signature,
+            bytes,
+        })
+    }
+}
+
+fn valid_origin(o: &str) -> bool {
+    !o.is_empty() && o.len() <= MAX_ORIGIN_LEN && !o.chars().any(|c| c.is_control())
+}
+
+fn check_recipients(r: &[Digest]) -> Result<(), RecordError> {
+    if r.is_empty() || r.len() > 255 || r.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(RecordError::BadRecipients);
+    }
+    Ok(())
+}
+
+/// A strict cursor over record bytes.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+        let end = self.pos.checked_add(n).ok_or(RecordError::Truncated(n))?;
+        if end > self.buf.len() {
+            return Err(RecordError::Truncated(end - self.buf.len()));
+        }
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, RecordError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, RecordError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_be_bytes(a))
+    }
+    fn u64(&mut self) -> Result<u64, RecordError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
+    fn digest(&mut self) -> Result<Digest, RecordError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        Ok(Digest(a))
+    }
+}
+
+impl Record {
+    /// Decodes record bytes strictly (FORMAT.md §4). Does not check the signature.
+    pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLong(bytes.len()));
+        }
+        let mut r = Reader { buf: bytes, pos: 0 };
+        let version = r.u8()?;
+        if version != RECORD_VERSION {
+            return Err(RecordError::UnknownVersion(version));
+        }
+        let kind_byte = r.u8()?;
+        let kind = Kind::from_byte(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
+        let index = r.u64()?;
+        let time_ms = r.u64()?;
+        let origin_len = r.u8()? as usize;
+        let origin = std::str::from_utf8(r.take(origin_len)?)
+            .map_err(|_| RecordError::BadOrigin)?
+            .to_owned();
+        if !valid_origin(&origin) {
+            return Err(RecordError::BadOrigin);
+        }
+        let signer = KeyId(r.u32()?);
+        let payload = match kind {
+            Kind::Ingest => {
+                let blob = r.digest()?;
+                let blob_size = r.u64()?;
+                let commitment = r.digest()?;
+                let meta = r.digest()?;
+                let meta_size = r.u64()?;
+                let n = r.u8()? as usize;
+                let mut recipients = Vec::with_capacity(n);
+                for _ in 0..n {
+                    recipients.push(r.digest()?);
+                }
+                check_recipients(&recipients)?;
+                Payload::Ingest(Ingest {
+                    blob,
+                    blob_size,
+                    commitment,
+                    meta,
+                    meta_size,
+                    recipients,
+                })
+            }
+        };
+        let mut signature = [0u8; SIGNATURE_LEN];
+        signature.copy_from_slice(r.take(SIGNATURE_LEN)?);
+        if r.pos != bytes.len() {
+            return Err(RecordError::TrailingBytes(bytes.len() - r.pos));
+        }
+        Ok(Record {
+            body: RecordBody {
+                index,
+                time_ms,
+                origin,
+                signer,
+                payload,
+            },
+            signature,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The exact encoded bytes: the Merkle leaf data.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The signed body bytes (everything but the trailing signature).
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - SIGNATURE_LEN]
+    }
+
+    /// RFC 6962 leaf hash of this record: SHA-256(0x00 || bytes).
+    pub fn leaf_hash(&self) -> Digest {
+        crate::core::merkle::leaf_hash(&self.bytes)
+    }
+
+    /// Checks the signer key ID and the Ed25519 signature (`verify_strict`).
+    pub fn verify_signature(
+        &self,
+        key: &VerifyingKey,
+        key_id: KeyId,
+    ) -> Result<(), SignatureCheckError> {
+        if self.body.signer != key_id {
+            return Err(SignatureCheckError::WrongSigner {
+                record: self.body.signer,
+                expected: key_id,
+            });
+        }
+        let sig = Signature::from_bytes(&self.signature);
+        key.verify_strict(&RecordBody::signed_message(self.body_bytes()), &sig)
+            .map_err(|_| SignatureCheckError::Invalid)
+    }
+
+    /// The ingest payload, if this is an ingest record.
+    pub fn ingest(&self) -> Option<&Ingest> {
+        match &self.body.payload {
+            Payload::Ingest(i) => Some(i),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Findings of `verify`: verification is data, not an error.
+//!
+//! A failed check is a [`Finding`] naming the entry, the check and the reason;
+//! the CLI prints the list and maps "any finding" to exit code 1.
+
+use serde::Serialize;
+
+/// Which check produced a finding. The names are stable: they appear in `--json`
+/// output and are listed in README.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Check {
+    /// The configuration names a bad log key or origin.
+    Config,
+    /// A frame of the record file cannot be read (torn, bad length).
+    RecordFrame,
+    /// A record does not decode canonically.
+    RecordDecode,
+    /// A record's index is not its position in the log.
+    RecordIndex,
+    /// A record names another log origin.
+    RecordOrigin,
+    /// A record's signature does not verify, or it is signed by an unknown key.
+    RecordSignature,
+    /// The database disagrees with the append-only files (leaf hash, offsets, size).
+    IndexMismatch,
+    /// A checkpoint cannot be parsed or its signature does not verify.
+    CheckpointSignature,
+    /// A checkpoint's root is not the Merkle root of the records.
+    CheckpointRoot,
+    /// A checkpoint is not consistent with the previous one (or sizes go backwards).
+    CheckpointConsistency,
+    /// Records exist that no checkpoint covers yet.
+    CheckpointMissing,
+    /// A blob that a record references does not exist.
+    BlobMissing,
+    /// A blob's SHA-256 does not match its name, or its size differs from the record.
+    BlobHash,
+    /// A blob exists that no record references.
+    BlobUnreferenced,
+    /// (deep) The metadata envelope does not decrypt or parse.
+    MetadataDecrypt,
+    /// (deep) The envelope's opening does not match the record's commitment.
+    Commitment,
+    /// (deep) The blob does not decrypt, or its plaintext does not match the opening.
+    Content,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Config => "config",
+            Check::RecordFrame => "record_frame",
+            Check::RecordDecode => "record_decode",
+            Check::RecordIndex => "record_index",
+            Check::RecordOrigin => "record_origin",
+            Check::RecordSignature => "record_signature",
+            Check::IndexMismatch => "index_mismatch",
+            Check::CheckpointSignature => "checkpoint_signature",
+            Check::CheckpointRoot => "checkpoint_root",
+            Check::CheckpointConsistency => "checkpoint_consistency",
+            Check::CheckpointMissing => "checkpoint_missing",
+            Check::BlobMissing => "blob_missing",
+            Check::BlobHash => "blob_hash",
+            Check::BlobUnreferenced => "blob_unreferenced",
+            Check::MetadataDecrypt => "metadata_decrypt",
+            Check::Commitment => "commitment",
+            Check::Content => "content",
+        }
+    }
+}
+
+/// What a finding is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "id")]
+pub enum Subject {
+    /// The archive as a whole (config, files).
+    Archive,
+    /// A record, by log index.
+    Record(u64),
+    /// A checkpoint, by tree size.
+    Checkpoint(u64),
+    /// A blob, by its hex content address (or file name if it is not one).
+    Blob(String),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Archive => f.write_str("archive"),
+            Subject::Record(i) => write!(f, "record {i}"),
+            Subject::Checkpoint(s) => write!(f, "checkpoint at size {s}"),
+            Subject::Blob(b) => write!(f, "blob {b}"),
+        }
+    }
+}
+
+/// One failed check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub subject: Subject,
+    pub check: Check,
+    pub reason: String,
+}
+
+/// Counters of what a verification looked at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub records: u64,
+    pub checkpoints: u64,
+    pub blobs: u64,
+    pub blob_bytes: u64,
+    pub decrypted: u64,
+}
+
+/// The outcome of `verify`: what was covered and what failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub deep: bool,
+    pub coverage: Coverage,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn add(&mut self, subject: Subject, check: Check, reason: impl Into<String>) {
+        self.findings.push(Finding {
+            subject,
+            check,
+            reason: reason.into(),
+        });
+    }
+
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// Does the report contain a finding of this check (tests assert on these)?
+    pub fn has(&self, check: Check) -> bool {
+        self.findings.iter().any(|f| f.check == check)
+    }
+}

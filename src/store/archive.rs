@@ -1,0 +1,1218 @@
+//! The archive facade: init, open (lock, recover), ingest, checkpoints, proofs,
+//! lookups, extract and reindex. Layout and formats: `docs/FORMAT.md` §7.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use hmac::{KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::core::crypto::{self, Identities, RecipientKey};
+use crate::core::domain;
+use crate::core::hash::Digest;
+use crate::core::keys::{SignerKey, VerifierKey};
+use crate::core::merkle::{self, LeafIndex, Overlay, TreeSize};
+use crate::core::meta::{self, Metadata};
+use crate::core::record::{Ingest, Payload, Record, RecordBody};
+use crate::core::time;
+use crate::store::blobs::{self, BlobStore};
+use crate::store::db::{Batch, Db, DigestKind};
+use crate::store::logfile::{Frame, LogFile};
+use crate::store::tree::tree_err;
+use crate::store::walk::InputFile;
+use crate::store::{io_err, StoreError};
+
+/// The archive format version this code reads and writes (FORMAT.md §7).
+pub const FORMAT_VERSION: u32 = 1;
+/// Name of the configuration file that marks a directory as an archive.
+pub const CONFIG_FILE: &str = "custody.toml";
+const LOCK_FILE: &str = "lock";
+const DB_DIR: &str = "db";
+const BLOB_DIR: &str = "blobs";
+const LEDGER_DIR: &str = "ledger";
+const RECORDS_FILE: &str = "records";
+const CHECKPOINTS_FILE: &str = "checkpoints";
+
+/// Ingest commits a batch when it reaches this many files ...
+const BATCH_FILES: usize = 512;
+/// ... or this many plaintext bytes ...
+const BATCH_BYTES: u64 = 256 << 20;
+/// ... or has been open this long.
+const BATCH_MILLIS: u128 = 2000;
+
+/// `custody.toml` (FORMAT.md §7.4).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Archive format version; must equal [`FORMAT_VERSION`].
+    pub format: u32,
+    /// Log origin: the first line of every checkpoint.
+    pub origin: String,
+    /// The log's C2SP verifier key (vkey).
+    pub log_key: String,
+    /// age recipients every blob is encrypted to.
+    pub recipients: Vec<String>,
+    /// Default signing key file for commands that sign (may be overridden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<PathBuf>,
+    /// When the archive was created (RFC 3339, UTC).
+    pub created: String,
+}
+
+/// Metadata given on the command line for a whole ingest.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    pub source: Option<String>,
+    pub case: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One durably ingested file, reported after its batch is committed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ingested {
+    pub index: u64,
+    pub path: String,
+    pub size: u64,
+    pub sha256: Digest,
+    pub blob: Digest,
+    pub deduplicated: bool,
+    pub leaf_hash: Digest,
+    pub time: String,
+}
+
+/// Totals of an ingest.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IngestSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub deduplicated: u64,
+    pub first_index: Option<u64>,
+    pub tree_size: u64,
+}
+
+/// Hooks for progress display; all default to doing nothing.
+pub trait IngestObserver {
+    fn file_started(&mut self, _file: &InputFile) {}
+    fn bytes(&mut self, _n: u64) {}
+    /// Called only after the batch is durable (files, records, index flushed).
+    fn committed(&mut self, _done: &[Ingested]) {}
+}
+
+/// An ingest observer that observes nothing.
+pub struct NoObserver;
+impl IngestObserver for NoObserver {}
+
+/// A signed checkpoint and what it says.
+#[derive(Clone, Debug)]
+pub struct CheckpointInfo {
+    pub size: u64,
+    pub root: Digest,
+    pub note: Vec<u8>,
+    /// False when the latest checkpoint already covered the log and none was signed.
+    pub new: bool,
+}
+
+/// Everything needed to print an inclusion proof (FORMAT.md §8.1).
+#[derive(Clone, Debug)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    pub record: Vec<u8>,
+    pub leaf_hash: Digest,
+    pub proof: Vec<Digest>,
+    pub checkpoint: Vec<u8>,
+}
+
+/// Everything needed to print a consistency proof (FORMAT.md §8.2).
+#[derive(Clone, Debug)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub old_root: Digest,
+    pub proof: Vec<Digest>,
+    pub old_checkpoint: Vec<u8>,
+    pub checkpoint: Vec<u8>,
+}
+
+/// What `status` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub path: PathBuf,
+    pub format: u32,
+    pub origin: String,
+    pub log_key: String,
+    pub recipients: Vec<String>,
+    pub records: u64,
+    pub blobs: u64,
+    pub blob_bytes: u64,
+    pub checkpoints: u64,
+    pub latest_checkpoint: Option<String>,
+    pub created: String,
+}
+
+/// Result of a successful `extract`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Extracted {
+    pub index: u64,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: Digest,
+    pub original_path: String,
+}
+
+/// Result of `reindex`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reindexed {
+    pub records: u64,
+    pub checkpoints: u64,
+    pub truncated_bytes: u64,
+    pub root: Digest,
+}
+
+/// An open archive. Holds the process-exclusive lock until dropped.
+pub struct Archive {
+    root: PathBuf,
+    config: Config,
+    log_key: VerifierKey,
+    recipients: Vec<RecipientKey>,
+    db: Db,
+    records: LogFile,
+    checkpoints: LogFile,
+    blobs: BlobStore,
+    _lock: File,
+}
+
+/// Is `dir` the root of an archive?
+pub fn is_archive(dir: &Path) -> bool {
+    dir.join(CONFIG_FILE).is_file()
+}
+
+/// Finds the archive like git finds `.git`: an explicit directory, else the
+/// `CUSTODY_ARCHIVE` value, else the nearest ancestor of `cwd` holding one.
+pub fn discover(
+    explicit: Option<&Path>,
+    env: Option<&Path>,
+    cwd: &Path,
+) -> Result<PathBuf, StoreError> {
+    for (given, how) in [(explicit, "--archive"), (env, "CUSTODY_ARCHIVE")] {
+        if let Some(d) = given {
+            if is_archive(d) {
+                return Ok(d.to_path_buf());
+            }
+            return Err(StoreError::NotAnArchive(format!(
+                "{how} {} has no {CONFIG_FILE}",
+                d.display()
+            )));
+        }
+    }
+    let mut cur = Some(cwd);
+    while let Some(d) = cur {
+        if is_archive(d) {
+            return Ok(d.to_path_buf());
+        }
+        cur = d.parent();
+    }
+    Err(StoreError::NotAnArchive(format!(
+        "not in {} or any parent directory",
+        cwd.display()
+    )))
+}
+
+fn read_config(root: &Path) -> Result<Config, StoreError> {
+    let path = root.join(CONFIG_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            StoreError::NotAnArchive(format!("{} has no {CONFIG_FILE}", root.display()))
+        } else {
+            io_err(&path, e)
+        }
+    })?;
+    // Read the version first, so a newer archive is refused as such rather than
+    // as a configuration with unknown fields.
+    let v: toml::Value =
+        toml::from_str(&text).map_err(|e| StoreError::Config(path.clone(), e.to_string()))?;
+    let found = v
+        .get("format")
+        .and_then(|f| f.as_integer())
+        .ok_or_else(|| {
+            StoreError::Config(path.clone(), "has no integer `format` version".into())
+        })?;
+    if found != FORMAT_VERSION as i64 {
+        return Err(StoreError::UnknownFormat {
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            supported: FORMAT_VERSION,
+        });
+    }
+    toml::from_str(&text).map_err(|e| StoreError::Config(path, e.to_string()))
+}
+
+fn parse_config_keys(
+    root: &Path,
+    c: &Config,
+) -> Result<(VerifierKey, Vec<RecipientKey>), StoreError> {
+    let path = root.join(CONFIG_FILE);
+    let log_key = VerifierKey::parse(&c.log_key)
+        .map_err(|e| StoreError::Config(path.clone(), format!("bad log_key: {e}")))?;
+    let mut recipients = Vec::new();
+    for r in &c.recipients {
+        recipients.push(
+            RecipientKey::parse(r).map_err(|e| StoreError::Config(path.clone(), e.to_string()))?,
+        );
+    }
+    if recipients.is_empty() {
+        return Err(StoreError::Config(path, "lists no recipients".into()));
+    }
+    Ok((log_key, recipients))
+}
+
+/// Takes the archive's exclusive lock, recording our PID in the lock file.
+fn lock(root: &Path) -> Result<File, StoreError> {
+    let path = root.join(LOCK_FILE);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            return Err(StoreError::Locked {
+                pid: s.trim().parse().ok(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
+    }
+    f.set_len(0)
+        .and_then(|_| f.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(|e| io_err(&path, e))?;
+    Ok(f)
+}
+
+/// Keyed tag of a plaintext digest for the deduplication index (FORMAT.md §7.3):
+/// HMAC-SHA-256 keyed with SHA-256 of the log key's signature over a fixed tag.
+/// Ed25519 is deterministic and that message is never signed for any other
+/// purpose, so only the holder of the log key can compute or test tags.
+fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC accepts keys of any length");
+    mac.update(plaintext_sha256.as_bytes());
+    Digest(mac.finalize().into_bytes().into())
+}
+
+fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
+    let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
+    Zeroizing::new(Digest::of(&sig[..]).0)
+}
+
+struct Pending {
+    body: RecordBody,
+    done: Ingested,
+    dedup: Option<(Digest, Digest)>,
+}
+
+impl Archive {
+    /// Creates a new archive in `dir` (which may exist but must not hold an
+    /// archive or any of its files), then signs the empty checkpoint.
+    pub fn init(
+        dir: &Path,
+        origin: &str,
+        signer: &SignerKey,
+        recipients: &[RecipientKey],
+        signing_key_path: Option<PathBuf>,
+    ) -> Result<(Archive, CheckpointInfo), StoreError> {
+        if is_archive(dir) {
+            return Err(StoreError::AlreadyExists(dir.to_path_buf()));
+        }
+        for name in [DB_DIR, BLOB_DIR, LEDGER_DIR] {
+            if dir.join(name).exists() {
+                return Err(StoreError::Input(format!(
+                    "{} already exists; init into an empty directory",
+                    dir.join(name).display()
+                )));
+            }
+        }
+        if recipients.is_empty() {
+            return Err(StoreError::Input(
+                "at least one --recipient is needed".into(),
+            ));
+        }
+        if origin != signer.name() {
+            return Err(StoreError::Input(format!(
+                "the origin {origin:?} differs from the log key's name {:?}; C2SP checkpoints are signed with key name = origin, so create the key with `custody keygen --name {origin}`",
+                signer.name()
+            )));
+        }
+        if origin.len() > 255 {
+            return Err(StoreError::Input("origin is longer than 255 bytes".into()));
+        }
+        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let _lock = lock(dir)?;
+        let result = (|| {
+            BlobStore::create(&dir.join(BLOB_DIR))?;
+            let ledger = dir.join(LEDGER_DIR);
+            fs::create_dir(&ledger).map_err(|e| io_err(&ledger, e))?;
+            LogFile::open(&ledger.join(RECORDS_FILE), true)?;
+            LogFile::open(&ledger.join(CHECKPOINTS_FILE), true)?;
+            blobs::sync_dir(&ledger)?;
+            Db::open(&dir.join(DB_DIR))?.flush()?;
+            let config = Config {
+                format: FORMAT_VERSION,
+                origin: origin.to_string(),
+                log_key: signer.verifier().encode(),
+                recipients: recipients.iter().map(RecipientKey::canonical).collect(),
+                signing_key: signing_key_path,
+                created: time::rfc3339(time::now_ms()),
+            };
+            let text =
+                toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let tmp = dir.join(".custody.toml.tmp");
+            fs::write(&tmp, text)
+                .and_then(|_| File::open(&tmp)?.sync_all())
+                .map_err(|e| io_err(&tmp, e))?;
+            fs::rename(&tmp, dir.join(CONFIG_FILE)).map_err(|e| io_err(dir, e))?;
+            blobs::sync_dir(dir)
+        })();
+        if let Err(e) = result {
+            for name in [DB_DIR, BLOB_DIR, LEDGER_DIR] {
+                let _ = fs::remove_dir_all(dir.join(name));
+            }
+            let _ = fs::remove_file(dir.join(".custody.toml.tmp"));
+            let _ = fs::remove_file(dir.join(LOCK_FILE));
+            return Err(e);
+        }
+        drop(_lock);
+        let mut a = Archive::open(dir)?;
+        let cp = a.sign_checkpoint(signer)?;
+        Ok((a, cp))
+    }
+
+    /// Opens an archive: checks the format, takes the lock, opens the database,
+    /// cuts a torn tail off the ledger files, catches the index up with them and
+    /// removes leftover temporary blobs.
+    pub fn open(root: &Path) -> Result<Archive, StoreError> {
+        let config = read_config(root)?;
+        let (log_key, recipients) = parse_config_keys(root, &config)?;
+        let lock = lock(root)?;
+        Self::open_locked(root, config, log_key, recipients, lock, false)
+    }
+
+    fn open_locked(
+        root: &Path,
+        config: Config,
+        log_key: VerifierKey,
+        recipients: Vec<RecipientKey>,
+        lock: File,
+        create_db: bool,
+    ) -> Result<Archive, StoreError> {
+        let ledger = root.join(LEDGER_DIR);
+        let open_log = |name: &str| {
+            let p = ledger.join(name);
+            if !p.is_file() {
+                return Err(StoreError::Corrupt(format!("{} is missing", p.display())));
+            }
+            LogFile::open(&p, false)
+        };
+        let records = open_log(RECORDS_FILE)?;
+        let checkpoints = open_log(CHECKPOINTS_FILE)?;
+        let db_path = root.join(DB_DIR);
+        if !create_db && !db_path.is_dir() {
+            return Err(StoreError::DatabaseCorrupt(format!(
+                "{} is missing",
+                db_path.display()
+            )));
+        }
+        let db = Db::open(&db_path)?;
+        let blobs = BlobStore::new(root.join(BLOB_DIR));
+        let mut a = Archive {
+            root: root.to_path_buf(),
+            config,
+            log_key,
+            recipients,
+            db,
+            records,
+            checkpoints,
+            blobs,
+            _lock: lock,
+        };
+        a.catch_up()?;
+        a.blobs.clean_tmp()?;
+        Ok(a)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn log_key(&self) -> &VerifierKey {
+        &self.log_key
+    }
+    pub fn recipients(&self) -> &[RecipientKey] {
+        &self.recipients
+    }
+    pub fn blob_store(&self) -> &BlobStore {
+        &self.blobs
+    }
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+    pub(crate) fn record_file(&self) -> &LogFile {
+        &self.records
+    }
+    pub(crate) fn checkpoint_file(&self) -> &LogFile {
+        &self.checkpoints
+    }
+
+    /// Number of records in the log.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        self.db.size()
+    }
+
+    /// Refuses a signing key other than the archive's log key.
+    pub fn check_signer(&self, signer: &SignerKey) -> Result<(), StoreError> {
+        let v = signer.verifier();
+        if v.key_id() != self.log_key.key_id()
+            || v.public_bytes() != self.log_key.public_bytes()
+            || v.name() != self.log_key.name()
+        {
+            return Err(StoreError::WrongSigningKey {
+                got: v.encode(),
+                want: self.log_key.encode(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Indexes records and checkpoints that are in the files but not in sled
+    /// (a crash between the file fsync and the sled flush), after cutting back
+    /// a torn final frame. Returns the number of bytes cut.
+    fn catch_up(&mut self) -> Result<u64, StoreError> {
+        let mut cut = 0;
+        let indexed = self.db.records_len()?;
+        let flen = self.records.len()?;
+        if flen < indexed {
+            return Err(StoreError::Corrupt(format!(
+                "{} is {flen} bytes but the index covers {indexed}",
+                self.records.path().display()
+            )));
+        }
+        if flen > indexed {
+            let mut size = self.db.size()?;
+            let mut batch = Batch {
+                size,
+                records_len: indexed,
+                ..Batch::default()
+            };
+            let mut overlay = Overlay::new(&self.db, TreeSize(size));
+            let mut torn = None;
+            for f in self.records.scan(indexed)? {
+                match f? {
+                    Frame::Complete { offset, body } => {
+                        let rec = Record::decode(&body).map_err(|e| {
+                            StoreError::Corrupt(format!(
+                                "record at offset {offset} of the record file: {e}"
+                            ))
+                        })?;
+                        if rec.body.index != size {
+                            return Err(StoreError::Corrupt(format!(
+                                "record at offset {offset} has index {} where {size} was expected",
+                                rec.body.index
+                            )));
+                        }
+                        index_record(&mut batch, &mut overlay, &rec, offset).map_err(tree_err)?;
+                        size += 1;
+                        batch.records_len = offset + 4 + body.len() as u64;
+                    }
+                    Frame::Torn { offset } => torn = Some(offset),
+                    Frame::Oversized { offset, len } => {
+                        return Err(StoreError::Corrupt(format!(
+                            "record file frame at offset {offset} claims {len} bytes"
+                        )))
+                    }
+                }
+            }
+            batch.size = size;
+            batch.nodes = overlay.into_nodes();
+            if let Some(off) = torn {
+                cut += flen - off;
+                self.records.truncate(off)?;
+            }
+            if size != self.db.size()? || batch.records_len != indexed {
+                self.db.commit(&batch)?;
+            }
+        }
+        let cindexed = self.db.checkpoints_len()?;
+        let clen = self.checkpoints.len()?;
+        if clen < cindexed {
+            return Err(StoreError::Corrupt(format!(
+                "{} is {clen} bytes but the index covers {cindexed}",
+                self.checkpoints.path().display()
+            )));
+        }
+        if clen > cindexed {
+            let mut torn = None;
+            let mut found = Vec::new();
+            for f in self.checkpoints.scan(cindexed)? {
+                match f? {
+                    Frame::Complete { offset, body } => {
+                        let opened =
+                            SignedCheckpoint::open(&body, &self.log_key, &[]).map_err(|e| {
+                                StoreError::Corrupt(format!(
+                                    "checkpoint at offset {offset} of the checkpoint file: {e}"
+                                ))
+                            })?;
+                        found.push((opened.checkpoint.size, body, offset));
+                    }
+                    Frame::Torn { offset } => torn = Some(offset),
+                    Frame::Oversized { offset, len } => {
+                        return Err(StoreError::Corrupt(format!(
+                            "checkpoint file frame at offset {offset} claims {len} bytes"
+                        )))
+                    }
+                }
+            }
+            if let Some(off) = torn {
+                cut += clen - off;
+                self.checkpoints.truncate(off)?;
+            }
+            for (size, body, offset) in found {
+                self.db
+                    .put_checkpoint(size, &body, offset + 4 + body.len() as u64)?;
+            }
+        }
+        Ok(cut)
+    }
+
+    /// Ingests `files` (see [`crate::store::walk::collect`]). Blobs and envelopes
+    /// are written and fsynced first, then each batch of records is appended to
+    /// the record file (fsync) and indexed in one sled transaction (flush); only
+    /// then is the batch reported to `obs`. Ends with a signed checkpoint, also
+    /// when a file fails midway (the error is returned after the checkpoint).
+    pub fn ingest(
+        &mut self,
+        files: &[InputFile],
+        signer: &SignerKey,
+        opts: &IngestOptions,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
+        self.check_signer(signer)?;
+        let key = dedup_key(signer);
+        let fingerprints = crypto::fingerprints(&self.recipients);
+        let mut summary = IngestSummary::default();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut shards = BTreeSet::new();
+        let mut batch_bytes = 0u64;
+        let mut batch_start = std::time::Instant::now();
+        let mut in_batch: HashMap<Digest, Digest> = HashMap::new();
+        let mut failure = None;
+        for f in files {
+            obs.file_started(f);
+            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, &mut shards, obs);
+            match r {
+                Ok(p) => {
+                    batch_bytes += p.done.size;
+                    if let Some((tag, blob)) = p.dedup {
+                        in_batch.insert(tag, blob);
+                    }
+                    pending.push(p);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if pending.len() >= BATCH_FILES
+                || batch_bytes >= BATCH_BYTES
+                || batch_start.elapsed().as_millis() >= BATCH_MILLIS
+            {
+                self.commit_batch(
+                    std::mem::take(&mut pending),
+                    &mut shards,
+                    signer,
+                    &mut summary,
+                    obs,
+                )?;
+                in_batch.clear();
+                batch_bytes = 0;
+                batch_start = std::time::Instant::now();
+            }
+        }
+        if !pending.is_empty() {
+            self.commit_batch(pending, &mut shards, signer, &mut summary, obs)?;
+        }
+        let cp = self.sign_checkpoint(signer)?;
+        summary.tree_size = cp.size;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok((summary, cp)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_one(
+        &self,
+        f: &InputFile,
+        opts: &IngestOptions,
+        key: &[u8; 32],
+        fingerprints: &[Digest],
+        in_batch: &HashMap<Digest, Digest>,
+        shards: &mut BTreeSet<PathBuf>,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<Pending, StoreError> {
+        let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
+        let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
+        let w = self.blobs.begin()?;
+        let enc = crypto::encrypt_all(
+            input,
+            &self.recipients,
+            BufWriter::with_capacity(1 << 20, w),
+            size_hint,
+            &mut |n| obs.bytes(n),
+        )
+        .map_err(|e| match e {
+            crypto::CryptoError::Io(io) => io_err(&f.path, io),
+            other => StoreError::Crypto(other),
+        })?;
+        let w = enc
+            .out
+            .into_inner()
+            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
+        let sealed = self.blobs.seal(w)?;
+        let tag = dedup_tag(key, &enc.sha256);
+        let existing = match in_batch.get(&tag) {
+            Some(b) => Some(*b),
+            None => self.db.dedup(&tag)?,
+        }
+        .filter(|b| self.blobs.exists(b));
+        let (blob, blob_size, deduplicated, dedup) = match existing {
+            Some(b) => {
+                drop(sealed);
+                let len = fs::metadata(self.blobs.path(&b))
+                    .map_err(|e| io_err(&self.blobs.path(&b), e))?
+                    .len();
+                (b, len, true, None)
+            }
+            None => {
+                let (d, l) = (sealed.digest, sealed.len);
+                shards.insert(self.blobs.publish(sealed)?);
+                (d, l, false, Some((tag, d)))
+            }
+        };
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
+        let m = Metadata {
+            v: meta::META_VERSION,
+            path: f.rel.clone(),
+            media_type: meta::media_type_for(&name).to_string(),
+            name,
+            size: enc.len,
+            sha256: enc.sha256,
+            salt: Digest(salt),
+            source: opts.source.clone(),
+            case: opts.case.clone(),
+            note: opts.note.clone(),
+        };
+        let envelope = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
+        let (meta_digest, meta_size, shard) = self.blobs.put_bytes(&envelope)?;
+        shards.insert(shard);
+        let time_ms = time::now_ms();
+        let body = RecordBody {
+            index: 0, // assigned when the batch is committed
+            time_ms,
+            origin: self.config.origin.clone(),
+            signer: self.log_key.key_id(),
+            payload: Payload::Ingest(Ingest {
+                blob,
+                blob_size,
+                commitment: m.commitment(),
+                meta: meta_digest,
+                meta_size,
+                recipients: fingerprints.to_vec(),
+            }),
+        };
+        Ok(Pending {
+            body,
+            done: Ingested {
+                index: 0,
+                path: f.rel.clone(),
+                size: enc.len,
+                sha256: enc.sha256,
+                blob,
+                deduplicated,
+                leaf_hash: Digest([0; 32]),
+                time: time::rfc3339(time_ms),
+            },
+            dedup,
+        })
+    }
+
+    fn commit_batch(
+        &mut self,
+        pending: Vec<Pending>,
+        shards: &mut BTreeSet<PathBuf>,
+        signer: &SignerKey,
+        summary: &mut IngestSummary,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(), StoreError> {
+        // 1. Every blob and envelope of the batch is durable before any record names it.
+        self.blobs.sync_shards(shards)?;
+        shards.clear();
+        // 2. Sign the records at their final indices and append them to the record file.
+        let start = self.db.size()?;
+        let mut recs = Vec::with_capacity(pending.len());
+        let mut done = Vec::with_capacity(pending.len());
+        let mut dedup = Vec::new();
+        for (k, mut p) in pending.into_iter().enumerate() {
+            p.body.index = start + k as u64;
+            let rec = p
+                .body
+                .sign(signer)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            p.done.index = rec.body.index;
+            p.done.leaf_hash = rec.leaf_hash();
+            if let Some(d) = p.dedup {
+                dedup.push(d);
+            }
+            recs.push(rec);
+            done.push(p.done);
+        }
+        let bodies: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
+        let offsets = self.records.append(&bodies)?;
+        // 3. Index them in one sled transaction and flush.
+        let mut batch = Batch {
+            dedup,
+            ..Batch::default()
+        };
+        let mut overlay = Overlay::new(&self.db, TreeSize(start));
+        for (rec, off) in recs.iter().zip(&offsets) {
+            index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
+        }
+        batch.nodes = overlay.into_nodes();
+        batch.size = start + recs.len() as u64;
+        batch.records_len = self.records.len()?;
+        self.db.commit(&batch)?;
+        // 4. Only now is the batch reported.
+        for d in &done {
+            summary.files += 1;
+            summary.bytes += d.size;
+            summary.deduplicated += d.deduplicated as u64;
+            summary.first_index.get_or_insert(d.index);
+        }
+        obs.committed(&done);
+        Ok(())
+    }
+
+    /// Signs a checkpoint of the current log unless the latest one already
+    /// covers it. Refuses to sign if the stored nodes disagree with the previous
+    /// checkpoint (a log must never sign two inconsistent checkpoints).
+    pub fn sign_checkpoint(&mut self, signer: &SignerKey) -> Result<CheckpointInfo, StoreError> {
+        self.check_signer(signer)?;
+        let size = self.db.size()?;
+        let root = merkle::root(&self.db, TreeSize(size)).map_err(tree_err)?;
+        if let Some((psize, pnote)) = self.db.latest_checkpoint()? {
+            let prev = SignedCheckpoint::open(&pnote, &self.log_key, &[])
+                .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?;
+            if psize > size {
+                return Err(StoreError::Corrupt(format!(
+                    "the latest checkpoint is at size {psize} but the log has {size} records"
+                )));
+            }
+            let then = merkle::root(&self.db, TreeSize(psize)).map_err(tree_err)?;
+            if then != prev.checkpoint.root {
+                return Err(StoreError::Corrupt(format!(
+                    "the records no longer match the checkpoint at size {psize}; refusing to sign a new one (run custody verify)"
+                )));
+            }
+            if psize == size {
+                return Ok(CheckpointInfo {
+                    size,
+                    root,
+                    note: pnote,
+                    new: false,
+                });
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.config.origin.clone(),
+            size,
+            root,
+            extensions: Vec::new(),
+        };
+        let note = SignedCheckpoint::sign(&cp, signer)
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .encode()
+            .into_bytes();
+        self.checkpoints.append(&[&note])?;
+        let flen = self.checkpoints.len()?;
+        self.db.put_checkpoint(size, &note, flen)?;
+        Ok(CheckpointInfo {
+            size,
+            root,
+            note,
+            new: true,
+        })
+    }
+
+    /// The latest checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.db.latest_checkpoint()
+    }
+
+    /// All checkpoints by ascending size.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.db.checkpoints()
+    }
+
+    /// Reads and decodes record `index` from the record file.
+    pub fn record(&self, index: u64) -> Result<Record, StoreError> {
+        let (off, len) = self
+            .db
+            .record_location(index)?
+            .ok_or_else(|| StoreError::NotFound(format!("record {index}")))?;
+        let bytes = self.records.read_at(off, len)?;
+        Record::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("record {index} does not decode: {e}")))
+    }
+
+    /// Resolves a REF: a decimal record index, or a hex prefix (at least 4
+    /// digits) of a record's leaf hash, blob address or envelope address.
+    pub fn resolve(&self, r: &str) -> Result<u64, StoreError> {
+        let size = self.db.size()?;
+        if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
+            let i: u64 = r.parse().map_err(|_| StoreError::NotFound(r.to_string()))?;
+            if i >= size {
+                return Err(StoreError::NotFound(format!(
+                    "record {i} (the log has {size} records, 0 to {})",
+                    size.saturating_sub(1)
+                )));
+            }
+            return Ok(i);
+        }
+        let lower = r.to_ascii_lowercase();
+        if lower.len() < 4 || lower.len() > 64 || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound(format!(
+                "{r} (a REF is a record index or at least 4 hex digits of a digest)"
+            )));
+        }
+        let even = &lower[..lower.len() / 2 * 2];
+        let bytes = hex::decode(even).map_err(|_| StoreError::NotFound(r.to_string()))?;
+        let mut hits: Vec<u64> = self
+            .db
+            .digests_with_prefix(&bytes)?
+            .into_iter()
+            .filter(|(d, _, _)| d.to_hex().starts_with(&lower))
+            .map(|(_, i, _)| i)
+            .collect();
+        hits.sort_unstable();
+        hits.dedup();
+        match hits.len() {
+            0 => Err(StoreError::NotFound(r.to_string())),
+            1 => Ok(hits[0]),
+            n => Err(StoreError::Ambiguous {
+                prefix: r.to_string(),
+                count: n,
+            }),
+        }
+    }
+
+    /// Decrypts a record's metadata envelope and checks it opens the record's commitment.
+    pub fn metadata(&self, rec: &Record, ids: &Identities) -> Result<Metadata, StoreError> {
+        let ing = rec.ingest().ok_or_else(|| {
+            StoreError::Input(format!("record {} has no document", rec.body.index))
+        })?;
+        let path = self.blobs.path(&ing.meta);
+        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        if Digest::of(&data) != ing.meta {
+            return Err(StoreError::Corrupt(format!(
+                "metadata envelope of record {} does not match its digest",
+                rec.body.index
+            )));
+        }
+        let plain = crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| {
+            StoreError::Decrypt {
+                what: format!("the metadata of record {}", rec.body.index),
+                source: e,
+            }
+        })?;
+        let m = Metadata::from_json(&plain).map_err(|e| {
+            StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index))
+        })?;
+        if m.commitment() != ing.commitment {
+            return Err(StoreError::ContentMismatch(format!(
+                "the metadata of record {} does not open its content commitment",
+                rec.body.index
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a
+    /// temporary file beside `out` and is renamed into place only after the
+    /// ciphertext matched its address and the plaintext matched the commitment.
+    pub fn extract(
+        &self,
+        index: u64,
+        ids: &Identities,
+        out: &Path,
+        force: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Extracted, StoreError> {
+        let rec = self.record(index)?;
+        let m = self.metadata(&rec, ids)?;
+        let ing = rec
+            .ingest()
+            .ok_or_else(|| StoreError::Internal("not an ingest".into()))?;
+        if out.exists() && !force {
+            return Err(StoreError::OutputExists(out.to_path_buf()));
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let parent_abs = fs::canonicalize(&parent).map_err(|e| io_err(&parent, e))?;
+        let root_abs = fs::canonicalize(&self.root).map_err(|e| io_err(&self.root, e))?;
+        if parent_abs.starts_with(&root_abs) {
+            return Err(StoreError::Input(format!(
+                "{} is inside the archive; plaintext must never be written there",
+                out.display()
+            )));
+        }
+        let blob_path = self.blobs.path(&ing.blob);
+        let blob = File::open(&blob_path).map_err(|e| io_err(&blob_path, e))?;
+        let mut rnd = [0u8; 8];
+        getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let tmp = parent.join(format!(".custody-extract-{}.tmp", hex::encode(rnd)));
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let tmpf = o.open(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let cleanup = |e: StoreError| {
+            let _ = fs::remove_file(&tmp);
+            e
+        };
+        let mut hashing = HashingReader::new(blob);
+        let (w, sha, len) = crypto::decrypt_all(
+            ids,
+            BufReader::with_capacity(1 << 20, &mut hashing),
+            BufWriter::with_capacity(1 << 20, tmpf),
+            progress,
+        )
+        .map_err(|e| {
+            cleanup(StoreError::Decrypt {
+                what: format!("the document of record {index}"),
+                source: e,
+            })
+        })?;
+        // Drain anything after the final chunk so the ciphertext hash covers the file.
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| cleanup(io_err(&blob_path, e)))?;
+        if hashing.digest() != ing.blob {
+            return Err(cleanup(StoreError::ContentMismatch(format!(
+                "blob {} of record {index} does not hash to its address",
+                ing.blob
+            ))));
+        }
+        if sha != m.sha256 || len != m.size || meta::commitment(&m.salt, &sha) != ing.commitment {
+            return Err(cleanup(StoreError::ContentMismatch(format!(
+                "the decrypted document of record {index} does not match its commitment"
+            ))));
+        }
+        let f = w
+            .into_inner()
+            .map_err(|e| cleanup(io_err(&tmp, e.into_error())))?;
+        f.sync_all().map_err(|e| cleanup(io_err(&tmp, e)))?;
+        drop(f);
+        fs::rename(&tmp, out).map_err(|e| cleanup(io_err(out, e)))?;
+        blobs::sync_dir(&parent)?;
+        Ok(Extracted {
+            index,
+            path: out.to_path_buf(),
+            size: len,
+            sha256: sha,
+            original_path: m.path,
+        })
+    }
+
+    /// Picks a checkpoint: the latest, or the one at exactly `size`.
+    fn checkpoint_at(&self, size: Option<u64>) -> Result<(u64, Vec<u8>), StoreError> {
+        match size {
+            None => self
+                .db
+                .latest_checkpoint()?
+                .ok_or(StoreError::NoCheckpoint(0)),
+            Some(s) => self
+                .db
+                .checkpoint(s)?
+                .map(|n| (s, n))
+                .ok_or(StoreError::NoCheckpoint(s)),
+        }
+    }
+
+    /// Inclusion proof of record `index` against the latest (or given) checkpoint.
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProof, StoreError> {
+        let (size, note) = self.checkpoint_at(size)?;
+        if index >= size {
+            return Err(StoreError::Input(format!(
+                "record {index} is not covered by the checkpoint at size {size}; run `custody checkpoint --sign` or pick a later --size"
+            )));
+        }
+        let rec = self.record(index)?;
+        let proof = merkle::inclusion_proof(&self.db, LeafIndex(index), TreeSize(size))
+            .map_err(tree_err)?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash: rec.leaf_hash(),
+            record: rec.bytes().to_vec(),
+            proof,
+            checkpoint: note,
+        })
+    }
+
+    /// Consistency proof between two checkpointed sizes (`new` defaults to the latest).
+    pub fn consistency_proof(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        let (new_size, note) = self.checkpoint_at(new)?;
+        let (_, old_note) = self.checkpoint_at(Some(old))?;
+        if old > new_size {
+            return Err(StoreError::Input(format!(
+                "old size {old} is larger than new size {new_size}"
+            )));
+        }
+        let old_root = merkle::root(&self.db, TreeSize(old)).map_err(tree_err)?;
+        let proof = merkle::consistency_proof(&self.db, TreeSize(old), TreeSize(new_size))
+            .map_err(tree_err)?;
+        Ok(ConsistencyProof {
+            old_size: old,
+            new_size,
+            old_root,
+            proof,
+            old_checkpoint: old_note,
+            checkpoint: note,
+        })
+    }
+
+    /// A summary of the archive.
+    pub fn status(&self) -> Result<Status, StoreError> {
+        let list = self.blobs.list()?;
+        Ok(Status {
+            path: self.root.clone(),
+            format: self.config.format,
+            origin: self.config.origin.clone(),
+            log_key: self.config.log_key.clone(),
+            recipients: self.config.recipients.clone(),
+            records: self.db.size()?,
+            blobs: list.len() as u64,
+            blob_bytes: list.iter().map(|(_, _, l)| l).sum(),
+            checkpoints: self.db.checkpoints()?.len() as u64,
+            latest_checkpoint: self
+                .db
+                .latest_checkpoint()?
+                .map(|(_, n)| String::from_utf8_lossy(&n).into_owned()),
+            created: self.config.created.clone(),
+        })
+    }
+
+    /// Rebuilds the sled database from the append-only files. The old database
+    /// directory is moved aside first and deleted only after the rebuild succeeded.
+    /// The deduplication index cannot be rebuilt without keys and starts empty.
+    pub fn reindex(root: &Path) -> Result<Reindexed, StoreError> {
+        let config = read_config(root)?;
+        let (log_key, recipients) = parse_config_keys(root, &config)?;
+        let lock = lock(root)?;
+        let db_path = root.join(DB_DIR);
+        let aside = root.join("db.reindex-old");
+        if aside.exists() {
+            fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
+        }
+        if db_path.exists() {
+            fs::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
+        }
+        let opened = Self::open_locked(root, config, log_key, recipients, lock, true);
+        let a = match opened {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&db_path);
+                if aside.exists() {
+                    let _ = fs::rename(&aside, &db_path);
+                }
+                return Err(e);
+            }
+        };
+        if aside.exists() {
+            fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
+        }
+        let size = a.size()?;
+        Ok(Reindexed {
+            records: size,
+            checkpoints: a.checkpoints()?.len() as u64,
+            truncated_bytes: 0,
+            root: merkle::root(&a.db, TreeSize(size)).map_err(tree_err)?,
+        })
+    }
+}
+
+/// Adds a record's location, Merkle nodes and digest lookups to a batch.
+fn index_record(
+    batch: &mut Batch,
+    overlay: &mut Overlay<'_, Db>,
+    rec: &Record,
+    offset: u64,
+) -> Result<(), merkle::TreeError<StoreError>> {
+    let i = rec.body.index;
+    batch.records.push((i, offset, rec.bytes().len() as u32));
+    let leaf = rec.leaf_hash();
+    overlay.push(leaf)?;
+    batch.digests.push((leaf, i, DigestKind::Leaf));
+    if let Some(ing) = rec.ingest() {
+        batch.digests.push((ing.blob, i, DigestKind::Blob));
+        batch.digests.push((ing.meta, i, DigestKind::Meta));
+    }
+    Ok(())
+}
+
+/// A reader that hashes everything read through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        }
+    }
+    pub fn digest(&self) -> Digest {
+        Digest(sha2::Digest::finalize(self.hasher.clone()).into())
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+}

@@ -1,0 +1,338 @@
+//! The only module that names sled: trees, one transaction per batch, flush.
+//!
+//! sled holds only what can be rebuilt from the append-only files (FORMAT.md §7):
+//! record locations, Merkle nodes, digest lookups, the deduplication index and a
+//! copy of every checkpoint. `reindex` rebuilds it from the files.
+
+use std::path::Path;
+
+use crate::core::hash::Digest;
+use crate::store::StoreError;
+
+/// Version of the sled layout below; stored under `meta/"layout"`.
+pub const DB_LAYOUT: u64 = 1;
+
+const K_LAYOUT: &[u8] = b"layout";
+const K_SIZE: &[u8] = b"size";
+const K_RECORDS_LEN: &[u8] = b"records_len";
+const K_CHECKPOINTS_LEN: &[u8] = b"checkpoints_len";
+
+/// What a digest in the lookup tree names (FORMAT.md §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestKind {
+    /// The ciphertext blob of a document.
+    Blob = 1,
+    /// The encrypted metadata envelope.
+    Meta = 2,
+    /// The RFC 6962 leaf hash of a record.
+    Leaf = 3,
+}
+
+impl DigestKind {
+    fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(DigestKind::Blob),
+            2 => Some(DigestKind::Meta),
+            3 => Some(DigestKind::Leaf),
+            _ => None,
+        }
+    }
+}
+
+/// Everything one batch of appended records changes, written in one transaction.
+#[derive(Default)]
+pub struct Batch {
+    /// (index, file offset, length) of each new record.
+    pub records: Vec<(u64, u64, u32)>,
+    /// New Merkle nodes (level, index, hash).
+    pub nodes: Vec<(u8, u64, Digest)>,
+    /// New digest lookups.
+    pub digests: Vec<(Digest, u64, DigestKind)>,
+    /// New deduplication entries (keyed tag -> blob address).
+    pub dedup: Vec<(Digest, Digest)>,
+    /// Tree size after the batch.
+    pub size: u64,
+    /// Length of the record file covered after the batch.
+    pub records_len: u64,
+}
+
+/// The archive's sled database.
+pub struct Db {
+    db: sled::Db,
+    meta: sled::Tree,
+    rec: sled::Tree,
+    nodes: sled::Tree,
+    digests: sled::Tree,
+    dedup: sled::Tree,
+    cps: sled::Tree,
+}
+
+fn db_err(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { .. } => StoreError::DatabaseCorrupt(e.to_string()),
+        sled::Error::Unsupported(s) => StoreError::DatabaseCorrupt(s),
+        sled::Error::ReportableBug(s) => StoreError::DatabaseCorrupt(s),
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+fn u64_of(v: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(v)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::DatabaseCorrupt("bad integer value".into()))
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+impl Db {
+    /// Opens (or creates) the database in `path`. sled's own errors are mapped;
+    /// a panic inside sled while opening a damaged database is caught and
+    /// reported as corruption rather than crashing the process.
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        let cfg = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::LowSpace)
+            .cache_capacity(64 << 20)
+            .flush_every_ms(None);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open()));
+        std::panic::set_hook(hook);
+        let db = match opened {
+            Ok(r) => r.map_err(db_err)?,
+            Err(_) => {
+                return Err(StoreError::DatabaseCorrupt(
+                    "the database panicked while opening".into(),
+                ))
+            }
+        };
+        let t = |n: &str| db.open_tree(n).map_err(db_err);
+        let this = Db {
+            meta: t("meta")?,
+            rec: t("records")?,
+            nodes: t("nodes")?,
+            digests: t("digests")?,
+            dedup: t("dedup")?,
+            cps: t("checkpoints")?,
+            db,
+        };
+        match this.meta.get(K_LAYOUT).map_err(db_err)? {
+            None => {
+                this.meta
+                    .insert(K_LAYOUT, &DB_LAYOUT.to_be_bytes())
+                    .map_err(db_err)?;
+                this.flush()?;
+            }
+            Some(v) if u64_of(&v)? == DB_LAYOUT => {}
+            Some(v) => {
+                return Err(StoreError::DatabaseCorrupt(format!(
+                    "unknown database layout {}",
+                    u64_of(&v)?
+                )))
+            }
+        }
+        Ok(this)
+    }
+
+    /// fsyncs everything sled has buffered.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(db_err)?;
+        Ok(())
+    }
+
+    fn meta_u64(&self, k: &[u8]) -> Result<u64, StoreError> {
+        match self.meta.get(k).map_err(db_err)? {
+            None => Ok(0),
+            Some(v) => u64_of(&v),
+        }
+    }
+
+    /// Number of records indexed.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_SIZE)
+    }
+
+    /// Bytes of the record file that are indexed.
+    pub fn records_len(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_RECORDS_LEN)
+    }
+
+    /// Bytes of the checkpoint file that are indexed.
+    pub fn checkpoints_len(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_CHECKPOINTS_LEN)
+    }
+
+    /// File offset and length of record `index`.
+    pub fn record_location(&self, index: u64) -> Result<Option<(u64, u32)>, StoreError> {
+        match self.rec.get(index.to_be_bytes()).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) if v.len() == 12 => {
+                let off = u64_of(&v[..8])?;
+                let len = u32::from_be_bytes([v[8], v[9], v[10], v[11]]);
+                Ok(Some((off, len)))
+            }
+            Some(_) => Err(StoreError::DatabaseCorrupt(format!(
+                "bad location of record {index}"
+            ))),
+        }
+    }
+
+    /// A stored Merkle node, if present.
+    pub fn node(&self, level: u8, index: u64) -> Result<Option<Digest>, StoreError> {
+        match self.nodes.get(node_key(level, index)).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => Digest::from_slice(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::DatabaseCorrupt("bad node value".into())),
+        }
+    }
+
+    /// Applies a batch in one transaction, then flushes (fsync) before returning.
+    pub fn commit(&self, b: &Batch) -> Result<(), StoreError> {
+        let mut rec = sled::Batch::default();
+        for (i, off, len) in &b.records {
+            let mut v = [0u8; 12];
+            v[..8].copy_from_slice(&off.to_be_bytes());
+            v[8..].copy_from_slice(&len.to_be_bytes());
+            rec.insert(&i.to_be_bytes(), &v);
+        }
+        let mut nodes = sled::Batch::default();
+        for (l, i, h) in &b.nodes {
+            nodes.insert(&node_key(*l, *i)[..], h.as_bytes());
+        }
+        let mut digests = sled::Batch::default();
+        for (d, i, k) in &b.digests {
+            let mut key = [0u8; 40];
+            key[..32].copy_from_slice(d.as_bytes());
+            key[32..].copy_from_slice(&i.to_be_bytes());
+            digests.insert(&key[..], &[*k as u8]);
+        }
+        let mut dedup = sled::Batch::default();
+        for (tag, blob) in &b.dedup {
+            dedup.insert(tag.as_bytes(), blob.as_bytes());
+        }
+        let mut meta = sled::Batch::default();
+        meta.insert(K_SIZE, &b.size.to_be_bytes());
+        meta.insert(K_RECORDS_LEN, &b.records_len.to_be_bytes());
+        use sled::Transactional;
+        (
+            &self.meta,
+            &self.rec,
+            &self.nodes,
+            &self.digests,
+            &self.dedup,
+        )
+            .transaction(|(m, r, n, d, x)| {
+                r.apply_batch(&rec)?;
+                n.apply_batch(&nodes)?;
+                d.apply_batch(&digests)?;
+                x.apply_batch(&dedup)?;
+                m.apply_batch(&meta)?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(s) => db_err(s),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Database("transaction aborted".into())
+                }
+            })?;
+        self.flush()
+    }
+
+    /// Records a checkpoint (its signed note) and the new checkpoint-file length; flushes.
+    pub fn put_checkpoint(&self, size: u64, note: &[u8], file_len: u64) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.meta, &self.cps)
+            .transaction(|(m, c)| {
+                c.insert(&size.to_be_bytes(), note)?;
+                m.insert(K_CHECKPOINTS_LEN, &file_len.to_be_bytes())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(s) => db_err(s),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Database("transaction aborted".into())
+                }
+            })?;
+        self.flush()
+    }
+
+    /// The signed checkpoint note stored for tree size `size`.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .cps
+            .get(size.to_be_bytes())
+            .map_err(db_err)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The checkpoint with the largest tree size, with that size.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match self.cps.last().map_err(db_err)? {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((u64_of(&k)?, v.to_vec()))),
+        }
+    }
+
+    /// All checkpoints, by ascending tree size.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.cps.iter() {
+            let (k, v) = kv.map_err(db_err)?;
+            out.push((u64_of(&k)?, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every (digest, record index, kind) whose digest starts with `prefix` bytes.
+    pub fn digests_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(Digest, u64, DigestKind)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.digests.scan_prefix(prefix) {
+            let (k, v) = kv.map_err(db_err)?;
+            let bad = || StoreError::DatabaseCorrupt("bad digest lookup entry".into());
+            if k.len() != 40 || v.len() != 1 {
+                return Err(bad());
+            }
+            let d = Digest::from_slice(&k[..32]).ok_or_else(bad)?;
+            let i = u64_of(&k[32..])?;
+            let kind = DigestKind::from_byte(v[0]).ok_or_else(bad)?;
+            out.push((d, i, kind));
+            if out.len() > 10_000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Is there at least one record referencing this digest?
+    pub fn digest_referenced(&self, d: &Digest) -> Result<bool, StoreError> {
+        Ok(self
+            .digests
+            .scan_prefix(d.as_bytes())
+            .next()
+            .transpose()
+            .map_err(db_err)?
+            .is_some())
+    }
+
+    /// The blob already holding the plaintext with this keyed tag, if any.
+    pub fn dedup(&self, tag: &Digest) -> Result<Option<Digest>, StoreError> {
+        match self.dedup.get(tag.as_bytes()).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => Ok(Digest::from_slice(&v)),
+        }
+    }
+
+    /// Number of deduplication entries (for status and reindex reporting).
+    pub fn dedup_len(&self) -> usize {
+        self.dedup.len()
+    }
+}

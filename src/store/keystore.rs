@@ -1,0 +1,132 @@
+//! Loading secret key files: permission checks, size limits, passphrases, zeroization.
+//!
+//! Like ssh, a secret key file that its group or others can read is refused
+//! unless the caller explicitly allows it. A file that is an age scrypt
+//! (passphrase) file is decrypted with a passphrase from the caller's callback.
+//! Every buffer that holds secret bytes is a `Zeroizing` and wiped on drop.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::core::crypto::{self, Identities};
+use crate::core::keys::SignerKey;
+use crate::store::{io_err, StoreError};
+
+/// Secret key files larger than this are refused (an identity file is tiny).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Where a passphrase for a protected key file comes from.
+pub type PassphraseFn<'a> = &'a dyn Fn(&Path) -> Result<SecretString, StoreError>;
+
+/// How secret key files are loaded.
+pub struct KeyLoader<'a> {
+    /// Accept files readable by group or others (`--insecure-key-permissions`).
+    pub insecure_permissions: bool,
+    /// Asked for a passphrase when a key file is passphrase-protected.
+    pub passphrase: Option<PassphraseFn<'a>>,
+}
+
+impl KeyLoader<'_> {
+    /// Reads a secret file, enforcing permissions and decrypting passphrase protection.
+    pub fn read_secret(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let meta = fs::metadata(path).map_err(|e| io_err(path, e))?;
+        if !meta.is_file() {
+            return Err(StoreError::Key(
+                path.to_path_buf(),
+                "is not a regular file".into(),
+            ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 && !self.insecure_permissions {
+                return Err(StoreError::KeyPermissions {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+        if meta.len() > MAX_KEY_FILE {
+            return Err(StoreError::Key(
+                path.to_path_buf(),
+                "is too large to be a key file".into(),
+            ));
+        }
+        let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+        fs::File::open(path)
+            .and_then(|f| f.take(MAX_KEY_FILE).read_to_end(&mut buf))
+            .map_err(|e| io_err(path, e))?;
+        if crypto::looks_like_age(&buf) {
+            let ask = self.passphrase.ok_or_else(|| {
+                StoreError::Key(
+                    path.to_path_buf(),
+                    "is passphrase-protected; give --passphrase-file or run in a terminal".into(),
+                )
+            })?;
+            let pass = ask(path)?;
+            return crypto::passphrase_decrypt(&buf, pass).map_err(|e| match e {
+                crypto::CryptoError::BadPassphrase => StoreError::Key(
+                    path.to_path_buf(),
+                    "could not be unlocked: wrong passphrase".into(),
+                ),
+                other => StoreError::Key(path.to_path_buf(), other.to_string()),
+            });
+        }
+        Ok(buf)
+    }
+
+    /// Loads a C2SP signed-note secret key (`PRIVATE+KEY+…`).
+    pub fn signer(&self, path: &Path) -> Result<SignerKey, StoreError> {
+        let buf = self.read_secret(path)?;
+        let text = std::str::from_utf8(&buf).map_err(|_| {
+            StoreError::Key(path.to_path_buf(), "is not a signing key (not text)".into())
+        })?;
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("");
+        SignerKey::parse(line).map_err(|e| {
+            StoreError::Key(
+                path.to_path_buf(),
+                format!("is not a valid signing key (PRIVATE+KEY+…): {e}"),
+            )
+        })
+    }
+
+    /// Loads age identities from one or more files.
+    pub fn identities(&self, paths: &[PathBuf]) -> Result<Identities, StoreError> {
+        let mut all: Option<Identities> = None;
+        for p in paths {
+            let buf = self.read_secret(p)?;
+            let ids = Identities::parse(&buf)
+                .map_err(|e| StoreError::Key(p.to_path_buf(), e.to_string()))?;
+            match all.as_mut() {
+                None => all = Some(ids),
+                Some(a) => a.extend(ids),
+            }
+        }
+        all.ok_or(StoreError::NoIdentity)
+    }
+}
+
+/// Writes a secret file with mode 0600, refusing to overwrite, fsynced.
+pub fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(|e| io_err(path, e))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err(path, e))
+}

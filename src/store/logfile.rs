@@ -1,0 +1,226 @@
+//! Append-only framed files: `ledger/records` and `ledger/checkpoints`.
+//!
+//! Each frame is a 4-byte big-endian length followed by that many bytes
+//! (FORMAT.md §7.1). These files are the evidence: sled only indexes them. A
+//! crash can leave a torn last frame, which [`LogFile::scan`] reports as `Torn`
+//! so the opener can cut it back; damage elsewhere is reported, never repaired.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::store::{io_err, StoreError};
+
+/// Largest frame body accepted when reading (records are at most 64 KiB, notes far less).
+pub const MAX_FRAME: u32 = 1 << 20;
+
+/// An append-only framed file.
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+}
+
+/// One step of a scan.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete frame: offset of its length prefix, and its body.
+    Complete { offset: u64, body: Vec<u8> },
+    /// The file ends inside a frame starting at `offset` (a torn append).
+    Torn { offset: u64 },
+    /// A length prefix over [`MAX_FRAME`] at `offset`: the file is damaged there.
+    Oversized { offset: u64, len: u32 },
+}
+
+impl LogFile {
+    /// Opens (creating if `create`) the file for reading and appending.
+    pub fn open(path: &Path, create: bool) -> Result<LogFile, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(create)
+            .open(path)
+            .map_err(|e| io_err(path, e))?;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .file
+            .metadata()
+            .map_err(|e| io_err(&self.path, e))?
+            .len())
+    }
+
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Appends frames and fsyncs. Returns the offset of each frame's length prefix.
+    pub fn append(&mut self, bodies: &[&[u8]]) -> Result<Vec<u64>, StoreError> {
+        let start = self.len()?;
+        let total: usize = bodies.iter().map(|b| b.len() + 4).sum();
+        let mut buf = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(bodies.len());
+        for b in bodies {
+            offsets.push(start + buf.len() as u64);
+            buf.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            buf.extend_from_slice(b);
+        }
+        self.file
+            .write_all(&buf)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| io_err(&self.path, e))?;
+        Ok(offsets)
+    }
+
+    /// Reads the frame whose length prefix is at `offset`, expecting body length `len`.
+    pub fn read_at(&self, offset: u64, len: u32) -> Result<Vec<u8>, StoreError> {
+        let mut f = &self.file;
+        let mut hdr = [0u8; 4];
+        f.seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(&mut hdr))
+            .map_err(|e| io_err(&self.path, e))?;
+        if u32::from_be_bytes(hdr) != len {
+            return Err(StoreError::Corrupt(format!(
+                "{}: frame at offset {offset} has length {} but the index says {len}",
+                self.path.display(),
+                u32::from_be_bytes(hdr)
+            )));
+        }
+        let mut body = vec![0u8; len as usize];
+        f.read_exact(&mut body).map_err(|e| io_err(&self.path, e))?;
+        Ok(body)
+    }
+
+    /// Reads frames from `from` to the end of the file, stopping at the first
+    /// torn or oversized frame (which is returned as the last element).
+    pub fn scan(&self, from: u64) -> Result<FrameIter<'_>, StoreError> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(from))
+            .map_err(|e| io_err(&self.path, e))?;
+        Ok(FrameIter {
+            reader: io::BufReader::with_capacity(1 << 20, f),
+            offset: from,
+            done: false,
+            path: &self.path,
+        })
+    }
+
+    /// Cuts the file back to `len` bytes (removing a torn tail) and fsyncs.
+    pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
+        self.file
+            .set_len(len)
+            .and_then(|_| self.file.sync_all())
+            .map_err(|e| io_err(&self.path, e))
+    }
+}
+
+/// Iterator over the frames of a [`LogFile`].
+pub struct FrameIter<'a> {
+    reader: io::BufReader<&'a File>,
+    offset: u64,
+    done: bool,
+    path: &'a Path,
+}
+
+impl Iterator for FrameIter<'_> {
+    type Item = Result<Frame, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut hdr = [0u8; 4];
+        match read_full(&mut self.reader, &mut hdr) {
+            Err(e) => {
+                self.done = true;
+                return Some(Err(io_err(self.path, e)));
+            }
+            Ok(0) => {
+                self.done = true;
+                return None;
+            }
+            Ok(n) if n < 4 => {
+                self.done = true;
+                return Some(Ok(Frame::Torn {
+                    offset: self.offset,
+                }));
+            }
+            Ok(_) => {}
+        }
+        let len = u32::from_be_bytes(hdr);
+        if len > MAX_FRAME {
+            self.done = true;
+            return Some(Ok(Frame::Oversized {
+                offset: self.offset,
+                len,
+            }));
+        }
+        let mut body = vec![0u8; len as usize];
+        match read_full(&mut self.reader, &mut body) {
+            Err(e) => {
+                self.done = true;
+                Some(Err(io_err(self.path, e)))
+            }
+            Ok(n) if n < body.len() => {
+                self.done = true;
+                Some(Ok(Frame::Torn {
+                    offset: self.offset,
+                }))
+            }
+            Ok(_) => {
+                let offset = self.offset;
+                self.offset += 4 + len as u64;
+                Some(Ok(Frame::Complete { offset, body }))
+            }
+        }
+    }
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_scan_and_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let mut lf = LogFile::open(&p, true).unwrap();
+        let offs = lf.append(&[b"one", b"", b"three"]).unwrap();
+        assert_eq!(offs, vec![0, 7, 11]);
+        assert_eq!(lf.read_at(11, 5).unwrap(), b"three");
+        assert!(matches!(lf.read_at(11, 4), Err(StoreError::Corrupt(_))));
+        // Simulate a torn append.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(&[0, 0, 0, 9, b'x'])
+            .unwrap();
+        let frames: Vec<_> = lf.scan(0).unwrap().map(|f| f.unwrap()).collect();
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[3], Frame::Torn { offset: 20 });
+        lf.truncate(20).unwrap();
+        assert_eq!(lf.scan(0).unwrap().count(), 3);
+    }
+}

@@ -1,0 +1,81 @@
+//! The archive on disk: config, lock, append-only ledger files, sled index, blobs.
+//!
+//! Dependency direction: `cli -> store -> core`. Only [`db`] names sled.
+
+pub mod archive;
+pub mod blobs;
+pub mod db;
+pub mod keystore;
+pub mod logfile;
+pub mod tree;
+pub mod verify;
+pub mod walk;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use archive::{Archive, Config};
+
+/// Everything that can stop an archive operation. Verification findings are
+/// not errors (see [`crate::core::report`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("no custody archive found ({0})")]
+    NotAnArchive(String),
+    #[error("{0} already holds a custody archive")]
+    AlreadyExists(PathBuf),
+    #[error(
+        "archive format version {found} is not supported by this custody (supports {supported})"
+    )]
+    UnknownFormat { found: u32, supported: u32 },
+    #[error("archive is in use by another process{}", .pid.map(|p| format!(" (PID {p})")).unwrap_or_default())]
+    Locked { pid: Option<u32> },
+    #[error("archive configuration {0}: {1}")]
+    Config(PathBuf, String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the archive database is damaged: {0}")]
+    DatabaseCorrupt(String),
+    #[error("archive files are inconsistent: {0}")]
+    Corrupt(String),
+    #[error("no record matches {0}")]
+    NotFound(String),
+    #[error("{prefix} matches {count} records")]
+    Ambiguous { prefix: String, count: usize },
+    #[error("no checkpoint at tree size {0}")]
+    NoCheckpoint(u64),
+    #[error("{}: {}", .0.display(), .1)]
+    Io(PathBuf, #[source] io::Error),
+    #[error("key file {}: {}", .0.display(), .1)]
+    Key(PathBuf, String),
+    #[error("permissions {mode:04o} on secret key file {} are too open", .path.display())]
+    KeyPermissions { path: PathBuf, mode: u32 },
+    #[error("no identity given")]
+    NoIdentity,
+    #[error("this signing key ({got}) is not the archive's log key ({want})")]
+    WrongSigningKey { got: String, want: String },
+    #[error("decryption failed for {what}: {source}")]
+    Decrypt {
+        what: String,
+        #[source]
+        source: crate::core::crypto::CryptoError,
+    },
+    #[error("{0}")]
+    Crypto(#[from] crate::core::crypto::CryptoError),
+    #[error("{path} is a symbolic link loop")]
+    SymlinkLoop { path: PathBuf },
+    #[error("{0}")]
+    Input(String),
+    #[error("content check failed: {0}")]
+    ContentMismatch(String),
+    #[error("{} already exists", .0.display())]
+    OutputExists(PathBuf),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An I/O error with the path it happened on.
+pub fn io_err(path: &Path, e: io::Error) -> StoreError {
+    StoreError::Io(path.to_path_buf(), e)
+}

@@ -1,0 +1,418 @@
+//! `verify`: re-check everything from the append-only files, without secret keys
+//! (and, in deep mode, with identities: every envelope, commitment and plaintext).
+//!
+//! Every failed check becomes a [`Finding`](crate::core::report::Finding); the
+//! verifier goes on after a finding so that one report lists all of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufReader};
+
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::crypto::{self, Identities};
+use crate::core::hash::Digest;
+use crate::core::merkle::{self, TreeSize};
+use crate::core::record::Record;
+use crate::core::report::{Check, Report, Subject};
+use crate::store::archive::{Archive, HashingReader};
+use crate::store::blobs;
+use crate::store::logfile::Frame;
+use crate::store::StoreError;
+
+/// What to verify.
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    /// Decrypt every envelope and blob and check every commitment.
+    pub deep: Option<&'a Identities>,
+}
+
+/// Progress hooks for long verifications.
+pub trait VerifyObserver {
+    fn phase(&mut self, _name: &str, _total: u64) {}
+    fn advance(&mut self, _n: u64) {}
+}
+
+/// An observer that observes nothing.
+pub struct Quiet;
+impl VerifyObserver for Quiet {}
+
+/// The right edge of a Merkle tree being built leaf by leaf (RFC 9162 §2.1.2
+/// stack): O(log n) memory, the root at any point.
+#[derive(Default)]
+struct Frontier {
+    stack: Vec<(u32, Digest)>,
+}
+
+impl Frontier {
+    fn push(&mut self, leaf: Digest) {
+        self.stack.push((0, leaf));
+        while self.stack.len() >= 2 {
+            let (h1, right) = self.stack[self.stack.len() - 1];
+            let (h0, left) = self.stack[self.stack.len() - 2];
+            if h0 != h1 {
+                break;
+            }
+            self.stack.truncate(self.stack.len() - 2);
+            self.stack.push((h0 + 1, merkle::node_hash(&left, &right)));
+        }
+    }
+    fn root(&self) -> Digest {
+        let mut it = self.stack.iter().rev();
+        match it.next() {
+            None => merkle::empty_root(),
+            Some(&(_, last)) => it.fold(last, |acc, (_, left)| merkle::node_hash(left, &acc)),
+        }
+    }
+}
+
+/// A blob some record references, with what the record says of it.
+struct BlobRef {
+    index: u64,
+    size: u64,
+}
+
+impl Archive {
+    /// Verifies the archive; see the module docs. Errors only when the check
+    /// itself cannot run (I/O on the archive, a database that cannot be read).
+    pub fn verify(
+        &self,
+        opts: &VerifyOptions<'_>,
+        obs: &mut dyn VerifyObserver,
+    ) -> Result<Report, StoreError> {
+        let mut rep = Report {
+            deep: opts.deep.is_some(),
+            ..Report::default()
+        };
+        let origin = self.config().origin.clone();
+        let log_key = self.log_key().clone();
+
+        // 1. Checkpoints from the append-only file, cross-checked with the index.
+        let mut cps: BTreeMap<u64, Digest> = BTreeMap::new();
+        let mut file_cps: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut last_size: Option<u64> = None;
+        for f in self.checkpoint_file().scan(0)? {
+            match f? {
+                Frame::Complete { offset, body } => {
+                    rep.coverage.checkpoints += 1;
+                    match SignedCheckpoint::open(&body, &log_key, &[]) {
+                        Err(e) => rep.add(
+                            Subject::Archive,
+                            Check::CheckpointSignature,
+                            format!("checkpoint at offset {offset} of ledger/checkpoints: {e}"),
+                        ),
+                        Ok(o) => {
+                            let c = o.checkpoint;
+                            if c.origin != origin {
+                                rep.add(
+                                    Subject::Checkpoint(c.size),
+                                    Check::CheckpointSignature,
+                                    format!(
+                                        "origin is {:?}, the archive's is {origin:?}",
+                                        c.origin
+                                    ),
+                                );
+                            }
+                            if let Some(prev) = last_size {
+                                if c.size <= prev {
+                                    rep.add(
+                                        Subject::Checkpoint(c.size),
+                                        Check::CheckpointConsistency,
+                                        format!("tree size goes from {prev} back to {}", c.size),
+                                    );
+                                }
+                            }
+                            last_size = Some(c.size);
+                            cps.insert(c.size, c.root);
+                            file_cps.push((c.size, body));
+                        }
+                    }
+                }
+                Frame::Torn { offset } | Frame::Oversized { offset, .. } => rep.add(
+                    Subject::Archive,
+                    Check::CheckpointSignature,
+                    format!("ledger/checkpoints is damaged at offset {offset}"),
+                ),
+            }
+        }
+        let db_cps = self.checkpoints()?;
+        if db_cps != file_cps {
+            rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!(
+                    "the database lists {} checkpoints that differ from the {} in ledger/checkpoints",
+                    db_cps.len(),
+                    file_cps.len()
+                ),
+            );
+        }
+
+        // 2. Records: decode, index, origin, signature, cross-check, Merkle roots.
+        let db_size = self.size()?;
+        obs.phase("records", db_size);
+        let mut frontier = Frontier::default();
+        let mut n: u64 = 0;
+        let mut refs: HashMap<Digest, BlobRef> = HashMap::new();
+        let mut ingests: Vec<Record> = Vec::new();
+        let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
+        if cps.contains_key(&0) {
+            roots.insert(0, merkle::empty_root());
+        }
+        for f in self.record_file().scan(0)? {
+            let (offset, body) = match f? {
+                Frame::Complete { offset, body } => (offset, body),
+                Frame::Torn { offset } | Frame::Oversized { offset, .. } => {
+                    rep.add(
+                        Subject::Record(n),
+                        Check::RecordFrame,
+                        format!("ledger/records is damaged at offset {offset}; later records cannot be read"),
+                    );
+                    break;
+                }
+            };
+            let leaf = merkle::leaf_hash(&body);
+            match self.db().record_location(n)? {
+                Some((o, l)) if o == offset && l as usize == body.len() => {}
+                _ => rep.add(
+                    Subject::Record(n),
+                    Check::IndexMismatch,
+                    "the database's location of this record differs from ledger/records",
+                ),
+            }
+            if self.db().node(0, n)? != Some(leaf) {
+                rep.add(
+                    Subject::Record(n),
+                    Check::IndexMismatch,
+                    "the database's leaf hash differs from the record's",
+                );
+            }
+            match Record::decode(&body) {
+                Err(e) => rep.add(Subject::Record(n), Check::RecordDecode, e.to_string()),
+                Ok(rec) => {
+                    if rec.body.index != n {
+                        rep.add(
+                            Subject::Record(n),
+                            Check::RecordIndex,
+                            format!("record says index {} at position {n}", rec.body.index),
+                        );
+                    }
+                    if rec.body.origin != origin {
+                        rep.add(
+                            Subject::Record(n),
+                            Check::RecordOrigin,
+                            format!("record names origin {:?}", rec.body.origin),
+                        );
+                    }
+                    if let Err(e) = rec.verify_signature(log_key.verifying_key(), log_key.key_id())
+                    {
+                        rep.add(Subject::Record(n), Check::RecordSignature, e.to_string());
+                    }
+                    if let Some(ing) = rec.ingest() {
+                        refs.entry(ing.blob).or_insert(BlobRef {
+                            index: n,
+                            size: ing.blob_size,
+                        });
+                        refs.entry(ing.meta).or_insert(BlobRef {
+                            index: n,
+                            size: ing.meta_size,
+                        });
+                        if opts.deep.is_some() {
+                            ingests.push(rec);
+                        }
+                    }
+                }
+            }
+            frontier.push(leaf);
+            n += 1;
+            if cps.contains_key(&n) {
+                roots.insert(n, frontier.root());
+            }
+            obs.advance(1);
+        }
+        rep.coverage.records = n;
+        if n != db_size {
+            rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!("the database counts {db_size} records, ledger/records holds {n}"),
+            );
+        }
+        for (&size, root) in &cps {
+            match roots.get(&size) {
+                None => rep.add(
+                    Subject::Checkpoint(size),
+                    Check::CheckpointRoot,
+                    format!("covers {size} records but the log holds {n}"),
+                ),
+                Some(r) if r != root => rep.add(
+                    Subject::Checkpoint(size),
+                    Check::CheckpointRoot,
+                    format!("root {} differs from the records' root {}", root, r),
+                ),
+                Some(_) => {}
+            }
+        }
+        // Consistency of consecutive checkpoints, proven from the stored nodes.
+        let sizes: Vec<u64> = cps.keys().copied().collect();
+        for w in sizes.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if b > db_size {
+                break;
+            }
+            let ok = merkle::consistency_proof(self.db(), TreeSize(a), TreeSize(b))
+                .ok()
+                .map(|p| {
+                    merkle::verify_consistency(TreeSize(a), TreeSize(b), &cps[&a], &cps[&b], &p)
+                        .is_ok()
+                });
+            if ok != Some(true) {
+                rep.add(
+                    Subject::Checkpoint(b),
+                    Check::CheckpointConsistency,
+                    format!("no valid consistency proof from size {a} to {b}"),
+                );
+            }
+        }
+        match cps.keys().next_back() {
+            Some(&last) if last >= n => {}
+            last => rep.add(
+                Subject::Archive,
+                Check::CheckpointMissing,
+                format!(
+                    "records {}..{} are not covered by any checkpoint; run `custody checkpoint --sign`",
+                    last.copied().unwrap_or(0),
+                    n
+                ),
+            ),
+        }
+
+        // 3. Blobs: every referenced one exists and hashes to its name; no strays.
+        let listed = self.blob_store().list()?;
+        obs.phase("blobs", listed.iter().map(|(_, _, l)| l).sum());
+        let mut present: HashMap<Digest, u64> = HashMap::new();
+        for (path, d, len) in &listed {
+            rep.coverage.blobs += 1;
+            rep.coverage.blob_bytes += len;
+            let name = path
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let Some(d) = d else {
+                rep.add(
+                    Subject::Blob(name),
+                    Check::BlobUnreferenced,
+                    "a file in the blob store that is not named by a digest",
+                );
+                continue;
+            };
+            let (actual, alen) =
+                blobs::hash_file(path).map_err(|e| StoreError::Io(path.clone(), e))?;
+            obs.advance(*len);
+            present.insert(*d, alen);
+            if actual != *d {
+                let who = refs
+                    .get(d)
+                    .map(|r| format!(" (referenced by record {})", r.index))
+                    .unwrap_or_default();
+                rep.add(
+                    Subject::Blob(d.to_hex()),
+                    Check::BlobHash,
+                    format!("content hashes to {actual}{who}"),
+                );
+            }
+            if !refs.contains_key(d) {
+                rep.add(
+                    Subject::Blob(d.to_hex()),
+                    Check::BlobUnreferenced,
+                    "no record references this blob (left by an interrupted ingest?)",
+                );
+            }
+        }
+        let mut missing: Vec<(&Digest, &BlobRef)> = refs
+            .iter()
+            .filter(|(d, _)| !present.contains_key(d))
+            .collect();
+        missing.sort_by_key(|(_, r)| r.index);
+        for (d, r) in missing {
+            rep.add(
+                Subject::Record(r.index),
+                Check::BlobMissing,
+                format!("blob {d} does not exist"),
+            );
+        }
+        for (d, r) in &refs {
+            if let Some(&len) = present.get(d) {
+                if len != r.size {
+                    rep.add(
+                        Subject::Record(r.index),
+                        Check::BlobHash,
+                        format!("blob {d} is {len} bytes, the record says {}", r.size),
+                    );
+                }
+            }
+        }
+
+        // 4. Deep: decrypt every envelope and document, check every commitment.
+        if let Some(ids) = opts.deep {
+            obs.phase("decrypt", ingests.len() as u64);
+            for rec in &ingests {
+                let i = rec.body.index;
+                let Some(ing) = rec.ingest() else { continue };
+                if !present.contains_key(&ing.meta) || !present.contains_key(&ing.blob) {
+                    continue; // already reported as missing
+                }
+                let m = match self.metadata(rec, ids) {
+                    Ok(m) => m,
+                    Err(StoreError::ContentMismatch(r)) => {
+                        rep.add(Subject::Record(i), Check::Commitment, r);
+                        continue;
+                    }
+                    Err(e) => {
+                        rep.add(Subject::Record(i), Check::MetadataDecrypt, e.to_string());
+                        continue;
+                    }
+                };
+                let path = self.blob_store().path(&ing.blob);
+                let file = File::open(&path).map_err(|e| StoreError::Io(path.clone(), e))?;
+                let mut hr = HashingReader::new(file);
+                match crypto::decrypt_all(ids, BufReader::new(&mut hr), io::sink(), &mut |_| {}) {
+                    Err(e) => rep.add(
+                        Subject::Record(i),
+                        Check::Content,
+                        format!("document does not decrypt: {e}"),
+                    ),
+                    Ok((_, sha, len)) => {
+                        rep.coverage.decrypted += 1;
+                        if sha != m.sha256 || len != m.size {
+                            rep.add(
+                                Subject::Record(i),
+                                Check::Content,
+                                "decrypted document does not match the committed digest",
+                            );
+                        }
+                    }
+                }
+                obs.advance(1);
+            }
+        }
+        Ok(rep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frontier_matches_memory_tree() {
+        let mut t = merkle::MemoryTree::new();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), merkle::empty_root());
+        for i in 0..100u32 {
+            let l = merkle::leaf_hash(&i.to_be_bytes());
+            t.push(l);
+            f.push(l);
+            assert_eq!(f.root(), t.root(), "size {}", i + 1);
+        }
+    }
+}
