@@ -183,6 +183,7 @@ pub struct Archive {
     records: LogFile,
     checkpoints: LogFile,
     blobs: BlobStore,
+    damaged: Option<String>,
     _lock: File,
 }
 
@@ -440,6 +441,7 @@ impl Archive {
             records,
             checkpoints,
             blobs,
+            damaged: None,
             _lock: lock,
         };
         a.catch_up()?;
@@ -494,102 +496,134 @@ impl Archive {
 
     /// Indexes records and checkpoints that are in the files but not in sled
     /// (a crash between the file fsync and the sled flush), after cutting back
-    /// a torn final frame. Returns the number of bytes cut.
-    fn catch_up(&mut self) -> Result<u64, StoreError> {
-        let mut cut = 0;
+    /// a torn final frame. Damage that is not a torn tail (a file shorter than
+    /// the index, a frame that does not decode) is not repaired: the archive is
+    /// marked damaged, stays readable for `verify`, and refuses writes.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        if let Err(reason) = self.catch_up_records()? {
+            self.damaged = Some(reason);
+            return Ok(());
+        }
+        if let Err(reason) = self.catch_up_checkpoints()? {
+            self.damaged = Some(reason);
+        }
+        Ok(())
+    }
+
+    fn catch_up_records(&mut self) -> Result<Result<(), String>, StoreError> {
         let indexed = self.db.records_len()?;
         let flen = self.records.len()?;
         if flen < indexed {
-            return Err(StoreError::Corrupt(format!(
-                "{} is {flen} bytes but the index covers {indexed}",
-                self.records.path().display()
+            return Ok(Err(format!(
+                "ledger/records is {flen} bytes but the index covers {indexed}"
             )));
         }
-        if flen > indexed {
-            let mut size = self.db.size()?;
-            let mut batch = Batch {
-                size,
-                records_len: indexed,
-                ..Batch::default()
-            };
-            let mut overlay = Overlay::new(&self.db, TreeSize(size));
-            let mut torn = None;
-            for f in self.records.scan(indexed)? {
-                match f? {
-                    Frame::Complete { offset, body } => {
-                        let rec = Record::decode(&body).map_err(|e| {
-                            StoreError::Corrupt(format!(
-                                "record at offset {offset} of the record file: {e}"
-                            ))
-                        })?;
-                        if rec.body.index != size {
-                            return Err(StoreError::Corrupt(format!(
-                                "record at offset {offset} has index {} where {size} was expected",
-                                rec.body.index
-                            )));
+        if flen == indexed {
+            return Ok(Ok(()));
+        }
+        let mut size = self.db.size()?;
+        let mut batch = Batch {
+            size,
+            records_len: indexed,
+            ..Batch::default()
+        };
+        let mut overlay = Overlay::new(&self.db, TreeSize(size));
+        let mut torn = None;
+        for f in self.records.scan(indexed)? {
+            match f? {
+                Frame::Complete { offset, body } => {
+                    let rec = match Record::decode(&body) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            return Ok(Err(format!(
+                                "record at offset {offset} of ledger/records: {e}"
+                            )))
                         }
-                        index_record(&mut batch, &mut overlay, &rec, offset).map_err(tree_err)?;
-                        size += 1;
-                        batch.records_len = offset + 4 + body.len() as u64;
+                    };
+                    if rec.body.index != size {
+                        return Ok(Err(format!(
+                            "record at offset {offset} of ledger/records has index {} where {size} was expected",
+                            rec.body.index
+                        )));
                     }
-                    Frame::Torn { offset } => torn = Some(offset),
-                    Frame::Oversized { offset, len } => {
-                        return Err(StoreError::Corrupt(format!(
-                            "record file frame at offset {offset} claims {len} bytes"
-                        )))
-                    }
+                    index_record(&mut batch, &mut overlay, &rec, offset).map_err(tree_err)?;
+                    size += 1;
+                    batch.records_len = offset + 4 + body.len() as u64;
+                }
+                Frame::Torn { offset } => torn = Some(offset),
+                Frame::Oversized { offset, len } => {
+                    return Ok(Err(format!(
+                        "ledger/records frame at offset {offset} claims {len} bytes"
+                    )))
                 }
             }
-            batch.size = size;
-            batch.nodes = overlay.into_nodes();
-            if let Some(off) = torn {
-                cut += flen - off;
-                self.records.truncate(off)?;
-            }
-            if size != self.db.size()? || batch.records_len != indexed {
-                self.db.commit(&batch)?;
-            }
         }
-        let cindexed = self.db.checkpoints_len()?;
-        let clen = self.checkpoints.len()?;
-        if clen < cindexed {
-            return Err(StoreError::Corrupt(format!(
-                "{} is {clen} bytes but the index covers {cindexed}",
-                self.checkpoints.path().display()
+        batch.size = size;
+        batch.nodes = overlay.into_nodes();
+        if let Some(off) = torn {
+            self.records.truncate(off)?;
+        }
+        if batch.records_len != indexed {
+            self.db.commit(&batch)?;
+        }
+        Ok(Ok(()))
+    }
+
+    fn catch_up_checkpoints(&mut self) -> Result<Result<(), String>, StoreError> {
+        let indexed = self.db.checkpoints_len()?;
+        let flen = self.checkpoints.len()?;
+        if flen < indexed {
+            return Ok(Err(format!(
+                "ledger/checkpoints is {flen} bytes but the index covers {indexed}"
             )));
         }
-        if clen > cindexed {
-            let mut torn = None;
-            let mut found = Vec::new();
-            for f in self.checkpoints.scan(cindexed)? {
-                match f? {
-                    Frame::Complete { offset, body } => {
-                        let opened =
-                            SignedCheckpoint::open(&body, &self.log_key, &[]).map_err(|e| {
-                                StoreError::Corrupt(format!(
-                                    "checkpoint at offset {offset} of the checkpoint file: {e}"
-                                ))
-                            })?;
-                        found.push((opened.checkpoint.size, body, offset));
-                    }
-                    Frame::Torn { offset } => torn = Some(offset),
-                    Frame::Oversized { offset, len } => {
-                        return Err(StoreError::Corrupt(format!(
-                            "checkpoint file frame at offset {offset} claims {len} bytes"
-                        )))
+        if flen == indexed {
+            return Ok(Ok(()));
+        }
+        let mut torn = None;
+        let mut found = Vec::new();
+        for f in self.checkpoints.scan(indexed)? {
+            match f? {
+                Frame::Complete { offset, body } => {
+                    match SignedCheckpoint::open(&body, &self.log_key, &[]) {
+                        Ok(o) => found.push((o.checkpoint.size, body, offset)),
+                        Err(e) => {
+                            return Ok(Err(format!(
+                                "checkpoint at offset {offset} of ledger/checkpoints: {e}"
+                            )))
+                        }
                     }
                 }
-            }
-            if let Some(off) = torn {
-                cut += clen - off;
-                self.checkpoints.truncate(off)?;
-            }
-            for (size, body, offset) in found {
-                self.db
-                    .put_checkpoint(size, &body, offset + 4 + body.len() as u64)?;
+                Frame::Torn { offset } => torn = Some(offset),
+                Frame::Oversized { offset, len } => {
+                    return Ok(Err(format!(
+                        "ledger/checkpoints frame at offset {offset} claims {len} bytes"
+                    )))
+                }
             }
         }
-        Ok(cut)
+        if let Some(off) = torn {
+            self.checkpoints.truncate(off)?;
+        }
+        for (size, body, offset) in found {
+            self.db
+                .put_checkpoint(size, &body, offset + 4 + body.len() as u64)?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Why the archive refuses writes, if it does (see [`Archive::catch_up`]).
+    pub fn damage(&self) -> Option<&str> {
+        self.damaged.as_deref()
+    }
+
+    fn ensure_writable(&self) -> Result<(), StoreError> {
+        match &self.damaged {
+            None => Ok(()),
+            Some(r) => Err(StoreError::Corrupt(format!(
+                "{r}; writing is refused so that no evidence is overwritten"
+            ))),
+        }
     }
 
     /// Ingests `files` (see [`crate::store::walk::collect`]). Blobs and envelopes
@@ -604,6 +638,7 @@ impl Archive {
         opts: &IngestOptions,
         obs: &mut dyn IngestObserver,
     ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
+        self.ensure_writable()?;
         self.check_signer(signer)?;
         let key = dedup_key(signer);
         let fingerprints = crypto::fingerprints(&self.recipients);
@@ -816,6 +851,7 @@ impl Archive {
     /// covers it. Refuses to sign if the stored nodes disagree with the previous
     /// checkpoint (a log must never sign two inconsistent checkpoints).
     pub fn sign_checkpoint(&mut self, signer: &SignerKey) -> Result<CheckpointInfo, StoreError> {
+        self.ensure_writable()?;
         self.check_signer(signer)?;
         let size = self.db.size()?;
         let root = merkle::root(&self.db, TreeSize(size)).map_err(tree_err)?;
