@@ -327,21 +327,17 @@ pub struct VerifyArgs {
     identity: Vec<PathBuf>,
 }
 
-struct VerifyUi {
+struct VerifyUi<'a> {
+    out: &'a super::Out,
     pb: Option<ProgressBar>,
-    quiet: bool,
-    err_tty: bool,
-    out_progress: Box<dyn Fn(u64, bool, &str) -> ProgressBar>,
 }
 
-impl VerifyObserver for VerifyUi {
+impl VerifyObserver for VerifyUi<'_> {
     fn phase(&mut self, name: &str, total: u64) {
         if let Some(pb) = self.pb.take() {
             pb.finish_and_clear();
         }
-        if !self.quiet && self.err_tty {
-            self.pb = Some((self.out_progress)(total, name == "blobs", name));
-        }
+        self.pb = Some(self.out.progress(total, name == "blobs", name));
     }
     fn advance(&mut self, n: u64) {
         if let Some(pb) = &self.pb {
@@ -357,12 +353,9 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     } else {
         None
     };
-    let json = ctx.out.json;
     let mut ui = VerifyUi {
+        out: &ctx.out,
         pb: None,
-        quiet: json,
-        err_tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        out_progress: Box::new(move |t, b, m| super::Out::new(json, false).progress(t, b, m)),
     };
     let rep = arch.verify(&VerifyOptions { deep: ids.as_ref() }, &mut ui)?;
     if let Some(pb) = ui.pb.take() {

@@ -437,7 +437,7 @@ mod tests {
             let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
             let enc = encrypt_all(
                 &data[..],
-                &[r.clone()],
+                std::slice::from_ref(&r),
                 Vec::new(),
                 size as u64,
                 &mut |_| {},

@@ -343,3 +343,160 @@ impl Record {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed("example.org/log", &[7u8; 32]).unwrap()
+    }
+
+    fn body(recipients: Vec<Digest>) -> RecordBody {
+        RecordBody {
+            index: 5,
+            time_ms: 1_795_000_000_123,
+            origin: "example.org/log".into(),
+            signer: key().key_id(),
+            payload: Payload::Ingest(Ingest {
+                blob: Digest([1; 32]),
+                blob_size: 1234,
+                commitment: Digest([2; 32]),
+                meta: Digest([3; 32]),
+                meta_size: 321,
+                recipients,
+            }),
+        }
+    }
+
+    fn signed() -> Record {
+        body(vec![Digest([4; 32]), Digest([9; 32])])
+            .sign(&key())
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_layout() {
+        let r = signed();
+        let b = r.bytes();
+        // FORMAT.md §4.4 size formula: 2+8+8+1+|origin|+4 + 32+8+32+32+8+1+32n + 64.
+        assert_eq!(
+            b.len(),
+            2 + 8 + 8 + 1 + 15 + 4 + 32 + 8 + 32 + 32 + 8 + 1 + 64 + 64
+        );
+        assert_eq!(&b[..2], &[1, 1]);
+        assert_eq!(&b[2..10], &5u64.to_be_bytes());
+        assert_eq!(b[18] as usize, "example.org/log".len());
+        let d = Record::decode(b).unwrap();
+        assert_eq!(d, r);
+        let vk = key().verifier();
+        d.verify_signature(vk.verifying_key(), vk.key_id()).unwrap();
+        assert_eq!(d.leaf_hash(), crate::core::merkle::leaf_hash(b));
+    }
+
+    #[test]
+    fn strict_decoder_rejects_each_non_canonical_form() {
+        let good = signed().bytes().to_vec();
+        let mut v = good.clone();
+        v[0] = 2;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
+        let mut v = good.clone();
+        v[1] = 9;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(9)));
+        let mut v = good.clone();
+        v.push(0);
+        assert_eq!(Record::decode(&v), Err(RecordError::TrailingBytes(1)));
+        assert!(matches!(
+            Record::decode(&good[..good.len() - 1]),
+            Err(RecordError::Truncated(_))
+        ));
+        // Origin with a control character.
+        let mut v = good.clone();
+        v[19] = b'\n';
+        assert_eq!(Record::decode(&v), Err(RecordError::BadOrigin));
+        // Recipients out of order: swap the two fingerprints.
+        let off = 19 + 15 + 4 + 32 + 8 + 32 + 32 + 8 + 1;
+        let mut v = good.clone();
+        let (a, b) = (v[off..off + 32].to_vec(), v[off + 32..off + 64].to_vec());
+        v[off..off + 32].copy_from_slice(&b);
+        v[off + 32..off + 64].copy_from_slice(&a);
+        assert_eq!(Record::decode(&v), Err(RecordError::BadRecipients));
+        // Zero recipients.
+        let mut v = good[..off - 1].to_vec();
+        v.push(0);
+        v.extend_from_slice(&good[good.len() - 64..]);
+        assert_eq!(Record::decode(&v), Err(RecordError::BadRecipients));
+        assert_eq!(
+            Record::decode(&vec![1u8; MAX_RECORD_LEN + 1]),
+            Err(RecordError::TooLong(MAX_RECORD_LEN + 1))
+        );
+    }
+
+    #[test]
+    fn signing_refuses_invalid_bodies() {
+        assert_eq!(
+            body(vec![Digest([9; 32]), Digest([4; 32])]).sign(&key()),
+            Err(RecordError::BadRecipients)
+        );
+        assert_eq!(body(vec![]).sign(&key()), Err(RecordError::BadRecipients));
+        let mut b = body(vec![Digest([4; 32])]);
+        b.origin = String::new();
+        assert_eq!(b.sign(&key()), Err(RecordError::BadOrigin));
+    }
+
+    #[test]
+    fn tampered_records_fail_signature_with_the_right_error() {
+        let r = signed();
+        let vk = key().verifier();
+        for i in [0usize, 3, 10, 19, 40, 100, r.bytes().len() - 1] {
+            let mut v = r.bytes().to_vec();
+            v[i] ^= 0x01;
+            match Record::decode(&v) {
+                Err(_) => {}
+                Ok(t) => {
+                    let e = t
+                        .verify_signature(vk.verifying_key(), vk.key_id())
+                        .unwrap_err();
+                    if (34..38).contains(&i) {
+                        assert!(
+                            matches!(e, SignatureCheckError::WrongSigner { .. }),
+                            "byte {i}"
+                        );
+                    } else {
+                        assert_eq!(e, SignatureCheckError::Invalid, "byte {i}");
+                    }
+                }
+            }
+        }
+        let other = SignerKey::from_seed("example.org/log", &[8u8; 32])
+            .unwrap()
+            .verifier();
+        assert!(matches!(
+            r.verify_signature(other.verifying_key(), vk.key_id()),
+            Err(SignatureCheckError::Invalid)
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Record::decode(&bytes);
+        }
+
+        #[test]
+        fn decode_encode_is_identity(idx in any::<u64>(), t in any::<u64>(), n in 1usize..5, size in any::<u64>()) {
+            let mut recips: Vec<Digest> = (0..n).map(|i| Digest([i as u8 * 3 + 1; 32])).collect();
+            recips.sort();
+            let mut b = body(recips);
+            b.index = idx;
+            b.time_ms = t;
+            let Payload::Ingest(i) = &mut b.payload;
+            i.blob_size = size;
+            let r = b.sign(&key()).unwrap();
+            let d = Record::decode(r.bytes()).unwrap();
+            prop_assert_eq!(d.body.encode(), r.body.encode());
+            prop_assert_eq!(d.bytes(), r.bytes());
+        }
+    }
+}

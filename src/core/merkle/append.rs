@@ -76,7 +76,8 @@ pub struct Overlay<'a, S: NodeSource + ?Sized> {
 
 impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
     /// An overlay with no pending nodes over `base`, which holds `base_size`
-    /// leaves.
+    /// leaves. `base_size` is trusted (the store reads it in the same
+    /// transaction); a wrong value surfaces as a missing node or wrong hashes.
     pub fn new(base: &'a S, base_size: TreeSize) -> Self {
         Overlay {
             base,

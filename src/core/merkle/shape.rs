@@ -22,7 +22,7 @@ pub(crate) fn is_subtree(start: u64, end: u64) -> bool {
         return false;
     }
     match (end - start).checked_next_power_of_two() {
-        Some(p) => start % p == 0,
+        Some(p) => start.is_multiple_of(p),
         // The length exceeds 2^63, so the alignment is 2^64: only 0 fits.
         None => start == 0,
     }
@@ -107,11 +107,9 @@ mod tests {
         let mut n = 0;
         while sn != 0 {
             if fn_ & 1 == 1 || fn_ == sn {
-                if fn_ & 1 == 0 {
-                    while fn_ & 1 == 0 && fn_ != 0 {
-                        fn_ >>= 1;
-                        sn >>= 1;
-                    }
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
                 }
             }
             fn_ >>= 1;

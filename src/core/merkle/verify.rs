@@ -74,6 +74,10 @@ pub fn root_from_inclusion(
 /// length is rejected with [`MerkleError::ProofTooShort`] or
 /// [`MerkleError::ProofTooLong`], a wrong hash with
 /// [`MerkleError::RootMismatch`]. The root comparison is constant-time.
+///
+/// The proof binds the leaf, the index and the root, but the size only
+/// through the shape of the path: `(index 0, size 3)` and `(index 0,
+/// size 4)` hash alike. Take `size` and `root` from one signed checkpoint.
 pub fn verify_inclusion(
     index: LeafIndex,
     size: TreeSize,
