@@ -10,7 +10,7 @@ use super::output::Paint;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::crypto::RecipientKey;
 use crate::core::report::Report;
-use crate::store::archive::{IngestObserver, IngestOptions, Ingested};
+use crate::store::ingest::{IngestObserver, IngestOptions, Ingested};
 use crate::store::verify::{VerifyObserver, VerifyOptions};
 use crate::store::walk::{self, InputFile};
 use crate::store::{io_err, Archive, StoreError};
@@ -223,7 +223,13 @@ pub(crate) fn human_bytes(n: u64) -> String {
 pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open()?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
-    let w = walk::collect(&a.paths, a.follow_symlinks)?;
+    let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
+    for s in &w.skipped_archive {
+        ctx.out.warn(&format!(
+            "skipped {}: it is the archive itself",
+            s.display()
+        ));
+    }
     for s in &w.skipped_symlinks {
         ctx.out.warn(&format!(
             "skipped symbolic link {} (use --follow-symlinks)",

@@ -1,29 +1,24 @@
 //! The archive facade: init, open (lock, recover), ingest, checkpoints, proofs,
 //! lookups, extract and reindex. Layout and formats: `docs/FORMAT.md` §7.
 
-use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::{self, Identities, RecipientKey};
-use crate::core::domain;
 use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, Overlay, TreeSize};
 use crate::core::meta::{self, Metadata};
-use crate::core::record::{Ingest, Payload, Record, RecordBody};
+use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore};
 use crate::store::db::{Batch, Db, DigestKind};
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::tree::tree_err;
-use crate::store::walk::InputFile;
 use crate::store::{io_err, StoreError};
 
 /// The archive format version this code reads and writes (FORMAT.md §7).
@@ -36,13 +31,6 @@ const BLOB_DIR: &str = "blobs";
 const LEDGER_DIR: &str = "ledger";
 const RECORDS_FILE: &str = "records";
 const CHECKPOINTS_FILE: &str = "checkpoints";
-
-/// Ingest commits a batch when it reaches this many files ...
-const BATCH_FILES: usize = 512;
-/// ... or this many plaintext bytes ...
-const BATCH_BYTES: u64 = 256 << 20;
-/// ... or has been open this long.
-const BATCH_MILLIS: u128 = 2000;
 
 /// `custody.toml` (FORMAT.md §7.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,49 +50,6 @@ pub struct Config {
     /// When the archive was created (RFC 3339, UTC).
     pub created: String,
 }
-
-/// Metadata given on the command line for a whole ingest.
-#[derive(Clone, Debug, Default)]
-pub struct IngestOptions {
-    pub source: Option<String>,
-    pub case: Option<String>,
-    pub note: Option<String>,
-}
-
-/// One durably ingested file, reported after its batch is committed.
-#[derive(Clone, Debug, Serialize)]
-pub struct Ingested {
-    pub index: u64,
-    pub path: String,
-    pub size: u64,
-    pub sha256: Digest,
-    pub blob: Digest,
-    pub deduplicated: bool,
-    pub leaf_hash: Digest,
-    pub time: String,
-}
-
-/// Totals of an ingest.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct IngestSummary {
-    pub files: u64,
-    pub bytes: u64,
-    pub deduplicated: u64,
-    pub first_index: Option<u64>,
-    pub tree_size: u64,
-}
-
-/// Hooks for progress display; all default to doing nothing.
-pub trait IngestObserver {
-    fn file_started(&mut self, _file: &InputFile) {}
-    fn bytes(&mut self, _n: u64) {}
-    /// Called only after the batch is durable (files, records, index flushed).
-    fn committed(&mut self, _done: &[Ingested]) {}
-}
-
-/// An ingest observer that observes nothing.
-pub struct NoObserver;
-impl IngestObserver for NoObserver {}
 
 /// A signed checkpoint and what it says.
 #[derive(Clone, Debug)]
@@ -175,15 +120,15 @@ pub struct Reindexed {
 
 /// An open archive. Holds the process-exclusive lock until dropped.
 pub struct Archive {
-    root: PathBuf,
-    config: Config,
-    log_key: VerifierKey,
-    recipients: Vec<RecipientKey>,
-    db: Db,
-    records: LogFile,
-    checkpoints: LogFile,
-    blobs: BlobStore,
-    damaged: Option<String>,
+    pub(crate) root: PathBuf,
+    pub(crate) config: Config,
+    pub(crate) log_key: VerifierKey,
+    pub(crate) recipients: Vec<RecipientKey>,
+    pub(crate) db: Db,
+    pub(crate) records: LogFile,
+    pub(crate) checkpoints: LogFile,
+    pub(crate) blobs: BlobStore,
+    pub(crate) damaged: Option<String>,
     _lock: File,
 }
 
@@ -295,28 +240,6 @@ fn lock(root: &Path) -> Result<File, StoreError> {
         .and_then(|_| f.write_all(format!("{}\n", std::process::id()).as_bytes()))
         .map_err(|e| io_err(&path, e))?;
     Ok(f)
-}
-
-/// Keyed tag of a plaintext digest for the deduplication index (FORMAT.md §7.3):
-/// HMAC-SHA-256 keyed with SHA-256 of the log key's signature over a fixed tag.
-/// Ed25519 is deterministic and that message is never signed for any other
-/// purpose, so only the holder of the log key can compute or test tags.
-fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
-    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC accepts keys of any length");
-    mac.update(plaintext_sha256.as_bytes());
-    Digest(mac.finalize().into_bytes().into())
-}
-
-fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
-    let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
-    Zeroizing::new(Digest::of(&sig[..]).0)
-}
-
-struct Pending {
-    body: RecordBody,
-    done: Ingested,
-    dedup: Option<(Digest, Digest)>,
 }
 
 impl Archive {
@@ -617,234 +540,13 @@ impl Archive {
         self.damaged.as_deref()
     }
 
-    fn ensure_writable(&self) -> Result<(), StoreError> {
+    pub(crate) fn ensure_writable(&self) -> Result<(), StoreError> {
         match &self.damaged {
             None => Ok(()),
             Some(r) => Err(StoreError::Corrupt(format!(
                 "{r}; writing is refused so that no evidence is overwritten"
             ))),
         }
-    }
-
-    /// Ingests `files` (see [`crate::store::walk::collect`]). Blobs and envelopes
-    /// are written and fsynced first, then each batch of records is appended to
-    /// the record file (fsync) and indexed in one sled transaction (flush); only
-    /// then is the batch reported to `obs`. Ends with a signed checkpoint, also
-    /// when a file fails midway (the error is returned after the checkpoint).
-    pub fn ingest(
-        &mut self,
-        files: &[InputFile],
-        signer: &SignerKey,
-        opts: &IngestOptions,
-        obs: &mut dyn IngestObserver,
-    ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
-        self.ensure_writable()?;
-        self.check_signer(signer)?;
-        let key = dedup_key(signer);
-        let fingerprints = crypto::fingerprints(&self.recipients);
-        let mut summary = IngestSummary::default();
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut shards = BTreeSet::new();
-        let mut batch_bytes = 0u64;
-        let mut batch_start = std::time::Instant::now();
-        let mut in_batch: HashMap<Digest, Digest> = HashMap::new();
-        let mut failure = None;
-        for f in files {
-            obs.file_started(f);
-            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, &mut shards, obs);
-            match r {
-                Ok(p) => {
-                    batch_bytes += p.done.size;
-                    if let Some((tag, blob)) = p.dedup {
-                        in_batch.insert(tag, blob);
-                    }
-                    pending.push(p);
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if pending.len() >= BATCH_FILES
-                || batch_bytes >= BATCH_BYTES
-                || batch_start.elapsed().as_millis() >= BATCH_MILLIS
-            {
-                self.commit_batch(
-                    std::mem::take(&mut pending),
-                    &mut shards,
-                    signer,
-                    &mut summary,
-                    obs,
-                )?;
-                in_batch.clear();
-                batch_bytes = 0;
-                batch_start = std::time::Instant::now();
-            }
-        }
-        if !pending.is_empty() {
-            self.commit_batch(pending, &mut shards, signer, &mut summary, obs)?;
-        }
-        let cp = self.sign_checkpoint(signer)?;
-        summary.tree_size = cp.size;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok((summary, cp)),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn ingest_one(
-        &self,
-        f: &InputFile,
-        opts: &IngestOptions,
-        key: &[u8; 32],
-        fingerprints: &[Digest],
-        in_batch: &HashMap<Digest, Digest>,
-        shards: &mut BTreeSet<PathBuf>,
-        obs: &mut dyn IngestObserver,
-    ) -> Result<Pending, StoreError> {
-        let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
-        let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
-        let w = self.blobs.begin()?;
-        let enc = crypto::encrypt_all(
-            input,
-            &self.recipients,
-            BufWriter::with_capacity(1 << 20, w),
-            size_hint,
-            &mut |n| obs.bytes(n),
-        )
-        .map_err(|e| match e {
-            crypto::CryptoError::Io(io) => io_err(&f.path, io),
-            other => StoreError::Crypto(other),
-        })?;
-        let w = enc
-            .out
-            .into_inner()
-            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
-        let sealed = self.blobs.seal(w)?;
-        let tag = dedup_tag(key, &enc.sha256);
-        let existing = match in_batch.get(&tag) {
-            Some(b) => Some(*b),
-            None => self.db.dedup(&tag)?,
-        }
-        .filter(|b| self.blobs.exists(b));
-        let (blob, blob_size, deduplicated, dedup) = match existing {
-            Some(b) => {
-                drop(sealed);
-                let len = fs::metadata(self.blobs.path(&b))
-                    .map_err(|e| io_err(&self.blobs.path(&b), e))?
-                    .len();
-                (b, len, true, None)
-            }
-            None => {
-                let (d, l) = (sealed.digest, sealed.len);
-                shards.insert(self.blobs.publish(sealed)?);
-                (d, l, false, Some((tag, d)))
-            }
-        };
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
-        let m = Metadata {
-            v: meta::META_VERSION,
-            path: f.rel.clone(),
-            media_type: meta::media_type_for(&name).to_string(),
-            name,
-            size: enc.len,
-            sha256: enc.sha256,
-            salt: Digest(salt),
-            source: opts.source.clone(),
-            case: opts.case.clone(),
-            note: opts.note.clone(),
-        };
-        let envelope = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
-        let (meta_digest, meta_size, shard) = self.blobs.put_bytes(&envelope)?;
-        shards.insert(shard);
-        let time_ms = time::now_ms();
-        let body = RecordBody {
-            index: 0, // assigned when the batch is committed
-            time_ms,
-            origin: self.config.origin.clone(),
-            signer: self.log_key.key_id(),
-            payload: Payload::Ingest(Ingest {
-                blob,
-                blob_size,
-                commitment: m.commitment(),
-                meta: meta_digest,
-                meta_size,
-                recipients: fingerprints.to_vec(),
-            }),
-        };
-        Ok(Pending {
-            body,
-            done: Ingested {
-                index: 0,
-                path: f.rel.clone(),
-                size: enc.len,
-                sha256: enc.sha256,
-                blob,
-                deduplicated,
-                leaf_hash: Digest([0; 32]),
-                time: time::rfc3339(time_ms),
-            },
-            dedup,
-        })
-    }
-
-    fn commit_batch(
-        &mut self,
-        pending: Vec<Pending>,
-        shards: &mut BTreeSet<PathBuf>,
-        signer: &SignerKey,
-        summary: &mut IngestSummary,
-        obs: &mut dyn IngestObserver,
-    ) -> Result<(), StoreError> {
-        // 1. Every blob and envelope of the batch is durable before any record names it.
-        self.blobs.sync_shards(shards)?;
-        shards.clear();
-        // 2. Sign the records at their final indices and append them to the record file.
-        let start = self.db.size()?;
-        let mut recs = Vec::with_capacity(pending.len());
-        let mut done = Vec::with_capacity(pending.len());
-        let mut dedup = Vec::new();
-        for (k, mut p) in pending.into_iter().enumerate() {
-            p.body.index = start + k as u64;
-            let rec = p
-                .body
-                .sign(signer)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
-            p.done.index = rec.body.index;
-            p.done.leaf_hash = rec.leaf_hash();
-            if let Some(d) = p.dedup {
-                dedup.push(d);
-            }
-            recs.push(rec);
-            done.push(p.done);
-        }
-        let bodies: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
-        let offsets = self.records.append(&bodies)?;
-        // 3. Index them in one sled transaction and flush.
-        let mut batch = Batch {
-            dedup,
-            ..Batch::default()
-        };
-        let mut overlay = Overlay::new(&self.db, TreeSize(start));
-        for (rec, off) in recs.iter().zip(&offsets) {
-            index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
-        }
-        batch.nodes = overlay.into_nodes();
-        batch.size = start + recs.len() as u64;
-        batch.records_len = self.records.len()?;
-        self.db.commit(&batch)?;
-        // 4. Only now is the batch reported.
-        for d in &done {
-            summary.files += 1;
-            summary.bytes += d.size;
-            summary.deduplicated += d.deduplicated as u64;
-            summary.first_index.get_or_insert(d.index);
-        }
-        obs.committed(&done);
-        Ok(())
     }
 
     /// Signs a checkpoint of the current log unless the latest one already
@@ -1209,7 +911,7 @@ impl Archive {
 }
 
 /// Adds a record's location, Merkle nodes and digest lookups to a batch.
-fn index_record(
+pub(crate) fn index_record(
     batch: &mut Batch,
     overlay: &mut Overlay<'_, Db>,
     rec: &Record,

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod blobs;
 pub mod db;
+pub mod ingest;
 pub mod keystore;
 pub mod logfile;
 pub mod tree;
@@ -15,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use archive::{Archive, Config};
+pub use ingest::{IngestObserver, IngestOptions, IngestSummary, Ingested, NoObserver};
 
 /// Everything that can stop an archive operation. Verification findings are
 /// not errors (see [`crate::core::report`]).

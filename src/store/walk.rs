@@ -26,21 +26,47 @@ pub struct Walk {
     pub skipped_symlinks: Vec<PathBuf>,
     /// Special files (sockets, devices, FIFOs) that were skipped.
     pub skipped_special: Vec<PathBuf>,
+    /// The archive's own directory, met while walking, was skipped.
+    pub skipped_archive: Vec<PathBuf>,
 }
 
 /// Lists every regular file under `roots`, in argument order and then sorted by
 /// name within each directory. Every file is opened once to prove it is readable,
 /// so that an unreadable file stops the command before anything is written.
-pub fn collect(roots: &[PathBuf], follow_symlinks: bool) -> Result<Walk, StoreError> {
+/// The archive directory `exclude` is never ingested: an argument inside it is
+/// an error, and meeting it while walking a parent skips it.
+pub fn collect(
+    roots: &[PathBuf],
+    follow_symlinks: bool,
+    exclude: Option<&Path>,
+) -> Result<Walk, StoreError> {
     let mut w = Walk::default();
+    let exclude = exclude.and_then(|e| fs::canonicalize(e).ok());
     for root in roots {
         let meta = fs::symlink_metadata(root).map_err(|e| io_err(root, e))?;
+        if let (Some(ex), Ok(c)) = (&exclude, fs::canonicalize(root)) {
+            if c.starts_with(ex) {
+                return Err(StoreError::Input(format!(
+                    "{} is inside the archive; ingest documents from outside it",
+                    root.display()
+                )));
+            }
+        }
         let base = root
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| ".".to_string());
         let mut ancestors = HashSet::new();
-        visit(root, &base, meta, follow_symlinks, &mut ancestors, &mut w)?;
+        let ex = exclude.as_deref();
+        visit(
+            root,
+            &base,
+            meta,
+            follow_symlinks,
+            ex,
+            &mut ancestors,
+            &mut w,
+        )?;
     }
     Ok(w)
 }
@@ -63,6 +89,7 @@ fn visit(
     rel: &str,
     meta: fs::Metadata,
     follow: bool,
+    exclude: Option<&Path>,
     ancestors: &mut HashSet<(u64, u64)>,
     w: &mut Walk,
 ) -> Result<(), StoreError> {
@@ -97,6 +124,12 @@ fn visit(
         w.skipped_special.push(path.to_path_buf());
         return Ok(());
     }
+    if let (Some(ex), Ok(c)) = (exclude, fs::canonicalize(path)) {
+        if c == ex {
+            w.skipped_archive.push(path.to_path_buf());
+            return Ok(());
+        }
+    }
     let id = dev_ino(&meta);
     if !ancestors.insert(id) {
         return Err(StoreError::SymlinkLoop {
@@ -112,7 +145,7 @@ fn visit(
         let child = e.path();
         let m = fs::symlink_metadata(&child).map_err(|err| io_err(&child, err))?;
         let child_rel = format!("{rel}/{}", e.file_name().to_string_lossy());
-        visit(&child, &child_rel, m, follow, ancestors, w)?;
+        visit(&child, &child_rel, m, follow, exclude, ancestors, w)?;
     }
     ancestors.remove(&id);
     Ok(())
@@ -132,19 +165,37 @@ mod tests {
         fs::write(root.join("a.txt"), b"a").unwrap();
         fs::write(root.join("b/c/deep.txt"), b"d").unwrap();
         symlink(root.join("a.txt"), root.join("link.txt")).unwrap();
-        let w = collect(std::slice::from_ref(&root), false).unwrap();
+        let w = collect(std::slice::from_ref(&root), false, None).unwrap();
         let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, ["leak/a.txt", "leak/b/c/deep.txt", "leak/z.txt"]);
         assert_eq!(w.skipped_symlinks.len(), 1);
-        let w = collect(std::slice::from_ref(&root), true).unwrap();
+        let w = collect(std::slice::from_ref(&root), true, None).unwrap();
         assert_eq!(w.files.len(), 4);
         // A loop is an error when following.
         symlink(&root, root.join("b/loop")).unwrap();
         assert!(matches!(
-            collect(std::slice::from_ref(&root), true),
+            collect(std::slice::from_ref(&root), true, None),
             Err(StoreError::SymlinkLoop { .. })
         ));
         // ... and harmless when not following.
-        assert_eq!(collect(&[root], false).unwrap().files.len(), 3);
+        assert_eq!(collect(&[root], false, None).unwrap().files.len(), 3);
+    }
+
+    #[test]
+    fn the_archive_itself_is_never_ingested() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("top");
+        fs::create_dir_all(root.join("archive/blobs")).unwrap();
+        fs::write(root.join("doc.txt"), b"d").unwrap();
+        fs::write(root.join("archive/blobs/x"), b"x").unwrap();
+        let ex = root.join("archive");
+        let w = collect(std::slice::from_ref(&root), false, Some(&ex)).unwrap();
+        let rels: Vec<_> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["top/doc.txt"]);
+        assert_eq!(w.skipped_archive, vec![ex.clone()]);
+        assert!(matches!(
+            collect(&[ex.join("blobs")], false, Some(&ex)),
+            Err(StoreError::Input(_))
+        ));
     }
 }

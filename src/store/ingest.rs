@@ -1,0 +1,321 @@
+//! Ingest: read each file once, hash and encrypt it into the blob store, then
+//! sign, append and index its record in batches; report a file only once its
+//! batch is durable; end with a checkpoint (FORMAT.md §4.4, §5, §7).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use hmac::{KeyInit, Mac};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::core::crypto;
+use crate::core::domain;
+use crate::core::hash::Digest;
+use crate::core::keys::SignerKey;
+use crate::core::merkle::{Overlay, TreeSize};
+use crate::core::meta::{self, Metadata};
+use crate::core::record::{Ingest, Payload, Record, RecordBody};
+use crate::core::time;
+use crate::store::archive::{index_record, Archive, CheckpointInfo};
+use crate::store::db::Batch;
+use crate::store::tree::tree_err;
+use crate::store::walk::InputFile;
+use crate::store::{io_err, StoreError};
+
+/// Ingest commits a batch when it reaches this many files ...
+const BATCH_FILES: usize = 512;
+/// ... or this many plaintext bytes ...
+const BATCH_BYTES: u64 = 256 << 20;
+/// ... or has been open this long.
+const BATCH_MILLIS: u128 = 2000;
+
+/// Metadata given on the command line for a whole ingest.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    pub source: Option<String>,
+    pub case: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One durably ingested file, reported after its batch is committed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ingested {
+    pub index: u64,
+    pub path: String,
+    pub size: u64,
+    pub sha256: Digest,
+    pub blob: Digest,
+    pub deduplicated: bool,
+    pub leaf_hash: Digest,
+    pub time: String,
+}
+
+/// Totals of an ingest.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IngestSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub deduplicated: u64,
+    pub first_index: Option<u64>,
+    pub tree_size: u64,
+}
+
+/// Hooks for progress display; all default to doing nothing.
+pub trait IngestObserver {
+    fn file_started(&mut self, _file: &InputFile) {}
+    fn bytes(&mut self, _n: u64) {}
+    /// Called only after the batch is durable (files, records, index flushed).
+    fn committed(&mut self, _done: &[Ingested]) {}
+}
+
+/// An ingest observer that observes nothing.
+pub struct NoObserver;
+impl IngestObserver for NoObserver {}
+
+/// Keyed tag of a plaintext digest for the deduplication index (FORMAT.md §7.3):
+/// HMAC-SHA-256 keyed with SHA-256 of the log key's signature over a fixed tag.
+/// Ed25519 is deterministic and that message is never signed for any other
+/// purpose, so only the holder of the log key can compute or test tags.
+fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC accepts keys of any length");
+    mac.update(plaintext_sha256.as_bytes());
+    Digest(mac.finalize().into_bytes().into())
+}
+
+fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
+    let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
+    Zeroizing::new(Digest::of(&sig[..]).0)
+}
+
+struct Pending {
+    body: RecordBody,
+    done: Ingested,
+    dedup: Option<(Digest, Digest)>,
+}
+
+impl Archive {
+    /// Ingests `files` (see [`crate::store::walk::collect`]). Blobs and envelopes
+    /// are written and fsynced first, then each batch of records is appended to
+    /// the record file (fsync) and indexed in one sled transaction (flush); only
+    /// then is the batch reported to `obs`. Ends with a signed checkpoint, also
+    /// when a file fails midway (the error is returned after the checkpoint).
+    pub fn ingest(
+        &mut self,
+        files: &[InputFile],
+        signer: &SignerKey,
+        opts: &IngestOptions,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
+        self.ensure_writable()?;
+        self.check_signer(signer)?;
+        let key = dedup_key(signer);
+        let fingerprints = crypto::fingerprints(&self.recipients);
+        let mut summary = IngestSummary::default();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut shards = BTreeSet::new();
+        let mut batch_bytes = 0u64;
+        let mut batch_start = std::time::Instant::now();
+        let mut in_batch: HashMap<Digest, Digest> = HashMap::new();
+        let mut failure = None;
+        for f in files {
+            obs.file_started(f);
+            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, &mut shards, obs);
+            match r {
+                Ok(p) => {
+                    batch_bytes += p.done.size;
+                    if let Some((tag, blob)) = p.dedup {
+                        in_batch.insert(tag, blob);
+                    }
+                    pending.push(p);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if pending.len() >= BATCH_FILES
+                || batch_bytes >= BATCH_BYTES
+                || batch_start.elapsed().as_millis() >= BATCH_MILLIS
+            {
+                self.commit_batch(
+                    std::mem::take(&mut pending),
+                    &mut shards,
+                    signer,
+                    &mut summary,
+                    obs,
+                )?;
+                in_batch.clear();
+                batch_bytes = 0;
+                batch_start = std::time::Instant::now();
+            }
+        }
+        if !pending.is_empty() {
+            self.commit_batch(pending, &mut shards, signer, &mut summary, obs)?;
+        }
+        let cp = self.sign_checkpoint(signer)?;
+        summary.tree_size = cp.size;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok((summary, cp)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_one(
+        &self,
+        f: &InputFile,
+        opts: &IngestOptions,
+        key: &[u8; 32],
+        fingerprints: &[Digest],
+        in_batch: &HashMap<Digest, Digest>,
+        shards: &mut BTreeSet<PathBuf>,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<Pending, StoreError> {
+        let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
+        let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
+        let w = self.blobs.begin()?;
+        let enc = crypto::encrypt_all(
+            input,
+            &self.recipients,
+            BufWriter::with_capacity(1 << 20, w),
+            size_hint,
+            &mut |n| obs.bytes(n),
+        )
+        .map_err(|e| match e {
+            crypto::CryptoError::Io(io) => io_err(&f.path, io),
+            other => StoreError::Crypto(other),
+        })?;
+        let w = enc
+            .out
+            .into_inner()
+            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
+        let sealed = self.blobs.seal(w)?;
+        let tag = dedup_tag(key, &enc.sha256);
+        let existing = match in_batch.get(&tag) {
+            Some(b) => Some(*b),
+            None => self.db.dedup(&tag)?,
+        }
+        .filter(|b| self.blobs.exists(b));
+        let (blob, blob_size, deduplicated, dedup) = match existing {
+            Some(b) => {
+                drop(sealed);
+                let len = fs::metadata(self.blobs.path(&b))
+                    .map_err(|e| io_err(&self.blobs.path(&b), e))?
+                    .len();
+                (b, len, true, None)
+            }
+            None => {
+                let (d, l) = (sealed.digest, sealed.len);
+                shards.insert(self.blobs.publish(sealed)?);
+                (d, l, false, Some((tag, d)))
+            }
+        };
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
+        let m = Metadata {
+            v: meta::META_VERSION,
+            path: f.rel.clone(),
+            media_type: meta::media_type_for(&name).to_string(),
+            name,
+            size: enc.len,
+            sha256: enc.sha256,
+            salt: Digest(salt),
+            source: opts.source.clone(),
+            case: opts.case.clone(),
+            note: opts.note.clone(),
+        };
+        let envelope = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
+        let (meta_digest, meta_size, shard) = self.blobs.put_bytes(&envelope)?;
+        shards.insert(shard);
+        let time_ms = time::now_ms();
+        let body = RecordBody {
+            index: 0, // assigned when the batch is committed
+            time_ms,
+            origin: self.config.origin.clone(),
+            signer: self.log_key.key_id(),
+            payload: Payload::Ingest(Ingest {
+                blob,
+                blob_size,
+                commitment: m.commitment(),
+                meta: meta_digest,
+                meta_size,
+                recipients: fingerprints.to_vec(),
+            }),
+        };
+        Ok(Pending {
+            body,
+            done: Ingested {
+                index: 0,
+                path: f.rel.clone(),
+                size: enc.len,
+                sha256: enc.sha256,
+                blob,
+                deduplicated,
+                leaf_hash: Digest([0; 32]),
+                time: time::rfc3339(time_ms),
+            },
+            dedup,
+        })
+    }
+
+    fn commit_batch(
+        &mut self,
+        pending: Vec<Pending>,
+        shards: &mut BTreeSet<PathBuf>,
+        signer: &SignerKey,
+        summary: &mut IngestSummary,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(), StoreError> {
+        // 1. Every blob and envelope of the batch is durable before any record names it.
+        self.blobs.sync_shards(shards)?;
+        shards.clear();
+        // 2. Sign the records at their final indices and append them to the record file.
+        let start = self.db.size()?;
+        let mut recs = Vec::with_capacity(pending.len());
+        let mut done = Vec::with_capacity(pending.len());
+        let mut dedup = Vec::new();
+        for (k, mut p) in pending.into_iter().enumerate() {
+            p.body.index = start + k as u64;
+            let rec = p
+                .body
+                .sign(signer)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            p.done.index = rec.body.index;
+            p.done.leaf_hash = rec.leaf_hash();
+            if let Some(d) = p.dedup {
+                dedup.push(d);
+            }
+            recs.push(rec);
+            done.push(p.done);
+        }
+        let bodies: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
+        let offsets = self.records.append(&bodies)?;
+        // 3. Index them in one sled transaction and flush.
+        let mut batch = Batch {
+            dedup,
+            ..Batch::default()
+        };
+        let mut overlay = Overlay::new(&self.db, TreeSize(start));
+        for (rec, off) in recs.iter().zip(&offsets) {
+            index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
+        }
+        batch.nodes = overlay.into_nodes();
+        batch.size = start + recs.len() as u64;
+        batch.records_len = self.records.len()?;
+        self.db.commit(&batch)?;
+        // 4. Only now is the batch reported.
+        for d in &done {
+            summary.files += 1;
+            summary.bytes += d.size;
+            summary.deduplicated += d.deduplicated as u64;
+            summary.first_index.get_or_insert(d.index);
+        }
+        obs.committed(&done);
+        Ok(())
+    }
+}
