@@ -81,7 +81,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         }
     };
     let skey = signer.encode();
-    let skey_file = protect(format!("{}\n", skey.as_str()).as_bytes())?;
+    let skey_line = Zeroizing::new(format!("{}\n", skey.as_str()));
+    let skey_file = protect(skey_line.as_bytes())?;
     let id_text = Zeroizing::new(format!(
         "# created: {}\n# public key: {}\n{}\n",
         crate::core::time::rfc3339(crate::core::time::now_ms()),
