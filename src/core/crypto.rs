@@ -296,34 +296,49 @@ pub fn encrypt_all<R, W>(
 ) -> Result<Encrypted<W>, CryptoError>
 where
     R: Read + Send,
-    W: Write,
+    W: Write + Send,
 {
-    let mut w = encrypt_to(recipients, out)?;
-    if size_hint <= PIPELINE_THRESHOLD {
-        let mut h = Sha256::new();
-        let mut len = 0u64;
-        let mut buf = vec![0u8; CHUNK.min(size_hint as usize + 1).max(8192)];
-        loop {
-            let n = read_retry(&mut input, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            w.write_all(&buf[..n])?;
-            len += n as u64;
-            progress(n as u64);
-        }
-        let out = w.finish()?;
-        return Ok(Encrypted {
-            out,
-            sha256: Digest(h.finalize().into()),
-            len,
-        });
+    if size_hint > PIPELINE_THRESHOLD {
+        return encrypt_pipelined(input, recipients, out, progress);
     }
-    // Pipeline: a scoped reader thread fills buffers and hashes them, then hands
-    // them to this thread to encrypt; emptied buffers go back for reuse, so at
-    // most 4 buffers (4 MiB) are ever allocated whatever the file size.
+    let mut w = encrypt_to(recipients, out)?;
+    let mut h = Sha256::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; CHUNK.min(size_hint as usize + 1).max(8192)];
+    loop {
+        let n = read_retry(&mut input, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        len += n as u64;
+        progress(n as u64);
+    }
+    let out = w.finish()?;
+    Ok(Encrypted {
+        out,
+        sha256: Digest(h.finalize().into()),
+        len,
+    })
+}
+
+/// Three stages on scoped threads: (1) read and hash the plaintext, (2) encrypt
+/// (this thread), (3) write the ciphertext to `out` (which hashes it, for a blob).
+/// Buffers circulate between stages and are reused: at most about 10 MiB is ever
+/// allocated, whatever the input size.
+fn encrypt_pipelined<R, W>(
+    mut input: R,
+    recipients: &[RecipientKey],
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Encrypted<W>, CryptoError>
+where
+    R: Read + Send,
+    W: Write + Send,
+{
     std::thread::scope(|scope| -> Result<Encrypted<W>, CryptoError> {
+        // Stage 1: plaintext.
         let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(3);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
         for _ in 0..4 {
@@ -352,30 +367,106 @@ where
             }
             Ok((Digest(h.finalize().into()), len))
         });
-        let mut write_err = None;
-        for buf in full_rx.iter() {
-            if buf.is_empty() {
-                break;
+        // Stage 3: ciphertext.
+        let (ct_tx, ct_rx) = mpsc::sync_channel::<Vec<u8>>(3);
+        let (ct_back_tx, ct_back_rx) = mpsc::channel::<Vec<u8>>();
+        let writer = scope.spawn(move || -> io::Result<W> {
+            let mut out = out;
+            for b in ct_rx.iter() {
+                out.write_all(&b)?;
+                let _ = ct_back_tx.send(b);
             }
-            if let Err(e) = w.write_all(&buf) {
-                write_err = Some(e);
-                break;
-            }
-            progress(buf.len() as u64);
-            let _ = empty_tx.send(buf);
-        }
+            out.flush()?;
+            Ok(out)
+        });
+        // Stage 2: encrypt.
+        let chan = ChannelWriter {
+            buf: Vec::with_capacity(CHUNK),
+            tx: Some(ct_tx),
+            back: ct_back_rx,
+        };
+        let mut result: Result<ChannelWriter, CryptoError> =
+            encrypt_to(recipients, chan).and_then(|mut w| {
+                for buf in full_rx.iter() {
+                    if buf.is_empty() {
+                        break;
+                    }
+                    w.write_all(&buf)?;
+                    progress(buf.len() as u64);
+                    let _ = empty_tx.send(buf);
+                }
+                Ok(w.finish()?)
+            });
         drop(empty_tx);
         drop(full_rx);
+        if let Ok(chan) = result.as_mut() {
+            if let Err(e) = chan.close() {
+                result = Err(e.into());
+            }
+        }
         let read = reader
             .join()
             .map_err(|_| CryptoError::Io(io::Error::other("reader thread panicked")))?;
-        if let Some(e) = write_err {
-            return Err(e.into());
-        }
+        let written = writer
+            .join()
+            .map_err(|_| CryptoError::Io(io::Error::other("writer thread panicked")))?;
+        // The writer's own error explains a failed send better than the send does.
+        let out = written?;
+        result?;
         let (sha256, len) = read?;
-        let out = w.finish()?;
         Ok(Encrypted { out, sha256, len })
     })
+}
+
+/// The encryptor's output: fills buffers and hands them to the writer stage.
+struct ChannelWriter {
+    buf: Vec<u8>,
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    back: mpsc::Receiver<Vec<u8>>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .back
+            .try_recv()
+            .map(|mut b| {
+                b.clear();
+                b
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let full = std::mem::replace(&mut self.buf, next);
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| io::Error::other("ciphertext writer closed"))?;
+        tx.send(full)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "ciphertext writer stopped"))
+    }
+
+    /// Sends what is buffered and closes the channel.
+    fn close(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.tx.take();
+        Ok(())
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn read_retry<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {

@@ -5,7 +5,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::path::PathBuf;
 
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -20,6 +19,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::{Ingest, Payload, Record, RecordBody};
 use crate::core::time;
 use crate::store::archive::{index_record, Archive, CheckpointInfo};
+use crate::store::blobs::SealedBlob;
 use crate::store::db::Batch;
 use crate::store::tree::tree_err;
 use crate::store::walk::InputFile;
@@ -31,6 +31,9 @@ const BATCH_FILES: usize = 512;
 const BATCH_BYTES: u64 = 256 << 20;
 /// ... or has been open this long.
 const BATCH_MILLIS: u128 = 2000;
+/// Blobs at least this large are fsynced on their own as soon as they are
+/// written; smaller ones are made durable together when their batch commits.
+const DURABLE_AT_SEAL: u64 = 16 << 20;
 
 /// Metadata given on the command line for a whole ingest.
 #[derive(Clone, Debug, Default)]
@@ -93,6 +96,8 @@ fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
 
 struct Pending {
     body: RecordBody,
+    /// The document blob (unless its content is already stored) and the envelope.
+    blobs: Vec<SealedBlob>,
     done: Ingested,
     dedup: Option<(Digest, Digest)>,
 }
@@ -116,19 +121,18 @@ impl Archive {
         let fingerprints = crypto::fingerprints(&self.recipients);
         let mut summary = IngestSummary::default();
         let mut pending: Vec<Pending> = Vec::new();
-        let mut shards = BTreeSet::new();
         let mut batch_bytes = 0u64;
         let mut batch_start = std::time::Instant::now();
-        let mut in_batch: HashMap<Digest, Digest> = HashMap::new();
+        let mut in_batch: HashMap<Digest, (Digest, u64)> = HashMap::new();
         let mut failure = None;
         for f in files {
             obs.file_started(f);
-            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, &mut shards, obs);
+            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, obs);
             match r {
                 Ok(p) => {
                     batch_bytes += p.done.size;
-                    if let Some((tag, blob)) = p.dedup {
-                        in_batch.insert(tag, blob);
+                    if let (Some((tag, blob)), Payload::Ingest(i)) = (p.dedup, &p.body.payload) {
+                        in_batch.insert(tag, (blob, i.blob_size));
                     }
                     pending.push(p);
                 }
@@ -141,20 +145,14 @@ impl Archive {
                 || batch_bytes >= BATCH_BYTES
                 || batch_start.elapsed().as_millis() >= BATCH_MILLIS
             {
-                self.commit_batch(
-                    std::mem::take(&mut pending),
-                    &mut shards,
-                    signer,
-                    &mut summary,
-                    obs,
-                )?;
+                self.commit_batch(std::mem::take(&mut pending), signer, &mut summary, obs)?;
                 in_batch.clear();
                 batch_bytes = 0;
                 batch_start = std::time::Instant::now();
             }
         }
         if !pending.is_empty() {
-            self.commit_batch(pending, &mut shards, signer, &mut summary, obs)?;
+            self.commit_batch(pending, signer, &mut summary, obs)?;
         }
         let cp = self.sign_checkpoint(signer)?;
         summary.tree_size = cp.size;
@@ -171,8 +169,7 @@ impl Archive {
         opts: &IngestOptions,
         key: &[u8; 32],
         fingerprints: &[Digest],
-        in_batch: &HashMap<Digest, Digest>,
-        shards: &mut BTreeSet<PathBuf>,
+        in_batch: &HashMap<Digest, (Digest, u64)>,
         obs: &mut dyn IngestObserver,
     ) -> Result<Pending, StoreError> {
         let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
@@ -193,24 +190,32 @@ impl Archive {
             .out
             .into_inner()
             .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
-        let sealed = self.blobs.seal(w)?;
+        let sealed = self.blobs.seal(w, size_hint >= DURABLE_AT_SEAL)?;
+        let mut blobs = Vec::with_capacity(2);
         let tag = dedup_tag(key, &enc.sha256);
+        // A blob of this batch is published with the batch; an older one must exist.
         let existing = match in_batch.get(&tag) {
-            Some(b) => Some(*b),
-            None => self.db.dedup(&tag)?,
-        }
-        .filter(|b| self.blobs.exists(b));
+            Some(&(b, len)) => Some((b, Some(len))),
+            None => self
+                .db
+                .dedup(&tag)?
+                .filter(|b| self.blobs.exists(b))
+                .map(|b| (b, None)),
+        };
         let (blob, blob_size, deduplicated, dedup) = match existing {
-            Some(b) => {
+            Some((b, known_len)) => {
                 drop(sealed);
-                let len = fs::metadata(self.blobs.path(&b))
-                    .map_err(|e| io_err(&self.blobs.path(&b), e))?
-                    .len();
+                let len = match known_len {
+                    Some(l) => l,
+                    None => fs::metadata(self.blobs.path(&b))
+                        .map_err(|e| io_err(&self.blobs.path(&b), e))?
+                        .len(),
+                };
                 (b, len, true, None)
             }
             None => {
                 let (d, l) = (sealed.digest, sealed.len);
-                shards.insert(self.blobs.publish(sealed)?);
+                blobs.push(sealed);
                 (d, l, false, Some((tag, d)))
             }
         };
@@ -230,8 +235,9 @@ impl Archive {
             note: opts.note.clone(),
         };
         let envelope = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
-        let (meta_digest, meta_size, shard) = self.blobs.put_bytes(&envelope)?;
-        shards.insert(shard);
+        let meta_blob = self.blobs.put_bytes(&envelope)?;
+        let (meta_digest, meta_size) = (meta_blob.digest, meta_blob.len);
+        blobs.push(meta_blob);
         let time_ms = time::now_ms();
         let body = RecordBody {
             index: 0, // assigned when the batch is committed
@@ -249,6 +255,7 @@ impl Archive {
         };
         Ok(Pending {
             body,
+            blobs,
             done: Ingested {
                 index: 0,
                 path: f.rel.clone(),
@@ -265,15 +272,23 @@ impl Archive {
 
     fn commit_batch(
         &mut self,
-        pending: Vec<Pending>,
-        shards: &mut BTreeSet<PathBuf>,
+        mut pending: Vec<Pending>,
         signer: &SignerKey,
         summary: &mut IngestSummary,
         obs: &mut dyn IngestObserver,
     ) -> Result<(), StoreError> {
         // 1. Every blob and envelope of the batch is durable before any record names it.
-        self.blobs.sync_shards(shards)?;
-        shards.clear();
+        let mut sealed: Vec<SealedBlob> = pending
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.blobs))
+            .collect();
+        self.blobs
+            .sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
+        let mut shards = BTreeSet::new();
+        for b in sealed {
+            shards.insert(self.blobs.publish(b)?);
+        }
+        self.blobs.sync_shards(&shards)?;
         // 2. Sign the records at their final indices and append them to the record file.
         let start = self.db.size()?;
         let mut recs = Vec::with_capacity(pending.len());
