@@ -18,6 +18,9 @@ use crate::store::{Archive, StoreError};
 #[derive(Serialize)]
 struct RecordView {
     index: u64,
+    /// For text output; in JSON the flattened payload already carries `kind`
+    /// (serialising both wrote the key twice).
+    #[serde(skip)]
     kind: &'static str,
     time: String,
     origin: String,
