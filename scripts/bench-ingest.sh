@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Ingest benchmark: custody against the peer tools it is built from, measured
+# side by side, interleaved, in one run. See BENCHMARKS.md.
+#
+#   scripts/bench-ingest.sh                 # 1 GiB big file, 2,000 small files, 3 runs
+#   BIG_MB=64 RUNS=1 scripts/bench-ingest.sh   # quick smoke run
+#
+# Environment:
+#   BENCH_DIR    work dir (default ./bench-work under the repo root, gitignored)
+#   BIG_MB       size of the big file in MiB (default 1024)
+#   SMALL_N      number of small files, 4 to 64 KiB each (default 2000)
+#   RUNS         repetitions of every measurement; the median is reported (default 3)
+#   SEED         seed of the deterministic data (default custody-bench)
+#   SKIP_BUILD=1 use the existing release binary instead of `cargo build --release --locked`
+#
+# Every input is read once right before each timed command (warm page cache for
+# all tools alike; dropping the cache needs root and a quiet machine). Wall time,
+# peak RSS and CPU time come from GNU time (`/usr/bin/time -f '%e %M %U %S'`);
+# for a command made of several processes the RSS is that of the largest one.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+BENCH_DIR=${BENCH_DIR:-./bench-work}
+BIG_MB=${BIG_MB:-1024}
+SMALL_N=${SMALL_N:-2000}
+RUNS=${RUNS:-3}
+SEED=${SEED:-custody-bench}
+export LC_ALL=C
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { printf 'bench-ingest: %s\n' "$*" >&2; exit 2; }
+
+for v in BIG_MB SMALL_N RUNS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+
+# ---------------------------------------------------------------- tools
+# command -> Debian package
+declare -A pkg_of=(
+    [age]=age [age-keygen]=age [minisign]=minisign [restic]=restic
+    [hyperfine]=hyperfine [/usr/bin/time]=time [openssl]=openssl
+    [sha256sum]=coreutils
+)
+missing=()
+for c in age age-keygen minisign restic hyperfine /usr/bin/time openssl sha256sum; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("${pkg_of[$c]}")
+done
+if ((${#missing[@]})); then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    if [[ $(id -u) == 0 ]]; then
+        log "installing: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        log "installing with sudo: ${missing[*]}"
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    else
+        die "missing tools; install them with: sudo apt-get install -y ${missing[*]}"
+    fi
+fi
+
+# ---------------------------------------------------------------- build
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (rustup) first"
+    log "cargo build --release --locked"
+    cargo build --release --locked
+fi
+target=${CARGO_TARGET_DIR:-$repo/target}
+CUSTODY=$(cd "$target/release" && pwd)/custody
+[[ -x $CUSTODY ]] || die "no release binary at $CUSTODY"
+
+mkdir -p "$BENCH_DIR"
+W=$(cd "$BENCH_DIR" && pwd)
+log "work dir: $W"
+
+# ---------------------------------------------------------------- keys
+# TEST-ONLY keys (keys-example/README.md); copied so chmod 600 does not touch the repo.
+rm -rf "$W/keys"
+mkdir -p "$W/keys"
+cp keys-example/dropsite/{signing.key,signing.vkey,identity.age,recipient.txt} "$W/keys/"
+chmod 600 "$W/keys/signing.key" "$W/keys/identity.age"
+RECIPIENT=$(grep -m1 '^age1' "$W/keys/recipient.txt")
+rm -f "$W/keys/minisign.key" "$W/keys/minisign.pub"
+minisign -G -W -p "$W/keys/minisign.pub" -s "$W/keys/minisign.key" >/dev/null
+export RESTIC_PASSWORD=custody-bench
+export RESTIC_CACHE_DIR="$W/restic-cache"
+
+# ---------------------------------------------------------------- data
+# Deterministic bytes: AES-256-CTR keystream of zeros under a key derived from $SEED.
+keystream() { (openssl enc -aes-256-ctr -pbkdf2 -nosalt -pass "pass:$1" </dev/zero 2>/dev/null || true) | head -c "$2"; }
+
+BIG="$W/data/big.bin"
+SMALL="$W/data/small"
+stamp="$W/data/stamp"
+want_stamp="seed=$SEED big_mb=$BIG_MB small_n=$SMALL_N v1"
+if [[ ! -f $stamp || $(cat "$stamp") != "$want_stamp" ]]; then
+    log "generating data: $BIG_MB MiB big file, $SMALL_N small files"
+    rm -rf "$W/data"
+    mkdir -p "$SMALL"
+    keystream "$SEED/big" $((BIG_MB << 20)) >"$BIG"
+    # Sizes 4096..65536 bytes from a 31-bit LCG (glibc constants), fixed start.
+    x=12345 total=0 sizes=()
+    for ((i = 0; i < SMALL_N; i++)); do
+        x=$(((x * 1103515245 + 12345) & 0x7fffffff))
+        sizes+=($((4096 + x % 61441)))
+        total=$((total + sizes[i]))
+    done
+    keystream "$SEED/small" "$total" >"$W/data/pool"
+    off=0
+    for ((i = 0; i < SMALL_N; i++)); do
+        dd if="$W/data/pool" of="$(printf '%s/f%05d.bin' "$SMALL" "$i")" bs=64K \
+            iflag=skip_bytes,count_bytes skip="$off" count="${sizes[i]}" status=none
+        off=$((off + sizes[i]))
+    done
+    rm -f "$W/data/pool"
+    echo "$want_stamp" >"$stamp"
+fi
+SMALL_BYTES=$(find "$SMALL" -type f -printf '%s\n' | awk '{s+=$1} END{print s}')
+SMALL_COUNT=$(find "$SMALL" -type f | wc -l)
+BIG_BYTES=$(stat -c %s "$BIG")
+log "big file: $BIG_BYTES bytes, sha256 $(sha256sum "$BIG" | cut -c1-16)…"
+log "small files: $SMALL_COUNT files, $SMALL_BYTES bytes"
+
+# ---------------------------------------------------------------- measuring
+R="$W/results"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+rm -rf "$R"
+mkdir -p "$R"
+O="$W/out"
+
+warm_big() { cat "$BIG" >/dev/null; }
+warm_small() { find "$SMALL" -type f -exec cat {} + >/dev/null; }
+
+# fresh_archive DIR: a new custody archive with the dropsite keys.
+fresh_archive() {
+    rm -rf "$1"
+    "$CUSTODY" -q init "$1" --signing-key "$W/keys/signing.key" \
+        --recipient "$W/keys/recipient.txt" >/dev/null
+}
+
+fresh_restic() {
+    rm -rf "$1"
+    restic init --quiet --repo "$1" >/dev/null
+}
+
+# timed NAME CMD...: runs CMD under GNU time, appends "wall_s rss_kib user_s sys_s" to $R/NAME.
+timed() {
+    local name=$1
+    shift
+    sync
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$R/.t" "$@" >"$R/.out" 2>&1; then
+        cat "$R/.out" >&2
+        die "$name failed: $*"
+    fi
+    tail -n1 "$R/.t" >>"$R/$name"
+    log "  $name: $(tail -n1 "$R/.t") (wall s, KiB, user s, sys s)"
+}
+
+manual_pipeline() {
+    # The same steps as custody, one tool per step, per file.
+    local d=$O/manual
+    rm -rf "$d"
+    mkdir -p "$d"
+    timed manual_small bash -c '
+        set -euo pipefail
+        for f in "$1"/*; do
+            b=$2/${f##*/}
+            sha256sum "$f" >>"$2/SHA256SUMS"
+            age -e -r "$3" -o "$b.age" "$f"
+            minisign -S -q -s "$4" -m "$b.age"
+        done' _ "$SMALL" "$d" "$RECIPIENT" "$W/keys/minisign.key"
+}
+
+openssl_speed() { # NAME EVP -> 16384-byte-block throughput in kB/s (1000 B)
+    local v
+    v=$(openssl speed -seconds 3 -bytes 16384 -evp "$2" 2>/dev/null | awk 'END{print $NF}')
+    v=${v%k}
+    echo "$v" >>"$R/$1"
+    log "  $1: ${v} kB/s"
+}
+
+for ((run = 1; run <= RUNS; run++)); do
+    log "run $run/$RUNS"
+    rm -rf "$O"
+    mkdir -p "$O"
+
+    # One big file.
+    fresh_archive "$O/arch-big"
+    warm_big
+    timed custody_big "$CUSTODY" -q -A "$O/arch-big" ingest "$BIG"
+    timed custody_verify_big "$CUSTODY" -q -A "$O/arch-big" verify
+    rm -rf "$O/arch-big"
+
+    warm_big
+    timed age_big age -e -r "$RECIPIENT" -o "$O/big.age" "$BIG"
+    rm -f "$O/big.age"
+
+    warm_big
+    timed age_sync_big bash -c 'age -e -r "$1" -o "$2" "$3" && sync "$2"' _ "$RECIPIENT" "$O/big.age" "$BIG"
+    rm -f "$O/big.age"
+
+    warm_big
+    timed sha_big sha256sum "$BIG"
+
+    warm_big
+    timed ossl_sha_big openssl dgst -sha256 "$BIG"
+
+    warm_big
+    timed ossl_sha_age_big bash -c 'openssl dgst -sha256 "$3" >"$2.sha256" && age -e -r "$1" -o "$2" "$3"' _ "$RECIPIENT" "$O/big.age" "$BIG"
+    rm -f "$O/big.age" "$O/big.age.sha256"
+
+    warm_big
+    timed sha_age_big bash -c 'sha256sum "$3" >"$2.sha256" && age -e -r "$1" -o "$2" "$3"' _ "$RECIPIENT" "$O/big.age" "$BIG"
+    rm -f "$O/big.age" "$O/big.age.sha256"
+
+    fresh_restic "$O/restic-big"
+    warm_big
+    timed restic_big restic --repo "$O/restic-big" backup --quiet "$BIG"
+    rm -rf "$O/restic-big"
+
+    # Many small files.
+    fresh_archive "$O/arch-small"
+    warm_small
+    timed custody_small "$CUSTODY" -q -A "$O/arch-small" ingest "$SMALL"
+    timed custody_verify_small "$CUSTODY" -q -A "$O/arch-small" verify
+    rm -rf "$O/arch-small"
+
+    warm_small
+    manual_pipeline
+    rm -rf "$O/manual"
+
+    fresh_restic "$O/restic-small"
+    warm_small
+    timed restic_small restic --repo "$O/restic-small" backup --quiet "$SMALL"
+    rm -rf "$O/restic-small"
+
+    # Hardware ceiling, one core.
+    openssl_speed openssl_chacha chacha20-poly1305
+    openssl_speed openssl_sha256 sha256
+done
+rm -rf "$O" "$R/.t" "$R/.out"
+
+# ---------------------------------------------------------------- report
+median() { sort -g | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'; }
+med_s() { cut -d' ' -f1 "$R/$1" | median; }
+max_rss_mib() { awk '{if ($2>m) m=$2} END{printf "%.1f", m/1024}' "$R/$1"; }
+all_s() { cut -d' ' -f1 "$R/$1" | paste -sd' ' -; }
+med_cpu() { awk '{print $3+$4}' "$R/$1" | median; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "inf" }'; }
+
+big_mib=$(awk -v b="$BIG_BYTES" 'BEGIN{printf "%.0f", b/1048576}')
+small_mib=$(awk -v b="$SMALL_BYTES" 'BEGIN{printf "%.1f", b/1048576}')
+
+row() { # NAME TOOL DATASET UNIT(mib|files)
+    local s rate
+    s=$(med_s "$1")
+    case $4 in
+    mib) rate="$(awk -v b="$BIG_BYTES" -v s="$s" 'BEGIN{ if (s>0) printf "%.0f MiB/s", b/1048576/s; else print "-" }')" ;;
+    files) rate="$(awk -v n="$SMALL_COUNT" -v s="$s" 'BEGIN{ if (s>0) printf "%.0f files/s", n/s; else print "-" }')" ;;
+    esac
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$s" "$rate" "$(med_cpu "$1")" "$(max_rss_mib "$1")" "$(all_s "$1")"
+}
+
+cb=$(med_s custody_big) ab=$(med_s age_big) sab=$(med_s sha_age_big) asb=$(med_s age_sync_big) rb=$(med_s restic_big)
+cs=$(med_s custody_small) ms=$(med_s manual_small) rs=$(med_s restic_small)
+chacha=$(median <"$R/openssl_chacha") sha=$(median <"$R/openssl_sha256")
+custody_rss=$(cat "$R"/custody_* | awk '{if ($2>m) m=$2} END{printf "%.1f", m/1024}')
+r_age=$(div "$cb" "$ab")
+met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
+
+{
+    echo "## bench-ingest results"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
+    echo "- data: 1 file of $big_mib MiB; $SMALL_COUNT files of 4-64 KiB ($small_mib MiB); seed '$SEED'"
+    echo "- $RUNS interleaved runs; median wall time; peak RSS = max over runs; page cache warm (each input read just before each timed command)"
+    echo "- load average at start: $load0; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- versions: $("$CUSTODY" --version), age $(age --version), $(minisign -v), $(restic version | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2)"
+    echo
+    echo "| tool | data set | median wall s | rate | median CPU s | peak RSS MiB | all runs, wall s |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    row custody_big "custody ingest" "1 × $big_mib MiB" mib
+    row age_big "age -e" "1 × $big_mib MiB" mib
+    row age_sync_big "age -e + fsync output" "1 × $big_mib MiB" mib
+    row sha_big "sha256sum" "1 × $big_mib MiB" mib
+    row sha_age_big "sha256sum && age -e" "1 × $big_mib MiB" mib
+    row ossl_sha_big "openssl dgst -sha256" "1 × $big_mib MiB" mib
+    row ossl_sha_age_big "openssl dgst -sha256 && age -e" "1 × $big_mib MiB" mib
+    row restic_big "restic backup" "1 × $big_mib MiB" mib
+    row custody_verify_big "custody verify" "archive of 1 × $big_mib MiB" mib
+    row custody_small "custody ingest" "$SMALL_COUNT small files" files
+    row manual_small "sha256sum; age -e; minisign -S (per file)" "$SMALL_COUNT small files" files
+    row restic_small "restic backup" "$SMALL_COUNT small files" files
+    row custody_verify_small "custody verify" "archive of $SMALL_COUNT files" files
+    printf '| openssl speed -evp chacha20-poly1305 | 16384-byte blocks, 1 core | - | %s MiB/s | - | - | %s kB/s |\n' \
+        "$(awk -v k="$chacha" 'BEGIN{printf "%.0f", k*1000/1048576}')" "$(paste -sd' ' "$R/openssl_chacha")"
+    printf '| openssl speed -evp sha256 | 16384-byte blocks, 1 core | - | %s MiB/s | - | - | %s kB/s |\n' \
+        "$(awk -v k="$sha" 'BEGIN{printf "%.0f", k*1000/1048576}')" "$(paste -sd' ' "$R/openssl_sha256")"
+    echo
+    echo "Ratios (medians; time ratios >1 = custody slower, rate ratios >1 = custody faster):"
+    echo
+    echo "- custody big / age -e: $r_age (target <= 1.5: $(met "$r_age" 1.5001))"
+    echo "- custody big / (sha256sum && age -e): $(div "$cb" "$sab")"
+    echo "- custody big / (openssl dgst -sha256 && age -e): $(div "$cb" "$(med_s ossl_sha_age_big)")"
+    echo "- custody big / (age -e + fsync): $(div "$cb" "$asb")"
+    echo "- custody big / restic big: $(div "$cb" "$rb")"
+    echo "- custody small files/s / manual pipeline files/s: $(div "$ms" "$cs")"
+    echo "- custody small files/s / restic files/s: $(div "$rs" "$cs")"
+    echo "- custody peak RSS (ingest and verify, all runs): $custody_rss MiB (target < 64 MiB: $(met "$custody_rss" 64))"
+} | tee "$R/summary.md"
+log "raw numbers and summary in $R"
