@@ -35,6 +35,8 @@
 //! assert_eq!(opened.checkpoint, cp);
 //! assert_eq!(opened.witness_cosignatures[0].timestamp, 1_700_000_000);
 //! ```
+//!
+//! Byte layout specified in `docs/FORMAT.md` §3.7.
 
 use crate::core::cosignature::{self, CosignatureError};
 use crate::core::hash::Digest;

@@ -19,6 +19,8 @@
 //! where the body is the whole note text (origin, size, root and any
 //! extension lines, with its final newline). ML-DSA-44 (`0x06`) is not
 //! implemented: such lines are simply unknown keys to a verifier.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §3.8.
 
 use crate::core::keys::{SigAlg, SignerKey, VerifierKey, ED25519_SIG_LEN};
 use crate::core::note::{validate_text, MalformedReason, NoteSignature};

@@ -13,6 +13,8 @@
 //! (Ed25519 `cosignature/v1`, C2SP `tlog-cosignature.md`). The same Ed25519
 //! key has a different key ID under each algorithm because the algorithm byte
 //! is hashed. Every verification uses `verify_strict`.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §3.2–3.5.
 
 use std::fmt;
 use std::str::FromStr;

@@ -11,6 +11,8 @@
 //! signature is rejected. Known keys of algorithm `0x04` are verified as C2SP
 //! `cosignature/v1` cosignatures over the note text, which yields their
 //! timestamp.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §3.6.
 
 use std::collections::HashSet;
 

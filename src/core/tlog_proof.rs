@@ -14,6 +14,8 @@
 //! This module only encodes and strictly parses; Merkle verification and
 //! signature checking are done elsewhere (the checkpoint is returned as the
 //! exact note bytes, checked here for syntax only).
+//!
+//! Byte layout specified in `docs/FORMAT.md` §3.9.
 
 use crate::core::checkpoint::{parse_canonical_u64, CheckpointError, SignedCheckpoint};
 use crate::core::hash::Digest;

@@ -1,5 +1,7 @@
 //! Appending leaves: the nodes a new leaf completes ([`append_nodes`]), and
 //! an [`Overlay`] that lets a store append many leaves before it writes any.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §9.4.
 
 use std::collections::BTreeMap;
 

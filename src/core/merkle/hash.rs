@@ -1,5 +1,7 @@
 //! RFC 6962 §2.1 / RFC 9162 §2.1.1 hashing: domain-separated leaf and node
 //! hashes with SHA-256, and the hash of the empty tree.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §9.2.
 
 use crate::core::hash::Digest;
 

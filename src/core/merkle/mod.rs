@@ -32,6 +32,8 @@
 //! let proof = consistency_proof(&tree, old, size).unwrap();
 //! verify_consistency(old, size, &old_root, &tree.root(), &proof).unwrap();
 //! ```
+//!
+//! Byte layout specified in `docs/FORMAT.md` §9.
 
 mod append;
 mod error;

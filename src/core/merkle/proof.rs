@@ -1,6 +1,8 @@
 //! Roots and proofs computed from stored perfect subtrees (a [`NodeSource`]):
 //! RFC 9162 §2.1.1 MTH, §2.1.3.1 PATH and §2.1.4.1 SUBPROOF, each in
 //! O(log n) node reads.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §9.5–9.6.
 
 use crate::core::hash::Digest;
 

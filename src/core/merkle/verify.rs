@@ -1,6 +1,8 @@
 //! Proof verification with no access to the tree: RFC 9162 §2.1.3.2
 //! (inclusion) and §2.1.4.2 (consistency), with the edge-case policies of
 //! this project, and raw-byte entry points that check hash lengths first.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §9.5–9.7.
 
 use crate::core::hash::Digest;
 
