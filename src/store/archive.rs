@@ -2,17 +2,16 @@
 //! lookups, extract and reindex. Layout and formats: `docs/FORMAT.md` §7.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::core::crypto::{self, Identities, RecipientKey};
+use crate::core::crypto::RecipientKey;
 use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, Overlay, TreeSize};
-use crate::core::meta::{self, Metadata};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore};
@@ -97,16 +96,6 @@ pub struct Status {
     pub checkpoints: u64,
     pub latest_checkpoint: Option<String>,
     pub created: String,
-}
-
-/// Result of a successful `extract`.
-#[derive(Clone, Debug, Serialize)]
-pub struct Extracted {
-    pub index: u64,
-    pub path: PathBuf,
-    pub size: u64,
-    pub sha256: Digest,
-    pub original_path: String,
 }
 
 /// Result of `reindex`.
@@ -663,127 +652,6 @@ impl Archive {
         }
     }
 
-    /// Decrypts a record's metadata envelope and checks it opens the record's commitment.
-    pub fn metadata(&self, rec: &Record, ids: &Identities) -> Result<Metadata, StoreError> {
-        let ing = rec.ingest().ok_or_else(|| {
-            StoreError::Input(format!("record {} has no document", rec.body.index))
-        })?;
-        let path = self.blobs.path(&ing.meta);
-        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
-        if Digest::of(&data) != ing.meta {
-            return Err(StoreError::Corrupt(format!(
-                "metadata envelope of record {} does not match its digest",
-                rec.body.index
-            )));
-        }
-        let plain = crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| {
-            StoreError::Decrypt {
-                what: format!("the metadata of record {}", rec.body.index),
-                source: e,
-            }
-        })?;
-        let m = Metadata::from_json(&plain).map_err(|e| {
-            StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index))
-        })?;
-        if m.commitment() != ing.commitment {
-            return Err(StoreError::ContentMismatch(format!(
-                "the metadata of record {} does not open its content commitment",
-                rec.body.index
-            )));
-        }
-        Ok(m)
-    }
-
-    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a
-    /// temporary file beside `out` and is renamed into place only after the
-    /// ciphertext matched its address and the plaintext matched the commitment.
-    pub fn extract(
-        &self,
-        index: u64,
-        ids: &Identities,
-        out: &Path,
-        force: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Extracted, StoreError> {
-        let rec = self.record(index)?;
-        let m = self.metadata(&rec, ids)?;
-        let ing = rec
-            .ingest()
-            .ok_or_else(|| StoreError::Internal("not an ingest".into()))?;
-        if out.exists() && !force {
-            return Err(StoreError::OutputExists(out.to_path_buf()));
-        }
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let parent_abs = fs::canonicalize(&parent).map_err(|e| io_err(&parent, e))?;
-        let root_abs = fs::canonicalize(&self.root).map_err(|e| io_err(&self.root, e))?;
-        if parent_abs.starts_with(&root_abs) {
-            return Err(StoreError::Input(format!(
-                "{} is inside the archive; plaintext must never be written there",
-                out.display()
-            )));
-        }
-        let blob_path = self.blobs.path(&ing.blob);
-        let blob = File::open(&blob_path).map_err(|e| io_err(&blob_path, e))?;
-        let mut rnd = [0u8; 8];
-        getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let tmp = parent.join(format!(".custody-extract-{}.tmp", hex::encode(rnd)));
-        let mut o = OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let tmpf = o.open(&tmp).map_err(|e| io_err(&tmp, e))?;
-        let cleanup = |e: StoreError| {
-            let _ = fs::remove_file(&tmp);
-            e
-        };
-        let mut hashing = HashingReader::new(blob);
-        let (w, sha, len) = crypto::decrypt_all(
-            ids,
-            BufReader::with_capacity(1 << 20, &mut hashing),
-            BufWriter::with_capacity(1 << 20, tmpf),
-            progress,
-        )
-        .map_err(|e| {
-            cleanup(StoreError::Decrypt {
-                what: format!("the document of record {index}"),
-                source: e,
-            })
-        })?;
-        // Drain anything after the final chunk so the ciphertext hash covers the file.
-        io::copy(&mut hashing, &mut io::sink()).map_err(|e| cleanup(io_err(&blob_path, e)))?;
-        if hashing.digest() != ing.blob {
-            return Err(cleanup(StoreError::ContentMismatch(format!(
-                "blob {} of record {index} does not hash to its address",
-                ing.blob
-            ))));
-        }
-        if sha != m.sha256 || len != m.size || meta::commitment(&m.salt, &sha) != ing.commitment {
-            return Err(cleanup(StoreError::ContentMismatch(format!(
-                "the decrypted document of record {index} does not match its commitment"
-            ))));
-        }
-        let f = w
-            .into_inner()
-            .map_err(|e| cleanup(io_err(&tmp, e.into_error())))?;
-        f.sync_all().map_err(|e| cleanup(io_err(&tmp, e)))?;
-        drop(f);
-        fs::rename(&tmp, out).map_err(|e| cleanup(io_err(out, e)))?;
-        blobs::sync_dir(&parent)?;
-        Ok(Extracted {
-            index,
-            path: out.to_path_buf(),
-            size: len,
-            sha256: sha,
-            original_path: m.path,
-        })
-    }
-
     /// Picks a checkpoint: the latest, or the one at exactly `size`.
     fn checkpoint_at(&self, size: Option<u64>) -> Result<(u64, Vec<u8>), StoreError> {
         match size {
@@ -927,30 +795,4 @@ pub(crate) fn index_record(
         batch.digests.push((ing.meta, i, DigestKind::Meta));
     }
     Ok(())
-}
-
-/// A reader that hashes everything read through it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: <sha2::Sha256 as sha2::Digest>::new(),
-        }
-    }
-    pub fn digest(&self) -> Digest {
-        Digest(sha2::Digest::finalize(self.hasher.clone()).into())
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        Ok(n)
-    }
 }

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod blobs;
 pub mod db;
+pub mod extract;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;

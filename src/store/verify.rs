@@ -14,8 +14,9 @@ use crate::core::hash::Digest;
 use crate::core::merkle::{self, TreeSize};
 use crate::core::record::Record;
 use crate::core::report::{Check, Report, Subject};
-use crate::store::archive::{Archive, HashingReader};
+use crate::store::archive::Archive;
 use crate::store::blobs;
+use crate::store::extract::HashingReader;
 use crate::store::logfile::Frame;
 use crate::store::StoreError;
 
