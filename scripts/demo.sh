@@ -43,7 +43,7 @@ echo "== custody log -i identity"
 echo "== custody checkpoint (C2SP signed note)"
 "$custody" checkpoint
 
-echo "== custody prove 2 > $archive.proof, then verify-proof as a partner would"
+echo "== custody prove 2 > $archive.record-2.tlog-proof, then verify-proof as a partner would"
 "$custody" prove 2 > "$archive.record-2.tlog-proof"
 "$custody" verify-proof "$archive.record-2.tlog-proof" --trust "$k/signing.vkey"
 
