@@ -393,7 +393,7 @@ fn ambiguous_digest_prefix() {
     let blob = a[0]["blob"].as_str().unwrap();
     let out = f.path().join("out.txt");
     let id = f.identity();
-    let prefix = &blob[..8];
+    let prefix = &hex_ref(blob, 8);
     f.run(&["extract", prefix, "-i", s(&id), "-o", s(&out)])
         .error(&[&format!("{prefix} matches 2 records"), "more hex digits"]);
     f.run(&["show", prefix]).error(&["matches 2 records"]);

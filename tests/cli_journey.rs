@@ -159,17 +159,17 @@ fn show_by_index_and_by_leaf_hash_prefix() {
     let leaf = by_index["leaf_hash"].as_str().unwrap().to_string();
     assert_eq!(leaf.len(), 64);
     for n in [8, 12, 64] {
-        let by_prefix = f.show(&leaf[..n]);
+        let by_prefix = f.show(&hex_ref(&leaf, n));
         assert_eq!(by_prefix, by_index, "prefix of {n} digits");
     }
     // Upper case hex works too, and so do blob and envelope addresses.
-    assert_eq!(f.show(&leaf[..10].to_uppercase())["index"], 3);
+    assert_eq!(f.show(&hex_ref(&leaf, 10).to_uppercase())["index"], 3);
     let meta = by_index["meta"].as_str().unwrap();
-    assert_eq!(f.show(&meta[..10])["index"], 3);
+    assert_eq!(f.show(&hex_ref(meta, 10))["index"], 3);
     let blob = by_index["blob"].as_str().unwrap();
-    assert_eq!(f.show(&blob[..10])["index"], 3);
+    assert_eq!(f.show(&hex_ref(blob, 10))["index"], 3);
     // Text output names the same record.
-    let r = f.run(&["show", &leaf[..8]]);
+    let r = f.run(&["show", &hex_ref(&leaf, 8)]);
     r.ok();
     assert!(r.stdout.starts_with("record      3\n"), "{}", r.stdout);
     assert!(

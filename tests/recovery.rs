@@ -87,7 +87,7 @@ fn unindexed_records_are_indexed_on_open() {
         assert_eq!(shown["leaf_hash"], l["leaf_hash"]);
         let leaf = l["leaf_hash"].as_str().unwrap();
         assert_eq!(
-            old.show(&leaf[..10])["index"],
+            old.show(&hex_ref(leaf, 10))["index"],
             i,
             "digest lookups were indexed"
         );
@@ -143,7 +143,23 @@ fn unindexed_records_then_torn_tail() {
     assert_eq!(fs::metadata(old.ledger("records")).unwrap().len(), good_len);
     let (_, v) = old.verify(&[]);
     assert_eq!(checks(&v), ["checkpoint_missing"], "{v}");
-    old.run(&["checkpoint", "--sign"]).ok();
+    // Signing needs the log's key: without one remembered in custody.toml,
+    // --sign refuses until it is given.
+    let toml = old.dir.join("custody.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("signing_key"))
+        .collect();
+    assert_eq!(kept.len() + 1, text.lines().count(), "{text}");
+    fs::write(&toml, kept.join("\n") + "\n").unwrap();
+    old.run(&["checkpoint", "--sign"])
+        .error(&["no signing key", "--signing-key"]);
+    let (_, v) = old.verify(&[]);
+    assert_eq!(checks(&v), ["checkpoint_missing"], "{v}");
+    let key = old.signing_key();
+    old.run(&["checkpoint", "--sign", "--signing-key", s(&key)])
+        .ok();
     old.assert_verified();
 }
 

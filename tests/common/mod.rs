@@ -489,6 +489,17 @@ pub struct Snapshot {
     pub count: u64,
 }
 
+/// A REF made of the first `n` (or, if those are all decimal digits, a few
+/// more) hex digits of a digest. A REF of decimal digits only is taken as a
+/// record index, so a digest prefix like `24799707` cannot name a digest.
+pub fn hex_ref(hex: &str, n: usize) -> String {
+    let mut end = n.min(hex.len());
+    while end < hex.len() && hex[..end].bytes().all(|b| b.is_ascii_digit()) {
+        end += 1;
+    }
+    hex[..end].to_string()
+}
+
 /// The frames of a ledger file: (offset of the length prefix, body length).
 pub fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
