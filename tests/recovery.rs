@@ -186,3 +186,81 @@ fn leftover_temporary_blobs_are_removed_on_open() {
     f.ingest_json(&[s(&doc)]);
     f.assert_verified();
 }
+
+/// Regression (integration-test report, item 7): some file systems leave a
+/// zero-filled tail after a crash mid-append; it is a torn append, cut back on
+/// open, not damage that locks the archive.
+#[test]
+fn zero_filled_tail_is_a_torn_append() {
+    let t = tempfile::tempdir().unwrap();
+    let keys = t.path().join("k");
+    std::fs::create_dir(&keys).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["signing.key", "recipient.txt"] {
+        std::fs::copy(repo.join("keys-example/dropsite").join(f), keys.join(f)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        keys.join("signing.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let a = t.path().join("a");
+    let run = |args: &[&std::ffi::OsStr]| {
+        assert_cmd::Command::cargo_bin("custody")
+            .unwrap()
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "init".as_ref(),
+        a.as_os_str(),
+        "--signing-key".as_ref(),
+        keys.join("signing.key").as_os_str(),
+        "-r".as_ref(),
+        keys.join("recipient.txt").as_os_str(),
+    ]);
+    assert!(o.status.success());
+    let doc = repo.join("examples/sample-leak/README.txt");
+    assert!(run(&[
+        "-A".as_ref(),
+        a.as_os_str(),
+        "ingest".as_ref(),
+        doc.as_os_str()
+    ])
+    .status
+    .success());
+    let records = a.join("ledger/records");
+    let len = std::fs::metadata(&records).unwrap().len();
+    for tail in [3usize, 4, 300] {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&records)
+            .unwrap();
+        std::io::Write::write_all(&mut f, &vec![0u8; tail]).unwrap();
+        drop(f);
+        let o = run(&["-A".as_ref(), a.as_os_str(), "verify".as_ref()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "tail {tail}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert_eq!(
+            std::fs::metadata(&records).unwrap().len(),
+            len,
+            "tail {tail} cut back"
+        );
+    }
+    // Writing still works afterwards.
+    assert!(run(&[
+        "-A".as_ref(),
+        a.as_os_str(),
+        "ingest".as_ref(),
+        doc.as_os_str()
+    ])
+    .status
+    .success());
+}

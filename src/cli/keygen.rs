@@ -64,7 +64,10 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     ];
     for p in &paths {
         if p.exists() {
-            return Err(StoreError::OutputExists(p.clone()));
+            return Err(StoreError::Input(format!(
+                "{} already exists; keygen never overwrites keys, choose another -o directory",
+                p.display()
+            )));
         }
     }
     let pass = if a.passphrase {

@@ -103,7 +103,6 @@ pub struct Status {
 pub struct Reindexed {
     pub records: u64,
     pub checkpoints: u64,
-    pub truncated_bytes: u64,
     pub root: Digest,
 }
 
@@ -446,6 +445,10 @@ impl Archive {
                 Frame::Complete { offset, body } => {
                     let rec = match Record::decode(&body) {
                         Ok(r) => r,
+                        Err(_) if self.records.zeros_from(offset)? => {
+                            torn = Some(offset);
+                            break;
+                        }
                         Err(e) => {
                             return Ok(Err(format!(
                                 "record at offset {offset} of ledger/records: {e}"
@@ -463,6 +466,10 @@ impl Archive {
                     batch.records_len = offset + 4 + body.len() as u64;
                 }
                 Frame::Torn { offset } => torn = Some(offset),
+                Frame::Oversized { offset, .. } if self.records.zeros_from(offset)? => {
+                    torn = Some(offset);
+                    break;
+                }
                 Frame::Oversized { offset, len } => {
                     return Ok(Err(format!(
                         "ledger/records frame at offset {offset} claims {len} bytes"
@@ -499,6 +506,10 @@ impl Archive {
                 Frame::Complete { offset, body } => {
                     match SignedCheckpoint::open(&body, &self.log_key, &[]) {
                         Ok(o) => found.push((o.checkpoint.size, body, offset)),
+                        Err(_) if self.checkpoints.zeros_from(offset)? => {
+                            torn = Some(offset);
+                            break;
+                        }
                         Err(e) => {
                             return Ok(Err(format!(
                                 "checkpoint at offset {offset} of ledger/checkpoints: {e}"
@@ -507,6 +518,10 @@ impl Archive {
                     }
                 }
                 Frame::Torn { offset } => torn = Some(offset),
+                Frame::Oversized { offset, .. } if self.checkpoints.zeros_from(offset)? => {
+                    torn = Some(offset);
+                    break;
+                }
                 Frame::Oversized { offset, len } => {
                     return Ok(Err(format!(
                         "ledger/checkpoints frame at offset {offset} claims {len} bytes"
@@ -616,15 +631,28 @@ impl Archive {
     pub fn resolve(&self, r: &str) -> Result<u64, StoreError> {
         let size = self.db.size()?;
         if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
-            let i: u64 = r.parse().map_err(|_| StoreError::NotFound(r.to_string()))?;
-            if i >= size {
-                return Err(StoreError::NotFound(format!(
-                    "record {i} (the log has {size} records, 0 to {})",
-                    size.saturating_sub(1)
-                )));
+            if let Ok(i) = r.parse::<u64>() {
+                if i < size {
+                    return Ok(i);
+                }
             }
-            return Ok(i);
+            // Not an index of this log: it may be a digest prefix made of digits only.
+            if r.len() >= 4 {
+                match self.resolve_prefix(r) {
+                    Ok(found) => return Ok(found),
+                    Err(e @ StoreError::Ambiguous { .. }) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            return Err(StoreError::NotFound(format!(
+                "record {r} (the log has {size} records, 0 to {})",
+                size.saturating_sub(1)
+            )));
         }
+        self.resolve_prefix(r)
+    }
+
+    fn resolve_prefix(&self, r: &str) -> Result<u64, StoreError> {
         let lower = r.to_ascii_lowercase();
         if lower.len() < 4 || lower.len() > 64 || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::NotFound(format!(
@@ -772,7 +800,6 @@ impl Archive {
         Ok(Reindexed {
             records: size,
             checkpoints: a.checkpoints()?.len() as u64,
-            truncated_bytes: 0,
             root: merkle::root(&a.db, TreeSize(size)).map_err(tree_err)?,
         })
     }

@@ -113,6 +113,25 @@ impl LogFile {
         })
     }
 
+    /// Is everything from `offset` to the end of the file zero bytes? Some file
+    /// systems leave a zero-filled tail after a crash during an append; such a
+    /// tail is a torn append, not damage.
+    pub fn zeros_from(&self, offset: u64) -> Result<bool, StoreError> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_err(&self.path, e))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = read_full(&mut f, &mut buf).map_err(|e| io_err(&self.path, e))?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            if n < buf.len() {
+                return Ok(true);
+            }
+        }
+    }
+
     /// Cuts the file back to `len` bytes (removing a torn tail) and fsyncs.
     pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
         self.file

@@ -356,6 +356,8 @@ impl Archive {
         // 4. Deep: decrypt every envelope and document, check every commitment.
         if let Some(ids) = opts.deep {
             obs.phase("decrypt", ingests.len() as u64);
+            let mut opened_any = false;
+            let mut wrong_key = 0usize;
             for rec in &ingests {
                 let i = rec.body.index;
                 let Some(ing) = rec.ingest() else { continue };
@@ -363,7 +365,25 @@ impl Archive {
                     continue; // already reported as missing
                 }
                 let m = match self.metadata(rec, ids) {
-                    Ok(m) => m,
+                    Ok(m) => {
+                        opened_any = true;
+                        m
+                    }
+                    Err(StoreError::Decrypt {
+                        source: crypto::CryptoError::NoMatchingKeys,
+                        ..
+                    }) if !opened_any => {
+                        // Either this identity is not one of the archive's
+                        // recipients, or the envelope was re-encrypted to someone
+                        // else; decided after the loop.
+                        wrong_key += 1;
+                        rep.add(
+                            Subject::Record(i),
+                            Check::MetadataDecrypt,
+                            "no given identity can decrypt the envelope",
+                        );
+                        continue;
+                    }
                     Err(StoreError::ContentMismatch(r)) => {
                         rep.add(Subject::Record(i), Check::Commitment, r);
                         continue;
@@ -394,6 +414,13 @@ impl Archive {
                     }
                 }
                 obs.advance(1);
+            }
+            if !opened_any && wrong_key > 0 && wrong_key == ingests.len() {
+                return Err(StoreError::Decrypt {
+                    what: "every metadata envelope (is this identity a recipient of this archive?)"
+                        .into(),
+                    source: crypto::CryptoError::NoMatchingKeys,
+                });
             }
         }
         Ok(rep)

@@ -52,10 +52,16 @@ pub fn collect(
                 )));
             }
         }
-        let base = root
+        // `.` and `..` have no name of their own: use the directory's real name.
+        let named = if root.file_name().is_some() {
+            root.clone()
+        } else {
+            fs::canonicalize(root).map_err(|e| io_err(root, e))?
+        };
+        let base = named
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| ".".to_string());
+            .unwrap_or_else(|| "root".to_string());
         let mut ancestors = HashSet::new();
         let ex = exclude.as_deref();
         visit(

@@ -1,0 +1,82 @@
+//! Regression tests named after the findings of the first integration-test pass.
+
+mod common;
+
+use common::*;
+
+/// `verify --deep` with an identity that is not a recipient could not run: exit 2
+/// with a hint, not 1 with a finding per record that looks like tampering.
+#[test]
+fn deep_verify_with_a_foreign_identity_is_an_error_not_findings() {
+    let f = Fixture::with_samples();
+    let other = f.other_keys("guardian").join("identity.age");
+    let r = f.run(&["verify", "--deep", "-i", other.to_str().unwrap()]);
+    r.code(2);
+    r.error(&["recipient"]);
+}
+
+/// A digest prefix made only of decimal digits that is not a record index of
+/// this log is looked up as a digest prefix.
+#[test]
+fn all_digit_prefix_beyond_the_log_is_a_digest_prefix() {
+    let f = Fixture::with_samples();
+    let lines = f.json_lines(&["log"]);
+    // Find a leaf hash whose first 4..8 hex digits are all decimal, if any; else
+    // check that an out-of-range all-digit REF gives a clear "no record" error.
+    let mut tried = false;
+    for l in &lines {
+        let h = l["leaf_hash"].as_str().unwrap();
+        if let Some(n) = (4..=8).find(|&n| h[..n].bytes().all(|b| b.is_ascii_digit())) {
+            if h[..n].parse::<u64>().unwrap() >= lines.len() as u64 {
+                let r = f.json(&["show", &h[..n]]);
+                assert_eq!(r["leaf_hash"], l["leaf_hash"]);
+                tried = true;
+            }
+        }
+    }
+    if !tried {
+        f.run(&["show", "99999999"])
+            .code(2)
+            .error(&["no record matches"]);
+    }
+}
+
+/// `ingest .` records the directory's real name, not `.`.
+#[test]
+fn ingest_dot_uses_the_directory_name() {
+    let f = Fixture::new();
+    let src = f.tmp.path().join("incoming");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/f.txt"), b"x").unwrap();
+    let out = run({
+        let mut c = f.cmd();
+        c.current_dir(src.join("sub"))
+            .args(["ingest", "..", "--json"]);
+        c
+    });
+    out.ok();
+    let first = &out.json_lines()[0];
+    assert_eq!(first["path"], "incoming/sub/f.txt");
+}
+
+/// keygen never overwrites keys, and its hint does not offer a --force it lacks.
+#[test]
+fn keygen_refuses_to_overwrite_without_offering_force() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("k");
+    let ds = d.to_str().unwrap();
+    run({
+        let mut c = custody();
+        c.args(["keygen", "--name", "example.org/x", "-o", ds]);
+        c
+    })
+    .ok();
+    let r = run({
+        let mut c = custody();
+        c.args(["keygen", "--name", "example.org/x", "-o", ds]);
+        c
+    });
+    r.code(2);
+    let msg = r.error(&["already exists"]);
+    assert!(!msg.contains("--force"), "{msg}");
+}
