@@ -169,6 +169,17 @@ impl Ctx {
         self.with_loader(|l| l.identities(paths))
     }
 
+    /// Identities if any `-i` was given (commands that only decrypt names).
+    pub(crate) fn optional_identities(
+        &self,
+        paths: &[PathBuf],
+    ) -> Result<Option<Identities>, StoreError> {
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        self.load_identities(paths).map(Some)
+    }
+
     /// The signing key for an archive: the flag, $CUSTODY_SIGNING_KEY, or the config.
     pub(crate) fn archive_signer(
         &self,

@@ -97,11 +97,7 @@ pub struct LogArgs {
 
 pub fn log(ctx: &Ctx, a: LogArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
-    let ids = if a.identity.is_empty() {
-        None
-    } else {
-        Some(ctx.load_identities(&a.identity)?)
-    };
+    let ids = ctx.optional_identities(&a.identity)?;
     let size = arch.size()?;
     let end = a
         .limit
@@ -140,11 +136,7 @@ pub struct ShowArgs {
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
-    let ids = if a.identity.is_empty() {
-        None
-    } else {
-        Some(ctx.load_identities(&a.identity)?)
-    };
+    let ids = ctx.optional_identities(&a.identity)?;
     let i = arch.resolve(&a.reference)?;
     let v = view(&arch, arch.record(i)?, ids.as_ref());
     if ctx.out.json {

@@ -384,6 +384,7 @@ where
             buf: Vec::with_capacity(CHUNK),
             tx: Some(ct_tx),
             back: ct_back_rx,
+            allocated: 1,
         };
         let mut result: Result<ChannelWriter, CryptoError> =
             encrypt_to(recipients, chan).and_then(|mut w| {
@@ -423,25 +424,39 @@ struct ChannelWriter {
     buf: Vec<u8>,
     tx: Option<mpsc::SyncSender<Vec<u8>>>,
     back: mpsc::Receiver<Vec<u8>>,
+    /// Buffers allocated so far; past [`CT_BUFFERS`] they are only reused.
+    allocated: usize,
 }
+
+/// Ciphertext buffers in circulation between the encryptor and the writer.
+const CT_BUFFERS: usize = 5;
 
 impl ChannelWriter {
     fn send(&mut self) -> io::Result<()> {
-        let next = self
-            .back
-            .try_recv()
-            .map(|mut b| {
-                b.clear();
-                b
-            })
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buf, next);
+        // Reuse a buffer the writer has finished with; allocate only up to
+        // CT_BUFFERS (fresh 1 MiB allocations cost page faults), then wait.
+        let next = match self.back.try_recv() {
+            Ok(b) => Some(b),
+            Err(_) if self.allocated < CT_BUFFERS => {
+                self.allocated += 1;
+                Some(Vec::with_capacity(CHUNK))
+            }
+            Err(_) => None,
+        };
+        let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "ciphertext writer stopped");
         let tx = self
             .tx
             .as_ref()
             .ok_or_else(|| io::Error::other("ciphertext writer closed"))?;
-        tx.send(full)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "ciphertext writer stopped"))
+        let full = std::mem::take(&mut self.buf);
+        tx.send(full).map_err(|_| stopped())?;
+        let mut next = match next {
+            Some(b) => b,
+            None => self.back.recv().map_err(|_| stopped())?,
+        };
+        next.clear();
+        self.buf = next;
+        Ok(())
     }
 
     /// Sends what is buffered and closes the channel.

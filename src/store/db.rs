@@ -76,6 +76,15 @@ fn db_err(e: sled::Error) -> StoreError {
     }
 }
 
+fn tx_err(e: sled::transaction::TransactionError<()>) -> StoreError {
+    match e {
+        sled::transaction::TransactionError::Storage(s) => db_err(s),
+        sled::transaction::TransactionError::Abort(()) => {
+            StoreError::Database("transaction aborted".into())
+        }
+    }
+}
+
 fn u64_of(v: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(v)
         .map(u64::from_be_bytes)
@@ -235,12 +244,7 @@ impl Db {
                 m.apply_batch(&meta)?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(s) => db_err(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    StoreError::Database("transaction aborted".into())
-                }
-            })?;
+            .map_err(tx_err)?;
         self.flush()
     }
 
@@ -253,12 +257,7 @@ impl Db {
                 m.insert(K_CHECKPOINTS_LEN, &file_len.to_be_bytes())?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(s) => db_err(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    StoreError::Database("transaction aborted".into())
-                }
-            })?;
+            .map_err(tx_err)?;
         self.flush()
     }
 
