@@ -11,7 +11,7 @@ archive=${1:-"$repo/demo-archive"}
 
 echo "== building custody (release)"
 cargo build --release --locked --quiet
-custody="$repo/target/release/custody"
+custody="${CARGO_TARGET_DIR:-$repo/target}/release/custody"
 
 # Git keeps no file modes: the example secret keys arrive world-readable, and
 # custody (like ssh) refuses those. They are TEST-ONLY keys (keys-example/README.md).
