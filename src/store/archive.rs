@@ -539,11 +539,6 @@ impl Archive {
         Ok(Ok(()))
     }
 
-    /// Why the archive refuses writes, if it does (see [`Archive::catch_up`]).
-    pub fn damage(&self) -> Option<&str> {
-        self.damaged.as_deref()
-    }
-
     pub(crate) fn ensure_writable(&self) -> Result<(), StoreError> {
         match &self.damaged {
             None => Ok(()),

@@ -311,27 +311,11 @@ impl Db {
         Ok(out)
     }
 
-    /// Is there at least one record referencing this digest?
-    pub fn digest_referenced(&self, d: &Digest) -> Result<bool, StoreError> {
-        Ok(self
-            .digests
-            .scan_prefix(d.as_bytes())
-            .next()
-            .transpose()
-            .map_err(db_err)?
-            .is_some())
-    }
-
     /// The blob already holding the plaintext with this keyed tag, if any.
     pub fn dedup(&self, tag: &Digest) -> Result<Option<Digest>, StoreError> {
         match self.dedup.get(tag.as_bytes()).map_err(db_err)? {
             None => Ok(None),
             Some(v) => Ok(Digest::from_slice(&v)),
         }
-    }
-
-    /// Number of deduplication entries (for status and reindex reporting).
-    pub fn dedup_len(&self) -> usize {
-        self.dedup.len()
     }
 }
