@@ -64,6 +64,10 @@ pub fn explain(e: &StoreError) -> String {
             "the archive may have been tampered with: run `custody verify --deep`".into()
         }
         StoreError::OutputExists(_) => "choose another output path or pass --force".into(),
+        StoreError::Bundle(_) => {
+            "ask the sender for the bundle again (custody share); nothing was changed".into()
+        }
+        StoreError::Refused(_) => "nothing was changed".into(),
         _ => "please report this as a bug".into(),
     };
     format!("{e}; {hint}")

@@ -9,6 +9,7 @@ mod keygen;
 mod output;
 mod proofs;
 mod records;
+mod share_cmds;
 
 use std::path::{Path, PathBuf};
 
@@ -100,6 +101,16 @@ enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Check a tlog-proof from `custody prove` offline, against a trusted log key.
     VerifyProof(proofs::VerifyProofArgs),
+    /// Share a document with a partner outlet as a self-contained bundle.
+    Share(share_cmds::ShareArgs),
+    /// Re-prove a bundle made here against the latest (cosigned) checkpoint.
+    RefreshBundle(share_cmds::RefreshArgs),
+    /// Verify a bundle offline: records, proofs, checkpoint, witnesses, document.
+    VerifyBundle(share_cmds::VerifyBundleArgs),
+    /// Verify a bundle and store its document here, linked to the sender's ledger.
+    Receive(share_cmds::ReceiveArgs),
+    /// Show a document's chain of custody across outlets, every hop re-verified.
+    Trace(share_cmds::TraceArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -236,6 +247,11 @@ pub fn main() -> i32 {
         Command::Extract(a) => records::extract(&ctx, a),
         Command::Verify(a) => archive_cmds::verify(&ctx, a),
         Command::VerifyProof(a) => proofs::verify_proof(&ctx, a),
+        Command::Share(a) => share_cmds::share(&ctx, a),
+        Command::RefreshBundle(a) => share_cmds::refresh(&ctx, a),
+        Command::VerifyBundle(a) => share_cmds::verify_bundle(&ctx, a),
+        Command::Receive(a) => share_cmds::receive(&ctx, a),
+        Command::Trace(a) => share_cmds::trace(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -249,7 +265,10 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             ctx.out.error(&explain::explain(&e));
-            EXIT_ERROR
+            match e {
+                StoreError::Refused(_) => EXIT_FINDING,
+                _ => EXIT_ERROR,
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ struct RecordView {
 }
 
 fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
-    let (metadata, metadata_error) = match ids {
+    let (metadata, metadata_error) = match ids.filter(|_| rec.document().is_some()) {
         None => (None, None),
         Some(ids) => match arch.metadata(&rec, ids) {
             Ok(m) => (Some(m), None),
@@ -56,14 +56,26 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
 }
 
 fn line(ctx: &Ctx, v: &RecordView) {
-    let Payload::Ingest(i) = &v.payload;
-    let what = match (&v.metadata, &v.metadata_error) {
-        (Some(m), _) => format!("{}  {}", m.path, human_bytes(m.size)),
-        (None, Some(e)) => format!("(metadata unreadable: {e})"),
-        (None, None) => format!(
+    let what = match (&v.metadata, &v.metadata_error, &v.payload) {
+        (Some(m), _, _) => format!("{}  {}", m.path, human_bytes(m.size)),
+        (None, Some(e), _) => format!("(metadata unreadable: {e})"),
+        (None, None, Payload::Share(s)) => format!(
+            "document {} to {} recipient(s), payload {}…",
+            s.document,
+            s.recipients.len(),
+            &s.payload.to_hex()[..16]
+        ),
+        (None, None, Payload::Ingest(i)) => format!(
             "blob {}…  {}",
             &i.blob.to_hex()[..16],
             human_bytes(i.blob_size)
+        ),
+        (None, None, Payload::Receive(r)) => format!(
+            "blob {}…  {}  from {} #{}",
+            &r.stored.blob.to_hex()[..16],
+            human_bytes(r.stored.blob_size),
+            r.from.origin,
+            r.from.index
         ),
     };
     ctx.out
@@ -143,7 +155,6 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
         ctx.out.json(&v);
         return Ok(EXIT_OK);
     }
-    let Payload::Ingest(p) = &v.payload;
     let o = &ctx.out;
     o.line(&format!("record      {}", v.index));
     o.line(&format!("kind        {}", v.kind));
@@ -151,6 +162,38 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     o.line(&format!("origin      {}", v.origin));
     o.line(&format!("signer      key ID {}", v.signer));
     o.line(&format!("leaf hash   {}", v.leaf_hash));
+    let p = match &v.payload {
+        Payload::Ingest(p) => p,
+        Payload::Receive(r) => {
+            let l = &r.from;
+            o.line(&format!(
+                "from        {} (key ID {}) record {}, leaf hash {}",
+                l.origin, l.key_id, l.index, l.leaf_hash
+            ));
+            o.line(&format!(
+                "proven at   checkpoint of size {}, root {}",
+                l.checkpoint_size, l.checkpoint_root
+            ));
+            o.line(&format!(
+                "evidence    {} ({} bytes)",
+                r.evidence, r.evidence_size
+            ));
+            &r.stored
+        }
+        Payload::Share(s) => {
+            o.line(&format!("document    record {}", s.document));
+            o.line(&format!("commitment  {}", s.commitment));
+            o.line(&format!(
+                "payload     {} ({} bytes)",
+                s.payload, s.payload_size
+            ));
+            o.line(&format!("envelope    {}", s.envelope));
+            for r in &s.recipients {
+                o.line(&format!("shared to   {r}"));
+            }
+            return Ok(EXIT_OK);
+        }
+    };
     o.line(&format!("blob        {} ({} bytes)", p.blob, p.blob_size));
     o.line(&format!("commitment  {}", p.commitment));
     o.line(&format!(

@@ -27,18 +27,26 @@ pub const MAX_ORIGIN_LEN: usize = 255;
 pub enum Kind {
     /// A document entered the archive.
     Ingest = 1,
+    /// A document was sent to a partner outlet as a bundle (FORMAT.md §4.5).
+    Share = 2,
+    /// A document arrived from a partner outlet's bundle (FORMAT.md §4.6).
+    Receive = 3,
 }
 
 impl Kind {
     fn from_byte(b: u8) -> Option<Kind> {
         match b {
             1 => Some(Kind::Ingest),
+            2 => Some(Kind::Share),
+            3 => Some(Kind::Receive),
             _ => None,
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ingest => "ingest",
+            Kind::Share => "share",
+            Kind::Receive => "receive",
         }
     }
 }
@@ -58,6 +66,57 @@ pub struct Ingest {
     pub meta_size: u64,
     /// Fingerprints of the age recipients both blobs are encrypted to, sorted ascending.
     pub recipients: Vec<Digest>,
+}
+
+/// Fields of a `share` record (FORMAT.md §4.5): which document left the
+/// archive, in which bundle, to whom.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Share {
+    /// Index of the record that brought the document into this log
+    /// (an `ingest` or a `receive`).
+    pub document: u64,
+    /// The document's content commitment (equal to that record's).
+    pub commitment: Digest,
+    /// SHA-256 of the bundle's payload: the document re-encrypted to the partner.
+    pub payload: Digest,
+    /// Length in bytes of that payload.
+    pub payload_size: u64,
+    /// SHA-256 of the bundle's encrypted share envelope.
+    pub envelope: Digest,
+    /// Fingerprints of the partner's age recipients, sorted ascending.
+    pub recipients: Vec<Digest>,
+}
+
+/// Where a received document comes from: one `share` record of another log,
+/// proven against one of its checkpoints (FORMAT.md §4.6).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    /// Origin of the sending log.
+    pub origin: String,
+    /// Key ID of the sending log's verifier key.
+    pub key_id: KeyId,
+    /// Index of the sender's `share` record in its log.
+    pub index: u64,
+    /// RFC 6962 leaf hash of that `share` record.
+    pub leaf_hash: Digest,
+    /// Size of the sender's checkpoint the record was proven against.
+    pub checkpoint_size: u64,
+    /// Root hash of that checkpoint.
+    pub checkpoint_root: Digest,
+}
+
+/// Fields of a `receive` record (FORMAT.md §4.6).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Receive {
+    /// The document as stored here (same meaning as in an `ingest` record).
+    #[serde(flatten)]
+    pub stored: Ingest,
+    /// The sender's `share` record this document came with.
+    pub from: Link,
+    /// SHA-256 of the evidence file kept with the archive (FORMAT.md §10.2).
+    pub evidence: Digest,
+    /// Length in bytes of the evidence file.
+    pub evidence_size: u64,
 }
 
 /// The signed part of a record.
@@ -81,12 +140,16 @@ pub struct RecordBody {
 #[non_exhaustive]
 pub enum Payload {
     Ingest(Ingest),
+    Share(Share),
+    Receive(Receive),
 }
 
 impl Payload {
     pub fn kind(&self) -> Kind {
         match self {
             Payload::Ingest(_) => Kind::Ingest,
+            Payload::Share(_) => Kind::Share,
+            Payload::Receive(_) => Kind::Receive,
         }
     }
 }
@@ -141,16 +204,27 @@ impl RecordBody {
         out.extend_from_slice(self.origin.as_bytes());
         out.extend_from_slice(&self.signer.0.to_be_bytes());
         match &self.payload {
-            Payload::Ingest(i) => {
-                out.extend_from_slice(i.blob.as_bytes());
-                out.extend_from_slice(&i.blob_size.to_be_bytes());
-                out.extend_from_slice(i.commitment.as_bytes());
-                out.extend_from_slice(i.meta.as_bytes());
-                out.extend_from_slice(&i.meta_size.to_be_bytes());
-                out.push(i.recipients.len() as u8);
-                for r in &i.recipients {
-                    out.extend_from_slice(r.as_bytes());
-                }
+            Payload::Ingest(i) => encode_stored(&mut out, i),
+            Payload::Share(s) => {
+                out.extend_from_slice(&s.document.to_be_bytes());
+                out.extend_from_slice(s.commitment.as_bytes());
+                out.extend_from_slice(s.payload.as_bytes());
+                out.extend_from_slice(&s.payload_size.to_be_bytes());
+                out.extend_from_slice(s.envelope.as_bytes());
+                encode_recipients(&mut out, &s.recipients);
+            }
+            Payload::Receive(r) => {
+                encode_stored(&mut out, &r.stored);
+                let l = &r.from;
+                out.push(l.origin.len() as u8);
+                out.extend_from_slice(l.origin.as_bytes());
+                out.extend_from_slice(&l.key_id.0.to_be_bytes());
+                out.extend_from_slice(&l.index.to_be_bytes());
+                out.extend_from_slice(l.leaf_hash.as_bytes());
+                out.extend_from_slice(&l.checkpoint_size.to_be_bytes());
+                out.extend_from_slice(l.checkpoint_root.as_bytes());
+                out.extend_from_slice(r.evidence.as_bytes());
+                out.extend_from_slice(&r.evidence_size.to_be_bytes());
             }
         }
         out
@@ -171,6 +245,13 @@ impl RecordBody {
         }
         match &self.payload {
             Payload::Ingest(i) => check_recipients(&i.recipients)?,
+            Payload::Share(s) => check_recipients(&s.recipients)?,
+            Payload::Receive(r) => {
+                check_recipients(&r.stored.recipients)?;
+                if !valid_origin(&r.from.origin) {
+                    return Err(RecordError::BadOrigin);
+                }
+            }
         }
         Ok(())
     }
@@ -190,6 +271,23 @@ impl RecordBody {
             signature,
             bytes,
         })
+    }
+}
+
+/// The stored-document fields shared by `ingest` and `receive` (FORMAT.md §4.4).
+fn encode_stored(out: &mut Vec<u8>, i: &Ingest) {
+    out.extend_from_slice(i.blob.as_bytes());
+    out.extend_from_slice(&i.blob_size.to_be_bytes());
+    out.extend_from_slice(i.commitment.as_bytes());
+    out.extend_from_slice(i.meta.as_bytes());
+    out.extend_from_slice(&i.meta_size.to_be_bytes());
+    encode_recipients(out, &i.recipients);
+}
+
+fn encode_recipients(out: &mut Vec<u8>, recipients: &[Digest]) {
+    out.push(recipients.len() as u8);
+    for r in recipients {
+        out.extend_from_slice(r.as_bytes());
     }
 }
 
@@ -238,6 +336,35 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(32)?);
         Ok(Digest(a))
     }
+    fn origin(&mut self) -> Result<String, RecordError> {
+        let len = self.u8()? as usize;
+        let origin = std::str::from_utf8(self.take(len)?)
+            .map_err(|_| RecordError::BadOrigin)?
+            .to_owned();
+        if !valid_origin(&origin) {
+            return Err(RecordError::BadOrigin);
+        }
+        Ok(origin)
+    }
+    fn recipients(&mut self) -> Result<Vec<Digest>, RecordError> {
+        let n = self.u8()? as usize;
+        let mut recipients = Vec::with_capacity(n);
+        for _ in 0..n {
+            recipients.push(self.digest()?);
+        }
+        check_recipients(&recipients)?;
+        Ok(recipients)
+    }
+    fn stored(&mut self) -> Result<Ingest, RecordError> {
+        Ok(Ingest {
+            blob: self.digest()?,
+            blob_size: self.u64()?,
+            commitment: self.digest()?,
+            meta: self.digest()?,
+            meta_size: self.u64()?,
+            recipients: self.recipients()?,
+        })
+    }
 }
 
 impl Record {
@@ -255,36 +382,31 @@ impl Record {
         let kind = Kind::from_byte(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
         let index = r.u64()?;
         let time_ms = r.u64()?;
-        let origin_len = r.u8()? as usize;
-        let origin = std::str::from_utf8(r.take(origin_len)?)
-            .map_err(|_| RecordError::BadOrigin)?
-            .to_owned();
-        if !valid_origin(&origin) {
-            return Err(RecordError::BadOrigin);
-        }
+        let origin = r.origin()?;
         let signer = KeyId(r.u32()?);
         let payload = match kind {
-            Kind::Ingest => {
-                let blob = r.digest()?;
-                let blob_size = r.u64()?;
-                let commitment = r.digest()?;
-                let meta = r.digest()?;
-                let meta_size = r.u64()?;
-                let n = r.u8()? as usize;
-                let mut recipients = Vec::with_capacity(n);
-                for _ in 0..n {
-                    recipients.push(r.digest()?);
-                }
-                check_recipients(&recipients)?;
-                Payload::Ingest(Ingest {
-                    blob,
-                    blob_size,
-                    commitment,
-                    meta,
-                    meta_size,
-                    recipients,
-                })
-            }
+            Kind::Ingest => Payload::Ingest(r.stored()?),
+            Kind::Share => Payload::Share(Share {
+                document: r.u64()?,
+                commitment: r.digest()?,
+                payload: r.digest()?,
+                payload_size: r.u64()?,
+                envelope: r.digest()?,
+                recipients: r.recipients()?,
+            }),
+            Kind::Receive => Payload::Receive(Receive {
+                stored: r.stored()?,
+                from: Link {
+                    origin: r.origin()?,
+                    key_id: KeyId(r.u32()?),
+                    index: r.u64()?,
+                    leaf_hash: r.digest()?,
+                    checkpoint_size: r.u64()?,
+                    checkpoint_root: r.digest()?,
+                },
+                evidence: r.digest()?,
+                evidence_size: r.u64()?,
+            }),
         };
         let mut signature = [0u8; SIGNATURE_LEN];
         signature.copy_from_slice(r.take(SIGNATURE_LEN)?);
@@ -340,6 +462,42 @@ impl Record {
     pub fn ingest(&self) -> Option<&Ingest> {
         match &self.body.payload {
             Payload::Ingest(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The document this record stores in the archive (an `ingest` or a
+    /// `receive`), if any: its blob, envelope and commitment.
+    pub fn document(&self) -> Option<&Ingest> {
+        match &self.body.payload {
+            Payload::Ingest(i) => Some(i),
+            Payload::Receive(r) => Some(&r.stored),
+            Payload::Share(_) => None,
+        }
+    }
+
+    /// The share payload, if this is a share record.
+    pub fn share(&self) -> Option<&Share> {
+        match &self.body.payload {
+            Payload::Share(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The receive payload, if this is a receive record.
+    pub fn receive(&self) -> Option<&Receive> {
+        match &self.body.payload {
+            Payload::Receive(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The content commitment of the document this record is about.
+    pub fn commitment(&self) -> &Digest {
+        match &self.body.payload {
+            Payload::Ingest(i) => &i.commitment,
+            Payload::Receive(r) => &r.stored.commitment,
+            Payload::Share(s) => &s.commitment,
         }
     }
 }
@@ -404,6 +562,9 @@ mod tests {
         let mut v = good.clone();
         v[1] = 9;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(9)));
+        let mut v = good.clone();
+        v[1] = 0;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
         let mut v = good.clone();
         v.push(0);
         assert_eq!(Record::decode(&v), Err(RecordError::TrailingBytes(1)));
@@ -491,7 +652,7 @@ mod tests {
             let mut b = body(recips);
             b.index = idx;
             b.time_ms = t;
-            let Payload::Ingest(i) = &mut b.payload;
+            let Payload::Ingest(i) = &mut b.payload else { unreachable!() };
             i.blob_size = size;
             let r = b.sign(&key()).unwrap();
             let d = Record::decode(r.bytes()).unwrap();

@@ -45,6 +45,21 @@ pub enum Check {
     Commitment,
     /// (deep) The blob does not decrypt, or its plaintext does not match the opening.
     Content,
+    /// A bundle or an evidence file is structurally wrong (missing record, bad key).
+    BundleFormat,
+    /// A record is not proven included in the checkpoint it comes with.
+    InclusionProof,
+    /// A log key in a chain of custody is not in the verifier's trust store.
+    UntrustedLog,
+    /// The checkpoint lacks the cosignatures the witness policy requires.
+    WitnessQuorum,
+    /// A hop of a chain of custody does not link to the previous one (wrong
+    /// share, checkpoint, evidence digest or document).
+    HopLink,
+    /// A bundle's payload or envelope is not the one its share record names.
+    PayloadDigest,
+    /// The evidence kept for a received document is missing or altered.
+    Evidence,
 }
 
 impl Check {
@@ -67,6 +82,13 @@ impl Check {
             Check::MetadataDecrypt => "metadata_decrypt",
             Check::Commitment => "commitment",
             Check::Content => "content",
+            Check::BundleFormat => "bundle_format",
+            Check::InclusionProof => "inclusion_proof",
+            Check::UntrustedLog => "untrusted_log",
+            Check::WitnessQuorum => "witness_quorum",
+            Check::HopLink => "hop_link",
+            Check::PayloadDigest => "payload_digest",
+            Check::Evidence => "evidence",
         }
     }
 }
@@ -83,6 +105,12 @@ pub enum Subject {
     Checkpoint(u64),
     /// A blob, by its hex content address (or file name if it is not one).
     Blob(String),
+    /// A record of another outlet's log, in a bundle or kept evidence.
+    Entry { log: String, index: u64 },
+    /// Another outlet's log as a whole (its key, its checkpoint).
+    Log(String),
+    /// A bundle file as a whole (its payload, envelope, layout).
+    Bundle,
 }
 
 impl std::fmt::Display for Subject {
@@ -92,6 +120,9 @@ impl std::fmt::Display for Subject {
             Subject::Record(i) => write!(f, "record {i}"),
             Subject::Checkpoint(s) => write!(f, "checkpoint at size {s}"),
             Subject::Blob(b) => write!(f, "blob {b}"),
+            Subject::Entry { log, index } => write!(f, "{log} record {index}"),
+            Subject::Log(log) => write!(f, "log {log}"),
+            Subject::Bundle => f.write_str("bundle"),
         }
     }
 }

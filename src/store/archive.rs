@@ -660,6 +660,7 @@ impl Archive {
             .db
             .digests_with_prefix(&bytes)?
             .into_iter()
+            .filter(|(_, _, k)| matches!(k, DigestKind::Blob | DigestKind::Meta | DigestKind::Leaf))
             .filter(|(d, _, _)| d.to_hex().starts_with(&lower))
             .map(|(_, i, _)| i)
             .collect();
@@ -812,9 +813,17 @@ pub(crate) fn index_record(
     let leaf = rec.leaf_hash();
     overlay.push(leaf)?;
     batch.digests.push((leaf, i, DigestKind::Leaf));
-    if let Some(ing) = rec.ingest() {
+    if let Some(ing) = rec.document() {
         batch.digests.push((ing.blob, i, DigestKind::Blob));
         batch.digests.push((ing.meta, i, DigestKind::Meta));
+    }
+    batch
+        .digests
+        .push((*rec.commitment(), i, DigestKind::Commitment));
+    if let Some(r) = rec.receive() {
+        batch
+            .digests
+            .push((r.from.leaf_hash, i, DigestKind::Received));
     }
     Ok(())
 }

@@ -26,6 +26,10 @@ pub enum DigestKind {
     Meta = 2,
     /// The RFC 6962 leaf hash of a record.
     Leaf = 3,
+    /// The content commitment of the document a record is about (FORMAT.md §7.2).
+    Commitment = 4,
+    /// The leaf hash of the other log's `share` record a `receive` came with.
+    Received = 5,
 }
 
 impl DigestKind {
@@ -34,6 +38,8 @@ impl DigestKind {
             1 => Some(DigestKind::Blob),
             2 => Some(DigestKind::Meta),
             3 => Some(DigestKind::Leaf),
+            4 => Some(DigestKind::Commitment),
+            5 => Some(DigestKind::Received),
             _ => None,
         }
     }
@@ -306,6 +312,23 @@ impl Db {
             out.push((d, i, kind));
             if out.len() > 10_000 {
                 break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Indices of the records indexed under exactly `digest` as `kind`, ascending.
+    pub fn records_with(&self, digest: &Digest, kind: DigestKind) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.digests.scan_prefix(digest.as_bytes()) {
+            let (k, v) = kv.map_err(db_err)?;
+            if k.len() != 40 || v.len() != 1 {
+                return Err(StoreError::DatabaseCorrupt(
+                    "bad digest lookup entry".into(),
+                ));
+            }
+            if v[0] == kind as u8 {
+                out.push(u64_of(&k[32..])?);
             }
         }
         Ok(out)

@@ -28,7 +28,7 @@ pub struct Extracted {
 impl Archive {
     /// Decrypts a record's metadata envelope and checks it opens the record's commitment.
     pub fn metadata(&self, rec: &Record, ids: &Identities) -> Result<Metadata, StoreError> {
-        let ing = rec.ingest().ok_or_else(|| {
+        let ing = rec.document().ok_or_else(|| {
             StoreError::Input(format!("record {} has no document", rec.body.index))
         })?;
         let path = self.blobs.path(&ing.meta);
@@ -71,8 +71,8 @@ impl Archive {
         let rec = self.record(index)?;
         let m = self.metadata(&rec, ids)?;
         let ing = rec
-            .ingest()
-            .ok_or_else(|| StoreError::Internal("not an ingest".into()))?;
+            .document()
+            .ok_or_else(|| StoreError::Internal("no document".into()))?;
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
         }

@@ -82,14 +82,14 @@ impl IngestObserver for NoObserver {}
 /// HMAC-SHA-256 keyed with SHA-256 of the log key's signature over a fixed tag.
 /// Ed25519 is deterministic and that message is never signed for any other
 /// purpose, so only the holder of the log key can compute or test tags.
-fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
+pub(crate) fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
         .expect("HMAC accepts keys of any length");
     mac.update(plaintext_sha256.as_bytes());
     Digest(mac.finalize().into_bytes().into())
 }
 
-fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
+pub(crate) fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
     let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
     Zeroizing::new(Digest::of(&sig[..]).0)
 }
@@ -103,6 +103,54 @@ struct Pending {
 }
 
 impl Archive {
+    /// Publishes `sealed` blobs durably, then signs `bodies` at the next log
+    /// indices, appends them to the record file (fsync) and indexes them with
+    /// `dedup` in one sled transaction (flush). Nothing names a blob before the
+    /// blob is durable; nothing is returned before the records are.
+    pub(crate) fn commit_records(
+        &mut self,
+        bodies: Vec<RecordBody>,
+        mut sealed: Vec<SealedBlob>,
+        dedup: Vec<(Digest, Digest)>,
+        signer: &SignerKey,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.ensure_writable()?;
+        // 1. Every blob and envelope is durable before any record names it.
+        self.blobs
+            .sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
+        let mut shards = BTreeSet::new();
+        for b in sealed {
+            shards.insert(self.blobs.publish(b)?);
+        }
+        self.blobs.sync_shards(&shards)?;
+        // 2. Sign the records at their final indices and append them to the record file.
+        let start = self.db.size()?;
+        let mut recs = Vec::with_capacity(bodies.len());
+        for (k, mut body) in bodies.into_iter().enumerate() {
+            body.index = start + k as u64;
+            recs.push(
+                body.sign(signer)
+                    .map_err(|e| StoreError::Internal(e.to_string()))?,
+            );
+        }
+        let bytes: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
+        let offsets = self.records.append(&bytes)?;
+        // 3. Index them in one sled transaction and flush.
+        let mut batch = Batch {
+            dedup,
+            ..Batch::default()
+        };
+        let mut overlay = Overlay::new(&self.db, TreeSize(start));
+        for (rec, off) in recs.iter().zip(&offsets) {
+            index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
+        }
+        batch.nodes = overlay.into_nodes();
+        batch.size = start + recs.len() as u64;
+        batch.records_len = self.records.len()?;
+        self.db.commit(&batch)?;
+        Ok(recs)
+    }
+
     /// Ingests `files` (see [`crate::store::walk::collect`]). Blobs and envelopes
     /// are written and fsynced first, then each batch of records is appended to
     /// the record file (fsync) and indexed in one sled transaction (flush); only
@@ -277,53 +325,19 @@ impl Archive {
         summary: &mut IngestSummary,
         obs: &mut dyn IngestObserver,
     ) -> Result<(), StoreError> {
-        // 1. Every blob and envelope of the batch is durable before any record names it.
-        let mut sealed: Vec<SealedBlob> = pending
+        let sealed: Vec<SealedBlob> = pending
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.blobs))
             .collect();
-        self.blobs
-            .sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
-        let mut shards = BTreeSet::new();
-        for b in sealed {
-            shards.insert(self.blobs.publish(b)?);
+        let dedup: Vec<(Digest, Digest)> = pending.iter().filter_map(|p| p.dedup).collect();
+        let (bodies, mut done): (Vec<RecordBody>, Vec<Ingested>) =
+            pending.into_iter().map(|p| (p.body, p.done)).unzip();
+        let recs = self.commit_records(bodies, sealed, dedup, signer)?;
+        for (d, rec) in done.iter_mut().zip(&recs) {
+            d.index = rec.body.index;
+            d.leaf_hash = rec.leaf_hash();
         }
-        self.blobs.sync_shards(&shards)?;
-        // 2. Sign the records at their final indices and append them to the record file.
-        let start = self.db.size()?;
-        let mut recs = Vec::with_capacity(pending.len());
-        let mut done = Vec::with_capacity(pending.len());
-        let mut dedup = Vec::new();
-        for (k, mut p) in pending.into_iter().enumerate() {
-            p.body.index = start + k as u64;
-            let rec = p
-                .body
-                .sign(signer)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
-            p.done.index = rec.body.index;
-            p.done.leaf_hash = rec.leaf_hash();
-            if let Some(d) = p.dedup {
-                dedup.push(d);
-            }
-            recs.push(rec);
-            done.push(p.done);
-        }
-        let bodies: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
-        let offsets = self.records.append(&bodies)?;
-        // 3. Index them in one sled transaction and flush.
-        let mut batch = Batch {
-            dedup,
-            ..Batch::default()
-        };
-        let mut overlay = Overlay::new(&self.db, TreeSize(start));
-        for (rec, off) in recs.iter().zip(&offsets) {
-            index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
-        }
-        batch.nodes = overlay.into_nodes();
-        batch.size = start + recs.len() as u64;
-        batch.records_len = self.records.len()?;
-        self.db.commit(&batch)?;
-        // 4. Only now is the batch reported.
+        // Only now is the batch reported.
         for d in &done {
             summary.files += 1;
             summary.bytes += d.size;

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;
+pub mod share;
 pub mod tree;
 pub mod verify;
 pub mod walk;
@@ -74,6 +75,11 @@ pub enum StoreError {
     ContentMismatch(String),
     #[error("{} already exists", .0.display())]
     OutputExists(PathBuf),
+    #[error("{0}")]
+    Bundle(#[from] crate::core::bundle::BundleError),
+    /// An operation refused for a reason that is a verification result, not a fault (exit 1).
+    #[error("{0}")]
+    Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

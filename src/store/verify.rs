@@ -208,7 +208,7 @@ impl Archive {
                     {
                         rep.add(Subject::Record(n), Check::RecordSignature, e.to_string());
                     }
-                    if let Some(ing) = rec.ingest() {
+                    if let Some(ing) = rec.document() {
                         refs.entry(ing.blob).or_insert(BlobRef {
                             index: n,
                             size: ing.blob_size,
@@ -360,7 +360,7 @@ impl Archive {
             let mut wrong_key = 0usize;
             for rec in &ingests {
                 let i = rec.body.index;
-                let Some(ing) = rec.ingest() else { continue };
+                let Some(ing) = rec.document() else { continue };
                 if !present.contains_key(&ing.meta) || !present.contains_key(&ing.blob) {
                     continue; // already reported as missing
                 }

@@ -1,0 +1,520 @@
+//! `share`, `refresh-bundle`, `verify-bundle`, `receive` and `trace`: custody
+//! between outlets (FORMAT.md §10).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::archive_cmds::human_bytes;
+use super::output::Paint;
+use super::{Ctx, EXIT_FINDING, EXIT_OK};
+use crate::core::bundle::{CheckedHop, Trust};
+use crate::core::checkpoint::WitnessCosignature;
+use crate::core::crypto::RecipientKey;
+use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::report::Finding;
+use crate::core::time;
+use crate::store::share::{self, ReceiveOutcome};
+use crate::store::{io_err, StoreError};
+
+/// Who the verifier trusts: log keys, and optionally a witness quorum.
+#[derive(Debug, Args)]
+pub(crate) struct TrustArgs {
+    /// A trusted log verifier key (vkey text or a file holding it); repeatable.
+    /// Keys in the trust store (`custody trust add`) are trusted too.
+    #[arg(long, value_name = "VKEY|FILE")]
+    trust: Vec<String>,
+    /// A witness verifier key (cosignature/v1, vkey text or file); repeatable.
+    #[arg(long, value_name = "VKEY|FILE")]
+    witness: Vec<String>,
+    /// Require cosignatures by at least K of the witnesses on every checkpoint.
+    #[arg(long, value_name = "K")]
+    quorum: Option<usize>,
+}
+
+/// A vkey given on the command line: the text itself, or a file holding it.
+pub(crate) fn read_vkey(s: &str, what: &str) -> Result<VerifierKey, StoreError> {
+    let p = Path::new(s);
+    let text = if p.is_file() {
+        std::fs::read_to_string(p).map_err(|e| io_err(p, e))?
+    } else {
+        s.to_string()
+    };
+    VerifierKey::parse(text.trim())
+        .map_err(|e| StoreError::Input(format!("{what} {s:?} is not a verifier key: {e}")))
+}
+
+/// The keys and quorum rule built from [`TrustArgs`].
+pub(crate) struct TrustSet {
+    logs: Vec<VerifierKey>,
+    witnesses: Vec<VerifierKey>,
+    quorum: Option<usize>,
+}
+
+impl TrustSet {
+    pub(crate) fn from_args(_ctx: &Ctx, a: &TrustArgs) -> Result<TrustSet, StoreError> {
+        let mut logs = Vec::new();
+        for t in &a.trust {
+            let k = read_vkey(t, "--trust")?;
+            if k.alg() != SigAlg::Ed25519 {
+                return Err(StoreError::Input(format!(
+                    "--trust {} is not a log key (Ed25519, alg 0x01)",
+                    k.name()
+                )));
+            }
+            logs.push(k);
+        }
+        let mut witnesses = Vec::new();
+        for w in &a.witness {
+            let k = read_vkey(w, "--witness")?;
+            if k.alg() != SigAlg::CosignatureV1 {
+                return Err(StoreError::Input(format!(
+                    "--witness {} is not a witness key (cosignature/v1, alg 0x04)",
+                    k.name()
+                )));
+            }
+            witnesses.push(k);
+        }
+        if let Some(q) = a.quorum {
+            if q > witnesses.len() {
+                return Err(StoreError::Input(format!(
+                    "--quorum {q} but only {} witness key(s) given",
+                    witnesses.len()
+                )));
+            }
+        }
+        Ok(TrustSet {
+            logs,
+            witnesses,
+            quorum: a.quorum,
+        })
+    }
+
+    fn quorum_met(&self, cosigs: &[WitnessCosignature]) -> (bool, String) {
+        let k = self.quorum.unwrap_or(0);
+        let mut names: Vec<&str> = cosigs.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        (
+            names.len() >= k,
+            format!("{k} of {} witnesses", self.witnesses.len()),
+        )
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Trust<'_>) -> T) -> T {
+        let q = |c: &[WitnessCosignature]| self.quorum_met(c);
+        let t = Trust {
+            logs: &self.logs,
+            witnesses: &self.witnesses,
+            quorum: self
+                .quorum
+                .map(|_| &q as &dyn Fn(&[WitnessCosignature]) -> (bool, String)),
+        };
+        f(&t)
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes one bundle file for one document: the document re-encrypted to the
+partner's age recipient(s), the signed records of its custody so far (with the
+earlier outlets' evidence if it was received from one), each with an inclusion
+proof against this log's latest checkpoint, which covers the new `share` record.
+The bundle reveals nothing about other documents in the ledger.
+
+The checkpoint in a new bundle has no witness cosignatures yet. If the partner
+requires a quorum: have witnesses cosign (`custody checkpoint` to them, then
+`custody checkpoint add-cosignature`), then `custody refresh-bundle FILE`.
+
+Examples:
+  custody share 3 --to age1… -i keys-example/dropsite/identity.age -o memo.bundle
+  custody share 3 --to keys-example/guardian/recipient.txt -i ID -o memo.bundle --note 'for the Gaza desk'")]
+pub struct ShareArgs {
+    /// The document: any record about it (index or hex digest prefix).
+    reference: String,
+    /// The partner's age recipient (age1…, ssh-ed25519 …, or a file of them); repeatable.
+    #[arg(long, required = true, value_name = "RECIPIENT|FILE")]
+    to: Vec<String>,
+    /// age identity to decrypt the document here.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY",
+        required = true
+    )]
+    identity: Vec<PathBuf>,
+    /// Where to write the bundle.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// A note for the partner (encrypted to them, not in the ledger).
+    #[arg(long)]
+    note: Option<String>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+fn read_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
+    let mut out = Vec::new();
+    for a in args {
+        let p = Path::new(a);
+        if p.is_file() {
+            let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                out.push(RecipientKey::parse(line).map_err(|e| {
+                    StoreError::Input(format!("{}: not an age recipient: {e}", p.display()))
+                })?);
+            }
+        } else {
+            out.push(
+                RecipientKey::parse(a)
+                    .map_err(|e| StoreError::Input(format!("--to {a:?}: {e}")))?,
+            );
+        }
+    }
+    if out.is_empty() {
+        return Err(StoreError::Input("no recipient in --to".into()));
+    }
+    Ok(out)
+}
+
+pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open()?;
+    let to = read_recipients(&a.to)?;
+    let ids = ctx.load_identities(&a.identity)?;
+    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let pb = ctx.out.progress(0, true, "share");
+    let r = arch.share(
+        i,
+        &to,
+        &ids,
+        &signer,
+        a.note,
+        &a.output,
+        a.force,
+        &mut |n| pb.inc(n),
+    );
+    pb.finish_and_clear();
+    let s = r?;
+    if ctx.out.json {
+        ctx.out.json(&s);
+        return Ok(EXIT_OK);
+    }
+    ctx.out.line(&format!(
+        "shared document {} as record {} to {} recipient(s): {} ({} bundle for a {} document)",
+        s.document,
+        s.index,
+        s.recipients.len(),
+        s.bundle.display(),
+        human_bytes(s.bundle_size),
+        human_bytes(s.document_size)
+    ));
+    ctx.out.line(&format!(
+        "the bundle carries {} record(s) over {} ledger(s), proven against checkpoint {} ({} cosignature(s))",
+        s.records, s.hops, s.checkpoint_size, s.cosignatures
+    ));
+    if s.cosignatures == 0 {
+        ctx.out.info(
+            "to meet a partner's witness quorum: get this checkpoint cosigned, `custody checkpoint add-cosignature`, then `custody refresh-bundle`",
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Re-proves this outlet's records in a bundle it made against the latest
+checkpoint, with every witness cosignature gathered since. The payload and the
+envelope are unchanged.
+
+Example:
+  custody refresh-bundle memo.bundle")]
+pub struct RefreshArgs {
+    /// The bundle made by `custody share` here.
+    file: PathBuf,
+    /// Write the refreshed bundle here instead of replacing FILE.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub fn refresh(ctx: &Ctx, a: RefreshArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let r = arch.refresh_bundle(&a.file, a.output.as_deref())?;
+    if ctx.out.json {
+        ctx.out.json(&r);
+    } else {
+        ctx.out.line(&format!(
+            "{}: now proven against checkpoint {} ({} cosignature(s)){}",
+            r.bundle.display(),
+            r.checkpoint_size,
+            r.cosignatures,
+            r.old_checkpoint_size
+                .map(|s| format!(", was {s}"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Needs no archive and no network. Checks every record signature, every inclusion
+proof against the checkpoint it comes with, the checkpoint's signature by a
+trusted log key, the links between outlets, the witness quorum if asked, the
+payload digest, and with -i the plaintext against the content commitment.
+Exit 0: every check passed; 1: findings (listed); 2: the bundle could not be read.
+
+Examples:
+  custody verify-bundle memo.bundle --trust keys-example/dropsite/signing.vkey
+  custody verify-bundle memo.bundle --trust dropsite.vkey -i guardian/identity.age \\
+      --witness 972mag/witness.vkey --witness localcall/witness.vkey --quorum 1")]
+pub struct VerifyBundleArgs {
+    /// The bundle file.
+    file: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// age identity to decrypt and check the document (optional).
+    #[arg(short, long = "identity", value_name = "FILE")]
+    identity: Vec<PathBuf>,
+}
+
+fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
+    for (n, h) in hops.iter().enumerate() {
+        let o = &ctx.out;
+        let key = h.key_id.map(|k| format!("+{k}")).unwrap_or_default();
+        let trust = if h.trusted {
+            o.paint("trusted", Paint::Ok)
+        } else {
+            o.paint("NOT TRUSTED", Paint::Bad)
+        };
+        let cp = match h.checkpoint_size {
+            Some(s) => format!("checkpoint {s}"),
+            None => "no valid checkpoint".into(),
+        };
+        let cos = if h.cosigned_by.is_empty() {
+            "no witness cosignature".to_string()
+        } else {
+            format!("cosigned by {}", h.cosigned_by.join(", "))
+        };
+        o.line(&format!(
+            "hop {}  {}{key}  {trust}  {cp}, {cos}",
+            n + 1,
+            h.origin
+        ));
+        for e in &h.events {
+            let status = if e.verified {
+                o.paint("ok", Paint::Ok)
+            } else {
+                o.paint("FAIL", Paint::Bad)
+            };
+            o.line(&format!(
+                "  {:>6}  {:<7}  {}  signed by {}  {status}{}",
+                e.index,
+                e.kind.as_str(),
+                time::rfc3339(e.time_ms),
+                e.signer,
+                e.detail
+                    .as_ref()
+                    .map(|d| format!("  ({d})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+}
+
+fn print_findings(ctx: &Ctx, findings: &[Finding]) {
+    for f in findings {
+        ctx.out.line(&format!(
+            "{} {}: {}: {}",
+            ctx.out.paint("FAIL", Paint::Bad),
+            f.subject,
+            f.check.as_str(),
+            f.reason
+        ));
+    }
+}
+
+fn print_bundle_report(ctx: &Ctx, r: &share::BundleReport) {
+    if ctx.out.json {
+        ctx.out
+            .json(&serde_json::json!({ "ok": r.ok(), "report": r }));
+        return;
+    }
+    ctx.out.line(&format!(
+        "bundle {}  ({}, payload {})",
+        r.bundle.display(),
+        human_bytes(r.bundle_size),
+        human_bytes(r.payload_size)
+    ));
+    print_hops(ctx, &r.hops);
+    if let (Some(name), Some(size), Some(sha)) = (&r.name, r.size, &r.sha256) {
+        ctx.out.line(&format!(
+            "document {name}  {}  sha256 {sha}",
+            human_bytes(size)
+        ));
+    }
+    if let Some(n) = &r.note {
+        ctx.out.line(&format!("note     {n}"));
+    }
+    print_findings(ctx, &r.findings);
+    if r.ok() {
+        ctx.out.line(&format!(
+            "{} every check passed{}",
+            ctx.out.paint("verified:", Paint::Ok),
+            if r.decrypted {
+                ", and the decrypted document matches its commitment"
+            } else {
+                " (give -i IDENTITY to check the document itself)"
+            }
+        ));
+    } else {
+        ctx.out.line(&format!(
+            "{} {} finding(s)",
+            ctx.out.paint("NOT VERIFIED:", Paint::Bad),
+            r.findings.len()
+        ));
+    }
+}
+
+pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> {
+    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let ids = if a.identity.is_empty() {
+        None
+    } else {
+        Some(ctx.load_identities(&a.identity)?)
+    };
+    let pb = ctx.out.progress(0, true, "verify");
+    let r = trust.with(|t| share::verify_bundle(&a.file, t, ids.as_ref(), &mut |n| pb.inc(n)));
+    pb.finish_and_clear();
+    let r = r?;
+    print_bundle_report(ctx, &r);
+    Ok(if r.ok() { EXIT_OK } else { EXIT_FINDING })
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Verifies the bundle exactly as `custody verify-bundle` does; if every check
+passes, stores the document re-encrypted to this archive's recipients, keeps
+the bundle's evidence under evidence/, and appends a signed `receive` record
+naming the sender's log, its share record and the checkpoint it was proven
+against. Nothing is stored if any check fails (exit 1) or the bundle cannot be
+decrypted with your identity (exit 2).
+
+Example:
+  custody receive memo.bundle -i keys-example/guardian/identity.age \\
+      --trust keys-example/dropsite/signing.vkey")]
+pub struct ReceiveArgs {
+    /// The bundle file.
+    file: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// age identity the bundle was encrypted to.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY",
+        required = true
+    )]
+    identity: Vec<PathBuf>,
+    /// This archive's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open()?;
+    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let ids = ctx.load_identities(&a.identity)?;
+    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let pb = ctx.out.progress(0, true, "receive");
+    let r = trust.with(|t| arch.receive(&a.file, t, &ids, &signer, &mut |n| pb.inc(n)));
+    pb.finish_and_clear();
+    match r? {
+        ReceiveOutcome::Refused(rep) => {
+            print_bundle_report(ctx, &rep);
+            ctx.out
+                .error("the bundle was refused; nothing was stored in the archive");
+            Ok(EXIT_FINDING)
+        }
+        ReceiveOutcome::Received(x) => {
+            if ctx.out.json {
+                ctx.out.json(&x);
+            } else {
+                ctx.out.line(&format!(
+                    "received {} ({}, sha256 {}) as record {}{}",
+                    x.name,
+                    human_bytes(x.size),
+                    x.sha256,
+                    x.index,
+                    if x.deduplicated {
+                        " (content already stored here)"
+                    } else {
+                        ""
+                    }
+                ));
+                ctx.out.line(&format!(
+                    "linked to {} record {} (checkpoint {}); {} ledger(s) of evidence kept; checkpoint {} signed",
+                    x.from.origin, x.from.index, x.from.checkpoint_size, x.hops, x.checkpoint_size
+                ));
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Every hop of the document's custody, oldest first: the outlet's log, each
+record (arrival, shares) with its signer, time and verification status. Earlier
+outlets' hops are re-verified from the evidence kept when the document was
+received; this archive's own hop from its ledger. Exit 1 if any check fails.
+
+Example:
+  custody trace 14 --trust keys-example/dropsite/signing.vkey --trust keys-example/guardian/signing.vkey")]
+pub struct TraceArgs {
+    /// The document: any record about it (index or hex digest prefix).
+    reference: String,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let i = arch.resolve(&a.reference)?;
+    let t = trust.with(|t| arch.trace(i, t))?;
+    let ok = t.findings.is_empty();
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({ "ok": ok, "trace": t }));
+    } else {
+        ctx.out.line(&format!(
+            "document of record {} (commitment {})",
+            t.document, t.commitment
+        ));
+        print_hops(ctx, &t.hops);
+        print_findings(ctx, &t.findings);
+        if ok {
+            ctx.out.line(&format!(
+                "{} {} hop(s), every record and link verified",
+                ctx.out.paint("verified:", Paint::Ok),
+                t.hops.len()
+            ));
+        } else {
+            ctx.out.line(&format!(
+                "{} {} finding(s)",
+                ctx.out.paint("NOT VERIFIED:", Paint::Bad),
+                t.findings.len()
+            ));
+        }
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}

@@ -1,0 +1,836 @@
+//! Share bundles and the evidence a receiving outlet keeps (FORMAT.md §10).
+//!
+//! A bundle carries one document from one outlet to another: the evidence of
+//! its custody so far (per ledger it went through, a *hop*: the log's verifier
+//! key and one C2SP tlog-proof per record, each carrying the record in its
+//! `extra` line and the same signed checkpoint), then the share envelope and
+//! the payload, both age-encrypted to the receiving outlet.
+//!
+//! Everything here is pure: [`Evidence::parse`] and [`read_head`] are strict
+//! and bounded (a hostile bundle cannot make them allocate without limit),
+//! and [`check_evidence`] turns every failed check into a [`Finding`].
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint, WitnessCosignature};
+use crate::core::hash::Digest;
+use crate::core::keys::{KeyId, SigAlg, VerifierKey};
+use crate::core::merkle::{self, LeafIndex, TreeSize};
+use crate::core::record::{Kind, Record, Share};
+use crate::core::report::{Check, Finding, Subject};
+use crate::core::tlog_proof::TlogProof;
+
+/// First bytes of a bundle file (FORMAT.md §10.1).
+pub const BUNDLE_MAGIC: &[u8] = b"custody-bundle/v1\n";
+/// First bytes of an evidence file (FORMAT.md §10.2).
+pub const EVIDENCE_MAGIC: &[u8] = b"custody-evidence/v1\n";
+/// At most this many ledgers in one chain of custody.
+pub const MAX_HOPS: usize = 64;
+/// At most this many records per hop.
+pub const MAX_ENTRIES: usize = 4096;
+/// Largest tlog-proof accepted (a record is at most 64 KiB, 87 KiB in base64).
+pub const MAX_ENTRY_LEN: usize = 256 << 10;
+/// Largest verifier key line accepted.
+pub const MAX_VKEY_LEN: usize = 1024;
+/// Largest evidence section accepted.
+pub const MAX_EVIDENCE_LEN: usize = 64 << 20;
+/// Largest encrypted share envelope accepted.
+pub const MAX_ENVELOPE_LEN: usize = (1 << 20) + 4096;
+/// Largest plaintext share envelope accepted.
+pub const MAX_ENVELOPE_PLAINTEXT: usize = 1 << 20;
+/// Version of the share envelope JSON.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// Why bundle or evidence bytes could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    #[error("not a custody bundle (it does not start with \"custody-bundle/v1\")")]
+    NotABundle,
+    #[error("custody bundle of an unsupported format version ({0:?})")]
+    UnsupportedVersion(String),
+    #[error("not a custody evidence file")]
+    NotEvidence,
+    #[error("bundle is truncated ({0})")]
+    Truncated(&'static str),
+    #[error("bundle declares {what} of {len} bytes, over the limit of {max}")]
+    TooLarge {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
+    #[error("bundle is malformed: {0}")]
+    Malformed(String),
+    #[error("reading the bundle: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The records one ledger contributes to a chain of custody.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// The log's C2SP verifier key, as text.
+    pub vkey: String,
+    /// One tlog-proof per record (FORMAT.md §8.1 form), verbatim, in log order.
+    pub entries: Vec<Vec<u8>>,
+}
+
+/// The chain of custody of one document: one hop per ledger, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub hops: Vec<Hop>,
+}
+
+fn take<R: Read>(r: &mut R, n: usize, what: &'static str) -> Result<Vec<u8>, BundleError> {
+    let mut v = Vec::new();
+    r.take(n as u64).read_to_end(&mut v)?;
+    if v.len() != n {
+        return Err(BundleError::Truncated(what));
+    }
+    Ok(v)
+}
+
+fn be<const N: usize, R: Read>(r: &mut R, what: &'static str) -> Result<[u8; N], BundleError> {
+    let mut a = [0u8; N];
+    r.read_exact(&mut a).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => BundleError::Truncated(what),
+        _ => BundleError::Io(e),
+    })?;
+    Ok(a)
+}
+
+fn bounded(len: u64, max: usize, what: &'static str) -> Result<usize, BundleError> {
+    if len > max as u64 {
+        return Err(BundleError::TooLarge {
+            what,
+            len,
+            max: max as u64,
+        });
+    }
+    Ok(len as usize)
+}
+
+fn check_magic<R: Read>(r: &mut R, magic: &[u8], not: BundleError) -> Result<(), BundleError> {
+    let got = take(r, magic.len(), "magic").map_err(|_| not)?;
+    if got == magic {
+        return Ok(());
+    }
+    // Same family, another version: say so rather than "not a bundle".
+    let family = &magic[..magic.len() - 3];
+    if got.starts_with(family) {
+        let v = String::from_utf8_lossy(&got[family.len()..])
+            .trim()
+            .to_string();
+        return Err(BundleError::UnsupportedVersion(v));
+    }
+    Err(match magic {
+        BUNDLE_MAGIC => BundleError::NotABundle,
+        _ => BundleError::NotEvidence,
+    })
+}
+
+impl Evidence {
+    /// The exact bytes (FORMAT.md §10.2).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(EVIDENCE_MAGIC);
+        out.push(self.hops.len() as u8);
+        for h in &self.hops {
+            out.extend_from_slice(&(h.vkey.len() as u16).to_be_bytes());
+            out.extend_from_slice(h.vkey.as_bytes());
+            out.extend_from_slice(&(h.entries.len() as u16).to_be_bytes());
+            for e in &h.entries {
+                out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+                out.extend_from_slice(e);
+            }
+        }
+        out
+    }
+
+    /// SHA-256 of [`Evidence::encode`]: what a `receive` record commits to.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.encode())
+    }
+
+    /// The evidence of the first `n` hops.
+    pub fn prefix(&self, n: usize) -> Evidence {
+        Evidence {
+            hops: self.hops[..n.min(self.hops.len())].to_vec(),
+        }
+    }
+
+    /// Checks the limits [`Evidence::parse`] enforces, so that what we write
+    /// can be read back.
+    pub fn validate(&self) -> Result<(), BundleError> {
+        if self.hops.is_empty() || self.hops.len() > MAX_HOPS {
+            return Err(BundleError::Malformed(format!(
+                "{} hops (1 to {MAX_HOPS} allowed)",
+                self.hops.len()
+            )));
+        }
+        for h in &self.hops {
+            bounded(h.vkey.len() as u64, MAX_VKEY_LEN, "a verifier key")?;
+            if h.entries.is_empty() || h.entries.len() > MAX_ENTRIES {
+                return Err(BundleError::Malformed(format!(
+                    "{} entries in one hop (1 to {MAX_ENTRIES} allowed)",
+                    h.entries.len()
+                )));
+            }
+            for e in &h.entries {
+                bounded(e.len() as u64, MAX_ENTRY_LEN, "an entry")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses evidence bytes strictly (no trailing bytes).
+    pub fn parse(bytes: &[u8]) -> Result<Evidence, BundleError> {
+        bounded(bytes.len() as u64, MAX_EVIDENCE_LEN, "evidence")?;
+        let mut r = bytes;
+        let ev = Self::read(&mut r)?;
+        if !r.is_empty() {
+            return Err(BundleError::Malformed(format!(
+                "{} trailing bytes after the evidence",
+                r.len()
+            )));
+        }
+        Ok(ev)
+    }
+
+    fn read<R: Read>(r: &mut R) -> Result<Evidence, BundleError> {
+        check_magic(r, EVIDENCE_MAGIC, BundleError::NotEvidence)?;
+        let [n] = be::<1, _>(r, "hop count")?;
+        let n = n as usize;
+        if n == 0 || n > MAX_HOPS {
+            return Err(BundleError::Malformed(format!("{n} hops")));
+        }
+        let mut hops = Vec::with_capacity(n);
+        for _ in 0..n {
+            let vlen = u16::from_be_bytes(be(r, "verifier key length")?);
+            let vlen = bounded(vlen as u64, MAX_VKEY_LEN, "a verifier key")?;
+            let vkey = String::from_utf8(take(r, vlen, "verifier key")?)
+                .map_err(|_| BundleError::Malformed("verifier key is not UTF-8".into()))?;
+            let count = u16::from_be_bytes(be(r, "entry count")?) as usize;
+            if count == 0 || count > MAX_ENTRIES {
+                return Err(BundleError::Malformed(format!("{count} entries in a hop")));
+            }
+            let mut entries = Vec::with_capacity(count);
+            for _ in 0..count {
+                let len = u32::from_be_bytes(be(r, "entry length")?);
+                let len = bounded(len as u64, MAX_ENTRY_LEN, "an entry")?;
+                entries.push(take(r, len, "entry")?);
+            }
+            hops.push(Hop { vkey, entries });
+        }
+        Ok(Evidence { hops })
+    }
+}
+
+/// Everything in a bundle before the payload (FORMAT.md §10.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleHead {
+    pub evidence: Evidence,
+    /// The share envelope, age-encrypted to the receiving outlet.
+    pub envelope: Vec<u8>,
+    /// Length of the payload that follows the head and ends the file.
+    pub payload_len: u64,
+}
+
+impl BundleHead {
+    /// Number of bytes [`write_head`] writes for this head.
+    pub fn encoded_len(&self) -> u64 {
+        (BUNDLE_MAGIC.len() + 4 + self.evidence.encode().len() + 4 + self.envelope.len() + 8) as u64
+    }
+}
+
+/// Writes the head of a bundle; the caller then writes exactly
+/// `head.payload_len` payload bytes.
+pub fn write_head<W: Write>(w: &mut W, head: &BundleHead) -> Result<(), BundleError> {
+    head.evidence.validate()?;
+    bounded(head.envelope.len() as u64, MAX_ENVELOPE_LEN, "an envelope")?;
+    let ev = head.evidence.encode();
+    w.write_all(BUNDLE_MAGIC)?;
+    w.write_all(&(ev.len() as u32).to_be_bytes())?;
+    w.write_all(&ev)?;
+    w.write_all(&(head.envelope.len() as u32).to_be_bytes())?;
+    w.write_all(&head.envelope)?;
+    w.write_all(&head.payload_len.to_be_bytes())?;
+    Ok(())
+}
+
+/// Reads a bundle head strictly; the reader is left at the first payload byte.
+pub fn read_head<R: Read>(r: &mut R) -> Result<BundleHead, BundleError> {
+    check_magic(r, BUNDLE_MAGIC, BundleError::NotABundle)?;
+    let elen = u32::from_be_bytes(be(r, "evidence length")?);
+    let elen = bounded(elen as u64, MAX_EVIDENCE_LEN, "evidence")?;
+    let evidence = Evidence::parse(&take(r, elen, "evidence")?)?;
+    let vlen = u32::from_be_bytes(be(r, "envelope length")?);
+    let vlen = bounded(vlen as u64, MAX_ENVELOPE_LEN, "an envelope")?;
+    let envelope = take(r, vlen, "envelope")?;
+    let payload_len = u64::from_be_bytes(be(r, "payload length")?);
+    Ok(BundleHead {
+        evidence,
+        envelope,
+        payload_len,
+    })
+}
+
+/// The decrypted share envelope (FORMAT.md §10.3): what the receiving outlet
+/// learns about the document besides its bytes, and the commitment's opening.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareEnvelope {
+    pub v: u32,
+    /// File name (no directories: the sender's folder layout is not shared).
+    pub name: String,
+    pub media_type: String,
+    /// Plaintext length.
+    pub size: u64,
+    /// SHA-256 of the plaintext (opening, part 1).
+    pub sha256: Digest,
+    /// The commitment salt (opening, part 2).
+    pub salt: Digest,
+    /// A note from the sender to the partner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ShareEnvelope {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses strictly; the name must be a single safe path component.
+    pub fn from_json(bytes: &[u8]) -> Result<ShareEnvelope, BundleError> {
+        if bytes.len() > MAX_ENVELOPE_PLAINTEXT {
+            return Err(BundleError::Malformed("share envelope too large".into()));
+        }
+        let e: ShareEnvelope = serde_json::from_slice(bytes)
+            .map_err(|e| BundleError::Malformed(format!("share envelope: {e}")))?;
+        if e.v != ENVELOPE_VERSION {
+            return Err(BundleError::UnsupportedVersion(format!(
+                "share envelope v{}",
+                e.v
+            )));
+        }
+        if !safe_file_name(&e.name) {
+            return Err(BundleError::Malformed(format!(
+                "share envelope names an unsafe file name {:?}",
+                e.name
+            )));
+        }
+        Ok(e)
+    }
+
+    pub fn commitment(&self) -> Digest {
+        crate::core::meta::commitment(&self.salt, &self.sha256)
+    }
+}
+
+/// A file name that cannot escape a directory: one component, not `.`/`..`,
+/// no separators or control characters.
+pub fn safe_file_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 255
+        && n != "."
+        && n != ".."
+        && !n.contains(['/', '\\'])
+        && !n.chars().any(|c| c.is_control())
+}
+
+/// How the verifier decides whether witnesses vouch for a checkpoint.
+pub struct Trust<'a> {
+    /// Log keys the verifier trusts (alg 0x01; name = origin).
+    pub logs: &'a [VerifierKey],
+    /// Witness keys whose cosignatures are checked (alg 0x04).
+    pub witnesses: &'a [VerifierKey],
+    /// The quorum rule, if one is required: given the cosignatures that
+    /// verified, is it met, and a description of what was required.
+    #[allow(clippy::type_complexity)]
+    pub quorum: Option<&'a dyn Fn(&[WitnessCosignature]) -> (bool, String)>,
+}
+
+/// One record of a chain of custody as checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub index: u64,
+    pub kind: Kind,
+    pub time_ms: u64,
+    pub signer: KeyId,
+    pub leaf_hash: Digest,
+    /// True when every check of this record passed.
+    pub verified: bool,
+    /// For `share` records, the recipient fingerprints; for `receive`, the sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip)]
+    pub record: Option<Record>,
+}
+
+/// One ledger of a chain of custody as checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckedHop {
+    pub origin: String,
+    pub key_id: Option<KeyId>,
+    pub trusted: bool,
+    pub checkpoint_size: Option<u64>,
+    pub checkpoint_root: Option<Digest>,
+    /// Names of witnesses whose cosignatures on the checkpoint verified.
+    pub cosigned_by: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+/// The outcome of [`check_evidence`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EvidenceCheck {
+    pub hops: Vec<CheckedHop>,
+    pub findings: Vec<Finding>,
+    /// The document's content commitment (from the first record).
+    pub commitment: Option<Digest>,
+    /// The last record of the last hop, when it is a `share`: the share the
+    /// bundle was made by.
+    #[serde(skip)]
+    pub last_share: Option<Share>,
+    /// Leaf hash of that share record.
+    #[serde(skip)]
+    pub last_share_leaf: Option<Digest>,
+}
+
+impl EvidenceCheck {
+    fn add(&mut self, subject: Subject, check: Check, reason: impl Into<String>) {
+        self.findings.push(Finding {
+            subject,
+            check,
+            reason: reason.into(),
+        });
+    }
+}
+
+fn entry_subject(log: &str, index: u64) -> Subject {
+    Subject::Entry {
+        log: log.to_string(),
+        index,
+    }
+}
+
+/// Checks a chain of custody (FORMAT.md §10.4): per hop, the log key is
+/// trusted, every record decodes and is signed by it, every tlog-proof carries
+/// the same checkpoint, signed by it, and proves its record included; the
+/// witness quorum holds if one is required; the hop starts with the
+/// document's arrival (`ingest` first, `receive` after) and its other records
+/// are `share`s of that document; each `receive` links to a `share` of the
+/// previous hop, its checkpoint, and the digest of the evidence before it.
+pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
+    let mut out = EvidenceCheck::default();
+    let mut prev: Option<(VerifierKey, Checkpoint, HashMap<Digest, u64>)> = None;
+    for (h, hop) in ev.hops.iter().enumerate() {
+        let key = match VerifierKey::parse(hop.vkey.trim_end()) {
+            Ok(k) if k.alg() == SigAlg::Ed25519 => k,
+            Ok(k) => {
+                out.add(
+                    Subject::Log(k.name().to_string()),
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key is not an Ed25519 (0x01) key"),
+                );
+                return out;
+            }
+            Err(e) => {
+                out.add(
+                    Subject::Bundle,
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key does not parse: {e}"),
+                );
+                return out;
+            }
+        };
+        let log = key.name().to_string();
+        let trusted = trust
+            .logs
+            .iter()
+            .any(|t| t.matches(key.name(), key.key_id()) && t.public_bytes() == key.public_bytes());
+        if !trusted {
+            out.add(
+                Subject::Log(log.clone()),
+                Check::UntrustedLog,
+                format!(
+                    "log key {}+{} is not trusted (add it with `custody trust add` or --trust)",
+                    log,
+                    key.key_id()
+                ),
+            );
+        }
+        let mut checked = CheckedHop {
+            origin: log.clone(),
+            key_id: Some(key.key_id()),
+            trusted,
+            checkpoint_size: None,
+            checkpoint_root: None,
+            cosigned_by: Vec::new(),
+            events: Vec::new(),
+        };
+        // The checkpoint: identical in every entry, signed by the log key.
+        let mut note: Option<&str> = None;
+        let mut proofs = Vec::with_capacity(hop.entries.len());
+        for (k, e) in hop.entries.iter().enumerate() {
+            match TlogProof::parse(e) {
+                Ok(p) => proofs.push(Some(p)),
+                Err(err) => {
+                    out.add(
+                        Subject::Log(log.clone()),
+                        Check::InclusionProof,
+                        format!("entry {k} is not a valid tlog-proof: {err}"),
+                    );
+                    proofs.push(None);
+                }
+            }
+        }
+        let mut cp: Option<Checkpoint> = None;
+        for p in proofs.iter().flatten() {
+            match note {
+                None => note = Some(p.checkpoint_note()),
+                Some(n) if n == p.checkpoint_note() => {}
+                Some(_) => {
+                    out.add(
+                        Subject::Log(log.clone()),
+                        Check::CheckpointSignature,
+                        "the entries of one hop carry different checkpoints",
+                    );
+                }
+            }
+        }
+        if let Some(n) = note {
+            match SignedCheckpoint::open(n.as_bytes(), &key, trust.witnesses) {
+                Ok(opened) => {
+                    if !opened.checkpoint.origin_matches_key(&key) {
+                        out.add(
+                            Subject::Checkpoint(opened.checkpoint.size),
+                            Check::CheckpointSignature,
+                            format!(
+                                "checkpoint origin {:?} is not the log key's name {log:?}",
+                                opened.checkpoint.origin
+                            ),
+                        );
+                    }
+                    checked.cosigned_by = opened
+                        .witness_cosignatures
+                        .iter()
+                        .map(|w| w.name.clone())
+                        .collect();
+                    if let Some(q) = trust.quorum {
+                        let (ok, required) = q(&opened.witness_cosignatures);
+                        if !ok {
+                            out.add(
+                                Subject::Log(log.clone()),
+                                Check::WitnessQuorum,
+                                format!(
+                                    "checkpoint at size {} is cosigned by {} but the policy requires {required}",
+                                    opened.checkpoint.size,
+                                    if checked.cosigned_by.is_empty() {
+                                        "no trusted witness".to_string()
+                                    } else {
+                                        checked.cosigned_by.join(", ")
+                                    }
+                                ),
+                            );
+                        }
+                    }
+                    checked.checkpoint_size = Some(opened.checkpoint.size);
+                    checked.checkpoint_root = Some(opened.checkpoint.root);
+                    cp = Some(opened.checkpoint);
+                }
+                Err(e) => out.add(
+                    Subject::Log(log.clone()),
+                    Check::CheckpointSignature,
+                    format!("the checkpoint does not verify with {log}: {e}"),
+                ),
+            }
+        }
+        // The records.
+        let mut shares_here: HashMap<Digest, u64> = HashMap::new();
+        let mut intro: Option<u64> = None;
+        let mut last_index: Option<u64> = None;
+        for (k, p) in proofs.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let Some(bytes) = p.extra() else {
+                out.add(
+                    Subject::Log(log.clone()),
+                    Check::BundleFormat,
+                    format!("entry {k} carries no record"),
+                );
+                continue;
+            };
+            let rec = match Record::decode(bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    out.add(
+                        entry_subject(&log, p.index()),
+                        Check::RecordDecode,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            let i = rec.body.index;
+            let subject = entry_subject(&log, i);
+            let before = out.findings.len();
+            if i != p.index() {
+                out.add(
+                    subject.clone(),
+                    Check::RecordIndex,
+                    format!(
+                        "the proof is for index {} but the record says {i}",
+                        p.index()
+                    ),
+                );
+            }
+            if last_index.is_some_and(|l| l >= i) {
+                out.add(
+                    subject.clone(),
+                    Check::BundleFormat,
+                    "records of a hop are not in increasing log order",
+                );
+            }
+            last_index = Some(i);
+            if rec.body.origin != log {
+                out.add(
+                    subject.clone(),
+                    Check::RecordOrigin,
+                    format!("record names origin {:?}", rec.body.origin),
+                );
+            }
+            if let Err(e) = rec.verify_signature(key.verifying_key(), key.key_id()) {
+                out.add(subject.clone(), Check::RecordSignature, e.to_string());
+            }
+            let leaf = rec.leaf_hash();
+            if let Some(c) = &cp {
+                if let Err(e) = merkle::verify_inclusion(
+                    LeafIndex(p.index()),
+                    TreeSize(c.size),
+                    &leaf,
+                    p.hashes(),
+                    &c.root,
+                ) {
+                    out.add(
+                        subject.clone(),
+                        Check::InclusionProof,
+                        format!(
+                            "not proven included in the checkpoint at size {}: {e}",
+                            c.size
+                        ),
+                    );
+                }
+            }
+            // Commitment: one document throughout the chain.
+            let c = *rec.commitment();
+            match out.commitment {
+                None => out.commitment = Some(c),
+                Some(first) if first != c => out.add(
+                    subject.clone(),
+                    Check::HopLink,
+                    "record is about another document (its content commitment differs)",
+                ),
+                Some(_) => {}
+            }
+            // Shape: the document arrives first, then it is shared.
+            let mut detail = None;
+            match (&rec.body.payload, k, h) {
+                (crate::core::record::Payload::Ingest(_), 0, 0) => intro = Some(i),
+                (crate::core::record::Payload::Receive(r), 0, h) if h > 0 => {
+                    intro = Some(i);
+                    detail = Some(format!("from {} record {}", r.from.origin, r.from.index));
+                    match &prev {
+                        None => {}
+                        Some((pkey, pcp, pshares)) => {
+                            let l = &r.from;
+                            let mut bad = Vec::new();
+                            if l.origin != pkey.name() || l.key_id != pkey.key_id() {
+                                bad.push(format!(
+                                    "it names log {}+{} but the previous hop is {}+{}",
+                                    l.origin,
+                                    l.key_id,
+                                    pkey.name(),
+                                    pkey.key_id()
+                                ));
+                            }
+                            if pshares.get(&l.leaf_hash) != Some(&l.index) {
+                                bad.push(format!(
+                                    "record {} with leaf hash {} is not a share of the previous hop",
+                                    l.index, l.leaf_hash
+                                ));
+                            }
+                            if l.checkpoint_size != pcp.size || l.checkpoint_root != pcp.root {
+                                bad.push(format!(
+                                    "it was proven against checkpoint {} but the previous hop carries checkpoint {}",
+                                    l.checkpoint_size, pcp.size
+                                ));
+                            }
+                            let pe = ev.prefix(h);
+                            if r.evidence != pe.digest()
+                                || r.evidence_size != pe.encode().len() as u64
+                            {
+                                bad.push(
+                                    "the evidence it commits to is not the previous hops".into(),
+                                );
+                            }
+                            for b in bad {
+                                out.add(subject.clone(), Check::HopLink, b);
+                            }
+                        }
+                    }
+                }
+                (crate::core::record::Payload::Share(s), k, _) if k > 0 => {
+                    detail = Some(format!("to {} recipient(s)", s.recipients.len()));
+                    if intro != Some(s.document) {
+                        out.add(
+                            subject.clone(),
+                            Check::HopLink,
+                            format!(
+                                "share of record {} but this hop's document is record {}",
+                                s.document,
+                                intro.map_or("?".into(), |x| x.to_string())
+                            ),
+                        );
+                    }
+                    shares_here.insert(leaf, i);
+                    if h + 1 == ev.hops.len() && k + 1 == hop.entries.len() {
+                        out.last_share = Some(s.clone());
+                        out.last_share_leaf = Some(leaf);
+                    }
+                }
+                (p, k, h) => out.add(
+                    subject.clone(),
+                    Check::HopLink,
+                    format!(
+                        "a {} record cannot be entry {k} of hop {h}",
+                        p.kind().as_str()
+                    ),
+                ),
+            }
+            checked.events.push(Event {
+                index: i,
+                kind: rec.body.payload.kind(),
+                time_ms: rec.body.time_ms,
+                signer: rec.body.signer,
+                leaf_hash: leaf,
+                verified: out.findings.len() == before,
+                detail,
+                record: Some(rec),
+            });
+        }
+        if h + 1 < ev.hops.len() && shares_here.is_empty() {
+            out.add(
+                Subject::Log(log.clone()),
+                Check::HopLink,
+                "this hop has no share record, yet the document went on to another outlet",
+            );
+        }
+        out.hops.push(checked);
+        prev = cp.map(|c| (key, c, shares_here));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev() -> Evidence {
+        Evidence {
+            hops: vec![
+                Hop {
+                    vkey: "a.example/log+01020304+AQ".into(),
+                    entries: vec![b"one".to_vec(), b"two".to_vec()],
+                },
+                Hop {
+                    vkey: "b.example/log+01020304+AQ".into(),
+                    entries: vec![b"three".to_vec()],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn evidence_round_trips_and_is_strict() {
+        let e = ev();
+        let b = e.encode();
+        assert_eq!(Evidence::parse(&b).unwrap(), e);
+        let mut t = b.clone();
+        t.push(0);
+        assert!(matches!(
+            Evidence::parse(&t),
+            Err(BundleError::Malformed(_))
+        ));
+        for cut in 0..b.len() {
+            assert!(Evidence::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert_eq!(e.prefix(1).hops.len(), 1);
+        assert_ne!(e.prefix(1).digest(), e.digest());
+    }
+
+    #[test]
+    fn head_round_trips_and_bounds_lengths() {
+        let head = BundleHead {
+            evidence: ev(),
+            envelope: vec![7; 100],
+            payload_len: 5,
+        };
+        let mut b = Vec::new();
+        write_head(&mut b, &head).unwrap();
+        assert_eq!(b.len() as u64, head.encoded_len());
+        b.extend_from_slice(b"12345");
+        let mut r = &b[..];
+        assert_eq!(read_head(&mut r).unwrap(), head);
+        assert_eq!(r, b"12345");
+        // A huge declared evidence length is refused before anything is allocated.
+        let mut huge = BUNDLE_MAGIC.to_vec();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            read_head(&mut &huge[..]),
+            Err(BundleError::TooLarge { .. })
+        ));
+        let mut v2 = b"custody-bundle/v2\n".to_vec();
+        v2.extend_from_slice(&b[BUNDLE_MAGIC.len()..]);
+        assert!(matches!(
+            read_head(&mut &v2[..]),
+            Err(BundleError::UnsupportedVersion(v)) if v == "v2"
+        ));
+        assert!(matches!(
+            read_head(&mut &b"garbage garbage garbage"[..]),
+            Err(BundleError::NotABundle)
+        ));
+        for cut in 0..(head.encoded_len() as usize) {
+            assert!(read_head(&mut &b[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn envelope_names_are_single_components() {
+        let mut e = ShareEnvelope {
+            v: 1,
+            name: "memo.pdf".into(),
+            media_type: "application/pdf".into(),
+            size: 3,
+            sha256: Digest([1; 32]),
+            salt: Digest([2; 32]),
+            note: None,
+        };
+        assert_eq!(ShareEnvelope::from_json(&e.to_json()).unwrap(), e);
+        for bad in ["../x", "/etc/passwd", "..", "a\\b", "", "a\nb"] {
+            e.name = bad.into();
+            assert!(ShareEnvelope::from_json(&e.to_json()).is_err(), "{bad:?}");
+        }
+        assert!(ShareEnvelope::from_json(br#"{"v":1,"extra":1}"#).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn readers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = Evidence::parse(&bytes);
+            let mut b = BUNDLE_MAGIC.to_vec();
+            b.extend_from_slice(&bytes);
+            let _ = read_head(&mut &b[..]);
+        }
+    }
+}
