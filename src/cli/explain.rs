@@ -49,7 +49,10 @@ pub fn explain(e: &StoreError) -> String {
         StoreError::WrongSigningKey { .. } => {
             "use the log key this archive was created with (custody.toml: log_key)".into()
         }
-        StoreError::Decrypt { source, .. } => match source {
+        StoreError::Decrypt { source, what } => match source {
+            crate::core::crypto::CryptoError::NoMatchingKeys if what.contains("bundle") => {
+                "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender, or ask for a bundle made `--to` your recipient; nothing was stored".into()
+            }
             crate::core::crypto::CryptoError::NoMatchingKeys => {
                 "use an identity of one of the archive's recipients (custody status lists them)".into()
             }

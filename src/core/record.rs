@@ -639,6 +639,80 @@ mod tests {
         ));
     }
 
+    fn share_and_receive_bodies() -> Vec<RecordBody> {
+        let share = Payload::Share(Share {
+            document: 3,
+            commitment: Digest([5; 32]),
+            payload: Digest([6; 32]),
+            payload_size: 99,
+            envelope: Digest([7; 32]),
+            recipients: vec![Digest([8; 32])],
+        });
+        let receive = Payload::Receive(Receive {
+            stored: Ingest {
+                blob: Digest([1; 32]),
+                blob_size: 10,
+                commitment: Digest([5; 32]),
+                meta: Digest([3; 32]),
+                meta_size: 11,
+                recipients: vec![Digest([4; 32])],
+            },
+            from: Link {
+                origin: "other.example/log".into(),
+                key_id: KeyId(0xdeadbeef),
+                index: 8,
+                leaf_hash: Digest([9; 32]),
+                checkpoint_size: 9,
+                checkpoint_root: Digest([10; 32]),
+            },
+            evidence: Digest([11; 32]),
+            evidence_size: 1234,
+        });
+        [share, receive]
+            .into_iter()
+            .map(|payload| RecordBody {
+                payload,
+                ..body(vec![Digest([4; 32])])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn share_and_receive_round_trip_with_their_layouts() {
+        let bodies = share_and_receive_bodies();
+        // FORMAT.md §4.5: 8 + 32 + 32 + 8 + 32 + 1 + 32n.
+        let s = bodies[0].clone().sign(&key()).unwrap();
+        assert_eq!(s.bytes()[1], 2);
+        assert_eq!(
+            s.bytes().len(),
+            2 + 8 + 8 + 1 + 15 + 4 + 8 + 32 + 32 + 8 + 32 + 1 + 32 + 64
+        );
+        // FORMAT.md §4.6: stored fields as §4.4, then 1 + |origin| + 4 + 8 + 32 + 8 + 32 + 32 + 8.
+        let r = bodies[1].clone().sign(&key()).unwrap();
+        assert_eq!(r.bytes()[1], 3);
+        assert_eq!(
+            r.bytes().len(),
+            2 + 8
+                + 8
+                + 1
+                + 15
+                + 4
+                + (32 + 8 + 32 + 32 + 8 + 1 + 32)
+                + (1 + 17 + 4 + 8 + 32 + 8 + 32 + 32 + 8)
+                + 64
+        );
+        for rec in [s, r] {
+            let d = Record::decode(rec.bytes()).unwrap();
+            assert_eq!(d, rec);
+            assert_eq!(*d.commitment(), Digest([5; 32]));
+            let vk = key().verifier();
+            d.verify_signature(vk.verifying_key(), vk.key_id()).unwrap();
+            for cut in 0..rec.bytes().len() {
+                assert!(Record::decode(&rec.bytes()[..cut]).is_err());
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

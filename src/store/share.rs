@@ -552,6 +552,49 @@ impl Archive {
         Ok(Evidence::parse(&bytes)?)
     }
 
+    /// Checks, without any trusted key, that the evidence kept for a `receive`
+    /// record is intact, internally valid (signatures by the keys it carries,
+    /// inclusion proofs, links) and ends with the share the record names.
+    pub(crate) fn check_receive_link(&self, r: &Receive) -> Result<(), String> {
+        let ev = self.evidence(r).map_err(|e| e.to_string())?;
+        let keys: Vec<crate::core::keys::VerifierKey> = ev
+            .hops
+            .iter()
+            .filter_map(|h| crate::core::keys::VerifierKey::parse(h.vkey.trim_end()).ok())
+            .collect();
+        let c = check_evidence(
+            &ev,
+            &Trust {
+                logs: &keys,
+                witnesses: &[],
+                quorum: None,
+            },
+        );
+        if let Some(f) = c.findings.first() {
+            return Err(format!(
+                "kept evidence: {}: {}: {}",
+                f.subject,
+                f.check.as_str(),
+                f.reason
+            ));
+        }
+        let last = c.hops.last();
+        let ok = c.last_share_leaf == Some(r.from.leaf_hash)
+            && c.commitment == Some(r.stored.commitment)
+            && last.is_some_and(|h| {
+                h.origin == r.from.origin
+                    && h.key_id == Some(r.from.key_id)
+                    && h.checkpoint_size == Some(r.from.checkpoint_size)
+                    && h.checkpoint_root == Some(r.from.checkpoint_root)
+                    && h.events.last().map(|e| e.index) == Some(r.from.index)
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err("the kept evidence does not end with the share, checkpoint and document this record names".into())
+        }
+    }
+
     /// This log's hop for `records`: one tlog-proof per record against the
     /// checkpoint at `size` (with every cosignature this archive holds).
     fn hop(&self, records: &[Record], size: u64, note: &[u8]) -> Result<Hop, StoreError> {

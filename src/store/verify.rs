@@ -154,6 +154,8 @@ impl Archive {
         let mut frontier = Frontier::default();
         let mut n: u64 = 0;
         let mut refs: HashMap<Digest, BlobRef> = HashMap::new();
+        let mut links: Vec<(u64, crate::core::record::Receive)> = Vec::new();
+        let mut shares: Vec<(u64, u64, Digest)> = Vec::new();
         let mut ingests: Vec<Record> = Vec::new();
         let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
         if cps.contains_key(&0) {
@@ -208,6 +210,12 @@ impl Archive {
                     {
                         rep.add(Subject::Record(n), Check::RecordSignature, e.to_string());
                     }
+                    if let Some(r) = rec.receive() {
+                        links.push((n, r.clone()));
+                    }
+                    if let Some(sh) = rec.share() {
+                        shares.push((n, sh.document, sh.commitment));
+                    }
                     if let Some(ing) = rec.document() {
                         refs.entry(ing.blob).or_insert(BlobRef {
                             index: n,
@@ -231,6 +239,28 @@ impl Archive {
             obs.advance(1);
         }
         rep.coverage.records = n;
+        // Shares name an earlier document record of this log, with its commitment.
+        for (i, doc, commitment) in shares {
+            let ok = doc < i
+                && self
+                    .record(doc)
+                    .ok()
+                    .filter(|d| d.document().is_some())
+                    .is_some_and(|d| *d.commitment() == commitment);
+            if !ok {
+                rep.add(
+                    Subject::Record(i),
+                    Check::HopLink,
+                    format!("share of record {doc}, which is not an earlier document with this commitment"),
+                );
+            }
+        }
+        // Received documents: the kept evidence is intact and links to the record.
+        for (i, r) in links {
+            if let Err(reason) = self.check_receive_link(&r) {
+                rep.add(Subject::Record(i), Check::Evidence, reason);
+            }
+        }
         if n != db_size {
             rep.add(
                 Subject::Archive,

@@ -275,10 +275,22 @@ impl Fixture {
 
     /// A temp dir with the dropsite keys, without an archive yet.
     pub fn uninit() -> Fixture {
+        Fixture::uninit_as("dropsite")
+    }
+
+    /// A temp dir with OUTLET's keys (a folder of keys-example/), without an archive.
+    pub fn uninit_as(outlet: &str) -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
-        let keys = copy_keys(&tmp.path().join("keys"), "dropsite");
+        let keys = copy_keys(&tmp.path().join("keys"), outlet);
         let dir = tmp.path().join("archive");
         Fixture { tmp, dir, keys }
+    }
+
+    /// A fresh, empty archive of OUTLET (its keys, signing key remembered).
+    pub fn new_as(outlet: &str) -> Fixture {
+        let f = Fixture::uninit_as(outlet);
+        f.init_with(&[]).ok();
+        f
     }
 
     /// A copy of this fixture in a new temp dir: the keys and the archive
