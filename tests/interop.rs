@@ -447,3 +447,43 @@ fn keygen_passphrase_protected_keys() {
     .error(&["empty passphrase"]);
     assert!(!tmp.path().join("k3/signing.key").exists());
 }
+
+/// A share bundle's payload and envelope are age files the partner opens with
+/// the standard `age` tool: here for Local Call's ssh-ed25519 key.
+#[test]
+fn bundle_payload_and_envelope_decrypt_with_age_for_an_ssh_partner() {
+    require_tool("age");
+    let f = Fixture::with_samples();
+    let lc = f.other_keys("localcall");
+    let bundle = f.path().join("memo.bundle");
+    f.json(&[
+        "share",
+        "6",
+        "--to",
+        s(&lc.join("id_ed25519.pub")),
+        "-i",
+        s(&f.identity()),
+        "-o",
+        s(&bundle),
+    ]);
+    let bytes = fs::read(&bundle).unwrap();
+    let mut r = &bytes[..];
+    let head = custody::core::bundle::read_head(&mut r).unwrap();
+    assert_eq!(r.len() as u64, head.payload_len);
+    let payload = f.path().join("payload.age");
+    let envelope = f.path().join("envelope.age");
+    fs::write(&payload, r).unwrap();
+    fs::write(&envelope, &head.envelope).unwrap();
+    let key = lc.join("id_ed25519");
+    assert_eq!(age_decrypt(&key, &payload), sample_bytes(SAMPLE_FILES[6]));
+    let env: serde_json::Value = serde_json::from_slice(&age_decrypt(&key, &envelope)).unwrap();
+    assert_eq!(env["name"], "2026-03-14-board-memo.txt", "{env}");
+    assert!(
+        env.get("path").is_none() && env.get("source").is_none(),
+        "{env}"
+    );
+    // The sender's own identity is not a recipient of the bundle.
+    let mut c = Command::new(require_tool("age"));
+    c.arg("-d").arg("-i").arg(f.identity()).arg(&payload);
+    assert_ne!(run(c).code, 0);
+}
