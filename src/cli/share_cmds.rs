@@ -14,7 +14,8 @@ use crate::core::crypto::RecipientKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::report::Finding;
 use crate::core::time;
-use crate::store::share::{self, ReceiveOutcome};
+use crate::store::bundle_file::{self, BundleReport};
+use crate::store::receive::ReceiveOutcome;
 use crate::store::{io_err, StoreError};
 
 /// Who the verifier trusts: log keys, and optionally a witness quorum.
@@ -342,7 +343,7 @@ fn print_findings(ctx: &Ctx, findings: &[Finding]) {
     }
 }
 
-fn print_bundle_report(ctx: &Ctx, r: &share::BundleReport) {
+fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
     if ctx.out.json {
         ctx.out
             .json(&serde_json::json!({ "ok": r.ok(), "report": r }));
@@ -392,7 +393,8 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> 
         Some(ctx.load_identities(&a.identity)?)
     };
     let pb = ctx.out.progress(0, true, "verify");
-    let r = trust.with(|t| share::verify_bundle(&a.file, t, ids.as_ref(), &mut |n| pb.inc(n)));
+    let r =
+        trust.with(|t| bundle_file::verify_bundle(&a.file, t, ids.as_ref(), &mut |n| pb.inc(n)));
     pb.finish_and_clear();
     let r = r?;
     print_bundle_report(ctx, &r);

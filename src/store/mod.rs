@@ -4,11 +4,13 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod bundle_file;
 pub mod db;
 pub mod extract;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;
+pub mod receive;
 pub mod share;
 pub mod tree;
 pub mod verify;

@@ -1,0 +1,445 @@
+//! Reading and writing bundle files (FORMAT.md §10.1): the strict, bounded
+//! head, the streamed payload, and the offline check of `verify-bundle`.
+//! Plaintext is only ever streamed from one age file into another (or
+//! hashed and dropped), never written to a disk.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::core::bundle::{
+    self, check_evidence, BundleHead, CheckedHop, EvidenceCheck, ShareEnvelope, Trust,
+};
+use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
+use crate::core::hash::Digest;
+use crate::core::record::Share;
+use crate::core::report::{Check, Finding, Subject};
+use crate::store::blobs;
+use crate::store::extract::HashingReader;
+use crate::store::{io_err, StoreError};
+
+/// A writer that hashes everything written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            len: 0,
+        }
+    }
+    pub fn finish(self) -> (W, Digest, u64) {
+        (
+            self.inner,
+            Digest(sha2::Digest::finalize(self.hasher).into()),
+            self.len,
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The outcome of checking a bundle file.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleReport {
+    pub bundle: PathBuf,
+    pub bundle_size: u64,
+    pub payload_size: u64,
+    /// The chain of custody, one hop per ledger, oldest first.
+    pub hops: Vec<CheckedHop>,
+    pub commitment: Option<Digest>,
+    /// Whether the payload was decrypted and checked against the commitment.
+    pub decrypted: bool,
+    /// From the decrypted envelope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl BundleReport {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+    pub fn has(&self, c: Check) -> bool {
+        self.findings.iter().any(|f| f.check == c)
+    }
+}
+
+/// A bundle file opened for reading: its head, and where its payload starts.
+pub(crate) struct OpenBundle {
+    pub(crate) path: PathBuf,
+    file: File,
+    pub(crate) head: BundleHead,
+    offset: u64,
+    len: u64,
+}
+
+pub(crate) fn open_bundle(path: &Path) -> Result<OpenBundle, StoreError> {
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
+    let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+    let head = bundle::read_head(&mut BufReader::new(&file))?;
+    let offset = head.encoded_len();
+    match (offset.checked_add(head.payload_len)).map(|end| end.cmp(&len)) {
+        Some(std::cmp::Ordering::Equal) => {}
+        Some(std::cmp::Ordering::Greater) | None => {
+            return Err(bundle::BundleError::Truncated("payload").into())
+        }
+        Some(std::cmp::Ordering::Less) => {
+            return Err(bundle::BundleError::Malformed(format!(
+                "{} bytes after the payload",
+                len - offset - head.payload_len
+            ))
+            .into())
+        }
+    }
+    Ok(OpenBundle {
+        path: path.to_path_buf(),
+        file,
+        head,
+        offset,
+        len,
+    })
+}
+
+impl OpenBundle {
+    pub(crate) fn payload(&self) -> Result<io::Take<BufReader<&File>>, StoreError> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| io_err(&self.path, e))?;
+        Ok(BufReader::with_capacity(1 << 20, f).take(self.head.payload_len))
+    }
+
+    fn report(&self, ev: EvidenceCheck) -> BundleReport {
+        BundleReport {
+            bundle: self.path.clone(),
+            bundle_size: self.len,
+            payload_size: self.head.payload_len,
+            hops: ev.hops,
+            commitment: ev.commitment,
+            decrypted: false,
+            name: None,
+            size: None,
+            sha256: None,
+            note: None,
+            findings: ev.findings,
+        }
+    }
+}
+
+pub(crate) fn add(
+    findings: &mut Vec<Finding>,
+    subject: Subject,
+    check: Check,
+    reason: impl Into<String>,
+) {
+    findings.push(Finding {
+        subject,
+        check,
+        reason: reason.into(),
+    });
+}
+
+/// Checks everything a bundle carries that needs no key: the evidence, and
+/// that the envelope is the one the share record names. Returns the report and
+/// the share record the bundle was made by (if it has one).
+pub(crate) fn check_structure(
+    b: &OpenBundle,
+    trust: &Trust<'_>,
+) -> (BundleReport, Option<(Share, Digest)>) {
+    let ev = check_evidence(&b.head.evidence, trust);
+    let share = ev.last_share.clone().zip(ev.last_share_leaf);
+    let mut rep = b.report(ev);
+    match &share {
+        None => add(
+            &mut rep.findings,
+            Subject::Bundle,
+            Check::BundleFormat,
+            "the bundle's last record is not a share record",
+        ),
+        Some((s, _)) => {
+            if Digest::of(&b.head.envelope) != s.envelope {
+                add(
+                    &mut rep.findings,
+                    Subject::Bundle,
+                    Check::PayloadDigest,
+                    "the envelope is not the one the share record names",
+                );
+            }
+            if b.head.payload_len != s.payload_size {
+                add(
+                    &mut rep.findings,
+                    Subject::Bundle,
+                    Check::PayloadDigest,
+                    format!(
+                        "the payload is {} bytes, the share record says {}",
+                        b.head.payload_len, s.payload_size
+                    ),
+                );
+            }
+        }
+    }
+    (rep, share)
+}
+
+pub(crate) fn decrypt_envelope(
+    b: &OpenBundle,
+    ids: &Identities,
+) -> Result<ShareEnvelope, StoreError> {
+    let plain = crypto::decrypt_bytes(ids, &b.head.envelope, bundle::MAX_ENVELOPE_PLAINTEXT)
+        .map_err(|e| StoreError::Decrypt {
+            what: format!(
+                "the bundle {} (was it shared with this identity?)",
+                b.path.display()
+            ),
+            source: e,
+        })?;
+    Ok(ShareEnvelope::from_json(&plain)?)
+}
+
+/// Streams the payload: hashes the ciphertext; with `ids`, decrypts it and
+/// (with `to`) re-encrypts the plaintext into `sink`. Adds findings for a
+/// payload that is not the one named, or plaintext that does not open the
+/// commitment.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn payload_pass<W: Write + Send>(
+    b: &OpenBundle,
+    share: Option<&Share>,
+    env: Option<&ShareEnvelope>,
+    ids: Option<&Identities>,
+    to: Option<(&[RecipientKey], W)>,
+    findings: &mut Vec<Finding>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<W>, StoreError> {
+    let mut hashing = HashingReader::new(b.payload()?);
+    let mut out = None;
+    let mut plain = None;
+    if let (Some(ids), Some(_)) = (ids, env) {
+        let dec = crypto::decrypt_from(ids, BufReader::with_capacity(1 << 20, &mut hashing));
+        let r = match dec {
+            Ok(r) => r,
+            Err(e) => {
+                add(
+                    findings,
+                    Subject::Bundle,
+                    Check::Content,
+                    format!("the payload does not decrypt: {e}"),
+                );
+                return Ok(None);
+            }
+        };
+        let size = env.map_or(0, |e| e.size);
+        match to {
+            Some((recipients, sink)) => {
+                match crypto::encrypt_all(r, recipients, sink, size, progress) {
+                    Ok(enc) => {
+                        plain = Some((enc.sha256, enc.len));
+                        out = Some(enc.out);
+                    }
+                    Err(CryptoError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => add(
+                        findings,
+                        Subject::Bundle,
+                        Check::Content,
+                        format!("the payload does not decrypt: {e}"),
+                    ),
+                    Err(CryptoError::Io(e)) => return Err(io_err(&b.path, e)),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => {
+                let mut h = HashingReader::new(r);
+                match io::copy(&mut h, &mut ProgressSink(progress)) {
+                    Ok(len) => plain = Some((h.digest(), len)),
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => add(
+                        findings,
+                        Subject::Bundle,
+                        Check::Content,
+                        format!("the payload does not decrypt: {e}"),
+                    ),
+                    Err(e) => return Err(io_err(&b.path, e)),
+                }
+            }
+        }
+    }
+    io::copy(&mut hashing, &mut io::sink()).map_err(|e| io_err(&b.path, e))?;
+    if let Some(s) = share {
+        if hashing.digest() != s.payload {
+            add(
+                findings,
+                Subject::Bundle,
+                Check::PayloadDigest,
+                "the payload's SHA-256 is not the one the share record names",
+            );
+        }
+    }
+    if let (Some(e), Some((sha, len))) = (env, plain) {
+        if sha != e.sha256 || len != e.size {
+            add(
+                findings,
+                Subject::Bundle,
+                Check::Content,
+                "the decrypted document does not match the digest in the envelope",
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Discards what is written, reporting its length.
+struct ProgressSink<'a>(&'a mut dyn FnMut(u64));
+
+impl Write for ProgressSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (self.0)(buf.len() as u64);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks the envelope's opening against the chain's commitment.
+pub(crate) fn check_opening(
+    env: &ShareEnvelope,
+    commitment: Option<Digest>,
+    findings: &mut Vec<Finding>,
+) {
+    if Some(env.commitment()) != commitment {
+        add(
+            findings,
+            Subject::Bundle,
+            Check::Commitment,
+            "the envelope does not open the document's content commitment",
+        );
+    }
+}
+
+/// Verifies a bundle file offline (`custody verify-bundle`): the evidence,
+/// the payload digest, and with `ids` the plaintext against the commitment.
+pub fn verify_bundle(
+    path: &Path,
+    trust: &Trust<'_>,
+    ids: Option<&Identities>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BundleReport, StoreError> {
+    let b = open_bundle(path)?;
+    let (mut rep, share) = check_structure(&b, trust);
+    let share = share.map(|(s, _)| s);
+    let env = match ids {
+        Some(ids) => Some(decrypt_envelope(&b, ids)?),
+        None => None,
+    };
+    if let Some(e) = &env {
+        check_opening(e, rep.commitment, &mut rep.findings);
+        rep.decrypted = true;
+        rep.name = Some(e.name.clone());
+        rep.size = Some(e.size);
+        rep.sha256 = Some(e.sha256);
+        rep.note = e.note.clone();
+    }
+    payload_pass::<io::Sink>(
+        &b,
+        share.as_ref(),
+        env.as_ref(),
+        ids,
+        None,
+        &mut rep.findings,
+        progress,
+    )?;
+    Ok(rep)
+}
+
+/// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename,
+/// directory fsync).
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    let tmp = temp_beside(path)?;
+    let r = (|| {
+        let mut f = create_private(&tmp)?;
+        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        blobs::sync_dir(&dir)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+pub(crate) fn temp_beside(path: &Path) -> Result<PathBuf, StoreError> {
+    let mut rnd = [0u8; 8];
+    getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(parent_dir(path).join(format!(".custody-{}.tmp", hex::encode(rnd))))
+}
+
+pub(crate) fn create_private(p: &Path) -> Result<File, StoreError> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(p).map_err(|e| io_err(p, e))
+}
+
+/// Writes a bundle: head, then the payload copied from `payload`, durably.
+pub(crate) fn write_bundle(
+    out: &Path,
+    head: &BundleHead,
+    payload: &mut dyn Read,
+) -> Result<u64, StoreError> {
+    let tmp = temp_beside(out)?;
+    let r = (|| {
+        let f = create_private(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        bundle::write_head(&mut w, head)?;
+        let n = io::copy(payload, &mut w).map_err(|e| io_err(&tmp, e))?;
+        if n != head.payload_len {
+            return Err(StoreError::Internal(format!(
+                "payload is {n} bytes, expected {}",
+                head.payload_len
+            )));
+        }
+        let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        let len = f.metadata().map_err(|e| io_err(&tmp, e))?.len();
+        fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
+        blobs::sync_dir(&parent_dir(out))?;
+        Ok(len)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}

@@ -1,0 +1,273 @@
+//! Receiving a document from a partner outlet (FORMAT.md §4.6, §10.4, §10.5)
+//! and tracing its chain of custody across outlets.
+
+use std::fs;
+use std::io::{self, BufWriter};
+use std::path::Path;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::core::bundle::{check_evidence, CheckedHop, Evidence, Trust};
+use crate::core::crypto::{self, Identities};
+use crate::core::hash::Digest;
+use crate::core::keys::SignerKey;
+use crate::core::meta::{self, Metadata};
+use crate::core::record::{Ingest, Link, Payload, Receive, RecordBody};
+use crate::core::report::{Check, Finding, Subject};
+use crate::core::time;
+use crate::store::archive::Archive;
+use crate::store::blobs::{self, SealedBlob};
+use crate::store::bundle_file::{
+    add, check_opening, check_structure, decrypt_envelope, open_bundle, payload_pass,
+    write_durable, BundleReport,
+};
+use crate::store::db::DigestKind;
+use crate::store::ingest::{dedup_key, dedup_tag};
+use crate::store::share::EVIDENCE_DIR;
+use crate::store::{io_err, StoreError};
+
+/// What `receive` stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct Received {
+    pub index: u64,
+    pub name: String,
+    pub size: u64,
+    pub sha256: Digest,
+    pub blob: Digest,
+    pub deduplicated: bool,
+    pub from: Link,
+    pub evidence: Digest,
+    pub hops: usize,
+    pub checkpoint_size: u64,
+}
+
+/// `receive` either stores the document or refuses with the report.
+#[derive(Debug)]
+pub enum ReceiveOutcome {
+    Received(Received),
+    Refused(BundleReport),
+}
+
+/// The chain of custody of one document across outlets.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub commitment: Digest,
+    /// The record that brought the document into this archive.
+    pub document: u64,
+    pub hops: Vec<CheckedHop>,
+    pub findings: Vec<Finding>,
+}
+
+impl Archive {
+    /// Verifies a bundle and, if every check passes, stores its document
+    /// re-encrypted to this archive's recipients, keeps its evidence, and
+    /// appends a `receive` record linking to the sender's share (FORMAT.md §4.6).
+    /// A failed check stores nothing.
+    pub fn receive(
+        &mut self,
+        path: &Path,
+        trust: &Trust<'_>,
+        ids: &Identities,
+        signer: &SignerKey,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ReceiveOutcome, StoreError> {
+        self.ensure_writable()?;
+        self.check_signer(signer)?;
+        let b = open_bundle(path)?;
+        let (mut rep, share) = check_structure(&b, trust);
+        let (Some((share, leaf)), true) = (share, rep.findings.is_empty()) else {
+            return Ok(ReceiveOutcome::Refused(rep));
+        };
+        if let Some(&i) = self.db.records_with(&leaf, DigestKind::Received)?.first() {
+            return Err(StoreError::Refused(format!(
+                "this bundle's share (leaf hash {leaf}) was already received as record {i}"
+            )));
+        }
+        let env = decrypt_envelope(&b, ids)?;
+        check_opening(&env, rep.commitment, &mut rep.findings);
+        if !rep.findings.is_empty() {
+            return Ok(ReceiveOutcome::Refused(rep));
+        }
+        // The document: stored again here only if this archive does not hold it yet.
+        let key = dedup_key(signer);
+        let tag = dedup_tag(&key, &env.sha256);
+        let existing = self.db.dedup(&tag)?.filter(|d| self.blobs.exists(d));
+        let mut sealed: Vec<SealedBlob> = Vec::new();
+        let (blob, blob_size) = match existing {
+            Some(d) => {
+                payload_pass::<io::Sink>(
+                    &b,
+                    Some(&share),
+                    Some(&env),
+                    Some(ids),
+                    None,
+                    &mut rep.findings,
+                    progress,
+                )?;
+                let p = self.blobs.path(&d);
+                (d, fs::metadata(&p).map_err(|e| io_err(&p, e))?.len())
+            }
+            None => {
+                let w = self.blobs.begin()?;
+                let w = payload_pass(
+                    &b,
+                    Some(&share),
+                    Some(&env),
+                    Some(ids),
+                    Some((&self.recipients[..], BufWriter::with_capacity(1 << 20, w))),
+                    &mut rep.findings,
+                    progress,
+                )?;
+                match (w, rep.findings.is_empty()) {
+                    (Some(w), true) => {
+                        let w = w
+                            .into_inner()
+                            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
+                        let s = self.blobs.seal(w, true)?;
+                        let d = (s.digest, s.len);
+                        sealed.push(s);
+                        d
+                    }
+                    _ => return Ok(ReceiveOutcome::Refused(rep)),
+                }
+            }
+        };
+        if !rep.findings.is_empty() {
+            return Ok(ReceiveOutcome::Refused(rep));
+        }
+        let dedup = if sealed.is_empty() {
+            Vec::new()
+        } else {
+            vec![(tag, blob)]
+        };
+        // The envelope of this archive: the same opening, so the commitment
+        // (the document's identity across outlets) is the same.
+        let m = Metadata {
+            v: meta::META_VERSION,
+            path: env.name.clone(),
+            name: env.name.clone(),
+            size: env.size,
+            sha256: env.sha256,
+            salt: env.salt,
+            media_type: env.media_type.clone(),
+            source: None,
+            case: None,
+            note: env.note.clone(),
+        };
+        let menv = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
+        let meta_blob = self.blobs.put_bytes(&menv)?;
+        let (meta_digest, meta_size) = (meta_blob.digest, meta_blob.len);
+        sealed.push(meta_blob);
+        // The evidence, durable before the record that commits to it.
+        let ev_bytes = b.head.evidence.encode();
+        let ev_digest = Digest::of(&ev_bytes);
+        let dir = self.root.join(EVIDENCE_DIR);
+        if !dir.exists() {
+            fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+            blobs::sync_dir(&self.root)?;
+        }
+        write_durable(&self.evidence_path(&ev_digest), &ev_bytes)?;
+        let last_hop = rep.hops.last().cloned();
+        let from = Link {
+            origin: last_hop
+                .as_ref()
+                .map_or_else(String::new, |h| h.origin.clone()),
+            key_id: last_hop
+                .as_ref()
+                .and_then(|h| h.key_id)
+                .ok_or_else(|| StoreError::Internal("no sender key".into()))?,
+            index: last_hop
+                .as_ref()
+                .and_then(|h| h.events.last().map(|e| e.index))
+                .ok_or_else(|| StoreError::Internal("no share record".into()))?,
+            leaf_hash: leaf,
+            checkpoint_size: last_hop
+                .as_ref()
+                .and_then(|h| h.checkpoint_size)
+                .ok_or_else(|| StoreError::Internal("no checkpoint".into()))?,
+            checkpoint_root: last_hop
+                .as_ref()
+                .and_then(|h| h.checkpoint_root)
+                .ok_or_else(|| StoreError::Internal("no checkpoint".into()))?,
+        };
+        let body = RecordBody {
+            index: 0,
+            time_ms: time::now_ms(),
+            origin: self.config.origin.clone(),
+            signer: self.log_key.key_id(),
+            payload: Payload::Receive(Receive {
+                stored: Ingest {
+                    blob,
+                    blob_size,
+                    commitment: share.commitment,
+                    meta: meta_digest,
+                    meta_size,
+                    recipients: crypto::fingerprints(&self.recipients),
+                },
+                from: from.clone(),
+                evidence: ev_digest,
+                evidence_size: ev_bytes.len() as u64,
+            }),
+        };
+        let rec = self
+            .commit_records(vec![body], sealed, dedup, signer)?
+            .remove(0);
+        let cp = self.sign_checkpoint(signer)?;
+        Ok(ReceiveOutcome::Received(Received {
+            index: rec.body.index,
+            name: env.name,
+            size: env.size,
+            sha256: env.sha256,
+            blob,
+            deduplicated: existing.is_some(),
+            from,
+            evidence: ev_digest,
+            hops: rep.hops.len(),
+            checkpoint_size: cp.size,
+        }))
+    }
+
+    /// The chain of custody of the document of record `index`, every hop
+    /// re-verified from the kept evidence and this log's own records.
+    pub fn trace(&self, index: u64, trust: &Trust<'_>) -> Result<Trace, StoreError> {
+        let intro = self.document_of(self.record(index)?)?;
+        let mut findings = Vec::new();
+        let mut evidence = match self.prior_evidence(&intro) {
+            Ok(e) => e,
+            Err(e) => {
+                add(
+                    &mut findings,
+                    Subject::Record(intro.body.index),
+                    Check::Evidence,
+                    e.to_string(),
+                );
+                Evidence::default()
+            }
+        };
+        let (size, note) = self.bundle_checkpoint()?;
+        let events = self.document_events(&intro)?;
+        if let Some(r) = events.iter().find(|r| r.body.index >= size) {
+            return Err(StoreError::Corrupt(format!(
+                "record {} is not covered by a checkpoint yet; run `custody checkpoint --sign`",
+                r.body.index
+            )));
+        }
+        evidence.hops.push(self.hop(&events, size, &note)?);
+        let mut logs = trust.logs.to_vec();
+        logs.push(self.log_key.clone());
+        let t = Trust {
+            logs: &logs,
+            witnesses: trust.witnesses,
+            quorum: trust.quorum,
+        };
+        let ev = check_evidence(&evidence, &t);
+        findings.extend(ev.findings);
+        Ok(Trace {
+            commitment: *intro.commitment(),
+            document: intro.body.index,
+            hops: ev.hops,
+            findings,
+        })
+    }
+}
