@@ -45,6 +45,10 @@ pub enum Check {
     Commitment,
     /// (deep) The blob does not decrypt, or its plaintext does not match the opening.
     Content,
+    /// A stored witness cosignature does not verify, or names no checkpoint.
+    Cosignature,
+    /// The latest checkpoint's cosignatures do not satisfy the witness policy.
+    WitnessQuorum,
 }
 
 impl Check {
@@ -67,6 +71,8 @@ impl Check {
             Check::MetadataDecrypt => "metadata_decrypt",
             Check::Commitment => "commitment",
             Check::Content => "content",
+            Check::Cosignature => "cosignature",
+            Check::WitnessQuorum => "witness_quorum",
         }
     }
 }

@@ -4,14 +4,17 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod cosignatures;
 pub mod db;
 pub mod extract;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;
 pub mod tree;
+pub mod trust;
 pub mod verify;
 pub mod walk;
+pub mod witness;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -74,6 +77,8 @@ pub enum StoreError {
     ContentMismatch(String),
     #[error("{} already exists", .0.display())]
     OutputExists(PathBuf),
+    #[error("{0}")]
+    Policy(#[from] crate::core::policy::PolicyError),
     #[error("internal error: {0}")]
     Internal(String),
 }
