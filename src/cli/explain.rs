@@ -64,6 +64,9 @@ pub fn explain(e: &StoreError) -> String {
             "the archive may have been tampered with: run `custody verify --deep`".into()
         }
         StoreError::OutputExists(_) => "choose another output path or pass --force".into(),
+        StoreError::Policy(_) => {
+            "fix the policy (C2SP tlog-policy: log, witness, group, quorum lines) or the --witness/--quorum values".into()
+        }
         _ => "please report this as a bug".into(),
     };
     format!("{e}; {hint}")

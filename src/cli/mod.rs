@@ -7,8 +7,11 @@ mod archive_cmds;
 mod explain;
 mod keygen;
 mod output;
+pub(crate) mod policy_args;
 mod proofs;
 mod records;
+mod trust;
+mod witness;
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +105,12 @@ enum Command {
     VerifyProof(proofs::VerifyProofArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
+    /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
+    Witness(witness::WitnessArgs),
+    /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
+    VerifyEvidence(witness::VerifyEvidenceArgs),
+    /// Manage the per-user trust store of named log and witness keys.
+    Trust(trust::TrustArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -237,6 +246,9 @@ pub fn main() -> i32 {
         Command::Verify(a) => archive_cmds::verify(&ctx, a),
         Command::VerifyProof(a) => proofs::verify_proof(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
+        Command::Witness(a) => witness::run(&ctx, a),
+        Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
+        Command::Trust(a) => trust::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
