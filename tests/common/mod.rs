@@ -56,7 +56,7 @@ pub fn repo_key(outlet: &str, file: &str) -> PathBuf {
 }
 
 /// The secret files of an outlet's folder.
-const SECRET_FILES: [&str; 3] = ["signing.key", "identity.age", "id_ed25519"];
+const SECRET_FILES: [&str; 4] = ["signing.key", "identity.age", "id_ed25519", "witness.key"];
 
 /// Copies keys-example/OUTLET into `dest_parent/OUTLET`, chmods the secret
 /// files 0600 there and returns that directory.
