@@ -58,8 +58,12 @@ pub(crate) fn read_vkey(s: &str, trust: Option<&TrustStore>) -> Result<VerifierK
 impl Ctx {
     /// The trust store at `$CUSTODY_TRUST_STORE`, `$XDG_CONFIG_HOME/custody/trust.toml`
     /// or `~/.config/custody/trust.toml` (empty if missing).
+    /// Without any location (no HOME), the store is empty.
     pub(crate) fn trust_store(&self) -> Result<TrustStore, StoreError> {
-        TrustStore::load(&trust::default_path()?)
+        match trust::default_path() {
+            Ok(p) => TrustStore::load(&p),
+            Err(_) => Ok(TrustStore::default()),
+        }
     }
 
     /// The policy the options ask for; `None` when no quorum is requested.
