@@ -66,7 +66,8 @@ fn ingest(f: &Fixture, name: &str) {
     let p = f.path().join("in").join(name);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(&p, format!("document {name}\n")).unwrap();
-    f.run(&["ingest", p.to_str().unwrap(), "--source", "s"]).ok();
+    f.run(&["ingest", p.to_str().unwrap(), "--source", "s"])
+        .ok();
 }
 
 fn save(f: &Fixture, name: &str, bytes: &[u8]) -> PathBuf {
@@ -107,7 +108,9 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     r.ok();
     assert!(r.stderr.contains("first use"), "{}", r.stderr);
     let cos1 = save(&f, "cos1", &r.stdout_bytes);
-    assert!(r.stdout.starts_with("\u{2014} theguardian.example/witness "));
+    assert!(r
+        .stdout
+        .starts_with("\u{2014} theguardian.example/witness "));
     // Same checkpoint again: unchanged, still cosigned.
     let j = w.run(&["witness", "cosign", s(&cp1), "--json"]);
     j.ok();
@@ -128,16 +131,36 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
         &f.run(&["prove", "--consistency", "1"]).ok().stdout_bytes,
     );
     let out = f.path().join("cos3");
-    let r = w.run(&["witness", "cosign", s(&cp3), "--proof", s(&body), "-o", s(&out)]);
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        s(&cp3),
+        "--proof",
+        s(&body),
+        "-o",
+        s(&out),
+    ]);
     r.ok();
-    assert!(r.stderr.contains("grew consistently from size 1 to 3"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("grew consistently from size 1 to 3"),
+        "{}",
+        r.stderr
+    );
     w.run(&["witness", "cosign", s(&body), "--json"]).ok();
 
     // Back at dropsite: store the cosignatures, with the witness key given.
     let wv = w.vkey();
     let r = log_run(
         &f,
-        &["checkpoint", "add-cosignature", s(&cos1), s(&out), "--witness", &wv, "--json"],
+        &[
+            "checkpoint",
+            "add-cosignature",
+            s(&cos1),
+            s(&out),
+            "--witness",
+            &wv,
+            "--json",
+        ],
     );
     r.ok();
     let added = r.json_lines();
@@ -145,11 +168,24 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     assert_eq!(added[0]["size"], 1);
     assert_eq!(added[1]["size"], 3);
     // Idempotent.
-    let r = log_run(&f, &["checkpoint", "add-cosignature", s(&out), "--witness", &wv, "--json"]);
+    let r = log_run(
+        &f,
+        &[
+            "checkpoint",
+            "add-cosignature",
+            s(&out),
+            "--witness",
+            &wv,
+            "--json",
+        ],
+    );
     r.ok();
     assert_eq!(r.json()["new"], false);
     let note = log_run(&f, &["checkpoint"]).ok().stdout.clone();
-    assert!(note.contains("\u{2014} theguardian.example/witness "), "{note}");
+    assert!(
+        note.contains("\u{2014} theguardian.example/witness "),
+        "{note}"
+    );
     assert!(note.contains("\u{2014} dropsite.example/leaks "), "{note}");
 
     // verify honours --witness/--quorum.
@@ -190,7 +226,11 @@ fn rollback_and_fork_are_refused_with_evidence() {
     let ev = f.path().join("rollback.evidence");
     let r = w.run(&["witness", "cosign", s(&cp1), "--evidence-out", s(&ev)]);
     r.code(FINDING);
-    assert!(r.stderr.contains("rollback") && r.stderr.contains(s(&ev)), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rollback") && r.stderr.contains(s(&ev)),
+        "{}",
+        r.stderr
+    );
     let mut c = custody();
     c.args(["verify-evidence", s(&ev), "--json"]);
     let r = run(c);
@@ -218,7 +258,13 @@ fn rollback_and_fork_are_refused_with_evidence() {
         .join("split-view-dropsite.example_leaks-2.evidence");
     assert!(default_ev.is_file(), "{}", r.stderr);
     let mut c = custody();
-    c.args(["verify-evidence", s(&default_ev), "--trust", s(&f.vkey()), "--json"]);
+    c.args([
+        "verify-evidence",
+        s(&default_ev),
+        "--trust",
+        s(&f.vkey()),
+        "--json",
+    ]);
     let r = run(c);
     r.ok();
     assert_eq!(r.json()["verdict"], "proven_fork");
@@ -258,7 +304,11 @@ fn add_cosignature_refuses_unknown_or_foreign_lines() {
     let (f, w) = setup();
     ingest(&f, "a.txt");
     let cp1 = save(&f, "cp1", &f.run(&["checkpoint"]).ok().stdout_bytes);
-    let cos = save(&f, "cos", &w.run(&["witness", "cosign", s(&cp1)]).ok().stdout_bytes);
+    let cos = save(
+        &f,
+        "cos",
+        &w.run(&["witness", "cosign", s(&cp1)]).ok().stdout_bytes,
+    );
     // Unknown key (empty trust store, no --witness): error, nothing stored.
     log_run(&f, &["checkpoint", "add-cosignature", s(&cos)]).error(&["unknown witness key"]);
     assert!(!f.ledger("cosignatures").exists());
@@ -268,8 +318,13 @@ fn add_cosignature_refuses_unknown_or_foreign_lines() {
     ingest(&other, "r.txt");
     let ocp = save(&f, "ocp", &other.run(&["checkpoint"]).ok().stdout_bytes);
     let w2 = Witness::new(other.path());
-    w2.run(&["witness", "add-log", "dropsite.example/leaks", s(&other.vkey())])
-        .ok();
+    w2.run(&[
+        "witness",
+        "add-log",
+        "dropsite.example/leaks",
+        s(&other.vkey()),
+    ])
+    .ok();
     let mut c = custody();
     c.env("CUSTODY_WITNESS_KEY", w2.keys.join("witness.key"))
         .arg("-A")
@@ -279,7 +334,14 @@ fn add_cosignature_refuses_unknown_or_foreign_lines() {
     let wv = w.vkey();
     log_run(
         &f,
-        &["checkpoint", "add-cosignature", s(&cos), s(&foreign), "--witness", &wv],
+        &[
+            "checkpoint",
+            "add-cosignature",
+            s(&cos),
+            s(&foreign),
+            "--witness",
+            &wv,
+        ],
     )
     .error(&["does not verify"]);
     assert!(!f.ledger("cosignatures").exists());
@@ -322,7 +384,8 @@ fn witness_setup_errors() {
         "cp-other",
         b"972mag.example/custody\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\xe2\x80\x94 972mag.example/custody AAAAAAAA\n",
     );
-    w.run(&["witness", "cosign", s(&fake)]).error(&["does not witness"]);
+    w.run(&["witness", "cosign", s(&fake)])
+        .error(&["does not witness"]);
     // add-log: the key name must equal the origin; witness keys are not log keys.
     w.run(&["witness", "add-log", "x.example/log", s(&other_vkey)])
         .error(&["origin"]);
@@ -331,8 +394,14 @@ fn witness_setup_errors() {
         .error(&["not a log key"]);
     // The log key refused as a witness key.
     let cp = save(&f, "cp0", &f.run(&["checkpoint"]).ok().stdout_bytes);
-    w.run(&["witness", "cosign", s(&cp), "--key", s(&w.keys.join("signing.key"))])
-        .error(&["log key"]);
+    w.run(&[
+        "witness",
+        "cosign",
+        s(&cp),
+        "--key",
+        s(&w.keys.join("signing.key")),
+    ])
+    .error(&["log key"]);
     w.run(&["witness", "cosign", s(&cp), "--key", s(&f.signing_key())])
         .error(&["log key"]);
     // Nothing was recorded: the first cosignature is still a first use.
@@ -358,7 +427,11 @@ fn keygen_writes_a_distinct_witness_key() {
         wv
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(dir.join("witness.key")).unwrap().permissions().mode() & 0o777;
+    let mode = fs::metadata(dir.join("witness.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     assert_ne!(
         fs::read_to_string(dir.join("witness.key")).unwrap(),

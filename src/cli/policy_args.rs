@@ -19,7 +19,11 @@ use crate::store::{io_err, StoreError};
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct PolicyArgs {
     /// A witness key: vkey text, a file holding it, or a trust-store name (repeatable).
-    #[arg(long = "witness", value_name = "VKEY|FILE|NAME", conflicts_with = "policy")]
+    #[arg(
+        long = "witness",
+        value_name = "VKEY|FILE|NAME",
+        conflicts_with = "policy"
+    )]
     pub witness: Vec<String>,
     /// Require K cosignatures from the --witness keys (default: all of them), or
     /// from the trust store's witnesses when no --witness is given.

@@ -62,7 +62,8 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     "trust_store": path, "keys": store.entries(),
                 }));
             } else if store.entries().is_empty() {
-                ctx.out.info(&format!("no trusted keys in {}", path.display()));
+                ctx.out
+                    .info(&format!("no trusted keys in {}", path.display()));
             } else {
                 for k in store.entries() {
                     ctx.out
@@ -78,7 +79,8 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     "removed": removed, "trust_store": path,
                 }));
             } else {
-                ctx.out.line(&format!("removed {} ({})", removed.name, removed.vkey));
+                ctx.out
+                    .line(&format!("removed {} ({})", removed.name, removed.vkey));
             }
         }
     }

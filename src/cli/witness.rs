@@ -171,12 +171,12 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
     let input = read_bounded(&a.checkpoint)?;
-    let bad = |p: &Path, e: &dyn std::fmt::Display| {
-        StoreError::Input(format!("{}: {e}", p.display()))
-    };
+    let bad =
+        |p: &Path, e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
     let (mut proof, cp_bytes): (Option<OfferedProof>, Vec<u8>) =
         if witness::is_add_checkpoint(&input) {
-            let (p, c) = witness::parse_add_checkpoint(&input).map_err(|e| bad(&a.checkpoint, &e))?;
+            let (p, c) =
+                witness::parse_add_checkpoint(&input).map_err(|e| bad(&a.checkpoint, &e))?;
             (Some(p), c.to_vec())
         } else {
             (None, input)
@@ -192,8 +192,8 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         let body = read_bounded(pf)?;
         if body.windows(2).any(|w| w == b"\n\n") {
             let (p, c) = witness::parse_add_checkpoint(&body).map_err(|e| bad(pf, &e))?;
-            let other = SignedCheckpoint::parse(c)
-                .map_err(|e| bad(pf, &format!("its checkpoint: {e}")))?;
+            let other =
+                SignedCheckpoint::parse(c).map_err(|e| bad(pf, &format!("its checkpoint: {e}")))?;
             if other.note().text() != sc.note().text() {
                 return Err(StoreError::Input(format!(
                     "{} proves a different checkpoint than {}",
@@ -317,7 +317,8 @@ fn refuse(
         Some(p) => format!("; split-view evidence written to {}", p.display()),
         None => String::new(),
     };
-    ctx.out.error(&format!("refused to cosign: {message}{tail}"));
+    ctx.out
+        .error(&format!("refused to cosign: {message}{tail}"));
     Ok(EXIT_FINDING)
 }
 

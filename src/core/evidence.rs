@@ -197,8 +197,10 @@ impl SplitViewEvidence {
                 .map(|o| o.checkpoint)
                 .map_err(|e| Verdict::BadSignature(format!("{what} checkpoint: {e}")))
         };
-        let (a, b) = match (open(&self.cosigned, "cosigned"), open(&self.offending, "offending"))
-        {
+        let (a, b) = match (
+            open(&self.cosigned, "cosigned"),
+            open(&self.offending, "offending"),
+        ) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(v), _) | (_, Err(v)) => return v,
         };
@@ -257,7 +259,10 @@ mod tests {
     }
     fn signed(t: &MemoryTree) -> Vec<u8> {
         let c = Checkpoint::new("log.example", t.size().get(), t.root()).unwrap();
-        SignedCheckpoint::sign(&c, &key()).unwrap().encode().into_bytes()
+        SignedCheckpoint::sign(&c, &key())
+            .unwrap()
+            .encode()
+            .into_bytes()
     }
     fn ev(a: &MemoryTree, b: &MemoryTree, proof: Option<OfferedProof>) -> SplitViewEvidence {
         SplitViewEvidence {
@@ -302,8 +307,13 @@ mod tests {
         assert_eq!(SplitViewEvidence::parse(&b).unwrap(), with_proof);
         assert!(!with_proof.assess(&vk, None).supports_split_view());
         // Another key: bad signature.
-        let other = SignerKey::from_seed("log.example", &[4; 32]).unwrap().verifier();
-        assert!(matches!(fork.assess(&other, None), Verdict::BadSignature(_)));
+        let other = SignerKey::from_seed("log.example", &[4; 32])
+            .unwrap()
+            .verifier();
+        assert!(matches!(
+            fork.assess(&other, None),
+            Verdict::BadSignature(_)
+        ));
     }
 
     #[test]

@@ -64,7 +64,11 @@ pub enum PolicyError {
     #[error("policy line {line}: {name:?} is not defined on an earlier line")]
     UndefinedName { line: usize, name: String },
     #[error("policy line {line}: threshold {k} is not between 1 and {members}")]
-    ThresholdOutOfRange { line: usize, k: usize, members: usize },
+    ThresholdOutOfRange {
+        line: usize,
+        k: usize,
+        members: usize,
+    },
     #[error("policy has no `quorum` line")]
     MissingQuorum,
     #[error("policy line {line}: a second `quorum` line")]
@@ -153,8 +157,7 @@ impl Policy {
                 line,
                 reason: reason.to_string(),
             };
-            if kw != "quorum" && p.logs.len() + p.witnesses.len() + p.groups.len() >= MAX_ENTRIES
-            {
+            if kw != "quorum" && p.logs.len() + p.witnesses.len() + p.groups.len() >= MAX_ENTRIES {
                 return Err(PolicyError::TooManyEntries);
             }
             match kw {
@@ -165,7 +168,10 @@ impl Policy {
                         _ => return Err(syntax("expected `log <vkey> [<url>]`")),
                     };
                     let key = parse_key(line, vkey, SigAlg::Ed25519)?;
-                    if p.logs.iter().any(|k| k.public_bytes() == key.public_bytes()) {
+                    if p.logs
+                        .iter()
+                        .any(|k| k.public_bytes() == key.public_bytes())
+                    {
                         return Err(PolicyError::DuplicateKey {
                             line,
                             name: key.name().to_string(),
@@ -182,8 +188,7 @@ impl Policy {
                     };
                     check_new_name(line, name, &names)?;
                     let key = parse_key(line, vkey, SigAlg::CosignatureV1)?;
-                    if p
-                        .witnesses
+                    if p.witnesses
                         .iter()
                         .any(|w| w.key.public_bytes() == key.public_bytes())
                     {
@@ -302,7 +307,10 @@ impl Policy {
                     reason: format!("{} is not a cosignature/v1 (alg 0x04) witness key", key),
                 });
             }
-            if ws.iter().any(|w| w.key.public_bytes() == key.public_bytes()) {
+            if ws
+                .iter()
+                .any(|w| w.key.public_bytes() == key.public_bytes())
+            {
                 return Err(PolicyError::DuplicateKey {
                     line,
                     name: key.name().to_string(),
@@ -374,11 +382,7 @@ impl Policy {
         let wsat: Vec<bool> = self
             .witnesses
             .iter()
-            .map(|w| {
-                verified
-                    .iter()
-                    .any(|v| w.key.matches(&v.name, v.key_id))
-            })
+            .map(|w| verified.iter().any(|v| w.key.matches(&v.name, v.key_id)))
             .collect();
         // Groups only name earlier entries, so one pass in order suffices.
         let mut gsat: Vec<bool> = Vec::with_capacity(self.groups.len());
@@ -588,7 +592,8 @@ mod tests {
     fn rejections() {
         let a = w(1).cosigner_verifier();
         let b = w(2).cosigner_verifier();
-        let cases: Vec<(String, fn(&PolicyError) -> bool)> = vec![
+        type Want = fn(&PolicyError) -> bool;
+        let cases: Vec<(String, Want)> = vec![
             (format!("witnes A {a}\nquorum A\n"), |e| {
                 matches!(e, PolicyError::UnknownKeyword { line: 1, .. })
             }),

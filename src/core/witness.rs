@@ -266,9 +266,7 @@ mod tests {
     fn proof(t: &MemoryTree, old: u64) -> OfferedProof {
         OfferedProof {
             old,
-            hashes: t
-                .consistency_proof(TreeSize(old), t.size())
-                .unwrap(),
+            hashes: t.consistency_proof(TreeSize(old), t.size()).unwrap(),
         }
     }
 
@@ -310,7 +308,16 @@ mod tests {
             })
         );
         let r = decide(&h, &cp(&f7), Some(&proof(&t7, 5))).unwrap_err();
-        assert!(matches!(r, Refusal::BadProof { conflicts_with: 1, .. }), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Refusal::BadProof {
+                    conflicts_with: 1,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
         assert_eq!(
             decide(&h, &cp(&tree(4, "a")), None),
             Err(Refusal::Rollback {
@@ -368,7 +375,10 @@ mod tests {
             Err(BodyError::MissingSeparator)
         );
         assert!(OfferedProof::parse("old 1\nAAAA").is_err());
-        let many = format!("old 1\n{}", format!("{}\n", b64_encode(&[0; 32])).repeat(64));
+        let many = format!(
+            "old 1\n{}",
+            format!("{}\n", b64_encode(&[0; 32])).repeat(64)
+        );
         assert_eq!(OfferedProof::parse(&many), Err(BodyError::TooManyHashes));
     }
 }

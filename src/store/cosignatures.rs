@@ -88,7 +88,12 @@ impl Archive {
                 Frame::Complete { offset, body } => match decode_entry(&body) {
                     Some((size, sig)) => {
                         end = offset + 4 + body.len() as u64;
-                        entries.push((size, sig.key_id.to_be_bytes(), sig.name.clone(), line_of(&sig).into_bytes()));
+                        entries.push((
+                            size,
+                            sig.key_id.to_be_bytes(),
+                            sig.name.clone(),
+                            line_of(&sig).into_bytes(),
+                        ));
                     }
                     None if lf.zeros_from(offset)? => {
                         torn = Some(offset);
@@ -219,7 +224,10 @@ impl Archive {
     /// The stored checkpoint note at `size` with every stored cosignature line
     /// appended (a valid C2SP signed note).
     pub fn cosigned_checkpoint(&self, size: u64) -> Result<Vec<u8>, StoreError> {
-        let note = self.db().checkpoint(size)?.ok_or(StoreError::NoCheckpoint(size))?;
+        let note = self
+            .db()
+            .checkpoint(size)?
+            .ok_or(StoreError::NoCheckpoint(size))?;
         self.append_cosignatures(size, note)
     }
 
@@ -280,7 +288,10 @@ impl Archive {
                 rep.add(
                     Subject::Checkpoint(size),
                     Check::Cosignature,
-                    format!("a cosignature by {} names a checkpoint that does not exist", sig.name),
+                    format!(
+                        "a cosignature by {} names a checkpoint that does not exist",
+                        sig.name
+                    ),
                 );
                 continue;
             };
@@ -331,10 +342,7 @@ impl Archive {
             rep.add(
                 Subject::Checkpoint(size),
                 Check::WitnessQuorum,
-                format!(
-                    "cosigned by {by}; the policy requires {}",
-                    outcome.required
-                ),
+                format!("cosigned by {by}; the policy requires {}", outcome.required),
             );
         }
         Ok(())

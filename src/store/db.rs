@@ -307,11 +307,15 @@ impl Db {
     }
 
     /// Is a cosignature by (`name`, `key_id`) stored for the checkpoint at `size`?
-    pub fn has_cosignature(&self, size: u64, key_id: [u8; 4], name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .cosigs
+    pub fn has_cosignature(
+        &self,
+        size: u64,
+        key_id: [u8; 4],
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        self.cosigs
             .contains_key(cosig_key(size, key_id, name))
-            .map_err(db_err)?)
+            .map_err(db_err)
     }
 
     /// Indexes cosignature lines (tree size, key ID, key name, line) and the

@@ -90,9 +90,7 @@ impl TrustStore {
     /// valid names, unique names and keys, kind matching the key's algorithm.
     pub fn load(path: &Path) -> Result<TrustStore, StoreError> {
         let meta = match fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(TrustStore::default())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TrustStore::default()),
             Err(e) => return Err(io_err(path, e)),
             Ok(m) => m,
         };
@@ -110,7 +108,10 @@ impl TrustStore {
             if TrustKind::of(&k.vkey) != Some(k.kind) {
                 return Err(StoreError::Config(
                     path.to_path_buf(),
-                    format!("entry {:?}: kind does not match the key's algorithm", k.name),
+                    format!(
+                        "entry {:?}: kind does not match the key's algorithm",
+                        k.name
+                    ),
                 ));
             }
             s.add(&k.name, k.vkey)

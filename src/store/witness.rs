@@ -105,7 +105,10 @@ impl Archive {
             if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
                 return Err(StoreError::Config(
                     p,
-                    format!("log {:?}: the vkey must be alg 0x01 named as the origin", l.origin),
+                    format!(
+                        "log {:?}: the vkey must be alg 0x01 named as the origin",
+                        l.origin
+                    ),
                 ));
             }
         }
