@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn entry_round_trip() {
-        let sig = NoteSignature::parse_line("\u{2014} w.example/witness AAAAAQ==").unwrap();
+        let sig = NoteSignature::parse_line("\u{2014} w.example/witness AAAAAQE=").unwrap();
         let b = encode_entry(7, &line_of(&sig));
         assert_eq!(decode_entry(&b), Some((7, sig)));
         assert_eq!(decode_entry(&b[..7]), None);
