@@ -407,3 +407,163 @@ fn bad_bundles_are_one_line_errors_and_change_nothing() {
     run(c).error(&["missing.bundle"]);
     o.gu.assert_unchanged(&before);
 }
+
+fn text(p: &Path) -> String {
+    fs::read_to_string(p).unwrap().trim().to_string()
+}
+
+/// Runs `custody` in `f`'s archive with its own trust store.
+fn with_store(f: &Fixture, args: &[&str]) -> Run {
+    let mut c = f.cmd();
+    c.env("CUSTODY_TRUST_STORE", f.path().join("trust.toml"))
+        .args(args);
+    run(c)
+}
+
+#[test]
+fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
+    let o = Outlets::new();
+    let dsv = o.ds.vkey();
+    let witnesses = [&o.gu, &o.mag, &o.lc];
+    for w in witnesses {
+        w.run(&[
+            "witness",
+            "add-log",
+            "dropsite.example/leaks",
+            s(&dsv),
+            "--key",
+            s(&w.keys.join("witness.key")),
+        ])
+        .ok();
+    }
+    // Every partner cosigns Drop Site's first checkpoint (trust on first use).
+    let cp8 = o.wire("cp8");
+    fs::write(&cp8, &o.ds.run(&["checkpoint"]).ok().stdout_bytes).unwrap();
+    let mut cos = Vec::new();
+    for (n, w) in witnesses.iter().enumerate() {
+        let out = o.wire(&format!("cos8-{n}"));
+        w.run(&["witness", "cosign", s(&cp8), "-o", s(&out)]).ok();
+        cos.push(out);
+    }
+    let wv: Vec<String> = witnesses
+        .iter()
+        .map(|w| text(&w.keys.join("witness.vkey")))
+        .collect();
+    let mut add = vec!["checkpoint", "add-cosignature"];
+    add.extend(cos.iter().map(|p| s(p)));
+    for v in &wv {
+        add.extend(["--witness", v.as_str()]);
+    }
+    o.ds.run(&add).ok();
+
+    // A new share makes a new checkpoint, which no witness has seen yet.
+    let a = o.wire("a.bundle");
+    let sh = share(&o.ds, "2", &o.gu, &a);
+    assert_eq!(sh["cosignatures"], 0);
+    let tr = trust(&o.ds);
+    let quorum = [
+        &tr[0][..],
+        &tr[1],
+        "--witness",
+        &wv[1],
+        "--witness",
+        &wv[2],
+        "--quorum",
+        "2",
+    ];
+    let (code, v) = verify_bundle(&a, &quorum);
+    assert_eq!(code, FINDING);
+    assert_eq!(checks(&v), ["witness_quorum"], "{v}");
+
+    // +972 and Local Call cosign it, given Drop Site's consistency proof.
+    let body = o.wire("consistency-8");
+    fs::write(
+        &body,
+        &o.ds.run(&["prove", "--consistency", "8"]).ok().stdout_bytes,
+    )
+    .unwrap();
+    let mut add = vec!["checkpoint", "add-cosignature"];
+    let outs: Vec<PathBuf> = (1..3).map(|n| o.wire(&format!("cos9-{n}"))).collect();
+    for (w, out) in [&o.mag, &o.lc].into_iter().zip(&outs) {
+        w.run(&["witness", "cosign", s(&body), "-o", s(out)]).ok();
+        add.push(s(out));
+    }
+    for v in &wv {
+        add.extend(["--witness", v.as_str()]);
+    }
+    o.ds.run(&add).ok();
+    let r = o.ds.json(&["refresh-bundle", s(&a)]);
+    assert_eq!(r["cosignatures"], 2, "{r}");
+    assert_eq!(r["checkpoint_size"], 9);
+    let (code, v) = verify_bundle(&a, &quorum);
+    assert_eq!(code, OK, "{v}");
+    let cosigned = v["report"]["hops"][0]["cosigned_by"].as_array().unwrap();
+    assert_eq!(cosigned.len(), 2, "{v}");
+
+    // The same rule as a C2SP tlog-policy file, which also names the trusted log.
+    let policy = o.wire("partners.policy");
+    fs::write(
+        &policy,
+        format!(
+            "log {}\nwitness mag {}\nwitness localcall {}\ngroup both all mag localcall\nquorum both\n",
+            text(&dsv),
+            wv[1],
+            wv[2]
+        ),
+    )
+    .unwrap();
+    let (code, v) = verify_bundle(&a, &["--policy", s(&policy)]);
+    assert_eq!(code, OK, "{v}");
+
+    // The Guardian keeps the keys in its trust store instead, and receives.
+    with_store(&o.gu, &["trust", "add", "dropsite", s(&dsv)]).ok();
+    with_store(&o.gu, &["trust", "add", "972mag-witness", &wv[1]]).ok();
+    with_store(&o.gu, &["trust", "add", "localcall-witness", &wv[2]]).ok();
+    let gid = o.gu.identity();
+    let r = with_store(
+        &o.gu,
+        &["receive", s(&a), "-i", s(&gid), "--quorum", "2", "--json"],
+    );
+    r.ok();
+    assert_eq!(r.json()["from"]["checkpoint_size"], 9);
+    let t = with_store(&o.gu, &["trace", "0", "--json"]);
+    t.ok();
+    assert_eq!(
+        t.json()["trace"]["hops"][0]["cosigned_by"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Drop Site rewrites its history: an archive re-created with the same log
+    // key and other documents, at the size the witnesses last cosigned.
+    let fork = Fixture::new_as("dropsite");
+    let src = fork.path().join("rewritten");
+    fs::create_dir_all(&src).unwrap();
+    for n in 0..9 {
+        fs::write(
+            src.join(format!("doc-{n}.txt")),
+            format!("not the leak {n}\n"),
+        )
+        .unwrap();
+    }
+    fork.ingest_json(&[s(&src)]);
+    let fcp = o.wire("fork-cp9");
+    fs::write(&fcp, &fork.run(&["checkpoint"]).ok().stdout_bytes).unwrap();
+    let ev = o.wire("split-view.evidence");
+    let r = o
+        .mag
+        .run(&["witness", "cosign", s(&fcp), "--evidence-out", s(&ev)]);
+    r.code(FINDING);
+    assert!(
+        r.stdout.is_empty(),
+        "no cosignature is emitted: {}",
+        r.stdout
+    );
+    let mut c = custody();
+    c.args(["verify-evidence", s(&ev), "--json"]);
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.json()["verdict"], "proven_fork", "{}", r.stdout);
+}

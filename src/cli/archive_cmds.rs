@@ -331,6 +331,9 @@ pub struct VerifyArgs {
         env = "CUSTODY_IDENTITY"
     )]
     identity: Vec<PathBuf>,
+    /// Witness quorum the latest checkpoint's stored cosignatures must meet.
+    #[command(flatten)]
+    policy: super::policy_args::PolicyArgs,
 }
 
 struct VerifyUi<'a> {
@@ -353,6 +356,7 @@ impl VerifyObserver for VerifyUi<'_> {
 }
 
 pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
+    let policy = ctx.policy(&a.policy)?;
     let arch = ctx.open()?;
     let ids = if a.deep {
         Some(ctx.load_identities(&a.identity)?)
@@ -363,7 +367,14 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
         out: &ctx.out,
         pb: None,
     };
-    let rep = arch.verify(&VerifyOptions { deep: ids.as_ref() }, &mut ui)?;
+    let mut rep = arch.verify(&VerifyOptions { deep: ids.as_ref() }, &mut ui)?;
+    // Witness cosignatures: every stored one whose key we know must verify,
+    // and with a policy the latest checkpoint must meet its quorum.
+    let mut witnesses = ctx.trust_store()?.witness_keys();
+    if let Some(p) = &policy {
+        witnesses.extend(p.witness_keys());
+    }
+    arch.check_cosignatures(&witnesses, policy.as_ref(), &mut rep)?;
     if let Some(pb) = ui.pb.take() {
         pb.finish_and_clear();
     }

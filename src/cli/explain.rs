@@ -71,6 +71,9 @@ pub fn explain(e: &StoreError) -> String {
             "ask the sender for the bundle again (custody share); nothing was changed".into()
         }
         StoreError::Refused(_) => "nothing was changed".into(),
+        StoreError::Policy(_) => {
+            "fix the policy (C2SP tlog-policy: log, witness, group, quorum lines) or the --witness/--quorum values".into()
+        }
         _ => "please report this as a bug".into(),
     };
     format!("{e}; {hint}")

@@ -20,6 +20,8 @@ Writes into DIR (created if missing; existing files are never overwritten):
   signing.vkey   public verifier key (name+keyid+base64), give it to partners
   identity.age   secret age identity (AGE-SECRET-KEY-1…), mode 0600
   recipient.txt  public age recipient (age1…), use it with `custody init --recipient`
+  witness.key    secret witness key (PRIVATE+KEY+…, a distinct Ed25519 key), mode 0600
+  witness.vkey   public cosigner key (alg 0x04), give it to the logs you witness
 
 Example:
   custody keygen --name dropsite.example/leaks -o ~/.custody/keys
@@ -28,6 +30,9 @@ pub struct KeygenArgs {
     /// Key name, a schema-less URL such as dropsite.example/leaks (no spaces or '+').
     #[arg(long)]
     name: String,
+    /// Name of the witness key (default: the host part of --name + "/witness").
+    #[arg(long)]
+    witness_name: Option<String>,
     /// Directory to write the key files into.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
@@ -46,12 +51,28 @@ struct KeygenOut {
     recipient: String,
     signing_key: PathBuf,
     identity: PathBuf,
+    witness_vkey: String,
+    witness_key: PathBuf,
     passphrase_protected: bool,
+}
+
+/// `theguardian.example/custody` -> `theguardian.example/witness`.
+fn default_witness_name(name: &str) -> String {
+    let host = name.split('/').next().unwrap_or(name);
+    format!("{host}/witness")
 }
 
 pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     let signer = SignerKey::generate(&a.name)
         .map_err(|e| StoreError::Input(format!("invalid key name {:?}: {e}", a.name)))?;
+    let wname = a
+        .witness_name
+        .clone()
+        .unwrap_or_else(|| default_witness_name(&a.name));
+    // A distinct key: C2SP tlog-cosignature requires cosigners that make
+    // different statements (a log's and a witness's) to use distinct keys.
+    let witness = SignerKey::generate(&wname)
+        .map_err(|e| StoreError::Input(format!("invalid witness key name {wname:?}: {e}")))?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;
@@ -61,6 +82,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         dir.join("signing.vkey"),
         dir.join("identity.age"),
         dir.join("recipient.txt"),
+        dir.join("witness.key"),
+        dir.join("witness.vkey"),
     ];
     for p in &paths {
         if p.exists() {
@@ -94,16 +117,24 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     ));
     let id_file = protect(id_text.as_bytes())?;
     let vkey = signer.verifier().encode();
+    let wkey = witness.encode();
+    let wkey_line = Zeroizing::new(format!("{}\n", wkey.as_str()));
+    let wkey_file = protect(wkey_line.as_bytes())?;
+    let wvkey = witness.cosigner_verifier().encode();
     write_secret_file(&paths[0], &skey_file)?;
     std::fs::write(&paths[1], format!("{vkey}\n")).map_err(|e| io_err(&paths[1], e))?;
     write_secret_file(&paths[2], &id_file)?;
     std::fs::write(&paths[3], format!("{recipient}\n")).map_err(|e| io_err(&paths[3], e))?;
+    write_secret_file(&paths[4], &wkey_file)?;
+    std::fs::write(&paths[5], format!("{wvkey}\n")).map_err(|e| io_err(&paths[5], e))?;
     let o = KeygenOut {
         name: a.name,
         vkey,
         recipient,
         signing_key: paths[0].clone(),
         identity: paths[2].clone(),
+        witness_vkey: wvkey,
+        witness_key: paths[4].clone(),
         passphrase_protected: pass.is_some(),
     };
     if ctx.out.json {
@@ -111,10 +142,12 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     } else {
         ctx.out.line(&format!("verifier key: {}", o.vkey));
         ctx.out.line(&format!("recipient:    {}", o.recipient));
+        ctx.out.line(&format!("witness key:  {}", o.witness_vkey));
         ctx.out.info(&format!(
-            "secret keys written to {} and {} (mode 0600{}); keep them off shared disks",
+            "secret keys written to {}, {} and {} (mode 0600{}); keep them off shared disks",
             o.signing_key.display(),
             o.identity.display(),
+            o.witness_key.display(),
             if o.passphrase_protected {
                 ", passphrase-protected"
             } else {

@@ -7,9 +7,12 @@ mod archive_cmds;
 mod explain;
 mod keygen;
 mod output;
+pub(crate) mod policy_args;
 mod proofs;
 mod records;
 mod share_cmds;
+mod trust;
+mod witness;
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +116,12 @@ enum Command {
     Trace(share_cmds::TraceArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
+    /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
+    Witness(witness::WitnessArgs),
+    /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
+    VerifyEvidence(witness::VerifyEvidenceArgs),
+    /// Manage the per-user trust store of named log and witness keys.
+    Trust(trust::TrustArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -253,6 +262,9 @@ pub fn main() -> i32 {
         Command::Receive(a) => share_cmds::receive(&ctx, a),
         Command::Trace(a) => share_cmds::trace(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
+        Command::Witness(a) => witness::run(&ctx, a),
+        Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
+        Command::Trust(a) => trust::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

@@ -7,11 +7,13 @@ use clap::Args;
 use serde::Serialize;
 
 use super::output::Paint;
+use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::hash::Digest;
 use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, LeafIndex, TreeSize};
+use crate::core::note::NoteSignature;
 use crate::core::record::Record;
 use crate::core::tlog_proof::TlogProof;
 use crate::store::{io_err, StoreError};
@@ -28,8 +30,15 @@ signed note), ready to hand to a partner or a witness.
 Examples:
   custody checkpoint > latest.checkpoint
   custody checkpoint --all --json
-  custody checkpoint --sign      # after an interrupted ingest")]
+  custody checkpoint --sign      # after an interrupted ingest
+  custody checkpoint add-cosignature guardian.cosig   # store a witness's cosignature
+
+Stored witness cosignatures (see `checkpoint add-cosignature`) are appended
+to the checkpoint they cosign.")]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct CheckpointArgs {
+    #[command(subcommand)]
+    action: Option<CheckpointAction>,
     /// Print the checkpoint at this tree size instead of the latest.
     #[arg(long, conflicts_with = "all")]
     size: Option<u64>,
@@ -42,6 +51,24 @@ pub struct CheckpointArgs {
     /// The log's signing key, for --sign (default: $CUSTODY_SIGNING_KEY, else custody.toml).
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum CheckpointAction {
+    /// Verify witness cosignature lines and store them with the checkpoint they cosign.
+    #[command(after_help = "\
+Each FILE holds cosignature lines (`— <witness> <base64>`) as printed by
+`custody witness cosign`. Each line must be by a witness key from the trust
+store or --witness and must verify over one of this archive's checkpoints;
+otherwise nothing is stored. Lines already stored are skipped.")]
+    AddCosignature {
+        /// Files of cosignature lines.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A witness key (vkey, file or trust-store name) besides the trust store's (repeatable).
+        #[arg(long, value_name = "VKEY|FILE|NAME")]
+        witness: Vec<String>,
+    },
 }
 
 #[derive(Serialize)]
@@ -62,7 +89,82 @@ fn cp_out(size: u64, note: &[u8]) -> CheckpointOut {
     }
 }
 
+/// Reads the signature lines of a cosignature file (bounded; blank lines
+/// ignored; anything else is an error).
+fn read_cosignature_lines(p: &std::path::Path) -> Result<Vec<NoteSignature>, StoreError> {
+    let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
+    if meta.len() > 64 * 1024 {
+        return Err(StoreError::Input(format!(
+            "{} is too large for cosignature lines",
+            p.display()
+        )));
+    }
+    let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        out.push(NoteSignature::parse_line(l).map_err(|e| {
+            StoreError::Input(format!(
+                "{} line {}: not a cosignature line (— name base64): {e}",
+                p.display(),
+                i + 1
+            ))
+        })?);
+    }
+    if out.is_empty() {
+        return Err(StoreError::Input(format!(
+            "{} holds no cosignature lines",
+            p.display()
+        )));
+    }
+    Ok(out)
+}
+
+fn add_cosignature(ctx: &Ctx, files: &[PathBuf], witness: &[String]) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let trust = ctx.trust_store()?;
+    let mut keys = trust.witness_keys();
+    for w in witness {
+        let k = read_vkey(w, Some(&trust))?;
+        if k.alg() != crate::core::keys::SigAlg::CosignatureV1 {
+            return Err(StoreError::Input(format!(
+                "--witness {k} is not a witness key (cosignature/v1, alg 0x04)"
+            )));
+        }
+        keys.push(k);
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        lines.extend(
+            read_cosignature_lines(f)?
+                .into_iter()
+                .filter(|s| !arch.log_key().matches(&s.name, s.key_id)),
+        );
+    }
+    let added = arch.add_cosignatures(&lines, &keys)?;
+    for a in &added {
+        if ctx.out.json {
+            ctx.out.json(a);
+        } else {
+            ctx.out.line(&format!(
+                "{} cosignature by {} ({}) on the checkpoint at size {}, time {}",
+                if a.new { "stored" } else { "already had" },
+                a.witness,
+                a.key_id,
+                a.size,
+                a.timestamp
+            ));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
 pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
+    if let Some(CheckpointAction::AddCosignature { files, witness }) = &a.action {
+        return add_cosignature(ctx, files, witness);
+    }
     let mut arch = ctx.open()?;
     let list: Vec<(u64, Vec<u8>)> = if a.sign {
         let k = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
@@ -71,21 +173,18 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
             ctx.out
                 .info("the latest checkpoint already covers every record; nothing signed");
         }
-        vec![(cp.size, cp.note)]
+        vec![(cp.size, arch.cosigned_checkpoint(cp.size)?)]
     } else if a.all {
-        arch.checkpoints()?
+        let mut v = Vec::new();
+        for (s, _) in arch.checkpoints()? {
+            v.push((s, arch.cosigned_checkpoint(s)?));
+        }
+        v
     } else if let Some(s) = a.size {
-        vec![(
-            s,
-            arch.checkpoints()?
-                .into_iter()
-                .find(|(z, _)| *z == s)
-                .map(|(_, n)| n)
-                .ok_or(StoreError::NoCheckpoint(s))?,
-        )]
+        vec![(s, arch.cosigned_checkpoint(s)?)]
     } else {
         vec![arch
-            .latest_checkpoint()?
+            .latest_cosigned_checkpoint()?
             .ok_or(StoreError::NoCheckpoint(0))?]
     };
     for (size, note) in &list {

@@ -7,108 +7,83 @@ use clap::Args;
 
 use super::archive_cmds::human_bytes;
 use super::output::Paint;
+use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::bundle::{CheckedHop, Trust};
 use crate::core::checkpoint::WitnessCosignature;
 use crate::core::crypto::RecipientKey;
 use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::policy::Policy;
 use crate::core::report::Finding;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::receive::ReceiveOutcome;
 use crate::store::{io_err, StoreError};
 
-/// Who the verifier trusts: log keys, and optionally a witness quorum.
+/// Who the verifier trusts: log keys (the trust store's, `--trust`, a
+/// policy's `log` lines), and optionally a witness quorum.
 #[derive(Debug, Args)]
 pub(crate) struct TrustArgs {
-    /// A trusted log verifier key (vkey text or a file holding it); repeatable.
-    /// Keys in the trust store (`custody trust add`) are trusted too.
-    #[arg(long, value_name = "VKEY|FILE")]
+    /// A trusted log verifier key: vkey text, a file holding it, or a
+    /// trust-store name (repeatable). Log keys in the trust store
+    /// (`custody trust add`) are always trusted.
+    #[arg(long, value_name = "VKEY|FILE|NAME")]
     trust: Vec<String>,
-    /// A witness verifier key (cosignature/v1, vkey text or file); repeatable.
-    #[arg(long, value_name = "VKEY|FILE")]
-    witness: Vec<String>,
-    /// Require cosignatures by at least K of the witnesses on every checkpoint.
-    #[arg(long, value_name = "K")]
-    quorum: Option<usize>,
-}
-
-/// A vkey given on the command line: the text itself, or a file holding it.
-pub(crate) fn read_vkey(s: &str, what: &str) -> Result<VerifierKey, StoreError> {
-    let p = Path::new(s);
-    let text = if p.is_file() {
-        std::fs::read_to_string(p).map_err(|e| io_err(p, e))?
-    } else {
-        s.to_string()
-    };
-    VerifierKey::parse(text.trim())
-        .map_err(|e| StoreError::Input(format!("{what} {s:?} is not a verifier key: {e}")))
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 /// The keys and quorum rule built from [`TrustArgs`].
 pub(crate) struct TrustSet {
     logs: Vec<VerifierKey>,
     witnesses: Vec<VerifierKey>,
-    quorum: Option<usize>,
+    policy: Option<Policy>,
 }
 
 impl TrustSet {
-    pub(crate) fn from_args(_ctx: &Ctx, a: &TrustArgs) -> Result<TrustSet, StoreError> {
-        let mut logs = Vec::new();
+    pub(crate) fn from_args(ctx: &Ctx, a: &TrustArgs) -> Result<TrustSet, StoreError> {
+        let store = ctx.trust_store()?;
+        let mut logs = store.log_keys();
         for t in &a.trust {
-            let k = read_vkey(t, "--trust")?;
+            let k = read_vkey(t, Some(&store))?;
             if k.alg() != SigAlg::Ed25519 {
                 return Err(StoreError::Input(format!(
-                    "--trust {} is not a log key (Ed25519, alg 0x01)",
+                    "--trust {} is not a log key (Ed25519, alg 0x01); a log hands out its signing.vkey",
                     k.name()
                 )));
             }
             logs.push(k);
         }
-        let mut witnesses = Vec::new();
-        for w in &a.witness {
-            let k = read_vkey(w, "--witness")?;
-            if k.alg() != SigAlg::CosignatureV1 {
-                return Err(StoreError::Input(format!(
-                    "--witness {} is not a witness key (cosignature/v1, alg 0x04)",
-                    k.name()
-                )));
+        let policy = ctx.policy(&a.policy)?;
+        let witnesses = match &policy {
+            Some(p) => {
+                logs.extend(p.log_keys().iter().cloned());
+                p.witness_keys()
             }
-            witnesses.push(k);
-        }
-        if let Some(q) = a.quorum {
-            if q > witnesses.len() {
-                return Err(StoreError::Input(format!(
-                    "--quorum {q} but only {} witness key(s) given",
-                    witnesses.len()
-                )));
-            }
-        }
+            // No quorum asked: still report which known witnesses cosigned.
+            None => store.witness_keys(),
+        };
         Ok(TrustSet {
             logs,
             witnesses,
-            quorum: a.quorum,
+            policy,
         })
     }
 
-    fn quorum_met(&self, cosigs: &[WitnessCosignature]) -> (bool, String) {
-        let k = self.quorum.unwrap_or(0);
-        let mut names: Vec<&str> = cosigs.iter().map(|c| c.name.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        (
-            names.len() >= k,
-            format!("{k} of {} witnesses", self.witnesses.len()),
-        )
-    }
-
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Trust<'_>) -> T) -> T {
-        let q = |c: &[WitnessCosignature]| self.quorum_met(c);
+        let q = |c: &[WitnessCosignature]| match &self.policy {
+            Some(p) => {
+                let o = p.evaluate(c);
+                (o.satisfied, o.required)
+            }
+            None => (true, String::new()),
+        };
         let t = Trust {
             logs: &self.logs,
             witnesses: &self.witnesses,
             quorum: self
-                .quorum
+                .policy
+                .as_ref()
                 .map(|_| &q as &dyn Fn(&[WitnessCosignature]) -> (bool, String)),
         };
         f(&t)

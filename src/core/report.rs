@@ -51,8 +51,6 @@ pub enum Check {
     InclusionProof,
     /// A log key in a chain of custody is not in the verifier's trust store.
     UntrustedLog,
-    /// The checkpoint lacks the cosignatures the witness policy requires.
-    WitnessQuorum,
     /// A hop of a chain of custody does not link to the previous one (wrong
     /// share, checkpoint, evidence digest or document).
     HopLink,
@@ -60,6 +58,11 @@ pub enum Check {
     PayloadDigest,
     /// The evidence kept for a received document is missing or altered.
     Evidence,
+    /// A stored witness cosignature does not verify, or names no checkpoint.
+    Cosignature,
+    /// A checkpoint's cosignatures do not satisfy the witness policy (the
+    /// archive's latest checkpoint, or one a bundle or trace carries).
+    WitnessQuorum,
 }
 
 impl Check {
@@ -85,10 +88,11 @@ impl Check {
             Check::BundleFormat => "bundle_format",
             Check::InclusionProof => "inclusion_proof",
             Check::UntrustedLog => "untrusted_log",
-            Check::WitnessQuorum => "witness_quorum",
             Check::HopLink => "hop_link",
             Check::PayloadDigest => "payload_digest",
             Check::Evidence => "evidence",
+            Check::Cosignature => "cosignature",
+            Check::WitnessQuorum => "witness_quorum",
         }
     }
 }

@@ -417,6 +417,10 @@ impl Archive {
         }
         if let Err(reason) = self.catch_up_checkpoints()? {
             self.damaged = Some(reason);
+            return Ok(());
+        }
+        if let Err(reason) = self.catch_up_cosignatures()? {
+            self.damaged = Some(reason);
         }
         Ok(())
     }

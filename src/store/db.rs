@@ -2,7 +2,8 @@
 //!
 //! sled holds only what can be rebuilt from the append-only files (FORMAT.md §7):
 //! record locations, Merkle nodes, digest lookups, the deduplication index and a
-//! copy of every checkpoint. `reindex` rebuilds it from the files.
+//! copy of every checkpoint, and the stored witness cosignatures (§11.3).
+//! `reindex` rebuilds it from the files.
 
 use std::path::Path;
 
@@ -16,6 +17,7 @@ const K_LAYOUT: &[u8] = b"layout";
 const K_SIZE: &[u8] = b"size";
 const K_RECORDS_LEN: &[u8] = b"records_len";
 const K_CHECKPOINTS_LEN: &[u8] = b"checkpoints_len";
+const K_COSIGNATURES_LEN: &[u8] = b"cosignatures_len";
 
 /// What a digest in the lookup tree names (FORMAT.md §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,7 @@ pub struct Db {
     digests: sled::Tree,
     dedup: sled::Tree,
     cps: sled::Tree,
+    cosigs: sled::Tree,
 }
 
 fn db_err(e: sled::Error) -> StoreError {
@@ -104,6 +107,15 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     k
 }
 
+/// `cosignatures` key: u64 tree size || u32 key ID || key name.
+fn cosig_key(size: u64, key_id: [u8; 4], name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + name.len());
+    k.extend_from_slice(&size.to_be_bytes());
+    k.extend_from_slice(&key_id);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
 impl Db {
     /// Opens (or creates) the database in `path`. sled's own errors are mapped;
     /// a panic inside sled while opening a damaged database is caught and
@@ -134,6 +146,7 @@ impl Db {
             digests: t("digests")?,
             dedup: t("dedup")?,
             cps: t("checkpoints")?,
+            cosigs: t("cosignatures")?,
             db,
         };
         match this.meta.get(K_LAYOUT).map_err(db_err)? {
@@ -290,6 +303,67 @@ impl Db {
         for kv in self.cps.iter() {
             let (k, v) = kv.map_err(db_err)?;
             out.push((u64_of(&k)?, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Bytes of `ledger/cosignatures` that are indexed.
+    pub fn cosignatures_len(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_COSIGNATURES_LEN)
+    }
+
+    /// Is a cosignature by (`name`, `key_id`) stored for the checkpoint at `size`?
+    pub fn has_cosignature(
+        &self,
+        size: u64,
+        key_id: [u8; 4],
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        self.cosigs
+            .contains_key(cosig_key(size, key_id, name))
+            .map_err(db_err)
+    }
+
+    /// Indexes cosignature lines (tree size, key ID, key name, line) and the
+    /// new `ledger/cosignatures` length in one transaction; flushes (FORMAT.md §11.3).
+    pub fn put_cosignatures(
+        &self,
+        entries: &[(u64, [u8; 4], String, Vec<u8>)],
+        file_len: u64,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.meta, &self.cosigs)
+            .transaction(|(m, c)| {
+                for (size, id, name, line) in entries {
+                    c.insert(cosig_key(*size, *id, name), line.as_slice())?;
+                }
+                m.insert(K_COSIGNATURES_LEN, &file_len.to_be_bytes())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush()
+    }
+
+    /// The stored cosignature lines of the checkpoint at `size`.
+    pub fn cosignatures(&self, size: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.cosigs.scan_prefix(size.to_be_bytes()) {
+            let (_, v) = kv.map_err(db_err)?;
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Every stored cosignature line with its checkpoint size.
+    pub fn all_cosignatures(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.cosigs.iter() {
+            let (k, v) = kv.map_err(db_err)?;
+            let size = k
+                .get(..8)
+                .ok_or_else(|| StoreError::DatabaseCorrupt("bad cosignature key".into()))
+                .and_then(u64_of)?;
+            out.push((size, v.to_vec()));
         }
         Ok(out)
     }

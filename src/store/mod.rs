@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod blobs;
 pub mod bundle_file;
+pub mod cosignatures;
 pub mod db;
 pub mod extract;
 pub mod ingest;
@@ -13,8 +14,10 @@ pub mod logfile;
 pub mod receive;
 pub mod share;
 pub mod tree;
+pub mod trust;
 pub mod verify;
 pub mod walk;
+pub mod witness;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -82,6 +85,8 @@ pub enum StoreError {
     /// An operation refused for a reason that is a verification result, not a fault (exit 1).
     #[error("{0}")]
     Refused(String),
+    #[error("{0}")]
+    Policy(#[from] crate::core::policy::PolicyError),
     #[error("internal error: {0}")]
     Internal(String),
 }

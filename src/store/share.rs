@@ -176,7 +176,8 @@ impl Archive {
 
     /// The checkpoint a bundle carries: the latest, with its cosignatures.
     pub(crate) fn bundle_checkpoint(&self) -> Result<(u64, Vec<u8>), StoreError> {
-        self.latest_checkpoint()?.ok_or(StoreError::NoCheckpoint(0))
+        self.latest_cosigned_checkpoint()?
+            .ok_or(StoreError::NoCheckpoint(0))
     }
 
     /// The chain of custody before this log's hop: the kept evidence of a

@@ -56,7 +56,7 @@ pub fn repo_key(outlet: &str, file: &str) -> PathBuf {
 }
 
 /// The secret files of an outlet's folder.
-const SECRET_FILES: [&str; 3] = ["signing.key", "identity.age", "id_ed25519"];
+const SECRET_FILES: [&str; 4] = ["signing.key", "identity.age", "id_ed25519", "witness.key"];
 
 /// Copies keys-example/OUTLET into `dest_parent/OUTLET`, chmods the secret
 /// files 0600 there and returns that directory.
@@ -89,6 +89,12 @@ pub fn custody() -> Command {
         .env_remove("CUSTODY_SIGNING_KEY")
         .env_remove("CUSTODY_IDENTITY")
         .env_remove("CUSTODY_PASSPHRASE_FILE")
+        .env_remove("CUSTODY_WITNESS_KEY")
+        // Never the developer's own trust store; tests that use one set their own.
+        .env(
+            "CUSTODY_TRUST_STORE",
+            "/nonexistent/custody-tests/trust.toml",
+        )
         .timeout(std::time::Duration::from_secs(120));
     c
 }

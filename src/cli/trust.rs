@@ -1,0 +1,95 @@
+//! `custody trust add|list|remove`: the per-user store of named log and witness keys.
+
+use clap::{Args, Subcommand};
+
+use super::policy_args::read_vkey;
+use super::{Ctx, EXIT_OK};
+use crate::store::trust;
+use crate::store::StoreError;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The trust store is $CUSTODY_TRUST_STORE, else $XDG_CONFIG_HOME/custody/trust.toml,
+else ~/.config/custody/trust.toml. A key's kind comes from its algorithm:
+alg 0x01 vkeys are logs (signing.vkey), alg 0x04 vkeys are witnesses (witness.vkey).
+`verify --quorum K` without --witness counts the trusted witnesses.
+
+Examples:
+  custody trust add guardian-witness keys/guardian/witness.vkey
+  custody trust add dropsite 'dropsite.example/leaks+1a2b3c4d+AX…'
+  custody trust list --json
+  custody trust remove dropsite")]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    action: TrustAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustAction {
+    /// Trust a key under NAME (vkey text or a file holding it).
+    Add { name: String, vkey: String },
+    /// List the trusted keys.
+    List,
+    /// Forget the key named NAME.
+    Remove { name: String },
+}
+
+pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
+    let path = trust::default_path()?;
+    let mut store = trust::TrustStore::load(&path)?;
+    match a.action {
+        TrustAction::Add { name, vkey } => {
+            let key = read_vkey(&vkey, None)?;
+            let added = store.add(&name, key)?.clone();
+            store.save(&path)?;
+            if ctx.out.json {
+                ctx.out.json(&serde_json::json!({
+                    "added": added, "trust_store": path,
+                }));
+            } else {
+                ctx.out.line(&format!(
+                    "trusted {} as {} key {}",
+                    added.name,
+                    kind_str(added.kind),
+                    added.vkey
+                ));
+                ctx.out.info(&format!("trust store: {}", path.display()));
+            }
+        }
+        TrustAction::List => {
+            if ctx.out.json {
+                ctx.out.json(&serde_json::json!({
+                    "trust_store": path, "keys": store.entries(),
+                }));
+            } else if store.entries().is_empty() {
+                ctx.out
+                    .info(&format!("no trusted keys in {}", path.display()));
+            } else {
+                for k in store.entries() {
+                    ctx.out
+                        .line(&format!("{}\t{}\t{}", k.name, kind_str(k.kind), k.vkey));
+                }
+            }
+        }
+        TrustAction::Remove { name } => {
+            let removed = store.remove(&name)?;
+            store.save(&path)?;
+            if ctx.out.json {
+                ctx.out.json(&serde_json::json!({
+                    "removed": removed, "trust_store": path,
+                }));
+            } else {
+                ctx.out
+                    .line(&format!("removed {} ({})", removed.name, removed.vkey));
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn kind_str(k: trust::TrustKind) -> &'static str {
+    match k {
+        trust::TrustKind::Log => "log",
+        trust::TrustKind::Witness => "witness",
+    }
+}

@@ -1,0 +1,428 @@
+//! `custody witness add-log|cosign` (this archive's owner witnessing a
+//! partner's log) and `custody verify-evidence` (checking split-view evidence
+//! without an archive). Formats: docs/FORMAT.md §11.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::output::Paint;
+use super::policy_args::read_vkey;
+use super::{Ctx, EXIT_FINDING, EXIT_OK};
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::cosignature;
+use crate::core::evidence::SplitViewEvidence;
+use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::witness::{self, Accept, OfferedProof};
+use crate::store::witness::write_atomic;
+use crate::store::{io_err, StoreError};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A witness cosigns a partner log's checkpoint only if it is consistent with
+every checkpoint of that log it cosigned before (C2SP tlog-witness). The
+first checkpoint of a log is trusted on first use. Refusals (rollback, fork,
+failing proof) exit 1 and write split-view evidence for `custody verify-evidence`.
+
+Workflow (in your own archive, with your witness key from `custody keygen`):
+  custody witness add-log dropsite.example/leaks partner/signing.vkey --key keys/witness.key
+  custody witness cosign dropsite.checkpoint > dropsite.cosig
+  custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig")]
+pub struct WitnessArgs {
+    #[command(subcommand)]
+    action: WitnessAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum WitnessAction {
+    /// Witness the log ORIGIN whose log key is VKEY (name must equal ORIGIN, alg 0x01).
+    AddLog(AddLogArgs),
+    /// Check a checkpoint against this witness's history and print a cosignature line.
+    Cosign(CosignArgs),
+}
+
+#[derive(Debug, Args)]
+struct AddLogArgs {
+    /// The log's origin (first line of its checkpoints).
+    origin: String,
+    /// The log's verifier key: vkey text, a file holding it, or a trust-store name.
+    vkey: String,
+    /// Remember this witness secret key file for `witness cosign`.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CosignArgs {
+    /// The signed checkpoint, or a tlog-witness add-checkpoint body (`custody prove --consistency`).
+    checkpoint: PathBuf,
+    /// Consistency proof from the last cosigned size (add-checkpoint body format).
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
+    /// Witness secret key (default: $CUSTODY_WITNESS_KEY, else witness/config.toml).
+    #[arg(long, value_name = "FILE", env = "CUSTODY_WITNESS_KEY")]
+    key: Option<PathBuf>,
+    /// Write the cosignature line to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Where to write split-view evidence on a refusal
+    /// (default: ./split-view-<origin>-<size>.evidence).
+    #[arg(long, value_name = "FILE")]
+    evidence_out: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
+    match a.action {
+        WitnessAction::AddLog(a) => add_log(ctx, a),
+        WitnessAction::Cosign(a) => cosign(ctx, a),
+    }
+}
+
+fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let trust = ctx.trust_store().ok();
+    let vkey = read_vkey(&a.vkey, trust.as_ref())?;
+    if vkey.alg() != SigAlg::Ed25519 {
+        return Err(StoreError::Input(format!(
+            "{vkey} is not a log key (alg 0x01); give the log's signing.vkey"
+        )));
+    }
+    if vkey.name() != a.origin {
+        return Err(StoreError::Input(format!(
+            "the key is named {:?} but the origin is {:?}; C2SP requires the log key name to equal the origin",
+            vkey.name(),
+            a.origin
+        )));
+    }
+    let key_path = match &a.key {
+        None => None,
+        Some(p) => {
+            let k = ctx.load_signer(p)?;
+            check_distinct(&k.verifier(), arch.log_key(), &vkey)?;
+            Some(std::fs::canonicalize(p).map_err(|e| io_err(p, e))?)
+        }
+    };
+    let added = arch.witness_add_log(vkey.clone(), key_path.clone())?;
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "origin": a.origin, "vkey": vkey, "added": added, "witness_key": key_path,
+        }));
+    } else if added {
+        ctx.out
+            .line(&format!("witnessing {} with log key {vkey}", a.origin));
+    } else {
+        ctx.out
+            .line(&format!("already witnessing {} with this key", a.origin));
+    }
+    Ok(EXIT_OK)
+}
+
+/// A witness key must differ from the archive's and the witnessed log's key
+/// (C2SP tlog-cosignature: different statements need distinct keys).
+fn check_distinct(
+    witness: &VerifierKey,
+    own_log: &VerifierKey,
+    log: &VerifierKey,
+) -> Result<(), StoreError> {
+    let wb = witness.public_bytes();
+    if wb == own_log.public_bytes() || wb == log.public_bytes() {
+        return Err(StoreError::Input(
+            "the witness key is a log key; a witness must cosign with its own key (witness.key from `custody keygen`)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn read_bounded(p: &Path) -> Result<Vec<u8>, StoreError> {
+    let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
+    if meta.len() > witness::MAX_BODY as u64 {
+        return Err(StoreError::Input(format!(
+            "{} is too large for a checkpoint or proof",
+            p.display()
+        )));
+    }
+    std::fs::read(p).map_err(|e| io_err(p, e))
+}
+
+fn sanitise(origin: &str) -> String {
+    origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct CosignOut {
+    origin: String,
+    size: u64,
+    accepted: &'static str,
+    cosignature: String,
+    output: Option<PathBuf>,
+}
+
+fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let wc = arch.witness_config()?;
+    let input = read_bounded(&a.checkpoint)?;
+    let bad =
+        |p: &Path, e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
+    let (mut proof, cp_bytes): (Option<OfferedProof>, Vec<u8>) =
+        if witness::is_add_checkpoint(&input) {
+            let (p, c) =
+                witness::parse_add_checkpoint(&input).map_err(|e| bad(&a.checkpoint, &e))?;
+            (Some(p), c.to_vec())
+        } else {
+            (None, input)
+        };
+    let sc = SignedCheckpoint::parse(&cp_bytes)
+        .map_err(|e| bad(&a.checkpoint, &format!("not a signed checkpoint: {e}")))?;
+    if let Some(pf) = &a.proof {
+        if proof.is_some() {
+            return Err(StoreError::Input(
+                "the checkpoint file already carries a proof; drop --proof".into(),
+            ));
+        }
+        let body = read_bounded(pf)?;
+        if body.windows(2).any(|w| w == b"\n\n") {
+            let (p, c) = witness::parse_add_checkpoint(&body).map_err(|e| bad(pf, &e))?;
+            let other =
+                SignedCheckpoint::parse(c).map_err(|e| bad(pf, &format!("its checkpoint: {e}")))?;
+            if other.note().text() != sc.note().text() {
+                return Err(StoreError::Input(format!(
+                    "{} proves a different checkpoint than {}",
+                    pf.display(),
+                    a.checkpoint.display()
+                )));
+            }
+            proof = Some(p);
+        } else {
+            let t = std::str::from_utf8(&body).map_err(|_| bad(pf, &"not text"))?;
+            proof = Some(OfferedProof::parse(t).map_err(|e| bad(pf, &e))?);
+        }
+    }
+    let origin = sc.checkpoint().origin.clone();
+    let log = wc.log(&origin).ok_or_else(|| {
+        StoreError::Input(format!(
+            "this archive does not witness the log {origin:?}; add it with `custody witness add-log {origin} VKEY`"
+        ))
+    })?;
+    let opened = match SignedCheckpoint::open(&cp_bytes, &log.vkey, &[]) {
+        Ok(o) => o,
+        Err(e) => {
+            return refuse(
+                ctx,
+                "log_signature",
+                &format!("the checkpoint is not signed by the log key of {origin}: {e}"),
+                None,
+            )
+        }
+    };
+    let key_path = a
+        .key
+        .clone()
+        .or_else(|| wc.witness_key.clone())
+        .ok_or_else(|| {
+            StoreError::Input(
+                "no witness key: give --key FILE, set CUSTODY_WITNESS_KEY, or remember one with `custody witness add-log … --key FILE`".into(),
+            )
+        })?;
+    let key = ctx.load_signer(&key_path)?;
+    check_distinct(&key.verifier(), arch.log_key(), &log.vkey)?;
+    let history = arch.witness_history(&origin)?;
+    let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
+    let size = opened.checkpoint.size;
+    let accepted = match witness::decide(&cps, &opened.checkpoint, proof.as_ref()) {
+        Ok(acc) => acc,
+        Err(r) => {
+            let evidence = match r.conflicts_with() {
+                None => None,
+                Some(i) => {
+                    let ev = SplitViewEvidence {
+                        log_key: log.vkey.clone(),
+                        cosigned: history[i].note.clone(),
+                        offending: cp_bytes.clone(),
+                        proof: proof.clone(),
+                    };
+                    let path = a.evidence_out.clone().unwrap_or_else(|| {
+                        PathBuf::from(format!("split-view-{}-{size}.evidence", sanitise(&origin)))
+                    });
+                    write_atomic(&path, &ev.encode())?;
+                    Some(path)
+                }
+            };
+            return refuse(ctx, r.as_str(), &r.to_string(), evidence);
+        }
+    };
+    // Persist before the cosignature exists anywhere (C2SP tlog-witness).
+    if accepted != Accept::Unchanged {
+        arch.witness_record(&cp_bytes)?;
+    }
+    let now = crate::core::time::now_ms() / 1000;
+    let sig = cosignature::cosign(sc.note().text(), &key, now)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let line = sig.to_line();
+    if let Some(o) = &a.output {
+        write_atomic(o, line.as_bytes())?;
+    }
+    let how = match accepted {
+        Accept::FirstUse => "first_use",
+        Accept::Unchanged => "unchanged",
+        Accept::Extended { .. } => "extended",
+    };
+    if ctx.out.json {
+        ctx.out.json(&CosignOut {
+            origin: origin.clone(),
+            size,
+            accepted: how,
+            cosignature: line.trim_end().to_string(),
+            output: a.output.clone(),
+        });
+    } else {
+        if a.output.is_none() {
+            ctx.out.raw(line.as_bytes());
+        }
+        let what = match accepted {
+            Accept::FirstUse => format!(
+                "first checkpoint of {origin} seen by this witness: size {size} trusted on first use"
+            ),
+            Accept::Unchanged => format!("{origin} is unchanged at size {size}"),
+            Accept::Extended { from } => {
+                format!("{origin} grew consistently from size {from} to {size}")
+            }
+        };
+        ctx.out.info(&format!("cosigned: {what}"));
+    }
+    Ok(EXIT_OK)
+}
+
+fn refuse(
+    ctx: &Ctx,
+    reason: &str,
+    message: &str,
+    evidence: Option<PathBuf>,
+) -> Result<i32, StoreError> {
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "refused": true, "reason": reason, "message": message, "evidence": evidence,
+        }));
+    }
+    let tail = match &evidence {
+        Some(p) => format!("; split-view evidence written to {}", p.display()),
+        None => String::new(),
+    };
+    ctx.out
+        .error(&format!("refused to cosign: {message}{tail}"));
+    Ok(EXIT_FINDING)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks split-view evidence written by `custody witness cosign` with no archive:
+both checkpoints must be signed by the log key (the file's, or --trust) and
+name the same origin. Same size with different roots is a proven fork; other
+pairs stand unless a valid consistency proof between them is known (the one
+in the file, or --proof), which refutes them.
+
+Exit codes: 0 the evidence proves or supports a split view; 1 it does not
+(bad signature, refuted, identical); 2 the file cannot be read.
+
+Example:
+  custody verify-evidence split-view-dropsite.example_leaks-9.evidence --trust dropsite.vkey")]
+pub struct VerifyEvidenceArgs {
+    /// The evidence file.
+    file: PathBuf,
+    /// The log key to check the signatures with (default: the one in the file).
+    #[arg(long, value_name = "VKEY|FILE|NAME")]
+    trust: Option<String>,
+    /// A consistency proof between the two checkpoints (add-checkpoint body or `old N` + hashes).
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
+}
+
+pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreError> {
+    let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;
+    if meta.len() > crate::core::evidence::MAX_EVIDENCE as u64 {
+        return Err(StoreError::Input(format!(
+            "{} is too large to be evidence",
+            a.file.display()
+        )));
+    }
+    let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
+    let ev = SplitViewEvidence::parse(&bytes)
+        .map_err(|e| StoreError::Input(format!("{}: {e}", a.file.display())))?;
+    let trusted = match &a.trust {
+        None => ev.log_key.clone(),
+        Some(t) => read_vkey(t, ctx.trust_store().ok().as_ref())?,
+    };
+    let extra = match &a.proof {
+        None => None,
+        Some(p) => {
+            let body = read_bounded(p)?;
+            if body.windows(2).any(|w| w == b"\n\n") {
+                Some(
+                    witness::parse_add_checkpoint(&body)
+                        .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?
+                        .0,
+                )
+            } else {
+                let t = std::str::from_utf8(&body)
+                    .map_err(|_| StoreError::Input(format!("{}: not text", p.display())))?;
+                Some(
+                    OfferedProof::parse(t)
+                        .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?,
+                )
+            }
+        }
+    };
+    let verdict = ev.assess(&trusted, extra.as_ref());
+    let ok = verdict.supports_split_view();
+    let detail = match &verdict {
+        crate::core::evidence::Verdict::ProvenFork { size } => format!(
+            "proven fork: two different checkpoints of size {size}, both signed by {}",
+            trusted.name()
+        ),
+        crate::core::evidence::Verdict::Unrefuted { smaller, larger } => format!(
+            "split view: checkpoints of sizes {smaller} and {larger} signed by {} with no valid consistency proof between them",
+            trusted.name()
+        ),
+        crate::core::evidence::Verdict::Refuted { smaller, larger } => format!(
+            "refuted: a valid consistency proof from {smaller} to {larger} exists"
+        ),
+        crate::core::evidence::Verdict::Identical => {
+            "the two checkpoints are identical".to_string()
+        }
+        crate::core::evidence::Verdict::BadSignature(e) => format!("not evidence: {e}"),
+        crate::core::evidence::Verdict::OriginMismatch => {
+            "not evidence: the checkpoints name different origins".to_string()
+        }
+    };
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "ok": ok,
+            "verdict": verdict.as_str(),
+            "log_key": trusted,
+            "key_from_file": a.trust.is_none(),
+            "detail": detail,
+        }));
+    } else {
+        let tag = if ok {
+            ctx.out.paint("SPLIT VIEW:", Paint::Bad)
+        } else {
+            ctx.out.paint("no split view:", Paint::Ok)
+        };
+        ctx.out.line(&format!("{tag} {detail}"));
+        if a.trust.is_none() && ok {
+            ctx.out.info(
+                "the log key was taken from the evidence file; pass --trust VKEY to check it is the log you know",
+            );
+        }
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}

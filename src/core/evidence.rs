@@ -1,0 +1,346 @@
+//! Split-view evidence: two checkpoints signed by the same log key that cannot
+//! both be true, as a witness records them when it refuses to cosign.
+//!
+//! Byte layout specified in `docs/FORMAT.md` §11.4:
+//!
+//! ```text
+//! custody split-view evidence v1\n
+//! log <vkey>\n
+//! cosigned <N>\n  <N bytes: the checkpoint the witness cosigned before, verbatim>
+//! offending <N>\n <N bytes: the checkpoint it refused, verbatim>
+//! [proof <N>\n    <N bytes: `old <size>\n` and base64 hash lines>]
+//! ```
+//!
+//! [`SplitViewEvidence::assess`] re-checks everything from the bytes alone:
+//! both notes signed by the log key, same origin, then classifies.
+
+use crate::core::checkpoint::{parse_canonical_u64, Checkpoint, SignedCheckpoint};
+use crate::core::keys::VerifierKey;
+use crate::core::merkle::{self, TreeSize};
+use crate::core::witness::OfferedProof;
+
+/// First line of an evidence file.
+pub const EVIDENCE_HEADER: &str = "custody split-view evidence v1";
+/// Largest evidence file accepted.
+pub const MAX_EVIDENCE: usize = 64 * 1024;
+/// Largest section accepted.
+pub const MAX_SECTION: usize = 16 * 1024;
+
+/// Errors parsing an evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvidenceError {
+    #[error("evidence file is larger than {MAX_EVIDENCE} bytes")]
+    TooLarge,
+    #[error("not a custody split-view evidence file (bad first line)")]
+    BadHeader,
+    #[error("bad `log` line: {0}")]
+    BadLogKey(String),
+    #[error("expected a `{0} <length>` line")]
+    BadSection(&'static str),
+    #[error("the {0} section is cut short")]
+    Truncated(&'static str),
+    #[error("the proof section is not `old <size>` and hash lines: {0}")]
+    BadProof(String),
+    #[error("trailing bytes after the last section")]
+    Trailing,
+}
+
+/// Two conflicting checkpoints of one log, and the proof the log offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitViewEvidence {
+    /// The log's verifier key the witness trusted.
+    pub log_key: VerifierKey,
+    /// The signed checkpoint the witness cosigned earlier, verbatim.
+    pub cosigned: Vec<u8>,
+    /// The signed checkpoint the witness refused, verbatim.
+    pub offending: Vec<u8>,
+    /// The consistency proof the log offered with the offending one, if any.
+    pub proof: Option<OfferedProof>,
+}
+
+/// What a piece of evidence shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same size, different roots, both signed by the log: a proven fork.
+    ProvenFork { size: u64 },
+    /// Different sizes and no valid consistency proof between them: the log
+    /// showed inconsistent views unless it can produce that proof.
+    Unrefuted { smaller: u64, larger: u64 },
+    /// A valid consistency proof between the two exists: no split view.
+    Refuted { smaller: u64, larger: u64 },
+    /// The two checkpoints say the same thing.
+    Identical,
+    /// A checkpoint is not validly signed by the log key.
+    BadSignature(String),
+    /// The checkpoints name different origins (or not the key's name).
+    OriginMismatch,
+}
+
+impl Verdict {
+    /// Does the evidence prove or support a split view?
+    pub fn supports_split_view(&self) -> bool {
+        matches!(self, Verdict::ProvenFork { .. } | Verdict::Unrefuted { .. })
+    }
+
+    /// Stable name for `--json`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::ProvenFork { .. } => "proven_fork",
+            Verdict::Unrefuted { .. } => "unrefuted",
+            Verdict::Refuted { .. } => "refuted",
+            Verdict::Identical => "identical",
+            Verdict::BadSignature(_) => "bad_signature",
+            Verdict::OriginMismatch => "origin_mismatch",
+        }
+    }
+}
+
+fn take_section<'a>(
+    rest: &mut &'a [u8],
+    name: &'static str,
+) -> Result<Option<&'a [u8]>, EvidenceError> {
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let nl = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(EvidenceError::BadSection(name))?;
+    let line = std::str::from_utf8(&rest[..nl]).map_err(|_| EvidenceError::BadSection(name))?;
+    let n = line
+        .strip_prefix(name)
+        .and_then(|l| l.strip_prefix(' '))
+        .and_then(parse_canonical_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(EvidenceError::BadSection(name))?;
+    if n > MAX_SECTION {
+        return Err(EvidenceError::TooLarge);
+    }
+    let body = &rest[nl + 1..];
+    if body.len() < n {
+        return Err(EvidenceError::Truncated(name));
+    }
+    *rest = &body[n..];
+    Ok(Some(&body[..n]))
+}
+
+impl SplitViewEvidence {
+    /// The exact bytes (FORMAT.md §11.4).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = format!("{EVIDENCE_HEADER}\nlog {}\n", self.log_key).into_bytes();
+        for (name, body) in [("cosigned", &self.cosigned), ("offending", &self.offending)] {
+            out.extend_from_slice(format!("{name} {}\n", body.len()).as_bytes());
+            out.extend_from_slice(body);
+        }
+        if let Some(p) = &self.proof {
+            let t = p.encode();
+            out.extend_from_slice(format!("proof {}\n", t.len()).as_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        out
+    }
+
+    /// Parses strictly: header, `log`, `cosigned`, `offending`, optional
+    /// `proof`, nothing after.
+    pub fn parse(bytes: &[u8]) -> Result<SplitViewEvidence, EvidenceError> {
+        if bytes.len() > MAX_EVIDENCE {
+            return Err(EvidenceError::TooLarge);
+        }
+        let mut rest = bytes
+            .strip_prefix(EVIDENCE_HEADER.as_bytes())
+            .and_then(|r| r.strip_prefix(b"\n"))
+            .ok_or(EvidenceError::BadHeader)?;
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(EvidenceError::BadLogKey("missing".into()))?;
+        let line = std::str::from_utf8(&rest[..nl])
+            .ok()
+            .and_then(|l| l.strip_prefix("log "))
+            .ok_or(EvidenceError::BadLogKey("missing".into()))?;
+        let log_key =
+            VerifierKey::parse(line).map_err(|e| EvidenceError::BadLogKey(e.to_string()))?;
+        rest = &rest[nl + 1..];
+        let cosigned = take_section(&mut rest, "cosigned")?
+            .ok_or(EvidenceError::BadSection("cosigned"))?
+            .to_vec();
+        let offending = take_section(&mut rest, "offending")?
+            .ok_or(EvidenceError::BadSection("offending"))?
+            .to_vec();
+        let proof = match take_section(&mut rest, "proof")? {
+            None => None,
+            Some(p) => {
+                let t = std::str::from_utf8(p)
+                    .map_err(|_| EvidenceError::BadProof("not UTF-8".into()))?;
+                Some(OfferedProof::parse(t).map_err(|e| EvidenceError::BadProof(e.to_string()))?)
+            }
+        };
+        if !rest.is_empty() {
+            return Err(EvidenceError::Trailing);
+        }
+        Ok(SplitViewEvidence {
+            log_key,
+            cosigned,
+            offending,
+            proof,
+        })
+    }
+
+    /// Classifies the evidence under `trusted` (the log key the verifier
+    /// trusts; pass `&self.log_key` to take the file's word for it). An
+    /// `extra` proof (e.g. the log's answer to the accusation) is tried as
+    /// well as the one in the file.
+    pub fn assess(&self, trusted: &VerifierKey, extra: Option<&OfferedProof>) -> Verdict {
+        let open = |b: &[u8], what: &str| {
+            SignedCheckpoint::open(b, trusted, &[])
+                .map(|o| o.checkpoint)
+                .map_err(|e| Verdict::BadSignature(format!("{what} checkpoint: {e}")))
+        };
+        let (a, b) = match (
+            open(&self.cosigned, "cosigned"),
+            open(&self.offending, "offending"),
+        ) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(v), _) | (_, Err(v)) => return v,
+        };
+        if a.origin != b.origin || !a.origin_matches_key(trusted) {
+            return Verdict::OriginMismatch;
+        }
+        if a.size == b.size {
+            return if a.root == b.root {
+                Verdict::Identical
+            } else {
+                Verdict::ProvenFork { size: a.size }
+            };
+        }
+        let (small, large): (&Checkpoint, &Checkpoint) =
+            if a.size < b.size { (&a, &b) } else { (&b, &a) };
+        let consistent = |p: &OfferedProof| {
+            p.old == small.size
+                && merkle::verify_consistency(
+                    TreeSize(small.size),
+                    TreeSize(large.size),
+                    &small.root,
+                    &large.root,
+                    &p.hashes,
+                )
+                .is_ok()
+        };
+        if self.proof.iter().chain(extra).any(consistent) {
+            Verdict::Refuted {
+                smaller: small.size,
+                larger: large.size,
+            }
+        } else {
+            Verdict::Unrefuted {
+                smaller: small.size,
+                larger: large.size,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::SignerKey;
+    use crate::core::merkle::MemoryTree;
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed("log.example", &[3; 32]).unwrap()
+    }
+    fn tree(n: u64, salt: &str) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for i in 0..n {
+            t.push_data(format!("{salt}{i}").as_bytes());
+        }
+        t
+    }
+    fn signed(t: &MemoryTree) -> Vec<u8> {
+        let c = Checkpoint::new("log.example", t.size().get(), t.root()).unwrap();
+        SignedCheckpoint::sign(&c, &key())
+            .unwrap()
+            .encode()
+            .into_bytes()
+    }
+    fn ev(a: &MemoryTree, b: &MemoryTree, proof: Option<OfferedProof>) -> SplitViewEvidence {
+        SplitViewEvidence {
+            log_key: key().verifier(),
+            cosigned: signed(a),
+            offending: signed(b),
+            proof,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_verdicts() {
+        let (t5, t8, f5) = (tree(5, "a"), tree(8, "a"), tree(5, "b"));
+        let vk = key().verifier();
+        let fork = ev(&t5, &f5, None);
+        let bytes = fork.encode();
+        assert_eq!(SplitViewEvidence::parse(&bytes).unwrap(), fork);
+        assert_eq!(fork.assess(&vk, None), Verdict::ProvenFork { size: 5 });
+        assert!(fork.assess(&vk, None).supports_split_view());
+        assert_eq!(ev(&t5, &t5, None).assess(&vk, None), Verdict::Identical);
+        let good = OfferedProof {
+            old: 5,
+            hashes: t8.consistency_proof(TreeSize(5), TreeSize(8)).unwrap(),
+        };
+        let rollback = ev(&t8, &t5, None);
+        assert_eq!(
+            rollback.assess(&vk, None),
+            Verdict::Unrefuted {
+                smaller: 5,
+                larger: 8
+            }
+        );
+        assert_eq!(
+            rollback.assess(&vk, Some(&good)),
+            Verdict::Refuted {
+                smaller: 5,
+                larger: 8
+            }
+        );
+        let with_proof = ev(&t5, &t8, Some(good.clone()));
+        let b = with_proof.encode();
+        assert_eq!(SplitViewEvidence::parse(&b).unwrap(), with_proof);
+        assert!(!with_proof.assess(&vk, None).supports_split_view());
+        // Another key: bad signature.
+        let other = SignerKey::from_seed("log.example", &[4; 32])
+            .unwrap()
+            .verifier();
+        assert!(matches!(
+            fork.assess(&other, None),
+            Verdict::BadSignature(_)
+        ));
+    }
+
+    #[test]
+    fn tamper_and_strictness() {
+        let vk = key().verifier();
+        let fork = ev(&tree(5, "a"), &tree(5, "b"), None);
+        let bytes = fork.encode();
+        // Flip one byte inside the offending note's root: the signature fails.
+        let mut t = bytes.clone();
+        let pos = t.len() - 120;
+        t[pos] ^= 1;
+        if let Ok(e) = SplitViewEvidence::parse(&t) {
+            assert!(!e.assess(&vk, None).supports_split_view());
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(b'x');
+        assert_eq!(
+            SplitViewEvidence::parse(&trailing),
+            Err(EvidenceError::BadSection("proof"))
+        );
+        assert_eq!(
+            SplitViewEvidence::parse(&bytes[..bytes.len() - 1]),
+            Err(EvidenceError::Truncated("offending"))
+        );
+        assert_eq!(
+            SplitViewEvidence::parse(b"hello\n"),
+            Err(EvidenceError::BadHeader)
+        );
+    }
+}

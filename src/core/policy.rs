@@ -1,0 +1,670 @@
+//! C2SP tlog-policy: which logs are trusted and which witness cosignatures
+//! make a checkpoint believable (the quorum).
+//!
+//! (C2SP `tlog-policy.md`, the Sigsum policy grammar with vkeys instead of raw
+//! keys.) One statement per line; `#` starts a comment; blank lines are
+//! ignored; tokens are separated by spaces or tabs:
+//!
+//! ```text
+//! log <vkey> [<url>]
+//! witness <name> <vkey> [<url>]
+//! group <name> all|any|<k> <name>...
+//! quorum <name>|none
+//! ```
+//!
+//! Parsing is strict and bounded (`docs/FORMAT.md` §11.6): unknown keywords,
+//! duplicate names or keys, names used before they are defined, `k` outside
+//! 1..=members, a missing or repeated `quorum` line and oversized input are
+//! errors. Because a group may only name witnesses and groups defined on
+//! earlier lines, the group graph cannot have a cycle, and it is evaluated in
+//! definition order without recursion.
+//!
+//! ```
+//! use custody::core::keys::SignerKey;
+//! use custody::core::policy::Policy;
+//!
+//! let a = SignerKey::generate("a.example/witness").unwrap().cosigner_verifier();
+//! let b = SignerKey::generate("b.example/witness").unwrap().cosigner_verifier();
+//! let text = format!("witness A {a}\nwitness B {b}\ngroup both all A B\nquorum both\n");
+//! let p = Policy::parse(&text).unwrap();
+//! assert_eq!(p.witness_keys().len(), 2);
+//! assert!(!p.evaluate(&[]).satisfied);
+//! ```
+
+use std::collections::HashMap;
+
+use crate::core::checkpoint::WitnessCosignature;
+use crate::core::keys::{SigAlg, VerifierKey};
+
+/// Largest policy text accepted.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+/// Largest number of `log`, `witness` and `group` statements together.
+pub const MAX_ENTRIES: usize = 256;
+/// Largest number of members of one group.
+pub const MAX_GROUP_MEMBERS: usize = 64;
+
+/// Why a policy was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    #[error("policy is larger than {MAX_POLICY_BYTES} bytes")]
+    TooLarge,
+    #[error("policy has more than {MAX_ENTRIES} entries")]
+    TooManyEntries,
+    #[error("policy line {line}: unknown keyword {keyword:?}")]
+    UnknownKeyword { line: usize, keyword: String },
+    #[error("policy line {line}: {reason}")]
+    Syntax { line: usize, reason: String },
+    #[error("policy line {line}: bad vkey: {reason}")]
+    BadKey { line: usize, reason: String },
+    #[error("policy line {line}: {name:?} is already defined")]
+    DuplicateName { line: usize, name: String },
+    #[error("policy line {line}: the key of {name:?} is listed twice")]
+    DuplicateKey { line: usize, name: String },
+    #[error("policy line {line}: {name:?} is not defined on an earlier line")]
+    UndefinedName { line: usize, name: String },
+    #[error("policy line {line}: threshold {k} is not between 1 and {members}")]
+    ThresholdOutOfRange {
+        line: usize,
+        k: usize,
+        members: usize,
+    },
+    #[error("policy has no `quorum` line")]
+    MissingQuorum,
+    #[error("policy line {line}: a second `quorum` line")]
+    DuplicateQuorum { line: usize },
+    #[error("quorum {k} is larger than the {n} witnesses given")]
+    QuorumTooLarge { k: usize, n: usize },
+}
+
+/// A witness of the policy: its policy-local name and its `cosignature/v1` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyWitness {
+    pub name: String,
+    pub key: VerifierKey,
+    pub url: Option<String>,
+}
+
+/// A member of a group: index into the witnesses or into the groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Member {
+    Witness(usize),
+    Group(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    name: String,
+    /// How many members must be satisfied (1..=members.len()).
+    k: usize,
+    members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quorum {
+    None,
+    Member(Member),
+}
+
+/// A parsed, validated tlog-policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    logs: Vec<VerifierKey>,
+    log_urls: Vec<Option<String>>,
+    witnesses: Vec<PolicyWitness>,
+    groups: Vec<Group>,
+    quorum: Quorum,
+}
+
+/// The result of checking verified cosignatures against a policy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuorumOutcome {
+    /// True when the quorum rule holds.
+    pub satisfied: bool,
+    /// Policy names of the witnesses whose cosignature was among those given.
+    pub cosigned_by: Vec<String>,
+    /// What the rule requires, for people (e.g. "2 of 3 witnesses").
+    pub required: String,
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+impl Policy {
+    /// Parses a tlog-policy text (see the module docs for the grammar).
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        if text.len() > MAX_POLICY_BYTES {
+            return Err(PolicyError::TooLarge);
+        }
+        let mut p = Policy {
+            logs: Vec::new(),
+            log_urls: Vec::new(),
+            witnesses: Vec::new(),
+            groups: Vec::new(),
+            quorum: Quorum::None,
+        };
+        let mut names: HashMap<String, Member> = HashMap::new();
+        let mut quorum_seen = false;
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let content = raw.split('#').next().unwrap_or("");
+            let toks: Vec<&str> = content.split_whitespace().collect();
+            let Some((&kw, args)) = toks.split_first() else {
+                continue;
+            };
+            let syntax = |reason: &str| PolicyError::Syntax {
+                line,
+                reason: reason.to_string(),
+            };
+            if kw != "quorum" && p.logs.len() + p.witnesses.len() + p.groups.len() >= MAX_ENTRIES {
+                return Err(PolicyError::TooManyEntries);
+            }
+            match kw {
+                "log" => {
+                    let (vkey, url) = match args {
+                        [v] => (*v, None),
+                        [v, u] => (*v, Some(u.to_string())),
+                        _ => return Err(syntax("expected `log <vkey> [<url>]`")),
+                    };
+                    let key = parse_key(line, vkey, SigAlg::Ed25519)?;
+                    if p.logs
+                        .iter()
+                        .any(|k| k.public_bytes() == key.public_bytes())
+                    {
+                        return Err(PolicyError::DuplicateKey {
+                            line,
+                            name: key.name().to_string(),
+                        });
+                    }
+                    p.logs.push(key);
+                    p.log_urls.push(url);
+                }
+                "witness" => {
+                    let (name, vkey, url) = match args {
+                        [n, v] => (*n, *v, None),
+                        [n, v, u] => (*n, *v, Some(u.to_string())),
+                        _ => return Err(syntax("expected `witness <name> <vkey> [<url>]`")),
+                    };
+                    check_new_name(line, name, &names)?;
+                    let key = parse_key(line, vkey, SigAlg::CosignatureV1)?;
+                    if p.witnesses
+                        .iter()
+                        .any(|w| w.key.public_bytes() == key.public_bytes())
+                    {
+                        return Err(PolicyError::DuplicateKey {
+                            line,
+                            name: name.to_string(),
+                        });
+                    }
+                    names.insert(name.to_string(), Member::Witness(p.witnesses.len()));
+                    p.witnesses.push(PolicyWitness {
+                        name: name.to_string(),
+                        key,
+                        url,
+                    });
+                }
+                "group" => {
+                    let [name, threshold, members @ ..] = args else {
+                        return Err(syntax("expected `group <name> all|any|<k> <name>...`"));
+                    };
+                    check_new_name(line, name, &names)?;
+                    if members.is_empty() {
+                        return Err(syntax("a group needs at least one member"));
+                    }
+                    if members.len() > MAX_GROUP_MEMBERS {
+                        return Err(syntax("too many group members"));
+                    }
+                    let mut ms = Vec::with_capacity(members.len());
+                    for m in members.iter() {
+                        let found = *names.get(*m).ok_or_else(|| PolicyError::UndefinedName {
+                            line,
+                            name: m.to_string(),
+                        })?;
+                        if ms.contains(&found) {
+                            return Err(syntax(&format!("member {m:?} is listed twice")));
+                        }
+                        ms.push(found);
+                    }
+                    let k = match *threshold {
+                        "all" => ms.len(),
+                        "any" => 1,
+                        t => {
+                            let k = crate::core::checkpoint::parse_canonical_u64(t)
+                                .and_then(|k| usize::try_from(k).ok())
+                                .ok_or_else(|| syntax("threshold must be all, any or a number"))?;
+                            if k == 0 || k > ms.len() {
+                                return Err(PolicyError::ThresholdOutOfRange {
+                                    line,
+                                    k,
+                                    members: ms.len(),
+                                });
+                            }
+                            k
+                        }
+                    };
+                    names.insert(name.to_string(), Member::Group(p.groups.len()));
+                    p.groups.push(Group {
+                        name: name.to_string(),
+                        k,
+                        members: ms,
+                    });
+                }
+                "quorum" => {
+                    if quorum_seen {
+                        return Err(PolicyError::DuplicateQuorum { line });
+                    }
+                    quorum_seen = true;
+                    let [name] = args else {
+                        return Err(syntax("expected `quorum <name>|none`"));
+                    };
+                    p.quorum = if *name == "none" {
+                        Quorum::None
+                    } else {
+                        Quorum::Member(*names.get(*name).ok_or_else(|| {
+                            PolicyError::UndefinedName {
+                                line,
+                                name: name.to_string(),
+                            }
+                        })?)
+                    };
+                }
+                other => {
+                    return Err(PolicyError::UnknownKeyword {
+                        line,
+                        keyword: other.chars().take(32).collect(),
+                    })
+                }
+            }
+        }
+        if !quorum_seen {
+            return Err(PolicyError::MissingQuorum);
+        }
+        Ok(p)
+    }
+
+    /// `--witness VKEY… --quorum K`: K of the given witnesses (K=0 means none
+    /// required). Each witness is named by its key name.
+    pub fn from_witnesses(
+        witnesses: Vec<VerifierKey>,
+        quorum: usize,
+    ) -> Result<Policy, PolicyError> {
+        if quorum > witnesses.len() {
+            return Err(PolicyError::QuorumTooLarge {
+                k: quorum,
+                n: witnesses.len(),
+            });
+        }
+        if witnesses.len() > MAX_GROUP_MEMBERS {
+            return Err(PolicyError::TooManyEntries);
+        }
+        let mut ws: Vec<PolicyWitness> = Vec::with_capacity(witnesses.len());
+        for (i, key) in witnesses.into_iter().enumerate() {
+            let line = i + 1;
+            if key.alg() != SigAlg::CosignatureV1 {
+                return Err(PolicyError::BadKey {
+                    line,
+                    reason: format!("{} is not a cosignature/v1 (alg 0x04) witness key", key),
+                });
+            }
+            if ws
+                .iter()
+                .any(|w| w.key.public_bytes() == key.public_bytes())
+            {
+                return Err(PolicyError::DuplicateKey {
+                    line,
+                    name: key.name().to_string(),
+                });
+            }
+            if ws.iter().any(|w| w.name == key.name()) {
+                return Err(PolicyError::DuplicateName {
+                    line,
+                    name: key.name().to_string(),
+                });
+            }
+            ws.push(PolicyWitness {
+                name: key.name().to_string(),
+                key,
+                url: None,
+            });
+        }
+        let (groups, quorum) = if quorum == 0 {
+            (Vec::new(), Quorum::None)
+        } else {
+            (
+                vec![Group {
+                    name: "witnesses".into(),
+                    k: quorum,
+                    members: (0..ws.len()).map(Member::Witness).collect(),
+                }],
+                Quorum::Member(Member::Group(0)),
+            )
+        };
+        Ok(Policy {
+            logs: Vec::new(),
+            log_urls: Vec::new(),
+            witnesses: ws,
+            groups,
+            quorum,
+        })
+    }
+
+    /// The trusted log keys (alg `0x01`); may be empty when the policy only
+    /// states a witness quorum.
+    pub fn log_keys(&self) -> &[VerifierKey] {
+        &self.logs
+    }
+
+    /// The witnesses' `cosignature/v1` keys, to pass to `SignedCheckpoint::open`.
+    pub fn witness_keys(&self) -> Vec<VerifierKey> {
+        self.witnesses.iter().map(|w| w.key.clone()).collect()
+    }
+
+    /// The witnesses with their policy names.
+    pub fn witnesses(&self) -> &[PolicyWitness] {
+        &self.witnesses
+    }
+
+    /// Does the policy require any cosignature at all?
+    pub fn requires_cosignatures(&self) -> bool {
+        self.quorum != Quorum::None
+    }
+
+    /// The log key of the policy for `origin` (C2SP tlog-policy: the log key
+    /// name must equal the checkpoint origin).
+    pub fn log_key_for(&self, origin: &str) -> Option<&VerifierKey> {
+        self.logs.iter().find(|k| k.name() == origin)
+    }
+
+    /// Checks cosignatures that already verified (from `SignedCheckpoint::open`
+    /// with [`Policy::witness_keys`]) against the quorum rule.
+    pub fn evaluate(&self, verified: &[WitnessCosignature]) -> QuorumOutcome {
+        let wsat: Vec<bool> = self
+            .witnesses
+            .iter()
+            .map(|w| verified.iter().any(|v| w.key.matches(&v.name, v.key_id)))
+            .collect();
+        // Groups only name earlier entries, so one pass in order suffices.
+        let mut gsat: Vec<bool> = Vec::with_capacity(self.groups.len());
+        for g in &self.groups {
+            let n = g
+                .members
+                .iter()
+                .filter(|m| match m {
+                    Member::Witness(i) => wsat[*i],
+                    Member::Group(i) => gsat[*i],
+                })
+                .count();
+            gsat.push(n >= g.k);
+        }
+        let satisfied = match self.quorum {
+            Quorum::None => true,
+            Quorum::Member(Member::Witness(i)) => wsat[i],
+            Quorum::Member(Member::Group(i)) => gsat[i],
+        };
+        QuorumOutcome {
+            satisfied,
+            cosigned_by: self
+                .witnesses
+                .iter()
+                .zip(&wsat)
+                .filter(|(_, s)| **s)
+                .map(|(w, _)| w.name.clone())
+                .collect(),
+            required: self.describe(),
+        }
+    }
+
+    /// A one-line description of the quorum rule.
+    pub fn describe(&self) -> String {
+        match self.quorum {
+            Quorum::None => "no witness cosignature".into(),
+            Quorum::Member(Member::Witness(i)) => {
+                format!("a cosignature by witness {}", self.witnesses[i].name)
+            }
+            Quorum::Member(Member::Group(i)) => {
+                let g = &self.groups[i];
+                let all_witnesses = g.members.iter().all(|m| matches!(m, Member::Witness(_)));
+                if all_witnesses {
+                    format!("{} of {} witnesses", g.k, g.members.len())
+                } else {
+                    let names: Vec<&str> = g
+                        .members
+                        .iter()
+                        .map(|m| match m {
+                            Member::Witness(i) => self.witnesses[*i].name.as_str(),
+                            Member::Group(i) => self.groups[*i].name.as_str(),
+                        })
+                        .collect();
+                    format!(
+                        "{} of {} in group {} ({})",
+                        g.k,
+                        g.members.len(),
+                        g.name,
+                        names.join(", ")
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn check_new_name(
+    line: usize,
+    name: &str,
+    names: &HashMap<String, Member>,
+) -> Result<(), PolicyError> {
+    if !is_name(name) || name == "none" || name == "all" || name == "any" {
+        return Err(PolicyError::Syntax {
+            line,
+            reason: format!("{name:?} is not a usable name"),
+        });
+    }
+    if names.contains_key(name) {
+        return Err(PolicyError::DuplicateName {
+            line,
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn parse_key(line: usize, vkey: &str, want: SigAlg) -> Result<VerifierKey, PolicyError> {
+    let key = VerifierKey::parse(vkey).map_err(|e| PolicyError::BadKey {
+        line,
+        reason: e.to_string(),
+    })?;
+    if key.alg() != want {
+        let what = match want {
+            SigAlg::Ed25519 => "a log key must be an Ed25519 (alg 0x01) vkey",
+            _ => "a witness key must be a cosignature/v1 (alg 0x04) vkey",
+        };
+        return Err(PolicyError::BadKey {
+            line,
+            reason: what.into(),
+        });
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::SignerKey;
+
+    fn w(i: u8) -> SignerKey {
+        SignerKey::from_seed(&format!("w{i}.example/witness"), &[i; 32]).unwrap()
+    }
+    fn cos(i: u8) -> WitnessCosignature {
+        let v = w(i).cosigner_verifier();
+        WitnessCosignature {
+            name: v.name().to_string(),
+            key_id: v.key_id(),
+            timestamp: 1,
+        }
+    }
+    fn log() -> VerifierKey {
+        SignerKey::from_seed("log.example/log", &[99; 32])
+            .unwrap()
+            .verifier()
+    }
+
+    /// The sigsum-style layout of the reference (comments, URLs, aligned
+    /// columns, `group partners 2 A B C`), written with C2SP vkeys.
+    fn sigsum_style() -> String {
+        format!(
+            "# Policy for the partner outlets\n\
+             log {log} https://log.example/\n\
+             \n\
+             # Witness operated by outlet A\n\
+             witness A   {a} https://a.example/witness\n\
+             witness B\t{b}\n\
+             witness C   {c}   # trailing comment\n\
+             witness D   {d}\n\
+             group partners 2 A B C\n\
+             group backup any D\n\
+             group everyone all partners backup\n\
+             quorum everyone\n",
+            log = log(),
+            a = w(1).cosigner_verifier(),
+            b = w(2).cosigner_verifier(),
+            c = w(3).cosigner_verifier(),
+            d = w(4).cosigner_verifier(),
+        )
+    }
+
+    #[test]
+    fn parses_sigsum_style_policy_with_nested_groups() {
+        let p = Policy::parse(&sigsum_style()).unwrap();
+        assert_eq!(p.log_keys(), &[log()]);
+        assert_eq!(p.witness_keys().len(), 4);
+        assert_eq!(p.log_key_for("log.example/log"), Some(&log()));
+        assert!(p.log_key_for("other").is_none());
+        // Two partners but no backup: the nested `all` fails.
+        let o = p.evaluate(&[cos(1), cos(2)]);
+        assert!(!o.satisfied);
+        assert_eq!(o.cosigned_by, vec!["A", "B"]);
+        // One partner and the backup: `partners` needs 2.
+        assert!(!p.evaluate(&[cos(1), cos(4)]).satisfied);
+        let o = p.evaluate(&[cos(3), cos(1), cos(4)]);
+        assert!(o.satisfied);
+        assert_eq!(o.cosigned_by, vec!["A", "C", "D"]);
+        assert!(o.required.contains("everyone"), "{}", o.required);
+        // An unknown cosigner does not count.
+        assert!(!p.evaluate(&[cos(7), cos(8), cos(4)]).satisfied);
+    }
+
+    #[test]
+    fn quorum_none_and_single_witness() {
+        let a = w(1).cosigner_verifier();
+        let p = Policy::parse(&format!("witness A {a}\nquorum none\n")).unwrap();
+        assert!(p.evaluate(&[]).satisfied);
+        assert!(!p.requires_cosignatures());
+        let p = Policy::parse(&format!("witness A {a}\nquorum A\n")).unwrap();
+        assert!(!p.evaluate(&[]).satisfied);
+        assert!(p.evaluate(&[cos(1)]).satisfied);
+    }
+
+    #[test]
+    fn from_witnesses_k_of_n() {
+        let keys: Vec<_> = (1..=3).map(|i| w(i).cosigner_verifier()).collect();
+        let p = Policy::from_witnesses(keys.clone(), 2).unwrap();
+        assert_eq!(p.describe(), "2 of 3 witnesses");
+        assert!(!p.evaluate(&[cos(1)]).satisfied);
+        assert!(p.evaluate(&[cos(1), cos(3)]).satisfied);
+        let none = Policy::from_witnesses(keys.clone(), 0).unwrap();
+        assert!(none.evaluate(&[]).satisfied);
+        assert_eq!(
+            Policy::from_witnesses(keys.clone(), 4),
+            Err(PolicyError::QuorumTooLarge { k: 4, n: 3 })
+        );
+        assert!(matches!(
+            Policy::from_witnesses(vec![keys[0].clone(), keys[0].clone()], 1),
+            Err(PolicyError::DuplicateKey { .. })
+        ));
+        assert!(matches!(
+            Policy::from_witnesses(vec![log()], 1),
+            Err(PolicyError::BadKey { .. })
+        ));
+    }
+
+    #[test]
+    fn rejections() {
+        let a = w(1).cosigner_verifier();
+        let b = w(2).cosigner_verifier();
+        type Want = fn(&PolicyError) -> bool;
+        let cases: Vec<(String, Want)> = vec![
+            (format!("witnes A {a}\nquorum A\n"), |e| {
+                matches!(e, PolicyError::UnknownKeyword { line: 1, .. })
+            }),
+            (format!("witness A {a}\nwitness A {b}\nquorum A\n"), |e| {
+                matches!(e, PolicyError::DuplicateName { line: 2, .. })
+            }),
+            (format!("witness A {a}\nwitness B {a}\nquorum A\n"), |e| {
+                matches!(e, PolicyError::DuplicateKey { line: 2, .. })
+            }),
+            (format!("group g any A\nwitness A {a}\nquorum g\n"), |e| {
+                matches!(e, PolicyError::UndefinedName { line: 1, .. })
+            }),
+            (format!("witness A {a}\ngroup g 2 A\nquorum g\n"), |e| {
+                matches!(e, PolicyError::ThresholdOutOfRange { k: 2, .. })
+            }),
+            (format!("witness A {a}\ngroup g 0 A\nquorum g\n"), |e| {
+                matches!(e, PolicyError::ThresholdOutOfRange { k: 0, .. })
+            }),
+            (format!("witness A {a}\ngroup g 01 A\nquorum g\n"), |e| {
+                matches!(e, PolicyError::Syntax { .. })
+            }),
+            (format!("witness A {a}\ngroup g any A A\nquorum g\n"), |e| {
+                matches!(e, PolicyError::Syntax { .. })
+            }),
+            (format!("witness A {a}\n"), |e| {
+                matches!(e, PolicyError::MissingQuorum)
+            }),
+            (format!("witness A {a}\nquorum A\nquorum none\n"), |e| {
+                matches!(e, PolicyError::DuplicateQuorum { line: 3 })
+            }),
+            (format!("witness A {}\nquorum A\n", log()), |e| {
+                matches!(e, PolicyError::BadKey { .. })
+            }),
+            (format!("log {a}\nquorum none\n"), |e| {
+                matches!(e, PolicyError::BadKey { .. })
+            }),
+            ("witness A notakey\nquorum A\n".into(), |e| {
+                matches!(e, PolicyError::BadKey { .. })
+            }),
+            (format!("witness A {a} url extra\nquorum A\n"), |e| {
+                matches!(e, PolicyError::Syntax { .. })
+            }),
+            // A group cannot name itself (no cycles: only earlier names).
+            (format!("witness A {a}\ngroup g any A g\nquorum g\n"), |e| {
+                matches!(e, PolicyError::UndefinedName { .. })
+            }),
+            ("quorum nobody\n".into(), |e| {
+                matches!(e, PolicyError::UndefinedName { .. })
+            }),
+            (" ".repeat(MAX_POLICY_BYTES + 1), |e| {
+                matches!(e, PolicyError::TooLarge)
+            }),
+        ];
+        for (text, want) in cases {
+            let e = Policy::parse(&text).unwrap_err();
+            assert!(want(&e), "{text:?} gave {e:?}");
+        }
+        let many: String = (0..=MAX_ENTRIES)
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[0] = i as u8;
+                seed[1] = (i >> 8) as u8;
+                let k = SignerKey::from_seed(&format!("w{i}"), &seed)
+                    .unwrap()
+                    .verifier();
+                format!("log {k}\n")
+            })
+            .collect();
+        assert!(matches!(
+            Policy::parse(&(many + "quorum none\n")),
+            Err(PolicyError::TooManyEntries)
+        ));
+    }
+}

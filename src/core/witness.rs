@@ -1,0 +1,384 @@
+//! The witness's decision: may this checkpoint be cosigned, given every
+//! checkpoint of the same log cosigned before? (C2SP `tlog-witness.md`,
+//! "add-checkpoint"; `docs/FORMAT.md` §11.2.)
+//!
+//! Pure: the caller loads the history, calls [`decide`], and on
+//! [`Accept`] persists the new checkpoint before it emits the cosignature.
+//!
+//! Rules, for a checkpoint already verified under the log's key:
+//!
+//! 1. It conflicts with ANY earlier cosigned checkpoint of the same size
+//!    (different root): [`Refusal::Fork`], a proven split view.
+//! 2. Smaller than the latest cosigned size: [`Refusal::Rollback`].
+//! 3. Same size and root as the latest: [`Accept::Unchanged`].
+//! 4. Larger: a consistency proof from the latest cosigned size is required
+//!    ([`Refusal::ProofRequired`], [`Refusal::ProofOldMismatch`]) and must
+//!    verify ([`Refusal::BadProof`]), giving [`Accept::Extended`].
+//! 5. No history for the log: [`Accept::FirstUse`] (trust on first use).
+
+use crate::core::checkpoint::{parse_canonical_u64, Checkpoint};
+use crate::core::hash::Digest;
+use crate::core::keys::{b64_decode, b64_encode};
+use crate::core::merkle::{self, MerkleError, TreeSize};
+use crate::core::tlog_proof::MAX_PROOF_HASHES;
+
+/// Largest add-checkpoint body (or proof file) accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A consistency proof as a log offers it: from size `old` to the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedProof {
+    pub old: u64,
+    pub hashes: Vec<Digest>,
+}
+
+/// Errors parsing an add-checkpoint body or a proof.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    #[error("larger than {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("the first line must be `old <size>`")]
+    BadOldLine,
+    #[error("proof line {0} is not the base64 of 32 bytes")]
+    BadHash(usize),
+    #[error("more than {MAX_PROOF_HASHES} proof lines")]
+    TooManyHashes,
+    #[error("no empty line before the checkpoint")]
+    MissingSeparator,
+}
+
+impl OfferedProof {
+    /// `old <size>\n` then one base64 hash per line (FORMAT.md §8.2 without
+    /// the checkpoint).
+    pub fn encode(&self) -> String {
+        let mut s = format!("old {}\n", self.old);
+        for h in &self.hashes {
+            s.push_str(&b64_encode(h.as_bytes()));
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Parses `old <size>` and hash lines, every line ending in `\n`.
+    pub fn parse(text: &str) -> Result<OfferedProof, BodyError> {
+        let (p, rest) = parse_head(text, false)?;
+        if !rest.is_empty() {
+            return Err(BodyError::BadHash(p.hashes.len() + 1));
+        }
+        Ok(p)
+    }
+}
+
+/// Parses the head of an add-checkpoint body; returns the proof and what
+/// follows the empty line (`""` when `need_sep` is false and the text ended).
+fn parse_head(text: &str, need_sep: bool) -> Result<(OfferedProof, &str), BodyError> {
+    if text.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
+    let (first, mut rest) = text.split_once('\n').ok_or(BodyError::BadOldLine)?;
+    let old = first
+        .strip_prefix("old ")
+        .and_then(parse_canonical_u64)
+        .ok_or(BodyError::BadOldLine)?;
+    let mut hashes = Vec::new();
+    loop {
+        if rest.is_empty() {
+            if need_sep {
+                return Err(BodyError::MissingSeparator);
+            }
+            return Ok((OfferedProof { old, hashes }, ""));
+        }
+        let (line, after) = rest.split_once('\n').ok_or(BodyError::MissingSeparator)?;
+        if line.is_empty() {
+            return Ok((OfferedProof { old, hashes }, after));
+        }
+        if hashes.len() == MAX_PROOF_HASHES {
+            return Err(BodyError::TooManyHashes);
+        }
+        let h = b64_decode(line)
+            .and_then(|b| Digest::from_slice(&b))
+            .ok_or(BodyError::BadHash(hashes.len() + 1))?;
+        hashes.push(h);
+        rest = after;
+    }
+}
+
+/// Splits a C2SP tlog-witness add-checkpoint body (`old N`, proof lines, an
+/// empty line, the signed checkpoint) into the proof and the checkpoint bytes.
+pub fn parse_add_checkpoint(body: &[u8]) -> Result<(OfferedProof, &[u8]), BodyError> {
+    if body.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
+    // The head is ASCII; find where the checkpoint starts without requiring
+    // the checkpoint itself to be UTF-8 here (the note parser checks it).
+    let head_end = body
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .ok_or(BodyError::MissingSeparator)?;
+    let head = std::str::from_utf8(&body[..head_end + 2]).map_err(|_| BodyError::BadOldLine)?;
+    let (proof, rest) = parse_head(head, true)?;
+    debug_assert!(rest.is_empty());
+    Ok((proof, &body[head_end + 2..]))
+}
+
+/// Does this look like an add-checkpoint body rather than a bare checkpoint?
+pub fn is_add_checkpoint(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"old ")
+}
+
+/// Why a checkpoint may be cosigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accept {
+    /// No checkpoint of this log was cosigned before: trust on first use.
+    FirstUse,
+    /// Same size and root as the latest cosigned one.
+    Unchanged,
+    /// Proven consistent with the latest cosigned checkpoint at `from`.
+    Extended { from: u64 },
+}
+
+/// Why a checkpoint must not be cosigned. `conflicts_with` indexes the
+/// history entry the offending checkpoint contradicts (for the evidence).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    #[error("fork: a different checkpoint of size {size} was cosigned before (same size, different root)")]
+    Fork { size: u64, conflicts_with: usize },
+    #[error("rollback: size {offered} is smaller than the latest cosigned size {latest}")]
+    Rollback {
+        latest: u64,
+        offered: u64,
+        conflicts_with: usize,
+    },
+    #[error("a consistency proof from the latest cosigned size {from} to {to} is required (give --proof)")]
+    ProofRequired { from: u64, to: u64 },
+    #[error("the proof starts at size {proof_old} but the latest cosigned size is {latest}")]
+    ProofOldMismatch { latest: u64, proof_old: u64 },
+    #[error("the consistency proof from {from} to {to} does not verify: {error}")]
+    BadProof {
+        from: u64,
+        to: u64,
+        error: MerkleError,
+        conflicts_with: usize,
+    },
+}
+
+impl Refusal {
+    /// The history entry this refusal proves a conflict with, if the refusal
+    /// is split-view evidence (fork, rollback, failing proof).
+    pub fn conflicts_with(&self) -> Option<usize> {
+        match self {
+            Refusal::Fork { conflicts_with, .. }
+            | Refusal::Rollback { conflicts_with, .. }
+            | Refusal::BadProof { conflicts_with, .. } => Some(*conflicts_with),
+            _ => None,
+        }
+    }
+
+    /// Stable name for `--json` (`fork`, `rollback`, `proof_required`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Refusal::Fork { .. } => "fork",
+            Refusal::Rollback { .. } => "rollback",
+            Refusal::ProofRequired { .. } => "proof_required",
+            Refusal::ProofOldMismatch { .. } => "proof_old_mismatch",
+            Refusal::BadProof { .. } => "bad_proof",
+        }
+    }
+}
+
+/// Decides whether `new` may be cosigned. `history` holds every checkpoint of
+/// the same origin cosigned before, oldest first (sizes never decrease); the
+/// last one is the latest. `proof` is what the log offered, if anything.
+pub fn decide(
+    history: &[Checkpoint],
+    new: &Checkpoint,
+    proof: Option<&OfferedProof>,
+) -> Result<Accept, Refusal> {
+    if let Some(i) = history
+        .iter()
+        .position(|h| h.size == new.size && h.root != new.root)
+    {
+        return Err(Refusal::Fork {
+            size: new.size,
+            conflicts_with: i,
+        });
+    }
+    let Some(latest) = history.last() else {
+        return Ok(Accept::FirstUse);
+    };
+    let li = history.len() - 1;
+    if new.size < latest.size {
+        return Err(Refusal::Rollback {
+            latest: latest.size,
+            offered: new.size,
+            conflicts_with: li,
+        });
+    }
+    if new.size == latest.size {
+        // Roots are equal: a differing root was caught as a fork above.
+        return Ok(Accept::Unchanged);
+    }
+    let Some(p) = proof else {
+        return Err(Refusal::ProofRequired {
+            from: latest.size,
+            to: new.size,
+        });
+    };
+    if p.old != latest.size {
+        return Err(Refusal::ProofOldMismatch {
+            latest: latest.size,
+            proof_old: p.old,
+        });
+    }
+    merkle::verify_consistency(
+        TreeSize(latest.size),
+        TreeSize(new.size),
+        &latest.root,
+        &new.root,
+        &p.hashes,
+    )
+    .map_err(|error| Refusal::BadProof {
+        from: latest.size,
+        to: new.size,
+        error,
+        conflicts_with: li,
+    })?;
+    Ok(Accept::Extended { from: latest.size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::merkle::MemoryTree;
+
+    fn tree(n: u64, salt: &str) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for i in 0..n {
+            t.push_data(format!("{salt}{i}").as_bytes());
+        }
+        t
+    }
+    fn cp(t: &MemoryTree) -> Checkpoint {
+        Checkpoint::new("log.example", t.size().get(), t.root()).unwrap()
+    }
+    fn proof(t: &MemoryTree, old: u64) -> OfferedProof {
+        OfferedProof {
+            old,
+            hashes: t.consistency_proof(TreeSize(old), t.size()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn first_use_extend_unchanged() {
+        let t3 = tree(3, "a");
+        let t7 = tree(7, "a");
+        assert_eq!(decide(&[], &cp(&t7), None), Ok(Accept::FirstUse));
+        let h = [cp(&t3)];
+        assert_eq!(decide(&h, &cp(&t3), None), Ok(Accept::Unchanged));
+        assert_eq!(
+            decide(&h, &cp(&t7), Some(&proof(&t7, 3))),
+            Ok(Accept::Extended { from: 3 })
+        );
+        // From the empty tree: an empty proof.
+        let t0 = tree(0, "a");
+        assert_eq!(
+            decide(&[cp(&t0)], &cp(&t7), Some(&proof(&t7, 0))),
+            Ok(Accept::Extended { from: 0 })
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let t3 = tree(3, "a");
+        let t5 = tree(5, "a");
+        let t7 = tree(7, "a");
+        let f7 = tree(7, "b");
+        let h = [cp(&t3), cp(&t5)];
+        assert_eq!(
+            decide(&h, &cp(&t7), None),
+            Err(Refusal::ProofRequired { from: 5, to: 7 })
+        );
+        assert_eq!(
+            decide(&h, &cp(&t7), Some(&proof(&t7, 3))),
+            Err(Refusal::ProofOldMismatch {
+                latest: 5,
+                proof_old: 3
+            })
+        );
+        let r = decide(&h, &cp(&f7), Some(&proof(&t7, 5))).unwrap_err();
+        assert!(
+            matches!(
+                r,
+                Refusal::BadProof {
+                    conflicts_with: 1,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        assert_eq!(
+            decide(&h, &cp(&tree(4, "a")), None),
+            Err(Refusal::Rollback {
+                latest: 5,
+                offered: 4,
+                conflicts_with: 1
+            })
+        );
+        // A different root at the size of ANY earlier cosigned checkpoint.
+        let r = decide(&h, &cp(&tree(3, "b")), None).unwrap_err();
+        assert_eq!(
+            r,
+            Refusal::Fork {
+                size: 3,
+                conflicts_with: 0
+            }
+        );
+        assert_eq!(r.conflicts_with(), Some(0));
+        assert_eq!(
+            decide(&h, &cp(&tree(5, "b")), None),
+            Err(Refusal::Fork {
+                size: 5,
+                conflicts_with: 1
+            })
+        );
+        assert_eq!(
+            Refusal::ProofRequired { from: 1, to: 2 }.conflicts_with(),
+            None
+        );
+    }
+
+    #[test]
+    fn add_checkpoint_body_round_trip() {
+        let t7 = tree(7, "a");
+        let p = proof(&t7, 3);
+        let note = b"log.example\n7\nAAAA\n\n\xe2\x80\x94 x y\n";
+        let mut body = p.encode().into_bytes();
+        body.push(b'\n');
+        body.extend_from_slice(note);
+        let (q, c) = parse_add_checkpoint(&body).unwrap();
+        assert_eq!(q, p);
+        assert_eq!(c, note);
+        assert!(is_add_checkpoint(&body));
+        assert_eq!(OfferedProof::parse(&p.encode()).unwrap(), p);
+        assert_eq!(
+            parse_add_checkpoint(b"old 01\n\nx"),
+            Err(BodyError::BadOldLine)
+        );
+        assert_eq!(
+            parse_add_checkpoint(b"old 1\nnope\n\nx"),
+            Err(BodyError::BadHash(1))
+        );
+        assert_eq!(
+            parse_add_checkpoint(b"old 1\n"),
+            Err(BodyError::MissingSeparator)
+        );
+        assert!(OfferedProof::parse("old 1\nAAAA").is_err());
+        let many = format!(
+            "old 1\n{}",
+            format!("{}\n", b64_encode(&[0; 32])).repeat(64)
+        );
+        assert_eq!(OfferedProof::parse(&many), Err(BodyError::TooManyHashes));
+    }
+}

@@ -1,0 +1,227 @@
+//! The archive owner as a witness of partners' logs: which logs it witnesses
+//! (`witness/config.toml`) and every checkpoint it cosigned
+//! (`witness/history`, append-only). Formats: `docs/FORMAT.md` §11.2.
+//!
+//! The archive lock serialises witnesses, so checking a checkpoint against
+//! the history and appending it is atomic with respect to other `custody`
+//! processes; the append is fsynced before the caller emits a cosignature.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::core::keys::{SigAlg, VerifierKey};
+use crate::store::archive::Archive;
+use crate::store::blobs::sync_dir;
+use crate::store::logfile::{Frame, LogFile};
+use crate::store::{io_err, StoreError};
+
+/// The witness directory inside an archive.
+pub const WITNESS_DIR: &str = "witness";
+const CONFIG_FILE: &str = "config.toml";
+const HISTORY_FILE: &str = "history";
+
+/// `witness/config.toml`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Default witness secret key file for `witness cosign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_key: Option<PathBuf>,
+    /// The logs this archive witnesses.
+    #[serde(default, rename = "log")]
+    pub logs: Vec<WitnessedLog>,
+}
+
+/// One witnessed log: its origin and its log key (name = origin, alg 0x01).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessedLog {
+    pub origin: String,
+    pub vkey: VerifierKey,
+}
+
+impl WitnessConfig {
+    /// The configured log with this origin.
+    pub fn log(&self, origin: &str) -> Option<&WitnessedLog> {
+        self.logs.iter().find(|l| l.origin == origin)
+    }
+}
+
+/// One checkpoint of a log that this witness cosigned, as it was received.
+#[derive(Clone, Debug)]
+pub struct CosignedEntry {
+    pub checkpoint: Checkpoint,
+    pub note: Vec<u8>,
+}
+
+/// Writes `data` to `path` atomically: a temp file in the same directory,
+/// fsync, rename, fsync of the directory. Creates missing parent directories.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let r = (|| {
+        use std::io::Write;
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = r {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    sync_dir(dir)
+}
+
+impl Archive {
+    fn witness_dir(&self) -> PathBuf {
+        self.root().join(WITNESS_DIR)
+    }
+
+    /// `witness/config.toml`, or the default (nothing witnessed) if missing.
+    pub fn witness_config(&self) -> Result<WitnessConfig, StoreError> {
+        let p = self.witness_dir().join(CONFIG_FILE);
+        let text = match fs::read_to_string(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(WitnessConfig::default())
+            }
+            Err(e) => return Err(io_err(&p, e)),
+            Ok(t) => t,
+        };
+        let c: WitnessConfig =
+            toml::from_str(&text).map_err(|e| StoreError::Config(p.clone(), e.to_string()))?;
+        for l in &c.logs {
+            if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
+                return Err(StoreError::Config(
+                    p,
+                    format!(
+                        "log {:?}: the vkey must be alg 0x01 named as the origin",
+                        l.origin
+                    ),
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    fn save_witness_config(&self, c: &WitnessConfig) -> Result<(), StoreError> {
+        let text = toml::to_string_pretty(c).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let text = format!("# logs this archive witnesses (docs/FORMAT.md §11.2)\n{text}");
+        write_atomic(&self.witness_dir().join(CONFIG_FILE), text.as_bytes())
+    }
+
+    /// Records that this archive witnesses the log `vkey` (its name must be
+    /// the origin, alg `0x01`); optionally remembers the witness key path.
+    /// Returns false when the log was already configured with this key.
+    pub fn witness_add_log(
+        &self,
+        vkey: VerifierKey,
+        witness_key: Option<PathBuf>,
+    ) -> Result<bool, StoreError> {
+        if vkey.alg() != SigAlg::Ed25519 {
+            return Err(StoreError::Input(format!(
+                "{vkey} is not a log key (alg 0x01); witness keys cannot sign checkpoints"
+            )));
+        }
+        let mut c = self.witness_config()?;
+        let origin = vkey.name().to_string();
+        let added = match c.log(&origin) {
+            Some(l) if l.vkey == vkey => false,
+            Some(l) => {
+                return Err(StoreError::Input(format!(
+                    "the log {origin:?} is already witnessed with another key ({}); a log key never changes silently",
+                    l.vkey
+                )))
+            }
+            None => {
+                c.logs.push(WitnessedLog { origin, vkey });
+                true
+            }
+        };
+        if witness_key.is_some() {
+            c.witness_key = witness_key;
+        }
+        self.save_witness_config(&c)?;
+        Ok(added)
+    }
+
+    /// Opens `witness/history`, cutting back a torn final frame, and returns
+    /// every entry in order.
+    fn witness_history_file(&self) -> Result<(LogFile, Vec<CosignedEntry>), StoreError> {
+        let dir = self.witness_dir();
+        let p = dir.join(HISTORY_FILE);
+        let created = !p.exists();
+        if created {
+            fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        }
+        let mut lf = LogFile::open(&p, true)?;
+        if created {
+            sync_dir(&dir)?;
+        }
+        let mut out = Vec::new();
+        let mut torn = None;
+        for f in lf.scan(0)? {
+            match f? {
+                Frame::Complete { offset, body } => match SignedCheckpoint::parse(&body) {
+                    Ok(sc) => out.push(CosignedEntry {
+                        checkpoint: sc.checkpoint().clone(),
+                        note: body,
+                    }),
+                    Err(_) if lf.zeros_from(offset)? => {
+                        torn = Some(offset);
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(StoreError::Corrupt(format!(
+                            "{} at offset {offset}: {e}",
+                            p.display()
+                        )))
+                    }
+                },
+                Frame::Torn { offset } => torn = Some(offset),
+                Frame::Oversized { offset, .. } if lf.zeros_from(offset)? => {
+                    torn = Some(offset);
+                    break;
+                }
+                Frame::Oversized { offset, len } => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{} frame at offset {offset} claims {len} bytes",
+                        p.display()
+                    )))
+                }
+            }
+        }
+        if let Some(off) = torn {
+            lf.truncate(off)?;
+        }
+        Ok((lf, out))
+    }
+
+    /// Every checkpoint of `origin` this witness cosigned, oldest first.
+    pub fn witness_history(&self, origin: &str) -> Result<Vec<CosignedEntry>, StoreError> {
+        let (_, all) = self.witness_history_file()?;
+        Ok(all
+            .into_iter()
+            .filter(|e| e.checkpoint.origin == origin)
+            .collect())
+    }
+
+    /// Appends a checkpoint this witness is about to cosign; durable (fsync)
+    /// when it returns, before the cosignature is emitted.
+    pub fn witness_record(&self, note: &[u8]) -> Result<(), StoreError> {
+        let (mut lf, _) = self.witness_history_file()?;
+        lf.append(&[note])?;
+        Ok(())
+    }
+}
