@@ -2,7 +2,9 @@
 # The main job, out of the box: build custody, create an archive with the
 # TEST-ONLY keys of keys-example/dropsite, ingest the synthetic sample leak,
 # verify it (shallow and deep), print the checkpoint, prove one record and
-# check that proof the way a partner would, then extract a document.
+# check that proof the way a partner would, then extract a document; then the
+# partners: +972 witnesses Drop Site's checkpoint, Drop Site shares a document
+# with the Guardian, which verifies the bundle offline, receives it and traces it.
 # Usage: scripts/demo.sh [ARCHIVE_DIR]   (default: ./demo-archive, recreated)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +19,11 @@ custody="${CARGO_TARGET_DIR:-$repo/target}/release/custody"
 # custody (like ssh) refuses those. They are TEST-ONLY keys (keys-example/README.md).
 keys=$(mktemp -d)
 trap 'rm -rf "$keys"' EXIT
-cp -r keys-example/dropsite "$keys/"
-chmod 700 "$keys/dropsite"
-chmod 600 "$keys/dropsite/signing.key" "$keys/dropsite/identity.age"
+for o in dropsite guardian 972mag; do
+    cp -r "keys-example/$o" "$keys/"
+    chmod 700 "$keys/$o"
+    chmod 600 "$keys/$o/signing.key" "$keys/$o/identity.age" "$keys/$o/witness.key"
+done
 k="$keys/dropsite"
 
 rm -rf "$archive"
@@ -51,4 +55,35 @@ out=$(mktemp -d)/memo.txt
 echo "== custody extract 6 -o $out"
 "$custody" extract 6 -i "$k/identity.age" -o "$out"
 cmp "$out" examples/sample-leak/memos/2026-03-14-board-memo.txt && echo "extracted bytes are identical to the original"
-echo "== done: archive in $archive"
+
+echo "== partners: +972 witnesses Drop Site's log and cosigns its checkpoint"
+mag="$archive.972mag"; guardian="$archive.guardian"; wire=$(mktemp -d)
+rm -rf "$mag" "$guardian"
+"$custody" init "$mag" --signing-key "$keys/972mag/signing.key" \
+    --recipient "$keys/972mag/recipient.txt" --no-remember-key >/dev/null
+"$custody" -A "$mag" witness add-log dropsite.example/leaks "$k/signing.vkey" \
+    --key "$keys/972mag/witness.key"
+"$custody" checkpoint > "$wire/checkpoint"
+"$custody" -A "$mag" witness cosign "$wire/checkpoint" -o "$wire/972mag.cosig"
+"$custody" checkpoint add-cosignature "$wire/972mag.cosig" --witness "$keys/972mag/witness.vkey"
+
+echo "== Drop Site shares document 2 with the Guardian"
+old=$("$custody" checkpoint --json | sed -n 's/.*"size": *\([0-9]*\).*/\1/p' | head -1)
+"$custody" share 2 --to "$keys/guardian/recipient.txt" -i "$k/identity.age" -o "$wire/memo.bundle"
+echo "== +972 cosigns the new checkpoint (with Drop Site's consistency proof); Drop Site refreshes the bundle"
+"$custody" prove --consistency "$old" > "$wire/consistency"
+"$custody" -A "$mag" witness cosign "$wire/consistency" -o "$wire/972mag-2.cosig"
+"$custody" checkpoint add-cosignature "$wire/972mag-2.cosig" --witness "$keys/972mag/witness.vkey"
+"$custody" refresh-bundle "$wire/memo.bundle"
+
+echo "== the Guardian verifies the bundle offline (Drop Site's key, +972 as witness), receives and traces it"
+"$custody" verify-bundle "$wire/memo.bundle" --trust "$k/signing.vkey" \
+    --witness "$keys/972mag/witness.vkey" --quorum 1 -i "$keys/guardian/identity.age"
+"$custody" init "$guardian" --signing-key "$keys/guardian/signing.key" \
+    --recipient "$keys/guardian/recipient.txt" --no-remember-key >/dev/null
+CUSTODY_SIGNING_KEY="$keys/guardian/signing.key" "$custody" -A "$guardian" receive "$wire/memo.bundle" \
+    --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey" --quorum 1 \
+    -i "$keys/guardian/identity.age"
+"$custody" -A "$guardian" trace 0 --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey"
+rm -rf "$wire"
+echo "== done: archive in $archive (partners: $guardian, $mag)"

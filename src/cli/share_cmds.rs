@@ -228,12 +228,12 @@ pub fn refresh(ctx: &Ctx, a: RefreshArgs) -> Result<i32, StoreError> {
         ctx.out.json(&r);
     } else {
         ctx.out.line(&format!(
-            "{}: now proven against checkpoint {} ({} cosignature(s)){}",
+            "{}: proven against checkpoint {} with {} cosignature(s){}",
             r.bundle.display(),
             r.checkpoint_size,
             r.cosignatures,
             r.old_checkpoint_size
-                .map(|s| format!(", was {s}"))
+                .map(|s| format!(" (was checkpoint {s} with {})", r.old_cosignatures))
                 .unwrap_or_default()
         ));
     }

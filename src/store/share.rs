@@ -50,6 +50,7 @@ pub struct Shared {
 pub struct Refreshed {
     pub bundle: PathBuf,
     pub old_checkpoint_size: Option<u64>,
+    pub old_cosignatures: usize,
     pub checkpoint_size: u64,
     pub cosignatures: usize,
 }
@@ -361,10 +362,12 @@ impl Archive {
         }
         let mut records = Vec::with_capacity(last.entries.len());
         let mut old_size = None;
+        let mut old_cosignatures = 0;
         for e in &last.entries {
             let p =
                 TlogProof::parse(e).map_err(|e| StoreError::Input(format!("bundle entry: {e}")))?;
             if old_size.is_none() {
+                old_cosignatures = cosignature_count(p.checkpoint_note().as_bytes());
                 old_size = crate::core::checkpoint::SignedCheckpoint::parse(
                     p.checkpoint_note().as_bytes(),
                 )
@@ -394,6 +397,7 @@ impl Archive {
         Ok(Refreshed {
             bundle: dest.to_path_buf(),
             old_checkpoint_size: old_size,
+            old_cosignatures,
             checkpoint_size: size,
             cosignatures: cosignature_count(&note),
         })
