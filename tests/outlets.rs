@@ -235,6 +235,42 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     for f in [&o.ds, &o.gu, &o.mag] {
         f.assert_verified();
     }
+    // An intermediate outlet cannot swap in other evidence for the first hop:
+    // here the Guardian's bundle with Drop Site's evidence of another share.
+    let other = o.wire("other.bundle");
+    share(&o.ds, "3", &o.gu, &other);
+    let (donor, _) = load(&other);
+    let (mut head, payload) = load(&b);
+    head.evidence.hops[0] = donor.evidence.hops[0].clone();
+    let swapped = o.wire("swapped.bundle");
+    save(&swapped, &head, &payload);
+    let (code, v) = verify_bundle(&swapped, &both);
+    assert_eq!(code, FINDING);
+    assert_checks(&v, &["hop_link"]);
+    assert!(
+        checks(&v).iter().all(|c| c == "hop_link"),
+        "every other check still holds: {v}"
+    );
+
+    // The evidence +972 keeps is itself evidence: altering it is found by
+    // verify and by trace.
+    let kept = fs::read_dir(o.mag.dir.join("evidence"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let good = fs::read(&kept).unwrap();
+    flip_byte(&kept, good.len() / 2);
+    let (code, v) = o.mag.verify(&[]);
+    assert_eq!(code, FINDING);
+    assert_eq!(checks(&v), ["evidence"], "{v}");
+    let r = o.mag.run(&[&["trace", "0", "--json"], &both[..]].concat());
+    r.code(FINDING);
+    assert_checks(&parse_trace(&r.stdout), &["evidence"]);
+    fs::write(&kept, good).unwrap();
+    o.mag.assert_verified();
+
     // The Guardian's trace from its own archive: two hops.
     let t = o.gu.json(&["trace", "0", &tr[0], &tr[1]]);
     assert_eq!(t["trace"]["hops"].as_array().unwrap().len(), 2);
