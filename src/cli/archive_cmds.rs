@@ -382,13 +382,9 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     Ok(if rep.ok() { EXIT_OK } else { EXIT_FINDING })
 }
 
-fn print_report(ctx: &Ctx, rep: &Report) {
-    if ctx.out.json {
-        ctx.out
-            .json(&serde_json::json!({ "ok": rep.ok(), "report": rep }));
-        return;
-    }
-    for f in &rep.findings {
+/// One line per finding: `FAIL <subject>: <check>: <reason>`.
+pub(crate) fn print_findings(ctx: &Ctx, findings: &[crate::core::report::Finding]) {
+    for f in findings {
         ctx.out.line(&format!(
             "{} {}: {}: {}",
             ctx.out.paint("FAIL", Paint::Bad),
@@ -397,6 +393,15 @@ fn print_report(ctx: &Ctx, rep: &Report) {
             f.reason
         ));
     }
+}
+
+fn print_report(ctx: &Ctx, rep: &Report) {
+    if ctx.out.json {
+        ctx.out
+            .json(&serde_json::json!({ "ok": rep.ok(), "report": rep }));
+        return;
+    }
+    print_findings(ctx, &rep.findings);
     let c = &rep.coverage;
     let what = format!(
         "{} records, {} checkpoints, {} blobs ({}){}",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::archive_cmds::human_bytes;
+use super::archive_cmds::{human_bytes, print_findings};
 use super::output::Paint;
 use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
@@ -14,7 +14,6 @@ use crate::core::checkpoint::WitnessCosignature;
 use crate::core::crypto::RecipientKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
-use crate::core::report::Finding;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::receive::ReceiveOutcome;
@@ -303,18 +302,6 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
                     .unwrap_or_default()
             ));
         }
-    }
-}
-
-fn print_findings(ctx: &Ctx, findings: &[Finding]) {
-    for f in findings {
-        ctx.out.line(&format!(
-            "{} {}: {}: {}",
-            ctx.out.paint("FAIL", Paint::Bad),
-            f.subject,
-            f.check.as_str(),
-            f.reason
-        ));
     }
 }
 

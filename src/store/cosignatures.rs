@@ -247,12 +247,7 @@ impl Archive {
         let mut sc = SignedCheckpoint::parse(&note)
             .map_err(|e| StoreError::Corrupt(format!("checkpoint at size {size}: {e}")))?;
         for l in lines {
-            let sig = std::str::from_utf8(&l)
-                .ok()
-                .and_then(|l| NoteSignature::parse_line(l).ok())
-                .ok_or_else(|| {
-                    StoreError::DatabaseCorrupt("a stored cosignature does not parse".into())
-                })?;
+            let sig = parse_stored(&l)?;
             sc.add_signature(sig)
                 .map_err(|e| StoreError::Corrupt(format!("checkpoint at size {size}: {e}")))?;
         }
@@ -263,12 +258,7 @@ impl Archive {
     pub fn stored_cosignatures(&self) -> Result<Vec<(u64, NoteSignature)>, StoreError> {
         let mut out = Vec::new();
         for (size, l) in self.db().all_cosignatures()? {
-            let sig = std::str::from_utf8(&l)
-                .ok()
-                .and_then(|l| NoteSignature::parse_line(l).ok())
-                .ok_or_else(|| {
-                    StoreError::DatabaseCorrupt("a stored cosignature does not parse".into())
-                })?;
+            let sig = parse_stored(&l)?;
             out.push((size, sig));
         }
         Ok(out)
@@ -347,6 +337,14 @@ impl Archive {
         }
         Ok(())
     }
+}
+
+/// A cosignature line as the database stores it.
+fn parse_stored(line: &[u8]) -> Result<NoteSignature, StoreError> {
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|l| NoteSignature::parse_line(l).ok())
+        .ok_or_else(|| StoreError::DatabaseCorrupt("a stored cosignature does not parse".into()))
 }
 
 #[cfg(test)]

@@ -103,6 +103,18 @@ struct Pending {
 }
 
 impl Archive {
+    /// A record body of this log, made now, by the log key; its index is
+    /// assigned when it is committed ([`Archive::commit_records`]).
+    pub(crate) fn new_record(&self, payload: Payload) -> RecordBody {
+        RecordBody {
+            index: 0,
+            time_ms: time::now_ms(),
+            origin: self.config.origin.clone(),
+            signer: self.log_key.key_id(),
+            payload,
+        }
+    }
+
     /// Publishes `sealed` blobs durably, then signs `bodies` at the next log
     /// indices, appends them to the record file (fsync) and indexes them with
     /// `dedup` in one sled transaction (flush). Nothing names a blob before the
@@ -286,21 +298,15 @@ impl Archive {
         let meta_blob = self.blobs.put_bytes(&envelope)?;
         let (meta_digest, meta_size) = (meta_blob.digest, meta_blob.len);
         blobs.push(meta_blob);
-        let time_ms = time::now_ms();
-        let body = RecordBody {
-            index: 0, // assigned when the batch is committed
-            time_ms,
-            origin: self.config.origin.clone(),
-            signer: self.log_key.key_id(),
-            payload: Payload::Ingest(Ingest {
-                blob,
-                blob_size,
-                commitment: m.commitment(),
-                meta: meta_digest,
-                meta_size,
-                recipients: fingerprints.to_vec(),
-            }),
-        };
+        let body = self.new_record(Payload::Ingest(Ingest {
+            blob,
+            blob_size,
+            commitment: m.commitment(),
+            meta: meta_digest,
+            meta_size,
+            recipients: fingerprints.to_vec(),
+        }));
+        let time_ms = body.time_ms;
         Ok(Pending {
             body,
             blobs,

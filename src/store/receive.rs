@@ -13,9 +13,8 @@ use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::meta::{self, Metadata};
-use crate::core::record::{Ingest, Link, Payload, Receive, RecordBody};
+use crate::core::record::{Ingest, Link, Payload, Receive};
 use crate::core::report::{Check, Finding, Subject};
-use crate::core::time;
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, SealedBlob};
 use crate::store::bundle_file::{
@@ -168,48 +167,32 @@ impl Archive {
             blobs::sync_dir(&self.root)?;
         }
         write_durable(&self.evidence_path(&ev_digest), &ev_bytes)?;
-        let last_hop = rep.hops.last().cloned();
-        let from = Link {
-            origin: last_hop
-                .as_ref()
-                .map_or_else(String::new, |h| h.origin.clone()),
-            key_id: last_hop
-                .as_ref()
-                .and_then(|h| h.key_id)
-                .ok_or_else(|| StoreError::Internal("no sender key".into()))?,
-            index: last_hop
-                .as_ref()
-                .and_then(|h| h.events.last().map(|e| e.index))
-                .ok_or_else(|| StoreError::Internal("no share record".into()))?,
-            leaf_hash: leaf,
-            checkpoint_size: last_hop
-                .as_ref()
-                .and_then(|h| h.checkpoint_size)
-                .ok_or_else(|| StoreError::Internal("no checkpoint".into()))?,
-            checkpoint_root: last_hop
-                .as_ref()
-                .and_then(|h| h.checkpoint_root)
-                .ok_or_else(|| StoreError::Internal("no checkpoint".into()))?,
-        };
-        let body = RecordBody {
-            index: 0,
-            time_ms: time::now_ms(),
-            origin: self.config.origin.clone(),
-            signer: self.log_key.key_id(),
-            payload: Payload::Receive(Receive {
-                stored: Ingest {
-                    blob,
-                    blob_size,
-                    commitment: share.commitment,
-                    meta: meta_digest,
-                    meta_size,
-                    recipients: crypto::fingerprints(&self.recipients),
-                },
-                from: from.clone(),
-                evidence: ev_digest,
-                evidence_size: ev_bytes.len() as u64,
-            }),
-        };
+        // The sender's hop passed every check, so all of this is present.
+        let from = (|| {
+            let h = rep.hops.last()?;
+            Some(Link {
+                origin: h.origin.clone(),
+                key_id: h.key_id?,
+                index: h.events.last()?.index,
+                leaf_hash: leaf,
+                checkpoint_size: h.checkpoint_size?,
+                checkpoint_root: h.checkpoint_root?,
+            })
+        })()
+        .ok_or_else(|| StoreError::Internal("a verified bundle without its sender's hop".into()))?;
+        let body = self.new_record(Payload::Receive(Receive {
+            stored: Ingest {
+                blob,
+                blob_size,
+                commitment: share.commitment,
+                meta: meta_digest,
+                meta_size,
+                recipients: crypto::fingerprints(&self.recipients),
+            },
+            from: from.clone(),
+            evidence: ev_digest,
+            evidence_size: ev_bytes.len() as u64,
+        }));
         let rec = self
             .commit_records(vec![body], sealed, dedup, signer)?
             .remove(0);

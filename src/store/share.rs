@@ -13,8 +13,7 @@ use crate::core::bundle::{self, check_evidence, BundleHead, Evidence, Hop, Share
 use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
-use crate::core::record::{Payload, Receive, Record, RecordBody, Share};
-use crate::core::time;
+use crate::core::record::{Payload, Receive, Record, Share};
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
 use crate::store::bundle_file::{
@@ -290,20 +289,14 @@ impl Archive {
             .map_err(|e| cleanup(e.into()))?;
         let recipients = crypto::fingerprints(to);
         // 3. The share record, durable, and a checkpoint covering it.
-        let body = RecordBody {
-            index: 0,
-            time_ms: time::now_ms(),
-            origin: self.config.origin.clone(),
-            signer: self.log_key.key_id(),
-            payload: Payload::Share(Share {
-                document: intro.body.index,
-                commitment: doc.commitment,
-                payload: payload_digest,
-                payload_size: payload_len,
-                envelope: Digest::of(&envelope),
-                recipients: recipients.clone(),
-            }),
-        };
+        let body = self.new_record(Payload::Share(Share {
+            document: intro.body.index,
+            commitment: doc.commitment,
+            payload: payload_digest,
+            payload_size: payload_len,
+            envelope: Digest::of(&envelope),
+            recipients: recipients.clone(),
+        }));
         let rec = self
             .commit_records(vec![body], Vec::new(), Vec::new(), signer)
             .map_err(cleanup)?
