@@ -103,6 +103,7 @@ requires a quorum: have witnesses cosign (`custody checkpoint` to them, then
 
 Examples:
   custody share 3 --to age1… -i keys-example/dropsite/identity.age -o memo.bundle
+  custody share 3 --to localcall/id_ed25519.pub -i ID        (writes share-3-20261128T145200.bundle)
   custody share 3 --to keys-example/guardian/recipient.txt -i ID -o memo.bundle --note 'for the Gaza desk'")]
 pub struct ShareArgs {
     /// The document: any record about it (index or hex digest prefix).
@@ -119,9 +120,9 @@ pub struct ShareArgs {
         required = true
     )]
     identity: Vec<PathBuf>,
-    /// Where to write the bundle.
+    /// Where to write the bundle (default: share-REF-TIME.bundle here).
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// A note for the partner (encrypted to them, not in the ledger).
     #[arg(long)]
     note: Option<String>,
@@ -166,17 +167,18 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
+    let output = a.output.unwrap_or_else(|| {
+        let t: String = time::rfc3339(time::now_ms())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(15)
+            .collect();
+        PathBuf::from(format!("share-{i}-{t}.bundle"))
+    });
     let pb = ctx.out.progress(0, true, "share");
-    let r = arch.share(
-        i,
-        &to,
-        &ids,
-        &signer,
-        a.note,
-        &a.output,
-        a.force,
-        &mut |n| pb.inc(n),
-    );
+    let r = arch.share(i, &to, &ids, &signer, a.note, &output, a.force, &mut |n| {
+        pb.inc(n)
+    });
     pb.finish_and_clear();
     let s = r?;
     if ctx.out.json {
