@@ -62,7 +62,7 @@ rm -rf "$mag" "$guardian"
 "$custody" init "$mag" --signing-key "$keys/972mag/signing.key" \
     --recipient "$keys/972mag/recipient.txt" --no-remember-key >/dev/null
 "$custody" -A "$mag" witness add-log dropsite.example/leaks "$k/signing.vkey" \
-    --key "$keys/972mag/witness.key"
+    --witness-key "$keys/972mag/witness.key"
 "$custody" checkpoint > "$wire/checkpoint"
 "$custody" -A "$mag" witness cosign "$wire/checkpoint" -o "$wire/972mag.cosig"
 "$custody" checkpoint add-cosignature "$wire/972mag.cosig" --witness "$keys/972mag/witness.vkey"

@@ -467,7 +467,7 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
             "add-log",
             "dropsite.example/leaks",
             s(&dsv),
-            "--key",
+            "--witness-key",
             s(&w.keys.join("witness.key")),
         ])
         .ok();

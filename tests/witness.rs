@@ -91,7 +91,7 @@ fn setup() -> (Fixture, Witness) {
         "add-log",
         "dropsite.example/leaks",
         s(&log_vkey),
-        "--key",
+        "--witness-key",
         s(&key),
     ])
     .ok();
@@ -398,12 +398,18 @@ fn witness_setup_errors() {
         "witness",
         "cosign",
         s(&cp),
-        "--key",
+        "--witness-key",
         s(&w.keys.join("signing.key")),
     ])
     .error(&["log key"]);
-    w.run(&["witness", "cosign", s(&cp), "--key", s(&f.signing_key())])
-        .error(&["log key"]);
+    w.run(&[
+        "witness",
+        "cosign",
+        s(&cp),
+        "--witness-key",
+        s(&f.signing_key()),
+    ])
+    .error(&["log key"]);
     // Nothing was recorded: the first cosignature is still a first use.
     let r = w.run(&["witness", "cosign", s(&cp)]);
     r.ok();

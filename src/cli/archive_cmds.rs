@@ -221,7 +221,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
 }
 
 pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
-    let mut arch = ctx.open()?;
+    let mut arch = ctx.open_as_actor()?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
     let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
     for s in &w.skipped_archive {

@@ -71,6 +71,9 @@ pub fn explain(e: &StoreError) -> String {
             "ask the sender for the bundle again (custody share); nothing was changed".into()
         }
         StoreError::Refused(_) => "nothing was changed".into(),
+        StoreError::NotAuthorized(_) => {
+            "sign with the key of an actor whose role may do this (`custody actor list`; --key FILE or CUSTODY_KEY); nothing was written".into()
+        }
         StoreError::Policy(_) => {
             "fix the policy (C2SP tlog-policy: log, witness, group, quorum lines) or the --witness/--quorum values".into()
         }

@@ -7,6 +7,7 @@ mod archive_cmds;
 mod explain;
 mod keygen;
 mod output;
+mod people;
 pub(crate) mod policy_args;
 mod proofs;
 mod records;
@@ -76,6 +77,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 
+    /// Your own signing key, as an actor of the archive: records you make are
+    /// signed by it (default: the log key signs, as the archive's owner).
+    #[arg(long, global = true, value_name = "FILE", env = "CUSTODY_KEY")]
+    key: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +120,16 @@ enum Command {
     Receive(share_cmds::ReceiveArgs),
     /// Show a document's chain of custody across outlets, every hop re-verified.
     Trace(share_cmds::TraceArgs),
+    /// Manage the archive's people: add, revoke, rotate, list actors and roles.
+    Actor(people::ActorArgs),
+    /// Ingest a document derived from others (translation, redaction, excerpt…).
+    Derive(people::DeriveArgs),
+    /// Attach a note (stored encrypted) to a document.
+    Annotate(people::AnnotateArgs),
+    /// Approve a document for publication (editor or legal).
+    Approve(people::ApproveArgs),
+    /// Give an actor access to a document.
+    Grant(people::GrantArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
     /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
@@ -134,6 +150,7 @@ pub(crate) struct Ctx {
     cli_archive: Option<PathBuf>,
     insecure_key_permissions: bool,
     passphrase_file: Option<PathBuf>,
+    actor_key: Option<PathBuf>,
     pub(crate) out: Out,
 }
 
@@ -149,6 +166,17 @@ impl Ctx {
 
     pub(crate) fn open(&self) -> Result<Archive, StoreError> {
         Archive::open(&self.archive_dir()?)
+    }
+
+    /// Opens the archive for a command that appends records: with `--key` /
+    /// `CUSTODY_KEY`, those records are signed by that actor's key.
+    pub(crate) fn open_as_actor(&self) -> Result<Archive, StoreError> {
+        let mut a = self.open()?;
+        if let Some(p) = &self.actor_key {
+            let k = self.load_signer(p)?;
+            a.set_actor(k)?;
+        }
+        Ok(a)
     }
 
     fn ask_passphrase(&self, path: &Path) -> Result<age::secrecy::SecretString, StoreError> {
@@ -242,6 +270,7 @@ pub fn main() -> i32 {
         cli_archive: cli.archive,
         insecure_key_permissions: cli.insecure_key_permissions,
         passphrase_file: cli.passphrase_file,
+        actor_key: cli.key,
         out,
     };
     let r = match cli.command {
@@ -261,6 +290,11 @@ pub fn main() -> i32 {
         Command::VerifyBundle(a) => share_cmds::verify_bundle(&ctx, a),
         Command::Receive(a) => share_cmds::receive(&ctx, a),
         Command::Trace(a) => share_cmds::trace(&ctx, a),
+        Command::Actor(a) => people::actor(&ctx, a),
+        Command::Derive(a) => people::derive(&ctx, a),
+        Command::Annotate(a) => people::annotate(&ctx, a),
+        Command::Approve(a) => people::approve(&ctx, a),
+        Command::Grant(a) => people::grant(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
         Command::Witness(a) => witness::run(&ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),

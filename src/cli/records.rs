@@ -56,27 +56,10 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
 }
 
 fn line(ctx: &Ctx, v: &RecordView) {
-    let what = match (&v.metadata, &v.metadata_error, &v.payload) {
-        (Some(m), _, _) => format!("{}  {}", m.path, human_bytes(m.size)),
-        (None, Some(e), _) => format!("(metadata unreadable: {e})"),
-        (None, None, Payload::Share(s)) => format!(
-            "document {} to {} recipient(s), payload {}…",
-            s.document,
-            s.recipients.len(),
-            &s.payload.to_hex()[..16]
-        ),
-        (None, None, Payload::Ingest(i)) => format!(
-            "blob {}…  {}",
-            &i.blob.to_hex()[..16],
-            human_bytes(i.blob_size)
-        ),
-        (None, None, Payload::Receive(r)) => format!(
-            "blob {}…  {}  from {} #{}",
-            &r.stored.blob.to_hex()[..16],
-            human_bytes(r.stored.blob_size),
-            r.from.origin,
-            r.from.index
-        ),
+    let what = match (&v.metadata, &v.metadata_error) {
+        (Some(m), _) => format!("{}  {}", m.path, human_bytes(m.size)),
+        (None, Some(e)) => format!("(metadata unreadable: {e})"),
+        (None, None) => v.payload.summary(),
     };
     ctx.out
         .line(&format!("{:>6}  {}  {:<7} {what}", v.index, v.time, v.kind));
@@ -180,6 +163,16 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             ));
             &r.stored
         }
+        Payload::Derive(d) => {
+            o.line(&format!("derived     {}", v.payload.summary()));
+            for p in &d.parents {
+                o.line(&format!(
+                    "parent      record {} (commitment {})",
+                    p.document, p.commitment
+                ));
+            }
+            &d.stored
+        }
         Payload::Share(s) => {
             o.line(&format!("document    record {}", s.document));
             o.line(&format!("commitment  {}", s.commitment));
@@ -191,6 +184,10 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             for r in &s.recipients {
                 o.line(&format!("shared to   {r}"));
             }
+            return Ok(EXIT_OK);
+        }
+        other => {
+            o.line(&format!("says        {}", other.summary()));
             return Ok(EXIT_OK);
         }
     };
@@ -223,12 +220,15 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The document is decrypted to a temporary file beside OUT and renamed into place
-only after its ciphertext matched the blob address and its plaintext matched the
-record's commitment. OUT may not be inside the archive.
+Decrypting is a custody event: before the document is decrypted, a signed
+`access` record (who: the log key, or your --key as an actor; which document;
+why: --reason) is appended to the ledger. The document is then decrypted to a
+temporary file beside OUT and renamed into place only after its ciphertext
+matched the blob address and its plaintext matched the record's commitment.
+OUT may not be inside the archive.
 
 Example:
-  custody extract 12 -i keys-example/dropsite/identity.age -o /tmp/memo.pdf")]
+  custody extract 12 -i keys-example/dropsite/identity.age -o /tmp/memo.pdf --reason 'fact-check'")]
 pub struct ExtractArgs {
     /// The record: index or hex digest prefix.
     reference: String,
@@ -247,19 +247,37 @@ pub struct ExtractArgs {
     /// Overwrite OUT if it exists.
     #[arg(long)]
     force: bool,
+    /// Why you decrypt it (recorded in the ledger, in clear).
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
 }
 
 pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
-    let arch = ctx.open()?;
+    let mut arch = ctx.open_as_actor()?;
     let ids = ctx.load_identities(&a.identity)?;
+    let log = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
+    // Refuse what would fail anyway before recording an access.
+    if a.output.exists() && !a.force {
+        return Err(StoreError::OutputExists(a.output.clone()));
+    }
+    let doc = arch.document_of(arch.record(i)?)?;
+    arch.metadata(&doc, &ids)?;
+    let access = arch.record_access(i, &a.reason, &log)?;
     let pb = ctx.out.progress(0, true, "extract");
     let r = arch.extract(i, &ids, &a.output, a.force, &mut |n| pb.inc(n));
     pb.finish_and_clear();
     let x = r?;
     if ctx.out.json {
-        ctx.out.json(&x);
+        let mut v = serde_json::to_value(&x).unwrap_or_default();
+        v["access_record"] = access.body.index.into();
+        ctx.out.json(&v);
     } else {
+        ctx.out
+            .line(&format!("access recorded as record {}", access.body.index));
         ctx.out.line(&format!(
             "extracted record {} ({}) to {}: {} bytes, sha256 {} matches the commitment",
             x.index,

@@ -162,7 +162,7 @@ fn read_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
 }
 
 pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
-    let mut arch = ctx.open()?;
+    let mut arch = ctx.open_as_actor()?;
     let to = read_recipients(&a.to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
@@ -397,7 +397,7 @@ pub struct ReceiveArgs {
 }
 
 pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
-    let mut arch = ctx.open()?;
+    let mut arch = ctx.open_as_actor()?;
     let trust = TrustSet::from_args(ctx, &a.trust)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;

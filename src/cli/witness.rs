@@ -26,7 +26,7 @@ first checkpoint of a log is trusted on first use. Refusals (rollback, fork,
 failing proof) exit 1 and write split-view evidence for `custody verify-evidence`.
 
 Workflow (in your own archive, with your witness key from `custody keygen`):
-  custody witness add-log dropsite.example/leaks partner/signing.vkey --key keys/witness.key
+  custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key
   custody witness cosign dropsite.checkpoint > dropsite.cosig
   custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig")]
 pub struct WitnessArgs {
@@ -49,7 +49,7 @@ struct AddLogArgs {
     /// The log's verifier key: vkey text, a file holding it, or a trust-store name.
     vkey: String,
     /// Remember this witness secret key file for `witness cosign`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "witness-key", value_name = "FILE")]
     key: Option<PathBuf>,
 }
 
@@ -61,7 +61,7 @@ struct CosignArgs {
     #[arg(long, value_name = "FILE")]
     proof: Option<PathBuf>,
     /// Witness secret key (default: $CUSTODY_WITNESS_KEY, else witness/config.toml).
-    #[arg(long, value_name = "FILE", env = "CUSTODY_WITNESS_KEY")]
+    #[arg(long = "witness-key", value_name = "FILE", env = "CUSTODY_WITNESS_KEY")]
     key: Option<PathBuf>,
     /// Write the cosignature line to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
@@ -230,7 +230,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         .or_else(|| wc.witness_key.clone())
         .ok_or_else(|| {
             StoreError::Input(
-                "no witness key: give --key FILE, set CUSTODY_WITNESS_KEY, or remember one with `custody witness add-log … --key FILE`".into(),
+                "no witness key: give --witness-key FILE, set CUSTODY_WITNESS_KEY, or remember one with `custody witness add-log … --witness-key FILE`".into(),
             )
         })?;
     let key = ctx.load_signer(&key_path)?;

@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::actors::{Actors, Signer};
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint, WitnessCosignature};
 use crate::core::hash::Digest;
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
@@ -359,6 +360,8 @@ pub struct Event {
     pub kind: Kind,
     pub time_ms: u64,
     pub signer: KeyId,
+    /// Who signed it: `owner` (the log key) or `name (role)` of an actor.
+    pub signed_by: String,
     pub leaf_hash: Digest,
     /// True when every check of this record passed.
     pub verified: bool,
@@ -405,6 +408,14 @@ impl EvidenceCheck {
             check,
             reason: reason.into(),
         });
+    }
+}
+
+/// `owner`, or `name (role)`.
+pub fn signer_label(s: &Signer) -> String {
+    match s {
+        Signer::Owner => "owner".into(),
+        Signer::Actor { name, role } => format!("{name} ({})", role.as_str()),
     }
 }
 
@@ -551,7 +562,10 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
         let mut shares_here: HashMap<Digest, u64> = HashMap::new();
         let mut intro: Option<u64> = None;
         let mut last_index: Option<u64> = None;
+        let mut actors = Actors::default();
+        let mut doc_entries = 0usize;
         for (k, p) in proofs.iter().enumerate() {
+            let last_entry = k + 1 == proofs.len();
             let Some(p) = p else { continue };
             let Some(bytes) = p.extra() else {
                 out.add(
@@ -600,9 +614,16 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                     format!("record names origin {:?}", rec.body.origin),
                 );
             }
-            if let Err(e) = rec.verify_signature(key.verifying_key(), key.key_id()) {
-                out.add(subject.clone(), Check::RecordSignature, e.to_string());
-            }
+            let signer = match actors.authorize(&rec, &key) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    out.add(subject.clone(), e.check(), e.to_string());
+                    None
+                }
+            };
+            let signed_by = signer
+                .as_ref()
+                .map_or_else(|| "?".to_string(), signer_label);
             let leaf = rec.leaf_hash();
             if let Some(c) = &cp {
                 if let Err(e) = merkle::verify_inclusion(
@@ -622,8 +643,28 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                     );
                 }
             }
+            // Actor records only support the others: they carry the keys of
+            // the people who signed them (FORMAT.md §10.2).
+            let Some(c) = rec.commitment().copied() else {
+                if signer.is_some() {
+                    if let Err(e) = actors.apply(&rec, &key) {
+                        out.add(subject.clone(), e.check(), e.to_string());
+                    }
+                }
+                checked.events.push(Event {
+                    index: i,
+                    kind: rec.body.payload.kind(),
+                    time_ms: rec.body.time_ms,
+                    signer: rec.body.signer,
+                    signed_by,
+                    leaf_hash: leaf,
+                    verified: out.findings.len() == before,
+                    detail: Some(rec.body.payload.summary()),
+                    record: Some(rec),
+                });
+                continue;
+            };
             // Commitment: one document throughout the chain.
-            let c = *rec.commitment();
             match out.commitment {
                 None => out.commitment = Some(c),
                 Some(first) if first != c => out.add(
@@ -635,6 +676,8 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             }
             // Shape: the document arrives first, then it is shared.
             let mut detail = None;
+            let k = doc_entries;
+            doc_entries += 1;
             match (&rec.body.payload, k, h) {
                 (crate::core::record::Payload::Ingest(_), 0, 0) => intro = Some(i),
                 (crate::core::record::Payload::Receive(r), 0, h) if h > 0 => {
@@ -694,7 +737,7 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                         );
                     }
                     shares_here.insert(leaf, i);
-                    if h + 1 == ev.hops.len() && k + 1 == hop.entries.len() {
+                    if h + 1 == ev.hops.len() && last_entry {
                         out.last_share = Some(s.clone());
                         out.last_share_leaf = Some(leaf);
                     }
@@ -713,6 +756,7 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                 kind: rec.body.payload.kind(),
                 time_ms: rec.body.time_ms,
                 signer: rec.body.signer,
+                signed_by,
                 leaf_hash: leaf,
                 verified: out.findings.len() == before,
                 detail,

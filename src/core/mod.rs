@@ -1,6 +1,7 @@
 //! The pure core: no sled, no paths, no terminal. Everything here is
 //! deterministic given its inputs (and the OS RNG for keys and salts).
 
+pub mod actors;
 pub mod audit;
 pub mod bundle;
 pub mod checkpoint;

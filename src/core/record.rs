@@ -31,6 +31,20 @@ pub enum Kind {
     Share = 2,
     /// A document arrived from a partner outlet's bundle (FORMAT.md §4.6).
     Receive = 3,
+    /// An actor was added, revoked or given a new key (FORMAT.md §4.7).
+    Actor = 4,
+    /// A document was decrypted (FORMAT.md §4.8).
+    Access = 5,
+    /// A document derived from others entered the archive (FORMAT.md §4.9).
+    Derive = 6,
+    /// A note about a document (FORMAT.md §4.10).
+    Annotate = 7,
+    /// An approval of a document (FORMAT.md §4.11).
+    Approve = 8,
+    /// An actor was given access to a document (FORMAT.md §4.12).
+    Grant = 9,
+    /// A document was audited (FORMAT.md §4.13).
+    Audit = 10,
 }
 
 impl Kind {
@@ -39,6 +53,13 @@ impl Kind {
             1 => Some(Kind::Ingest),
             2 => Some(Kind::Share),
             3 => Some(Kind::Receive),
+            4 => Some(Kind::Actor),
+            5 => Some(Kind::Access),
+            6 => Some(Kind::Derive),
+            7 => Some(Kind::Annotate),
+            8 => Some(Kind::Approve),
+            9 => Some(Kind::Grant),
+            10 => Some(Kind::Audit),
             _ => None,
         }
     }
@@ -47,6 +68,13 @@ impl Kind {
             Kind::Ingest => "ingest",
             Kind::Share => "share",
             Kind::Receive => "receive",
+            Kind::Actor => "actor",
+            Kind::Access => "access",
+            Kind::Derive => "derive",
+            Kind::Annotate => "annotate",
+            Kind::Approve => "approve",
+            Kind::Grant => "grant",
+            Kind::Audit => "audit",
         }
     }
 }
@@ -119,6 +147,186 @@ pub struct Receive {
     pub evidence_size: u64,
 }
 
+/// A role an actor holds (FORMAT.md §4.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Journalist = 1,
+    Editor = 2,
+    Legal = 3,
+    Admin = 4,
+}
+
+impl Role {
+    pub fn from_byte(b: u8) -> Option<Role> {
+        Some(match b {
+            1 => Role::Journalist,
+            2 => Role::Editor,
+            3 => Role::Legal,
+            4 => Role::Admin,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Journalist => "journalist",
+            Role::Editor => "editor",
+            Role::Legal => "legal",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Journalist, Role::Editor, Role::Legal, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// What an `actor` record does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorAction {
+    /// A new actor with a role and a key.
+    Add = 1,
+    /// The actor's key stops being valid from this record on.
+    Revoke = 2,
+    /// The actor's key is replaced by a new one (the old one stops being valid).
+    Rotate = 3,
+}
+
+/// Fields of an `actor` record (FORMAT.md §4.7).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ActorChange {
+    pub action: ActorAction,
+    /// The actor's name in this archive (1 to 64 of `a-z 0-9 . _ -`).
+    pub name: String,
+    /// The role (for `add`); for `revoke` and `rotate` the actor's current role.
+    pub role: Role,
+    /// C2SP key name of the actor's key (`add`: the key; `rotate`: the new key;
+    /// `revoke`: the revoked key).
+    pub key_name: String,
+    /// Ed25519 public key, 32 bytes.
+    pub key: [u8; 32],
+    /// Why (revocations); empty otherwise. At most 1,024 bytes.
+    pub reason: String,
+}
+
+/// What a derived document is, relative to its parents (FORMAT.md §4.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    Translation = 1,
+    Redaction = 2,
+    Excerpt = 3,
+    Ocr = 4,
+    Conversion = 5,
+}
+
+impl Relation {
+    pub fn from_byte(b: u8) -> Option<Relation> {
+        Some(match b {
+            1 => Relation::Translation,
+            2 => Relation::Redaction,
+            3 => Relation::Excerpt,
+            4 => Relation::Ocr,
+            5 => Relation::Conversion,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Translation => "translation",
+            Relation::Redaction => "redaction",
+            Relation::Excerpt => "excerpt",
+            Relation::Ocr => "ocr",
+            Relation::Conversion => "conversion",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Relation> {
+        (1..=5)
+            .filter_map(Relation::from_byte)
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A reference to a document of this log: its arrival index and commitment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DocRef {
+    pub document: u64,
+    pub commitment: Digest,
+}
+
+/// Fields of a `derive` record (FORMAT.md §4.9).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Derive {
+    /// The new document as stored (as in `ingest`).
+    #[serde(flatten)]
+    pub stored: Ingest,
+    pub relation: Relation,
+    /// 1 to 16 parents, strictly ascending by index.
+    pub parents: Vec<DocRef>,
+}
+
+/// Fields of an `access` record (FORMAT.md §4.8).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Access {
+    #[serde(flatten)]
+    pub about: DocRef,
+    /// Why the document was decrypted (at most 1,024 bytes, in clear).
+    pub reason: String,
+}
+
+/// Fields of an `annotate` record (FORMAT.md §4.10).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Annotate {
+    #[serde(flatten)]
+    pub about: DocRef,
+    /// SHA-256 of the age-encrypted note (a blob).
+    pub note: Digest,
+    pub note_size: u64,
+}
+
+/// What an approval is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Publication = 1,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        "publication"
+    }
+}
+
+/// Fields of an `approve` record (FORMAT.md §4.11).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Approve {
+    #[serde(flatten)]
+    pub about: DocRef,
+    pub purpose: Purpose,
+}
+
+/// Fields of a `grant` record (FORMAT.md §4.12).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Grant {
+    #[serde(flatten)]
+    pub about: DocRef,
+    /// The actor given access.
+    pub actor: String,
+}
+
+/// Fields of an `audit` record (FORMAT.md §4.13).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditDone {
+    #[serde(flatten)]
+    pub about: DocRef,
+    /// SHA-256 of the audit report's JSON (FORMAT.md §12).
+    pub report: Digest,
+    /// Number of findings the audit reported (0 = clean).
+    pub findings: u32,
+}
+
 /// The signed part of a record.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecordBody {
@@ -142,14 +350,94 @@ pub enum Payload {
     Ingest(Ingest),
     Share(Share),
     Receive(Receive),
+    Actor(ActorChange),
+    Access(Access),
+    Derive(Derive),
+    Annotate(Annotate),
+    Approve(Approve),
+    Grant(Grant),
+    Audit(AuditDone),
 }
 
 impl Payload {
+    /// One line for people: what this record says, without anything secret.
+    pub fn summary(&self) -> String {
+        let short = |d: &Digest| d.to_hex()[..12].to_string();
+        match self {
+            Payload::Ingest(i) => format!("blob {}…, {} bytes", short(&i.blob), i.blob_size),
+            Payload::Share(s) => format!(
+                "document {} to {} recipient(s) [{}], payload {}…",
+                s.document,
+                s.recipients.len(),
+                s.recipients
+                    .iter()
+                    .map(|r| r.to_hex()[..8].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                short(&s.payload)
+            ),
+            Payload::Receive(r) => format!(
+                "from {} record {} (checkpoint {}), blob {}…",
+                r.from.origin,
+                r.from.index,
+                r.from.checkpoint_size,
+                short(&r.stored.blob)
+            ),
+            Payload::Actor(a) => match a.action {
+                ActorAction::Add => {
+                    format!("add {} as {} ({})", a.name, a.role.as_str(), a.key_name)
+                }
+                ActorAction::Revoke => format!(
+                    "revoke {}{}",
+                    a.name,
+                    if a.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", a.reason)
+                    }
+                ),
+                ActorAction::Rotate => format!("rotate {} to a new key ({})", a.name, a.key_name),
+            },
+            Payload::Access(a) => format!("decrypted document {}: {}", a.about.document, a.reason),
+            Payload::Derive(d) => format!(
+                "{} of document(s) {}",
+                d.relation.as_str(),
+                d.parents
+                    .iter()
+                    .map(|p| p.document.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Payload::Annotate(a) => format!("note on document {} (encrypted)", a.about.document),
+            Payload::Approve(a) => format!(
+                "approved document {} for {}",
+                a.about.document,
+                a.purpose.as_str()
+            ),
+            Payload::Grant(g) => {
+                format!("gave {} access to document {}", g.actor, g.about.document)
+            }
+            Payload::Audit(a) => format!(
+                "audited document {}: {} finding(s), report {}…",
+                a.about.document,
+                a.findings,
+                short(&a.report)
+            ),
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         match self {
             Payload::Ingest(_) => Kind::Ingest,
             Payload::Share(_) => Kind::Share,
             Payload::Receive(_) => Kind::Receive,
+            Payload::Actor(_) => Kind::Actor,
+            Payload::Access(_) => Kind::Access,
+            Payload::Derive(_) => Kind::Derive,
+            Payload::Annotate(_) => Kind::Annotate,
+            Payload::Approve(_) => Kind::Approve,
+            Payload::Grant(_) => Kind::Grant,
+            Payload::Audit(_) => Kind::Audit,
         }
     }
 }
@@ -180,6 +468,14 @@ pub enum RecordError {
     BadOrigin,
     #[error("recipient fingerprints are missing, unsorted or duplicated")]
     BadRecipients,
+    #[error("an actor or key name is empty, too long or has characters outside a-z 0-9 . _ -")]
+    BadName,
+    #[error("a text field is too long, not UTF-8 or has control characters")]
+    BadText,
+    #[error("unknown role, action, relation or purpose byte {0}")]
+    BadEnum(u8),
+    #[error("parents are missing, more than 16, or not strictly ascending")]
+    BadParents,
 }
 
 /// Why a record signature did not verify.
@@ -226,6 +522,44 @@ impl RecordBody {
                 out.extend_from_slice(r.evidence.as_bytes());
                 out.extend_from_slice(&r.evidence_size.to_be_bytes());
             }
+            Payload::Actor(a) => {
+                out.push(a.action as u8);
+                encode_str8(&mut out, &a.name);
+                out.push(a.role as u8);
+                encode_str8(&mut out, &a.key_name);
+                out.extend_from_slice(&a.key);
+                encode_str16(&mut out, &a.reason);
+            }
+            Payload::Access(a) => {
+                encode_about(&mut out, &a.about);
+                encode_str16(&mut out, &a.reason);
+            }
+            Payload::Derive(d) => {
+                encode_stored(&mut out, &d.stored);
+                out.push(d.relation as u8);
+                out.push(d.parents.len() as u8);
+                for p in &d.parents {
+                    encode_about(&mut out, p);
+                }
+            }
+            Payload::Annotate(a) => {
+                encode_about(&mut out, &a.about);
+                out.extend_from_slice(a.note.as_bytes());
+                out.extend_from_slice(&a.note_size.to_be_bytes());
+            }
+            Payload::Approve(a) => {
+                encode_about(&mut out, &a.about);
+                out.push(a.purpose as u8);
+            }
+            Payload::Grant(g) => {
+                encode_about(&mut out, &g.about);
+                encode_str8(&mut out, &g.actor);
+            }
+            Payload::Audit(a) => {
+                encode_about(&mut out, &a.about);
+                out.extend_from_slice(a.report.as_bytes());
+                out.extend_from_slice(&a.findings.to_be_bytes());
+            }
         }
         out
     }
@@ -252,6 +586,24 @@ impl RecordBody {
                     return Err(RecordError::BadOrigin);
                 }
             }
+            Payload::Actor(a) => {
+                if !valid_actor_name(&a.name) || !crate::core::keys::is_valid_key_name(&a.key_name)
+                {
+                    return Err(RecordError::BadName);
+                }
+                check_text(&a.reason)?;
+            }
+            Payload::Access(a) => check_text(&a.reason)?,
+            Payload::Derive(d) => {
+                check_recipients(&d.stored.recipients)?;
+                check_parents(&d.parents)?;
+            }
+            Payload::Grant(g) => {
+                if !valid_actor_name(&g.actor) {
+                    return Err(RecordError::BadName);
+                }
+            }
+            Payload::Annotate(_) | Payload::Approve(_) | Payload::Audit(_) => {}
         }
         Ok(())
     }
@@ -282,6 +634,50 @@ fn encode_stored(out: &mut Vec<u8>, i: &Ingest) {
     out.extend_from_slice(i.meta.as_bytes());
     out.extend_from_slice(&i.meta_size.to_be_bytes());
     encode_recipients(out, &i.recipients);
+}
+
+fn encode_about(out: &mut Vec<u8>, d: &DocRef) {
+    out.extend_from_slice(&d.document.to_be_bytes());
+    out.extend_from_slice(d.commitment.as_bytes());
+}
+
+fn encode_str8(out: &mut Vec<u8>, s: &str) {
+    out.push(s.len() as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn encode_str16(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// At most this many bytes of free text (reasons) in a record.
+pub const MAX_TEXT_LEN: usize = 1024;
+/// At most this many parents of a derived document.
+pub const MAX_PARENTS: usize = 16;
+
+/// An actor name: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn valid_actor_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+fn check_text(t: &str) -> Result<(), RecordError> {
+    if t.len() > MAX_TEXT_LEN || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(RecordError::BadText);
+    }
+    Ok(())
+}
+
+fn check_parents(p: &[DocRef]) -> Result<(), RecordError> {
+    if p.is_empty() || p.len() > MAX_PARENTS || p.windows(2).any(|w| w[0].document >= w[1].document)
+    {
+        return Err(RecordError::BadParents);
+    }
+    Ok(())
 }
 
 fn encode_recipients(out: &mut Vec<u8>, recipients: &[Digest]) {
@@ -355,6 +751,24 @@ impl<'a> Reader<'a> {
         check_recipients(&recipients)?;
         Ok(recipients)
     }
+    fn str8(&mut self) -> Result<String, RecordError> {
+        let len = self.u8()? as usize;
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| RecordError::BadName)
+    }
+    fn text16(&mut self) -> Result<String, RecordError> {
+        let mut a = [0u8; 2];
+        a.copy_from_slice(self.take(2)?);
+        let len = u16::from_be_bytes(a) as usize;
+        let t = String::from_utf8(self.take(len)?.to_vec()).map_err(|_| RecordError::BadText)?;
+        check_text(&t)?;
+        Ok(t)
+    }
+    fn about(&mut self) -> Result<DocRef, RecordError> {
+        Ok(DocRef {
+            document: self.u64()?,
+            commitment: self.digest()?,
+        })
+    }
     fn stored(&mut self) -> Result<Ingest, RecordError> {
         Ok(Ingest {
             blob: self.digest()?,
@@ -406,6 +820,78 @@ impl Record {
                 },
                 evidence: r.digest()?,
                 evidence_size: r.u64()?,
+            }),
+            Kind::Actor => {
+                let action = match r.u8()? {
+                    1 => ActorAction::Add,
+                    2 => ActorAction::Revoke,
+                    3 => ActorAction::Rotate,
+                    b => return Err(RecordError::BadEnum(b)),
+                };
+                let name = r.str8()?;
+                let rb = r.u8()?;
+                let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
+                let key_name = r.str8()?;
+                let mut key = [0u8; 32];
+                key.copy_from_slice(r.take(32)?);
+                let reason = r.text16()?;
+                if !valid_actor_name(&name) || !crate::core::keys::is_valid_key_name(&key_name) {
+                    return Err(RecordError::BadName);
+                }
+                Payload::Actor(ActorChange {
+                    action,
+                    name,
+                    role,
+                    key_name,
+                    key,
+                    reason,
+                })
+            }
+            Kind::Access => Payload::Access(Access {
+                about: r.about()?,
+                reason: r.text16()?,
+            }),
+            Kind::Derive => {
+                let stored = r.stored()?;
+                let rb = r.u8()?;
+                let relation = Relation::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
+                let n = r.u8()? as usize;
+                let mut parents = Vec::with_capacity(n);
+                for _ in 0..n {
+                    parents.push(r.about()?);
+                }
+                check_parents(&parents)?;
+                Payload::Derive(Derive {
+                    stored,
+                    relation,
+                    parents,
+                })
+            }
+            Kind::Annotate => Payload::Annotate(Annotate {
+                about: r.about()?,
+                note: r.digest()?,
+                note_size: r.u64()?,
+            }),
+            Kind::Approve => {
+                let about = r.about()?;
+                let purpose = match r.u8()? {
+                    1 => Purpose::Publication,
+                    b => return Err(RecordError::BadEnum(b)),
+                };
+                Payload::Approve(Approve { about, purpose })
+            }
+            Kind::Grant => {
+                let about = r.about()?;
+                let actor = r.str8()?;
+                if !valid_actor_name(&actor) {
+                    return Err(RecordError::BadName);
+                }
+                Payload::Grant(Grant { about, actor })
+            }
+            Kind::Audit => Payload::Audit(AuditDone {
+                about: r.about()?,
+                report: r.digest()?,
+                findings: r.u32()?,
             }),
         };
         let mut signature = [0u8; SIGNATURE_LEN];
@@ -472,7 +958,23 @@ impl Record {
         match &self.body.payload {
             Payload::Ingest(i) => Some(i),
             Payload::Receive(r) => Some(&r.stored),
-            Payload::Share(_) => None,
+            Payload::Derive(d) => Some(&d.stored),
+            _ => None,
+        }
+    }
+
+    /// The document this record is about, for records about an existing
+    /// document (share, access, annotate, approve, grant, audit): its arrival
+    /// index. `None` for arrivals (ingest, receive, derive) and actor records.
+    pub fn about(&self) -> Option<u64> {
+        match &self.body.payload {
+            Payload::Share(s) => Some(s.document),
+            Payload::Access(a) => Some(a.about.document),
+            Payload::Annotate(a) => Some(a.about.document),
+            Payload::Approve(a) => Some(a.about.document),
+            Payload::Grant(g) => Some(g.about.document),
+            Payload::Audit(a) => Some(a.about.document),
+            _ => None,
         }
     }
 
@@ -492,12 +994,20 @@ impl Record {
         }
     }
 
-    /// The content commitment of the document this record is about.
-    pub fn commitment(&self) -> &Digest {
+    /// The content commitment of the document this record is about (`None`
+    /// for actor records, which are about no document).
+    pub fn commitment(&self) -> Option<&Digest> {
         match &self.body.payload {
-            Payload::Ingest(i) => &i.commitment,
-            Payload::Receive(r) => &r.stored.commitment,
-            Payload::Share(s) => &s.commitment,
+            Payload::Ingest(i) => Some(&i.commitment),
+            Payload::Receive(r) => Some(&r.stored.commitment),
+            Payload::Derive(d) => Some(&d.stored.commitment),
+            Payload::Share(s) => Some(&s.commitment),
+            Payload::Access(a) => Some(&a.about.commitment),
+            Payload::Annotate(a) => Some(&a.about.commitment),
+            Payload::Approve(a) => Some(&a.about.commitment),
+            Payload::Grant(g) => Some(&g.about.commitment),
+            Payload::Audit(a) => Some(&a.about.commitment),
+            Payload::Actor(_) => None,
         }
     }
 }
@@ -560,8 +1070,8 @@ mod tests {
         v[0] = 2;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
         let mut v = good.clone();
-        v[1] = 9;
-        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(9)));
+        v[1] = 11;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(11)));
         let mut v = good.clone();
         v[1] = 0;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
@@ -704,7 +1214,7 @@ mod tests {
         for rec in [s, r] {
             let d = Record::decode(rec.bytes()).unwrap();
             assert_eq!(d, rec);
-            assert_eq!(*d.commitment(), Digest([5; 32]));
+            assert_eq!(d.commitment(), Some(&Digest([5; 32])));
             let vk = key().verifier();
             d.verify_signature(vk.verifying_key(), vk.key_id()).unwrap();
             for cut in 0..rec.bytes().len() {

@@ -58,6 +58,24 @@ pub enum Check {
     PayloadDigest,
     /// The evidence kept for a received document is missing or altered.
     Evidence,
+    /// A record is signed by an actor whose key was revoked or replaced before it.
+    ActorRevoked,
+    /// A record is signed by an actor whose role may not sign its kind.
+    ActorRole,
+    /// An actor record is inconsistent (duplicate name, key in use, unknown actor).
+    ActorChange,
+    /// A record names a document that is not an earlier document of this log
+    /// with that commitment.
+    DocumentRef,
+    /// A derived document's parent is missing, not a document, or another document.
+    LineageParent,
+    /// (audit) A publication candidate lacks an approval the archive requires.
+    ApprovalMissing,
+    /// (audit) A document was decrypted by an actor it was never shared with.
+    AccessUnshared,
+    /// (audit) A gap in custody: a derivation by an actor who never held the parent,
+    /// or a record dated before the one it follows.
+    CustodyGap,
     /// A stored witness cosignature does not verify, or names no checkpoint.
     Cosignature,
     /// A checkpoint's cosignatures do not satisfy the witness policy (the
@@ -91,6 +109,14 @@ impl Check {
             Check::HopLink => "hop_link",
             Check::PayloadDigest => "payload_digest",
             Check::Evidence => "evidence",
+            Check::ActorRevoked => "actor_revoked",
+            Check::ActorRole => "actor_role",
+            Check::ActorChange => "actor_change",
+            Check::DocumentRef => "document_ref",
+            Check::LineageParent => "lineage_parent",
+            Check::ApprovalMissing => "approval_missing",
+            Check::AccessUnshared => "access_unshared",
+            Check::CustodyGap => "custody_gap",
             Check::Cosignature => "cosignature",
             Check::WitnessQuorum => "witness_quorum",
         }

@@ -48,6 +48,13 @@ pub struct Config {
     pub signing_key: Option<PathBuf>,
     /// When the archive was created (RFC 3339, UTC).
     pub created: String,
+    /// Roles whose approval a document needs before publication (audit).
+    #[serde(default = "default_approvals")]
+    pub publication_approvals: Vec<String>,
+}
+
+fn default_approvals() -> Vec<String> {
+    vec!["editor".into(), "legal".into()]
 }
 
 /// A signed checkpoint and what it says.
@@ -117,6 +124,8 @@ pub struct Archive {
     pub(crate) checkpoints: LogFile,
     pub(crate) blobs: BlobStore,
     pub(crate) damaged: Option<String>,
+    /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
+    pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
     _lock: File,
 }
 
@@ -282,6 +291,7 @@ impl Archive {
                 recipients: recipients.iter().map(RecipientKey::canonical).collect(),
                 signing_key: signing_key_path,
                 created: time::rfc3339(time::now_ms()),
+                publication_approvals: default_approvals(),
             };
             let text =
                 toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -353,6 +363,7 @@ impl Archive {
             checkpoints,
             blobs,
             damaged: None,
+            actor: None,
             _lock: lock,
         };
         a.catch_up()?;
@@ -821,9 +832,16 @@ pub(crate) fn index_record(
         batch.digests.push((ing.blob, i, DigestKind::Blob));
         batch.digests.push((ing.meta, i, DigestKind::Meta));
     }
-    batch
-        .digests
-        .push((*rec.commitment(), i, DigestKind::Commitment));
+    if let Some(c) = rec.commitment() {
+        batch.digests.push((*c, i, DigestKind::Commitment));
+    }
+    if rec.body.payload.kind() == crate::core::record::Kind::Actor {
+        batch.digests.push((
+            crate::store::actors::actor_index_tag(),
+            i,
+            DigestKind::Actor,
+        ));
+    }
     if let Some(r) = rec.receive() {
         batch
             .digests

@@ -32,6 +32,8 @@ pub enum DigestKind {
     Commitment = 4,
     /// The leaf hash of the other log's `share` record a `receive` came with.
     Received = 5,
+    /// A fixed tag under which every `actor` record is listed (FORMAT.md §7.2).
+    Actor = 6,
 }
 
 impl DigestKind {
@@ -42,6 +44,7 @@ impl DigestKind {
             3 => Some(DigestKind::Leaf),
             4 => Some(DigestKind::Commitment),
             5 => Some(DigestKind::Received),
+            6 => Some(DigestKind::Actor),
             _ => None,
         }
     }

@@ -110,7 +110,10 @@ impl Archive {
             index: 0,
             time_ms: time::now_ms(),
             origin: self.config.origin.clone(),
-            signer: self.log_key.key_id(),
+            signer: match &self.actor {
+                Some((k, _)) => k.key_id(),
+                None => self.log_key.key_id(),
+            },
             payload,
         }
     }
@@ -127,6 +130,10 @@ impl Archive {
         signer: &SignerKey,
     ) -> Result<Vec<Record>, StoreError> {
         self.ensure_writable()?;
+        let actors = self.actors_at(self.db.size()?)?;
+        for b in &bodies {
+            self.authorize_new(&actors, &b.payload)?;
+        }
         // 1. Every blob and envelope is durable before any record names it.
         self.blobs
             .sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
@@ -140,8 +147,9 @@ impl Archive {
         let mut recs = Vec::with_capacity(bodies.len());
         for (k, mut body) in bodies.into_iter().enumerate() {
             body.index = start + k as u64;
+            let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
             recs.push(
-                body.sign(signer)
+                body.sign(key)
                     .map_err(|e| StoreError::Internal(e.to_string()))?,
             );
         }
@@ -352,5 +360,67 @@ impl Archive {
         }
         obs.committed(&done);
         Ok(())
+    }
+
+    /// Ingests `file` as a document derived from `parents` (arrival indices
+    /// of documents of this log) by `relation` (FORMAT.md §4.9), then signs a
+    /// checkpoint.
+    pub fn derive(
+        &mut self,
+        file: &InputFile,
+        parents: &[u64],
+        relation: crate::core::record::Relation,
+        signer: &SignerKey,
+        opts: &IngestOptions,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(Ingested, CheckpointInfo), StoreError> {
+        self.ensure_writable()?;
+        self.check_signer(signer)?;
+        let mut refs = Vec::with_capacity(parents.len());
+        for &p in parents {
+            let intro = self.document_of(self.record(p)?)?;
+            let commitment = *intro
+                .commitment()
+                .ok_or_else(|| StoreError::Internal("a document without commitment".into()))?;
+            refs.push(crate::core::record::DocRef {
+                document: intro.body.index,
+                commitment,
+            });
+        }
+        refs.sort_by_key(|r| r.document);
+        refs.dedup_by_key(|r| r.document);
+        if refs.is_empty() || refs.len() > crate::core::record::MAX_PARENTS {
+            return Err(StoreError::Input(format!(
+                "a derived document needs 1 to {} parents",
+                crate::core::record::MAX_PARENTS
+            )));
+        }
+        let key = dedup_key(signer);
+        let fingerprints = crypto::fingerprints(&self.recipients);
+        obs.file_started(file);
+        let mut p = self.ingest_one(file, opts, &key, &fingerprints, &HashMap::new(), obs)?;
+        let Payload::Ingest(stored) = p.body.payload else {
+            return Err(StoreError::Internal("ingest made another kind".into()));
+        };
+        p.body.payload = Payload::Derive(crate::core::record::Derive {
+            stored,
+            relation,
+            parents: refs,
+        });
+        let mut summary = IngestSummary::default();
+        let mut done = Vec::new();
+        struct Keep<'a>(&'a mut Vec<Ingested>);
+        impl IngestObserver for Keep<'_> {
+            fn committed(&mut self, d: &[Ingested]) {
+                self.0.extend_from_slice(d);
+            }
+        }
+        self.commit_batch(vec![p], signer, &mut summary, &mut Keep(&mut done))?;
+        let cp = self.sign_checkpoint(signer)?;
+        let d = done
+            .pop()
+            .ok_or_else(|| StoreError::Internal("nothing committed".into()))?;
+        obs.committed(std::slice::from_ref(&d));
+        Ok((d, cp))
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! Dependency direction: `cli -> store -> core`. Only [`db`] names sled.
 
+pub mod actors;
 pub mod archive;
 pub mod blobs;
 pub mod bundle_file;
 pub mod cosignatures;
 pub mod db;
+pub mod events;
 pub mod extract;
 pub mod ingest;
 pub mod keystore;
@@ -82,6 +84,9 @@ pub enum StoreError {
     OutputExists(PathBuf),
     #[error("{0}")]
     Bundle(#[from] crate::core::bundle::BundleError),
+    /// The signer may not make this record (role, revoked or unknown actor).
+    #[error("not authorized: {0}")]
+    NotAuthorized(String),
     /// An operation refused for a reason that is a verification result, not a fault (exit 1).
     #[error("{0}")]
     Refused(String),

@@ -254,7 +254,10 @@ impl Archive {
                 .filter(|f| !(f.check == Check::WitnessQuorum && f.subject == own)),
         );
         Ok(Trace {
-            commitment: *intro.commitment(),
+            commitment: intro
+                .commitment()
+                .copied()
+                .ok_or_else(|| StoreError::Internal("a document without commitment".into()))?,
             document: intro.body.index,
             hops: ev.hops,
             findings,

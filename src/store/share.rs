@@ -76,10 +76,10 @@ impl Archive {
     /// The document's arrival record followed by every `share` of it, in log order.
     pub fn document_events(&self, intro: &Record) -> Result<Vec<Record>, StoreError> {
         let mut out = vec![intro.clone()];
-        for i in self
-            .db
-            .records_with(intro.commitment(), DigestKind::Commitment)?
-        {
+        let Some(c) = intro.commitment() else {
+            return Ok(out);
+        };
+        for i in self.db.records_with(c, DigestKind::Commitment)? {
             if i <= intro.body.index {
                 continue;
             }
@@ -151,14 +151,70 @@ impl Archive {
         }
     }
 
-    /// This log's hop for `records`: one tlog-proof per record against the
-    /// checkpoint at `size` (with every cosignature this archive holds).
+    /// `records` with the `actor` records that let a partner check who signed
+    /// them (FORMAT.md §10.2): for every actor who signed one of them, that
+    /// actor's add, rotate and revoke records before the last of them, and so
+    /// on for the admins who signed those. Other actors are not disclosed.
+    fn with_signers(&self, records: &[Record]) -> Result<Vec<Record>, StoreError> {
+        let Some(last) = records.iter().map(|r| r.body.index).max() else {
+            return Ok(Vec::new());
+        };
+        let actor_recs: Vec<Record> = self
+            .actor_records()?
+            .into_iter()
+            .filter(|r| r.body.index < last)
+            .collect();
+        if actor_recs.is_empty() {
+            return Ok(records.to_vec());
+        }
+        let mut actors = crate::core::actors::Actors::default();
+        for r in &actor_recs {
+            if actors.authorize(r, &self.log_key).is_ok() {
+                let _ = actors.apply(r, &self.log_key);
+            }
+        }
+        let owner = self.log_key.key_id();
+        let mut names: std::collections::BTreeSet<String> = records
+            .iter()
+            .filter(|r| r.body.signer != owner)
+            .filter_map(|r| actors.name_of(r.body.signer).map(str::to_string))
+            .collect();
+        loop {
+            let before = names.len();
+            for r in &actor_recs {
+                if let Payload::Actor(c) = &r.body.payload {
+                    if names.contains(&c.name) && r.body.signer != owner {
+                        if let Some(n) = actors.name_of(r.body.signer) {
+                            names.insert(n.to_string());
+                        }
+                    }
+                }
+            }
+            if names.len() == before {
+                break;
+            }
+        }
+        let mut out: Vec<Record> = records.to_vec();
+        out.extend(
+            actor_recs.into_iter().filter(
+                |r| matches!(&r.body.payload, Payload::Actor(c) if names.contains(&c.name)),
+            ),
+        );
+        out.sort_by_key(|r| r.body.index);
+        out.dedup_by_key(|r| r.body.index);
+        Ok(out)
+    }
+
+    /// This log's hop for `records`: one tlog-proof per record (and per
+    /// supporting actor record) against the checkpoint at `size` (with every
+    /// cosignature this archive holds).
     pub(crate) fn hop(
         &self,
         records: &[Record],
         size: u64,
         note: &[u8],
     ) -> Result<Hop, StoreError> {
+        let records = &self.with_signers(records)?;
         let note = std::str::from_utf8(note)
             .map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))?;
         let mut entries = Vec::with_capacity(records.len());

@@ -1,0 +1,325 @@
+//! `actor`, `derive`, `annotate`, `approve`, `grant`: people and the custody
+//! events they sign (FORMAT.md §4.7–§4.14).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::archive_cmds::human_bytes;
+use super::policy_args::read_vkey;
+use super::{Ctx, EXIT_OK};
+use crate::core::keys::SigAlg;
+use crate::core::record::{ActorAction, ActorChange, Purpose, Record, Relation, Role};
+use crate::core::time;
+use crate::store::walk;
+use crate::store::{IngestOptions, NoObserver, StoreError};
+
+/// The log key, which signs checkpoints (records are signed by `--key`'s actor
+/// if given).
+#[derive(Debug, Args)]
+pub(crate) struct LogKeyArg {
+    /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+An archive has one owner (the log key) and actors: people with their own
+signing keys (`custody keygen`) and a role. Actor records are signed by the
+owner or by an admin (--key). From then on each person signs what they do with
+--key FILE (or CUSTODY_KEY), and `verify` checks every record against the
+signer's role at that point of the log.
+
+Roles and what they may sign:
+  journalist  ingest, derive, receive, share, access (extract), annotate
+  editor      the same, and approve, grant, audit
+  legal       access, annotate, approve, audit
+  admin       everything but approve, and actor records
+  (the log key: everything but approve)
+
+Examples:
+  custody actor add alice keys/alice/signing.vkey --role journalist
+  custody actor rotate alice keys/alice-2026/signing.vkey
+  custody actor revoke alice --reason 'left the outlet'
+  custody actor list")]
+pub struct ActorArgs {
+    #[command(subcommand)]
+    cmd: ActorCmd,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum ActorCmd {
+    /// Add an actor with a role and a verifier key (vkey text, file, or trust-store name).
+    Add {
+        name: String,
+        vkey: String,
+        #[arg(long, value_parser = ["journalist", "editor", "legal", "admin"])]
+        role: String,
+    },
+    /// Revoke an actor: records signed by their key after this are findings.
+    Revoke {
+        name: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Replace an actor's key (their old key stops being valid).
+    Rotate { name: String, new_vkey: String },
+    /// List the actors, their roles and keys.
+    List,
+}
+
+#[derive(Serialize)]
+struct ActorView {
+    name: String,
+    role: &'static str,
+    key: String,
+    added: u64,
+    revoked: Option<u64>,
+}
+
+fn print_record(ctx: &Ctx, what: &str, r: &Record) {
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "index": r.body.index,
+            "kind": r.body.payload.kind(),
+            "time": time::rfc3339(r.body.time_ms),
+            "signer": r.body.signer,
+            "leaf_hash": r.leaf_hash(),
+            "summary": r.body.payload.summary(),
+        }));
+    } else {
+        ctx.out.line(&format!(
+            "{what} as record {}: {}",
+            r.body.index,
+            r.body.payload.summary()
+        ));
+    }
+}
+
+pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
+    if let ActorCmd::List = a.cmd {
+        let arch = ctx.open()?;
+        let actors = arch.actors_at(arch.size()?)?;
+        let v: Vec<ActorView> = actors
+            .all()
+            .map(|x| ActorView {
+                name: x.name.clone(),
+                role: x.role.as_str(),
+                key: x.key.encode(),
+                added: x.added,
+                revoked: x.revoked,
+            })
+            .collect();
+        if ctx.out.json {
+            ctx.out.json(&v);
+        } else if v.is_empty() {
+            ctx.out
+                .info("no actors: the log key signs everything (add one with `custody actor add`)");
+        } else {
+            for x in &v {
+                ctx.out.line(&format!(
+                    "{:<16} {:<10} {}  added at record {}{}",
+                    x.name,
+                    x.role,
+                    x.key,
+                    x.added,
+                    x.revoked
+                        .map(|r| format!(", REVOKED at record {r}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let trust = ctx.trust_store()?;
+    let change = match a.cmd {
+        ActorCmd::Add { name, vkey, role } => {
+            let k = read_vkey(&vkey, Some(&trust))?;
+            if k.alg() != SigAlg::Ed25519 {
+                return Err(StoreError::Input(format!(
+                    "{vkey} is not a signing key's vkey (Ed25519, alg 0x01): give the actor's signing.vkey"
+                )));
+            }
+            if !crate::core::record::valid_actor_name(&name) {
+                return Err(StoreError::Input(format!(
+                    "actor name {name:?}: use 1 to 64 of a-z 0-9 . _ -"
+                )));
+            }
+            ActorChange {
+                action: ActorAction::Add,
+                name,
+                role: Role::parse(&role)
+                    .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?,
+                key_name: k.name().to_string(),
+                key: k.public_bytes(),
+                reason: String::new(),
+            }
+        }
+        ActorCmd::Revoke { name, reason } => {
+            arch.actor_change(ActorAction::Revoke, &name, None, &reason)?
+        }
+        ActorCmd::Rotate { name, new_vkey } => {
+            let k = read_vkey(&new_vkey, Some(&trust))?;
+            arch.actor_change(ActorAction::Rotate, &name, Some(&k), "")?
+        }
+        ActorCmd::List => unreachable!("handled above"),
+    };
+    let r = arch.change_actor(change, &log)?;
+    print_record(ctx, "recorded", &r);
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Ingests FILE (hashed, encrypted, stored like `custody ingest`) as a document
+derived from PARENT: its record names each parent by index and content
+commitment, so the lineage from the original to what is published is in the
+ledger. Give --parent again for a document made from several.
+
+Examples:
+  custody derive 3 memo-en.pdf --relation translation --note 'EN translation by A.'
+  custody derive 7 memo-en-redacted.pdf --relation redaction --parent 3")]
+pub struct DeriveArgs {
+    /// The parent document (any record about it).
+    parent: String,
+    /// The derived file.
+    file: PathBuf,
+    /// What the new document is to its parent(s).
+    #[arg(long, value_parser = ["translation", "redaction", "excerpt", "ocr", "conversion"])]
+    relation: String,
+    /// More parents (a document made from several).
+    #[arg(long = "parent", value_name = "REF")]
+    more_parents: Vec<String>,
+    /// A note, stored encrypted with the document's metadata.
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let mut parents = vec![arch.resolve(&a.parent)?];
+    for p in &a.more_parents {
+        parents.push(arch.resolve(p)?);
+    }
+    let w = walk::collect(std::slice::from_ref(&a.file), false, Some(arch.root()))?;
+    let [file] = &w.files[..] else {
+        return Err(StoreError::Input(format!(
+            "{} is not one regular file",
+            a.file.display()
+        )));
+    };
+    let relation = Relation::parse(&a.relation)
+        .ok_or_else(|| StoreError::Input(format!("unknown relation {}", a.relation)))?;
+    let opts = IngestOptions {
+        source: None,
+        case: None,
+        note: a.note,
+    };
+    let (d, _) = arch.derive(file, &parents, relation, &log, &opts, &mut NoObserver)?;
+    if ctx.out.json {
+        ctx.out.json(&d);
+    } else {
+        ctx.out.line(&format!(
+            "derived {} ({}, {}) as record {}: {} of record(s) {}",
+            d.path,
+            human_bytes(d.size),
+            d.sha256,
+            d.index,
+            relation.as_str(),
+            parents
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The text is stored encrypted to the archive's recipients; the ledger records
+who wrote a note about which document, and when.
+
+Example:
+  custody annotate 3 'authenticity confirmed with a second source'")]
+pub struct AnnotateArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// The note.
+    text: String,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let r = arch.annotate(i, &a.text, &log)?;
+    print_record(ctx, "noted", &r);
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Only an actor with role editor or legal may approve (sign with --key). The
+archive's config lists which roles must approve before publication
+(publication_approvals, default editor and legal); `custody audit` reports the
+approvals present and missing.
+
+Example:
+  custody --key keys/ed/signing.key approve 9 --for publication")]
+pub struct ApproveArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// What the approval is for.
+    #[arg(long = "for", value_parser = ["publication"], default_value = "publication")]
+    purpose: String,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let r = arch.approve(i, Purpose::Publication, &log)?;
+    print_record(ctx, "approved", &r);
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A journalist may decrypt a document they brought in, or one granted to them;
+editors, lawyers and admins may decrypt any. `custody audit` flags a decryption
+by anyone else.
+
+Example:
+  custody --key keys/ed/signing.key grant 3 bob")]
+pub struct GrantArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// The actor given access.
+    actor: String,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let r = arch.grant(i, &a.actor, &log)?;
+    print_record(ctx, "granted", &r);
+    Ok(EXIT_OK)
+}

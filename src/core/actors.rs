@@ -1,0 +1,484 @@
+//! Actors and roles (FORMAT.md §4.7, §4.14): who may sign which record at
+//! each point of the log.
+//!
+//! The state is rebuilt by replaying the log's `actor` records in order; a
+//! record is authorized against the state *before* it. The log key (the
+//! archive's owner) may sign every kind except `approve`, which needs a
+//! person: an editor or a lawyer.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::core::keys::{KeyId, SigAlg, VerifierKey};
+use crate::core::record::{ActorAction, ActorChange, Kind, Payload, Record, Role};
+use crate::core::report::Check;
+
+/// Roles allowed to sign each kind of record (FORMAT.md §4.14).
+pub fn allowed_roles(kind: Kind) -> &'static [Role] {
+    use Role::*;
+    match kind {
+        Kind::Actor => &[Admin],
+        Kind::Ingest | Kind::Derive | Kind::Receive | Kind::Share => &[Journalist, Editor, Admin],
+        Kind::Access | Kind::Annotate => &[Journalist, Editor, Legal, Admin],
+        Kind::Approve => &[Editor, Legal],
+        Kind::Grant => &[Editor, Admin],
+        Kind::Audit => &[Editor, Legal, Admin],
+    }
+}
+
+/// May the owner (the log key) sign this kind?
+pub fn owner_may_sign(kind: Kind) -> bool {
+    kind != Kind::Approve
+}
+
+/// Who signed a record, once authorized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// The log key.
+    Owner,
+    /// An actor, with the role they held when they signed.
+    Actor { name: String, role: Role },
+}
+
+impl Signer {
+    pub fn name(&self) -> &str {
+        match self {
+            Signer::Owner => "owner",
+            Signer::Actor { name, .. } => name,
+        }
+    }
+    pub fn role(&self) -> &'static str {
+        match self {
+            Signer::Owner => "owner",
+            Signer::Actor { role, .. } => role.as_str(),
+        }
+    }
+}
+
+/// Why a record is not authorized.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    #[error("signed by key ID {0}, which is neither the log key nor the key of an actor added before this record")]
+    UnknownSigner(KeyId),
+    #[error("the Ed25519 signature does not verify")]
+    BadSignature,
+    #[error("signed by {actor}'s key, which was revoked at record {at}")]
+    Revoked { actor: String, at: u64 },
+    #[error("signed by {actor}'s old key, which was replaced at record {at}")]
+    Rotated { actor: String, at: u64 },
+    #[error("{who} may not sign a {kind} record (allowed: {allowed})")]
+    Role {
+        who: String,
+        kind: &'static str,
+        allowed: String,
+    },
+    #[error("{0}")]
+    BadChange(String),
+}
+
+impl AuthError {
+    /// The verification check a failure is reported under.
+    pub fn check(&self) -> Check {
+        match self {
+            AuthError::UnknownSigner(_) | AuthError::BadSignature => Check::RecordSignature,
+            AuthError::Revoked { .. } | AuthError::Rotated { .. } => Check::ActorRevoked,
+            AuthError::Role { .. } => Check::ActorRole,
+            AuthError::BadChange(_) => Check::ActorChange,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum KeyStatus {
+    Active,
+    Revoked(u64),
+    Rotated(u64),
+}
+
+#[derive(Clone, Debug)]
+struct KeyEntry {
+    actor: String,
+    key: VerifierKey,
+    status: KeyStatus,
+}
+
+/// An actor as of some point of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorInfo {
+    pub name: String,
+    pub role: Role,
+    pub key: VerifierKey,
+    /// Index of the record that added the actor.
+    pub added: u64,
+    /// Index of the record that revoked the actor, if any.
+    pub revoked: Option<u64>,
+}
+
+/// The actors of one log, replayed up to some record.
+#[derive(Clone, Debug, Default)]
+pub struct Actors {
+    actors: BTreeMap<String, ActorInfo>,
+    keys: HashMap<KeyId, Vec<KeyEntry>>,
+}
+
+fn actor_key(c: &ActorChange) -> Result<VerifierKey, AuthError> {
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&c.key)
+        .map_err(|_| AuthError::BadChange(format!("{}: not an Ed25519 public key", c.name)))?;
+    VerifierKey::new(&c.key_name, SigAlg::Ed25519, vk)
+        .map_err(|e| AuthError::BadChange(format!("{}: {e}", c.name)))
+}
+
+impl Actors {
+    /// Every actor ever added, by name.
+    pub fn all(&self) -> impl Iterator<Item = &ActorInfo> {
+        self.actors.values()
+    }
+
+    /// The actor who holds or held a key with this ID (current or past keys).
+    pub fn name_of(&self, key_id: KeyId) -> Option<&str> {
+        self.keys.get(&key_id)?.first().map(|e| e.actor.as_str())
+    }
+
+    /// One actor by name.
+    pub fn get(&self, name: &str) -> Option<&ActorInfo> {
+        self.actors.get(name)
+    }
+
+    /// The active actor holding `key`, if any.
+    pub fn by_key(&self, key: &VerifierKey) -> Option<&ActorInfo> {
+        self.keys.get(&key.key_id())?.iter().find_map(|e| {
+            (matches!(e.status, KeyStatus::Active) && e.key.public_bytes() == key.public_bytes())
+                .then(|| self.actors.get(&e.actor))
+                .flatten()
+        })
+    }
+
+    /// Who may sign `kind`, given who they are (for refusing before writing).
+    pub fn may_sign(&self, signer: &Signer, kind: Kind) -> Result<(), AuthError> {
+        let ok = match signer {
+            Signer::Owner => owner_may_sign(kind),
+            Signer::Actor { role, .. } => allowed_roles(kind).contains(role),
+        };
+        if ok {
+            return Ok(());
+        }
+        let mut allowed: Vec<&str> = allowed_roles(kind).iter().map(|r| r.as_str()).collect();
+        if owner_may_sign(kind) {
+            allowed.push("the log key");
+        }
+        Err(AuthError::Role {
+            who: match signer {
+                Signer::Owner => "the log key (owner)".into(),
+                Signer::Actor { name, role } => format!("{name} ({})", role.as_str()),
+            },
+            kind: kind.as_str(),
+            allowed: allowed.join(", "),
+        })
+    }
+
+    /// Checks that `rec` is signed by the log key or by an actor whose key is
+    /// valid at this point, with a role allowed for its kind.
+    pub fn authorize(&self, rec: &Record, log_key: &VerifierKey) -> Result<Signer, AuthError> {
+        let kind = rec.body.payload.kind();
+        if rec.body.signer == log_key.key_id()
+            && rec
+                .verify_signature(log_key.verifying_key(), log_key.key_id())
+                .is_ok()
+        {
+            let s = Signer::Owner;
+            self.may_sign(&s, kind)?;
+            return Ok(s);
+        }
+        let Some(cands) = self.keys.get(&rec.body.signer) else {
+            return Err(if rec.body.signer == log_key.key_id() {
+                AuthError::BadSignature
+            } else {
+                AuthError::UnknownSigner(rec.body.signer)
+            });
+        };
+        let Some(e) = cands.iter().find(|e| {
+            rec.verify_signature(e.key.verifying_key(), e.key.key_id())
+                .is_ok()
+        }) else {
+            return Err(AuthError::BadSignature);
+        };
+        match e.status {
+            KeyStatus::Active => {}
+            KeyStatus::Revoked(at) => {
+                return Err(AuthError::Revoked {
+                    actor: e.actor.clone(),
+                    at,
+                })
+            }
+            KeyStatus::Rotated(at) => {
+                return Err(AuthError::Rotated {
+                    actor: e.actor.clone(),
+                    at,
+                })
+            }
+        }
+        let role = self
+            .actors
+            .get(&e.actor)
+            .map(|a| a.role)
+            .ok_or_else(|| AuthError::UnknownSigner(rec.body.signer))?;
+        let s = Signer::Actor {
+            name: e.actor.clone(),
+            role,
+        };
+        self.may_sign(&s, kind)?;
+        Ok(s)
+    }
+
+    /// Applies an (already authorized) `actor` record; other kinds are ignored.
+    pub fn apply(&mut self, rec: &Record, log_key: &VerifierKey) -> Result<(), AuthError> {
+        let Payload::Actor(c) = &rec.body.payload else {
+            return Ok(());
+        };
+        self.check_change(c, log_key)?;
+        let at = rec.body.index;
+        let key = actor_key(c)?;
+        match c.action {
+            ActorAction::Add => {
+                self.keys.entry(key.key_id()).or_default().push(KeyEntry {
+                    actor: c.name.clone(),
+                    key: key.clone(),
+                    status: KeyStatus::Active,
+                });
+                self.actors.insert(
+                    c.name.clone(),
+                    ActorInfo {
+                        name: c.name.clone(),
+                        role: c.role,
+                        key,
+                        added: at,
+                        revoked: None,
+                    },
+                );
+            }
+            ActorAction::Revoke | ActorAction::Rotate => {
+                let a = self
+                    .actors
+                    .get_mut(&c.name)
+                    .ok_or_else(|| AuthError::BadChange(format!("no actor {}", c.name)))?;
+                let old = a.key.clone();
+                for e in self.keys.get_mut(&old.key_id()).into_iter().flatten() {
+                    if e.actor == c.name && e.key.public_bytes() == old.public_bytes() {
+                        e.status = match c.action {
+                            ActorAction::Revoke => KeyStatus::Revoked(at),
+                            _ => KeyStatus::Rotated(at),
+                        };
+                    }
+                }
+                if c.action == ActorAction::Revoke {
+                    a.revoked = Some(at);
+                } else {
+                    a.key = key.clone();
+                    self.keys.entry(key.key_id()).or_default().push(KeyEntry {
+                        actor: c.name.clone(),
+                        key,
+                        status: KeyStatus::Active,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Is this change consistent with the state (FORMAT.md §4.7)?
+    pub fn check_change(&self, c: &ActorChange, log_key: &VerifierKey) -> Result<(), AuthError> {
+        let key = actor_key(c)?;
+        let key_in_use = key.public_bytes() == log_key.public_bytes()
+            || self
+                .keys
+                .values()
+                .flatten()
+                .any(|e| e.key.public_bytes() == key.public_bytes());
+        let bad = |m: String| Err(AuthError::BadChange(m));
+        match (c.action, self.actors.get(&c.name)) {
+            (ActorAction::Add, Some(_)) => bad(format!("actor {} already exists", c.name)),
+            (ActorAction::Add, None) if key_in_use => bad(format!(
+                "the key of {} is already the log key or another actor's key",
+                c.name
+            )),
+            (ActorAction::Add, None) => Ok(()),
+            (_, None) => bad(format!("no actor {}", c.name)),
+            (_, Some(a)) if a.revoked.is_some() => bad(format!("{} is already revoked", c.name)),
+            (_, Some(a)) if a.role != c.role => bad(format!(
+                "{} is {}, the record says {}",
+                c.name,
+                a.role.as_str(),
+                c.role.as_str()
+            )),
+            (ActorAction::Revoke, Some(a)) if a.key.public_bytes() != key.public_bytes() => {
+                bad(format!("the record does not name {}'s current key", c.name))
+            }
+            (ActorAction::Rotate, Some(_)) if key_in_use => {
+                bad(format!("the new key of {} is already in use", c.name))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::hash::Digest;
+    use crate::core::keys::SignerKey;
+    use crate::core::record::{Approve, DocRef, Purpose, RecordBody};
+
+    fn log() -> SignerKey {
+        SignerKey::from_seed("example.org/log", &[1; 32]).unwrap()
+    }
+    fn person(n: u8) -> SignerKey {
+        SignerKey::from_seed(&format!("example.org/p{n}"), &[n; 32]).unwrap()
+    }
+    fn rec(index: u64, signer: &SignerKey, payload: Payload) -> Record {
+        RecordBody {
+            index,
+            time_ms: 1,
+            origin: "example.org/log".into(),
+            signer: signer.key_id(),
+            payload,
+        }
+        .sign(signer)
+        .unwrap()
+    }
+    fn change(action: ActorAction, name: &str, role: Role, k: &SignerKey) -> Payload {
+        Payload::Actor(ActorChange {
+            action,
+            name: name.into(),
+            role,
+            key_name: k.name().into(),
+            key: k.public_bytes(),
+            reason: String::new(),
+        })
+    }
+    fn approve() -> Payload {
+        Payload::Approve(Approve {
+            about: DocRef {
+                document: 0,
+                commitment: Digest([0; 32]),
+            },
+            purpose: Purpose::Publication,
+        })
+    }
+    fn replay(a: &mut Actors, r: &Record) -> Result<Signer, AuthError> {
+        let s = a.authorize(r, &log().verifier())?;
+        a.apply(r, &log().verifier())?;
+        Ok(s)
+    }
+
+    #[test]
+    fn roles_revocation_and_rotation() {
+        let mut a = Actors::default();
+        let (ed, j, j2) = (person(2), person(3), person(4));
+        // The owner adds an editor and a journalist.
+        replay(
+            &mut a,
+            &rec(0, &log(), change(ActorAction::Add, "ed", Role::Editor, &ed)),
+        )
+        .unwrap();
+        replay(
+            &mut a,
+            &rec(
+                1,
+                &log(),
+                change(ActorAction::Add, "jo", Role::Journalist, &j),
+            ),
+        )
+        .unwrap();
+        // The editor approves; the journalist and the owner may not.
+        assert_eq!(
+            replay(&mut a, &rec(2, &ed, approve())).unwrap(),
+            Signer::Actor {
+                name: "ed".into(),
+                role: Role::Editor
+            }
+        );
+        assert!(matches!(
+            replay(&mut a, &rec(3, &j, approve())),
+            Err(AuthError::Role { .. })
+        ));
+        assert!(matches!(
+            replay(&mut a, &rec(3, &log(), approve())),
+            Err(AuthError::Role { .. })
+        ));
+        // A journalist may not add actors.
+        assert!(matches!(
+            replay(
+                &mut a,
+                &rec(
+                    3,
+                    &j,
+                    change(ActorAction::Add, "x", Role::Admin, &person(9))
+                )
+            ),
+            Err(AuthError::Role { .. })
+        ));
+        // Rotation: the old key stops, the new one works.
+        replay(
+            &mut a,
+            &rec(
+                3,
+                &log(),
+                change(ActorAction::Rotate, "jo", Role::Journalist, &j2),
+            ),
+        )
+        .unwrap();
+        let old = rec(
+            4,
+            &j,
+            change(ActorAction::Add, "y", Role::Admin, &person(8)),
+        );
+        assert_eq!(
+            a.authorize(&old, &log().verifier()),
+            Err(AuthError::Rotated {
+                actor: "jo".into(),
+                at: 3
+            })
+        );
+        // Revocation.
+        replay(
+            &mut a,
+            &rec(
+                4,
+                &log(),
+                change(ActorAction::Revoke, "ed", Role::Editor, &ed),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            a.authorize(&rec(5, &ed, approve()), &log().verifier()),
+            Err(AuthError::Revoked {
+                actor: "ed".into(),
+                at: 4
+            })
+        );
+        assert_eq!(
+            a.authorize(&rec(5, &ed, approve()), &log().verifier())
+                .unwrap_err()
+                .check(),
+            Check::ActorRevoked
+        );
+        // Unknown key, bad changes.
+        assert_eq!(
+            a.authorize(&rec(5, &person(7), approve()), &log().verifier()),
+            Err(AuthError::UnknownSigner(person(7).key_id()))
+        );
+        for bad in [
+            change(ActorAction::Add, "jo", Role::Journalist, &person(6)),
+            change(ActorAction::Add, "z", Role::Journalist, &j2),
+            change(ActorAction::Revoke, "ed", Role::Editor, &ed),
+            change(ActorAction::Revoke, "nobody", Role::Editor, &ed),
+            change(ActorAction::Rotate, "jo", Role::Editor, &person(6)),
+        ] {
+            let r = rec(6, &log(), bad);
+            assert!(
+                matches!(replay(&mut a, &r), Err(AuthError::BadChange(_))),
+                "{r:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Custody events about documents already in the archive (FORMAT.md §4.8,
+//! §4.10–§4.12): decrypting (`access`), notes (`annotate`), approvals
+//! (`approve`) and giving an actor access (`grant`). Each is one signed
+//! record, made durable with a checkpoint before the command reports it.
+
+use zeroize::Zeroizing;
+
+use crate::core::crypto;
+use crate::core::keys::SignerKey;
+use crate::core::record::{Access, Annotate, Approve, DocRef, Grant, Payload, Purpose, Record};
+use crate::store::archive::Archive;
+use crate::store::StoreError;
+
+/// Version of the JSON inside an encrypted note (FORMAT.md §4.10).
+pub const NOTE_VERSION: u32 = 1;
+
+impl Archive {
+    /// The document of record `index` as a reference: its arrival index and commitment.
+    pub fn doc_ref(&self, index: u64) -> Result<DocRef, StoreError> {
+        let intro = self.document_of(self.record(index)?)?;
+        let commitment = *intro
+            .commitment()
+            .ok_or_else(|| StoreError::Input(format!("record {index} is not about a document")))?;
+        if intro.document().is_none() {
+            return Err(StoreError::Input(format!(
+                "record {index} is not about a document"
+            )));
+        }
+        Ok(DocRef {
+            document: intro.body.index,
+            commitment,
+        })
+    }
+
+    /// Appends one record about a document and signs a checkpoint covering it.
+    fn event(
+        &mut self,
+        payload: Payload,
+        blobs: Vec<crate::store::blobs::SealedBlob>,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        self.check_signer(log)?;
+        let r = self
+            .commit_records(vec![self.new_record(payload)], blobs, Vec::new(), log)?
+            .remove(0);
+        self.sign_checkpoint(log)?;
+        Ok(r)
+    }
+
+    /// Records that the document of record `index` is about to be decrypted,
+    /// by whom (the signer) and why.
+    pub fn record_access(
+        &mut self,
+        index: u64,
+        reason: &str,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        let about = self.doc_ref(index)?;
+        self.event(
+            Payload::Access(Access {
+                about,
+                reason: reason.to_string(),
+            }),
+            Vec::new(),
+            log,
+        )
+    }
+
+    /// A note about a document, stored encrypted to the archive's recipients.
+    pub fn annotate(
+        &mut self,
+        index: u64,
+        text: &str,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        let about = self.doc_ref(index)?;
+        let json = serde_json::json!({ "v": NOTE_VERSION, "text": text }).to_string();
+        let enc = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(json.into_bytes()))?;
+        let blob = self.blobs.put_bytes(&enc)?;
+        let (note, note_size) = (blob.digest, blob.len);
+        self.event(
+            Payload::Annotate(Annotate {
+                about,
+                note,
+                note_size,
+            }),
+            vec![blob],
+            log,
+        )
+    }
+
+    /// Decrypts the note of an `annotate` record.
+    pub fn note_text(&self, a: &Annotate, ids: &crypto::Identities) -> Result<String, StoreError> {
+        let p = self.blobs.path(&a.note);
+        let data = std::fs::read(&p).map_err(|e| crate::store::io_err(&p, e))?;
+        if crate::core::hash::Digest::of(&data) != a.note {
+            return Err(StoreError::Corrupt(format!(
+                "note blob {} does not match its digest",
+                a.note
+            )));
+        }
+        let plain =
+            crypto::decrypt_bytes(ids, &data, 1 << 20).map_err(|e| StoreError::Decrypt {
+                what: format!("the note {}", a.note),
+                source: e,
+            })?;
+        let v: serde_json::Value = serde_json::from_slice(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("note {}: {e}", a.note)))?;
+        Ok(v["text"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// An approval of a document, e.g. for publication.
+    pub fn approve(
+        &mut self,
+        index: u64,
+        purpose: Purpose,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        let about = self.doc_ref(index)?;
+        self.event(
+            Payload::Approve(Approve { about, purpose }),
+            Vec::new(),
+            log,
+        )
+    }
+
+    /// Gives an active actor access to a document (FORMAT.md §4.12).
+    pub fn grant(
+        &mut self,
+        index: u64,
+        actor: &str,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        let about = self.doc_ref(index)?;
+        let actors = self.actors_at(self.db.size()?)?;
+        if actors.get(actor).is_none_or(|a| a.revoked.is_some()) {
+            return Err(StoreError::NotFound(format!(
+                "active actor {actor:?} (see `custody actor list`)"
+            )));
+        }
+        self.event(
+            Payload::Grant(Grant {
+                about,
+                actor: actor.to_string(),
+            }),
+            Vec::new(),
+            log,
+        )
+    }
+}
