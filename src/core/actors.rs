@@ -221,7 +221,7 @@ impl Actors {
             .actors
             .get(&e.actor)
             .map(|a| a.role)
-            .ok_or_else(|| AuthError::UnknownSigner(rec.body.signer))?;
+            .ok_or(AuthError::UnknownSigner(rec.body.signer))?;
         let s = Signer::Actor {
             name: e.actor.clone(),
             role,
