@@ -66,7 +66,7 @@ pub enum AuthError {
     Revoked { actor: String, at: u64 },
     #[error("signed by {actor}'s old key, which was replaced at record {at}")]
     Rotated { actor: String, at: u64 },
-    #[error("{who} may not sign a {kind} record (allowed: {allowed})")]
+    #[error("{who} may not sign {kind} records (allowed: {allowed})")]
     Role {
         who: String,
         kind: &'static str,

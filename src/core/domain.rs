@@ -14,3 +14,6 @@ pub const RECIPIENT_FINGERPRINT: &[u8] = b"custody/v1/recipient\n";
 
 /// Prefix used to derive the deduplication key from the log signing key (FORMAT.md §7.3).
 pub const DEDUP_KEY: &[u8] = b"custody/v1/dedup-key\n";
+
+/// Hashed to the database key under which every `actor` record is listed (FORMAT.md §7.2).
+pub const ACTOR_INDEX: &[u8] = b"custody/v1/actor-index\n";

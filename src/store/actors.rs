@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 /// The fixed digest under which the database lists `actor` records (FORMAT.md §7.2).
 pub fn actor_index_tag() -> Digest {
-    Digest::of(b"custody/v1/actor-index\n")
+    Digest::of(crate::core::domain::ACTOR_INDEX)
 }
 
 fn refused(e: AuthError) -> StoreError {

@@ -835,6 +835,11 @@ pub(crate) fn index_record(
     if let Some(c) = rec.commitment() {
         batch.digests.push((*c, i, DigestKind::Commitment));
     }
+    if let crate::core::record::Payload::Derive(d) = &rec.body.payload {
+        for p in &d.parents {
+            batch.digests.push((p.commitment, i, DigestKind::Parent));
+        }
+    }
     if rec.body.payload.kind() == crate::core::record::Kind::Actor {
         batch.digests.push((
             crate::store::actors::actor_index_tag(),

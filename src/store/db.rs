@@ -34,6 +34,8 @@ pub enum DigestKind {
     Received = 5,
     /// A fixed tag under which every `actor` record is listed (FORMAT.md §7.2).
     Actor = 6,
+    /// A parent's commitment, listing the `derive` records made from it.
+    Parent = 7,
 }
 
 impl DigestKind {
@@ -45,6 +47,7 @@ impl DigestKind {
             4 => Some(DigestKind::Commitment),
             5 => Some(DigestKind::Received),
             6 => Some(DigestKind::Actor),
+            7 => Some(DigestKind::Parent),
             _ => None,
         }
     }

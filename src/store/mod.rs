@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod archive;
+pub mod audit;
 pub mod blobs;
 pub mod bundle_file;
 pub mod cosignatures;

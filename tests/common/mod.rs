@@ -90,6 +90,7 @@ pub fn custody() -> Command {
         .env_remove("CUSTODY_IDENTITY")
         .env_remove("CUSTODY_PASSPHRASE_FILE")
         .env_remove("CUSTODY_WITNESS_KEY")
+        .env_remove("CUSTODY_KEY")
         // Never the developer's own trust store; tests that use one set their own.
         .env(
             "CUSTODY_TRUST_STORE",

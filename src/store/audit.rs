@@ -1,0 +1,597 @@
+//! `custody audit`: the chain of custody of one document before publication,
+//! every check re-done from the ledger files (FORMAT.md §12).
+//!
+//! For the lineage DAG of the target (its ancestors through `derive` parents,
+//! and the documents derived from it), every record about each document is
+//! read back, its signer authorized against the actors at that point of the
+//! log, and proven included in the latest checkpoint, whose log signature and
+//! witness cosignatures are checked. Received documents are re-verified from
+//! their kept evidence. Then the rules of the audit: parents recorded,
+//! approvals present, decryptions only by those the document was shared
+//! with, no gap in custody.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+
+use crate::core::actors::{Actors, Signer};
+use crate::core::audit::{
+    ApprovalView, ApprovalsView, ArchiveView, AuditReport, DocumentView, EventView, HopEventView,
+    HopView, LineageEdge, AUDIT_SCHEMA,
+};
+use crate::core::bundle::{check_evidence, Trust};
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::crypto::Identities;
+use crate::core::hash::Digest;
+use crate::core::keys::SignerKey;
+use crate::core::merkle::{self, LeafIndex, TreeSize};
+use crate::core::record::{AuditDone, DocRef, Payload, Purpose, Record, Role};
+use crate::core::report::{Check, Finding, Subject};
+use crate::core::time;
+use crate::store::archive::Archive;
+use crate::store::blobs::hash_file;
+use crate::store::db::DigestKind;
+use crate::store::tree::tree_err;
+use crate::store::{io_err, StoreError};
+
+/// What the audit may use besides the ledger.
+pub struct AuditOptions<'a> {
+    /// To show names and notes, and to find a published file by content
+    /// when the log key is not at hand.
+    pub ids: Option<&'a Identities>,
+    /// Trusted logs and the witness policy, for received documents' hops and
+    /// this archive's checkpoint.
+    pub trust: &'a Trust<'a>,
+}
+
+fn add(f: &mut Vec<Finding>, subject: Subject, check: Check, reason: impl Into<String>) {
+    f.push(Finding {
+        subject,
+        check,
+        reason: reason.into(),
+    });
+}
+
+impl Archive {
+    /// The arrival index of the document whose plaintext is the file at
+    /// `path`: through the keyed deduplication index when the log key is
+    /// given, else by opening every envelope with `ids`.
+    pub fn find_by_content(
+        &self,
+        path: &Path,
+        log: Option<&SignerKey>,
+        ids: Option<&Identities>,
+    ) -> Result<u64, StoreError> {
+        let (sha, _) = hash_file(path).map_err(|e| io_err(path, e))?;
+        let mut hits: BTreeSet<u64> = BTreeSet::new();
+        if let Some(k) = log {
+            let tag = crate::store::ingest::dedup_tag(&crate::store::ingest::dedup_key(k), &sha);
+            if let Some(blob) = self.db.dedup(&tag)? {
+                for i in self.db.records_with(&blob, DigestKind::Blob)? {
+                    hits.insert(i);
+                }
+            }
+        }
+        if hits.is_empty() {
+            if let Some(ids) = ids {
+                for i in 0..self.size()? {
+                    let r = self.record(i)?;
+                    if r.document().is_some()
+                        && self.metadata(&r, ids).is_ok_and(|m| m.sha256 == sha)
+                    {
+                        hits.insert(i);
+                    }
+                }
+            }
+        }
+        match hits.len() {
+            0 => Err(StoreError::NotFound(format!(
+                "a document whose content is {} (sha256 {sha}){}",
+                path.display(),
+                if log.is_none() && ids.is_none() {
+                    "; give -i IDENTITY or the log's signing key to search by content"
+                } else {
+                    ""
+                }
+            ))),
+            1 => Ok(*hits.first().unwrap_or(&0)),
+            n => Err(StoreError::Ambiguous {
+                prefix: format!("the content of {}", path.display()),
+                count: n,
+            }),
+        }
+    }
+
+    /// Every record about the document arrived at `intro`, in log order:
+    /// the arrival itself and every record naming it.
+    fn events_of(&self, intro: &Record) -> Result<Vec<Record>, StoreError> {
+        let mut out = vec![intro.clone()];
+        let Some(c) = intro.commitment() else {
+            return Ok(out);
+        };
+        for i in self.db.records_with(c, DigestKind::Commitment)? {
+            if i <= intro.body.index {
+                continue;
+            }
+            let r = self.record(i)?;
+            if r.about() == Some(intro.body.index) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Audits the document of record `target` (see the module docs).
+    pub fn audit(
+        &self,
+        target: u64,
+        selected_by: &'static str,
+        opts: &AuditOptions<'_>,
+    ) -> Result<AuditReport, StoreError> {
+        let mut findings = Vec::new();
+        let intro = self.document_of(self.record(target)?)?;
+        let target = intro.body.index;
+
+        // 1. The checkpoint everything is proven against, and its witnesses.
+        let (size, note) = self
+            .latest_cosigned_checkpoint()?
+            .ok_or(StoreError::NoCheckpoint(0))?;
+        let opened = SignedCheckpoint::open(&note, &self.log_key, opts.trust.witnesses)
+            .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?;
+        let cp = opened.checkpoint.clone();
+        let cosigned_by: Vec<String> = opened
+            .witness_cosignatures
+            .iter()
+            .map(|w| w.name.clone())
+            .collect();
+        if let Some(q) = opts.trust.quorum {
+            let (ok, required) = q(&opened.witness_cosignatures);
+            if !ok {
+                add(
+                    &mut findings,
+                    Subject::Checkpoint(size),
+                    Check::WitnessQuorum,
+                    format!(
+                        "the checkpoint that covers these records is cosigned by {} but the policy requires {required}",
+                        if cosigned_by.is_empty() { "no trusted witness".into() } else { cosigned_by.join(", ") }
+                    ),
+                );
+            }
+        }
+
+        // 2. The lineage DAG: ancestors through parents, descendants of the target.
+        let mut docs: BTreeMap<u64, Record> = BTreeMap::new();
+        let mut queue = VecDeque::from([intro.clone()]);
+        while let Some(d) = queue.pop_front() {
+            if docs.contains_key(&d.body.index) {
+                continue;
+            }
+            if let Payload::Derive(dv) = &d.body.payload {
+                for p in &dv.parents {
+                    match self.record(p.document) {
+                        Ok(pr)
+                            if p.document < d.body.index
+                                && pr.document().is_some()
+                                && pr.commitment() == Some(&p.commitment) =>
+                        {
+                            queue.push_back(pr)
+                        }
+                        _ => add(
+                            &mut findings,
+                            Subject::Record(d.body.index),
+                            Check::LineageParent,
+                            format!(
+                                "parent record {} is missing, not a document, or not the document with commitment {}",
+                                p.document, p.commitment
+                            ),
+                        ),
+                    }
+                }
+            }
+            docs.insert(d.body.index, d);
+        }
+        let mut down = VecDeque::from([intro.clone()]);
+        while let Some(d) = down.pop_front() {
+            let Some(c) = d.commitment().copied() else {
+                continue;
+            };
+            for i in self.db.records_with(&c, DigestKind::Parent)? {
+                let child = self.record(i)?;
+                let is_child = matches!(&child.body.payload, Payload::Derive(dv)
+                    if dv.parents.iter().any(|p| p.document == d.body.index));
+                if is_child && !docs.contains_key(&i) {
+                    docs.insert(i, child.clone());
+                    down.push_back(child);
+                }
+            }
+        }
+
+        // 3. Every record about those documents, and the actor records.
+        let mut events: Vec<Record> = Vec::new();
+        for d in docs.values() {
+            events.extend(self.events_of(d)?);
+        }
+        events.sort_by_key(|r| r.body.index);
+        events.dedup_by_key(|r| r.body.index);
+        let actor_recs = self.actor_records()?;
+
+        // 4. Replay: authorize each event against the actors before it; prove it.
+        let mut actors = Actors::default();
+        let mut next_actor = 0usize;
+        let mut signers: BTreeMap<u64, Signer> = BTreeMap::new();
+        for ev in &events {
+            while next_actor < actor_recs.len() && actor_recs[next_actor].body.index < ev.body.index
+            {
+                let a = &actor_recs[next_actor];
+                match actors.authorize(a, &self.log_key) {
+                    Ok(_) => {
+                        if let Err(e) = actors.apply(a, &self.log_key) {
+                            add(
+                                &mut findings,
+                                Subject::Record(a.body.index),
+                                e.check(),
+                                e.to_string(),
+                            );
+                        }
+                    }
+                    Err(e) => add(
+                        &mut findings,
+                        Subject::Record(a.body.index),
+                        e.check(),
+                        e.to_string(),
+                    ),
+                }
+                next_actor += 1;
+            }
+            let i = ev.body.index;
+            match actors.authorize(ev, &self.log_key) {
+                Ok(s) => {
+                    signers.insert(i, s);
+                }
+                Err(e) => add(&mut findings, Subject::Record(i), e.check(), e.to_string()),
+            }
+            if i >= size {
+                add(
+                    &mut findings,
+                    Subject::Record(i),
+                    Check::CheckpointMissing,
+                    format!("not covered by the latest checkpoint (size {size})"),
+                );
+            } else {
+                let proof = merkle::inclusion_proof(&self.db, LeafIndex(i), TreeSize(size))
+                    .map_err(tree_err)?;
+                if let Err(e) = merkle::verify_inclusion(
+                    LeafIndex(i),
+                    TreeSize(size),
+                    &ev.leaf_hash(),
+                    &proof,
+                    &cp.root,
+                ) {
+                    add(
+                        &mut findings,
+                        Subject::Record(i),
+                        Check::InclusionProof,
+                        format!("not proven included in the checkpoint at size {size}: {e}"),
+                    );
+                }
+            }
+        }
+
+        // 5. Received documents: their outlets' hops, from the kept evidence.
+        let mut hops: Vec<HopView> = Vec::new();
+        for d in docs.values() {
+            let Some(r) = d.receive() else { continue };
+            match self.evidence(r) {
+                Err(e) => add(
+                    &mut findings,
+                    Subject::Record(d.body.index),
+                    Check::Evidence,
+                    e.to_string(),
+                ),
+                Ok(ev) => {
+                    if let Err(reason) = self.check_receive_link(r) {
+                        add(
+                            &mut findings,
+                            Subject::Record(d.body.index),
+                            Check::Evidence,
+                            reason,
+                        );
+                    }
+                    let c = check_evidence(&ev, opts.trust);
+                    findings.extend(c.findings);
+                    hops.extend(c.hops.into_iter().map(|h| {
+                        HopView {
+                            origin: h.origin,
+                            key_id: h.key_id,
+                            trusted: h.trusted,
+                            checkpoint_size: h.checkpoint_size,
+                            cosigned_by: h.cosigned_by,
+                            events: h
+                                .events
+                                .into_iter()
+                                .map(|e| HopEventView {
+                                    index: e.index,
+                                    kind: e.kind.as_str().to_string(),
+                                    time: time::rfc3339(e.time_ms),
+                                    signer: e.signer,
+                                    verified: e.verified,
+                                })
+                                .collect(),
+                        }
+                    }));
+                }
+            }
+        }
+
+        // 6. The rules of the audit.
+        let arrival_signer = |doc: u64| signers.get(&doc).cloned();
+        for ev in &events {
+            let i = ev.body.index;
+            match &ev.body.payload {
+                // A decryption by someone the document was never shared with.
+                Payload::Access(a) => {
+                    let Some(Signer::Actor { name, role }) = signers.get(&i) else {
+                        continue;
+                    };
+                    if *role != Role::Journalist {
+                        continue;
+                    }
+                    let brought = matches!(arrival_signer(a.about.document), Some(Signer::Actor { name: n, .. }) if &n == name);
+                    let granted = events.iter().any(|g| {
+                        g.body.index < i
+                            && matches!(&g.body.payload, Payload::Grant(gr)
+                                if gr.about.document == a.about.document && &gr.actor == name)
+                            && signers.contains_key(&g.body.index)
+                    });
+                    if !brought && !granted {
+                        add(
+                            &mut findings,
+                            Subject::Record(i),
+                            Check::AccessUnshared,
+                            format!(
+                                "{name} (journalist) decrypted document {} without having brought it in or been granted it",
+                                a.about.document
+                            ),
+                        );
+                    }
+                }
+                // A derivation by someone who never held the parent.
+                Payload::Derive(dv) => {
+                    let who = signers.get(&i);
+                    for p in &dv.parents {
+                        let held = events.iter().any(|e| {
+                            e.body.index < i
+                                && signers.get(&e.body.index) == who
+                                && (e.body.index == p.document
+                                    || matches!(&e.body.payload, Payload::Access(a) if a.about.document == p.document))
+                        });
+                        if !held && who.is_some() {
+                            add(
+                                &mut findings,
+                                Subject::Record(i),
+                                Check::CustodyGap,
+                                format!(
+                                    "{} derived it from document {} without a recorded decryption or arrival of that document by them",
+                                    who.map_or("?", |s| s.name()),
+                                    p.document
+                                ),
+                            );
+                        }
+                        if let Some(parent) = docs.get(&p.document) {
+                            if ev.body.time_ms < parent.body.time_ms {
+                                add(
+                                    &mut findings,
+                                    Subject::Record(i),
+                                    Check::CustodyGap,
+                                    format!("dated before its parent, record {}", p.document),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            // Events dated before the arrival of the document they are about.
+            if let Some(doc) = ev.about().and_then(|d| docs.get(&d)) {
+                if ev.body.time_ms < doc.body.time_ms {
+                    add(
+                        &mut findings,
+                        Subject::Record(i),
+                        Check::CustodyGap,
+                        format!(
+                            "dated before the arrival of document {} it is about",
+                            doc.body.index
+                        ),
+                    );
+                }
+            }
+        }
+        // Approvals of the target for publication, by role.
+        let required = self.required_approvals();
+        let mut present = Vec::new();
+        for ev in &events {
+            let Payload::Approve(a) = &ev.body.payload else {
+                continue;
+            };
+            if a.about.document != target || a.purpose != Purpose::Publication {
+                continue;
+            }
+            if let Some(Signer::Actor { name, role }) = signers.get(&ev.body.index) {
+                present.push(ApprovalView {
+                    index: ev.body.index,
+                    actor: name.clone(),
+                    role: role.as_str().to_string(),
+                    time: time::rfc3339(ev.body.time_ms),
+                    purpose: a.purpose.as_str().to_string(),
+                });
+            }
+        }
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|r| !present.iter().any(|p| p.role == r.as_str()))
+            .map(|r| r.as_str().to_string())
+            .collect();
+        if !missing.is_empty() {
+            add(
+                &mut findings,
+                Subject::Record(target),
+                Check::ApprovalMissing,
+                format!(
+                    "no valid approval for publication by: {} (required: {})",
+                    missing.join(", "),
+                    required
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+
+        // 7. The report.
+        let names: BTreeMap<u64, crate::core::meta::Metadata> = match opts.ids {
+            Some(ids) => docs
+                .values()
+                .filter_map(|d| self.metadata(d, ids).ok().map(|m| (d.body.index, m)))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let documents: Vec<DocumentView> = docs
+            .values()
+            .map(|d| {
+                let m = names.get(&d.body.index);
+                let (kind, relation, parents) = match &d.body.payload {
+                    Payload::Derive(dv) => (
+                        "derive",
+                        Some(dv.relation.as_str().to_string()),
+                        dv.parents.iter().map(|p| p.document).collect(),
+                    ),
+                    Payload::Receive(_) => ("receive", None, Vec::new()),
+                    _ => ("ingest", None, Vec::new()),
+                };
+                DocumentView {
+                    index: d.body.index,
+                    kind,
+                    commitment: d.commitment().copied().unwrap_or(Digest([0; 32])),
+                    relation,
+                    parents,
+                    name: m.map(|m| m.name.clone()),
+                    size: m.map(|m| m.size),
+                    sha256: m.map(|m| m.sha256),
+                    received_from: d.receive().map(|r| r.from.origin.clone()),
+                    target: d.body.index == target,
+                }
+            })
+            .collect();
+        let lineage: Vec<LineageEdge> = documents
+            .iter()
+            .flat_map(|d| {
+                d.parents.iter().map(move |p| LineageEdge {
+                    parent: *p,
+                    child: d.index,
+                    relation: d.relation.clone().unwrap_or_default(),
+                })
+            })
+            .collect();
+        let mut derivation_path = vec![target];
+        let mut cur = target;
+        while let Some(p) = documents
+            .iter()
+            .find(|d| d.index == cur)
+            .and_then(|d| d.parents.first().copied())
+        {
+            if derivation_path.contains(&p) {
+                break;
+            }
+            derivation_path.push(p);
+            cur = p;
+        }
+        derivation_path.reverse();
+        let mut evs: Vec<EventView> = events
+            .iter()
+            .map(|e| {
+                let i = e.body.index;
+                let s = signers.get(&i);
+                let fs: Vec<String> = findings
+                    .iter()
+                    .filter(|f| f.subject == Subject::Record(i))
+                    .map(|f| f.check.as_str().to_string())
+                    .collect();
+                let mut summary = e.body.payload.summary();
+                if let (Payload::Annotate(a), Some(ids)) = (&e.body.payload, opts.ids) {
+                    if let Ok(t) = self.note_text(a, ids) {
+                        summary = format!("note: {t}");
+                    }
+                }
+                if let (Some(m), true) = (names.get(&i), e.document().is_some()) {
+                    summary = format!("{} ({} bytes): {summary}", m.name, m.size);
+                }
+                EventView {
+                    index: i,
+                    time: time::rfc3339(e.body.time_ms),
+                    kind: e.body.payload.kind().as_str().to_string(),
+                    document: e.about().unwrap_or(i),
+                    actor: s.map_or_else(|| "?".to_string(), |s| s.name().to_string()),
+                    role: s.map_or_else(|| "?".to_string(), |s| s.role().to_string()),
+                    signer: e.body.signer,
+                    summary,
+                    verified: fs.is_empty(),
+                    findings: fs,
+                }
+            })
+            .collect();
+        evs.sort_by(|a, b| a.time.cmp(&b.time).then(a.index.cmp(&b.index)));
+        let ok = findings.is_empty();
+        Ok(AuditReport {
+            schema: AUDIT_SCHEMA,
+            generated: time::rfc3339(time::now_ms()),
+            archive: ArchiveView {
+                origin: self.config.origin.clone(),
+                log_key_id: self.log_key.key_id(),
+                checkpoint_size: size,
+                checkpoint_root: cp.root,
+                cosigned_by,
+            },
+            target,
+            selected_by,
+            documents,
+            lineage,
+            derivation_path,
+            hops,
+            events: evs,
+            approvals: ApprovalsView {
+                required: required.iter().map(|r| r.as_str().to_string()).collect(),
+                present,
+                missing,
+            },
+            findings,
+            ok,
+        })
+    }
+
+    /// Appends an `audit` record: the target, the digest of the report's JSON
+    /// and its number of findings (FORMAT.md §4.13).
+    pub fn record_audit(
+        &mut self,
+        target: u64,
+        report_json: &[u8],
+        findings: u32,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        let about: DocRef = self.doc_ref(target)?;
+        self.check_signer(log)?;
+        let r = self
+            .commit_records(
+                vec![self.new_record(Payload::Audit(AuditDone {
+                    about,
+                    report: Digest::of(report_json),
+                    findings,
+                }))],
+                Vec::new(),
+                Vec::new(),
+                log,
+            )?
+            .remove(0);
+        self.sign_checkpoint(log)?;
+        Ok(r)
+    }
+}
