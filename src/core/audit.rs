@@ -11,6 +11,15 @@ use crate::core::hash::Digest;
 use crate::core::keys::KeyId;
 use crate::core::report::Finding;
 
+mod html;
+pub mod layout;
+#[cfg(test)]
+mod tests;
+mod text;
+
+pub use html::{esc as html_escape, render_html, HTML_CSP};
+pub use text::render_text;
+
 /// Version tag of the JSON schema.
 pub const AUDIT_SCHEMA: &str = "custody-audit/v1";
 

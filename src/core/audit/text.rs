@@ -1,0 +1,287 @@
+//! The terminal rendering of an audit report: verdict first, then the header,
+//! the derivation path, hops, timeline, copies, decryptions, approvals and
+//! findings. Strings from the report are printed with control characters
+//! escaped, so a hostile name cannot move the cursor or recolour the terminal.
+
+use std::fmt::Write;
+
+use super::{AuditReport, DocumentView, EventView};
+
+/// ANSI SGR codes, the same as the CLI's `Paint` (core may not import `cli`).
+const GREEN: &str = "32";
+const RED: &str = "31";
+const BOLD_GREEN: &str = "1;32";
+const BOLD_RED: &str = "1;31";
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Escapes control characters (ESC, CR, newlines, bidi overrides…) as `\u{..}`.
+pub(super) fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// "NO FINDINGS", "1 FINDING", "3 FINDINGS".
+pub(super) fn verdict(r: &AuditReport) -> String {
+    match r.findings.len() {
+        0 => "NO FINDINGS".to_string(),
+        1 => "1 FINDING".to_string(),
+        n => format!("{n} FINDINGS"),
+    }
+}
+
+/// What a document is: its relation if derived, else its arrival kind.
+pub(super) fn doc_what(d: &DocumentView) -> &str {
+    d.relation.as_deref().unwrap_or(d.kind)
+}
+
+/// `#5 translation memo-en.pdf` (raw: the caller escapes for its medium).
+pub(super) fn doc_label(d: &DocumentView) -> String {
+    let mut s = format!("#{} {}", d.index, doc_what(d));
+    if let Some(n) = &d.name {
+        s.push(' ');
+        s.push_str(n);
+    }
+    s
+}
+
+fn find_doc(r: &AuditReport, index: u64) -> Option<&DocumentView> {
+    r.documents.iter().find(|d| d.index == index)
+}
+
+/// The derivation path as one line, `#0 ingest a → #5 translation b (target)`.
+pub(super) fn path_line(r: &AuditReport) -> String {
+    let parts: Vec<String> = r
+        .derivation_path
+        .iter()
+        .map(|&i| match find_doc(r, i) {
+            Some(d) => {
+                let mut s = doc_label(d);
+                if let Some(from) = &d.received_from {
+                    let _ = write!(s, " from {from}");
+                }
+                if d.target {
+                    s.push_str(" (target)");
+                }
+                s
+            }
+            None => format!("#{i}"),
+        })
+        .collect();
+    parts.join(" → ")
+}
+
+fn status(e: &EventView, color: bool) -> String {
+    if e.verified && e.findings.is_empty() {
+        paint("ok", GREEN, color)
+    } else if e.findings.is_empty() {
+        paint("FAIL", RED, color)
+    } else {
+        format!(
+            "{} {}",
+            paint("FAIL", RED, color),
+            clean(&e.findings.join(", "))
+        )
+    }
+}
+
+fn event_line(e: &EventView) -> String {
+    format!(
+        "{} #{} {} {} ({}): {}",
+        clean(&e.time),
+        e.index,
+        clean(&e.kind),
+        clean(&e.actor),
+        clean(&e.role),
+        clean(&e.summary)
+    )
+}
+
+/// Renders the report for a terminal; `color` adds ANSI colours to the
+/// verdict and to ok/FAIL only (the CLI passes false under `NO_COLOR` or when
+/// stdout is not a terminal).
+pub fn render_text(r: &AuditReport, color: bool) -> String {
+    let mut o = String::new();
+    let v = verdict(r);
+    let _ = writeln!(
+        o,
+        "audit: {}",
+        paint(
+            &v,
+            if r.findings.is_empty() {
+                BOLD_GREEN
+            } else {
+                BOLD_RED
+            },
+            color
+        )
+    );
+    // Header.
+    let a = &r.archive;
+    let _ = writeln!(
+        o,
+        "archive:    {} (log key {})",
+        clean(&a.origin),
+        a.log_key_id
+    );
+    let _ = writeln!(
+        o,
+        "checkpoint: size {}, root {}",
+        a.checkpoint_size, a.checkpoint_root
+    );
+    let cos = if a.cosigned_by.is_empty() {
+        "none".to_string()
+    } else {
+        clean(&a.cosigned_by.join(", "))
+    };
+    let _ = writeln!(o, "cosigned:   {cos}");
+    let target = match find_doc(r, r.target) {
+        Some(d) => clean(&doc_label(d)),
+        None => format!("#{}", r.target),
+    };
+    let _ = writeln!(o, "target:     {target} (selected by {})", r.selected_by);
+    let _ = writeln!(o, "generated:  {}", clean(&r.generated));
+
+    // Derivation and the rest of the DAG.
+    let _ = writeln!(o, "\nderivation:\n  {}", clean(&path_line(r)));
+    let off_path: Vec<&DocumentView> = r
+        .documents
+        .iter()
+        .filter(|d| !r.derivation_path.contains(&d.index))
+        .collect();
+    if !off_path.is_empty() {
+        let _ = writeln!(o, "other documents of the lineage:");
+        for d in off_path {
+            let mut s = clean(&doc_label(d));
+            if !d.parents.is_empty() {
+                let ps: Vec<String> = d.parents.iter().map(|p| format!("#{p}")).collect();
+                let _ = write!(s, " ← {}", ps.join(", "));
+            }
+            let _ = writeln!(o, "  {s}");
+        }
+    }
+
+    // Hops.
+    let _ = writeln!(o, "\noutlets the document passed through:");
+    if r.hops.is_empty() {
+        let _ = writeln!(o, "  none (ingested here)");
+    }
+    for (n, h) in r.hops.iter().enumerate() {
+        let key = h
+            .key_id
+            .map_or("unknown key".to_string(), |k| format!("log key {k}"));
+        let trust = if h.trusted {
+            paint("trusted", GREEN, color)
+        } else {
+            paint("UNTRUSTED", RED, color)
+        };
+        let cp = h
+            .checkpoint_size
+            .map_or(String::new(), |s| format!(", checkpoint size {s}"));
+        let cos = if h.cosigned_by.is_empty() {
+            String::new()
+        } else {
+            format!(", cosigned by {}", clean(&h.cosigned_by.join(", ")))
+        };
+        let _ = writeln!(
+            o,
+            "  {}. {} ({key}, {trust}{cp}{cos})",
+            n + 1,
+            clean(&h.origin)
+        );
+        for e in &h.events {
+            let st = if e.verified {
+                paint("ok", GREEN, color)
+            } else {
+                paint("FAIL", RED, color)
+            };
+            let _ = writeln!(
+                o,
+                "       {} #{} {} by {} {st}",
+                clean(&e.time),
+                e.index,
+                clean(&e.kind),
+                e.signer
+            );
+        }
+    }
+    if !r.hops.is_empty() {
+        let _ = writeln!(o, "  → this archive, {}", clean(&a.origin));
+    }
+
+    // Timeline.
+    let _ = writeln!(o, "\ntimeline ({} events):", r.events.len());
+    for e in &r.events {
+        let _ = writeln!(o, "  {} {}", event_line(e), status(e, color));
+    }
+
+    // Copies and decryptions.
+    for (kind, title) in [("share", "copies shared"), ("access", "decryptions")] {
+        let es: Vec<&EventView> = r.events.iter().filter(|e| e.kind == kind).collect();
+        let _ = writeln!(o, "\n{title} ({}):", es.len());
+        if es.is_empty() {
+            let _ = writeln!(o, "  none");
+        }
+        for e in es {
+            let _ = writeln!(o, "  {}", event_line(e));
+        }
+    }
+
+    // Approvals.
+    let ap = &r.approvals;
+    let req = if ap.required.is_empty() {
+        "none".to_string()
+    } else {
+        clean(&ap.required.join(", "))
+    };
+    let _ = writeln!(o, "\napprovals (required: {req}):");
+    for p in &ap.present {
+        let _ = writeln!(
+            o,
+            "  {} {} by {} at {} (#{}): {}",
+            paint("present", GREEN, color),
+            clean(&p.role),
+            clean(&p.actor),
+            clean(&p.time),
+            p.index,
+            clean(&p.purpose)
+        );
+    }
+    for m in &ap.missing {
+        let _ = writeln!(o, "  {} {}", paint("MISSING", RED, color), clean(m));
+    }
+    if ap.present.is_empty() && ap.missing.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+
+    // Findings.
+    let _ = writeln!(o, "\nfindings ({}):", r.findings.len());
+    if r.findings.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for f in &r.findings {
+        let _ = writeln!(
+            o,
+            "  {}: {}: {}",
+            clean(&f.subject.to_string()),
+            paint(f.check.as_str(), RED, color),
+            clean(&f.reason)
+        );
+    }
+    o
+}
