@@ -4,6 +4,7 @@
 //! 2 the command could not complete (usage, I/O, locked archive, wrong key …).
 
 mod archive_cmds;
+mod audit_cmd;
 mod explain;
 mod keygen;
 mod output;
@@ -130,6 +131,8 @@ enum Command {
     Approve(people::ApproveArgs),
     /// Give an actor access to a document.
     Grant(people::GrantArgs),
+    /// Audit a document before publication: its whole custody and lineage, re-verified.
+    Audit(audit_cmd::AuditArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
     /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
@@ -295,6 +298,7 @@ pub fn main() -> i32 {
         Command::Annotate(a) => people::annotate(&ctx, a),
         Command::Approve(a) => people::approve(&ctx, a),
         Command::Grant(a) => people::grant(&ctx, a),
+        Command::Audit(a) => audit_cmd::audit(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
         Command::Witness(a) => witness::run(&ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),

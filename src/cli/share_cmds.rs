@@ -293,10 +293,11 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
                 o.paint("FAIL", Paint::Bad)
             };
             o.line(&format!(
-                "  {:>6}  {:<7}  {}  signed by {}  {status}{}",
+                "  {:>6}  {:<7}  {}  signed by {} ({})  {status}{}",
                 e.index,
                 e.kind.as_str(),
                 time::rfc3339(e.time_ms),
+                e.signed_by,
                 e.signer,
                 e.detail
                     .as_ref()

@@ -679,7 +679,12 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             let k = doc_entries;
             doc_entries += 1;
             match (&rec.body.payload, k, h) {
-                (crate::core::record::Payload::Ingest(_), 0, 0) => intro = Some(i),
+                (
+                    crate::core::record::Payload::Ingest(_)
+                    | crate::core::record::Payload::Derive(_),
+                    0,
+                    0,
+                ) => intro = Some(i),
                 (crate::core::record::Payload::Receive(r), 0, h) if h > 0 => {
                     intro = Some(i);
                     detail = Some(format!("from {} record {}", r.from.origin, r.from.index));

@@ -492,16 +492,32 @@ impl Archive {
                 })
             })
             .collect();
+        // The longest chain of parents from an original to the target.
+        let parents_of = |i: u64| -> Vec<u64> {
+            documents
+                .iter()
+                .find(|d| d.index == i)
+                .map(|d| d.parents.clone())
+                .unwrap_or_default()
+        };
+        let mut depth: BTreeMap<u64, usize> = BTreeMap::new();
+        for d in &documents {
+            // Parents have lower indices: ascending order sees them first.
+            let dp = d
+                .parents
+                .iter()
+                .filter_map(|p| depth.get(p))
+                .max()
+                .map_or(0, |m| m + 1);
+            depth.insert(d.index, dp);
+        }
         let mut derivation_path = vec![target];
         let mut cur = target;
-        while let Some(p) = documents
-            .iter()
-            .find(|d| d.index == cur)
-            .and_then(|d| d.parents.first().copied())
+        while let Some(p) = parents_of(cur)
+            .into_iter()
+            .filter(|p| depth.contains_key(p))
+            .max_by_key(|p| (depth[p], std::cmp::Reverse(*p)))
         {
-            if derivation_path.contains(&p) {
-                break;
-            }
             derivation_path.push(p);
             cur = p;
         }
