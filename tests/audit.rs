@@ -361,6 +361,20 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
     assert_eq!(rec["findings"], 1);
     ds.assert_verified();
 
+    // A checkpoint without the witness quorum the reader asks for.
+    let wv = ds.other_keys("972mag").join("witness.vkey");
+    let (_, v) = audit(
+        &ds,
+        &[&rd_i.to_string(), "--witness", s(&wv), "--quorum", "1"],
+    );
+    assert!(
+        findings(&v)
+            .iter()
+            .any(|(c, subj)| c == "witness_quorum" && subj.starts_with("checkpoint:")),
+        "{:?}",
+        findings(&v)
+    );
+
     // An insider with disk access and Carol's revoked key appends a record
     // signed by her: verify and the audit both name it.
     forge_annotation(&ds, &carol, memo);
