@@ -4,7 +4,8 @@
 # verify it (shallow and deep), print the checkpoint, prove one record and
 # check that proof the way a partner would, then extract a document; then the
 # partners: +972 witnesses Drop Site's checkpoint, Drop Site shares a document
-# with the Guardian, which verifies the bundle offline, receives it and traces it.
+# with the Guardian, which verifies the bundle offline, receives it and traces it;
+# an editor and a lawyer approve it, and the audit before publication runs.
 # Usage: scripts/demo.sh [ARCHIVE_DIR]   (default: ./demo-archive, recreated)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,4 +87,15 @@ CUSTODY_SIGNING_KEY="$keys/guardian/signing.key" "$custody" -A "$guardian" recei
     -i "$keys/guardian/identity.age"
 "$custody" -A "$guardian" trace 0 --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey"
 rm -rf "$wire"
-echo "== done: archive in $archive (partners: $guardian, $mag)"
+
+echo "== people: an editor and a lawyer of Drop Site approve document 2; the audit before publication"
+for who in ed lex; do
+    "$custody" keygen --name "dropsite.example/$who" -o "$keys/people/$who" >/dev/null
+done
+"$custody" actor add ed "$keys/people/ed/signing.vkey" --role editor
+"$custody" actor add lex "$keys/people/lex/signing.vkey" --role legal
+"$custody" --key "$keys/people/ed/signing.key" approve 2 --for publication
+"$custody" --key "$keys/people/lex/signing.key" approve 2 --for publication
+"$custody" audit 2 -i "$k/identity.age" --format html -o "$archive.audit-2.html"
+"$custody" audit 2 -i "$k/identity.age"
+echo "== done: archive in $archive (partners: $guardian, $mag; audit report: $archive.audit-2.html)"
