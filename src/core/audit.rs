@@ -17,7 +17,7 @@ pub mod layout;
 mod tests;
 mod text;
 
-pub use html::{esc as html_escape, render_html, HTML_CSP};
+pub use html::{render_html, HTML_CSP};
 pub use text::render_text;
 
 /// Version tag of the JSON schema.

@@ -166,17 +166,21 @@ fn lineage_svg(o: &mut String, r: &AuditReport) {
     );
     marker(o, "lineage-arrow");
     o.push_str(r#"<g class="edges">"#);
-    for (e, le) in l.edges.iter().zip(
-        r.lineage
-            .iter()
-            .filter(|le| l.get(le.parent).is_some() && l.get(le.child).is_some()),
-    ) {
+    for le in &r.lineage {
+        let Some(e) = l.edge(le.parent, le.child) else {
+            continue;
+        };
+        let pts: Vec<String> = e.points.iter().map(|(x, y)| format!("{x},{y}")).collect();
         let _ = write!(
             o,
-            r#"<line class="edge" x1="{}" y1="{}" x2="{}" y2="{}" marker-end="url(#lineage-arrow)"/>"#,
-            e.x1, e.y1, e.x2, e.y2
+            r#"<polyline class="edge" data-parent="{}" data-child="{}" points="{}" marker-end="url(#lineage-arrow)"/>"#,
+            le.parent,
+            le.child,
+            pts.join(" ")
         );
-        let (mx, my) = ((e.x1 + e.x2) / 2, (e.y1 + e.y2) / 2 + 4);
+        // The label on the first segment, which leaves the parent.
+        let ((x1, y1), (x2, y2)) = (e.points[0], e.points[1]);
+        let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
         let _ = write!(
             o,
             r#"<text class="label" x="{mx}" y="{my}" text-anchor="middle">{}</text>"#,

@@ -1,9 +1,12 @@
 //! Layout of the lineage DAG for the HTML report: documents in layers by
 //! depth (the longest path from a root), one row per layer, fixed box sizes.
 //!
-//! Pure arithmetic on indices, so it is tested on its own: no two boxes
-//! overlap, every box and edge lies inside the drawing, and the same input
-//! gives the same output.
+//! An edge that skips layers (a redaction of the original and of its
+//! translation) gets a reserved slot in every layer it crosses, as the
+//! "dummy nodes" of a Sugiyama layout, so no edge is drawn through a box it
+//! does not connect. Pure arithmetic on indices, so it is tested on its own:
+//! no two boxes overlap, no edge crosses a box, everything lies inside the
+//! drawing, and the same input gives the same output.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +14,9 @@ use std::collections::BTreeMap;
 pub const BOX_W: u32 = 200;
 /// Height of a document box.
 pub const BOX_H: u32 = 52;
-/// Horizontal gap between boxes of one layer.
+/// Width of the slot an edge reserves in a layer it passes through.
+pub const LANE_W: u32 = 24;
+/// Horizontal gap between boxes (and lanes) of one layer.
 pub const GAP_X: u32 = 28;
 /// Vertical gap between layers: room for the arrow and its relation label.
 pub const GAP_Y: u32 = 64;
@@ -30,16 +35,16 @@ pub struct PlacedBox {
     pub y: u32,
 }
 
-/// A placed parent → child edge: from the bottom centre of the parent's box
-/// to the top centre of the child's.
+/// A placed parent → child edge: a polyline from the bottom centre of the
+/// parent's box, through the lanes it reserved (top and bottom of each
+/// crossed layer), to the top centre of the child's box.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlacedEdge {
     pub parent: u64,
     pub child: u64,
-    pub x1: u32,
-    pub y1: u32,
-    pub x2: u32,
-    pub y2: u32,
+    /// At least two points, `y` strictly increasing between consecutive
+    /// layers; the last is where the arrowhead goes.
+    pub points: Vec<(u32, u32)>,
 }
 
 /// The whole drawing; `width` × `height` is the SVG viewBox.
@@ -49,7 +54,8 @@ pub struct DagLayout {
     pub height: u32,
     /// By layer, then by index within the layer.
     pub boxes: Vec<PlacedBox>,
-    /// In input order, edges whose ends are both documents of the input.
+    /// In input order, the edges whose ends are both documents of the input
+    /// and whose parent lies in a higher layer than the child.
     pub edges: Vec<PlacedEdge>,
 }
 
@@ -58,6 +64,22 @@ impl DagLayout {
     pub fn get(&self, index: u64) -> Option<&PlacedBox> {
         self.boxes.iter().find(|b| b.index == index)
     }
+
+    /// The placed edge from `parent` to `child`, if any.
+    pub fn edge(&self, parent: u64, child: u64) -> Option<&PlacedEdge> {
+        self.edges
+            .iter()
+            .find(|e| e.parent == parent && e.child == child)
+    }
+}
+
+/// What occupies a slot of a layer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    /// A document, by index (sorts before every lane).
+    Doc(u64),
+    /// The lane of edge number `n` of the accepted edges (by child, parent).
+    Lane(u64, u64, usize),
 }
 
 /// Lays out `docs` (arrival index, parent indices) in layers.
@@ -65,8 +87,10 @@ impl DagLayout {
 /// Depth is the longest path from a root. A parent counts only if it is one of
 /// `docs` and has a smaller index (a parent's record always precedes its
 /// child's in the log), which also makes a malformed, cyclic input terminate.
-/// `edges` are (parent, child) pairs; those naming an unknown document are
-/// left out. Duplicate document indices keep their first occurrence.
+/// `edges` are (parent, child) pairs; those naming an unknown document, or
+/// not pointing down, are left out. Duplicate document indices and duplicate
+/// edges keep their first occurrence. Within a layer: documents by index,
+/// then lanes by (child, parent).
 pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
     let mut by_index: BTreeMap<u64, &[u64]> = BTreeMap::new();
     for (i, parents) in docs {
@@ -84,44 +108,86 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
             .unwrap_or(0);
         depth.insert(i, d);
     }
-    let mut layers: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for (&i, &d) in &depth {
-        layers.entry(d).or_default().push(i); // BTreeMap iteration: by index
+    let mut accepted: Vec<(u64, u64)> = Vec::new();
+    for &(p, c) in edges {
+        let ok = matches!((depth.get(&p), depth.get(&c)), (Some(dp), Some(dc)) if dp < dc);
+        if ok && !accepted.contains(&(p, c)) {
+            accepted.push((p, c));
+        }
     }
-    let widest = layers.values().map(Vec::len).max().unwrap_or(0) as u32;
-    let row_w = |n: u32| n * BOX_W + n.saturating_sub(1) * GAP_X;
-    let inner_w = row_w(widest.max(1));
+
+    let mut layers: BTreeMap<u32, Vec<Slot>> = BTreeMap::new();
+    for (&i, &d) in &depth {
+        layers.entry(d).or_default().push(Slot::Doc(i));
+    }
+    for (n, &(p, c)) in accepted.iter().enumerate() {
+        for d in depth[&p] + 1..depth[&c] {
+            layers.entry(d).or_default().push(Slot::Lane(c, p, n));
+        }
+    }
+    let slot_w = |s: &Slot| match s {
+        Slot::Doc(_) => BOX_W,
+        Slot::Lane(..) => LANE_W,
+    };
+    let row_w = |row: &[Slot]| -> u32 {
+        row.iter().map(slot_w).sum::<u32>() + (row.len() as u32).saturating_sub(1) * GAP_X
+    };
+    for row in layers.values_mut() {
+        row.sort();
+    }
+    let inner_w = layers
+        .values()
+        .map(|r| row_w(r))
+        .max()
+        .unwrap_or(0)
+        .max(BOX_W);
+    // Layers are consecutive from 0: every depth d > 0 has a parent at d - 1.
     let n_layers = layers.len() as u32;
     let width = 2 * MARGIN + inner_w;
     let height = 2 * MARGIN + n_layers.max(1) * BOX_H + n_layers.saturating_sub(1) * GAP_Y;
+    let layer_y = |d: u32| MARGIN + d * (BOX_H + GAP_Y);
 
     let mut boxes = Vec::with_capacity(depth.len());
+    let mut lanes: BTreeMap<(usize, u32), u32> = BTreeMap::new(); // (edge, layer) → centre x
     for (&d, row) in &layers {
-        let n = row.len() as u32;
-        let offset = (inner_w - row_w(n)) / 2; // centre shorter layers
-        for (k, &index) in row.iter().enumerate() {
-            boxes.push(PlacedBox {
-                index,
-                depth: d,
-                x: MARGIN + offset + k as u32 * (BOX_W + GAP_X),
-                y: MARGIN + d * (BOX_H + GAP_Y),
-            });
+        let mut x = MARGIN + (inner_w - row_w(row)) / 2; // centre shorter layers
+        for slot in row {
+            match *slot {
+                Slot::Doc(index) => boxes.push(PlacedBox {
+                    index,
+                    depth: d,
+                    x,
+                    y: layer_y(d),
+                }),
+                Slot::Lane(_, _, n) => {
+                    lanes.insert((n, d), x + LANE_W / 2);
+                }
+            }
+            x += slot_w(slot) + GAP_X;
         }
     }
-    let pos: BTreeMap<u64, (u32, u32)> = boxes.iter().map(|b| (b.index, (b.x, b.y))).collect();
-    let edges = edges
+    let pos: BTreeMap<u64, (u32, u32, u32)> = boxes
         .iter()
-        .filter_map(|&(parent, child)| {
-            let (px, py) = *pos.get(&parent)?;
-            let (cx, cy) = *pos.get(&child)?;
-            Some(PlacedEdge {
+        .map(|b| (b.index, (b.x, b.y, b.depth)))
+        .collect();
+    let edges = accepted
+        .iter()
+        .enumerate()
+        .map(|(n, &(parent, child))| {
+            let (px, py, pd) = pos[&parent];
+            let (cx, cy, cd) = pos[&child];
+            let mut points = vec![(px + BOX_W / 2, py + BOX_H)];
+            for d in pd + 1..cd {
+                let x = lanes[&(n, d)];
+                points.push((x, layer_y(d)));
+                points.push((x, layer_y(d) + BOX_H));
+            }
+            points.push((cx + BOX_W / 2, cy));
+            PlacedEdge {
                 parent,
                 child,
-                x1: px + BOX_W / 2,
-                y1: py + BOX_H,
-                x2: cx + BOX_W / 2,
-                y2: cy,
-            })
+                points,
+            }
         })
         .collect();
     DagLayout {
@@ -150,9 +216,28 @@ mod tests {
             }
         }
         for e in &l.edges {
-            assert!(e.x1 <= l.width && e.x2 <= l.width);
-            assert!(e.y1 <= l.height && e.y2 <= l.height);
-            assert!(e.y1 < e.y2, "edge {}→{} points up", e.parent, e.child);
+            assert!(e.points.len() >= 2);
+            for w in e.points.windows(2) {
+                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+                assert!(x1 <= l.width && x2 <= l.width && y2 <= l.height);
+                assert!(y1 < y2, "edge {}→{} does not go down", e.parent, e.child);
+                // No segment passes through the inside of a box (sampled).
+                for k in 0..=64 {
+                    let x = x1 as f64 + (x2 as f64 - x1 as f64) * k as f64 / 64.0;
+                    let y = y1 as f64 + (y2 as f64 - y1 as f64) * k as f64 / 64.0;
+                    for b in &l.boxes {
+                        let inside = x > b.x as f64
+                            && x < (b.x + BOX_W) as f64
+                            && y > b.y as f64
+                            && y < (b.y + BOX_H) as f64;
+                        assert!(
+                            !inside,
+                            "edge {}→{} crosses box {}",
+                            e.parent, e.child, b.index
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -195,6 +280,37 @@ mod tests {
         // Within a layer, by index: 2 left of 3.
         assert!(l.get(2).unwrap().x < l.get(3).unwrap().x);
         assert_eq!(l.edges.len(), 5);
+        assert_sound(&l);
+    }
+
+    #[test]
+    fn an_edge_that_skips_layers_gets_a_lane_in_each() {
+        // 5 is a redaction of the original 0 and of its translation 2; 3 and
+        // 4 sit in layer 1 too, where a straight 0 → 5 line would cross them.
+        let docs = [
+            (0, vec![]),
+            (2, vec![0]),
+            (3, vec![0]),
+            (4, vec![0]),
+            (5, vec![0, 2]),
+            (6, vec![5]),
+        ];
+        let edges = [(0, 2), (0, 3), (0, 4), (2, 5), (0, 5), (5, 6), (0, 6)];
+        let l = layout_dag(&docs, &edges);
+        assert_eq!(l.get(5).unwrap().depth, 2);
+        assert_eq!(
+            l.edge(0, 5).unwrap().points.len(),
+            4,
+            "one lane, in layer 1"
+        );
+        assert_eq!(
+            l.edge(0, 6).unwrap().points.len(),
+            6,
+            "lanes in layers 1 and 2"
+        );
+        assert_eq!(l.edge(2, 5).unwrap().points.len(), 2);
+        // Layer 1: three boxes and two lanes.
+        assert_eq!(l.width, 2 * MARGIN + 3 * BOX_W + 2 * LANE_W + 4 * GAP_X);
         assert_sound(&l);
     }
 
