@@ -1223,6 +1223,90 @@ mod tests {
         }
     }
 
+    #[test]
+    fn issue4_kinds_round_trip_and_reject_truncation() {
+        let about = DocRef {
+            document: 3,
+            commitment: Digest([5; 32]),
+        };
+        let payloads = vec![
+            Payload::Actor(ActorChange {
+                action: ActorAction::Revoke,
+                name: "alice".into(),
+                role: Role::Journalist,
+                key_name: "example.org/alice".into(),
+                key: [9; 32],
+                reason: "left the outlet".into(),
+            }),
+            Payload::Access(Access {
+                about,
+                reason: "fact-check".into(),
+            }),
+            Payload::Derive(Derive {
+                stored: Ingest {
+                    blob: Digest([1; 32]),
+                    blob_size: 10,
+                    commitment: Digest([6; 32]),
+                    meta: Digest([3; 32]),
+                    meta_size: 11,
+                    recipients: vec![Digest([4; 32])],
+                },
+                relation: Relation::Redaction,
+                parents: vec![
+                    about,
+                    DocRef {
+                        document: 4,
+                        commitment: Digest([7; 32]),
+                    },
+                ],
+            }),
+            Payload::Annotate(Annotate {
+                about,
+                note: Digest([8; 32]),
+                note_size: 99,
+            }),
+            Payload::Approve(Approve {
+                about,
+                purpose: Purpose::Publication,
+            }),
+            Payload::Grant(Grant {
+                about,
+                actor: "bob".into(),
+            }),
+            Payload::Audit(AuditDone {
+                about,
+                report: Digest([2; 32]),
+                findings: 2,
+            }),
+        ];
+        for (n, payload) in payloads.into_iter().enumerate() {
+            let b = RecordBody {
+                payload,
+                ..body(vec![Digest([4; 32])])
+            };
+            let r = b.sign(&key()).unwrap();
+            assert_eq!(r.bytes()[1] as usize, 4 + n, "kind byte");
+            let d = Record::decode(r.bytes()).unwrap();
+            assert_eq!(d, r);
+            for cut in 0..r.bytes().len() {
+                assert!(Record::decode(&r.bytes()[..cut]).is_err());
+            }
+        }
+        // Parents out of order, a bad name, an unknown role byte are refused.
+        let mut b = body(vec![Digest([4; 32])]);
+        b.payload = Payload::Grant(Grant {
+            about,
+            actor: "Bob Smith".into(),
+        });
+        assert_eq!(b.sign(&key()), Err(RecordError::BadName));
+        let mut b = body(vec![Digest([4; 32])]);
+        b.payload = Payload::Access(Access {
+            about,
+            reason: "a\u{7}b".into(),
+        });
+        assert_eq!(b.sign(&key()), Err(RecordError::BadText));
+    }
+
     proptest! {
         #[test]
         fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
