@@ -19,7 +19,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::{Ingest, Payload, Record, RecordBody};
 use crate::core::time;
 use crate::store::archive::{index_record, Archive, CheckpointInfo};
-use crate::store::blobs::SealedBlob;
+use crate::store::blobs::{BlobStore, SealedBlob};
 use crate::store::db::Batch;
 use crate::store::tree::tree_err;
 use crate::store::walk::InputFile;
@@ -101,6 +101,85 @@ struct Pending {
     done: Ingested,
     dedup: Option<(Digest, Digest)>,
 }
+
+/// A file hashed and encrypted into the blob store (not yet visible), with
+/// its encrypted metadata envelope: everything that can be done in parallel.
+struct Encoded {
+    rel: String,
+    sealed: SealedBlob,
+    sha256: Digest,
+    len: u64,
+    commitment: Digest,
+    meta_blob: SealedBlob,
+}
+
+/// Reads `f` once, hashing and encrypting it into a sealed blob, and makes its
+/// metadata envelope (FORMAT.md §5.2). Touches no database: safe on any thread.
+fn encode_file(
+    blobs: &BlobStore,
+    recipients: &[crypto::RecipientKey],
+    f: &InputFile,
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Encoded, StoreError> {
+    let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
+    let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
+    let w = blobs.begin()?;
+    let enc = crypto::encrypt_all(
+        input,
+        recipients,
+        BufWriter::with_capacity(
+            if size_hint < 1 << 20 {
+                64 << 10
+            } else {
+                1 << 20
+            },
+            w,
+        ),
+        size_hint,
+        progress,
+    )
+    .map_err(|e| match e {
+        crypto::CryptoError::Io(io) => io_err(&f.path, io),
+        other => StoreError::Crypto(other),
+    })?;
+    let w = enc
+        .out
+        .into_inner()
+        .map_err(|e| io_err(blobs.dir(), e.into_error()))?;
+    let sealed = blobs.seal(w, size_hint >= DURABLE_AT_SEAL)?;
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
+    let m = Metadata {
+        v: meta::META_VERSION,
+        path: f.rel.clone(),
+        media_type: meta::media_type_for(&name).to_string(),
+        name,
+        size: enc.len,
+        sha256: enc.sha256,
+        salt: Digest(salt),
+        source: opts.source.clone(),
+        case: opts.case.clone(),
+        note: opts.note.clone(),
+    };
+    let envelope = crypto::encrypt_bytes(recipients, &Zeroizing::new(m.to_json()))?;
+    let meta_blob = blobs.put_bytes(&envelope)?;
+    Ok(Encoded {
+        rel: f.rel.clone(),
+        sealed,
+        sha256: enc.sha256,
+        len: enc.len,
+        commitment: m.commitment(),
+        meta_blob,
+    })
+}
+
+/// Files at most this large are encoded by worker threads, several at a time;
+/// larger ones use the pipelined encryptor (both cores) one at a time.
+const PARALLEL_MAX: u64 = 4 << 20;
+/// At most this many encoded files wait to be committed (bounds temp files).
+const IN_FLIGHT: usize = 256;
 
 impl Archive {
     /// A record body of this log, made now, by the log key; its index is
@@ -193,32 +272,105 @@ impl Archive {
         let mut batch_start = std::time::Instant::now();
         let mut in_batch: HashMap<Digest, (Digest, u64)> = HashMap::new();
         let mut failure = None;
-        for f in files {
-            obs.file_started(f);
-            let r = self.ingest_one(f, opts, &key, &fingerprints, &in_batch, obs);
-            match r {
-                Ok(p) => {
-                    batch_bytes += p.done.size;
-                    if let (Some((tag, blob)), Payload::Ingest(i)) = (p.dedup, &p.body.payload) {
-                        in_batch.insert(tag, (blob, i.blob_size));
+        // CUSTODY_INGEST_WORKERS overrides the number of encoding threads
+        // (benchmarks compare 1 and 2; BENCHMARKS.md).
+        let workers = std::env::var("CUSTODY_INGEST_WORKERS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| (1..=16).contains(n))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
+        let (blobs, recipients) = (self.blobs.clone(), self.recipients.clone());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            // Workers encode small files ahead, in any order; this thread takes
+            // results in input order, encodes large files itself, decides
+            // deduplication and commits batches.
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<(usize, Result<Encoded, StoreError>)>(IN_FLIGHT);
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, stop, blobs, recipients) = (&next, &stop, &blobs, &recipients);
+                scope.spawn(move || loop {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    if stop.load(Relaxed) {
+                        break;
                     }
-                    pending.push(p);
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+                    let i = next.fetch_add(1, Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    if f.size > PARALLEL_MAX {
+                        continue;
+                    }
+                    let r = encode_file(blobs, recipients, f, opts, &mut |_| {});
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                });
             }
-            if pending.len() >= BATCH_FILES
-                || batch_bytes >= BATCH_BYTES
-                || batch_start.elapsed().as_millis() >= BATCH_MILLIS
-            {
-                self.commit_batch(std::mem::take(&mut pending), signer, &mut summary, obs)?;
-                in_batch.clear();
-                batch_bytes = 0;
-                batch_start = std::time::Instant::now();
-            }
-        }
+            drop(tx);
+            let mut ready: std::collections::BTreeMap<usize, Result<Encoded, StoreError>> =
+                std::collections::BTreeMap::new();
+            let result = (|| -> Result<(), StoreError> {
+                for (i, f) in files.iter().enumerate() {
+                    obs.file_started(f);
+                    let encoded = if f.size > PARALLEL_MAX {
+                        encode_file(&self.blobs, &self.recipients, f, opts, &mut |n| {
+                            obs.bytes(n)
+                        })
+                    } else {
+                        loop {
+                            if let Some(r) = ready.remove(&i) {
+                                obs.bytes(f.size);
+                                break r;
+                            }
+                            match rx.recv() {
+                                Ok((j, r)) => {
+                                    ready.insert(j, r);
+                                }
+                                Err(_) => {
+                                    break Err(StoreError::Internal(
+                                        "an ingest worker stopped".into(),
+                                    ))
+                                }
+                            }
+                        }
+                    };
+                    let r =
+                        encoded.and_then(|e| self.finish_one(e, &key, &fingerprints, &in_batch));
+                    match r {
+                        Ok(p) => {
+                            batch_bytes += p.done.size;
+                            if let (Some((tag, blob)), Payload::Ingest(i)) =
+                                (p.dedup, &p.body.payload)
+                            {
+                                in_batch.insert(tag, (blob, i.blob_size));
+                            }
+                            pending.push(p);
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                    if pending.len() >= BATCH_FILES
+                        || batch_bytes >= BATCH_BYTES
+                        || batch_start.elapsed().as_millis() >= BATCH_MILLIS
+                    {
+                        self.commit_batch(std::mem::take(&mut pending), signer, &mut summary, obs)?;
+                        in_batch.clear();
+                        batch_bytes = 0;
+                        batch_start = std::time::Instant::now();
+                    }
+                }
+                Ok(())
+            })();
+            // Stop the workers and drop what they made beyond the failure
+            // (unpublished temp files are removed when dropped).
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            drop(ready);
+            for _ in rx.iter() {}
+            result
+        })?;
         if !pending.is_empty() {
             self.commit_batch(pending, signer, &mut summary, obs)?;
         }
@@ -230,7 +382,7 @@ impl Archive {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One file, start to finish on this thread (used by `derive`).
     fn ingest_one(
         &self,
         f: &InputFile,
@@ -240,27 +392,31 @@ impl Archive {
         in_batch: &HashMap<Digest, (Digest, u64)>,
         obs: &mut dyn IngestObserver,
     ) -> Result<Pending, StoreError> {
-        let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
-        let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
-        let w = self.blobs.begin()?;
-        let enc = crypto::encrypt_all(
-            input,
-            &self.recipients,
-            BufWriter::with_capacity(1 << 20, w),
-            size_hint,
-            &mut |n| obs.bytes(n),
-        )
-        .map_err(|e| match e {
-            crypto::CryptoError::Io(io) => io_err(&f.path, io),
-            other => StoreError::Crypto(other),
+        let e = encode_file(&self.blobs, &self.recipients, f, opts, &mut |n| {
+            obs.bytes(n)
         })?;
-        let w = enc
-            .out
-            .into_inner()
-            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
-        let sealed = self.blobs.seal(w, size_hint >= DURABLE_AT_SEAL)?;
+        self.finish_one(e, key, fingerprints, in_batch)
+    }
+
+    /// Decides, in input order, whether the content is already stored
+    /// (deduplication, FORMAT.md §7.3) and makes the record body.
+    fn finish_one(
+        &self,
+        e: Encoded,
+        key: &[u8; 32],
+        fingerprints: &[Digest],
+        in_batch: &HashMap<Digest, (Digest, u64)>,
+    ) -> Result<Pending, StoreError> {
+        let Encoded {
+            rel,
+            sealed,
+            sha256,
+            len,
+            commitment,
+            meta_blob,
+        } = e;
         let mut blobs = Vec::with_capacity(2);
-        let tag = dedup_tag(key, &enc.sha256);
+        let tag = dedup_tag(key, &sha256);
         // A blob of this batch is published with the batch; an older one must exist.
         let existing = match in_batch.get(&tag) {
             Some(&(b, len)) => Some((b, Some(len))),
@@ -287,29 +443,12 @@ impl Archive {
                 (d, l, false, Some((tag, d)))
             }
         };
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
-        let m = Metadata {
-            v: meta::META_VERSION,
-            path: f.rel.clone(),
-            media_type: meta::media_type_for(&name).to_string(),
-            name,
-            size: enc.len,
-            sha256: enc.sha256,
-            salt: Digest(salt),
-            source: opts.source.clone(),
-            case: opts.case.clone(),
-            note: opts.note.clone(),
-        };
-        let envelope = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(m.to_json()))?;
-        let meta_blob = self.blobs.put_bytes(&envelope)?;
         let (meta_digest, meta_size) = (meta_blob.digest, meta_blob.len);
         blobs.push(meta_blob);
         let body = self.new_record(Payload::Ingest(Ingest {
             blob,
             blob_size,
-            commitment: m.commitment(),
+            commitment,
             meta: meta_digest,
             meta_size,
             recipients: fingerprints.to_vec(),
@@ -320,9 +459,9 @@ impl Archive {
             blobs,
             done: Ingested {
                 index: 0,
-                path: f.rel.clone(),
-                size: enc.len,
-                sha256: enc.sha256,
+                path: rel,
+                size: len,
+                sha256,
                 blob,
                 deduplicated,
                 leaf_hash: Digest([0; 32]),
