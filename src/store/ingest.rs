@@ -282,6 +282,7 @@ impl Archive {
         let (blobs, recipients) = (self.blobs.clone(), self.recipients.clone());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let stop = std::sync::atomic::AtomicBool::new(false);
+        let consumed = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| -> Result<(), StoreError> {
             // Workers encode small files ahead, in any order; this thread takes
             // results in input order, encodes large files itself, decides
@@ -290,7 +291,8 @@ impl Archive {
                 std::sync::mpsc::sync_channel::<(usize, Result<Encoded, StoreError>)>(IN_FLIGHT);
             for _ in 0..workers {
                 let tx = tx.clone();
-                let (next, stop, blobs, recipients) = (&next, &stop, &blobs, &recipients);
+                let (next, stop, consumed, blobs, recipients) =
+                    (&next, &stop, &consumed, &blobs, &recipients);
                 scope.spawn(move || loop {
                     use std::sync::atomic::Ordering::Relaxed;
                     if stop.load(Relaxed) {
@@ -300,6 +302,12 @@ impl Archive {
                     let Some(f) = files.get(i) else { break };
                     if f.size > PARALLEL_MAX {
                         continue;
+                    }
+                    // Never more than IN_FLIGHT files ahead of the committing
+                    // thread: memory and temp files stay bounded however many
+                    // files there are (and behind a large file it encodes itself).
+                    while i >= consumed.load(Relaxed) + IN_FLIGHT && !stop.load(Relaxed) {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
                     }
                     let r = encode_file(blobs, recipients, f, opts, &mut |_| {});
                     if tx.send((i, r)).is_err() {
@@ -312,6 +320,7 @@ impl Archive {
                 std::collections::BTreeMap::new();
             let result = (|| -> Result<(), StoreError> {
                 for (i, f) in files.iter().enumerate() {
+                    consumed.store(i, std::sync::atomic::Ordering::Relaxed);
                     obs.file_started(f);
                     let encoded = if f.size > PARALLEL_MAX {
                         encode_file(&self.blobs, &self.recipients, f, opts, &mut |n| {
