@@ -43,7 +43,7 @@ pub struct InitArgs {
     no_remember_key: bool,
 }
 
-fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
+pub(crate) fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
     let mut out = Vec::new();
     for a in args {
         if let Ok(r) = RecipientKey::parse(a) {

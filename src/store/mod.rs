@@ -16,6 +16,7 @@ pub mod keystore;
 pub mod logfile;
 pub mod receive;
 pub mod share;
+pub mod synthetic;
 pub mod tree;
 pub mod trust;
 pub mod verify;
