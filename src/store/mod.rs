@@ -20,6 +20,7 @@ pub mod synthetic;
 pub mod tree;
 pub mod trust;
 pub mod verify;
+mod verify_records;
 pub mod walk;
 pub mod witness;
 
