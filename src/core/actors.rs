@@ -415,7 +415,32 @@ mod tests {
             purpose: Purpose::Publication,
         })
     }
+    /// What `plan` says, resolved with `verify_strict`, must be what
+    /// `authorize` says (the batch verifier relies on it).
+    fn planned(a: &Actors, r: &Record) -> Option<Result<Signer, AuthError>> {
+        match a.plan(r, &log().verifier()) {
+            AuthPlan::Decided(d) => Some(d),
+            AuthPlan::Check { key, if_valid } => Some(
+                if key
+                    .verify_strict(
+                        &crate::core::record::RecordBody::signed_message(r.body_bytes()),
+                        &ed25519_dalek::Signature::from_bytes(&r.signature),
+                    )
+                    .is_ok()
+                {
+                    if_valid
+                } else {
+                    Err(AuthError::BadSignature)
+                },
+            ),
+            AuthPlan::Inline => None,
+        }
+    }
+
     fn replay(a: &mut Actors, r: &Record) -> Result<Signer, AuthError> {
+        if let Some(p) = planned(a, r) {
+            assert_eq!(p, a.authorize(r, &log().verifier()), "{r:?}");
+        }
         let s = a.authorize(r, &log().verifier())?;
         a.apply(r, &log().verifier())?;
         Ok(s)
@@ -483,6 +508,15 @@ mod tests {
             &j,
             change(ActorAction::Add, "y", Role::Admin, &person(8)),
         );
+        assert_eq!(planned(&a, &old), None); // actor records are replayed inline
+        let by_old = rec(4, &j, approve());
+        assert_eq!(
+            planned(&a, &by_old),
+            Some(Err(AuthError::Rotated {
+                actor: "jo".into(),
+                at: 3
+            }))
+        );
         assert_eq!(
             a.authorize(&old, &log().verifier()),
             Err(AuthError::Rotated {
@@ -500,6 +534,14 @@ mod tests {
             ),
         )
         .unwrap();
+        let by_revoked = rec(5, &ed, approve());
+        assert_eq!(
+            planned(&a, &by_revoked),
+            Some(a.authorize(&by_revoked, &log().verifier()))
+        );
+        let mut spoiled = by_revoked.clone();
+        spoiled.signature[40] ^= 1;
+        assert_eq!(planned(&a, &spoiled), Some(Err(AuthError::BadSignature)));
         assert_eq!(
             a.authorize(&rec(5, &ed, approve()), &log().verifier()),
             Err(AuthError::Revoked {
