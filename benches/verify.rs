@@ -101,16 +101,37 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
     let docs = dir.join("docs");
     fs::create_dir_all(&docs).unwrap();
     fs::write(docs.join("memo.txt"), "a leaked memo\n".repeat(100)).unwrap();
-    let (mut d, _) =
-        Archive::init(&dir.join("d"), dk.name(), &dk, std::slice::from_ref(&dr), None).unwrap();
+    let (mut d, _) = Archive::init(
+        &dir.join("d"),
+        dk.name(),
+        &dk,
+        std::slice::from_ref(&dr),
+        None,
+    )
+    .unwrap();
     let w = walk::collect(&[docs], false, None).unwrap();
     d.ingest(&w.files, &dk, &IngestOptions::default(), &mut NoObserver)
         .unwrap();
     let b1 = dir.join("one.custody");
-    d.share(0, &[gr.clone()], &dids, &dk, None, &b1, false, &mut |_| {})
-        .unwrap();
-    let (mut g, _) =
-        Archive::init(&dir.join("g"), gk.name(), &gk, std::slice::from_ref(&gr), None).unwrap();
+    d.share(
+        0,
+        std::slice::from_ref(&gr),
+        &dids,
+        &dk,
+        None,
+        &b1,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    let (mut g, _) = Archive::init(
+        &dir.join("g"),
+        gk.name(),
+        &gk,
+        std::slice::from_ref(&gr),
+        None,
+    )
+    .unwrap();
     g.receive(&b1, &trust, &gids, &gk, &mut |_| {}).unwrap();
     let b2 = dir.join("two.custody");
     g.share(0, &[lr], &gids, &gk, None, &b2, false, &mut |_| {})
@@ -149,14 +170,17 @@ fn inclusion(c: &mut Criterion) {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut g = c.benchmark_group("inclusion_proof");
     g.sample_size(50);
-    g.bench_function(format!("Archive::inclusion_proof (random index of {size})"), |b| {
-        b.iter(|| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            black_box(a.inclusion_proof(x % size, None).unwrap())
-        })
-    });
+    g.bench_function(
+        format!("Archive::inclusion_proof (random index of {size})"),
+        |b| {
+            b.iter(|| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                black_box(a.inclusion_proof(x % size, None).unwrap())
+            })
+        },
+    );
     g.finish();
 }
 

@@ -40,10 +40,16 @@ fn archive(dir: &Path) -> DocRef {
     let docs = dir.join("docs");
     fs::create_dir_all(&docs).unwrap();
     fs::write(docs.join("a.txt"), "a document\n").unwrap();
-    let (mut a, _) = Archive::init(&dir.join("arch"), ORIGIN, &log_key(), &[recipient], None).unwrap();
+    let (mut a, _) =
+        Archive::init(&dir.join("arch"), ORIGIN, &log_key(), &[recipient], None).unwrap();
     let w = walk::collect(&[docs], false, None).unwrap();
-    a.ingest(&w.files, &log_key(), &IngestOptions::default(), &mut NoObserver)
-        .unwrap();
+    a.ingest(
+        &w.files,
+        &log_key(),
+        &IngestOptions::default(),
+        &mut NoObserver,
+    )
+    .unwrap();
     a.doc_ref(0).unwrap()
 }
 
@@ -173,6 +179,14 @@ fn record_of_a_revoked_actor_inside_a_batch_is_named_once() {
     );
     let f = findings(t.path());
     let got: Vec<(Subject, Check)> = f.iter().map(|f| (f.subject.clone(), f.check)).collect();
-    assert_eq!(got, vec![(Subject::Record(1700), Check::ActorRevoked)], "{f:#?}");
-    assert!(f[0].reason.contains("revoked at record 1002"), "{}", f[0].reason);
+    assert_eq!(
+        got,
+        vec![(Subject::Record(1700), Check::ActorRevoked)],
+        "{f:#?}"
+    );
+    assert!(
+        f[0].reason.contains("revoked at record 1002"),
+        "{}",
+        f[0].reason
+    );
 }

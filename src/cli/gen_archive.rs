@@ -31,7 +31,12 @@ pub struct GenArchiveArgs {
     #[arg(long, value_name = "FILE")]
     signing_key: PathBuf,
     /// age recipient or file of them; repeatable.
-    #[arg(short, long = "recipient", value_name = "RECIPIENT|FILE", required = true)]
+    #[arg(
+        short,
+        long = "recipient",
+        value_name = "RECIPIENT|FILE",
+        required = true
+    )]
     recipients: Vec<String>,
 }
 

@@ -194,7 +194,9 @@ mod tests {
 
     fn signed(n: usize) -> (SigningKey, Vec<Vec<u8>>, Vec<[u8; 64]>) {
         let sk = SigningKey::from_bytes(&[9; 32]);
-        let msgs: Vec<Vec<u8>> = (0..n).map(|i| format!("message {i}").into_bytes()).collect();
+        let msgs: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("message {i}").into_bytes())
+            .collect();
         let sigs = msgs.iter().map(|m| sk.sign(m).to_bytes()).collect();
         (sk, msgs, sigs)
     }
@@ -228,7 +230,7 @@ mod tests {
         let (sk, msgs, mut sigs) = signed(BATCH + 10);
         sigs[7][40] ^= 1; // a wrong S
         sigs[100][3] ^= 0x10; // a wrong R
-        // S + L: the same point equation, but not canonical.
+                              // S + L: the same point equation, but not canonical.
         let s = add_l(&sigs[200][32..]);
         sigs[200][32..].copy_from_slice(&s);
         // R of small order (the identity), S anything.

@@ -130,8 +130,9 @@ fn sign_at(
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(StoreError::Internal("a signing thread panicked".into())))
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Internal("a signing thread panicked".into()))
+                })
             })
             .collect()
     });

@@ -285,7 +285,8 @@ impl Archive {
                 unreachable!("stop is set for every other frame")
             };
             let n = out.n;
-            let mut add = |c: Check, r: String| pending.push(Pending::Done(Subject::Record(n), c, r));
+            let mut add =
+                |c: Check, r: String| pending.push(Pending::Done(Subject::Record(n), c, r));
             let leaf = merkle::leaf_hash(&body);
             match self.db().record_location(n)? {
                 Some((o, l)) if o == offset && l as usize == body.len() => {}
