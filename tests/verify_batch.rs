@@ -119,7 +119,8 @@ fn add_l(sig_s: &mut [u8]) {
 fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
     let t = tempfile::tempdir().unwrap();
     let doc = archive(t.path());
-    let mut recs: Vec<Vec<u8>> = (1..=3000)
+    // More than one chunk of 4,096 records: findings keep record order across chunks.
+    let mut recs: Vec<Vec<u8>> = (1..=5000)
         .map(|i| access(i, &log_key(), doc).bytes().to_vec())
         .collect();
     // Record 1500: one flipped bit of S.
@@ -130,6 +131,9 @@ fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
     let r = &mut recs[2221];
     let len = r.len();
     add_l(&mut r[len - 32..]);
+    // Record 4600, in the second chunk: one flipped bit of R.
+    let at = recs[4599].len() - 60;
+    recs[4599][at] ^= 0x01;
     append(t.path(), &recs);
     let f = findings(t.path());
     let got: Vec<(Subject, Check)> = f.iter().map(|f| (f.subject.clone(), f.check)).collect();
@@ -138,6 +142,7 @@ fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
         vec![
             (Subject::Record(1500), Check::RecordSignature),
             (Subject::Record(2222), Check::RecordSignature),
+            (Subject::Record(4600), Check::RecordSignature),
         ],
         "{f:#?}"
     );
