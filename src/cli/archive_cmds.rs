@@ -43,7 +43,7 @@ pub struct InitArgs {
     no_remember_key: bool,
 }
 
-fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
+pub(crate) fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
     let mut out = Vec::new();
     for a in args {
         if let Ok(r) = RecipientKey::parse(a) {
@@ -357,7 +357,7 @@ impl VerifyObserver for VerifyUi<'_> {
 
 pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     let policy = ctx.policy(&a.policy)?;
-    let arch = ctx.open()?;
+    let arch = Archive::open_for_scan(&ctx.archive_dir()?)?;
     let ids = if a.deep {
         Some(ctx.load_identities(&a.identity)?)
     } else {

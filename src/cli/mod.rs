@@ -6,6 +6,7 @@
 mod archive_cmds;
 mod audit_cmd;
 mod explain;
+mod gen_archive;
 mod keygen;
 mod output;
 mod people;
@@ -141,6 +142,9 @@ enum Command {
     VerifyEvidence(witness::VerifyEvidenceArgs),
     /// Manage the per-user trust store of named log and witness keys.
     Trust(trust::TrustArgs),
+    /// Build a benchmark archive of N really-signed synthetic records (BENCHMARKS.md).
+    #[command(hide = true)]
+    GenArchive(gen_archive::GenArchiveArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -303,6 +307,7 @@ pub fn main() -> i32 {
         Command::Witness(a) => witness::run(&ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
+        Command::GenArchive(a) => gen_archive::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

@@ -54,6 +54,22 @@ impl Signer {
     }
 }
 
+/// How a record's authorization is decided (see [`Actors::plan`]).
+#[derive(Clone, Debug)]
+pub enum AuthPlan {
+    /// Decided without any signature check.
+    Decided(Result<Signer, AuthError>),
+    /// One signature check (`verify_strict`) by `key`: if it holds the
+    /// outcome is `if_valid`, otherwise [`AuthError::BadSignature`].
+    Check {
+        key: ed25519_dalek::VerifyingKey,
+        if_valid: Result<Signer, AuthError>,
+    },
+    /// Call [`Actors::authorize`] (and apply) in log order: `actor` records,
+    /// and signer key IDs shared by several keys.
+    Inline,
+}
+
 /// Why a record is not authorized.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -176,6 +192,35 @@ impl Actors {
         })
     }
 
+    /// What deciding `rec`'s authorization takes at this point: for most
+    /// records one signature check by one known key, whose outcome is then
+    /// fixed (what [`Actors::authorize`] would return). Lets a verifier check
+    /// many signatures in a batch while replaying the state in log order.
+    pub fn plan(&self, rec: &Record, log_key: &VerifierKey) -> AuthPlan {
+        let kind = rec.body.payload.kind();
+        if kind == Kind::Actor {
+            return AuthPlan::Inline;
+        }
+        let cands = self.keys.get(&rec.body.signer);
+        if rec.body.signer == log_key.key_id() {
+            return match cands {
+                None => AuthPlan::Check {
+                    key: *log_key.verifying_key(),
+                    if_valid: self.may_sign(&Signer::Owner, kind).map(|_| Signer::Owner),
+                },
+                Some(_) => AuthPlan::Inline,
+            };
+        }
+        match cands.map(Vec::as_slice) {
+            None => AuthPlan::Decided(Err(AuthError::UnknownSigner(rec.body.signer))),
+            Some([e]) => AuthPlan::Check {
+                key: *e.key.verifying_key(),
+                if_valid: self.entry_outcome(e, rec),
+            },
+            Some(_) => AuthPlan::Inline,
+        }
+    }
+
     /// Checks that `rec` is signed by the log key or by an actor whose key is
     /// valid at this point, with a role allowed for its kind.
     pub fn authorize(&self, rec: &Record, log_key: &VerifierKey) -> Result<Signer, AuthError> {
@@ -202,6 +247,12 @@ impl Actors {
         }) else {
             return Err(AuthError::BadSignature);
         };
+        self.entry_outcome(e, rec)
+    }
+
+    /// The outcome for a record whose signature verifies with key entry `e`.
+    fn entry_outcome(&self, e: &KeyEntry, rec: &Record) -> Result<Signer, AuthError> {
+        let kind = rec.body.payload.kind();
         match e.status {
             KeyStatus::Active => {}
             KeyStatus::Revoked(at) => {
@@ -364,7 +415,32 @@ mod tests {
             purpose: Purpose::Publication,
         })
     }
+    /// What `plan` says, resolved with `verify_strict`, must be what
+    /// `authorize` says (the batch verifier relies on it).
+    fn planned(a: &Actors, r: &Record) -> Option<Result<Signer, AuthError>> {
+        match a.plan(r, &log().verifier()) {
+            AuthPlan::Decided(d) => Some(d),
+            AuthPlan::Check { key, if_valid } => Some(
+                if key
+                    .verify_strict(
+                        &crate::core::record::RecordBody::signed_message(r.body_bytes()),
+                        &ed25519_dalek::Signature::from_bytes(&r.signature),
+                    )
+                    .is_ok()
+                {
+                    if_valid
+                } else {
+                    Err(AuthError::BadSignature)
+                },
+            ),
+            AuthPlan::Inline => None,
+        }
+    }
+
     fn replay(a: &mut Actors, r: &Record) -> Result<Signer, AuthError> {
+        if let Some(p) = planned(a, r) {
+            assert_eq!(p, a.authorize(r, &log().verifier()), "{r:?}");
+        }
         let s = a.authorize(r, &log().verifier())?;
         a.apply(r, &log().verifier())?;
         Ok(s)
@@ -432,6 +508,15 @@ mod tests {
             &j,
             change(ActorAction::Add, "y", Role::Admin, &person(8)),
         );
+        assert_eq!(planned(&a, &old), None); // actor records are replayed inline
+        let by_old = rec(4, &j, approve());
+        assert_eq!(
+            planned(&a, &by_old),
+            Some(Err(AuthError::Rotated {
+                actor: "jo".into(),
+                at: 3
+            }))
+        );
         assert_eq!(
             a.authorize(&old, &log().verifier()),
             Err(AuthError::Rotated {
@@ -449,6 +534,14 @@ mod tests {
             ),
         )
         .unwrap();
+        let by_revoked = rec(5, &ed, approve());
+        assert_eq!(
+            planned(&a, &by_revoked),
+            Some(a.authorize(&by_revoked, &log().verifier()))
+        );
+        let mut spoiled = by_revoked.clone();
+        spoiled.signature[40] ^= 1;
+        assert_eq!(planned(&a, &spoiled), Some(Err(AuthError::BadSignature)));
         assert_eq!(
             a.authorize(&rec(5, &ed, approve()), &log().verifier()),
             Err(AuthError::Revoked {

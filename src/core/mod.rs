@@ -1,5 +1,6 @@
 //! The pure core: no sled, no paths, no terminal. Everything here is
-//! deterministic given its inputs (and the OS RNG for keys and salts).
+//! deterministic given its inputs (and the OS RNG for keys, salts and the
+//! coefficients of batch signature verification).
 
 pub mod actors;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod note;
 pub mod policy;
 pub mod record;
 pub mod report;
+pub mod sigbatch;
 pub mod time;
 pub mod tlog_proof;
 pub mod witness;

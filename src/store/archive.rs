@@ -15,7 +15,7 @@ use crate::core::merkle::{self, LeafIndex, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore};
-use crate::store::db::{Batch, Db, DigestKind};
+use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::tree::tree_err;
 use crate::store::{io_err, StoreError};
@@ -323,7 +323,24 @@ impl Archive {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
         let lock = lock(root)?;
-        Self::open_locked(root, config, log_key, recipients, lock, false)
+        Self::open_locked(root, config, log_key, recipients, lock, false, CACHE_BYTES)
+    }
+
+    /// [`Archive::open`] for a pass that reads the whole log once
+    /// ([`Archive::verify`]): a small database cache keeps memory flat.
+    pub fn open_for_scan(root: &Path) -> Result<Archive, StoreError> {
+        let config = read_config(root)?;
+        let (log_key, recipients) = parse_config_keys(root, &config)?;
+        let lock = lock(root)?;
+        Self::open_locked(
+            root,
+            config,
+            log_key,
+            recipients,
+            lock,
+            false,
+            SCAN_CACHE_BYTES,
+        )
     }
 
     fn open_locked(
@@ -333,6 +350,7 @@ impl Archive {
         recipients: Vec<RecipientKey>,
         lock: File,
         create_db: bool,
+        cache_bytes: u64,
     ) -> Result<Archive, StoreError> {
         let ledger = root.join(LEDGER_DIR);
         let open_log = |name: &str| {
@@ -351,7 +369,7 @@ impl Archive {
                 db_path.display()
             )));
         }
-        let db = Db::open(&db_path)?;
+        let db = Db::open_with_cache(&db_path, cache_bytes)?;
         let blobs = BlobStore::new(root.join(BLOB_DIR));
         let mut a = Archive {
             root: root.to_path_buf(),
@@ -793,7 +811,7 @@ impl Archive {
         if db_path.exists() {
             fs::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
         }
-        let opened = Self::open_locked(root, config, log_key, recipients, lock, true);
+        let opened = Self::open_locked(root, config, log_key, recipients, lock, true, CACHE_BYTES);
         let a = match opened {
             Ok(a) => a,
             Err(e) => {

@@ -19,6 +19,12 @@ const K_RECORDS_LEN: &[u8] = b"records_len";
 const K_CHECKPOINTS_LEN: &[u8] = b"checkpoints_len";
 const K_COSIGNATURES_LEN: &[u8] = b"cosignatures_len";
 
+/// sled's page cache for ordinary use.
+pub const CACHE_BYTES: u64 = 64 << 20;
+/// sled's page cache for a pass that reads every record's entries once
+/// (`verify`): a larger one only fills with pages that are not read again.
+pub const SCAN_CACHE_BYTES: u64 = 8 << 20;
+
 /// What a digest in the lookup tree names (FORMAT.md §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestKind {
@@ -127,10 +133,15 @@ impl Db {
     /// a panic inside sled while opening a damaged database is caught and
     /// reported as corruption rather than crashing the process.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
+        Self::open_with_cache(path, CACHE_BYTES)
+    }
+
+    /// [`Db::open`] with a page cache of `cache_bytes` (sled's estimate).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Db, StoreError> {
         let cfg = sled::Config::new()
             .path(path)
             .mode(sled::Mode::LowSpace)
-            .cache_capacity(64 << 20)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(None);
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));

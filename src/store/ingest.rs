@@ -94,6 +94,55 @@ pub(crate) fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(Digest::of(&sig[..]).0)
 }
 
+/// Below this many records a batch is signed on the calling thread.
+const PARALLEL_SIGN_MIN: usize = 256;
+
+/// Signs `bodies` at indices `start..`: on every core for large batches
+/// (Ed25519 signing dominates a batch of small records), in order.
+fn sign_at(
+    mut bodies: Vec<RecordBody>,
+    start: u64,
+    key: &SignerKey,
+) -> Result<Vec<Record>, StoreError> {
+    for (k, b) in bodies.iter_mut().enumerate() {
+        b.index = start + k as u64;
+    }
+    let sign_all = |part: Vec<RecordBody>| -> Result<Vec<Record>, StoreError> {
+        part.into_iter()
+            .map(|b| b.sign(key).map_err(|e| StoreError::Internal(e.to_string())))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if bodies.len() < PARALLEL_SIGN_MIN || threads < 2 {
+        return sign_all(bodies);
+    }
+    let per = bodies.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while !bodies.is_empty() {
+        let rest = bodies.split_off(per.min(bodies.len()));
+        parts.push(std::mem::replace(&mut bodies, rest));
+    }
+    let signed: Vec<Result<Vec<Record>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|p| s.spawn(move || sign_all(p)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Internal("a signing thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut recs = Vec::with_capacity(signed.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum());
+    for part in signed {
+        recs.extend(part?);
+    }
+    Ok(recs)
+}
+
 struct Pending {
     body: RecordBody,
     /// The document blob (unless its content is already stored) and the envelope.
@@ -223,15 +272,8 @@ impl Archive {
         self.blobs.sync_shards(&shards)?;
         // 2. Sign the records at their final indices and append them to the record file.
         let start = self.db.size()?;
-        let mut recs = Vec::with_capacity(bodies.len());
-        for (k, mut body) in bodies.into_iter().enumerate() {
-            body.index = start + k as u64;
-            let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
-            recs.push(
-                body.sign(key)
-                    .map_err(|e| StoreError::Internal(e.to_string()))?,
-            );
-        }
+        let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
+        let recs = sign_at(bodies, start, key)?;
         let bytes: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
         let offsets = self.records.append(&bytes)?;
         // 3. Index them in one sled transaction and flush.

@@ -16,9 +16,11 @@ pub mod keystore;
 pub mod logfile;
 pub mod receive;
 pub mod share;
+pub mod synthetic;
 pub mod tree;
 pub mod trust;
 pub mod verify;
+mod verify_records;
 pub mod walk;
 pub mod witness;
 

@@ -12,12 +12,12 @@ use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::merkle::{self, TreeSize};
-use crate::core::record::Record;
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs;
 use crate::store::extract::HashingReader;
 use crate::store::logfile::Frame;
+use crate::store::verify_records::Scanned;
 use crate::store::StoreError;
 
 /// What to verify.
@@ -40,12 +40,12 @@ impl VerifyObserver for Quiet {}
 /// The right edge of a Merkle tree being built leaf by leaf (RFC 9162 §2.1.2
 /// stack): O(log n) memory, the root at any point.
 #[derive(Default)]
-struct Frontier {
+pub(crate) struct Frontier {
     stack: Vec<(u32, Digest)>,
 }
 
 impl Frontier {
-    fn push(&mut self, leaf: Digest) {
+    pub(crate) fn push(&mut self, leaf: Digest) {
         self.stack.push((0, leaf));
         while self.stack.len() >= 2 {
             let (h1, right) = self.stack[self.stack.len() - 1];
@@ -57,7 +57,7 @@ impl Frontier {
             self.stack.push((h0 + 1, merkle::node_hash(&left, &right)));
         }
     }
-    fn root(&self) -> Digest {
+    pub(crate) fn root(&self) -> Digest {
         let mut it = self.stack.iter().rev();
         match it.next() {
             None => merkle::empty_root(),
@@ -67,9 +67,9 @@ impl Frontier {
 }
 
 /// A blob some record references, with what the record says of it.
-struct BlobRef {
-    index: u64,
-    size: u64,
+pub(crate) struct BlobRef {
+    pub(crate) index: u64,
+    pub(crate) size: u64,
 }
 
 impl Archive {
@@ -151,129 +151,21 @@ impl Archive {
         // 2. Records: decode, index, origin, signature, cross-check, Merkle roots.
         let db_size = self.size()?;
         obs.phase("records", db_size);
-        let mut frontier = Frontier::default();
-        let mut n: u64 = 0;
-        let mut refs: HashMap<Digest, BlobRef> = HashMap::new();
-        let mut links: Vec<(u64, crate::core::record::Receive)> = Vec::new();
-        let mut actors = crate::core::actors::Actors::default();
-        let mut doc_refs: Vec<(u64, u64, Digest, Check)> = Vec::new();
-        let mut ingests: Vec<Record> = Vec::new();
         let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
         if cps.contains_key(&0) {
             roots.insert(0, merkle::empty_root());
         }
-        for f in self.record_file().scan(0)? {
-            let (offset, body) = match f? {
-                Frame::Complete { offset, body } => (offset, body),
-                Frame::Torn { offset } | Frame::Oversized { offset, .. } => {
-                    rep.add(
-                        Subject::Record(n),
-                        Check::RecordFrame,
-                        format!("ledger/records is damaged at offset {offset}; later records cannot be read"),
-                    );
-                    break;
-                }
-            };
-            let leaf = merkle::leaf_hash(&body);
-            match self.db().record_location(n)? {
-                Some((o, l)) if o == offset && l as usize == body.len() => {}
-                _ => rep.add(
-                    Subject::Record(n),
-                    Check::IndexMismatch,
-                    "the database's location of this record differs from ledger/records",
-                ),
-            }
-            if self.db().node(0, n)? != Some(leaf) {
-                rep.add(
-                    Subject::Record(n),
-                    Check::IndexMismatch,
-                    "the database's leaf hash differs from the record's",
-                );
-            }
-            match Record::decode(&body) {
-                Err(e) => rep.add(Subject::Record(n), Check::RecordDecode, e.to_string()),
-                Ok(rec) => {
-                    if rec.body.index != n {
-                        rep.add(
-                            Subject::Record(n),
-                            Check::RecordIndex,
-                            format!("record says index {} at position {n}", rec.body.index),
-                        );
-                    }
-                    if rec.body.origin != origin {
-                        rep.add(
-                            Subject::Record(n),
-                            Check::RecordOrigin,
-                            format!("record names origin {:?}", rec.body.origin),
-                        );
-                    }
-                    // Signed by the log key, or by an actor authorized at this point.
-                    match actors.authorize(&rec, &log_key) {
-                        Ok(_) => {
-                            if let Err(e) = actors.apply(&rec, &log_key) {
-                                rep.add(Subject::Record(n), e.check(), e.to_string());
-                            }
-                        }
-                        Err(e) => rep.add(Subject::Record(n), e.check(), e.to_string()),
-                    }
-                    if let crate::core::record::Payload::Annotate(a) = &rec.body.payload {
-                        refs.entry(a.note).or_insert(BlobRef {
-                            index: n,
-                            size: a.note_size,
-                        });
-                    }
-                    if let Some(r) = rec.receive() {
-                        links.push((n, r.clone()));
-                    }
-                    // Records about a document, and derived documents' parents,
-                    // name an earlier document of this log with its commitment.
-                    if let (Some(doc), Some(c)) = (rec.about(), rec.commitment()) {
-                        doc_refs.push((n, doc, *c, Check::DocumentRef));
-                    }
-                    if let crate::core::record::Payload::Derive(d) = &rec.body.payload {
-                        for p in &d.parents {
-                            doc_refs.push((n, p.document, p.commitment, Check::LineageParent));
-                        }
-                    }
-                    if let Some(ing) = rec.document() {
-                        refs.entry(ing.blob).or_insert(BlobRef {
-                            index: n,
-                            size: ing.blob_size,
-                        });
-                        refs.entry(ing.meta).or_insert(BlobRef {
-                            index: n,
-                            size: ing.meta_size,
-                        });
-                        if opts.deep.is_some() {
-                            ingests.push(rec);
-                        }
-                    }
-                }
-            }
-            frontier.push(leaf);
-            n += 1;
-            if cps.contains_key(&n) {
-                roots.insert(n, frontier.root());
-            }
-            obs.advance(1);
-        }
+        let scanned = self.scan_records(opts.deep.is_some(), &cps, &mut roots, &mut rep, obs)?;
+        let Scanned {
+            n,
+            refs,
+            links,
+            ingests,
+            doc_findings,
+        } = scanned;
         rep.coverage.records = n;
-        for (i, doc, commitment, check) in doc_refs {
-            let ok = doc < i
-                && self
-                    .record(doc)
-                    .ok()
-                    .filter(|d| d.document().is_some())
-                    .is_some_and(|d| d.commitment() == Some(&commitment));
-            if !ok {
-                rep.add(
-                    Subject::Record(i),
-                    check,
-                    format!(
-                        "names record {doc}, which is not an earlier document with this commitment"
-                    ),
-                );
-            }
+        for (i, check, reason) in doc_findings {
+            rep.add(Subject::Record(i), check, reason);
         }
         // Received documents: the kept evidence is intact and links to the record.
         for (i, r) in links {
