@@ -466,3 +466,53 @@ fn bad_input_changes_nothing() {
         .code(ERROR);
     f.assert_unchanged(&before);
 }
+
+/// A record appended by a rogue tool, signed by the log key, that names a
+/// document with the wrong commitment (or a record that is no document):
+/// verify names it `document_ref`.
+#[test]
+fn records_naming_a_wrong_document_are_document_ref_findings() {
+    use custody::core::hash::Digest;
+    use custody::core::keys::SignerKey;
+    use custody::core::record::{Approve, DocRef, Payload, Purpose, RecordBody};
+    use std::io::Write;
+    let f = Fixture::with_samples();
+    let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
+    let real = Digest::from_hex(f.show("2")["commitment"].as_str().unwrap()).unwrap();
+    for (document, commitment) in [(2, Digest([7; 32])), (99, real)] {
+        let rec = RecordBody {
+            index: f.records(),
+            time_ms: 1_900_000_000_000,
+            origin: "dropsite.example/leaks".into(),
+            signer: key.key_id(),
+            payload: Payload::Approve(Approve {
+                about: DocRef {
+                    document,
+                    commitment,
+                },
+                purpose: Purpose::Publication,
+            }),
+        }
+        .sign(&key)
+        .unwrap();
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(f.ledger("records"))
+            .unwrap();
+        file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
+            .unwrap();
+        file.write_all(rec.bytes()).unwrap();
+        drop(file);
+        f.run(&["checkpoint", "--sign"]).ok();
+    }
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    // The owner may not approve either: each forged record is also actor_role.
+    let mut got = checks(&v);
+    got.sort();
+    assert_eq!(
+        got,
+        ["actor_role", "actor_role", "document_ref", "document_ref"],
+        "{v}"
+    );
+}

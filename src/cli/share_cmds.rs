@@ -1,23 +1,22 @@
 //! `share`, `refresh-bundle`, `verify-bundle`, `receive` and `trace`: custody
 //! between outlets (FORMAT.md §10).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::archive_cmds::{human_bytes, print_findings};
+use super::archive_cmds::{human_bytes, parse_recipients, print_findings};
 use super::output::Paint;
 use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::bundle::{CheckedHop, Trust};
 use crate::core::checkpoint::WitnessCosignature;
-use crate::core::crypto::RecipientKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::receive::ReceiveOutcome;
-use crate::store::{io_err, StoreError};
+use crate::store::StoreError;
 
 /// Who the verifier trusts: log keys (the trust store's, `--trust`, a
 /// policy's `log` lines), and optionally a witness quorum.
@@ -134,36 +133,9 @@ pub struct ShareArgs {
     signing_key: Option<PathBuf>,
 }
 
-fn read_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
-    let mut out = Vec::new();
-    for a in args {
-        let p = Path::new(a);
-        if p.is_file() {
-            let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
-            for line in text.lines().map(str::trim) {
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                out.push(RecipientKey::parse(line).map_err(|e| {
-                    StoreError::Input(format!("{}: not an age recipient: {e}", p.display()))
-                })?);
-            }
-        } else {
-            out.push(
-                RecipientKey::parse(a)
-                    .map_err(|e| StoreError::Input(format!("--to {a:?}: {e}")))?,
-            );
-        }
-    }
-    if out.is_empty() {
-        return Err(StoreError::Input("no recipient in --to".into()));
-    }
-    Ok(out)
-}
-
 pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let to = read_recipients(&a.to)?;
+    let to = parse_recipients(&a.to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;

@@ -368,8 +368,27 @@ pub struct Event {
     /// For `share` records, the recipient fingerprints; for `receive`, the sender.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    #[serde(skip)]
-    pub record: Option<Record>,
+}
+
+impl Event {
+    fn of(
+        rec: &Record,
+        leaf: Digest,
+        signed_by: String,
+        verified: bool,
+        detail: Option<String>,
+    ) -> Event {
+        Event {
+            index: rec.body.index,
+            kind: rec.body.payload.kind(),
+            time_ms: rec.body.time_ms,
+            signer: rec.body.signer,
+            signed_by,
+            leaf_hash: leaf,
+            verified,
+            detail,
+        }
+    }
 }
 
 /// One ledger of a chain of custody as checked.
@@ -651,17 +670,11 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                         out.add(subject.clone(), e.check(), e.to_string());
                     }
                 }
-                checked.events.push(Event {
-                    index: i,
-                    kind: rec.body.payload.kind(),
-                    time_ms: rec.body.time_ms,
-                    signer: rec.body.signer,
-                    signed_by,
-                    leaf_hash: leaf,
-                    verified: out.findings.len() == before,
-                    detail: Some(rec.body.payload.summary()),
-                    record: Some(rec),
-                });
+                let detail = Some(rec.body.payload.summary());
+                let verified = out.findings.len() == before;
+                checked
+                    .events
+                    .push(Event::of(&rec, leaf, signed_by, verified, detail));
                 continue;
             };
             // Commitment: one document throughout the chain.
@@ -756,17 +769,10 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                     ),
                 ),
             }
-            checked.events.push(Event {
-                index: i,
-                kind: rec.body.payload.kind(),
-                time_ms: rec.body.time_ms,
-                signer: rec.body.signer,
-                signed_by,
-                leaf_hash: leaf,
-                verified: out.findings.len() == before,
-                detail,
-                record: Some(rec),
-            });
+            let verified = out.findings.len() == before;
+            checked
+                .events
+                .push(Event::of(&rec, leaf, signed_by, verified, detail));
         }
         if h + 1 < ev.hops.len() && shares_here.is_empty() {
             out.add(
