@@ -14,7 +14,12 @@
 #                about 90 files/s: 20,000 files take 4 minutes a run)
 #   RUNS         repetitions of every measurement; the median is reported (default 3)
 #   SEED         seed of the deterministic data (default custody-bench)
+#   LEDGER_N     records of the synthetic ledger for verify, prove and checkpoint
+#                (default 1000000; 0 skips it; generating 10^6 takes a few minutes)
 #   SKIP_BUILD=1 use the existing release binary instead of `cargo build --release --locked`
+#   CUSTODY_BIN  use this custody binary (implies SKIP_BUILD; CI's smoke run
+#                passes the debug binary that `cargo test` built)
+#   SETTLE_S     pause after each run's deletions (default 30)
 #
 # Every input is read once right before each timed command (warm page cache for
 # all tools alike; dropping the cache needs root and a quiet machine). Wall time,
@@ -31,6 +36,7 @@ SMALL_N=${SMALL_N:-2000}
 TINY_N=${TINY_N:-20000}
 MANUAL_TINY=${MANUAL_TINY:-1}
 RUNS=${RUNS:-3}
+LEDGER_N=${LEDGER_N:-1000000}
 SEED=${SEED:-custody-bench}
 export LC_ALL=C
 
@@ -40,6 +46,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 2; }
 for v in BIG_MB SMALL_N TINY_N RUNS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
+[[ $LEDGER_N =~ ^[0-9]+$ ]] || die "LEDGER_N must be a number (got '$LEDGER_N')"
 
 # ---------------------------------------------------------------- tools
 # command -> Debian package
@@ -66,14 +73,21 @@ if ((${#missing[@]})); then
 fi
 
 # ---------------------------------------------------------------- build
+if [[ -n ${CUSTODY_BIN:-} ]]; then
+    SKIP_BUILD=1
+fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (rustup) first"
     log "cargo build --release --locked"
     cargo build --release --locked
 fi
 target=${CARGO_TARGET_DIR:-$repo/target}
-CUSTODY=$(cd "$target/release" && pwd)/custody
-[[ -x $CUSTODY ]] || die "no release binary at $CUSTODY"
+if [[ -n ${CUSTODY_BIN:-} ]]; then
+    CUSTODY=$(cd "$(dirname "$CUSTODY_BIN")" && pwd)/$(basename "$CUSTODY_BIN")
+else
+    CUSTODY=$(cd "$target/release" && pwd)/custody
+fi
+[[ -x $CUSTODY ]] || die "no custody binary at $CUSTODY"
 
 mkdir -p "$BENCH_DIR"
 W=$(cd "$BENCH_DIR" && pwd)
@@ -201,9 +215,42 @@ openssl_speed() { # NAME EVP -> 16384-byte-block throughput in kB/s (1000 B)
     log "  $1: ${v} kB/s"
 }
 
+# The synthetic ledger (issue 5's verify, prove and start-up targets): made once
+# per script run with the hidden `custody gen-archive` (real signatures, the
+# store's normal commit path), then measured in every run.
+L="$W/ledger"
+if ((LEDGER_N > 0)); then
+    rm -rf "$L"
+    log "generating a ledger of $LEDGER_N records (custody gen-archive)"
+    timed gen_ledger "$CUSTODY" -q gen-archive "$L" --records "$LEDGER_N" \
+        --signing-key "$W/keys/signing.key" --recipient "$W/keys/recipient.txt"
+    LEDGER_RECORDS=$("$CUSTODY" -q -A "$L" status --json | sed -n 's/.*"records": *\([0-9]*\).*/\1/p')
+    PROVE_AT=$((LEDGER_RECORDS * 734215 / 1000000))
+    du -sb "$L/db" | cut -f1 >"$R/ledger_db_bytes"
+    log "  ledger: $LEDGER_RECORDS records, database $(cat "$R/ledger_db_bytes") bytes"
+fi
+
+# hyper NAME CMD: median wall seconds of 30 runs of CMD (after 3 warm-ups),
+# appended to $R/NAME; a whole process each time, start-up included.
+hyper() {
+    local name=$1
+    shift
+    hyperfine -N --style none --warmup 3 --runs 30 --export-csv "$R/.hf.csv" "$*" >/dev/null 2>"$R/.out" ||
+        { cat "$R/.out" >&2; die "$name failed: $*"; }
+    awk -F, 'NR==2 {print $4}' "$R/.hf.csv" >>"$R/$name"
+    log "  $name: median $(tail -n1 "$R/$name") s"
+}
+
 for ((run = 1; run <= RUNS; run++)); do
     log "run $run/$RUNS"
     mkdir -p "$O"
+
+    if ((LEDGER_N > 0)); then
+        timed custody_verify_ledger "$CUSTODY" -q -A "$L" verify
+        hyper prove_ledger "$CUSTODY" -q -A "$L" prove "$PROVE_AT"
+        hyper checkpoint_ledger "$CUSTODY" -q -A "$L" checkpoint
+        timed prove_ledger_rss "$CUSTODY" -q -A "$L" prove "$PROVE_AT"
+    fi
 
     # One big file.
     fresh_archive "$O/arch-big"
@@ -245,6 +292,7 @@ for ((run = 1; run <= RUNS; run++)); do
         fresh_archive "$O/arch-$set"
         "warm_$set"
         timed "custody_$set" "$CUSTODY" -q -A "$O/arch-$set" ingest "$src"
+        du -sb "$O/arch-$set/db" | cut -f1 >>"$R/db_bytes_$set"
         timed "custody_verify_$set" "$CUSTODY" -q -A "$O/arch-$set" verify
         timed "custody_deep_$set" "$CUSTODY" -q -A "$O/arch-$set" verify --deep -i "$W/keys/identity.age"
 
@@ -267,7 +315,7 @@ for ((run = 1; run <= RUNS; run++)); do
     rm -rf "$O"
     settle
 done
-rm -rf "$O" "$R/.t" "$R/.out"
+rm -rf "$O" "$R/.t" "$R/.out" "$R/.hf.csv"
 
 # ---------------------------------------------------------------- report
 median() { sort -g | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'; }
@@ -349,6 +397,19 @@ met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
     [[ -f $R/manual_tiny ]] && echo "- custody tiny files/s / manual pipeline files/s: $(div "$(med_s manual_tiny)" "$ts") (target >= 20)"
     echo "- custody tiny files/s / restic files/s: $(div "$rt" "$ts") (target >= 2)"
     echo "- openssl speed ed25519, one core: $(median <"$R/openssl_ed25519") verify/s (the verify target is 4x this; see BENCHMARKS.md, verify at 10^6 records)"
-    echo "- custody peak RSS (ingest and verify, all runs): $custody_rss MiB (target < 64 MiB: $(met "$custody_rss" 64))"
+    echo "- custody peak RSS (ingest and verify of the three data sets, all runs): $custody_rss MiB (target < 64 MiB: $(met "$custody_rss" 64))"
+    dbt=$(median <"$R/db_bytes_tiny")
+    echo "- ledger storage after ingesting $TINY_COUNT tiny files: $(div "$dbt" "$TINY_COUNT") bytes of db/ per record (target < 2048: $(met "$(div "$dbt" "$TINY_COUNT")" 2048))"
+    if ((LEDGER_N > 0)); then
+        ed=$(median <"$R/openssl_ed25519") vl=$(med_s custody_verify_ledger)
+        rate=$(awk -v n="$LEDGER_RECORDS" -v s="$vl" 'BEGIN{printf "%.0f", n/s}')
+        echo
+        echo "Ledger of $LEDGER_RECORDS records (custody gen-archive: $(cut -d' ' -f1 "$R/gen_ledger") s, peak RSS $(max_rss_mib gen_ledger) MiB; db/ $(cat "$R/ledger_db_bytes") bytes, $(div "$(cat "$R/ledger_db_bytes")" "$LEDGER_RECORDS") per record):"
+        echo
+        echo "- custody verify: median $vl s ($(all_s custody_verify_ledger)), $rate records/s, peak RSS $(max_rss_mib custody_verify_ledger) MiB (target < 256: $(met "$(max_rss_mib custody_verify_ledger)" 256))"
+        echo "- custody verify records/s / openssl speed ed25519 verify/s (one core, $ed): $(div "$rate" "$ed") (target >= 4)"
+        echo "- custody prove $PROVE_AT, whole process: median $(awk '{printf "%.1f", $1*1000}' <<<"$(median <"$R/prove_ledger")") ms over $RUNS x 30 runs (target < 50 ms: $(met "$(median <"$R/prove_ledger")" 0.05)), peak RSS $(max_rss_mib prove_ledger_rss) MiB"
+        echo "- custody checkpoint, whole process: median $(awk '{printf "%.1f", $1*1000}' <<<"$(median <"$R/checkpoint_ledger")") ms (target < 50 ms: $(met "$(median <"$R/checkpoint_ledger")" 0.05))"
+    fi
 } | tee "$R/summary.md"
 log "raw numbers and summary in $R"

@@ -516,3 +516,54 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
         "{v}"
     );
 }
+
+/// A blob named by several records (here the envelope shared by one ingest
+/// batch) must have one length: a rogue record that names it with another
+/// length is a `blob_hash` finding of that record.
+#[test]
+fn a_shared_blob_named_with_another_length_is_a_finding() {
+    use custody::core::hash::Digest;
+    use custody::core::keys::SignerKey;
+    use custody::core::record::{Annotate, DocRef, Payload, RecordBody};
+    use std::io::Write;
+    let f = Fixture::with_samples();
+    let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
+    let doc = f.show("2");
+    let meta = doc["meta"].as_str().unwrap();
+    let size = doc["meta_size"].as_u64().unwrap();
+    let rec = RecordBody {
+        index: f.records(),
+        time_ms: 1_900_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: key.key_id(),
+        payload: Payload::Annotate(Annotate {
+            about: DocRef {
+                document: 2,
+                commitment: Digest::from_hex(doc["commitment"].as_str().unwrap()).unwrap(),
+            },
+            note: Digest::from_hex(meta).unwrap(),
+            note_size: size + 1,
+        }),
+    }
+    .sign(&key)
+    .unwrap();
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(f.ledger("records"))
+        .unwrap();
+    file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
+        .unwrap();
+    file.write_all(rec.bytes()).unwrap();
+    drop(file);
+    f.run(&["checkpoint", "--sign"]).ok();
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    let found = findings_of(&v, "blob_hash");
+    assert_eq!(found.len(), 1, "{v}");
+    assert_eq!(found[0]["subject"]["id"], 8, "{v}");
+    let reason = found[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(meta) && reason.contains(&format!("record 0 says {size}")),
+        "{reason}"
+    );
+}

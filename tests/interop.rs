@@ -57,11 +57,18 @@ fn blobs_and_envelopes_decrypt_with_age() {
             sample_bytes(rel),
             "record {i} ({rel})"
         );
-        // The metadata envelope is an age file holding JSON with the path.
+        // The metadata envelope is an age file holding one JSON line per
+        // document of the ingest batch (FORMAT.md §5.2), this one's among them.
         let meta = f.blob_path(show["meta"].as_str().unwrap());
-        let json: serde_json::Value =
-            serde_json::from_slice(&age_decrypt(&f.identity(), &meta)).unwrap();
-        assert_eq!(json["path"], *rel, "{json}");
+        let plain = age_decrypt(&f.identity(), &meta);
+        let text = String::from_utf8(plain).unwrap();
+        assert!(text.ends_with('\n'));
+        let entries: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(entries.len(), SAMPLE_FILES.len());
+        let json = entries.iter().find(|e| e["path"] == *rel).unwrap();
         assert_eq!(json["size"], sample_bytes(rel).len() as u64);
     }
     // Another outlet's identity cannot decrypt them.

@@ -19,7 +19,8 @@ use crate::core::hash::Digest;
 /// An age recipient the archive encrypts to: native X25519 or an SSH public key.
 #[derive(Clone)]
 pub enum RecipientKey {
-    X25519(age::x25519::Recipient),
+    /// Wraps file keys with a precomputed table for this key (src/core/x25519.rs).
+    X25519(crate::core::x25519::FastRecipient),
     Ssh(age::ssh::Recipient),
 }
 
@@ -61,7 +62,14 @@ impl RecipientKey {
     pub fn parse(s: &str) -> Result<Self, CryptoError> {
         let s = s.trim();
         if let Ok(r) = s.parse::<age::x25519::Recipient>() {
-            return Ok(RecipientKey::X25519(r));
+            // The canonical text of a parsed recipient is valid Bech32 of 32 bytes.
+            let public = bech32::decode(&r.to_string())
+                .ok()
+                .and_then(|(_, b)| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| CryptoError::BadRecipient(s.chars().take(40).collect()))?;
+            return Ok(RecipientKey::X25519(
+                crate::core::x25519::FastRecipient::new(r, public),
+            ));
         }
         if let Ok(r) = s.parse::<age::ssh::Recipient>() {
             return Ok(RecipientKey::Ssh(r));
@@ -73,7 +81,7 @@ impl RecipientKey {
     /// Canonical text: `age1…`, or `ssh-ed25519 <base64>` without the comment.
     pub fn canonical(&self) -> String {
         match self {
-            RecipientKey::X25519(r) => r.to_string(),
+            RecipientKey::X25519(r) => r.age().to_string(),
             RecipientKey::Ssh(r) => r.to_string(),
         }
     }
@@ -532,7 +540,7 @@ mod tests {
 
     fn keypair() -> (Identities, RecipientKey) {
         let id = age::x25519::Identity::generate();
-        let r = RecipientKey::X25519(id.to_public());
+        let r = RecipientKey::parse(&id.to_public().to_string()).unwrap();
         (Identities(vec![Box::new(id)]), r)
     }
 

@@ -16,6 +16,11 @@ use crate::core::hash::Digest;
 pub const META_VERSION: u32 = 1;
 /// Largest envelope plaintext accepted when decoding (a hostile envelope must not exhaust memory).
 pub const MAX_META_LEN: usize = 1 << 20;
+/// A writer starts a new envelope rather than grow one past this many bytes
+/// of plaintext (FORMAT.md §5.2); a single entry may still be larger.
+pub const GROUP_TARGET_LEN: usize = 256 << 10;
+/// Most entries a reader accepts in one envelope.
+pub const MAX_GROUP_ENTRIES: usize = 4096;
 
 /// The decrypted metadata envelope of an ingested document (FORMAT.md §5.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +58,10 @@ pub enum MetaError {
     Malformed(String),
     #[error("unknown metadata envelope version {0}")]
     UnknownVersion(u32),
+    #[error("no entry of the metadata envelope opens the record's commitment")]
+    NoEntry,
+    #[error("the metadata envelope has more than {MAX_GROUP_ENTRIES} entries")]
+    TooManyEntries,
 }
 
 impl Metadata {
@@ -79,6 +88,70 @@ impl Metadata {
     pub fn commitment(&self) -> Digest {
         commitment(&self.salt, &self.sha256)
     }
+}
+
+/// The plaintext of one metadata envelope holding `entries` (FORMAT.md §5.2):
+/// each entry's JSON followed by a line feed. Ingest groups the documents of a
+/// batch into envelopes of about [`GROUP_TARGET_LEN`] bytes, so that a document
+/// costs one age file (its blob), not two.
+pub fn encode_envelope(entries: &[Metadata]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    for m in entries {
+        out.extend_from_slice(&zeroize::Zeroizing::new(m.to_json()));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Splits `entries` into consecutive groups and encodes each as an envelope
+/// plaintext ([`encode_envelope`]) of at most [`GROUP_TARGET_LEN`] bytes, or
+/// of one entry if that entry alone is larger. Returns each group's range of
+/// `entries` with its plaintext.
+pub fn group_envelopes(
+    entries: &[Metadata],
+) -> Vec<(std::ops::Range<usize>, zeroize::Zeroizing<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    for (i, m) in entries.iter().enumerate() {
+        let j = zeroize::Zeroizing::new(m.to_json());
+        if !buf.is_empty() && buf.len() + j.len() + 1 > GROUP_TARGET_LEN {
+            out.push((start..i, std::mem::take(&mut buf)));
+            start = i;
+        }
+        buf.extend_from_slice(&j);
+        buf.push(b'\n');
+    }
+    if !buf.is_empty() {
+        out.push((start..entries.len(), buf));
+    }
+    out
+}
+
+/// Finds the entry of an envelope's plaintext that opens `commitment`
+/// (FORMAT.md §5.2). Every entry is parsed strictly; a final entry without its
+/// line feed is accepted (single-entry envelopes written before groups existed).
+pub fn open_envelope(plain: &[u8], commitment: &Digest) -> Result<Metadata, MetaError> {
+    if plain.len() > MAX_META_LEN {
+        return Err(MetaError::TooLarge);
+    }
+    let body = plain.strip_suffix(b"\n").unwrap_or(plain);
+    let mut found = None;
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        if n >= MAX_GROUP_ENTRIES {
+            return Err(MetaError::TooManyEntries);
+        }
+        let m = Metadata::from_json(line)?;
+        if m.commitment() == *commitment {
+            if found.is_some() {
+                return Err(MetaError::Malformed(
+                    "two entries open the same commitment".into(),
+                ));
+            }
+            found = Some(m);
+        }
+    }
+    found.ok_or(MetaError::NoEntry)
 }
 
 /// Salted content commitment (FORMAT.md §5.1):
@@ -172,6 +245,67 @@ mod tests {
             Metadata::from_json(&serde_json::to_vec(&v).unwrap()),
             Err(MetaError::UnknownVersion(2))
         ));
+    }
+
+    #[test]
+    fn envelopes_of_one_and_many_entries() {
+        let a = sample();
+        let mut b = sample();
+        b.path = "dir/other.pdf".into();
+        b.salt = Digest([9; 32]);
+        let mut c = sample();
+        c.salt = Digest([10; 32]);
+        let group = encode_envelope(&[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(group.iter().filter(|&&x| x == b'\n').count(), 3);
+        assert_eq!(open_envelope(&group, &b.commitment()).unwrap(), b);
+        assert_eq!(open_envelope(&group, &c.commitment()).unwrap(), c);
+        // The single-object envelope without a line feed (format of older archives).
+        assert_eq!(open_envelope(&a.to_json(), &a.commitment()).unwrap(), a);
+        assert!(matches!(
+            open_envelope(&group, &Digest([0; 32])),
+            Err(MetaError::NoEntry)
+        ));
+        // A bad entry anywhere spoils the envelope, even if another one matches.
+        let mut bad = group.to_vec();
+        bad.extend_from_slice(b"{}\n");
+        assert!(matches!(
+            open_envelope(&bad, &a.commitment()),
+            Err(MetaError::Malformed(_))
+        ));
+        let dup = encode_envelope(&[a.clone(), a.clone()]);
+        assert!(matches!(
+            open_envelope(&dup, &a.commitment()),
+            Err(MetaError::Malformed(_))
+        ));
+        assert!(matches!(
+            open_envelope(b"", &a.commitment()),
+            Err(MetaError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn groups_stay_under_the_target_size() {
+        let mut many = Vec::new();
+        for k in 0..2000u32 {
+            let mut m = sample();
+            m.salt = Digest::of(&k.to_be_bytes());
+            m.note = (k == 7).then(|| "n".repeat(GROUP_TARGET_LEN));
+            many.push(m);
+        }
+        let groups = group_envelopes(&many);
+        assert!(groups.len() > 2);
+        let mut next = 0;
+        for (range, plain) in &groups {
+            assert_eq!(range.start, next);
+            next = range.end;
+            assert!(plain.len() <= GROUP_TARGET_LEN || range.len() == 1);
+            assert_eq!(&plain[..], &encode_envelope(&many[range.clone()])[..]);
+            for m in &many[range.clone()] {
+                assert_eq!(&open_envelope(plain, &m.commitment()).unwrap(), m);
+            }
+        }
+        assert_eq!(next, many.len());
+        assert!(group_envelopes(&[]).is_empty());
     }
 
     #[test]

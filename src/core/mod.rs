@@ -22,3 +22,4 @@ pub mod sigbatch;
 pub mod time;
 pub mod tlog_proof;
 pub mod witness;
+pub mod x25519;

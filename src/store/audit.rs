@@ -73,10 +73,13 @@ impl Archive {
         }
         if hits.is_empty() {
             if let Some(ids) = ids {
+                let mut cache = crate::store::extract::EnvelopeCache::default();
                 for i in 0..self.size()? {
                     let r = self.record(i)?;
                     if r.document().is_some()
-                        && self.metadata(&r, ids).is_ok_and(|m| m.sha256 == sha)
+                        && self
+                            .metadata_cached(&r, ids, &mut cache)
+                            .is_ok_and(|m| m.sha256 == sha)
                     {
                         hits.insert(i);
                     }

@@ -287,6 +287,36 @@ impl BlobStore {
         Ok(shard)
     }
 
+    /// Publishes a batch of sealed blobs and makes them durable at their
+    /// addresses before returning (FORMAT.md §7.1). For many small blobs: rename
+    /// each into place, then one `syncfs(2)`, which makes their contents and the
+    /// renames durable together. A crash before that sync can leave a blob at its
+    /// address whose contents were not all written; no record names it yet (records
+    /// are appended only after this returns), so it is an unreferenced blob, which
+    /// `verify` reports. For a few blobs: `fsync` each, rename, `fsync` the shards.
+    pub fn publish_all(&self, mut sealed: Vec<SealedBlob>) -> Result<(), StoreError> {
+        let many =
+            cfg!(target_os = "linux") && sealed.iter().filter(|b| !b.durable).count() >= SYNCFS_MIN;
+        if many {
+            for b in &mut sealed {
+                b.durable = true; // by the syncfs below, before anything names it
+            }
+            for b in sealed {
+                self.publish(b)?;
+            }
+            if !self.syncfs()? {
+                return Err(StoreError::Internal("syncfs is unavailable".into()));
+            }
+            return Ok(());
+        }
+        self.sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
+        let mut shards = BTreeSet::new();
+        for b in sealed {
+            shards.insert(self.publish(b)?);
+        }
+        self.sync_shards(&shards)
+    }
+
     /// Writes a whole small blob into a sealed (not yet durable) temp file.
     pub fn put_bytes(&self, data: &[u8]) -> Result<SealedBlob, StoreError> {
         let mut w = self.begin()?;

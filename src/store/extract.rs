@@ -15,6 +15,10 @@ use crate::store::archive::Archive;
 use crate::store::blobs;
 use crate::store::{io_err, StoreError};
 
+/// The last metadata envelope decrypted (its address and plaintext), wiped on drop.
+#[derive(Default)]
+pub struct EnvelopeCache(Option<(Digest, zeroize::Zeroizing<Vec<u8>>)>);
+
 /// Result of a successful `extract`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Extracted {
@@ -26,35 +30,50 @@ pub struct Extracted {
 }
 
 impl Archive {
-    /// Decrypts a record's metadata envelope and checks it opens the record's commitment.
+    /// Decrypts a record's metadata envelope and returns the entry that opens
+    /// the record's commitment (FORMAT.md §5.2).
     pub fn metadata(&self, rec: &Record, ids: &Identities) -> Result<Metadata, StoreError> {
+        self.metadata_cached(rec, ids, &mut EnvelopeCache::default())
+    }
+
+    /// [`Archive::metadata`], keeping the last envelope opened in `cache`: the
+    /// documents of one ingest batch share an envelope, and a pass over them
+    /// (`verify --deep`) then decrypts it once, not once per document.
+    pub fn metadata_cached(
+        &self,
+        rec: &Record,
+        ids: &Identities,
+        cache: &mut EnvelopeCache,
+    ) -> Result<Metadata, StoreError> {
         let ing = rec.document().ok_or_else(|| {
             StoreError::Input(format!("record {} has no document", rec.body.index))
         })?;
-        let path = self.blobs.path(&ing.meta);
-        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
-        if Digest::of(&data) != ing.meta {
-            return Err(StoreError::Corrupt(format!(
-                "metadata envelope of record {} does not match its digest",
-                rec.body.index
-            )));
-        }
-        let plain = crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| {
-            StoreError::Decrypt {
-                what: format!("the metadata of record {}", rec.body.index),
-                source: e,
+        if cache.0.as_ref().map(|(d, _)| d) != Some(&ing.meta) {
+            cache.0 = None;
+            let path = self.blobs.path(&ing.meta);
+            let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+            if Digest::of(&data) != ing.meta {
+                return Err(StoreError::Corrupt(format!(
+                    "metadata envelope of record {} does not match its digest",
+                    rec.body.index
+                )));
             }
-        })?;
-        let m = Metadata::from_json(&plain).map_err(|e| {
-            StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index))
-        })?;
-        if m.commitment() != ing.commitment {
-            return Err(StoreError::ContentMismatch(format!(
+            let plain = crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| {
+                StoreError::Decrypt {
+                    what: format!("the metadata of record {}", rec.body.index),
+                    source: e,
+                }
+            })?;
+            cache.0 = Some((ing.meta, plain));
+        }
+        let plain = cache.0.as_ref().map(|(_, p)| &p[..]).unwrap_or_default();
+        meta::open_envelope(plain, &ing.commitment).map_err(|e| match e {
+            meta::MetaError::NoEntry => StoreError::ContentMismatch(format!(
                 "the metadata of record {} does not open its content commitment",
                 rec.body.index
-            )));
-        }
-        Ok(m)
+            )),
+            e => StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index)),
+        })
     }
 
     /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a

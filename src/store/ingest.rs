@@ -2,7 +2,7 @@
 //! sign, append and index its record in batches; report a file only once its
 //! batch is durable; end with a checkpoint (FORMAT.md §4.4, §5, §7).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::BufWriter;
 
@@ -144,26 +144,30 @@ fn sign_at(
 }
 
 struct Pending {
+    /// The record; its `meta` and `meta_size` are filled in when the batch's
+    /// envelopes are made ([`Archive::commit_batch`]).
     body: RecordBody,
-    /// The document blob (unless its content is already stored) and the envelope.
+    /// The document blob, unless its content is already stored.
     blobs: Vec<SealedBlob>,
+    /// The document's metadata envelope entry (FORMAT.md §5.2).
+    meta: Metadata,
     done: Ingested,
     dedup: Option<(Digest, Digest)>,
 }
 
 /// A file hashed and encrypted into the blob store (not yet visible), with
-/// its encrypted metadata envelope: everything that can be done in parallel.
+/// its metadata envelope entry: everything that can be done in parallel.
 struct Encoded {
     rel: String,
     sealed: SealedBlob,
     sha256: Digest,
     len: u64,
     commitment: Digest,
-    meta_blob: SealedBlob,
+    meta: Metadata,
 }
 
 /// Reads `f` once, hashing and encrypting it into a sealed blob, and makes its
-/// metadata envelope (FORMAT.md §5.2). Touches no database: safe on any thread.
+/// metadata envelope entry (FORMAT.md §5.2). Touches no database: safe on any thread.
 fn encode_file(
     blobs: &BlobStore,
     recipients: &[crypto::RecipientKey],
@@ -212,15 +216,13 @@ fn encode_file(
         case: opts.case.clone(),
         note: opts.note.clone(),
     };
-    let envelope = crypto::encrypt_bytes(recipients, &Zeroizing::new(m.to_json()))?;
-    let meta_blob = blobs.put_bytes(&envelope)?;
     Ok(Encoded {
         rel: f.rel.clone(),
         sealed,
         sha256: enc.sha256,
         len: enc.len,
         commitment: m.commitment(),
-        meta_blob,
+        meta: m,
     })
 }
 
@@ -228,7 +230,7 @@ fn encode_file(
 /// larger ones use the pipelined encryptor (both cores) one at a time.
 const PARALLEL_MAX: u64 = 4 << 20;
 /// At most this many encoded files wait to be committed (bounds temp files).
-const IN_FLIGHT: usize = 256;
+const IN_FLIGHT: usize = 512;
 
 impl Archive {
     /// A record body of this log, made now, by the log key; its index is
@@ -253,7 +255,7 @@ impl Archive {
     pub(crate) fn commit_records(
         &mut self,
         bodies: Vec<RecordBody>,
-        mut sealed: Vec<SealedBlob>,
+        sealed: Vec<SealedBlob>,
         dedup: Vec<(Digest, Digest)>,
         signer: &SignerKey,
     ) -> Result<Vec<Record>, StoreError> {
@@ -262,14 +264,8 @@ impl Archive {
         for b in &bodies {
             self.authorize_new(&actors, &b.payload)?;
         }
-        // 1. Every blob and envelope is durable before any record names it.
-        self.blobs
-            .sync_sealed(&mut sealed.iter_mut().collect::<Vec<_>>())?;
-        let mut shards = BTreeSet::new();
-        for b in sealed {
-            shards.insert(self.blobs.publish(b)?);
-        }
-        self.blobs.sync_shards(&shards)?;
+        // 1. Every blob and envelope is durable at its address before any record names it.
+        self.blobs.publish_all(sealed)?;
         // 2. Sign the records at their final indices and append them to the record file.
         let start = self.db.size()?;
         let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
@@ -464,7 +460,7 @@ impl Archive {
             sha256,
             len,
             commitment,
-            meta_blob,
+            meta,
         } = e;
         let mut blobs = Vec::with_capacity(2);
         let tag = dedup_tag(key, &sha256);
@@ -494,20 +490,19 @@ impl Archive {
                 (d, l, false, Some((tag, d)))
             }
         };
-        let (meta_digest, meta_size) = (meta_blob.digest, meta_blob.len);
-        blobs.push(meta_blob);
         let body = self.new_record(Payload::Ingest(Ingest {
             blob,
             blob_size,
             commitment,
-            meta: meta_digest,
-            meta_size,
+            meta: Digest([0; 32]),
+            meta_size: 0,
             recipients: fingerprints.to_vec(),
         }));
         let time_ms = body.time_ms;
         Ok(Pending {
             body,
             blobs,
+            meta,
             done: Ingested {
                 index: 0,
                 path: rel,
@@ -529,10 +524,31 @@ impl Archive {
         summary: &mut IngestSummary,
         obs: &mut dyn IngestObserver,
     ) -> Result<(), StoreError> {
-        let sealed: Vec<SealedBlob> = pending
+        let mut sealed: Vec<SealedBlob> = pending
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.blobs))
             .collect();
+        // The batch's metadata, in envelopes of about GROUP_TARGET_LEN bytes:
+        // one age file (one key exchange, one inode) per group, not per document.
+        let metas: Vec<Metadata> = pending.iter().map(|p| p.meta.clone()).collect();
+        for (range, plain) in meta::group_envelopes(&metas) {
+            let envelope = crypto::encrypt_bytes(&self.recipients, &plain)?;
+            let blob = self.blobs.put_bytes(&envelope)?;
+            for p in &mut pending[range] {
+                let stored = match &mut p.body.payload {
+                    Payload::Ingest(i) => i,
+                    Payload::Derive(d) => &mut d.stored,
+                    _ => {
+                        return Err(StoreError::Internal(
+                            "a document record of another kind".into(),
+                        ))
+                    }
+                };
+                stored.meta = blob.digest;
+                stored.meta_size = blob.len;
+            }
+            sealed.push(blob);
+        }
         let dedup: Vec<(Digest, Digest)> = pending.iter().filter_map(|p| p.dedup).collect();
         let (bodies, mut done): (Vec<RecordBody>, Vec<Ingested>) =
             pending.into_iter().map(|p| (p.body, p.done)).unzip();

@@ -364,11 +364,22 @@ impl Archive {
         docs: &mut HashMap<u64, Digest>,
         out: &mut Scanned,
     ) {
+        // A blob may be named by several records (deduplicated content, an
+        // envelope shared by a batch): the file is checked against the first,
+        // and every later record must state the same length.
+        let add_ref = |out: &mut Scanned, d: Digest, size: u64| {
+            let first = out.refs.entry(d).or_insert(BlobRef { index: n, size });
+            if first.size != size {
+                let (i, s) = (first.index, first.size);
+                out.doc_findings.push((
+                    n,
+                    Check::BlobHash,
+                    format!("says blob {d} is {size} bytes; record {i} says {s}"),
+                ));
+            }
+        };
         if let Payload::Annotate(a) = &rec.body.payload {
-            out.refs.entry(a.note).or_insert(BlobRef {
-                index: n,
-                size: a.note_size,
-            });
+            add_ref(out, a.note, a.note_size);
         }
         if let Some(r) = rec.receive() {
             out.links.push((n, r.clone()));
@@ -396,14 +407,8 @@ impl Archive {
         }
         if let Some(ing) = rec.document() {
             docs.insert(n, ing.commitment);
-            out.refs.entry(ing.blob).or_insert(BlobRef {
-                index: n,
-                size: ing.blob_size,
-            });
-            out.refs.entry(ing.meta).or_insert(BlobRef {
-                index: n,
-                size: ing.meta_size,
-            });
+            add_ref(out, ing.blob, ing.blob_size);
+            add_ref(out, ing.meta, ing.meta_size);
             if deep {
                 out.ingests.push(rec.clone());
             }
