@@ -32,6 +32,12 @@ pub fn explain(e: &StoreError) -> String {
             "list checkpointed sizes with `custody checkpoint --all`".into()
         }
         StoreError::Io(p, err) => match err.kind() {
+            // ENOSPC, EDQUOT: nothing is recorded for what failed, and what
+            // was reported before is durable.
+            _ if matches!(err.raw_os_error(), Some(28 | 122)) => format!(
+                "the disk holding {} is full: free space there, then run the same command again (what was already reported done is stored; the rest is not)",
+                p.display()
+            ),
             std::io::ErrorKind::NotFound => format!("check that {} exists", p.display()),
             std::io::ErrorKind::PermissionDenied => {
                 format!("check the permissions of {}", p.display())

@@ -275,15 +275,20 @@ impl Archive {
             return Err(StoreError::Input("origin is longer than 255 bytes".into()));
         }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let _lock = lock(dir)?;
-        let result = (|| {
+        let lock = lock(dir)?;
+        // Everything, up to the first signed checkpoint, is undone on failure
+        // (a full disk, say): no half-made archive is left behind.
+        let result = (|| -> Result<(Archive, CheckpointInfo), StoreError> {
             BlobStore::create(&dir.join(BLOB_DIR))?;
             let ledger = dir.join(LEDGER_DIR);
             fs::create_dir(&ledger).map_err(|e| io_err(&ledger, e))?;
             LogFile::open(&ledger.join(RECORDS_FILE), true)?;
             LogFile::open(&ledger.join(CHECKPOINTS_FILE), true)?;
             blobs::sync_dir(&ledger)?;
-            Db::open(&dir.join(DB_DIR))?.flush()?;
+            // The database is created by the one open below, under the lock
+            // (opening it twice raced with sled releasing its own file lock).
+            let db = dir.join(DB_DIR);
+            fs::create_dir(&db).map_err(|e| io_err(&db, e))?;
             let config = Config {
                 format: FORMAT_VERSION,
                 origin: origin.to_string(),
@@ -300,20 +305,22 @@ impl Archive {
                 .and_then(|_| File::open(&tmp)?.sync_all())
                 .map_err(|e| io_err(&tmp, e))?;
             fs::rename(&tmp, dir.join(CONFIG_FILE)).map_err(|e| io_err(dir, e))?;
-            blobs::sync_dir(dir)
+            blobs::sync_dir(dir)?;
+            let (log_key, recipients) = parse_config_keys(dir, &config)?;
+            let mut a =
+                Self::open_locked(dir, config, log_key, recipients, lock, true, CACHE_BYTES)?;
+            let cp = a.sign_checkpoint(signer)?;
+            Ok((a, cp))
         })();
-        if let Err(e) = result {
+        if result.is_err() {
             for name in [DB_DIR, BLOB_DIR, LEDGER_DIR] {
                 let _ = fs::remove_dir_all(dir.join(name));
             }
+            let _ = fs::remove_file(dir.join(CONFIG_FILE));
             let _ = fs::remove_file(dir.join(".custody.toml.tmp"));
             let _ = fs::remove_file(dir.join(LOCK_FILE));
-            return Err(e);
         }
-        drop(_lock);
-        let mut a = Archive::open(dir)?;
-        let cp = a.sign_checkpoint(signer)?;
-        Ok((a, cp))
+        result
     }
 
     /// Opens an archive: checks the format, takes the lock, opens the database,

@@ -193,6 +193,10 @@ fn encode_file(
         progress,
     )
     .map_err(|e| match e {
+        // A full disk is the archive's, not the input's.
+        crypto::CryptoError::Io(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
+            io_err(blobs.dir(), io)
+        }
         crypto::CryptoError::Io(io) => io_err(&f.path, io),
         other => StoreError::Crypto(other),
     })?;
