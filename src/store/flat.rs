@@ -15,12 +15,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::core::hash::Digest;
 use crate::core::merkle;
 use crate::store::db::Batch;
+use crate::store::logfile::{read_exact_at, write_all_at};
 use crate::store::{io_err, StoreError};
 
 /// `ledger/index`: record `i`'s frame offset and body length at `12·i`.
@@ -227,7 +227,7 @@ impl FlatIndex {
                 if f.metadata()?.len() != at {
                     f.set_len(at)?;
                 }
-                f.write_all_at(buf, at)?;
+                write_all_at(f, buf, at)?;
                 f.sync_data()
             };
             write().map_err(|e| io_err(p, e))?;
@@ -246,8 +246,7 @@ impl FlatIndex {
             return Err(StoreError::NotFound(format!("record {index}")));
         }
         let mut e = [0u8; INDEX_ENTRY as usize];
-        self.index
-            .read_exact_at(&mut e, index * INDEX_ENTRY)
+        read_exact_at(&self.index, &mut e, index * INDEX_ENTRY)
             .map_err(|err| self.short_read(&self.index_path, err))?;
         let (off, len) = e.split_at(8);
         Ok((
@@ -299,8 +298,7 @@ impl FlatIndex {
             })?;
         let mut h = [0u8; NODE_ENTRY as usize];
         // pos < stored_nodes(size), whose byte length fits in u64 (tree_len).
-        self.tree
-            .read_exact_at(&mut h, pos as u64 * NODE_ENTRY)
+        read_exact_at(&self.tree, &mut h, pos as u64 * NODE_ENTRY)
             .map_err(|e| self.short_read(&self.tree_path, e))?;
         Ok(Digest(h))
     }

@@ -7,7 +7,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::store::{io_err, StoreError};
@@ -106,7 +105,7 @@ impl LogFile {
         }
         let mut hdr = [0u8; 4];
         let read = |buf: &mut [u8], at: u64| {
-            self.file.read_exact_at(buf, at).map_err(|e| {
+            read_exact_at(&self.file, buf, at).map_err(|e| {
                 if e.kind() == io::ErrorKind::UnexpectedEof {
                     mismatch("past the end of the file".into())
                 } else {
@@ -227,6 +226,57 @@ impl Iterator for FrameIter<'_> {
                 Some(Ok(Frame::Complete { offset, body }))
             }
         }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `at` (positioned: the handle's offset
+/// is not used, so readers of one handle do not interfere on unix).
+pub(crate) fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut buf, mut at) = (buf, at);
+        while !buf.is_empty() {
+            match f.seek_read(buf, at) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `buf` at `at` (positioned).
+pub(crate) fn write_all_at(f: &File, buf: &[u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut buf, mut at) = (buf, at);
+        while !buf.is_empty() {
+            match f.seek_write(buf, at) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
