@@ -118,6 +118,8 @@ pub struct Reindexed {
     pub records: u64,
     pub checkpoints: u64,
     pub root: Digest,
+    /// The deduplication index was kept from the previous database (FORMAT.md §7.3).
+    pub dedup_kept: bool,
 }
 
 /// An open archive. Holds the process-exclusive lock until dropped.
@@ -975,6 +977,7 @@ impl Archive {
             }
         };
         let size = a.size()?;
+        let mut dedup_kept = false;
         if aside.exists() {
             // The deduplication index cannot be rebuilt without the log key;
             // keep the old one if it indexes exactly these records (§7.3).
@@ -984,6 +987,7 @@ impl Archive {
                     .filter(|(_, blob)| a.blobs.exists(blob))
                     .collect();
                 a.db.put_dedup(&kept)?;
+                dedup_kept = true;
             }
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
         }
@@ -991,6 +995,7 @@ impl Archive {
             records: size,
             checkpoints: a.checkpoints()?.len() as u64,
             root: merkle::root(&a.flat, TreeSize(size)).map_err(tree_err)?,
+            dedup_kept,
         })
     }
 }
