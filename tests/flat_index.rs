@@ -294,3 +294,83 @@ fn checkpoint_file_stale_missing_or_damaged() {
         f.assert_verified();
     }
 }
+
+/// Flat files shorter than the database (lost, or cut) are damage: a missing
+/// one stops every command with a reindex hint; a short one makes the
+/// archive read-only, with `verify` naming what is missing; `reindex`
+/// rebuilds both.
+#[test]
+fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
+    let pristine = Fixture::with_samples();
+    let before = pristine.snapshot();
+    let flat = flat_files(&pristine);
+    let doc = sample_leak().join("README.txt");
+
+    let f = pristine.duplicate();
+    fs::remove_file(f.ledger("tree")).unwrap();
+    f.run(&["status"]).error(&[
+        "index files are damaged",
+        "ledger/tree is missing",
+        "custody reindex",
+    ]);
+    f.run(&["ingest", s(&doc)]).error(&["custody reindex"]);
+    assert!(!f.ledger("tree").exists(), "a failed command created it");
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+    assert_eq!(flat_files(&f), flat);
+
+    let f = pristine.duplicate();
+    let tree = f.ledger("tree");
+    let len = fs::metadata(&tree).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&tree)
+        .unwrap()
+        .set_len(len - 32)
+        .unwrap();
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    assert_eq!(checks(&v), ["index_mismatch"], "{v}");
+    assert!(v.to_string().contains("ledger/tree has no entry"), "{v}");
+    f.run(&["ingest", s(&doc)]).error(&[
+        "ledger/tree holds 14 Merkle nodes but 8 records need 15",
+        "reindex",
+    ]);
+    assert_eq!(
+        fs::metadata(&tree).unwrap().len(),
+        len - 32,
+        "it was cut or grown"
+    );
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+    assert_eq!(flat_files(&f), flat);
+}
+
+/// Flat files of garbage (right lengths, wrong bytes) give a bounded report:
+/// 16 findings naming records, then one counting the rest.
+#[test]
+fn garbage_flat_files_give_a_bounded_report() {
+    let f = Fixture::with_samples();
+    let before = f.snapshot();
+    for n in ["index", "tree"] {
+        let len = fs::metadata(f.ledger(n)).unwrap().len() as usize;
+        fs::write(f.ledger(n), vec![0x5a; len]).unwrap();
+    }
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    let found = findings_of(&v, "index_mismatch");
+    assert_eq!(checks(&v).len(), found.len(), "{v}");
+    // 8 index entries and 15 nodes differ: 16 listed, 7 counted.
+    assert_eq!(found.len(), 17, "{v}");
+    assert!(found[..16].iter().all(|x| x["subject"]["type"] == "record"));
+    assert_eq!(found[16]["subject"]["type"], "archive");
+    assert!(
+        found[16]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("7 more entries"),
+        "{v}"
+    );
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+}

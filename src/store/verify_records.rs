@@ -36,7 +36,7 @@ const CHUNK: usize = 4096;
 const IN_FLIGHT: usize = 2;
 /// Mismatches of `ledger/index` and `ledger/tree` listed one by one; the
 /// rest are counted (a file of garbage would otherwise list every record).
-const FLAT_LISTED: u64 = 16;
+pub(crate) const FLAT_LISTED: u64 = 16;
 
 /// What the record pass leaves for the rest of `verify`.
 pub(crate) struct Scanned {
@@ -55,11 +55,13 @@ pub(crate) struct Scanned {
     pub flat: FlatChecked,
 }
 
-/// The flat files' findings that are not about one record.
+/// What the cross-check of the flat files found besides the findings it
+/// listed per record.
 #[derive(Default)]
 pub(crate) struct FlatChecked {
-    /// Mismatches found after the first [`FLAT_LISTED`].
-    pub unlisted: u64,
+    /// Entries that differ from the records, the first [`FLAT_LISTED`] of
+    /// them listed as findings.
+    pub found: u64,
     /// Entries beyond the records read.
     pub lengths: Vec<String>,
 }
@@ -255,7 +257,6 @@ impl Archive {
             flat: FlatChecked::default(),
         };
         let (mut index_file, mut tree_file) = self.flat().sequential()?;
-        let mut flat_found = 0u64;
         let mut frontier = Frontier::default();
         let mut actors = Actors::default();
         // The commitment of every document record, by position: what records
@@ -332,11 +333,9 @@ impl Archive {
             let mut add =
                 |c: Check, r: String| pending.push(Pending::Done(Subject::Record(n), c, r));
             for r in flat_reasons {
-                flat_found += 1;
-                if flat_found <= FLAT_LISTED {
+                out.flat.found += 1;
+                if out.flat.found <= FLAT_LISTED {
                     add(Check::IndexMismatch, r);
-                } else {
-                    out.flat.unlisted += 1;
                 }
             }
             match Record::decode(&body) {
