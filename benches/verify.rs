@@ -1,7 +1,8 @@
 //! Criterion benchmarks of issue 5's verification paths: Ed25519 record
 //! signatures one by one (`verify_strict`) against batches of one key
-//! (`core::sigbatch`, the path of `custody verify`), and the offline check of
-//! a realistic 2-hop custody bundle (`core::bundle::check_evidence`).
+//! (`core::sigbatch`, the path of `custody verify`); the offline check of a
+//! realistic 2-hop custody bundle (`core::bundle::check_evidence`); and
+//! inclusion proofs on a given archive, locked and lock-free.
 
 use std::fs;
 use std::hint::black_box;
@@ -16,6 +17,7 @@ use custody::core::hash::Digest;
 use custody::core::keys::{SignerKey, VerifierKey};
 use custody::core::record::{Access, DocRef, Payload, RecordBody};
 use custody::core::sigbatch::{BatchKey, Item};
+use custody::store::view::LogView;
 use custody::store::{walk, Archive, IngestOptions, NoObserver};
 
 const N: usize = 1024;
@@ -178,6 +180,20 @@ fn inclusion(c: &mut Criterion) {
                 x ^= x >> 7;
                 x ^= x << 17;
                 black_box(a.inclusion_proof(x % size, None).unwrap())
+            })
+        },
+    );
+    // The lock-free path of `custody prove N` (FORMAT.md §7.2): open the view
+    // (config, ledger/checkpoint, its signature), then the proof.
+    g.bench_function(
+        format!("LogView::open + inclusion_proof (random index of {size})"),
+        |b| {
+            b.iter(|| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = LogView::open(Path::new(&dir)).unwrap();
+                black_box(v.inclusion_proof(x % size).unwrap())
             })
         },
     );

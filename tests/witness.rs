@@ -149,6 +149,8 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     w.run(&["witness", "cosign", s(&body), "--json"]).ok();
 
     // Back at dropsite: store the cosignatures, with the witness key given.
+    let cp_file = f.ledger("checkpoint");
+    let uncosigned = fs::read(&cp_file).unwrap();
     let wv = w.vkey();
     let r = log_run(
         &f,
@@ -187,6 +189,17 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
         "{note}"
     );
     assert!(note.contains("\u{2014} dropsite.example/leaks "), "{note}");
+    // ledger/checkpoint carries them: the lock-free `checkpoint` printed it,
+    // and the locked path (without the file) prints the same and restores it.
+    assert_eq!(fs::read_to_string(&cp_file).unwrap(), note);
+    fs::remove_file(&cp_file).unwrap();
+    assert_eq!(log_run(&f, &["checkpoint"]).ok().stdout, note);
+    assert_eq!(fs::read_to_string(&cp_file).unwrap(), note);
+    // A crash after the cosignatures were stored, before the file was
+    // replaced: the next open replaces it.
+    fs::write(&cp_file, &uncosigned).unwrap();
+    log_run(&f, &["status"]).ok();
+    assert_eq!(fs::read_to_string(&cp_file).unwrap(), note);
 
     // verify honours --witness/--quorum.
     let (code, v) = f.verify(&["--witness", &wv, "--quorum", "1"]);

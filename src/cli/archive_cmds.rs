@@ -434,12 +434,17 @@ pub fn reindex(ctx: &Ctx) -> Result<i32, StoreError> {
         ctx.out.json(&r);
     } else {
         ctx.out.line(&format!(
-            "rebuilt the database from the ledger files: {} records, {} checkpoints, root {}",
+            "rebuilt the index from the ledger files: {} records, {} checkpoints, root {}",
             r.records, r.checkpoints, r.root
         ));
-        ctx.out.info(
-            "the deduplication index starts empty: content ingested again will be stored again",
-        );
+        if r.dedup_kept {
+            ctx.out
+                .info("the deduplication index was kept from the previous database");
+        } else {
+            ctx.out.info(
+                "the deduplication index starts empty: content ingested again will be stored again",
+            );
+        }
     }
     Ok(EXIT_OK)
 }

@@ -20,6 +20,14 @@ pub fn explain(e: &StoreError) -> String {
             "the ledger files are intact evidence: run `custody reindex` to rebuild the database from them"
                 .into()
         }
+        StoreError::OldDatabaseLayout { .. } => {
+            "run `custody reindex` once to rebuild it from the ledger files (they are not changed)"
+                .into()
+        }
+        StoreError::IndexDamaged(_) => {
+            "they are derived from the ledger files: `custody reindex` rebuilds them (`custody verify` lists what differs)"
+                .into()
+        }
         StoreError::Corrupt(_) => {
             "run `custody verify` for a full report; restore the archive from a backup if evidence is damaged"
                 .into()

@@ -16,6 +16,8 @@ use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::note::NoteSignature;
 use crate::core::record::Record;
 use crate::core::tlog_proof::TlogProof;
+use crate::store::archive::{ConsistencyProof, InclusionProof};
+use crate::store::view::LogView;
 use crate::store::{io_err, StoreError};
 
 fn b64(b: &[u8]) -> String {
@@ -161,9 +163,24 @@ fn add_cosignature(ctx: &Ctx, files: &[PathBuf], witness: &[String]) -> Result<i
     Ok(EXIT_OK)
 }
 
+/// The lock-free view of the archive (FORMAT.md §7.2.5), for the requests it
+/// answers exactly as the locked path would. `None` (an archive without
+/// `ledger/checkpoint`, damaged files …) sends the command the ordinary way,
+/// which has the database and its own errors.
+fn view(ctx: &Ctx) -> Option<LogView> {
+    LogView::open(&ctx.archive_dir().ok()?).ok()
+}
+
 pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
     if let Some(CheckpointAction::AddCosignature { files, witness }) = &a.action {
         return add_cosignature(ctx, files, witness);
+    }
+    if !a.sign && !a.all && a.size.is_none() {
+        if let Some(v) = view(ctx) {
+            let (size, note) = v.latest_cosigned_checkpoint();
+            print_checkpoints(ctx, &[(size, note.to_vec())]);
+            return Ok(EXIT_OK);
+        }
     }
     let mut arch = ctx.open()?;
     let list: Vec<(u64, Vec<u8>)> = if a.sign {
@@ -187,7 +204,12 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
             .latest_cosigned_checkpoint()?
             .ok_or(StoreError::NoCheckpoint(0))?]
     };
-    for (size, note) in &list {
+    print_checkpoints(ctx, &list);
+    Ok(EXIT_OK)
+}
+
+fn print_checkpoints(ctx: &Ctx, list: &[(u64, Vec<u8>)]) {
+    for (size, note) in list {
         if ctx.out.json {
             ctx.out.json(&cp_out(*size, note));
         } else {
@@ -197,7 +219,6 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
             }
         }
     }
-    Ok(EXIT_OK)
 }
 
 #[derive(Debug, Args)]
@@ -226,37 +247,66 @@ pub struct ProveArgs {
 }
 
 pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
+    // A decimal index (or a consistency proof) against the latest checkpoint:
+    // the lock-free view answers, if it can. Anything else needs the database.
+    let index = a
+        .reference
+        .as_deref()
+        .filter(|r| r.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|r| r.parse::<u64>().ok());
+    if let Some(v) = view(ctx) {
+        if let Some(c) = &a.consistency {
+            if let Ok(p) = v.consistency_proof(c[0], c.get(1).copied()) {
+                print_consistency(ctx, &p);
+                return Ok(EXIT_OK);
+            }
+        } else if let (Some(i), None) = (index, a.size) {
+            if let Ok(p) = v.inclusion_proof(i) {
+                print_inclusion(ctx, p)?;
+                return Ok(EXIT_OK);
+            }
+        }
+    }
     let arch = ctx.open()?;
     if let Some(c) = a.consistency {
         let p = arch.consistency_proof(c[0], c.get(1).copied())?;
-        if ctx.out.json {
-            let new_root = SignedCheckpoint::parse(&p.checkpoint)
-                .map(|c| b64(c.checkpoint().root.as_bytes()))
-                .unwrap_or_default();
-            ctx.out.json(&serde_json::json!({
-                "old_size": p.old_size,
-                "new_size": p.new_size,
-                "old_root": b64(p.old_root.as_bytes()),
-                "new_root": new_root,
-                "proof": p.proof.iter().map(|d| b64(d.as_bytes())).collect::<Vec<_>>(),
-                "old_checkpoint": String::from_utf8_lossy(&p.old_checkpoint),
-                "checkpoint": String::from_utf8_lossy(&p.checkpoint),
-            }));
-        } else {
-            let mut s = format!("old {}\n", p.old_size);
-            for h in &p.proof {
-                s.push_str(&b64(h.as_bytes()));
-                s.push('\n');
-            }
-            s.push('\n');
-            ctx.out.raw(s.as_bytes());
-            ctx.out.raw(&p.checkpoint);
-        }
+        print_consistency(ctx, &p);
         return Ok(EXIT_OK);
     }
     let r = a.reference.as_deref().unwrap_or_default();
     let index = arch.resolve(r)?;
     let p = arch.inclusion_proof(index, a.size)?;
+    print_inclusion(ctx, p)?;
+    Ok(EXIT_OK)
+}
+
+fn print_consistency(ctx: &Ctx, p: &ConsistencyProof) {
+    if ctx.out.json {
+        let new_root = SignedCheckpoint::parse(&p.checkpoint)
+            .map(|c| b64(c.checkpoint().root.as_bytes()))
+            .unwrap_or_default();
+        ctx.out.json(&serde_json::json!({
+            "old_size": p.old_size,
+            "new_size": p.new_size,
+            "old_root": b64(p.old_root.as_bytes()),
+            "new_root": new_root,
+            "proof": p.proof.iter().map(|d| b64(d.as_bytes())).collect::<Vec<_>>(),
+            "old_checkpoint": String::from_utf8_lossy(&p.old_checkpoint),
+            "checkpoint": String::from_utf8_lossy(&p.checkpoint),
+        }));
+    } else {
+        let mut s = format!("old {}\n", p.old_size);
+        for h in &p.proof {
+            s.push_str(&b64(h.as_bytes()));
+            s.push('\n');
+        }
+        s.push('\n');
+        ctx.out.raw(s.as_bytes());
+        ctx.out.raw(&p.checkpoint);
+    }
+}
+
+fn print_inclusion(ctx: &Ctx, p: InclusionProof) -> Result<(), StoreError> {
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
             "index": p.index,
@@ -272,7 +322,7 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         ctx.out.raw(t.encode().as_bytes());
     }
-    Ok(EXIT_OK)
+    Ok(())
 }
 
 #[derive(Debug, Args)]

@@ -11,13 +11,14 @@ use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::RecipientKey;
 use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
-use crate::core::merkle::{self, LeafIndex, Overlay, TreeSize};
+use crate::core::merkle::{self, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore};
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
+use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::logfile::{Frame, LogFile};
-use crate::store::tree::tree_err;
+use crate::store::tree::{checked_inclusion_proof, tree_err};
 use crate::store::{io_err, StoreError};
 
 /// The archive format version this code reads and writes (FORMAT.md §7).
@@ -27,9 +28,15 @@ pub const CONFIG_FILE: &str = "custody.toml";
 const LOCK_FILE: &str = "lock";
 const DB_DIR: &str = "db";
 const BLOB_DIR: &str = "blobs";
-const LEDGER_DIR: &str = "ledger";
-const RECORDS_FILE: &str = "records";
-const CHECKPOINTS_FILE: &str = "checkpoints";
+pub(crate) const LEDGER_DIR: &str = "ledger";
+pub(crate) const RECORDS_FILE: &str = "records";
+pub(crate) const CHECKPOINTS_FILE: &str = "checkpoints";
+/// Where `reindex` builds the flat files before renaming them into place.
+const REINDEX_INDEX: &str = ".index.reindex";
+const REINDEX_TREE: &str = ".tree.reindex";
+/// Records indexed per batch when catching up with the record file (on open
+/// and by `reindex`): bounds the memory of indexing a long log.
+const CATCH_UP_BATCH: usize = 65_536;
 
 /// `custody.toml` (FORMAT.md §7.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -111,6 +118,8 @@ pub struct Reindexed {
     pub records: u64,
     pub checkpoints: u64,
     pub root: Digest,
+    /// The deduplication index was kept from the previous database (FORMAT.md §7.3).
+    pub dedup_kept: bool,
 }
 
 /// An open archive. Holds the process-exclusive lock until dropped.
@@ -119,7 +128,10 @@ pub struct Archive {
     pub(crate) config: Config,
     pub(crate) log_key: VerifierKey,
     pub(crate) recipients: Vec<RecipientKey>,
+    /// The sled part of the index: record count, lookups, checkpoints, cosignatures.
     pub(crate) db: Db,
+    /// The flat part of the index: record locations and Merkle nodes (§7.2.1, §7.2.2).
+    pub(crate) flat: FlatIndex,
     pub(crate) records: LogFile,
     pub(crate) checkpoints: LogFile,
     pub(crate) blobs: BlobStore,
@@ -127,6 +139,119 @@ pub struct Archive {
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
     pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
     _lock: File,
+}
+
+/// How an archive is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Any command.
+    Normal,
+    /// A pass that reads the whole log once (`verify`): a small database cache.
+    Scan,
+    /// `reindex`: a new database, and flat files built aside then renamed.
+    Reindex,
+}
+
+/// Removes what an interrupted write left in `ledger/`: temporary files of
+/// `ledger/checkpoint` (`write_durable`) and flat files of a `reindex`.
+fn clean_ledger_tmp(ledger: &Path) -> Result<(), StoreError> {
+    let entries = fs::read_dir(ledger).map_err(|e| io_err(ledger, e))?;
+    for e in entries {
+        let e = e.map_err(|e| io_err(ledger, e))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let leftover = (name.starts_with(".custody-") && name.ends_with(".tmp"))
+            || name == REINDEX_INDEX
+            || name == REINDEX_TREE;
+        if leftover {
+            fs::remove_file(e.path()).map_err(|err| io_err(&e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a batch to the flat files (fsynced), then to the database (one
+/// transaction, flushed), then moves the flat files' bound (FORMAT.md §7.2.5).
+fn commit_index(flat: &mut FlatIndex, db: &Db, batch: &Batch) -> Result<(), StoreError> {
+    flat.append(batch)?;
+    db.commit(batch)?;
+    flat.set_size(batch.size);
+    Ok(())
+}
+
+/// Reads and decodes record `index` (below the bound of `flat`).
+pub(crate) fn read_record(
+    flat: &FlatIndex,
+    records: &LogFile,
+    index: u64,
+) -> Result<Record, StoreError> {
+    let (off, len) = flat.location(index)?;
+    let bytes = records.read_at(off, len)?;
+    let rec = Record::decode(&bytes)
+        .map_err(|e| StoreError::Corrupt(format!("record {index} does not decode: {e}")))?;
+    if rec.body.index != index {
+        return Err(StoreError::IndexDamaged(format!(
+            "ledger/index locates record {index} where record {} is",
+            rec.body.index
+        )));
+    }
+    Ok(rec)
+}
+
+/// The root of the checkpoint `note` at tree size `size`.
+pub(crate) fn checkpoint_root(note: &[u8], size: u64) -> Result<Digest, StoreError> {
+    let c = SignedCheckpoint::parse(note)
+        .map_err(|e| StoreError::Corrupt(format!("checkpoint at size {size}: {e}")))?;
+    if c.checkpoint().size != size {
+        return Err(StoreError::Corrupt(format!(
+            "the checkpoint stored for size {size} says size {}",
+            c.checkpoint().size
+        )));
+    }
+    Ok(c.checkpoint().root)
+}
+
+/// The consistency proof between two checkpoints (size, note), from the
+/// stored nodes, checked against both roots before it is returned.
+pub(crate) fn checked_consistency_proof(
+    flat: &FlatIndex,
+    (old, old_note): (u64, Vec<u8>),
+    (new_size, note): (u64, Vec<u8>),
+) -> Result<ConsistencyProof, StoreError> {
+    if old > new_size {
+        return Err(StoreError::Input(format!(
+            "old size {old} is larger than new size {new_size}"
+        )));
+    }
+    let old_root = merkle::root(flat, TreeSize(old)).map_err(tree_err)?;
+    let proof =
+        merkle::consistency_proof(flat, TreeSize(old), TreeSize(new_size)).map_err(tree_err)?;
+    let (want_old, want_new) = (
+        checkpoint_root(&old_note, old)?,
+        checkpoint_root(&note, new_size)?,
+    );
+    if old_root != want_old
+        || merkle::verify_consistency(
+            TreeSize(old),
+            TreeSize(new_size),
+            &want_old,
+            &want_new,
+            &proof,
+        )
+        .is_err()
+    {
+        return Err(StoreError::IndexDamaged(format!(
+            "the stored Merkle nodes do not prove the checkpoint at size {old} consistent with the one at size {new_size}"
+        )));
+    }
+    Ok(ConsistencyProof {
+        old_size: old,
+        new_size,
+        old_root,
+        proof,
+        old_checkpoint: old_note,
+        checkpoint: note,
+    })
 }
 
 /// Is `dir` the root of an archive?
@@ -165,7 +290,7 @@ pub fn discover(
     )))
 }
 
-fn read_config(root: &Path) -> Result<Config, StoreError> {
+pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
     let path = root.join(CONFIG_FILE);
     let text = fs::read_to_string(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
@@ -193,7 +318,7 @@ fn read_config(root: &Path) -> Result<Config, StoreError> {
     toml::from_str(&text).map_err(|e| StoreError::Config(path, e.to_string()))
 }
 
-fn parse_config_keys(
+pub(crate) fn parse_config_keys(
     root: &Path,
     c: &Config,
 ) -> Result<(VerifierKey, Vec<RecipientKey>), StoreError> {
@@ -284,6 +409,7 @@ impl Archive {
             fs::create_dir(&ledger).map_err(|e| io_err(&ledger, e))?;
             LogFile::open(&ledger.join(RECORDS_FILE), true)?;
             LogFile::open(&ledger.join(CHECKPOINTS_FILE), true)?;
+            FlatIndex::create(ledger.join(INDEX_FILE), ledger.join(TREE_FILE))?;
             blobs::sync_dir(&ledger)?;
             // The database is created by the one open below, under the lock
             // (opening it twice raced with sled releasing its own file lock).
@@ -307,8 +433,7 @@ impl Archive {
             fs::rename(&tmp, dir.join(CONFIG_FILE)).map_err(|e| io_err(dir, e))?;
             blobs::sync_dir(dir)?;
             let (log_key, recipients) = parse_config_keys(dir, &config)?;
-            let mut a =
-                Self::open_locked(dir, config, log_key, recipients, lock, true, CACHE_BYTES)?;
+            let mut a = Self::open_locked(dir, config, log_key, recipients, lock, Mode::Normal)?;
             let cp = a.sign_checkpoint(signer)?;
             Ok((a, cp))
         })();
@@ -330,7 +455,7 @@ impl Archive {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
         let lock = lock(root)?;
-        Self::open_locked(root, config, log_key, recipients, lock, false, CACHE_BYTES)
+        Self::open_locked(root, config, log_key, recipients, lock, Mode::Normal)
     }
 
     /// [`Archive::open`] for a pass that reads the whole log once
@@ -339,15 +464,7 @@ impl Archive {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
         let lock = lock(root)?;
-        Self::open_locked(
-            root,
-            config,
-            log_key,
-            recipients,
-            lock,
-            false,
-            SCAN_CACHE_BYTES,
-        )
+        Self::open_locked(root, config, log_key, recipients, lock, Mode::Scan)
     }
 
     fn open_locked(
@@ -356,8 +473,7 @@ impl Archive {
         log_key: VerifierKey,
         recipients: Vec<RecipientKey>,
         lock: File,
-        create_db: bool,
-        cache_bytes: u64,
+        mode: Mode,
     ) -> Result<Archive, StoreError> {
         let ledger = root.join(LEDGER_DIR);
         let open_log = |name: &str| {
@@ -370,13 +486,23 @@ impl Archive {
         let records = open_log(RECORDS_FILE)?;
         let checkpoints = open_log(CHECKPOINTS_FILE)?;
         let db_path = root.join(DB_DIR);
-        if !create_db && !db_path.is_dir() {
+        if mode != Mode::Reindex && !db_path.is_dir() {
             return Err(StoreError::DatabaseCorrupt(format!(
                 "{} is missing",
                 db_path.display()
             )));
         }
+        let cache_bytes = match mode {
+            Mode::Scan => SCAN_CACHE_BYTES,
+            Mode::Normal | Mode::Reindex => CACHE_BYTES,
+        };
         let db = Db::open_with_cache(&db_path, cache_bytes)?;
+        let flat = match mode {
+            Mode::Reindex => {
+                FlatIndex::create(ledger.join(REINDEX_INDEX), ledger.join(REINDEX_TREE))?
+            }
+            Mode::Normal | Mode::Scan => FlatIndex::open(&ledger)?,
+        };
         let blobs = BlobStore::new(root.join(BLOB_DIR));
         let mut a = Archive {
             root: root.to_path_buf(),
@@ -384,6 +510,7 @@ impl Archive {
             log_key,
             recipients,
             db,
+            flat,
             records,
             checkpoints,
             blobs,
@@ -392,6 +519,13 @@ impl Archive {
             _lock: lock,
         };
         a.catch_up()?;
+        if mode == Mode::Reindex {
+            a.flat.persist_in(&ledger)?;
+        }
+        if a.damaged.is_none() {
+            a.repair_checkpoint_file()?;
+        }
+        clean_ledger_tmp(&ledger)?;
         a.blobs.clean_tmp()?;
         Ok(a)
     }
@@ -413,6 +547,10 @@ impl Archive {
     }
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+    /// The stored Merkle nodes (and record locations) of the indexed records.
+    pub(crate) fn flat(&self) -> &FlatIndex {
+        &self.flat
     }
     pub(crate) fn record_file(&self) -> &LogFile {
         &self.records
@@ -441,12 +579,18 @@ impl Archive {
         Ok(())
     }
 
-    /// Indexes records and checkpoints that are in the files but not in sled
-    /// (a crash between the file fsync and the sled flush), after cutting back
-    /// a torn final frame. Damage that is not a torn tail (a file shorter than
-    /// the index, a frame that does not decode) is not repaired: the archive is
-    /// marked damaged, stays readable for `verify`, and refuses writes.
+    /// Cuts the flat files back to what the database committed, then indexes
+    /// records, checkpoints and cosignatures that are in the files but not in
+    /// the index (a crash between the file fsync and the database flush),
+    /// after cutting back a torn final frame (FORMAT.md §7.2.5). Damage that
+    /// is not a torn tail (a file shorter than the index, a frame that does
+    /// not decode) is not repaired: the archive is marked damaged, stays
+    /// readable for `verify`, and refuses writes.
     fn catch_up(&mut self) -> Result<(), StoreError> {
+        if let Err(reason) = self.flat.reconcile(self.db.size()?)? {
+            self.damaged = Some(reason);
+            return Ok(());
+        }
         if let Err(reason) = self.catch_up_records()? {
             self.damaged = Some(reason);
             return Ok(());
@@ -461,6 +605,13 @@ impl Archive {
         Ok(())
     }
 
+    /// Writes the index's part of a batch: the flat files first (fsynced),
+    /// then the database transaction (flushed). A crash in between leaves
+    /// flat entries beyond the database's count, cut back on the next open.
+    pub(crate) fn commit_index(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        commit_index(&mut self.flat, &self.db, batch)
+    }
+
     fn catch_up_records(&mut self) -> Result<Result<(), String>, StoreError> {
         let indexed = self.db.records_len()?;
         let flen = self.records.len()?;
@@ -473,57 +624,70 @@ impl Archive {
             return Ok(Ok(()));
         }
         let mut size = self.db.size()?;
-        let mut batch = Batch {
-            size,
-            records_len: indexed,
-            ..Batch::default()
-        };
-        let mut overlay = Overlay::new(&self.db, TreeSize(size));
+        let mut records_len = indexed;
         let mut torn = None;
-        for f in self.records.scan(indexed)? {
-            match f? {
-                Frame::Complete { offset, body } => {
-                    let rec = match Record::decode(&body) {
-                        Ok(r) => r,
-                        Err(_) if self.records.zeros_from(offset)? => {
-                            torn = Some(offset);
-                            break;
-                        }
-                        Err(e) => {
-                            return Ok(Err(format!(
-                                "record at offset {offset} of ledger/records: {e}"
-                            )))
-                        }
-                    };
-                    if rec.body.index != size {
-                        return Ok(Err(format!(
-                            "record at offset {offset} of ledger/records has index {} where {size} was expected",
-                            rec.body.index
-                        )));
-                    }
-                    index_record(&mut batch, &mut overlay, &rec, offset).map_err(tree_err)?;
-                    size += 1;
-                    batch.records_len = offset + 4 + body.len() as u64;
-                }
-                Frame::Torn { offset } => torn = Some(offset),
-                Frame::Oversized { offset, .. } if self.records.zeros_from(offset)? => {
-                    torn = Some(offset);
+        let mut frames = self.records.scan(indexed)?;
+        let mut done = false;
+        while !done {
+            let mut batch = Batch::default();
+            let mut overlay = Overlay::new(&self.flat, TreeSize(size));
+            while batch.records.len() < CATCH_UP_BATCH {
+                let Some(f) = frames.next() else {
+                    done = true;
                     break;
-                }
-                Frame::Oversized { offset, len } => {
-                    return Ok(Err(format!(
-                        "ledger/records frame at offset {offset} claims {len} bytes"
-                    )))
+                };
+                match f? {
+                    Frame::Complete { offset, body } => {
+                        let rec = match Record::decode(&body) {
+                            Ok(r) => r,
+                            Err(_) if self.records.zeros_from(offset)? => {
+                                torn = Some(offset);
+                                done = true;
+                                break;
+                            }
+                            Err(e) => {
+                                return Ok(Err(format!(
+                                    "record at offset {offset} of ledger/records: {e}"
+                                )))
+                            }
+                        };
+                        if rec.body.index != size {
+                            return Ok(Err(format!(
+                                "record at offset {offset} of ledger/records has index {} where {size} was expected",
+                                rec.body.index
+                            )));
+                        }
+                        index_record(&mut batch, &mut overlay, &rec, offset).map_err(tree_err)?;
+                        size += 1;
+                        records_len = offset + 4 + body.len() as u64;
+                    }
+                    Frame::Torn { offset } => {
+                        torn = Some(offset);
+                        done = true;
+                        break;
+                    }
+                    Frame::Oversized { offset, .. } if self.records.zeros_from(offset)? => {
+                        torn = Some(offset);
+                        done = true;
+                        break;
+                    }
+                    Frame::Oversized { offset, len } => {
+                        return Ok(Err(format!(
+                            "ledger/records frame at offset {offset} claims {len} bytes"
+                        )))
+                    }
                 }
             }
+            batch.nodes = overlay.into_nodes();
+            batch.size = size;
+            batch.records_len = records_len;
+            if !batch.records.is_empty() {
+                commit_index(&mut self.flat, &self.db, &batch)?;
+            }
         }
-        batch.size = size;
-        batch.nodes = overlay.into_nodes();
+        drop(frames);
         if let Some(off) = torn {
             self.records.truncate(off)?;
-        }
-        if batch.records_len != indexed {
-            self.db.commit(&batch)?;
         }
         Ok(Ok(()))
     }
@@ -595,7 +759,7 @@ impl Archive {
         self.ensure_writable()?;
         self.check_signer(signer)?;
         let size = self.db.size()?;
-        let root = merkle::root(&self.db, TreeSize(size)).map_err(tree_err)?;
+        let root = merkle::root(&self.flat, TreeSize(size)).map_err(tree_err)?;
         if let Some((psize, pnote)) = self.db.latest_checkpoint()? {
             let prev = SignedCheckpoint::open(&pnote, &self.log_key, &[])
                 .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?;
@@ -604,7 +768,7 @@ impl Archive {
                     "the latest checkpoint is at size {psize} but the log has {size} records"
                 )));
             }
-            let then = merkle::root(&self.db, TreeSize(psize)).map_err(tree_err)?;
+            let then = merkle::root(&self.flat, TreeSize(psize)).map_err(tree_err)?;
             if then != prev.checkpoint.root {
                 return Err(StoreError::Corrupt(format!(
                     "the records no longer match the checkpoint at size {psize}; refusing to sign a new one (run custody verify)"
@@ -632,6 +796,7 @@ impl Archive {
         self.checkpoints.append(&[&note])?;
         let flen = self.checkpoints.len()?;
         self.db.put_checkpoint(size, &note, flen)?;
+        self.write_checkpoint_file()?;
         Ok(CheckpointInfo {
             size,
             root,
@@ -652,13 +817,7 @@ impl Archive {
 
     /// Reads and decodes record `index` from the record file.
     pub fn record(&self, index: u64) -> Result<Record, StoreError> {
-        let (off, len) = self
-            .db
-            .record_location(index)?
-            .ok_or_else(|| StoreError::NotFound(format!("record {index}")))?;
-        let bytes = self.records.read_at(off, len)?;
-        Record::decode(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("record {index} does not decode: {e}")))
+        read_record(&self.flat, &self.records, index)
     }
 
     /// Resolves a REF: a decimal record index, or a hex prefix (at least 4
@@ -744,8 +903,8 @@ impl Archive {
             )));
         }
         let rec = self.record(index)?;
-        let proof = merkle::inclusion_proof(&self.db, LeafIndex(index), TreeSize(size))
-            .map_err(tree_err)?;
+        let root = checkpoint_root(&note, size)?;
+        let proof = checked_inclusion_proof(&self.flat, index, size, &rec.leaf_hash(), &root)?;
         Ok(InclusionProof {
             index,
             size,
@@ -764,22 +923,7 @@ impl Archive {
     ) -> Result<ConsistencyProof, StoreError> {
         let (new_size, note) = self.checkpoint_at(new)?;
         let (_, old_note) = self.checkpoint_at(Some(old))?;
-        if old > new_size {
-            return Err(StoreError::Input(format!(
-                "old size {old} is larger than new size {new_size}"
-            )));
-        }
-        let old_root = merkle::root(&self.db, TreeSize(old)).map_err(tree_err)?;
-        let proof = merkle::consistency_proof(&self.db, TreeSize(old), TreeSize(new_size))
-            .map_err(tree_err)?;
-        Ok(ConsistencyProof {
-            old_size: old,
-            new_size,
-            old_root,
-            proof,
-            old_checkpoint: old_note,
-            checkpoint: note,
-        })
+        checked_consistency_proof(&self.flat, (old, old_note), (new_size, note))
     }
 
     /// A summary of the archive.
@@ -803,9 +947,13 @@ impl Archive {
         })
     }
 
-    /// Rebuilds the sled database from the append-only files. The old database
-    /// directory is moved aside first and deleted only after the rebuild succeeded.
-    /// The deduplication index cannot be rebuilt without keys and starts empty.
+    /// Rebuilds the index (the sled database, `ledger/index`, `ledger/tree`,
+    /// `ledger/checkpoint`) from the append-only files, from any earlier
+    /// layout. The old database directory is moved aside first and deleted
+    /// only after the rebuild succeeded; the flat files are built aside and
+    /// renamed into place. The deduplication index cannot be rebuilt without
+    /// keys: it is kept if the old database opens and indexes the same
+    /// records, and starts empty otherwise.
     pub fn reindex(root: &Path) -> Result<Reindexed, StoreError> {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
@@ -818,7 +966,8 @@ impl Archive {
         if db_path.exists() {
             fs::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
         }
-        let opened = Self::open_locked(root, config, log_key, recipients, lock, true, CACHE_BYTES);
+        let opened = Self::open_locked(root, config, log_key, recipients, lock, Mode::Reindex)
+            .and_then(|a| a.write_checkpoint_file().map(|()| a));
         let a = match opened {
             Ok(a) => a,
             Err(e) => {
@@ -826,17 +975,33 @@ impl Archive {
                 if aside.exists() {
                     let _ = fs::rename(&aside, &db_path);
                 }
+                let ledger = root.join(LEDGER_DIR);
+                for name in [REINDEX_INDEX, REINDEX_TREE] {
+                    let _ = fs::remove_file(ledger.join(name));
+                }
                 return Err(e);
             }
         };
+        let size = a.size()?;
+        let mut dedup_kept = false;
         if aside.exists() {
+            // The deduplication index cannot be rebuilt without the log key;
+            // keep the old one if it indexes exactly these records (§7.3).
+            if let Some(old) = Db::previous_dedup(&aside, size, a.db.records_len()?) {
+                let kept: Vec<_> = old
+                    .into_iter()
+                    .filter(|(_, blob)| a.blobs.exists(blob))
+                    .collect();
+                a.db.put_dedup(&kept)?;
+                dedup_kept = true;
+            }
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
         }
-        let size = a.size()?;
         Ok(Reindexed {
             records: size,
             checkpoints: a.checkpoints()?.len() as u64,
-            root: merkle::root(&a.db, TreeSize(size)).map_err(tree_err)?,
+            root: merkle::root(&a.flat, TreeSize(size)).map_err(tree_err)?,
+            dedup_kept,
         })
     }
 }
@@ -844,7 +1009,7 @@ impl Archive {
 /// Adds a record's location, Merkle nodes and digest lookups to a batch.
 pub(crate) fn index_record(
     batch: &mut Batch,
-    overlay: &mut Overlay<'_, Db>,
+    overlay: &mut Overlay<'_, FlatIndex>,
     rec: &Record,
     offset: u64,
 ) -> Result<(), merkle::TreeError<StoreError>> {

@@ -260,7 +260,7 @@ impl Archive {
                     format!("not covered by the latest checkpoint (size {size})"),
                 );
             } else {
-                let proof = merkle::inclusion_proof(&self.db, LeafIndex(i), TreeSize(size))
+                let proof = merkle::inclusion_proof(&self.flat, LeafIndex(i), TreeSize(size))
                     .map_err(tree_err)?;
                 if let Err(e) = merkle::verify_inclusion(
                     LeafIndex(i),

@@ -218,6 +218,7 @@ impl Archive {
             })
             .collect();
         self.db().put_cosignatures(&idx, flen)?;
+        self.write_checkpoint_file()?;
         Ok(out)
     }
 

@@ -1,17 +1,21 @@
 //! The only module that names sled: trees, one transaction per batch, flush.
 //!
-//! sled holds only what can be rebuilt from the append-only files (FORMAT.md §7):
-//! record locations, Merkle nodes, digest lookups, the deduplication index and a
-//! copy of every checkpoint, and the stored witness cosignatures (§11.3).
-//! `reindex` rebuilds it from the files.
+//! sled holds only what can be rebuilt from the append-only files (FORMAT.md
+//! §7.2.4): the record count, digest lookups, the deduplication index, a copy
+//! of every checkpoint and the stored witness cosignatures (§11.3). Record
+//! locations and Merkle nodes live in the flat files of
+//! [`crate::store::flat`], which the lock-free reader can open without sled.
+//! `reindex` rebuilds both from the files.
 
 use std::path::Path;
 
 use crate::core::hash::Digest;
 use crate::store::StoreError;
 
-/// Version of the sled layout below; stored under `meta/"layout"`.
-pub const DB_LAYOUT: u64 = 1;
+/// Version of the sled layout below; stored under `meta/"layout"`. Layout 1
+/// (before the flat files) also held record locations and Merkle nodes;
+/// `reindex` rebuilds such a database as layout 2.
+pub const DB_LAYOUT: u64 = 2;
 
 const K_LAYOUT: &[u8] = b"layout";
 const K_SIZE: &[u8] = b"size";
@@ -25,7 +29,7 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 /// (`verify`): a larger one only fills with pages that are not read again.
 pub const SCAN_CACHE_BYTES: u64 = 8 << 20;
 
-/// What a digest in the lookup tree names (FORMAT.md §7.2).
+/// What a digest in the lookup tree names (FORMAT.md §7.2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestKind {
     /// The ciphertext blob of a document.
@@ -34,11 +38,11 @@ pub enum DigestKind {
     Meta = 2,
     /// The RFC 6962 leaf hash of a record.
     Leaf = 3,
-    /// The content commitment of the document a record is about (FORMAT.md §7.2).
+    /// The content commitment of the document a record is about (FORMAT.md §7.2.4).
     Commitment = 4,
     /// The leaf hash of the other log's `share` record a `receive` came with.
     Received = 5,
-    /// A fixed tag under which every `actor` record is listed (FORMAT.md §7.2).
+    /// A fixed tag under which every `actor` record is listed (FORMAT.md §7.2.4).
     Actor = 6,
     /// A parent's commitment, listing the `derive` records made from it.
     Parent = 7,
@@ -59,12 +63,14 @@ impl DigestKind {
     }
 }
 
-/// Everything one batch of appended records changes, written in one transaction.
+/// Everything one batch of appended records changes in the index: `records`
+/// and `nodes` go to the flat files ([`crate::store::flat::FlatIndex::append`],
+/// fsynced first), the rest to sled in one transaction ([`Db::commit`]).
 #[derive(Default)]
 pub struct Batch {
     /// (index, file offset, length) of each new record.
     pub records: Vec<(u64, u64, u32)>,
-    /// New Merkle nodes (level, index, hash).
+    /// New Merkle nodes (level, index, hash): exactly those the new records complete.
     pub nodes: Vec<(u8, u64, Digest)>,
     /// New digest lookups.
     pub digests: Vec<(Digest, u64, DigestKind)>,
@@ -80,8 +86,6 @@ pub struct Batch {
 pub struct Db {
     db: sled::Db,
     meta: sled::Tree,
-    rec: sled::Tree,
-    nodes: sled::Tree,
     digests: sled::Tree,
     dedup: sled::Tree,
     cps: sled::Tree,
@@ -112,13 +116,6 @@ fn u64_of(v: &[u8]) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::DatabaseCorrupt("bad integer value".into()))
 }
 
-fn node_key(level: u8, index: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = level;
-    k[1..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
 /// `cosignatures` key: u64 tree size || u32 key ID || key name.
 fn cosig_key(size: u64, key_id: [u8; 4], name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(12 + name.len());
@@ -126,6 +123,32 @@ fn cosig_key(size: u64, key_id: [u8; 4], name: &str) -> Vec<u8> {
     k.extend_from_slice(&key_id);
     k.extend_from_slice(name.as_bytes());
     k
+}
+
+/// Opens sled in `path`; a panic inside sled (a damaged database) is caught
+/// and reported as corruption.
+fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let cfg = sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::LowSpace)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(None);
+    match quietly(|| cfg.open()) {
+        Some(r) => r.map_err(db_err),
+        None => Err(StoreError::DatabaseCorrupt(
+            "the database panicked while opening".into(),
+        )),
+    }
+}
+
+/// Runs `f`, catching a panic (sled panics on some damaged databases)
+/// without printing it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    r.ok()
 }
 
 impl Db {
@@ -138,42 +161,24 @@ impl Db {
 
     /// [`Db::open`] with a page cache of `cache_bytes` (sled's estimate).
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Db, StoreError> {
-        let cfg = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::LowSpace)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None);
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open()));
-        std::panic::set_hook(hook);
-        let db = match opened {
-            Ok(r) => r.map_err(db_err)?,
-            Err(_) => {
-                return Err(StoreError::DatabaseCorrupt(
-                    "the database panicked while opening".into(),
-                ))
-            }
-        };
+        let db = open_sled(path, cache_bytes)?;
         let t = |n: &str| db.open_tree(n).map_err(db_err);
-        let this = Db {
-            meta: t("meta")?,
-            rec: t("records")?,
-            nodes: t("nodes")?,
-            digests: t("digests")?,
-            dedup: t("dedup")?,
-            cps: t("checkpoints")?,
-            cosigs: t("cosignatures")?,
-            db,
-        };
-        match this.meta.get(K_LAYOUT).map_err(db_err)? {
+        // The layout first, so an older database is refused before anything
+        // in it changes.
+        let meta = t("meta")?;
+        match meta.get(K_LAYOUT).map_err(db_err)? {
             None => {
-                this.meta
-                    .insert(K_LAYOUT, &DB_LAYOUT.to_be_bytes())
+                meta.insert(K_LAYOUT, &DB_LAYOUT.to_be_bytes())
                     .map_err(db_err)?;
-                this.flush()?;
+                db.flush().map_err(db_err)?;
             }
             Some(v) if u64_of(&v)? == DB_LAYOUT => {}
+            Some(v) if u64_of(&v)? < DB_LAYOUT => {
+                return Err(StoreError::OldDatabaseLayout {
+                    found: u64_of(&v)?,
+                    supported: DB_LAYOUT,
+                })
+            }
             Some(v) => {
                 return Err(StoreError::DatabaseCorrupt(format!(
                     "unknown database layout {}",
@@ -181,7 +186,61 @@ impl Db {
                 )))
             }
         }
-        Ok(this)
+        Ok(Db {
+            meta,
+            digests: t("digests")?,
+            dedup: t("dedup")?,
+            cps: t("checkpoints")?,
+            cosigs: t("cosignatures")?,
+            db,
+        })
+    }
+
+    /// The deduplication index of an earlier database in `path` (layout 1 or
+    /// this one), if it opens and indexes exactly `size` records and
+    /// `records_len` bytes of `ledger/records`: what `reindex` keeps, since it
+    /// cannot be rebuilt without the log key (FORMAT.md §7.3). `None` when
+    /// the database does not open or indexes something else.
+    pub fn previous_dedup(
+        path: &Path,
+        size: u64,
+        records_len: u64,
+    ) -> Option<Vec<(Digest, Digest)>> {
+        let db = open_sled(path, SCAN_CACHE_BYTES).ok()?;
+        quietly(|| Self::read_dedup(&db, size, records_len)).flatten()
+    }
+
+    fn read_dedup(db: &sled::Db, size: u64, records_len: u64) -> Option<Vec<(Digest, Digest)>> {
+        let meta = db.open_tree("meta").ok()?;
+        let get = |k: &[u8]| -> Option<u64> {
+            match meta.get(k).ok()? {
+                None => Some(0),
+                Some(v) => u64_of(&v).ok(),
+            }
+        };
+        let layout = get(K_LAYOUT)?;
+        if !(1..=DB_LAYOUT).contains(&layout)
+            || get(K_SIZE)? != size
+            || get(K_RECORDS_LEN)? != records_len
+        {
+            return None;
+        }
+        let mut out = Vec::new();
+        for kv in db.open_tree("dedup").ok()?.iter() {
+            let (k, v) = kv.ok()?;
+            out.push((Digest::from_slice(&k)?, Digest::from_slice(&v)?));
+        }
+        Some(out)
+    }
+
+    /// Adds deduplication entries (tag -> blob address); flushes.
+    pub fn put_dedup(&self, entries: &[(Digest, Digest)]) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for (tag, blob) in entries {
+            b.insert(tag.as_bytes(), blob.as_bytes());
+        }
+        self.dedup.apply_batch(b).map_err(db_err)?;
+        self.flush()
     }
 
     /// fsyncs everything sled has buffered.
@@ -212,44 +271,10 @@ impl Db {
         self.meta_u64(K_CHECKPOINTS_LEN)
     }
 
-    /// File offset and length of record `index`.
-    pub fn record_location(&self, index: u64) -> Result<Option<(u64, u32)>, StoreError> {
-        match self.rec.get(index.to_be_bytes()).map_err(db_err)? {
-            None => Ok(None),
-            Some(v) if v.len() == 12 => {
-                let off = u64_of(&v[..8])?;
-                let len = u32::from_be_bytes([v[8], v[9], v[10], v[11]]);
-                Ok(Some((off, len)))
-            }
-            Some(_) => Err(StoreError::DatabaseCorrupt(format!(
-                "bad location of record {index}"
-            ))),
-        }
-    }
-
-    /// A stored Merkle node, if present.
-    pub fn node(&self, level: u8, index: u64) -> Result<Option<Digest>, StoreError> {
-        match self.nodes.get(node_key(level, index)).map_err(db_err)? {
-            None => Ok(None),
-            Some(v) => Digest::from_slice(&v)
-                .map(Some)
-                .ok_or_else(|| StoreError::DatabaseCorrupt("bad node value".into())),
-        }
-    }
-
-    /// Applies a batch in one transaction, then flushes (fsync) before returning.
+    /// Applies the database's part of a batch (digests, dedup, size, record
+    /// file length) in one transaction, then flushes (fsync) before
+    /// returning. The flat files must already hold `records` and `nodes`.
     pub fn commit(&self, b: &Batch) -> Result<(), StoreError> {
-        let mut rec = sled::Batch::default();
-        for (i, off, len) in &b.records {
-            let mut v = [0u8; 12];
-            v[..8].copy_from_slice(&off.to_be_bytes());
-            v[8..].copy_from_slice(&len.to_be_bytes());
-            rec.insert(&i.to_be_bytes(), &v);
-        }
-        let mut nodes = sled::Batch::default();
-        for (l, i, h) in &b.nodes {
-            nodes.insert(&node_key(*l, *i)[..], h.as_bytes());
-        }
         let mut digests = sled::Batch::default();
         for (d, i, k) in &b.digests {
             let mut key = [0u8; 40];
@@ -265,16 +290,8 @@ impl Db {
         meta.insert(K_SIZE, &b.size.to_be_bytes());
         meta.insert(K_RECORDS_LEN, &b.records_len.to_be_bytes());
         use sled::Transactional;
-        (
-            &self.meta,
-            &self.rec,
-            &self.nodes,
-            &self.digests,
-            &self.dedup,
-        )
-            .transaction(|(m, r, n, d, x)| {
-                r.apply_batch(&rec)?;
-                n.apply_batch(&nodes)?;
+        (&self.meta, &self.digests, &self.dedup)
+            .transaction(|(m, d, x)| {
                 d.apply_batch(&digests)?;
                 x.apply_batch(&dedup)?;
                 m.apply_batch(&meta)?;
@@ -431,5 +448,47 @@ impl Db {
             None => Ok(None),
             Some(v) => Ok(Digest::from_slice(&v)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(b: u8) -> Digest {
+        Digest([b; 32])
+    }
+
+    #[test]
+    fn older_layout_is_refused_and_its_dedup_kept_only_if_it_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let db = Db::open(&p).unwrap();
+            db.commit(&Batch {
+                dedup: vec![(d(1), d(2)), (d(3), d(4))],
+                size: 3,
+                records_len: 100,
+                ..Batch::default()
+            })
+            .unwrap();
+            db.meta.insert(K_LAYOUT, &1u64.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            Db::open(&p),
+            Err(StoreError::OldDatabaseLayout {
+                found: 1,
+                supported: DB_LAYOUT
+            })
+        ));
+        assert_eq!(
+            Db::previous_dedup(&p, 3, 100),
+            Some(vec![(d(1), d(2)), (d(3), d(4))])
+        );
+        assert_eq!(Db::previous_dedup(&p, 4, 100), None);
+        assert_eq!(Db::previous_dedup(&p, 3, 99), None);
+        // A database without a layout (a new one) is not an earlier one.
+        assert_eq!(Db::previous_dedup(&dir.path().join("none"), 0, 0), None);
     }
 }

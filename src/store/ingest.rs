@@ -276,19 +276,19 @@ impl Archive {
         let recs = sign_at(bodies, start, key)?;
         let bytes: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
         let offsets = self.records.append(&bytes)?;
-        // 3. Index them in one sled transaction and flush.
+        // 3. Index them: flat files (fsync), then one sled transaction (flush).
         let mut batch = Batch {
             dedup,
             ..Batch::default()
         };
-        let mut overlay = Overlay::new(&self.db, TreeSize(start));
+        let mut overlay = Overlay::new(&self.flat, TreeSize(start));
         for (rec, off) in recs.iter().zip(&offsets) {
             index_record(&mut batch, &mut overlay, rec, *off).map_err(tree_err)?;
         }
         batch.nodes = overlay.into_nodes();
         batch.size = start + recs.len() as u64;
         batch.records_len = self.records.len()?;
-        self.db.commit(&batch)?;
+        self.commit_index(&batch)?;
         Ok(recs)
     }
 

@@ -1,7 +1,7 @@
 //! Append-only framed files: `ledger/records` and `ledger/checkpoints`.
 //!
 //! Each frame is a 4-byte big-endian length followed by that many bytes
-//! (FORMAT.md §7.1). These files are the evidence: sled only indexes them. A
+//! (FORMAT.md §7.1). These files are the evidence: the index only indexes them. A
 //! crash can leave a torn last frame, which [`LogFile::scan`] reports as `Torn`
 //! so the opener can cut it back; damage elsewhere is reported, never repaired.
 
@@ -80,22 +80,48 @@ impl LogFile {
         Ok(offsets)
     }
 
-    /// Reads the frame whose length prefix is at `offset`, expecting body length `len`.
+    /// Opens an existing file for reading only (the lock-free view).
+    pub fn open_read(path: &Path) -> Result<LogFile, StoreError> {
+        let file = File::open(path).map_err(|e| io_err(path, e))?;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Reads the frame whose length prefix is at `offset`, expecting body
+    /// length `len` (as the index says): the prefix must say the same, and
+    /// `len` must be at most [`MAX_FRAME`]. Positioned reads only, so
+    /// concurrent readers of one handle do not interfere.
     pub fn read_at(&self, offset: u64, len: u32) -> Result<Vec<u8>, StoreError> {
-        let mut f = &self.file;
+        let mismatch = |what: String| {
+            StoreError::IndexDamaged(format!(
+                "{}: the index locates a frame of {len} bytes at offset {offset}, {what}",
+                self.path.display()
+            ))
+        };
+        if len > MAX_FRAME {
+            return Err(mismatch(format!("over the {MAX_FRAME}-byte limit")));
+        }
         let mut hdr = [0u8; 4];
-        f.seek(SeekFrom::Start(offset))
-            .and_then(|_| f.read_exact(&mut hdr))
-            .map_err(|e| io_err(&self.path, e))?;
+        let read = |buf: &mut [u8], at: u64| {
+            read_exact_at(&self.file, buf, at).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    mismatch("past the end of the file".into())
+                } else {
+                    io_err(&self.path, e)
+                }
+            })
+        };
+        read(&mut hdr, offset)?;
         if u32::from_be_bytes(hdr) != len {
-            return Err(StoreError::Corrupt(format!(
-                "{}: frame at offset {offset} has length {} but the index says {len}",
-                self.path.display(),
+            return Err(mismatch(format!(
+                "where the file has a frame of {} bytes",
                 u32::from_be_bytes(hdr)
             )));
         }
         let mut body = vec![0u8; len as usize];
-        f.read_exact(&mut body).map_err(|e| io_err(&self.path, e))?;
+        read(&mut body, offset + 4)?;
         Ok(body)
     }
 
@@ -203,6 +229,57 @@ impl Iterator for FrameIter<'_> {
     }
 }
 
+/// Reads exactly `buf.len()` bytes at `at` (positioned: the handle's offset
+/// is not used, so readers of one handle do not interfere on unix).
+pub(crate) fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut buf, mut at) = (buf, at);
+        while !buf.is_empty() {
+            match f.seek_read(buf, at) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `buf` at `at` (positioned).
+pub(crate) fn write_all_at(f: &File, buf: &[u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut buf, mut at) = (buf, at);
+        while !buf.is_empty() {
+            match f.seek_write(buf, at) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -228,7 +305,22 @@ mod tests {
         let offs = lf.append(&[b"one", b"", b"three"]).unwrap();
         assert_eq!(offs, vec![0, 7, 11]);
         assert_eq!(lf.read_at(11, 5).unwrap(), b"three");
-        assert!(matches!(lf.read_at(11, 4), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            lf.read_at(11, 4),
+            Err(StoreError::IndexDamaged(_))
+        ));
+        assert!(matches!(
+            lf.read_at(11, 6),
+            Err(StoreError::IndexDamaged(_))
+        ));
+        assert!(matches!(
+            lf.read_at(12, 5),
+            Err(StoreError::IndexDamaged(_))
+        ));
+        assert!(matches!(
+            lf.read_at(11, u32::MAX),
+            Err(StoreError::IndexDamaged(_))
+        ));
         // Simulate a torn append.
         std::fs::OpenOptions::new()
             .append(true)

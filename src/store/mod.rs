@@ -1,4 +1,5 @@
-//! The archive on disk: config, lock, append-only ledger files, sled index, blobs.
+//! The archive on disk: config, lock, append-only ledger files, the index
+//! (flat files and sled), blobs, and a lock-free read-only view.
 //!
 //! Dependency direction: `cli -> store -> core`. Only [`db`] names sled.
 
@@ -7,10 +8,12 @@ pub mod archive;
 pub mod audit;
 pub mod blobs;
 pub mod bundle_file;
+pub mod checkpoint_file;
 pub mod cosignatures;
 pub mod db;
 pub mod events;
 pub mod extract;
+pub mod flat;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;
@@ -21,6 +24,7 @@ pub mod tree;
 pub mod trust;
 pub mod verify;
 mod verify_records;
+pub mod view;
 pub mod walk;
 pub mod witness;
 
@@ -51,6 +55,13 @@ pub enum StoreError {
     Database(String),
     #[error("the archive database is damaged: {0}")]
     DatabaseCorrupt(String),
+    /// The database was written by an older custody (FORMAT.md §7.2.4).
+    #[error("the archive database has layout {found}, this custody reads layout {supported}")]
+    OldDatabaseLayout { found: u64, supported: u64 },
+    /// `ledger/index`, `ledger/tree` or `ledger/checkpoint` (derived files,
+    /// FORMAT.md §7.2.1 to §7.2.3) disagree with what they must hold.
+    #[error("the archive's index files are damaged: {0}")]
+    IndexDamaged(String),
     #[error("archive files are inconsistent: {0}")]
     Corrupt(String),
     #[error("no record matches {0}")]

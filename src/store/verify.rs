@@ -17,7 +17,7 @@ use crate::store::archive::Archive;
 use crate::store::blobs;
 use crate::store::extract::HashingReader;
 use crate::store::logfile::Frame;
-use crate::store::verify_records::Scanned;
+use crate::store::verify_records::{Scanned, FLAT_LISTED};
 use crate::store::StoreError;
 
 /// What to verify.
@@ -45,7 +45,12 @@ pub(crate) struct Frontier {
 }
 
 impl Frontier {
-    pub(crate) fn push(&mut self, leaf: Digest) {
+    /// Pushes a leaf and calls `made(level, hash)` for every node that
+    /// completes, in the order appends create them (the post-order of
+    /// `ledger/tree`, FORMAT.md §7.2.2): the leaf itself at level 0, then each
+    /// parent up.
+    pub(crate) fn push_with(&mut self, leaf: Digest, mut made: impl FnMut(u32, &Digest)) {
+        made(0, &leaf);
         self.stack.push((0, leaf));
         while self.stack.len() >= 2 {
             let (h1, right) = self.stack[self.stack.len() - 1];
@@ -54,7 +59,9 @@ impl Frontier {
                 break;
             }
             self.stack.truncate(self.stack.len() - 2);
-            self.stack.push((h0 + 1, merkle::node_hash(&left, &right)));
+            let parent = merkle::node_hash(&left, &right);
+            made(h0 + 1, &parent);
+            self.stack.push((h0 + 1, parent));
         }
     }
     pub(crate) fn root(&self) -> Digest {
@@ -162,6 +169,7 @@ impl Archive {
             links,
             ingests,
             doc_findings,
+            flat: scanned_flat,
         } = scanned;
         rep.coverage.records = n;
         for (i, check, reason) in doc_findings {
@@ -180,6 +188,22 @@ impl Archive {
                 format!("the database counts {db_size} records, ledger/records holds {n}"),
             );
         }
+        if scanned_flat.found > FLAT_LISTED {
+            rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!(
+                    "{} more entries of ledger/index and ledger/tree differ from the records (not listed)",
+                    scanned_flat.found - FLAT_LISTED
+                ),
+            );
+        }
+        for reason in &scanned_flat.lengths {
+            rep.add(Subject::Archive, Check::IndexMismatch, reason.clone());
+        }
+        if let Some(reason) = self.checkpoint_file_mismatch()? {
+            rep.add(Subject::Archive, Check::IndexMismatch, reason);
+        }
         for (&size, root) in &cps {
             match roots.get(&size) {
                 None => rep.add(
@@ -195,14 +219,21 @@ impl Archive {
                 Some(_) => {}
             }
         }
-        // Consistency of consecutive checkpoints, proven from the stored nodes.
-        let sizes: Vec<u64> = cps.keys().copied().collect();
+        // Consistency of consecutive checkpoints, proven from the stored
+        // nodes, as far as those matched the records: with a damaged
+        // ledger/tree a failing proof would say nothing about the checkpoints
+        // (the damage is reported above, and each root against the records).
+        let sizes: Vec<u64> = if scanned_flat.found == 0 {
+            cps.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
         for w in sizes.windows(2) {
             let (a, b) = (w[0], w[1]);
-            if b > db_size {
+            if b > db_size.min(n) {
                 break;
             }
-            let ok = merkle::consistency_proof(self.db(), TreeSize(a), TreeSize(b))
+            let ok = merkle::consistency_proof(self.flat(), TreeSize(a), TreeSize(b))
                 .ok()
                 .map(|p| {
                     merkle::verify_consistency(TreeSize(a), TreeSize(b), &cps[&a], &cps[&b], &p)
@@ -384,13 +415,20 @@ mod tests {
 
     #[test]
     fn frontier_matches_memory_tree() {
+        use merkle::NodeSource;
         let mut t = merkle::MemoryTree::new();
         let mut f = Frontier::default();
         assert_eq!(f.root(), merkle::empty_root());
         for i in 0..100u32 {
             let l = merkle::leaf_hash(&i.to_be_bytes());
             t.push(l);
-            f.push(l);
+            // The nodes it completes, in post-order (FORMAT.md §7.2.2).
+            let mut made = Vec::new();
+            f.push_with(l, |level, h| made.push((level as u8, *h)));
+            let want: Vec<_> = merkle::created_by(u64::from(i))
+                .map(|(level, idx)| (level, t.node(level, idx).unwrap()))
+                .collect();
+            assert_eq!(made, want, "leaf {i}");
             assert_eq!(f.root(), t.root(), "size {}", i + 1);
         }
     }

@@ -2,10 +2,12 @@
 //! `ledger/records` in log order, with the signatures checked in batches on
 //! every core.
 //!
-//! The calling thread reads and decodes each frame, cross-checks it with the
-//! database, replays the actors in log order ([`Actors::plan`]: the outcome
-//! of each record's authorization is fixed once its one signature check is
-//! known) and feeds the Merkle frontier. Signature checks go, a chunk at a
+//! The calling thread reads and decodes each frame, cross-checks it with
+//! `ledger/index` and every Merkle node it completes with `ledger/tree`
+//! (both read front to back, FORMAT.md §7.2.5), replays the actors in log
+//! order ([`Actors::plan`]: the outcome of each record's authorization is
+//! fixed once its one signature check is known) and feeds the Merkle
+//! frontier. Signature checks go, a chunk at a
 //! time, to worker threads that verify them in batches per key
 //! ([`crate::core::sigbatch`], `verify_strict`'s verdicts). A chunk's
 //! findings are reported, in record order, once its verdicts are back; at
@@ -32,6 +34,9 @@ use crate::store::StoreError;
 const CHUNK: usize = 4096;
 /// Chunks whose verdicts may be outstanding while the next one is read.
 const IN_FLIGHT: usize = 2;
+/// Mismatches of `ledger/index` and `ledger/tree` listed one by one; the
+/// rest are counted (a file of garbage would otherwise list every record).
+pub(crate) const FLAT_LISTED: u64 = 16;
 
 /// What the record pass leaves for the rest of `verify`.
 pub(crate) struct Scanned {
@@ -46,6 +51,19 @@ pub(crate) struct Scanned {
     /// References to documents that are not earlier documents of this log,
     /// reported after every record (as before this pass was parallel).
     pub doc_findings: Vec<(u64, Check, String)>,
+    /// What the cross-check of the flat files found beyond per-record findings.
+    pub flat: FlatChecked,
+}
+
+/// What the cross-check of the flat files found besides the findings it
+/// listed per record.
+#[derive(Default)]
+pub(crate) struct FlatChecked {
+    /// Entries that differ from the records, the first [`FLAT_LISTED`] of
+    /// them listed as findings.
+    pub found: u64,
+    /// Entries beyond the records read.
+    pub lengths: Vec<String>,
 }
 
 /// A finding of a chunk, waiting for the chunk's signature verdicts.
@@ -236,7 +254,9 @@ impl Archive {
             links: Vec::new(),
             ingests: Vec::new(),
             doc_findings: Vec::new(),
+            flat: FlatChecked::default(),
         };
+        let (mut index_file, mut tree_file) = self.flat().sequential()?;
         let mut frontier = Frontier::default();
         let mut actors = Actors::default();
         // The commitment of every document record, by position: what records
@@ -285,21 +305,38 @@ impl Archive {
                 unreachable!("stop is set for every other frame")
             };
             let n = out.n;
+            let leaf = merkle::leaf_hash(&body);
+            // The flat files: this record's location, and the nodes it completes.
+            let mut flat_reasons = Vec::new();
+            match index_file.next_location()? {
+                Some((o, l)) if o == offset && l as usize == body.len() => {}
+                Some((o, l)) => flat_reasons.push(format!(
+                    "ledger/index locates this record at offset {o} ({l} bytes); ledger/records has it at offset {offset} ({} bytes)",
+                    body.len()
+                )),
+                None => flat_reasons.push("ledger/index has no entry for this record".into()),
+            }
+            let mut stored = Vec::with_capacity(1 + n.trailing_ones() as usize);
+            for _ in 0..=n.trailing_ones() {
+                stored.push(tree_file.next_node()?);
+            }
+            frontier.push_with(leaf, |level, hash| {
+                let node = format!("Merkle node (level {level}, index {})", n >> level);
+                match stored.get(level as usize) {
+                    Some(Some(h)) if h == hash => {}
+                    Some(Some(_)) => flat_reasons.push(format!(
+                        "ledger/tree holds another hash for {node} than the records give"
+                    )),
+                    _ => flat_reasons.push(format!("ledger/tree has no entry for {node}")),
+                }
+            });
             let mut add =
                 |c: Check, r: String| pending.push(Pending::Done(Subject::Record(n), c, r));
-            let leaf = merkle::leaf_hash(&body);
-            match self.db().record_location(n)? {
-                Some((o, l)) if o == offset && l as usize == body.len() => {}
-                _ => add(
-                    Check::IndexMismatch,
-                    "the database's location of this record differs from ledger/records".into(),
-                ),
-            }
-            if self.db().node(0, n)? != Some(leaf) {
-                add(
-                    Check::IndexMismatch,
-                    "the database's leaf hash differs from the record's".into(),
-                );
+            for r in flat_reasons {
+                out.flat.found += 1;
+                if out.flat.found <= FLAT_LISTED {
+                    add(Check::IndexMismatch, r);
+                }
             }
             match Record::decode(&body) {
                 Err(e) => add(Check::RecordDecode, e.to_string()),
@@ -344,12 +381,23 @@ impl Archive {
                     self.note_references(&rec, n, deep, &mut docs, &mut out);
                 }
             }
-            frontier.push(leaf);
             out.n += 1;
             records += 1;
             if cps.contains_key(&out.n) {
                 roots.insert(out.n, frontier.root());
             }
+        }
+        if index_file.next_location()?.is_some() {
+            out.flat.lengths.push(format!(
+                "ledger/index has entries beyond the {} records of ledger/records",
+                out.n
+            ));
+        }
+        if tree_file.next_node()?.is_some() {
+            out.flat.lengths.push(format!(
+                "ledger/tree has Merkle nodes beyond those of the {} records of ledger/records",
+                out.n
+            ));
         }
         Ok(out)
     }

@@ -13,6 +13,8 @@
 //!   [`consistency_proof`] (§2.1.4.1): from a [`NodeSource`].
 //! * [`append_nodes`] and [`Overlay`]: the nodes each appended leaf
 //!   completes, singly or in a batch.
+//! * [`node_position`], [`stored_nodes`]: where a stored node sits when
+//!   every node is kept in one flat file in the order appends create them.
 //! * [`verify_inclusion`] (§2.1.3.2), [`verify_consistency`] (§2.1.4.2) and
 //!   their `_bytes` forms for untrusted raw input: no tree needed.
 //!
@@ -39,6 +41,7 @@ mod append;
 mod error;
 mod hash;
 mod memory;
+mod postorder;
 mod proof;
 mod shape;
 mod source;
@@ -49,6 +52,7 @@ pub use append::{append_nodes, NodeEntry, Overlay};
 pub use error::{HashRole, MerkleError, NodeNotFound, TreeError};
 pub use hash::{empty_root, leaf_hash, node_hash, node_hash_bytes, LEAF_PREFIX, NODE_PREFIX};
 pub use memory::MemoryTree;
+pub use postorder::{created_by, node_position, stored_nodes};
 pub use proof::{consistency_proof, inclusion_proof, root, subtree_hash};
 pub use shape::{consistency_proof_len, inclusion_proof_len};
 pub use source::NodeSource;

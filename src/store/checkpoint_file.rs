@@ -1,0 +1,231 @@
+//! `ledger/checkpoint` (FORMAT.md §7.2.3): the latest checkpoint with its
+//! stored witness cosignatures, as the C2SP tlog-tiles `checkpoint` file.
+//! Derived like the rest of the index, replaced atomically and durably after
+//! each new checkpoint and each new cosignature, so that the lock-free
+//! [`LogView`](crate::store::view::LogView) can start from it.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::hash::Digest;
+use crate::core::keys::VerifierKey;
+use crate::store::archive::{Archive, LEDGER_DIR};
+use crate::store::bundle_file::write_durable;
+use crate::store::{io_err, StoreError};
+
+/// The file's name in `ledger/`.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// Largest `ledger/checkpoint` read: a note with the most signature lines a
+/// note may carry is far smaller.
+pub const MAX_CHECKPOINT_FILE: u64 = 1 << 20;
+
+/// A `ledger/checkpoint` whose log signature verified.
+#[derive(Clone, Debug)]
+pub struct Latest {
+    /// Tree size and root of the checkpoint.
+    pub size: u64,
+    pub root: Digest,
+    /// The file: the note and its cosignature lines (what `custody checkpoint` prints).
+    pub cosigned: Vec<u8>,
+    /// The note as signed by the log (as in `ledger/checkpoints`): the text,
+    /// the blank line and the first signature line.
+    pub note: Vec<u8>,
+}
+
+/// The note without the lines after its first signature line: the text, the
+/// blank line and the first signature line (FORMAT.md §7.2.3). `None` if the
+/// bytes have no signature block.
+pub fn note_part(cosigned: &[u8]) -> Option<&[u8]> {
+    let sep = cosigned.windows(2).rposition(|w| w == b"\n\n")?;
+    let first = sep + 2;
+    let nl = cosigned[first..].iter().position(|&b| b == b'\n')?;
+    Some(&cosigned[..first + nl + 1])
+}
+
+/// Checks the contents of a `ledger/checkpoint`: a signed checkpoint of
+/// `origin` whose first signature line is a valid signature by `log_key`.
+/// Lines after it (cosignatures) are carried, not verified.
+pub fn open_latest(
+    cosigned: Vec<u8>,
+    log_key: &VerifierKey,
+    origin: &str,
+) -> Result<Latest, String> {
+    let note = note_part(&cosigned)
+        .ok_or("it is not a signed note")?
+        .to_vec();
+    let first = SignedCheckpoint::parse(&note).map_err(|e| e.to_string())?;
+    let by_log = first
+        .note()
+        .signatures()
+        .first()
+        .is_some_and(|s| log_key.matches(&s.name, s.key_id));
+    if !by_log {
+        return Err("its first signature line is not the log's".into());
+    }
+    let opened = SignedCheckpoint::open(&note, log_key, &[]).map_err(|e| e.to_string())?;
+    // The whole file must be a signed note of the same checkpoint.
+    SignedCheckpoint::parse(&cosigned).map_err(|e| e.to_string())?;
+    let c = opened.checkpoint;
+    if c.origin != origin {
+        return Err(format!(
+            "it is a checkpoint of {:?}, not of {origin:?}",
+            c.origin
+        ));
+    }
+    Ok(Latest {
+        size: c.size,
+        root: c.root,
+        cosigned,
+        note,
+    })
+}
+
+impl Archive {
+    fn checkpoint_file_path(&self) -> PathBuf {
+        self.root().join(LEDGER_DIR).join(CHECKPOINT_FILE)
+    }
+
+    /// What `ledger/checkpoint` must hold: the latest checkpoint with its
+    /// stored cosignatures, if the archive has a checkpoint.
+    fn expected_checkpoint_file(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.latest_cosigned_checkpoint()?.map(|(_, b)| b))
+    }
+
+    fn read_checkpoint_file(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let p = self.checkpoint_file_path();
+        match fs::metadata(&p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&p, e)),
+            Ok(m) if m.len() > MAX_CHECKPOINT_FILE => return Ok(Some(Vec::new())),
+            Ok(_) => {}
+        }
+        fs::read(&p).map(Some).map_err(|e| io_err(&p, e))
+    }
+
+    /// Replaces `ledger/checkpoint` with the latest checkpoint and its
+    /// cosignatures, atomically and durably (after the checkpoint or the
+    /// cosignatures are committed to `ledger/` and the database).
+    pub(crate) fn write_checkpoint_file(&self) -> Result<(), StoreError> {
+        match self.expected_checkpoint_file()? {
+            Some(bytes) => write_durable(&self.checkpoint_file_path(), &bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// On open: rewrites `ledger/checkpoint` if it is missing or holds an
+    /// earlier state (a crash after a checkpoint or cosignature was committed
+    /// but before the file was replaced): a stored checkpoint with some of
+    /// its stored cosignatures. Anything else is left for `verify` to report.
+    pub(crate) fn repair_checkpoint_file(&self) -> Result<(), StoreError> {
+        let Some(want) = self.expected_checkpoint_file()? else {
+            return Ok(());
+        };
+        let have = self.read_checkpoint_file()?;
+        let stale = match &have {
+            None => true,
+            Some(h) if *h == want => false,
+            Some(h) => self.is_earlier_state(h)?,
+        };
+        if stale {
+            write_durable(&self.checkpoint_file_path(), &want)?;
+        }
+        Ok(())
+    }
+
+    /// Is `bytes` a stored checkpoint followed by some of its stored
+    /// cosignature lines?
+    fn is_earlier_state(&self, bytes: &[u8]) -> Result<bool, StoreError> {
+        let (Some(note), Ok(whole)) = (note_part(bytes), SignedCheckpoint::parse(bytes)) else {
+            return Ok(false);
+        };
+        let size = whole.checkpoint().size;
+        if self.db().checkpoint(size)?.as_deref() != Some(note) {
+            return Ok(false);
+        }
+        let stored = self.db().cosignatures(size)?;
+        Ok(whole.note().signatures()[1..].iter().all(|s| {
+            let line = s.to_line();
+            stored
+                .iter()
+                .any(|l| l.as_slice() == line.trim_end_matches('\n').as_bytes())
+        }))
+    }
+
+    /// For `verify`: why `ledger/checkpoint` is not the latest checkpoint
+    /// with its stored cosignatures, if it is not.
+    pub(crate) fn checkpoint_file_mismatch(&self) -> Result<Option<String>, StoreError> {
+        let want = self.expected_checkpoint_file()?;
+        let have = self.read_checkpoint_file()?;
+        Ok(match (want, have) {
+            (None, None) => None,
+            (Some(_), None) => Some("ledger/checkpoint is missing".into()),
+            (None, Some(_)) => {
+                Some("ledger/checkpoint exists but the archive has no checkpoint".into())
+            }
+            (Some(w), Some(h)) if w == h => None,
+            (Some(_), Some(_)) => Some(
+                "ledger/checkpoint is not the latest checkpoint with its stored cosignatures"
+                    .into(),
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn note_part_stops_after_the_first_signature_line() {
+        let n = b"origin\n5\nroot\n\n\xe2\x80\x94 a sig1\n\xe2\x80\x94 b sig2\n";
+        assert_eq!(
+            note_part(n),
+            Some(&b"origin\n5\nroot\n\n\xe2\x80\x94 a sig1\n"[..])
+        );
+        assert_eq!(note_part(b"origin\n5\nroot\n"), None);
+        assert_eq!(note_part(b"origin\n\n- no newline"), None);
+    }
+
+    #[test]
+    fn open_latest_takes_only_the_logs_checkpoint() {
+        use crate::core::checkpoint::Checkpoint;
+        use crate::core::keys::SignerKey;
+        let origin = "dropsite.example/leaks";
+        let log = SignerKey::from_seed(origin, &[1; 32]).unwrap();
+        let other = SignerKey::from_seed(origin, &[2; 32]).unwrap();
+        let witness = SignerKey::from_seed("w.example/witness", &[3; 32]).unwrap();
+        let cp = Checkpoint::new(origin, 5, Digest::of(b"root")).unwrap();
+        let mut sc = SignedCheckpoint::sign(&cp, &log).unwrap();
+        let note = sc.encode().into_bytes();
+        sc.add_cosignature(&witness, 1_700_000_000).unwrap();
+        let cosigned = sc.encode().into_bytes();
+        let l = open_latest(cosigned.clone(), &log.verifier(), origin).unwrap();
+        assert_eq!((l.size, l.root), (5, Digest::of(b"root")));
+        assert_eq!(l.note, note);
+        assert_eq!(l.cosigned, cosigned);
+        // Another key, another origin, a witness line first, a bad signature.
+        assert!(open_latest(cosigned.clone(), &other.verifier(), origin).is_err());
+        assert!(open_latest(cosigned.clone(), &log.verifier(), "other.example/log").is_err());
+        let mut first = SignedCheckpoint::parse(&note).unwrap();
+        first
+            .add_signature(
+                SignedCheckpoint::sign(&cp, &other)
+                    .unwrap()
+                    .note()
+                    .signatures()[0]
+                    .clone(),
+            )
+            .unwrap();
+        let text = String::from_utf8(first.encode().into_bytes()).unwrap();
+        let (body, sigs) = text.split_once("\n\n").unwrap();
+        let swapped: Vec<&str> = sigs.lines().rev().collect();
+        let swapped = format!("{body}\n\n{}\n", swapped.join("\n"));
+        assert!(open_latest(swapped.into_bytes(), &log.verifier(), origin).is_err());
+        let mut bad = cosigned.clone();
+        let at = note.len() - 5;
+        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        assert!(open_latest(bad, &log.verifier(), origin).is_err());
+    }
+}

@@ -1,0 +1,376 @@
+//! The flat index files and the lock-free read path (FORMAT.md §7.2):
+//! crash leftovers in `ledger/index` and `ledger/tree` are cut back, a
+//! flipped byte in them is an `index_mismatch` that `reindex` repairs,
+//! `prove` and `checkpoint` answer without the lock byte for byte as the
+//! locked path does, a reader never looks past its checkpoint, and a
+//! database of the old layout asks for `custody reindex`.
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use common::*;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Takes the archive's lock as a writer would (released on drop).
+fn hold_lock(f: &Fixture) -> File {
+    let l = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(f.dir.join("lock"))
+        .unwrap();
+    l.try_lock().unwrap();
+    l
+}
+
+/// The bytes of `ledger/index`, `ledger/tree` and `ledger/checkpoint`.
+fn flat_files(f: &Fixture) -> [Vec<u8>; 3] {
+    ["index", "tree", "checkpoint"].map(|n| fs::read(f.ledger(n)).unwrap())
+}
+
+/// Read-only requests the lock-free view answers, and what they print.
+const VIEW_REQUESTS: &[&[&str]] = &[
+    &["checkpoint"],
+    &["checkpoint", "--json"],
+    &["prove", "0"],
+    &["prove", "3"],
+    &["prove", "7"],
+    &["prove", "00005"],
+    &["prove", "6", "--json"],
+    &["prove", "--consistency", "0"],
+    &["prove", "--consistency", "8"],
+    &["prove", "--consistency", "0", "8", "--json"],
+];
+
+fn outputs(f: &Fixture) -> Vec<Vec<u8>> {
+    VIEW_REQUESTS
+        .iter()
+        .map(|a| f.run(a).ok().stdout_bytes.clone())
+        .collect()
+}
+
+/// Entries a crashed writer appended after its last database commit (whole
+/// ones, and a partial one) are cut back by the next open.
+#[test]
+fn crash_leftovers_in_the_flat_files_are_cut_back() {
+    let f = Fixture::with_samples();
+    let before = f.snapshot();
+    let flat = flat_files(&f);
+    // Real entries of records the database never got: those of an archive
+    // that went on to ingest one more document.
+    let g = f.duplicate();
+    g.ingest_json(&[s(&sample_leak().join("README.txt"))]);
+    for n in ["index", "tree"] {
+        fs::copy(g.ledger(n), f.ledger(n)).unwrap();
+        assert!(fs::metadata(f.ledger(n)).unwrap().len() > 0);
+    }
+    append(&f.ledger("index"), &[7; 5]);
+    append(&f.ledger("tree"), &[9; 40]);
+    assert_eq!(f.records(), 8);
+    assert_eq!(flat_files(&f), flat, "the leftovers were not cut back");
+    f.assert_unchanged(&before);
+    // The archive takes new records right after the cut, where they belong.
+    f.ingest_json(&[s(&sample_leak().join("README.txt"))]);
+    f.assert_verified();
+    for (k, n) in ["index", "tree"].iter().enumerate() {
+        let now = fs::read(f.ledger(n)).unwrap();
+        assert_eq!(now.len(), fs::read(g.ledger(n)).unwrap().len(), "{n}");
+        assert_eq!(now[..flat[k].len()], flat[k][..], "{n}");
+    }
+}
+
+/// A flipped byte anywhere in `ledger/index` or `ledger/tree` is reported by
+/// `verify` as `index_mismatch` (and nothing else), naming the record; a
+/// proof that would use it is refused, not printed; `reindex` rebuilds the
+/// files byte for byte.
+#[test]
+fn flipped_byte_in_the_flat_files_is_an_index_mismatch_fixed_by_reindex() {
+    let pristine = Fixture::with_samples();
+    let flat = flat_files(&pristine);
+    let proofs = outputs(&pristine);
+    let tree_len = flat[1].len();
+    assert_eq!(flat[0].len(), 8 * 12);
+    assert_eq!(tree_len, (2 * 8 - 1) * 32);
+    // Post-order positions for 8 records (FORMAT.md §7.2): 0 (0,0); 1 (0,1);
+    // 2 (1,0); 3 (0,2); 4 (0,3); 5 (1,1); 6 (2,0); … 14 (3,0).
+    // (file, byte, the record named by the finding, a record whose proof reads it)
+    let cases = [
+        ("index", 3 * 12 + 7, 3u64, Some(3)), // record 3's frame offset
+        ("index", 5 * 12 + 10, 5, Some(5)),   // record 5's length
+        ("tree", 0, 0, Some(1)),              // leaf 0, record 1's sibling
+        ("tree", 5 * 32 + 31, 3, Some(0)),    // node (1, 1), completed by record 3
+        ("tree", tree_len - 1, 7, None),      // node (3, 0): the root, in no proof
+    ];
+    for (file, off, rec, proof_of) in cases {
+        let f = pristine.duplicate();
+        flip_byte(&f.ledger(file), off);
+        let (code, v) = f.verify(&[]);
+        assert_eq!(code, FINDING, "{file}@{off}: {v}");
+        assert_eq!(checks(&v), ["index_mismatch"], "{file}@{off}: {v}");
+        let found = &findings_of(&v, "index_mismatch")[0];
+        assert_eq!(found["subject"]["type"], "record", "{file}@{off}: {found}");
+        assert_eq!(found["subject"]["id"], rec, "{file}@{off}: {found}");
+        assert!(
+            found["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("ledger/{file}")),
+            "{found}"
+        );
+        // A proof through the damaged entry is refused, never printed wrong.
+        if let Some(i) = proof_of {
+            f.run(&["prove", &i.to_string()])
+                .error(&["index files are damaged", "custody reindex"]);
+        }
+        let re = f.json(&["reindex"]);
+        assert_eq!(re["records"], 8, "{re}");
+        f.assert_verified();
+        assert_eq!(flat_files(&f), flat, "{file}@{off}: not rebuilt");
+        assert_eq!(outputs(&f), proofs, "{file}@{off}");
+    }
+}
+
+/// `checkpoint` and `prove` by index or `--consistency` print the same bytes
+/// whether the lock-free view answers (even while a writer holds the lock)
+/// or the locked path does (forced by removing `ledger/checkpoint`, which
+/// that open restores).
+#[test]
+fn lock_free_prove_and_checkpoint_match_the_locked_path() {
+    let f = Fixture::with_samples();
+    let view = outputs(&f);
+    let cp = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    assert_eq!(cp, fs::read(f.ledger("checkpoint")).unwrap());
+    {
+        let _writer = hold_lock(&f);
+        assert_eq!(outputs(&f), view, "with the lock held");
+        f.run(&["status"]).error(&["in use"]);
+        // What the view cannot answer goes to the locked path, which waits its turn.
+        f.run(&["prove", "3", "--size", "8"]).error(&["in use"]);
+        f.run(&["checkpoint", "--all"]).error(&["in use"]);
+    }
+    for (args, want) in VIEW_REQUESTS.iter().zip(&view) {
+        fs::remove_file(f.ledger("checkpoint")).unwrap();
+        let r = f.run(args);
+        r.ok();
+        assert_eq!(&r.stdout_bytes, want, "{args:?} by the locked path");
+        assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp, "restored");
+    }
+    // The locked path, asked explicitly for the latest size, agrees too.
+    assert_eq!(
+        f.run(&["prove", "3", "--size", "8"]).ok().stdout_bytes,
+        view[3]
+    );
+    // Requests the view leaves to the locked path behave as before.
+    f.run(&["prove", "8"])
+        .error(&["record 8", "the log has 8 records"]);
+    let leaf = f.show("3")["leaf_hash"].as_str().unwrap().to_string();
+    assert_eq!(
+        f.run(&["prove", &hex_ref(&leaf, 8)]).ok().stdout_bytes,
+        view[3]
+    );
+    f.run(&["prove", "--consistency", "5"])
+        .error(&["no checkpoint at tree size 5"]);
+}
+
+/// A writer has appended records, their index entries and nodes (and is
+/// still writing) but has not committed them or signed a checkpoint: a
+/// reader answers exactly as before, from the checkpoint it reads.
+#[test]
+fn a_reader_never_sees_entries_beyond_its_checkpoint() {
+    let f = Fixture::with_samples();
+    let view = outputs(&f);
+    let g = f.duplicate();
+    let more = f.path().join("more");
+    fs::create_dir(&more).unwrap();
+    for i in 0..5 {
+        fs::write(more.join(format!("{i}.txt")), format!("more {i}\n")).unwrap();
+    }
+    g.ingest_json(&[s(&more)]);
+    let _writer = hold_lock(&f);
+    for n in ["records", "index", "tree"] {
+        fs::copy(g.ledger(n), f.ledger(n)).unwrap();
+    }
+    // and the start of the next batch
+    append(&f.ledger("index"), &[0xff; 12 * 3 + 1]);
+    append(&f.ledger("tree"), &[0xff; 32 * 4 + 3]);
+    assert_eq!(outputs(&f), view);
+    // Records beyond the checkpoint are not the view's to prove.
+    f.run(&["prove", "8"]).error(&["in use"]);
+    f.run(&["prove", "--consistency", "0", "13"])
+        .error(&["in use"]);
+}
+
+/// A database of layout 1 (record locations and nodes in sled, no flat
+/// files) is refused by every command with one line that says to run
+/// `custody reindex`, and left as it was; `reindex` converts it and keeps the
+/// deduplication index.
+#[test]
+fn old_layout_database_asks_for_reindex() {
+    let f = Fixture::with_samples();
+    let before = f.snapshot();
+    let view = outputs(&f);
+    {
+        let db = sled::open(f.dir.join("db")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("layout", &1u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    for n in ["index", "tree", "checkpoint"] {
+        fs::remove_file(f.ledger(n)).unwrap();
+    }
+    let doc = sample_leak().join("README.txt");
+    for args in [
+        vec!["status"],
+        vec!["verify"],
+        vec!["checkpoint"],
+        vec!["prove", "3"],
+        vec!["ingest", s(&doc)],
+    ] {
+        let line = f.run(&args).error(&["layout 1", "custody reindex"]);
+        assert!(!line.contains("bug"), "{line}");
+    }
+    for n in ["index", "tree", "checkpoint"] {
+        assert!(!f.ledger(n).exists(), "{n} was created");
+    }
+    assert_eq!(fs::read(f.ledger("records")).unwrap(), before.records);
+    let r = f.run(&["reindex"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("8 records, 2 checkpoints"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("index was kept"), "{}", r.stderr);
+    f.assert_unchanged(&before);
+    assert_eq!(outputs(&f), view);
+    // Content ingested again is still recognised (the index was kept).
+    let again = f.ingest_json(&[s(&doc)]);
+    assert_eq!(again[0]["deduplicated"], true, "{}", again[0]);
+}
+
+/// `ledger/checkpoint` left behind by a crash (an earlier checkpoint, or
+/// missing) is rewritten by the next open; anything else is reported by
+/// `verify` and rewritten by `reindex`, and the lock-free view never serves
+/// it.
+#[test]
+fn checkpoint_file_stale_missing_or_damaged() {
+    let f = Fixture::with_samples();
+    let cp = fs::read(f.ledger("checkpoint")).unwrap();
+    let checkpoints = fs::read(f.ledger("checkpoints")).unwrap();
+    let (off, len) = frames(&checkpoints)[0];
+    let first = &checkpoints[off + 4..off + 4 + len];
+    assert!(first.starts_with(b"dropsite.example/leaks\n0\n"));
+    // Stale (a crash before the file was replaced), then missing.
+    fs::write(f.ledger("checkpoint"), first).unwrap();
+    assert_eq!(f.records(), 8);
+    assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp);
+    fs::remove_file(f.ledger("checkpoint")).unwrap();
+    f.assert_verified();
+    assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp);
+    // Damaged: one flipped byte in the signature, or a checkpoint of the
+    // right size that is not the one stored.
+    let sig = cp.len() - 10;
+    for damage in [0usize, sig] {
+        flip_byte(&f.ledger("checkpoint"), damage);
+        assert_eq!(f.run(&["checkpoint"]).ok().stdout_bytes, cp);
+        let (code, v) = f.verify(&[]);
+        assert_eq!(code, FINDING);
+        assert_eq!(checks(&v), ["index_mismatch"], "{v}");
+        assert!(v.to_string().contains("ledger/checkpoint"), "{v}");
+        f.run(&["reindex"]).ok();
+        assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp);
+        f.assert_verified();
+    }
+}
+
+/// Flat files shorter than the database (lost, or cut) are damage: a missing
+/// one stops every command with a reindex hint; a short one makes the
+/// archive read-only, with `verify` naming what is missing; `reindex`
+/// rebuilds both.
+#[test]
+fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
+    let pristine = Fixture::with_samples();
+    let before = pristine.snapshot();
+    let flat = flat_files(&pristine);
+    let doc = sample_leak().join("README.txt");
+
+    let f = pristine.duplicate();
+    fs::remove_file(f.ledger("tree")).unwrap();
+    f.run(&["status"]).error(&[
+        "index files are damaged",
+        "ledger/tree is missing",
+        "custody reindex",
+    ]);
+    f.run(&["ingest", s(&doc)]).error(&["custody reindex"]);
+    assert!(!f.ledger("tree").exists(), "a failed command created it");
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+    assert_eq!(flat_files(&f), flat);
+
+    let f = pristine.duplicate();
+    let tree = f.ledger("tree");
+    let len = fs::metadata(&tree).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&tree)
+        .unwrap()
+        .set_len(len - 32)
+        .unwrap();
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    assert_eq!(checks(&v), ["index_mismatch"], "{v}");
+    assert!(v.to_string().contains("ledger/tree has no entry"), "{v}");
+    f.run(&["ingest", s(&doc)]).error(&[
+        "ledger/tree holds 14 Merkle nodes but 8 records need 15",
+        "reindex",
+    ]);
+    assert_eq!(
+        fs::metadata(&tree).unwrap().len(),
+        len - 32,
+        "it was cut or grown"
+    );
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+    assert_eq!(flat_files(&f), flat);
+}
+
+/// Flat files of garbage (right lengths, wrong bytes) give a bounded report:
+/// 16 findings naming records, then one counting the rest.
+#[test]
+fn garbage_flat_files_give_a_bounded_report() {
+    let f = Fixture::with_samples();
+    let before = f.snapshot();
+    for n in ["index", "tree"] {
+        let len = fs::metadata(f.ledger(n)).unwrap().len() as usize;
+        fs::write(f.ledger(n), vec![0x5a; len]).unwrap();
+    }
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, FINDING);
+    let found = findings_of(&v, "index_mismatch");
+    assert_eq!(checks(&v).len(), found.len(), "{v}");
+    // 8 index entries and 15 nodes differ: 16 listed, 7 counted.
+    assert_eq!(found.len(), 17, "{v}");
+    assert!(found[..16].iter().all(|x| x["subject"]["type"] == "record"));
+    assert_eq!(found[16]["subject"]["type"], "archive");
+    assert!(
+        found[16]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("7 more entries"),
+        "{v}"
+    );
+    f.run(&["reindex"]).ok();
+    f.assert_unchanged(&before);
+}
