@@ -252,7 +252,11 @@ fn old_layout_database_asks_for_reindex() {
         "{}",
         r.stdout
     );
-    assert!(r.stderr.contains("index was kept"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the deduplication index was rebuilt"),
+        "{}",
+        r.stderr
+    );
     f.assert_unchanged(&before);
     assert_eq!(outputs(&f), view);
     // Content ingested again is still recognised (the index was kept).

@@ -348,8 +348,16 @@ fn deleted_database_and_reindex() {
     // Lookups by digest work again, and the archive takes new records.
     let leaf = f.show("4")["leaf_hash"].as_str().unwrap().to_string();
     assert_eq!(f.show(&hex_ref(&leaf, 8))["index"], 4);
+    // The deduplication index came back from ledger/dedup (FORMAT.md §7.3.1),
+    // though the database holding it was deleted.
+    assert!(
+        r.stderr.contains("deduplication index was rebuilt"),
+        "{}",
+        r.stderr
+    );
     let doc = sample_leak().join("README.txt");
-    f.ingest_json(&[s(&doc)]);
+    let again = f.ingest_json(&[s(&doc)]);
+    assert_eq!(again[0]["deduplicated"], true, "{}", again[0]);
     f.assert_verified();
     assert_eq!(f.records(), 9);
 }

@@ -222,7 +222,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
 
 pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
     for s in &w.skipped_archive {
         ctx.out.warn(&format!(
@@ -439,7 +439,7 @@ pub fn reindex(ctx: &Ctx) -> Result<i32, StoreError> {
         ));
         if r.dedup_kept {
             ctx.out
-                .info("the deduplication index was kept from the previous database");
+                .info("the deduplication index was rebuilt from ledger/dedup (or kept from the previous database)");
         } else {
             ctx.out.info(
                 "the deduplication index starts empty: content ingested again will be stored again",

@@ -78,8 +78,8 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
     };
     // The log key is needed to sign, and helps find a file by content.
     let log = match (a.sign, &a.file) {
-        (true, _) => Some(ctx.archive_signer(&arch, a.signing_key.as_deref())?),
-        (false, Some(_)) => ctx.archive_signer(&arch, a.signing_key.as_deref()).ok(),
+        (true, _) => Some(ctx.archive_signer(&mut arch, a.signing_key.as_deref())?),
+        (false, Some(_)) => ctx.archive_signer(&mut arch, a.signing_key.as_deref()).ok(),
         (false, None) => None,
     };
     let (target, by) = match (&a.reference, &a.file) {

@@ -236,7 +236,28 @@ impl Ctx {
     }
 
     /// The signing key for an archive: the flag, $CUSTODY_SIGNING_KEY, or the config.
+    /// The log's signing key for a command that writes. Records an interrupted
+    /// command appended but left without a checkpoint (a kill between its last
+    /// record and its checkpoint) are covered first, so that re-running a
+    /// command finishes what the interrupted one started even when the
+    /// re-run itself is refused as already done.
     pub(crate) fn archive_signer(
+        &self,
+        a: &mut Archive,
+        flag: Option<&Path>,
+    ) -> Result<SignerKey, StoreError> {
+        let k = self.archive_signer_only(a, flag)?;
+        if let Some(cp) = a.cover_interrupted(&k)? {
+            self.out.info(&format!(
+                "signed a checkpoint at size {} covering records an interrupted command left uncovered",
+                cp.size
+            ));
+        }
+        Ok(k)
+    }
+
+    /// [`Ctx::archive_signer`] without covering interrupted records.
+    pub(crate) fn archive_signer_only(
         &self,
         a: &Archive,
         flag: Option<&Path>,

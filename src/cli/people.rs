@@ -136,7 +136,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
         return Ok(EXIT_OK);
     }
     let mut arch = ctx.open_as_actor()?;
-    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let trust = ctx.trust_store()?;
     let change = match a.cmd {
         ActorCmd::Add { name, vkey, role } => {
@@ -205,7 +205,7 @@ pub struct DeriveArgs {
 
 pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let mut parents = vec![arch.resolve(&a.parent)?];
     for p in &a.more_parents {
         parents.push(arch.resolve(p)?);
@@ -263,7 +263,7 @@ pub struct AnnotateArgs {
 
 pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     let r = arch.annotate(i, &a.text, &log)?;
     print_record(ctx, "noted", &r);
@@ -291,7 +291,7 @@ pub struct ApproveArgs {
 
 pub fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     let r = arch.approve(i, Purpose::Publication, &log)?;
     print_record(ctx, "approved", &r);
@@ -317,7 +317,7 @@ pub struct GrantArgs {
 
 pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let log = ctx.archive_signer(&arch, a.log.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     let r = arch.grant(i, &a.actor, &log)?;
     print_record(ctx, "granted", &r);

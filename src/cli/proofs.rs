@@ -184,7 +184,7 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<i32, StoreError> {
     }
     let mut arch = ctx.open()?;
     let list: Vec<(u64, Vec<u8>)> = if a.sign {
-        let k = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+        let k = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
         let cp = arch.sign_checkpoint(&k)?;
         if !cp.new {
             ctx.out

@@ -258,7 +258,7 @@ pub struct ExtractArgs {
 pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let ids = ctx.load_identities(&a.identity)?;
-    let log = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let log = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     // Refuse what would fail anyway before recording an access.
     if a.output.exists() && !a.force {

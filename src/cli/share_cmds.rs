@@ -137,7 +137,7 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let to = parse_recipients(&a.to)?;
     let ids = ctx.load_identities(&a.identity)?;
-    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     let output = a.output.unwrap_or_else(|| {
         let t: String = time::rfc3339(time::now_ms())
@@ -373,7 +373,7 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let trust = TrustSet::from_args(ctx, &a.trust)?;
     let ids = ctx.load_identities(&a.identity)?;
-    let signer = ctx.archive_signer(&arch, a.signing_key.as_deref())?;
+    let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let pb = ctx.out.progress(0, true, "receive");
     let r = trust.with(|t| arch.receive(&a.file, t, &ids, &signer, &mut |n| pb.inc(n)));
     pb.finish_and_clear();

@@ -16,6 +16,7 @@ use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore};
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
+use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
@@ -134,6 +135,8 @@ pub struct Archive {
     pub(crate) flat: FlatIndex,
     pub(crate) records: LogFile,
     pub(crate) checkpoints: LogFile,
+    /// The deduplication entries, kept beside the records (FORMAT.md §7.3.1).
+    pub(crate) dedup_log: DedupLog,
     pub(crate) blobs: BlobStore,
     pub(crate) damaged: Option<String>,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
@@ -504,6 +507,7 @@ impl Archive {
             Mode::Normal | Mode::Scan => FlatIndex::open(&ledger)?,
         };
         let blobs = BlobStore::new(root.join(BLOB_DIR));
+        let dedup_log = DedupLog::open(&ledger)?;
         let mut a = Archive {
             root: root.to_path_buf(),
             config,
@@ -513,6 +517,7 @@ impl Archive {
             flat,
             records,
             checkpoints,
+            dedup_log,
             blobs,
             damaged: None,
             actor: None,
@@ -595,6 +600,7 @@ impl Archive {
             self.damaged = Some(reason);
             return Ok(());
         }
+        self.catch_up_dedup()?;
         if let Err(reason) = self.catch_up_checkpoints()? {
             self.damaged = Some(reason);
             return Ok(());
@@ -603,6 +609,34 @@ impl Archive {
             self.damaged = Some(reason);
         }
         Ok(())
+    }
+
+    /// Indexes the entries of `ledger/dedup` the database does not cover (a
+    /// crash between that file and the database commit, or a `reindex`),
+    /// keeping only those whose record exists and stores that blob
+    /// (FORMAT.md §7.3.1). A file shorter than what was indexed (damaged or
+    /// replaced) is indexed again from its start.
+    fn catch_up_dedup(&mut self) -> Result<(), StoreError> {
+        let whole = self.dedup_log.cut_torn_tail()?;
+        let mut from = self.db.dedup_len()?;
+        if whole < from || !from.is_multiple_of(dedup_log::ENTRY) {
+            from = 0;
+        }
+        if whole == from {
+            return Ok(());
+        }
+        let size = self.db.size()?;
+        let (flat, records, db) = (&self.flat, &self.records, &self.db);
+        self.dedup_log.scan(from, |entries, end| {
+            let mut keep = Vec::with_capacity(entries.len());
+            for e in entries.iter().filter(|e| e.index < size) {
+                let rec = read_record(flat, records, e.index)?;
+                if rec.document().is_some_and(|d| d.blob == e.blob) {
+                    keep.push((e.tag, e.blob));
+                }
+            }
+            db.put_dedup_from_log(&keep, end)
+        })
     }
 
     /// Writes the index's part of a batch: the flat files first (fsynced),
@@ -755,6 +789,23 @@ impl Archive {
     /// Signs a checkpoint of the current log unless the latest one already
     /// covers it. Refuses to sign if the stored nodes disagree with the previous
     /// checkpoint (a log must never sign two inconsistent checkpoints).
+    /// Signs a checkpoint if the latest one does not cover every record (an
+    /// interrupted command's leftovers) and the archive takes writes; `None`
+    /// when there was nothing to cover.
+    pub fn cover_interrupted(
+        &mut self,
+        signer: &SignerKey,
+    ) -> Result<Option<CheckpointInfo>, StoreError> {
+        if self.damaged.is_some() {
+            return Ok(None);
+        }
+        let covered = self.db.latest_checkpoint()?.map_or(0, |(s, _)| s);
+        if covered >= self.db.size()? {
+            return Ok(None);
+        }
+        self.sign_checkpoint(signer).map(Some)
+    }
+
     pub fn sign_checkpoint(&mut self, signer: &SignerKey) -> Result<CheckpointInfo, StoreError> {
         self.ensure_writable()?;
         self.check_signer(signer)?;
@@ -983,7 +1034,9 @@ impl Archive {
             }
         };
         let size = a.size()?;
-        let mut dedup_kept = false;
+        // Rebuilt from ledger/dedup by the open above (§7.3.1); archives made
+        // before that file existed keep their old database's entries.
+        let mut dedup_kept = !a.dedup_log.is_empty()?;
         if aside.exists() {
             // The deduplication index cannot be rebuilt without the log key;
             // keep the old one if it indexes exactly these records (§7.3).

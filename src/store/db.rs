@@ -22,6 +22,7 @@ const K_SIZE: &[u8] = b"size";
 const K_RECORDS_LEN: &[u8] = b"records_len";
 const K_CHECKPOINTS_LEN: &[u8] = b"checkpoints_len";
 const K_COSIGNATURES_LEN: &[u8] = b"cosignatures_len";
+const K_DEDUP_LEN: &[u8] = b"dedup_len";
 
 /// sled's page cache for ordinary use.
 pub const CACHE_BYTES: u64 = 64 << 20;
@@ -76,6 +77,9 @@ pub struct Batch {
     pub digests: Vec<(Digest, u64, DigestKind)>,
     /// New deduplication entries (keyed tag -> blob address).
     pub dedup: Vec<(Digest, Digest)>,
+    /// Length of `ledger/dedup` covered after the batch, if the batch wrote to
+    /// it (FORMAT.md §7.3.1).
+    pub dedup_len: Option<u64>,
     /// Tree size after the batch.
     pub size: u64,
     /// Length of the record file covered after the batch.
@@ -243,6 +247,31 @@ impl Db {
         self.flush()
     }
 
+    /// Bytes of `ledger/dedup` indexed (FORMAT.md §7.3.1).
+    pub fn dedup_len(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_DEDUP_LEN)
+    }
+
+    /// Indexes deduplication entries read back from `ledger/dedup` and the
+    /// length of that file now covered, in one transaction; flushes.
+    pub fn put_dedup_from_log(
+        &self,
+        entries: &[(Digest, Digest)],
+        file_len: u64,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.meta, &self.dedup)
+            .transaction(|(m, x)| {
+                for (tag, blob) in entries {
+                    x.insert(tag.as_bytes(), blob.as_bytes())?;
+                }
+                m.insert(K_DEDUP_LEN, &file_len.to_be_bytes())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush()
+    }
+
     /// fsyncs everything sled has buffered.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(db_err)?;
@@ -289,6 +318,9 @@ impl Db {
         let mut meta = sled::Batch::default();
         meta.insert(K_SIZE, &b.size.to_be_bytes());
         meta.insert(K_RECORDS_LEN, &b.records_len.to_be_bytes());
+        if let Some(l) = b.dedup_len {
+            meta.insert(K_DEDUP_LEN, &l.to_be_bytes());
+        }
         use sled::Transactional;
         (&self.meta, &self.digests, &self.dedup)
             .transaction(|(m, d, x)| {

@@ -21,6 +21,7 @@ use crate::core::time;
 use crate::store::archive::{index_record, Archive, CheckpointInfo};
 use crate::store::blobs::{BlobStore, SealedBlob};
 use crate::store::db::Batch;
+use crate::store::dedup_log;
 use crate::store::tree::tree_err;
 use crate::store::walk::InputFile;
 use crate::store::{io_err, StoreError};
@@ -260,7 +261,7 @@ impl Archive {
         &mut self,
         bodies: Vec<RecordBody>,
         sealed: Vec<SealedBlob>,
-        dedup: Vec<(Digest, Digest)>,
+        dedup: Vec<(usize, Digest, Digest)>,
         signer: &SignerKey,
     ) -> Result<Vec<Record>, StoreError> {
         self.ensure_writable()?;
@@ -274,11 +275,30 @@ impl Archive {
         let start = self.db.size()?;
         let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
         let recs = sign_at(bodies, start, key)?;
+        // The deduplication entries go to ledger/dedup first (fsync), so that no
+        // crash loses them (FORMAT.md §7.3.1): dedup[k].0 is a position in `bodies`.
+        let entries: Vec<dedup_log::Entry> = dedup
+            .iter()
+            .map(|&(k, tag, blob)| dedup_log::Entry {
+                index: start + k as u64,
+                tag,
+                blob,
+            })
+            .collect();
+        let dedup_len = if entries.is_empty() {
+            None
+        } else {
+            Some(self.dedup_log.append(&entries)?)
+        };
         let bytes: Vec<&[u8]> = recs.iter().map(Record::bytes).collect();
         let offsets = self.records.append(&bytes)?;
         // 3. Index them: flat files (fsync), then one sled transaction (flush).
         let mut batch = Batch {
-            dedup,
+            dedup: dedup
+                .into_iter()
+                .map(|(_, tag, blob)| (tag, blob))
+                .collect(),
+            dedup_len,
             ..Batch::default()
         };
         let mut overlay = Overlay::new(&self.flat, TreeSize(start));
@@ -553,7 +573,11 @@ impl Archive {
             }
             sealed.push(blob);
         }
-        let dedup: Vec<(Digest, Digest)> = pending.iter().filter_map(|p| p.dedup).collect();
+        let dedup: Vec<(usize, Digest, Digest)> = pending
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| p.dedup.map(|(tag, blob)| (k, tag, blob)))
+            .collect();
         let (bodies, mut done): (Vec<RecordBody>, Vec<Ingested>) =
             pending.into_iter().map(|p| (p.body, p.done)).unzip();
         let recs = self.commit_records(bodies, sealed, dedup, signer)?;

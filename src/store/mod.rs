@@ -11,6 +11,7 @@ pub mod bundle_file;
 pub mod checkpoint_file;
 pub mod cosignatures;
 pub mod db;
+pub mod dedup_log;
 pub mod events;
 pub mod extract;
 pub mod flat;

@@ -138,7 +138,7 @@ impl Archive {
         let dedup = if sealed.is_empty() {
             Vec::new()
         } else {
-            vec![(tag, blob)]
+            vec![(0, tag, blob)]
         };
         // The envelope of this archive: the same opening, so the commitment
         // (the document's identity across outlets) is the same.

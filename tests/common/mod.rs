@@ -100,6 +100,24 @@ pub fn custody() -> Command {
     c
 }
 
+/// `custody` as a plain `std::process::Command` with the same clean
+/// environment as [`custody`], for tests that spawn and kill it.
+pub fn custody_std() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"));
+    c.env("NO_COLOR", "1")
+        .env_remove("CUSTODY_ARCHIVE")
+        .env_remove("CUSTODY_SIGNING_KEY")
+        .env_remove("CUSTODY_IDENTITY")
+        .env_remove("CUSTODY_PASSPHRASE_FILE")
+        .env_remove("CUSTODY_WITNESS_KEY")
+        .env_remove("CUSTODY_KEY")
+        .env(
+            "CUSTODY_TRUST_STORE",
+            "/nonexistent/custody-tests/trust.toml",
+        );
+    c
+}
+
 /// What a finished command printed, and how it exited.
 #[derive(Debug)]
 pub struct Run {
