@@ -48,7 +48,7 @@ fn random_file(path: &Path, len: usize) {
 #[test]
 fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
     let f = Fixture::uninit();
-    let Some(mnt) = Mount::new(&f.path().join("mnt"), "8m") else {
+    let Some(mnt) = Mount::new(&f.path().join("mnt"), "16m") else {
         eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs this test as root)");
         return;
     };
@@ -59,8 +59,8 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
         .arg("--recipient")
         .arg(f.keys.join("recipient.txt"));
     run(c).ok();
-    // Leave about 3 MiB free, then ingest 6 MiB.
-    random_file(&mnt.0.join("filler"), 4 << 20);
+    // Leave about 3 MiB free, then ingest 6 MiB (and after freeing 12 MiB, room to spare).
+    random_file(&mnt.0.join("filler"), 12 << 20);
     let inbox = f.path().join("inbox");
     fs::create_dir(&inbox).unwrap();
     for i in 0..6 {
