@@ -1594,6 +1594,10 @@ fn since_checkpoint_of_another_log_or_not_signed_is_an_error() {
         .error(&["garbage", "not a signed checkpoint note"]);
     f.run(&["verify", "--since-checkpoint", s(&f.path().join("missing"))])
         .error(&["missing"]);
+    let huge = f.path().join("huge");
+    fs::write(&huge, vec![b'x'; (1 << 20) + 1]).unwrap();
+    f.run(&["verify", "--since-checkpoint", s(&huge)])
+        .error(&["huge", "too large for a checkpoint note"]);
     // The good one still passes next to nothing else.
     let (code, v) = verify_since(&f, &[&mine]);
     assert_eq!(code, OK, "{v}");

@@ -380,15 +380,20 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     };
     let mut since = Vec::new();
     for p in &a.since_checkpoint {
-        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-        if meta.len() > crate::store::checkpoint_file::MAX_CHECKPOINT_FILE {
+        // Read at most one byte more than a checkpoint file may hold.
+        let max = crate::store::checkpoint_file::MAX_CHECKPOINT_FILE;
+        let mut bytes = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
+            })
+            .map_err(|e| io_err(p, e))?;
+        if bytes.len() as u64 > max {
             return Err(StoreError::Input(format!(
-                "{} is {} bytes, too large for a checkpoint note",
-                p.display(),
-                meta.len()
+                "{} is over {max} bytes, too large for a checkpoint note",
+                p.display()
             )));
         }
-        let bytes = std::fs::read(p).map_err(|e| io_err(p, e))?;
         since.push(arch.open_since_checkpoint(&bytes, &p.display().to_string())?);
     }
     let opts = VerifyOptions {
