@@ -316,7 +316,13 @@ signature verifies; every checkpoint's signature and root match the records;
 consecutive checkpoints are consistent; the database agrees with the ledger
 files; every referenced blob exists and hashes to its name; no stray blobs.
 With --deep -i IDENTITY it also decrypts every envelope and document and checks
-every commitment.
+every commitment. With --since-checkpoint FILE (a checkpoint a partner or a
+witness kept) it also checks that the archive was not rolled back or forked
+since: the log holds that tree and the latest checkpoint extends it.
+
+Example:
+  custody checkpoint > kept.checkpoint        # later, or at a partner:
+  custody verify --since-checkpoint kept.checkpoint
 
 Exit codes: 0 all checks hold, 1 findings (listed), 2 the check could not run.")]
 pub struct VerifyArgs {
@@ -334,6 +340,11 @@ pub struct VerifyArgs {
     /// Witness quorum the latest checkpoint's stored cosignatures must meet.
     #[command(flatten)]
     policy: super::policy_args::PolicyArgs,
+    /// A checkpoint of this log saved earlier (`custody checkpoint` output, by
+    /// a partner or a witness): the archive must hold its tree and extend
+    /// it, else a `rollback` finding (repeatable).
+    #[arg(long = "since-checkpoint", value_name = "FILE")]
+    since_checkpoint: Vec<PathBuf>,
 }
 
 struct VerifyUi<'a> {
@@ -367,7 +378,29 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
         out: &ctx.out,
         pb: None,
     };
-    let mut rep = arch.verify(&VerifyOptions { deep: ids.as_ref() }, &mut ui)?;
+    let mut since = Vec::new();
+    for p in &a.since_checkpoint {
+        // Read at most one byte more than a checkpoint file may hold.
+        let max = crate::store::checkpoint_file::MAX_CHECKPOINT_FILE;
+        let mut bytes = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
+            })
+            .map_err(|e| io_err(p, e))?;
+        if bytes.len() as u64 > max {
+            return Err(StoreError::Input(format!(
+                "{} is over {max} bytes, too large for a checkpoint note",
+                p.display()
+            )));
+        }
+        since.push(arch.open_since_checkpoint(&bytes, &p.display().to_string())?);
+    }
+    let opts = VerifyOptions {
+        deep: ids.as_ref(),
+        since: &since,
+    };
+    let mut rep = arch.verify(&opts, &mut ui)?;
     // Witness cosignatures: every stored one whose key we know must verify,
     // and with a policy the latest checkpoint must meet its quorum.
     let mut witnesses = ctx.trust_store()?.witness_keys();

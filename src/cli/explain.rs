@@ -93,5 +93,13 @@ pub fn explain(e: &StoreError) -> String {
         }
         _ => "please report this as a bug".into(),
     };
-    format!("{e}; {hint}")
+    // One line whatever the error's own text holds (an age or parser
+    // message may span several).
+    let what = e.to_string();
+    let what: Vec<&str> = what
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{}; {hint}", what.join(" "))
 }

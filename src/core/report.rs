@@ -81,6 +81,13 @@ pub enum Check {
     /// A checkpoint's cosignatures do not satisfy the witness policy (the
     /// archive's latest checkpoint, or one a bundle or trace carries).
     WitnessQuorum,
+    /// This archive's witness state (`witness/config.toml`, `witness/history`)
+    /// is damaged: a cosigned note that does not open with the witnessed
+    /// log's key, a log the configuration does not list, sizes that go back.
+    WitnessState,
+    /// (`verify --since-checkpoint`) The archive is older than, or diverges
+    /// from, a checkpoint of its log held outside it.
+    Rollback,
 }
 
 impl Check {
@@ -119,6 +126,8 @@ impl Check {
             Check::CustodyGap => "custody_gap",
             Check::Cosignature => "cosignature",
             Check::WitnessQuorum => "witness_quorum",
+            Check::WitnessState => "witness_state",
+            Check::Rollback => "rollback",
         }
     }
 }

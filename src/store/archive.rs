@@ -295,17 +295,17 @@ pub fn discover(
 
 pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
     let path = root.join(CONFIG_FILE);
-    let text = fs::read_to_string(&path).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
+    let text = crate::store::read_toml_text(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
             StoreError::NotAnArchive(format!("{} has no {CONFIG_FILE}", root.display()))
-        } else {
-            io_err(&path, e)
         }
+        io::ErrorKind::InvalidData => StoreError::Config(path.clone(), "is not UTF-8 text".into()),
+        _ => io_err(&path, e),
     })?;
     // Read the version first, so a newer archive is refused as such rather than
     // as a configuration with unknown fields.
-    let v: toml::Value =
-        toml::from_str(&text).map_err(|e| StoreError::Config(path.clone(), e.to_string()))?;
+    let v: toml::Value = toml::from_str(&text)
+        .map_err(|e| StoreError::Config(path.clone(), crate::store::toml_error(&text, &e)))?;
     let found = v
         .get("format")
         .and_then(|f| f.as_integer())
@@ -318,7 +318,7 @@ pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
             supported: FORMAT_VERSION,
         });
     }
-    toml::from_str(&text).map_err(|e| StoreError::Config(path, e.to_string()))
+    toml::from_str(&text).map_err(|e| StoreError::Config(path, crate::store::toml_error(&text, &e)))
 }
 
 pub(crate) fn parse_config_keys(

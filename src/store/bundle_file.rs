@@ -347,9 +347,27 @@ pub fn verify_bundle(
     let b = open_bundle(path)?;
     let (mut rep, share) = check_structure(&b, trust);
     let share = share.map(|(s, _)| s);
-    let env = match ids {
-        Some(ids) => Some(decrypt_envelope(&b, ids)?),
+    let named = share
+        .as_ref()
+        .is_some_and(|s| Digest::of(&b.head.envelope) == s.envelope);
+    let env = match ids.map(|ids| decrypt_envelope(&b, ids)) {
         None => None,
+        Some(Ok(e)) => Some(e),
+        // An envelope that is not the one the share names (a payload_digest
+        // finding above) was altered: that it does not open says nothing
+        // about the identity given.
+        Some(Err(e)) if !named => {
+            let why = e.to_string();
+            let why: Vec<&str> = why.lines().map(str::trim).collect();
+            add(
+                &mut rep.findings,
+                Subject::Bundle,
+                Check::Commitment,
+                format!("the envelope does not open: {}", why.join(" ")),
+            );
+            None
+        }
+        Some(Err(e)) => return Err(e),
     };
     if let Some(e) = &env {
         check_opening(e, rep.commitment, &mut rep.findings);

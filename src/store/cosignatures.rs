@@ -265,16 +265,92 @@ impl Archive {
         Ok(out)
     }
 
-    /// Adds findings for stored cosignatures that do not verify (by a key in
-    /// `witnesses`, or over a checkpoint that does not exist) and, with a
-    /// policy, for a latest checkpoint whose cosignatures miss the quorum.
+    /// For `verify`: the entries of `ledger/cosignatures`, read without
+    /// changing it, with a `cosignature` finding for each frame that is
+    /// damaged or does not decode and for each entry stored twice (custody
+    /// skips a line it already holds, FORMAT.md §11.3), and an
+    /// `index_mismatch` if the database holds other entries. Each entry once.
+    fn scan_cosignature_file(
+        &self,
+        rep: &mut Report,
+    ) -> Result<Vec<(u64, NoteSignature)>, StoreError> {
+        let p = self.cosignatures_path();
+        let mut out: Vec<(u64, NoteSignature)> = Vec::new();
+        if p.is_file() {
+            let lf = LogFile::open_read(&p)?;
+            for f in lf.scan(0)? {
+                let damage = match f? {
+                    Frame::Complete { offset, body } => match decode_entry(&body) {
+                        Some((size, sig)) => {
+                            let twice = out.iter().any(|(s, o)| {
+                                *s == size && o.key_id == sig.key_id && o.name == sig.name
+                            });
+                            if twice {
+                                rep.add(
+                                    Subject::Checkpoint(size),
+                                    Check::Cosignature,
+                                    format!(
+                                        "the cosignature by {} at offset {offset} of ledger/cosignatures is stored twice",
+                                        sig.name
+                                    ),
+                                );
+                            } else {
+                                out.push((size, sig));
+                            }
+                            continue;
+                        }
+                        None => format!("the entry at offset {offset} does not decode"),
+                    },
+                    Frame::Torn { offset } => {
+                        format!("the file ends inside the frame at offset {offset}")
+                    }
+                    Frame::Oversized { offset, len } => {
+                        format!("the frame at offset {offset} claims {len} bytes")
+                    }
+                };
+                rep.add(
+                    Subject::Archive,
+                    Check::Cosignature,
+                    format!("ledger/cosignatures is damaged: {damage}"),
+                );
+                if !damage.starts_with("the entry") {
+                    break;
+                }
+            }
+        }
+        let mut in_file: Vec<(u64, Vec<u8>)> = out
+            .iter()
+            .map(|(s, sig)| (*s, line_of(sig).into_bytes()))
+            .collect();
+        let mut in_db = self.db().all_cosignatures()?;
+        in_file.sort();
+        in_db.sort();
+        if in_file != in_db {
+            rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!(
+                    "the database holds {} cosignatures that differ from the {} in ledger/cosignatures",
+                    in_db.len(),
+                    in_file.len()
+                ),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Adds findings for the cosignatures in `ledger/cosignatures` that are
+    /// damaged, stored twice, or do not verify (by a key in `witnesses`, or
+    /// over a checkpoint that does not exist), for a database that holds
+    /// others, and, with a policy, for a latest checkpoint whose
+    /// cosignatures miss the quorum.
     pub fn check_cosignatures(
         &self,
         witnesses: &[VerifierKey],
         policy: Option<&Policy>,
         rep: &mut Report,
     ) -> Result<(), StoreError> {
-        for (size, sig) in self.stored_cosignatures()? {
+        for (size, sig) in self.scan_cosignature_file(rep)? {
             let Some(note) = self.db().checkpoint(size)? else {
                 rep.add(
                     Subject::Checkpoint(size),

@@ -115,3 +115,30 @@ pub enum StoreError {
 pub fn io_err(path: &Path, e: io::Error) -> StoreError {
     StoreError::Io(path.to_path_buf(), e)
 }
+
+/// A TOML file's text, for a [`StoreError::Config`] about `path`: bytes that
+/// are not UTF-8 are a configuration error (a damaged file), not an I/O one.
+pub(crate) fn read_toml_text(path: &Path) -> Result<String, io::Error> {
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// A TOML parse error in one line (`line L, column C: message`), for
+/// [`StoreError::Config`]; the parser's own display spans several lines.
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.len()
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}

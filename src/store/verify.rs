@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader};
 
-use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::merkle::{self, TreeSize};
@@ -25,6 +25,10 @@ use crate::store::StoreError;
 pub struct VerifyOptions<'a> {
     /// Decrypt every envelope and blob and check every commitment.
     pub deep: Option<&'a Identities>,
+    /// Checkpoints of this log held outside the archive (by a partner, a
+    /// witness), opened with [`Archive::open_since_checkpoint`]: the archive
+    /// must hold each one's tree, and its latest checkpoint must extend it.
+    pub since: &'a [Checkpoint],
 }
 
 /// Progress hooks for long verifications.
@@ -80,6 +84,35 @@ pub(crate) struct BlobRef {
 }
 
 impl Archive {
+    /// Opens a checkpoint of this log held outside the archive, for
+    /// [`VerifyOptions::since`]: `bytes` is a signed note as `custody
+    /// checkpoint` prints it (cosignature lines are carried, not checked); it
+    /// must name this archive's origin and carry a valid signature by its log
+    /// key. `what` names it in errors (the file's path).
+    pub fn open_since_checkpoint(
+        &self,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<Checkpoint, StoreError> {
+        let origin = &self.config().origin;
+        let parsed = SignedCheckpoint::parse(bytes).map_err(|e| {
+            StoreError::Input(format!("{what} is not a signed checkpoint note: {e}"))
+        })?;
+        if parsed.checkpoint().origin != *origin {
+            return Err(StoreError::Input(format!(
+                "{what} is a checkpoint of the log {:?}, not of this archive's log {origin:?}",
+                parsed.checkpoint().origin
+            )));
+        }
+        let opened = SignedCheckpoint::open(bytes, self.log_key(), &[]).map_err(|e| {
+            StoreError::Input(format!(
+                "{what} is not signed by this archive's log key {}: {e}",
+                self.log_key()
+            ))
+        })?;
+        Ok(opened.checkpoint)
+    }
+
     /// Verifies the archive; see the module docs. Errors only when the check
     /// itself cannot run (I/O on the archive, a database that cannot be read).
     pub fn verify(
@@ -159,10 +192,17 @@ impl Archive {
         let db_size = self.size()?;
         obs.phase("records", db_size);
         let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
-        if cps.contains_key(&0) {
+        // The sizes whose roots the scan keeps: every checkpoint's, and every
+        // outside checkpoint's (only the size matters to the scan).
+        let mut at_sizes = cps.clone();
+        for c in opts.since {
+            at_sizes.entry(c.size).or_insert(c.root);
+        }
+        if at_sizes.contains_key(&0) {
             roots.insert(0, merkle::empty_root());
         }
-        let scanned = self.scan_records(opts.deep.is_some(), &cps, &mut roots, &mut rep, obs)?;
+        let scanned =
+            self.scan_records(opts.deep.is_some(), &at_sizes, &mut roots, &mut rep, obs)?;
         let Scanned {
             n,
             refs,
@@ -247,6 +287,12 @@ impl Archive {
                 );
             }
         }
+        let nodes_ok = scanned_flat.found == 0 && db_size == n;
+        for c in opts.since {
+            if let Some(reason) = since_mismatch(self, c, n, &roots, &cps, nodes_ok) {
+                rep.add(Subject::Checkpoint(c.size), Check::Rollback, reason);
+            }
+        }
         match cps.keys().next_back() {
             Some(&last) if last >= n => {}
             last => rep.add(
@@ -259,6 +305,8 @@ impl Archive {
                 ),
             ),
         }
+
+        self.check_witness_state(&mut rep)?;
 
         // 3. Blobs: every referenced one exists and hashes to its name; no strays.
         let listed = self.blob_store().list()?;
@@ -407,6 +455,69 @@ impl Archive {
         }
         Ok(rep)
     }
+}
+
+/// Why the archive does not hold, or does not extend, the outside checkpoint
+/// `c` (`verify --since-checkpoint`), if it does not. `n` is the number of
+/// records read, `roots` the records' roots at the checkpointed sizes and at
+/// `c.size`, `cps` the archive's checkpoints (size, root); `nodes_ok` whether
+/// the stored Merkle nodes matched the records (then the consistency of the
+/// archive's latest checkpoint with `c` is also proven from them, RFC 9162
+/// §2.1.4).
+fn since_mismatch(
+    arch: &Archive,
+    c: &Checkpoint,
+    n: u64,
+    roots: &BTreeMap<u64, Digest>,
+    cps: &BTreeMap<u64, Digest>,
+    nodes_ok: bool,
+) -> Option<String> {
+    if c.size > n {
+        return Some(format!(
+            "a checkpoint signed by this log's key covers {} records, the archive holds {n}: it was rolled back to an older copy, or lost records",
+            c.size
+        ));
+    }
+    match roots.get(&c.size) {
+        Some(r) if *r == c.root => {}
+        Some(r) => {
+            return Some(format!(
+                "a checkpoint signed by this log's key has root {} at size {}, the archive's records give {r}: its history was rewritten (a fork)",
+                c.root, c.size
+            ))
+        }
+        None => return Some(format!("the records' root at size {} was not computed", c.size)),
+    }
+    let Some((&latest, latest_root)) = cps.iter().next_back() else {
+        return Some("the archive has no checkpoint".into());
+    };
+    if latest < c.size {
+        return Some(format!(
+            "the archive's latest checkpoint (size {latest}) is older than a checkpoint signed by this log's key (size {}): its checkpoints were rolled back",
+            c.size
+        ));
+    }
+    if nodes_ok && latest > c.size && c.size > 0 {
+        let proven = merkle::consistency_proof(arch.flat(), TreeSize(c.size), TreeSize(latest))
+            .ok()
+            .is_some_and(|p| {
+                merkle::verify_consistency(
+                    TreeSize(c.size),
+                    TreeSize(latest),
+                    &c.root,
+                    latest_root,
+                    &p,
+                )
+                .is_ok()
+            });
+        if !proven {
+            return Some(format!(
+                "no valid consistency proof from the given checkpoint (size {}) to the archive's latest (size {latest})",
+                c.size
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::sync_dir;
 use crate::store::logfile::{Frame, LogFile};
@@ -76,15 +77,18 @@ impl Archive {
     /// `witness/config.toml`, or the default (nothing witnessed) if missing.
     pub fn witness_config(&self) -> Result<WitnessConfig, StoreError> {
         let p = self.witness_dir().join(CONFIG_FILE);
-        let text = match fs::read_to_string(&p) {
+        let text = match crate::store::read_toml_text(&p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(WitnessConfig::default())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(StoreError::Config(p, "is not UTF-8 text".into()))
             }
             Err(e) => return Err(io_err(&p, e)),
             Ok(t) => t,
         };
-        let c: WitnessConfig =
-            toml::from_str(&text).map_err(|e| StoreError::Config(p.clone(), e.to_string()))?;
+        let c: WitnessConfig = toml::from_str(&text)
+            .map_err(|e| StoreError::Config(p.clone(), crate::store::toml_error(&text, &e)))?;
         for l in &c.logs {
             if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
                 return Err(StoreError::Config(
@@ -199,6 +203,117 @@ impl Archive {
             .into_iter()
             .filter(|e| e.checkpoint.origin == origin)
             .collect())
+    }
+
+    /// For `verify`: findings about this archive's witness state, read
+    /// without changing it. `witness/config.toml` must parse; every complete
+    /// frame of `witness/history` must be a checkpoint of a configured log
+    /// that opens with that log's key, and per log the sizes must grow (a
+    /// checkpoint is appended only when it is larger than the latest,
+    /// FORMAT.md §11.2). A torn or zero-filled final frame is what a crash
+    /// mid-append leaves, and is not reported.
+    pub(crate) fn check_witness_state(&self, rep: &mut Report) -> Result<(), StoreError> {
+        let dir = self.witness_dir();
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let config = match self.witness_config() {
+            Ok(c) => Some(c),
+            Err(StoreError::Config(p, why)) => {
+                rep.add(
+                    Subject::Archive,
+                    Check::WitnessState,
+                    format!("{}: {why}", p.display()),
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let p = dir.join(HISTORY_FILE);
+        if !p.is_file() {
+            return Ok(());
+        }
+        let lf = LogFile::open_read(&p)?;
+        let frames = lf.scan(0)?.collect::<Result<Vec<Frame>, StoreError>>()?;
+        let mut latest: Vec<Checkpoint> = Vec::new();
+        for f in frames {
+            let (offset, body) = match f {
+                Frame::Complete { offset, body } => (offset, body),
+                Frame::Torn { .. } => break,
+                Frame::Oversized { offset, .. } if lf.zeros_from(offset)? => break,
+                Frame::Oversized { offset, len } => {
+                    rep.add(
+                        Subject::Archive,
+                        Check::WitnessState,
+                        format!("witness/history frame at offset {offset} claims {len} bytes"),
+                    );
+                    break;
+                }
+            };
+            let c = match SignedCheckpoint::parse(&body) {
+                Ok(sc) => sc.checkpoint().clone(),
+                Err(_) if lf.zeros_from(offset)? => break,
+                Err(e) => {
+                    rep.add(
+                        Subject::Archive,
+                        Check::WitnessState,
+                        format!("witness/history entry at offset {offset} does not parse: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let subject = Subject::Log(c.origin.clone());
+            match config.as_ref().map(|cfg| cfg.log(&c.origin)) {
+                None => {}
+                Some(None) => rep.add(
+                    subject.clone(),
+                    Check::WitnessState,
+                    format!(
+                        "witness/history entry at offset {offset} is a checkpoint of a log witness/config.toml does not list"
+                    ),
+                ),
+                Some(Some(l)) => {
+                    if let Err(e) = SignedCheckpoint::open(&body, &l.vkey, &[]) {
+                        rep.add(
+                            subject.clone(),
+                            Check::WitnessState,
+                            format!(
+                                "witness/history entry at offset {offset} (size {}) does not open with the log's key: {e}",
+                                c.size
+                            ),
+                        );
+                    }
+                }
+            }
+            match latest.iter_mut().find(|l| l.origin == c.origin) {
+                None => latest.push(c),
+                Some(prev) => {
+                    let why = if c.size < prev.size {
+                        Some(format!(
+                            "the size goes back from {} to {}",
+                            prev.size, c.size
+                        ))
+                    } else if c.size == prev.size && c.root == prev.root {
+                        Some(format!("the checkpoint of size {} is there twice", c.size))
+                    } else if c.size == prev.size {
+                        Some(format!("two roots at size {}", c.size))
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        rep.add(
+                            subject,
+                            Check::WitnessState,
+                            format!("witness/history entry at offset {offset}: {why}"),
+                        );
+                    }
+                    if c.size >= prev.size {
+                        *prev = c;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Appends a checkpoint this witness is about to cosign; durable (fsync)
