@@ -2,19 +2,21 @@
 //!
 //! Every blob the archive stores is a plain age v1 file (binary, not armored), so
 //! the standard `age` tool decrypts it with the same identity (FORMAT.md §6).
-//! Encryption of large inputs runs in a two-stage pipeline: one thread reads and
-//! hashes the plaintext, the caller's thread encrypts, so SHA-256 and
-//! ChaCha20-Poly1305 use both cores and the input is read exactly once.
+//! custody writes those files itself ([`crate::core::agestream`], driven by
+//! [`crate::core::pipeline`]: the input is read once, straight into the buffers
+//! that are sealed in place and written, on both cores for large inputs);
+//! decryption and passphrase-protected key files use the `age` crate.
 
 use std::io::{self, BufRead, Read, Write};
-use std::sync::mpsc;
 
 use age::secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+use crate::core::agestream::{self, AgeWriteError};
 use crate::core::domain;
 use crate::core::hash::Digest;
+use crate::core::pipeline;
 
 /// An age recipient the archive encrypts to: native X25519 or an SSH public key.
 #[derive(Clone)]
@@ -42,8 +44,19 @@ pub enum CryptoError {
     Corrupt(String),
     #[error("no recipients given")]
     NoRecipients,
+    #[error("cannot write the age file: {0}")]
+    Encrypt(AgeWriteError),
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+}
+
+impl From<AgeWriteError> for CryptoError {
+    fn from(e: AgeWriteError) -> Self {
+        match e {
+            AgeWriteError::NoRecipients => CryptoError::NoRecipients,
+            other => CryptoError::Encrypt(other),
+        }
+    }
 }
 
 impl From<age::DecryptError> for CryptoError {
@@ -163,8 +176,10 @@ impl Identities {
     }
 }
 
-/// Starts an age stream to `recipients`, writing the header to `out`.
-/// The caller must call `finish()` on the returned writer (see [`encrypt_all`]).
+/// Starts an age stream to `recipients` with the `age` crate's own writer,
+/// writing the header to `out`; the caller must call `finish()`. The archive
+/// writes with [`encrypt_all`] and [`encrypt_bytes`]; this stays as the
+/// reference the benchmarks and tests compare against.
 pub fn encrypt_to<W: Write>(
     recipients: &[RecipientKey],
     out: W,
@@ -179,9 +194,8 @@ pub fn encrypt_to<W: Write>(
 
 /// Encrypts a small in-memory value (a metadata envelope) to `recipients`.
 pub fn encrypt_bytes(recipients: &[RecipientKey], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let mut w = encrypt_to(recipients, Vec::with_capacity(data.len() + 256))?;
-    w.write_all(data)?;
-    Ok(w.finish()?)
+    let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
+    Ok(agestream::encrypt_slice(&dyns, data)?)
 }
 
 /// Opens an age stream for reading with `ids`.
@@ -279,7 +293,7 @@ pub fn passphrase_decrypt(
 
 /// Result of streaming a plaintext through the encryptor.
 pub struct Encrypted<W> {
-    /// The output, after `finish()` (the final age chunk is written).
+    /// The output, after the final age chunk is written and `flush()` called.
     pub out: W,
     /// SHA-256 of the plaintext.
     pub sha256: Digest,
@@ -287,16 +301,19 @@ pub struct Encrypted<W> {
     pub len: u64,
 }
 
-/// Size of the read buffers of the pipeline.
-const CHUNK: usize = 1 << 20;
-/// Inputs at or under this size are hashed and encrypted on one thread.
+/// Inputs larger than this (by their size hint) use the two-thread pipeline;
+/// smaller ones are hashed and encrypted on the calling thread, where ingest
+/// already runs several files at once.
 const PIPELINE_THRESHOLD: u64 = 4 << 20;
 
-/// Reads `input` once, hashing the plaintext and encrypting it to `out`; always
-/// calls `finish()`. `size_hint` picks the pipelined path for large inputs.
-/// `progress` is called with the number of plaintext bytes consumed.
+/// Reads `input` once, hashing the plaintext and writing it to `out` as a
+/// complete age file to `recipients` (custody's own encryptor, FORMAT.md §6);
+/// the final chunk is always written. `size_hint` picks the two-thread pipeline
+/// for large inputs and sizes the buffer of small ones; it does not need to be
+/// exact. `progress` is called with the number of plaintext bytes written.
+/// A read error comes back as `CryptoError::Io` with its kind intact.
 pub fn encrypt_all<R, W>(
-    mut input: R,
+    input: R,
     recipients: &[RecipientKey],
     out: W,
     size_hint: u64,
@@ -306,199 +323,22 @@ where
     R: Read + Send,
     W: Write + Send,
 {
-    if size_hint > PIPELINE_THRESHOLD {
-        return encrypt_pipelined(input, recipients, out, progress);
-    }
-    let mut w = encrypt_to(recipients, out)?;
-    let mut h = Sha256::new();
-    let mut len = 0u64;
-    let mut buf = vec![0u8; CHUNK.min(size_hint as usize + 1).max(8192)];
-    loop {
-        let n = read_retry(&mut input, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        w.write_all(&buf[..n])?;
-        len += n as u64;
-        progress(n as u64);
-    }
-    let out = w.finish()?;
-    Ok(Encrypted {
-        out,
-        sha256: Digest(h.finalize().into()),
-        len,
-    })
-}
-
-/// Three stages on scoped threads: (1) read and hash the plaintext, (2) encrypt
-/// (this thread), (3) write the ciphertext to `out` (which hashes it, for a blob).
-/// Buffers circulate between stages and are reused: at most about 10 MiB is ever
-/// allocated, whatever the input size.
-fn encrypt_pipelined<R, W>(
-    mut input: R,
-    recipients: &[RecipientKey],
-    out: W,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Encrypted<W>, CryptoError>
-where
-    R: Read + Send,
-    W: Write + Send,
-{
-    std::thread::scope(|scope| -> Result<Encrypted<W>, CryptoError> {
-        // Stage 1: plaintext.
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(3);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
-        for _ in 0..4 {
-            let _ = empty_tx.send(vec![0u8; CHUNK]);
-        }
-        let reader = scope.spawn(move || -> io::Result<(Digest, u64)> {
-            let mut h = Sha256::new();
-            let mut len = 0u64;
-            while let Ok(mut buf) = empty_rx.recv() {
-                buf.resize(CHUNK, 0);
-                let mut filled = 0;
-                while filled < buf.len() {
-                    let n = read_retry(&mut input, &mut buf[filled..])?;
-                    if n == 0 {
-                        break;
-                    }
-                    filled += n;
-                }
-                buf.truncate(filled);
-                h.update(&buf);
-                len += filled as u64;
-                let done = filled == 0;
-                if full_tx.send(buf).is_err() || done {
-                    break;
-                }
-            }
-            Ok((Digest(h.finalize().into()), len))
-        });
-        // Stage 3: ciphertext.
-        let (ct_tx, ct_rx) = mpsc::sync_channel::<Vec<u8>>(3);
-        let (ct_back_tx, ct_back_rx) = mpsc::channel::<Vec<u8>>();
-        let writer = scope.spawn(move || -> io::Result<W> {
-            let mut out = out;
-            for b in ct_rx.iter() {
-                out.write_all(&b)?;
-                let _ = ct_back_tx.send(b);
-            }
-            out.flush()?;
-            Ok(out)
-        });
-        // Stage 2: encrypt.
-        let chan = ChannelWriter {
-            buf: Vec::with_capacity(CHUNK),
-            tx: Some(ct_tx),
-            back: ct_back_rx,
-            allocated: 1,
-        };
-        let mut result: Result<ChannelWriter, CryptoError> =
-            encrypt_to(recipients, chan).and_then(|mut w| {
-                for buf in full_rx.iter() {
-                    if buf.is_empty() {
-                        break;
-                    }
-                    w.write_all(&buf)?;
-                    progress(buf.len() as u64);
-                    let _ = empty_tx.send(buf);
-                }
-                Ok(w.finish()?)
-            });
-        drop(empty_tx);
-        drop(full_rx);
-        if let Ok(chan) = result.as_mut() {
-            if let Err(e) = chan.close() {
-                result = Err(e.into());
-            }
-        }
-        let read = reader
-            .join()
-            .map_err(|_| CryptoError::Io(io::Error::other("reader thread panicked")))?;
-        let written = writer
-            .join()
-            .map_err(|_| CryptoError::Io(io::Error::other("writer thread panicked")))?;
-        // The writer's own error explains a failed send better than the send does.
-        let out = written?;
-        result?;
-        let (sha256, len) = read?;
-        Ok(Encrypted { out, sha256, len })
-    })
-}
-
-/// The encryptor's output: fills buffers and hands them to the writer stage.
-struct ChannelWriter {
-    buf: Vec<u8>,
-    tx: Option<mpsc::SyncSender<Vec<u8>>>,
-    back: mpsc::Receiver<Vec<u8>>,
-    /// Buffers allocated so far; past [`CT_BUFFERS`] they are only reused.
-    allocated: usize,
-}
-
-/// Ciphertext buffers in circulation between the encryptor and the writer.
-const CT_BUFFERS: usize = 5;
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        // Reuse a buffer the writer has finished with; allocate only up to
-        // CT_BUFFERS (fresh 1 MiB allocations cost page faults), then wait.
-        let next = match self.back.try_recv() {
-            Ok(b) => Some(b),
-            Err(_) if self.allocated < CT_BUFFERS => {
-                self.allocated += 1;
-                Some(Vec::with_capacity(CHUNK))
-            }
-            Err(_) => None,
-        };
-        let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "ciphertext writer stopped");
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| io::Error::other("ciphertext writer closed"))?;
-        let full = std::mem::take(&mut self.buf);
-        tx.send(full).map_err(|_| stopped())?;
-        let mut next = match next {
-            Some(b) => b,
-            None => self.back.recv().map_err(|_| stopped())?,
-        };
-        next.clear();
-        self.buf = next;
-        Ok(())
-    }
-
-    /// Sends what is buffered and closes the channel.
-    fn close(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.send()?;
-        }
-        self.tx.take();
-        Ok(())
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = CHUNK - self.buf.len();
-        let n = room.min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn read_retry<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match r.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
+    let file = agestream::start(&dyns)?;
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (out, sha256, len) = if size_hint > PIPELINE_THRESHOLD && two_cores {
+        pipeline::encrypt_parallel(input, &file.sealer, &file.preamble, out, progress)?
+    } else {
+        pipeline::encrypt_serial(
+            input,
+            &file.sealer,
+            &file.preamble,
+            out,
+            size_hint,
+            progress,
+        )?
+    };
+    Ok(Encrypted { out, sha256, len })
 }
 
 /// Streams an age file's plaintext from `input` to `out`, returning its SHA-256 and length.

@@ -3,6 +3,7 @@
 //! coefficients of batch signature verification).
 
 pub mod actors;
+pub mod agestream;
 pub mod audit;
 pub mod bundle;
 pub mod checkpoint;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod merkle;
 pub mod meta;
 pub mod note;
+pub mod pipeline;
 pub mod policy;
 pub mod record;
 pub mod report;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -73,24 +73,52 @@ impl EarlySync {
     }
 }
 
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let f = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("blob writer already closed"))?;
-        let n = f.write(buf)?;
-        self.hasher.update(&buf[..n]);
+impl BlobWriter {
+    /// Hashes the first `n` bytes of `bufs` (what the file just accepted) and
+    /// starts the disk's writeback early for large blobs.
+    fn wrote(&mut self, bufs: &[IoSlice<'_>], n: usize) -> io::Result<()> {
+        let mut left = n;
+        for b in bufs {
+            let k = left.min(b.len());
+            self.hasher.update(&b[..k]);
+            left -= k;
+            if left == 0 {
+                break;
+            }
+        }
         self.len += n as u64;
         if self.len >= self.next_sync {
             self.next_sync = self.len + EARLY_SYNC_EVERY;
             if self.early.is_none() {
-                self.early = Some(EarlySync::start(f)?);
+                if let Some(f) = &self.file {
+                    self.early = Some(EarlySync::start(f)?);
+                }
             }
             if let Some(e) = &self.early {
                 e.kick();
             }
         }
+        Ok(())
+    }
+
+    fn file(&mut self) -> io::Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already closed"))
+    }
+}
+
+/// Every byte written is hashed (the blob's address) as the file accepts it.
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file()?.write(buf)?;
+        self.wrote(&[IoSlice::new(buf)], n)?;
+        Ok(n)
+    }
+    /// One `writev(2)`: the encryptor hands over several sealed chunks at once.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.file()?.write_vectored(bufs)?;
+        self.wrote(bufs, n)?;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::BufWriter;
 
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -178,34 +177,18 @@ fn encode_file(
 ) -> Result<Encoded, StoreError> {
     let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
     let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
+    // No BufWriter: the encryptor writes whole sealed chunks, several per writev.
     let w = blobs.begin()?;
-    let enc = crypto::encrypt_all(
-        input,
-        recipients,
-        BufWriter::with_capacity(
-            if size_hint < 1 << 20 {
-                64 << 10
-            } else {
-                1 << 20
-            },
-            w,
-        ),
-        size_hint,
-        progress,
-    )
-    .map_err(|e| match e {
-        // A full disk is the archive's, not the input's.
-        crypto::CryptoError::Io(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
-            io_err(blobs.dir(), io)
-        }
-        crypto::CryptoError::Io(io) => io_err(&f.path, io),
-        other => StoreError::Crypto(other),
-    })?;
-    let w = enc
-        .out
-        .into_inner()
-        .map_err(|e| io_err(blobs.dir(), e.into_error()))?;
-    let sealed = blobs.seal(w, size_hint >= DURABLE_AT_SEAL)?;
+    let enc =
+        crypto::encrypt_all(input, recipients, w, size_hint, progress).map_err(|e| match e {
+            // A full disk is the archive's, not the input's.
+            crypto::CryptoError::Io(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
+                io_err(blobs.dir(), io)
+            }
+            crypto::CryptoError::Io(io) => io_err(&f.path, io),
+            other => StoreError::Crypto(other),
+        })?;
+    let sealed = blobs.seal(enc.out, size_hint >= DURABLE_AT_SEAL)?;
     let mut salt = [0u8; 32];
     getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
     let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();

@@ -1,0 +1,626 @@
+//! The age v1 file format as custody writes it (FORMAT.md §6): the header
+//! (recipient stanzas, header MAC), the payload nonce and key, and the STREAM
+//! chunks sealed in place. Decryption stays with the `age` crate.
+//!
+//! Spec: <https://age-encryption.org/v1> (C2SP age), sections "Header",
+//! "Header MAC" and "Payload". The recipient stanzas themselves are made by the
+//! `age` crate's public [`age::Recipient::wrap_file_key`] (X25519 and
+//! ssh-ed25519/ssh-rsa), so only the framing and the payload are ours.
+//!
+//! Writing the payload ourselves lets the caller read plaintext straight into
+//! the buffer that becomes the ciphertext and seal independent chunks on more
+//! than one thread (see [`crate::core::pipeline`]); `age::stream::StreamWriter`
+//! copies every chunk twice and works on one thread.
+
+use std::collections::HashSet;
+
+use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
+use age_core::secrecy::ExposeSecret;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::ChaCha20Poly1305;
+use hkdf::hmac::{Hmac, Mac};
+use hkdf::Hkdf;
+use sha2_10::Sha256;
+use zeroize::Zeroizing;
+
+/// The first line of every age v1 file.
+pub const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
+/// Plaintext bytes per STREAM chunk (64 KiB); only the final chunk may be shorter.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+/// The Poly1305 tag appended to every chunk.
+pub const TAG_SIZE: usize = 16;
+/// A sealed full chunk: plaintext size plus tag.
+pub const SEALED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_SIZE;
+/// The random payload nonce that follows the header.
+pub const PAYLOAD_NONCE_SIZE: usize = 16;
+/// Base64 columns of a full stanza body line.
+const BODY_COLUMNS: usize = 64;
+/// STREAM's chunk counter is 11 bytes; a u64 index never overflows it.
+const COUNTER_BYTES: usize = 11;
+
+/// Why an age file could not be started or a chunk not sealed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgeWriteError {
+    #[error("no recipients given")]
+    NoRecipients,
+    #[error("a recipient could not wrap the file key: {0}")]
+    Recipient(String),
+    #[error("these recipients may not be combined in one file (their labels differ)")]
+    IncompatibleRecipients,
+    #[error("a recipient made a stanza that is not valid in an age header: {0}")]
+    BadStanza(String),
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+    #[error("STREAM chunk {index}: {reason}")]
+    BadChunk { index: u64, reason: &'static str },
+    #[error("ChaCha20-Poly1305 refused to seal a chunk")]
+    Seal,
+}
+
+/// The payload key of one age file: seals its STREAM chunks. The key is
+/// zeroized when this is dropped (`ChaCha20Poly1305` zeroizes its key on drop).
+/// `Sync`: chunks are independent, so several threads may seal with one sealer.
+pub struct PayloadSealer {
+    aead: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for PayloadSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayloadSealer(..)")
+    }
+}
+
+/// A started age file: its first bytes (header and payload nonce) and the
+/// sealer of its chunks.
+#[derive(Debug)]
+pub struct AgeFile {
+    /// Header through the MAC line, then the 16-byte payload nonce; the
+    /// sealed chunks follow these bytes in the file.
+    pub preamble: Vec<u8>,
+    pub sealer: PayloadSealer,
+}
+
+/// Starts an age v1 file to `recipients`: draws a fresh 16-byte file key,
+/// wraps it for every recipient, writes and MACs the header, draws the payload
+/// nonce and derives the payload key. The file key lives only in this call
+/// (it is zeroized on return).
+pub fn start(recipients: &[&dyn age::Recipient]) -> Result<AgeFile, AgeWriteError> {
+    if recipients.is_empty() {
+        return Err(AgeWriteError::NoRecipients);
+    }
+    let file_key = FileKey::try_init_with_mut(|k: &mut [u8; FILE_KEY_BYTES]| {
+        getrandom::fill(k).map_err(|e| AgeWriteError::Random(e.to_string()))
+    })?;
+    let mut stanzas = Vec::new();
+    let mut labels: Option<HashSet<String>> = None;
+    for r in recipients {
+        let (s, l) = r
+            .wrap_file_key(&file_key)
+            .map_err(|e| AgeWriteError::Recipient(e.to_string()))?;
+        // As the age crate requires: every recipient returns the same label set.
+        match &labels {
+            Some(first) if *first != l => return Err(AgeWriteError::IncompatibleRecipients),
+            Some(_) => {}
+            None => labels = Some(l),
+        }
+        stanzas.extend(s);
+    }
+    let mut nonce = [0u8; PAYLOAD_NONCE_SIZE];
+    getrandom::fill(&mut nonce).map_err(|e| AgeWriteError::Random(e.to_string()))?;
+    let key = file_key.expose_secret();
+    let mut preamble = header(&stanzas, key)?;
+    preamble.extend_from_slice(&nonce);
+    Ok(AgeFile {
+        preamble,
+        sealer: PayloadSealer::new(key, &nonce),
+    })
+}
+
+/// The header (spec "Header"): the version line, each stanza as `-> ` and its
+/// space-separated tag and arguments, then its body in standard unpadded base64
+/// wrapped at 64 columns and ended by a line shorter than 64 columns (an empty
+/// line when the base64 fills its last line, i.e. when the body length is a
+/// multiple of 48 bytes, including an empty body), then `---`, a space, the
+/// base64 of HMAC-SHA-256 over every byte before that space under
+/// HKDF-SHA-256(ikm = file key, salt = empty, info = "header"), and a line feed.
+fn header(stanzas: &[Stanza], file_key: &[u8; FILE_KEY_BYTES]) -> Result<Vec<u8>, AgeWriteError> {
+    let mut h = Vec::with_capacity(64 + stanzas.len() * 128);
+    h.extend_from_slice(VERSION_LINE);
+    for s in stanzas {
+        if !is_argument(&s.tag) {
+            return Err(AgeWriteError::BadStanza(format!("type {:?}", s.tag)));
+        }
+        h.extend_from_slice(b"-> ");
+        h.extend_from_slice(s.tag.as_bytes());
+        for a in &s.args {
+            if !is_argument(a) {
+                return Err(AgeWriteError::BadStanza(format!("argument {a:?}")));
+            }
+            h.push(b' ');
+            h.extend_from_slice(a.as_bytes());
+        }
+        h.push(b'\n');
+        let body = STANDARD_NO_PAD.encode(&s.body);
+        for line in body.as_bytes().chunks(BODY_COLUMNS) {
+            h.extend_from_slice(line);
+            h.push(b'\n');
+        }
+        if body.len() % BODY_COLUMNS == 0 {
+            h.push(b'\n');
+        }
+    }
+    h.extend_from_slice(b"---");
+    let mac_key = hkdf32(b"", file_key, b"header");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&mac_key[..]).map_err(|_| AgeWriteError::Seal)?;
+    mac.update(&h);
+    h.push(b' ');
+    h.extend_from_slice(
+        STANDARD_NO_PAD
+            .encode(mac.finalize().into_bytes())
+            .as_bytes(),
+    );
+    h.push(b'\n');
+    Ok(h)
+}
+
+/// `1*VCHAR` (spec ABNF `argument`): one or more printable ASCII characters, no spaces.
+fn is_argument(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// HKDF-SHA-256 with a 32-byte output (spec "Conventions").
+fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut okm = Zeroizing::new([0u8; 32]);
+    Hkdf::<Sha256>::new(Some(salt), ikm)
+        .expand(info, &mut okm[..])
+        .expect("32 bytes is a valid HKDF-SHA-256 output length");
+    okm
+}
+
+impl PayloadSealer {
+    /// payload key = HKDF-SHA-256(ikm = file key, salt = payload nonce, info = "payload").
+    fn new(file_key: &[u8; FILE_KEY_BYTES], nonce: &[u8; PAYLOAD_NONCE_SIZE]) -> Self {
+        let key = hkdf32(nonce, file_key, b"payload");
+        PayloadSealer {
+            aead: ChaCha20Poly1305::new((&*key).into()),
+        }
+    }
+
+    /// Seals STREAM chunk `index` in place (spec "Payload"): `buf[..len]` holds
+    /// its plaintext and becomes its ciphertext, and the 16-byte tag is written
+    /// to `buf[len..len + 16]`. ChaCha20-Poly1305 under the payload key, nonce =
+    /// the 11-byte big-endian `index` then 0x01 for the final chunk and 0x00
+    /// otherwise, no associated data.
+    ///
+    /// Refuses what age readers reject: a chunk over 64 KiB, a non-final chunk
+    /// that is not full, an empty final chunk other than the only chunk of an
+    /// empty payload.
+    pub fn seal(
+        &self,
+        index: u64,
+        last: bool,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<(), AgeWriteError> {
+        let bad = |reason| Err(AgeWriteError::BadChunk { index, reason });
+        if len > CHUNK_SIZE {
+            return bad("more than 64 KiB of plaintext");
+        }
+        if !last && len != CHUNK_SIZE {
+            return bad("a chunk before the final one must be full");
+        }
+        if last && len == 0 && index != 0 {
+            return bad("the final chunk may be empty only if the whole payload is");
+        }
+        if buf.len() < len + TAG_SIZE {
+            return bad("no room for the tag");
+        }
+        let mut nonce = [0u8; 12];
+        nonce[COUNTER_BYTES - 8..COUNTER_BYTES].copy_from_slice(&index.to_be_bytes());
+        nonce[COUNTER_BYTES] = u8::from(last);
+        let (data, rest) = buf.split_at_mut(len);
+        let tag = self
+            .aead
+            .encrypt_in_place_detached((&nonce).into(), b"", data)
+            .map_err(|_| AgeWriteError::Seal)?;
+        rest[..TAG_SIZE].copy_from_slice(&tag);
+        Ok(())
+    }
+}
+
+/// Encrypts `data` held in memory into a complete age file (one copy of the
+/// plaintext, sealed in place in the output).
+pub fn encrypt_slice(
+    recipients: &[&dyn age::Recipient],
+    data: &[u8],
+) -> Result<Vec<u8>, AgeWriteError> {
+    let f = start(recipients)?;
+    let chunks = data.len().div_ceil(CHUNK_SIZE).max(1);
+    let mut out = Vec::with_capacity(f.preamble.len() + data.len() + chunks * TAG_SIZE);
+    out.extend_from_slice(&f.preamble);
+    f.sealer.seal_all(data, &mut out)?;
+    Ok(out)
+}
+
+impl PayloadSealer {
+    /// Appends the whole payload of `data` (every chunk, sealed) to `out`.
+    fn seal_all(&self, data: &[u8], out: &mut Vec<u8>) -> Result<(), AgeWriteError> {
+        let chunks = data.len().div_ceil(CHUNK_SIZE).max(1);
+        let pieces = data
+            .chunks(CHUNK_SIZE)
+            .chain(data.is_empty().then_some(&[][..]));
+        for (i, piece) in pieces.enumerate() {
+            let at = out.len();
+            out.extend_from_slice(piece);
+            out.resize(at + piece.len() + TAG_SIZE, 0);
+            self.seal(i as u64, i + 1 == chunks, &mut out[at..], piece.len())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use age::Recipient as _;
+    use sha2_10::Digest as _;
+    use std::collections::HashMap;
+    use std::io::Read;
+
+    fn keypair() -> (age::x25519::Identity, age::x25519::Recipient) {
+        let id = age::x25519::Identity::generate();
+        let r = id.to_public();
+        (id, r)
+    }
+
+    fn decrypt(id: &dyn age::Identity, file: &[u8]) -> Result<Vec<u8>, String> {
+        let d = age::Decryptor::new_buffered(file).map_err(|e| e.to_string())?;
+        let mut r = d.decrypt(std::iter::once(id)).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    #[test]
+    fn chunk_boundaries_round_trip_through_the_age_crate() {
+        let (id, r) = keypair();
+        for n in [
+            0usize,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            2 * CHUNK_SIZE,
+            (1 << 20) + 3,
+        ] {
+            let data = pattern(n);
+            let file = encrypt_slice(&[&r], &data).unwrap();
+            let chunks = n.div_ceil(CHUNK_SIZE).max(1);
+            let header_end = file.windows(4).position(|w| w == b"\n---").unwrap();
+            let mac_end = header_end
+                + 1
+                + file[header_end + 1..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap()
+                + 1;
+            assert_eq!(
+                file.len(),
+                mac_end + PAYLOAD_NONCE_SIZE + n + chunks * TAG_SIZE,
+                "size {n}"
+            );
+            assert_eq!(decrypt(&id, &file).unwrap(), data, "size {n}");
+        }
+    }
+
+    #[test]
+    fn header_has_the_spec_shape() {
+        let (_, r) = keypair();
+        let f = start(&[&r, &r]).unwrap();
+        let text =
+            std::str::from_utf8(&f.preamble[..f.preamble.len() - PAYLOAD_NONCE_SIZE]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "age-encryption.org/v1");
+        assert!(lines[1].starts_with("-> X25519 "));
+        // A 32-byte body is 43 base64 characters: one short line.
+        assert_eq!(lines[2].len(), 43);
+        assert!(lines[3].starts_with("-> X25519 "));
+        assert!(lines[5].starts_with("--- "));
+        assert_eq!(lines[5].len(), 4 + 43);
+        assert_eq!(lines.len(), 6);
+        // The age crate parses the header and finds both stanzas.
+        let (id, r) = keypair();
+        let file = encrypt_slice(&[&r, &keypair().1], b"x").unwrap();
+        assert_eq!(decrypt(&id, &file).unwrap(), b"x");
+    }
+
+    /// A recipient whose stanza body has a chosen length, to exercise wrapping.
+    struct Fixed(usize);
+    impl age::Recipient for Fixed {
+        fn wrap_file_key(
+            &self,
+            _: &FileKey,
+        ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+            Ok((
+                vec![Stanza {
+                    tag: "example.com/fixed".into(),
+                    args: vec!["a".into(), "b+/".into()],
+                    body: vec![0xA5; self.0],
+                }],
+                HashSet::new(),
+            ))
+        }
+    }
+
+    #[test]
+    fn stanza_bodies_wrap_at_64_columns_with_a_short_final_line() {
+        for (len, lines) in [
+            (0usize, vec![0usize]),
+            (1, vec![2]),
+            (47, vec![63]),
+            (48, vec![64, 0]),
+            (49, vec![64, 2]),
+            (96, vec![64, 64, 0]),
+        ] {
+            let text = String::from_utf8(
+                header(
+                    &Fixed(len)
+                        .wrap_file_key(&FileKey::new(Box::new([1; 16])))
+                        .unwrap()
+                        .0,
+                    &[1; 16],
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let mut it = text.lines();
+            assert_eq!(it.next(), Some("age-encryption.org/v1"));
+            assert_eq!(it.next(), Some("-> example.com/fixed a b+/"));
+            let got: Vec<usize> = it.by_ref().take(lines.len()).map(str::len).collect();
+            assert_eq!(got, lines, "body of {len} bytes");
+            assert!(it.next().unwrap().starts_with("--- "));
+            assert_eq!(it.next(), None);
+        }
+        // The age crate accepts such a header (it ignores the unknown stanza).
+        let (id, r) = keypair();
+        for len in [0, 48, 49, 96] {
+            let file = encrypt_slice(&[&Fixed(len), &r], b"hello").unwrap();
+            assert_eq!(
+                decrypt(&id, &file).unwrap(),
+                b"hello",
+                "body of {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_header_mac_covers_the_header() {
+        let (id, r) = keypair();
+        let file = encrypt_slice(&[&Fixed(30), &r], b"payload").unwrap();
+        assert_eq!(decrypt(&id, &file).unwrap(), b"payload");
+        // The unknown stanza is ignored by the identity; only the MAC protects
+        // it. Change one base64 character of its body (still canonical base64).
+        let at = file
+            .windows(27)
+            .position(|w| w == b"-> example.com/fixed a b+/\n")
+            .unwrap()
+            + 27;
+        let mut tampered = file.clone();
+        tampered[at] = if file[at] == b'A' { b'B' } else { b'A' };
+        let e = decrypt(&id, &tampered).unwrap_err();
+        assert!(e.contains("MAC") || e.contains("mac"), "{e}");
+        // So does any change to the MAC itself.
+        let mac = file.windows(4).position(|w| w == b"--- ").unwrap() + 4;
+        let mut tampered = file.clone();
+        tampered[mac] = if file[mac] == b'A' { b'B' } else { b'A' };
+        assert!(decrypt(&id, &tampered).is_err());
+    }
+
+    /// Splits a CCTV vector into its `key: value` lines and the age file.
+    fn vector(text: &[u8]) -> (HashMap<String, String>, &[u8]) {
+        let split = text.windows(2).position(|w| w == b"\n\n").unwrap();
+        let head = std::str::from_utf8(&text[..split]).unwrap();
+        let keys = head
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        (keys, &text[split + 2..])
+    }
+
+    /// The stanzas of a header, parsed here independently of the age crate.
+    fn stanzas_of(header: &str) -> Vec<Stanza> {
+        let mut out: Vec<Stanza> = Vec::new();
+        let mut body = String::new();
+        let mut open = false;
+        for line in header.lines().skip(1) {
+            if let Some(rest) = line.strip_prefix("-> ") {
+                let mut args = rest.split(' ').map(String::from);
+                let tag = args.next().unwrap();
+                out.push(Stanza {
+                    tag,
+                    args: args.collect(),
+                    body: vec![],
+                });
+                open = true;
+            } else if line.starts_with("---") {
+                break;
+            } else if open {
+                body.push_str(line);
+                if line.len() < 64 {
+                    out.last_mut().unwrap().body = STANDARD_NO_PAD.decode(&body).unwrap();
+                    body.clear();
+                    open = false;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn cctv_vectors_are_reproduced_byte_for_byte() {
+        let files: [(&str, &[u8]); 7] = [
+            ("x25519", include_bytes!("../../tests/data/cctv-age/x25519")),
+            (
+                "x25519_multiple_recipients",
+                include_bytes!("../../tests/data/cctv-age/x25519_multiple_recipients"),
+            ),
+            (
+                "x25519_grease",
+                include_bytes!("../../tests/data/cctv-age/x25519_grease"),
+            ),
+            (
+                "stanza_empty_body",
+                include_bytes!("../../tests/data/cctv-age/stanza_empty_body"),
+            ),
+            (
+                "stanza_empty_last_line",
+                include_bytes!("../../tests/data/cctv-age/stanza_empty_last_line"),
+            ),
+            (
+                "stanza_valid_characters",
+                include_bytes!("../../tests/data/cctv-age/stanza_valid_characters"),
+            ),
+            (
+                "stream_empty_payload",
+                include_bytes!("../../tests/data/cctv-age/stream_empty_payload"),
+            ),
+        ];
+        for (name, text) in files {
+            let (keys, file) = vector(text);
+            assert_eq!(keys["expect"], "success", "{name}");
+            let key: [u8; 16] = hex::decode(&keys["file key"]).unwrap().try_into().unwrap();
+            let mac_at = file.windows(5).position(|w| w == b"\n--- ").unwrap() + 1;
+            let header_end = mac_at + file[mac_at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+            let text = std::str::from_utf8(&file[..header_end]).unwrap();
+            let rebuilt = header(&stanzas_of(text), &key).unwrap();
+            assert_eq!(
+                std::str::from_utf8(&rebuilt).unwrap(),
+                text,
+                "{name}: header"
+            );
+            // The payload: same nonce and plaintext give the same chunks.
+            let nonce: [u8; 16] = file[header_end..header_end + 16].try_into().unwrap();
+            let id: age::x25519::Identity = keys["identity"].parse().unwrap();
+            let plain = decrypt(&id, file).unwrap();
+            assert_eq!(
+                hex::encode(sha2_10::Sha256::digest(&plain)),
+                keys["payload"],
+                "{name}"
+            );
+            let mut payload = Vec::new();
+            PayloadSealer::new(&key, &nonce)
+                .seal_all(&plain, &mut payload)
+                .unwrap();
+            assert_eq!(payload, &file[header_end + 16..], "{name}: payload");
+        }
+    }
+
+    #[test]
+    fn bad_stanzas_and_labels_are_refused() {
+        struct Spaced;
+        impl age::Recipient for Spaced {
+            fn wrap_file_key(
+                &self,
+                _: &FileKey,
+            ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+                Ok((
+                    vec![Stanza {
+                        tag: "x".into(),
+                        args: vec!["two words".into()],
+                        body: vec![],
+                    }],
+                    HashSet::new(),
+                ))
+            }
+        }
+        struct Labelled;
+        impl age::Recipient for Labelled {
+            fn wrap_file_key(
+                &self,
+                _: &FileKey,
+            ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+                Ok((vec![], HashSet::from(["postquantum".to_string()])))
+            }
+        }
+        assert!(matches!(start(&[]), Err(AgeWriteError::NoRecipients)));
+        assert!(matches!(
+            start(&[&Spaced]),
+            Err(AgeWriteError::BadStanza(_))
+        ));
+        let (_, r) = keypair();
+        assert!(matches!(
+            start(&[&r, &Labelled]),
+            Err(AgeWriteError::IncompatibleRecipients)
+        ));
+    }
+
+    /// What `seal` refuses is exactly what age rejects: the same chunks sealed
+    /// by hand (bypassing the checks) do not decrypt.
+    #[test]
+    fn chunk_framing_that_age_rejects_is_refused() {
+        let (id, r) = keypair();
+        let f = start(&[&r]).unwrap();
+        let mut full = pattern(CHUNK_SIZE);
+        full.resize(SEALED_CHUNK_SIZE, 0);
+        let mut empty = vec![0u8; TAG_SIZE];
+        // 1. A full chunk then an empty final chunk.
+        assert!(matches!(
+            f.sealer.seal(1, true, &mut empty, 0),
+            Err(AgeWriteError::BadChunk { index: 1, .. })
+        ));
+        let raw = |index: u64, last: bool, buf: &mut [u8], len: usize| {
+            let mut nonce = [0u8; 12];
+            nonce[3..11].copy_from_slice(&index.to_be_bytes());
+            nonce[11] = u8::from(last);
+            let (d, t) = buf.split_at_mut(len);
+            let tag = f
+                .sealer
+                .aead
+                .encrypt_in_place_detached((&nonce).into(), b"", d)
+                .unwrap();
+            t[..16].copy_from_slice(&tag);
+        };
+        let mut a = full.clone();
+        raw(0, false, &mut a, CHUNK_SIZE);
+        raw(1, true, &mut empty, 0);
+        let file = [&f.preamble[..], &a, &empty].concat();
+        assert!(
+            decrypt(&id, &file).is_err(),
+            "full chunk + empty final chunk"
+        );
+        // 2. A short chunk that is not final, then a final one.
+        let mut short = pattern(100);
+        short.resize(100 + TAG_SIZE, 0);
+        assert!(f.sealer.seal(0, false, &mut short.clone(), 100).is_err());
+        let mut s = short.clone();
+        raw(0, false, &mut s, 100);
+        let mut last = pattern(5);
+        last.resize(5 + TAG_SIZE, 0);
+        raw(1, true, &mut last, 5);
+        assert!(decrypt(&id, &[&f.preamble[..], &s, &last].concat()).is_err());
+        // 3. A full final chunk without the flag (a payload that just stops).
+        let mut b = full.clone();
+        raw(0, false, &mut b, CHUNK_SIZE);
+        assert!(decrypt(&id, &[&f.preamble[..], &b].concat()).is_err());
+        // ... and with the flag, as `seal` writes it, it is accepted.
+        let mut c = full.clone();
+        f.sealer.seal(0, true, &mut c, CHUNK_SIZE).unwrap();
+        assert_eq!(
+            decrypt(&id, &[&f.preamble[..], &c].concat()).unwrap(),
+            pattern(CHUNK_SIZE)
+        );
+        // 4. Oversized chunks and missing tag room are refused.
+        let mut big = vec![0u8; SEALED_CHUNK_SIZE + 1];
+        assert!(f.sealer.seal(0, true, &mut big, CHUNK_SIZE + 1).is_err());
+        assert!(f.sealer.seal(0, true, &mut [0u8; 10], 5).is_err());
+    }
+}
