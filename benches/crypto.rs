@@ -1,18 +1,20 @@
 //! Criterion benchmarks of the encryption pipeline: `encrypt_all` of 64 MiB
-//! held in memory to one X25519 recipient, against SHA-256 alone and age
-//! (ChaCha20-Poly1305 STREAM) alone over the same buffer.
+//! held in memory to one X25519 recipient, against SHA-256 alone, sealing the
+//! STREAM chunks alone (custody's encoder, `core::agestream`) and the `age`
+//! crate's own `StreamWriter` over the same buffer.
 //!
 //! Output goes to `io::sink()` so that only hashing and encryption are timed.
-//! For inputs over 4 MiB `encrypt_all` runs a pipeline (read and hash the
-//! plaintext | encrypt | write the ciphertext, on scoped threads); with
-//! `size_hint` 0 it takes the one-thread path, which shows what the pipeline
-//! buys on this machine.
+//! For inputs over 4 MiB `encrypt_all` runs its two-thread pipeline (reader:
+//! read + hash the plaintext + seal what the writer cannot keep up with;
+//! writer: seal the rest + write); with `size_hint` 0 it takes the one-thread
+//! path, which shows what the second core buys on this machine.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use custody::core::agestream::{self, CHUNK_SIZE, SEALED_CHUNK_SIZE};
 use custody::core::crypto::{encrypt_all, encrypt_to, RecipientKey};
 use custody::core::hash::Digest;
 
@@ -44,7 +46,28 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Bytes(LEN as u64));
     g.bench_function("SHA-256 (Digest::of)", |b| b.iter(|| Digest::of(&buf)));
-    g.bench_function("age encrypt only (encrypt_to + write_all)", |b| {
+    g.bench_function("seal only (agestream, in place, one thread)", |b| {
+        let to: [&dyn age::Recipient; 1] = [match &r[0] {
+            RecipientKey::X25519(x) => x,
+            RecipientKey::Ssh(s) => s,
+        }];
+        let f = agestream::start(&to).unwrap();
+        let mut slot = vec![0u8; SEALED_CHUNK_SIZE];
+        b.iter(|| {
+            for (i, piece) in buf.chunks(CHUNK_SIZE).enumerate() {
+                slot[..piece.len()].copy_from_slice(piece);
+                f.sealer
+                    .seal(
+                        i as u64,
+                        (i + 1) * CHUNK_SIZE >= LEN,
+                        &mut slot,
+                        piece.len(),
+                    )
+                    .unwrap();
+            }
+        })
+    });
+    g.bench_function("age crate StreamWriter (encrypt_to + write_all)", |b| {
         b.iter(|| {
             let mut w = encrypt_to(&r, io::sink()).unwrap();
             w.write_all(&buf).unwrap();

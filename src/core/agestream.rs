@@ -1,4 +1,4 @@
-//! The age v1 file format as custody writes it (FORMAT.md §6): the header
+//! The age v1 file format as custody writes it (FORMAT.md §6.1): the header
 //! (recipient stanzas, header MAC), the payload nonce and key, and the STREAM
 //! chunks sealed in place. Decryption stays with the `age` crate.
 //!
@@ -83,7 +83,7 @@ pub struct AgeFile {
     pub sealer: PayloadSealer,
 }
 
-/// Starts an age v1 file to `recipients`: draws a fresh 16-byte file key,
+/// Starts an age v1 file to `recipients` (FORMAT.md §6.1 steps 1 to 5): draws a fresh 16-byte file key,
 /// wraps it for every recipient, writes and MACs the header, draws the payload
 /// nonce and derives the payload key. The file key lives only in this call
 /// (it is zeroized on return).
@@ -119,7 +119,7 @@ pub fn start(recipients: &[&dyn age::Recipient]) -> Result<AgeFile, AgeWriteErro
     })
 }
 
-/// The header (spec "Header"): the version line, each stanza as `-> ` and its
+/// The header (FORMAT.md §6.1 step 3; spec "Header"): the version line, each stanza as `-> ` and its
 /// space-separated tag and arguments, then its body in standard unpadded base64
 /// wrapped at 64 columns and ended by a line shorter than 64 columns (an empty
 /// line when the base64 fills its last line, i.e. when the body length is a
@@ -182,7 +182,8 @@ fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
 }
 
 impl PayloadSealer {
-    /// payload key = HKDF-SHA-256(ikm = file key, salt = payload nonce, info = "payload").
+    /// payload key = HKDF-SHA-256(ikm = file key, salt = payload nonce, info = "payload")
+    /// (FORMAT.md §6.1 step 5).
     fn new(file_key: &[u8; FILE_KEY_BYTES], nonce: &[u8; PAYLOAD_NONCE_SIZE]) -> Self {
         let key = hkdf32(nonce, file_key, b"payload");
         PayloadSealer {
@@ -190,7 +191,7 @@ impl PayloadSealer {
         }
     }
 
-    /// Seals STREAM chunk `index` in place (spec "Payload"): `buf[..len]` holds
+    /// Seals STREAM chunk `index` in place (FORMAT.md §6.1 step 6; spec "Payload"): `buf[..len]` holds
     /// its plaintext and becomes its ciphertext, and the 16-byte tag is written
     /// to `buf[len..len + 16]`. ChaCha20-Poly1305 under the payload key, nonce =
     /// the 11-byte big-endian `index` then 0x01 for the final chunk and 0x00

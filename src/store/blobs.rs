@@ -24,8 +24,10 @@ pub struct BlobStore {
 }
 
 /// Writes of a large blob start the disk's writeback early, every this many bytes,
-/// on a helper thread, so that the final fsync has little left to do.
-const EARLY_SYNC_EVERY: u64 = 64 << 20;
+/// on a helper thread, so that the final fsync has little left to do. 16 MiB
+/// was faster than 64 MiB for a 1 GiB ingest, and than no early sync at all
+/// (BENCHMARKS.md, "Issue 5: custody writes the age files itself").
+const EARLY_SYNC_EVERY: u64 = 16 << 20;
 /// From this many files or directories on, one `syncfs(2)` is cheaper than one
 /// `fsync(2)` each (Linux only; elsewhere each is fsynced).
 const SYNCFS_MIN: usize = 8;
