@@ -95,6 +95,30 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Small inputs (one thread each): what ingest's workers do per file, with
+    // the X25519 key exchange that dominates at this size.
+    const SMALL: usize = 32 << 10;
+    let small = &buf[..SMALL];
+    let mut g = c.benchmark_group("crypto_32KiB");
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Bytes(SMALL as u64));
+    g.bench_function("encrypt_all (custody's encoder)", |b| {
+        b.iter(|| {
+            let e = encrypt_all(small, &r, Vec::new(), SMALL as u64, &mut |_| {}).unwrap();
+            e.out.len()
+        })
+    });
+    g.bench_function("age crate StreamWriter + SHA-256", |b| {
+        b.iter(|| {
+            let mut w = encrypt_to(&r, Vec::with_capacity(SMALL + 256)).unwrap();
+            w.write_all(small).unwrap();
+            (Digest::of(small), w.finish().unwrap().len())
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

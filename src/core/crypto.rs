@@ -325,8 +325,10 @@ where
 {
     let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
     let file = agestream::start(&dyns)?;
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let (out, sha256, len) = if size_hint > PIPELINE_THRESHOLD && two_cores {
+    // (available_parallelism reads cgroup files: asked only for large inputs.)
+    let parallel = size_hint > PIPELINE_THRESHOLD
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (out, sha256, len) = if parallel {
         pipeline::encrypt_parallel(input, &file.sealer, &file.preamble, out, progress)?
     } else {
         pipeline::encrypt_serial(
