@@ -39,7 +39,7 @@ const REINDEX_TREE: &str = ".tree.reindex";
 const CATCH_UP_BATCH: usize = 65_536;
 
 /// `custody.toml` (FORMAT.md §7.4).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Archive format version; must equal [`FORMAT_VERSION`].
@@ -290,24 +290,43 @@ pub fn discover(
     )))
 }
 
+/// Largest `custody.toml` accepted (a real one is well under 4 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
     let path = root.join(CONFIG_FILE);
-    let text = fs::read_to_string(&path).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
-            StoreError::NotAnArchive(format!("{} has no {CONFIG_FILE}", root.display()))
-        } else {
-            io_err(&path, e)
-        }
-    })?;
-    // Read the version first, so a newer archive is refused as such rather than
-    // as a configuration with unknown fields.
+    let mut bytes = Vec::new();
+    File::open(&path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StoreError::NotAnArchive(format!("{} has no {CONFIG_FILE}", root.display()))
+            } else {
+                io_err(&path, e)
+            }
+        })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| StoreError::Config(path.clone(), "is not UTF-8 text".into()))?;
+    parse_config(&path, &text)
+}
+
+/// Parses the text of `custody.toml` (FORMAT.md §7.4); `path` only names the
+/// file in errors. The version is read first, so that a newer archive is
+/// refused as such rather than as a configuration with unknown fields.
+pub fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(StoreError::Config(
+            path.to_path_buf(),
+            format!("is larger than {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
     let v: toml::Value =
-        toml::from_str(&text).map_err(|e| StoreError::Config(path.clone(), e.to_string()))?;
+        toml::from_str(text).map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))?;
     let found = v
         .get("format")
         .and_then(|f| f.as_integer())
         .ok_or_else(|| {
-            StoreError::Config(path.clone(), "has no integer `format` version".into())
+            StoreError::Config(path.to_path_buf(), "has no integer `format` version".into())
         })?;
     if found != FORMAT_VERSION as i64 {
         return Err(StoreError::UnknownFormat {
@@ -315,7 +334,7 @@ pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
             supported: FORMAT_VERSION,
         });
     }
-    toml::from_str(&text).map_err(|e| StoreError::Config(path, e.to_string()))
+    toml::from_str(text).map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))
 }
 
 pub(crate) fn parse_config_keys(

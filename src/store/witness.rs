@@ -7,6 +7,7 @@
 //! processes; the append is fsynced before the caller emits a cosignature.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ const CONFIG_FILE: &str = "config.toml";
 const HISTORY_FILE: &str = "history";
 
 /// `witness/config.toml`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// Default witness secret key file for `witness cosign`.
@@ -43,7 +44,36 @@ pub struct WitnessedLog {
     pub vkey: VerifierKey,
 }
 
+/// Largest `witness/config.toml` accepted.
+const MAX_CONFIG: u64 = 1 << 20;
+
 impl WitnessConfig {
+    /// Parses the text of `witness/config.toml` (FORMAT.md §11.2): every log's
+    /// vkey must be alg `0x01` and named as its origin. `path` only names the
+    /// file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<WitnessConfig, StoreError> {
+        if text.len() as u64 > MAX_CONFIG {
+            return Err(StoreError::Config(
+                path.to_path_buf(),
+                format!("is larger than {MAX_CONFIG} bytes"),
+            ));
+        }
+        let c: WitnessConfig = toml::from_str(text)
+            .map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))?;
+        for l in &c.logs {
+            if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
+                return Err(StoreError::Config(
+                    path.to_path_buf(),
+                    format!(
+                        "log {:?}: the vkey must be alg 0x01 named as the origin",
+                        l.origin
+                    ),
+                ));
+            }
+        }
+        Ok(c)
+    }
+
     /// The configured log with this origin.
     pub fn log(&self, origin: &str) -> Option<&WitnessedLog> {
         self.logs.iter().find(|l| l.origin == origin)
@@ -76,27 +106,17 @@ impl Archive {
     /// `witness/config.toml`, or the default (nothing witnessed) if missing.
     pub fn witness_config(&self) -> Result<WitnessConfig, StoreError> {
         let p = self.witness_dir().join(CONFIG_FILE);
-        let text = match fs::read_to_string(&p) {
+        let mut bytes = Vec::new();
+        match fs::File::open(&p).and_then(|f| f.take(MAX_CONFIG + 1).read_to_end(&mut bytes)) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(WitnessConfig::default())
             }
             Err(e) => return Err(io_err(&p, e)),
-            Ok(t) => t,
-        };
-        let c: WitnessConfig =
-            toml::from_str(&text).map_err(|e| StoreError::Config(p.clone(), e.to_string()))?;
-        for l in &c.logs {
-            if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
-                return Err(StoreError::Config(
-                    p,
-                    format!(
-                        "log {:?}: the vkey must be alg 0x01 named as the origin",
-                        l.origin
-                    ),
-                ));
-            }
+            Ok(_) => {}
         }
-        Ok(c)
+        let text = String::from_utf8(bytes)
+            .map_err(|_| StoreError::Config(p.clone(), "is not UTF-8 text".into()))?;
+        WitnessConfig::parse(&p, &text)
     }
 
     fn save_witness_config(&self, c: &WitnessConfig) -> Result<(), StoreError> {
