@@ -343,4 +343,31 @@ mod tests {
             Err(EvidenceError::BadHeader)
         );
     }
+
+    /// Issue 6: a section declaring 100 GB (or more than a u64) is refused
+    /// from its length line, before anything is read.
+    #[test]
+    fn declared_section_lengths_are_bounded() {
+        use crate::core::testing::fast;
+        let head = format!("{EVIDENCE_HEADER}\nlog {}\n", key().verifier());
+        for (len, want) in [
+            ("100000000000", EvidenceError::TooLarge),
+            ("18446744073709551615", EvidenceError::TooLarge),
+            (
+                "99999999999999999999999",
+                EvidenceError::BadSection("cosigned"),
+            ),
+        ] {
+            let b = format!("{head}cosigned {len}\nabc");
+            let r = fast("SplitViewEvidence::parse", || {
+                SplitViewEvidence::parse(b.as_bytes())
+            });
+            assert_eq!(r, Err(want), "{len}");
+        }
+        let b = format!("{head}cosigned {}\nabc", MAX_SECTION);
+        assert_eq!(
+            SplitViewEvidence::parse(b.as_bytes()),
+            Err(EvidenceError::Truncated("cosigned"))
+        );
+    }
 }

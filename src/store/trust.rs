@@ -257,4 +257,19 @@ mod tests {
         fs::write(&p, text).unwrap();
         assert!(matches!(TrustStore::load(&p), Err(StoreError::Config(..))));
     }
+
+    /// Issue 6: TOML nested 100,000 levels deep (arrays, inline tables,
+    /// dotted keys, table headers) is refused fast, as is a file over 1 MiB.
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        use crate::core::testing::{fast, nested};
+        let p = Path::new("trust.toml");
+        for bad in crate::core::testing::deep_toml() {
+            let r = fast("TrustStore::parse", || TrustStore::parse(p, &bad));
+            assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+        }
+        let huge = nested("# ", " ", MAX_TRUST_FILE as usize);
+        let r = fast("TrustStore::parse", || TrustStore::parse(p, &huge));
+        assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+    }
 }

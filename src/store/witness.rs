@@ -229,3 +229,46 @@ impl Archive {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::SignerKey;
+    use crate::core::testing::{deep_toml, fast};
+
+    #[test]
+    fn config_round_trips_and_checks_each_log() {
+        let p = Path::new("config.toml");
+        let log = SignerKey::from_seed("a.example/log", &[5; 32]).unwrap();
+        let c = WitnessConfig {
+            witness_key: Some(PathBuf::from("/keys/witness.key")),
+            logs: vec![WitnessedLog {
+                origin: "a.example/log".into(),
+                vkey: log.verifier(),
+            }],
+        };
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert_eq!(WitnessConfig::parse(p, &text).unwrap(), c);
+        for bad in [
+            text.replace("origin = \"a.example/log\"", "origin = \"b.example/log\""),
+            text.replace(&log.verifier().encode(), &log.cosigner_verifier().encode()),
+            format!("{text}unknown = 1\n"),
+        ] {
+            assert!(matches!(
+                WitnessConfig::parse(p, &bad),
+                Err(StoreError::Config(..))
+            ));
+        }
+    }
+
+    /// Issue 6: TOML nested 100,000 levels deep is refused fast.
+    #[test]
+    fn nesting_is_bounded() {
+        for bad in deep_toml() {
+            let r = fast("WitnessConfig::parse", || {
+                WitnessConfig::parse(Path::new("config.toml"), &bad)
+            });
+            assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+        }
+    }
+}
