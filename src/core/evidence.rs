@@ -370,4 +370,29 @@ mod tests {
             Err(EvidenceError::Truncated("cosigned"))
         );
     }
+
+    /// Fuzzing finding (witness_body, issue 6): a proof section ending in an
+    /// empty line parsed and re-encoded without it; evidence is canonical,
+    /// so it is now refused.
+    #[test]
+    fn fuzz_proof_section_with_an_empty_line_is_refused() {
+        let (a, b) = (tree(4, "a"), tree(7, "a"));
+        let e = ev(
+            &a,
+            &b,
+            Some(OfferedProof {
+                old: 4,
+                hashes: Vec::new(),
+            }),
+        );
+        let bytes = e.encode();
+        assert_eq!(SplitViewEvidence::parse(&bytes), Ok(e));
+        let text = String::from_utf8(bytes).unwrap();
+        let bad = text.replace("proof 6\nold 4\n", "proof 7\nold 4\n\n");
+        assert_ne!(bad, text);
+        assert!(matches!(
+            SplitViewEvidence::parse(bad.as_bytes()),
+            Err(EvidenceError::BadProof(_))
+        ));
+    }
 }
