@@ -206,6 +206,8 @@ cp "$keys/localcall/id_ed25519.pub" "$seeds/key_files/ssh-recipient"
 printf 'fuzz\n' > "$work/pass"
 c --passphrase-file "$work/pass" keygen --name fuzz.example/log -o "$work/pk" --passphrase --scrypt-work-factor 4 >/dev/null
 cp "$work/pk/signing.key" "$seeds/key_files/passphrase-signing.key"
+# The same file without its armor: its scrypt stanza in clear, for the fuzzer to mutate.
+sed '/BEGIN/,/END/!d; /-----/d' "$work/pk/signing.key" | base64 -d > "$seeds/key_files/passphrase-signing.key.bin"
 
 cp "$A/custody.toml" "$seeds/config_toml/dropsite"
 cp "$G/custody.toml" "$seeds/config_toml/guardian"
