@@ -263,3 +263,48 @@ fn toml_nesting() {
     assert!(bounded("trust store", || TrustStore::parse(p, &huge)).is_err());
     assert!(bounded("witness config", || WitnessConfig::parse(p, &huge)).is_err());
 }
+
+/// A file of `len` bytes that takes no disk space (a hole).
+fn sparse(path: &Path, len: u64) {
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// A 100 GB tlog-proof handed to `verify-proof`: refused from its size
+/// (it used to be read whole).
+#[test]
+fn verify_proof_of_100_gb() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.tlog-proof");
+    sparse(&p, 100_000_000_000);
+    let t = Instant::now();
+    let r = run({
+        let mut c = custody();
+        c.arg("verify-proof")
+            .arg(&p)
+            .arg("--trust")
+            .arg(repo_key("dropsite", "signing.vkey"));
+        c
+    });
+    r.code(ERROR);
+    r.error(&["too large"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+/// An archive whose `custody.toml` was made 100 GB long: every command
+/// refuses it at once (it used to be read whole).
+#[test]
+fn custody_toml_of_100_gb() {
+    let f = Fixture::new();
+    let config = f.dir.join("custody.toml");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&config)
+        .unwrap()
+        .set_len(100_000_000_000)
+        .unwrap();
+    let t = Instant::now();
+    f.run(&["status"])
+        .code(ERROR)
+        .error(&["custody.toml", "larger than"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
