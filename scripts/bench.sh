@@ -343,7 +343,7 @@ row() { # NAME TOOL DATASET UNIT(mib|files)
 cb=$(med_s custody_big) ab=$(med_s age_big) sab=$(med_s sha_age_big) asb=$(med_s age_sync_big) rb=$(med_s restic_big)
 cs=$(med_s custody_small) ms=$(med_s manual_small) rs=$(med_s restic_small)
 chacha=$(median <"$R/openssl_chacha") sha=$(median <"$R/openssl_sha256")
-custody_rss=$(cat "$R"/custody_* | awk '{if ($2>m) m=$2} END{printf "%.1f", m/1024}')
+custody_rss=$(cat "$R"/custody_{big,small,tiny} "$R"/custody_verify_{big,small,tiny} "$R"/custody_deep_{big,small,tiny} | awk '{if ($2>m) m=$2} END{printf "%.1f", m/1024}')
 r_age=$(div "$cb" "$ab")
 met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
 

@@ -1,6 +1,8 @@
 //! The bundle reader (FORMAT.md §10.1, §10.2) on hostile bytes: it must never
-//! panic or allocate without bound, and what it accepts must re-encode to the
-//! same bytes; the chain-of-custody checker must not panic on what it accepts.
+//! panic or allocate without bound (every declared length is checked against
+//! its limit before anything is read), and what it accepts must re-encode to
+//! the same bytes (the head is canonical); the chain-of-custody checker must
+//! not panic on what it accepts.
 #![no_main]
 
 use custody::core::bundle::{check_evidence, read_head, write_head, Evidence, Trust};
@@ -20,8 +22,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut r = data;
     if let Ok(head) = read_head(&mut r) {
+        let consumed = data.len() - r.len();
         let mut out = Vec::new();
         write_head(&mut out, &head).expect("an accepted head re-encodes");
-        assert_eq!(&out[..], &data[..data.len() - r.len()], "head is canonical");
+        assert_eq!(&out[..], &data[..consumed], "head is canonical");
+        assert_eq!(head.encoded_len(), consumed as u64);
     }
 });

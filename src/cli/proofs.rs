@@ -350,6 +350,16 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
     };
     let vkey = VerifierKey::parse(vtext.trim())
         .map_err(|e| StoreError::Input(format!("--trust is not a verifier key: {e}")))?;
+    // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
+    // most 63 hashes and a checkpoint: the bundle entry limit is ample.
+    let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;
+    if meta.len() > crate::core::bundle::MAX_ENTRY_LEN as u64 {
+        return Err(StoreError::Input(format!(
+            "{} is too large to be a tlog-proof ({} bytes)",
+            a.file.display(),
+            meta.len()
+        )));
+    }
     let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
     let mut failures: Vec<String> = Vec::new();
     let proof = TlogProof::parse(&bytes)

@@ -879,6 +879,112 @@ mod tests {
         assert!(ShareEnvelope::from_json(br#"{"v":1,"extra":1}"#).is_err());
     }
 
+    /// Issue 6: every length a bundle or its evidence declares is checked
+    /// against its limit before anything of that size is read or allocated;
+    /// a length within the limit that the input does not hold is `Truncated`
+    /// after reading only what is there.
+    #[test]
+    fn declared_lengths_are_bounded_before_reading() {
+        use crate::core::testing::fast;
+        let too_large = |r: Result<BundleHead, BundleError>, want: &str| match r {
+            Err(BundleError::TooLarge { what, .. }) => assert_eq!(what, want),
+            other => panic!("{want}: {other:?}"),
+        };
+        let truncated = |r: Result<BundleHead, BundleError>, want: &str| match r {
+            Err(BundleError::Truncated(what)) => assert_eq!(what, want),
+            other => panic!("{want}: {other:?}"),
+        };
+        let with_evidence_len = |n: u32| {
+            let mut b = BUNDLE_MAGIC.to_vec();
+            b.extend_from_slice(&n.to_be_bytes());
+            b
+        };
+        let read = |b: &[u8]| fast("read_head", || read_head(&mut &b[..]));
+        too_large(read(&with_evidence_len(u32::MAX)), "evidence");
+        truncated(
+            read(&with_evidence_len(MAX_EVIDENCE_LEN as u32)),
+            "evidence",
+        );
+
+        let ev = ev().encode();
+        let with_envelope_len = |n: u32| {
+            let mut b = with_evidence_len(ev.len() as u32);
+            b.extend_from_slice(&ev);
+            b.extend_from_slice(&n.to_be_bytes());
+            b
+        };
+        too_large(read(&with_envelope_len(u32::MAX)), "an envelope");
+        truncated(
+            read(&with_envelope_len(MAX_ENVELOPE_LEN as u32)),
+            "envelope",
+        );
+        // A 100 GB payload is only a number here: the payload is streamed, and
+        // the store refuses a declared length the file does not hold.
+        let mut b = with_envelope_len(0);
+        b.extend_from_slice(&100_000_000_000u64.to_be_bytes());
+        assert_eq!(read(&b).unwrap().payload_len, 100_000_000_000);
+
+        // Inside the evidence: hop count, key length, entry count, entry length.
+        let parse = |b: &[u8]| fast("Evidence::parse", || Evidence::parse(b));
+        let hop = |vkey_len: u16, count: u16, entry_len: Option<u32>| {
+            let mut b = EVIDENCE_MAGIC.to_vec();
+            b.push(1);
+            b.extend_from_slice(&vkey_len.to_be_bytes());
+            b.extend(std::iter::repeat_n(
+                b'k',
+                (vkey_len as usize).min(MAX_VKEY_LEN),
+            ));
+            b.extend_from_slice(&count.to_be_bytes());
+            if let Some(n) = entry_len {
+                b.extend_from_slice(&n.to_be_bytes());
+            }
+            b
+        };
+        let mut hops = EVIDENCE_MAGIC.to_vec();
+        hops.push(u8::MAX);
+        assert!(matches!(parse(&hops), Err(BundleError::Malformed(_))));
+        assert!(matches!(
+            parse(&hop(u16::MAX, 1, None)),
+            Err(BundleError::TooLarge {
+                what: "a verifier key",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&hop(8, u16::MAX, None)),
+            Err(BundleError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(&hop(8, MAX_ENTRIES as u16, Some(u32::MAX))),
+            Err(BundleError::TooLarge {
+                what: "an entry",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&hop(8, MAX_ENTRIES as u16, Some(MAX_ENTRY_LEN as u32))),
+            Err(BundleError::Truncated("entry"))
+        ));
+    }
+
+    /// Issue 6: the share envelope's JSON parser refuses deep nesting fast
+    /// (serde_json's recursion limit), and anything over 1 MiB unread.
+    #[test]
+    fn share_envelope_nesting_and_size_are_bounded() {
+        use crate::core::testing::{fast, nested};
+        for bad in [
+            nested("", "[", 100_000),
+            nested(r#"{"v":1,"note":"#, "[", 100_000),
+            nested(r#"{"name":"#, r#"{"a":"#, 100_000),
+            " ".repeat(MAX_ENVELOPE_PLAINTEXT + 1),
+        ] {
+            let r = fast("ShareEnvelope::from_json", || {
+                ShareEnvelope::from_json(bad.as_bytes())
+            });
+            assert!(matches!(r, Err(BundleError::Malformed(_))), "{r:?}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn readers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {

@@ -343,4 +343,56 @@ mod tests {
             Err(EvidenceError::BadHeader)
         );
     }
+
+    /// Issue 6: a section declaring 100 GB (or more than a u64) is refused
+    /// from its length line, before anything is read.
+    #[test]
+    fn declared_section_lengths_are_bounded() {
+        use crate::core::testing::fast;
+        let head = format!("{EVIDENCE_HEADER}\nlog {}\n", key().verifier());
+        for (len, want) in [
+            ("100000000000", EvidenceError::TooLarge),
+            ("18446744073709551615", EvidenceError::TooLarge),
+            (
+                "99999999999999999999999",
+                EvidenceError::BadSection("cosigned"),
+            ),
+        ] {
+            let b = format!("{head}cosigned {len}\nabc");
+            let r = fast("SplitViewEvidence::parse", || {
+                SplitViewEvidence::parse(b.as_bytes())
+            });
+            assert_eq!(r, Err(want), "{len}");
+        }
+        let b = format!("{head}cosigned {}\nabc", MAX_SECTION);
+        assert_eq!(
+            SplitViewEvidence::parse(b.as_bytes()),
+            Err(EvidenceError::Truncated("cosigned"))
+        );
+    }
+
+    /// Fuzzing finding (witness_body, issue 6): a proof section ending in an
+    /// empty line parsed and re-encoded without it; evidence is canonical,
+    /// so it is now refused.
+    #[test]
+    fn fuzz_proof_section_with_an_empty_line_is_refused() {
+        let (a, b) = (tree(4, "a"), tree(7, "a"));
+        let e = ev(
+            &a,
+            &b,
+            Some(OfferedProof {
+                old: 4,
+                hashes: Vec::new(),
+            }),
+        );
+        let bytes = e.encode();
+        assert_eq!(SplitViewEvidence::parse(&bytes), Ok(e));
+        let text = String::from_utf8(bytes).unwrap();
+        let bad = text.replace("proof 6\nold 4\n", "proof 7\nold 4\n\n");
+        assert_ne!(bad, text);
+        assert!(matches!(
+            SplitViewEvidence::parse(bad.as_bytes()),
+            Err(EvidenceError::BadProof(_))
+        ));
+    }
 }

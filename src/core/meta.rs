@@ -316,4 +316,29 @@ mod tests {
         assert_ne!(c, commitment(&m.salt, &Digest::of(b"abd")));
         assert_eq!(c, commitment(&m.salt, &m.sha256));
     }
+
+    /// Issue 6: the envelope JSON parser refuses deep nesting fast
+    /// (serde_json's recursion limit), and envelopes over 1 MiB unread.
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        use crate::core::testing::{fast, nested};
+        let c = sample().commitment();
+        for bad in [
+            nested("", "[", 100_000),
+            nested(r#"{"v":1,"source":"#, "[", 100_000),
+            nested(r#"{"path":"#, r#"{"a":"#, 100_000),
+        ] {
+            let r = fast("Metadata::from_json", || {
+                Metadata::from_json(bad.as_bytes())
+            });
+            assert!(matches!(r, Err(MetaError::Malformed(_))), "{r:?}");
+            let r = fast("open_envelope", || open_envelope(bad.as_bytes(), &c));
+            assert!(matches!(r, Err(MetaError::Malformed(_))), "{r:?}");
+        }
+        let huge = vec![b'\n'; MAX_META_LEN + 1];
+        let r = fast("open_envelope", || open_envelope(&huge, &c));
+        assert!(matches!(r, Err(MetaError::TooLarge)), "{r:?}");
+        let r = fast("Metadata::from_json", || Metadata::from_json(&huge));
+        assert!(matches!(r, Err(MetaError::TooLarge)), "{r:?}");
+    }
 }

@@ -21,6 +21,8 @@ pub mod policy;
 pub mod record;
 pub mod report;
 pub mod sigbatch;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod time;
 pub mod tlog_proof;
 pub mod witness;

@@ -644,4 +644,18 @@ mod tests {
         n.sign(&a).unwrap();
         assert_eq!(Note::parse(n.encode().as_bytes()).unwrap(), n);
     }
+
+    /// Issue 6: 100,000 signature lines are counted, not parsed, before the
+    /// note is refused.
+    #[test]
+    fn signature_lines_are_bounded() {
+        use crate::core::testing::fast;
+        let line = "\u{2014} a.example AAAAAQE=\n";
+        let b = format!(
+            "a.example\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n{}",
+            line.repeat(100_000)
+        );
+        let r = fast("Note::parse", || Note::parse(b.as_bytes()));
+        assert_eq!(r, Err(MalformedReason::TooManySignatures.into()));
+    }
 }

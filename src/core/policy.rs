@@ -283,6 +283,40 @@ impl Policy {
         Ok(p)
     }
 
+    /// The policy as tlog-policy text: the `log` lines, the `witness` lines,
+    /// the `group` lines in their order (thresholds as numbers), then the
+    /// `quorum` line. For a policy [`Policy::parse`] returned, parsing this
+    /// text gives an equal policy; comments, spacing and `all`/`any` of the
+    /// original are not kept. (A [`Policy::from_witnesses`] policy names its
+    /// witnesses by key names, which need not be policy names.)
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let url = |u: &Option<String>| u.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
+        for (k, u) in self.logs.iter().zip(&self.log_urls) {
+            out.push_str(&format!("log {k}{}\n", url(u)));
+        }
+        for w in &self.witnesses {
+            out.push_str(&format!("witness {} {}{}\n", w.name, w.key, url(&w.url)));
+        }
+        let name = |m: &Member| match m {
+            Member::Witness(i) => self.witnesses[*i].name.as_str(),
+            Member::Group(i) => self.groups[*i].name.as_str(),
+        };
+        for g in &self.groups {
+            out.push_str(&format!("group {} {}", g.name, g.k));
+            for m in &g.members {
+                out.push(' ');
+                out.push_str(name(m));
+            }
+            out.push('\n');
+        }
+        match &self.quorum {
+            Quorum::None => out.push_str("quorum none\n"),
+            Quorum::Member(m) => out.push_str(&format!("quorum {}\n", name(m))),
+        }
+        out
+    }
+
     /// `--witness VKEY… --quorum K`: K of the given witnesses (K=0 means none
     /// required). Each witness is named by its key name.
     pub fn from_witnesses(

@@ -1307,6 +1307,59 @@ mod tests {
         assert_eq!(b.sign(&key()), Err(RecordError::BadText));
     }
 
+    /// Issue 6: a record's lengths are at most a u16, and each is checked
+    /// against the bytes present; a record over 64 KiB is refused before it
+    /// is read; declared sizes (blob, envelope) are numbers, never buffers.
+    #[test]
+    fn declared_lengths_are_bounded() {
+        use crate::core::testing::fast;
+        let decode = |b: &[u8]| fast("Record::decode", || Record::decode(b));
+        let header = |kind: Kind| {
+            let mut b = vec![RECORD_VERSION, kind as u8];
+            b.extend_from_slice(&5u64.to_be_bytes());
+            b.extend_from_slice(&7u64.to_be_bytes());
+            b.push(15);
+            b.extend_from_slice(b"example.org/log");
+            b.extend_from_slice(&key().key_id().0.to_be_bytes());
+            b
+        };
+        assert_eq!(
+            decode(&vec![1; 1 << 20]),
+            Err(RecordError::TooLong(1 << 20))
+        );
+        // 255 recipients declared, none present.
+        let mut b = header(Kind::Ingest);
+        b.extend_from_slice(&[0; 32 + 8 + 32 + 32 + 8]);
+        b.push(u8::MAX);
+        assert_eq!(decode(&b), Err(RecordError::Truncated(32)));
+        // An actor record whose reason declares 65,535 bytes.
+        let mut b = header(Kind::Actor);
+        b.push(1);
+        b.extend_from_slice(b"\x03bob\x01");
+        b.extend_from_slice(b"\x0dbob.example/k");
+        b.extend_from_slice(&[9; 32]);
+        b.extend_from_slice(&u16::MAX.to_be_bytes());
+        assert_eq!(decode(&b), Err(RecordError::Truncated(u16::MAX as usize)));
+        // 255 parents declared, none present.
+        let mut b = header(Kind::Derive);
+        b.extend_from_slice(&[0; 32 + 8 + 32 + 32 + 8]);
+        b.push(1);
+        b.extend_from_slice(&[1; 32]);
+        b.push(1);
+        b.push(u8::MAX);
+        assert_eq!(decode(&b), Err(RecordError::Truncated(8)));
+        // A blob and an envelope declared u64::MAX bytes long decode: the
+        // sizes are compared with the stored files, never allocated.
+        let mut big = body(vec![Digest([4; 32])]);
+        if let Payload::Ingest(i) = &mut big.payload {
+            i.blob_size = u64::MAX;
+            i.meta_size = u64::MAX;
+        }
+        let rec = big.sign(&key()).unwrap();
+        let again = decode(rec.bytes()).unwrap();
+        assert_eq!(again.ingest().map(|i| i.blob_size), Some(u64::MAX));
+    }
+
     proptest! {
         #[test]
         fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

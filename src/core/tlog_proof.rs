@@ -334,4 +334,18 @@ mod tests {
             )))
         ));
     }
+
+    /// Issue 6: a proof of 100,000 hash lines is refused at the 64th.
+    #[test]
+    fn proof_lines_are_bounded() {
+        use crate::core::testing::fast;
+        let hash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let b = format!(
+            "{TLOG_PROOF_HEADER}\nindex 0\n{}\n{}",
+            hash.repeat(100_000),
+            signed()
+        );
+        let r = fast("TlogProof::parse", || TlogProof::parse(b.as_bytes()));
+        assert_eq!(r, Err(TlogProofError::TooManyHashes));
+    }
 }

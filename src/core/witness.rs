@@ -91,6 +91,11 @@ fn parse_head(text: &str, need_sep: bool) -> Result<(OfferedProof, &str), BodyEr
         }
         let (line, after) = rest.split_once('\n').ok_or(BodyError::MissingSeparator)?;
         if line.is_empty() {
+            if !need_sep {
+                // A bare proof has no empty line: accepting one would give
+                // two encodings of one proof (found by fuzzing, issue 6).
+                return Err(BodyError::BadHash(hashes.len() + 1));
+            }
             return Ok((OfferedProof { old, hashes }, after));
         }
         if hashes.len() == MAX_PROOF_HASHES {
@@ -380,5 +385,24 @@ mod tests {
             format!("{}\n", b64_encode(&[0; 32])).repeat(64)
         );
         assert_eq!(OfferedProof::parse(&many), Err(BodyError::TooManyHashes));
+    }
+
+    /// Fuzzing finding (witness_body, issue 6): a bare proof followed by an
+    /// empty line parsed, so `old 0\n\n` and `old 0\n` were two encodings
+    /// of one proof (and a split-view evidence file had two). An empty line
+    /// now ends only an add-checkpoint head.
+    #[test]
+    fn fuzz_bare_proof_with_an_empty_line_is_refused() {
+        assert_eq!(OfferedProof::parse("old 0\n\n"), Err(BodyError::BadHash(1)));
+        let p = proof(&tree(7, "a"), 3);
+        let text = p.encode();
+        assert_eq!(OfferedProof::parse(&text), Ok(p.clone()));
+        assert_eq!(
+            OfferedProof::parse(&format!("{text}\n")),
+            Err(BodyError::BadHash(p.hashes.len() + 1))
+        );
+        // The same head with its empty line is still an add-checkpoint body.
+        let body = format!("{text}\nlog.example\n7\n");
+        assert_eq!(parse_add_checkpoint(body.as_bytes()).map(|r| r.0), Ok(p));
     }
 }

@@ -40,7 +40,7 @@ const REINDEX_TREE: &str = ".tree.reindex";
 const CATCH_UP_BATCH: usize = 65_536;
 
 /// `custody.toml` (FORMAT.md §7.4).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Archive format version; must equal [`FORMAT_VERSION`].
@@ -293,6 +293,9 @@ pub fn discover(
     )))
 }
 
+/// Largest `custody.toml` accepted (a real one is well under 4 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
     let path = root.join(CONFIG_FILE);
     let text = crate::store::read_toml_text(&path).map_err(|e| match e.kind() {
@@ -302,15 +305,26 @@ pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
         io::ErrorKind::InvalidData => StoreError::Config(path.clone(), "is not UTF-8 text".into()),
         _ => io_err(&path, e),
     })?;
-    // Read the version first, so a newer archive is refused as such rather than
-    // as a configuration with unknown fields.
-    let v: toml::Value = toml::from_str(&text)
-        .map_err(|e| StoreError::Config(path.clone(), crate::store::toml_error(&text, &e)))?;
+    parse_config(&path, &text)
+}
+
+/// Parses the text of `custody.toml` (FORMAT.md §7.4); `path` only names the
+/// file in errors. The version is read first, so that a newer archive is
+/// refused as such rather than as a configuration with unknown fields.
+pub fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(StoreError::Config(
+            path.to_path_buf(),
+            format!("is larger than {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    let v: toml::Value = toml::from_str(text)
+        .map_err(|e| StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e)))?;
     let found = v
         .get("format")
         .and_then(|f| f.as_integer())
         .ok_or_else(|| {
-            StoreError::Config(path.clone(), "has no integer `format` version".into())
+            StoreError::Config(path.to_path_buf(), "has no integer `format` version".into())
         })?;
     if found != FORMAT_VERSION as i64 {
         return Err(StoreError::UnknownFormat {
@@ -318,7 +332,8 @@ pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
             supported: FORMAT_VERSION,
         });
     }
-    toml::from_str(&text).map_err(|e| StoreError::Config(path, crate::store::toml_error(&text, &e)))
+    toml::from_str(text)
+        .map_err(|e| StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e)))
 }
 
 pub(crate) fn parse_config_keys(

@@ -119,7 +119,12 @@ pub fn io_err(path: &Path, e: io::Error) -> StoreError {
 /// A TOML file's text, for a [`StoreError::Config`] about `path`: bytes that
 /// are not UTF-8 are a configuration error (a damaged file), not an I/O one.
 pub(crate) fn read_toml_text(path: &Path) -> Result<String, io::Error> {
-    let bytes = std::fs::read(path)?;
+    // Bounded: the parsers refuse anything over 1 MiB, so one byte more is enough.
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(archive::MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
     String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

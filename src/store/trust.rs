@@ -101,7 +101,19 @@ impl TrustStore {
             ));
         }
         let text = fs::read_to_string(path).map_err(|e| io_err(path, e))?;
-        let f: File = toml::from_str(&text)
+        TrustStore::parse(path, &text)
+    }
+
+    /// Parses the text of a trust store (FORMAT.md §11.5) with the checks of
+    /// [`TrustStore::load`]; `path` only names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<TrustStore, StoreError> {
+        if text.len() as u64 > MAX_TRUST_FILE {
+            return Err(StoreError::Config(
+                path.to_path_buf(),
+                "is too large for a trust store".into(),
+            ));
+        }
+        let f: File = toml::from_str(text)
             .map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))?;
         let mut s = TrustStore::default();
         for k in f.keys {
@@ -120,15 +132,20 @@ impl TrustStore {
         Ok(s)
     }
 
-    /// Writes the store atomically (temp file, fsync, rename, directory fsync).
-    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+    /// The file's text, as [`TrustStore::save`] writes it.
+    pub fn to_toml(&self) -> Result<String, StoreError> {
         let f = File {
             keys: self.keys.clone(),
         };
         let text = toml::to_string_pretty(&f).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let text = format!(
+        Ok(format!(
             "# custody trust store (docs/FORMAT.md §11.5); edit with `custody trust`\n{text}"
-        );
+        ))
+    }
+
+    /// Writes the store atomically (temp file, fsync, rename, directory fsync).
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let text = self.to_toml()?;
         crate::store::witness::write_atomic(path, text.as_bytes())
     }
 
@@ -239,5 +256,20 @@ mod tests {
             .replace("kind = \"witness\"", "kind = \"log\"");
         fs::write(&p, text).unwrap();
         assert!(matches!(TrustStore::load(&p), Err(StoreError::Config(..))));
+    }
+
+    /// Issue 6: TOML nested 100,000 levels deep (arrays, inline tables,
+    /// dotted keys, table headers) is refused fast, as is a file over 1 MiB.
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        use crate::core::testing::{fast, nested};
+        let p = Path::new("trust.toml");
+        for bad in crate::core::testing::deep_toml() {
+            let r = fast("TrustStore::parse", || TrustStore::parse(p, &bad));
+            assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+        }
+        let huge = nested("# ", " ", MAX_TRUST_FILE as usize);
+        let r = fast("TrustStore::parse", || TrustStore::parse(p, &huge));
+        assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
     }
 }

@@ -25,7 +25,7 @@ const CONFIG_FILE: &str = "config.toml";
 const HISTORY_FILE: &str = "history";
 
 /// `witness/config.toml`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// Default witness secret key file for `witness cosign`.
@@ -44,7 +44,37 @@ pub struct WitnessedLog {
     pub vkey: VerifierKey,
 }
 
+/// Largest `witness/config.toml` accepted.
+const MAX_CONFIG: u64 = 1 << 20;
+
 impl WitnessConfig {
+    /// Parses the text of `witness/config.toml` (FORMAT.md §11.2): every log's
+    /// vkey must be alg `0x01` and named as its origin. `path` only names the
+    /// file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<WitnessConfig, StoreError> {
+        if text.len() as u64 > MAX_CONFIG {
+            return Err(StoreError::Config(
+                path.to_path_buf(),
+                format!("is larger than {MAX_CONFIG} bytes"),
+            ));
+        }
+        let c: WitnessConfig = toml::from_str(text).map_err(|e| {
+            StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e))
+        })?;
+        for l in &c.logs {
+            if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
+                return Err(StoreError::Config(
+                    path.to_path_buf(),
+                    format!(
+                        "log {:?}: the vkey must be alg 0x01 named as the origin",
+                        l.origin
+                    ),
+                ));
+            }
+        }
+        Ok(c)
+    }
+
     /// The configured log with this origin.
     pub fn log(&self, origin: &str) -> Option<&WitnessedLog> {
         self.logs.iter().find(|l| l.origin == origin)
@@ -87,20 +117,7 @@ impl Archive {
             Err(e) => return Err(io_err(&p, e)),
             Ok(t) => t,
         };
-        let c: WitnessConfig = toml::from_str(&text)
-            .map_err(|e| StoreError::Config(p.clone(), crate::store::toml_error(&text, &e)))?;
-        for l in &c.logs {
-            if l.vkey.name() != l.origin || l.vkey.alg() != SigAlg::Ed25519 {
-                return Err(StoreError::Config(
-                    p,
-                    format!(
-                        "log {:?}: the vkey must be alg 0x01 named as the origin",
-                        l.origin
-                    ),
-                ));
-            }
-        }
-        Ok(c)
+        WitnessConfig::parse(&p, &text)
     }
 
     fn save_witness_config(&self, c: &WitnessConfig) -> Result<(), StoreError> {
@@ -322,5 +339,48 @@ impl Archive {
         let (mut lf, _) = self.witness_history_file()?;
         lf.append(&[note])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::SignerKey;
+    use crate::core::testing::{deep_toml, fast};
+
+    #[test]
+    fn config_round_trips_and_checks_each_log() {
+        let p = Path::new("config.toml");
+        let log = SignerKey::from_seed("a.example/log", &[5; 32]).unwrap();
+        let c = WitnessConfig {
+            witness_key: Some(PathBuf::from("/keys/witness.key")),
+            logs: vec![WitnessedLog {
+                origin: "a.example/log".into(),
+                vkey: log.verifier(),
+            }],
+        };
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert_eq!(WitnessConfig::parse(p, &text).unwrap(), c);
+        for bad in [
+            text.replace("origin = \"a.example/log\"", "origin = \"b.example/log\""),
+            text.replace(&log.verifier().encode(), &log.cosigner_verifier().encode()),
+            format!("{text}unknown = 1\n"),
+        ] {
+            assert!(matches!(
+                WitnessConfig::parse(p, &bad),
+                Err(StoreError::Config(..))
+            ));
+        }
+    }
+
+    /// Issue 6: TOML nested 100,000 levels deep is refused fast.
+    #[test]
+    fn nesting_is_bounded() {
+        for bad in deep_toml() {
+            let r = fast("WitnessConfig::parse", || {
+                WitnessConfig::parse(Path::new("config.toml"), &bad)
+            });
+            assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+        }
     }
 }
