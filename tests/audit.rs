@@ -425,11 +425,17 @@ fn forge_annotation(f: &Fixture, who: &Path, doc: u64) {
     }
     .sign(&key)
     .unwrap();
+    append_record(f, &rec);
+}
+
+/// Appends a record frame to ledger/records, as a rogue tool would; the
+/// archive indexes it on the next open.
+fn append_record(f: &Fixture, rec: &custody::core::record::Record) {
+    use std::io::Write;
     let mut file = fs::OpenOptions::new()
         .append(true)
         .open(f.ledger("records"))
         .unwrap();
-    use std::io::Write;
     file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
         .unwrap();
     file.write_all(rec.bytes()).unwrap();
@@ -475,7 +481,6 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
     use custody::core::hash::Digest;
     use custody::core::keys::SignerKey;
     use custody::core::record::{Approve, DocRef, Payload, Purpose, RecordBody};
-    use std::io::Write;
     let f = Fixture::with_samples();
     let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
     let real = Digest::from_hex(f.show("2")["commitment"].as_str().unwrap()).unwrap();
@@ -495,14 +500,7 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
         }
         .sign(&key)
         .unwrap();
-        let mut file = fs::OpenOptions::new()
-            .append(true)
-            .open(f.ledger("records"))
-            .unwrap();
-        file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
-            .unwrap();
-        file.write_all(rec.bytes()).unwrap();
-        drop(file);
+        append_record(&f, &rec);
         f.run(&["checkpoint", "--sign"]).ok();
     }
     let (code, v) = f.verify(&[]);
@@ -525,7 +523,6 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
     use custody::core::hash::Digest;
     use custody::core::keys::SignerKey;
     use custody::core::record::{Annotate, DocRef, Payload, RecordBody};
-    use std::io::Write;
     let f = Fixture::with_samples();
     let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
     let doc = f.show("2");
@@ -547,14 +544,7 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
     }
     .sign(&key)
     .unwrap();
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(f.ledger("records"))
-        .unwrap();
-    file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
-        .unwrap();
-    file.write_all(rec.bytes()).unwrap();
-    drop(file);
+    append_record(&f, &rec);
     f.run(&["checkpoint", "--sign"]).ok();
     let (code, v) = f.verify(&[]);
     assert_eq!(code, FINDING);

@@ -246,22 +246,6 @@ impl Ctx {
         a: &mut Archive,
         flag: Option<&Path>,
     ) -> Result<SignerKey, StoreError> {
-        let k = self.archive_signer_only(a, flag)?;
-        if let Some(cp) = a.cover_interrupted(&k)? {
-            self.out.info(&format!(
-                "signed a checkpoint at size {} covering records an interrupted command left uncovered",
-                cp.size
-            ));
-        }
-        Ok(k)
-    }
-
-    /// [`Ctx::archive_signer`] without covering interrupted records.
-    pub(crate) fn archive_signer_only(
-        &self,
-        a: &Archive,
-        flag: Option<&Path>,
-    ) -> Result<SignerKey, StoreError> {
         let path =
             match flag {
                 Some(p) => p.to_path_buf(),
@@ -279,6 +263,12 @@ impl Ctx {
             };
         let k = self.load_signer(&path)?;
         a.check_signer(&k)?;
+        if let Some(cp) = a.cover_interrupted(&k)? {
+            self.out.info(&format!(
+                "signed a checkpoint at size {} covering records an interrupted command left uncovered",
+                cp.size
+            ));
+        }
         Ok(k)
     }
 }

@@ -83,20 +83,8 @@ pub fn set_mode(p: &Path, mode: u32) {
 /// A `custody` command with a clean environment for archive discovery and keys,
 /// and `NO_COLOR=1`.
 pub fn custody() -> Command {
-    let mut c = Command::cargo_bin("custody").unwrap();
-    c.env("NO_COLOR", "1")
-        .env_remove("CUSTODY_ARCHIVE")
-        .env_remove("CUSTODY_SIGNING_KEY")
-        .env_remove("CUSTODY_IDENTITY")
-        .env_remove("CUSTODY_PASSPHRASE_FILE")
-        .env_remove("CUSTODY_WITNESS_KEY")
-        .env_remove("CUSTODY_KEY")
-        // Never the developer's own trust store; tests that use one set their own.
-        .env(
-            "CUSTODY_TRUST_STORE",
-            "/nonexistent/custody-tests/trust.toml",
-        )
-        .timeout(std::time::Duration::from_secs(120));
+    let mut c = Command::from_std(custody_std());
+    c.timeout(std::time::Duration::from_secs(120));
     c
 }
 
