@@ -91,6 +91,16 @@ pub fn explain(e: &StoreError) -> String {
         StoreError::Policy(_) => {
             "fix the policy (C2SP tlog-policy: log, witness, group, quorum lines) or the --witness/--quorum values".into()
         }
+        StoreError::Remote(r) => {
+            use crate::store::remote::RemoteFailure as F;
+            match r.failure {
+                F::Unauthenticated => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) must name a key the store accepts; nothing was changed".into(),
+                F::Denied => "the store refused this key: allow it on the bucket (Garage: `garage bucket allow --read --write`); nothing was changed".into(),
+                F::NotFound => "check the bucket and prefix (and AWS_ENDPOINT_URL or the archive's [blobs] endpoint)".into(),
+                F::TooLarge => "this is not what it claims to be; nothing was stored".into(),
+                _ => "check the network and the endpoint (AWS_ENDPOINT_URL or the archive's [blobs] endpoint), then run the same command again".into(),
+            }
+        }
         _ => "please report this as a bug".into(),
     };
     // One line whatever the error's own text holds (an age or parser

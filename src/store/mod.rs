@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod keystore;
 pub mod logfile;
 pub mod receive;
+pub mod remote;
 pub mod share;
 pub mod synthetic;
 pub mod tree;
@@ -107,6 +108,9 @@ pub enum StoreError {
     Refused(String),
     #[error("{0}")]
     Policy(#[from] crate::core::policy::PolicyError),
+    /// An object store or web server failed or refused (src/store/remote.rs).
+    #[error("{0}")]
+    Remote(#[from] remote::RemoteError),
     #[error("internal error: {0}")]
     Internal(String),
 }
