@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod durability;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
