@@ -633,3 +633,108 @@ fn regression_a_blob_write_error_names_the_archive_not_the_input() {
     );
     gu.assert_unchanged(&before);
 }
+
+/// The number of the first write traced on a file whose name holds `needle`.
+fn first_write_on(trace: &str, needle: &str) -> String {
+    trace
+        .lines()
+        .find(|l| l.starts_with("write ") && l.contains(needle))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("no write on {needle} in:\n{trace}"))
+        .to_string()
+}
+
+/// Issue 6 regression: a disk error while writing the output of `extract`
+/// or `share` (a 2 MiB document: the write happens while decrypting) was
+/// reported as the document failing to decrypt, with a hint to check the
+/// archive for tampering.
+#[test]
+fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
+    let ds = Fixture::new();
+    let doc = ds.path().join("big.bin");
+    fs::write(&doc, Rng(9).bytes(2 << 20)).unwrap();
+    ds.ingest_json(&[s(&doc)]);
+    let out = ds.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let gu_keys = ds.other_keys("guardian");
+    let commands: [(&str, Vec<String>, &str); 2] = [
+        (
+            "extract",
+            [
+                "-A",
+                s(&ds.dir),
+                "extract",
+                "0",
+                "-i",
+                s(&ds.identity()),
+                "-o",
+                s(&out.join("plain.bin")),
+            ]
+            .map(String::from)
+            .to_vec(),
+            ".custody-extract-",
+        ),
+        (
+            "share",
+            [
+                "-A",
+                s(&ds.dir),
+                "share",
+                "0",
+                "--to",
+                s(&gu_keys.join("recipient.txt")),
+                "-i",
+                s(&ds.identity()),
+                "-o",
+                s(&out.join("big.bundle")),
+            ]
+            .map(String::from)
+            .to_vec(),
+            "out/.custody-",
+        ),
+    ];
+    for (what, args, needle) in commands {
+        let trace = ds.path().join(format!("{what}.trace"));
+        let (_t, copy, _) = copy_of(&ds.dir);
+        let on_copy: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if *a == s(&ds.dir) {
+                    s(&copy).to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let r = run_args(
+            &on_copy,
+            &[
+                ("CUSTODY_FAULT", "count"),
+                ("CUSTODY_FAULT_TRACE", s(&trace)),
+            ],
+        );
+        assert_eq!(r.code, OK, "{what}: {}", r.stderr);
+        fs::remove_dir_all(&out).unwrap();
+        fs::create_dir(&out).unwrap();
+        let n = first_write_on(&fs::read_to_string(&trace).unwrap(), needle);
+        let point = format!("write:{n}");
+        let r = run_args(&args, &[("CUSTODY_FAULT", &point)]);
+        assert_failed_clearly(&r, what);
+        assert!(
+            r.stderr.contains(s(&out)) && r.stderr.contains("a disk error at"),
+            "{what}: {}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("decrypt") && !r.stderr.contains("tampered"),
+            "{what}: {}",
+            r.stderr
+        );
+        let left: Vec<_> = fs::read_dir(&out).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "{what}: files left in the output directory"
+        );
+    }
+    assert_only(&ds.dir, &ALLOWED[..1], "after the failed extract and share");
+}
