@@ -112,15 +112,16 @@ impl BlobWriter {
 }
 
 impl BlobWriter {
-    /// One durable write (a fault-injection point): `Ok(None)` to go ahead,
-    /// `Ok(Some(n))` after a torn write's first half, whose error follows.
-    fn write_point(&mut self, first: &[u8]) -> io::Result<Option<usize>> {
+    /// One durable write, a fault-injection point (src/store/fault.rs): `Ok`
+    /// to go ahead; an injected error, after writing the first half of
+    /// `first` if the write is to be torn.
+    fn write_point(&mut self, first: &[u8]) -> io::Result<()> {
         match fault::before_write(&self.tmp)? {
-            fault::WriteFate::Whole => Ok(None),
+            fault::WriteFate::Whole => Ok(()),
             fault::WriteFate::Torn => {
                 let half = &first[..first.len() / 2];
                 self.file()?.write_all(half)?;
-                Err(io::Error::from_raw_os_error(5))
+                Err(fault::eio())
             }
         }
     }

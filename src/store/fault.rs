@@ -24,6 +24,7 @@ use std::path::Path;
 
 /// What a hook decided for one write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) enum WriteFate {
     /// Write everything.
     Whole,
@@ -124,13 +125,6 @@ mod inject {
         }
     }
 
-    fn eio(kind: Kind, n: u64) -> io::Error {
-        // A real EIO (os error 5), as a failing disk gives; the injected
-        // operation is named only in the trace.
-        let _ = (kind, n);
-        io::Error::from_raw_os_error(5)
-    }
-
     /// Counts one operation of `kind` on `what` and decides its fate.
     pub(crate) fn hit(kind: Kind, what: &Path) -> io::Result<WriteFate> {
         let s = state();
@@ -159,7 +153,9 @@ mod inject {
                 let _ = writeln!(f, "{} {n} {}{mark}", kind.name(), shown.display());
             }
         }
-        fate.map_err(|()| eio(kind, n))
+        // A real EIO (os error 5), as a failing disk gives; which operation
+        // it was is said only in the trace.
+        fate.map_err(|()| super::eio())
     }
 
     #[cfg(test)]
@@ -217,7 +213,8 @@ fn half(buf: &[u8]) -> &[u8] {
     &buf[..buf.len() / 2]
 }
 
-fn torn_error() -> io::Error {
+/// `EIO`, the error every injected fault returns.
+pub(crate) fn eio() -> io::Error {
     io::Error::from_raw_os_error(5)
 }
 
@@ -227,7 +224,7 @@ pub(crate) fn write_all(w: &mut impl Write, buf: &[u8], what: &Path) -> io::Resu
         WriteFate::Whole => w.write_all(buf),
         WriteFate::Torn => {
             w.write_all(half(buf))?;
-            Err(torn_error())
+            Err(eio())
         }
     }
 }
@@ -238,7 +235,7 @@ pub(crate) fn write_all_at(f: &File, buf: &[u8], at: u64, what: &Path) -> io::Re
         WriteFate::Whole => crate::store::logfile::write_all_at(f, buf, at),
         WriteFate::Torn => {
             crate::store::logfile::write_all_at(f, half(buf), at)?;
-            Err(torn_error())
+            Err(eio())
         }
     }
 }
@@ -289,7 +286,7 @@ impl<W: Write> Write for Writer<W> {
         #[cfg(debug_assertions)]
         if before_write(&self.what)? == WriteFate::Torn {
             self.inner.write_all(half(buf))?;
-            return Err(torn_error());
+            return Err(eio());
         }
         self.inner.write(buf)
     }

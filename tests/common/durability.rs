@@ -56,8 +56,6 @@ pub struct Ran {
 pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
     let t = Instant::now();
     let o = custody_std()
-        .env_remove("CUSTODY_FAULT")
-        .env_remove("CUSTODY_FAULT_TRACE")
         .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::null())
