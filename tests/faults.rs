@@ -1,6 +1,6 @@
 //! Fault injection (issue 6): the durable writes, fsyncs and renames of
-//! `ingest`, `share`, `receive`, `witness cosign`, `actor add` and `approve`
-//! fail one at a time with EIO (`CUSTODY_FAULT`, src/store/fault.rs; debug
+//! `ingest`, `share`, `receive`, `witness cosign`, `actor add`, `approve` and
+//! `extract` fail one at a time with EIO (`CUSTODY_FAULT`, src/store/fault.rs; debug
 //! builds only), and every time:
 //!
 //! * the command exits 2 with one `error: …; hint` line naming an I/O error,
@@ -424,7 +424,9 @@ fn witness_cosign_survives_every_fault() {
     assert_eq!(code, OK);
     let note_path = ds.path().join("checkpoint.note");
     fs::write(&note_path, note).unwrap();
-    let args = |dir: &Path, _: &Path| -> Vec<String> {
+    // The cosignature goes to a file (-o): its atomic write is faulted too.
+    let args = |dir: &Path, scratch: &Path| -> Vec<String> {
+        let out = scratch.join("cosig");
         [
             "-A",
             s(dir),
@@ -433,22 +435,28 @@ fn witness_cosign_survives_every_fault() {
             s(&note_path),
             "--witness-key",
             s(&wkey),
+            "-o",
+            s(&out),
         ]
         .map(String::from)
         .to_vec()
     };
-    let check = |_: &Path, _: &Path, faulted: &Ran, rerun: &Ran| {
-        assert!(
-            !faulted.stdout.contains("witness"),
-            "a cosignature was printed: {}",
-            faulted.stdout
-        );
+    let whole = |p: &Path| {
+        let t = fs::read_to_string(p).unwrap();
+        t.starts_with("\u{2014} theguardian.example/witness ")
+            && t.ends_with('\n')
+            && t.lines().count() == 1
+    };
+    let check = |_: &Path, scratch: &Path, faulted: &Ran, rerun: &Ran| {
+        assert!(faulted.stdout.is_empty(), "printed: {}", faulted.stdout);
+        let out = scratch.join("cosig");
+        // Renamed into place, its directory's fsync failed: the line is whole
+        // (and the history entry it needs was durable before it was made).
+        if out.exists() {
+            assert!(whole(&out), "{:?}", fs::read_to_string(&out));
+        }
         assert_eq!(rerun.code, OK, "re-running the cosign: {}", rerun.stderr);
-        assert!(
-            rerun.stdout.contains(" theguardian.example/witness "),
-            "{}",
-            rerun.stdout
-        );
+        assert!(whole(&out), "{:?}", fs::read_to_string(&out));
     };
     exercise(&Scenario {
         name: "witness cosign",
@@ -537,6 +545,56 @@ fn approve_survives_every_fault() {
     };
     exercise(&Scenario {
         name: "approve",
+        archive: &ds.dir,
+        args: &args,
+        input: None,
+        check: &check,
+    });
+}
+
+#[test]
+fn extract_survives_every_fault() {
+    let ds = drop_site();
+    let id = ds.identity();
+    let args = |dir: &Path, scratch: &Path| -> Vec<String> {
+        let out = scratch.join("plain.txt");
+        [
+            "-A",
+            s(dir),
+            "extract",
+            "3",
+            "-i",
+            s(&id),
+            "-o",
+            s(&out),
+            "--force",
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let want = sample_bytes(SAMPLE_FILES[3]);
+    let check = |dir: &Path, scratch: &Path, faulted: &Ran, rerun: &Ran| {
+        assert!(faulted.stdout.is_empty(), "printed: {}", faulted.stdout);
+        let out = scratch.join("plain.txt");
+        // Renamed into place, its directory's fsync failed: the file is whole.
+        if out.exists() {
+            assert_eq!(fs::read(&out).unwrap(), want, "a partial plaintext");
+        }
+        let names: Vec<String> = fs::read_dir(scratch)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(names.is_empty(), "temporary plaintext left: {names:?}");
+        assert_eq!(rerun.code, OK, "re-running the extract: {}", rerun.stderr);
+        assert_eq!(fs::read(&out).unwrap(), want);
+        let access = log(dir).iter().filter(|r| r["kind"] == "access").count();
+        // Two when the failed run's access record was durable (it is written first).
+        assert!((1..=2).contains(&access), "{access} access records");
+    };
+    exercise(&Scenario {
+        name: "extract",
         archive: &ds.dir,
         args: &args,
         input: None,
