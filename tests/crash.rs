@@ -25,35 +25,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::durability::*;
 use common::*;
 use custody::core::hash::Digest;
-use serde_json::Value;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// xorshift64*: a small, seeded, reproducible generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n + 8);
-        while v.len() < n {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(n);
-        v
-    }
-}
 
 /// What a killed (or finished) command printed, and whether it finished.
 struct Outcome {
@@ -94,79 +68,6 @@ fn run_killed(args: &[&str], after: Duration) -> Outcome {
     }
 }
 
-/// Runs `custody ARGS` to completion; returns (exit code, stdout), timing it.
-fn run_full(args: &[&str]) -> (i32, String, Duration) {
-    let t = Instant::now();
-    let o = custody_std()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        t.elapsed(),
-    )
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    // A kill can cut the last line short: only complete lines count as reported.
-    let complete = match s.rfind('\n') {
-        Some(i) => &s[..=i],
-        None => "",
-    };
-    complete
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-/// `verify --json` findings of an archive; panics unless it ran (exit 0 or 1).
-fn findings(dir: &Path) -> Vec<(String, String)> {
-    let (code, out, _) = run_full(&["-A", s(dir), "verify", "--json"]);
-    assert!(
-        code == OK || code == FINDING,
-        "verify could not run on {dir:?}: {out}"
-    );
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["report"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["check"].as_str().unwrap().to_string(),
-                f["reason"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-#[track_caller]
-fn assert_only(dir: &Path, allowed: &[&str], what: &str) {
-    let bad: Vec<_> = findings(dir)
-        .into_iter()
-        .filter(|(c, _)| !allowed.contains(&c.as_str()))
-        .collect();
-    assert!(bad.is_empty(), "{what}: unexpected findings {bad:?}");
-}
-
-fn log(dir: &Path) -> Vec<Value> {
-    let (code, out, _) = run_full(&["-A", s(dir), "log", "--json"]);
-    assert_eq!(code, OK);
-    json_lines(&out)
-}
-
-/// Blobs named by document records; and the distinct contents ever ingested.
-fn document_blobs(dir: &Path) -> Vec<String> {
-    log(dir)
-        .iter()
-        .filter(|r| r["kind"] == "ingest" || r["kind"] == "receive")
-        .filter_map(|r| r["blob"].as_str().map(String::from))
-        .collect()
-}
-
 struct Harness {
     rng: Rng,
     ds: Fixture,
@@ -184,8 +85,6 @@ struct Harness {
     /// Bundles the Guardian has received.
     received: u32,
 }
-
-const ALLOWED: [&str; 2] = ["blob_unreferenced", "checkpoint_missing"];
 
 impl Harness {
     fn delay(&mut self, step: &'static str) -> Duration {
@@ -252,15 +151,7 @@ impl Harness {
         let args = ["-A", s(&a), "ingest", s(&dir), "--json"];
         let o = self.attempt("ingest", &args);
         assert_only(&a, &ALLOWED, "after a killed ingest");
-        let records = log(&a);
-        for d in json_lines(&o.stdout)
-            .iter()
-            .filter(|d| d.get("index").is_some())
-        {
-            let i = d["index"].as_u64().unwrap() as usize;
-            assert!(i < records.len(), "reported record {i} is missing");
-            assert_eq!(records[i]["leaf_hash"], d["leaf_hash"], "record {i}");
-        }
+        assert_reported_present(&a, &o.stdout);
         let (code, _) = self.complete("ingest", &args);
         assert_eq!(code, OK, "re-running the ingest");
         assert_only(&a, &ALLOWED[..1], "after re-running the ingest");

@@ -46,6 +46,11 @@ pub fn explain(e: &StoreError) -> String {
                 "the disk holding {} is full: free space there, then run the same command again (what was already reported done is stored; the rest is not)",
                 p.display()
             ),
+            // EIO: the disk (or its file system) failed under this file.
+            _ if err.raw_os_error() == Some(5) => format!(
+                "a disk error at {}: check that disk (`dmesg`), then run the same command again (what was already reported done is stored; the rest is not)",
+                p.display()
+            ),
             std::io::ErrorKind::NotFound => format!("check that {} exists", p.display()),
             std::io::ErrorKind::PermissionDenied => {
                 format!("check the permissions of {}", p.display())

@@ -261,9 +261,7 @@ pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
     let log = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
     // Refuse what would fail anyway before recording an access.
-    if a.output.exists() && !a.force {
-        return Err(StoreError::OutputExists(a.output.clone()));
-    }
+    arch.check_extract_target(&a.output, a.force)?;
     let doc = arch.document_of(arch.record(i)?)?;
     arch.metadata(&doc, &ids)?;
     let access = arch.record_access(i, &a.reason, &log)?;

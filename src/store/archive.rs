@@ -20,7 +20,7 @@ use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, StoreError};
 
 /// The archive format version this code reads and writes (FORMAT.md §7).
 pub const FORMAT_VERSION: u32 = 1;
@@ -418,6 +418,7 @@ impl Archive {
             return Err(StoreError::Input("origin is longer than 255 bytes".into()));
         }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        fault::set_root(dir);
         let lock = lock(dir)?;
         // Everything, up to the first signed checkpoint, is undone on failure
         // (a full disk, say): no half-made archive is left behind.
@@ -445,10 +446,13 @@ impl Archive {
             let text =
                 toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;
             let tmp = dir.join(".custody.toml.tmp");
-            fs::write(&tmp, text)
-                .and_then(|_| File::open(&tmp)?.sync_all())
+            File::create(&tmp)
+                .and_then(|mut f| {
+                    fault::write_all(&mut f, text.as_bytes(), &tmp)?;
+                    fault::sync_all(&f, &tmp)
+                })
                 .map_err(|e| io_err(&tmp, e))?;
-            fs::rename(&tmp, dir.join(CONFIG_FILE)).map_err(|e| io_err(dir, e))?;
+            fault::rename(&tmp, &dir.join(CONFIG_FILE)).map_err(|e| io_err(dir, e))?;
             blobs::sync_dir(dir)?;
             let (log_key, recipients) = parse_config_keys(dir, &config)?;
             let mut a = Self::open_locked(dir, config, log_key, recipients, lock, Mode::Normal)?;
@@ -493,6 +497,7 @@ impl Archive {
         lock: File,
         mode: Mode,
     ) -> Result<Archive, StoreError> {
+        fault::set_root(root);
         let ledger = root.join(LEDGER_DIR);
         let open_log = |name: &str| {
             let p = ledger.join(name);
@@ -1030,7 +1035,7 @@ impl Archive {
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
         }
         if db_path.exists() {
-            fs::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
+            fault::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
         }
         let opened = Self::open_locked(root, config, log_key, recipients, lock, Mode::Reindex)
             .and_then(|a| a.write_checkpoint_file().map(|()| a));

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use sha2::{Digest as _, Sha256};
 
 use crate::core::hash::Digest;
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, mark_output, StoreError};
 
 /// The blob directory of an archive.
 #[derive(Clone, Debug)]
@@ -50,12 +50,13 @@ struct EarlySync {
 }
 
 impl EarlySync {
-    fn start(f: &File) -> io::Result<EarlySync> {
+    fn start(f: &File, path: &Path) -> io::Result<EarlySync> {
         let f = f.try_clone()?;
+        let path = path.to_path_buf();
         let (tx, rx) = mpsc::sync_channel::<()>(1);
         let handle = std::thread::spawn(move || {
             while rx.recv().is_ok() {
-                f.sync_data()?;
+                fault::sync_data(&f, &path)?;
             }
             Ok(())
         });
@@ -93,7 +94,7 @@ impl BlobWriter {
             self.next_sync = self.len + EARLY_SYNC_EVERY;
             if self.early.is_none() {
                 if let Some(f) = &self.file {
-                    self.early = Some(EarlySync::start(f)?);
+                    self.early = Some(EarlySync::start(f, &self.tmp)?);
                 }
             }
             if let Some(e) = &self.early {
@@ -110,18 +111,48 @@ impl BlobWriter {
     }
 }
 
+impl BlobWriter {
+    /// One durable write, a fault-injection point (src/store/fault.rs): `Ok`
+    /// to go ahead; an injected error, after writing the first half of
+    /// `first` if the write is to be torn.
+    fn write_point(&mut self, first: &[u8]) -> io::Result<()> {
+        match fault::before_write(&self.tmp)? {
+            fault::WriteFate::Whole => Ok(()),
+            fault::WriteFate::Torn => {
+                let half = &first[..first.len() / 2];
+                self.file()?.write_all(half)?;
+                Err(fault::eio())
+            }
+        }
+    }
+}
+
 /// Every byte written is hashed (the blob's address) as the file accepts it.
+/// Errors are marked as the output's ([`mark_output`]): a copy from an input
+/// file into the blob store names the blob store when the disk fails, not the input.
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file()?.write(buf)?;
-        self.wrote(&[IoSlice::new(buf)], n)?;
-        Ok(n)
+        (|| {
+            self.write_point(buf)?;
+            let n = self.file()?.write(buf)?;
+            self.wrote(&[IoSlice::new(buf)], n)?;
+            Ok(n)
+        })()
+        .map_err(mark_output)
     }
     /// One `writev(2)`: the encryptor hands over several sealed chunks at once.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let n = self.file()?.write_vectored(bufs)?;
-        self.wrote(bufs, n)?;
-        Ok(n)
+        (|| {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            self.write_point(first)?;
+            let n = self.file()?.write_vectored(bufs)?;
+            self.wrote(bufs, n)?;
+            Ok(n)
+        })()
+        .map_err(mark_output)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -255,7 +286,7 @@ impl BlobStore {
         };
         let mut sealed = sealed;
         if durable {
-            file.sync_all().map_err(|e| io_err(&sealed.tmp, e))?;
+            fault::sync_all(&file, &sealed.tmp).map_err(|e| io_err(&sealed.tmp, e))?;
             sealed.durable = true;
         }
         Ok(sealed)
@@ -272,7 +303,7 @@ impl BlobStore {
         if !whole_fs {
             for b in &todo {
                 File::open(&b.tmp)
-                    .and_then(|f| f.sync_all())
+                    .and_then(|f| fault::sync_all(&f, &b.tmp))
                     .map_err(|e| io_err(&b.tmp, e))?;
             }
         }
@@ -287,6 +318,7 @@ impl BlobStore {
         #[cfg(target_os = "linux")]
         {
             let d = File::open(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+            fault::before_sync(&self.dir).map_err(|e| io_err(&self.dir, e))?;
             rustix::fs::syncfs(&d).map_err(|e| io_err(&self.dir, e.into()))?;
             Ok(true)
         }
@@ -311,7 +343,7 @@ impl BlobStore {
             // Same ciphertext already stored: keep the existing file.
             let _ = fs::remove_file(&s.tmp);
         } else {
-            fs::rename(&s.tmp, &dest).map_err(|e| io_err(&dest, e))?;
+            fault::rename(&s.tmp, &dest).map_err(|e| io_err(&dest, e))?;
         }
         s.published = true;
         Ok(shard)
@@ -350,7 +382,8 @@ impl BlobStore {
     /// Writes a whole small blob into a sealed (not yet durable) temp file.
     pub fn put_bytes(&self, data: &[u8]) -> Result<SealedBlob, StoreError> {
         let mut w = self.begin()?;
-        w.write_all(data).map_err(|e| io_err(&self.dir, e))?;
+        w.write_all(data)
+            .map_err(|e| io_err(&self.dir, crate::store::unmarked(e)))?;
         self.seal(w, false)
     }
 
@@ -394,7 +427,7 @@ impl BlobStore {
 /// fsyncs a directory so that renames into it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
-        .and_then(|f| f.sync_all())
+        .and_then(|f| fault::sync_all(&f, dir))
         .map_err(|e| io_err(dir, e))
 }
 

@@ -18,7 +18,7 @@ use crate::core::record::Share;
 use crate::core::report::{Check, Finding, Subject};
 use crate::store::blobs;
 use crate::store::extract::HashingReader;
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, StoreError};
 
 /// A writer that hashes everything written through it.
 pub struct HashingWriter<W> {
@@ -229,7 +229,7 @@ pub(crate) fn payload_pass<W: Write + Send>(
     share: Option<&Share>,
     env: Option<&ShareEnvelope>,
     ids: Option<&Identities>,
-    to: Option<(&[RecipientKey], W)>,
+    to: Option<(&[RecipientKey], W, &Path)>,
     findings: &mut Vec<Finding>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<W>, StoreError> {
@@ -252,11 +252,15 @@ pub(crate) fn payload_pass<W: Write + Send>(
         };
         let size = env.map_or(0, |e| e.size);
         match to {
-            Some((recipients, sink)) => {
+            Some((recipients, sink, out_dir)) => {
                 match crypto::encrypt_all(r, recipients, sink, size, progress) {
                     Ok(enc) => {
                         plain = Some((enc.sha256, enc.len));
                         out = Some(enc.out);
+                    }
+                    // The output (this archive's blob store) failed: the archive's disk.
+                    Err(CryptoError::Io(e)) if crate::store::is_output_error(&e) => {
+                        return Err(io_err(out_dir, crate::store::unmarked(e)))
                     }
                     Err(CryptoError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => add(
                         findings,
@@ -396,9 +400,9 @@ pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError>
     let tmp = temp_beside(path)?;
     let r = (|| {
         let mut f = create_private(&tmp)?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        fault::write_all(&mut f, bytes, &tmp).map_err(|e| io_err(&tmp, e))?;
+        fault::sync_all(&f, &tmp).map_err(|e| io_err(&tmp, e))?;
+        fault::rename(&tmp, path).map_err(|e| io_err(path, e))?;
         blobs::sync_dir(&dir)
     })();
     if r.is_err() {
@@ -440,7 +444,7 @@ pub(crate) fn write_bundle(
     let tmp = temp_beside(out)?;
     let r = (|| {
         let f = create_private(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut w = BufWriter::with_capacity(1 << 20, fault::Writer::new(f, &tmp));
         bundle::write_head(&mut w, head)?;
         let n = io::copy(payload, &mut w).map_err(|e| io_err(&tmp, e))?;
         if n != head.payload_len {
@@ -449,10 +453,13 @@ pub(crate) fn write_bundle(
                 head.payload_len
             )));
         }
-        let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| io_err(&tmp, e.into_error()))?
+            .into_inner();
+        fault::sync_all(&f, &tmp).map_err(|e| io_err(&tmp, e))?;
         let len = f.metadata().map_err(|e| io_err(&tmp, e))?.len();
-        fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
+        fault::rename(&tmp, out).map_err(|e| io_err(out, e))?;
         blobs::sync_dir(&parent_dir(out))?;
         Ok(len)
     })();

@@ -89,6 +89,8 @@ pub struct Batch {
 /// The archive's sled database.
 pub struct Db {
     db: sled::Db,
+    /// The database directory (names the flush in fault-injection traces).
+    path: std::path::PathBuf,
     meta: sled::Tree,
     digests: sled::Tree,
     dedup: sled::Tree,
@@ -103,6 +105,13 @@ fn db_err(e: sled::Error) -> StoreError {
         sled::Error::ReportableBug(s) => StoreError::DatabaseCorrupt(s),
         other => StoreError::Database(other.to_string()),
     }
+}
+
+/// sled's flush: a durable point (fault injection, src/store/fault.rs).
+fn flush_sled(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    crate::store::fault::before_sync(path).map_err(|e| db_err(sled::Error::Io(e)))?;
+    db.flush().map_err(db_err)?;
+    Ok(())
 }
 
 fn tx_err(e: sled::transaction::TransactionError<()>) -> StoreError {
@@ -174,7 +183,7 @@ impl Db {
             None => {
                 meta.insert(K_LAYOUT, &DB_LAYOUT.to_be_bytes())
                     .map_err(db_err)?;
-                db.flush().map_err(db_err)?;
+                flush_sled(&db, path)?;
             }
             Some(v) if u64_of(&v)? == DB_LAYOUT => {}
             Some(v) if u64_of(&v)? < DB_LAYOUT => {
@@ -197,6 +206,7 @@ impl Db {
             cps: t("checkpoints")?,
             cosigs: t("cosignatures")?,
             db,
+            path: path.to_path_buf(),
         })
     }
 
@@ -274,8 +284,7 @@ impl Db {
 
     /// fsyncs everything sled has buffered.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(db_err)?;
-        Ok(())
+        flush_sled(&self.db, &self.path)
     }
 
     fn meta_u64(&self, k: &[u8]) -> Result<u64, StoreError> {

@@ -10,11 +10,11 @@
 //! reached `ledger/records` are ignored.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::core::hash::Digest;
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, StoreError};
 
 /// File name in `ledger/`.
 pub const DEDUP_FILE: &str = "dedup";
@@ -75,9 +75,8 @@ impl DedupLog {
                 buf.extend_from_slice(e.tag.as_bytes());
                 buf.extend_from_slice(e.blob.as_bytes());
             }
-            self.file
-                .write_all(&buf)
-                .and_then(|_| self.file.sync_data())
+            fault::write_all(&mut self.file, &buf, &self.path)
+                .and_then(|_| fault::sync_data(&self.file, &self.path))
                 .map_err(|e| io_err(&self.path, e))?;
         }
         self.len()
@@ -90,7 +89,7 @@ impl DedupLog {
         if whole != len {
             self.file
                 .set_len(whole)
-                .and_then(|_| self.file.sync_all())
+                .and_then(|_| fault::sync_all(&self.file, &self.path))
                 .map_err(|e| io_err(&self.path, e))?;
         }
         Ok(whole)
@@ -144,6 +143,7 @@ impl DedupLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn e(i: u64) -> Entry {
         Entry {

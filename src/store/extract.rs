@@ -13,7 +13,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::Record;
 use crate::store::archive::Archive;
 use crate::store::blobs;
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
 /// The last metadata envelope decrypted (its address and plaintext), wiped on drop.
 #[derive(Default)]
@@ -76,24 +76,31 @@ impl Archive {
         })
     }
 
-    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a
-    /// temporary file beside `out` and is renamed into place only after the
-    /// ciphertext matched its address and the plaintext matched the commitment.
-    pub fn extract(
-        &self,
-        index: u64,
-        ids: &Identities,
-        out: &Path,
-        force: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Extracted, StoreError> {
-        let rec = self.record(index)?;
-        let m = self.metadata(&rec, ids)?;
-        let ing = rec
-            .document()
-            .ok_or_else(|| StoreError::Internal("no document".into()))?;
-        if out.exists() && !force {
-            return Err(StoreError::OutputExists(out.to_path_buf()));
+    /// Refuses an extract target before anything is recorded or decrypted, and
+    /// returns the directory the plaintext goes to. Refused: an existing `out`
+    /// (unless `force`), a symbolic link there counting as existing even when
+    /// dangling; a directory; a target whose directory is inside the archive,
+    /// also through symbolic links. With `force` a link at `out` is replaced,
+    /// never followed (the plaintext is renamed onto the name).
+    pub fn check_extract_target(&self, out: &Path, force: bool) -> Result<PathBuf, StoreError> {
+        if out.as_os_str().is_empty() {
+            return Err(StoreError::Input("the output path is empty".into()));
+        }
+        match fs::symlink_metadata(out) {
+            Ok(m) if m.is_dir() => {
+                return Err(StoreError::Input(format!(
+                    "{} is a directory; give the path of the file to write",
+                    out.display()
+                )))
+            }
+            Ok(_) if !force => return Err(StoreError::OutputExists(out.to_path_buf())),
+            _ => {}
+        }
+        if out.file_name().is_none() {
+            return Err(StoreError::Input(format!(
+                "{} does not end in a file name",
+                out.display()
+            )));
         }
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -107,6 +114,26 @@ impl Archive {
                 out.display()
             )));
         }
+        Ok(parent)
+    }
+
+    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a
+    /// temporary file beside `out` and is renamed into place only after the
+    /// ciphertext matched its address and the plaintext matched the commitment.
+    pub fn extract(
+        &self,
+        index: u64,
+        ids: &Identities,
+        out: &Path,
+        force: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Extracted, StoreError> {
+        let parent = self.check_extract_target(out, force)?;
+        let rec = self.record(index)?;
+        let m = self.metadata(&rec, ids)?;
+        let ing = rec
+            .document()
+            .ok_or_else(|| StoreError::Internal("no document".into()))?;
         let blob_path = self.blobs.path(&ing.blob);
         let blob = File::open(&blob_path).map_err(|e| io_err(&blob_path, e))?;
         let mut rnd = [0u8; 8];
@@ -128,13 +155,17 @@ impl Archive {
         let (w, sha, len) = crypto::decrypt_all(
             ids,
             BufReader::with_capacity(1 << 20, &mut hashing),
-            BufWriter::with_capacity(1 << 20, tmpf),
+            BufWriter::with_capacity(1 << 20, OutputSide(fault::Writer::new(tmpf, &tmp))),
             progress,
         )
         .map_err(|e| {
-            cleanup(StoreError::Decrypt {
-                what: format!("the document of record {index}"),
-                source: e,
+            cleanup(match e {
+                // Writing the output failed: that disk, not the archive.
+                crypto::CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
+                e => StoreError::Decrypt {
+                    what: format!("the document of record {index}"),
+                    source: e,
+                },
             })
         })?;
         // Drain anything after the final chunk so the ciphertext hash covers the file.
@@ -152,10 +183,12 @@ impl Archive {
         }
         let f = w
             .into_inner()
-            .map_err(|e| cleanup(io_err(&tmp, e.into_error())))?;
-        f.sync_all().map_err(|e| cleanup(io_err(&tmp, e)))?;
+            .map_err(|e| cleanup(io_err(&tmp, unmarked(e.into_error()))))?
+            .0
+            .into_inner();
+        fault::sync_all(&f, &tmp).map_err(|e| cleanup(io_err(&tmp, e)))?;
         drop(f);
-        fs::rename(&tmp, out).map_err(|e| cleanup(io_err(out, e)))?;
+        fault::rename(&tmp, out).map_err(|e| cleanup(io_err(out, e)))?;
         blobs::sync_dir(&parent)?;
         Ok(Extracted {
             index,

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::core::hash::Digest;
 use crate::core::merkle;
 use crate::store::db::Batch;
-use crate::store::logfile::{read_exact_at, write_all_at};
+use crate::store::logfile::read_exact_at;
 use crate::store::{io_err, StoreError};
 
 /// `ledger/index`: record `i`'s frame offset and body length at `12·i`.
@@ -169,7 +169,7 @@ impl FlatIndex {
         ] {
             if have > want {
                 f.set_len(want)
-                    .and_then(|_| f.sync_all())
+                    .and_then(|_| crate::store::fault::sync_all(f, p))
                     .map_err(|e| io_err(p, e))?;
             }
         }
@@ -227,8 +227,8 @@ impl FlatIndex {
                 if f.metadata()?.len() != at {
                     f.set_len(at)?;
                 }
-                write_all_at(f, buf, at)?;
-                f.sync_data()
+                crate::store::fault::write_all_at(f, buf, at, p)?;
+                crate::store::fault::sync_data(f, p)
             };
             write().map_err(|e| io_err(p, e))?;
         }
@@ -275,11 +275,11 @@ impl FlatIndex {
             (&self.index, &self.index_path),
             (&self.tree, &self.tree_path),
         ] {
-            f.sync_all().map_err(|e| io_err(p, e))?;
+            crate::store::fault::sync_all(f, p).map_err(|e| io_err(p, e))?;
         }
         let (ip, tp) = (ledger.join(INDEX_FILE), ledger.join(TREE_FILE));
-        std::fs::rename(&self.index_path, &ip).map_err(|e| io_err(&ip, e))?;
-        std::fs::rename(&self.tree_path, &tp).map_err(|e| io_err(&tp, e))?;
+        crate::store::fault::rename(&self.index_path, &ip).map_err(|e| io_err(&ip, e))?;
+        crate::store::fault::rename(&self.tree_path, &tp).map_err(|e| io_err(&tp, e))?;
         self.index_path = ip;
         self.tree_path = tp;
         crate::store::blobs::sync_dir(ledger)

@@ -181,11 +181,12 @@ fn encode_file(
     let w = blobs.begin()?;
     let enc =
         crypto::encrypt_all(input, recipients, w, size_hint, progress).map_err(|e| match e {
-            // A full disk is the archive's, not the input's.
-            crypto::CryptoError::Io(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
-                io_err(blobs.dir(), io)
-            }
-            crypto::CryptoError::Io(io) => io_err(&f.path, io),
+            // A failed write (a full disk, a disk error) is the archive's, not the input's.
+            crypto::CryptoError::Io(io) => match crate::store::output_error(io) {
+                Ok(io) => io_err(blobs.dir(), io),
+                Err(io) if matches!(io.raw_os_error(), Some(28 | 122)) => io_err(blobs.dir(), io),
+                Err(io) => io_err(&f.path, io),
+            },
             other => StoreError::Crypto(other),
         })?;
     let sealed = blobs.seal(enc.out, size_hint >= DURABLE_AT_SEAL)?;

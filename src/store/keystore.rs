@@ -117,7 +117,6 @@ impl KeyLoader<'_> {
 
 /// Writes a secret file with mode 0600, refusing to overwrite, fsynced.
 pub fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
     let mut o = fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
@@ -126,7 +125,7 @@ pub fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), StoreError> {
         o.mode(0o600);
     }
     let mut f = o.open(path).map_err(|e| io_err(path, e))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
+    crate::store::fault::write_all(&mut f, data, path)
+        .and_then(|_| crate::store::fault::sync_all(&f, path))
         .map_err(|e| io_err(path, e))
 }

@@ -6,10 +6,10 @@
 //! so the opener can cut it back; damage elsewhere is reported, never repaired.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, StoreError};
 
 /// Largest frame body accepted when reading (records are at most 64 KiB, notes far less).
 pub const MAX_FRAME: u32 = 1 << 20;
@@ -73,9 +73,8 @@ impl LogFile {
             buf.extend_from_slice(&(b.len() as u32).to_be_bytes());
             buf.extend_from_slice(b);
         }
-        self.file
-            .write_all(&buf)
-            .and_then(|_| self.file.sync_data())
+        fault::write_all(&mut self.file, &buf, &self.path)
+            .and_then(|_| fault::sync_data(&self.file, &self.path))
             .map_err(|e| io_err(&self.path, e))?;
         Ok(offsets)
     }
@@ -162,7 +161,7 @@ impl LogFile {
     pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
         self.file
             .set_len(len)
-            .and_then(|_| self.file.sync_all())
+            .and_then(|_| fault::sync_all(&self.file, &self.path))
             .map_err(|e| io_err(&self.path, e))
     }
 }
@@ -296,6 +295,7 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn append_scan_and_torn_tail() {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod dedup_log;
 pub mod events;
 pub mod extract;
+pub(crate) mod fault;
 pub mod flat;
 pub mod ingest;
 pub mod keystore;
@@ -118,6 +119,70 @@ pub enum StoreError {
 /// An I/O error with the path it happened on.
 pub fn io_err(path: &Path, e: io::Error) -> StoreError {
     StoreError::Io(path.to_path_buf(), e)
+}
+
+/// An I/O error of the writing side of a copy (input → output), marked so
+/// that the code running the copy names the file that failed: an error
+/// while writing a blob must name the archive's `blobs/`, not the file
+/// being ingested or the bundle being received.
+#[derive(Debug)]
+struct OutputError(io::Error);
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for OutputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Marks `e` as an error of the output side of a copy (see [`output_error`]).
+pub(crate) fn mark_output(e: io::Error) -> io::Error {
+    if is_output_error(&e) {
+        return e;
+    }
+    io::Error::new(e.kind(), OutputError(e))
+}
+
+/// Was `e` marked by [`mark_output`]?
+pub(crate) fn is_output_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|r| r.is::<OutputError>())
+}
+
+/// `Ok(the original error)` if `e` was marked by [`mark_output`], else `Err(e)`.
+pub(crate) fn output_error(e: io::Error) -> Result<io::Error, io::Error> {
+    if !is_output_error(&e) {
+        return Err(e);
+    }
+    match e.into_inner().map(|b| b.downcast::<OutputError>()) {
+        Some(Ok(o)) => Ok(o.0),
+        Some(Err(other)) => Err(io::Error::other(other)),
+        None => Err(io::Error::other("an output error without its cause")),
+    }
+}
+
+/// `e` without its mark, if it has one.
+pub(crate) fn unmarked(e: io::Error) -> io::Error {
+    output_error(e).unwrap_or_else(|e| e)
+}
+
+/// A writer whose errors are marked as the output side's ([`mark_output`]).
+pub(crate) struct OutputSide<W>(pub W);
+
+impl<W: io::Write> io::Write for OutputSide<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(mark_output)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs).map_err(mark_output)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(mark_output)
+    }
 }
 
 /// A TOML file's text, for a [`StoreError::Config`] about `path`: bytes that

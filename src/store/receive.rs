@@ -114,15 +114,19 @@ impl Archive {
                     Some(&share),
                     Some(&env),
                     Some(ids),
-                    Some((&self.recipients[..], BufWriter::with_capacity(1 << 20, w))),
+                    Some((
+                        &self.recipients[..],
+                        BufWriter::with_capacity(1 << 20, w),
+                        self.blobs.dir(),
+                    )),
                     &mut rep.findings,
                     progress,
                 )?;
                 match (w, rep.findings.is_empty()) {
                     (Some(w), true) => {
-                        let w = w
-                            .into_inner()
-                            .map_err(|e| io_err(self.blobs.dir(), e.into_error()))?;
+                        let w = w.into_inner().map_err(|e| {
+                            io_err(self.blobs.dir(), crate::store::unmarked(e.into_error()))
+                        })?;
                         let s = self.blobs.seal(w, true)?;
                         let d = (s.digest, s.len);
                         sealed.push(s);

@@ -21,7 +21,7 @@ use crate::store::bundle_file::{
 };
 use crate::store::db::DigestKind;
 use crate::store::extract::HashingReader;
-use crate::store::{io_err, StoreError};
+use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
 /// Directory (under the archive root) of kept evidence files (FORMAT.md §7.5).
 pub const EVIDENCE_DIR: &str = "evidence";
@@ -299,12 +299,17 @@ impl Archive {
             crypto::encrypt_all(
                 r,
                 to,
-                HashingWriter::new(BufWriter::with_capacity(1 << 20, tmpf)),
+                HashingWriter::new(BufWriter::with_capacity(
+                    1 << 20,
+                    OutputSide(fault::Writer::new(tmpf, &tmp)),
+                )),
                 m.size,
                 progress,
             )
             .map_err(|e| {
                 cleanup(match e {
+                    // Writing the bundle's temp file failed: that disk, not the document.
+                    CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
                     CryptoError::Io(io) => StoreError::ContentMismatch(format!(
                         "the document of record {} does not decrypt: {io}",
                         intro.body.index
@@ -323,8 +328,10 @@ impl Archive {
         let (w, payload_digest, payload_len) = enc.out.finish();
         let f = w
             .into_inner()
-            .map_err(|e| cleanup(io_err(&tmp, e.into_error())))?;
-        f.sync_all().map_err(|e| cleanup(io_err(&tmp, e)))?;
+            .map_err(|e| cleanup(io_err(&tmp, unmarked(e.into_error()))))?
+            .0
+            .into_inner();
+        fault::sync_all(&f, &tmp).map_err(|e| cleanup(io_err(&tmp, e)))?;
         drop(f);
         // 2. The envelope: the opening and the file name, encrypted to the partner.
         let name = if bundle::safe_file_name(&m.name) {

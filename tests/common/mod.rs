@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod durability;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -99,6 +101,8 @@ pub fn custody_std() -> std::process::Command {
         .env_remove("CUSTODY_PASSPHRASE_FILE")
         .env_remove("CUSTODY_WITNESS_KEY")
         .env_remove("CUSTODY_KEY")
+        .env_remove("CUSTODY_FAULT")
+        .env_remove("CUSTODY_FAULT_TRACE")
         .env(
             "CUSTODY_TRUST_STORE",
             "/nonexistent/custody-tests/trust.toml",
