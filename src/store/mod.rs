@@ -18,6 +18,8 @@ pub mod flat;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;
+pub mod mirror;
+pub mod publish;
 pub mod receive;
 pub mod remote;
 pub mod share;
