@@ -261,7 +261,10 @@ fn publish_is_incremental_and_idempotent_and_recheck_repairs() {
     b[3] ^= 1;
     fs::write(&t, b).unwrap();
     let plain = publish_to(&f, &loc, &[]);
-    assert_eq!(plain["bundles_written"], 0, "without --recheck nothing is re-read");
+    assert_eq!(
+        plain["bundles_written"], 0,
+        "without --recheck nothing is re-read"
+    );
     let re = publish_to(&f, &loc, &["--recheck"]);
     assert_eq!(re["repaired"], 2);
     assert_eq!(re["rechecked"], 0);
@@ -277,6 +280,9 @@ fn publish_is_incremental_and_idempotent_and_recheck_repairs() {
         .error(&["not a checkpoint of this log"]);
 }
 
+/// A change made to a published file.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
 /// Tampering on the published side: the mirror refuses with a named
 /// finding and keeps what it had.
 #[test]
@@ -286,7 +292,7 @@ fn tampered_published_log_is_refused() {
     let loc = pubdir.to_str().unwrap().to_string();
     publish_to(&f, &loc, &[]);
     let (size, _) = checkpoint_root(&f);
-    let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>, &str); 5] = [
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "tile/entries/000.p/SIZE",
             Box::new(|b: &mut Vec<u8>| {

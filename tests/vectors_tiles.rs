@@ -80,7 +80,10 @@ fn tiles_of_a_tree_size() {
             Some(p) => assert!(paths.iter().any(|q| q == p), "{p}"),
         }
         // Every tile is counted once.
-        let want = lv.iter().map(|l| l.full + u64::from(l.partial > 0)).sum::<u64>()
+        let want = lv
+            .iter()
+            .map(|l| l.full + u64::from(l.partial > 0))
+            .sum::<u64>()
             + b.full
             + u64::from(b.partial > 0);
         assert_eq!(all.len() as u64, want);
@@ -117,13 +120,19 @@ fn derived_small_log_bytes_and_root() {
 
     let bid = TileId::parse_path("tile/entries/000.p/8").unwrap();
     let entries = parse_bundle(bid, &files["tile/entries/000.p/8"]).unwrap();
-    assert_eq!(encode_bundle(&entries).unwrap(), files["tile/entries/000.p/8"]);
+    assert_eq!(
+        encode_bundle(&entries).unwrap(),
+        files["tile/entries/000.p/8"]
+    );
     let mut tree = MemoryTree::new();
     for e in &entries {
         tree.push_data(e);
     }
     let tid = TileId::parse_path("tile/0/000.p/8").unwrap();
-    assert_eq!(build_hash_tile(&tree, tid).unwrap(), files["tile/0/000.p/8"]);
+    assert_eq!(
+        build_hash_tile(&tree, tid).unwrap(),
+        files["tile/0/000.p/8"]
+    );
     let hashes = parse_hash_tile(tid, &files["tile/0/000.p/8"]).unwrap();
     check_entries(bid, &entries, &hashes).unwrap();
 
@@ -134,7 +143,10 @@ fn derived_small_log_bytes_and_root() {
             .collect(),
     );
     let nodes = TileNodes::new(&by_id, size);
-    assert_eq!(merkle::root(&nodes, TreeSize(size)).unwrap().to_string(), root);
+    assert_eq!(
+        merkle::root(&nodes, TreeSize(size)).unwrap().to_string(),
+        root
+    );
     assert_eq!(tree.root().to_string(), root);
 
     // One flipped byte in the bundle or the tile is caught.
@@ -159,5 +171,8 @@ fn derived_small_log_bytes_and_root() {
     f2.insert(tid, bad_tile);
     let f2 = Files(f2);
     let nodes = TileNodes::new(&f2, size);
-    assert_ne!(merkle::root(&nodes, TreeSize(size)).unwrap().to_string(), root);
+    assert_ne!(
+        merkle::root(&nodes, TreeSize(size)).unwrap().to_string(),
+        root
+    );
 }

@@ -299,7 +299,8 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
 
 fn print_bundle_report(ctx: &Ctx, r: &BundleReport, mirrored: &[MirroredHop]) {
     if ctx.out.json {
-        ctx.out.json(&serde_json::json!({ "ok": r.ok(), "report": r, "mirrored": mirrored }));
+        ctx.out
+            .json(&serde_json::json!({ "ok": r.ok(), "report": r, "mirrored": mirrored }));
         return;
     }
     ctx.out.line(&format!(

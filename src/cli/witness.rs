@@ -334,7 +334,11 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
 /// The consistency proof from `old` to `new` computed from a published
 /// log's tiles (FORMAT.md §13): whatever the tiles say, `decide` checks it
 /// against both signed roots.
-fn proof_from_tiles(r: &crate::store::remote::Remote, old: u64, new: u64) -> Result<OfferedProof, StoreError> {
+fn proof_from_tiles(
+    r: &crate::store::remote::Remote,
+    old: u64,
+    new: u64,
+) -> Result<OfferedProof, StoreError> {
     use crate::core::merkle::{consistency_proof, TreeError, TreeSize};
     use crate::core::tiles::{TileNodeError, TileNodes};
     let nodes = TileNodes::new(crate::store::mirror::RemoteTiles(r), new);

@@ -67,11 +67,7 @@ pub enum TileError {
     #[error("an entry of {0} bytes does not fit an entry bundle (at most 65,535)")]
     EntryTooLong(usize),
     #[error("hash {i} of tile {path} is not the hash of {below}")]
-    HashMismatch {
-        path: String,
-        i: u64,
-        below: String,
-    },
+    HashMismatch { path: String, i: u64, below: String },
     #[error("the tile {0} is needed but was not supplied")]
     Missing(String),
 }
@@ -166,11 +162,7 @@ pub fn decode_index(s: &str) -> Option<u64> {
     let mut n: u64 = 0;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let digits = if last {
-            *part
-        } else {
-            part.strip_prefix('x')?
-        };
+        let digits = if last { *part } else { part.strip_prefix('x')? };
         if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -289,7 +281,8 @@ pub fn partial_tiles(size: u64) -> Vec<TileId> {
 
 /// Is `id` one of [`new_tiles`]`(old, size)`?
 pub fn is_new_tile(old: u64, size: u64, id: TileId) -> bool {
-    tile_at(size, id.kind, id.index) == Some(id) && tile_at(old.min(size), id.kind, id.index) != Some(id)
+    tile_at(size, id.kind, id.index) == Some(id)
+        && tile_at(old.min(size), id.kind, id.index) != Some(id)
 }
 
 /// Builds hash tile `id` (FORMAT.md §13.2): its `width` hashes
@@ -390,7 +383,10 @@ pub fn fold_perfect(hashes: &[Digest]) -> Digest {
     debug_assert!(hashes.len().is_power_of_two());
     let mut cur: Vec<Digest> = hashes.to_vec();
     while cur.len() > 1 {
-        cur = cur.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+        cur = cur
+            .chunks_exact(2)
+            .map(|p| node_hash(&p[0], &p[1]))
+            .collect();
     }
     cur[0]
 }
@@ -536,7 +532,17 @@ mod tests {
             assert_eq!(decode_index(&s), Some(n), "{s}");
         }
         assert_eq!(encode_index(u64::MAX), "x018/x446/x744/x073/x709/x551/615");
-        for bad in ["", "1", "01", "0000", "x000/001", "x01/000", "001/002", "x1000/000", "abc"] {
+        for bad in [
+            "",
+            "1",
+            "01",
+            "0000",
+            "x000/001",
+            "x01/000",
+            "001/002",
+            "x1000/000",
+            "abc",
+        ] {
             assert_eq!(decode_index(bad), None, "{bad}");
         }
     }
@@ -658,7 +664,9 @@ mod tests {
         let nodes = TileNodes::new(&files, 65536);
         let up = TileId::new(TileKind::Hash(1), 0, 256);
         let l1 = nodes.hashes(up).unwrap();
-        let below = nodes.hashes(TileId::new(TileKind::Hash(0), 5, 256)).unwrap();
+        let below = nodes
+            .hashes(TileId::new(TileKind::Hash(0), 5, 256))
+            .unwrap();
         check_hash_against_below(up, 5, &l1[5], &below).unwrap();
         assert!(matches!(
             check_hash_against_below(up, 6, &l1[6], &below),

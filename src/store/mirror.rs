@@ -189,8 +189,9 @@ impl MirrorDir {
         };
         let text = String::from_utf8(text)
             .map_err(|_| StoreError::Config(cfg_path.clone(), "is not UTF-8".into()))?;
-        let config: MirrorConfig = toml::from_str(&text)
-            .map_err(|e| StoreError::Config(cfg_path.clone(), crate::store::toml_error(&text, &e)))?;
+        let config: MirrorConfig = toml::from_str(&text).map_err(|e| {
+            StoreError::Config(cfg_path.clone(), crate::store::toml_error(&text, &e))
+        })?;
         if config.origin != origin || config.vkey.name() != origin {
             return Err(StoreError::Config(
                 cfg_path,
@@ -296,7 +297,10 @@ pub fn mirror(
             findings.add(
                 Subject::Log(src.label().to_string()),
                 Check::CheckpointSignature,
-                format!("{}/{CHECKPOINT} is not a signed checkpoint: {e}", src.label()),
+                format!(
+                    "{}/{CHECKPOINT} is not a signed checkpoint: {e}",
+                    src.label()
+                ),
             );
             return Ok(refused(src, "", findings));
         }
@@ -375,7 +379,9 @@ pub fn mirror(
         }
     }
     let local = Remote::open(&Location::Dir(dir.clone()), &S3Settings::default())?;
-    let (old, old_root) = existing.as_ref().map_or((0, None), |m| (m.size, Some(m.root)));
+    let (old, old_root) = existing
+        .as_ref()
+        .map_or((0, None), |m| (m.size, Some(m.root)));
 
     // Rollback and same-size forks, decided against what is held.
     if let Some(m) = &existing {
@@ -460,7 +466,11 @@ pub fn mirror(
                 findings.add(
                     subject.clone(),
                     Check::Tile,
-                    format!("{} is larger than a tile of width {} can be", id.path(), id.width),
+                    format!(
+                        "{} is larger than a tile of width {} can be",
+                        id.path(),
+                        id.width
+                    ),
                 );
                 break;
             }
@@ -492,8 +502,8 @@ pub fn mirror(
     let nodes = TileNodes::new(reader, size);
     let verified = (|| -> Result<Result<(), (Check, Subject, String)>, StoreError> {
         for id in todo().filter(|t| t.kind == TileKind::Entries) {
-            let bytes = read_bounded(&dir.join(STAGING).join(id.path()), max_len(id))?
-                .unwrap_or_default();
+            let bytes =
+                read_bounded(&dir.join(STAGING).join(id.path()), max_len(id))?.unwrap_or_default();
             let entries = match tiles::parse_bundle(id, &bytes) {
                 Ok(e) => e,
                 Err(e) => return Ok(Err((Check::Tile, subject.clone(), e.to_string()))),
@@ -576,7 +586,9 @@ pub fn mirror(
             return Ok(Err((
                 Check::CheckpointRoot,
                 subject.clone(),
-                format!("the published tiles hash to {got}, not to the checkpoint's root {root_hash}"),
+                format!(
+                    "the published tiles hash to {got}, not to the checkpoint's root {root_hash}"
+                ),
             )));
         }
         Ok(Ok(()))
@@ -706,7 +718,10 @@ fn replay_actors(
     };
     for i in read_actor_indices(dir)?.into_iter().filter(|i| *i < m.size) {
         let bytes = m.entry(i)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("{}: actor record {i} is not mirrored", dir.display()))
+            StoreError::Corrupt(format!(
+                "{}: actor record {i} is not mirrored",
+                dir.display()
+            ))
         })?;
         let rec = Record::decode(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("mirrored record {i}: {e}")))?;
