@@ -641,3 +641,51 @@ fn verify_bundle_uses_the_mirror() {
         "checkpoint_consistency"
     );
 }
+
+/// The log's own key signs a checkpoint over tiles that hash correctly but
+/// hold a record with a broken signature: the mirror names the record.
+#[test]
+fn a_bad_record_under_a_valid_checkpoint_is_named() {
+    use custody::core::checkpoint::{Checkpoint, SignedCheckpoint};
+    use custody::core::keys::SignerKey;
+    use custody::core::merkle::MemoryTree;
+    use custody::core::tiles::{build_hash_tile, encode_bundle, parse_bundle, TileId};
+
+    let f = Fixture::with_samples();
+    let pubdir = f.path().join("published");
+    publish_to(&f, pubdir.to_str().unwrap(), &[]);
+    let (size, _) = checkpoint_root(&f);
+    let bid = TileId::parse_path(&format!("tile/entries/000.p/{size}")).unwrap();
+    let tid = TileId::parse_path(&format!("tile/0/000.p/{size}")).unwrap();
+    let bytes = fs::read(pubdir.join(bid.path())).unwrap();
+    let mut entries: Vec<Vec<u8>> = parse_bundle(bid, &bytes)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    // Record 3: one byte of its signature (the last 64 bytes) flipped.
+    let n = entries[3].len();
+    entries[3][n - 5] ^= 1;
+    let mut tree = MemoryTree::new();
+    for e in &entries {
+        tree.push_data(e);
+    }
+    fs::write(pubdir.join(bid.path()), encode_bundle(&entries).unwrap()).unwrap();
+    fs::write(
+        pubdir.join(tid.path()),
+        build_hash_tile(&tree, tid).unwrap(),
+    )
+    .unwrap();
+    let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
+    let cp = Checkpoint::new("dropsite.example/leaks", size, tree.root()).unwrap();
+    let signed = SignedCheckpoint::sign(&cp, &key).unwrap();
+    fs::write(pubdir.join("checkpoint"), signed.encode()).unwrap();
+
+    let m = Fixture::new_as("guardian");
+    let r = mirror_from(&m, pubdir.to_str().unwrap(), &f.vkey(), &[]);
+    r.code(FINDING);
+    let v = r.json();
+    assert_eq!(v["findings"][0]["check"], "record_signature", "{v}");
+    assert_eq!(v["findings"][0]["subject"]["id"]["index"], 3, "{v}");
+    assert!(!mirror_dir(&m).join("checkpoint").exists());
+}

@@ -30,15 +30,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::core::actors::Actors;
+use ed25519_dalek::VerifyingKey;
+
+use crate::core::actors::{Actors, AuthError, AuthPlan};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::evidence::SplitViewEvidence;
 use crate::core::hash::Digest;
 use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, TreeSize};
 use crate::core::policy::Policy;
-use crate::core::record::{Payload, Record};
+use crate::core::record::{Payload, Record, RecordBody};
 use crate::core::report::{Check, Report, Subject};
+use crate::core::sigbatch::{BatchKey, Item};
 use crate::core::tiles::{
     self, TileId, TileKind, TileNodeError, TileNodes, TileReader, HASH_LEN, MAX_BUNDLE_BYTES,
 };
@@ -517,6 +520,9 @@ pub fn mirror(
             if let Err(e) = tiles::check_entries(id, &entries, &hashes) {
                 return Ok(Err((Check::Tile, subject.clone(), e.to_string())));
             }
+            // Signature checks of this bundle, batched per key (FORMAT.md
+            // §4.3, `verify_strict`'s verdicts); actor records in order.
+            let mut batch = SigBatch::default();
             for (k, e) in entries.iter().enumerate() {
                 let i = id.first() + k as u64;
                 if i < old {
@@ -544,8 +550,17 @@ pub fn mirror(
                         format!("the record names the log {:?}", rec.body.origin),
                     )));
                 }
-                if let Err(err) = actors.authorize(&rec, &log_key) {
-                    return Ok(Err((err.check(), at, err.to_string())));
+                match actors.plan(&rec, &log_key) {
+                    AuthPlan::Decided(Ok(_)) => {}
+                    AuthPlan::Decided(Err(err)) => {
+                        return Ok(Err((err.check(), at, err.to_string())))
+                    }
+                    AuthPlan::Check { key, if_valid } => batch.push(i, key, &rec, if_valid),
+                    AuthPlan::Inline => {
+                        if let Err(err) = actors.authorize(&rec, &log_key) {
+                            return Ok(Err((err.check(), at, err.to_string())));
+                        }
+                    }
                 }
                 if matches!(rec.body.payload, Payload::Actor(_)) {
                     if let Err(err) = actors.apply(&rec, &log_key) {
@@ -554,6 +569,13 @@ pub fn mirror(
                     actor_indices.push(i);
                 }
                 rep.records_verified += 1;
+            }
+            if let Some((i, err)) = batch.first_failure() {
+                let at = Subject::Entry {
+                    log: origin.clone(),
+                    index: i,
+                };
+                return Ok(Err((err.check(), at, err.to_string())));
             }
         }
         for id in todo() {
@@ -667,6 +689,69 @@ pub fn mirror(
         report: rep,
         findings,
     })
+}
+
+/// Deferred signature checks of one bundle: per key, the records whose
+/// authorization is decided by one `verify_strict`.
+#[derive(Default)]
+struct SigBatch {
+    keys: Vec<(VerifyingKey, Vec<Pending>)>,
+}
+
+struct Pending {
+    index: u64,
+    msg: Vec<u8>,
+    sig: [u8; 64],
+    if_valid: Result<crate::core::actors::Signer, AuthError>,
+}
+
+impl SigBatch {
+    fn push(
+        &mut self,
+        index: u64,
+        key: VerifyingKey,
+        rec: &Record,
+        if_valid: Result<crate::core::actors::Signer, AuthError>,
+    ) {
+        let p = Pending {
+            index,
+            msg: RecordBody::signed_message(rec.body_bytes()),
+            sig: rec.signature,
+            if_valid,
+        };
+        match self.keys.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(p),
+            None => self.keys.push((key, vec![p])),
+        }
+    }
+
+    /// The lowest record index whose check fails, with the reason.
+    fn first_failure(self) -> Option<(u64, AuthError)> {
+        let mut worst: Option<(u64, AuthError)> = None;
+        for (key, pending) in self.keys {
+            let items: Vec<Item<'_>> = pending
+                .iter()
+                .map(|p| Item {
+                    msg: &p.msg,
+                    sig: &p.sig,
+                })
+                .collect();
+            let verdicts = BatchKey::new(&key).verify_all(&items);
+            for (p, ok) in pending.iter().zip(verdicts) {
+                let failed = match (&p.if_valid, ok) {
+                    (_, false) => Some(AuthError::BadSignature),
+                    (Err(e), true) => Some(e.clone()),
+                    (Ok(_), true) => None,
+                };
+                if let Some(e) = failed {
+                    if worst.as_ref().is_none_or(|(i, _)| p.index < *i) {
+                        worst = Some((p.index, e));
+                    }
+                }
+            }
+        }
+        worst
+    }
 }
 
 fn refused(src: &Remote, origin: &str, findings: Report) -> MirrorOutcome {
