@@ -150,6 +150,52 @@ fn mirrored_tiles(m: &Fixture) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The whole journey through locations only (no file access): publish `f`
+/// to `publish_loc`, mirror it from `mirror_loc` (the same place, or a URL
+/// serving it) into a fresh archive, ingest more, publish incrementally and
+/// idempotently, mirror again. For an S3 server: call it with
+/// `s3://bucket/prefix` twice (credentials and endpoint in the AWS_*
+/// environment of the test process).
+fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str) {
+    let (s1, r1) = checkpoint_root(f);
+    let p = publish_to(f, publish_loc, &[]);
+    assert_eq!(p["size"], s1);
+    assert_eq!(p["checkpoint_written"], true);
+    let m = Fixture::new_as("guardian");
+    let r = mirror_from(&m, mirror_loc, &f.vkey(), &[]);
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["root"], r1.as_str(), "{v}");
+    assert_eq!(v["records_verified"], s1);
+    let d = f.path().join(format!("journey-{}", s1));
+    fs::create_dir_all(&d).unwrap();
+    fs::write(d.join("a.txt"), format!("one more after {s1}\n")).unwrap();
+    f.ingest_json(&[d.to_str().unwrap()]);
+    let (s2, r2) = checkpoint_root(f);
+    let p = publish_to(f, publish_loc, &[]);
+    assert_eq!(p["previous_size"], s1);
+    assert_eq!(p["bundles_written"], 1);
+    let p = publish_to(f, publish_loc, &[]);
+    assert_eq!(p["checkpoint_written"], false);
+    assert_eq!(p["bytes_written"], 0);
+    let r = mirror_from(&m, mirror_loc, &f.vkey(), &[]);
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["status"], "extended");
+    assert_eq!(v["root"], r2.as_str());
+    assert_eq!(v["records_verified"], s2 - s1);
+}
+
+#[test]
+fn journey_through_a_directory_and_over_http() {
+    let f = Fixture::with_samples();
+    let d = f.path().join("pub-a");
+    journey_through(&f, d.to_str().unwrap(), d.to_str().unwrap());
+    let d = f.path().join("pub-b");
+    let http = Http::serve(&d);
+    journey_through(&f, d.to_str().unwrap(), &http.url);
+}
+
 #[test]
 fn publish_then_mirror_from_a_directory_and_over_http() {
     let f = Fixture::with_samples();
