@@ -437,49 +437,15 @@ pub fn mirror(
         }
     }
 
-    // Fetch what the new size adds, into staging/.
+    // Fetch what the new size adds, into staging/, FETCHERS at a time.
     let todo = || tiles::new_tiles_iter(old, size);
-    for id in todo() {
-        let rel = format!("{STAGING}/{}", id.path());
-        if local.head(&rel)?.is_some() {
-            rep.reused_staged += 1;
-            progress(1);
-            continue;
-        }
-        match src.get(&id.path(), max_len(id)) {
-            Ok(Some(bytes)) => {
-                rep.bytes_fetched += bytes.len() as u64;
-                match id.kind {
-                    TileKind::Hash(_) => rep.hash_tiles_fetched += 1,
-                    TileKind::Entries => rep.bundles_fetched += 1,
-                }
-                local.put(&rel, bytes)?;
-            }
-            Ok(None) => {
-                findings.add(
-                    subject.clone(),
-                    Check::Tile,
-                    format!("{} is missing at {}", id.path(), src.label()),
-                );
-                break;
-            }
-            Err(StoreError::Remote(e))
-                if e.failure == crate::store::remote::RemoteFailure::TooLarge =>
-            {
-                findings.add(
-                    subject.clone(),
-                    Check::Tile,
-                    format!(
-                        "{} is larger than a tile of width {} can be",
-                        id.path(),
-                        id.width
-                    ),
-                );
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-        progress(1);
+    let tally = fetch_all(src, &local, todo(), progress)?;
+    rep.reused_staged = tally.reused;
+    rep.hash_tiles_fetched = tally.hash_tiles;
+    rep.bundles_fetched = tally.bundles;
+    rep.bytes_fetched = tally.bytes;
+    if let Some(why) = tally.refused {
+        findings.add(subject.clone(), Check::Tile, why);
     }
     if !findings.ok() {
         clear_staging(&dir)?;
@@ -689,6 +655,118 @@ pub fn mirror(
         report: rep,
         findings,
     })
+}
+
+/// Concurrent fetches: a published log is many small objects, so a mirror
+/// over a network waits on round trips, not bandwidth.
+const FETCHERS: usize = 8;
+
+#[derive(Default)]
+struct Tally {
+    reused: u64,
+    hash_tiles: u64,
+    bundles: u64,
+    bytes: u64,
+    /// A tile missing or oversized at the source (a `tile` finding).
+    refused: Option<String>,
+}
+
+enum Fetched {
+    Reused,
+    Got(TileKind, u64),
+    Refused(String),
+}
+
+fn fetch_one(src: &Remote, local: &Remote, id: TileId) -> Result<Fetched, StoreError> {
+    let rel = format!("{STAGING}/{}", id.path());
+    if local.head(&rel)?.is_some() {
+        return Ok(Fetched::Reused);
+    }
+    match src.get(&id.path(), max_len(id)) {
+        Ok(Some(bytes)) => {
+            let n = bytes.len() as u64;
+            local.put(&rel, bytes)?;
+            Ok(Fetched::Got(id.kind, n))
+        }
+        Ok(None) => Ok(Fetched::Refused(format!(
+            "{} is missing at {}",
+            id.path(),
+            src.label()
+        ))),
+        Err(StoreError::Remote(e))
+            if e.failure == crate::store::remote::RemoteFailure::TooLarge =>
+        {
+            Ok(Fetched::Refused(format!(
+                "{} is larger than a tile of width {} can be",
+                id.path(),
+                id.width
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fetches every tile of `todo` into `staging/` (reusing what is there),
+/// with [`FETCHERS`] threads; stops at the first refusal or error.
+fn fetch_all(
+    src: &Remote,
+    local: &Remote,
+    todo: impl Iterator<Item = TileId> + Send,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Tally, StoreError> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Mutex;
+    let queue = Mutex::new(todo);
+    let tally = Mutex::new(Tally::default());
+    let error: Mutex<Option<StoreError>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let running = AtomicU64::new(FETCHERS as u64);
+    std::thread::scope(|s| {
+        for _ in 0..FETCHERS {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(id) = queue.lock().expect("queue").next() else {
+                        break;
+                    };
+                    let r = fetch_one(src, local, id);
+                    let mut t = tally.lock().expect("tally");
+                    match r {
+                        Ok(Fetched::Reused) => t.reused += 1,
+                        Ok(Fetched::Got(kind, n)) => {
+                            t.bytes += n;
+                            match kind {
+                                TileKind::Hash(_) => t.hash_tiles += 1,
+                                TileKind::Entries => t.bundles += 1,
+                            }
+                        }
+                        Ok(Fetched::Refused(why)) => {
+                            t.refused.get_or_insert(why);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            error.lock().expect("error").get_or_insert(e);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                running.fetch_sub(1, Ordering::Release);
+            });
+        }
+        let mut shown = 0;
+        while running.load(Ordering::Acquire) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let d = done.load(Ordering::Relaxed);
+            progress(d - shown);
+            shown = d;
+        }
+        progress(done.load(Ordering::Relaxed) - shown);
+    });
+    if let Some(e) = error.into_inner().expect("error") {
+        return Err(e);
+    }
+    Ok(tally.into_inner().expect("tally"))
 }
 
 /// Deferred signature checks of one bundle: per key, the records whose
