@@ -305,6 +305,7 @@ fn publish_is_incremental_and_idempotent_and_recheck_repairs() {
     let t = pubdir.join(format!("tile/0/000.p/{s2}"));
     let mut b = fs::read(&t).unwrap();
     b[3] ^= 1;
+    b.push(0); // longer than the tile may be: refused on read, rewritten
     fs::write(&t, b).unwrap();
     let plain = publish_to(&f, &loc, &[]);
     assert_eq!(
@@ -734,4 +735,39 @@ fn a_bad_record_under_a_valid_checkpoint_is_named() {
     assert_eq!(v["findings"][0]["check"], "record_signature", "{v}");
     assert_eq!(v["findings"][0]["subject"]["id"]["index"], 3, "{v}");
     assert!(!mirror_dir(&m).join("checkpoint").exists());
+}
+
+/// An empty log publishes only its checkpoint and mirrors; a bundle missing
+/// on an HTTP server (404) is a `tile` finding, not an error.
+#[test]
+fn empty_log_and_a_missing_object_over_http() {
+    let f = Fixture::new();
+    let pubdir = f.path().join("published");
+    let p = publish_to(&f, pubdir.to_str().unwrap(), &[]);
+    assert_eq!(p["size"], 0);
+    assert_eq!(p["hash_tiles_written"], 0);
+    assert_eq!(files_under(&pubdir).len(), 1);
+    let m = Fixture::new_as("guardian");
+    let r = mirror_from(&m, pubdir.to_str().unwrap(), &f.vkey(), &[]);
+    r.ok();
+    assert_eq!(r.json()["size"], 0);
+
+    let f = Fixture::with_samples();
+    let pubdir = f.path().join("published");
+    publish_to(&f, pubdir.to_str().unwrap(), &[]);
+    let (size, _) = checkpoint_root(&f);
+    fs::remove_file(pubdir.join(format!("tile/entries/000.p/{size}"))).unwrap();
+    let http = Http::serve(&pubdir);
+    let m = Fixture::new_as("guardian");
+    let r = mirror_from(&m, &http.url, &f.vkey(), &[]);
+    r.code(FINDING);
+    let v = r.json();
+    assert_eq!(v["findings"][0]["check"], "tile", "{v}");
+    assert!(
+        v["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing"),
+        "{v}"
+    );
 }

@@ -46,6 +46,7 @@ use crate::core::tiles::{
     self, TileId, TileKind, TileNodeError, TileNodes, TileReader, HASH_LEN, MAX_BUNDLE_BYTES,
 };
 use crate::store::checkpoint_file::{note_part, MAX_CHECKPOINT_FILE};
+use crate::store::parallel;
 use crate::store::publish::CHECKPOINT;
 use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::{io_err, StoreError};
@@ -437,7 +438,7 @@ pub fn mirror(
         }
     }
 
-    // Fetch what the new size adds, into staging/, FETCHERS at a time.
+    // Fetch what the new size adds, into staging/, several at a time.
     let todo = || tiles::new_tiles_iter(old, size);
     let tally = fetch_all(src, &local, todo(), progress)?;
     rep.reused_staged = tally.reused;
@@ -657,10 +658,6 @@ pub fn mirror(
     })
 }
 
-/// Concurrent fetches: a published log is many small objects, so a mirror
-/// over a network waits on round trips, not bandwidth.
-const FETCHERS: usize = 8;
-
 #[derive(Default)]
 struct Tally {
     reused: u64,
@@ -707,66 +704,38 @@ fn fetch_one(src: &Remote, local: &Remote, id: TileId) -> Result<Fetched, StoreE
 }
 
 /// Fetches every tile of `todo` into `staging/` (reusing what is there),
-/// with [`FETCHERS`] threads; stops at the first refusal or error.
+/// several at a time; stops at the first refusal or error.
 fn fetch_all(
     src: &Remote,
     local: &Remote,
     todo: impl Iterator<Item = TileId> + Send,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Tally, StoreError> {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Mutex;
-    let queue = Mutex::new(todo);
-    let tally = Mutex::new(Tally::default());
-    let error: Mutex<Option<StoreError>> = Mutex::new(None);
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let running = AtomicU64::new(FETCHERS as u64);
-    std::thread::scope(|s| {
-        for _ in 0..FETCHERS {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    let Some(id) = queue.lock().expect("queue").next() else {
-                        break;
-                    };
-                    let r = fetch_one(src, local, id);
-                    let mut t = tally.lock().expect("tally");
-                    match r {
-                        Ok(Fetched::Reused) => t.reused += 1,
-                        Ok(Fetched::Got(kind, n)) => {
-                            t.bytes += n;
-                            match kind {
-                                TileKind::Hash(_) => t.hash_tiles += 1,
-                                TileKind::Entries => t.bundles += 1,
-                            }
-                        }
-                        Ok(Fetched::Refused(why)) => {
-                            t.refused.get_or_insert(why);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            error.lock().expect("error").get_or_insert(e);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
+    let mut t = Tally::default();
+    parallel::for_each(
+        todo,
+        progress,
+        |id| fetch_one(src, local, id),
+        |r| match r {
+            Fetched::Reused => {
+                t.reused += 1;
+                true
+            }
+            Fetched::Got(kind, n) => {
+                t.bytes += n;
+                match kind {
+                    TileKind::Hash(_) => t.hash_tiles += 1,
+                    TileKind::Entries => t.bundles += 1,
                 }
-                running.fetch_sub(1, Ordering::Release);
-            });
-        }
-        let mut shown = 0;
-        while running.load(Ordering::Acquire) > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            let d = done.load(Ordering::Relaxed);
-            progress(d - shown);
-            shown = d;
-        }
-        progress(done.load(Ordering::Relaxed) - shown);
-    });
-    if let Some(e) = error.into_inner().expect("error") {
-        return Err(e);
-    }
-    Ok(tally.into_inner().expect("tally"))
+                true
+            }
+            Fetched::Refused(why) => {
+                t.refused.get_or_insert(why);
+                false
+            }
+        },
+    )?;
+    Ok(t)
 }
 
 /// Deferred signature checks of one bundle: per key, the records whose

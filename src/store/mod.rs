@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod keystore;
 pub mod logfile;
 pub mod mirror;
+pub(crate) mod parallel;
 pub mod publish;
 pub mod receive;
 pub mod remote;

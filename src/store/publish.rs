@@ -27,7 +27,8 @@ use crate::store::archive::RECORDS_FILE;
 use crate::store::checkpoint_file::{open_latest, MAX_CHECKPOINT_FILE};
 use crate::store::flat::FlatIndex;
 use crate::store::logfile::LogFile;
-use crate::store::remote::Remote;
+use crate::store::parallel;
+use crate::store::remote::{Remote, RemoteFailure};
 use crate::store::tree::tree_err;
 use crate::store::view::LogView;
 use crate::store::StoreError;
@@ -111,32 +112,57 @@ pub fn publish(
     };
     rep.previous_size = previous.as_ref().map(|p| p.0);
     let old = previous.as_ref().map_or(0, |p| p.0);
-    for id in tiles::new_tiles_iter(if recheck { 0 } else { old }, size) {
+    // Every tile and bundle the size adds, several objects in flight.
+    let write_one = |id: TileId| -> Result<Wrote, StoreError> {
         let bytes = match id.kind {
             TileKind::Hash(_) => tiles::build_hash_tile(&flat, id).map_err(tree_err)?,
             TileKind::Entries => bundle_bytes(&flat, &records, id)?,
         };
         let path = id.path();
+        let mut repaired = false;
         if recheck {
-            let max = bytes.len() as u64;
-            if dest.get(&path, max)?.as_deref() == Some(&bytes[..]) {
-                rep.rechecked += 1;
-                progress(1);
-                continue;
+            let held = match dest.get(&path, bytes.len() as u64) {
+                Ok(b) => b,
+                // Longer than it may be: rewritten below.
+                Err(StoreError::Remote(e)) if e.failure == RemoteFailure::TooLarge => None,
+                Err(e) => return Err(e),
+            };
+            if held.as_deref() == Some(&bytes[..]) {
+                return Ok(Wrote::Checked);
             }
-            // Missing, different, or longer than it should be (get refused it).
-            if tiles::tile_at(old, id.kind, id.index) == Some(id) {
-                rep.repaired += 1;
-            }
+            repaired = tiles::tile_at(old, id.kind, id.index) == Some(id);
         }
-        rep.bytes_written += bytes.len() as u64;
-        match id.kind {
-            TileKind::Hash(_) => rep.hash_tiles_written += 1,
-            TileKind::Entries => rep.bundles_written += 1,
-        }
+        let n = bytes.len() as u64;
         dest.put(&path, bytes)?;
-        progress(1);
-    }
+        Ok(Wrote::Put {
+            kind: id.kind,
+            bytes: n,
+            repaired,
+        })
+    };
+    parallel::for_each(
+        tiles::new_tiles_iter(if recheck { 0 } else { old }, size),
+        progress,
+        write_one,
+        |w| {
+            match w {
+                Wrote::Checked => rep.rechecked += 1,
+                Wrote::Put {
+                    kind,
+                    bytes,
+                    repaired,
+                } => {
+                    rep.bytes_written += bytes;
+                    rep.repaired += u64::from(repaired);
+                    match kind {
+                        TileKind::Hash(_) => rep.hash_tiles_written += 1,
+                        TileKind::Entries => rep.bundles_written += 1,
+                    }
+                }
+            }
+            true
+        },
+    )?;
     // FORMAT.md §13.1: the checkpoint last.
     let same = previous
         .as_ref()
@@ -156,6 +182,18 @@ pub fn publish(
         }
     }
     Ok(rep)
+}
+
+/// What publishing one object did.
+enum Wrote {
+    /// `--recheck`: already there, byte for byte.
+    Checked,
+    Put {
+        kind: TileKind,
+        bytes: u64,
+        /// It was part of the published size but missing or different.
+        repaired: bool,
+    },
 }
 
 /// Entry bundle `id` from `ledger/records` (FORMAT.md §13.3): each record's
