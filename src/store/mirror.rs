@@ -621,9 +621,12 @@ pub fn mirror(
     }
 
     // Keep: staged files into place, the actor list, mirror.toml, checkpoint last.
-    for id in todo() {
-        local.rename(&format!("{STAGING}/{}", id.path()), &id.path())?;
-    }
+    parallel::for_each(
+        todo(),
+        &mut |_| {},
+        |id| local.rename(&format!("{STAGING}/{}", id.path()), &id.path()),
+        |()| true,
+    )?;
     let mut a = Vec::with_capacity(actor_indices.len() * 8);
     for i in &actor_indices {
         a.extend_from_slice(&i.to_be_bytes());
