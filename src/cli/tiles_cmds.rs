@@ -59,6 +59,12 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32, StoreError> {
         ctx.out.json(&v);
         return Ok(EXIT_OK);
     }
+    if r.superseded {
+        ctx.out.warn(&format!(
+            "{} received a larger checkpoint from another publish while this one ran; it was left in place",
+            r.destination
+        ));
+    }
     let wrote = r.hash_tiles_written + r.bundles_written;
     if wrote == 0 && !r.checkpoint_written {
         ctx.out.line(&format!(

@@ -57,6 +57,9 @@ pub struct PublishReport {
     pub partials_removed: u64,
     /// Was the `checkpoint` object (re)written?
     pub checkpoint_written: bool,
+    /// A larger checkpoint of this log appeared at DEST while this publish
+    /// ran (another publish): it was left in place.
+    pub superseded: bool,
 }
 
 /// Publishes the archive at `root` to `dest`. `recheck` re-reads every
@@ -163,7 +166,16 @@ pub fn publish(
             true
         },
     )?;
-    // FORMAT.md §13.1: the checkpoint last.
+    // FORMAT.md §13.4: the checkpoint last. Another publish may have
+    // finished meanwhile: a larger checkpoint of this log found there now is
+    // kept (and the partial tiles it may still name with it).
+    let now = dest
+        .get(CHECKPOINT, MAX_CHECKPOINT_FILE)?
+        .and_then(|b| open_latest(b, view.log_key(), &origin).ok());
+    if now.as_ref().is_some_and(|n| n.size > size) {
+        rep.superseded = true;
+        return Ok(rep);
+    }
     let same = previous
         .as_ref()
         .is_some_and(|(s, b)| *s == size && *b == latest.cosigned);
