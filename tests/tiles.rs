@@ -251,6 +251,20 @@ fn publish_then_mirror_from_a_directory_and_over_http() {
     let r = run(c);
     r.ok();
     assert!(r.stdout.contains("unchanged"), "{}", r.stdout);
+    // The log key from the trust store instead of --vkey.
+    let m4 = Fixture::new_as("guardian");
+    let store = m4.path().join("trust.toml");
+    let mut c = custody();
+    c.env("CUSTODY_TRUST_STORE", &store)
+        .args(["trust", "add", "dropsite"])
+        .arg(f.vkey());
+    run(c).ok();
+    let mut c = m4.cmd();
+    c.env("CUSTODY_TRUST_STORE", &store)
+        .args(["mirror", &http.url, "--json"]);
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.json()["root"], root.as_str());
     // Without a key (none in the trust store, no earlier mirror): exit 2.
     let m3 = Fixture::new_as("guardian");
     let mut c = m3.cmd();
@@ -545,6 +559,34 @@ fn witness_cosigns_from_a_published_log() {
     }
     f.ingest_json(&[d.to_str().unwrap()]);
     publish_to(&f, &loc, &[]);
+    // A published tile that lies gives a proof that fails: refused, with
+    // evidence that stands unrefuted.
+    let (size, _) = checkpoint_root(&f);
+    let bad = f.path().join("bad-pub");
+    copy_dir(&pubdir, &bad);
+    let t = bad.join("tile/0/000");
+    let mut b = fs::read(&t).unwrap();
+    b[32 * 100] ^= 1;
+    fs::write(&t, b).unwrap();
+    let ev = w.path().join("lying-tiles.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        "--from",
+        bad.to_str().unwrap(),
+        "--evidence-out",
+        ev.to_str().unwrap(),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "bad_proof", "{}", r.stdout);
+    let mut c = custody();
+    c.args(["verify-evidence", "--json"]).arg(&ev);
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.json()["verdict"], "unrefuted");
+    assert!(size > 256);
+
     let http = Http::serve(&pubdir);
     let v = w.json(&["witness", "cosign", "--from", &http.url]);
     assert_eq!(v["accepted"], "extended");
