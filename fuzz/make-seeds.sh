@@ -34,7 +34,7 @@ seeds="$repo/fuzz/seeds"
 rm -rf "$seeds"
 targets="bundle_reader bundle_evidence record signed_note checkpoint cosignature tlog_proof
     witness_body split_view_evidence policy share_envelope metadata_envelope key_files
-    config_toml trust_store witness_config"
+    config_toml trust_store witness_config tiles"
 for t in $targets; do mkdir -p "$seeds/$t"; done
 
 # Frames of an append-only ledger file (FORMAT.md §7.1): u32 length || body.
@@ -155,6 +155,17 @@ c -A "$G" prove 0 > "$seeds/tlog_proof/guardian-0"
 cp "$work/consistency" "$seeds/witness_body/add-checkpoint"
 sed '/^$/q' "$work/consistency" | sed '$d' > "$seeds/witness_body/proof-only"
 printf 'old 0\n\n' | cat - "$work/cp-before" > "$seeds/witness_body/from-empty"
+
+# Published tiles (FORMAT.md §13), each after a width byte (width - 1).
+c -A "$A" publish "$work/published" >/dev/null
+find "$work/published/tile/0" "$work/published/tile/entries" -type f | while read -r f; do
+    d=$(dirname "$f")
+    case "$d" in *.p) w=$(basename "$f") ;; *) w=256 ;; esac
+    base=$(echo "${f#"$work"/published/tile/}" | tr '/' '-')
+    { printf "\\$(printf '%03o' $((w - 1)))"; cat "$f"; } > "$seeds/tiles/$base"
+done
+printf 'tile/1/x001/x234/067.p/17' > "$seeds/tiles/path"
+printf 'x001/x234/067' > "$seeds/tiles/index"
 
 cp "$work"/split-view-*.evidence "$seeds/split_view_evidence/" 2>/dev/null || true
 ls "$seeds/split_view_evidence" | grep -q . || { echo "no split-view evidence was made" >&2; exit 1; }

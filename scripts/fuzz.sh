@@ -37,6 +37,7 @@ declare -A max_len=(
     [witness_body]=8192 [split_view_evidence]=16384 [policy]=8192
     [share_envelope]=4096 [metadata_envelope]=8192 [key_files]=4096
     [config_toml]=4096 [trust_store]=4096 [witness_config]=4096
+    [tiles]=140000
 )
 all=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^custody-fuzz$')
 targets=${*:-$all}

@@ -14,6 +14,7 @@ pub(crate) mod policy_args;
 mod proofs;
 mod records;
 mod share_cmds;
+mod tiles_cmds;
 mod trust;
 mod witness;
 
@@ -142,6 +143,10 @@ enum Command {
     VerifyEvidence(witness::VerifyEvidenceArgs),
     /// Manage the per-user trust store of named log and witness keys.
     Trust(trust::TrustArgs),
+    /// Publish the log as static C2SP tlog-tiles (records and hashes only) to a directory or s3://.
+    Publish(tiles_cmds::PublishArgs),
+    /// Fetch a partner's published log, verify it all, keep a verified copy under mirrors/.
+    Mirror(tiles_cmds::MirrorArgs),
     /// Build a benchmark archive of N really-signed synthetic records (BENCHMARKS.md).
     #[command(hide = true)]
     GenArchive(gen_archive::GenArchiveArgs),
@@ -318,6 +323,8 @@ pub fn main() -> i32 {
         Command::Witness(a) => witness::run(&ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
+        Command::Publish(a) => tiles_cmds::publish(&ctx, a),
+        Command::Mirror(a) => tiles_cmds::mirror(&ctx, a),
         Command::GenArchive(a) => gen_archive::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

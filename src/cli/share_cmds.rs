@@ -15,6 +15,7 @@ use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
+use crate::store::mirror::{self, MirroredHop};
 use crate::store::receive::ReceiveOutcome;
 use crate::store::StoreError;
 
@@ -235,6 +236,22 @@ pub struct VerifyBundleArgs {
     identity: Vec<PathBuf>,
 }
 
+/// Hops whose log this archive mirrors (`custody mirror`): whether the
+/// mirrored log holds the hop's checkpoint.
+fn print_mirrored(ctx: &Ctx, mirrored: &[MirroredHop]) {
+    for m in mirrored {
+        let what = match m.status {
+            "included" => ctx.out.paint("in the mirrored log", Paint::Ok),
+            "mirror_behind" => "the mirror is older; run `custody mirror`".to_string(),
+            _ => ctx.out.paint("NOT in the mirrored log", Paint::Bad),
+        };
+        ctx.out.line(&format!(
+            "hop {}  checkpoint {} of {}: {what} (mirrored at size {})",
+            m.hop, m.checkpoint_size, m.origin, m.mirrored_at
+        ));
+    }
+}
+
 fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
     for (n, h) in hops.iter().enumerate() {
         let o = &ctx.out;
@@ -280,10 +297,10 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
     }
 }
 
-fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
+fn print_bundle_report(ctx: &Ctx, r: &BundleReport, mirrored: &[MirroredHop]) {
     if ctx.out.json {
         ctx.out
-            .json(&serde_json::json!({ "ok": r.ok(), "report": r }));
+            .json(&serde_json::json!({ "ok": r.ok(), "report": r, "mirrored": mirrored }));
         return;
     }
     ctx.out.line(&format!(
@@ -293,6 +310,7 @@ fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
         human_bytes(r.payload_size)
     ));
     print_hops(ctx, &r.hops);
+    print_mirrored(ctx, mirrored);
     if let (Some(name), Some(size), Some(sha)) = (&r.name, r.size, &r.sha256) {
         ctx.out.line(&format!(
             "document {name}  {}  sha256 {sha}",
@@ -333,8 +351,16 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> 
     let r =
         trust.with(|t| bundle_file::verify_bundle(&a.file, t, ids.as_ref(), &mut |n| pb.inc(n)));
     pb.finish_and_clear();
-    let r = r?;
-    print_bundle_report(ctx, &r);
+    let mut r = r?;
+    let mirrored = match ctx.archive_dir() {
+        Ok(root) if crate::store::archive::is_archive(&root) => {
+            let (seen, findings) = mirror::check_hops(&root, &r.hops)?;
+            r.findings.extend(findings);
+            seen
+        }
+        _ => Vec::new(),
+    };
+    print_bundle_report(ctx, &r, &mirrored);
     Ok(if r.ok() { EXIT_OK } else { EXIT_FINDING })
 }
 
@@ -379,7 +405,7 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
     pb.finish_and_clear();
     match r? {
         ReceiveOutcome::Refused(rep) => {
-            print_bundle_report(ctx, &rep);
+            print_bundle_report(ctx, &rep, &[]);
             ctx.out
                 .error("the bundle was refused; nothing was stored in the archive");
             Ok(EXIT_FINDING)
@@ -430,16 +456,20 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let trust = TrustSet::from_args(ctx, &a.trust)?;
     let i = arch.resolve(&a.reference)?;
-    let t = trust.with(|t| arch.trace(i, t))?;
+    let mut t = trust.with(|t| arch.trace(i, t))?;
+    let (mirrored, found) = mirror::check_hops(arch.root(), &t.hops)?;
+    t.findings.extend(found);
     let ok = t.findings.is_empty();
     if ctx.out.json {
-        ctx.out.json(&serde_json::json!({ "ok": ok, "trace": t }));
+        ctx.out
+            .json(&serde_json::json!({ "ok": ok, "trace": t, "mirrored": mirrored }));
     } else {
         ctx.out.line(&format!(
             "document of record {} (commitment {})",
             t.document, t.commitment
         ));
         print_hops(ctx, &t.hops);
+        print_mirrored(ctx, &mirrored);
         print_findings(ctx, &t.findings);
         if ok {
             ctx.out.line(&format!(

@@ -28,7 +28,8 @@ failing proof) exit 1 and write split-view evidence for `custody verify-evidence
 Workflow (in your own archive, with your witness key from `custody keygen`):
   custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key
   custody witness cosign dropsite.checkpoint > dropsite.cosig
-  custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig")]
+  custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig
+  custody witness cosign --from https://dropsite.example/log -o dropsite.cosig")]
 pub struct WitnessArgs {
     #[command(subcommand)]
     action: WitnessAction,
@@ -56,7 +57,13 @@ struct AddLogArgs {
 #[derive(Debug, Args)]
 struct CosignArgs {
     /// The signed checkpoint, or a tlog-witness add-checkpoint body (`custody prove --consistency`).
-    checkpoint: PathBuf,
+    #[arg(required_unless_present = "from")]
+    checkpoint: Option<PathBuf>,
+    /// Cosign straight from a published log (custody publish: a directory,
+    /// s3://bucket/prefix or an http(s) URL): its `checkpoint`, and the
+    /// consistency proof from the last cosigned size computed from its tiles.
+    #[arg(long, value_name = "SRC", conflicts_with_all = ["checkpoint", "proof"])]
+    from: Option<String>,
     /// Consistency proof from the last cosigned size (add-checkpoint body format).
     #[arg(long, value_name = "FILE")]
     proof: Option<PathBuf>,
@@ -170,19 +177,36 @@ struct CosignOut {
 fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
-    let input = read_bounded(&a.checkpoint)?;
+    let remote = match &a.from {
+        Some(src) => Some(crate::store::mirror::open_location(src)?),
+        None => None,
+    };
+    let cp_path = a
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(a.from.clone().unwrap_or_default()).join("checkpoint"));
+    let input = match &remote {
+        Some(r) => r
+            .get(crate::store::publish::CHECKPOINT, witness::MAX_BODY as u64)?
+            .ok_or_else(|| {
+                StoreError::Input(format!(
+                    "{} has no `checkpoint`; is it a published log (`custody publish`)?",
+                    r.label()
+                ))
+            })?,
+        None => read_bounded(&cp_path)?,
+    };
     let bad =
         |p: &Path, e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
     let (mut proof, cp_bytes): (Option<OfferedProof>, Vec<u8>) =
         if witness::is_add_checkpoint(&input) {
-            let (p, c) =
-                witness::parse_add_checkpoint(&input).map_err(|e| bad(&a.checkpoint, &e))?;
+            let (p, c) = witness::parse_add_checkpoint(&input).map_err(|e| bad(&cp_path, &e))?;
             (Some(p), c.to_vec())
         } else {
             (None, input)
         };
     let sc = SignedCheckpoint::parse(&cp_bytes)
-        .map_err(|e| bad(&a.checkpoint, &format!("not a signed checkpoint: {e}")))?;
+        .map_err(|e| bad(&cp_path, &format!("not a signed checkpoint: {e}")))?;
     if let Some(pf) = &a.proof {
         if proof.is_some() {
             return Err(StoreError::Input(
@@ -198,7 +222,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
                 return Err(StoreError::Input(format!(
                     "{} proves a different checkpoint than {}",
                     pf.display(),
-                    a.checkpoint.display()
+                    cp_path.display()
                 )));
             }
             proof = Some(p);
@@ -238,6 +262,11 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     let history = arch.witness_history(&origin)?;
     let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
     let size = opened.checkpoint.size;
+    if let (Some(r), Some(last)) = (&remote, cps.last()) {
+        if proof.is_none() && last.size > 0 && last.size < size {
+            proof = Some(proof_from_tiles(r, last.size, size)?);
+        }
+    }
     let accepted = match witness::decide(&cps, &opened.checkpoint, proof.as_ref()) {
         Ok(acc) => acc,
         Err(r) => {
@@ -300,6 +329,31 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         ctx.out.info(&format!("cosigned: {what}"));
     }
     Ok(EXIT_OK)
+}
+
+/// The consistency proof from `old` to `new` computed from a published
+/// log's tiles (FORMAT.md §13): whatever the tiles say, `decide` checks it
+/// against both signed roots.
+fn proof_from_tiles(
+    r: &crate::store::remote::Remote,
+    old: u64,
+    new: u64,
+) -> Result<OfferedProof, StoreError> {
+    use crate::core::merkle::{consistency_proof, TreeError, TreeSize};
+    use crate::core::tiles::{TileNodeError, TileNodes};
+    let nodes = TileNodes::new(crate::store::mirror::RemoteTiles(r), new);
+    match consistency_proof(&nodes, TreeSize(old), TreeSize(new)) {
+        Ok(hashes) => Ok(OfferedProof { old, hashes }),
+        Err(TreeError::Source(TileNodeError::Read(e))) => Err(e),
+        Err(TreeError::Source(TileNodeError::Tile(t))) => Err(StoreError::Input(format!(
+            "{}: cannot compute the consistency proof from size {old} to {new} from its tiles: {t}",
+            r.label()
+        ))),
+        Err(e) => Err(StoreError::Input(format!(
+            "{}: cannot compute the consistency proof from size {old} to {new} from its tiles: {e}",
+            r.label()
+        ))),
+    }
 }
 
 fn refuse(

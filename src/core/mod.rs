@@ -23,6 +23,7 @@ pub mod report;
 pub mod sigbatch;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod tiles;
 pub mod time;
 pub mod tlog_proof;
 pub mod witness;

@@ -88,6 +88,9 @@ pub enum Check {
     /// (`verify --since-checkpoint`) The archive is older than, or diverges
     /// from, a checkpoint of its log held outside it.
     Rollback,
+    /// (`mirror`) A published hash tile or entry bundle is missing, malformed,
+    /// or does not hash to the tile above it (FORMAT.md §13).
+    Tile,
 }
 
 impl Check {
@@ -128,6 +131,7 @@ impl Check {
             Check::WitnessQuorum => "witness_quorum",
             Check::WitnessState => "witness_state",
             Check::Rollback => "rollback",
+            Check::Tile => "tile",
         }
     }
 }

@@ -63,6 +63,21 @@ impl LogView {
         })
     }
 
+    /// The archive's `ledger/` directory.
+    pub(crate) fn ledger_dir(&self) -> &Path {
+        &self.ledger
+    }
+
+    /// The archive's log key (whose name is the origin).
+    pub fn log_key(&self) -> &VerifierKey {
+        &self.log_key
+    }
+
+    /// The checkpoint the view is bounded by.
+    pub(crate) fn latest(&self) -> &Latest {
+        &self.latest
+    }
+
     /// Tree size of the view's checkpoint.
     pub fn size(&self) -> u64 {
         self.latest.size
