@@ -5,16 +5,23 @@
 //! directories are created at init so that committing a blob only needs an fsync
 //! of its shard directory. Temporary files live in `blobs/tmp/` and hold only
 //! ciphertext; leftovers of a crash are removed when a writer opens the archive.
+//!
+//! Document blobs may instead live on an object store ([`Blobs`], FORMAT.md
+//! §7.7): the same names under `s3://bucket/prefix/`, uploaded to
+//! `incoming/<random>` as a streaming multipart upload and renamed (server-side
+//! copy) to their address before any record names them. Metadata envelopes
+//! and notes always stay in the local `blobs/`.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use sha2::{Digest as _, Sha256};
 
 use crate::core::hash::Digest;
+use crate::store::remote::{Remote, RemoteWriter};
 use crate::store::{io_err, StoreError};
 
 /// The blob directory of an archive.
@@ -32,11 +39,14 @@ const EARLY_SYNC_EVERY: u64 = 16 << 20;
 /// `fsync(2)` each (Linux only; elsewhere each is fsynced).
 const SYNCFS_MIN: usize = 8;
 
-/// A blob being written: hashes what passes through, owns its temp file.
-/// Dropped without [`BlobStore::seal`], the temp file is removed.
+/// A blob being written: hashes what passes through, owns its temp file (or
+/// its upload). Dropped without [`BlobStore::seal`] ([`Blobs::seal`]), the temp
+/// file is removed (the upload aborted).
 pub struct BlobWriter {
     file: Option<File>,
     tmp: PathBuf,
+    /// On an object store: the upload to `incoming/<random>` and its name.
+    upload: Option<(RemoteWriter, String, Arc<Remote>)>,
     hasher: Sha256,
     len: u64,
     next_sync: u64,
@@ -108,17 +118,38 @@ impl BlobWriter {
             .as_mut()
             .ok_or_else(|| io::Error::other("blob writer already closed"))
     }
+
+    /// Hashes and counts what went to an upload (no early sync there).
+    fn uploaded(&mut self, bufs: &[IoSlice<'_>]) -> usize {
+        let mut n = 0;
+        for b in bufs {
+            self.hasher.update(&b[..]);
+            n += b.len();
+        }
+        self.len += n as u64;
+        n
+    }
 }
 
 /// Every byte written is hashed (the blob's address) as the file accepts it.
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some((up, _, _)) = &mut self.upload {
+            up.write_all(buf)?;
+            return Ok(self.uploaded(&[IoSlice::new(buf)]));
+        }
         let n = self.file()?.write(buf)?;
         self.wrote(&[IoSlice::new(buf)], n)?;
         Ok(n)
     }
     /// One `writev(2)`: the encryptor hands over several sealed chunks at once.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let Some((up, _, _)) = &mut self.upload {
+            for b in bufs {
+                up.write_all(b)?;
+            }
+            return Ok(self.uploaded(bufs));
+        }
         let n = self.file()?.write_vectored(bufs)?;
         self.wrote(bufs, n)?;
         Ok(n)
@@ -142,9 +173,12 @@ impl Drop for BlobWriter {
 /// A complete blob with its address, still in `blobs/tmp/` (not visible). It
 /// must be made durable ([`BlobStore::seal`] with `durable`, or
 /// [`BlobStore::sync_sealed`]) before [`BlobStore::publish`] accepts it; dropped
-/// unpublished, its temp file is removed.
+/// unpublished, its temp file is removed. A blob for an object store is a
+/// complete object under `incoming/` (durable once the upload completed);
+/// dropped unpublished, that object is deleted.
 pub struct SealedBlob {
     tmp: PathBuf,
+    incoming: Option<(String, Arc<Remote>)>,
     pub digest: Digest,
     pub len: u64,
     durable: bool,
@@ -154,7 +188,14 @@ pub struct SealedBlob {
 impl Drop for SealedBlob {
     fn drop(&mut self) {
         if !self.published {
-            let _ = fs::remove_file(&self.tmp);
+            match &self.incoming {
+                Some((name, remote)) => {
+                    let _ = remote.delete(name);
+                }
+                None => {
+                    let _ = fs::remove_file(&self.tmp);
+                }
+            }
         }
     }
 }
@@ -228,6 +269,7 @@ impl BlobStore {
         Ok(BlobWriter {
             file: Some(file),
             tmp,
+            upload: None,
             hasher: Sha256::new(),
             len: 0,
             next_sync: EARLY_SYNC_EVERY,
@@ -248,6 +290,7 @@ impl BlobStore {
             .ok_or_else(|| StoreError::Internal("blob sealed twice".into()))?;
         let sealed = SealedBlob {
             tmp: std::mem::take(&mut w.tmp),
+            incoming: None,
             digest: Digest(std::mem::take(&mut w.hasher).finalize().into()),
             len: w.len,
             durable: false,
@@ -297,6 +340,11 @@ impl BlobStore {
     /// Renames a durable sealed blob to its address. Returns the shard directory,
     /// which must be fsynced ([`BlobStore::sync_shards`]) before the blob is referenced.
     pub fn publish(&self, mut s: SealedBlob) -> Result<PathBuf, StoreError> {
+        if let Some((name, remote)) = &s.incoming {
+            publish_object(remote, name, &s.digest)?;
+            s.published = true;
+            return Ok(self.dir.clone());
+        }
         if !s.durable {
             return Err(StoreError::Internal(
                 "a blob was published before it was durable".into(),
@@ -324,7 +372,17 @@ impl BlobStore {
     /// address whose contents were not all written; no record names it yet (records
     /// are appended only after this returns), so it is an unreferenced blob, which
     /// `verify` reports. For a few blobs: `fsync` each, rename, `fsync` the shards.
-    pub fn publish_all(&self, mut sealed: Vec<SealedBlob>) -> Result<(), StoreError> {
+    pub fn publish_all(&self, sealed: Vec<SealedBlob>) -> Result<(), StoreError> {
+        // Uploaded blobs first: renamed to their address on the object store
+        // (FORMAT.md §7.7), also before any record names them.
+        let (objects, mut sealed): (Vec<SealedBlob>, Vec<SealedBlob>) =
+            sealed.into_iter().partition(|b| b.incoming.is_some());
+        for b in objects {
+            self.publish(b)?;
+        }
+        if sealed.is_empty() {
+            return Ok(());
+        }
         let many =
             cfg!(target_os = "linux") && sealed.iter().filter(|b| !b.durable).count() >= SYNCFS_MIN;
         if many {
@@ -391,6 +449,193 @@ impl BlobStore {
     }
 }
 
+/// The name of a blob on an object store, relative to the store's prefix:
+/// `<h[0..2]>/<h>` as under the local `blobs/` (FORMAT.md §7.7).
+pub fn object_name(d: &Digest) -> String {
+    let h = d.to_hex();
+    format!("{}/{h}", &h[..2])
+}
+
+/// Where uploads in progress are kept on an object store (FORMAT.md §7.7).
+pub const INCOMING: &str = "incoming";
+
+/// The digest an object name is the address of, if it is one.
+pub fn parse_object_name(name: &str) -> Option<Digest> {
+    let (shard, h) = name.split_once('/')?;
+    Digest::from_hex(h).filter(|d| d.to_hex() == h && h[..2] == *shard)
+}
+
+/// Renames the complete upload `incoming` to the address `d`, or deletes it
+/// when an object is already there (the same ciphertext; FORMAT.md §7.7).
+fn publish_object(remote: &Remote, incoming: &str, d: &Digest) -> Result<(), StoreError> {
+    let name = object_name(d);
+    if remote.head(&name)?.is_some() {
+        remote.delete(incoming)
+    } else {
+        remote.rename(incoming, &name)
+    }
+}
+
+/// One object of a blob store as listed: its name (relative to `blobs/` or
+/// to the store's prefix), the address it is named by if any, and its size.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub name: String,
+    pub digest: Option<Digest>,
+    pub len: u64,
+}
+
+/// Where an archive keeps its document blobs (FORMAT.md §7.7): the local
+/// `blobs/` directory (the default) or an object store (`[blobs] url` in
+/// `custody.toml`). Both hold the same age files under the same names.
+#[derive(Clone)]
+pub enum Blobs {
+    Local(BlobStore),
+    Object(Arc<Remote>),
+}
+
+impl Blobs {
+    /// Where the blobs are, for messages (`blobs/` or `s3://bucket/prefix`).
+    pub fn label(&self) -> String {
+        match self {
+            Blobs::Local(b) => b.dir().display().to_string(),
+            Blobs::Object(r) => r.label().to_string(),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Blobs::Local(_))
+    }
+
+    /// Starts a new blob: a temp file in `blobs/tmp/`, or a streaming
+    /// multipart upload to `incoming/<random>` on an object store.
+    pub fn begin(&self) -> Result<BlobWriter, StoreError> {
+        match self {
+            Blobs::Local(b) => b.begin(),
+            Blobs::Object(r) => {
+                let mut rnd = [0u8; 16];
+                getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
+                let name = format!("{INCOMING}/{}", hex::encode(rnd));
+                let up = r.writer(&name)?;
+                Ok(BlobWriter {
+                    file: None,
+                    tmp: PathBuf::new(),
+                    upload: Some((up, name, r.clone())),
+                    hasher: Sha256::new(),
+                    len: 0,
+                    next_sync: u64::MAX,
+                    early: None,
+                })
+            }
+        }
+    }
+
+    /// Completes a blob ([`BlobStore::seal`]); on an object store, completes
+    /// the upload, so the blob is durable under `incoming/`, not yet at its address.
+    pub fn seal(&self, mut w: BlobWriter, durable: bool) -> Result<SealedBlob, StoreError> {
+        match w.upload.take() {
+            None => match self {
+                Blobs::Local(b) => b.seal(w, durable),
+                Blobs::Object(_) => Err(StoreError::Internal(
+                    "a local blob sealed into an object store".into(),
+                )),
+            },
+            Some((up, name, remote)) => {
+                up.finish()?;
+                Ok(SealedBlob {
+                    tmp: PathBuf::new(),
+                    incoming: Some((name, remote)),
+                    digest: Digest(std::mem::take(&mut w.hasher).finalize().into()),
+                    len: w.len,
+                    durable: true,
+                    published: false,
+                })
+            }
+        }
+    }
+
+    /// The size of the blob at address `d`, `None` if there is none.
+    pub fn size(&self, d: &Digest) -> Result<Option<u64>, StoreError> {
+        match self {
+            Blobs::Local(b) => {
+                let p = b.path(d);
+                match fs::metadata(&p) {
+                    Ok(m) if m.is_file() => Ok(Some(m.len())),
+                    Ok(_) => Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io_err(&p, e)),
+                }
+            }
+            Blobs::Object(r) => r.head(&object_name(d)),
+        }
+    }
+
+    pub fn exists(&self, d: &Digest) -> Result<bool, StoreError> {
+        Ok(self.size(d)?.is_some())
+    }
+
+    /// A streaming reader of the blob at address `d` (an error if it is missing).
+    pub fn open(&self, d: &Digest) -> Result<Box<dyn io::Read + Send>, StoreError> {
+        match self {
+            Blobs::Local(b) => {
+                let p = b.path(d);
+                Ok(Box::new(File::open(&p).map_err(|e| io_err(&p, e))?))
+            }
+            Blobs::Object(r) => match r.reader(&object_name(d))? {
+                Some(rd) => Ok(Box::new(rd)),
+                None => Err(StoreError::Corrupt(format!(
+                    "blob {d} is missing from {}",
+                    r.label()
+                ))),
+            },
+        }
+    }
+
+    /// Every object of the store, sorted by name: on an object store also
+    /// what `incoming/` holds (never named by a digest).
+    pub fn list(&self) -> Result<Vec<Listed>, StoreError> {
+        match self {
+            Blobs::Local(b) => Ok(b
+                .list()?
+                .into_iter()
+                .map(|(p, digest, len)| {
+                    let name = p
+                        .strip_prefix(b.dir())
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .into_owned();
+                    Listed { name, digest, len }
+                })
+                .collect()),
+            Blobs::Object(r) => Ok(r
+                .list("")?
+                .into_iter()
+                .map(|(name, len)| Listed {
+                    digest: parse_object_name(&name),
+                    name,
+                    len,
+                })
+                .collect()),
+        }
+    }
+
+    /// Removes the object `name` as [`Blobs::list`] gave it.
+    pub fn remove(&self, name: &str) -> Result<(), StoreError> {
+        crate::store::remote::check_rel(name)?;
+        match self {
+            Blobs::Local(b) => {
+                let p = b.dir().join(name);
+                match fs::remove_file(&p) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(io_err(&p, e)),
+                }
+            }
+            Blobs::Object(r) => r.delete(name),
+        }
+    }
+}
+
 /// fsyncs a directory so that renames into it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
@@ -400,7 +645,11 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// SHA-256 and length of a file, streamed.
 pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
-    let mut f = File::open(path)?;
+    hash_read(File::open(path)?)
+}
+
+/// SHA-256 and length of everything `f` yields, streamed.
+pub fn hash_read(mut f: impl io::Read) -> io::Result<(Digest, u64)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;

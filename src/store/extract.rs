@@ -1,7 +1,7 @@
 //! Reading documents back: decrypt a record's metadata envelope (checking the
 //! commitment it opens) and extract a document atomically (FORMAT.md §5, §6).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
@@ -107,8 +107,9 @@ impl Archive {
                 out.display()
             )));
         }
-        let blob_path = self.blobs.path(&ing.blob);
-        let blob = File::open(&blob_path).map_err(|e| io_err(&blob_path, e))?;
+        // Streamed from where the blob is kept: `blobs/` or the object store (FORMAT.md §7.7).
+        let blob_path = PathBuf::from(self.docs.label()).join(blobs::object_name(&ing.blob));
+        let blob = self.docs.open(&ing.blob)?;
         let mut rnd = [0u8; 8];
         getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
         let tmp = parent.join(format!(".custody-extract-{}.tmp", hex::encode(rnd)));

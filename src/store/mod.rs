@@ -15,6 +15,7 @@ pub mod dedup_log;
 pub mod events;
 pub mod extract;
 pub mod flat;
+pub mod gc;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;

@@ -118,6 +118,13 @@ pub struct S3Settings {
     pub region: Option<String>,
 }
 
+impl RemoteError {
+    /// The remote error an I/O error of a [`RemoteWriter`] or [`RemoteReader`] carries, if any.
+    pub fn from_io(e: &io::Error) -> Option<RemoteError> {
+        e.get_ref()?.downcast_ref::<RemoteError>().cloned()
+    }
+}
+
 /// Why a remote operation failed, as far as the user can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -135,7 +142,7 @@ pub enum RemoteFailure {
 }
 
 /// A failed remote operation: where, what was done, and why.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{location}: {op} {object}: {detail}")]
 pub struct RemoteError {
     pub location: String,
@@ -448,11 +455,13 @@ impl Remote {
                 store, prefix, rt, ..
             } => {
                 self.check_writable("put", rel)?;
-                let upload = rt
-                    .block_on(store.put_multipart(&obj_path(prefix, rel)))
-                    .map_err(|e| remote_err(&self.label, "put", rel, e))?;
+                // The multipart upload starts only once more than a part is
+                // written; a smaller object is one PUT at `finish`.
                 WriterInner::Upload {
-                    up: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+                    up: None,
+                    small: Vec::new(),
+                    store: store.clone(),
+                    path: obj_path(prefix, rel),
                     rt: rt.clone(),
                 }
             }
@@ -800,7 +809,12 @@ enum WriterInner {
         dest: PathBuf,
     },
     Upload {
+        /// The multipart upload, once started.
         up: Option<WriteMultipart>,
+        /// What was written before it started (at most one part).
+        small: Vec<u8>,
+        store: Arc<dyn ObjectStore>,
+        path: ObjPath,
         rt: Arc<tokio::runtime::Runtime>,
     },
     Done,
@@ -824,11 +838,20 @@ impl RemoteWriter {
                 }
                 super::blobs::sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
             }
-            WriterInner::Upload { mut up, rt } => {
-                if let Some(up) = up.take() {
-                    rt.block_on(up.finish())
-                        .map_err(|e| remote_err(&self.label, "put", &self.rel, e))?;
-                }
+            WriterInner::Upload {
+                mut up,
+                small,
+                store,
+                path,
+                rt,
+            } => {
+                let done = match up.take() {
+                    Some(up) => rt.block_on(up.finish()).map(|_| ()),
+                    None => rt
+                        .block_on(store.put(&path, PutPayload::from(small)))
+                        .map(|_| ()),
+                };
+                done.map_err(|e| remote_err(&self.label, "put", &self.rel, e))?;
             }
             WriterInner::Done => {}
         }
@@ -844,18 +867,47 @@ impl Write for RemoteWriter {
                 self.written += n as u64;
                 Ok(n)
             }
-            WriterInner::Upload { up: Some(up), rt } => {
+            WriterInner::Upload {
+                up,
+                small,
+                store,
+                path,
+                rt,
+            } => {
+                let io_fail = |e| {
+                    // The classified error travels inside the io::Error
+                    // ([`RemoteError::from_io`] takes it out again).
+                    let StoreError::Remote(r) = remote_err(&self.label, "put", &self.rel, e)
+                    else {
+                        return io::Error::other("upload failed");
+                    };
+                    io::Error::other(r)
+                };
+                if up.is_none() {
+                    if small.len() + buf.len() <= PART_SIZE {
+                        small.extend_from_slice(buf);
+                        self.written += buf.len() as u64;
+                        return Ok(buf.len());
+                    }
+                    let upload = rt.block_on(store.put_multipart(path)).map_err(io_fail)?;
+                    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    let _enter = rt.enter();
+                    w.write(small);
+                    *small = Vec::new();
+                    *up = Some(w);
+                }
+                let Some(up) = up.as_mut() else {
+                    return Err(io::Error::other("upload not started"));
+                };
                 // Back-pressure first, so at most PARTS_IN_FLIGHT parts are in memory.
                 rt.block_on(up.wait_for_capacity(PARTS_IN_FLIGHT))
-                    .map_err(|e| {
-                        io::Error::other(format!("{}: put {}: {e}", self.label, self.rel))
-                    })?;
+                    .map_err(io_fail)?;
                 let _enter = rt.enter();
                 up.write(buf);
                 self.written += buf.len() as u64;
                 Ok(buf.len())
             }
-            _ => Err(io::Error::other("write after finish")),
+            WriterInner::Done => Err(io::Error::other("write after finish")),
         }
     }
 
@@ -870,7 +922,9 @@ impl Drop for RemoteWriter {
             WriterInner::File { tmp, .. } => {
                 let _ = fs::remove_file(tmp);
             }
-            WriterInner::Upload { up: Some(up), rt } => {
+            WriterInner::Upload {
+                up: Some(up), rt, ..
+            } => {
                 let _ = rt.block_on(up.abort());
             }
             _ => {}
