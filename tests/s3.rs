@@ -132,8 +132,8 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
     let f = archive_on(url, endpoint);
     let big = f.path().join("in/video.bin");
     fs::create_dir_all(big.parent().unwrap()).unwrap();
-    // Three parts of the 8 MiB multipart upload.
-    let data = noise(20 << 20, 1);
+    // Two parts of the 8 MiB multipart upload and a short last one.
+    let data = noise(18 << 20, 1);
     fs::write(&big, &data).unwrap();
     let mut lines = f.ingest_samples();
     lines.extend(f.ingest_json(&[s(&big)]));
@@ -160,7 +160,10 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
     assert!(fs::read(&out).unwrap() == data, "extracted bytes differ");
 
     // The object is exactly an age file: `age -d` with the outlet's identity.
-    let obj = remote.get(&object_name(&docs[8]), 64 << 20).unwrap().unwrap();
+    let obj = remote
+        .get(&object_name(&docs[8]), 64 << 20)
+        .unwrap()
+        .unwrap();
     let objf = f.path().join("object.age");
     fs::write(&objf, &obj).unwrap();
     let plain = f.path().join("age-plain.bin");
@@ -213,7 +216,10 @@ fn tampered(url: &str, endpoint: Option<&str>) {
     let docs = blobs_of(&lines);
     let remote = client(url, endpoint);
     remote.delete(&object_name(&docs[1])).unwrap();
-    let mut altered = remote.get(&object_name(&docs[2]), 1 << 20).unwrap().unwrap();
+    let mut altered = remote
+        .get(&object_name(&docs[2]), 1 << 20)
+        .unwrap()
+        .unwrap();
     let last = altered.len() - 1;
     altered[last] ^= 1;
     remote.put(&object_name(&docs[2]), altered).unwrap();
@@ -296,11 +302,13 @@ fn garage_killed_upload_leaves_only_unreferenced_objects() {
     let before = f.snapshot();
     let big = f.path().join("in/big.bin");
     fs::create_dir_all(big.parent().unwrap()).unwrap();
-    fs::write(&big, noise(96 << 20, 7)).unwrap();
-    // Killed mid-upload (after 40 MiB of the input was read) ...
+    fs::write(&big, noise(24 << 20, 7)).unwrap();
+    // Killed mid-upload: the file is hashed first (one read, FORMAT.md
+    // §7.7), then read again as it is encrypted and uploaded; killed once
+    // 12 MiB of that second read are done (more than one 8 MiB part).
     let mut c = custody_std();
     c.arg("-A").arg(&f.dir).arg("ingest").arg(&big);
-    let killed = kill_after_reading(c, 40 << 20, Duration::from_secs(30));
+    let killed = kill_after_reading(c, 36 << 20, Duration::from_secs(30));
     assert!(killed, "the ingest finished before it could be killed");
     // ... the archive verifies, with at most unreferenced objects.
     let (code, v) = f.verify(&[]);
@@ -313,7 +321,10 @@ fn garage_killed_upload_leaves_only_unreferenced_objects() {
     // A leftover under incoming/ (as a kill between upload and rename leaves).
     let remote = client(&p.url, Some(&p.endpoint));
     remote
-        .put("incoming/0123456789abcdef0123456789abcdef", b"partial".to_vec())
+        .put(
+            "incoming/0123456789abcdef0123456789abcdef",
+            b"partial".to_vec(),
+        )
         .unwrap();
     let (code, v) = f.verify(&[]);
     assert_eq!(code, FINDING);
@@ -323,7 +334,10 @@ fn garage_killed_upload_leaves_only_unreferenced_objects() {
     // gc removes them, never a referenced blob; then a re-ingest works.
     let dry = f.json(&["gc", "--dry-run"]);
     assert!(!dry["removed"].as_array().unwrap().is_empty(), "{dry}");
-    assert!(remote.head("incoming/0123456789abcdef0123456789abcdef").unwrap().is_some());
+    assert!(remote
+        .head("incoming/0123456789abcdef0123456789abcdef")
+        .unwrap()
+        .is_some());
     let gc = f.json(&["gc"]);
     assert_eq!(gc["removed"], dry["removed"]);
     assert!(gc["referenced"].as_u64().unwrap() >= 16, "{gc}");
@@ -389,7 +403,7 @@ fn migrate(url: &str, endpoint: Option<&str>) {
     let f = Fixture::with_samples();
     let big = f.path().join("in/big.bin");
     fs::create_dir_all(big.parent().unwrap()).unwrap();
-    fs::write(&big, noise(48 << 20, 3)).unwrap();
+    fs::write(&big, noise(24 << 20, 3)).unwrap();
     f.ingest_json(&[s(&big)]);
     let mut docs = doc_blobs(&f);
     assert_eq!(docs.len(), 9);
@@ -406,7 +420,7 @@ fn migrate(url: &str, endpoint: Option<&str>) {
     // Interrupted in the middle of the large blob: nothing switched.
     let mut c = custody_std();
     c.arg("-A").arg(&f.dir).args(&args);
-    let killed = kill_after_reading(c, 20 << 20, Duration::from_secs(30));
+    let killed = kill_after_reading(c, 12 << 20, Duration::from_secs(30));
     assert!(killed, "migrate finished before it could be killed");
     assert_eq!(
         fs::read_to_string(f.dir.join("custody.toml")).unwrap(),
@@ -430,7 +444,9 @@ fn migrate(url: &str, endpoint: Option<&str>) {
     remote.delete(&object_name(&docs[0])).unwrap();
     let (code, v) = f.verify(&[]);
     assert_eq!(code, FINDING, "{v}");
-    assert!(findings(&v).iter().any(|(c, _, r)| c == "blob_missing" && r.contains(&docs[0])));
+    assert!(findings(&v)
+        .iter()
+        .any(|(c, _, r)| c == "blob_missing" && r.contains(&docs[0])));
     // Run again with --delete-local: the missing one is copied again, then
     // the local copies go.
     let mut args2 = args.clone();
@@ -465,7 +481,10 @@ fn garage_migrate_interrupted_resumed_delete_local() {
 #[test]
 fn directory_migrate_interrupted_resumed_delete_local() {
     let t = tempfile::tempdir().unwrap();
-    migrate(&format!("file://{}", t.path().join("store").display()), None);
+    migrate(
+        &format!("file://{}", t.path().join("store").display()),
+        None,
+    );
 }
 
 #[test]
@@ -484,7 +503,11 @@ fn gc_on_a_local_archive_removes_only_unreferenced_blobs() {
     assert!(unref.exists() && stray.exists());
     let text = f.run(&["gc"]);
     text.ok();
-    assert!(text.stdout.contains("removed 2 object(s)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("removed 2 object(s)"),
+        "{}",
+        text.stdout
+    );
     assert!(!unref.exists() && !stray.exists());
     f.assert_verified();
     // Nothing left to remove.
@@ -503,10 +526,20 @@ fn blobs_table_refuses_credentials_and_bad_urls() {
         format!("{orig}\n[blobs]\nurl = \"s3://b/p\"\nsecret_access_key = \"abc\"\n"),
     )
     .unwrap();
-    let line = f.run(&["status"]).error(&["secret_access_key", "credential"]);
+    let line = f
+        .run(&["status"])
+        .error(&["secret_access_key", "credential"]);
     assert!(!line.contains("abc"), "the secret is echoed: {line}");
-    fs::write(&p, format!("{orig}\n[blobs]\nurl = \"https://example.org/x\"\n")).unwrap();
+    fs::write(
+        &p,
+        format!("{orig}\n[blobs]\nurl = \"https://example.org/x\"\n"),
+    )
+    .unwrap();
     f.run(&["status"]).error(&["[blobs]"]);
-    fs::write(&p, format!("{orig}\n[blobs]\nurl = \"s3://b\"\nbucket = \"x\"\n")).unwrap();
+    fs::write(
+        &p,
+        format!("{orig}\n[blobs]\nurl = \"s3://b\"\nbucket = \"x\"\n"),
+    )
+    .unwrap();
     f.run(&["status"]).error(&["bucket"]);
 }

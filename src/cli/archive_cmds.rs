@@ -300,7 +300,9 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
         human_bytes(s.blob_bytes)
     ));
     if let Some(d) = &s.document_store {
-        ctx.out.line(&format!("documents:   {d} (blobs/ holds envelopes and notes)"));
+        ctx.out.line(&format!(
+            "documents:   {d} (blobs/ holds envelopes and notes)"
+        ));
     }
     ctx.out.line(&format!("checkpoints: {}", s.checkpoints));
     if let Some(c) = &s.latest_checkpoint {

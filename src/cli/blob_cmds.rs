@@ -36,10 +36,16 @@ pub fn gc(ctx: &Ctx, a: GcArgs) -> Result<i32, StoreError> {
         ctx.out.json(&rep);
         return Ok(EXIT_OK);
     }
-    let verb = if rep.dry_run { "would remove" } else { "removed" };
+    let verb = if rep.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     for r in &rep.removed {
-        ctx.out
-            .line(&format!("{verb} {} {} ({}, {} bytes)", r.store, r.name, r.kind, r.size));
+        ctx.out.line(&format!(
+            "{verb} {} {} ({}, {} bytes)",
+            r.store, r.name, r.kind, r.size
+        ));
     }
     ctx.out.line(&format!(
         "{verb} {} object(s), {}; kept {} referenced blob(s)",
@@ -128,8 +134,10 @@ pub fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<i32, StoreError> {
         super::archive_cmds::human_bytes(rep.bytes)
     ));
     if rep.deleted_local > 0 {
-        ctx.out
-            .info(&format!("removed {} local copies from blobs/", rep.deleted_local));
+        ctx.out.info(&format!(
+            "removed {} local copies from blobs/",
+            rep.deleted_local
+        ));
     } else {
         ctx.out.info(
             "the local copies stay in blobs/ as a backup; run the same migrate with --delete-local to remove them",

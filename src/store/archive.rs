@@ -15,11 +15,11 @@ use crate::core::merkle::{self, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore, Blobs};
-use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
 use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::logfile::{Frame, LogFile};
+use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
 use crate::store::{io_err, StoreError};
 
@@ -104,9 +104,16 @@ impl BlobsConfig {
 /// (credentials come from the AWS environment or a profile, never the archive).
 fn looks_like_credential(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["key", "secret", "token", "password", "credential", "session"]
-        .iter()
-        .any(|w| k.contains(w))
+    [
+        "key",
+        "secret",
+        "token",
+        "password",
+        "credential",
+        "session",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 fn default_approvals() -> Vec<String> {
@@ -396,9 +403,8 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
             ));
         }
     }
-    let c: Config = toml::from_str(text).map_err(|e| {
-        StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e))
-    })?;
+    let c: Config = toml::from_str(text)
+        .map_err(|e| StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e)))?;
     if let Some(b) = &c.blobs {
         b.location()
             .map_err(|e| StoreError::Config(path.to_path_buf(), e))?;
@@ -407,14 +413,20 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
 }
 
 /// The store of document blobs `config` names (FORMAT.md §7.7); nothing is contacted yet.
-pub(crate) fn open_docs(root: &Path, config: &Config, local: &BlobStore) -> Result<Blobs, StoreError> {
+pub(crate) fn open_docs(
+    root: &Path,
+    config: &Config,
+    local: &BlobStore,
+) -> Result<Blobs, StoreError> {
     match &config.blobs {
         None => Ok(Blobs::Local(local.clone())),
         Some(b) => {
             let (loc, settings) = b
                 .location()
                 .map_err(|e| StoreError::Config(root.join(CONFIG_FILE), e))?;
-            Ok(Blobs::Object(std::sync::Arc::new(Remote::open(&loc, &settings)?)))
+            Ok(Blobs::Object(std::sync::Arc::new(Remote::open(
+                &loc, &settings,
+            )?)))
         }
     }
 }

@@ -17,13 +17,13 @@ use crate::core::record::{Ingest, Link, Payload, Receive};
 use crate::core::report::{Check, Finding, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, SealedBlob};
-use crate::store::remote::RemoteError;
 use crate::store::bundle_file::{
     add, check_opening, check_structure, decrypt_envelope, open_bundle, payload_pass,
     write_durable, BundleReport,
 };
 use crate::store::db::DigestKind;
 use crate::store::ingest::{dedup_key, dedup_tag};
+use crate::store::remote::RemoteError;
 use crate::store::share::EVIDENCE_DIR;
 use crate::store::{io_err, StoreError};
 

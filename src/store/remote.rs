@@ -877,8 +877,7 @@ impl Write for RemoteWriter {
                 let io_fail = |e| {
                     // The classified error travels inside the io::Error
                     // ([`RemoteError::from_io`] takes it out again).
-                    let StoreError::Remote(r) = remote_err(&self.label, "put", &self.rel, e)
-                    else {
+                    let StoreError::Remote(r) = remote_err(&self.label, "put", &self.rel, e) else {
                         return io::Error::other("upload failed");
                     };
                     io::Error::other(r)

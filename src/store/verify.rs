@@ -341,7 +341,10 @@ impl Archive {
         };
         // Sampling covers document blobs only; envelopes and notes (local,
         // small) and unreferenced local files are always hashed.
-        let is_doc = |l: &Listed| l.digest.is_some_and(|d| refs.get(&d).is_some_and(|r| r.doc));
+        let is_doc = |l: &Listed| {
+            l.digest
+                .is_some_and(|d| refs.get(&d).is_some_and(|r| r.doc))
+        };
         let hashed = |l: &Listed, in_docs: bool| match &chosen {
             Some(c) if in_docs && is_doc(l) => l.digest.is_some_and(|d| c.contains(&d)),
             _ => true,
@@ -536,11 +539,16 @@ impl Archive {
             // depends on them and `custody gc` removes them.
             let actual = if hash(l) && (referenced.is_some() || !remote) {
                 let rd = store.open(&d)?;
-                let (actual, _) = blobs::hash_read(Progress { inner: rd, obs: &mut *obs })
-                    .map_err(|e| match crate::store::remote::RemoteError::from_io(&e) {
+                let (actual, _) = blobs::hash_read(Progress {
+                    inner: rd,
+                    obs: &mut *obs,
+                })
+                .map_err(
+                    |e| match crate::store::remote::RemoteError::from_io(&e) {
                         Some(r) => StoreError::Remote(r),
                         None => StoreError::Io(store.label().into(), e),
-                    })?;
+                    },
+                )?;
                 Some(actual)
             } else {
                 None

@@ -27,6 +27,9 @@ pub const REGION: &str = "garage";
 
 /// The running server.
 pub struct Garage {
+    /// The shell that runs the server (never waited for: it outlives the
+    /// tests only as long as this process does).
+    _watchdog: std::process::Child,
     bin: PathBuf,
     config: PathBuf,
     /// `http://127.0.0.1:PORT` of the S3 API.
@@ -47,12 +50,12 @@ pub struct S3Place {
 impl S3Place {
     /// Sets this place's credentials and endpoint on a command (and removes
     /// any AWS profile it could fall back to).
-    pub fn apply<'a>(
-        &self,
-        c: &'a mut assert_cmd::Command,
-    ) -> &'a mut assert_cmd::Command {
+    pub fn apply<'a>(&self, c: &'a mut assert_cmd::Command) -> &'a mut assert_cmd::Command {
         c.env_remove("AWS_PROFILE")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/custody-tests/credentials")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/custody-tests/credentials",
+            )
             .env("AWS_CONFIG_FILE", "/nonexistent/custody-tests/config");
         for (k, v) in &self.env {
             c.env(k, v);
@@ -63,7 +66,10 @@ impl S3Place {
     /// [`S3Place::apply`] for a `std::process::Command`.
     pub fn apply_std<'a>(&self, c: &'a mut Command) -> &'a mut Command {
         c.env_remove("AWS_PROFILE")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/custody-tests/credentials")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/custody-tests/credentials",
+            )
             .env("AWS_CONFIG_FILE", "/nonexistent/custody-tests/config");
         for (k, v) in &self.env {
             c.env(k, v);
@@ -156,7 +162,7 @@ root_domain = ".s3.garage.localhost"
     // The watchdog: runs the server, stops it when this process is gone,
     // then removes the directory.
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .arg("-c")
         .arg(
             r#"P=$1; B=$2; C=$3; D=$4
@@ -176,6 +182,7 @@ kill "$G" 2>/dev/null; wait "$G" 2>/dev/null; rm -rf "$D""#,
         .spawn()
         .unwrap();
     let g = Garage {
+        _watchdog: watchdog,
         bin,
         config,
         endpoint: format!("http://127.0.0.1:{s3}"),
