@@ -577,6 +577,11 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
     use object_store::Error as E;
     let failure = match &e {
         E::NotFound { .. } => RemoteFailure::NotFound,
+        // S3 answers a bad key or secret with 403 too (Garage: AccessDenied,
+        // "Invalid signature"; AWS: SignatureDoesNotMatch, InvalidAccessKeyId).
+        E::PermissionDenied { .. } if bad_key_text(&e.to_string()) => {
+            RemoteFailure::Unauthenticated
+        }
         E::PermissionDenied { .. } => RemoteFailure::Denied,
         E::Unauthenticated { .. } => RemoteFailure::Unauthenticated,
         _ => classify_text(&e.to_string()),
@@ -592,7 +597,7 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
         }
         src = s.source();
     }
-    let detail = detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    let detail = short_detail(&detail);
     StoreError::Remote(RemoteError {
         location: label.to_string(),
         op,
@@ -600,6 +605,40 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
         failure,
         detail,
     })
+}
+
+/// Whether a refusal's text says the key itself is wrong (not its rights).
+fn bad_key_text(t: &str) -> bool {
+    [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "Invalid signature",
+        "No such key",
+        "InvalidToken",
+        "ExpiredToken",
+    ]
+    .iter()
+    .any(|c| t.contains(c))
+}
+
+/// One line: whitespace collapsed, and an S3 XML error body replaced by its
+/// code and message.
+fn short_detail(detail: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let a = detail.find(&open)? + open.len();
+        let b = detail[a..].find(&close)? + a;
+        Some(detail[a..b].to_string())
+    };
+    let text = match (detail.find("<?xml").or_else(|| detail.find("<Error>")), tag("Code")) {
+        (Some(at), Some(code)) => {
+            let msg = tag("Message").unwrap_or_default();
+            format!("{}{code}: {msg}", &detail[..at])
+        }
+        _ => detail.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// S3 servers answer bad keys with 403 and an XML code; object_store passes
@@ -1000,6 +1039,19 @@ mod tests {
         for good in ["checkpoint", "tile/0/x001/234", "tile/entries/000.p/7"] {
             check_rel(good).unwrap();
         }
+    }
+
+    #[test]
+    fn s3_error_bodies_become_one_short_line() {
+        let t = "Error performing PUT http://h/b/k - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>AccessDenied</Code><Message>Forbidden: Invalid signature</Message><Resource>/b/k</Resource></Error>";
+        let d = short_detail(t);
+        assert_eq!(
+            d,
+            "Error performing PUT http://h/b/k - Server returned non-2xx status code: 403 Forbidden: AccessDenied: Forbidden: Invalid signature"
+        );
+        assert!(bad_key_text(&d));
+        assert!(!bad_key_text("AccessDenied: bucket policy"));
+        assert_eq!(short_detail("a\n  b"), "a b");
     }
 
     #[test]
