@@ -667,6 +667,69 @@ pub fn hash_read(mut f: impl io::Read) -> io::Result<(Digest, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::remote::{Location, S3Settings};
+    use std::io::Read;
+
+    #[test]
+    fn object_names_are_the_local_names() {
+        let d = Digest::of(b"x");
+        let h = d.to_hex();
+        assert_eq!(object_name(&d), format!("{}/{h}", &h[..2]));
+        assert_eq!(parse_object_name(&object_name(&d)), Some(d));
+        for bad in [
+            format!("{}/{h}", "00"),
+            format!("incoming/{h}"),
+            h.clone(),
+            format!("{}/{}", &h[..2], h.to_uppercase()),
+            format!("{}/{h}/x", &h[..2]),
+        ] {
+            assert_eq!(parse_object_name(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uploads_go_to_incoming_then_to_their_address() {
+        let d = tempfile::tempdir().unwrap();
+        let local = BlobStore::create(&d.path().join("blobs")).unwrap();
+        let remote = Remote::open(
+            &Location::Dir(d.path().join("store")),
+            &S3Settings::default(),
+        )
+        .unwrap();
+        let store = Blobs::Object(Arc::new(remote));
+        let mut w = store.begin().unwrap();
+        w.write_all(b"ciphertext").unwrap();
+        let sealed = store.seal(w, false).unwrap();
+        let digest = sealed.digest;
+        assert_eq!(digest, Digest::of(b"ciphertext"));
+        let names: Vec<String> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+        assert_eq!(names.len(), 1);
+        assert!(names[0].starts_with("incoming/"), "{names:?}");
+        // Published (with local blobs, in one call): renamed to its address.
+        let env = local.put_bytes(b"envelope").unwrap();
+        local.publish_all(vec![sealed, env]).unwrap();
+        let listed = store.list().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].digest, Some(digest));
+        assert_eq!(store.size(&digest).unwrap(), Some(10));
+        let mut back = Vec::new();
+        store.open(&digest).unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"ciphertext");
+        assert!(local.exists(&Digest::of(b"envelope")));
+        assert!(!local.exists(&digest));
+        // Dropped before publishing: the upload is deleted; dropped while
+        // writing: nothing is left.
+        let mut w = store.begin().unwrap();
+        w.write_all(b"other").unwrap();
+        drop(store.seal(w, false).unwrap());
+        let mut w = store.begin().unwrap();
+        w.write_all(b"cut short").unwrap();
+        drop(w);
+        assert_eq!(store.list().unwrap().len(), 1);
+        store.remove(&object_name(&digest)).unwrap();
+        assert!(!store.exists(&digest).unwrap());
+        assert!(store.open(&digest).is_err());
+    }
 
     #[test]
     fn write_seal_publish_list_and_clean() {

@@ -631,7 +631,10 @@ fn short_detail(detail: &str) -> String {
         let b = detail[a..].find(&close)? + a;
         Some(detail[a..b].to_string())
     };
-    let text = match (detail.find("<?xml").or_else(|| detail.find("<Error>")), tag("Code")) {
+    let text = match (
+        detail.find("<?xml").or_else(|| detail.find("<Error>")),
+        tag("Code"),
+    ) {
         (Some(at), Some(code)) => {
             let msg = tag("Message").unwrap_or_default();
             format!("{}{code}: {msg}", &detail[..at])
