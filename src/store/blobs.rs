@@ -35,6 +35,8 @@ pub struct BlobStore {
 /// was faster than 64 MiB for a 1 GiB ingest, and than no early sync at all
 /// (BENCHMARKS.md, "Issue 5: custody writes the age files itself").
 const EARLY_SYNC_EVERY: u64 = 16 << 20;
+/// Uploads renamed to their addresses at once ([`BlobStore::publish_all`]).
+const PUBLISH_THREADS: usize = 16;
 /// From this many files or directories on, one `syncfs(2)` is cheaper than one
 /// `fsync(2)` each (Linux only; elsewhere each is fsynced).
 const SYNCFS_MIN: usize = 8;
@@ -377,9 +379,7 @@ impl BlobStore {
         // (FORMAT.md §7.7), also before any record names them.
         let (objects, mut sealed): (Vec<SealedBlob>, Vec<SealedBlob>) =
             sealed.into_iter().partition(|b| b.incoming.is_some());
-        for b in objects {
-            self.publish(b)?;
-        }
+        self.publish_objects(objects)?;
         if sealed.is_empty() {
             return Ok(());
         }
@@ -403,6 +403,35 @@ impl BlobStore {
             shards.insert(self.publish(b)?);
         }
         self.sync_shards(&shards)
+    }
+
+    /// Renames uploads to their addresses, several at a time (each is a few
+    /// round trips: HEAD, copy, DELETE); returns after all are done.
+    fn publish_objects(&self, objects: Vec<SealedBlob>) -> Result<(), StoreError> {
+        if objects.len() <= 1 {
+            return objects
+                .into_iter()
+                .try_for_each(|b| self.publish(b).map(drop));
+        }
+        let per = objects.len().div_ceil(PUBLISH_THREADS);
+        let mut parts: Vec<Vec<SealedBlob>> = Vec::new();
+        let mut it = objects.into_iter().peekable();
+        while it.peek().is_some() {
+            parts.push(it.by_ref().take(per).collect());
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| {
+                    s.spawn(move || part.into_iter().try_for_each(|b| self.publish(b).map(drop)))
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Internal("a publishing thread panicked".into()))
+                })
+            })
+        })
     }
 
     /// Writes a whole small blob into a sealed (not yet durable) temp file.

@@ -242,6 +242,9 @@ fn describe(
 /// Files at most this large are encoded by worker threads, several at a time;
 /// larger ones use the pipelined encryptor (both cores) one at a time.
 const PARALLEL_MAX: u64 = 4 << 20;
+/// Encoding threads with an object store: small files are uploaded by them,
+/// each upload mostly waiting on the network (at most 8 MiB buffered each).
+const REMOTE_WORKERS: usize = 8;
 /// At most this many encoded files wait to be committed (bounds temp files).
 const IN_FLIGHT: usize = 512;
 
@@ -348,7 +351,16 @@ impl Archive {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|n| (1..=16).contains(n))
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
+            .unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+                // Uploads to an object store wait on the network more than on
+                // the CPU: more of them at once (FORMAT.md §7.7).
+                if self.docs.is_local() {
+                    cores
+                } else {
+                    cores.max(REMOTE_WORKERS)
+                }
+            });
         let (blobs, recipients) = (self.docs.clone(), self.recipients.clone());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let stop = std::sync::atomic::AtomicBool::new(false);

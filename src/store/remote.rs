@@ -143,7 +143,7 @@ pub enum RemoteFailure {
 
 /// A failed remote operation: where, what was done, and why.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{location}: {op} {object}: {detail}")]
+#[error("{location}: {op}{}: {detail}", if .object.is_empty() { String::new() } else { format!(" {}", .object) })]
 pub struct RemoteError {
     pub location: String,
     pub op: &'static str,
