@@ -177,6 +177,11 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
     run(c).ok();
     assert!(fs::read(&plain).unwrap() == data, "age -d differs");
 
+    // --deep decrypts every document as it streams from the store.
+    let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
+    assert_eq!(code, OK, "{v}");
+    assert_eq!(v["report"]["coverage"]["decrypted"], 9, "{v}");
+
     // --sample: only that many contents checked, and listed.
     let (code, v) = f.verify(&["--sample", "3"]);
     assert_eq!(code, OK, "{v}");

@@ -431,6 +431,8 @@ impl Remote {
                     rt: rt.clone(),
                     pending: bytes::Bytes::new(),
                     at: 0,
+                    label: self.label.clone(),
+                    rel: rel.to_string(),
                 }
             }
         };
@@ -801,6 +803,9 @@ enum ReaderInner {
         rt: Arc<tokio::runtime::Runtime>,
         pending: bytes::Bytes,
         at: usize,
+        /// For errors: the location and object.
+        label: String,
+        rel: String,
     },
 }
 
@@ -813,6 +818,8 @@ impl Read for RemoteReader {
                 rt,
                 pending,
                 at,
+                label,
+                rel,
             } => loop {
                 if *at < pending.len() {
                     let n = buf.len().min(pending.len() - *at);
@@ -826,7 +833,14 @@ impl Read for RemoteReader {
                         *pending = b;
                         *at = 0;
                     }
-                    Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                    // The classified error travels inside the io::Error
+                    // ([`RemoteError::from_io`] takes it out again).
+                    Some(Err(e)) => {
+                        return Err(match remote_err(label, "get", rel, e) {
+                            StoreError::Remote(r) => io::Error::other(r),
+                            other => io::Error::other(other.to_string()),
+                        })
+                    }
                 }
             },
         }
