@@ -395,6 +395,29 @@ fn garage_receive_into_an_object_store_archive() {
         fs::read(&out).unwrap(),
         sample_bytes("sample-leak/emails/msg-0001.eml")
     );
+    // Sharing it on reads the blob from the store (digest and commitment checked).
+    let mag = gu.other_keys("972mag");
+    let onward = gu.path().join("onward.bundle");
+    let sh = gu.json(&[
+        "share",
+        "0",
+        "--to",
+        s(&mag.join("recipient.txt")),
+        "-i",
+        s(&gu.identity()),
+        "-o",
+        s(&onward),
+    ]);
+    assert_eq!(sh["hops"], 2, "{sh}");
+    let mut c = custody();
+    c.args([
+        "verify-bundle",
+        s(&onward),
+        "-i",
+        s(&mag.join("identity.age")),
+    ])
+    .args(["--trust", s(&ds.vkey()), "--trust", s(&gu.vkey())]);
+    run(c).ok();
 }
 
 /// Document blobs of a local archive (from `log --json`).
