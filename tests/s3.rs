@@ -478,8 +478,8 @@ fn migrate(url: &str, endpoint: Option<&str>) {
         .any(|(c, _, r)| c == "blob_missing" && r.contains(&docs[0])));
     // Run again with --delete-local: the missing one is copied again, then
     // the local copies go.
-    let mut args2 = args.clone();
-    args2.push("--delete-local");
+    // (endpoint and region are kept from custody.toml when not given again)
+    let args2 = vec!["migrate", "--to", url, "--delete-local"];
     let rep = f.json(&args2);
     assert_eq!(rep["copied"], 1, "{rep}");
     assert_eq!(rep["present"], n - 1, "{rep}");
@@ -571,4 +571,7 @@ fn blobs_table_refuses_credentials_and_bad_urls() {
     )
     .unwrap();
     f.run(&["status"]).error(&["bucket"]);
+    // A directory inside the archive (a relative one is taken from the archive).
+    fs::write(&p, format!("{orig}\n[blobs]\nurl = \"blobs\"\n")).unwrap();
+    f.run(&["status"]).error(&["inside the archive"]);
 }

@@ -421,9 +421,22 @@ pub(crate) fn open_docs(
     match &config.blobs {
         None => Ok(Blobs::Local(local.clone())),
         Some(b) => {
-            let (loc, settings) = b
-                .location()
-                .map_err(|e| StoreError::Config(root.join(CONFIG_FILE), e))?;
+            let cfg_err = |e: String| StoreError::Config(root.join(CONFIG_FILE), e);
+            let (mut loc, settings) = b.location().map_err(cfg_err)?;
+            if let Location::Dir(d) = &mut loc {
+                // A relative directory is relative to the archive, and may not
+                // be inside it (gc would see the archive's own files).
+                if d.is_relative() {
+                    *d = root.join(&*d);
+                }
+                let abs = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+                if abs(d).starts_with(abs(root)) {
+                    return Err(cfg_err(format!(
+                        "[blobs] url {:?} is inside the archive; give a directory outside it",
+                        b.url
+                    )));
+                }
+            }
             Ok(Blobs::Object(std::sync::Arc::new(Remote::open(
                 &loc, &settings,
             )?)))

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -169,19 +170,34 @@ impl Archive {
         delete_local: bool,
         obs: &mut dyn VerifyObserver,
     ) -> Result<MigrateReport, StoreError> {
+        let mut loc = Location::parse(to)?;
+        let mut url = to.to_string();
+        if let Location::Dir(d) = &mut loc {
+            // Kept absolute: custody.toml reads a relative one from the archive.
+            if d.is_relative() {
+                let cwd = std::env::current_dir().map_err(|e| io_err(Path::new("."), e))?;
+                *d = cwd.join(&*d);
+            }
+            url = format!("file://{}", d.display());
+        }
         // Run again with the same store (to delete the local copies, say), it
         // checks every blob there again; another store is refused.
         if let Some(b) = &self.config.blobs {
-            if b.url != to {
+            if b.url != url {
                 return Err(StoreError::Input(format!(
                     "this archive already keeps its document blobs in {}; migrating between stores is not supported",
                     b.url
                 )));
             }
         }
-        let loc = Location::parse(to)?;
+        // Endpoint and region not given again are those custody.toml holds.
+        let kept = self.config.blobs.as_ref();
+        let settings = &S3Settings {
+            endpoint: (settings.endpoint.clone()).or_else(|| kept.and_then(|b| b.endpoint.clone())),
+            region: (settings.region.clone()).or_else(|| kept.and_then(|b| b.region.clone())),
+        };
         let cfg = BlobsConfig {
-            url: to.to_string(),
+            url: url.clone(),
             endpoint: settings.endpoint.clone(),
             region: settings.region.clone(),
         };

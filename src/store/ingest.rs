@@ -185,18 +185,15 @@ fn encode_file(
     let w = blobs.begin()?;
     let enc =
         crypto::encrypt_all(input, recipients, w, size_hint, progress).map_err(|e| match e {
-            // An upload that failed is the store's, not the input's.
-            crypto::CryptoError::Io(io) if RemoteError::from_io(&io).is_some() => {
-                RemoteError::from_io(&io).map_or_else(
-                    || StoreError::Internal("upload failed".into()),
-                    StoreError::Remote,
-                )
-            }
-            // A full disk is the archive's, not the input's.
-            crypto::CryptoError::Io(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
-                io_err(std::path::Path::new(&blobs.label()), io)
-            }
-            crypto::CryptoError::Io(io) => io_err(&f.path, io),
+            crypto::CryptoError::Io(io) => match RemoteError::from_io(&io) {
+                // An upload that failed is the store's, not the input's.
+                Some(r) => StoreError::Remote(r),
+                // A full disk is the archive's, not the input's.
+                None if matches!(io.raw_os_error(), Some(28 | 122)) => {
+                    io_err(std::path::Path::new(&blobs.label()), io)
+                }
+                None => io_err(&f.path, io),
+            },
             other => StoreError::Crypto(other),
         })?;
     let sealed = blobs.seal(enc.out, size_hint >= DURABLE_AT_SEAL)?;

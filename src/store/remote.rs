@@ -439,9 +439,11 @@ impl Remote {
         Ok(Some(RemoteReader { inner }))
     }
 
-    /// A streaming writer of an object: a multipart upload on an object store
-    /// (memory bounded by two parts in flight), a temporary file on a
-    /// directory. Nothing is visible under `rel` before [`RemoteWriter::finish`].
+    /// A streaming writer of an object: on an object store, one PUT at
+    /// [`RemoteWriter::finish`] for an object of at most one part (8 MiB),
+    /// else a multipart upload (memory bounded by two parts in flight); a
+    /// temporary file on a directory. Nothing is visible under `rel` before
+    /// [`RemoteWriter::finish`].
     pub fn writer(&self, rel: &str) -> Result<RemoteWriter, StoreError> {
         check_rel(rel)?;
         let inner = match &self.inner {
