@@ -296,7 +296,19 @@ fn garage_wrong_credentials_clear_error_archive_unchanged() {
     run(c).error(&["credentials"]);
     f.assert_unchanged(&before);
     assert_eq!(fs::read(f.dir.join("custody.toml")).unwrap(), toml);
+
+    // A bucket that does not exist: one line naming it, nothing stored.
+    let g2 = archive_on("s3://no-such-bucket-here/x", Some(&bad.endpoint));
+    let line = g2
+        .run(&["ingest", s(&extra)])
+        .error(&["no-such-bucket-here", "bucket"]);
+    assert!(!line.contains(SECRET_HINT), "{line}");
+    assert_eq!(g2.records(), 0);
+    g2.run(&["verify"]).error(&["no-such-bucket-here"]);
 }
+
+/// Never part of an error message: the fixture's secret starts so.
+const SECRET_HINT: &str = "0f1e2d3c4b5a";
 
 #[test]
 fn garage_killed_upload_leaves_only_unreferenced_objects() {
