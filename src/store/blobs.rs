@@ -636,15 +636,22 @@ impl Blobs {
                     Listed { name, digest, len }
                 })
                 .collect()),
-            Blobs::Object(r) => Ok(r
-                .list("")?
-                .into_iter()
-                .map(|(name, len)| Listed {
-                    digest: parse_object_name(&name),
-                    name,
-                    len,
-                })
-                .collect()),
+            Blobs::Object(r) => {
+                // On a directory, also what a killed upload left under incoming/.
+                let temps = r.list_temps(INCOMING)?;
+                let mut all: Vec<Listed> = r
+                    .list("")?
+                    .into_iter()
+                    .chain(temps)
+                    .map(|(name, len)| Listed {
+                        digest: parse_object_name(&name),
+                        name,
+                        len,
+                    })
+                    .collect();
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(all)
+            }
         }
     }
 
@@ -755,6 +762,15 @@ mod tests {
         w.write_all(b"cut short").unwrap();
         drop(w);
         assert_eq!(store.list().unwrap().len(), 1);
+        // A writer killed mid-way leaves a temporary file: listed, removable.
+        let left = d.path().join("store/incoming/.0123.4567.tmp");
+        std::fs::write(&left, b"cut").unwrap();
+        let listed = store.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].name, "incoming/.0123.4567.tmp");
+        assert_eq!(listed[1].digest, None);
+        store.remove(&listed[1].name).unwrap();
+        assert!(!left.exists());
         store.remove(&object_name(&digest)).unwrap();
         assert!(!store.exists(&digest).unwrap());
         assert!(store.open(&digest).is_err());

@@ -379,7 +379,7 @@ impl Remote {
             Inner::Dir(d) => {
                 let root = d.join(rel_prefix);
                 if root.exists() {
-                    list_dir(d, &root, &mut out)?;
+                    list_dir(d, &root, &mut out, false)?;
                 }
             }
             Inner::Object {
@@ -400,6 +400,23 @@ impl Remote {
                     }
                     Ok::<_, StoreError>(())
                 })?;
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Temporary files that writes to a directory left under `rel_prefix`
+    /// (a writer killed before [`RemoteWriter::finish`]), as `(name, size)`;
+    /// [`Remote::list`] hides them. An object store has none (an upload cut
+    /// short is not an object).
+    pub fn list_temps(&self, rel_prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        check_rel(rel_prefix)?;
+        let mut out = Vec::new();
+        if let Inner::Dir(d) = &self.inner {
+            let root = d.join(rel_prefix);
+            if root.exists() {
+                list_dir(d, &root, &mut out, true)?;
             }
         }
         out.sort();
@@ -540,24 +557,31 @@ fn temp_name(p: &Path) -> PathBuf {
     p.with_file_name(format!(".{name}.{}.tmp", hex::encode(nonce)))
 }
 
-fn list_dir(base: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<(), StoreError> {
+/// Files under `dir` with names relative to `base`: the objects, or, with
+/// `temps`, only the temporary files of writes in progress or cut short.
+fn list_dir(
+    base: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, u64)>,
+    temps: bool,
+) -> Result<(), StoreError> {
     for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
         let entry = entry.map_err(|e| io_err(dir, e))?;
         let p = entry.path();
         let ft = entry.file_type().map_err(|e| io_err(&p, e))?;
         if ft.is_dir() {
-            list_dir(base, &p, out)?;
+            list_dir(base, &p, out, temps)?;
         } else if ft.is_file() {
             let name = p
                 .strip_prefix(base)
                 .unwrap_or(&p)
                 .to_string_lossy()
                 .into_owned();
-            if name
+            let temp = name
                 .rsplit('/')
                 .next()
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
-            {
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+            if temp != temps {
                 continue;
             }
             let len = entry.metadata().map_err(|e| io_err(&p, e))?.len();
