@@ -35,7 +35,7 @@ root_domain = ".s3.garage.localhost"
 EOF
 chmod 600 "$dir/garage.toml"
 g() { "$garage" -c "$dir/garage.toml" "$@"; }
-g server >"$dir/garage.log" 2>&1 &
+"$garage" -c "$dir/garage.toml" server >"$dir/garage.log" 2>&1 &
 echo $! >"$dir/garage.pid"
 i=0
 until node=$(g node id -q 2>/dev/null); do
