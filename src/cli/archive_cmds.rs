@@ -299,6 +299,11 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
         s.blobs,
         human_bytes(s.blob_bytes)
     ));
+    if let Some(d) = &s.document_store {
+        ctx.out.line(&format!(
+            "documents:   {d} (blobs/ holds envelopes and notes)"
+        ));
+    }
     ctx.out.line(&format!("checkpoints: {}", s.checkpoints));
     if let Some(c) = &s.latest_checkpoint {
         ctx.out.line("latest checkpoint:");
@@ -314,7 +319,10 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
 Checks, without any secret key: every record decodes canonically and its
 signature verifies; every checkpoint's signature and root match the records;
 consecutive checkpoints are consistent; the database agrees with the ledger
-files; every referenced blob exists and hashes to its name; no stray blobs.
+files; every referenced blob exists and hashes to its name; no stray blobs
+(on an object store, `[blobs]` in custody.toml: every object is listed and
+every document blob downloaded and hashed as it streams; --sample N checks the
+contents of N random ones only).
 With --deep -i IDENTITY it also decrypts every envelope and document and checks
 every commitment. With --since-checkpoint FILE (a checkpoint a partner or a
 witness kept) it also checks that the archive was not rolled back or forked
@@ -345,6 +353,11 @@ pub struct VerifyArgs {
     /// it, else a `rollback` finding (repeatable).
     #[arg(long = "since-checkpoint", value_name = "FILE")]
     since_checkpoint: Vec<PathBuf>,
+    /// Download and hash only N document blobs chosen at random (each run
+    /// another choice); every blob's existence and size is still checked.
+    /// --json lists the blobs checked (`report.sampled`).
+    #[arg(long, value_name = "N")]
+    sample: Option<u64>,
 }
 
 struct VerifyUi<'a> {
@@ -399,6 +412,7 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     let opts = VerifyOptions {
         deep: ids.as_ref(),
         since: &since,
+        sample: a.sample,
     };
     let mut rep = arch.verify(&opts, &mut ui)?;
     // Witness cosignatures: every stored one whose key we know must verify,
@@ -447,7 +461,11 @@ fn print_report(ctx: &Ctx, rep: &Report) {
         } else {
             String::new()
         }
-    );
+    ) + &rep
+        .sampled
+        .as_ref()
+        .map(|s| format!(", contents of {} sampled document blob(s) checked", s.len()))
+        .unwrap_or_default();
     if rep.ok() {
         ctx.out
             .line(&format!("{} {what}", ctx.out.paint("verified:", Paint::Ok)));

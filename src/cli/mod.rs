@@ -5,6 +5,7 @@
 
 mod archive_cmds;
 mod audit_cmd;
+mod blob_cmds;
 mod explain;
 mod gen_archive;
 mod keygen;
@@ -137,6 +138,10 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
+    /// Remove blobs and objects no record names (incl. interrupted uploads).
+    Gc(blob_cmds::GcArgs),
+    /// Copy the document blobs to an object store (s3://…), verified, then switch to it.
+    Migrate(blob_cmds::MigrateArgs),
     /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
     Witness(witness::WitnessArgs),
     /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
@@ -320,6 +325,8 @@ pub fn main() -> i32 {
         Command::Grant(a) => people::grant(&ctx, a),
         Command::Audit(a) => audit_cmd::audit(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
+        Command::Gc(a) => blob_cmds::gc(&ctx, a),
+        Command::Migrate(a) => blob_cmds::migrate(&ctx, a),
         Command::Witness(a) => witness::run(&ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),

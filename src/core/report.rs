@@ -194,6 +194,10 @@ pub struct Report {
     pub deep: bool,
     pub coverage: Coverage,
     pub findings: Vec<Finding>,
+    /// With `verify --sample N`: the document blobs whose contents were
+    /// checked (every blob's existence and size is checked regardless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<Vec<crate::core::hash::Digest>>,
 }
 
 impl Report {

@@ -14,11 +14,12 @@ use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::merkle::{self, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
-use crate::store::blobs::{self, BlobStore};
+use crate::store::blobs::{self, BlobStore, Blobs};
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
 use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::logfile::{Frame, LogFile};
+use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
 use crate::store::{fault, io_err, StoreError};
 
@@ -59,6 +60,60 @@ pub struct Config {
     /// Roles whose approval a document needs before publication (audit).
     #[serde(default = "default_approvals")]
     pub publication_approvals: Vec<String>,
+    /// Where document blobs are kept when not in `blobs/` (FORMAT.md §7.4, §7.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<BlobsConfig>,
+}
+
+/// The `[blobs]` table of `custody.toml` (FORMAT.md §7.4): where document
+/// blobs are kept, never credentials.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// `s3://bucket/prefix`, or a directory (`file:///srv/blobs`).
+    pub url: String,
+    /// The S3 endpoint (`http://127.0.0.1:3900`); unset: `AWS_ENDPOINT_URL`, the profile, AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The S3 region; unset: `AWS_REGION`, the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl BlobsConfig {
+    /// The location and its settings; an http(s) URL is refused (read only).
+    pub fn location(&self) -> Result<(Location, S3Settings), String> {
+        let loc = Location::parse(&self.url).map_err(|e| e.to_string())?;
+        if matches!(loc, Location::Http { .. }) {
+            return Err(format!(
+                "[blobs] url {:?}: blobs need a writable store (s3://bucket/prefix or a directory)",
+                self.url
+            ));
+        }
+        Ok((
+            loc,
+            S3Settings {
+                endpoint: self.endpoint.clone(),
+                region: self.region.clone(),
+            },
+        ))
+    }
+}
+
+/// Keys of `[blobs]` that look like credentials: refused with a clear error
+/// (credentials come from the AWS environment or a profile, never the archive).
+fn looks_like_credential(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "key",
+        "secret",
+        "token",
+        "password",
+        "credential",
+        "session",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 fn default_approvals() -> Vec<String> {
@@ -111,6 +166,10 @@ pub struct Status {
     pub checkpoints: u64,
     pub latest_checkpoint: Option<String>,
     pub created: String,
+    /// Where document blobs are kept when not in `blobs/` (FORMAT.md §7.7);
+    /// `blobs` and `blob_bytes` then count what `blobs/` holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_store: Option<String>,
 }
 
 /// Result of `reindex`.
@@ -138,6 +197,8 @@ pub struct Archive {
     /// The deduplication entries, kept beside the records (FORMAT.md §7.3.1).
     pub(crate) dedup_log: DedupLog,
     pub(crate) blobs: BlobStore,
+    /// Where document blobs are kept: `blobs` itself, or an object store (FORMAT.md §7.7).
+    pub(crate) docs: Blobs,
     pub(crate) damaged: Option<String>,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
     pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
@@ -332,8 +393,55 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
             supported: FORMAT_VERSION,
         });
     }
-    toml::from_str(text)
-        .map_err(|e| StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e)))
+    if let Some(t) = v.get("blobs").and_then(|b| b.as_table()) {
+        if let Some(k) = t.keys().find(|k| looks_like_credential(k)) {
+            return Err(StoreError::Config(
+                path.to_path_buf(),
+                format!(
+                    "[blobs] holds `{k}`, which looks like a credential; remove it: credentials come only from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile, never from the archive"
+                ),
+            ));
+        }
+    }
+    let c: Config = toml::from_str(text)
+        .map_err(|e| StoreError::Config(path.to_path_buf(), crate::store::toml_error(text, &e)))?;
+    if let Some(b) = &c.blobs {
+        b.location()
+            .map_err(|e| StoreError::Config(path.to_path_buf(), e))?;
+    }
+    Ok(c)
+}
+
+/// The store of document blobs `config` names (FORMAT.md §7.7); nothing is contacted yet.
+pub(crate) fn open_docs(
+    root: &Path,
+    config: &Config,
+    local: &BlobStore,
+) -> Result<Blobs, StoreError> {
+    match &config.blobs {
+        None => Ok(Blobs::Local(local.clone())),
+        Some(b) => {
+            let cfg_err = |e: String| StoreError::Config(root.join(CONFIG_FILE), e);
+            let (mut loc, settings) = b.location().map_err(cfg_err)?;
+            if let Location::Dir(d) = &mut loc {
+                // A relative directory is relative to the archive, and may not
+                // be inside it (gc would see the archive's own files).
+                if d.is_relative() {
+                    *d = root.join(&*d);
+                }
+                let abs = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+                if abs(d).starts_with(abs(root)) {
+                    return Err(cfg_err(format!(
+                        "[blobs] url {:?} is inside the archive; give a directory outside it",
+                        b.url
+                    )));
+                }
+            }
+            Ok(Blobs::Object(std::sync::Arc::new(Remote::open(
+                &loc, &settings,
+            )?)))
+        }
+    }
 }
 
 pub(crate) fn parse_config_keys(
@@ -442,6 +550,7 @@ impl Archive {
                 signing_key: signing_key_path,
                 created: time::rfc3339(time::now_ms()),
                 publication_approvals: default_approvals(),
+                blobs: None,
             };
             let text =
                 toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -527,6 +636,7 @@ impl Archive {
             Mode::Normal | Mode::Scan => FlatIndex::open(&ledger)?,
         };
         let blobs = BlobStore::new(root.join(BLOB_DIR));
+        let docs = open_docs(root, &config, &blobs)?;
         let dedup_log = DedupLog::open(&ledger)?;
         let mut a = Archive {
             root: root.to_path_buf(),
@@ -539,6 +649,7 @@ impl Archive {
             checkpoints,
             dedup_log,
             blobs,
+            docs,
             damaged: None,
             actor: None,
             _lock: lock,
@@ -569,6 +680,10 @@ impl Archive {
     }
     pub fn blob_store(&self) -> &BlobStore {
         &self.blobs
+    }
+    /// Where document blobs are kept (FORMAT.md §7.7).
+    pub fn doc_store(&self) -> &Blobs {
+        &self.docs
     }
     pub(crate) fn db(&self) -> &Db {
         &self.db
@@ -1015,6 +1130,7 @@ impl Archive {
                 .latest_checkpoint()?
                 .map(|(_, n)| String::from_utf8_lossy(&n).into_owned()),
             created: self.config.created.clone(),
+            document_store: self.config.blobs.as_ref().map(|b| b.url.clone()),
         })
     }
 
@@ -1063,7 +1179,9 @@ impl Archive {
             if let Some(old) = Db::previous_dedup(&aside, size, a.db.records_len()?) {
                 let kept: Vec<_> = old
                     .into_iter()
-                    .filter(|(_, blob)| a.blobs.exists(blob))
+                    // Kept unless the blob is known to be gone (a store that
+                    // cannot be reached now does not empty the index).
+                    .filter(|(_, blob)| !matches!(a.docs.exists(blob), Ok(false)))
                     .collect();
                 a.db.put_dedup(&kept)?;
                 dedup_kept = true;

@@ -268,7 +268,13 @@ pub(crate) fn payload_pass<W: Write + Send>(
                         Check::Content,
                         format!("the payload does not decrypt: {e}"),
                     ),
-                    Err(CryptoError::Io(e)) => return Err(io_err(&b.path, e)),
+                    Err(CryptoError::Io(e)) => {
+                        // An upload to the archive's object store that failed is the store's.
+                        return Err(match crate::store::remote::RemoteError::from_io(&e) {
+                            Some(r) => StoreError::Remote(r),
+                            None => io_err(&b.path, e),
+                        });
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }

@@ -1,7 +1,7 @@
 //! Reading documents back: decrypt a record's metadata envelope (checking the
 //! commitment it opens) and extract a document atomically (FORMAT.md §5, §6).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::Record;
 use crate::store::archive::Archive;
 use crate::store::blobs;
+use crate::store::remote::RemoteError;
 use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
 /// The last metadata envelope decrypted (its address and plaintext), wiped on drop.
@@ -134,8 +135,9 @@ impl Archive {
         let ing = rec
             .document()
             .ok_or_else(|| StoreError::Internal("no document".into()))?;
-        let blob_path = self.blobs.path(&ing.blob);
-        let blob = File::open(&blob_path).map_err(|e| io_err(&blob_path, e))?;
+        // Streamed from where the blob is kept: `blobs/` or the object store (FORMAT.md §7.7).
+        let blob_path = PathBuf::from(self.docs.label()).join(blobs::object_name(&ing.blob));
+        let blob = self.docs.open(&ing.blob)?;
         let mut rnd = [0u8; 8];
         getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
         let tmp = parent.join(format!(".custody-extract-{}.tmp", hex::encode(rnd)));
@@ -162,10 +164,15 @@ impl Archive {
             cleanup(match e {
                 // Writing the output failed: that disk, not the archive.
                 crypto::CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
-                e => StoreError::Decrypt {
+                // Reading from the object store failed: the store, not the document.
+                e => match &e {
+                    crypto::CryptoError::Io(io) => RemoteError::from_io(io).map(StoreError::Remote),
+                    _ => None,
+                }
+                .unwrap_or_else(|| StoreError::Decrypt {
                     what: format!("the document of record {index}"),
                     source: e,
-                },
+                }),
             })
         })?;
         // Drain anything after the final chunk so the ciphertext hash covers the file.

@@ -3,7 +3,7 @@
 //! batch is durable; end with a checkpoint (FORMAT.md §4.4, §5, §7).
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -18,9 +18,10 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::{Ingest, Payload, Record, RecordBody};
 use crate::core::time;
 use crate::store::archive::{index_record, Archive, CheckpointInfo};
-use crate::store::blobs::{BlobStore, SealedBlob};
+use crate::store::blobs::{self, Blobs, SealedBlob};
 use crate::store::db::Batch;
 use crate::store::dedup_log;
+use crate::store::remote::RemoteError;
 use crate::store::tree::tree_err;
 use crate::store::walk::InputFile;
 use crate::store::{io_err, StoreError};
@@ -157,9 +158,12 @@ struct Pending {
 
 /// A file hashed and encrypted into the blob store (not yet visible), with
 /// its metadata envelope entry: everything that can be done in parallel.
+/// `sealed` is `None` when the content was found stored before any upload
+/// (`known`: its blob and size; object stores only, [`Archive::stored_already`]).
 struct Encoded {
     rel: String,
-    sealed: SealedBlob,
+    sealed: Option<SealedBlob>,
+    known: Option<(Digest, u64)>,
     sha256: Digest,
     len: u64,
     commitment: Digest,
@@ -169,7 +173,7 @@ struct Encoded {
 /// Reads `f` once, hashing and encrypting it into a sealed blob, and makes its
 /// metadata envelope entry (FORMAT.md §5.2). Touches no database: safe on any thread.
 fn encode_file(
-    blobs: &BlobStore,
+    blobs: &Blobs,
     recipients: &[crypto::RecipientKey],
     f: &InputFile,
     opts: &IngestOptions,
@@ -181,15 +185,34 @@ fn encode_file(
     let w = blobs.begin()?;
     let enc =
         crypto::encrypt_all(input, recipients, w, size_hint, progress).map_err(|e| match e {
-            // A failed write (a full disk, a disk error) is the archive's, not the input's.
-            crypto::CryptoError::Io(io) => match crate::store::output_error(io) {
-                Ok(io) => io_err(blobs.dir(), io),
-                Err(io) if matches!(io.raw_os_error(), Some(28 | 122)) => io_err(blobs.dir(), io),
-                Err(io) => io_err(&f.path, io),
+            crypto::CryptoError::Io(io) => match RemoteError::from_io(&io) {
+                // An upload that failed is the store's, not the input's.
+                Some(r) => StoreError::Remote(r),
+                // A failed write (a full disk, a disk error) is the archive's, not the input's.
+                None => match crate::store::output_error(io) {
+                    Ok(io) => io_err(std::path::Path::new(&blobs.label()), io),
+                    Err(io) if matches!(io.raw_os_error(), Some(28 | 122)) => {
+                        io_err(std::path::Path::new(&blobs.label()), io)
+                    }
+                    Err(io) => io_err(&f.path, io),
+                },
             },
             other => StoreError::Crypto(other),
         })?;
     let sealed = blobs.seal(enc.out, size_hint >= DURABLE_AT_SEAL)?;
+    describe(f, opts, Some(sealed), None, enc.sha256, enc.len)
+}
+
+/// The metadata envelope entry of `f` (FORMAT.md §5.2), a fresh salt, and
+/// what stores its content.
+fn describe(
+    f: &InputFile,
+    opts: &IngestOptions,
+    sealed: Option<SealedBlob>,
+    known: Option<(Digest, u64)>,
+    sha256: Digest,
+    len: u64,
+) -> Result<Encoded, StoreError> {
     let mut salt = [0u8; 32];
     getrandom::fill(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
     let name = f.rel.rsplit('/').next().unwrap_or(&f.rel).to_string();
@@ -198,8 +221,8 @@ fn encode_file(
         path: f.rel.clone(),
         media_type: meta::media_type_for(&name).to_string(),
         name,
-        size: enc.len,
-        sha256: enc.sha256,
+        size: len,
+        sha256,
         salt: Digest(salt),
         source: opts.source.clone(),
         case: opts.case.clone(),
@@ -208,8 +231,9 @@ fn encode_file(
     Ok(Encoded {
         rel: f.rel.clone(),
         sealed,
-        sha256: enc.sha256,
-        len: enc.len,
+        known,
+        sha256,
+        len,
         commitment: m.commitment(),
         meta: m,
     })
@@ -218,6 +242,9 @@ fn encode_file(
 /// Files at most this large are encoded by worker threads, several at a time;
 /// larger ones use the pipelined encryptor (both cores) one at a time.
 const PARALLEL_MAX: u64 = 4 << 20;
+/// Encoding threads with an object store: small files are uploaded by them,
+/// each upload mostly waiting on the network (at most 8 MiB buffered each).
+const REMOTE_WORKERS: usize = 8;
 /// At most this many encoded files wait to be committed (bounds temp files).
 const IN_FLIGHT: usize = 512;
 
@@ -324,8 +351,17 @@ impl Archive {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|n| (1..=16).contains(n))
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
-        let (blobs, recipients) = (self.blobs.clone(), self.recipients.clone());
+            .unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+                // Uploads to an object store wait on the network more than on
+                // the CPU: more of them at once (FORMAT.md §7.7).
+                if self.docs.is_local() {
+                    cores
+                } else {
+                    cores.max(REMOTE_WORKERS)
+                }
+            });
+        let (blobs, recipients) = (self.docs.clone(), self.recipients.clone());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let stop = std::sync::atomic::AtomicBool::new(false);
         let consumed = std::sync::atomic::AtomicUsize::new(0);
@@ -369,9 +405,7 @@ impl Archive {
                     consumed.store(i, std::sync::atomic::Ordering::Relaxed);
                     obs.file_started(f);
                     let encoded = if f.size > PARALLEL_MAX {
-                        encode_file(&self.blobs, &self.recipients, f, opts, &mut |n| {
-                            obs.bytes(n)
-                        })
+                        self.encode_large(f, opts, &key, &in_batch, &mut |n| obs.bytes(n))
                     } else {
                         loop {
                             if let Some(r) = ready.remove(&i) {
@@ -447,10 +481,46 @@ impl Archive {
         in_batch: &HashMap<Digest, (Digest, u64)>,
         obs: &mut dyn IngestObserver,
     ) -> Result<Pending, StoreError> {
-        let e = encode_file(&self.blobs, &self.recipients, f, opts, &mut |n| {
-            obs.bytes(n)
-        })?;
+        let e = self.encode_large(f, opts, key, in_batch, &mut |n| obs.bytes(n))?;
         self.finish_one(e, key, fingerprints, in_batch)
+    }
+
+    /// Encodes a large file on this thread. On an object store the file is
+    /// hashed first: content already stored is not uploaded again (FORMAT.md
+    /// §7.7); a local store decides after encoding, as for small files.
+    fn encode_large(
+        &self,
+        f: &InputFile,
+        opts: &IngestOptions,
+        key: &[u8; 32],
+        in_batch: &HashMap<Digest, (Digest, u64)>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Encoded, StoreError> {
+        if !self.docs.is_local() {
+            let (sha, len) = blobs::hash_file(&f.path).map_err(|e| io_err(&f.path, e))?;
+            if let Some(known) = self.stored_already(&dedup_tag(key, &sha), in_batch)? {
+                progress(len);
+                return describe(f, opts, None, Some(known), sha, len);
+            }
+        }
+        encode_file(&self.docs, &self.recipients, f, opts, progress)
+    }
+
+    /// The blob (and its size) that already stores the content whose
+    /// deduplication tag is `tag` (FORMAT.md §7.3): one of this batch, or an
+    /// older one that still exists.
+    fn stored_already(
+        &self,
+        tag: &Digest,
+        in_batch: &HashMap<Digest, (Digest, u64)>,
+    ) -> Result<Option<(Digest, u64)>, StoreError> {
+        if let Some(&(b, len)) = in_batch.get(tag) {
+            return Ok(Some((b, len)));
+        }
+        match self.db.dedup(tag)? {
+            Some(b) => Ok(self.docs.size(&b)?.map(|len| (b, len))),
+            None => Ok(None),
+        }
     }
 
     /// Decides, in input order, whether the content is already stored
@@ -465,6 +535,7 @@ impl Archive {
         let Encoded {
             rel,
             sealed,
+            known,
             sha256,
             len,
             commitment,
@@ -473,29 +544,24 @@ impl Archive {
         let mut blobs = Vec::with_capacity(2);
         let tag = dedup_tag(key, &sha256);
         // A blob of this batch is published with the batch; an older one must exist.
-        let existing = match in_batch.get(&tag) {
-            Some(&(b, len)) => Some((b, Some(len))),
-            None => self
-                .db
-                .dedup(&tag)?
-                .filter(|b| self.blobs.exists(b))
-                .map(|b| (b, None)),
+        let existing = match known {
+            Some(k) => Some(k),
+            None => self.stored_already(&tag, in_batch)?,
         };
-        let (blob, blob_size, deduplicated, dedup) = match existing {
-            Some((b, known_len)) => {
+        let (blob, blob_size, deduplicated, dedup) = match (existing, sealed) {
+            (Some((b, len)), sealed) => {
                 drop(sealed);
-                let len = match known_len {
-                    Some(l) => l,
-                    None => fs::metadata(self.blobs.path(&b))
-                        .map_err(|e| io_err(&self.blobs.path(&b), e))?
-                        .len(),
-                };
                 (b, len, true, None)
             }
-            None => {
+            (None, Some(sealed)) => {
                 let (d, l) = (sealed.digest, sealed.len);
                 blobs.push(sealed);
                 (d, l, false, Some((tag, d)))
+            }
+            (None, None) => {
+                return Err(StoreError::Internal(format!(
+                    "the stored content of {rel} disappeared during the ingest"
+                )))
             }
         };
         let body = self.new_record(Payload::Ingest(Ingest {

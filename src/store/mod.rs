@@ -16,6 +16,7 @@ pub mod events;
 pub mod extract;
 pub(crate) mod fault;
 pub mod flat;
+pub mod gc;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;

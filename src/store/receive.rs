@@ -23,6 +23,7 @@ use crate::store::bundle_file::{
 };
 use crate::store::db::DigestKind;
 use crate::store::ingest::{dedup_key, dedup_tag};
+use crate::store::remote::RemoteError;
 use crate::store::share::EVIDENCE_DIR;
 use crate::store::{io_err, StoreError};
 
@@ -91,10 +92,13 @@ impl Archive {
         // The document: stored again here only if this archive does not hold it yet.
         let key = dedup_key(signer);
         let tag = dedup_tag(&key, &env.sha256);
-        let existing = self.db.dedup(&tag)?.filter(|d| self.blobs.exists(d));
+        let existing = match self.db.dedup(&tag)? {
+            Some(d) => self.docs.size(&d)?.map(|len| (d, len)),
+            None => None,
+        };
         let mut sealed: Vec<SealedBlob> = Vec::new();
         let (blob, blob_size) = match existing {
-            Some(d) => {
+            Some((d, len)) => {
                 payload_pass::<io::Sink>(
                     &b,
                     Some(&share),
@@ -104,11 +108,11 @@ impl Archive {
                     &mut rep.findings,
                     progress,
                 )?;
-                let p = self.blobs.path(&d);
-                (d, fs::metadata(&p).map_err(|e| io_err(&p, e))?.len())
+                (d, len)
             }
             None => {
-                let w = self.blobs.begin()?;
+                // Streamed into the document store: `blobs/` or an upload (FORMAT.md §7.7).
+                let w = self.docs.begin()?;
                 let w = payload_pass(
                     &b,
                     Some(&share),
@@ -125,9 +129,13 @@ impl Archive {
                 match (w, rep.findings.is_empty()) {
                     (Some(w), true) => {
                         let w = w.into_inner().map_err(|e| {
-                            io_err(self.blobs.dir(), crate::store::unmarked(e.into_error()))
+                            let e = crate::store::unmarked(e.into_error());
+                            match RemoteError::from_io(&e) {
+                                Some(r) => StoreError::Remote(r),
+                                None => io_err(self.blobs.dir(), e),
+                            }
                         })?;
-                        let s = self.blobs.seal(w, true)?;
+                        let s = self.docs.seal(w, true)?;
                         let d = (s.digest, s.len);
                         sealed.push(s);
                         d

@@ -118,6 +118,13 @@ pub struct S3Settings {
     pub region: Option<String>,
 }
 
+impl RemoteError {
+    /// The remote error an I/O error of a [`RemoteWriter`] or [`RemoteReader`] carries, if any.
+    pub fn from_io(e: &io::Error) -> Option<RemoteError> {
+        e.get_ref()?.downcast_ref::<RemoteError>().cloned()
+    }
+}
+
 /// Why a remote operation failed, as far as the user can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -135,8 +142,8 @@ pub enum RemoteFailure {
 }
 
 /// A failed remote operation: where, what was done, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{location}: {op} {object}: {detail}")]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{location}: {op}{}: {detail}", if .object.is_empty() { String::new() } else { format!(" {}", .object) })]
 pub struct RemoteError {
     pub location: String,
     pub op: &'static str,
@@ -372,7 +379,7 @@ impl Remote {
             Inner::Dir(d) => {
                 let root = d.join(rel_prefix);
                 if root.exists() {
-                    list_dir(d, &root, &mut out)?;
+                    list_dir(d, &root, &mut out, false)?;
                 }
             }
             Inner::Object {
@@ -393,6 +400,23 @@ impl Remote {
                     }
                     Ok::<_, StoreError>(())
                 })?;
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Temporary files that writes to a directory left under `rel_prefix`
+    /// (a writer killed before [`RemoteWriter::finish`]), as `(name, size)`;
+    /// [`Remote::list`] hides them. An object store has none (an upload cut
+    /// short is not an object).
+    pub fn list_temps(&self, rel_prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        check_rel(rel_prefix)?;
+        let mut out = Vec::new();
+        if let Inner::Dir(d) = &self.inner {
+            let root = d.join(rel_prefix);
+            if root.exists() {
+                list_dir(d, &root, &mut out, true)?;
             }
         }
         out.sort();
@@ -424,15 +448,19 @@ impl Remote {
                     rt: rt.clone(),
                     pending: bytes::Bytes::new(),
                     at: 0,
+                    label: self.label.clone(),
+                    rel: rel.to_string(),
                 }
             }
         };
         Ok(Some(RemoteReader { inner }))
     }
 
-    /// A streaming writer of an object: a multipart upload on an object store
-    /// (memory bounded by two parts in flight), a temporary file on a
-    /// directory. Nothing is visible under `rel` before [`RemoteWriter::finish`].
+    /// A streaming writer of an object: on an object store, one PUT at
+    /// [`RemoteWriter::finish`] for an object of at most one part (8 MiB),
+    /// else a multipart upload (memory bounded by two parts in flight); a
+    /// temporary file on a directory. Nothing is visible under `rel` before
+    /// [`RemoteWriter::finish`].
     pub fn writer(&self, rel: &str) -> Result<RemoteWriter, StoreError> {
         check_rel(rel)?;
         let inner = match &self.inner {
@@ -448,11 +476,13 @@ impl Remote {
                 store, prefix, rt, ..
             } => {
                 self.check_writable("put", rel)?;
-                let upload = rt
-                    .block_on(store.put_multipart(&obj_path(prefix, rel)))
-                    .map_err(|e| remote_err(&self.label, "put", rel, e))?;
+                // The multipart upload starts only once more than a part is
+                // written; a smaller object is one PUT at `finish`.
                 WriterInner::Upload {
-                    up: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+                    up: None,
+                    small: Vec::new(),
+                    store: store.clone(),
+                    path: obj_path(prefix, rel),
                     rt: rt.clone(),
                 }
             }
@@ -527,24 +557,31 @@ fn temp_name(p: &Path) -> PathBuf {
     p.with_file_name(format!(".{name}.{}.tmp", hex::encode(nonce)))
 }
 
-fn list_dir(base: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<(), StoreError> {
+/// Files under `dir` with names relative to `base`: the objects, or, with
+/// `temps`, only the temporary files of writes in progress or cut short.
+fn list_dir(
+    base: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, u64)>,
+    temps: bool,
+) -> Result<(), StoreError> {
     for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
         let entry = entry.map_err(|e| io_err(dir, e))?;
         let p = entry.path();
         let ft = entry.file_type().map_err(|e| io_err(&p, e))?;
         if ft.is_dir() {
-            list_dir(base, &p, out)?;
+            list_dir(base, &p, out, temps)?;
         } else if ft.is_file() {
             let name = p
                 .strip_prefix(base)
                 .unwrap_or(&p)
                 .to_string_lossy()
                 .into_owned();
-            if name
+            let temp = name
                 .rsplit('/')
                 .next()
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
-            {
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+            if temp != temps {
                 continue;
             }
             let len = entry.metadata().map_err(|e| io_err(&p, e))?.len();
@@ -568,6 +605,11 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
     use object_store::Error as E;
     let failure = match &e {
         E::NotFound { .. } => RemoteFailure::NotFound,
+        // S3 answers a bad key or secret with 403 too (Garage: AccessDenied,
+        // "Invalid signature"; AWS: SignatureDoesNotMatch, InvalidAccessKeyId).
+        E::PermissionDenied { .. } if bad_key_text(&e.to_string()) => {
+            RemoteFailure::Unauthenticated
+        }
         E::PermissionDenied { .. } => RemoteFailure::Denied,
         E::Unauthenticated { .. } => RemoteFailure::Unauthenticated,
         _ => classify_text(&e.to_string()),
@@ -583,7 +625,7 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
         }
         src = s.source();
     }
-    let detail = detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    let detail = short_detail(&detail);
     StoreError::Remote(RemoteError {
         location: label.to_string(),
         op,
@@ -591,6 +633,43 @@ fn remote_err(label: &str, op: &'static str, rel: &str, e: object_store::Error) 
         failure,
         detail,
     })
+}
+
+/// Whether a refusal's text says the key itself is wrong (not its rights).
+fn bad_key_text(t: &str) -> bool {
+    [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "Invalid signature",
+        "No such key",
+        "InvalidToken",
+        "ExpiredToken",
+    ]
+    .iter()
+    .any(|c| t.contains(c))
+}
+
+/// One line: whitespace collapsed, and an S3 XML error body replaced by its
+/// code and message.
+fn short_detail(detail: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let a = detail.find(&open)? + open.len();
+        let b = detail[a..].find(&close)? + a;
+        Some(detail[a..b].to_string())
+    };
+    let text = match (
+        detail.find("<?xml").or_else(|| detail.find("<Error>")),
+        tag("Code"),
+    ) {
+        (Some(at), Some(code)) => {
+            let msg = tag("Message").unwrap_or_default();
+            format!("{}{code}: {msg}", &detail[..at])
+        }
+        _ => detail.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// S3 servers answer bad keys with 403 and an XML code; object_store passes
@@ -750,6 +829,9 @@ enum ReaderInner {
         rt: Arc<tokio::runtime::Runtime>,
         pending: bytes::Bytes,
         at: usize,
+        /// For errors: the location and object.
+        label: String,
+        rel: String,
     },
 }
 
@@ -762,6 +844,8 @@ impl Read for RemoteReader {
                 rt,
                 pending,
                 at,
+                label,
+                rel,
             } => loop {
                 if *at < pending.len() {
                     let n = buf.len().min(pending.len() - *at);
@@ -775,7 +859,14 @@ impl Read for RemoteReader {
                         *pending = b;
                         *at = 0;
                     }
-                    Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                    // The classified error travels inside the io::Error
+                    // ([`RemoteError::from_io`] takes it out again).
+                    Some(Err(e)) => {
+                        return Err(match remote_err(label, "get", rel, e) {
+                            StoreError::Remote(r) => io::Error::other(r),
+                            other => io::Error::other(other.to_string()),
+                        })
+                    }
                 }
             },
         }
@@ -800,7 +891,12 @@ enum WriterInner {
         dest: PathBuf,
     },
     Upload {
+        /// The multipart upload, once started.
         up: Option<WriteMultipart>,
+        /// What was written before it started (at most one part).
+        small: Vec<u8>,
+        store: Arc<dyn ObjectStore>,
+        path: ObjPath,
         rt: Arc<tokio::runtime::Runtime>,
     },
     Done,
@@ -824,11 +920,20 @@ impl RemoteWriter {
                 }
                 super::blobs::sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
             }
-            WriterInner::Upload { mut up, rt } => {
-                if let Some(up) = up.take() {
-                    rt.block_on(up.finish())
-                        .map_err(|e| remote_err(&self.label, "put", &self.rel, e))?;
-                }
+            WriterInner::Upload {
+                mut up,
+                small,
+                store,
+                path,
+                rt,
+            } => {
+                let done = match up.take() {
+                    Some(up) => rt.block_on(up.finish()).map(|_| ()),
+                    None => rt
+                        .block_on(store.put(&path, PutPayload::from(small)))
+                        .map(|_| ()),
+                };
+                done.map_err(|e| remote_err(&self.label, "put", &self.rel, e))?;
             }
             WriterInner::Done => {}
         }
@@ -844,18 +949,46 @@ impl Write for RemoteWriter {
                 self.written += n as u64;
                 Ok(n)
             }
-            WriterInner::Upload { up: Some(up), rt } => {
+            WriterInner::Upload {
+                up,
+                small,
+                store,
+                path,
+                rt,
+            } => {
+                let io_fail = |e| {
+                    // The classified error travels inside the io::Error
+                    // ([`RemoteError::from_io`] takes it out again).
+                    let StoreError::Remote(r) = remote_err(&self.label, "put", &self.rel, e) else {
+                        return io::Error::other("upload failed");
+                    };
+                    io::Error::other(r)
+                };
+                if up.is_none() {
+                    if small.len() + buf.len() <= PART_SIZE {
+                        small.extend_from_slice(buf);
+                        self.written += buf.len() as u64;
+                        return Ok(buf.len());
+                    }
+                    let upload = rt.block_on(store.put_multipart(path)).map_err(io_fail)?;
+                    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    let _enter = rt.enter();
+                    w.write(small);
+                    *small = Vec::new();
+                    *up = Some(w);
+                }
+                let Some(up) = up.as_mut() else {
+                    return Err(io::Error::other("upload not started"));
+                };
                 // Back-pressure first, so at most PARTS_IN_FLIGHT parts are in memory.
                 rt.block_on(up.wait_for_capacity(PARTS_IN_FLIGHT))
-                    .map_err(|e| {
-                        io::Error::other(format!("{}: put {}: {e}", self.label, self.rel))
-                    })?;
+                    .map_err(io_fail)?;
                 let _enter = rt.enter();
                 up.write(buf);
                 self.written += buf.len() as u64;
                 Ok(buf.len())
             }
-            _ => Err(io::Error::other("write after finish")),
+            WriterInner::Done => Err(io::Error::other("write after finish")),
         }
     }
 
@@ -870,7 +1003,9 @@ impl Drop for RemoteWriter {
             WriterInner::File { tmp, .. } => {
                 let _ = fs::remove_file(tmp);
             }
-            WriterInner::Upload { up: Some(up), rt } => {
+            WriterInner::Upload {
+                up: Some(up), rt, ..
+            } => {
                 let _ = rt.block_on(up.abort());
             }
             _ => {}
@@ -947,6 +1082,19 @@ mod tests {
         for good in ["checkpoint", "tile/0/x001/234", "tile/entries/000.p/7"] {
             check_rel(good).unwrap();
         }
+    }
+
+    #[test]
+    fn s3_error_bodies_become_one_short_line() {
+        let t = "Error performing PUT http://h/b/k - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>AccessDenied</Code><Message>Forbidden: Invalid signature</Message><Resource>/b/k</Resource></Error>";
+        let d = short_detail(t);
+        assert_eq!(
+            d,
+            "Error performing PUT http://h/b/k - Server returned non-2xx status code: 403 Forbidden: AccessDenied: Forbidden: Invalid signature"
+        );
+        assert!(bad_key_text(&d));
+        assert!(!bad_key_text("AccessDenied: bucket policy"));
+        assert_eq!(short_detail("a\n  b"), "a b");
     }
 
     #[test]

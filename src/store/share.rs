@@ -285,8 +285,10 @@ impl Archive {
             e
         };
         let tmpf = create_private(&tmp)?;
-        let blob_path = self.blobs.path(&doc.blob);
-        let blob = File::open(&blob_path).map_err(|e| cleanup(io_err(&blob_path, e)))?;
+        // Streamed from where the blob is kept (FORMAT.md §7.7).
+        let blob_path = std::path::PathBuf::from(self.docs.label())
+            .join(crate::store::blobs::object_name(&doc.blob));
+        let blob = self.docs.open(&doc.blob).map_err(cleanup)?;
         let mut hashing = HashingReader::new(blob);
         let enc = {
             let r = crypto::decrypt_from(ids, BufReader::with_capacity(1 << 20, &mut hashing))

@@ -4,9 +4,8 @@
 //! Every failed check becomes a [`Finding`](crate::core::report::Finding); the
 //! verifier goes on after a finding so that one report lists all of them.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{self, BufReader};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, BufReader, Read};
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::{self, Identities};
@@ -14,7 +13,7 @@ use crate::core::hash::Digest;
 use crate::core::merkle::{self, TreeSize};
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
-use crate::store::blobs;
+use crate::store::blobs::{self, Blobs, Listed};
 use crate::store::extract::HashingReader;
 use crate::store::logfile::Frame;
 use crate::store::verify_records::{Scanned, FLAT_LISTED};
@@ -29,6 +28,9 @@ pub struct VerifyOptions<'a> {
     /// witness), opened with [`Archive::open_since_checkpoint`]: the archive
     /// must hold each one's tree, and its latest checkpoint must extend it.
     pub since: &'a [Checkpoint],
+    /// Check the contents of only this many document blobs, chosen at random
+    /// (`--sample N`); every blob's existence and size is still checked.
+    pub sample: Option<u64>,
 }
 
 /// Progress hooks for long verifications.
@@ -81,6 +83,8 @@ impl Frontier {
 pub(crate) struct BlobRef {
     pub(crate) index: u64,
     pub(crate) size: u64,
+    /// A document's ciphertext (kept in the document store), not an envelope or note.
+    pub(crate) doc: bool,
 }
 
 impl Archive {
@@ -308,70 +312,99 @@ impl Archive {
 
         self.check_witness_state(&mut rep)?;
 
-        // 3. Blobs: every referenced one exists and hashes to its name; no strays.
-        let listed = self.blob_store().list()?;
-        obs.phase("blobs", listed.iter().map(|(_, _, l)| l).sum());
-        let mut present: HashMap<Digest, u64> = HashMap::new();
-        for (path, d, len) in &listed {
-            rep.coverage.blobs += 1;
-            rep.coverage.blob_bytes += len;
-            let name = path
-                .file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let Some(d) = d else {
-                rep.add(
-                    Subject::Blob(name),
-                    Check::BlobUnreferenced,
-                    "a file in the blob store that is not named by a digest",
-                );
-                continue;
-            };
-            let (actual, alen) =
-                blobs::hash_file(path).map_err(|e| StoreError::Io(path.clone(), e))?;
-            obs.advance(*len);
-            present.insert(*d, alen);
-            match refs.get(d) {
-                Some(r) if actual != *d => rep.add(
-                    Subject::Blob(d.to_hex()),
-                    Check::BlobHash,
-                    format!(
-                        "content hashes to {actual} (referenced by record {})",
-                        r.index
-                    ),
-                ),
-                Some(_) => {}
-                // Nothing depends on a blob no record names; one whose contents
-                // do not match its name is what a crash during a batched
-                // ingest can leave (FORMAT.md §7.1), so it is said, not doubled.
-                None => rep.add(
-                    Subject::Blob(d.to_hex()),
-                    Check::BlobUnreferenced,
-                    if actual == *d {
-                        "no record references this blob (left by an interrupted ingest?)"
-                            .to_string()
-                    } else {
-                        format!(
-                            "no record references this blob, and its content hashes to {actual} (a write cut short by a crash, or tampering); nothing depends on it"
-                        )
-                    },
-                ),
+        // 3. Blobs: every referenced one exists and hashes to its name; no
+        // strays. Document blobs may be on an object store (FORMAT.md §7.7);
+        // envelopes and notes are always in `blobs/`.
+        let remote = !self.docs.is_local();
+        let local = self.docs_listed(&Blobs::Local(self.blob_store().clone()))?;
+        let docs = if remote {
+            Some(self.docs_listed(&self.docs)?)
+        } else {
+            None
+        };
+        let doc_listed = docs.as_ref().unwrap_or(&local);
+        // `--sample N`: N referenced document blobs, chosen with OS randomness.
+        let chosen: Option<HashSet<Digest>> = match opts.sample {
+            None => None,
+            Some(k) => {
+                let mut cands: Vec<Digest> = doc_listed
+                    .iter()
+                    .filter_map(|l| l.digest)
+                    .filter(|d| refs.get(d).is_some_and(|r| r.doc))
+                    .collect();
+                cands.sort();
+                cands.dedup();
+                let picked = sample(&mut cands, k)?;
+                rep.sampled = Some(picked.clone());
+                Some(picked.into_iter().collect())
             }
+        };
+        // Sampling covers document blobs only; envelopes and notes (local,
+        // small) and unreferenced local files are always hashed.
+        let is_doc = |l: &Listed| {
+            l.digest
+                .is_some_and(|d| refs.get(&d).is_some_and(|r| r.doc))
+        };
+        let hashed = |l: &Listed, in_docs: bool| match &chosen {
+            Some(c) if in_docs && is_doc(l) => l.digest.is_some_and(|d| c.contains(&d)),
+            _ => true,
+        };
+        let total: u64 = local
+            .iter()
+            .filter(|l| hashed(l, !remote))
+            .map(|l| l.len)
+            .chain(
+                docs.iter()
+                    .flatten()
+                    .filter(|l| hashed(l, true) && l.digest.is_some_and(|d| refs.contains_key(&d)))
+                    .map(|l| l.len),
+            )
+            .sum();
+        obs.phase("blobs", total);
+        let mut present_local: HashMap<Digest, u64> = HashMap::new();
+        let mut present_docs: HashMap<Digest, u64> = HashMap::new();
+        let local_store = Blobs::Local(self.blob_store().clone());
+        self.check_listed(
+            &local_store,
+            &local,
+            &refs,
+            &|l| hashed(l, !remote),
+            &mut present_local,
+            &mut rep,
+            obs,
+        )?;
+        if let Some(docs) = &docs {
+            self.check_listed(
+                &self.docs,
+                docs,
+                &refs,
+                &|l| hashed(l, true),
+                &mut present_docs,
+                &mut rep,
+                obs,
+            )?;
+        } else {
+            present_docs = present_local.clone();
         }
+        let present_of = |r: &BlobRef| if r.doc { &present_docs } else { &present_local };
         let mut missing: Vec<(&Digest, &BlobRef)> = refs
             .iter()
-            .filter(|(d, _)| !present.contains_key(d))
+            .filter(|(d, r)| !present_of(r).contains_key(d))
             .collect();
         missing.sort_by_key(|(_, r)| r.index);
         for (d, r) in missing {
             rep.add(
                 Subject::Record(r.index),
                 Check::BlobMissing,
-                format!("blob {d} does not exist"),
+                if r.doc && remote {
+                    format!("blob {d} does not exist in {}", self.docs.label())
+                } else {
+                    format!("blob {d} does not exist")
+                },
             );
         }
         for (d, r) in &refs {
-            if let Some(&len) = present.get(d) {
+            if let Some(&len) = present_of(r).get(d) {
                 if len != r.size {
                     rep.add(
                         Subject::Record(r.index),
@@ -381,6 +414,7 @@ impl Archive {
                 }
             }
         }
+        let present_meta = &present_local;
 
         // 4. Deep: decrypt every envelope and document, check every commitment.
         if let Some(ids) = opts.deep {
@@ -391,8 +425,11 @@ impl Archive {
             for rec in &ingests {
                 let i = rec.body.index;
                 let Some(ing) = rec.document() else { continue };
-                if !present.contains_key(&ing.meta) || !present.contains_key(&ing.blob) {
+                if !present_meta.contains_key(&ing.meta) || !present_docs.contains_key(&ing.blob) {
                     continue; // already reported as missing
+                }
+                if chosen.as_ref().is_some_and(|c| !c.contains(&ing.blob)) {
+                    continue; // not in the sample
                 }
                 let m = match self.metadata_cached(rec, ids, &mut envelopes) {
                     Ok(m) => {
@@ -423,9 +460,7 @@ impl Archive {
                         continue;
                     }
                 };
-                let path = self.blob_store().path(&ing.blob);
-                let file = File::open(&path).map_err(|e| StoreError::Io(path.clone(), e))?;
-                let mut hr = HashingReader::new(file);
+                let mut hr = HashingReader::new(self.docs.open(&ing.blob)?);
                 match crypto::decrypt_all(ids, BufReader::new(&mut hr), io::sink(), &mut |_| {}) {
                     Err(e) => rep.add(
                         Subject::Record(i),
@@ -455,6 +490,148 @@ impl Archive {
         }
         Ok(rep)
     }
+}
+
+impl Archive {
+    /// The objects of `store` (FORMAT.md §7.7).
+    fn docs_listed(&self, store: &Blobs) -> Result<Vec<Listed>, StoreError> {
+        store.list()
+    }
+
+    /// Checks the objects `listed` of `store` against the records' references:
+    /// each is named by a digest and referenced (else `blob_unreferenced`,
+    /// which also covers uploads left under `incoming/`), and, where `hash`
+    /// says so, hashes to its name (streamed). Fills `present` (address, size).
+    #[allow(clippy::too_many_arguments)]
+    fn check_listed(
+        &self,
+        store: &Blobs,
+        listed: &[Listed],
+        refs: &HashMap<Digest, BlobRef>,
+        hash: &dyn Fn(&Listed) -> bool,
+        present: &mut HashMap<Digest, u64>,
+        rep: &mut Report,
+        obs: &mut dyn VerifyObserver,
+    ) -> Result<(), StoreError> {
+        let remote = !store.is_local();
+        for l in listed {
+            rep.coverage.blobs += 1;
+            rep.coverage.blob_bytes += l.len;
+            let Some(d) = l.digest else {
+                let reason = if l.name.starts_with(&format!("{}/", blobs::INCOMING)) {
+                    "an upload left by an interrupted ingest, receive or migrate; `custody gc` removes it"
+                } else if remote {
+                    "an object in the blob store that is not named by a digest"
+                } else {
+                    "a file in the blob store that is not named by a digest"
+                };
+                let name = if remote {
+                    l.name.clone()
+                } else {
+                    l.name.rsplit('/').next().unwrap_or(&l.name).to_string()
+                };
+                rep.add(Subject::Blob(name), Check::BlobUnreferenced, reason);
+                continue;
+            };
+            present.insert(d, l.len);
+            let referenced = refs.get(&d);
+            // Unreferenced objects on a store are not downloaded: nothing
+            // depends on them and `custody gc` removes them.
+            let actual = if hash(l) && (referenced.is_some() || !remote) {
+                let rd = store.open(&d)?;
+                let (actual, _) = blobs::hash_read(Progress {
+                    inner: rd,
+                    obs: &mut *obs,
+                })
+                .map_err(
+                    |e| match crate::store::remote::RemoteError::from_io(&e) {
+                        Some(r) => StoreError::Remote(r),
+                        None => StoreError::Io(store.label().into(), e),
+                    },
+                )?;
+                Some(actual)
+            } else {
+                None
+            };
+            match (referenced, actual) {
+                (Some(r), Some(actual)) if actual != d => rep.add(
+                    Subject::Blob(d.to_hex()),
+                    Check::BlobHash,
+                    format!(
+                        "content hashes to {actual} (referenced by record {}){}",
+                        r.index,
+                        if remote {
+                            format!(", in {}", store.label())
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ),
+                (Some(_), _) => {}
+                // Nothing depends on a blob no record names; one whose contents
+                // do not match its name is what a crash during a batched
+                // ingest can leave (FORMAT.md §7.1), so it is said, not doubled.
+                (None, actual) => rep.add(
+                    Subject::Blob(d.to_hex()),
+                    Check::BlobUnreferenced,
+                    match actual {
+                        Some(a) if a != d => format!(
+                            "no record references this blob, and its content hashes to {a} (a write cut short by a crash, or tampering); nothing depends on it"
+                        ),
+                        _ => "no record references this blob (left by an interrupted ingest?); `custody gc` removes it"
+                            .to_string(),
+                    },
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A reader that reports the bytes read through it as verify progress.
+struct Progress<'a, R> {
+    inner: R,
+    obs: &'a mut dyn VerifyObserver,
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.obs.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// `k` of `items` chosen uniformly at random (a partial Fisher-Yates
+/// shuffle seeded from the operating system's randomness), sorted.
+fn sample(items: &mut [Digest], k: u64) -> Result<Vec<Digest>, StoreError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| StoreError::Internal(e.to_string()))?;
+    // Counter-mode SHA-256 of the seed: unbiased enough by rejection below.
+    let mut ctr = 0u64;
+    let mut next = || {
+        ctr += 1;
+        let mut b = seed.to_vec();
+        b.extend_from_slice(&ctr.to_be_bytes());
+        let d = Digest::of(&b);
+        u64::from_be_bytes(d.0[..8].try_into().unwrap_or([0; 8]))
+    };
+    let k = usize::try_from(k).unwrap_or(usize::MAX).min(items.len());
+    for i in 0..k {
+        let span = (items.len() - i) as u64;
+        // Rejection sampling: uniform in 0..span.
+        let zone = u64::MAX - (u64::MAX % span);
+        let r = loop {
+            let v = next();
+            if v < zone {
+                break v % span;
+            }
+        };
+        items.swap(i, i + r as usize);
+    }
+    let mut out = items[..k].to_vec();
+    out.sort();
+    Ok(out)
 }
 
 /// Why the archive does not hold, or does not extend, the outside checkpoint

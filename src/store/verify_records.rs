@@ -415,8 +415,12 @@ impl Archive {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
         // and every later record must state the same length.
-        let add_ref = |out: &mut Scanned, d: Digest, size: u64| {
-            let first = out.refs.entry(d).or_insert(BlobRef { index: n, size });
+        let add_ref = |out: &mut Scanned, d: Digest, size: u64, doc: bool| {
+            let first = out.refs.entry(d).or_insert(BlobRef {
+                index: n,
+                size,
+                doc,
+            });
             if first.size != size {
                 let (i, s) = (first.index, first.size);
                 out.doc_findings.push((
@@ -427,7 +431,7 @@ impl Archive {
             }
         };
         if let Payload::Annotate(a) = &rec.body.payload {
-            add_ref(out, a.note, a.note_size);
+            add_ref(out, a.note, a.note_size, false);
         }
         if let Some(r) = rec.receive() {
             out.links.push((n, r.clone()));
@@ -455,8 +459,8 @@ impl Archive {
         }
         if let Some(ing) = rec.document() {
             docs.insert(n, ing.commitment);
-            add_ref(out, ing.blob, ing.blob_size);
-            add_ref(out, ing.meta, ing.meta_size);
+            add_ref(out, ing.blob, ing.blob_size, true);
+            add_ref(out, ing.meta, ing.meta_size, false);
             if deep {
                 out.ingests.push(rec.clone());
             }

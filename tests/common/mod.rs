@@ -606,3 +606,4 @@ pub fn require_tool(name: &str) -> PathBuf {
     }
     panic!("`{name}` is not installed; install it (Debian: apt-get install age openssh-client)")
 }
+pub mod garage;
