@@ -156,13 +156,13 @@ fn mirrored_tiles(m: &Fixture) -> Vec<(String, Vec<u8>)> {
 /// idempotently, mirror again. For an S3 server: call it with
 /// `s3://bucket/prefix` twice (credentials and endpoint in the AWS_*
 /// environment of the test process).
-fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str) {
+fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str, extra: &[&str]) {
     let (s1, r1) = checkpoint_root(f);
-    let p = publish_to(f, publish_loc, &[]);
+    let p = publish_to(f, publish_loc, extra);
     assert_eq!(p["size"], s1);
     assert_eq!(p["checkpoint_written"], true);
     let m = Fixture::new_as("guardian");
-    let r = mirror_from(&m, mirror_loc, &f.vkey(), &[]);
+    let r = mirror_from(&m, mirror_loc, &f.vkey(), extra);
     r.ok();
     let v = r.json();
     assert_eq!(v["root"], r1.as_str(), "{v}");
@@ -172,13 +172,13 @@ fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str) {
     fs::write(d.join("a.txt"), format!("one more after {s1}\n")).unwrap();
     f.ingest_json(&[d.to_str().unwrap()]);
     let (s2, r2) = checkpoint_root(f);
-    let p = publish_to(f, publish_loc, &[]);
+    let p = publish_to(f, publish_loc, extra);
     assert_eq!(p["previous_size"], s1);
     assert_eq!(p["bundles_written"], 1);
-    let p = publish_to(f, publish_loc, &[]);
+    let p = publish_to(f, publish_loc, extra);
     assert_eq!(p["checkpoint_written"], false);
     assert_eq!(p["bytes_written"], 0);
-    let r = mirror_from(&m, mirror_loc, &f.vkey(), &[]);
+    let r = mirror_from(&m, mirror_loc, &f.vkey(), extra);
     r.ok();
     let v = r.json();
     assert_eq!(v["status"], "extended");
@@ -190,10 +190,46 @@ fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str) {
 fn journey_through_a_directory_and_over_http() {
     let f = Fixture::with_samples();
     let d = f.path().join("pub-a");
-    journey_through(&f, d.to_str().unwrap(), d.to_str().unwrap());
+    journey_through(&f, d.to_str().unwrap(), d.to_str().unwrap(), &[]);
     let d = f.path().join("pub-b");
     let http = Http::serve(&d);
-    journey_through(&f, d.to_str().unwrap(), &http.url);
+    journey_through(&f, d.to_str().unwrap(), &http.url, &[]);
+}
+
+/// The same journey through a bucket of a real S3-compatible server (Garage,
+/// tests/common/garage.rs; skipped with a message without a Garage binary
+/// unless CUSTODY_REQUIRE_GARAGE=1). The endpoint and region are given as
+/// flags, the credentials only in the environment.
+#[test]
+fn journey_through_an_s3_bucket() {
+    let Some(g) = common::garage::garage() else {
+        return;
+    };
+    let place = g.bucket("dropsite-log");
+    let f = Fixture::with_samples();
+    let extra = [
+        "--endpoint",
+        &place.endpoint,
+        "--region",
+        common::garage::REGION,
+    ];
+    journey_through(&f, &place.url, &place.url, &extra);
+    // What went to the bucket is the C2SP layout: the checkpoint and the tiles.
+    let r = custody::store::remote::Remote::open(
+        &custody::store::remote::Location::parse(&place.url).unwrap(),
+        &custody::store::remote::S3Settings {
+            endpoint: Some(place.endpoint.clone()),
+            region: Some(common::garage::REGION.into()),
+        },
+    )
+    .unwrap();
+    let names: Vec<String> = r.list("").unwrap().into_iter().map(|(n, _)| n).collect();
+    assert!(names.iter().any(|n| n == "checkpoint"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("tile/entries/")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("tile/0/")), "{names:?}");
 }
 
 #[test]

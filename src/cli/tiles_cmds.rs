@@ -35,6 +35,29 @@ pub struct PublishArgs {
     /// Re-read every object the checkpoint implies and rewrite any that is missing or differs.
     #[arg(long)]
     recheck: bool,
+    #[command(flatten)]
+    s3: S3Args,
+}
+
+/// Where an `s3://` location's server is. Not secret: credentials come only
+/// from the AWS environment variables or a profile (src/store/remote.rs).
+#[derive(clap::Args, Debug, Default)]
+pub struct S3Args {
+    /// S3 endpoint for an s3:// location (default: AWS_ENDPOINT_URL, the profile, AWS).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// S3 region for an s3:// location (default: AWS_REGION, the profile).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl S3Args {
+    fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+        }
+    }
 }
 
 pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32, StoreError> {
@@ -46,7 +69,7 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32, StoreError> {
             a.dest
         )));
     }
-    let dest = Remote::open(&loc, &S3Settings::default())?;
+    let dest = Remote::open(&loc, &a.s3.settings())?;
     let started = Instant::now();
     let pb = ctx.out.progress(0, false, "publish");
     let r = publish::publish(&root, &dest, a.recheck, &mut |n| pb.inc(n));
@@ -130,6 +153,8 @@ pub struct MirrorArgs {
     /// Where to write split-view evidence (default: in the mirror's directory).
     #[arg(long, value_name = "FILE")]
     evidence_out: Option<PathBuf>,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
@@ -137,7 +162,7 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
     if !crate::store::archive::is_archive(&root) {
         return Err(StoreError::NotAnArchive(root.display().to_string()));
     }
-    let src = Remote::open(&Location::parse(&a.src)?, &S3Settings::default())?;
+    let src = Remote::open(&Location::parse(&a.src)?, &a.s3.settings())?;
     let trust = ctx.trust_store().ok();
     let policy = ctx.policy(&a.policy)?;
     let keys = match &a.vkey {
