@@ -166,7 +166,7 @@ root_domain = ".s3.garage.localhost"
         .arg("-c")
         .arg(
             r#"P=$1; B=$2; C=$3; D=$4
-"$B" -c "$C" server >/dev/null 2>&1 &
+"$B" -c "$C" server >"$D/server.log" 2>&1 &
 G=$!
 while kill -0 "$P" 2>/dev/null && kill -0 "$G" 2>/dev/null; do sleep 0.5; done
 kill "$G" 2>/dev/null; wait "$G" 2>/dev/null; rm -rf "$D""#,
@@ -187,22 +187,37 @@ kill "$G" 2>/dev/null; wait "$G" 2>/dev/null; rm -rf "$D""#,
         config,
         endpoint: format!("http://127.0.0.1:{s3}"),
     };
-    // The node ID, once the server answers.
+    // The node ID, once the server answers on its RPC port (`node id` alone
+    // can answer from the key file before the server listens).
     let deadline = Instant::now() + Duration::from_secs(30);
     let node = loop {
         let o = g.cli(&["node", "id", "-q"]);
-        if o.status.success() {
+        if o.status.success() && std::net::TcpStream::connect(("127.0.0.1", rpc)).is_ok() {
             let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
             break s.split('@').next().unwrap().to_string();
         }
         assert!(
             Instant::now() < deadline,
-            "Garage did not start: {}",
-            String::from_utf8_lossy(&o.stderr)
+            "Garage did not start: {}{}",
+            String::from_utf8_lossy(&o.stderr),
+            g.server_log()
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    g.ok(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+    // The first admin command may still find the server busy starting: retried.
+    loop {
+        let o = g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "garage layout assign: {}{}",
+            String::from_utf8_lossy(&o.stderr),
+            g.server_log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     g.ok(&["layout", "apply", "--version", "1"]);
     g.ok(&["key", "import", "--yes", "-n", "ci", KEY_ID, SECRET]);
     // Shared by every test of this binary (see the module docs).
@@ -218,6 +233,15 @@ kill "$G" 2>/dev/null; wait "$G" 2>/dev/null; rm -rf "$D""#,
 }
 
 impl Garage {
+    /// The end of the server's log, for a failure message.
+    fn server_log(&self) -> String {
+        let log = self.config.with_file_name("server.log");
+        let s = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = s.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("\n--- garage server log (end) ---\n{}", tail.join("\n"))
+    }
+
     fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(&self.bin)
             .arg("-c")
