@@ -239,6 +239,15 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
         ],
     )
     .ok();
+    let mut c = custody();
+    c.args(["witness", "serve", "--help"]);
+    let r = run(c);
+    r.ok();
+    assert!(
+        r.stdout.contains("curl --data-binary @body"),
+        "{}",
+        r.stdout
+    );
     // A non-loopback address is refused without --public.
     let mut c = custody();
     c.args(["-A", s(&dir), "witness", "serve", "--listen", "0.0.0.0:0"]);

@@ -1,5 +1,5 @@
 //! `custody witness serve`: the C2SP tlog-witness `add-checkpoint` endpoint
-//! over HTTP/1.1 (docs/FORMAT.md §11.3). Plumbing only: every request goes
+//! over HTTP/1.1 (docs/FORMAT.md §11.2, `witness serve`). Plumbing only: every request goes
 //! through the same [`check`] and [`conclude`] as `custody witness cosign`.
 //!
 //! One connection at a time, one request per connection (`Connection:
@@ -305,7 +305,7 @@ impl Server {
         }
     }
 
-    /// C2SP tlog-witness add-checkpoint (FORMAT.md §11.3).
+    /// C2SP tlog-witness add-checkpoint (FORMAT.md §11.2, `witness serve`).
     fn add_checkpoint(&self, body: &[u8], seen: &mut Seen) -> Result<Response, StoreError> {
         let (proof, cp_bytes) = match witness::parse_add_checkpoint(body) {
             Ok(p) => p,
