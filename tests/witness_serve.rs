@@ -394,6 +394,25 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     long.extend_from_slice(b"\r\n\r\n");
     assert_eq!(srv.raw(&long).0, 431);
 
+    // While another process holds the archive lock: 503, Retry-After.
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("lock"))
+        .unwrap();
+    // (Size 4 again: unchanged, cosigned afresh.)
+    let again = f
+        .run(&["prove", "--consistency", "4"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    lock.lock().unwrap();
+    let (st, head, _) = srv.post(&again);
+    assert_eq!(st, 503);
+    assert!(head.contains("retry-after: 1"), "{head}");
+    lock.unlock().unwrap();
+    assert_eq!(srv.post(&again).0, 200);
+
     // The witness archive is not held between requests, and its history
     // passes verify.
     let mut c = custody();

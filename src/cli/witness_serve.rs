@@ -437,6 +437,8 @@ fn read_request(s: &mut TcpStream) -> Result<(Head, Vec<u8>), Refused> {
         if start.elapsed() > REQUEST_DEADLINE {
             return Err(none(Response::text(408, "request timeout")));
         }
+        let left = REQUEST_DEADLINE.saturating_sub(start.elapsed());
+        let _ = s.set_read_timeout(Some(left.clamp(Duration::from_millis(1), IO_TIMEOUT)));
         match s.read(&mut chunk) {
             Ok(0) => return Err(none(Response::text(400, "incomplete request"))),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -471,6 +473,8 @@ fn read_request(s: &mut TcpStream) -> Result<(Head, Vec<u8>), Refused> {
         if start.elapsed() > REQUEST_DEADLINE {
             return Err(with(Response::text(408, "request timeout")));
         }
+        let left = REQUEST_DEADLINE.saturating_sub(start.elapsed());
+        let _ = s.set_read_timeout(Some(left.clamp(Duration::from_millis(1), IO_TIMEOUT)));
         match s.read(&mut chunk) {
             Ok(0) => {
                 return Err(with(Response::text(
