@@ -170,6 +170,16 @@ fn vectors_replay_with_spec_statuses() {
     let srv = Server::start(&dir, tmp.path(), &["--evidence-dir", s(&ev)]);
     let steps = v["sequence"].as_array().unwrap();
     assert_eq!(steps.len(), 9);
+    // Before step 1: its checkpoint with old 0 but a proof line is 422
+    // (a proof from size 0 must be empty), and changes nothing.
+    let first = steps[0]["request_body"].as_str().unwrap();
+    let with_line = first.replacen(
+        "old 0\n",
+        "old 0\nKgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        1,
+    );
+    let (st, _, b) = srv.post(with_line.as_bytes());
+    assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
     for st in steps {
         let body = st["request_body"].as_str().unwrap();
         let want = st["spec_status"].as_u64().unwrap() as u16;
@@ -210,7 +220,7 @@ fn vectors_replay_with_spec_statuses() {
         log.lines()
             .filter(|l| l.contains("POST /add-checkpoint"))
             .count(),
-        9,
+        10,
         "{log}"
     );
     let key = fs::read_to_string(keys.join("witness.key")).unwrap();
