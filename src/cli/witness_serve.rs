@@ -177,6 +177,8 @@ pub struct Head {
     pub path: String,
     pub content_length: Option<usize>,
     pub chunked: bool,
+    /// `Expect: 100-continue` (curl sends it for bodies over 1 KiB).
+    pub expect_continue: bool,
 }
 
 /// Parses an HTTP/1.x request head (without the final empty line).
@@ -197,6 +199,7 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Response> {
     let path = target.split('?').next().unwrap_or_default().to_string();
     let mut content_length = None;
     let mut chunked = false;
+    let mut expect_continue = false;
     for l in lines {
         let (k, v) = l.split_once(':').ok_or_else(|| bad("malformed header"))?;
         let v = v.trim();
@@ -210,6 +213,8 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Response> {
             content_length = Some(n);
         } else if k.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
+        } else if k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue") {
+            expect_continue = true;
         }
     }
     Ok(Head {
@@ -217,6 +222,7 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Response> {
         path,
         content_length,
         chunked,
+        expect_continue,
     })
 }
 
@@ -469,6 +475,9 @@ fn read_request(s: &mut TcpStream) -> Result<(Head, Vec<u8>), Refused> {
             format!("body larger than {} bytes", witness::MAX_BODY),
         )));
     }
+    if head.expect_continue && body.len() < len {
+        let _ = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
     while body.len() < len {
         if start.elapsed() > REQUEST_DEADLINE {
             return Err(with(Response::text(408, "request timeout")));
@@ -503,7 +512,9 @@ mod tests {
         assert_eq!(h.method, "POST");
         assert_eq!(h.path, ADD_CHECKPOINT);
         assert_eq!(h.content_length, Some(12));
-        assert!(!h.chunked);
+        assert!(!h.chunked && !h.expect_continue);
+        let h = parse_head(b"POST /add-checkpoint HTTP/1.1\r\nExpect: 100-Continue").unwrap();
+        assert!(h.expect_continue);
         let h = parse_head(b"GET /x?y HTTP/1.0\r\ntransfer-encoding: chunked").unwrap();
         assert_eq!((h.path.as_str(), h.chunked), ("/x", true));
         for bad in [
