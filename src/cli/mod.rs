@@ -18,6 +18,7 @@ mod share_cmds;
 mod tiles_cmds;
 mod trust;
 mod witness;
+mod witness_serve;
 
 use std::path::{Path, PathBuf};
 

@@ -10,12 +10,15 @@ use serde::Serialize;
 use super::output::Paint;
 use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
+use crate::core::checkpoint::Checkpoint;
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::cosignature;
 use crate::core::evidence::SplitViewEvidence;
+use crate::core::keys::SignerKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::witness::{self, Accept, OfferedProof};
-use crate::store::witness::write_atomic;
+use crate::store::archive::Archive;
+use crate::store::witness::{write_atomic, CosignedEntry, WitnessConfig, WitnessedLog};
 use crate::store::{io_err, StoreError};
 
 #[derive(Debug, Args)]
@@ -29,7 +32,8 @@ Workflow (in your own archive, with your witness key from `custody keygen`):
   custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key
   custody witness cosign dropsite.checkpoint > dropsite.cosig
   custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig
-  custody witness cosign --from https://dropsite.example/log -o dropsite.cosig")]
+  custody witness cosign --from https://dropsite.example/log -o dropsite.cosig
+  custody witness serve --listen 127.0.0.1:7380    # the same checks over HTTP")]
 pub struct WitnessArgs {
     #[command(subcommand)]
     action: WitnessAction,
@@ -41,6 +45,8 @@ enum WitnessAction {
     AddLog(AddLogArgs),
     /// Check a checkpoint against this witness's history and print a cosignature line.
     Cosign(CosignArgs),
+    /// Serve the C2SP tlog-witness add-checkpoint endpoint over HTTP (loopback unless --public).
+    Serve(super::witness_serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +89,7 @@ pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
     match a.action {
         WitnessAction::AddLog(a) => add_log(ctx, a),
         WitnessAction::Cosign(a) => cosign(ctx, a),
+        WitnessAction::Serve(a) => super::witness_serve::serve(ctx, a),
     }
 }
 
@@ -152,7 +159,7 @@ fn read_bounded(p: &Path) -> Result<Vec<u8>, StoreError> {
     std::fs::read(p).map_err(|e| io_err(p, e))
 }
 
-fn sanitise(origin: &str) -> String {
+pub(crate) fn sanitise(origin: &str) -> String {
     origin
         .chars()
         .map(|c| {
@@ -232,14 +239,14 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         }
     }
     let origin = sc.checkpoint().origin.clone();
-    let log = wc.log(&origin).ok_or_else(|| {
-        StoreError::Input(format!(
-            "this archive does not witness the log {origin:?}; add it with `custody witness add-log {origin} VKEY`"
-        ))
-    })?;
-    let opened = match SignedCheckpoint::open(&cp_bytes, &log.vkey, &[]) {
-        Ok(o) => o,
-        Err(e) => {
+    let checked = match check(&arch, &wc, &cp_bytes, &origin)? {
+        Checked::Ok(c) => c,
+        Checked::UnknownLog => {
+            return Err(StoreError::Input(format!(
+                "this archive does not witness the log {origin:?}; add it with `custody witness add-log {origin} VKEY`"
+            )))
+        }
+        Checked::BadSignature(e) => {
             return refuse(
                 ctx,
                 "log_signature",
@@ -258,45 +265,37 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
             )
         })?;
     let key = ctx.load_signer(&key_path)?;
-    check_distinct(&key.verifier(), arch.log_key(), &log.vkey)?;
-    let history = arch.witness_history(&origin)?;
-    let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
-    let size = opened.checkpoint.size;
-    if let (Some(r), Some(last)) = (&remote, cps.last()) {
-        if proof.is_none() && last.size > 0 && last.size < size {
-            proof = Some(proof_from_tiles(r, last.size, size)?);
+    let size = checked.size();
+    if let (Some(r), Some(last)) = (&remote, checked.history.last()) {
+        let last = last.checkpoint.size;
+        if proof.is_none() && last > 0 && last < size {
+            proof = Some(proof_from_tiles(r, last, size)?);
         }
     }
-    let accepted = match witness::decide(&cps, &opened.checkpoint, proof.as_ref()) {
-        Ok(acc) => acc,
-        Err(r) => {
-            let evidence = match r.conflicts_with() {
-                None => None,
-                Some(i) => {
-                    let ev = SplitViewEvidence {
-                        log_key: log.vkey.clone(),
-                        cosigned: history[i].note.clone(),
-                        offending: cp_bytes.clone(),
-                        proof: proof.clone(),
-                    };
-                    let path = a.evidence_out.clone().unwrap_or_else(|| {
-                        PathBuf::from(format!("split-view-{}-{size}.evidence", sanitise(&origin)))
-                    });
-                    write_atomic(&path, &ev.encode())?;
-                    Some(path)
-                }
-            };
-            return refuse(ctx, r.as_str(), &r.to_string(), evidence);
+    let evidence_out = |origin: &str, size: u64| {
+        a.evidence_out.clone().unwrap_or_else(|| {
+            PathBuf::from(format!("split-view-{}-{size}.evidence", sanitise(origin)))
+        })
+    };
+    let (accepted, line) = match conclude(
+        &arch,
+        checked,
+        &key,
+        &cp_bytes,
+        proof.as_ref(),
+        None,
+        &evidence_out,
+    )? {
+        Concluded::Cosigned { accepted, line } => (accepted, line),
+        Concluded::Refused { refusal, evidence } => {
+            return refuse(ctx, refusal.as_str(), &refusal.to_string(), evidence)
+        }
+        Concluded::OldMismatch { .. } | Concluded::Unprocessable(_) => {
+            return Err(StoreError::Internal(
+                "an add-checkpoint check ran without an expected old size".into(),
+            ))
         }
     };
-    // Persist before the cosignature exists anywhere (C2SP tlog-witness).
-    if accepted != Accept::Unchanged {
-        arch.witness_record(&cp_bytes)?;
-    }
-    let now = crate::core::time::now_ms() / 1000;
-    let sig = cosignature::cosign(sc.note().text(), &key, now)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    let line = sig.to_line();
     if let Some(o) = &a.output {
         write_atomic(o, line.as_bytes())?;
     }
@@ -329,6 +328,146 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         ctx.out.info(&format!("cosigned: {what}"));
     }
     Ok(EXIT_OK)
+}
+
+/// A checkpoint whose log this witness knows and whose log signature
+/// verified, with the log's history at this witness.
+pub(crate) struct CheckedCheckpoint {
+    log: WitnessedLog,
+    opened: Checkpoint,
+    note_text: String,
+    history: Vec<CosignedEntry>,
+}
+
+impl CheckedCheckpoint {
+    pub(crate) fn size(&self) -> u64 {
+        self.opened.size
+    }
+    /// The latest size this witness cosigned for the log (0 if none).
+    pub(crate) fn latest_size(&self) -> u64 {
+        self.history.last().map_or(0, |h| h.checkpoint.size)
+    }
+}
+
+pub(crate) enum Checked {
+    Ok(Box<CheckedCheckpoint>),
+    UnknownLog,
+    BadSignature(String),
+}
+
+/// First half of witnessing, shared by `witness cosign` and `witness serve`:
+/// the log must be witnessed here and the checkpoint signed by its key.
+pub(crate) fn check(
+    arch: &Archive,
+    wc: &WitnessConfig,
+    cp_bytes: &[u8],
+    origin: &str,
+) -> Result<Checked, StoreError> {
+    let Some(log) = wc.log(origin) else {
+        return Ok(Checked::UnknownLog);
+    };
+    let opened = match SignedCheckpoint::open(cp_bytes, &log.vkey, &[]) {
+        Ok(o) => o.checkpoint,
+        Err(e) => return Ok(Checked::BadSignature(e.to_string())),
+    };
+    let note_text = SignedCheckpoint::parse(cp_bytes)
+        .map_err(|e| StoreError::Internal(e.to_string()))?
+        .note()
+        .text()
+        .to_string();
+    Ok(Checked::Ok(Box::new(CheckedCheckpoint {
+        log: log.clone(),
+        opened,
+        note_text,
+        history: arch.witness_history(origin)?,
+    })))
+}
+
+pub(crate) enum Concluded {
+    Cosigned {
+        accepted: Accept,
+        line: String,
+    },
+    Refused {
+        refusal: witness::Refusal,
+        evidence: Option<PathBuf>,
+    },
+    /// tlog-witness: `old` is not the latest cosigned size (409).
+    OldMismatch {
+        latest: u64,
+        evidence: Option<PathBuf>,
+    },
+    /// tlog-witness rules beyond [`witness::decide`] (422).
+    Unprocessable(&'static str),
+}
+
+/// Second half, shared by `witness cosign` and `witness serve`: decide
+/// against the history (FORMAT.md §11.2), write split-view evidence on a
+/// conflicting refusal, persist an accepted checkpoint (fsynced) and only
+/// then sign the cosignature line (FORMAT.md §11.1). `expect_old` is the
+/// add-checkpoint request's `old` when the caller follows tlog-witness's
+/// HTTP rules (409 when it is not the latest cosigned size). The caller
+/// holds the archive lock, so the check and the append are one step.
+pub(crate) fn conclude(
+    arch: &Archive,
+    checked: Box<CheckedCheckpoint>,
+    key: &SignerKey,
+    cp_bytes: &[u8],
+    proof: Option<&OfferedProof>,
+    expect_old: Option<u64>,
+    evidence_out: &dyn Fn(&str, u64) -> PathBuf,
+) -> Result<Concluded, StoreError> {
+    check_distinct(&key.verifier(), arch.log_key(), &checked.log.vkey)?;
+    let origin = checked.opened.origin.clone();
+    let history = &checked.history;
+    let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
+    let size = checked.opened.size;
+    let decision = witness::decide(&cps, &checked.opened, proof);
+    let evidence = match decision.as_ref().err().and_then(|r| r.conflicts_with()) {
+        None => None,
+        Some(i) => {
+            let ev = SplitViewEvidence {
+                log_key: checked.log.vkey.clone(),
+                cosigned: history[i].note.clone(),
+                offending: cp_bytes.to_vec(),
+                proof: proof.cloned(),
+            };
+            let path = evidence_out(&origin, size);
+            write_atomic(&path, &ev.encode())?;
+            Some(path)
+        }
+    };
+    if let Some(old) = expect_old {
+        let latest = checked.latest_size();
+        if old != latest {
+            return Ok(Concluded::OldMismatch { latest, evidence });
+        }
+        if old == 0 && proof.is_some_and(|p| !p.hashes.is_empty()) {
+            return Ok(Concluded::Unprocessable(
+                "a consistency proof from size 0 must be empty",
+            ));
+        }
+        if size == 0 && checked.opened.root != crate::core::merkle::empty_root() {
+            return Ok(Concluded::Unprocessable(
+                "a checkpoint of size 0 must have the empty tree's root",
+            ));
+        }
+    }
+    let accepted = match decision {
+        Ok(acc) => acc,
+        Err(refusal) => return Ok(Concluded::Refused { refusal, evidence }),
+    };
+    // Persist before the cosignature exists anywhere (C2SP tlog-witness).
+    if accepted != Accept::Unchanged {
+        arch.witness_record(cp_bytes)?;
+    }
+    let now = crate::core::time::now_ms() / 1000;
+    let sig = cosignature::cosign(&checked.note_text, key, now)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(Concluded::Cosigned {
+        accepted,
+        line: sig.to_line(),
+    })
 }
 
 /// The consistency proof from `old` to `new` computed from a published

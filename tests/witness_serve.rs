@@ -1,0 +1,437 @@
+//! `custody witness serve` (issue 7, optional part): the C2SP tlog-witness
+//! add-checkpoint endpoint over HTTP, driven with raw HTTP/1.1 requests:
+//! guardian's archive witnesses dropsite's log; the litewitness vectors
+//! (tests/data/tlog_witness_add_checkpoint.json) are replayed.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// A running `custody witness serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    stderr: PathBuf,
+}
+
+impl Server {
+    fn start(archive: &Path, cwd: &Path, extra: &[&str]) -> Server {
+        let stderr = cwd.join(format!("serve-{}.log", std::process::id()));
+        let mut c = custody_std();
+        c.current_dir(cwd)
+            .arg("-A")
+            .arg(archive)
+            .args(["witness", "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&stderr).unwrap());
+        let mut child = c.spawn().unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line {first:?}"))
+            .to_string();
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// Sends raw bytes; returns (status, headers lower-cased, body).
+    fn raw(&self, req: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        // The server may answer (413) and close before the whole body is
+        // sent; a failed write is then expected.
+        let _ = s.write_all(req);
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        let end = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&resp)));
+        let head = String::from_utf8(resp[..end].to_vec()).unwrap();
+        let status = head[9..12].parse().unwrap();
+        (status, head.to_ascii_lowercase(), resp[end + 4..].to_vec())
+    }
+
+    fn post(&self, body: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut req = format!(
+            "POST /add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        self.raw(&req)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An archive of `outlet` used as a witness, with its own trust store.
+fn witness_archive(parent: &Path, outlet: &str) -> (PathBuf, PathBuf) {
+    let keys = copy_keys(&parent.join("wkeys"), outlet);
+    let dir = parent.join("witness-archive");
+    let mut c = custody();
+    c.arg("init")
+        .arg(&dir)
+        .arg("--signing-key")
+        .arg(keys.join("signing.key"))
+        .arg("--recipient")
+        .arg(keys.join("recipient.txt"));
+    run(c).ok();
+    (dir, keys)
+}
+
+fn wrun(dir: &Path, args: &[&str]) -> Run {
+    let mut c = custody();
+    c.current_dir(dir.parent().unwrap())
+        .arg("-A")
+        .arg(dir)
+        .args(args);
+    run(c)
+}
+
+fn ingest(f: &Fixture, name: &str) {
+    let p = f.path().join("in").join(name);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, format!("document {name}\n")).unwrap();
+    f.run(&["ingest", s(&p), "--source", "s"]).ok();
+}
+
+/// `old 0`, no proof, the log's current checkpoint.
+fn first_body(f: &Fixture) -> Vec<u8> {
+    let mut b = b"old 0\n\n".to_vec();
+    b.extend_from_slice(&f.run(&["checkpoint"]).ok().stdout_bytes);
+    b
+}
+
+#[test]
+fn vectors_replay_with_spec_statuses() {
+    let v: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(repo().join("tests/data/tlog_witness_add_checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, keys) = witness_archive(tmp.path(), "guardian");
+    let log = &v["trusted_logs"][0];
+    wrun(
+        &dir,
+        &[
+            "witness",
+            "add-log",
+            log["origin"].as_str().unwrap(),
+            log["vkey"].as_str().unwrap(),
+            "--witness-key",
+            s(&keys.join("witness.key")),
+        ],
+    )
+    .ok();
+    // The sumdb case's key is not named as its origin: custody refuses to
+    // witness such a log, so that case cannot be replayed.
+    let sumdb = &v["sumdb_case"]["trusted_logs"][0];
+    wrun(
+        &dir,
+        &[
+            "witness",
+            "add-log",
+            sumdb["origin"].as_str().unwrap(),
+            sumdb["vkey"].as_str().unwrap(),
+        ],
+    )
+    .error(&["origin"]);
+    let ev = tmp.path().join("evidence");
+    let srv = Server::start(&dir, tmp.path(), &["--evidence-dir", s(&ev)]);
+    let steps = v["sequence"].as_array().unwrap();
+    assert_eq!(steps.len(), 9);
+    // Before step 1: its checkpoint with old 0 but a proof line is 422
+    // (a proof from size 0 must be empty), and changes nothing.
+    let first = steps[0]["request_body"].as_str().unwrap();
+    let with_line = first.replacen(
+        "old 0\n",
+        "old 0\nKgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        1,
+    );
+    let (st, _, b) = srv.post(with_line.as_bytes());
+    assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
+    for st in steps {
+        let body = st["request_body"].as_str().unwrap();
+        let want = st["spec_status"].as_u64().unwrap() as u16;
+        let (status, head, got) = srv.post(body.as_bytes());
+        let got = String::from_utf8(got).unwrap();
+        assert_eq!(status, want, "step {}: {got}\n{}", st["step"], srv.log());
+        match status {
+            200 => {
+                assert!(
+                    got.starts_with("\u{2014} theguardian.example/witness "),
+                    "{got}"
+                );
+                assert!(
+                    head.contains("content-type: text/plain; charset=utf-8"),
+                    "{head}"
+                );
+            }
+            409 => {
+                let want_body = st["litewitness_asserts"][0]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("body == ")
+                    .unwrap();
+                let want_body: String = serde_json::from_str(want_body).unwrap();
+                assert_eq!(got, want_body);
+                assert!(head.contains("content-type: text/x.tlog.size"), "{head}");
+            }
+            _ => {}
+        }
+    }
+    // Steps 4 and 5 (failing proofs from the cosigned size 1) left evidence,
+    // in two files: the second did not overwrite the first.
+    let n = fs::read_dir(&ev).unwrap().count();
+    assert_eq!(n, 2, "{}", srv.log());
+    // One log line per request, no secrets.
+    let log = srv.log();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("POST /add-checkpoint"))
+            .count(),
+        10,
+        "{log}"
+    );
+    let key = fs::read_to_string(keys.join("witness.key")).unwrap();
+    assert!(!log.contains(key.trim()), "{log}");
+}
+
+#[test]
+fn journey_statuses_cosignatures_and_fork_evidence() {
+    let f = Fixture::new();
+    let (dir, wkeys) = witness_archive(f.path(), "guardian");
+    let trust = f.path().join("dropsite-trust.toml");
+    let log_run = |args: &[&str]| {
+        let mut c = f.cmd();
+        c.env("CUSTODY_TRUST_STORE", &trust).args(args);
+        run(c)
+    };
+    wrun(
+        &dir,
+        &[
+            "witness",
+            "add-log",
+            "dropsite.example/leaks",
+            s(&f.vkey()),
+            "--witness-key",
+            s(&wkeys.join("witness.key")),
+        ],
+    )
+    .ok();
+    let mut c = custody();
+    c.args(["witness", "serve", "--help"]);
+    let r = run(c);
+    r.ok();
+    assert!(
+        r.stdout.contains("curl --data-binary @body"),
+        "{}",
+        r.stdout
+    );
+    // A non-loopback address is refused without --public.
+    let mut c = custody();
+    c.args(["-A", s(&dir), "witness", "serve", "--listen", "0.0.0.0:0"]);
+    run(c).error(&["--public"]);
+
+    let ev = f.path().join("evidence");
+    let srv = Server::start(&dir, f.path(), &["--evidence-dir", s(&ev)]);
+    let wv = fs::read_to_string(wkeys.join("witness.vkey")).unwrap();
+    let wv = wv.trim();
+
+    // First checkpoint: 200, a cosignature the log stores and verify accepts.
+    ingest(&f, "a.txt");
+    let (st, _, cos1) = srv.post(&first_body(&f));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&cos1));
+    let cos1_file = f.path().join("cos1");
+    fs::write(&cos1_file, &cos1).unwrap();
+    log_run(&[
+        "checkpoint",
+        "add-cosignature",
+        s(&cos1_file),
+        "--witness",
+        wv,
+    ])
+    .ok();
+    let (code, v) = f.verify(&["--witness", wv, "--quorum", "1"]);
+    assert_eq!(code, OK, "{v}");
+
+    // Extension with the proof from `prove --consistency 1`: 200.
+    ingest(&f, "b.txt");
+    ingest(&f, "c.txt");
+    let body3 = f
+        .run(&["prove", "--consistency", "1"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    let (st, _, cos3) = srv.post(&body3);
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&cos3));
+    let cos3_file = f.path().join("cos3");
+    fs::write(&cos3_file, &cos3).unwrap();
+    log_run(&[
+        "checkpoint",
+        "add-cosignature",
+        s(&cos3_file),
+        "--witness",
+        wv,
+    ])
+    .ok();
+    // The same request again: old 1 is no longer the latest size (409, 3).
+    let (st, head, b) = srv.post(&body3);
+    assert_eq!((st, b.as_slice()), (409, &b"3\n"[..]));
+    assert!(head.contains("content-type: text/x.tlog.size"), "{head}");
+
+    // Unknown origin: 404.
+    let other = Fixture::new_as("972mag");
+    ingest(&other, "q.txt");
+    let (st, _, b) = srv.post(&first_body(&other));
+    assert_eq!(st, 404, "{}", String::from_utf8_lossy(&b));
+
+    // A signature that does not verify with the log's key: 403.
+    ingest(&f, "d.txt");
+    let body4 = f
+        .run(&["prove", "--consistency", "3"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    let text = String::from_utf8(body4.clone()).unwrap();
+    let sig_at = text.rfind("\u{2014} dropsite.example/leaks ").unwrap()
+        + "\u{2014} dropsite.example/leaks ".len()
+        + 10;
+    let mut bad_sig = body4.clone();
+    bad_sig[sig_at] = if bad_sig[sig_at] == b'A' { b'B' } else { b'A' };
+    let (st, _, b) = srv.post(&bad_sig);
+    assert_eq!(st, 403, "{}", String::from_utf8_lossy(&b));
+
+    // A proof hash altered: 422, and evidence of an unrefuted split view.
+    let mut bad_proof = body4.clone();
+    let at = "old 3\n".len() + 3;
+    bad_proof[at] = if bad_proof[at] == b'A' { b'B' } else { b'A' };
+    let (st, _, b) = srv.post(&bad_proof);
+    assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
+    assert!(String::from_utf8_lossy(&b).contains("consistency proof"));
+    // The good proof is still accepted: refusals changed no state.
+    let (st, _, _) = srv.post(&body4);
+    assert_eq!(st, 200);
+
+    // Garbage, bad old line, old > size: 400.
+    for body in [&b"hello"[..], b"old x\n\nfoo\n", b"old 99\n\n"] {
+        let (st, _, _) = srv.post(body);
+        assert_eq!(st, 400, "{body:?}");
+    }
+    let mut too_old = b"old 99\n\n".to_vec();
+    too_old.extend_from_slice(&f.run(&["checkpoint"]).ok().stdout_bytes);
+    assert_eq!(srv.post(&too_old).0, 400);
+
+    // A fork: another archive with dropsite's key and other content, at the
+    // cosigned size 4, offered with the right old size: 422 and evidence
+    // that verify-evidence calls a proven fork.
+    let fork = Fixture::new();
+    for n in ["w", "x", "y", "z"] {
+        ingest(&fork, n);
+    }
+    let mut fbody = b"old 4\n\n".to_vec();
+    fbody.extend_from_slice(&fork.run(&["checkpoint"]).ok().stdout_bytes);
+    let before: Vec<_> = fs::read_dir(&ev)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let (st, _, b) = srv.post(&fbody);
+    assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
+    assert!(String::from_utf8_lossy(&b).contains("fork"));
+    let new: Vec<_> = fs::read_dir(&ev)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let mut c = custody();
+    c.args([
+        "verify-evidence",
+        s(&new[0]),
+        "--trust",
+        s(&f.vkey()),
+        "--json",
+    ]);
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.json()["verdict"], "proven_fork");
+
+    // HTTP-level refusals: body too large (413), no Content-Length (411),
+    // wrong method (405), other path (404), an oversized head (431).
+    let mut big = b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 70000\r\n\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 70000));
+    assert_eq!(srv.raw(&big).0, 413);
+    assert_eq!(
+        srv.raw(b"POST /add-checkpoint HTTP/1.1\r\n\r\nold 0\n").0,
+        411
+    );
+    let (st, head, _) = srv.raw(b"GET /add-checkpoint HTTP/1.1\r\n\r\n");
+    assert_eq!(st, 405);
+    assert!(head.contains("allow: post"), "{head}");
+    assert_eq!(srv.raw(b"GET / HTTP/1.1\r\n\r\n").0, 404);
+    let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 9000));
+    long.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(srv.raw(&long).0, 431);
+
+    // While another process holds the archive lock: 503, Retry-After.
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("lock"))
+        .unwrap();
+    // (Size 4 again: unchanged, cosigned afresh.)
+    let again = f
+        .run(&["prove", "--consistency", "4"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    lock.lock().unwrap();
+    let (st, head, _) = srv.post(&again);
+    assert_eq!(st, 503);
+    assert!(head.contains("retry-after: 1"), "{head}");
+    lock.unlock().unwrap();
+    assert_eq!(srv.post(&again).0, 200);
+
+    // The witness archive is not held between requests, and its history
+    // passes verify.
+    let mut c = custody();
+    c.args(["-A", s(&dir), "verify", "--json"]);
+    let r = run(c);
+    assert_eq!(r.code, OK, "{}", r.stdout);
+    let log = srv.log();
+    assert!(
+        log.contains("POST /add-checkpoint 200 origin=\"dropsite.example/leaks\" size=1"),
+        "{log}"
+    );
+}
