@@ -230,6 +230,20 @@ fn journey_through_an_s3_bucket() {
         "{names:?}"
     );
     assert!(names.iter().any(|n| n.starts_with("tile/0/")), "{names:?}");
+    // A witness cosigns straight from the bucket.
+    let w = Fixture::new_as("972mag");
+    let wkey = w.keys.join("witness.key");
+    w.run(&[
+        "witness",
+        "add-log",
+        "dropsite.example/leaks",
+        f.vkey().to_str().unwrap(),
+        "--witness-key",
+        wkey.to_str().unwrap(),
+    ])
+    .ok();
+    let v = w.json(&[&["witness", "cosign", "--from", &place.url][..], &extra].concat());
+    assert_eq!(v["accepted"], "first_use", "{v}");
 }
 
 #[test]

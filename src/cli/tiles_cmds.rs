@@ -52,7 +52,7 @@ pub struct S3Args {
 }
 
 impl S3Args {
-    fn settings(&self) -> S3Settings {
+    pub fn settings(&self) -> S3Settings {
         S3Settings {
             endpoint: self.endpoint.clone(),
             region: self.region.clone(),

@@ -18,6 +18,7 @@ use crate::core::keys::SignerKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::witness::{self, Accept, OfferedProof};
 use crate::store::archive::Archive;
+use crate::store::remote::{Location, Remote};
 use crate::store::witness::{write_atomic, CosignedEntry, WitnessConfig, WitnessedLog};
 use crate::store::{io_err, StoreError};
 
@@ -83,6 +84,8 @@ struct CosignArgs {
     /// (default: ./split-view-<origin>-<size>.evidence).
     #[arg(long, value_name = "FILE")]
     evidence_out: Option<PathBuf>,
+    #[command(flatten)]
+    s3: super::tiles_cmds::S3Args,
 }
 
 pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
@@ -185,7 +188,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
     let remote = match &a.from {
-        Some(src) => Some(crate::store::mirror::open_location(src)?),
+        Some(src) => Some(Remote::open(&Location::parse(src)?, &a.s3.settings())?),
         None => None,
     };
     let cp_path = a

@@ -903,12 +903,6 @@ impl TileReader for RemoteTiles<'_> {
     }
 }
 
-/// Helper for tests and tools: a location string opened with default S3
-/// settings.
-pub fn open_location(s: &str) -> Result<Remote, StoreError> {
-    Remote::open(&Location::parse(s)?, &S3Settings::default())
-}
-
 /// A hop of a chain of custody whose log this archive mirrors.
 #[derive(Debug, Clone, Serialize)]
 pub struct MirroredHop {
