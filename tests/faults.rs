@@ -356,16 +356,7 @@ fn receive_survives_every_fault() {
     let gu = Fixture::new_as("guardian");
     let wire = tempfile::tempdir().unwrap();
     let bundle = wire.path().join("memo.bundle");
-    ds.json(&[
-        "share",
-        "6",
-        "--to",
-        s(&gu.keys.join("recipient.txt")),
-        "-i",
-        s(&ds.identity()),
-        "-o",
-        s(&bundle),
-    ]);
+    ds.share_to("6", &gu, &bundle);
     let (gid, trusted) = (gu.identity(), ds.vkey());
     let args = |dir: &Path, _: &Path| -> Vec<String> {
         [
@@ -657,16 +648,7 @@ fn regression_a_blob_write_error_names_the_archive_not_the_input() {
     ds.ingest_json(&[s(&doc)]);
     // receive: the blob is written while the payload is re-encrypted.
     let bundle = wire.path().join("big.bundle");
-    ds.json(&[
-        "share",
-        "0",
-        "--to",
-        s(&gu.keys.join("recipient.txt")),
-        "-i",
-        s(&ds.identity()),
-        "-o",
-        s(&bundle),
-    ]);
+    ds.share_to("0", &gu, &bundle);
     let before = gu.snapshot();
     let r = run_env(
         &[

@@ -92,16 +92,7 @@ impl World {
         let ds = Fixture::with_samples();
         let gu = Fixture::new_as("guardian");
         let genuine = ds.path().join("genuine.bundle");
-        ds.json(&[
-            "share",
-            "6",
-            "--to",
-            s(&gu.keys.join("recipient.txt")),
-            "-i",
-            s(&ds.identity()),
-            "-o",
-            s(&genuine),
-        ]);
+        ds.share_to("6", &gu, &genuine);
         World { ds, gu, genuine }
     }
 

@@ -387,16 +387,7 @@ fn garage_receive_into_an_object_store_archive() {
     let gu = Fixture::new_as("guardian");
     set_blobs(&gu, &p.url, Some(&p.endpoint));
     let bundle = ds.path().join("memo.bundle");
-    ds.json(&[
-        "share",
-        "2",
-        "--to",
-        s(&gu.keys.join("recipient.txt")),
-        "-i",
-        s(&ds.identity()),
-        "-o",
-        s(&bundle),
-    ]);
+    ds.share_to("2", &gu, &bundle);
     let rx = gu.json(&[
         "receive",
         s(&bundle),

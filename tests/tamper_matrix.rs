@@ -103,16 +103,7 @@ impl World {
         fs::write(&extra, b"a document that came later\n").unwrap();
         ds.ingest_json(&[s(&extra)]);
         let bundle = wire("memo.bundle");
-        ds.json(&[
-            "share",
-            "2",
-            "--to",
-            s(&gu.keys.join("recipient.txt")),
-            "-i",
-            s(&ds.identity()),
-            "-o",
-            s(&bundle),
-        ]);
+        ds.share_to("2", &gu, &bundle);
         let bundle_old = wire("memo-before-refresh.bundle");
         fs::copy(&bundle, &bundle_old).unwrap();
         // Both witnesses cosign checkpoint 10 given the consistency proof from 8.

@@ -362,6 +362,21 @@ impl Fixture {
     }
 
     /// `custody -A DIR` with the clean environment.
+    /// `custody share INDEX --to <to's recipient> -i <own identity> -o OUT --json`.
+    #[track_caller]
+    pub fn share_to(&self, index: &str, to: &Fixture, out: &Path) -> Value {
+        self.json(&[
+            "share",
+            index,
+            "--to",
+            to.keys.join("recipient.txt").to_str().unwrap(),
+            "-i",
+            self.identity().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = custody();
         c.arg("-A").arg(&self.dir);
