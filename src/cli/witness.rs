@@ -162,17 +162,9 @@ fn read_bounded(p: &Path) -> Result<Vec<u8>, StoreError> {
     std::fs::read(p).map_err(|e| io_err(p, e))
 }
 
+/// The origin as one safe file-name component (FORMAT.md §11.4: the mirror rule).
 pub(crate) fn sanitise(origin: &str) -> String {
-    origin
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::store::mirror::dir_name(origin)
 }
 
 #[derive(Serialize)]

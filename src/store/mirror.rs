@@ -59,9 +59,10 @@ const ACTORS: &str = "actors";
 const LOCK: &str = "lock";
 
 /// A mirror's directory name: the origin with every character outside
-/// `[A-Za-z0-9._-]` replaced by `_` (FORMAT.md §13.4).
+/// `[A-Za-z0-9._-]` replaced by `_`, and a leading `.` (or nothing at all)
+/// made `_`, so that no origin names `.`, `..` or a hidden file (FORMAT.md §13.5).
 pub fn dir_name(origin: &str) -> String {
-    origin
+    let mut name: String = origin
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
@@ -70,7 +71,11 @@ pub fn dir_name(origin: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.replace_range(..name.len().min(1), "_");
+    }
+    name
 }
 
 /// `mirrors/<name>/mirror.toml`.
@@ -971,4 +976,19 @@ pub fn check_hops(
         });
     }
     Ok((seen, findings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dir_name;
+
+    #[test]
+    fn mirror_directory_names_stay_inside_mirrors() {
+        assert_eq!(dir_name("dropsite.example/leaks"), "dropsite.example_leaks");
+        assert_eq!(dir_name(".."), "_.");
+        assert_eq!(dir_name("."), "_");
+        assert_eq!(dir_name(""), "_");
+        assert_eq!(dir_name(".hidden/x"), "_hidden_x");
+        assert_eq!(dir_name("../../etc"), "_._.._etc");
+    }
 }
