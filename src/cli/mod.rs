@@ -143,7 +143,7 @@ enum Command {
     Gc(blob_cmds::GcArgs),
     /// Copy the document blobs to an object store (s3://…), verified, then switch to it.
     Migrate(blob_cmds::MigrateArgs),
-    /// Witness partners' logs: add-log, cosign (C2SP tlog-witness semantics, offline).
+    /// Witness partners' logs: add-log, cosign (offline), serve (C2SP tlog-witness over HTTP).
     Witness(witness::WitnessArgs),
     /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
     VerifyEvidence(witness::VerifyEvidenceArgs),
