@@ -150,12 +150,28 @@ fn mirrored_tiles(m: &Fixture) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// 972mag's archive, witnessing `f`'s log (dropsite.example/leaks).
+fn witness_of(f: &Fixture) -> Fixture {
+    let w = Fixture::new_as("972mag");
+    let wkey = w.keys.join("witness.key");
+    w.run(&[
+        "witness",
+        "add-log",
+        "dropsite.example/leaks",
+        f.vkey().to_str().unwrap(),
+        "--witness-key",
+        wkey.to_str().unwrap(),
+    ])
+    .ok();
+    w
+}
+
 /// The whole journey through locations only (no file access): publish `f`
 /// to `publish_loc`, mirror it from `mirror_loc` (the same place, or a URL
 /// serving it) into a fresh archive, ingest more, publish incrementally and
-/// idempotently, mirror again. For an S3 server: call it with
-/// `s3://bucket/prefix` twice (credentials and endpoint in the AWS_*
-/// environment of the test process).
+/// idempotently, mirror again. `extra` goes to both publish and mirror
+/// (`--endpoint`/`--region` for an s3:// location; credentials come from the
+/// test process's environment, see tests/common/garage.rs).
 fn journey_through(f: &Fixture, publish_loc: &str, mirror_loc: &str, extra: &[&str]) {
     let (s1, r1) = checkpoint_root(f);
     let p = publish_to(f, publish_loc, extra);
@@ -231,17 +247,7 @@ fn journey_through_an_s3_bucket() {
     );
     assert!(names.iter().any(|n| n.starts_with("tile/0/")), "{names:?}");
     // A witness cosigns straight from the bucket.
-    let w = Fixture::new_as("972mag");
-    let wkey = w.keys.join("witness.key");
-    w.run(&[
-        "witness",
-        "add-log",
-        "dropsite.example/leaks",
-        f.vkey().to_str().unwrap(),
-        "--witness-key",
-        wkey.to_str().unwrap(),
-    ])
-    .ok();
+    let w = witness_of(&f);
     let v = w.json(&[&["witness", "cosign", "--from", &place.url][..], &extra].concat());
     assert_eq!(v["accepted"], "first_use", "{v}");
 }
@@ -589,17 +595,7 @@ fn witness_cosigns_from_a_published_log() {
     let pubdir = f.path().join("published");
     let loc = pubdir.to_str().unwrap().to_string();
     publish_to(&f, &loc, &[]);
-    let w = Fixture::new_as("972mag");
-    let wkey = w.keys.join("witness.key");
-    w.run(&[
-        "witness",
-        "add-log",
-        "dropsite.example/leaks",
-        f.vkey().to_str().unwrap(),
-        "--witness-key",
-        wkey.to_str().unwrap(),
-    ])
-    .ok();
+    let w = witness_of(&f);
     let v = w.json(&["witness", "cosign", "--from", &loc]);
     assert_eq!(v["accepted"], "first_use");
     let d = f.path().join("more");

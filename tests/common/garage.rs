@@ -62,20 +62,6 @@ impl S3Place {
         }
         c
     }
-
-    /// [`S3Place::apply`] for a `std::process::Command`.
-    pub fn apply_std<'a>(&self, c: &'a mut Command) -> &'a mut Command {
-        c.env_remove("AWS_PROFILE")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/custody-tests/credentials",
-            )
-            .env("AWS_CONFIG_FILE", "/nonexistent/custody-tests/config");
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
 }
 
 static SERVER: OnceLock<Option<Garage>> = OnceLock::new();
