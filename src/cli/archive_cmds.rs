@@ -13,13 +13,20 @@ use crate::core::report::Report;
 use crate::store::ingest::{IngestObserver, IngestOptions, Ingested};
 use crate::store::verify::{VerifyObserver, VerifyOptions};
 use crate::store::walk::{self, InputFile};
+use crate::store::archive::InitAdmin;
 use crate::store::{io_err, Archive, StoreError};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
+The log key signs checkpoints only. Records are signed by people (actors), each
+with a personal key: --admin-key is the first administrator's, who signs the
+archive's configuration (recipients, approvals) as record 1 after the log key
+adds them as record 0. `custody keygen` writes both keys.
+
 Example:
   custody init leaks --origin dropsite.example/leaks \\
       --signing-key keys-example/dropsite/signing.key \\
+      --admin-key keys-example/dropsite/admin.key \\
       --recipient keys-example/dropsite/recipient.txt --recipient 'ssh-ed25519 AAAA…'")]
 pub struct InitArgs {
     /// Directory to create the archive in (created if missing; must not hold one).
@@ -38,7 +45,13 @@ pub struct InitArgs {
         required = true
     )]
     recipients: Vec<String>,
-    /// Do not remember the signing key's path in custody.toml.
+    /// The first administrator's personal signing key (admin.key from `custody keygen`).
+    #[arg(long, value_name = "FILE")]
+    admin_key: PathBuf,
+    /// The first administrator's actor name.
+    #[arg(long, value_name = "NAME", default_value = "admin")]
+    admin_name: String,
+    /// Do not remember the signing keys' paths in custody.toml.
     #[arg(long)]
     no_remember_key: bool,
 }
@@ -96,12 +109,27 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
     let signer = ctx.load_signer(&a.signing_key)?;
     let recipients = parse_recipients(&a.recipients)?;
     let origin = a.origin.unwrap_or_else(|| signer.name().to_string());
+    let admin = InitAdmin {
+        key: ctx.load_signer(&a.admin_key)?,
+        name: a.admin_name.clone(),
+        path: if a.no_remember_key {
+            None
+        } else {
+            Some(std::fs::canonicalize(&a.admin_key).map_err(|e| io_err(&a.admin_key, e))?)
+        },
+    };
+    if !crate::core::record::valid_actor_name(&admin.name) {
+        return Err(StoreError::Input(format!(
+            "--admin-name {:?}: an actor name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit",
+            admin.name
+        )));
+    }
     let key_path = if a.no_remember_key {
         None
     } else {
         Some(std::fs::canonicalize(&a.signing_key).map_err(|e| io_err(&a.signing_key, e))?)
     };
-    let (arch, cp) = Archive::init(&a.dir, &origin, &signer, &recipients, key_path)?;
+    let (arch, cp) = Archive::init(&a.dir, &origin, &signer, &recipients, key_path, admin)?;
     let c = arch.config();
     let o = InitOut {
         archive: a.dir.clone(),
@@ -413,6 +441,7 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
         deep: ids.as_ref(),
         since: &since,
         sample: a.sample,
+        ledger_only: false,
     };
     let mut rep = arch.verify(&opts, &mut ui)?;
     // Witness cosignatures: every stored one whose key we know must verify,

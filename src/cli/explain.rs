@@ -28,6 +28,12 @@ pub fn explain(e: &StoreError) -> String {
             "they are derived from the ledger files: `custody reindex` rebuilds them (`custody verify` lists what differs)"
                 .into()
         }
+        StoreError::NotVerified { config: true, .. } => {
+            "restore custody.toml (`custody config show` says what the ledger holds) or change the configuration with `custody config set`; nothing was written".into()
+        }
+        StoreError::NotVerified { config: false, .. } => {
+            "run `custody verify` for the report, then `custody reindex` (index damage) or restore the archive from a copy; nothing was written".into()
+        }
         StoreError::Corrupt(_) => {
             "run `custody verify` for a full report; restore the archive from a backup if evidence is damaged"
                 .into()

@@ -30,6 +30,9 @@ pub struct GenArchiveArgs {
     /// The log's secret signing key.
     #[arg(long, value_name = "FILE")]
     signing_key: PathBuf,
+    /// The administrator's personal key, which signs the records.
+    #[arg(long, value_name = "FILE")]
+    admin_key: PathBuf,
     /// age recipient or file of them; repeatable.
     #[arg(
         short,
@@ -45,7 +48,12 @@ pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
     let signer = ctx.load_signer(&a.signing_key)?;
     let recipients = super::archive_cmds::parse_recipients(&a.recipients)?;
     let origin = signer.name().to_string();
-    let (mut arch, _) = Archive::init(&a.dir, &origin, &signer, &recipients, None)?;
+    let admin = crate::store::archive::InitAdmin {
+        key: ctx.load_signer(&a.admin_key)?,
+        name: "admin".into(),
+        path: None,
+    };
+    let (mut arch, _) = Archive::init(&a.dir, &origin, &signer, &recipients, None, admin)?;
     // A few small real documents, written outside the archive and removed after.
     let tmp = std::env::temp_dir().join(format!("custody-gen-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;

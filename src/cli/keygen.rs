@@ -22,6 +22,12 @@ Writes into DIR (created if missing; existing files are never overwritten):
   recipient.txt  public age recipient (age1…), use it with `custody init --recipient`
   witness.key    secret witness key (PRIVATE+KEY+…, a distinct Ed25519 key), mode 0600
   witness.vkey   public cosigner key (alg 0x04), give it to the logs you witness
+  admin.key      secret personal key of the archive's first administrator
+                 (PRIVATE+KEY+…, a distinct Ed25519 key), mode 0600: `init --admin-key`
+  admin.vkey     its verifier key
+The log key (signing.key) signs checkpoints only; records are signed by
+people's personal keys. A journalist's own key: keygen --name
+dropsite.example/alice, then give signing.vkey to an admin for `actor add`.
 
 Example:
   custody keygen --name dropsite.example/leaks -o ~/.custody/keys
@@ -33,6 +39,9 @@ pub struct KeygenArgs {
     /// Name of the witness key (default: the host part of --name + "/witness").
     #[arg(long)]
     witness_name: Option<String>,
+    /// Name of the administrator's personal key (default: the host part of --name + "/admin").
+    #[arg(long)]
+    admin_name: Option<String>,
     /// Directory to write the key files into.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
@@ -53,6 +62,8 @@ struct KeygenOut {
     identity: PathBuf,
     witness_vkey: String,
     witness_key: PathBuf,
+    admin_vkey: String,
+    admin_key: PathBuf,
     passphrase_protected: bool,
 }
 
@@ -73,6 +84,14 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     // different statements (a log's and a witness's) to use distinct keys.
     let witness = SignerKey::generate(&wname)
         .map_err(|e| StoreError::Input(format!("invalid witness key name {wname:?}: {e}")))?;
+    let aname = a.admin_name.clone().unwrap_or_else(|| {
+        let host = a.name.split('/').next().unwrap_or(&a.name);
+        format!("{host}/admin")
+    });
+    // The first administrator's personal key: separation of duties (FORMAT.md
+    // §4.14) needs a key other than the log key to sign records.
+    let admin = SignerKey::generate(&aname)
+        .map_err(|e| StoreError::Input(format!("invalid admin key name {aname:?}: {e}")))?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;
@@ -84,6 +103,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         dir.join("recipient.txt"),
         dir.join("witness.key"),
         dir.join("witness.vkey"),
+        dir.join("admin.key"),
+        dir.join("admin.vkey"),
     ];
     for p in &paths {
         if p.exists() {
@@ -121,12 +142,18 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     let wkey_line = Zeroizing::new(format!("{}\n", wkey.as_str()));
     let wkey_file = protect(wkey_line.as_bytes())?;
     let wvkey = witness.cosigner_verifier().encode();
+    let akey = admin.encode();
+    let akey_line = Zeroizing::new(format!("{}\n", akey.as_str()));
+    let akey_file = protect(akey_line.as_bytes())?;
+    let avkey = admin.verifier().encode();
     write_secret_file(&paths[0], &skey_file)?;
     std::fs::write(&paths[1], format!("{vkey}\n")).map_err(|e| io_err(&paths[1], e))?;
     write_secret_file(&paths[2], &id_file)?;
     std::fs::write(&paths[3], format!("{recipient}\n")).map_err(|e| io_err(&paths[3], e))?;
     write_secret_file(&paths[4], &wkey_file)?;
     std::fs::write(&paths[5], format!("{wvkey}\n")).map_err(|e| io_err(&paths[5], e))?;
+    write_secret_file(&paths[6], &akey_file)?;
+    std::fs::write(&paths[7], format!("{avkey}\n")).map_err(|e| io_err(&paths[7], e))?;
     let o = KeygenOut {
         name: a.name,
         vkey,
@@ -135,6 +162,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         identity: paths[2].clone(),
         witness_vkey: wvkey,
         witness_key: paths[4].clone(),
+        admin_vkey: avkey,
+        admin_key: paths[6].clone(),
         passphrase_protected: pass.is_some(),
     };
     if ctx.out.json {
@@ -143,11 +172,13 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         ctx.out.line(&format!("verifier key: {}", o.vkey));
         ctx.out.line(&format!("recipient:    {}", o.recipient));
         ctx.out.line(&format!("witness key:  {}", o.witness_vkey));
+        ctx.out.line(&format!("admin key:    {}", o.admin_vkey));
         ctx.out.info(&format!(
-            "secret keys written to {}, {} and {} (mode 0600{}); keep them off shared disks",
+            "secret keys written to {}, {}, {} and {} (mode 0600{}); keep them off shared disks",
             o.signing_key.display(),
             o.identity.display(),
             o.witness_key.display(),
+            o.admin_key.display(),
             if o.passphrase_protected {
                 ", passphrase-protected"
             } else {

@@ -4,6 +4,7 @@
 //! 2 the command could not complete (usage, I/O, locked archive, wrong key …).
 
 mod archive_cmds;
+mod config_cmd;
 mod audit_cmd;
 mod blob_cmds;
 mod explain;
@@ -83,7 +84,7 @@ pub struct Cli {
     quiet: bool,
 
     /// Your own signing key, as an actor of the archive: records you make are
-    /// signed by it (default: the log key signs, as the archive's owner).
+    /// signed by it (default: custody.toml's `key`; the log key signs only checkpoints).
     #[arg(long, global = true, value_name = "FILE", env = "CUSTODY_KEY")]
     key: Option<PathBuf>,
 
@@ -139,6 +140,10 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Rebuild the database from the append-only ledger files.
     Reindex,
+    /// Show or change the archive's configuration (recipients, approvals, policies), a signed record.
+    Config(config_cmd::ConfigArgs),
+    /// Move an archive of format 1 (the log key signs records) to separation of duties, once.
+    Upgrade(config_cmd::UpgradeArgs),
     /// Remove blobs and objects no record names (incl. interrupted uploads).
     Gc(blob_cmds::GcArgs),
     /// Copy the document blobs to an object store (s3://…), verified, then switch to it.
@@ -186,14 +191,32 @@ impl Ctx {
         Archive::open(&self.archive_dir()?)
     }
 
-    /// Opens the archive for a command that appends records: with `--key` /
-    /// `CUSTODY_KEY`, those records are signed by that actor's key.
+    /// Opens the archive for a command that appends records, signed by the
+    /// actor whose key is `--key`, `CUSTODY_KEY` or custody.toml's `key`
+    /// (FORMAT.md §4.14: the log key signs checkpoints only). An archive of
+    /// format 1 (no `config` record) is read-only until `custody upgrade`.
     pub(crate) fn open_as_actor(&self) -> Result<Archive, StoreError> {
         let mut a = self.open()?;
-        if let Some(p) = &self.actor_key {
-            let k = self.load_signer(p)?;
-            a.set_actor(k)?;
-        }
+        let Some(since) = a.configured_at()? else {
+            return Err(StoreError::Input(format!(
+                "{} is an archive of format 1, where the log key signs records: it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (README, \"Separation of duties\")",
+                a.root().display()
+            )));
+        };
+        let path = match &self.actor_key {
+            Some(p) => p.clone(),
+            None => match &a.config().key {
+                Some(p) if p.is_absolute() => p.clone(),
+                Some(p) => a.root().join(p),
+                None => {
+                    return Err(StoreError::Input(format!(
+                        "records of this archive are signed by people since record {since}: give your personal key with --key FILE (or CUSTODY_KEY)"
+                    )))
+                }
+            },
+        };
+        let k = self.load_signer(&path)?;
+        a.set_actor(k)?;
         Ok(a)
     }
 
@@ -274,6 +297,9 @@ impl Ctx {
             };
         let k = self.load_signer(&path)?;
         a.check_signer(&k)?;
+        // Never sign what was not checked (FORMAT.md §4.14): the ledger must
+        // verify, records an interrupted command left uncovered included.
+        a.check_before_write()?;
         if let Some(cp) = a.cover_interrupted(&k)? {
             self.out.info(&format!(
                 "signed a checkpoint at size {} covering records an interrupted command left uncovered",
@@ -326,6 +352,8 @@ pub fn main() -> i32 {
         Command::Grant(a) => people::grant(&ctx, a),
         Command::Audit(a) => audit_cmd::audit(&ctx, a),
         Command::Reindex => archive_cmds::reindex(&ctx),
+        Command::Config(a) => config_cmd::config(&ctx, a),
+        Command::Upgrade(a) => config_cmd::upgrade(&ctx, a),
         Command::Gc(a) => blob_cmds::gc(&ctx, a),
         Command::Migrate(a) => blob_cmds::migrate(&ctx, a),
         Command::Witness(a) => witness::run(&ctx, a),

@@ -1,22 +1,25 @@
 //! Actors and roles (FORMAT.md §4.7, §4.14): who may sign which record at
 //! each point of the log.
 //!
-//! The state is rebuilt by replaying the log's `actor` records in order; a
-//! record is authorized against the state *before* it. The log key (the
-//! archive's owner) may sign every kind except `approve`, which needs a
-//! person: an editor or a lawyer.
+//! The state is rebuilt by replaying the log's `actor` and `config` records
+//! in order; a record is authorized against the state *before* it. Until the
+//! log's first `config` record (archives of format 1, and the first record of
+//! a new archive, which adds its first administrator) the log key (the
+//! archive's owner) may sign every kind except `approve` and `config`; from
+//! that record on the log key signs checkpoints only and every record is an
+//! actor's (separation of duties, FORMAT.md §4.14).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
-use crate::core::record::{ActorAction, ActorChange, Kind, Payload, Record, Role};
+use crate::core::record::{ActorAction, ActorChange, ArchiveConfig, Kind, Payload, Record, Role};
 use crate::core::report::Check;
 
 /// Roles allowed to sign each kind of record (FORMAT.md §4.14).
 pub fn allowed_roles(kind: Kind) -> &'static [Role] {
     use Role::*;
     match kind {
-        Kind::Actor => &[Admin],
+        Kind::Actor | Kind::Config => &[Admin],
         Kind::Ingest | Kind::Derive | Kind::Receive | Kind::Share => &[Journalist, Editor, Admin],
         Kind::Access | Kind::Annotate => &[Journalist, Editor, Legal, Admin],
         Kind::Approve => &[Editor, Legal],
@@ -25,9 +28,28 @@ pub fn allowed_roles(kind: Kind) -> &'static [Role] {
     }
 }
 
-/// May the owner (the log key) sign this kind?
+/// May the owner (the log key) sign this kind in a log not yet configured
+/// (before its first `config` record)? Never `approve` (a person's
+/// judgement) nor `config` (an administrator's).
 pub fn owner_may_sign(kind: Kind) -> bool {
-    kind != Kind::Approve
+    !matches!(kind, Kind::Approve | Kind::Config)
+}
+
+/// Does applying this record change who may sign what (an `actor` or a
+/// `config` record)? Such records are replayed in log order.
+pub fn changes_state(rec: &Record) -> bool {
+    match rec.body.payload.kind() {
+        Kind::Actor | Kind::Config => true,
+        Kind::Ingest
+        | Kind::Share
+        | Kind::Receive
+        | Kind::Access
+        | Kind::Derive
+        | Kind::Annotate
+        | Kind::Approve
+        | Kind::Grant
+        | Kind::Audit => false,
+    }
 }
 
 /// Who signed a record, once authorized.
@@ -88,6 +110,8 @@ pub enum AuthError {
         kind: &'static str,
         allowed: String,
     },
+    #[error("signed by the log key, which signs only checkpoints since the archive's configuration record {since}: {kind} records must be signed by an actor's key")]
+    LogKeyRetired { kind: &'static str, since: u64 },
     #[error("{0}")]
     BadChange(String),
 }
@@ -98,7 +122,7 @@ impl AuthError {
         match self {
             AuthError::UnknownSigner(_) | AuthError::BadSignature => Check::RecordSignature,
             AuthError::Revoked { .. } | AuthError::Rotated { .. } => Check::ActorRevoked,
-            AuthError::Role { .. } => Check::ActorRole,
+            AuthError::Role { .. } | AuthError::LogKeyRetired { .. } => Check::ActorRole,
             AuthError::BadChange(_) => Check::ActorChange,
         }
     }
@@ -135,6 +159,10 @@ pub struct ActorInfo {
 pub struct Actors {
     actors: BTreeMap<String, ActorInfo>,
     keys: HashMap<KeyId, Vec<KeyEntry>>,
+    /// The latest authorized `config` record: its index and content.
+    config: Option<(u64, ArchiveConfig)>,
+    /// Index of the first `config` record: from it on the log key signs no record.
+    configured_at: Option<u64>,
 }
 
 fn actor_key(c: &ActorChange) -> Result<VerifierKey, AuthError> {
@@ -169,8 +197,25 @@ impl Actors {
         })
     }
 
+    /// The latest configuration record (index, content), if the log has one.
+    pub fn config(&self) -> Option<(u64, &ArchiveConfig)> {
+        self.config.as_ref().map(|(i, c)| (*i, c))
+    }
+
+    /// Index of the log's first `config` record: from it on every record is
+    /// signed by an actor (FORMAT.md §4.14). `None` for a log of format 1.
+    pub fn configured_at(&self) -> Option<u64> {
+        self.configured_at
+    }
+
     /// Who may sign `kind`, given who they are (for refusing before writing).
     pub fn may_sign(&self, signer: &Signer, kind: Kind) -> Result<(), AuthError> {
+        if let (Signer::Owner, Some(since)) = (signer, self.configured_at) {
+            return Err(AuthError::LogKeyRetired {
+                kind: kind.as_str(),
+                since,
+            });
+        }
         let ok = match signer {
             Signer::Owner => owner_may_sign(kind),
             Signer::Actor { role, .. } => allowed_roles(kind).contains(role),
@@ -179,7 +224,7 @@ impl Actors {
             return Ok(());
         }
         let mut allowed: Vec<&str> = allowed_roles(kind).iter().map(|r| r.as_str()).collect();
-        if owner_may_sign(kind) {
+        if owner_may_sign(kind) && self.configured_at.is_none() {
             allowed.push("the log key");
         }
         Err(AuthError::Role {
@@ -198,7 +243,7 @@ impl Actors {
     /// many signatures in a batch while replaying the state in log order.
     pub fn plan(&self, rec: &Record, log_key: &VerifierKey) -> AuthPlan {
         let kind = rec.body.payload.kind();
-        if kind == Kind::Actor {
+        if matches!(kind, Kind::Actor | Kind::Config) {
             return AuthPlan::Inline;
         }
         let cands = self.keys.get(&rec.body.signer);
@@ -281,10 +326,25 @@ impl Actors {
         Ok(s)
     }
 
-    /// Applies an (already authorized) `actor` record; other kinds are ignored.
+    /// Applies an (already authorized) `actor` or `config` record; other
+    /// kinds are ignored.
     pub fn apply(&mut self, rec: &Record, log_key: &VerifierKey) -> Result<(), AuthError> {
-        let Payload::Actor(c) = &rec.body.payload else {
-            return Ok(());
+        let c = match &rec.body.payload {
+            Payload::Actor(c) => c,
+            Payload::Config(c) => {
+                self.configured_at.get_or_insert(rec.body.index);
+                self.config = Some((rec.body.index, c.clone()));
+                return Ok(());
+            }
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_) => return Ok(()),
         };
         self.check_change(c, log_key)?;
         let at = rec.body.index;

@@ -45,6 +45,8 @@ pub enum Kind {
     Grant = 9,
     /// A document was audited (FORMAT.md §4.13).
     Audit = 10,
+    /// The archive's configuration: recipients, approvals, policies (FORMAT.md §4.15).
+    Config = 11,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             8 => Some(Kind::Approve),
             9 => Some(Kind::Grant),
             10 => Some(Kind::Audit),
+            11 => Some(Kind::Config),
             _ => None,
         }
     }
@@ -75,6 +78,7 @@ impl Kind {
             Kind::Approve => "approve",
             Kind::Grant => "grant",
             Kind::Audit => "audit",
+            Kind::Config => "config",
         }
     }
 }
@@ -327,6 +331,25 @@ pub struct AuditDone {
     pub findings: u32,
 }
 
+/// Fields of a `config` record (FORMAT.md §4.15): what the archive encrypts
+/// to and requires, as the administrators signed it. `custody.toml` is a
+/// cache of the latest one.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveConfig {
+    /// Fingerprints (FORMAT.md §5.3) of the recipients every new blob is
+    /// encrypted to, strictly ascending.
+    pub recipients: Vec<Digest>,
+    /// Roles whose approval a document needs before publication, strictly ascending.
+    pub approvals: Vec<Role>,
+    /// C2SP tlog-policy text that partners' bundles must meet (empty: none).
+    pub partner_policy: String,
+    /// C2SP tlog-policy text that this log's own checkpoints must meet (empty: none).
+    pub own_policy: String,
+}
+
+/// Longest policy text in a `config` record (FORMAT.md §4.15).
+pub const MAX_POLICY_LEN: usize = 16_384;
+
 /// The signed part of a record.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecordBody {
@@ -357,6 +380,7 @@ pub enum Payload {
     Approve(Approve),
     Grant(Grant),
     Audit(AuditDone),
+    Config(ArchiveConfig),
 }
 
 impl Payload {
@@ -423,6 +447,22 @@ impl Payload {
                 a.findings,
                 short(&a.report)
             ),
+            Payload::Config(c) => format!(
+                "configuration: {} recipient(s) [{}], approvals by {}, partner policy {}, own policy {}",
+                c.recipients.len(),
+                c.recipients
+                    .iter()
+                    .map(|r| r.to_hex()[..8].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                if c.approvals.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    c.approvals.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("+")
+                },
+                policy_summary(&c.partner_policy),
+                policy_summary(&c.own_policy),
+            ),
         }
     }
 
@@ -438,6 +478,7 @@ impl Payload {
             Payload::Approve(_) => Kind::Approve,
             Payload::Grant(_) => Kind::Grant,
             Payload::Audit(_) => Kind::Audit,
+            Payload::Config(_) => Kind::Config,
         }
     }
 }
@@ -476,6 +517,8 @@ pub enum RecordError {
     BadEnum(u8),
     #[error("parents are missing, more than 16, or not strictly ascending")]
     BadParents,
+    #[error("roles are not strictly ascending")]
+    BadRoles,
 }
 
 /// Why a record signature did not verify.
@@ -560,6 +603,13 @@ impl RecordBody {
                 out.extend_from_slice(a.report.as_bytes());
                 out.extend_from_slice(&a.findings.to_be_bytes());
             }
+            Payload::Config(c) => {
+                encode_recipients(&mut out, &c.recipients);
+                out.push(c.approvals.len() as u8);
+                out.extend(c.approvals.iter().map(|r| *r as u8));
+                encode_str16(&mut out, &c.partner_policy);
+                encode_str16(&mut out, &c.own_policy);
+            }
         }
         out
     }
@@ -602,6 +652,12 @@ impl RecordBody {
                 if !valid_actor_name(&g.actor) {
                     return Err(RecordError::BadName);
                 }
+            }
+            Payload::Config(c) => {
+                check_recipients(&c.recipients)?;
+                check_roles(&c.approvals)?;
+                check_policy(&c.partner_policy)?;
+                check_policy(&c.own_policy)?;
             }
             Payload::Annotate(_) | Payload::Approve(_) | Payload::Audit(_) => {}
         }
@@ -670,6 +726,30 @@ fn check_text(t: &str) -> Result<(), RecordError> {
         return Err(RecordError::BadText);
     }
     Ok(())
+}
+
+fn check_roles(r: &[Role]) -> Result<(), RecordError> {
+    if r.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(RecordError::BadRoles);
+    }
+    Ok(())
+}
+
+/// A policy text: at most [`MAX_POLICY_LEN`] bytes of UTF-8 with no control
+/// characters but line feeds (FORMAT.md §4.15).
+fn check_policy(t: &str) -> Result<(), RecordError> {
+    if t.len() > MAX_POLICY_LEN || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(RecordError::BadText);
+    }
+    Ok(())
+}
+
+fn policy_summary(t: &str) -> String {
+    if t.is_empty() {
+        "none".into()
+    } else {
+        format!("{}…", &Digest::of(t.as_bytes()).to_hex()[..8])
+    }
 }
 
 fn check_parents(p: &[DocRef]) -> Result<(), RecordError> {
@@ -762,6 +842,30 @@ impl<'a> Reader<'a> {
         let t = String::from_utf8(self.take(len)?.to_vec()).map_err(|_| RecordError::BadText)?;
         check_text(&t)?;
         Ok(t)
+    }
+    fn policy(&mut self) -> Result<String, RecordError> {
+        let mut a = [0u8; 2];
+        a.copy_from_slice(self.take(2)?);
+        let len = u16::from_be_bytes(a) as usize;
+        let t = String::from_utf8(self.take(len)?.to_vec()).map_err(|_| RecordError::BadText)?;
+        check_policy(&t)?;
+        Ok(t)
+    }
+    fn config(&mut self) -> Result<ArchiveConfig, RecordError> {
+        let recipients = self.recipients()?;
+        let m = self.u8()? as usize;
+        let mut approvals = Vec::with_capacity(m);
+        for _ in 0..m {
+            let b = self.u8()?;
+            approvals.push(Role::from_byte(b).ok_or(RecordError::BadEnum(b))?);
+        }
+        check_roles(&approvals)?;
+        Ok(ArchiveConfig {
+            recipients,
+            approvals,
+            partner_policy: self.policy()?,
+            own_policy: self.policy()?,
+        })
     }
     fn about(&mut self) -> Result<DocRef, RecordError> {
         Ok(DocRef {
@@ -893,6 +997,7 @@ impl Record {
                 report: r.digest()?,
                 findings: r.u32()?,
             }),
+            Kind::Config => Payload::Config(r.config()?),
         };
         let mut signature = [0u8; SIGNATURE_LEN];
         signature.copy_from_slice(r.take(SIGNATURE_LEN)?);
@@ -995,7 +1100,7 @@ impl Record {
     }
 
     /// The content commitment of the document this record is about (`None`
-    /// for actor records, which are about no document).
+    /// for actor and config records, which are about no document).
     pub fn commitment(&self) -> Option<&Digest> {
         match &self.body.payload {
             Payload::Ingest(i) => Some(&i.commitment),
@@ -1007,7 +1112,7 @@ impl Record {
             Payload::Approve(a) => Some(&a.about.commitment),
             Payload::Grant(g) => Some(&g.about.commitment),
             Payload::Audit(a) => Some(&a.about.commitment),
-            Payload::Actor(_) => None,
+            Payload::Actor(_) | Payload::Config(_) => None,
         }
     }
 }

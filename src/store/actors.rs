@@ -5,7 +5,8 @@
 use crate::core::actors::{Actors, AuthError, Signer};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
-use crate::core::record::{ActorAction, ActorChange, Payload, Record, Role};
+use crate::core::crypto::fingerprints;
+use crate::core::record::{ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role};
 use crate::store::archive::Archive;
 use crate::store::db::DigestKind;
 use crate::store::StoreError;
@@ -128,12 +129,260 @@ impl Archive {
         })
     }
 
-    /// The roles the archive requires to approve a document for publication.
-    pub fn required_approvals(&self) -> Vec<Role> {
-        self.config
-            .publication_approvals
+    /// The roles the archive requires to approve a document for publication:
+    /// the latest `config` record's (FORMAT.md §4.15); for an archive of
+    /// format 1, which has none, `custody.toml`'s.
+    pub fn required_approvals(&self) -> Result<Vec<Role>, StoreError> {
+        Ok(match self.ledger_config()? {
+            Some((_, c)) => c.approvals,
+            None => toml_approvals(&self.config.publication_approvals),
+        })
+    }
+
+    /// The latest `config` record that was authorized (FORMAT.md §4.15), with
+    /// its index; `None` for an archive of format 1.
+    pub fn ledger_config(&self) -> Result<Option<(u64, ArchiveConfig)>, StoreError> {
+        let a = self.actors_at(self.db.size()?)?;
+        Ok(a.config().map(|(i, c)| (i, c.clone())))
+    }
+
+    /// Index of the first `config` record: from there on every record is an
+    /// actor's (FORMAT.md §4.14). `None`: an archive of format 1.
+    pub fn configured_at(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.actors_at(self.db.size()?)?.configured_at())
+    }
+
+    /// Why `custody.toml` disagrees with the latest `config` record, if it
+    /// does (FORMAT.md §7.4: the file is a cache of the ledger). Nothing to
+    /// compare for an archive of format 1.
+    pub(crate) fn config_disagreement(&self) -> Result<Option<String>, StoreError> {
+        let Some((at, c)) = self.ledger_config()? else {
+            return Ok(None);
+        };
+        Ok(disagreement(&self.config, &self.recipients, at, &c))
+    }
+
+    /// The configuration record that `custody.toml`'s recipients and
+    /// approvals amount to.
+    pub fn config_from_toml(&self) -> ArchiveConfig {
+        let mut recipients = fingerprints(&self.recipients);
+        recipients.sort();
+        recipients.dedup();
+        ArchiveConfig {
+            recipients,
+            approvals: toml_approvals(&self.config.publication_approvals),
+            partner_policy: String::new(),
+            own_policy: String::new(),
+        }
+    }
+}
+
+/// `publication_approvals` of `custody.toml` as the sorted set a `config`
+/// record holds (unknown names are refused when the file is read).
+pub(crate) fn toml_approvals(names: &[String]) -> Vec<Role> {
+    let mut v: Vec<Role> = names.iter().filter_map(|r| Role::parse(r)).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Where `custody.toml` (its recipients and approvals) differs from the
+/// `config` record at `at`.
+pub(crate) fn disagreement(
+    toml: &crate::store::archive::Config,
+    recipients: &[crate::core::crypto::RecipientKey],
+    at: u64,
+    c: &ArchiveConfig,
+) -> Option<String> {
+    let mut fps = fingerprints(recipients);
+    fps.sort();
+    fps.dedup();
+    if fps != c.recipients {
+        let extra = fps.iter().filter(|f| !c.recipients.contains(f)).count();
+        let missing = c.recipients.iter().filter(|f| !fps.contains(f)).count();
+        return Some(format!(
+            "custody.toml lists recipients that the configuration record {at} does not ({extra} more, {missing} missing); only `custody config set` changes them"
+        ));
+    }
+    let approvals = toml_approvals(&toml.publication_approvals);
+    if approvals != c.approvals {
+        return Some(format!(
+            "custody.toml's publication_approvals {:?} differ from the configuration record {at}'s [{}]; only `custody config set` changes them",
+            toml.publication_approvals,
+            c.approvals
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    None
+}
+
+/// `custody.toml` as `config set` will leave it, written before the record
+/// (FORMAT.md §7.4): the next open keeps it if the ledger's latest `config`
+/// record matches it (a kill after the record), else removes it.
+pub const CONFIG_NEXT_FILE: &str = "custody.toml.next";
+
+impl Archive {
+    /// Moves an archive to separation of duties (FORMAT.md §4.14): unless
+    /// `admin` already holds an admin's key, the log key adds it as the admin
+    /// `name` (the last record the log key may sign), then the admin signs
+    /// the first `config` record (`custody.toml`'s recipients and approvals),
+    /// and the log key signs a checkpoint. Used by `init` and `upgrade`.
+    pub fn configure(
+        &mut self,
+        log: &SignerKey,
+        admin: SignerKey,
+        name: &str,
+    ) -> Result<Record, StoreError> {
+        self.check_signer(log)?;
+        if let Some(at) = self.configured_at()? {
+            return Err(StoreError::Input(format!(
+                "the archive is already configured (record {at}); change its configuration with `custody config set`"
+            )));
+        }
+        let v = admin.verifier();
+        let actors = self.actors_at(self.db.size()?)?;
+        match actors.by_key(&v) {
+            Some(a) if a.role == Role::Admin => {}
+            Some(a) => {
+                return Err(StoreError::NotAuthorized(format!(
+                    "the key {} is {}'s, a {}; give an admin's key",
+                    v.encode(),
+                    a.name,
+                    a.role.as_str()
+                )))
+            }
+            None => {
+                self.actor = None;
+                let add = Payload::Actor(ActorChange {
+                    action: ActorAction::Add,
+                    name: name.to_string(),
+                    role: Role::Admin,
+                    key_name: v.name().to_string(),
+                    key: v.public_bytes(),
+                    reason: String::new(),
+                });
+                self.commit_records(vec![self.new_record(add)], Vec::new(), Vec::new(), log)?;
+            }
+        }
+        self.set_actor(admin)?;
+        let cfg = Payload::Config(self.config_from_toml());
+        let r = self
+            .commit_records(vec![self.new_record(cfg)], Vec::new(), Vec::new(), log)?
+            .remove(0);
+        self.sign_checkpoint(log)?;
+        Ok(r)
+    }
+
+    /// Appends a `config` record (signed by the current actor, an admin) and
+    /// makes `custody.toml` match it: the file's next state is written first
+    /// ([`CONFIG_NEXT_FILE`]), then the record and a checkpoint, then the
+    /// file is renamed into place (FORMAT.md §7.4).
+    pub fn set_config(
+        &mut self,
+        cfg: ArchiveConfig,
+        toml: crate::store::archive::Config,
+        log: &SignerKey,
+    ) -> Result<Record, StoreError> {
+        self.check_signer(log)?;
+        let actors = self.actors_at(self.db.size()?)?;
+        let payload = Payload::Config(cfg);
+        self.authorize_new(&actors, &payload)?;
+        let text =
+            toml::to_string_pretty(&toml).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let next = self.root.join(CONFIG_NEXT_FILE);
+        crate::store::bundle_file::write_durable(&next, text.as_bytes())?;
+        let r = match self.commit_records(vec![self.new_record(payload)], Vec::new(), Vec::new(), log)
+        {
+            Ok(mut v) => v.remove(0),
+            Err(e) => {
+                let _ = std::fs::remove_file(&next);
+                return Err(e);
+            }
+        };
+        self.sign_checkpoint(log)?;
+        self.settle_config_next()?;
+        Ok(r)
+    }
+
+    /// Remembers `path` as the default actor key (`key` in `custody.toml`).
+    pub fn remember_actor_key(&mut self, path: std::path::PathBuf) -> Result<(), StoreError> {
+        let mut c = self.config.clone();
+        c.key = Some(path);
+        let text = toml::to_string_pretty(&c).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let dst = self.root.join(crate::store::archive::CONFIG_FILE);
+        crate::store::bundle_file::write_durable(&dst, text.as_bytes())?;
+        self.config = c;
+        Ok(())
+    }
+
+    /// Keeps or drops a [`CONFIG_NEXT_FILE`] left by `config set` (on every
+    /// open, and at the end of `config set`): kept, by renaming it over
+    /// `custody.toml`, if the latest `config` record is what it says.
+    pub(crate) fn settle_config_next(&mut self) -> Result<(), StoreError> {
+        let next = self.root.join(CONFIG_NEXT_FILE);
+        let text = match std::fs::read_to_string(&next) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(crate::store::io_err(&next, e)),
+        };
+        let parsed = crate::store::archive::parse_config(&next, &text).and_then(|c| {
+            let (_, r) = crate::store::archive::parse_config_keys(&self.root, &c)?;
+            Ok((c, r))
+        });
+        let keep = match (&parsed, self.ledger_config()?) {
+            (Ok((c, r)), Some((at, l))) => disagreement(c, r, at, &l).is_none(),
+            _ => false,
+        };
+        if keep {
+            let (c, r) = parsed.expect("checked above");
+            let dst = self.root.join(crate::store::archive::CONFIG_FILE);
+            crate::store::fault::rename(&next, &dst).map_err(|e| crate::store::io_err(&dst, e))?;
+            crate::store::blobs::sync_dir(&self.root)?;
+            self.config = c;
+            self.recipients = r;
+        } else {
+            std::fs::remove_file(&next).map_err(|e| crate::store::io_err(&next, e))?;
+        }
+        Ok(())
+    }
+
+    /// What a writing command checks before it appends a record or signs a
+    /// checkpoint (FORMAT.md §4.14): the whole ledger verifies (frames,
+    /// signatures, signers' roles, indices, the index files, checkpoints)
+    /// and `custody.toml` agrees with the latest `config` record. Records
+    /// that no checkpoint covers yet (an interrupted command's) are thus
+    /// checked before any checkpoint covers them. Any finding but
+    /// `checkpoint_missing` refuses the write.
+    pub fn check_before_write(&self) -> Result<(), StoreError> {
+        self.ensure_writable()?;
+        let opts = crate::store::verify::VerifyOptions {
+            deep: None,
+            since: &[],
+            sample: None,
+            ledger_only: true,
+        };
+        let rep = self.verify(&opts, &mut crate::store::verify::Quiet)?;
+        let bad: Vec<_> = rep
+            .findings
             .iter()
-            .filter_map(|r| Role::parse(r))
-            .collect()
+            .filter(|f| {
+                !matches!(
+                    f.check,
+                    crate::core::report::Check::CheckpointMissing
+                        | crate::core::report::Check::BlobUnreferenced
+                )
+            })
+            .collect();
+        if let Some(f) = bad.first() {
+            return Err(StoreError::NotVerified {
+                findings: bad.len(),
+                first: format!("{} {}: {}", f.subject, f.check.as_str(), f.reason),
+                config: f.check == crate::core::report::Check::Config,
+            });
+        }
+        Ok(())
     }
 }

@@ -55,6 +55,10 @@ pub struct Config {
     /// Default signing key file for commands that sign (may be overridden).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<PathBuf>,
+    /// Default personal (actor) key file that signs records (`--key`,
+    /// `CUSTODY_KEY` override it); set by `init --admin-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
     /// When the archive was created (RFC 3339, UTC).
     pub created: String,
     /// Roles whose approval a document needs before publication (audit).
@@ -118,6 +122,16 @@ fn looks_like_credential(key: &str) -> bool {
 
 fn default_approvals() -> Vec<String> {
     vec!["editor".into(), "legal".into()]
+}
+
+/// The first administrator of a new archive (FORMAT.md §4.14).
+pub struct InitAdmin {
+    /// Their personal signing key (not the log key).
+    pub key: SignerKey,
+    /// Their actor name.
+    pub name: String,
+    /// Where the key file is, remembered in `custody.toml` as `key`.
+    pub path: Option<PathBuf>,
 }
 
 /// A signed checkpoint and what it says.
@@ -492,13 +506,16 @@ fn lock(root: &Path) -> Result<File, StoreError> {
 
 impl Archive {
     /// Creates a new archive in `dir` (which may exist but must not hold an
-    /// archive or any of its files), then signs the empty checkpoint.
+    /// archive or any of its files): the log key adds `admin` as the first
+    /// administrator, who signs the archive's first `config` record, and the
+    /// log key signs the checkpoint of those two records (FORMAT.md §4.14).
     pub fn init(
         dir: &Path,
         origin: &str,
         signer: &SignerKey,
         recipients: &[RecipientKey],
         signing_key_path: Option<PathBuf>,
+        admin: InitAdmin,
     ) -> Result<(Archive, CheckpointInfo), StoreError> {
         if is_archive(dir) {
             return Err(StoreError::AlreadyExists(dir.to_path_buf()));
@@ -548,6 +565,7 @@ impl Archive {
                 log_key: signer.verifier().encode(),
                 recipients: recipients.iter().map(RecipientKey::canonical).collect(),
                 signing_key: signing_key_path,
+                key: admin.path.clone(),
                 created: time::rfc3339(time::now_ms()),
                 publication_approvals: default_approvals(),
                 blobs: None,
@@ -565,6 +583,12 @@ impl Archive {
             blobs::sync_dir(dir)?;
             let (log_key, recipients) = parse_config_keys(dir, &config)?;
             let mut a = Self::open_locked(dir, config, log_key, recipients, lock, Mode::Normal)?;
+            if admin.key.verifier().public_bytes() == signer.verifier().public_bytes() {
+                return Err(StoreError::Input(
+                    "the admin key is the log key; give a personal key (admin.key from `custody keygen`): the log key signs only checkpoints".into(),
+                ));
+            }
+            a.configure(signer, admin.key, &admin.name)?;
             let cp = a.sign_checkpoint(signer)?;
             Ok((a, cp))
         })();
@@ -660,6 +684,9 @@ impl Archive {
         }
         if a.damaged.is_none() {
             a.repair_checkpoint_file()?;
+            if mode != Mode::Reindex {
+                a.settle_config_next()?;
+            }
         }
         clean_ledger_tmp(&ledger)?;
         a.blobs.clean_tmp()?;
@@ -1221,7 +1248,7 @@ pub(crate) fn index_record(
             batch.digests.push((p.commitment, i, DigestKind::Parent));
         }
     }
-    if rec.body.payload.kind() == crate::core::record::Kind::Actor {
+    if crate::core::actors::changes_state(rec) {
         batch.digests.push((
             crate::store::actors::actor_index_tag(),
             i,

@@ -409,7 +409,7 @@ impl Archive {
             }
         }
         // Approvals of the target for publication, by role.
-        let required = self.required_approvals();
+        let required = self.required_approvals()?;
         let mut present = Vec::new();
         for ev in &events {
             let Payload::Approve(a) = &ev.body.payload else {

@@ -39,7 +39,7 @@ use crate::core::hash::Digest;
 use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, TreeSize};
 use crate::core::policy::Policy;
-use crate::core::record::{Payload, Record, RecordBody};
+use crate::core::record::{Record, RecordBody};
 use crate::core::report::{Check, Report, Subject};
 use crate::core::sigbatch::{BatchKey, Item};
 use crate::core::tiles::{
@@ -534,7 +534,7 @@ pub fn mirror(
                         }
                     }
                 }
-                if matches!(rec.body.payload, Payload::Actor(_)) {
+                if crate::core::actors::changes_state(&rec) {
                     if let Err(err) = actors.apply(&rec, &log_key) {
                         return Ok(Err((err.check(), at, err.to_string())));
                     }

@@ -71,6 +71,15 @@ pub enum StoreError {
     IndexDamaged(String),
     #[error("archive files are inconsistent: {0}")]
     Corrupt(String),
+    /// The ledger does not verify, or custody.toml disagrees with it: every
+    /// writing command refuses (FORMAT.md §4.14).
+    #[error("the archive does not verify ({findings} finding(s); first: {first}); writing is refused so that nothing unchecked is signed")]
+    NotVerified {
+        findings: usize,
+        first: String,
+        /// The first finding is custody.toml disagreeing with the ledger.
+        config: bool,
+    },
     #[error("no record matches {0}")]
     NotFound(String),
     #[error("{prefix} matches {count} records")]

@@ -48,7 +48,7 @@ impl Archive {
         Ok(out)
     }
 
-    /// Appends `opts.records` `access` records, signed by the log key, about
+    /// Appends `opts.records` `access` records, signed by the current actor, about
     /// the archive's documents in turn; `progress` gets the count after each
     /// durable batch. Needs at least one document.
     pub fn append_synthetic(

@@ -31,6 +31,11 @@ pub struct VerifyOptions<'a> {
     /// Check the contents of only this many document blobs, chosen at random
     /// (`--sample N`); every blob's existence and size is still checked.
     pub sample: Option<u64>,
+    /// Check the ledger only (checkpoints, records, index, configuration),
+    /// not blobs, evidence or witness state: what a writing command checks
+    /// before it appends or signs (FORMAT.md §4.14, "never sign what was
+    /// not checked").
+    pub ledger_only: bool,
 }
 
 /// Progress hooks for long verifications.
@@ -310,6 +315,12 @@ impl Archive {
             ),
         }
 
+        if let Some(reason) = self.config_disagreement()? {
+            rep.add(Subject::Archive, Check::Config, reason);
+        }
+        if opts.ledger_only {
+            return Ok(rep);
+        }
         self.check_witness_state(&mut rep)?;
 
         // 3. Blobs: every referenced one exists and hashes to its name; no

@@ -58,7 +58,13 @@ pub fn repo_key(outlet: &str, file: &str) -> PathBuf {
 }
 
 /// The secret files of an outlet's folder.
-const SECRET_FILES: [&str; 4] = ["signing.key", "identity.age", "id_ed25519", "witness.key"];
+const SECRET_FILES: [&str; 5] = [
+    "signing.key",
+    "identity.age",
+    "id_ed25519",
+    "witness.key",
+    "admin.key",
+];
 
 /// Copies keys-example/OUTLET into `dest_parent/OUTLET`, chmods the secret
 /// files 0600 there and returns that directory.
@@ -323,7 +329,13 @@ impl Fixture {
         let old = format!("{:?}", self.signing_key().to_str().unwrap());
         assert!(text.contains(&old), "{text}");
         let new = format!("{:?}", keys.join("signing.key").to_str().unwrap());
-        fs::write(&toml, text.replace(&old, &new)).unwrap();
+        let old_admin = format!("{:?}", self.admin_key().to_str().unwrap());
+        let new_admin = format!("{:?}", keys.join("admin.key").to_str().unwrap());
+        fs::write(
+            &toml,
+            text.replace(&old, &new).replace(&old_admin, &new_admin),
+        )
+        .unwrap();
         Fixture { tmp, dir, keys }
     }
 
@@ -334,6 +346,8 @@ impl Fixture {
             .arg(&self.dir)
             .arg("--signing-key")
             .arg(self.signing_key())
+            .arg("--admin-key")
+            .arg(self.admin_key())
             .arg("--recipient")
             .arg(self.keys.join("recipient.txt"))
             .args(extra);
@@ -345,6 +359,10 @@ impl Fixture {
     }
     pub fn signing_key(&self) -> PathBuf {
         self.keys.join("signing.key")
+    }
+    /// The first administrator's personal key (custody.toml's `key`).
+    pub fn admin_key(&self) -> PathBuf {
+        self.keys.join("admin.key")
     }
     pub fn identity(&self) -> PathBuf {
         self.keys.join("identity.age")
