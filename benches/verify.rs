@@ -109,6 +109,7 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
         &dk,
         std::slice::from_ref(&dr),
         None,
+        admin("dropsite"),
     )
     .unwrap();
     let w = walk::collect(&[docs], false, None).unwrap();
@@ -116,7 +117,7 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
         .unwrap();
     let b1 = dir.join("one.custody");
     d.share(
-        0,
+        2,
         std::slice::from_ref(&gr),
         &dids,
         &dk,
@@ -132,15 +133,30 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
         &gk,
         std::slice::from_ref(&gr),
         None,
+        admin("guardian"),
     )
     .unwrap();
     g.receive(&b1, &trust, &gids, &gk, &mut |_| {}).unwrap();
     let b2 = dir.join("two.custody");
-    g.share(0, &[lr], &gids, &gk, None, &b2, false, &mut |_| {})
+    g.share(2, &[lr], &gids, &gk, None, &b2, false, &mut |_| {})
         .unwrap();
     let head = read_head(&mut fs::File::open(&b2).unwrap()).unwrap();
     assert_eq!(head.evidence.hops.len(), 2);
     (head.evidence, logs)
+}
+
+/// An outlet's first administrator (keys-example/OUTLET/admin.key), who
+/// signs the archive's records (FORMAT.md §4.14).
+fn admin(outlet: &str) -> custody::store::archive::InitAdmin {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("keys-example")
+        .join(outlet)
+        .join("admin.key");
+    custody::store::archive::InitAdmin {
+        key: SignerKey::parse(fs::read_to_string(p).unwrap().trim()).unwrap(),
+        name: "admin".into(),
+        path: None,
+    }
 }
 
 fn bundle(c: &mut Criterion) {

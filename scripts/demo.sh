@@ -23,15 +23,16 @@ trap 'rm -rf "$keys"' EXIT
 for o in dropsite guardian 972mag; do
     cp -r "keys-example/$o" "$keys/"
     chmod 700 "$keys/$o"
-    chmod 600 "$keys/$o/signing.key" "$keys/$o/identity.age" "$keys/$o/witness.key"
+    chmod 600 "$keys/$o/signing.key" "$keys/$o/identity.age" "$keys/$o/witness.key" "$keys/$o/admin.key"
 done
 k="$keys/dropsite"
 
 rm -rf "$archive"
-echo "== custody init $archive"
-"$custody" init "$archive" --signing-key "$k/signing.key" \
+echo "== custody init $archive (record 0: the log key adds the admin; record 1: the admin's configuration)"
+"$custody" init "$archive" --signing-key "$k/signing.key" --admin-key "$k/admin.key" \
     --recipient "$k/recipient.txt" --no-remember-key
-export CUSTODY_ARCHIVE="$archive" CUSTODY_SIGNING_KEY="$k/signing.key"
+# The log key signs checkpoints; records are signed by a person (here the admin).
+export CUSTODY_ARCHIVE="$archive" CUSTODY_SIGNING_KEY="$k/signing.key" CUSTODY_KEY="$k/admin.key"
 
 echo "== custody ingest examples/sample-leak"
 "$custody" ingest examples/sample-leak --source "demo source" --case DEMO-1 \
@@ -48,19 +49,19 @@ echo "== custody log -i identity"
 echo "== custody checkpoint (C2SP signed note)"
 "$custody" checkpoint
 
-echo "== custody prove 2 > $archive.record-2.tlog-proof, then verify-proof as a partner would"
-"$custody" prove 2 > "$archive.record-2.tlog-proof"
-"$custody" verify-proof "$archive.record-2.tlog-proof" --trust "$k/signing.vkey"
+echo "== custody prove 4 > $archive.record-4.tlog-proof, then verify-proof as a partner would"
+"$custody" prove 4 > "$archive.record-4.tlog-proof"
+"$custody" verify-proof "$archive.record-4.tlog-proof" --trust "$k/signing.vkey"
 
 out=$(mktemp -d)/memo.txt
-echo "== custody extract 6 -o $out"
-"$custody" extract 6 -i "$k/identity.age" -o "$out"
+echo "== custody extract 8 -o $out"
+"$custody" extract 8 -i "$k/identity.age" -o "$out"
 cmp "$out" examples/sample-leak/memos/2026-03-14-board-memo.txt && echo "extracted bytes are identical to the original"
 
 echo "== partners: +972 witnesses Drop Site's log and cosigns its checkpoint"
 mag="$archive.972mag"; guardian="$archive.guardian"; wire=$(mktemp -d)
 rm -rf "$mag" "$guardian"
-"$custody" init "$mag" --signing-key "$keys/972mag/signing.key" \
+"$custody" init "$mag" --signing-key "$keys/972mag/signing.key" --admin-key "$keys/972mag/admin.key" \
     --recipient "$keys/972mag/recipient.txt" --no-remember-key >/dev/null
 "$custody" -A "$mag" witness add-log dropsite.example/leaks "$k/signing.vkey" \
     --witness-key "$keys/972mag/witness.key"
@@ -68,9 +69,9 @@ rm -rf "$mag" "$guardian"
 "$custody" -A "$mag" witness cosign "$wire/checkpoint" -o "$wire/972mag.cosig"
 "$custody" checkpoint add-cosignature "$wire/972mag.cosig" --witness "$keys/972mag/witness.vkey"
 
-echo "== Drop Site shares document 2 with the Guardian"
+echo "== Drop Site shares document 4 with the Guardian"
 old=$("$custody" checkpoint --json | sed -n 's/.*"size": *\([0-9]*\).*/\1/p' | head -1)
-"$custody" share 2 --to "$keys/guardian/recipient.txt" -i "$k/identity.age" -o "$wire/memo.bundle"
+"$custody" share 4 --to "$keys/guardian/recipient.txt" -i "$k/identity.age" -o "$wire/memo.bundle"
 echo "== +972 cosigns the new checkpoint (with Drop Site's consistency proof); Drop Site refreshes the bundle"
 "$custody" prove --consistency "$old" > "$wire/consistency"
 "$custody" -A "$mag" witness cosign "$wire/consistency" -o "$wire/972mag-2.cosig"
@@ -80,22 +81,27 @@ echo "== +972 cosigns the new checkpoint (with Drop Site's consistency proof); D
 echo "== the Guardian verifies the bundle offline (Drop Site's key, +972 as witness), receives and traces it"
 "$custody" verify-bundle "$wire/memo.bundle" --trust "$k/signing.vkey" \
     --witness "$keys/972mag/witness.vkey" --quorum 1 -i "$keys/guardian/identity.age"
-"$custody" init "$guardian" --signing-key "$keys/guardian/signing.key" \
+"$custody" init "$guardian" --signing-key "$keys/guardian/signing.key" --admin-key "$keys/guardian/admin.key" \
     --recipient "$keys/guardian/recipient.txt" --no-remember-key >/dev/null
-CUSTODY_SIGNING_KEY="$keys/guardian/signing.key" "$custody" -A "$guardian" receive "$wire/memo.bundle" \
+CUSTODY_SIGNING_KEY="$keys/guardian/signing.key" CUSTODY_KEY="$keys/guardian/admin.key" \
+    "$custody" -A "$guardian" receive "$wire/memo.bundle" \
     --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey" --quorum 1 \
     -i "$keys/guardian/identity.age"
-"$custody" -A "$guardian" trace 0 --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey"
+"$custody" -A "$guardian" trace 2 --trust "$k/signing.vkey" --witness "$keys/972mag/witness.vkey"
 rm -rf "$wire"
 
-echo "== people: an editor and a lawyer of Drop Site approve document 2; the audit before publication"
+echo "== people: the admin adds an editor and a lawyer, who approve document 4; the audit before publication"
 for who in ed lex; do
     "$custody" keygen --name "dropsite.example/$who" -o "$keys/people/$who" >/dev/null
 done
 "$custody" actor add ed "$keys/people/ed/signing.vkey" --role editor
 "$custody" actor add lex "$keys/people/lex/signing.vkey" --role legal
-"$custody" --key "$keys/people/ed/signing.key" approve 2 --for publication
-"$custody" --key "$keys/people/lex/signing.key" approve 2 --for publication
-"$custody" audit 2 -i "$k/identity.age" --format html -o "$archive.audit-2.html"
-"$custody" audit 2 -i "$k/identity.age"
-echo "== done: archive in $archive (partners: $guardian, $mag; audit report: $archive.audit-2.html)"
+"$custody" --key "$keys/people/ed/signing.key" approve 4 --for publication
+"$custody" --key "$keys/people/lex/signing.key" approve 4 --for publication
+echo "== the log key cannot approve (it signs checkpoints only): refused, nothing written"
+if "$custody" --key "$k/signing.key" approve 4 --for publication 2>/dev/null; then
+    echo "the log key approved a document" >&2; exit 1
+fi
+"$custody" audit 4 -i "$k/identity.age" --format html -o "$archive.audit-4.html"
+"$custody" audit 4 -i "$k/identity.age"
+echo "== done: archive in $archive (partners: $guardian, $mag; audit report: $archive.audit-4.html)"

@@ -26,11 +26,17 @@ fn log_key() -> SignerKey {
     SignerKey::from_seed(ORIGIN, &[11; 32]).unwrap()
 }
 
+/// The first administrator, who signs every record after init.
+fn admin() -> SignerKey {
+    SignerKey::from_seed("example.org/admin", &[13; 32]).unwrap()
+}
+
 fn journalist() -> SignerKey {
     SignerKey::from_seed("example.org/jo", &[12; 32]).unwrap()
 }
 
-/// An archive holding one document (record 0); returns its reference.
+/// An archive holding one document (record 2, after the first admin and
+/// the configuration); returns its reference.
 fn archive(dir: &Path) -> DocRef {
     let r = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-example/dropsite/recipient.txt"),
@@ -40,8 +46,20 @@ fn archive(dir: &Path) -> DocRef {
     let docs = dir.join("docs");
     fs::create_dir_all(&docs).unwrap();
     fs::write(docs.join("a.txt"), "a document\n").unwrap();
-    let (mut a, _) =
-        Archive::init(&dir.join("arch"), ORIGIN, &log_key(), &[recipient], None).unwrap();
+    let first = custody::store::archive::InitAdmin {
+        key: admin(),
+        name: "admin".into(),
+        path: None,
+    };
+    let (mut a, _) = Archive::init(
+        &dir.join("arch"),
+        ORIGIN,
+        &log_key(),
+        &[recipient],
+        None,
+        first,
+    )
+    .unwrap();
     let w = walk::collect(&[docs], false, None).unwrap();
     a.ingest(
         &w.files,
@@ -50,7 +68,7 @@ fn archive(dir: &Path) -> DocRef {
         &mut NoObserver,
     )
     .unwrap();
-    a.doc_ref(0).unwrap()
+    a.doc_ref(2).unwrap()
 }
 
 fn body(index: u64, signer: &SignerKey, payload: Payload) -> RecordBody {
@@ -120,18 +138,18 @@ fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
     let t = tempfile::tempdir().unwrap();
     let doc = archive(t.path());
     // More than one chunk of 4,096 records: findings keep record order across chunks.
-    let mut recs: Vec<Vec<u8>> = (1..=5000)
-        .map(|i| access(i, &log_key(), doc).bytes().to_vec())
+    let mut recs: Vec<Vec<u8>> = (3..=5002)
+        .map(|i| access(i, &admin(), doc).bytes().to_vec())
         .collect();
-    // Record 1500: one flipped bit of S.
+    // Record 1502: one flipped bit of S.
     let r = &mut recs[1499];
     let at = r.len() - 20;
     r[at] ^= 0x04;
-    // Record 2222: S + L (batch equations accept it; verify_strict does not).
+    // Record 2224: S + L (batch equations accept it; verify_strict does not).
     let r = &mut recs[2221];
     let len = r.len();
     add_l(&mut r[len - 32..]);
-    // Record 4600, in the second chunk: one flipped bit of R.
+    // Record 4602, in the second chunk: one flipped bit of R.
     let at = recs[4599].len() - 60;
     recs[4599][at] ^= 0x01;
     append(t.path(), &recs);
@@ -140,9 +158,9 @@ fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
     assert_eq!(
         got,
         vec![
-            (Subject::Record(1500), Check::RecordSignature),
-            (Subject::Record(2222), Check::RecordSignature),
-            (Subject::Record(4600), Check::RecordSignature),
+            (Subject::Record(1502), Check::RecordSignature),
+            (Subject::Record(2224), Check::RecordSignature),
+            (Subject::Record(4602), Check::RecordSignature),
         ],
         "{f:#?}"
     );
@@ -163,19 +181,19 @@ fn record_of_a_revoked_actor_inside_a_batch_is_named_once() {
             reason: String::new(),
         })
     };
-    let mut recs = vec![body(1, &log_key(), change(ActorAction::Add))
-        .sign(&log_key())
+    let mut recs = vec![body(3, &admin(), change(ActorAction::Add))
+        .sign(&admin())
         .unwrap()];
-    // 1000 records by jo, then the revocation, then 1000 by the log key with
+    // 1000 records by jo, then the revocation, then 1000 by the admin with
     // one more by jo in the middle.
-    recs.extend((2..1002).map(|i| access(i, &jo, doc)));
+    recs.extend((4..1004).map(|i| access(i, &jo, doc)));
     recs.push(
-        body(1002, &log_key(), change(ActorAction::Revoke))
-            .sign(&log_key())
+        body(1004, &admin(), change(ActorAction::Revoke))
+            .sign(&admin())
             .unwrap(),
     );
-    recs.extend((1003..2003).map(|i| {
-        let k = if i == 1700 { &jo } else { &log_key() };
+    recs.extend((1005..2005).map(|i| {
+        let k = if i == 1702 { &jo } else { &admin() };
         access(i, k, doc)
     }));
     append(
@@ -186,11 +204,11 @@ fn record_of_a_revoked_actor_inside_a_batch_is_named_once() {
     let got: Vec<(Subject, Check)> = f.iter().map(|f| (f.subject.clone(), f.check)).collect();
     assert_eq!(
         got,
-        vec![(Subject::Record(1700), Check::ActorRevoked)],
+        vec![(Subject::Record(1702), Check::ActorRevoked)],
         "{f:#?}"
     );
     assert!(
-        f[0].reason.contains("revoked at record 1002"),
+        f[0].reason.contains("revoked at record 1004"),
         "{}",
         f[0].reason
     );

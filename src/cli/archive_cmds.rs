@@ -10,10 +10,10 @@ use super::output::Paint;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::crypto::RecipientKey;
 use crate::core::report::Report;
+use crate::store::archive::InitAdmin;
 use crate::store::ingest::{IngestObserver, IngestOptions, Ingested};
 use crate::store::verify::{VerifyObserver, VerifyOptions};
 use crate::store::walk::{self, InputFile};
-use crate::store::archive::InitAdmin;
 use crate::store::{io_err, Archive, StoreError};
 
 #[derive(Debug, Args)]

@@ -163,8 +163,7 @@ fn read_policy(arg: &str, flag: &str) -> Result<String, StoreError> {
     }
     let text = String::from_utf8(bytes)
         .map_err(|_| StoreError::Input(format!("{flag} {}: not UTF-8", p.display())))?;
-    Policy::parse(&text)
-        .map_err(|e| StoreError::Input(format!("{flag} {}: {e}", p.display())))?;
+    Policy::parse(&text).map_err(|e| StoreError::Input(format!("{flag} {}: {e}", p.display())))?;
     if text.chars().any(|c| c.is_control() && c != '\n') {
         return Err(StoreError::Input(format!(
             "{flag} {}: holds control characters (only line feeds may separate lines)",

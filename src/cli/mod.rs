@@ -4,9 +4,9 @@
 //! 2 the command could not complete (usage, I/O, locked archive, wrong key …).
 
 mod archive_cmds;
-mod config_cmd;
 mod audit_cmd;
 mod blob_cmds;
+mod config_cmd;
 mod explain;
 mod gen_archive;
 mod keygen;

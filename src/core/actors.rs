@@ -634,4 +634,105 @@ mod tests {
             );
         }
     }
+
+    fn config_payload() -> Payload {
+        Payload::Config(crate::core::record::ArchiveConfig {
+            recipients: vec![Digest([3; 32])],
+            approvals: vec![Role::Editor],
+            partner_policy: String::new(),
+            own_policy: String::new(),
+        })
+    }
+
+    fn ingest() -> Payload {
+        Payload::Ingest(crate::core::record::Ingest {
+            blob: Digest([1; 32]),
+            blob_size: 1,
+            commitment: Digest([2; 32]),
+            meta: Digest([3; 32]),
+            meta_size: 1,
+            recipients: vec![Digest([4; 32])],
+        })
+    }
+
+    /// Issue 14: from the first `config` record on, the log key signs no
+    /// record; only an admin signs `config`, and the log key never does.
+    #[test]
+    fn the_first_config_record_retires_the_log_key() {
+        let mut a = Actors::default();
+        let admin = person(5);
+        // Before any config: the log key adds the admin, and may ingest.
+        replay(
+            &mut a,
+            &rec(
+                0,
+                &log(),
+                change(ActorAction::Add, "ad", Role::Admin, &admin),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            replay(&mut a, &rec(1, &log(), ingest())).unwrap(),
+            Signer::Owner
+        );
+        // The log key may never sign a config record.
+        assert!(matches!(
+            replay(&mut a, &rec(2, &log(), config_payload())),
+            Err(AuthError::Role { .. })
+        ));
+        assert_eq!(a.configured_at(), None);
+        // The admin configures.
+        replay(&mut a, &rec(2, &admin, config_payload())).unwrap();
+        assert_eq!(a.configured_at(), Some(2));
+        assert_eq!(a.config().unwrap().1.approvals, vec![Role::Editor]);
+        // From here the log key signs nothing, whatever the kind.
+        for p in [
+            ingest(),
+            change(ActorAction::Add, "x", Role::Editor, &person(9)),
+            config_payload(),
+            approve(),
+        ] {
+            let r = rec(3, &log(), p);
+            let e = a.authorize(&r, &log().verifier()).unwrap_err();
+            assert_eq!(
+                e,
+                AuthError::LogKeyRetired {
+                    kind: r.body.payload.kind().as_str(),
+                    since: 2
+                }
+            );
+            assert_eq!(e.check(), Check::ActorRole);
+        }
+        // A journalist may not configure; the admin may ingest.
+        let j = person(6);
+        replay(
+            &mut a,
+            &rec(
+                3,
+                &admin,
+                change(ActorAction::Add, "jo", Role::Journalist, &j),
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            replay(&mut a, &rec(4, &j, config_payload())),
+            Err(AuthError::Role { .. })
+        ));
+        replay(&mut a, &rec(4, &admin, ingest())).unwrap();
+        // A revoked admin's config is refused and changes nothing.
+        replay(
+            &mut a,
+            &rec(
+                5,
+                &admin,
+                change(ActorAction::Revoke, "ad", Role::Admin, &admin),
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            a.authorize(&rec(6, &admin, config_payload()), &log().verifier()),
+            Err(AuthError::Revoked { .. })
+        ));
+        assert_eq!(a.config().unwrap().0, 2);
+    }
 }

@@ -1175,8 +1175,8 @@ mod tests {
         v[0] = 2;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
         let mut v = good.clone();
-        v[1] = 11;
-        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(11)));
+        v[1] = 12;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(12)));
         let mut v = good.clone();
         v[1] = 0;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
@@ -1410,6 +1410,61 @@ mod tests {
             reason: "a\u{7}b".into(),
         });
         assert_eq!(b.sign(&key()), Err(RecordError::BadText));
+    }
+
+    /// Issue 14: the `config` record (FORMAT.md §4.15): its layout byte for
+    /// byte, the round trip, and each non-canonical form refused.
+    #[test]
+    fn config_record_layout_and_strict_decoding() {
+        let cfg = ArchiveConfig {
+            recipients: vec![Digest([1; 32]), Digest([2; 32])],
+            approvals: vec![Role::Editor, Role::Legal],
+            partner_policy: "log a+1+AA==\n".into(),
+            own_policy: String::new(),
+        };
+        let b = RecordBody {
+            payload: Payload::Config(cfg.clone()),
+            ..body(vec![Digest([4; 32])])
+        };
+        let r = b.sign(&key()).unwrap();
+        let bytes = r.bytes();
+        assert_eq!(bytes[1], 0x0b, "kind byte");
+        let origin_len = bytes[18] as usize;
+        let p = &bytes[19 + origin_len + 4..bytes.len() - SIGNATURE_LEN];
+        let mut want = vec![2u8];
+        want.extend([1u8; 32]);
+        want.extend([2u8; 32]);
+        want.extend([2u8, 2, 3]);
+        want.extend(13u16.to_be_bytes());
+        want.extend(b"log a+1+AA==\n");
+        want.extend(0u16.to_be_bytes());
+        assert_eq!(p, &want[..]);
+        assert_eq!(Record::decode(bytes).unwrap(), r);
+        for cut in 0..bytes.len() {
+            assert!(Record::decode(&bytes[..cut]).is_err());
+        }
+        // Roles out of order or repeated, an unknown role, control characters.
+        let at_roles = 19 + origin_len + 4 + 1 + 64;
+        for (i, v, want) in [
+            (at_roles + 1, 3u8, RecordError::BadRoles),
+            (at_roles + 2, 2u8, RecordError::BadRoles),
+            (at_roles + 2, 9u8, RecordError::BadEnum(9)),
+            (at_roles + 5, 7u8, RecordError::BadText),
+        ] {
+            let mut x = bytes.to_vec();
+            x[i] = v;
+            if i == at_roles + 1 {
+                x[at_roles + 2] = 2;
+            }
+            assert_eq!(Record::decode(&x), Err(want), "byte {i} = {v}");
+        }
+        let mut bad = cfg;
+        bad.approvals = vec![Role::Legal, Role::Editor];
+        let b = RecordBody {
+            payload: Payload::Config(bad),
+            ..body(vec![Digest([4; 32])])
+        };
+        assert_eq!(b.sign(&key()), Err(RecordError::BadRoles));
     }
 
     /// Issue 6: a record's lengths are at most a u16, and each is checked

@@ -3,9 +3,9 @@
 //! before anything is written.
 
 use crate::core::actors::{Actors, AuthError, Signer};
+use crate::core::crypto::fingerprints;
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
-use crate::core::crypto::fingerprints;
 use crate::core::record::{ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role};
 use crate::store::archive::Archive;
 use crate::store::db::DigestKind;
@@ -294,8 +294,12 @@ impl Archive {
             toml::to_string_pretty(&toml).map_err(|e| StoreError::Internal(e.to_string()))?;
         let next = self.root.join(CONFIG_NEXT_FILE);
         crate::store::bundle_file::write_durable(&next, text.as_bytes())?;
-        let r = match self.commit_records(vec![self.new_record(payload)], Vec::new(), Vec::new(), log)
-        {
+        let r = match self.commit_records(
+            vec![self.new_record(payload)],
+            Vec::new(),
+            Vec::new(),
+            log,
+        ) {
             Ok(mut v) => v.remove(0),
             Err(e) => {
                 let _ = std::fs::remove_file(&next);

@@ -266,8 +266,20 @@ impl BlobStore {
         self.path(d).is_file()
     }
 
-    /// Removes temp files left by an interrupted writer (caller holds the archive lock).
+    /// Removes temp files left by an interrupted writer (caller holds the
+    /// archive lock), and makes again any of the 256 shard directories that
+    /// a copy dropped (tools such as git keep no empty directory).
     pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+        for i in 0..=255u8 {
+            let d = self.dir.join(format!("{i:02x}"));
+            if !d.is_dir() {
+                match fs::create_dir(&d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_err(&d, e)),
+                }
+            }
+        }
         let tmp = self.dir.join("tmp");
         let mut n = 0;
         let rd = match fs::read_dir(&tmp) {

@@ -151,8 +151,9 @@ impl Archive {
         }
     }
 
-    /// `records` with the `actor` records that let a partner check who signed
-    /// them (FORMAT.md §10.2): for every actor who signed one of them, that
+    /// `records` with the `actor` and `config` records that let a partner
+    /// check who signed them (FORMAT.md §10.2): every `config` record before
+    /// the last of them, and for every actor who signed one of these, that
     /// actor's add, rotate and revoke records before the last of them, and so
     /// on for the admins who signed those. Other actors are not disclosed.
     fn with_signers(&self, records: &[Record]) -> Result<Vec<Record>, StoreError> {
@@ -174,8 +175,16 @@ impl Archive {
             }
         }
         let owner = self.log_key.key_id();
+        // Every `config` record goes along (a partner learns from the first
+        // one that the log key signs no record after it, FORMAT.md §4.14),
+        // with the actors who signed them.
+        let configs: Vec<&Record> = actor_recs
+            .iter()
+            .filter(|r| matches!(r.body.payload, Payload::Config(_)))
+            .collect();
         let mut names: std::collections::BTreeSet<String> = records
             .iter()
+            .chain(configs.iter().copied())
             .filter(|r| r.body.signer != owner)
             .filter_map(|r| actors.name_of(r.body.signer).map(str::to_string))
             .collect();
@@ -195,11 +204,19 @@ impl Archive {
             }
         }
         let mut out: Vec<Record> = records.to_vec();
-        out.extend(
-            actor_recs.into_iter().filter(
-                |r| matches!(&r.body.payload, Payload::Actor(c) if names.contains(&c.name)),
-            ),
-        );
+        out.extend(actor_recs.into_iter().filter(|r| match &r.body.payload {
+            Payload::Actor(c) => names.contains(&c.name),
+            Payload::Config(_) => true,
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_) => false,
+        }));
         out.sort_by_key(|r| r.body.index);
         out.dedup_by_key(|r| r.body.index);
         Ok(out)
