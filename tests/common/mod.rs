@@ -265,6 +265,11 @@ pub fn run(mut c: Command) -> Run {
     Run::from_output(c.output().unwrap())
 }
 
+/// Records a new archive starts with: 0, the log key adds the first admin;
+/// 1, the admin's configuration record (FORMAT.md §4.14). The first document
+/// ingested into a new archive is record `INIT_RECORDS`.
+pub const INIT_RECORDS: u64 = 2;
+
 /// A temp dir with copies of the outlets' keys and an archive in `archive/`
 /// created with the dropsite keys.
 pub struct Fixture {
