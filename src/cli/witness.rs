@@ -265,6 +265,11 @@ fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
         evidence,
     };
     arch.witness_record_reset(&rec)?;
+    if rec.evidence.is_empty() {
+        ctx.out.warn(
+            "no --evidence kept: the reset record says why only in its reason; keep the split-view evidence next to it",
+        );
+    }
     let set_aside = history.len();
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
@@ -670,9 +675,9 @@ fn refusal_hint(r: &witness::Refusal, origin: &str) -> String {
         Refusal::Fork { .. } | Refusal::Inconsistent { .. } => format!(
             "the log signed two histories; publish the evidence, and once you know which history is the log's, continue from it with `custody witness reset-log {origin} --to CHECKPOINT --reason TEXT`"
         ),
-        Refusal::Stale { latest, .. } => format!(
-            "nothing to do: this witness already cosigned size {latest}; fetch the log's latest checkpoint"
-        ),
+        Refusal::Stale { latest, .. } => {
+            format!("fetch the log's latest checkpoint (at least size {latest}) and cosign that")
+        }
         Refusal::ProofRequired { from, .. } | Refusal::ProofOldMismatch { latest: from, .. } => {
             format!("in the log's archive, `custody prove --consistency {from}` prints the body to cosign")
         }

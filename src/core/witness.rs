@@ -160,7 +160,7 @@ pub enum Accept {
 pub enum Refusal {
     #[error("fork: a different checkpoint of size {size} was cosigned before (same size, different root)")]
     Fork { size: u64, conflicts_with: usize },
-    #[error("stale: size {offered} is older than the latest cosigned size {latest}; nothing to cosign (an older checkpoint is not a split view)")]
+    #[error("stale: size {offered} is older than the latest cosigned size {latest} (an older checkpoint is no split view: no evidence)")]
     Stale { latest: u64, offered: u64 },
     #[error("inconsistent: the consistency proof opens the checkpoint of size {larger} and shows a root at size {smaller} other than the signed one")]
     Inconsistent {
