@@ -632,6 +632,35 @@ fn witness_cosigns_from_a_published_log() {
     assert!(r.json()["evidence"].is_null(), "{}", r.stdout);
     assert!(!ev.exists());
     assert!(size > 256);
+    // A fork published under the same key (other documents, a larger size):
+    // the proof from the tiles opens its root and shows another root at the
+    // cosigned size, so the refusal comes with evidence that proves it.
+    let fork = Fixture::new();
+    let fd = fork.path().join("other");
+    fs::create_dir_all(&fd).unwrap();
+    for i in 0..20 {
+        fs::write(fd.join(format!("o{i:02}.txt")), format!("other {i}\n")).unwrap();
+    }
+    fork.ingest_json(&[fd.to_str().unwrap()]);
+    let fork_pub = fork.path().join("published");
+    publish_to(&fork, fork_pub.to_str().unwrap(), &[]);
+    let fev = w.path().join("published-fork.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        "--from",
+        fork_pub.to_str().unwrap(),
+        "--evidence-out",
+        fev.to_str().unwrap(),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "inconsistent", "{}", r.stdout);
+    let mut c = custody();
+    c.args(["verify-evidence", "--json"]).arg(&fev);
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.json()["verdict"], "proven_inconsistent", "{}", r.stdout);
 
     let http = Http::serve(&pubdir);
     let v = w.json(&["witness", "cosign", "--from", &http.url]);
