@@ -529,7 +529,9 @@ fn rollback_is_refused_and_a_fork_leaves_evidence() {
         .arg(f.vkey());
     let r = run(c);
     r.ok();
-    assert_eq!(r.json()["verdict"], "unrefuted");
+    // The mirror puts the tiles' complete proof into the evidence (FORMAT.md
+    // §11.4), so the fork is proven, not merely alleged.
+    assert_eq!(r.json()["verdict"], "proven_inconsistent", "{}", r.stdout);
 
     // The same size with another root: a proven fork.
     let same = Fixture::new();
@@ -605,8 +607,9 @@ fn witness_cosigns_from_a_published_log() {
     }
     f.ingest_json(&[d.to_str().unwrap()]);
     publish_to(&f, &loc, &[]);
-    // A published tile that lies gives a proof that fails: refused, with
-    // evidence that stands unrefuted.
+    // A published tile that lies gives a proof that fails: refused, and no
+    // evidence, since a failing proof proves nothing against the log (a CDN
+    // or a mirror could have altered the tile; issue 14).
     let (size, _) = checkpoint_root(&f);
     let bad = f.path().join("bad-pub");
     copy_dir(&pubdir, &bad);
@@ -626,12 +629,38 @@ fn witness_cosigns_from_a_published_log() {
     ]);
     r.code(FINDING);
     assert_eq!(r.json()["reason"], "bad_proof", "{}", r.stdout);
+    assert!(r.json()["evidence"].is_null(), "{}", r.stdout);
+    assert!(!ev.exists());
+    assert!(size > 256);
+    // A fork published under the same key (other documents, a larger size):
+    // the proof from the tiles opens its root and shows another root at the
+    // cosigned size, so the refusal comes with evidence that proves it.
+    let fork = Fixture::new();
+    let fd = fork.path().join("other");
+    fs::create_dir_all(&fd).unwrap();
+    for i in 0..20 {
+        fs::write(fd.join(format!("o{i:02}.txt")), format!("other {i}\n")).unwrap();
+    }
+    fork.ingest_json(&[fd.to_str().unwrap()]);
+    let fork_pub = fork.path().join("published");
+    publish_to(&fork, fork_pub.to_str().unwrap(), &[]);
+    let fev = w.path().join("published-fork.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        "--from",
+        fork_pub.to_str().unwrap(),
+        "--evidence-out",
+        fev.to_str().unwrap(),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "inconsistent", "{}", r.stdout);
     let mut c = custody();
-    c.args(["verify-evidence", "--json"]).arg(&ev);
+    c.args(["verify-evidence", "--json"]).arg(&fev);
     let r = run(c);
     r.ok();
-    assert_eq!(r.json()["verdict"], "unrefuted");
-    assert!(size > 256);
+    assert_eq!(r.json()["verdict"], "proven_inconsistent", "{}", r.stdout);
 
     let http = Http::serve(&pubdir);
     let v = w.json(&["witness", "cosign", "--from", &http.url]);

@@ -223,7 +223,7 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
 }
 
 #[test]
-fn rollback_and_fork_are_refused_with_evidence() {
+fn stale_is_refused_without_evidence_and_forks_with_it() {
     let (f, w) = setup();
     ingest(&f, "a.txt");
     let cp1 = save(&f, "cp1", &f.run(&["checkpoint"]).ok().stdout_bytes);
@@ -235,26 +235,14 @@ fn rollback_and_fork_are_refused_with_evidence() {
     );
     w.run(&["witness", "cosign", s(&cp1)]).ok();
     w.run(&["witness", "cosign", s(&body)]).ok();
-    // Rollback to size 1.
+    // The log's older checkpoint again: stale, refused, and no evidence
+    // (issue 14: it is consistent, so it is no split view).
     let ev = f.path().join("rollback.evidence");
     let r = w.run(&["witness", "cosign", s(&cp1), "--evidence-out", s(&ev)]);
     r.code(FINDING);
-    assert!(
-        r.stderr.contains("rollback") && r.stderr.contains(s(&ev)),
-        "{}",
-        r.stderr
-    );
-    let mut c = custody();
-    c.args(["verify-evidence", s(&ev), "--json"]);
-    let r = run(c);
-    r.ok();
-    assert_eq!(r.json()["verdict"], "unrefuted");
-    // The log can refute a mere rollback with a consistency proof 1 -> 2.
-    let mut c = custody();
-    c.args(["verify-evidence", s(&ev), "--proof", s(&body), "--json"]);
-    let r = run(c);
-    r.code(FINDING);
-    assert_eq!(r.json()["verdict"], "refuted");
+    assert!(r.stderr.contains("stale"), "{}", r.stderr);
+    assert!(!r.stderr.contains("evidence written"), "{}", r.stderr);
+    assert!(!ev.exists());
 
     // A second dropsite archive with the same log key and different content.
     let fork = Fixture::new();
@@ -281,7 +269,9 @@ fn rollback_and_fork_are_refused_with_evidence() {
     let r = run(c);
     r.ok();
     assert_eq!(r.json()["verdict"], "proven_fork");
-    // A larger forked checkpoint with a proof from the log's fork: refused.
+    // A larger forked checkpoint with the fork's RFC proof from size 2:
+    // refused, but 2 is a power of two, so the RFC proof leaves out the
+    // fork's root at 2 and cannot show the conflict: no evidence.
     ingest(&fork, "z.txt");
     let fbody = save(
         &f,
@@ -289,9 +279,18 @@ fn rollback_and_fork_are_refused_with_evidence() {
         &fork.run(&["prove", "--consistency", "2"]).ok().stdout_bytes,
     );
     let ev3 = f.path().join("fork3.evidence");
-    w.run(&["witness", "cosign", s(&fbody), "--evidence-out", s(&ev3)])
-        .code(FINDING);
-    assert!(ev3.is_file());
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        s(&fbody),
+        "--evidence-out",
+        s(&ev3),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "bad_proof", "{}", r.stdout);
+    assert!(r.json()["evidence"].is_null());
+    assert!(!ev3.exists());
     // Tampered evidence: one byte of a root changed, the signature fails.
     let mut b = fs::read(&default_ev).unwrap();
     let text = String::from_utf8(b.clone()).unwrap();
@@ -457,4 +456,410 @@ fn keygen_writes_a_distinct_witness_key() {
         fs::read_to_string(dir.join("signing.key")).unwrap()
     );
     assert!(!r.stdout.contains("PRIVATE+KEY"));
+}
+
+/// Split-view evidence bytes (FORMAT.md §11.4), built by hand.
+fn evidence_bytes(f: &Fixture, cosigned: &[u8], offending: &[u8], proof: Option<&[u8]>) -> Vec<u8> {
+    let vkey = fs::read_to_string(f.vkey()).unwrap();
+    let mut b = format!("custody split-view evidence v1\nlog {}\n", vkey.trim()).into_bytes();
+    b.extend_from_slice(format!("cosigned {}\n", cosigned.len()).as_bytes());
+    b.extend_from_slice(cosigned);
+    b.extend_from_slice(format!("offending {}\n", offending.len()).as_bytes());
+    b.extend_from_slice(offending);
+    if let Some(p) = proof {
+        b.extend_from_slice(format!("proof {}\n", p.len()).as_bytes());
+        b.extend_from_slice(p);
+    }
+    b
+}
+
+/// The `old N` and hash lines of an add-checkpoint body (a bare proof).
+fn proof_head(body: &[u8]) -> Vec<u8> {
+    let end = body.windows(2).position(|w| w == b"\n\n").unwrap();
+    body[..end + 1].to_vec()
+}
+
+fn verify_evidence(p: &Path, extra: &[&str]) -> Run {
+    let mut c = custody();
+    c.arg("verify-evidence").arg(p).args(extra);
+    run(c)
+}
+
+/// Issue 14, the reported attack: a witness that cosigned size 3, handed
+/// the log's older (consistent) checkpoint at size 2, refuses it without
+/// evidence; and a hand-built "evidence" of that pair is not evidence.
+#[test]
+fn stale_consistent_checkpoint_is_not_a_split_view() {
+    let (f, w) = setup();
+    ingest(&f, "a.txt");
+    ingest(&f, "b.txt");
+    let cp2 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    let cp2_file = save(&f, "cp2", &cp2);
+    ingest(&f, "c.txt");
+    let cp3 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    let cp3_file = save(&f, "cp3", &cp3);
+    let body_2_3 = f
+        .run(&["prove", "--consistency", "2"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    w.run(&["witness", "cosign", s(&cp3_file)]).ok();
+    let history = fs::read(w.dir.join("witness/history")).unwrap();
+
+    // Refused, exit 1, reason `stale`, and no evidence file anywhere.
+    let ev = f.path().join("stale.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        s(&cp2_file),
+        "--evidence-out",
+        s(&ev),
+        "--json",
+    ]);
+    r.code(FINDING);
+    let v = r.json();
+    assert_eq!(v["reason"], "stale", "{v}");
+    assert!(v["evidence"].is_null(), "{v}");
+    assert!(
+        r.stderr.contains("older than the latest cosigned size 3"),
+        "{}",
+        r.stderr
+    );
+    assert!(!ev.exists());
+    let default_ev = w
+        .dir
+        .parent()
+        .unwrap()
+        .join("split-view-dropsite.example_leaks-2.evidence");
+    assert!(!default_ev.exists());
+    // The same with the log's proof that size 2 is a prefix of size 3.
+    let head = save(&f, "proof-2-3", &proof_head(&body_2_3));
+    let r = w.run(&["witness", "cosign", s(&cp2_file), "--proof", s(&head)]);
+    r.code(FINDING);
+    assert!(r.stderr.contains("stale"), "{}", r.stderr);
+    assert!(!default_ev.exists());
+    // Nothing was recorded; size 3 is still what the witness follows.
+    assert_eq!(fs::read(w.dir.join("witness/history")).unwrap(), history);
+    let j = w.run(&["witness", "cosign", s(&cp3_file), "--json"]);
+    j.ok();
+    assert_eq!(j.json()["accepted"], "unchanged");
+
+    // The pair written by hand as evidence: not evidence, exit 1.
+    let pair = save(&f, "pair.evidence", &evidence_bytes(&f, &cp3, &cp2, None));
+    let r = verify_evidence(&pair, &[]);
+    r.code(FINDING);
+    assert!(
+        r.stdout
+            .contains("not evidence of a split view: inconsistency_proof"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("SPLIT VIEW"), "{}", r.stdout);
+    let r = verify_evidence(&pair, &["--json", "--trust", s(&f.vkey())]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "unproven");
+    assert_eq!(r.json()["check"], "inconsistency_proof");
+    // With the log's consistency proof inside (or given): refuted, exit 1.
+    let with_proof = save(
+        &f,
+        "pair-proof.evidence",
+        &evidence_bytes(&f, &cp3, &cp2, Some(&proof_head(&body_2_3))),
+    );
+    let r = verify_evidence(&with_proof, &["--json"]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "refuted");
+    let r = verify_evidence(&pair, &["--json", "--proof", s(&head)]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "refuted");
+    // A proof with a hash altered is no evidence of anything: exit 1.
+    let mut junk = proof_head(&body_2_3);
+    let at = "old 2\n".len() + 3;
+    junk[at] = if junk[at] == b'A' { b'B' } else { b'A' };
+    let junk_ev = save(
+        &f,
+        "pair-junk.evidence",
+        &evidence_bytes(&f, &cp3, &cp2, Some(&junk)),
+    );
+    let r = verify_evidence(&junk_ev, &["--json"]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "unproven", "{}", r.stdout);
+    // The same checkpoint twice: exit 1.
+    let same = save(&f, "same.evidence", &evidence_bytes(&f, &cp3, &cp3, None));
+    let r = verify_evidence(&same, &["--json"]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "identical");
+}
+
+/// The same size with different roots, both signed by the log: evidence
+/// written, and `verify-evidence` says SPLIT VIEW, exit 0.
+#[test]
+fn same_size_different_roots_is_a_split_view() {
+    let (f, w) = setup();
+    ingest(&f, "a.txt");
+    ingest(&f, "b.txt");
+    let cp2 = save(&f, "cp2", &f.run(&["checkpoint"]).ok().stdout_bytes);
+    w.run(&["witness", "cosign", s(&cp2)]).ok();
+    let fork = Fixture::new();
+    ingest(&fork, "x.txt");
+    ingest(&fork, "y.txt");
+    let fcp = save(&f, "fork-cp2", &fork.run(&["checkpoint"]).ok().stdout_bytes);
+    let ev = f.path().join("fork.evidence");
+    let r = w.run(&["witness", "cosign", s(&fcp), "--evidence-out", s(&ev)]);
+    r.code(FINDING);
+    assert!(
+        r.stderr.contains("fork") && r.stderr.contains("reset-log"),
+        "{}",
+        r.stderr
+    );
+    let r = verify_evidence(&ev, &["--trust", s(&f.vkey())]);
+    r.ok();
+    assert!(
+        r.stdout
+            .starts_with("SPLIT VIEW: proven fork: two different checkpoints of size 2"),
+        "{}",
+        r.stdout
+    );
+    // Under another log key the same file proves nothing: exit 1.
+    let other = Fixture::new_as("972mag");
+    let r = verify_evidence(&ev, &["--trust", s(&other.vkey()), "--json"]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "bad_signature");
+}
+
+/// A larger checkpoint whose own proof opens its root and shows another
+/// root at the cosigned size (3, not a power of two): proven inconsistent,
+/// exit 0. A proof that does not open the root: refused, no evidence.
+#[test]
+fn proof_showing_another_prefix_is_a_split_view() {
+    let (f, w) = setup();
+    for n in ["a", "b", "c"] {
+        ingest(&f, n);
+    }
+    let cp3 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    w.run(&["witness", "cosign", s(&save(&f, "cp3", &cp3))])
+        .ok();
+    let fork = Fixture::new();
+    for n in ["w", "x", "y", "z", "v"] {
+        ingest(&fork, n);
+    }
+    let fbody = fork
+        .run(&["prove", "--consistency", "3"])
+        .ok()
+        .stdout_bytes
+        .clone();
+    // One proof hash altered: bad_proof, and nothing written.
+    let mut junk = fbody.clone();
+    let at = "old 3\n".len() + 3;
+    junk[at] = if junk[at] == b'A' { b'B' } else { b'A' };
+    let ev = f.path().join("junk.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        s(&save(&f, "junk-body", &junk)),
+        "--evidence-out",
+        s(&ev),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "bad_proof", "{}", r.stdout);
+    assert!(!ev.exists());
+    // The fork's own proof: inconsistent, evidence that proves it.
+    let ev = f.path().join("inconsistent.evidence");
+    let r = w.run(&[
+        "witness",
+        "cosign",
+        s(&save(&f, "fork-body", &fbody)),
+        "--evidence-out",
+        s(&ev),
+        "--json",
+    ]);
+    r.code(FINDING);
+    assert_eq!(r.json()["reason"], "inconsistent", "{}", r.stdout);
+    let r = verify_evidence(&ev, &["--json", "--trust", s(&f.vkey())]);
+    r.ok();
+    assert_eq!(r.json()["verdict"], "proven_inconsistent", "{}", r.stdout);
+    let r = verify_evidence(&ev, &[]);
+    r.ok();
+    assert!(
+        r.stdout.starts_with("SPLIT VIEW: proven inconsistent"),
+        "{}",
+        r.stdout
+    );
+    // The same pair without the proof proves nothing.
+    let fcp = fork.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    let bare = save(&f, "bare.evidence", &evidence_bytes(&f, &cp3, &fcp, None));
+    verify_evidence(&bare, &[]).code(FINDING);
+    let with = save(
+        &f,
+        "with.evidence",
+        &evidence_bytes(&f, &cp3, &fcp, Some(&proof_head(&fbody))),
+    );
+    assert_eq!(fs::read(&with).unwrap(), fs::read(&ev).unwrap());
+}
+
+/// Issue 14: a witness that cosigned a fork continues with the log's
+/// honest history after a recorded `witness reset-log`, keeping the
+/// evidence; refusals of the reset write nothing.
+#[test]
+fn reset_log_continues_with_the_honest_history() {
+    let (f, w) = setup();
+    // The witness first meets a fork (trust on first use) at size 2.
+    let fork = Fixture::new();
+    ingest(&fork, "x.txt");
+    ingest(&fork, "y.txt");
+    let fcp = save(&f, "fork-cp2", &fork.run(&["checkpoint"]).ok().stdout_bytes);
+    w.run(&["witness", "cosign", s(&fcp)]).ok();
+    // The honest log at size 2 and 3: refused, forever, without a reset.
+    ingest(&f, "a.txt");
+    ingest(&f, "b.txt");
+    let cp2 = save(&f, "cp2", &f.run(&["checkpoint"]).ok().stdout_bytes);
+    ingest(&f, "c.txt");
+    let body3 = save(
+        &f,
+        "body3",
+        &f.run(&["prove", "--consistency", "2"]).ok().stdout_bytes,
+    );
+    let ev = f.path().join("fork.evidence");
+    w.run(&["witness", "cosign", s(&cp2), "--evidence-out", s(&ev)])
+        .code(FINDING);
+    verify_evidence(&ev, &[]).ok();
+    w.run(&["witness", "cosign", s(&body3)]).code(FINDING);
+    let hist = w.dir.join("witness/history");
+    let before = fs::read(&hist).unwrap();
+
+    // Refusals of reset-log: exit 2, nothing written.
+    // An older honest checkpoint against the newer one: no proof of anything.
+    let cp3 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    let stale_pair = save(
+        &f,
+        "not-proof.evidence",
+        &evidence_bytes(&f, &cp3, &fs::read(&cp2).unwrap(), None),
+    );
+    let other = Fixture::new_as("972mag");
+    ingest(&other, "q.txt");
+    let foreign = save(
+        &f,
+        "foreign-cp",
+        &other.run(&["checkpoint"]).ok().stdout_bytes,
+    );
+    for (args, needle) in [
+        (
+            vec!["other.example/log", "--to", s(&cp2), "--reason", "x"],
+            "does not witness",
+        ),
+        (
+            vec!["dropsite.example/leaks", "--to", s(&cp2), "--reason", " "],
+            "--reason",
+        ),
+        (
+            vec![
+                "dropsite.example/leaks",
+                "--to",
+                s(&cp2),
+                "--reason",
+                "a\nb",
+            ],
+            "--reason",
+        ),
+        (
+            vec![
+                "dropsite.example/leaks",
+                "--to",
+                s(&foreign),
+                "--reason",
+                "x",
+            ],
+            "log key",
+        ),
+        (
+            vec!["dropsite.example/leaks", "--to", s(&fcp), "--reason", "x"],
+            "already follows",
+        ),
+        (
+            vec![
+                "dropsite.example/leaks",
+                "--to",
+                s(&cp2),
+                "--reason",
+                "x",
+                "--evidence",
+                s(&stale_pair),
+            ],
+            "not-proof.evidence",
+        ),
+    ] {
+        let mut a = vec!["witness", "reset-log"];
+        a.extend(args);
+        w.run(&a).error(&[needle]);
+        assert_eq!(fs::read(&hist).unwrap(), before, "{needle}");
+    }
+
+    // The reset, keeping the evidence.
+    let r = w.run(&[
+        "witness",
+        "reset-log",
+        "dropsite.example/leaks",
+        "--to",
+        s(&cp2),
+        "--reason",
+        "dropsite restored a forked copy; its operator showed the honest log",
+        "--evidence",
+        s(&ev),
+        "--json",
+    ]);
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["size"], 2, "{v}");
+    assert_eq!(v["set_aside"], 1, "{v}");
+    assert_eq!(v["evidence_kept"], 1, "{v}");
+    // Recorded, nothing removed: the old frames, then the reset frame with
+    // the reason, the checkpoint and the evidence verbatim.
+    let after = fs::read(&hist).unwrap();
+    assert!(after.starts_with(&before));
+    let tail = &after[before.len()..];
+    let text = String::from_utf8_lossy(tail);
+    assert!(
+        text.contains("custody witness reset v1\norigin dropsite.example/leaks\ntime "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nreason dropsite restored a forked copy;"),
+        "{text}"
+    );
+    let ev_bytes = fs::read(&ev).unwrap();
+    assert!(tail.windows(ev_bytes.len()).any(|x| x == ev_bytes));
+    assert!(ev.is_file(), "the evidence file is kept");
+
+    // The honest log is cosigned again: size 2 (the reset's checkpoint),
+    // then the extension to 3 proven from it.
+    let j = w.run(&["witness", "cosign", s(&cp2), "--json"]);
+    j.ok();
+    assert_eq!(j.json()["accepted"], "unchanged");
+    let j = w.run(&["witness", "cosign", s(&body3), "--json"]);
+    j.ok();
+    assert_eq!(j.json()["accepted"], "extended");
+    // The fork is now the one refused, with evidence.
+    let ev2 = f.path().join("fork-again.evidence");
+    w.run(&["witness", "cosign", s(&fcp), "--evidence-out", s(&ev2)])
+        .code(FINDING);
+    verify_evidence(&ev2, &[]).ok();
+    // The witness archive, reset included, passes verify.
+    let r = w.run(&["verify", "--json"]);
+    assert_eq!(r.code, OK, "{}", r.stdout);
+    // A reset frame whose kept evidence was altered is a finding.
+    let mut bad = after.clone();
+    let at = before.len()
+        + tail
+            .windows(ev_bytes.len())
+            .position(|x| x == ev_bytes)
+            .unwrap();
+    // Flip a byte of the evidence's first root: its signature fails.
+    let root_at = at + String::from_utf8_lossy(&ev_bytes).find("\n2\n").unwrap() + 3;
+    bad[root_at] = if bad[root_at] == b'A' { b'B' } else { b'A' };
+    let kept = fs::read(&hist).unwrap();
+    fs::write(&hist, &bad).unwrap();
+    let r = w.run(&["verify", "--json"]);
+    assert_eq!(r.code, FINDING, "{}", r.stdout);
+    assert_checks(&r.json(), &["witness_state"]);
+    fs::write(&hist, kept).unwrap();
 }

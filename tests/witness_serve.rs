@@ -210,10 +210,11 @@ fn vectors_replay_with_spec_statuses() {
             _ => {}
         }
     }
-    // Steps 4 and 5 (failing proofs from the cosigned size 1) left evidence,
-    // in two files: the second did not overwrite the first.
-    let n = fs::read_dir(&ev).unwrap().count();
-    assert_eq!(n, 2, "{}", srv.log());
+    // Steps 4 and 5 (an empty and an altered proof from the cosigned size
+    // 1) were refused, but a failing proof proves nothing against the log
+    // (issue 14, FORMAT.md §11.4): no evidence.
+    let n = fs::read_dir(&ev).map_or(0, |d| d.count());
+    assert_eq!(n, 0, "{}", srv.log());
     // One log line per request, no secrets.
     let log = srv.log();
     assert_eq!(
@@ -332,16 +333,28 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     let (st, _, b) = srv.post(&bad_sig);
     assert_eq!(st, 403, "{}", String::from_utf8_lossy(&b));
 
-    // A proof hash altered: 422, and evidence of an unrefuted split view.
+    // A proof hash altered: 422, and no evidence (it proves nothing).
     let mut bad_proof = body4.clone();
     let at = "old 3\n".len() + 3;
     bad_proof[at] = if bad_proof[at] == b'A' { b'B' } else { b'A' };
     let (st, _, b) = srv.post(&bad_proof);
     assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
     assert!(String::from_utf8_lossy(&b).contains("consistency proof"));
+    assert_eq!(fs::read_dir(&ev).map_or(0, |d| d.count()), 0);
     // The good proof is still accepted: refusals changed no state.
     let (st, _, _) = srv.post(&body4);
     assert_eq!(st, 200);
+    // Issue 14: the log's older (consistent) checkpoint at size 3, now that
+    // 4 is cosigned: 409 with the latest size, and no evidence.
+    // As the log first sent it (old 1 with its proof), and with old 3.
+    let sep = body3.windows(2).position(|w| w == b"\n\n").unwrap();
+    let mut as_old3 = b"old 3\n\n".to_vec();
+    as_old3.extend_from_slice(&body3[sep + 2..]);
+    for stale in [body3.clone(), as_old3] {
+        let (st, _, b) = srv.post(&stale);
+        assert_eq!((st, b.as_slice()), (409, &b"4\n"[..]));
+    }
+    assert_eq!(fs::read_dir(&ev).map_or(0, |d| d.count()), 0);
 
     // Garbage, bad old line, old > size: 400.
     for body in [&b"hello"[..], b"old x\n\nfoo\n", b"old 99\n\n"] {
@@ -361,17 +374,14 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     }
     let mut fbody = b"old 4\n\n".to_vec();
     fbody.extend_from_slice(&fork.run(&["checkpoint"]).ok().stdout_bytes);
-    let before: Vec<_> = fs::read_dir(&ev)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    // No refusal before this one wrote evidence, so the directory is absent.
+    assert!(!ev.exists());
     let (st, _, b) = srv.post(&fbody);
     assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
     assert!(String::from_utf8_lossy(&b).contains("fork"));
     let new: Vec<_> = fs::read_dir(&ev)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !before.contains(p))
         .collect();
     assert_eq!(new.len(), 1, "{new:?}");
     let mut c = custody();

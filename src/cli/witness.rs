@@ -13,7 +13,7 @@ use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::cosignature;
-use crate::core::evidence::SplitViewEvidence;
+use crate::core::evidence::{SplitViewEvidence, Verdict};
 use crate::core::keys::SignerKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::witness::{self, Accept, OfferedProof};
@@ -26,15 +26,20 @@ use crate::store::{io_err, StoreError};
 #[command(after_help = "\
 A witness cosigns a partner log's checkpoint only if it is consistent with
 every checkpoint of that log it cosigned before (C2SP tlog-witness). The
-first checkpoint of a log is trusted on first use. Refusals (rollback, fork,
-failing proof) exit 1 and write split-view evidence for `custody verify-evidence`.
+first checkpoint of a log is trusted on first use. Refusals exit 1. Only a
+refusal that proves a split view (a fork at a cosigned size, or a proof that
+shows the log's trees disagree) writes evidence for `custody verify-evidence`;
+a stale checkpoint (older than the latest cosigned) or a proof that does not
+verify is refused without evidence. After a fork, `witness reset-log` records
+that the witness continues from the log's honest checkpoint.
 
 Workflow (in your own archive, with your witness key from `custody keygen`):
   custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key
   custody witness cosign dropsite.checkpoint > dropsite.cosig
   custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig
   custody witness cosign --from https://dropsite.example/log -o dropsite.cosig
-  custody witness serve --listen 127.0.0.1:7380    # the same checks over HTTP")]
+  custody witness serve --listen 127.0.0.1:7380    # the same checks over HTTP
+  custody witness reset-log dropsite.example/leaks --to honest.checkpoint --reason \"fork of 2024-05-01\" --evidence split-view-dropsite.example_leaks-9.evidence")]
 pub struct WitnessArgs {
     #[command(subcommand)]
     action: WitnessAction,
@@ -48,6 +53,42 @@ enum WitnessAction {
     Cosign(CosignArgs),
     /// Serve the C2SP tlog-witness add-checkpoint endpoint over HTTP (loopback unless --public).
     Serve(super::witness_serve::ServeArgs),
+    /// After a fork: continue the log ORIGIN from a checkpoint of its honest history (recorded, nothing deleted).
+    ResetLog(ResetLogArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A witness that cosigned a fork refuses the log's other history for good: every
+checkpoint of it conflicts with something cosigned. Once the operator knows
+which history is the log's (from the log's operator, its other witnesses, the
+evidence), reset-log appends a reset record to witness/history
+(docs/FORMAT.md §11.2): the log's signed checkpoint to continue from, the time,
+the reason, and the split-view evidence files given. Nothing is deleted: the
+checkpoints cosigned before stay in witness/history and `verify` still checks
+them. From then on the witness decides against the reset's checkpoint only,
+so it cosigns that checkpoint and the extensions proven from it.
+
+Refused with exit 2 (nothing written): an unknown log, a checkpoint not signed
+by the log's key, a log with nothing cosigned, the checkpoint the witness
+already follows, an evidence file that does not prove a split view of this log.
+
+Example:
+  custody witness reset-log dropsite.example/leaks --to honest.checkpoint \\
+    --reason \"dropsite restored a forked copy on 2024-05-01; ops ticket 12\" \\
+    --evidence split-view-dropsite.example_leaks-9.evidence")]
+struct ResetLogArgs {
+    /// The log's origin.
+    origin: String,
+    /// The log's signed checkpoint (or an add-checkpoint body) to continue from.
+    #[arg(long, value_name = "CHECKPOINT_FILE")]
+    to: PathBuf,
+    /// Why, in one line (recorded in witness/history).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// A split-view evidence file to keep in the reset record (repeatable, at most 4).
+    #[arg(long, value_name = "FILE")]
+    evidence: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +134,7 @@ pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
         WitnessAction::AddLog(a) => add_log(ctx, a),
         WitnessAction::Cosign(a) => cosign(ctx, a),
         WitnessAction::Serve(a) => super::witness_serve::serve(ctx, a),
+        WitnessAction::ResetLog(a) => reset_log(ctx, a),
     }
 }
 
@@ -131,6 +173,122 @@ fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
     } else {
         ctx.out
             .line(&format!("already witnessing {} with this key", a.origin));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `witness reset-log` (FORMAT.md §11.2): checks everything, then appends
+/// one reset record to witness/history.
+fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
+    use crate::store::witness::{reason_ok, ResetRecord, MAX_REASON, MAX_RESET_EVIDENCE};
+    let arch = ctx.open()?;
+    let wc = arch.witness_config()?;
+    let origin = &a.origin;
+    let log = wc.log(origin).ok_or_else(|| {
+        StoreError::Input(format!(
+            "this archive does not witness the log {origin:?}; there is nothing to reset"
+        ))
+    })?;
+    if !reason_ok(&a.reason) {
+        return Err(StoreError::Input(format!(
+            "give --reason as one line of 1 to {MAX_REASON} bytes without control characters"
+        )));
+    }
+    if a.evidence.len() > MAX_RESET_EVIDENCE {
+        return Err(StoreError::Input(format!(
+            "at most {MAX_RESET_EVIDENCE} --evidence files fit in one reset record"
+        )));
+    }
+    let input = read_bounded(&a.to)?;
+    let cp_bytes = if witness::is_add_checkpoint(&input) {
+        witness::parse_add_checkpoint(&input)
+            .map_err(|e| StoreError::Input(format!("{}: {e}", a.to.display())))?
+            .1
+            .to_vec()
+    } else {
+        input
+    };
+    let to = SignedCheckpoint::open(&cp_bytes, &log.vkey, &[])
+        .map_err(|e| {
+            StoreError::Input(format!(
+                "{} is not a checkpoint signed by the log key of {origin}: {e}; give the log's own signed checkpoint",
+                a.to.display()
+            ))
+        })?
+        .checkpoint;
+    if to.origin != *origin {
+        return Err(StoreError::Input(format!(
+            "{} is a checkpoint of {:?}, not of {origin:?}",
+            a.to.display(),
+            to.origin
+        )));
+    }
+    let mut evidence = Vec::new();
+    for p in &a.evidence {
+        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
+        if meta.len() > crate::core::evidence::MAX_EVIDENCE as u64 {
+            return Err(StoreError::Input(format!(
+                "{} is too large to be evidence",
+                p.display()
+            )));
+        }
+        let bytes = std::fs::read(p).map_err(|e| io_err(p, e))?;
+        let ev = SplitViewEvidence::parse(&bytes)
+            .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?;
+        let v = ev.assess(&log.vkey, None);
+        if ev.log_key != log.vkey || !v.proves_split_view() {
+            return Err(StoreError::Input(format!(
+                "{} does not prove a split view of {origin} ({}); check it with `custody verify-evidence`, or leave it out",
+                p.display(),
+                v.as_str()
+            )));
+        }
+        evidence.push(bytes);
+    }
+    let history = arch.witness_history(origin)?;
+    let Some(latest) = history.last() else {
+        return Err(StoreError::Input(format!(
+            "this witness has cosigned nothing of {origin}; there is nothing to reset: cosign the checkpoint"
+        )));
+    };
+    if latest.checkpoint.size == to.size && latest.checkpoint.root == to.root {
+        return Err(StoreError::Input(format!(
+            "the witness already follows {origin} at size {} with this root; there is nothing to reset",
+            to.size
+        )));
+    }
+    let rec = ResetRecord {
+        origin: origin.clone(),
+        time: crate::core::time::now_ms() / 1000,
+        reason: a.reason.clone(),
+        to: cp_bytes,
+        evidence,
+    };
+    arch.witness_record_reset(&rec)?;
+    if rec.evidence.is_empty() {
+        ctx.out.warn(
+            "no --evidence kept: the reset record says why only in its reason; keep the split-view evidence next to it",
+        );
+    }
+    let set_aside = history.len();
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "origin": origin,
+            "size": to.size,
+            "root": to.root.to_string(),
+            "reason": rec.reason,
+            "time": rec.time,
+            "set_aside": set_aside,
+            "set_aside_latest_size": latest.checkpoint.size,
+            "evidence_kept": rec.evidence.len(),
+        }));
+    } else {
+        ctx.out.line(&format!(
+            "reset {origin}: the witness now continues from size {}; {set_aside} checkpoint(s) cosigned before (latest size {}) stay in witness/history, with {} evidence file(s) kept in the reset record",
+            to.size,
+            latest.checkpoint.size,
+            rec.evidence.len()
+        ));
     }
     Ok(EXIT_OK)
 }
@@ -283,7 +441,13 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     )? {
         Concluded::Cosigned { accepted, line } => (accepted, line),
         Concluded::Refused { refusal, evidence } => {
-            return refuse(ctx, refusal.as_str(), &refusal.to_string(), evidence)
+            let next = refusal_hint(&refusal, &origin);
+            return refuse(
+                ctx,
+                refusal.as_str(),
+                &format!("{refusal}; {next}"),
+                evidence,
+            );
         }
         Concluded::OldMismatch { .. } | Concluded::Unprocessable(_) => {
             return Err(StoreError::Internal(
@@ -397,8 +561,10 @@ pub(crate) enum Concluded {
 }
 
 /// Second half, shared by `witness cosign` and `witness serve`: decide
-/// against the history (FORMAT.md §11.2), write split-view evidence on a
-/// conflicting refusal, persist an accepted checkpoint (fsynced) and only
+/// against the history (FORMAT.md §11.2), write split-view evidence only on
+/// a refusal that proves a conflict (a fork, or a proof showing
+/// inconsistency: FORMAT.md §11.4; never for a stale checkpoint or a failing
+/// proof), persist an accepted checkpoint (fsynced) and only
 /// then sign the cosignature line (FORMAT.md §11.1). `expect_old` is the
 /// add-checkpoint request's `old` when the caller follows tlog-witness's
 /// HTTP rules (409 when it is not the latest cosigned size). The caller
@@ -421,11 +587,14 @@ pub(crate) fn conclude(
     let evidence = match decision.as_ref().err().and_then(|r| r.conflicts_with()) {
         None => None,
         Some(i) => {
+            // FORMAT.md §11.4: the proof goes in only when it is what shows
+            // the conflict (a same-size fork needs none).
+            let shown_by_proof = matches!(decision, Err(witness::Refusal::Inconsistent { .. }));
             let ev = SplitViewEvidence {
                 log_key: checked.log.vkey.clone(),
                 cosigned: history[i].note.clone(),
                 offending: cp_bytes.to_vec(),
-                proof: proof.cloned(),
+                proof: proof.filter(|_| shown_by_proof).cloned(),
             };
             let path = evidence_out(&origin, size);
             write_atomic(&path, &ev.encode())?;
@@ -466,8 +635,9 @@ pub(crate) fn conclude(
 }
 
 /// The consistency proof from `old` to `new` computed from a published
-/// log's tiles (FORMAT.md §13): whatever the tiles say, `decide` checks it
-/// against both signed roots.
+/// log's tiles (FORMAT.md §13), in the complete form of §11.4: whatever the
+/// tiles say, `decide` checks it against both signed roots, and a proof
+/// that does not open the new root (a lying tile) proves nothing.
 fn proof_from_tiles(
     r: &crate::store::remote::Remote,
     old: u64,
@@ -476,8 +646,16 @@ fn proof_from_tiles(
     use crate::core::merkle::{consistency_proof, TreeError, TreeSize};
     use crate::core::tiles::{TileNodeError, TileNodes};
     let nodes = TileNodes::new(crate::store::mirror::RemoteTiles(r), new);
-    match consistency_proof(&nodes, TreeSize(old), TreeSize(new)) {
-        Ok(hashes) => Ok(OfferedProof { old, hashes }),
+    // The complete form (FORMAT.md §11.4): with the tiles' root at `old`
+    // prepended when `old` is a power of two, so that a published fork is
+    // shown, not only refused.
+    match consistency_proof(&nodes, TreeSize(old), TreeSize(new))
+        .and_then(|h| Ok((crate::core::merkle::root(&nodes, TreeSize(old))?, h)))
+    {
+        Ok((prefix, hashes)) => Ok(OfferedProof {
+            old,
+            hashes: crate::core::merkle::complete_consistency_proof(TreeSize(old), prefix, hashes),
+        }),
         Err(TreeError::Source(TileNodeError::Read(e))) => Err(e),
         Err(TreeError::Source(TileNodeError::Tile(t))) => Err(StoreError::Input(format!(
             "{}: cannot compute the consistency proof from size {old} to {new} from its tiles: {t}",
@@ -487,6 +665,25 @@ fn proof_from_tiles(
             "{}: cannot compute the consistency proof from size {old} to {new} from its tiles: {e}",
             r.label()
         ))),
+    }
+}
+
+/// What to do next after a refusal (one clause, for the error line).
+fn refusal_hint(r: &witness::Refusal, origin: &str) -> String {
+    use witness::Refusal;
+    match r {
+        Refusal::Fork { .. } | Refusal::Inconsistent { .. } => format!(
+            "the log signed two histories; publish the evidence, and once you know which history is the log's, continue from it with `custody witness reset-log {origin} --to CHECKPOINT --reason TEXT`"
+        ),
+        Refusal::Stale { latest, .. } => {
+            format!("fetch the log's latest checkpoint (at least size {latest}) and cosign that")
+        }
+        Refusal::ProofRequired { from, .. } | Refusal::ProofOldMismatch { latest: from, .. } => {
+            format!("in the log's archive, `custody prove --consistency {from}` prints the body to cosign")
+        }
+        Refusal::BadProof { from, .. } => format!(
+            "ask the log for a proof from size {from} (`custody prove --consistency {from}` in its archive)"
+        ),
     }
 }
 
@@ -502,7 +699,10 @@ fn refuse(
         }));
     }
     let tail = match &evidence {
-        Some(p) => format!("; split-view evidence written to {}", p.display()),
+        Some(p) => format!(
+            "; split-view evidence written to {} (check it with `custody verify-evidence`)",
+            p.display()
+        ),
         None => String::new(),
     };
     ctx.out
@@ -512,14 +712,18 @@ fn refuse(
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Checks split-view evidence written by `custody witness cosign` with no archive:
-both checkpoints must be signed by the log key (the file's, or --trust) and
-name the same origin. Same size with different roots is a proven fork; other
-pairs stand unless a valid consistency proof between them is known (the one
-in the file, or --proof), which refutes them.
+Checks split-view evidence (from `custody witness cosign`, `witness serve` or
+`mirror`) with no archive: both checkpoints must be signed by the log key (the
+file's, or --trust) and name the same origin. Only two checkpoints that cannot
+both be true prove a split view (docs/FORMAT.md §11.4): the same size with
+different roots, or a proof (in the file, or --proof) that opens the larger
+checkpoint's root and shows another root at the smaller size. A valid
+consistency proof refutes the evidence; an older checkpoint with no such proof,
+or with a proof that does not verify, proves nothing.
 
-Exit codes: 0 the evidence proves or supports a split view; 1 it does not
-(bad signature, refuted, identical); 2 the file cannot be read.
+Exit codes: 0 the evidence proves a split view (SPLIT VIEW); 1 it does not
+(`not evidence of a split view`: bad signature, origin, identical, refuted,
+unproven); 2 the file cannot be read.
 
 Example:
   custody verify-evidence split-view-dropsite.example_leaks-9.evidence --trust dropsite.vkey")]
@@ -570,31 +774,31 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
         }
     };
     let verdict = ev.assess(&trusted, extra.as_ref());
-    let ok = verdict.supports_split_view();
+    let ok = verdict.proves_split_view();
     let detail = match &verdict {
-        crate::core::evidence::Verdict::ProvenFork { size } => format!(
+        Verdict::ProvenFork { size } => format!(
             "proven fork: two different checkpoints of size {size}, both signed by {}",
             trusted.name()
         ),
-        crate::core::evidence::Verdict::Unrefuted { smaller, larger } => format!(
-            "split view: checkpoints of sizes {smaller} and {larger} signed by {} with no valid consistency proof between them",
+        Verdict::ProvenInconsistent { smaller, larger } => format!(
+            "proven inconsistent: a proof opens the checkpoint of size {larger} signed by {} and shows that its first {smaller} entries have another root than the signed checkpoint of size {smaller}",
             trusted.name()
         ),
-        crate::core::evidence::Verdict::Refuted { smaller, larger } => format!(
-            "refuted: a valid consistency proof from {smaller} to {larger} exists"
+        Verdict::Refuted { smaller, larger } => format!(
+            "refuted: a valid consistency proof shows size {smaller} is a prefix of size {larger}"
         ),
-        crate::core::evidence::Verdict::Identical => {
-            "the two checkpoints are identical".to_string()
-        }
-        crate::core::evidence::Verdict::BadSignature(e) => format!("not evidence: {e}"),
-        crate::core::evidence::Verdict::OriginMismatch => {
-            "not evidence: the checkpoints name different origins".to_string()
+        Verdict::Unproven { why, .. } => format!("not proven: {why}"),
+        Verdict::Identical => "the two checkpoints say the same thing".to_string(),
+        Verdict::BadSignature(e) => e.clone(),
+        Verdict::OriginMismatch => {
+            "the checkpoints name different origins, or not the log key's name".to_string()
         }
     };
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
             "ok": ok,
             "verdict": verdict.as_str(),
+            "check": verdict.failed_check(),
             "log_key": trusted,
             "key_from_file": a.trust.is_none(),
             "detail": detail,
@@ -603,9 +807,12 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
         let tag = if ok {
             ctx.out.paint("SPLIT VIEW:", Paint::Bad)
         } else {
-            ctx.out.paint("no split view:", Paint::Ok)
+            ctx.out.paint("not evidence of a split view:", Paint::Ok)
         };
-        ctx.out.line(&format!("{tag} {detail}"));
+        match verdict.failed_check() {
+            Some(check) => ctx.out.line(&format!("{tag} {check}: {detail}")),
+            None => ctx.out.line(&format!("{tag} {detail}")),
+        }
         if a.trust.is_none() && ok {
             ctx.out.info(
                 "the log key was taken from the evidence file; pass --trust VKEY to check it is the log you know",

@@ -39,8 +39,10 @@ checkpoint (what `custody prove --consistency OLD` prints). The checks are
 those of `custody witness cosign`, with tlog-witness's status codes:
 200 cosignature line, 400 malformed, 403 bad log signature, 404 unknown log,
 409 `old` is not the latest cosigned size (body: that size), 413 body over
-64 KiB, 422 bad consistency proof or fork. Forks, rollbacks and failing
-proofs also write split-view evidence into --evidence-dir.
+64 KiB, 422 bad consistency proof or fork. Only a refusal that proves a
+split view (a fork, or a proof that opens the checkpoint and shows another
+root at the cosigned size) writes split-view evidence into --evidence-dir;
+a stale checkpoint or a proof that does not verify writes none.
 
 Requests are handled one at a time, one per connection; each holds the
 archive lock while it runs (503 if another custody command holds it). The
@@ -385,6 +387,20 @@ impl Server {
                 }
             }
             Concluded::Unprocessable(why) => Response::text(422, why),
+            // tlog-witness: a checkpoint older than the latest is a 409 with
+            // the latest size, never evidence (FORMAT.md §11.2).
+            Concluded::Refused {
+                refusal: witness::Refusal::Stale { latest, .. },
+                evidence: None,
+            } => {
+                seen.note = Some("stale".into());
+                Response {
+                    status: 409,
+                    content_type: "text/x.tlog.size",
+                    body: format!("{latest}\n"),
+                    extra: None,
+                }
+            }
             Concluded::Refused { refusal, evidence } => {
                 seen.note = Some(match &evidence {
                     Some(p) => format!("{}, evidence {}", refusal.as_str(), p.display()),

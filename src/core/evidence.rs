@@ -12,11 +12,15 @@
 //! ```
 //!
 //! [`SplitViewEvidence::assess`] re-checks everything from the bytes alone:
-//! both notes signed by the log key, same origin, then classifies.
+//! both notes signed by the log key, same origin, then classifies. Only two
+//! notes that cannot both be true prove a split view: the same size with
+//! different roots, or a proof that opens the larger checkpoint's root and
+//! shows another root at the smaller size. A stale but consistent pair, or
+//! a pair with a failing proof, proves nothing (FORMAT.md §11.4).
 
 use crate::core::checkpoint::{parse_canonical_u64, Checkpoint, SignedCheckpoint};
 use crate::core::keys::VerifierKey;
-use crate::core::merkle::{self, TreeSize};
+use crate::core::merkle::{self, ProofShows, TreeSize};
 use crate::core::witness::OfferedProof;
 
 /// First line of an evidence file.
@@ -59,16 +63,27 @@ pub struct SplitViewEvidence {
     pub proof: Option<OfferedProof>,
 }
 
-/// What a piece of evidence shows.
+/// What a piece of evidence shows (FORMAT.md §11.4, "What proves a split
+/// view").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Same size, different roots, both signed by the log: a proven fork.
     ProvenFork { size: u64 },
-    /// Different sizes and no valid consistency proof between them: the log
-    /// showed inconsistent views unless it can produce that proof.
-    Unrefuted { smaller: u64, larger: u64 },
+    /// Different sizes, and a proof that opens the larger checkpoint's root
+    /// shows another root at the smaller size (or the smaller is size 0
+    /// without the empty tree's root): the larger does not extend the
+    /// smaller, so the log signed two histories.
+    ProvenInconsistent { smaller: u64, larger: u64 },
     /// A valid consistency proof between the two exists: no split view.
     Refuted { smaller: u64, larger: u64 },
+    /// Different sizes and no proof that shows either way: an older
+    /// checkpoint of an honest log looks exactly like this, so it is not
+    /// evidence. `why` says what was missing.
+    Unproven {
+        smaller: u64,
+        larger: u64,
+        why: String,
+    },
     /// The two checkpoints say the same thing.
     Identical,
     /// A checkpoint is not validly signed by the log key.
@@ -78,20 +93,42 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Does the evidence prove or support a split view?
-    pub fn supports_split_view(&self) -> bool {
-        matches!(self, Verdict::ProvenFork { .. } | Verdict::Unrefuted { .. })
+    /// Does the evidence prove a split view? Only a same-size fork or a
+    /// proven inconsistency does.
+    pub fn proves_split_view(&self) -> bool {
+        match self {
+            Verdict::ProvenFork { .. } | Verdict::ProvenInconsistent { .. } => true,
+            Verdict::Refuted { .. }
+            | Verdict::Unproven { .. }
+            | Verdict::Identical
+            | Verdict::BadSignature(_)
+            | Verdict::OriginMismatch => false,
+        }
     }
 
     /// Stable name for `--json`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Verdict::ProvenFork { .. } => "proven_fork",
-            Verdict::Unrefuted { .. } => "unrefuted",
+            Verdict::ProvenInconsistent { .. } => "proven_inconsistent",
             Verdict::Refuted { .. } => "refuted",
+            Verdict::Unproven { .. } => "unproven",
             Verdict::Identical => "identical",
             Verdict::BadSignature(_) => "bad_signature",
             Verdict::OriginMismatch => "origin_mismatch",
+        }
+    }
+
+    /// The name of the failed check when the evidence does not prove a
+    /// split view (for messages), or `None` when it does.
+    pub fn failed_check(&self) -> Option<&'static str> {
+        match self {
+            Verdict::ProvenFork { .. } | Verdict::ProvenInconsistent { .. } => None,
+            Verdict::Refuted { .. } => Some("consistency"),
+            Verdict::Unproven { .. } => Some("inconsistency_proof"),
+            Verdict::Identical => Some("conflict"),
+            Verdict::BadSignature(_) => Some("log_signature"),
+            Verdict::OriginMismatch => Some("origin"),
         }
     }
 }
@@ -188,9 +225,10 @@ impl SplitViewEvidence {
     }
 
     /// Classifies the evidence under `trusted` (the log key the verifier
-    /// trusts; pass `&self.log_key` to take the file's word for it). An
-    /// `extra` proof (e.g. the log's answer to the accusation) is tried as
-    /// well as the one in the file.
+    /// trusts; pass `&self.log_key` to take the file's word for it), by the
+    /// rules of FORMAT.md §11.4. An `extra` proof (e.g. the log's answer to
+    /// the accusation) is judged as well as the one in the file: one that
+    /// shows consistency refutes the evidence.
     pub fn assess(&self, trusted: &VerifierKey, extra: Option<&OfferedProof>) -> Verdict {
         let open = |b: &[u8], what: &str| {
             SignedCheckpoint::open(b, trusted, &[])
@@ -216,27 +254,57 @@ impl SplitViewEvidence {
         }
         let (small, large): (&Checkpoint, &Checkpoint) =
             if a.size < b.size { (&a, &b) } else { (&b, &a) };
-        let consistent = |p: &OfferedProof| {
-            p.old == small.size
-                && merkle::verify_consistency(
-                    TreeSize(small.size),
-                    TreeSize(large.size),
-                    &small.root,
-                    &large.root,
-                    &p.hashes,
-                )
-                .is_ok()
+        let (smaller, larger) = (small.size, large.size);
+        let judge = |hashes: &[crate::core::hash::Digest]| {
+            merkle::judge_consistency(
+                TreeSize(smaller),
+                TreeSize(larger),
+                &small.root,
+                &large.root,
+                hashes,
+            )
         };
-        if self.proof.iter().chain(extra).any(consistent) {
-            Verdict::Refuted {
-                smaller: small.size,
-                larger: large.size,
+        // From size 0 the roots decide alone (FORMAT.md §11.4).
+        let empty = OfferedProof {
+            old: 0,
+            hashes: Vec::new(),
+        };
+        let implicit = (smaller == 0).then_some(&empty);
+        let mut shows = Vec::new();
+        let mut why = Vec::new();
+        for p in self.proof.iter().chain(extra).chain(implicit) {
+            if p.old != smaller {
+                why.push(format!(
+                    "a proof starts at size {} instead of the smaller size {smaller}",
+                    p.old
+                ));
+                continue;
             }
-        } else {
-            Verdict::Unrefuted {
-                smaller: small.size,
-                larger: large.size,
+            match judge(&p.hashes) {
+                ProofShows::Nothing(e) => why.push(format!(
+                    "the proof from {smaller} to {larger} does not open the larger checkpoint's root ({e})"
+                )),
+                s => shows.push(s),
             }
+        }
+        if shows.contains(&ProofShows::Consistent) {
+            return Verdict::Refuted { smaller, larger };
+        }
+        if shows
+            .iter()
+            .any(|s| matches!(s, ProofShows::Inconsistent { .. }))
+        {
+            return Verdict::ProvenInconsistent { smaller, larger };
+        }
+        if why.is_empty() {
+            why.push(format!(
+                "no consistency proof from {smaller} to {larger}; an older checkpoint of an honest log looks the same"
+            ));
+        }
+        Verdict::Unproven {
+            smaller,
+            larger,
+            why: why.join("; "),
         }
     }
 }
@@ -281,22 +349,30 @@ mod tests {
         let bytes = fork.encode();
         assert_eq!(SplitViewEvidence::parse(&bytes).unwrap(), fork);
         assert_eq!(fork.assess(&vk, None), Verdict::ProvenFork { size: 5 });
-        assert!(fork.assess(&vk, None).supports_split_view());
+        assert!(fork.assess(&vk, None).proves_split_view());
         assert_eq!(ev(&t5, &t5, None).assess(&vk, None), Verdict::Identical);
         let good = OfferedProof {
             old: 5,
             hashes: t8.consistency_proof(TreeSize(5), TreeSize(8)).unwrap(),
         };
-        let rollback = ev(&t8, &t5, None);
-        assert_eq!(
-            rollback.assess(&vk, None),
-            Verdict::Unrefuted {
-                smaller: 5,
-                larger: 8
-            }
+        // Issue 14: an older checkpoint of the same log, with no proof, is
+        // not evidence (an honest log's stale checkpoint looks the same).
+        let stale = ev(&t8, &t5, None);
+        let v = stale.assess(&vk, None);
+        assert!(
+            matches!(
+                v,
+                Verdict::Unproven {
+                    smaller: 5,
+                    larger: 8,
+                    ..
+                }
+            ),
+            "{v:?}"
         );
+        assert!(!v.proves_split_view());
         assert_eq!(
-            rollback.assess(&vk, Some(&good)),
+            stale.assess(&vk, Some(&good)),
             Verdict::Refuted {
                 smaller: 5,
                 larger: 8
@@ -305,7 +381,46 @@ mod tests {
         let with_proof = ev(&t5, &t8, Some(good.clone()));
         let b = with_proof.encode();
         assert_eq!(SplitViewEvidence::parse(&b).unwrap(), with_proof);
-        assert!(!with_proof.assess(&vk, None).supports_split_view());
+        assert!(!with_proof.assess(&vk, None).proves_split_view());
+        // A failing proof (one hash altered) is no evidence either.
+        let mut junk = good.clone();
+        junk.hashes[0] = crate::core::merkle::node_hash(&junk.hashes[0], &junk.hashes[0]);
+        let v = ev(&t5, &t8, Some(junk.clone())).assess(&vk, None);
+        assert!(matches!(v, Verdict::Unproven { .. }), "{v:?}");
+        // A fork of size 8 whose own proof opens its root and shows another
+        // root at 5: proven. (5 is not a power of two: the RFC proof starts
+        // with the prefix's node.)
+        let mut f8 = MemoryTree::new();
+        f8.push_data(b"forked");
+        for i in 1..8 {
+            f8.push_data(format!("a{i}").as_bytes());
+        }
+        let fproof = OfferedProof {
+            old: 5,
+            hashes: f8.consistency_proof(TreeSize(5), TreeSize(8)).unwrap(),
+        };
+        let proven = ev(&t5, &f8, Some(fproof.clone()));
+        assert_eq!(
+            proven.assess(&vk, None),
+            Verdict::ProvenInconsistent {
+                smaller: 5,
+                larger: 8
+            }
+        );
+        assert!(proven.assess(&vk, None).proves_split_view());
+        // The same pair without the proof is unproven; the proof given on
+        // the side proves it.
+        let bare = ev(&f8, &t5, None);
+        assert!(!bare.assess(&vk, None).proves_split_view());
+        assert!(bare.assess(&vk, Some(&fproof)).proves_split_view());
+        // A proof that starts elsewhere is ignored.
+        let off = OfferedProof {
+            old: 4,
+            hashes: fproof.hashes.clone(),
+        };
+        assert!(!ev(&t5, &f8, Some(off))
+            .assess(&vk, None)
+            .proves_split_view());
         // Another key: bad signature.
         let other = SignerKey::from_seed("log.example", &[4; 32])
             .unwrap()
@@ -326,7 +441,7 @@ mod tests {
         let pos = t.len() - 120;
         t[pos] ^= 1;
         if let Ok(e) = SplitViewEvidence::parse(&t) {
-            assert!(!e.assess(&vk, None).supports_split_view());
+            assert!(!e.assess(&vk, None).proves_split_view());
         }
         let mut trailing = bytes.clone();
         trailing.push(b'x');

@@ -2,24 +2,33 @@
 //! checkpoint of the same log cosigned before? (C2SP `tlog-witness.md`,
 //! "add-checkpoint"; `docs/FORMAT.md` §11.2.)
 //!
-//! Pure: the caller loads the history, calls [`decide`], and on
-//! [`Accept`] persists the new checkpoint before it emits the cosignature.
+//! Pure: the caller loads the history (since the log's last reset, §11.2),
+//! calls [`decide`], and on [`Accept`] persists the new checkpoint before it
+//! emits the cosignature.
 //!
 //! Rules, for a checkpoint already verified under the log's key:
 //!
 //! 1. It conflicts with ANY earlier cosigned checkpoint of the same size
 //!    (different root): [`Refusal::Fork`], a proven split view.
-//! 2. Smaller than the latest cosigned size: [`Refusal::Rollback`].
-//! 3. Same size and root as the latest: [`Accept::Unchanged`].
-//! 4. Larger: a consistency proof from the latest cosigned size is required
-//!    ([`Refusal::ProofRequired`], [`Refusal::ProofOldMismatch`]) and must
-//!    verify ([`Refusal::BadProof`]), giving [`Accept::Extended`].
-//! 5. No history for the log: [`Accept::FirstUse`] (trust on first use).
+//! 2. No history for the log: [`Accept::FirstUse`] (trust on first use).
+//! 3. Smaller than the latest cosigned size: [`Refusal::Stale`], no
+//!    evidence (tlog-witness answers 409 with the latest size). Only a proof
+//!    given with it (`old` = its size, to the latest cosigned checkpoint)
+//!    that shows the latest tree does not extend it makes it
+//!    [`Refusal::Inconsistent`], with evidence.
+//! 4. Same size and root as the latest: [`Accept::Unchanged`].
+//! 5. Larger: a consistency proof from the latest cosigned size is required
+//!    ([`Refusal::ProofRequired`], [`Refusal::ProofOldMismatch`]). One that
+//!    verifies gives [`Accept::Extended`]; one that opens the new root but
+//!    shows another root at the latest size is [`Refusal::Inconsistent`]
+//!    (evidence); any other failing proof is [`Refusal::BadProof`], without
+//!    evidence, since a failing proof proves nothing about the log
+//!    (FORMAT.md §11.4).
 
 use crate::core::checkpoint::{parse_canonical_u64, Checkpoint};
 use crate::core::hash::Digest;
 use crate::core::keys::{b64_decode, b64_encode};
-use crate::core::merkle::{self, MerkleError, TreeSize};
+use crate::core::merkle::{self, MerkleError, ProofShows, TreeSize};
 use crate::core::tlog_proof::MAX_PROOF_HASHES;
 
 /// Largest add-checkpoint body (or proof file) accepted.
@@ -144,48 +153,54 @@ pub enum Accept {
 }
 
 /// Why a checkpoint must not be cosigned. `conflicts_with` indexes the
-/// history entry the offending checkpoint contradicts (for the evidence).
+/// history entry the offending checkpoint is proven to contradict (for the
+/// evidence, FORMAT.md §11.4).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
     #[error("fork: a different checkpoint of size {size} was cosigned before (same size, different root)")]
     Fork { size: u64, conflicts_with: usize },
-    #[error("rollback: size {offered} is smaller than the latest cosigned size {latest}")]
-    Rollback {
-        latest: u64,
-        offered: u64,
+    #[error("stale: size {offered} is older than the latest cosigned size {latest} (an older checkpoint is no split view: no evidence)")]
+    Stale { latest: u64, offered: u64 },
+    #[error("inconsistent: the consistency proof opens the checkpoint of size {larger} and shows a root at size {smaller} other than the signed one")]
+    Inconsistent {
+        smaller: u64,
+        larger: u64,
         conflicts_with: usize,
     },
     #[error("a consistency proof from the latest cosigned size {from} to {to} is required (give --proof)")]
     ProofRequired { from: u64, to: u64 },
     #[error("the proof starts at size {proof_old} but the latest cosigned size is {latest}")]
     ProofOldMismatch { latest: u64, proof_old: u64 },
-    #[error("the consistency proof from {from} to {to} does not verify: {error}")]
+    #[error("the consistency proof from {from} to {to} does not verify ({error}); it proves nothing against the log, so no evidence is written")]
     BadProof {
         from: u64,
         to: u64,
         error: MerkleError,
-        conflicts_with: usize,
     },
 }
 
 impl Refusal {
     /// The history entry this refusal proves a conflict with, if the refusal
-    /// is split-view evidence (fork, rollback, failing proof).
+    /// is split-view evidence (a fork, or a proof showing inconsistency).
     pub fn conflicts_with(&self) -> Option<usize> {
         match self {
-            Refusal::Fork { conflicts_with, .. }
-            | Refusal::Rollback { conflicts_with, .. }
-            | Refusal::BadProof { conflicts_with, .. } => Some(*conflicts_with),
-            _ => None,
+            Refusal::Fork { conflicts_with, .. } | Refusal::Inconsistent { conflicts_with, .. } => {
+                Some(*conflicts_with)
+            }
+            Refusal::Stale { .. }
+            | Refusal::ProofRequired { .. }
+            | Refusal::ProofOldMismatch { .. }
+            | Refusal::BadProof { .. } => None,
         }
     }
 
-    /// Stable name for `--json` (`fork`, `rollback`, `proof_required`, …).
+    /// Stable name for `--json` (`fork`, `stale`, `inconsistent`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
             Refusal::Fork { .. } => "fork",
-            Refusal::Rollback { .. } => "rollback",
+            Refusal::Stale { .. } => "stale",
+            Refusal::Inconsistent { .. } => "inconsistent",
             Refusal::ProofRequired { .. } => "proof_required",
             Refusal::ProofOldMismatch { .. } => "proof_old_mismatch",
             Refusal::BadProof { .. } => "bad_proof",
@@ -194,8 +209,9 @@ impl Refusal {
 }
 
 /// Decides whether `new` may be cosigned. `history` holds every checkpoint of
-/// the same origin cosigned before, oldest first (sizes never decrease); the
-/// last one is the latest. `proof` is what the log offered, if anything.
+/// the same origin cosigned since the log's last reset (the reset's
+/// checkpoint first), oldest first (sizes never decrease); the last one is
+/// the latest. `proof` is what the log offered, if anything.
 pub fn decide(
     history: &[Checkpoint],
     new: &Checkpoint,
@@ -215,10 +231,26 @@ pub fn decide(
     };
     let li = history.len() - 1;
     if new.size < latest.size {
-        return Err(Refusal::Rollback {
-            latest: latest.size,
-            offered: new.size,
-            conflicts_with: li,
+        // Only a proof from the offered size to the latest can say more.
+        let shows = proof.filter(|p| p.old == new.size).map(|p| {
+            merkle::judge_consistency(
+                TreeSize(new.size),
+                TreeSize(latest.size),
+                &new.root,
+                &latest.root,
+                &p.hashes,
+            )
+        });
+        return Err(match shows {
+            Some(ProofShows::Inconsistent { .. }) => Refusal::Inconsistent {
+                smaller: new.size,
+                larger: latest.size,
+                conflicts_with: li,
+            },
+            Some(ProofShows::Consistent | ProofShows::Nothing(_)) | None => Refusal::Stale {
+                latest: latest.size,
+                offered: new.size,
+            },
         });
     }
     if new.size == latest.size {
@@ -237,20 +269,25 @@ pub fn decide(
             proof_old: p.old,
         });
     }
-    merkle::verify_consistency(
+    match merkle::judge_consistency(
         TreeSize(latest.size),
         TreeSize(new.size),
         &latest.root,
         &new.root,
         &p.hashes,
-    )
-    .map_err(|error| Refusal::BadProof {
-        from: latest.size,
-        to: new.size,
-        error,
-        conflicts_with: li,
-    })?;
-    Ok(Accept::Extended { from: latest.size })
+    ) {
+        ProofShows::Consistent => Ok(Accept::Extended { from: latest.size }),
+        ProofShows::Inconsistent { .. } => Err(Refusal::Inconsistent {
+            smaller: latest.size,
+            larger: new.size,
+            conflicts_with: li,
+        }),
+        ProofShows::Nothing(error) => Err(Refusal::BadProof {
+            from: latest.size,
+            to: new.size,
+            error,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -312,25 +349,62 @@ mod tests {
                 proof_old: 3
             })
         );
+        // A proof that does not open the offered root proves nothing.
         let r = decide(&h, &cp(&f7), Some(&proof(&t7, 5))).unwrap_err();
         assert!(
-            matches!(
-                r,
-                Refusal::BadProof {
-                    conflicts_with: 1,
-                    ..
-                }
-            ),
+            matches!(r, Refusal::BadProof { from: 5, to: 7, .. }),
             "{r:?}"
         );
+        assert_eq!(r.conflicts_with(), None);
+        // The forked log's own proof opens its root and shows another root
+        // at the cosigned size 5: proven inconsistent.
+        let r = decide(&h, &cp(&f7), Some(&proof(&f7, 5))).unwrap_err();
         assert_eq!(
-            decide(&h, &cp(&tree(4, "a")), None),
-            Err(Refusal::Rollback {
-                latest: 5,
-                offered: 4,
+            r,
+            Refusal::Inconsistent {
+                smaller: 5,
+                larger: 7,
+                conflicts_with: 1
+            }
+        );
+        // An older checkpoint of the same log: stale, no evidence, with or
+        // without a proof that it is a prefix of the latest.
+        let t4 = tree(4, "a");
+        for p in [None, Some(proof(&t5, 4)), Some(proof(&t7, 4))] {
+            let r = decide(&h, &cp(&t4), p.as_ref()).unwrap_err();
+            assert_eq!(
+                r,
+                Refusal::Stale {
+                    latest: 5,
+                    offered: 4
+                }
+            );
+            assert_eq!(r.conflicts_with(), None);
+        }
+        // An older checkpoint the latest does not extend, shown by a
+        // complete proof from the latest tree (4 is a power of two).
+        let f4 = tree(4, "b");
+        let full = OfferedProof {
+            old: 4,
+            hashes: merkle::complete_consistency_proof(
+                TreeSize(4),
+                t4.root(),
+                proof(&t5, 4).hashes,
+            ),
+        };
+        assert_eq!(
+            decide(&h, &cp(&f4), Some(&full)),
+            Err(Refusal::Inconsistent {
+                smaller: 4,
+                larger: 5,
                 conflicts_with: 1
             })
         );
+        // The RFC proof alone cannot show it: stale.
+        assert!(matches!(
+            decide(&h, &cp(&f4), Some(&proof(&t5, 4))),
+            Err(Refusal::Stale { .. })
+        ));
         // A different root at the size of ANY earlier cosigned checkpoint.
         let r = decide(&h, &cp(&tree(3, "b")), None).unwrap_err();
         assert_eq!(

@@ -45,6 +45,7 @@ use crate::core::sigbatch::{BatchKey, Item};
 use crate::core::tiles::{
     self, TileId, TileKind, TileNodeError, TileNodes, TileReader, HASH_LEN, MAX_BUNDLE_BYTES,
 };
+use crate::core::witness::OfferedProof;
 use crate::store::checkpoint_file::{note_part, MAX_CHECKPOINT_FILE};
 use crate::store::parallel;
 use crate::store::publish::CHECKPOINT;
@@ -405,7 +406,31 @@ pub fn mirror(
             };
             let forked = at.is_some_and(|r| r != root_hash);
             if forked {
-                rep.evidence = Some(write_evidence(req, &dir, &log_key, m, &cp_bytes, size)?);
+                // Smaller: the held tree's proof from `size` to what it holds
+                // shows its other root there (FORMAT.md §11.4); same size:
+                // the two roots suffice.
+                let proof = match at {
+                    Some(prefix) if size < m.size => {
+                        match merkle::consistency_proof(&held, TreeSize(size), TreeSize(m.size)) {
+                            Ok(hashes) => Some(OfferedProof {
+                                old: size,
+                                hashes: merkle::complete_consistency_proof(
+                                    TreeSize(size),
+                                    prefix,
+                                    hashes,
+                                ),
+                            }),
+                            Err(e) => {
+                                node_err(e)?;
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                rep.evidence = Some(write_evidence(
+                    req, &dir, &log_key, m, &cp_bytes, size, proof,
+                )?);
                 findings.add(
                     subject,
                     Check::CheckpointConsistency,
@@ -609,7 +634,21 @@ pub fn mirror(
             }
         };
         if at_old != r0 {
-            rep.evidence = Some(write_evidence(req, &dir, &log_key, m, &cp_bytes, size)?);
+            // The new tiles' proof from the mirrored size opens the new root
+            // and shows `at_old` there: proven (FORMAT.md §11.4).
+            let proof = match merkle::consistency_proof(&nodes, TreeSize(old), TreeSize(size)) {
+                Ok(hashes) => Some(OfferedProof {
+                    old,
+                    hashes: merkle::complete_consistency_proof(TreeSize(old), at_old, hashes),
+                }),
+                Err(e) => {
+                    node_err(e)?;
+                    None
+                }
+            };
+            rep.evidence = Some(write_evidence(
+                req, &dir, &log_key, m, &cp_bytes, size, proof,
+            )?);
             findings.add(
                 subject,
                 Check::CheckpointConsistency,
@@ -879,13 +918,14 @@ fn write_evidence(
     held: &MirrorDir,
     offending: &[u8],
     size: u64,
+    proof: Option<OfferedProof>,
 ) -> Result<PathBuf, StoreError> {
     let note = |b: &[u8]| note_part(b).unwrap_or(b).to_vec();
     let ev = SplitViewEvidence {
         log_key: log_key.clone(),
         cosigned: note(&held.cosigned),
         offending: note(offending),
-        proof: None,
+        proof,
     };
     let path = req.evidence_out.clone().unwrap_or_else(|| {
         dir.join(format!(

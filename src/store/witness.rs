@@ -1,6 +1,6 @@
 //! The archive owner as a witness of partners' logs: which logs it witnesses
-//! (`witness/config.toml`) and every checkpoint it cosigned
-//! (`witness/history`, append-only). Formats: `docs/FORMAT.md` §11.2.
+//! (`witness/config.toml`) and every checkpoint it cosigned, with every reset
+//! of a log (`witness/history`, append-only). Formats: `docs/FORMAT.md` §11.2.
 //!
 //! The archive lock serialises witnesses, so checking a checkpoint against
 //! the history and appending it is atomic with respect to other `custody`
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::core::evidence::SplitViewEvidence;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
@@ -86,6 +87,157 @@ impl WitnessConfig {
 pub struct CosignedEntry {
     pub checkpoint: Checkpoint,
     pub note: Vec<u8>,
+}
+
+/// First line of a reset frame in `witness/history` (FORMAT.md §11.2).
+pub const RESET_HEADER: &str = "custody witness reset v1";
+/// Longest reset reason, in bytes.
+pub const MAX_REASON: usize = 1000;
+/// Most evidence files one reset keeps.
+pub const MAX_RESET_EVIDENCE: usize = 4;
+
+/// A recorded decision of the witness operator to continue a log from a
+/// given checkpoint, setting aside what was cosigned before (after a fork:
+/// FORMAT.md §11.2, `witness reset-log`). Nothing earlier is deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResetRecord {
+    pub origin: String,
+    /// Unix seconds when the reset was recorded.
+    pub time: u64,
+    /// Why, in the operator's words (one line, no control characters).
+    pub reason: String,
+    /// The signed checkpoint the witness continues from, verbatim.
+    pub to: Vec<u8>,
+    /// Split-view evidence files kept with the reset, verbatim.
+    pub evidence: Vec<Vec<u8>>,
+}
+
+/// Is `reason` acceptable in a reset record (1..=MAX_REASON bytes, no
+/// control characters)?
+pub fn reason_ok(reason: &str) -> bool {
+    !reason.trim().is_empty() && reason.len() <= MAX_REASON && !reason.chars().any(char::is_control)
+}
+
+impl ResetRecord {
+    /// The frame body (FORMAT.md §11.2).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = format!(
+            "{RESET_HEADER}\norigin {}\ntime {}\nreason {}\nto {}\n",
+            self.origin,
+            self.time,
+            self.reason,
+            self.to.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&self.to);
+        for e in &self.evidence {
+            out.extend_from_slice(format!("evidence {}\n", e.len()).as_bytes());
+            out.extend_from_slice(e);
+        }
+        out
+    }
+
+    /// Parses a frame body strictly; `None` if it does not start with
+    /// [`RESET_HEADER`], `Some(Err)` if it does but is malformed.
+    pub fn parse(body: &[u8]) -> Option<Result<(ResetRecord, Checkpoint), String>> {
+        let rest = body
+            .strip_prefix(RESET_HEADER.as_bytes())?
+            .strip_prefix(b"\n")?;
+        Some(Self::parse_rest(rest))
+    }
+
+    fn parse_rest(mut rest: &[u8]) -> Result<(ResetRecord, Checkpoint), String> {
+        fn line<'a>(rest: &mut &'a [u8], key: &str) -> Result<&'a str, String> {
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .ok_or_else(|| format!("no `{key}` line"))?;
+            let l = std::str::from_utf8(&rest[..nl])
+                .ok()
+                .and_then(|l| l.strip_prefix(key))
+                .and_then(|l| l.strip_prefix(' '))
+                .ok_or_else(|| format!("expected a `{key}` line"))?;
+            *rest = &rest[nl + 1..];
+            Ok(l)
+        }
+        fn section<'a>(rest: &mut &'a [u8], key: &str, max: usize) -> Result<&'a [u8], String> {
+            let n = line(rest, key)?;
+            let n = crate::core::checkpoint::parse_canonical_u64(n)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("bad `{key}` length (at most {max})"))?;
+            if rest.len() < n {
+                return Err(format!("the `{key}` section is cut short"));
+            }
+            let (body, after) = rest.split_at(n);
+            *rest = after;
+            Ok(body)
+        }
+        let origin = line(&mut rest, "origin")?.to_string();
+        let time = crate::core::checkpoint::parse_canonical_u64(line(&mut rest, "time")?)
+            .ok_or("bad `time`")?;
+        let reason = line(&mut rest, "reason")?.to_string();
+        if !reason_ok(&reason) {
+            return Err("bad `reason`".into());
+        }
+        let to = section(&mut rest, "to", crate::core::evidence::MAX_SECTION)?.to_vec();
+        let cp = SignedCheckpoint::parse(&to)
+            .map_err(|e| format!("`to` is not a signed checkpoint: {e}"))?
+            .checkpoint()
+            .clone();
+        if cp.origin != origin {
+            return Err(format!("`to` is a checkpoint of {:?}", cp.origin));
+        }
+        let mut evidence = Vec::new();
+        while !rest.is_empty() {
+            if evidence.len() == MAX_RESET_EVIDENCE {
+                return Err(format!("more than {MAX_RESET_EVIDENCE} evidence sections"));
+            }
+            let e = section(&mut rest, "evidence", crate::core::evidence::MAX_EVIDENCE)?;
+            evidence.push(e.to_vec());
+        }
+        let r = ResetRecord {
+            origin,
+            time,
+            reason,
+            to,
+            evidence,
+        };
+        Ok((r, cp))
+    }
+}
+
+/// One frame of `witness/history`.
+#[derive(Clone, Debug)]
+pub enum HistoryFrame {
+    /// A checkpoint this witness cosigned.
+    Cosigned(CosignedEntry),
+    /// A reset of one log: later frames of that log continue from its `to`.
+    Reset(Box<ResetRecord>, Checkpoint),
+}
+
+impl HistoryFrame {
+    fn origin(&self) -> &str {
+        match self {
+            HistoryFrame::Cosigned(e) => &e.checkpoint.origin,
+            HistoryFrame::Reset(r, _) => &r.origin,
+        }
+    }
+}
+
+/// Parses one frame body of `witness/history`: a reset record if it starts
+/// with [`RESET_HEADER`], else a signed checkpoint (a log key's name, hence
+/// a witnessed origin, has no spaces, so the two cannot be confused).
+fn parse_frame(body: Vec<u8>) -> Result<HistoryFrame, String> {
+    if let Some(r) = ResetRecord::parse(&body) {
+        let (r, cp) = r?;
+        return Ok(HistoryFrame::Reset(Box::new(r), cp));
+    }
+    let sc = SignedCheckpoint::parse(&body).map_err(|e| e.to_string())?;
+    Ok(HistoryFrame::Cosigned(CosignedEntry {
+        checkpoint: sc.checkpoint().clone(),
+        note: body,
+    }))
 }
 
 /// Writes `data` to `path` atomically: a temp file in the same directory,
@@ -163,7 +315,7 @@ impl Archive {
 
     /// Opens `witness/history`, cutting back a torn final frame, and returns
     /// every entry in order.
-    fn witness_history_file(&self) -> Result<(LogFile, Vec<CosignedEntry>), StoreError> {
+    fn witness_history_file(&self) -> Result<(LogFile, Vec<HistoryFrame>), StoreError> {
         let dir = self.witness_dir();
         let p = dir.join(HISTORY_FILE);
         let created = !p.exists();
@@ -178,11 +330,8 @@ impl Archive {
         let mut torn = None;
         for f in lf.scan(0)? {
             match f? {
-                Frame::Complete { offset, body } => match SignedCheckpoint::parse(&body) {
-                    Ok(sc) => out.push(CosignedEntry {
-                        checkpoint: sc.checkpoint().clone(),
-                        note: body,
-                    }),
+                Frame::Complete { offset, body } => match parse_frame(body) {
+                    Ok(f) => out.push(f),
                     Err(_) if lf.zeros_from(offset)? => {
                         torn = Some(offset);
                         break;
@@ -213,13 +362,39 @@ impl Archive {
         Ok((lf, out))
     }
 
-    /// Every checkpoint of `origin` this witness cosigned, oldest first.
+    /// The checkpoints of `origin` this witness stands by, oldest first:
+    /// those cosigned since the log's last reset, that reset's checkpoint
+    /// first (FORMAT.md §11.2); every cosigned one if it was never reset.
     pub fn witness_history(&self, origin: &str) -> Result<Vec<CosignedEntry>, StoreError> {
         let (_, all) = self.witness_history_file()?;
-        Ok(all
-            .into_iter()
-            .filter(|e| e.checkpoint.origin == origin)
-            .collect())
+        let mut out = Vec::new();
+        for f in all.into_iter().filter(|f| f.origin() == origin) {
+            match f {
+                HistoryFrame::Cosigned(e) => out.push(e),
+                HistoryFrame::Reset(r, checkpoint) => {
+                    out.clear();
+                    out.push(CosignedEntry {
+                        checkpoint,
+                        note: r.to,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every frame of `origin` in `witness/history`, resets included.
+    pub fn witness_frames(&self, origin: &str) -> Result<Vec<HistoryFrame>, StoreError> {
+        let (_, all) = self.witness_history_file()?;
+        Ok(all.into_iter().filter(|f| f.origin() == origin).collect())
+    }
+
+    /// Appends a reset of a log (FORMAT.md §11.2); durable when it returns.
+    /// The caller has checked the record (`witness reset-log`).
+    pub fn witness_record_reset(&self, r: &ResetRecord) -> Result<(), StoreError> {
+        let (mut lf, _) = self.witness_history_file()?;
+        lf.append(&[&r.encode()])?;
+        Ok(())
     }
 
     /// For `verify`: findings about this archive's witness state, read
@@ -227,7 +402,9 @@ impl Archive {
     /// frame of `witness/history` must be a checkpoint of a configured log
     /// that opens with that log's key, and per log the sizes must grow (a
     /// checkpoint is appended only when it is larger than the latest,
-    /// FORMAT.md §11.2). A torn or zero-filled final frame is what a crash
+    /// FORMAT.md §11.2). A reset frame must name a configured log, its
+    /// checkpoint open with that log's key and its evidence prove a split
+    /// view; the log's sizes then grow from the reset's checkpoint. A torn or zero-filled final frame is what a crash
     /// mid-append leaves, and is not reported.
     pub(crate) fn check_witness_state(&self, rep: &mut Report) -> Result<(), StoreError> {
         let dir = self.witness_dir();
@@ -267,8 +444,9 @@ impl Archive {
                     break;
                 }
             };
-            let c = match SignedCheckpoint::parse(&body) {
-                Ok(sc) => sc.checkpoint().clone(),
+            let (c, reset) = match parse_frame(body.clone()) {
+                Ok(HistoryFrame::Cosigned(e)) => (e.checkpoint, None),
+                Ok(HistoryFrame::Reset(r, cp)) => (cp, Some(r)),
                 Err(_) if lf.zeros_from(offset)? => break,
                 Err(e) => {
                     rep.add(
@@ -280,27 +458,57 @@ impl Archive {
                 }
             };
             let subject = Subject::Log(c.origin.clone());
+            let what = if reset.is_some() { "reset" } else { "entry" };
+            let signed: &[u8] = reset.as_ref().map_or(&body, |r| &r.to);
             match config.as_ref().map(|cfg| cfg.log(&c.origin)) {
                 None => {}
                 Some(None) => rep.add(
                     subject.clone(),
                     Check::WitnessState,
                     format!(
-                        "witness/history entry at offset {offset} is a checkpoint of a log witness/config.toml does not list"
+                        "witness/history {what} at offset {offset} is about a log witness/config.toml does not list"
                     ),
                 ),
                 Some(Some(l)) => {
-                    if let Err(e) = SignedCheckpoint::open(&body, &l.vkey, &[]) {
+                    if let Err(e) = SignedCheckpoint::open(signed, &l.vkey, &[]) {
                         rep.add(
                             subject.clone(),
                             Check::WitnessState,
                             format!(
-                                "witness/history entry at offset {offset} (size {}) does not open with the log's key: {e}",
+                                "witness/history {what} at offset {offset} (size {}) does not open with the log's key: {e}",
                                 c.size
                             ),
                         );
                     }
+                    for (i, ev) in reset.iter().flat_map(|r| r.evidence.iter()).enumerate() {
+                        let why = match SplitViewEvidence::parse(ev) {
+                            Err(e) => Some(e.to_string()),
+                            Ok(ev) => {
+                                let v = ev.assess(&l.vkey, None);
+                                (!v.proves_split_view())
+                                    .then(|| format!("it does not prove a split view ({})", v.as_str()))
+                            }
+                        };
+                        if let Some(why) = why {
+                            rep.add(
+                                subject.clone(),
+                                Check::WitnessState,
+                                format!(
+                                    "witness/history reset at offset {offset}, evidence {}: {why}",
+                                    i + 1
+                                ),
+                            );
+                        }
+                    }
                 }
+            }
+            if reset.is_some() {
+                // The log continues from the reset's checkpoint.
+                match latest.iter_mut().find(|l| l.origin == c.origin) {
+                    None => latest.push(c),
+                    Some(prev) => *prev = c,
+                }
+                continue;
             }
             match latest.iter_mut().find(|l| l.origin == c.origin) {
                 None => latest.push(c),
@@ -382,5 +590,54 @@ mod tests {
             });
             assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
         }
+    }
+
+    /// FORMAT.md §11.2: a reset frame round-trips, is strict, and is never
+    /// taken for a checkpoint (or a checkpoint for it).
+    #[test]
+    fn reset_record_round_trips_and_is_strict() {
+        use crate::core::merkle::empty_root;
+        let log = SignerKey::from_seed("a.example/log", &[5; 32]).unwrap();
+        let c = Checkpoint::new("a.example/log", 0, empty_root()).unwrap();
+        let note = SignedCheckpoint::sign(&c, &log)
+            .unwrap()
+            .encode()
+            .into_bytes();
+        let r = ResetRecord {
+            origin: "a.example/log".into(),
+            time: 1_700_000_000,
+            reason: "fork of May 1st".into(),
+            to: note.clone(),
+            evidence: vec![b"ev".to_vec()],
+        };
+        let body = r.encode();
+        assert!(body.starts_with(b"custody witness reset v1\norigin a.example/log\ntime 1700000000\nreason fork of May 1st\nto "));
+        let (back, cp) = ResetRecord::parse(&body).unwrap().unwrap();
+        assert_eq!((back, cp), (r.clone(), c));
+        assert!(matches!(
+            parse_frame(body.clone()),
+            Ok(HistoryFrame::Reset(..))
+        ));
+        assert!(matches!(
+            parse_frame(note.clone()),
+            Ok(HistoryFrame::Cosigned(_))
+        ));
+        assert!(ResetRecord::parse(&note).is_none());
+        let text = String::from_utf8(body.clone()).unwrap();
+        for bad in [
+            text.replace("time 1700000000", "time 01700000000"),
+            text.replace("reason fork of May 1st", "reason "),
+            text.replace("origin a.example/log\n", "origin b.example/log\n"),
+            format!("{text}x"),
+            text[..text.len() - 1].to_string(),
+        ] {
+            assert!(
+                matches!(ResetRecord::parse(bad.as_bytes()), Some(Err(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(!reason_ok("two\nlines"));
+        assert!(!reason_ok(&"x".repeat(MAX_REASON + 1)));
+        assert!(reason_ok("ok"));
     }
 }

@@ -58,6 +58,6 @@ pub use shape::{consistency_proof_len, inclusion_proof_len};
 pub use source::NodeSource;
 pub use types::{LeafIndex, TreeSize};
 pub use verify::{
-    root_from_inclusion, verify_consistency, verify_consistency_bytes, verify_inclusion,
-    verify_inclusion_bytes,
+    complete_consistency_proof, judge_consistency, root_from_inclusion, verify_consistency,
+    verify_consistency_bytes, verify_inclusion, verify_inclusion_bytes, ProofShows,
 };

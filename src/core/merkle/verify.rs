@@ -157,10 +157,6 @@ pub fn verify_consistency(
     }
     // Both are Some: 0 < old < new.
     let expected = consistency_proof_len(old, new).unwrap_or(0);
-    let too_long = MerkleError::ProofTooLong {
-        expected,
-        actual: proof.len(),
-    };
     // Step 2, without copying: the path is `[old_root] ++ proof` or `proof`.
     let (first, rest): (&Digest, &[Digest]) = if old_raw.is_power_of_two() {
         (old_root, proof)
@@ -174,6 +170,137 @@ pub fn verify_consistency(
                 })
             }
         }
+    };
+    let (fr, sr) = consistency_walk(old_raw, new_raw, first, rest, expected, proof.len())?;
+    if fr != *old_root {
+        return Err(MerkleError::OldRootMismatch);
+    }
+    if sr != *new_root {
+        return Err(MerkleError::NewRootMismatch);
+    }
+    Ok(())
+}
+
+/// What a consistency proof shows about two signed roots, to anyone holding
+/// only the two roots and the proof (split-view evidence, FORMAT.md §11.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofShows {
+    /// The tree of size `old` with `old_root` is a prefix of the tree of
+    /// size `new` with `new_root`.
+    Consistent,
+    /// The proof leads to `new_root`, so (under SHA-256's collision
+    /// resistance) it opens the tree of size `new`, and that tree's first
+    /// `old` leaves have the root `prefix_root`, which is not `old_root`:
+    /// the two roots cannot both be honest states of one log.
+    Inconsistent { prefix_root: Digest },
+    /// Neither: the proof does not open `new_root` (or has the wrong shape).
+    /// A failing proof is not evidence against the log, since anyone can
+    /// write one.
+    Nothing(MerkleError),
+}
+
+/// Judges a proof between the tree of `old` leaves with root `old_root` and
+/// the tree of `new` leaves with root `new_root` (FORMAT.md §11.4,
+/// "What proves a split view").
+///
+/// * `old > new`: [`ProofShows::Nothing`].
+/// * `old == 0` or `old == new`: the proof must be empty; the roots decide
+///   (size 0 has only the root `SHA-256("")`, one size has one root).
+/// * `0 < old < new`: an RFC 9162 proof that verifies is
+///   [`ProofShows::Consistent`]. Otherwise the path is walked with its
+///   first element taken from the proof, never from `old_root`: when `old`
+///   is not a power of two the RFC proof already starts with that node; when
+///   it is, only a *complete* proof does (the RFC proof with the root of the
+///   first `old` leaves prepended, one hash longer than
+///   [`consistency_proof_len`]), since the RFC proof leaves that node to the
+///   verifier. If the walk gives `sr == new_root`, its `fr` is the root of
+///   the first `old` leaves of the tree `new_root` commits to: equal to
+///   `old_root` is [`ProofShows::Consistent`], different is
+///   [`ProofShows::Inconsistent`]. Any other outcome is
+///   [`ProofShows::Nothing`].
+pub fn judge_consistency(
+    old: TreeSize,
+    new: TreeSize,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+) -> ProofShows {
+    let (old_raw, new_raw) = (old.get(), new.get());
+    if old_raw > new_raw {
+        return ProofShows::Nothing(MerkleError::SizeOrder {
+            old: old_raw,
+            new: new_raw,
+        });
+    }
+    if old_raw == 0 || old_raw == new_raw {
+        if !proof.is_empty() {
+            return ProofShows::Nothing(MerkleError::ProofTooLong {
+                expected: 0,
+                actual: proof.len(),
+            });
+        }
+        let prefix_root = if old_raw == 0 {
+            empty_root()
+        } else {
+            *new_root
+        };
+        return if *old_root == prefix_root {
+            ProofShows::Consistent
+        } else {
+            ProofShows::Inconsistent { prefix_root }
+        };
+    }
+    let standard = match verify_consistency(old, new, old_root, new_root, proof) {
+        Ok(()) => return ProofShows::Consistent,
+        Err(e) => e,
+    };
+    let expected = consistency_proof_len(old, new).unwrap_or(0);
+    let complete = expected + usize::from(old_raw.is_power_of_two());
+    if proof.len() != complete {
+        // Wrong shape, or (old a power of two) the RFC proof without the
+        // prefix's root: it cannot be walked without trusting `old_root`.
+        return ProofShows::Nothing(standard);
+    }
+    let Some((first, rest)) = proof.split_first() else {
+        return ProofShows::Nothing(standard);
+    };
+    match consistency_walk(old_raw, new_raw, first, rest, complete, proof.len()) {
+        Err(e) => ProofShows::Nothing(e),
+        Ok((_, sr)) if sr != *new_root => ProofShows::Nothing(MerkleError::NewRootMismatch),
+        Ok((fr, _)) if fr == *old_root => ProofShows::Consistent,
+        Ok((fr, _)) => ProofShows::Inconsistent { prefix_root: fr },
+    }
+}
+
+/// The complete consistency proof of FORMAT.md §11.4 from an RFC 9162 proof:
+/// when `old` is a power of two, `prefix_root` (the root of the first `old`
+/// leaves of the newer tree) is prepended; otherwise the proof is returned
+/// as it is.
+pub fn complete_consistency_proof(
+    old: TreeSize,
+    prefix_root: Digest,
+    mut proof: Vec<Digest>,
+) -> Vec<Digest> {
+    if old.get() > 0 && old.get().is_power_of_two() && !proof.is_empty() {
+        proof.insert(0, prefix_root);
+    }
+    proof
+}
+
+/// Steps 3-7 of RFC 9162 §2.1.4.2 for `0 < old < new`: the roots `(fr, sr)`
+/// that the path `[first] ++ rest` leads to, with the `sn == 0` length
+/// checks. `expected` and `given` only fill the error.
+fn consistency_walk(
+    old_raw: u64,
+    new_raw: u64,
+    first: &Digest,
+    rest: &[Digest],
+    expected: usize,
+    given: usize,
+) -> Result<(Digest, Digest), MerkleError> {
+    let too_long = MerkleError::ProofTooLong {
+        expected,
+        actual: given,
     };
     // Steps 3-4.
     let mut fn_ = old_raw - 1;
@@ -209,16 +336,10 @@ pub fn verify_consistency(
     if sn != 0 {
         return Err(MerkleError::ProofTooShort {
             expected,
-            actual: proof.len(),
+            actual: given,
         });
     }
-    if fr != *old_root {
-        return Err(MerkleError::OldRootMismatch);
-    }
-    if sr != *new_root {
-        return Err(MerkleError::NewRootMismatch);
-    }
-    Ok(())
+    Ok((fr, sr))
 }
 
 /// Parses a raw hash, or reports its role and length.
@@ -386,5 +507,114 @@ mod tests {
                 len: 31
             })
         );
+    }
+
+    fn tree(n: u64, salt: &str) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for i in 0..n {
+            t.push_data(format!("{salt}{i}").as_bytes());
+        }
+        t
+    }
+
+    /// FORMAT.md §11.4: a proof shows inconsistency only when it opens the
+    /// newer root; a failing proof shows nothing, and an RFC proof from a
+    /// power-of-two size cannot show inconsistency (it lacks the prefix root).
+    #[test]
+    fn judge_consistency_proves_only_what_opens_the_new_root() {
+        for n in 2..=13u64 {
+            let honest = tree(n, "a");
+            for m in 1..n {
+                let (old, new) = (TreeSize(m), TreeSize(n));
+                // The first leaf differs: every prefix has another root.
+                let mut forked = MemoryTree::new();
+                forked.push_data(b"forked");
+                for i in 1..n {
+                    forked.push_data(format!("a{i}").as_bytes());
+                }
+                let honest_old = honest.root_at(old).unwrap();
+                let forked_old = forked.root_at(old).unwrap();
+                let rfc = honest.consistency_proof(old, new).unwrap();
+                let full = complete_consistency_proof(old, honest_old, rfc.clone());
+                for p in [&rfc, &full] {
+                    assert_eq!(
+                        judge_consistency(old, new, &honest_old, &honest.root(), p),
+                        ProofShows::Consistent,
+                        "{m}->{n}"
+                    );
+                }
+                // The forked log's own proofs against the honest old root.
+                let frfc = forked.consistency_proof(old, new).unwrap();
+                let ffull = complete_consistency_proof(old, forked_old, frfc.clone());
+                let shows = judge_consistency(old, new, &honest_old, &forked.root(), &frfc);
+                if m.is_power_of_two() {
+                    assert!(matches!(shows, ProofShows::Nothing(_)), "{m}->{n}");
+                } else {
+                    assert_eq!(
+                        shows,
+                        ProofShows::Inconsistent {
+                            prefix_root: forked_old
+                        },
+                        "{m}->{n}"
+                    );
+                }
+                assert_eq!(
+                    judge_consistency(old, new, &honest_old, &forked.root(), &ffull),
+                    ProofShows::Inconsistent {
+                        prefix_root: forked_old
+                    },
+                    "{m}->{n}"
+                );
+                // Any altered hash: nothing is shown, neither way.
+                for i in 0..ffull.len() {
+                    for p in [&rfc, &full, &frfc, &ffull] {
+                        if i >= p.len() {
+                            continue;
+                        }
+                        let mut bad = p.clone();
+                        bad[i] = node_hash(&bad[i], &bad[i]);
+                        for new_root in [honest.root(), forked.root()] {
+                            assert!(
+                                matches!(
+                                    judge_consistency(old, new, &honest_old, &new_root, &bad),
+                                    ProofShows::Nothing(_)
+                                ),
+                                "{m}->{n} element {i}"
+                            );
+                        }
+                    }
+                }
+                // No proof at all shows nothing.
+                assert!(matches!(
+                    judge_consistency(old, new, &honest_old, &honest.root(), &[]),
+                    ProofShows::Nothing(_)
+                ));
+            }
+        }
+        // Equal sizes and size 0 are decided by the roots alone.
+        let (t, f) = (tree(4, "a"), tree(4, "b"));
+        let four = TreeSize(4);
+        assert_eq!(
+            judge_consistency(four, four, &t.root(), &t.root(), &[]),
+            ProofShows::Consistent
+        );
+        assert_eq!(
+            judge_consistency(four, four, &t.root(), &f.root(), &[]),
+            ProofShows::Inconsistent {
+                prefix_root: f.root()
+            }
+        );
+        assert_eq!(
+            judge_consistency(TreeSize(0), four, &empty_root(), &t.root(), &[]),
+            ProofShows::Consistent
+        );
+        assert!(matches!(
+            judge_consistency(TreeSize(0), four, &t.root(), &t.root(), &[]),
+            ProofShows::Inconsistent { .. }
+        ));
+        assert!(matches!(
+            judge_consistency(TreeSize(5), four, &t.root(), &t.root(), &[]),
+            ProofShows::Nothing(MerkleError::SizeOrder { .. })
+        ));
     }
 }
