@@ -203,7 +203,11 @@ mod tests {
         let s = h.add(&cp(&k, 7, 4, &[(4, 5)], "record 3"));
         assert_eq!(s.len(), 1, "{s:?}");
         assert_eq!(s[0].there, "record 1");
-        assert!(s[0].reason.contains("record 4 differs"), "{}", s[0].reason);
+        assert!(
+            s[0].reason.contains("record 4 of the log differs"),
+            "{}",
+            s[0].reason
+        );
     }
 
     #[test]
