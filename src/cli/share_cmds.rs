@@ -220,6 +220,9 @@ Needs no archive and no network. Checks every record signature, every inclusion
 proof against the checkpoint it comes with, the checkpoint's signature by a
 trusted log key, the links between outlets, the witness quorum if asked, the
 payload digest, and with -i the plaintext against the content commitment.
+Inside an archive, also each hop's checkpoint against the archive's mirror of
+that log and against the checkpoints of the same log kept from earlier
+receives (a split view is `checkpoint_consistency`), as `receive` does.
 Exit 0: every check passed; 1: findings (listed); 2: the bundle could not be read.
 
 Examples:
@@ -368,8 +371,9 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> 
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verifies the bundle exactly as `custody verify-bundle` does; if every check
-passes, stores the document re-encrypted to this archive's recipients, keeps
+Verifies the bundle exactly as `custody verify-bundle` does in this archive
+(its mirrors and the checkpoints kept from earlier receives included: a
+second history of a log is refused); if every check passes, stores the document re-encrypted to this archive's recipients, keeps
 the bundle's evidence under evidence/, and appends a signed `receive` record
 naming the sender's log, its share record and the checkpoint it was proven
 against. Nothing is stored if any check fails (exit 1) or the bundle cannot be
