@@ -350,3 +350,70 @@ fn receive_runs_the_mirror_check() {
     receive(&gu, &a, &ds).ok();
     gu.assert_verified();
 }
+
+/// A document that comes back carries a hop of the receiver's own log: a
+/// restored copy of Drop Site (older, or grown into another history) is
+/// told, and refuses it; Drop Site itself receives it.
+#[test]
+fn a_document_that_comes_back_is_checked_against_the_own_log() {
+    let x = Split::new();
+    let older = x.ds.duplicate();
+    let a = x.wire("a.bundle");
+    let back = x.wire("back.bundle");
+    x.ds.share_to("2", &x.gu, &a);
+    let got = receive(&x.gu, &a, &x.ds);
+    got.ok();
+    let at_gu = got.json()["index"].as_u64().unwrap().to_string();
+    let sb = x.gu.share_to(&at_gu, &x.ds, &back);
+    assert_eq!(sb["hops"], 2);
+    // The other history: record 8 is another share, so size 9 has another root.
+    x.copy.share_to("3", &x.gu, &x.wire("other.bundle"));
+
+    let before = x.copy.snapshot();
+    let ev = evidence_files(&x.copy);
+    // The Guardian's key is trusted too: the only finding is about Drop Site's hop.
+    let mut c = x.copy.cmd();
+    c.arg("receive")
+        .arg(&back)
+        .args(["--json", "-i"])
+        .arg(x.copy.identity())
+        .args(["--trust", s(&x.ds.vkey()), "--trust", s(&x.gu.vkey())]);
+    let r = run(c);
+    assert_refused(
+        &r,
+        &x.copy,
+        &before,
+        ev,
+        &["hop 1", "own log key at size 9", "another history"],
+    );
+
+    let before = older.snapshot();
+    let mut c = older.cmd();
+    c.arg("receive")
+        .arg(&back)
+        .args(["--json", "-i"])
+        .arg(older.identity())
+        .args(["--trust", s(&x.ds.vkey()), "--trust", s(&x.gu.vkey())]);
+    let r = run(c);
+    r.code(FINDING);
+    let f = bundle_findings(&r.json());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["check"], "rollback", "{f:?}");
+    assert!(
+        f[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("latest is at size 8"),
+        "{f:?}"
+    );
+    older.assert_unchanged(&before);
+
+    let mut c = x.ds.cmd();
+    c.arg("receive")
+        .arg(&back)
+        .args(["--json", "-i"])
+        .arg(x.ds.identity())
+        .args(["--trust", s(&x.ds.vkey()), "--trust", s(&x.gu.vkey())]);
+    run(c).ok();
+    x.ds.assert_verified();
+}

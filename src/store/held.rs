@@ -1,6 +1,7 @@
 //! The checks of a chain of custody against what an archive already holds
 //! of the same logs (FORMAT.md §10.4): the logs it mirrors (`mirrors/`) and
-//! the checkpoints in the evidence kept by earlier receives (`evidence/`).
+//! the checkpoints in the evidence kept by earlier receives (`evidence/`),
+//! and its own log (a document that comes back carries a hop of it).
 //! `verify-bundle`, `receive` and `trace` all run [`check_hops`], so they
 //! cannot drift apart; `verify` runs the same comparisons over every `receive`
 //! record ([`HeldLogs`]).
@@ -13,9 +14,13 @@ use crate::core::bundle::{check_evidence, CheckedHop, Evidence, Trust, MAX_EVIDE
 use crate::core::hash::Digest;
 use crate::core::held::{HeldCheckpoint, HeldLogs};
 use crate::core::keys::VerifierKey;
+use crate::core::merkle::{self, TreeSize};
 use crate::core::report::{Check, Finding, Subject};
+use crate::store::flat::FlatIndex;
 use crate::store::mirror::{self, MirroredHop};
 use crate::store::share::EVIDENCE_DIR;
+use crate::store::tree::tree_err;
+use crate::store::view::LogView;
 use crate::store::{io_err, StoreError};
 
 /// What [`check_hops`] found.
@@ -44,6 +49,7 @@ pub fn check_hops(
     received_as: ReceivedAs<'_>,
 ) -> Result<HeldCheck, StoreError> {
     let (mirrored, mut findings) = mirror::check_hops(root, hops)?;
+    check_own_log(root, hops, &mut findings);
     let mut held = held_in_evidence(root, received_as)?;
     for (n, h) in hops.iter().enumerate() {
         let Some(cp) = HeldCheckpoint::of_hop(h, format!("hop {} of this bundle", n + 1)) else {
@@ -64,6 +70,61 @@ pub fn check_hops(
         }
     }
     Ok(HeldCheck { mirrored, findings })
+}
+
+/// Hops of this archive's own log (a document that comes back) against the
+/// log itself, read lock-free as far as its latest checkpoint
+/// ([`LogView`]): at a size it holds, the root MUST be its own
+/// (`checkpoint_consistency`); a larger size than its latest checkpoint
+/// means its key signed a tree it does not hold (`rollback`: this archive is
+/// an older copy, or the key signs elsewhere). An archive whose view cannot
+/// be read is skipped here (`verify` reports why).
+fn check_own_log(root: &Path, hops: &[CheckedHop], findings: &mut Vec<Finding>) {
+    let Ok(view) = LogView::open(root) else {
+        return;
+    };
+    let own = view.log_key();
+    let latest = view.latest();
+    for (n, h) in hops.iter().enumerate() {
+        let (Some(size), Some(want), Some(k)) = (h.checkpoint_size, h.checkpoint_root, &h.log_key)
+        else {
+            continue;
+        };
+        if k.name() != own.name() || k.public_bytes() != own.public_bytes() {
+            continue;
+        }
+        let (check, reason) = if size > latest.size {
+            (
+                Check::Rollback,
+                format!(
+                    "hop {}: this archive's own log key signed a checkpoint at size {size}, but this archive's latest is at size {}: it is an older copy of the log, or the key signs another copy; check it with `custody verify --since-checkpoint`",
+                    n + 1,
+                    latest.size
+                ),
+            )
+        } else {
+            let got = FlatIndex::open_read(view.ledger_dir(), latest.size)
+                .and_then(|flat| merkle::root(&flat, TreeSize(size)).map_err(tree_err));
+            let got = match got {
+                Ok(r) if r == want => continue,
+                Ok(r) => r,
+                // Damaged index files: `verify` names them.
+                Err(_) => continue,
+            };
+            (
+                Check::CheckpointConsistency,
+                format!(
+                    "hop {}: a checkpoint signed by this archive's own log key at size {size} has root {want}, but this log's root at that size is {got}: the key signed another history (a restored copy, or a stolen key)",
+                    n + 1
+                ),
+            )
+        };
+        findings.push(Finding {
+            subject: Subject::Log(h.origin.clone()),
+            check,
+            reason,
+        });
+    }
 }
 
 /// The checkpoints in the evidence kept under `evidence/`: every file whose
