@@ -15,7 +15,7 @@ use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
-use crate::store::mirror::{self, MirroredHop};
+use crate::store::mirror::MirroredHop;
 use crate::store::receive::ReceiveOutcome;
 use crate::store::StoreError;
 
@@ -220,6 +220,9 @@ Needs no archive and no network. Checks every record signature, every inclusion
 proof against the checkpoint it comes with, the checkpoint's signature by a
 trusted log key, the links between outlets, the witness quorum if asked, the
 payload digest, and with -i the plaintext against the content commitment.
+Inside an archive, also each hop's checkpoint against the archive's mirror of
+that log and against the checkpoints of the same log kept from earlier
+receives (a split view is `checkpoint_consistency`), as `receive` does.
 Exit 0: every check passed; 1: findings (listed); 2: the bundle could not be read.
 
 Examples:
@@ -297,7 +300,8 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
     }
 }
 
-fn print_bundle_report(ctx: &Ctx, r: &BundleReport, mirrored: &[MirroredHop]) {
+fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
+    let mirrored = &r.mirrored[..];
     if ctx.out.json {
         ctx.out
             .json(&serde_json::json!({ "ok": r.ok(), "report": r, "mirrored": mirrored }));
@@ -347,27 +351,29 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> 
     } else {
         Some(ctx.load_identities(&a.identity)?)
     };
+    // Inside an archive, the bundle is also checked against what it holds
+    // (its mirrors, the checkpoints in kept evidence), as `receive` does.
+    let root = ctx
+        .archive_dir()
+        .ok()
+        .filter(|r| crate::store::archive::is_archive(r));
     let pb = ctx.out.progress(0, true, "verify");
-    let r =
-        trust.with(|t| bundle_file::verify_bundle(&a.file, t, ids.as_ref(), &mut |n| pb.inc(n)));
+    let r = trust.with(|t| {
+        bundle_file::verify_bundle(&a.file, t, ids.as_ref(), root.as_deref(), &mut |n| {
+            pb.inc(n)
+        })
+    });
     pb.finish_and_clear();
-    let mut r = r?;
-    let mirrored = match ctx.archive_dir() {
-        Ok(root) if crate::store::archive::is_archive(&root) => {
-            let (seen, findings) = mirror::check_hops(&root, &r.hops)?;
-            r.findings.extend(findings);
-            seen
-        }
-        _ => Vec::new(),
-    };
-    print_bundle_report(ctx, &r, &mirrored);
+    let r = r?;
+    print_bundle_report(ctx, &r);
     Ok(if r.ok() { EXIT_OK } else { EXIT_FINDING })
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verifies the bundle exactly as `custody verify-bundle` does; if every check
-passes, stores the document re-encrypted to this archive's recipients, keeps
+Verifies the bundle exactly as `custody verify-bundle` does in this archive
+(its mirrors and the checkpoints kept from earlier receives included: a
+second history of a log is refused); if every check passes, stores the document re-encrypted to this archive's recipients, keeps
 the bundle's evidence under evidence/, and appends a signed `receive` record
 naming the sender's log, its share record and the checkpoint it was proven
 against. Nothing is stored if any check fails (exit 1) or the bundle cannot be
@@ -405,7 +411,7 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
     pb.finish_and_clear();
     match r? {
         ReceiveOutcome::Refused(rep) => {
-            print_bundle_report(ctx, &rep, &[]);
+            print_bundle_report(ctx, &rep);
             ctx.out
                 .error("the bundle was refused; nothing was stored in the archive");
             Ok(EXIT_FINDING)
@@ -457,8 +463,9 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let trust = TrustSet::from_args(ctx, &a.trust)?;
     let i = arch.resolve(&a.reference)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
-    let (mirrored, found) = mirror::check_hops(arch.root(), &t.hops)?;
-    t.findings.extend(found);
+    let h = arch.check_held(&t.hops)?;
+    t.findings.extend(h.findings);
+    let mirrored = h.mirrored;
     let ok = t.findings.is_empty();
     if ctx.out.json {
         ctx.out

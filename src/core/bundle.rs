@@ -402,6 +402,10 @@ pub struct CheckedHop {
     /// Names of witnesses whose cosignatures on the checkpoint verified.
     pub cosigned_by: Vec<String>,
     pub events: Vec<Event>,
+    /// The log key the hop carries (it signed the checkpoint if
+    /// `checkpoint_size` is set).
+    #[serde(skip)]
+    pub log_key: Option<VerifierKey>,
 }
 
 /// The outcome of [`check_evidence`].
@@ -499,6 +503,7 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             checkpoint_root: None,
             cosigned_by: Vec::new(),
             events: Vec::new(),
+            log_key: Some(key.clone()),
         };
         // The checkpoint: identical in every entry, signed by the log key.
         let mut note: Option<&str> = None;

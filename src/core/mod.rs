@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod evidence;
 pub mod hash;
+pub mod held;
 pub mod keys;
 pub mod merkle;
 pub mod meta;

@@ -18,6 +18,8 @@ use crate::core::record::Share;
 use crate::core::report::{Check, Finding, Subject};
 use crate::store::blobs;
 use crate::store::extract::HashingReader;
+use crate::store::held::{self, ReceivedAs};
+use crate::store::mirror::MirroredHop;
 use crate::store::{fault, io_err, StoreError};
 
 /// A writer that hashes everything written through it.
@@ -77,6 +79,10 @@ pub struct BundleReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub findings: Vec<Finding>,
+    /// Hops whose log the archive mirrors (inside an archive only); printed
+    /// beside the report (`mirrored` in `--json`).
+    #[serde(skip)]
+    pub mirrored: Vec<MirroredHop>,
 }
 
 impl BundleReport {
@@ -145,6 +151,7 @@ impl OpenBundle {
             sha256: None,
             note: None,
             findings: ev.findings,
+            mirrored: Vec::new(),
         }
     }
 }
@@ -346,16 +353,43 @@ pub(crate) fn check_opening(
     }
 }
 
+/// The archive a bundle is checked in: its directory, and how to find the
+/// `receive` record that kept an evidence file (see [`held::check_hops`]).
+pub(crate) type InArchive<'a> = (&'a Path, ReceivedAs<'a>);
+
+/// Every check of a bundle that needs no identity, in the order both
+/// `verify-bundle` and `receive` run them: [`check_structure`], then, inside
+/// an archive, the hops against its mirrors and the checkpoints it already
+/// holds ([`held::check_hops`]). One function, so the two commands cannot
+/// check different things.
+pub(crate) fn check_keyless(
+    b: &OpenBundle,
+    trust: &Trust<'_>,
+    archive: Option<InArchive<'_>>,
+) -> Result<(BundleReport, Option<(Share, Digest)>), StoreError> {
+    let (mut rep, share) = check_structure(b, trust);
+    if let Some((root, received_as)) = archive {
+        let h = held::check_hops(root, &rep.hops, received_as)?;
+        rep.findings.extend(h.findings);
+        rep.mirrored = h.mirrored;
+    }
+    Ok((rep, share))
+}
+
 /// Verifies a bundle file offline (`custody verify-bundle`): the evidence,
-/// the payload digest, and with `ids` the plaintext against the commitment.
+/// the payload digest, and with `ids` the plaintext against the commitment;
+/// in an archive (`archive`: its directory), also against its mirrors and the
+/// checkpoints of the same logs it holds (FORMAT.md §10.4).
 pub fn verify_bundle(
     path: &Path,
     trust: &Trust<'_>,
     ids: Option<&Identities>,
+    archive: Option<&Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BundleReport, StoreError> {
     let b = open_bundle(path)?;
-    let (mut rep, share) = check_structure(&b, trust);
+    let no_db: ReceivedAs<'_> = &|_| Ok(None);
+    let (mut rep, share) = check_keyless(&b, trust, archive.map(|r| (r, no_db)))?;
     let share = share.map(|(s, _)| s);
     let named = share
         .as_ref()

@@ -982,6 +982,14 @@ pub fn check_hops(
         let Some(m) = MirrorDir::open(root, &h.origin)? else {
             continue;
         };
+        // Another key under the same name is another log: its tree says
+        // nothing about this one.
+        if h.log_key
+            .as_ref()
+            .is_some_and(|k| k.public_bytes() != m.config.vkey.public_bytes())
+        {
+            continue;
+        }
         let status = if m.size < size {
             "mirror_behind"
         } else {

@@ -17,6 +17,7 @@ pub mod extract;
 pub(crate) mod fault;
 pub mod flat;
 pub mod gc;
+pub mod held;
 pub mod ingest;
 pub mod keystore;
 pub mod logfile;

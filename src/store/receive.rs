@@ -18,10 +18,11 @@ use crate::core::report::{Check, Finding, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, SealedBlob};
 use crate::store::bundle_file::{
-    add, check_opening, check_structure, decrypt_envelope, open_bundle, payload_pass,
-    write_durable, BundleReport,
+    add, check_keyless, check_opening, decrypt_envelope, open_bundle, payload_pass, write_durable,
+    BundleReport,
 };
 use crate::store::db::DigestKind;
+use crate::store::held::{self, HeldCheck};
 use crate::store::ingest::{dedup_key, dedup_tag};
 use crate::store::remote::RemoteError;
 use crate::store::share::EVIDENCE_DIR;
@@ -60,6 +61,21 @@ pub struct Trace {
 }
 
 impl Archive {
+    /// The `receive` record that came with the share of leaf hash `leaf`.
+    fn received_as(&self, leaf: &Digest) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .db
+            .records_with(leaf, DigestKind::Received)?
+            .first()
+            .copied())
+    }
+
+    /// [`held::check_hops`] in this archive: `hops` against its mirrors and
+    /// the checkpoints in its kept evidence, naming the `receive` records.
+    pub fn check_held(&self, hops: &[CheckedHop]) -> Result<HeldCheck, StoreError> {
+        held::check_hops(&self.root, hops, &|leaf| self.received_as(leaf))
+    }
+
     /// Verifies a bundle and, if every check passes, stores its document
     /// re-encrypted to this archive's recipients, keeps its evidence, and
     /// appends a `receive` record linking to the sender's share (FORMAT.md §4.6).
@@ -75,7 +91,10 @@ impl Archive {
         self.ensure_writable()?;
         self.check_signer(signer)?;
         let b = open_bundle(path)?;
-        let (mut rep, share) = check_structure(&b, trust);
+        // Every check `verify-bundle` runs, in this archive (its mirrors and
+        // the checkpoints it holds included), before anything is written.
+        let received_as = |leaf: &Digest| self.received_as(leaf);
+        let (mut rep, share) = check_keyless(&b, trust, Some((&self.root, &received_as)))?;
         let (Some((share, leaf)), true) = (share, rep.findings.is_empty()) else {
             return Ok(ReceiveOutcome::Refused(rep));
         };

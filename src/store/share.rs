@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::core::bundle::{self, check_evidence, BundleHead, Evidence, Hop, ShareEnvelope, Trust};
+use crate::core::bundle::{self, BundleHead, CheckedHop, Evidence, Hop, ShareEnvelope};
 use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
@@ -111,21 +111,10 @@ impl Archive {
     /// Checks, without any trusted key, that the evidence kept for a `receive`
     /// record is intact, internally valid (signatures by the keys it carries,
     /// inclusion proofs, links) and ends with the share the record names.
-    pub(crate) fn check_receive_link(&self, r: &Receive) -> Result<(), String> {
+    /// Returns its hops as checked.
+    pub(crate) fn check_receive_link(&self, r: &Receive) -> Result<Vec<CheckedHop>, String> {
         let ev = self.evidence(r).map_err(|e| e.to_string())?;
-        let keys: Vec<crate::core::keys::VerifierKey> = ev
-            .hops
-            .iter()
-            .filter_map(|h| crate::core::keys::VerifierKey::parse(h.vkey.trim_end()).ok())
-            .collect();
-        let c = check_evidence(
-            &ev,
-            &Trust {
-                logs: &keys,
-                witnesses: &[],
-                quorum: None,
-            },
-        );
+        let c = crate::store::held::check_own_keys(&ev);
         if let Some(f) = c.findings.first() {
             return Err(format!(
                 "kept evidence: {}: {}: {}",
@@ -145,7 +134,7 @@ impl Archive {
                     && h.events.last().map(|e| e.index) == Some(r.from.index)
             });
         if ok {
-            Ok(())
+            Ok(c.hops)
         } else {
             Err("the kept evidence does not end with the share, checkpoint and document this record names".into())
         }

@@ -10,12 +10,14 @@ use std::io::{self, BufReader, Read};
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
+use crate::core::held::{HeldCheckpoint, HeldLogs};
 use crate::core::merkle::{self, TreeSize};
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, Blobs, Listed};
 use crate::store::extract::HashingReader;
 use crate::store::logfile::Frame;
+use crate::store::mirror;
 use crate::store::verify_records::{Scanned, FLAT_LISTED};
 use crate::store::StoreError;
 
@@ -225,9 +227,49 @@ impl Archive {
             rep.add(Subject::Record(i), check, reason);
         }
         // Received documents: the kept evidence is intact and links to the record.
+        // And no two of them hold checkpoints of one log that cannot both be
+        // true, nor one that a mirrored log contradicts (FORMAT.md §10.4).
+        let mut held = HeldLogs::default();
         for (i, r) in links {
-            if let Err(reason) = self.check_receive_link(&r) {
-                rep.add(Subject::Record(i), Check::Evidence, reason);
+            let hops = match self.check_receive_link(&r) {
+                Ok(h) => h,
+                Err(reason) => {
+                    rep.add(Subject::Record(i), Check::Evidence, reason);
+                    continue;
+                }
+            };
+            for (n, h) in hops.iter().enumerate() {
+                let Some(cp) = HeldCheckpoint::of_hop(h, format!("record {i}")) else {
+                    continue;
+                };
+                for s in held.add(&cp) {
+                    rep.add(
+                        Subject::Record(i),
+                        Check::CheckpointConsistency,
+                        format!(
+                            "{} and {} hold checkpoints of {} that cannot both be true (hop {} of the evidence): {}: the log showed two histories (a split view)",
+                            s.there, s.here, s.origin, n + 1, s.reason
+                        ),
+                    );
+                }
+            }
+            match mirror::check_hops(self.root(), &hops) {
+                Ok((_, diverging)) => {
+                    for f in diverging {
+                        rep.add(
+                            Subject::Record(i),
+                            f.check,
+                            format!("kept evidence, {}", f.reason),
+                        );
+                    }
+                }
+                // A mirror that cannot be read says nothing about the
+                // evidence; verifying the mirror is `custody mirror`'s.
+                Err(e) => rep.add(
+                    Subject::Record(i),
+                    Check::CheckpointConsistency,
+                    format!("kept evidence could not be compared with the mirror of its log: {e}; run `custody mirror` again"),
+                ),
             }
         }
         if n != db_size {
