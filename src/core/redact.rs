@@ -146,14 +146,18 @@ pub fn quote(text: &str) -> String {
     format!("{shown:?}")
 }
 
-/// A path for a message: the path, or only the kind when the "path" is the
-/// text of a secret key given where a file was expected.
+/// A path for a message: the path; only the kind when the "path" is the
+/// text of a secret key given where a file was expected; only its first 8
+/// characters when it is one bare blob (it could be a key seed).
 pub fn path(p: &std::path::Path) -> String {
     let s = p.to_string_lossy();
-    match secret_kind(&s) {
-        Some(k) => format!("(a secret key ({k}) given as a file name)"),
-        None => s.into_owned(),
+    if let Some(k) = secret_kind(&s) {
+        return format!("(a secret key ({k}) given as a file name)");
     }
+    if is_blob(&s) {
+        return format!("{}…", s.chars().take(8).collect::<String>());
+    }
+    s.into_owned()
 }
 
 /// The last line of defence, for every message custody prints on stderr:
@@ -164,11 +168,10 @@ pub fn redact_message(msg: &str) -> Cow<'_, str> {
     if secret_kind(msg).is_none() {
         return Cow::Borrowed(msg);
     }
+    let msg = strip_blocks(msg);
     let is_sep = |c: char| c.is_whitespace() || "\"'`,;()<>[]{}…".contains(c);
     let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    // 0: outside a key block; 1: inside one; 2: on its END line.
-    let mut block = 0u8;
+    let mut rest = msg.as_str();
     while !rest.is_empty() {
         let start = rest.find(|c: char| !is_sep(c)).unwrap_or(rest.len());
         out.push_str(&rest[..start]);
@@ -176,27 +179,7 @@ pub fn redact_message(msg: &str) -> Cow<'_, str> {
         let end = rest.find(is_sep).unwrap_or(rest.len());
         let word = &rest[..end];
         rest = &rest[end..];
-        if word.is_empty() {
-            continue;
-        }
-        let up = word.to_ascii_uppercase();
-        if block == 1 && up.starts_with("-----END") {
-            block = 2;
-        }
-        if block == 2 && up.len() > 5 && up.ends_with("-----") {
-            block = 0;
-            continue;
-        }
-        if block != 0 {
-            continue;
-        }
-        if up.starts_with("-----BEGIN") {
-            // Everything up to the end of the END line goes.
-            block = 1;
-            out.push_str("[secret key: OpenSSH/PEM private key]");
-            continue;
-        }
-        match word_kind(word, &up) {
+        match word_kind(word, &word.to_ascii_uppercase()) {
             Some(k) => {
                 out.push_str("[secret key: ");
                 out.push_str(&k.to_string());
@@ -206,6 +189,28 @@ pub fn redact_message(msg: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Replaces each `-----BEGIN …` block, through the end of its `-----END …-----`
+/// line (or the end of the text when there is none), by one placeholder.
+fn strip_blocks(msg: &str) -> String {
+    // ASCII upper-casing keeps every byte offset.
+    let up = msg.to_ascii_uppercase();
+    let mut out = String::with_capacity(msg.len());
+    let mut i = 0;
+    while let Some(b) = up[i..].find("-----BEGIN").map(|b| b + i) {
+        out.push_str(&msg[i..b]);
+        out.push_str("[secret key: ");
+        out.push_str(&SecretKind::PrivateKeyBlock.to_string());
+        out.push(']');
+        i = up[b..]
+            .find("-----END")
+            .map(|e| b + e + "-----END".len())
+            .and_then(|e| up[e..].find("-----").map(|x| e + x + "-----".len()))
+            .unwrap_or(msg.len());
+    }
+    out.push_str(&msg[i..]);
+    out
 }
 
 /// The kind of one word of a message, when it carries key material after its
@@ -340,6 +345,10 @@ mod tests {
             "(a secret key (C2SP PRIVATE+KEY) given as a file name)"
         );
         assert_eq!(path(std::path::Path::new("keys/signing.key")), "keys/signing.key");
+        assert_eq!(
+            path(std::path::Path::new("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")),
+            "AYEKFALV…"
+        );
     }
 
     #[test]
@@ -357,7 +366,17 @@ mod tests {
         let m = format!("bad key {SSH} here");
         let r = redact_message(&m);
         assert!(!r.contains("b3Blbn") && !r.contains("QyNTUx"), "{r}");
-        assert!(r.ends_with(" here") && r.starts_with("bad key [secret key"), "{r}");
+        assert!(r.ends_with("\n here") && r.starts_with("bad key [secret key"), "{r}");
+        // As clap quotes an unexpected argument, twice; and a block cut short.
+        let ssh = SSH.trim_end();
+        let m = format!("unexpected argument '{ssh}' found\n  tip: use '-- {ssh}'\nUsage: x");
+        assert_eq!(
+            redact_message(&m),
+            "unexpected argument '[secret key: OpenSSH/PEM private key]' found\n  \
+             tip: use '-- [secret key: OpenSSH/PEM private key]'\nUsage: x"
+        );
+        let r = redact_message(&SSH[..120]);
+        assert_eq!(r, "[secret key: OpenSSH/PEM private key]");
         // Mentions of the formats stay.
         for plain in [
             "is not a valid signing key (PRIVATE+KEY+…)",

@@ -115,7 +115,7 @@ impl KeyLoader<'_> {
                 match kind {
                     Some(k @ redact::SecretKind::SignerKey) => StoreError::Key(
                         p.to_path_buf(),
-                        format!("holds a secret key of another kind ({k}), not an age identity; give an identity file (AGE-SECRET-KEY-1… or an OpenSSH private key)"),
+                        format!("holds a secret key of another kind ({k}), not an age identity (AGE-SECRET-KEY-1… or an OpenSSH private key)"),
                     ),
                     _ => StoreError::Key(p.to_path_buf(), e.to_string()),
                 }
