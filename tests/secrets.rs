@@ -368,16 +368,16 @@ fn material_of(text: &str) -> Vec<String> {
     {
         if line.starts_with("PRIVATE+KEY+") {
             out.push(line.splitn(5, '+').nth(4).unwrap().to_string());
-        } else if let Some(rest) = line
-            .to_ascii_uppercase()
-            .strip_prefix("AGE-SECRET-KEY-1")
-        {
+        } else if let Some(rest) = line.to_ascii_uppercase().strip_prefix("AGE-SECRET-KEY-1") {
             out.push(rest.to_string());
         } else {
             out.push(line.to_string());
         }
     }
-    assert!(!out.is_empty() && out.iter().all(|m| m.len() > 8), "{out:?}");
+    assert!(
+        !out.is_empty() && out.iter().all(|m| m.len() > 8),
+        "{out:?}"
+    );
     out
 }
 
@@ -450,7 +450,12 @@ fn secret_forms(dir: &Path) -> Vec<SecretForm> {
         ("signing.key", signing.trim().to_string(), true, false),
         ("witness.key", witness.trim().to_string(), true, false),
         ("identity.age line", age_line.clone(), false, true),
-        ("identity.age line, lower case", age_line.to_lowercase(), false, true),
+        (
+            "identity.age line, lower case",
+            age_line.to_lowercase(),
+            false,
+            true,
+        ),
         ("id_ed25519", ssh.clone(), false, true),
         ("bare seed (base64)", seed_b64.clone(), false, false),
         ("bare seed (hex)", seed_hex.clone(), false, false),
@@ -481,8 +486,16 @@ fn the_leak_scan_finds_what_the_old_messages_printed() {
         assert!(!leaks(&prefix, &f.material).is_empty(), "{}", f.what);
         // age's Bech32 is found in either case.
         if f.text.to_ascii_uppercase().contains("AGE-SECRET-KEY-1") {
-            assert!(!leaks(&m.to_lowercase(), &f.material).is_empty(), "{}", f.what);
-            assert!(!leaks(&m.to_uppercase(), &f.material).is_empty(), "{}", f.what);
+            assert!(
+                !leaks(&m.to_lowercase(), &f.material).is_empty(),
+                "{}",
+                f.what
+            );
+            assert!(
+                !leaks(&m.to_uppercase(), &f.material).is_empty(),
+                "{}",
+                f.what
+            );
         }
         // Nine characters are found, eight are not.
         assert_eq!(leaks(&m[3..12], &f.material).len(), 1, "{}", f.what);
@@ -491,7 +504,10 @@ fn the_leak_scan_finds_what_the_old_messages_printed() {
         // `redact::quote`, and (for a secret with a marker) the whole
         // message after the last redaction of stderr.
         use custody::core::redact;
-        let now = format!("error: {} is neither an age recipient", redact::quote(&f.text));
+        let now = format!(
+            "error: {} is neither an age recipient",
+            redact::quote(&f.text)
+        );
         assert!(leaks(&now, &f.material).is_empty(), "{}: {now}", f.what);
         if redact::secret_kind(&f.text).is_some() {
             let now = redact::redact_message(&whole);
@@ -535,37 +551,131 @@ fn no_secret_in_any_message() {
     let gid = s(&gu.identity()).to_string();
     let (b, pr, n) = (s(&bundle), s(&proof), s(&note));
     let cases: Vec<(&str, On, bool, bool, Vec<&str>)> = vec![
-        ("init --recipient", On::Nothing, false, false,
-            vec!["init", "{OUT}/new", "--signing-key", &sk, "--recipient={V}"]),
-        ("init --signing-key", On::Nothing, true, false,
-            vec!["init", "{OUT}/new", "--signing-key={V}", "--recipient", &rcpt]),
-        ("share --to", On::Dropsite, false, false,
-            vec!["share", "1", "--to={V}", "-i", &id, "-o", "{OUT}/x.bundle"]),
-        ("trust add NAME VKEY", On::Nothing, false, false,
-            vec!["trust", "add", "x", "--", "{V}"]),
-        ("trust add NAME (the name)", On::Nothing, false, false,
-            vec!["trust", "add", "--", "{V}", &vkey]),
-        ("actor add NAME VKEY", On::Dropsite, false, false,
-            vec!["actor", "add", "--role", "journalist", "bob", "--", "{V}"]),
-        ("witness add-log ORIGIN VKEY", On::Guardian, false, false,
-            vec!["witness", "add-log", "dropsite.example/leaks", "--", "{V}"]),
-        ("verify --policy", On::Dropsite, false, false, vec!["verify", "--policy={V}"]),
-        ("verify --witness", On::Dropsite, false, false, vec!["verify", "--witness={V}"]),
-        ("verify-proof --trust", On::Nothing, false, false,
-            vec!["verify-proof", pr, "--trust={V}"]),
-        ("verify-bundle --trust", On::Nothing, false, false,
-            vec!["verify-bundle", b, "--trust={V}"]),
-        ("receive --trust", On::Guardian, false, false,
-            vec!["receive", b, "-i", &gid, "--trust={V}"]),
-        ("verify-evidence --trust", On::Nothing, false, false,
-            vec!["verify-evidence", n, "--trust={V}"]),
-        ("show --identity", On::Dropsite, false, true, vec!["show", "1", "--identity={V}"]),
-        ("checkpoint --sign --signing-key", On::Dropsite, true, false,
-            vec!["checkpoint", "--sign", "--signing-key={V}"]),
-        ("annotate --key", On::Dropsite, true, false,
-            vec!["--key={V}", "annotate", "1", "a note"]),
-        ("witness cosign --witness-key", On::Guardian, true, false,
-            vec!["witness", "cosign", n, "--witness-key={V}"]),
+        (
+            "init --recipient",
+            On::Nothing,
+            false,
+            false,
+            vec!["init", "{OUT}/new", "--signing-key", &sk, "--recipient={V}"],
+        ),
+        (
+            "init --signing-key",
+            On::Nothing,
+            true,
+            false,
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key={V}",
+                "--recipient",
+                &rcpt,
+            ],
+        ),
+        (
+            "share --to",
+            On::Dropsite,
+            false,
+            false,
+            vec!["share", "1", "--to={V}", "-i", &id, "-o", "{OUT}/x.bundle"],
+        ),
+        (
+            "trust add NAME VKEY",
+            On::Nothing,
+            false,
+            false,
+            vec!["trust", "add", "x", "--", "{V}"],
+        ),
+        (
+            "trust add NAME (the name)",
+            On::Nothing,
+            false,
+            false,
+            vec!["trust", "add", "--", "{V}", &vkey],
+        ),
+        (
+            "actor add NAME VKEY",
+            On::Dropsite,
+            false,
+            false,
+            vec!["actor", "add", "--role", "journalist", "bob", "--", "{V}"],
+        ),
+        (
+            "witness add-log ORIGIN VKEY",
+            On::Guardian,
+            false,
+            false,
+            vec!["witness", "add-log", "dropsite.example/leaks", "--", "{V}"],
+        ),
+        (
+            "verify --policy",
+            On::Dropsite,
+            false,
+            false,
+            vec!["verify", "--policy={V}"],
+        ),
+        (
+            "verify --witness",
+            On::Dropsite,
+            false,
+            false,
+            vec!["verify", "--witness={V}"],
+        ),
+        (
+            "verify-proof --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-proof", pr, "--trust={V}"],
+        ),
+        (
+            "verify-bundle --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-bundle", b, "--trust={V}"],
+        ),
+        (
+            "receive --trust",
+            On::Guardian,
+            false,
+            false,
+            vec!["receive", b, "-i", &gid, "--trust={V}"],
+        ),
+        (
+            "verify-evidence --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-evidence", n, "--trust={V}"],
+        ),
+        (
+            "show --identity",
+            On::Dropsite,
+            false,
+            true,
+            vec!["show", "1", "--identity={V}"],
+        ),
+        (
+            "checkpoint --sign --signing-key",
+            On::Dropsite,
+            true,
+            false,
+            vec!["checkpoint", "--sign", "--signing-key={V}"],
+        ),
+        (
+            "annotate --key",
+            On::Dropsite,
+            true,
+            false,
+            vec!["--key={V}", "annotate", "1", "a note"],
+        ),
+        (
+            "witness cosign --witness-key",
+            On::Guardian,
+            true,
+            false,
+            vec!["witness", "cosign", n, "--witness-key={V}"],
+        ),
     ];
 
     let mut failures = Vec::new();

@@ -84,7 +84,11 @@ pub(crate) fn parse_recipients(
                 continue;
             }
             out.push(RecipientKey::parse(line).map_err(|e| {
-                StoreError::Input(format!("{flag}: {} line {}: {e}; {WANT}", p.display(), i + 1))
+                StoreError::Input(format!(
+                    "{flag}: {} line {}: {e}; {WANT}",
+                    p.display(),
+                    i + 1
+                ))
             })?);
         }
         if out.len() == before {

@@ -63,16 +63,24 @@ fn default_witness_name(name: &str) -> String {
 }
 
 pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
-    let signer = SignerKey::generate(&a.name)
-        .map_err(|e| StoreError::Input(format!("invalid key name {:?}: {e}", a.name)))?;
+    let signer = SignerKey::generate(&a.name).map_err(|e| {
+        StoreError::Input(format!(
+            "invalid key name {}: {e}",
+            crate::core::redact::quote(&a.name)
+        ))
+    })?;
     let wname = a
         .witness_name
         .clone()
         .unwrap_or_else(|| default_witness_name(&a.name));
     // A distinct key: C2SP tlog-cosignature requires cosigners that make
     // different statements (a log's and a witness's) to use distinct keys.
-    let witness = SignerKey::generate(&wname)
-        .map_err(|e| StoreError::Input(format!("invalid witness key name {wname:?}: {e}")))?;
+    let witness = SignerKey::generate(&wname).map_err(|e| {
+        StoreError::Input(format!(
+            "invalid witness key name {}: {e}",
+            crate::core::redact::quote(&wname)
+        ))
+    })?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;

@@ -43,7 +43,8 @@ pub(crate) fn read_vkey(
     s: &str,
     trust: Option<&TrustStore>,
 ) -> Result<VerifierKey, StoreError> {
-    const WANT: &str = "give the verifier key (name+keyid+base64, e.g. signing.vkey or witness.vkey)";
+    const WANT: &str =
+        "give the verifier key (name+keyid+base64, e.g. signing.vkey or witness.vkey)";
     if let Some(k) = redact::secret_kind(s) {
         return Err(StoreError::Input(format!(
             "{what}: the value is a secret key ({k}), not a verifier key; {WANT}"

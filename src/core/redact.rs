@@ -254,11 +254,17 @@ mod tests {
             secret_kind(&AGE.to_ascii_lowercase()),
             Some(SecretKind::AgeIdentity)
         );
-        assert_eq!(secret_kind(&format!("  {AGE}  ")), Some(SecretKind::AgeIdentity));
+        assert_eq!(
+            secret_kind(&format!("  {AGE}  ")),
+            Some(SecretKind::AgeIdentity)
+        );
         assert_eq!(secret_kind(PLUGIN), Some(SecretKind::AgePlugin));
         assert_eq!(secret_kind(SSH), Some(SecretKind::PrivateKeyBlock));
         for line in SSH.lines() {
-            assert!(secret_kind(line).is_some() || line.starts_with("QyNT"), "{line}");
+            assert!(
+                secret_kind(line).is_some() || line.starts_with("QyNT"),
+                "{line}"
+            );
         }
         assert_eq!(
             secret_kind("-----BEGIN EC PRIVATE KEY-----"),
@@ -299,7 +305,13 @@ mod tests {
             file_secret_kind("k", b"age-encryption.org/v1\n-> scrypt abc 18\n"),
             Some(SecretKind::AgeEncrypted)
         );
-        for name in ["seed.key", "keys/id_ed25519", "my-secret", "w.seed", "identity.age"] {
+        for name in [
+            "seed.key",
+            "keys/id_ed25519",
+            "my-secret",
+            "w.seed",
+            "identity.age",
+        ] {
             assert_eq!(
                 file_secret_kind(name, format!("{seed}\n").as_bytes()),
                 Some(SecretKind::KeySeed),
@@ -344,9 +356,14 @@ mod tests {
             path(std::path::Path::new(SKEY)),
             "(a secret key (C2SP PRIVATE+KEY) given as a file name)"
         );
-        assert_eq!(path(std::path::Path::new("keys/signing.key")), "keys/signing.key");
         assert_eq!(
-            path(std::path::Path::new("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")),
+            path(std::path::Path::new("keys/signing.key")),
+            "keys/signing.key"
+        );
+        assert_eq!(
+            path(std::path::Path::new(
+                "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+            )),
             "AYEKFALV…"
         );
     }
@@ -359,14 +376,21 @@ mod tests {
             r,
             "error: \"[secret key: C2SP PRIVATE+KEY]\" is neither an age recipient; see `custody help`"
         );
-        let m = format!("{}: No such file; check that {} exists", AGE.to_lowercase(), AGE);
+        let m = format!(
+            "{}: No such file; check that {} exists",
+            AGE.to_lowercase(),
+            AGE
+        );
         let r = redact_message(&m);
         assert!(!r.to_uppercase().contains("PQX7D272"), "{r}");
         assert!(r.contains("No such file; check that"), "{r}");
         let m = format!("bad key {SSH} here");
         let r = redact_message(&m);
         assert!(!r.contains("b3Blbn") && !r.contains("QyNTUx"), "{r}");
-        assert!(r.ends_with("\n here") && r.starts_with("bad key [secret key"), "{r}");
+        assert!(
+            r.ends_with("\n here") && r.starts_with("bad key [secret key"),
+            "{r}"
+        );
         // As clap quotes an unexpected argument, twice; and a block cut short.
         let ssh = SSH.trim_end();
         let m = format!("unexpected argument '{ssh}' found\n  tip: use '-- {ssh}'\nUsage: x");
