@@ -572,6 +572,21 @@ fn no_secret_in_any_message() {
             ],
         ),
         (
+            "init --origin (the name)",
+            On::Nothing,
+            false,
+            false,
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key",
+                &sk,
+                "--recipient",
+                &rcpt,
+                "--origin={V}",
+            ],
+        ),
+        (
             "share --to",
             On::Dropsite,
             false,

@@ -135,6 +135,18 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
     let signer = ctx.load_signer(&a.signing_key)?;
     let recipients = parse_recipients("--recipient", &a.recipients)?;
     let origin = a.origin.unwrap_or_else(|| signer.name().to_string());
+    // The origin opens every checkpoint and is printed: never a secret key.
+    if let Some(k) = redact::secret_kind(&origin) {
+        return Err(StoreError::Input(format!(
+            "--origin: the value is a secret key ({k}); give the log's name, e.g. dropsite.example/leaks"
+        )));
+    }
+    if redact::is_blob(&origin) {
+        return Err(StoreError::Input(format!(
+            "--origin: the value is a {}-character encoded value that could be a key seed; give the log's name, e.g. dropsite.example/leaks",
+            origin.chars().count()
+        )));
+    }
     let key_path = if a.no_remember_key {
         None
     } else {
