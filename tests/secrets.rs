@@ -340,3 +340,405 @@ fn secret_keys_never_appear_in_outputs_bundles_reports_or_archives() {
     let found = hits(&[&ds.dir, &gu.dir, &bundle, &report], &needles);
     assert!(found.is_empty(), "secret key material stored: {found:?}");
 }
+
+/// One secret key form fed to the commands: as a file, or as inline text.
+struct SecretForm {
+    what: String,
+    /// The value given on the command line (a path or the text itself).
+    value: String,
+    /// The secret text (the file's contents, or the value).
+    text: String,
+    /// What [`leaks`] scans for: the key material (base64 / bech32 / hex body).
+    material: Vec<String>,
+    /// A secret of the kind a signing-key argument (`PRIVATE+KEY`) loads.
+    signer: bool,
+    /// A secret of the kind an identity argument (`-i`) loads.
+    identity: bool,
+}
+
+/// The key material of a secret text: the seed of a `PRIVATE+KEY`, the
+/// Bech32 data of an age identity, the body lines of a PEM block, or the
+/// whole of a bare blob.
+fn material_of(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("-----"))
+    {
+        if line.starts_with("PRIVATE+KEY+") {
+            out.push(line.splitn(5, '+').nth(4).unwrap().to_string());
+        } else if let Some(rest) = line.to_ascii_uppercase().strip_prefix("AGE-SECRET-KEY-1") {
+            out.push(rest.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    assert!(
+        !out.is_empty() && out.iter().all(|m| m.len() > 8),
+        "{out:?}"
+    );
+    out
+}
+
+/// Every piece of `material` longer than 8 characters that `output` holds
+/// (age's Bech32 in any letter case).
+fn leaks(output: &str, material: &[String]) -> Vec<String> {
+    let lower = output.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for m in material {
+        let chars: Vec<char> = m.chars().collect();
+        for w in chars.windows(9) {
+            let piece: String = w.iter().collect();
+            let bech32 = piece.bytes().all(|c| c.is_ascii_alphanumeric())
+                && piece.to_ascii_uppercase() == piece;
+            let hit = if bech32 {
+                lower.contains(&piece.to_ascii_lowercase())
+            } else {
+                output.contains(&piece)
+            };
+            if hit && !found.iter().any(|f: &String| f.contains(&piece)) {
+                found.push(piece);
+            }
+        }
+    }
+    found
+}
+
+/// The secret forms: each key file of the test keys (and a bare seed, in
+/// base64 and in hex, in files named as keys), and each as inline text.
+fn secret_forms(dir: &Path) -> Vec<SecretForm> {
+    use base64::Engine as _;
+    let ds = copy_keys(dir, "dropsite");
+    let lc = copy_keys(dir, "localcall");
+    let mut forms = Vec::new();
+    let mut file = |what: &str, path: PathBuf, signer: bool, identity: bool| {
+        let text = fs::read_to_string(&path).unwrap();
+        forms.push(SecretForm {
+            what: format!("{what} (file)"),
+            value: s(&path).to_string(),
+            material: material_of(&text),
+            text: text.clone(),
+            signer,
+            identity,
+        });
+        text
+    };
+    let signing = file("signing.key", ds.join("signing.key"), true, false);
+    let identity = file("identity.age", ds.join("identity.age"), false, true);
+    let witness = file("witness.key", ds.join("witness.key"), true, false);
+    let ssh = file("id_ed25519", lc.join("id_ed25519"), false, true);
+    file("localcall signing.key", lc.join("signing.key"), true, false);
+    // A bare Ed25519 seed, as some tools store it.
+    let seed_b64 = material_of(&signing).remove(0);
+    let seed = base64::engine::general_purpose::STANDARD
+        .decode(&seed_b64)
+        .unwrap();
+    let seed_hex = hex::encode(&seed[1..]);
+    for (name, text) in [("seed.key", &seed_b64), ("seed-hex.key", &seed_hex)] {
+        let p = dir.join(name);
+        fs::write(&p, format!("{text}\n")).unwrap();
+        set_mode(&p, 0o600);
+        file(name, p, false, false);
+    }
+    let age_line = identity
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_string();
+    for (what, text, signer, identity) in [
+        ("signing.key", signing.trim().to_string(), true, false),
+        ("witness.key", witness.trim().to_string(), true, false),
+        ("identity.age line", age_line.clone(), false, true),
+        (
+            "identity.age line, lower case",
+            age_line.to_lowercase(),
+            false,
+            true,
+        ),
+        ("id_ed25519", ssh.clone(), false, true),
+        ("bare seed (base64)", seed_b64.clone(), false, false),
+        ("bare seed (hex)", seed_hex.clone(), false, false),
+    ] {
+        forms.push(SecretForm {
+            what: format!("{what} (inline text)"),
+            material: material_of(&text),
+            value: text.clone(),
+            text,
+            signer,
+            identity,
+        });
+    }
+    forms
+}
+
+#[test]
+fn the_leak_scan_finds_what_the_old_messages_printed() {
+    let scratch = tempfile::tempdir().unwrap();
+    let forms = secret_forms(scratch.path());
+    for f in &forms {
+        // The messages of issue 15, unredacted: the whole secret quoted, or
+        // the first characters of a line of its file.
+        let whole = format!("error: {:?} is neither an age recipient (age1…)", f.text);
+        assert!(!leaks(&whole, &f.material).is_empty(), "{}", f.what);
+        let m = &f.material[0];
+        let prefix = format!("unknown keyword {:?}", &m[..15]);
+        assert!(!leaks(&prefix, &f.material).is_empty(), "{}", f.what);
+        // age's Bech32 is found in either case.
+        if f.text.to_ascii_uppercase().contains("AGE-SECRET-KEY-1") {
+            assert!(
+                !leaks(&m.to_lowercase(), &f.material).is_empty(),
+                "{}",
+                f.what
+            );
+            assert!(
+                !leaks(&m.to_uppercase(), &f.material).is_empty(),
+                "{}",
+                f.what
+            );
+        }
+        // Nine characters are found, eight are not.
+        assert_eq!(leaks(&m[3..12], &f.material).len(), 1, "{}", f.what);
+        assert!(leaks(&m[3..11], &f.material).is_empty(), "{}", f.what);
+        // What custody prints now passes: the value quoted by
+        // `redact::quote`, and (for a secret with a marker) the whole
+        // message after the last redaction of stderr.
+        use custody::core::redact;
+        let now = format!(
+            "error: {} is neither an age recipient",
+            redact::quote(&f.text)
+        );
+        assert!(leaks(&now, &f.material).is_empty(), "{}: {now}", f.what);
+        if redact::secret_kind(&f.text).is_some() {
+            let now = redact::redact_message(&whole);
+            assert!(leaks(&now, &f.material).is_empty(), "{}: {now}", f.what);
+        }
+    }
+}
+
+/// Issue 15: each secret form, as a file and as inline text, given to every
+/// argument that takes a key, recipient, vkey, policy or file: exit 2, and
+/// neither stdout nor stderr holds 9 characters of its key material.
+#[test]
+fn no_secret_in_any_message() {
+    let ds = Fixture::new();
+    let gu = Fixture::new_as("guardian");
+    let scratch = tempfile::tempdir().unwrap();
+    let sp = scratch.path();
+    ds.run(&["ingest", s(&sample_leak())]).ok();
+    let bundle = sp.join("b.bundle");
+    ds.share_to("1", &gu, &bundle);
+    let records = (ds.records(), gu.records());
+    let proof = sp.join("r.tlog-proof");
+    fs::write(&proof, ds.run(&["prove", "1"]).ok().stdout.as_bytes()).unwrap();
+    let note = sp.join("cp.txt");
+    fs::write(&note, ds.run(&["checkpoint"]).ok().stdout.as_bytes()).unwrap();
+    let forms = secret_forms(&sp.join("secrets"));
+    let trust_store = sp.join("trust.toml");
+
+    // (argument, the archive it runs on, takes a signing key, takes an
+    // identity, the arguments: {V} is the value, {OUT} an empty folder).
+    #[derive(Clone, Copy)]
+    enum On {
+        Nothing,
+        Dropsite,
+        Guardian,
+    }
+    let sk = s(&ds.signing_key()).to_string();
+    let rcpt = s(&ds.keys.join("recipient.txt")).to_string();
+    let vkey = s(&ds.vkey()).to_string();
+    let id = s(&ds.identity()).to_string();
+    let gid = s(&gu.identity()).to_string();
+    let (b, pr, n) = (s(&bundle), s(&proof), s(&note));
+    let cases: Vec<(&str, On, bool, bool, Vec<&str>)> = vec![
+        (
+            "init --recipient",
+            On::Nothing,
+            false,
+            false,
+            vec!["init", "{OUT}/new", "--signing-key", &sk, "--recipient={V}"],
+        ),
+        (
+            "init --signing-key",
+            On::Nothing,
+            true,
+            false,
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key={V}",
+                "--recipient",
+                &rcpt,
+            ],
+        ),
+        (
+            "init --origin (the name)",
+            On::Nothing,
+            false,
+            false,
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key",
+                &sk,
+                "--recipient",
+                &rcpt,
+                "--origin={V}",
+            ],
+        ),
+        (
+            "share --to",
+            On::Dropsite,
+            false,
+            false,
+            vec!["share", "1", "--to={V}", "-i", &id, "-o", "{OUT}/x.bundle"],
+        ),
+        (
+            "trust add NAME VKEY",
+            On::Nothing,
+            false,
+            false,
+            vec!["trust", "add", "x", "--", "{V}"],
+        ),
+        (
+            "trust add NAME (the name)",
+            On::Nothing,
+            false,
+            false,
+            vec!["trust", "add", "--", "{V}", &vkey],
+        ),
+        (
+            "actor add NAME VKEY",
+            On::Dropsite,
+            false,
+            false,
+            vec!["actor", "add", "--role", "journalist", "bob", "--", "{V}"],
+        ),
+        (
+            "witness add-log ORIGIN VKEY",
+            On::Guardian,
+            false,
+            false,
+            vec!["witness", "add-log", "dropsite.example/leaks", "--", "{V}"],
+        ),
+        (
+            "verify --policy",
+            On::Dropsite,
+            false,
+            false,
+            vec!["verify", "--policy={V}"],
+        ),
+        (
+            "verify --witness",
+            On::Dropsite,
+            false,
+            false,
+            vec!["verify", "--witness={V}"],
+        ),
+        (
+            "verify-proof --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-proof", pr, "--trust={V}"],
+        ),
+        (
+            "verify-bundle --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-bundle", b, "--trust={V}"],
+        ),
+        (
+            "receive --trust",
+            On::Guardian,
+            false,
+            false,
+            vec!["receive", b, "-i", &gid, "--trust={V}"],
+        ),
+        (
+            "verify-evidence --trust",
+            On::Nothing,
+            false,
+            false,
+            vec!["verify-evidence", n, "--trust={V}"],
+        ),
+        (
+            "show --identity",
+            On::Dropsite,
+            false,
+            true,
+            vec!["show", "1", "--identity={V}"],
+        ),
+        (
+            "checkpoint --sign --signing-key",
+            On::Dropsite,
+            true,
+            false,
+            vec!["checkpoint", "--sign", "--signing-key={V}"],
+        ),
+        (
+            "annotate --key",
+            On::Dropsite,
+            true,
+            false,
+            vec!["--key={V}", "annotate", "1", "a note"],
+        ),
+        (
+            "witness cosign --witness-key",
+            On::Guardian,
+            true,
+            false,
+            vec!["witness", "cosign", n, "--witness-key={V}"],
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for (arg, on, takes_signer, takes_identity, template) in &cases {
+        for f in &forms {
+            // A key of the very kind the argument loads is not an error.
+            // A key of the very kind the argument loads is not an error, nor
+            // is a path where a name is asked for.
+            let file = f.what.ends_with("(file)");
+            if (*takes_signer && f.signer && file)
+                || (*takes_identity && f.identity && file)
+                || (arg.contains("(the name)") && file)
+            {
+                continue;
+            }
+            let out = tempfile::tempdir().unwrap();
+            let a: Vec<String> = template
+                .iter()
+                .map(|t| t.replace("{OUT}", s(out.path())).replace("{V}", &f.value))
+                .collect();
+            let mut c = match on {
+                On::Dropsite => ds.cmd(),
+                On::Guardian => gu.cmd(),
+                On::Nothing => custody(),
+            };
+            c.env("CUSTODY_TRUST_STORE", &trust_store).args(&a);
+            let r = run(c);
+            runs += 1;
+            let printed = format!("{}{}", r.stdout, r.stderr);
+            let found = leaks(&printed, &f.material);
+            if !found.is_empty() {
+                failures.push(format!("{arg} ← {}: printed {found:?}:\n{printed}", f.what));
+            }
+            if r.code != ERROR {
+                failures.push(format!(
+                    "{arg} ← {}: exit {} (want 2):\n{printed}",
+                    f.what, r.code
+                ));
+            }
+            if fs::read_dir(out.path()).unwrap().next().is_some() {
+                failures.push(format!("{arg} ← {}: wrote into the output folder", f.what));
+            }
+        }
+    }
+    assert!(runs > 150, "{runs} runs");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Nothing was written: no record, no trust store, no new archive.
+    assert_eq!((ds.records(), gu.records()), records);
+    assert!(!trust_store.exists());
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::output::Paint;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::crypto::RecipientKey;
+use crate::core::redact;
 use crate::core::report::Report;
 use crate::store::archive::InitAdmin;
 use crate::store::ingest::{IngestObserver, IngestOptions, Ingested};
@@ -56,9 +57,21 @@ pub struct InitArgs {
     no_remember_key: bool,
 }
 
-pub(crate) fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, StoreError> {
+/// Parses `--recipient`/`--to` values (`flag` names the option in errors):
+/// each is a recipient or a file of them. A secret key, given inline or in
+/// a file, is refused with only its kind and the file named.
+pub(crate) fn parse_recipients(
+    flag: &str,
+    args: &[String],
+) -> Result<Vec<RecipientKey>, StoreError> {
+    const WANT: &str = "give the recipient (age1…, ssh-ed25519 …) or recipient.txt";
     let mut out = Vec::new();
     for a in args {
+        if let Some(k) = redact::secret_kind(a) {
+            return Err(StoreError::Input(format!(
+                "{flag}: the value is a secret key ({k}), not a recipient; {WANT}"
+            )));
+        }
         if let Ok(r) = RecipientKey::parse(a) {
             out.push(r);
             continue;
@@ -66,34 +79,60 @@ pub(crate) fn parse_recipients(args: &[String]) -> Result<Vec<RecipientKey>, Sto
         let p = PathBuf::from(a);
         if !p.is_file() {
             return Err(StoreError::Input(format!(
-                "{a:?} is neither an age recipient (age1…), an SSH public key, nor a readable file"
+                "{flag}: {} is neither an age recipient (age1…), an SSH public key, nor a readable file; {WANT}",
+                redact::quote(a)
             )));
         }
-        let text = std::fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
-        if text.contains("AGE-SECRET-KEY-") || text.contains("PRIVATE KEY") {
+        let data = read_small(&p, MAX_RECIPIENT_FILE)?;
+        if let Some(k) = redact::file_secret_kind(a, &data) {
             return Err(StoreError::Input(format!(
-                "{} holds a secret key; give the public recipient (recipient.txt or age1…)",
+                "{flag}: {} holds a secret key ({k}), not a recipient; {WANT}",
                 p.display()
             )));
         }
+        let text = String::from_utf8_lossy(&data);
         let before = out.len();
-        for line in text.lines().map(str::trim) {
+        for (i, line) in text.lines().map(str::trim).enumerate() {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            out.push(
-                RecipientKey::parse(line)
-                    .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?,
-            );
+            out.push(RecipientKey::parse(line).map_err(|e| {
+                StoreError::Input(format!(
+                    "{flag}: {} line {}: {e}; {WANT}",
+                    p.display(),
+                    i + 1
+                ))
+            })?);
         }
         if out.len() == before {
             return Err(StoreError::Input(format!(
-                "{} lists no recipients",
+                "{flag}: {} lists no recipients; {WANT}",
                 p.display()
             )));
         }
     }
     Ok(out)
+}
+
+/// Largest recipients file read (a recipient line is under 100 bytes;
+/// an SSH RSA key about 750).
+const MAX_RECIPIENT_FILE: u64 = 1 << 20;
+
+/// Reads at most `max` bytes of a small file given on the command line;
+/// refuses a larger one (a pipe or device stops at `max` + 1 bytes).
+pub(crate) fn read_small(p: &std::path::Path, max: u64) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read as _;
+    let mut data = Vec::new();
+    std::fs::File::open(p)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut data))
+        .map_err(|e| io_err(p, e))?;
+    if data.len() as u64 > max {
+        return Err(StoreError::Input(format!(
+            "{} is larger than {max} bytes: not a key file",
+            p.display()
+        )));
+    }
+    Ok(data)
 }
 
 #[derive(Serialize)]
@@ -107,8 +146,20 @@ struct InitOut<'a> {
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
     let signer = ctx.load_signer(&a.signing_key)?;
-    let recipients = parse_recipients(&a.recipients)?;
+    let recipients = parse_recipients("--recipient", &a.recipients)?;
     let origin = a.origin.unwrap_or_else(|| signer.name().to_string());
+    // The origin opens every checkpoint and is printed: never a secret key.
+    if let Some(k) = redact::secret_kind(&origin) {
+        return Err(StoreError::Input(format!(
+            "--origin: the value is a secret key ({k}); give the log's name, e.g. dropsite.example/leaks"
+        )));
+    }
+    if redact::is_blob(&origin) {
+        return Err(StoreError::Input(format!(
+            "--origin: the value is a {}-character encoded value that could be a key seed; give the log's name, e.g. dropsite.example/leaks",
+            origin.chars().count()
+        )));
+    }
     let admin = InitAdmin {
         key: ctx.load_signer(&a.admin_key)?,
         name: a.admin_name.clone(),
@@ -120,8 +171,8 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
     };
     if !crate::core::record::valid_actor_name(&admin.name) {
         return Err(StoreError::Input(format!(
-            "--admin-name {:?}: an actor name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit",
-            admin.name
+            "--admin-name {}: an actor name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit",
+            crate::core::redact::quote(&admin.name)
         )));
     }
     let key_path = if a.no_remember_key {

@@ -205,7 +205,7 @@ fn set(ctx: &Ctx, s: SetArgs) -> Result<i32, StoreError> {
     let recipients = if s.recipients.is_empty() {
         None
     } else {
-        Some(super::archive_cmds::parse_recipients(&s.recipients)?)
+        Some(super::archive_cmds::parse_recipients("--recipient", &s.recipients)?)
     };
     let approvals = s.approvals.as_deref().map(parse_approvals).transpose()?;
     let partner = s
@@ -287,8 +287,8 @@ pub struct UpgradeArgs {
 pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
     if !crate::core::record::valid_actor_name(&a.admin_name) {
         return Err(StoreError::Input(format!(
-            "--admin-name {:?}: an actor name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit",
-            a.admin_name
+            "--admin-name {}: an actor name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit",
+            crate::core::redact::quote(&a.admin_name)
         )));
     }
     let admin = ctx.load_signer(&a.admin_key)?;

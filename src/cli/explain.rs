@@ -4,6 +4,15 @@ use crate::store::StoreError;
 
 /// One line: the error and the next step.
 pub fn explain(e: &StoreError) -> String {
+    // The text of a secret key given where a file name was expected: name
+    // only its kind, never the "path".
+    if let StoreError::Io(p, _) | StoreError::Key(p, _) = e {
+        if let Some(k) = crate::core::redact::secret_kind(&p.to_string_lossy()) {
+            return format!(
+                "a secret key ({k}) was given where a file name was expected; give the path of the key file instead, and clear the key from your shell history"
+            );
+        }
+    }
     let hint = match e {
         StoreError::NotAnArchive(_) => {
             "run inside an archive, pass -A DIR, set CUSTODY_ARCHIVE, or create one with `custody init`"
@@ -50,16 +59,16 @@ pub fn explain(e: &StoreError) -> String {
             // was reported before is durable.
             _ if matches!(err.raw_os_error(), Some(28 | 122)) => format!(
                 "the disk holding {} is full: free space there, then run the same command again (what was already reported done is stored; the rest is not)",
-                p.display()
+                crate::core::redact::path(p)
             ),
             // EIO: the disk (or its file system) failed under this file.
             _ if err.raw_os_error() == Some(5) => format!(
                 "a disk error at {}: check that disk (`dmesg`), then run the same command again (what was already reported done is stored; the rest is not)",
-                p.display()
+                crate::core::redact::path(p)
             ),
-            std::io::ErrorKind::NotFound => format!("check that {} exists", p.display()),
+            std::io::ErrorKind::NotFound => format!("check that {} exists", crate::core::redact::path(p)),
             std::io::ErrorKind::PermissionDenied => {
-                format!("check the permissions of {}", p.display())
+                format!("check the permissions of {}", crate::core::redact::path(p))
             }
             _ => "check the path and free disk space, then retry".into(),
         },
@@ -68,7 +77,7 @@ pub fn explain(e: &StoreError) -> String {
         }
         StoreError::KeyPermissions { path, .. } => format!(
             "run `chmod 600 {}` (or pass --insecure-key-permissions)",
-            path.display()
+            crate::core::redact::path(path)
         ),
         StoreError::NoIdentity => "give an age identity with -i FILE".into(),
         StoreError::WrongSigningKey { .. } => {

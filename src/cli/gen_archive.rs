@@ -46,7 +46,7 @@ pub struct GenArchiveArgs {
 pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
     let started = std::time::Instant::now();
     let signer = ctx.load_signer(&a.signing_key)?;
-    let recipients = super::archive_cmds::parse_recipients(&a.recipients)?;
+    let recipients = super::archive_cmds::parse_recipients("--recipient", &a.recipients)?;
     let origin = signer.name().to_string();
     let admin = crate::store::archive::InitAdmin {
         key: ctx.load_signer(&a.admin_key)?,

@@ -74,16 +74,24 @@ fn default_witness_name(name: &str) -> String {
 }
 
 pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
-    let signer = SignerKey::generate(&a.name)
-        .map_err(|e| StoreError::Input(format!("invalid key name {:?}: {e}", a.name)))?;
+    let signer = SignerKey::generate(&a.name).map_err(|e| {
+        StoreError::Input(format!(
+            "invalid key name {}: {e}",
+            crate::core::redact::quote(&a.name)
+        ))
+    })?;
     let wname = a
         .witness_name
         .clone()
         .unwrap_or_else(|| default_witness_name(&a.name));
     // A distinct key: C2SP tlog-cosignature requires cosigners that make
     // different statements (a log's and a witness's) to use distinct keys.
-    let witness = SignerKey::generate(&wname)
-        .map_err(|e| StoreError::Input(format!("invalid witness key name {wname:?}: {e}")))?;
+    let witness = SignerKey::generate(&wname).map_err(|e| {
+        StoreError::Input(format!(
+            "invalid witness key name {}: {e}",
+            crate::core::redact::quote(&wname)
+        ))
+    })?;
     let aname = a.admin_name.clone().unwrap_or_else(|| {
         let host = a.name.split('/').next().unwrap_or(&a.name);
         format!("{host}/admin")
@@ -91,7 +99,10 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     // The first administrator's personal key: separation of duties (FORMAT.md
     // §4.14) needs a key other than the log key to sign records.
     let admin = SignerKey::generate(&aname)
-        .map_err(|e| StoreError::Input(format!("invalid admin key name {aname:?}: {e}")))?;
+        .map_err(|e| StoreError::Input(format!(
+            "invalid admin key name {}: {e}",
+            crate::core::redact::quote(&aname)
+        )))?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;

@@ -316,7 +316,14 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
-            let _ = e.print();
+            // clap quotes arguments it did not expect: never a secret key.
+            let text = e.render().to_string();
+            match crate::core::redact::redact_message(&text) {
+                std::borrow::Cow::Borrowed(_) => {
+                    let _ = e.print();
+                }
+                std::borrow::Cow::Owned(clean) => eprint!("{clean}"),
+            }
             return code;
         }
     };

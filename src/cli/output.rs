@@ -91,6 +91,8 @@ impl Out {
         } else {
             prefix.to_string()
         };
+        // The last line of defence: no secret key in any message.
+        let msg = crate::core::redact::redact_message(msg);
         let _ = writeln!(e, "{prefix}{msg}");
     }
 

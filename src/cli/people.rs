@@ -140,7 +140,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     let trust = ctx.trust_store()?;
     let change = match a.cmd {
         ActorCmd::Add { name, vkey, role } => {
-            let k = read_vkey(&vkey, Some(&trust))?;
+            let k = read_vkey("actor add VKEY", &vkey, Some(&trust))?;
             if k.alg() != SigAlg::Ed25519 {
                 return Err(StoreError::Input(format!(
                     "{vkey} is not a signing key's vkey (Ed25519, alg 0x01): give the actor's signing.vkey"
@@ -148,7 +148,8 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
             }
             if !crate::core::record::valid_actor_name(&name) {
                 return Err(StoreError::Input(format!(
-                    "actor name {name:?}: use 1 to 64 of a-z 0-9 . _ -"
+                    "actor name {}: use 1 to 64 of a-z 0-9 . _ -",
+                    crate::core::redact::quote(&name)
                 )));
             }
             ActorChange {
@@ -165,7 +166,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
             arch.actor_change(ActorAction::Revoke, &name, None, &reason)?
         }
         ActorCmd::Rotate { name, new_vkey } => {
-            let k = read_vkey(&new_vkey, Some(&trust))?;
+            let k = read_vkey("actor rotate NEW_VKEY", &new_vkey, Some(&trust))?;
             arch.actor_change(ActorAction::Rotate, &name, Some(&k), "")?
         }
         ActorCmd::List => unreachable!("handled above"),

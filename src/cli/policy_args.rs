@@ -8,6 +8,7 @@ use clap::Args;
 use super::Ctx;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
+use crate::core::redact;
 use crate::store::trust::{self, TrustStore};
 use crate::store::{io_err, StoreError};
 
@@ -35,8 +36,20 @@ pub(crate) struct PolicyArgs {
 }
 
 /// Reads a vkey given as text, as a file holding it, or (when `trust` is
-/// given) as a trust-store name.
-pub(crate) fn read_vkey(s: &str, trust: Option<&TrustStore>) -> Result<VerifierKey, StoreError> {
+/// given) as a trust-store name; `what` names the argument in errors. A
+/// secret key, inline or in the file, is refused naming only its kind.
+pub(crate) fn read_vkey(
+    what: &str,
+    s: &str,
+    trust: Option<&TrustStore>,
+) -> Result<VerifierKey, StoreError> {
+    const WANT: &str =
+        "give the verifier key (name+keyid+base64, e.g. signing.vkey or witness.vkey)";
+    if let Some(k) = redact::secret_kind(s) {
+        return Err(StoreError::Input(format!(
+            "{what}: the value is a secret key ({k}), not a verifier key; {WANT}"
+        )));
+    }
     if let Ok(k) = VerifierKey::parse(s.trim()) {
         return Ok(k);
     }
@@ -45,19 +58,34 @@ pub(crate) fn read_vkey(s: &str, trust: Option<&TrustStore>) -> Result<VerifierK
     }
     let p = std::path::Path::new(s);
     if p.is_file() {
-        let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+        let data = super::archive_cmds::read_small(p, MAX_VKEY_FILE)?;
+        if let Some(k) = redact::file_secret_kind(s, &data) {
+            return Err(StoreError::Input(format!(
+                "{what}: {} holds a secret key ({k}), not a verifier key; {WANT}",
+                p.display()
+            )));
+        }
+        let text = String::from_utf8_lossy(&data);
         let line = text
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .unwrap_or("");
-        return VerifierKey::parse(line)
-            .map_err(|e| StoreError::Input(format!("{}: not a verifier key: {e}", p.display())));
+        return VerifierKey::parse(line).map_err(|e| {
+            StoreError::Input(format!(
+                "{what}: {} does not hold a verifier key ({e}); {WANT}",
+                p.display()
+            ))
+        });
     }
     Err(StoreError::Input(format!(
-        "{s:?} is not a verifier key (name+keyid+base64), a file holding one, or a trust-store name"
+        "{what}: {} is not a verifier key (name+keyid+base64), a file holding one, or a trust-store name; {WANT}",
+        redact::quote(s)
     )))
 }
+
+/// Largest vkey file read (a vkey line is under 200 bytes).
+const MAX_VKEY_FILE: u64 = 64 * 1024;
 
 impl Ctx {
     /// The trust store at `$CUSTODY_TRUST_STORE`, `$XDG_CONFIG_HOME/custody/trust.toml`
@@ -77,7 +105,20 @@ impl Ctx {
             if meta.len() > crate::core::policy::MAX_POLICY_BYTES as u64 {
                 return Err(crate::core::policy::PolicyError::TooLarge.into());
             }
-            let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+            let data =
+                super::archive_cmds::read_small(p, crate::core::policy::MAX_POLICY_BYTES as u64)?;
+            if let Some(k) = redact::file_secret_kind(&p.to_string_lossy(), &data) {
+                return Err(StoreError::Input(format!(
+                    "--policy: {} holds a secret key ({k}), not a policy; give a C2SP tlog-policy file (log, witness, group and quorum lines)",
+                    p.display()
+                )));
+            }
+            let text = String::from_utf8(data).map_err(|_| {
+                StoreError::Input(format!(
+                    "--policy: {} is not text; give a C2SP tlog-policy file (log, witness, group and quorum lines)",
+                    p.display()
+                ))
+            })?;
             return Ok(Some(Policy::parse(&text)?));
         }
         if args.witness.is_empty() && args.quorum.is_none() {
@@ -95,7 +136,7 @@ impl Ctx {
         } else {
             let mut v = Vec::new();
             for w in &args.witness {
-                let k = read_vkey(w, Some(&trust))?;
+                let k = read_vkey("--witness", w, Some(&trust))?;
                 if k.alg() != SigAlg::CosignatureV1 {
                     return Err(StoreError::Input(format!(
                         "--witness {k} is not a witness key (cosignature/v1, alg 0x04); witnesses hand out their witness.vkey"

@@ -11,7 +11,6 @@ use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::hash::Digest;
-use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::note::NoteSignature;
 use crate::core::record::Record;
@@ -129,7 +128,7 @@ fn add_cosignature(ctx: &Ctx, files: &[PathBuf], witness: &[String]) -> Result<i
     let trust = ctx.trust_store()?;
     let mut keys = trust.witness_keys();
     for w in witness {
-        let k = read_vkey(w, Some(&trust))?;
+        let k = read_vkey("--witness", w, Some(&trust))?;
         if k.alg() != crate::core::keys::SigAlg::CosignatureV1 {
             return Err(StoreError::Input(format!(
                 "--witness {k} is not a witness key (cosignature/v1, alg 0x04)"
@@ -343,13 +342,7 @@ pub struct VerifyProofArgs {
 }
 
 pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
-    let vtext = if std::path::Path::new(&a.trust).is_file() {
-        std::fs::read_to_string(&a.trust).map_err(|e| io_err(std::path::Path::new(&a.trust), e))?
-    } else {
-        a.trust.clone()
-    };
-    let vkey = VerifierKey::parse(vtext.trim())
-        .map_err(|e| StoreError::Input(format!("--trust is not a verifier key: {e}")))?;
+    let vkey = read_vkey("--trust", &a.trust, None)?;
     // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
     // most 63 hashes and a checkpoint: the bundle entry limit is ample.
     let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;

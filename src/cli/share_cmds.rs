@@ -44,7 +44,7 @@ impl TrustSet {
         let store = ctx.trust_store()?;
         let mut logs = store.log_keys();
         for t in &a.trust {
-            let k = read_vkey(t, Some(&store))?;
+            let k = read_vkey("--trust", t, Some(&store))?;
             if k.alg() != SigAlg::Ed25519 {
                 return Err(StoreError::Input(format!(
                     "--trust {} is not a log key (Ed25519, alg 0x01); a log hands out its signing.vkey",
@@ -136,7 +136,7 @@ pub struct ShareArgs {
 
 pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let to = parse_recipients(&a.to)?;
+    let to = parse_recipients("--to", &a.to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;

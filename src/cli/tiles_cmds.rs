@@ -166,7 +166,7 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
     let trust = ctx.trust_store().ok();
     let policy = ctx.policy(&a.policy)?;
     let keys = match &a.vkey {
-        Some(v) => vec![read_vkey(v, trust.as_ref())?],
+        Some(v) => vec![read_vkey("--vkey", v, trust.as_ref())?],
         None => {
             let mut k = trust.as_ref().map(|t| t.log_keys()).unwrap_or_default();
             if let Some(p) = &policy {

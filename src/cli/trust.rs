@@ -39,7 +39,20 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
     let mut store = trust::TrustStore::load(&path)?;
     match a.action {
         TrustAction::Add { name, vkey } => {
-            let key = read_vkey(&vkey, None)?;
+            // A secret key (or a bare seed) typed as the name would be
+            // stored in trust.toml and printed by `trust list`.
+            if let Some(k) = crate::core::redact::secret_kind(&name) {
+                return Err(StoreError::Input(format!(
+                    "trust add NAME: the name is a secret key ({k}); give a short name, then the verifier key"
+                )));
+            }
+            if crate::core::redact::is_blob(&name) {
+                return Err(StoreError::Input(format!(
+                    "trust add NAME: the name is a {}-character encoded value that could be a key seed; give a short name, then the verifier key",
+                    name.chars().count()
+                )));
+            }
+            let key = read_vkey("trust add VKEY", &vkey, None)?;
             let added = store.add(&name, key)?.clone();
             store.save(&path)?;
             if ctx.out.json {

@@ -141,7 +141,7 @@ pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
 fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let trust = ctx.trust_store().ok();
-    let vkey = read_vkey(&a.vkey, trust.as_ref())?;
+    let vkey = read_vkey("witness add-log VKEY", &a.vkey, trust.as_ref())?;
     if vkey.alg() != SigAlg::Ed25519 {
         return Err(StoreError::Input(format!(
             "{vkey} is not a log key (alg 0x01); give the log's signing.vkey"
@@ -149,9 +149,9 @@ fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
     }
     if vkey.name() != a.origin {
         return Err(StoreError::Input(format!(
-            "the key is named {:?} but the origin is {:?}; C2SP requires the log key name to equal the origin",
+            "the key is named {:?} but the origin is {}; C2SP requires the log key name to equal the origin",
             vkey.name(),
-            a.origin
+            crate::core::redact::quote(&a.origin)
         )));
     }
     let key_path = match &a.key {
@@ -751,7 +751,7 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
         .map_err(|e| StoreError::Input(format!("{}: {e}", a.file.display())))?;
     let trusted = match &a.trust {
         None => ev.log_key.clone(),
-        Some(t) => read_vkey(t, ctx.trust_store().ok().as_ref())?,
+        Some(t) => read_vkey("--trust", t, ctx.trust_store().ok().as_ref())?,
     };
     let extra = match &a.proof {
         None => None,

@@ -79,7 +79,7 @@ impl RecipientKey {
             let public = bech32::decode(&r.to_string())
                 .ok()
                 .and_then(|(_, b)| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| CryptoError::BadRecipient(s.chars().take(40).collect()))?;
+                .ok_or_else(|| CryptoError::BadRecipient(crate::core::redact::quote(s)))?;
             return Ok(RecipientKey::X25519(
                 crate::core::x25519::FastRecipient::new(r, public),
             ));
@@ -87,8 +87,8 @@ impl RecipientKey {
         if let Ok(r) = s.parse::<age::ssh::Recipient>() {
             return Ok(RecipientKey::Ssh(r));
         }
-        let shown: String = s.chars().take(40).collect();
-        Err(CryptoError::BadRecipient(shown))
+        // Quoted for messages: never more than a short prefix, never a secret.
+        Err(CryptoError::BadRecipient(crate::core::redact::quote(s)))
     }
 
     /// Canonical text: `age1…`, or `ssh-ed25519 <base64>` without the comment.

@@ -20,6 +20,7 @@ pub mod note;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod sigbatch;
 #[cfg(test)]

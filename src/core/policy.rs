@@ -35,6 +35,7 @@ use std::collections::HashMap;
 
 use crate::core::checkpoint::WitnessCosignature;
 use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::redact::quote;
 
 /// Largest policy text accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
@@ -51,17 +52,18 @@ pub enum PolicyError {
     TooLarge,
     #[error("policy has more than {MAX_ENTRIES} entries")]
     TooManyEntries,
-    #[error("policy line {line}: unknown keyword {keyword:?}")]
+    /// `keyword` is already quoted for messages ([`crate::core::redact::quote`]).
+    #[error("policy line {line}: unknown keyword {keyword}")]
     UnknownKeyword { line: usize, keyword: String },
     #[error("policy line {line}: {reason}")]
     Syntax { line: usize, reason: String },
     #[error("policy line {line}: bad vkey: {reason}")]
     BadKey { line: usize, reason: String },
-    #[error("policy line {line}: {name:?} is already defined")]
+    #[error("policy line {line}: {} is already defined", quote(.name))]
     DuplicateName { line: usize, name: String },
-    #[error("policy line {line}: the key of {name:?} is listed twice")]
+    #[error("policy line {line}: the key of {} is listed twice", quote(.name))]
     DuplicateKey { line: usize, name: String },
-    #[error("policy line {line}: {name:?} is not defined on an earlier line")]
+    #[error("policy line {line}: {} is not defined on an earlier line", quote(.name))]
     UndefinedName { line: usize, name: String },
     #[error("policy line {line}: threshold {k} is not between 1 and {members}")]
     ThresholdOutOfRange {
@@ -222,7 +224,7 @@ impl Policy {
                             name: m.to_string(),
                         })?;
                         if ms.contains(&found) {
-                            return Err(syntax(&format!("member {m:?} is listed twice")));
+                            return Err(syntax(&format!("member {} is listed twice", quote(m))));
                         }
                         ms.push(found);
                     }
@@ -272,7 +274,7 @@ impl Policy {
                 other => {
                     return Err(PolicyError::UnknownKeyword {
                         line,
-                        keyword: other.chars().take(32).collect(),
+                        keyword: quote(other),
                     })
                 }
             }
@@ -491,7 +493,7 @@ fn check_new_name(
     if !is_name(name) || name == "none" || name == "all" || name == "any" {
         return Err(PolicyError::Syntax {
             line,
-            reason: format!("{name:?} is not a usable name"),
+            reason: format!("{} is not a usable name", quote(name)),
         });
     }
     if names.contains_key(name) {

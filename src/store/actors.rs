@@ -116,7 +116,10 @@ impl Archive {
             .get(name)
             .filter(|a| a.revoked.is_none())
             .ok_or_else(|| {
-                StoreError::NotFound(format!("active actor {name:?} (see `custody actor list`)"))
+                StoreError::NotFound(format!(
+                    "active actor {} (see `custody actor list`)",
+                    crate::core::redact::quote(name)
+                ))
             })?;
         let key = new_key.unwrap_or(&a.key);
         Ok(ActorChange {

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::core::crypto::{self, Identities};
 use crate::core::keys::SignerKey;
+use crate::core::redact;
 use crate::store::{io_err, StoreError};
 
 /// Secret key files larger than this are refused (an identity file is tiny).
@@ -92,9 +93,14 @@ impl KeyLoader<'_> {
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .unwrap_or("");
         SignerKey::parse(line).map_err(|e| {
+            let why = match redact::secret_kind(line) {
+                Some(redact::SecretKind::SignerKey) => e.to_string(),
+                Some(k) => format!("holds a secret key of another kind ({k})"),
+                None => e.to_string(),
+            };
             StoreError::Key(
                 path.to_path_buf(),
-                format!("is not a valid signing key (PRIVATE+KEY+…): {e}"),
+                format!("is not a valid signing key (PRIVATE+KEY+…): {why}"),
             )
         })
     }
@@ -104,8 +110,16 @@ impl KeyLoader<'_> {
         let mut all: Option<Identities> = None;
         for p in paths {
             let buf = self.read_secret(p)?;
-            let ids = Identities::parse(&buf)
-                .map_err(|e| StoreError::Key(p.to_path_buf(), e.to_string()))?;
+            let ids = Identities::parse(&buf).map_err(|e| {
+                let kind = redact::file_secret_kind(&p.to_string_lossy(), &buf);
+                match kind {
+                    Some(k @ redact::SecretKind::SignerKey) => StoreError::Key(
+                        p.to_path_buf(),
+                        format!("holds a secret key of another kind ({k}), not an age identity (AGE-SECRET-KEY-1… or an OpenSSH private key)"),
+                    ),
+                    _ => StoreError::Key(p.to_path_buf(), e.to_string()),
+                }
+            })?;
             match all.as_mut() {
                 None => all = Some(ids),
                 Some(a) => a.extend(ids),

@@ -87,11 +87,11 @@ pub enum StoreError {
     Ambiguous { prefix: String, count: usize },
     #[error("no checkpoint at tree size {0}")]
     NoCheckpoint(u64),
-    #[error("{}: {}", .0.display(), .1)]
+    #[error("{}: {}", crate::core::redact::path(.0), .1)]
     Io(PathBuf, #[source] io::Error),
-    #[error("key file {}: {}", .0.display(), .1)]
+    #[error("key file {}: {}", crate::core::redact::path(.0), .1)]
     Key(PathBuf, String),
-    #[error("permissions {mode:04o} on secret key file {} are too open", .path.display())]
+    #[error("permissions {mode:04o} on secret key file {} are too open", crate::core::redact::path(.path))]
     KeyPermissions { path: PathBuf, mode: u32 },
     #[error("no identity given")]
     NoIdentity,

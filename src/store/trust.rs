@@ -153,7 +153,8 @@ impl TrustStore {
     pub fn add(&mut self, name: &str, vkey: VerifierKey) -> Result<&TrustedKey, StoreError> {
         if !valid_name(name) {
             return Err(StoreError::Input(format!(
-                "{name:?} is not a usable trust-store name (no spaces, at most 128 bytes)"
+                "{} is not a usable trust-store name (no spaces, at most 128 bytes)",
+                crate::core::redact::quote(name)
             )));
         }
         let kind = TrustKind::of(&vkey).ok_or_else(|| {
@@ -191,7 +192,9 @@ impl TrustStore {
             .keys
             .iter()
             .position(|k| k.name == name)
-            .ok_or_else(|| StoreError::NotFound(format!("trusted key {name:?}")))?;
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("trusted key {}", crate::core::redact::quote(name)))
+            })?;
         Ok(self.keys.remove(i))
     }
 
