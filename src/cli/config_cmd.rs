@@ -113,7 +113,7 @@ fn print_view(ctx: &Ctx, v: &ConfigView) {
         if p.is_empty() {
             ctx.out.line(&format!("{what}  none"));
         } else {
-            ctx.out.line(&format!("{what}"));
+            ctx.out.line(what);
             for l in p.lines() {
                 ctx.out.line(&format!("  {l}"));
             }

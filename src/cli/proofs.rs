@@ -328,21 +328,32 @@ fn print_inclusion(ctx: &Ctx, p: InclusionProof) -> Result<(), StoreError> {
 #[command(after_help = "\
 Checks a tlog-proof written by `custody prove` with no archive and no network:
 the checkpoint is signed by the trusted log key, the record in the proof's
-`extra` line is signed by that key and sits at the proven index, and the
-inclusion proof leads from its leaf hash to the checkpoint's root.
+`extra` line sits at the proven index, and the inclusion proof leads from its
+leaf hash to the checkpoint's root. The record's own signature is checked with
+the key whose ID it names: the log key, or a --signer key (the actor's vkey,
+`custody actor list`); without it the output says that it was not checked.
+Who held which role is in the log's actor records (a bundle carries them).
 
 Example:
-  custody verify-proof record-12.tlog-proof --trust 'dropsite.example/leaks+1a2b3c4d+AX…'")]
+  custody verify-proof record-12.tlog-proof --trust 'dropsite.example/leaks+1a2b3c4d+AX…' \\
+      --signer alice.vkey")]
 pub struct VerifyProofArgs {
     /// The .tlog-proof file.
     file: PathBuf,
     /// The log's verifier key (vkey text or a file holding it).
     #[arg(long, value_name = "VKEY|FILE")]
     trust: String,
+    /// The record signer's verifier key, when an actor signed it (repeatable).
+    #[arg(long = "signer", value_name = "VKEY|FILE")]
+    signers: Vec<String>,
 }
 
 pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
     let vkey = read_vkey("--trust", &a.trust, None)?;
+    let mut signers = vec![vkey.clone()];
+    for sgn in &a.signers {
+        signers.push(read_vkey("--signer", sgn, None)?);
+    }
     // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
     // most 63 hashes and a checkpoint: the bundle entry limit is ample.
     let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;
@@ -355,6 +366,8 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
     }
     let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
     let mut failures: Vec<String> = Vec::new();
+    let mut signer_id = None;
+    let mut checked = false;
     let proof = TlogProof::parse(&bytes)
         .map_err(|e| StoreError::Input(format!("{}: not a tlog-proof: {e}", a.file.display())))?;
     let (index, hashes, extra, note) = proof.into_parts();
@@ -381,8 +394,13 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
                     rec.body.index
                 ));
             }
-            if let Err(e) = rec.verify_signature(vkey.verifying_key(), vkey.key_id()) {
-                failures.push(format!("record_signature: {e}"));
+            signer_id = Some(rec.body.signer);
+            // FORMAT.md §8.1: the key whose ID the record names, if given.
+            if let Some(k) = signers.iter().find(|k| k.key_id() == rec.body.signer) {
+                match rec.verify_signature(k.verifying_key(), k.key_id()) {
+                    Ok(()) => checked = true,
+                    Err(e) => failures.push(format!("record_signature: {e}")),
+                }
             }
             Some(rec.leaf_hash())
         }
@@ -405,6 +423,8 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             "index": index,
             "size": cp.as_ref().map(|c| c.size),
             "leaf_hash": leaf.map(|d: Digest| b64(d.as_bytes())),
+            "signer": signer_id,
+            "signature_checked": checked,
             "findings": failures,
         }));
     } else if ok {
@@ -414,6 +434,15 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             vkey.name(),
             cp.map(|c| c.size).unwrap_or_default()
         ));
+        match (checked, signer_id) {
+            (true, Some(id)) => ctx
+                .out
+                .line(&format!("its signature by key ID {id} verifies")),
+            (false, Some(id)) => ctx.out.line(&format!(
+                "its signature by key ID {id} (an actor's) was not checked: give --signer VKEY to check it"
+            )),
+            (_, None) => {}
+        }
     } else {
         for f in &failures {
             ctx.out.line(&format!(

@@ -69,6 +69,12 @@ impl Archive {
                 }
                 Ok(d)
             }
+            // Actor and config records are about no document.
+            None if rec.commitment().is_none() => Err(StoreError::Input(format!(
+                "record {} is a {} record, not about a document (see `custody log`)",
+                rec.body.index,
+                rec.body.payload.kind().as_str()
+            ))),
             None => Ok(rec),
         }
     }
