@@ -91,7 +91,7 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
         person(&ds, "lex"),
         person(&ds, "carol"),
     );
-    // The owner (log key) adds the newsroom.
+    // The first admin (the fixture's default key) adds the newsroom.
     for (name, dir, role) in [
         ("alice", &alice, "journalist"),
         ("bob", &bob, "journalist"),
@@ -109,12 +109,14 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
         ])
         .ok();
     }
-    assert_eq!(ds.json(&["actor", "list"]).as_array().unwrap().len(), 5);
+    // The five and the first admin.
+    assert_eq!(ds.json(&["actor", "list"]).as_array().unwrap().len(), 6);
 
-    // Alice ingests the leak: records 5..12; the board memo is record 11.
+    // Alice ingests the leak: records INIT_RECORDS + 5.. (after the five
+    // actor records); the board memo is the seventh of them.
     let lines = as_person(&ds, &alice, &["ingest", s(&sample_leak()), "--json"]);
     lines.ok();
-    let memo = 5 + 6;
+    let memo = INIT_RECORDS + 5 + 6;
     assert_eq!(ds.show(&memo.to_string())["kind"], "ingest");
     assert_eq!(ds.show(&memo.to_string())["signer"], as_key_id(&alice));
 
@@ -261,7 +263,7 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
         s(&ds.vkey()),
     ])
     .ok();
-    let t = gu.json(&["trace", "0", "--trust", s(&ds.vkey())]);
+    let t = gu.json(&["trace", &INIT_RECORDS.to_string(), "--trust", s(&ds.vkey())]);
     let signers: Vec<&str> = t["trace"]["hops"][0]["events"]
         .as_array()
         .unwrap()
@@ -378,10 +380,21 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
     // An insider with disk access and Carol's revoked key appends a record
     // signed by her: verify and the audit both name it.
     forge_annotation(&ds, &carol, memo);
-    ds.run(&["checkpoint", "--sign"]).ok();
+    // The archive no longer verifies: it is read-only, a checkpoint over
+    // the forged record is refused.
+    let before = ds.snapshot();
+    ds.run(&["checkpoint", "--sign"]).error(&[
+        "does not verify",
+        "actor_revoked",
+        "nothing was written",
+    ]);
+    let after = ds.snapshot();
+    assert_eq!(after.count, before.count);
+    assert!(after.records == before.records && after.checkpoints == before.checkpoints);
+    // So no checkpoint covers it either.
     let (code, vv) = ds.verify(&[]);
     assert_eq!(code, FINDING);
-    assert_eq!(checks(&vv), ["actor_revoked"], "{vv}");
+    assert_eq!(checks(&vv), ["actor_revoked", "checkpoint_missing"], "{vv}");
     let (_, v) = audit(&ds, &[&rd_i.to_string()]);
     assert!(
         findings(&v).contains(&(
@@ -450,7 +463,8 @@ fn bad_input_changes_nothing() {
     let other = write(&f, "nothing.txt", "matches no document\n");
     f.run(&["audit", "--file", s(&other)])
         .error(&["a document whose content is"]);
-    as_person(&f, &stranger, &["annotate", "2", "hello"])
+    let doc = (INIT_RECORDS + 2).to_string();
+    as_person(&f, &stranger, &["annotate", &doc, "hello"])
         .error(&["not the key of an active actor"]);
     f.run(&["actor", "revoke", "nobody"])
         .error(&["active actor \"nobody\""]);
@@ -463,17 +477,21 @@ fn bad_input_changes_nothing() {
         "editor",
     ])
     .error(&["actor name"]);
-    // Approval needs a person with role editor or legal, not the log key.
-    f.run(&["approve", "2"]).error(&[
+    // Approval needs a person with role editor or legal: not the admin (the
+    // fixture's default key), and not the log key, which signs only
+    // checkpoints.
+    f.run(&["approve", &doc]).error(&[
         "not authorized",
-        "the log key (owner) may not sign approve records",
+        "admin (admin) may not sign approve records",
     ]);
-    f.run(&["derive", "2", s(&other), "--relation", "poem"])
+    f.run(&["approve", &doc, "--key", s(&f.signing_key())])
+        .error(&["signs only checkpoints"]);
+    f.run(&["derive", &doc, s(&other), "--relation", "poem"])
         .code(ERROR);
     f.assert_unchanged(&before);
 }
 
-/// A record appended by a rogue tool, signed by the log key, that names a
+/// A record appended by a rogue tool, signed by the admin's key, that names a
 /// document with the wrong commitment (or a record that is no document):
 /// verify names it `document_ref`.
 #[test]
@@ -482,9 +500,10 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
     use custody::core::keys::SignerKey;
     use custody::core::record::{Approve, DocRef, Payload, Purpose, RecordBody};
     let f = Fixture::with_samples();
-    let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
-    let real = Digest::from_hex(f.show("2")["commitment"].as_str().unwrap()).unwrap();
-    for (document, commitment) in [(2, Digest([7; 32])), (99, real)] {
+    let key = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
+    let doc = INIT_RECORDS + 2;
+    let real = Digest::from_hex(f.show(&doc.to_string())["commitment"].as_str().unwrap()).unwrap();
+    for (document, commitment) in [(doc, Digest([7; 32])), (99, real)] {
         let rec = RecordBody {
             index: f.records(),
             time_ms: 1_900_000_000_000,
@@ -501,16 +520,25 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
         .sign(&key)
         .unwrap();
         append_record(&f, &rec);
-        f.run(&["checkpoint", "--sign"]).ok();
+        // The archive no longer verifies: no checkpoint is signed over it.
+        f.run(&["checkpoint", "--sign"])
+            .error(&["does not verify", "nothing was written"]);
     }
     let (code, v) = f.verify(&[]);
     assert_eq!(code, FINDING);
-    // The owner may not approve either: each forged record is also actor_role.
+    // The admin may not approve either: each forged record is also
+    // actor_role; and no checkpoint covers them.
     let mut got = checks(&v);
     got.sort();
     assert_eq!(
         got,
-        ["actor_role", "actor_role", "document_ref", "document_ref"],
+        [
+            "actor_role",
+            "actor_role",
+            "checkpoint_missing",
+            "document_ref",
+            "document_ref"
+        ],
         "{v}"
     );
 }
@@ -524,8 +552,10 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
     use custody::core::keys::SignerKey;
     use custody::core::record::{Annotate, DocRef, Payload, RecordBody};
     let f = Fixture::with_samples();
-    let key = SignerKey::parse(fs::read_to_string(f.signing_key()).unwrap().trim()).unwrap();
-    let doc = f.show("2");
+    let key = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
+    let first = INIT_RECORDS;
+    let document = first + 2;
+    let doc = f.show(&document.to_string());
     let meta = doc["meta"].as_str().unwrap();
     let size = doc["meta_size"].as_u64().unwrap();
     let rec = RecordBody {
@@ -535,7 +565,7 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
         signer: key.key_id(),
         payload: Payload::Annotate(Annotate {
             about: DocRef {
-                document: 2,
+                document,
                 commitment: Digest::from_hex(doc["commitment"].as_str().unwrap()).unwrap(),
             },
             note: Digest::from_hex(meta).unwrap(),
@@ -544,16 +574,24 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
     }
     .sign(&key)
     .unwrap();
+    let forged = rec.body.index;
+    assert_eq!(forged, INIT_RECORDS + 8);
     append_record(&f, &rec);
-    f.run(&["checkpoint", "--sign"]).ok();
+    f.run(&["checkpoint", "--sign"]).error(&[
+        "does not verify",
+        "blob_hash",
+        "nothing was written",
+    ]);
     let (code, v) = f.verify(&[]);
     assert_eq!(code, FINDING);
+    assert_eq!(checks(&v), ["blob_hash", "checkpoint_missing"], "{v}");
     let found = findings_of(&v, "blob_hash");
     assert_eq!(found.len(), 1, "{v}");
-    assert_eq!(found[0]["subject"]["id"], 8, "{v}");
+    assert_eq!(found[0]["subject"]["id"], forged, "{v}");
+    // The first record naming the envelope: the first ingest of the batch.
     let reason = found[0]["reason"].as_str().unwrap();
     assert!(
-        reason.contains(meta) && reason.contains(&format!("record 0 says {size}")),
+        reason.contains(meta) && reason.contains(&format!("record {first} says {size}")),
         "{reason}"
     );
 }

@@ -15,7 +15,7 @@ use common::*;
 fn setup() -> (Fixture, Snapshot) {
     let f = Fixture::with_samples();
     let s = f.snapshot();
-    assert_eq!(s.count, 8);
+    assert_eq!(s.count, INIT_RECORDS + 8);
     (f, s)
 }
 
@@ -131,7 +131,7 @@ fn symlink_loop_with_follow_symlinks() {
         "{}",
         r.stderr
     );
-    assert_eq!(f.records(), 9);
+    assert_eq!(f.records(), INIT_RECORDS + 9);
 }
 
 #[test]
@@ -196,9 +196,10 @@ fn wrong_identity_for_extract() {
     let (f, before) = setup();
     let guardian = f.other_keys("guardian");
     let out = f.path().join("out.txt");
+    let rec = (INIT_RECORDS + 3).to_string();
     f.run(&[
         "extract",
-        "3",
+        &rec,
         "-i",
         s(&guardian.join("identity.age")),
         "-o",
@@ -229,7 +230,8 @@ fn missing_identity_file() {
     let (f, before) = setup();
     let out = f.path().join("out.txt");
     let missing = f.path().join("no-identity.age");
-    f.run(&["extract", "3", "-i", s(&missing), "-o", s(&out)])
+    let rec = (INIT_RECORDS + 3).to_string();
+    f.run(&["extract", &rec, "-i", s(&missing), "-o", s(&out)])
         .error(&["no-identity.age", "check that"]);
     assert!(!out.exists());
     f.run(&["verify", "--deep", "-i", s(&missing)])
@@ -301,7 +303,8 @@ fn world_readable_secret_key() {
     fs::copy(f.identity(), &open_id).unwrap();
     set_mode(&open_id, 0o640);
     let out = f.path().join("out.txt");
-    f.run(&["extract", "0", "-i", s(&open_id), "-o", s(&out)])
+    let first_doc = INIT_RECORDS.to_string();
+    f.run(&["extract", &first_doc, "-i", s(&open_id), "-o", s(&out)])
         .error(&["permissions 0640", "chmod 600"]);
     assert!(!out.exists());
     f.assert_unchanged(&before);
@@ -314,10 +317,11 @@ fn world_readable_secret_key() {
         "--insecure-key-permissions",
     ]);
     r.ok();
-    assert_eq!(f.records(), 9);
+    assert_eq!(f.records(), INIT_RECORDS + 9);
+    let new_doc = (INIT_RECORDS + 8).to_string();
     f.run(&[
         "extract",
-        "8",
+        &new_doc,
         "-i",
         s(&open_id),
         "-o",
@@ -367,7 +371,8 @@ fn extract_of_nonexistent_ref() {
     let (f, before) = setup();
     let id = f.identity();
     let out = f.path().join("out.txt");
-    for r in ["8", "99999", "abcdef0123", "ffffeeee"] {
+    let past_end = (INIT_RECORDS + 8).to_string();
+    for r in [past_end.as_str(), "99999", "abcdef0123", "ffffeeee"] {
         f.run(&["extract", r, "-i", s(&id), "-o", s(&out)])
             .error(&["no record matches", "custody log"]);
     }
@@ -417,6 +422,8 @@ fn init_over_an_existing_archive() {
         .arg(&f.dir)
         .arg("--signing-key")
         .arg(g.join("signing.key"))
+        .arg("--admin-key")
+        .arg(g.join("admin.key"))
         .arg("--recipient")
         .arg(g.join("recipient.txt"));
     run(c).error(&["already holds a custody archive"]);

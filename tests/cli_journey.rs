@@ -26,6 +26,14 @@ fn vkey(path: &std::path::Path) -> VerifierKey {
     VerifierKey::parse(fs::read_to_string(path).unwrap().trim()).unwrap()
 }
 
+/// The index of the `k`-th document ingested into a new archive, as a REF.
+fn doc(k: u64) -> String {
+    (INIT_RECORDS + k).to_string()
+}
+
+/// The number of records of `Fixture::with_samples()`.
+const WITH_SAMPLES: u64 = INIT_RECORDS + 8;
+
 /// init, ingest with --source/--case/--note, verify and verify --deep, and the
 /// metadata given on the command line comes back decrypted.
 #[test]
@@ -39,9 +47,12 @@ fn init_ingest_verify_and_metadata() {
         r.stdout
     );
     assert!(f.dir.join("custody.toml").is_file());
-    // The empty log is checkpointed at init.
-    assert_eq!(f.records(), 0);
-    assert!(f.latest_checkpoint().starts_with(&format!("{ORIGIN}\n0\n")));
+    // The log of a new archive (its first admin and configuration) is
+    // checkpointed at init.
+    assert_eq!(f.records(), INIT_RECORDS);
+    assert!(f
+        .latest_checkpoint()
+        .starts_with(&format!("{ORIGIN}\n{INIT_RECORDS}\n")));
 
     let mut c = f.cmd();
     c.arg("ingest").arg(sample_leak()).args([
@@ -59,13 +70,18 @@ fn init_ingest_verify_and_metadata() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains(&format!("{ORIGIN}\n8\n")), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("{ORIGIN}\n{WITH_SAMPLES}\n")),
+        "{}",
+        r.stdout
+    );
 
     let r = f.run(&["verify"]);
     r.ok();
     assert!(
-        r.stdout
-            .starts_with("verified: 8 records, 2 checkpoints, 8 blobs"),
+        r.stdout.starts_with(&format!(
+            "verified: {WITH_SAMPLES} records, 2 checkpoints, 8 blobs"
+        )),
         "{}",
         r.stdout
     );
@@ -78,10 +94,10 @@ fn init_ingest_verify_and_metadata() {
     assert_eq!(code, OK);
     assert_eq!(v["report"]["deep"], true);
     assert_eq!(v["report"]["coverage"]["decrypted"], 8);
-    assert_eq!(v["report"]["coverage"]["records"], 8);
+    assert_eq!(v["report"]["coverage"]["records"], WITH_SAMPLES);
 
     for (i, rel) in SAMPLE_FILES.iter().enumerate() {
-        let s = f.json(&["show", &i.to_string(), "-i", id.to_str().unwrap()]);
+        let s = f.json(&["show", &doc(i as u64), "-i", id.to_str().unwrap()]);
         let m = &s["metadata"];
         let bytes = sample_bytes(rel);
         assert_eq!(m["path"], *rel, "{s}");
@@ -92,7 +108,7 @@ fn init_ingest_verify_and_metadata() {
         assert_eq!(m["size"], bytes.len() as u64);
         assert_eq!(m["sha256"], Digest::of(&bytes).to_hex());
     }
-    let r = f.run(&["show", "0", "-i", id.to_str().unwrap()]);
+    let r = f.run(&["show", &doc(0), "-i", id.to_str().unwrap()]);
     r.ok();
     for want in [
         "source      source A",
@@ -108,7 +124,12 @@ fn log_shows_names_only_with_identity() {
     let f = Fixture::with_samples();
     let r = f.run(&["log"]);
     r.ok();
-    assert_eq!(r.stdout.lines().count(), 8, "{}", r.stdout);
+    assert_eq!(
+        r.stdout.lines().count() as u64,
+        WITH_SAMPLES,
+        "{}",
+        r.stdout
+    );
     for p in SAMPLE_FILES {
         let name = p.rsplit('/').next().unwrap();
         assert!(
@@ -119,7 +140,10 @@ fn log_shows_names_only_with_identity() {
     }
     assert!(!r.stdout.contains("sample-leak"), "{}", r.stdout);
     let lines = f.json_lines(&["log"]);
-    assert_eq!(lines.len(), 8);
+    assert_eq!(lines.len() as u64, WITH_SAMPLES);
+    // The first admin and the configuration come first.
+    assert_eq!(lines[0]["kind"], "actor", "{}", lines[0]);
+    assert_eq!(lines[1]["kind"], "config", "{}", lines[1]);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["index"], i as u64);
         assert!(l.get("metadata").is_none(), "{l}");
@@ -130,30 +154,32 @@ fn log_shows_names_only_with_identity() {
     let r = f.run(&["log", "-i", id.to_str().unwrap()]);
     r.ok();
     let out: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(out.len(), 8);
-    for (line, p) in out.iter().zip(SAMPLE_FILES) {
+    assert_eq!(out.len() as u64, WITH_SAMPLES);
+    assert!(out[0].contains("add admin as admin"), "{}", out[0]);
+    assert!(out[1].contains("config"), "{}", out[1]);
+    for (line, p) in out[INIT_RECORDS as usize..].iter().zip(SAMPLE_FILES) {
         assert!(line.contains(p), "{p} not in {line}");
     }
     // --from / --limit
     let some = f.json_lines(&[
         "log",
         "--from",
-        "2",
+        &doc(2),
         "--limit",
         "3",
         "-i",
         id.to_str().unwrap(),
     ]);
     let idx: Vec<u64> = some.iter().map(|l| l["index"].as_u64().unwrap()).collect();
-    assert_eq!(idx, [2, 3, 4]);
+    assert_eq!(idx, [INIT_RECORDS + 2, INIT_RECORDS + 3, INIT_RECORDS + 4]);
     assert_eq!(some[0]["metadata"]["path"], SAMPLE_FILES[2]);
 }
 
 #[test]
 fn show_by_index_and_by_leaf_hash_prefix() {
     let f = Fixture::with_samples();
-    let by_index = f.show("3");
-    assert_eq!(by_index["index"], 3);
+    let by_index = f.show(&doc(3));
+    assert_eq!(by_index["index"], INIT_RECORDS + 3);
     assert_eq!(by_index["origin"], ORIGIN);
     assert_eq!(by_index["kind"], "ingest");
     let leaf = by_index["leaf_hash"].as_str().unwrap().to_string();
@@ -163,7 +189,10 @@ fn show_by_index_and_by_leaf_hash_prefix() {
         assert_eq!(by_prefix, by_index, "prefix of {n} digits");
     }
     // Upper case hex works too, and so do blob and envelope addresses.
-    assert_eq!(f.show(&hex_ref(&leaf, 10).to_uppercase())["index"], 3);
+    assert_eq!(
+        f.show(&hex_ref(&leaf, 10).to_uppercase())["index"],
+        INIT_RECORDS + 3
+    );
     // The envelope is shared by the 8 files of the ingest: its address names
     // all of them, so as a REF it is ambiguous.
     let meta = by_index["meta"].as_str().unwrap();
@@ -171,11 +200,16 @@ fn show_by_index_and_by_leaf_hash_prefix() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("matches 8 records"), "{}", r.stderr);
     let blob = by_index["blob"].as_str().unwrap();
-    assert_eq!(f.show(&hex_ref(blob, 10))["index"], 3);
+    assert_eq!(f.show(&hex_ref(blob, 10))["index"], INIT_RECORDS + 3);
     // Text output names the same record.
     let r = f.run(&["show", &hex_ref(&leaf, 8)]);
     r.ok();
-    assert!(r.stdout.starts_with("record      3\n"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with(&format!("record      {}\n", INIT_RECORDS + 3)),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains(&format!("leaf hash   {leaf}")),
         "{}",
@@ -183,7 +217,7 @@ fn show_by_index_and_by_leaf_hash_prefix() {
     );
     assert!(r.stderr.contains("give -i IDENTITY"), "{}", r.stderr);
     // The leaf hash is the RFC 6962 hash of the record bytes from `prove --json`.
-    let p = f.json(&["prove", "3"]);
+    let p = f.json(&["prove", &doc(3)]);
     let rec = b64(p["record"].as_str().unwrap());
     assert_eq!(merkle::leaf_hash(&rec).to_hex(), leaf);
 }
@@ -194,7 +228,7 @@ fn status_json() {
     let s = f.status();
     assert_eq!(s["format"], 1);
     assert_eq!(s["origin"], ORIGIN);
-    assert_eq!(s["records"], 8);
+    assert_eq!(s["records"], WITH_SAMPLES);
     // 7 distinct contents + 1 metadata envelope for the 8 files of one ingest.
     assert_eq!(s["blobs"], 8);
     assert_eq!(s["checkpoints"], 2);
@@ -222,10 +256,14 @@ fn status_json() {
     assert!(s["latest_checkpoint"]
         .as_str()
         .unwrap()
-        .starts_with(&format!("{ORIGIN}\n8\n")));
+        .starts_with(&format!("{ORIGIN}\n{WITH_SAMPLES}\n")));
     let r = f.run(&["status"]);
     r.ok();
-    assert!(r.stdout.contains("records:     8"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("records:     {WITH_SAMPLES}\n")),
+        "{}",
+        r.stdout
+    );
 }
 
 fn walk_files(d: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -252,7 +290,7 @@ fn checkpoint_is_exact_c2sp_text() {
     let lines: Vec<&str> = text.split('\n').collect();
     assert_eq!(lines.len(), 6, "{text:?}");
     assert_eq!(lines[0], ORIGIN);
-    assert_eq!(lines[1], "8");
+    assert_eq!(lines[1], WITH_SAMPLES.to_string());
     let root = b64(lines[2]);
     assert_eq!(root.len(), 32);
     assert_eq!(lines[3], "");
@@ -266,23 +304,35 @@ fn checkpoint_is_exact_c2sp_text() {
     // The signature verifies with the log's public key, and the root is the
     // Merkle root of the records (as recomputed by `reindex`).
     let opened = SignedCheckpoint::open(text.as_bytes(), &vk, &[]).unwrap();
-    assert_eq!(opened.checkpoint.size, 8);
+    assert_eq!(opened.checkpoint.size, WITH_SAMPLES);
     assert_eq!(opened.checkpoint.root.as_bytes()[..], root[..]);
     assert_eq!(text, f.latest_checkpoint());
     let j = f.json(&["checkpoint"]);
-    assert_eq!(j["size"], 8);
+    assert_eq!(j["size"], WITH_SAMPLES);
     assert_eq!(j["root"], lines[2]);
     assert_eq!(j["note"], text);
     let all = f.json_lines(&["checkpoint", "--all"]);
     let sizes: Vec<u64> = all.iter().map(|c| c["size"].as_u64().unwrap()).collect();
-    assert_eq!(sizes, [0, 8]);
+    // The first checkpoint is init's, over the first admin and the configuration.
+    assert_eq!(sizes, [INIT_RECORDS, WITH_SAMPLES]);
+    let init_leaves = (0..INIT_RECORDS)
+        .map(|i| Digest::from_hex(f.show(&i.to_string())["leaf_hash"].as_str().unwrap()).unwrap());
     assert_eq!(
         all[0]["root"],
-        base64::engine::general_purpose::STANDARD.encode(merkle::empty_root().as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(
+            merkle::MemoryTree::from_leaf_hashes(init_leaves)
+                .root()
+                .as_bytes()
+        )
     );
-    let at0 = f.run(&["checkpoint", "--size", "0"]);
-    at0.ok();
-    assert!(at0.stdout.starts_with(&format!("{ORIGIN}\n0\n")));
+    let at_init = f.run(&["checkpoint", "--size", &INIT_RECORDS.to_string()]);
+    at_init.ok();
+    assert!(at_init
+        .stdout
+        .starts_with(&format!("{ORIGIN}\n{INIT_RECORDS}\n")));
+    // There is no checkpoint of the empty log any more.
+    f.run(&["checkpoint", "--size", "0"])
+        .error(&["no checkpoint at tree size 0"]);
     f.run(&["checkpoint", "--size", "5"])
         .error(&["no checkpoint at tree size 5"]);
     let re = f.json(&["reindex"]);
@@ -298,13 +348,13 @@ fn checkpoint_is_exact_c2sp_text() {
 #[test]
 fn prove_and_verify_proof() {
     let f = Fixture::with_samples();
-    let r = f.run(&["prove", "5"]);
+    let r = f.run(&["prove", &doc(5)]);
     r.ok();
     let proof = f.path().join("record-5.tlog-proof");
     fs::write(&proof, &r.stdout_bytes).unwrap();
     let text = r.stdout.clone();
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{text}");
-    assert!(text.contains("\nindex 5\n"), "{text}");
+    assert!(text.contains(&format!("\nindex {}\n", doc(5))), "{text}");
     assert!(text.ends_with(&f.latest_checkpoint()), "{text}");
 
     let check = |trust: &str, file: &std::path::Path| {
@@ -316,7 +366,10 @@ fn prove_and_verify_proof() {
     ok.ok();
     assert_eq!(
         ok.stdout,
-        format!("verified: record 5 is included in {ORIGIN} at size 8\n")
+        format!(
+            "verified: record {} is included in {ORIGIN} at size {WITH_SAMPLES}\n",
+            doc(5)
+        )
     );
     // The vkey given as text works as well.
     let vtext = fs::read_to_string(f.vkey()).unwrap();
@@ -361,7 +414,10 @@ fn prove_and_verify_proof() {
     );
 
     // A proof claiming another index for the same record.
-    let moved = text.replace("\nindex 5\n", "\nindex 4\n");
+    let moved = text.replace(
+        &format!("\nindex {}\n", doc(5)),
+        &format!("\nindex {}\n", doc(4)),
+    );
     let mp = f.path().join("moved.tlog-proof");
     fs::write(&mp, moved).unwrap();
     let r = check(f.vkey().to_str().unwrap(), &mp);
@@ -379,11 +435,11 @@ fn prove_and_verify_proof() {
     r.ok();
     let j = r.json();
     assert_eq!(j["ok"], true);
-    assert_eq!(j["index"], 5);
-    assert_eq!(j["size"], 8);
+    assert_eq!(j["index"], INIT_RECORDS + 5);
+    assert_eq!(j["size"], WITH_SAMPLES);
 
     // prove --json agrees with the library's proof verification.
-    let p = f.json(&["prove", "5"]);
+    let p = f.json(&["prove", &doc(5)]);
     let leaf = merkle::leaf_hash(&b64(p["record"].as_str().unwrap()));
     assert_eq!(
         p["leaf_hash"],
@@ -402,31 +458,40 @@ fn prove_and_verify_proof() {
     )
     .unwrap()
     .checkpoint;
-    merkle::verify_inclusion(merkle::LeafIndex(5), TreeSize(8), &leaf, &hashes, &cp.root).unwrap();
+    merkle::verify_inclusion(
+        merkle::LeafIndex(INIT_RECORDS + 5),
+        TreeSize(WITH_SAMPLES),
+        &leaf,
+        &hashes,
+        &cp.root,
+    )
+    .unwrap();
     // A record not covered by a checkpoint / out of range.
-    f.run(&["prove", "8"]).error(&["no record matches"]);
+    f.run(&["prove", &doc(8)]).error(&["no record matches"]);
 }
 
 /// prove --consistency OLD: `old N`, the hashes, a blank line, the checkpoint.
 #[test]
 fn prove_consistency() {
     let f = Fixture::with_samples();
-    let old_root = f.json(&["checkpoint", "--size", "8"])["root"]
+    let old_size = WITH_SAMPLES.to_string();
+    let old_root = f.json(&["checkpoint", "--size", &old_size])["root"]
         .as_str()
         .unwrap()
         .to_string();
     let extra = f.path().join("extra.txt");
     fs::write(&extra, b"one more document\n").unwrap();
     f.ingest_json(&[extra.to_str().unwrap()]);
-    let r = f.run(&["prove", "--consistency", "8"]);
+    let r = f.run(&["prove", "--consistency", &old_size]);
     r.ok();
     let latest = f.latest_checkpoint();
-    assert!(latest.starts_with(&format!("{ORIGIN}\n9\n")));
-    assert!(r.stdout.starts_with("old 8\n"), "{}", r.stdout);
+    assert!(latest.starts_with(&format!("{ORIGIN}\n{}\n", WITH_SAMPLES + 1)));
+    let old_line = format!("old {WITH_SAMPLES}\n");
+    assert!(r.stdout.starts_with(&old_line), "{}", r.stdout);
     assert!(r.stdout.ends_with(&latest), "{}", r.stdout);
     let head = &r.stdout[..r.stdout.len() - latest.len()];
     assert!(head.ends_with("\n\n"), "{head:?}");
-    let hashes: Vec<Digest> = head["old 8\n".len()..head.len() - 2]
+    let hashes: Vec<Digest> = head[old_line.len()..head.len() - 2]
         .lines()
         .map(|l| Digest::from_slice(&b64(l)).unwrap())
         .collect();
@@ -435,21 +500,57 @@ fn prove_consistency() {
         .unwrap()
         .checkpoint;
     let old = Digest::from_slice(&b64(&old_root)).unwrap();
-    merkle::verify_consistency(TreeSize(8), TreeSize(9), &old, &new_cp.root, &hashes).unwrap();
-    let j = f.json(&["prove", "--consistency", "8"]);
-    assert_eq!(j["old_size"], 8);
-    assert_eq!(j["new_size"], 9);
+    merkle::verify_consistency(
+        TreeSize(WITH_SAMPLES),
+        TreeSize(WITH_SAMPLES + 1),
+        &old,
+        &new_cp.root,
+        &hashes,
+    )
+    .unwrap();
+    let j = f.json(&["prove", "--consistency", &old_size]);
+    assert_eq!(j["old_size"], WITH_SAMPLES);
+    assert_eq!(j["new_size"], WITH_SAMPLES + 1);
     assert_eq!(j["old_root"], old_root);
     assert_eq!(j["checkpoint"], latest);
     assert_eq!(j["proof"].as_array().unwrap().len(), hashes.len());
-    // From the empty checkpoint: no hashes.
-    let r = f.run(&["prove", "--consistency", "0", "8"]);
+    // There is no empty checkpoint any more: the oldest is init's.
+    f.run(&["prove", "--consistency", "0", &old_size])
+        .error(&["no checkpoint at tree size 0"]);
+    let init_size = INIT_RECORDS.to_string();
+    let r = f.run(&["prove", "--consistency", &init_size, &old_size]);
     r.ok();
     assert!(
-        r.stdout.starts_with("old 0\n\ndropsite.example/leaks\n8\n"),
+        r.stdout.starts_with(&format!("old {INIT_RECORDS}\n")),
         "{}",
         r.stdout
     );
+    assert!(
+        r.stdout
+            .contains(&format!("\n\n{ORIGIN}\n{WITH_SAMPLES}\n")),
+        "{}",
+        r.stdout
+    );
+    let j = f.json(&["prove", "--consistency", &init_size, &old_size]);
+    let init_root = f.json(&["checkpoint", "--size", &init_size])["root"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(j["old_root"], init_root);
+    let hashes: Vec<Digest> = j["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Digest::from_slice(&b64(h.as_str().unwrap())).unwrap())
+        .collect();
+    merkle::verify_consistency(
+        TreeSize(INIT_RECORDS),
+        TreeSize(WITH_SAMPLES),
+        &Digest::from_slice(&b64(&init_root)).unwrap(),
+        &old,
+        &hashes,
+    )
+    .unwrap();
     f.run(&["prove", "--consistency", "5"])
         .error(&["no checkpoint at tree size 5"]);
 }
@@ -465,32 +566,39 @@ fn extract_roundtrip_and_refusals() {
         let out = outdir.join(format!("doc-{i}"));
         let j = f.json(&[
             "extract",
-            &i.to_string(),
+            &doc(i as u64),
             "-i",
             id,
             "-o",
             out.to_str().unwrap(),
         ]);
-        assert_eq!(j["index"], i as u64);
+        assert_eq!(j["index"], INIT_RECORDS + i as u64);
         assert_eq!(j["original_path"], *p);
         assert_eq!(fs::read(&out).unwrap(), sample_bytes(p), "{p}");
         assert_eq!(j["size"], sample_bytes(p).len() as u64);
     }
     // Text output.
     let out = outdir.join("memo.txt");
-    let r = f.run(&["extract", "6", "-i", id, "-o", out.to_str().unwrap()]);
+    let r = f.run(&["extract", &doc(6), "-i", id, "-o", out.to_str().unwrap()]);
     r.ok();
     assert!(r.stdout.contains("matches the commitment"), "{}", r.stdout);
 
     // Refuses to overwrite without --force; the file is unchanged.
     let precious = outdir.join("precious.txt");
     fs::write(&precious, b"do not touch").unwrap();
-    f.run(&["extract", "3", "-i", id, "-o", precious.to_str().unwrap()])
-        .error(&["already exists", "--force"]);
+    f.run(&[
+        "extract",
+        &doc(3),
+        "-i",
+        id,
+        "-o",
+        precious.to_str().unwrap(),
+    ])
+    .error(&["already exists", "--force"]);
     assert_eq!(fs::read(&precious).unwrap(), b"do not touch");
     f.run(&[
         "extract",
-        "3",
+        &doc(3),
         "-i",
         id,
         "-o",
@@ -502,7 +610,7 @@ fn extract_roundtrip_and_refusals() {
 
     // Never into the archive.
     for inside in [f.dir.join("plain.txt"), f.dir.join("blobs/plain.txt")] {
-        f.run(&["extract", "3", "-i", id, "-o", inside.to_str().unwrap()])
+        f.run(&["extract", &doc(3), "-i", id, "-o", inside.to_str().unwrap()])
             .error(&["inside the archive"]);
         assert!(!inside.exists());
     }
@@ -528,7 +636,7 @@ fn ingest_order_empty_and_duplicates() {
     sorted.sort();
     assert_eq!(paths, sorted);
     for (i, l) in lines.iter().enumerate() {
-        assert_eq!(l["index"], i as u64);
+        assert_eq!(l["index"], INIT_RECORDS + i as u64);
         let bytes = sample_bytes(SAMPLE_FILES[i]);
         assert_eq!(l["size"], bytes.len() as u64);
         assert_eq!(l["sha256"], Digest::of(&bytes).to_hex());
@@ -543,7 +651,7 @@ fn ingest_order_empty_and_duplicates() {
     assert_eq!(lines[6]["deduplicated"], true);
     let dedups = lines.iter().filter(|l| l["deduplicated"] == true).count();
     assert_eq!(dedups, 1);
-    let (b1, b6) = (f.show("1"), f.show("6"));
+    let (b1, b6) = (f.show(&doc(1)), f.show(&doc(6)));
     assert_eq!(b1["blob"], b6["blob"]);
     assert_eq!(
         b1["meta"], b6["meta"],
@@ -559,15 +667,15 @@ fn ingest_order_empty_and_duplicates() {
     let b = f.ingest_json(&[one.to_str().unwrap()]);
     assert_eq!(a.len(), 1);
     assert_eq!(b.len(), 1);
-    assert_eq!(a[0]["index"], 8);
-    assert_eq!(b[0]["index"], 9);
+    assert_eq!(a[0]["index"], INIT_RECORDS + 8);
+    assert_eq!(b[0]["index"], INIT_RECORDS + 9);
     assert_eq!(a[0]["path"], "msg-0001.eml");
     assert_eq!(a[0]["blob"], lines[2]["blob"]);
     assert_eq!(b[0]["blob"], lines[2]["blob"]);
     assert_eq!(a[0]["deduplicated"], true);
     assert_ne!(a[0]["leaf_hash"], b[0]["leaf_hash"]);
     let s = f.status();
-    assert_eq!(s["records"], 10);
+    assert_eq!(s["records"], INIT_RECORDS + 10);
     assert_eq!(s["blobs"], 7 + 3);
     assert_eq!(s["checkpoints"], 4);
     f.assert_verified();
@@ -582,6 +690,8 @@ fn json_on_every_reporting_command() {
         .arg(&f.dir)
         .arg("--signing-key")
         .arg(f.signing_key())
+        .arg("--admin-key")
+        .arg(f.admin_key())
         .arg("--recipient")
         .arg(f.keys.join("recipient.txt"))
         .arg("--json");
@@ -592,7 +702,7 @@ fn json_on_every_reporting_command() {
     assert!(init["checkpoint"]
         .as_str()
         .unwrap()
-        .starts_with(&format!("{ORIGIN}\n0\n")));
+        .starts_with(&format!("{ORIGIN}\n{INIT_RECORDS}\n")));
 
     let mut c = f.cmd();
     c.arg("ingest").arg(sample_leak()).arg("--json");
@@ -610,26 +720,28 @@ fn json_on_every_reporting_command() {
             .map(|p| sample_bytes(p).len() as u64)
             .sum::<u64>()
     );
-    assert_eq!(summary["tree_size"], 8);
+    assert_eq!(summary["tree_size"], WITH_SAMPLES);
 
     let id = f.identity();
     let id = id.to_str().unwrap();
     let out = f.path().join("x.out");
     let proof = f.path().join("p");
+    let first = doc(0);
+    let init_size = INIT_RECORDS.to_string();
     let cmds: Vec<Vec<&str>> = vec![
         vec!["status"],
         vec!["verify"],
         vec!["verify", "--deep", "-i", id],
         vec!["log"],
         vec!["log", "-i", id],
-        vec!["show", "2"],
-        vec!["show", "2", "-i", id],
+        vec!["show", &first],
+        vec!["show", &first, "-i", id],
         vec!["checkpoint"],
         vec!["checkpoint", "--all"],
         vec!["checkpoint", "--sign"],
-        vec!["prove", "2"],
-        vec!["prove", "--consistency", "0"],
-        vec!["extract", "2", "-i", id, "-o", out.to_str().unwrap()],
+        vec!["prove", &first],
+        vec!["prove", "--consistency", &init_size],
+        vec!["extract", &first, "-i", id, "-o", out.to_str().unwrap()],
         vec!["reindex"],
     ];
     for args in cmds {
@@ -645,7 +757,7 @@ fn json_on_every_reporting_command() {
             r.stdout
         );
     }
-    let r = f.run(&["prove", "2"]);
+    let r = f.run(&["prove", &first]);
     fs::write(&proof, &r.stdout_bytes).unwrap();
     let mut c = custody();
     c.arg("verify-proof")
@@ -680,7 +792,7 @@ fn discovery_from_a_subdirectory() {
         let r = run(c);
         r.ok();
         let s = r.json();
-        assert_eq!(s["records"], 8);
+        assert_eq!(s["records"], WITH_SAMPLES);
         assert_eq!(
             fs::canonicalize(s["path"].as_str().unwrap()).unwrap(),
             fs::canonicalize(&f.dir).unwrap()
@@ -701,7 +813,7 @@ fn discovery_from_custody_archive_env() {
         .args(["status", "--json"]);
     let r = run(c);
     r.ok();
-    assert_eq!(r.json()["records"], 8);
+    assert_eq!(r.json()["records"], WITH_SAMPLES);
     // -A wins over the environment.
     let other = Fixture::new();
     let mut c = custody();
@@ -712,7 +824,7 @@ fn discovery_from_custody_archive_env() {
         .args(["status", "--json"]);
     let r = run(c);
     r.ok();
-    assert_eq!(r.json()["records"], 0);
+    assert_eq!(r.json()["records"], INIT_RECORDS);
     // A CUSTODY_ARCHIVE that is not an archive is an error, not a search.
     let mut c = custody();
     c.current_dir(f.dir.join("ledger"))

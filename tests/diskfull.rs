@@ -56,6 +56,8 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
     let mut c = custody();
     c.args(["init", s(&archive), "--signing-key"])
         .arg(f.signing_key())
+        .arg("--admin-key")
+        .arg(f.admin_key())
         .arg("--recipient")
         .arg(f.keys.join("recipient.txt"));
     run(c).ok();

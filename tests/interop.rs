@@ -29,14 +29,22 @@ fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
     r.stdout_bytes
 }
 
-/// An archive in `f.dir` with the dropsite signing key and these recipients.
+/// The record index of the `k`-th document ingested into a new archive.
+fn doc_index(k: usize) -> String {
+    (INIT_RECORDS + k as u64).to_string()
+}
+
+/// An archive in `f.dir` with the dropsite signing and admin keys and these
+/// recipients.
 #[track_caller]
 fn init_with_recipients(f: &Fixture, recipients: &[&str]) {
     let mut c = custody();
     c.arg("init")
         .arg(&f.dir)
         .arg("--signing-key")
-        .arg(f.signing_key());
+        .arg(f.signing_key())
+        .arg("--admin-key")
+        .arg(f.admin_key());
     for r in recipients {
         c.arg("--recipient").arg(r);
     }
@@ -48,7 +56,7 @@ fn blobs_and_envelopes_decrypt_with_age() {
     require_tool("age");
     let f = Fixture::with_samples();
     for (i, rel) in SAMPLE_FILES.iter().enumerate() {
-        let show = f.show(&i.to_string());
+        let show = f.show(&doc_index(i));
         let blob = show["blob"].as_str().unwrap();
         let path = f.dir.join("blobs").join(&blob[..2]).join(blob);
         assert!(path.is_file(), "{}", path.display());
@@ -73,7 +81,7 @@ fn blobs_and_envelopes_decrypt_with_age() {
     }
     // Another outlet's identity cannot decrypt them.
     let g = f.other_keys("guardian");
-    let blob = f.show("0")["blob"].as_str().unwrap().to_string();
+    let blob = f.show(&doc_index(0))["blob"].as_str().unwrap().to_string();
     let mut c = Command::new(require_tool("age"));
     c.arg("-d")
         .arg("-i")
@@ -110,14 +118,15 @@ fn age_keygen_identity_as_recipient_and_identity() {
     assert_eq!(f.status()["recipients"], serde_json::json!([age1]));
     let lines = f.ingest_samples();
     let out = f.path().join("out.csv");
-    f.run(&["extract", "5", "-i", s(&key), "-o", s(&out)]).ok();
+    f.run(&["extract", &doc_index(5), "-i", s(&key), "-o", s(&out)])
+        .ok();
     assert_eq!(fs::read(&out).unwrap(), sample_bytes(SAMPLE_FILES[5]));
     let (code, _) = f.verify(&["--deep", "-i", s(&key)]);
     assert_eq!(code, OK);
     // The dropsite identity is not a recipient of this archive.
     f.run(&[
         "extract",
-        "5",
+        &doc_index(5),
         "-i",
         s(&f.identity()),
         "-o",
@@ -139,7 +148,8 @@ fn age_keygen_identity_as_recipient_and_identity() {
         let out = f2
             .path()
             .join(format!("out-{}", id.file_name().unwrap().to_str().unwrap()));
-        f2.run(&["extract", "3", "-i", s(&id), "-o", s(&out)]).ok();
+        f2.run(&["extract", &doc_index(3), "-i", s(&id), "-o", s(&out)])
+            .ok();
         assert_eq!(fs::read(&out).unwrap(), sample_bytes(SAMPLE_FILES[3]));
     }
     // A secret key given as a recipient is refused (and not echoed).
@@ -149,6 +159,8 @@ fn age_keygen_identity_as_recipient_and_identity() {
         .arg(&f3.dir)
         .arg("--signing-key")
         .arg(f3.signing_key())
+        .arg("--admin-key")
+        .arg(f3.admin_key())
         .arg("--recipient")
         .arg(&key);
     let line = run(c).error(&["holds a secret key"]);
@@ -182,11 +194,11 @@ fn ssh_ed25519_recipient_and_identity() {
     let r0 = recips[0].as_str().unwrap();
     assert!(r0.starts_with("ssh-ed25519 AAAA"), "{recips}");
     f.ingest_samples();
-    let show = f.show("2");
+    let show = f.show(&doc_index(2));
     let blob = f.blob_path(show["blob"].as_str().unwrap());
     assert_eq!(age_decrypt(&sshkey, &blob), sample_bytes(SAMPLE_FILES[2]));
     let out = f.path().join("msg.eml");
-    f.run(&["extract", "2", "-i", s(&sshkey), "-o", s(&out)])
+    f.run(&["extract", &doc_index(2), "-i", s(&sshkey), "-o", s(&out)])
         .ok();
     assert_eq!(fs::read(&out).unwrap(), sample_bytes(SAMPLE_FILES[2]));
     let (code, v) = f.verify(&["--deep", "-i", s(&sshkey)]);
@@ -208,10 +220,10 @@ fn ssh_ed25519_recipient_and_identity() {
     assert!(!r.contains("test@custody"), "{r}");
     f2.ingest_samples();
     let out = f2.path().join("memo.md");
-    f2.run(&["extract", "7", "-i", s(&fresh), "-o", s(&out)])
+    f2.run(&["extract", &doc_index(7), "-i", s(&fresh), "-o", s(&out)])
         .ok();
     assert_eq!(fs::read(&out).unwrap(), sample_bytes(SAMPLE_FILES[7]));
-    let blob = f2.show("7")["blob"].as_str().unwrap().to_string();
+    let blob = f2.show(&doc_index(7))["blob"].as_str().unwrap().to_string();
     assert_eq!(
         age_decrypt(&fresh, &f2.blob_path(&blob)),
         sample_bytes(SAMPLE_FILES[7])
@@ -219,7 +231,7 @@ fn ssh_ed25519_recipient_and_identity() {
     // localcall's key is not a recipient here.
     f2.run(&[
         "extract",
-        "7",
+        &doc_index(7),
         "-i",
         s(&sshkey),
         "-o",
@@ -299,6 +311,8 @@ fn keygen_plain_keys_work_with_age_and_custody() {
         .arg(&archive)
         .arg("--signing-key")
         .arg(dir.join("signing.key"))
+        .arg("--admin-key")
+        .arg(dir.join("admin.key"))
         .arg("--recipient")
         .arg(dir.join("recipient.txt"));
     run(c).ok();
@@ -318,7 +332,7 @@ fn keygen_plain_keys_work_with_age_and_custody() {
         sample_bytes(SAMPLE_FILES[0])
     );
     let mut c = custody();
-    c.arg("-A").arg(&archive).args(["prove", "0"]);
+    c.arg("-A").arg(&archive).args(["prove", &doc_index(0)]);
     let r = run(c);
     r.ok();
     let proof = tmp.path().join("p");
@@ -383,6 +397,8 @@ fn keygen_passphrase_protected_keys() {
             .arg(&archive)
             .arg("--signing-key")
             .arg(&skey)
+            .arg("--admin-key")
+            .arg(dir.join("admin.key"))
             .arg("--recipient")
             .arg(dir.join("recipient.txt"))
             .args(extra);
@@ -412,7 +428,7 @@ fn keygen_passphrase_protected_keys() {
     let out = tmp.path().join("memo.txt");
     run(cmd(&[
         "extract",
-        "0",
+        &doc_index(0),
         "-i",
         s(&id),
         "-o",
@@ -422,10 +438,18 @@ fn keygen_passphrase_protected_keys() {
     ]))
     .error(&["wrong passphrase"]);
     assert!(!out.exists());
-    run(cmd(&["extract", "0", "-i", s(&id), "-o", s(&out)])).error(&["passphrase"]);
     run(cmd(&[
         "extract",
-        "0",
+        &doc_index(0),
+        "-i",
+        s(&id),
+        "-o",
+        s(&out),
+    ]))
+    .error(&["passphrase"]);
+    run(cmd(&[
+        "extract",
+        &doc_index(0),
         "-i",
         s(&id),
         "-o",
@@ -471,7 +495,7 @@ fn bundle_payload_and_envelope_decrypt_with_age_for_an_ssh_partner() {
     let bundle = f.path().join("memo.bundle");
     f.json(&[
         "share",
-        "6",
+        &doc_index(6),
         "--to",
         s(&lc.join("id_ed25519.pub")),
         "-i",

@@ -51,17 +51,16 @@ fn checkpoints_verify_with_go_sumdb_note() {
     };
     let keys = t.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
-    for f in ["signing.key", "signing.vkey", "recipient.txt"] {
+    for f in ["signing.key", "signing.vkey", "recipient.txt", "admin.key"] {
         std::fs::copy(repo().join("keys-example/guardian").join(f), keys.join(f)).unwrap();
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            keys.join("signing.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        for secret in ["signing.key", "admin.key"] {
+            std::fs::set_permissions(keys.join(secret), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
     }
     let arch = t.path().join("a");
     let a = arch.to_str().unwrap();
@@ -73,6 +72,8 @@ fn checkpoints_verify_with_go_sumdb_note() {
         key.to_str().unwrap(),
         "--recipient",
         keys.join("recipient.txt").to_str().unwrap(),
+        "--admin-key",
+        keys.join("admin.key").to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The guardian's vkey has '+' inside its base64: a good parser test for Go too.
@@ -90,18 +91,41 @@ fn checkpoints_verify_with_go_sumdb_note() {
         )
     };
 
-    // The empty tree's checkpoint, made by init.
+    // The first checkpoint, made by init: its two records (the first
+    // admin and the configuration), so its root is the RFC 6962 node of
+    // their two leaf hashes.
     let cp0 = custody(&["-A", a, "checkpoint"]).stdout;
     let (ok, text) = check(&cp0);
     assert!(
         ok,
-        "Go rejected the size-0 checkpoint:\n{}",
+        "Go rejected the size-2 checkpoint:\n{}",
         String::from_utf8_lossy(&cp0)
     );
-    assert_eq!(
-        text,
-        "theguardian.example/custody\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    let log = custody(&["-A", a, "log", "--json"]);
+    assert!(
+        log.status.success(),
+        "{}",
+        String::from_utf8_lossy(&log.stderr)
     );
+    let leaves: Vec<Vec<u8>> = String::from_utf8(log.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            hex::decode(v["leaf_hash"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(leaves.len(), 2);
+    let root = {
+        use base64::Engine;
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update([1u8]);
+        h.update(&leaves[0]);
+        h.update(&leaves[1]);
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    };
+    assert_eq!(text, format!("theguardian.example/custody\n2\n{root}\n"));
 
     let sample = repo().join("examples/sample-leak");
     let o = custody(&["-A", a, "ingest", sample.to_str().unwrap()]);
@@ -114,7 +138,8 @@ fn checkpoints_verify_with_go_sumdb_note() {
         cps.starts_with(&text),
         "Go's verified text is the checkpoint body"
     );
-    assert!(text.starts_with("theguardian.example/custody\n8\n"));
+    // The two records of init and the eight sample documents.
+    assert!(text.starts_with("theguardian.example/custody\n10\n"));
 
     // A flipped byte in the signature is rejected by Go as well.
     let mut bad = cp.clone();
@@ -122,6 +147,6 @@ fn checkpoints_verify_with_go_sumdb_note() {
     bad[n - 6] = if bad[n - 6] == b'A' { b'B' } else { b'A' };
     assert!(!check(&bad).0, "Go accepted a tampered checkpoint");
     // So is a changed tree size.
-    let bad = cps.replacen("\n8\n", "\n9\n", 1);
+    let bad = cps.replacen("\n10\n", "\n11\n", 1);
     assert!(!check(bad.as_bytes()).0);
 }

@@ -16,6 +16,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The index of the `k`-th record after a new archive's own first records
+/// (the first admin and the configuration): of the `k`-th sample document
+/// in Drop Site, of the `k`-th receive in a partner.
+fn rec(k: u64) -> u64 {
+    INIT_RECORDS + k
+}
+
+/// [`rec`] as a command-line argument.
+fn arg(k: u64) -> String {
+    rec(k).to_string()
+}
+
 /// Drop Site with the sample leak, and empty archives for the three partners.
 struct Outlets {
     ds: Fixture,
@@ -116,15 +128,33 @@ fn rebuild(
 fn four_outlets_share_verify_receive_share_onward_and_trace() {
     let o = Outlets::new();
     let a = o.wire("memo-for-guardian.bundle");
-    let sh = share(&o.ds, "2", &o.gu, &a);
-    assert_eq!(sh["document"], 2);
-    assert_eq!(sh["index"], 8, "the share is a record of the origin ledger");
+    let sh = share(&o.ds, &arg(2), &o.gu, &a);
+    assert_eq!(sh["document"], rec(2));
+    assert_eq!(
+        sh["index"],
+        rec(8),
+        "the share is a record of the origin ledger"
+    );
     assert_eq!(sh["hops"], 1);
     assert_eq!(sh["records"], 2, "the ingest and the share");
+    // The hop also proves the records that say who signed them (FORMAT.md
+    // §10.2): the first admin and the configuration.
+    let kinds: Vec<String> = load(&a).0.evidence.hops[0]
+        .entries
+        .iter()
+        .map(|e| {
+            let p = TlogProof::parse(e).unwrap();
+            o.ds.show(&p.index().to_string())["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["actor", "config", "ingest", "share"]);
     o.ds.assert_verified();
-    let shown = o.ds.show("8");
+    let shown = o.ds.show(&arg(8));
     assert_eq!(shown["kind"], "share");
-    assert_eq!(shown["document"], 2);
+    assert_eq!(shown["document"], rec(2));
 
     // The Guardian verifies offline, with and without its identity.
     let tr = trust(&o.ds);
@@ -144,11 +174,11 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     // It receives the document, linked to Drop Site's share record.
     let rx =
         o.gu.json(&["receive", s(&a), "-i", s(&gid), &tr[0], &tr[1]]);
-    assert_eq!(rx["index"], 0);
+    assert_eq!(rx["index"], rec(0));
     assert_eq!(rx["from"]["origin"], "dropsite.example/leaks");
-    assert_eq!(rx["from"]["index"], 8);
-    assert_eq!(rx["from"]["checkpoint_size"], 9);
-    let shown = o.gu.show("0");
+    assert_eq!(rx["from"]["index"], rec(8));
+    assert_eq!(rx["from"]["checkpoint_size"], rec(9));
+    let shown = o.gu.show(&arg(0));
     assert_eq!(shown["kind"], "receive");
     o.gu.assert_verified();
     let ev =
@@ -162,7 +192,8 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     let r = o.gu.run(&["receive", s(&a), "-i", s(&gid), &tr[0], &tr[1]]);
     r.code(FINDING);
     assert!(
-        r.stderr.contains("already received as record 0"),
+        r.stderr
+            .contains(&format!("already received as record {}", rec(0))),
         "{}",
         r.stderr
     );
@@ -170,7 +201,7 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
 
     // The Guardian shares it on to +972, which receives it.
     let b = o.wire("memo-for-972.bundle");
-    let sh2 = share(&o.gu, "0", &o.mag, &b);
+    let sh2 = share(&o.gu, &arg(0), &o.mag, &b);
     assert_eq!(sh2["hops"], 2);
     let trg = trust(&o.gu);
     let mid = o.mag.identity();
@@ -184,7 +215,7 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     assert_eq!(rx2["hops"], 2);
 
     // +972's trace shows Drop Site, the Guardian, +972, every record verified.
-    let t = o.mag.json(&[&["trace", "0"], &both[..]].concat());
+    let t = o.mag.json(&[&["trace", &arg(0)], &both[..]].concat());
     assert_eq!(t["ok"], true, "{t}");
     let hops = t["trace"]["hops"].as_array().unwrap();
     let origins: Vec<&str> = hops.iter().map(|h| h["origin"].as_str().unwrap()).collect();
@@ -210,23 +241,24 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
                 .collect()
         })
         .collect();
+    // Each log's first admin and configuration come first (FORMAT.md §10.2).
     assert_eq!(
         kinds,
         vec![
-            vec!["ingest", "share"],
-            vec!["receive", "share"],
-            vec!["receive"]
+            vec!["actor", "config", "ingest", "share"],
+            vec!["actor", "config", "receive", "share"],
+            vec!["actor", "config", "receive"]
         ]
     );
     // Without trusting the Guardian, the trace says so.
-    let r = o.mag.run(&["trace", "0", "--json", &tr[0], &tr[1]]);
+    let r = o.mag.run(&["trace", &arg(0), "--json", &tr[0], &tr[1]]);
     r.code(FINDING);
     assert_checks(&parse_trace(&r.stdout), &["untrusted_log"]);
 
     // The bytes at the end of the chain are the bytes Drop Site ingested.
     let out = o.mag.path().join("memo.eml");
     o.mag
-        .run(&["extract", "0", "-i", s(&mid), "-o", s(&out)])
+        .run(&["extract", &arg(0), "-i", s(&mid), "-o", s(&out)])
         .ok();
     assert_eq!(
         fs::read(&out).unwrap(),
@@ -238,7 +270,7 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     // An intermediate outlet cannot swap in other evidence for the first hop:
     // here the Guardian's bundle with Drop Site's evidence of another share.
     let other = o.wire("other.bundle");
-    share(&o.ds, "3", &o.gu, &other);
+    share(&o.ds, &arg(3), &o.gu, &other);
     let (donor, _) = load(&other);
     let (mut head, payload) = load(&b);
     head.evidence.hops[0] = donor.evidence.hops[0].clone();
@@ -265,18 +297,27 @@ fn four_outlets_share_verify_receive_share_onward_and_trace() {
     let (code, v) = o.mag.verify(&[]);
     assert_eq!(code, FINDING);
     assert_eq!(checks(&v), ["evidence"], "{v}");
-    let r = o.mag.run(&[&["trace", "0", "--json"], &both[..]].concat());
+    let r = o
+        .mag
+        .run(&[&["trace", &arg(0), "--json"], &both[..]].concat());
     r.code(FINDING);
     assert_checks(&parse_trace(&r.stdout), &["evidence"]);
     fs::write(&kept, good).unwrap();
     o.mag.assert_verified();
 
     // The Guardian's trace from its own archive: two hops.
-    let t = o.gu.json(&["trace", "0", &tr[0], &tr[1]]);
+    let t = o.gu.json(&["trace", &arg(0), &tr[0], &tr[1]]);
     assert_eq!(t["trace"]["hops"].as_array().unwrap().len(), 2);
-    // Drop Site's trace of the original: one hop, ingest then share.
-    let t = o.ds.json(&["trace", "2"]);
-    assert_eq!(t["trace"]["hops"][0]["events"].as_array().unwrap().len(), 2);
+    // Drop Site's trace of the original: one hop, ingest then share (after
+    // the first admin and the configuration).
+    let t = o.ds.json(&["trace", &arg(2)]);
+    let events: Vec<&str> = t["trace"]["hops"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["actor", "config", "ingest", "share"]);
 }
 
 /// `trace --json` output wrapped like a verify report for `assert_checks`.
@@ -289,7 +330,13 @@ fn parse_trace(stdout: &str) -> Value {
 fn attacks_on_a_bundle_are_named_findings() {
     let o = Outlets::new();
     let a = o.wire("a.bundle");
-    share(&o.ds, "2", &o.gu, &a);
+    let sh = share(&o.ds, &arg(2), &o.gu, &a);
+    // The entries of the hop are the first admin, the configuration (§10.2),
+    // the ingest and the share.
+    let ingest_index = rec(2);
+    let share_index = sh["index"].as_u64().unwrap();
+    let entries = load(&a).0.evidence.hops[0].entries.len();
+    assert_eq!(entries, 4);
     let tr = trust(&o.ds);
     let gid = o.gu.identity();
     let with_id = [&tr[0][..], &tr[1], "-i", s(&gid)];
@@ -306,9 +353,9 @@ fn attacks_on_a_bundle_are_named_findings() {
     let (_, v) = verify_bundle(&t("ct.bundle"), &with_id);
     assert_checks(&v, &["payload_digest", "content"]);
 
-    // A flipped byte in a record (its time field).
-    edit_entries(&a, &t("rec.bundle"), |k, p| {
-        if k != 0 {
+    // A flipped byte in a record (the ingest's time field).
+    edit_entries(&a, &t("rec.bundle"), |_, p| {
+        if p.index() != ingest_index {
             return p;
         }
         let mut rec = p.extra().unwrap().to_vec();
@@ -326,9 +373,9 @@ fn attacks_on_a_bundle_are_named_findings() {
         "{v}"
     );
 
-    // A flipped byte in an inclusion proof.
-    edit_entries(&a, &t("proof.bundle"), |k, p| {
-        if k != 1 {
+    // A flipped byte in an inclusion proof (the share's).
+    edit_entries(&a, &t("proof.bundle"), |_, p| {
+        if p.index() != share_index {
             return p;
         }
         let mut h = p.hashes().to_vec();
@@ -358,7 +405,7 @@ fn attacks_on_a_bundle_are_named_findings() {
 
     // A replayed old bundle claiming a newer checkpoint: Drop Site has since
     // shared another document; the old bundle's proofs do not fit the new root.
-    share(&o.ds, "3", &o.lc, &t("other.bundle"));
+    share(&o.ds, &arg(3), &o.lc, &t("other.bundle"));
     let newer = o.ds.run(&["checkpoint"]);
     newer.ok();
     edit_entries(&a, &t("replay.bundle"), |_, p| {
@@ -366,7 +413,7 @@ fn attacks_on_a_bundle_are_named_findings() {
     });
     let (code, v) = verify_bundle(&t("replay.bundle"), &[&tr[0], &tr[1]]);
     assert_eq!(code, FINDING);
-    assert_eq!(checks(&v), ["inclusion_proof", "inclusion_proof"], "{v}");
+    assert_eq!(checks(&v), vec!["inclusion_proof"; entries], "{v}");
 
     // Every tampered bundle is refused by receive, and nothing is stored.
     let before = o.gu.snapshot();
@@ -400,7 +447,7 @@ fn attacks_on_a_bundle_are_named_findings() {
 fn bad_bundles_are_one_line_errors_and_change_nothing() {
     let o = Outlets::new();
     let a = o.wire("a.bundle");
-    share(&o.ds, "2", &o.gu, &a);
+    share(&o.ds, &arg(2), &o.gu, &a);
     let good = fs::read(&a).unwrap();
     let tr = trust(&o.ds);
     let gid = o.gu.identity();
@@ -472,7 +519,8 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
         ])
         .ok();
     }
-    // Every partner cosigns Drop Site's first checkpoint (trust on first use).
+    // Every partner cosigns Drop Site's first checkpoint (trust on first
+    // use), at size rec(8): the sample leak after the first records.
     let cp8 = o.wire("cp8");
     fs::write(&cp8, &o.ds.run(&["checkpoint"]).ok().stdout_bytes).unwrap();
     let mut cos = Vec::new();
@@ -494,7 +542,7 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
 
     // A new share makes a new checkpoint, which no witness has seen yet.
     let a = o.wire("a.bundle");
-    let sh = share(&o.ds, "2", &o.gu, &a);
+    let sh = share(&o.ds, &arg(2), &o.gu, &a);
     assert_eq!(sh["cosignatures"], 0);
     let tr = trust(&o.ds);
     let quorum = [
@@ -515,7 +563,10 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
     let body = o.wire("consistency-8");
     fs::write(
         &body,
-        &o.ds.run(&["prove", "--consistency", "8"]).ok().stdout_bytes,
+        &o.ds
+            .run(&["prove", "--consistency", &arg(8)])
+            .ok()
+            .stdout_bytes,
     )
     .unwrap();
     let mut add = vec!["checkpoint", "add-cosignature"];
@@ -530,7 +581,7 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
     o.ds.run(&add).ok();
     let r = o.ds.json(&["refresh-bundle", s(&a)]);
     assert_eq!(r["cosignatures"], 2, "{r}");
-    assert_eq!(r["checkpoint_size"], 9);
+    assert_eq!(r["checkpoint_size"], rec(9));
     let (code, v) = verify_bundle(&a, &quorum);
     assert_eq!(code, OK, "{v}");
     let cosigned = v["report"]["hops"][0]["cosigned_by"].as_array().unwrap();
@@ -561,9 +612,9 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
         &["receive", s(&a), "-i", s(&gid), "--quorum", "2", "--json"],
     );
     r.ok();
-    assert_eq!(r.json()["from"]["checkpoint_size"], 9);
+    assert_eq!(r.json()["from"]["checkpoint_size"], rec(9));
     // The quorum applies to the other outlets' hops, not to the Guardian's own log.
-    let t = with_store(&o.gu, &["trace", "0", "--quorum", "2", "--json"]);
+    let t = with_store(&o.gu, &["trace", &arg(0), "--quorum", "2", "--json"]);
     t.ok();
     assert_eq!(
         t.json()["trace"]["hops"][0]["cosigned_by"]
@@ -574,7 +625,8 @@ fn partners_witness_drop_site_and_bundles_meet_the_quorum() {
     );
 
     // Drop Site rewrites its history: an archive re-created with the same log
-    // key and other documents, at the size the witnesses last cosigned.
+    // key and other documents, at the size the witnesses last cosigned
+    // (its own first records and nine documents: rec(9)).
     let fork = Fixture::new_as("dropsite");
     let src = fork.path().join("rewritten");
     fs::create_dir_all(&src).unwrap();

@@ -24,7 +24,7 @@ fn torn_tail_of_three_bytes_is_cut_back() {
     let before = f.snapshot();
     append(&f.ledger("records"), &[0, 0, 1]);
     // The next command (even a reading one) cuts the torn frame off.
-    assert_eq!(f.records(), 8);
+    assert_eq!(f.records(), INIT_RECORDS + 8);
     assert_eq!(fs::read(f.ledger("records")).unwrap(), before.records);
     f.assert_unchanged(&before);
 }
@@ -42,11 +42,11 @@ fn torn_frame_with_short_body_is_cut_back() {
     // The archive takes new records right after the cut.
     let doc = sample_leak().join("README.txt");
     let lines = f.ingest_json(&[s(&doc)]);
-    assert_eq!(lines[0]["index"], 8);
+    assert_eq!(lines[0]["index"], INIT_RECORDS + 8);
     f.assert_verified();
     let after = fs::read(f.ledger("records")).unwrap();
     assert_eq!(after[..before.records.len()], before.records[..]);
-    assert_eq!(frames(&after).len(), 9);
+    assert_eq!(frames(&after).len() as u64, INIT_RECORDS + 9);
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn unindexed_records_are_indexed_on_open() {
     fs::remove_dir_all(old.dir.join("blobs")).unwrap();
     copy_dir(&f.dir.join("blobs"), &old.dir.join("blobs"));
 
-    assert_eq!(old.records(), 10);
+    assert_eq!(old.records(), INIT_RECORDS + 10);
     assert_eq!(
         old.latest_checkpoint(),
         old_cp,
@@ -101,14 +101,16 @@ fn unindexed_records_are_indexed_on_open() {
         );
     }
     assert_checks(&v, &["checkpoint_missing"]);
-    let r = old.run(&["prove", "9"]);
+    let second_new = (INIT_RECORDS + 9).to_string();
+    let r = old.run(&["prove", &second_new]);
     r.error(&["not covered by the checkpoint", "custody checkpoint --sign"]);
 
     // Signing needs the log key.
     let r = old.run(&["checkpoint", "--sign"]);
     r.ok();
     assert!(
-        r.stdout.starts_with("dropsite.example/leaks\n10\n"),
+        r.stdout
+            .starts_with(&format!("dropsite.example/leaks\n{}\n", INIT_RECORDS + 10)),
         "{}",
         r.stdout
     );
@@ -117,8 +119,15 @@ fn unindexed_records_are_indexed_on_open() {
     let root = |fx: &Fixture| fx.json(&["checkpoint"])["root"].clone();
     assert_eq!(root(&old), root(&f));
     let out = old.path().join("two.txt");
-    old.run(&["extract", "9", "-i", s(&old.identity()), "-o", s(&out)])
-        .ok();
+    old.run(&[
+        "extract",
+        &second_new,
+        "-i",
+        s(&old.identity()),
+        "-o",
+        s(&out),
+    ])
+    .ok();
     assert_eq!(fs::read(&out).unwrap(), b"second new document\n");
     // Signing again signs nothing new.
     let r = old.run(&["checkpoint", "--sign"]);
@@ -126,7 +135,7 @@ fn unindexed_records_are_indexed_on_open() {
     assert!(r.stderr.contains("nothing signed"), "{}", r.stderr);
     // Two from before, one signed above, one by extract (its access record).
     assert_eq!(old.status()["checkpoints"], 4);
-    assert_eq!(old.show("10")["kind"], "access");
+    assert_eq!(old.show(&(INIT_RECORDS + 10).to_string())["kind"], "access");
 }
 
 /// Unindexed records plus a torn tail after them: both handled in one open.
@@ -141,7 +150,7 @@ fn unindexed_records_then_torn_tail() {
     copy_dir(&f.dir.join("blobs"), &old.dir.join("blobs"));
     let good_len = fs::metadata(old.ledger("records")).unwrap().len();
     append(&old.ledger("records"), &[0, 0]);
-    assert_eq!(old.records(), 9);
+    assert_eq!(old.records(), INIT_RECORDS + 9);
     assert_eq!(fs::metadata(old.ledger("records")).unwrap().len(), good_len);
     let (_, v) = old.verify(&[]);
     assert_eq!(checks(&v), ["checkpoint_missing"], "{v}");
@@ -173,7 +182,7 @@ fn leftover_temporary_blobs_are_removed_on_open() {
     fs::write(tmp.join("0123456789abcdef0123456789abcdef"), b"half a blob").unwrap();
     fs::write(tmp.join("another"), b"").unwrap();
     assert_eq!(fs::read_dir(&tmp).unwrap().count(), 2);
-    assert_eq!(f.records(), 8);
+    assert_eq!(f.records(), INIT_RECORDS + 8);
     assert_eq!(
         fs::read_dir(&tmp).unwrap().count(),
         0,

@@ -114,14 +114,18 @@ fn parallel_ingest_keeps_input_order_and_deduplicates() {
         "43 copies, 42 deduplicated"
     );
     for (i, l) in lines.iter().enumerate() {
-        assert_eq!(l["index"], i as u64);
+        assert_eq!(l["index"], INIT_RECORDS + i as u64);
         assert_eq!(l["path"], format!("many/f{i:03}.txt"));
         assert_eq!(l["deduplicated"], i % 7 == 0 && i > 0, "{l}");
     }
     // 258 distinct contents + the envelopes (one per ingest batch, usually
     // one here, more if a batch was cut by time); no temp file left.
-    let envelopes: std::collections::BTreeSet<String> = f
-        .json_lines(&["log"])
+    // The log starts with the first admin and the configuration (no envelope).
+    let log = f.json_lines(&["log"]);
+    assert_eq!(log.len() as u64, INIT_RECORDS + 300);
+    let (init, ingested) = log.split_at(INIT_RECORDS as usize);
+    assert!(init.iter().all(|r| r.get("meta").is_none()), "{init:?}");
+    let envelopes: std::collections::BTreeSet<String> = ingested
         .iter()
         .map(|r| r["meta"].as_str().unwrap().to_string())
         .collect();

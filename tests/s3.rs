@@ -119,6 +119,12 @@ fn kill_after_reading(mut c: std::process::Command, at: u64, max: Duration) -> b
     }
 }
 
+/// The record index of the `k`-th document ingested into a new archive (or
+/// received into a partner's), after its first records.
+fn doc(k: u64) -> String {
+    (INIT_RECORDS + k).to_string()
+}
+
 /// An archive whose document blobs go to `url`.
 fn archive_on(url: &str, endpoint: Option<&str>) -> Fixture {
     let f = Fixture::new();
@@ -155,7 +161,7 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
 
     // Extract reads it back from the store.
     let out = f.path().join("out.bin");
-    f.run(&["extract", "8", "-i", s(&f.identity()), "-o", s(&out)])
+    f.run(&["extract", &doc(8), "-i", s(&f.identity()), "-o", s(&out)])
         .ok();
     assert!(fs::read(&out).unwrap() == data, "extracted bytes differ");
 
@@ -232,8 +238,9 @@ fn tampered(url: &str, endpoint: Option<&str>) {
     assert_eq!(code, FINDING, "{v}");
     let fs_ = findings(&v);
     assert!(
-        fs_.iter()
-            .any(|(c, subj, r)| c == "blob_missing" && subj.contains("1") && r.contains(&docs[1])),
+        fs_.iter().any(|(c, subj, r)| c == "blob_missing"
+            && subj.contains(&format!("\"id\":{},", doc(1)))
+            && r.contains(&docs[1])),
         "{fs_:?}"
     );
     assert!(
@@ -244,7 +251,7 @@ fn tampered(url: &str, endpoint: Option<&str>) {
     assert_eq!(fs_.len(), 2, "{fs_:?}");
     // Extract refuses the altered one.
     let out = f.path().join("x.out");
-    let r = f.run(&["extract", "2", "-i", s(&f.identity()), "-o", s(&out)]);
+    let r = f.run(&["extract", &doc(2), "-i", s(&f.identity()), "-o", s(&out)]);
     assert_ne!(r.code, OK);
     assert!(!out.exists());
 }
@@ -303,7 +310,7 @@ fn garage_wrong_credentials_clear_error_archive_unchanged() {
         .run(&["ingest", s(&extra)])
         .error(&["no-such-bucket-here", "bucket"]);
     assert!(!line.contains(SECRET_HINT), "{line}");
-    assert_eq!(g2.records(), 0);
+    assert_eq!(g2.records(), INIT_RECORDS);
     g2.run(&["verify"]).error(&["no-such-bucket-here"]);
 }
 
@@ -374,7 +381,7 @@ fn killed_upload(url: &str, endpoint: Option<&str>) {
     assert_eq!(again.len(), 1);
     f.assert_verified();
     let out = f.path().join("big.out");
-    f.run(&["extract", "8", "-i", s(&f.identity()), "-o", s(&out)])
+    f.run(&["extract", &doc(8), "-i", s(&f.identity()), "-o", s(&out)])
         .ok();
     assert!(fs::read(&out).unwrap() == fs::read(&big).unwrap());
 }
@@ -387,7 +394,7 @@ fn garage_receive_into_an_object_store_archive() {
     let gu = Fixture::new_as("guardian");
     set_blobs(&gu, &p.url, Some(&p.endpoint));
     let bundle = ds.path().join("memo.bundle");
-    ds.share_to("2", &gu, &bundle);
+    ds.share_to(&doc(2), &gu, &bundle);
     let rx = gu.json(&[
         "receive",
         s(&bundle),
@@ -396,13 +403,13 @@ fn garage_receive_into_an_object_store_archive() {
         "--trust",
         s(&ds.vkey()),
     ]);
-    assert_eq!(rx["index"], 0);
-    let blob = gu.show("0")["blob"].as_str().unwrap().to_string();
+    assert_eq!(rx["index"], INIT_RECORDS);
+    let blob = gu.show(&doc(0))["blob"].as_str().unwrap().to_string();
     let remote = client(&p.url, Some(&p.endpoint));
     assert!(remote.head(&object_name(&blob)).unwrap().is_some());
     gu.assert_verified();
     let out = gu.path().join("memo.out");
-    gu.run(&["extract", "0", "-i", s(&gu.identity()), "-o", s(&out)])
+    gu.run(&["extract", &doc(0), "-i", s(&gu.identity()), "-o", s(&out)])
         .ok();
     assert_eq!(
         fs::read(&out).unwrap(),
@@ -413,7 +420,7 @@ fn garage_receive_into_an_object_store_archive() {
     let onward = gu.path().join("onward.bundle");
     let sh = gu.json(&[
         "share",
-        "0",
+        &doc(0),
         "--to",
         s(&mag.join("recipient.txt")),
         "-i",
@@ -508,7 +515,7 @@ fn migrate(url: &str, endpoint: Option<&str>) {
         "{v}"
     );
     let out = f.path().join("big.out");
-    f.run(&["extract", "8", "-i", s(&f.identity()), "-o", s(&out)])
+    f.run(&["extract", &doc(8), "-i", s(&f.identity()), "-o", s(&out)])
         .ok();
     assert!(fs::read(&out).unwrap() == fs::read(&big).unwrap());
     // Unreferenced leftovers of the interrupted run (if any) go with gc.

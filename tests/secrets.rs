@@ -97,11 +97,13 @@ fn plaintext_never_reaches_the_archive_disk() {
         r
     };
     with_tmp(&ds, &["ingest", s(&inbox), "--note", &m, "--source", &m]);
+    // The first two documents (records 0 and 1 are the admin and the configuration).
+    let (first, second) = (INIT_RECORDS.to_string(), (INIT_RECORDS + 1).to_string());
     with_tmp(
         &ds,
-        &["derive", "0", s(&derived), "--relation", "translation"],
+        &["derive", &first, s(&derived), "--relation", "translation"],
     );
-    with_tmp(&ds, &["annotate", "1", &format!("note: {m}")]);
+    with_tmp(&ds, &["annotate", &second, &format!("note: {m}")]);
     let bundle = scratch.path().join("share.bundle");
     let big_index = ds
         .json_lines(&["log"])
@@ -169,7 +171,7 @@ fn plaintext_never_reaches_the_archive_disk() {
 /// The secret lines and their base64 payloads of an outlet's key files.
 fn secrets_of(keys: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for name in ["signing.key", "identity.age", "witness.key"] {
+    for name in ["signing.key", "identity.age", "witness.key", "admin.key"] {
         let text = fs::read_to_string(keys.join(name)).unwrap();
         for line in text
             .lines()
@@ -214,19 +216,21 @@ fn secret_keys_never_appear_in_outputs_bundles_reports_or_archives() {
         r
     };
     let id = s(&ds.identity()).to_string();
+    // Documents of the ingest below (records 0 and 1 are the admin and the configuration).
+    let doc = |k: u64| (INIT_RECORDS + k).to_string();
     let bundle = scratch.path().join("b.bundle");
     let report = scratch.path().join("report.html");
     let steps: Vec<Vec<String>> = vec![
         vec!["ingest".into(), s(&sample_leak()).into()],
         vec!["status".into()],
         vec!["log".into()],
-        vec!["show".into(), "2".into(), "-i".into(), id.clone()],
+        vec!["show".into(), doc(2), "-i".into(), id.clone()],
         vec!["verify".into(), "--deep".into(), "-i".into(), id.clone()],
         vec!["checkpoint".into()],
-        vec!["prove".into(), "3".into()],
+        vec!["prove".into(), doc(3)],
         vec![
             "share".into(),
-            "2".into(),
+            doc(2),
             "--to".into(),
             s(&gu.keys.join("recipient.txt")).into(),
             "-i".into(),
@@ -234,10 +238,10 @@ fn secret_keys_never_appear_in_outputs_bundles_reports_or_archives() {
             "-o".into(),
             s(&bundle).into(),
         ],
-        vec!["trace".into(), "2".into()],
+        vec!["trace".into(), doc(2)],
         vec![
             "audit".into(),
-            "2".into(),
+            doc(2),
             "-i".into(),
             id.clone(),
             "--format".into(),
@@ -247,7 +251,7 @@ fn secret_keys_never_appear_in_outputs_bundles_reports_or_archives() {
         ],
         vec![
             "audit".into(),
-            "2".into(),
+            doc(2),
             "-i".into(),
             id.clone(),
             "--format".into(),
@@ -304,7 +308,7 @@ fn secret_keys_never_appear_in_outputs_bundles_reports_or_archives() {
     // A secret file where a public key is expected.
     record(ds.run(&[
         "share",
-        "2",
+        &doc(2),
         "--to",
         s(&ds.identity()),
         "-i",

@@ -538,8 +538,9 @@ fn rollback_is_refused_and_a_fork_leaves_evidence() {
     let d = same.path().join("same");
     fs::create_dir_all(&d).unwrap();
     let (size, _) = checkpoint_root(&f);
-    // The mirror holds `size` records; make a log of exactly that size.
-    for i in 0..size {
+    // The mirror holds `size` records; make a log of exactly that size (its
+    // first records and `size - INIT_RECORDS` documents).
+    for i in 0..size - INIT_RECORDS {
         fs::write(d.join(format!("s{i:02}.txt")), format!("same {i}\n")).unwrap();
     }
     same.ingest_json(&[d.to_str().unwrap()]);
@@ -701,6 +702,8 @@ fn synthetic_100k_log_published_and_mirrored() {
         .arg(&f.dir)
         .args(["--records", "100000", "--documents", "1", "--signing-key"])
         .arg(f.signing_key())
+        .arg("--admin-key")
+        .arg(f.admin_key())
         .arg("-r")
         .arg(f.keys.join("recipient.txt"));
     run(c).ok();
@@ -728,7 +731,7 @@ fn verify_bundle_uses_the_mirror() {
     let bundle = f.path().join("memo.bundle");
     f.json(&[
         "share",
-        "2",
+        &(INIT_RECORDS + 2).to_string(),
         "--to",
         g.keys.join("recipient.txt").to_str().unwrap(),
         "-i",
@@ -767,7 +770,8 @@ fn verify_bundle_uses_the_mirror() {
         .arg(f.vkey());
     run(c).ok();
     let mut c = g.cmd();
-    c.args(["trace", "0", "--json", "--trust"]).arg(f.vkey());
+    c.args(["trace", &INIT_RECORDS.to_string(), "--json", "--trust"])
+        .arg(f.vkey());
     let r = run(c);
     r.ok();
     assert_eq!(r.json()["mirrored"][0]["status"], "included");
@@ -783,7 +787,7 @@ fn verify_bundle_uses_the_mirror() {
     let fb = fork.path().join("fork.bundle");
     fork.json(&[
         "share",
-        "1",
+        &(INIT_RECORDS + 1).to_string(),
         "--to",
         g.keys.join("recipient.txt").to_str().unwrap(),
         "-i",
@@ -854,20 +858,32 @@ fn a_bad_record_under_a_valid_checkpoint_is_named() {
     assert!(!mirror_dir(&m).join("checkpoint").exists());
 }
 
-/// An empty log publishes only its checkpoint and mirrors; a bundle missing
-/// on an HTTP server (404) is a `tile` finding, not an error.
+/// A new log (no log is empty: it starts with the first admin and the
+/// configuration) publishes its checkpoint and one partial tile of each kind,
+/// and mirrors; a bundle missing on an HTTP server (404) is a `tile`
+/// finding, not an error.
 #[test]
 fn empty_log_and_a_missing_object_over_http() {
     let f = Fixture::new();
     let pubdir = f.path().join("published");
     let p = publish_to(&f, pubdir.to_str().unwrap(), &[]);
-    assert_eq!(p["size"], 0);
-    assert_eq!(p["hash_tiles_written"], 0);
-    assert_eq!(files_under(&pubdir).len(), 1);
+    assert_eq!(p["size"], INIT_RECORDS);
+    assert_eq!(p["hash_tiles_written"], 1);
+    assert_eq!(p["bundles_written"], 1);
+    let files: Vec<String> = files_under(&pubdir).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        files,
+        [
+            "checkpoint".to_string(),
+            format!("tile/0/000.p/{INIT_RECORDS}"),
+            format!("tile/entries/000.p/{INIT_RECORDS}"),
+        ]
+    );
     let m = Fixture::new_as("guardian");
     let r = mirror_from(&m, pubdir.to_str().unwrap(), &f.vkey(), &[]);
     r.ok();
-    assert_eq!(r.json()["size"], 0);
+    assert_eq!(r.json()["size"], INIT_RECORDS);
+    assert_eq!(r.json()["records_verified"], INIT_RECORDS);
 
     let f = Fixture::with_samples();
     let pubdir = f.path().join("published");

@@ -25,6 +25,8 @@ impl Witness {
             .arg(&dir)
             .arg("--signing-key")
             .arg(keys.join("signing.key"))
+            .arg("--admin-key")
+            .arg(keys.join("admin.key"))
             .arg("--recipient")
             .arg(keys.join("recipient.txt"));
         run(c).ok();
@@ -128,7 +130,9 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     let body = save(
         &f,
         "consistency",
-        &f.run(&["prove", "--consistency", "1"]).ok().stdout_bytes,
+        &f.run(&["prove", "--consistency", &(INIT_RECORDS + 1).to_string()])
+            .ok()
+            .stdout_bytes,
     );
     let out = f.path().join("cos3");
     let r = w.run(&[
@@ -142,7 +146,11 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     ]);
     r.ok();
     assert!(
-        r.stderr.contains("grew consistently from size 1 to 3"),
+        r.stderr.contains(&format!(
+            "grew consistently from size {} to {}",
+            INIT_RECORDS + 1,
+            INIT_RECORDS + 3
+        )),
         "{}",
         r.stderr
     );
@@ -167,8 +175,8 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     r.ok();
     let added = r.json_lines();
     assert_eq!(added.len(), 2);
-    assert_eq!(added[0]["size"], 1);
-    assert_eq!(added[1]["size"], 3);
+    assert_eq!(added[0]["size"], INIT_RECORDS + 1);
+    assert_eq!(added[1]["size"], INIT_RECORDS + 3);
     // Idempotent.
     let r = log_run(
         &f,
@@ -231,7 +239,9 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     let body = save(
         &f,
         "consistency",
-        &f.run(&["prove", "--consistency", "1"]).ok().stdout_bytes,
+        &f.run(&["prove", "--consistency", &(INIT_RECORDS + 1).to_string()])
+            .ok()
+            .stdout_bytes,
     );
     w.run(&["witness", "cosign", s(&cp1)]).ok();
     w.run(&["witness", "cosign", s(&body)]).ok();
@@ -252,11 +262,10 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     let r = w.run(&["witness", "cosign", s(&fcp)]);
     r.code(FINDING);
     assert!(r.stderr.contains("fork"), "{}", r.stderr);
-    let default_ev = w
-        .dir
-        .parent()
-        .unwrap()
-        .join("split-view-dropsite.example_leaks-2.evidence");
+    let default_ev = w.dir.parent().unwrap().join(format!(
+        "split-view-dropsite.example_leaks-{}.evidence",
+        INIT_RECORDS + 2
+    ));
     assert!(default_ev.is_file(), "{}", r.stderr);
     let mut c = custody();
     c.args([
@@ -276,7 +285,10 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     let fbody = save(
         &f,
         "fork-consistency",
-        &fork.run(&["prove", "--consistency", "2"]).ok().stdout_bytes,
+        &fork
+            .run(&["prove", "--consistency", &(INIT_RECORDS + 2).to_string()])
+            .ok()
+            .stdout_bytes,
     );
     let ev3 = f.path().join("fork3.evidence");
     let r = w.run(&[
@@ -294,7 +306,8 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     // Tampered evidence: one byte of a root changed, the signature fails.
     let mut b = fs::read(&default_ev).unwrap();
     let text = String::from_utf8(b.clone()).unwrap();
-    let off = text.rfind("\n2\n").unwrap() + 3;
+    let size_line = format!("\n{}\n", INIT_RECORDS + 2);
+    let off = text.rfind(&size_line).unwrap() + size_line.len();
     b[off] = if b[off] == b'A' { b'B' } else { b'A' };
     let tampered = save(&f, "tampered.evidence", &b);
     let mut c = custody();
@@ -307,7 +320,8 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     let mut c = custody();
     c.args(["verify-evidence", s(&junk)]);
     run(c).error(&["evidence"]);
-    // The witness state is unchanged by refusals: size 2 is still accepted.
+    // The witness state is unchanged by refusals: size INIT_RECORDS + 2 is
+    // still accepted.
     w.run(&["witness", "cosign", s(&body)]).ok();
 }
 

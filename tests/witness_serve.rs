@@ -103,6 +103,8 @@ fn witness_archive(parent: &Path, outlet: &str) -> (PathBuf, PathBuf) {
         .arg(&dir)
         .arg("--signing-key")
         .arg(keys.join("signing.key"))
+        .arg("--admin-key")
+        .arg(keys.join("admin.key"))
         .arg("--recipient")
         .arg(keys.join("recipient.txt"));
     run(c).ok();
@@ -286,11 +288,16 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     let (code, v) = f.verify(&["--witness", wv, "--quorum", "1"]);
     assert_eq!(code, OK, "{v}");
 
-    // Extension with the proof from `prove --consistency 1`: 200.
+    // The archive's first records and a.txt: size 1 + INIT_RECORDS (s1),
+    // then b.txt and c.txt (s3), then d.txt (s4).
+    let s1 = INIT_RECORDS + 1;
+    let s3 = INIT_RECORDS + 3;
+    let s4 = INIT_RECORDS + 4;
+    // Extension with the proof from `prove --consistency s1`: 200.
     ingest(&f, "b.txt");
     ingest(&f, "c.txt");
     let body3 = f
-        .run(&["prove", "--consistency", "1"])
+        .run(&["prove", "--consistency", &s1.to_string()])
         .ok()
         .stdout_bytes
         .clone();
@@ -306,9 +313,9 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
         wv,
     ])
     .ok();
-    // The same request again: old 1 is no longer the latest size (409, 3).
+    // The same request again: old s1 is no longer the latest size (409, s3).
     let (st, head, b) = srv.post(&body3);
-    assert_eq!((st, b.as_slice()), (409, &b"3\n"[..]));
+    assert_eq!((st, b.as_slice()), (409, format!("{s3}\n").as_bytes()));
     assert!(head.contains("content-type: text/x.tlog.size"), "{head}");
 
     // Unknown origin: 404.
@@ -320,7 +327,7 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     // A signature that does not verify with the log's key: 403.
     ingest(&f, "d.txt");
     let body4 = f
-        .run(&["prove", "--consistency", "3"])
+        .run(&["prove", "--consistency", &s3.to_string()])
         .ok()
         .stdout_bytes
         .clone();
@@ -335,7 +342,7 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
 
     // A proof hash altered: 422, and no evidence (it proves nothing).
     let mut bad_proof = body4.clone();
-    let at = "old 3\n".len() + 3;
+    let at = format!("old {s3}\n").len() + 3;
     bad_proof[at] = if bad_proof[at] == b'A' { b'B' } else { b'A' };
     let (st, _, b) = srv.post(&bad_proof);
     assert_eq!(st, 422, "{}", String::from_utf8_lossy(&b));
@@ -366,13 +373,13 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     assert_eq!(srv.post(&too_old).0, 400);
 
     // A fork: another archive with dropsite's key and other content, at the
-    // cosigned size 4, offered with the right old size: 422 and evidence
+    // cosigned size s4, offered with the right old size: 422 and evidence
     // that verify-evidence calls a proven fork.
     let fork = Fixture::new();
     for n in ["w", "x", "y", "z"] {
         ingest(&fork, n);
     }
-    let mut fbody = b"old 4\n\n".to_vec();
+    let mut fbody = format!("old {s4}\n\n").into_bytes();
     fbody.extend_from_slice(&fork.run(&["checkpoint"]).ok().stdout_bytes);
     // No refusal before this one wrote evidence, so the directory is absent.
     assert!(!ev.exists());
@@ -420,9 +427,9 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
         .write(true)
         .open(dir.join("lock"))
         .unwrap();
-    // (Size 4 again: unchanged, cosigned afresh.)
+    // (Size s4 again: unchanged, cosigned afresh.)
     let again = f
-        .run(&["prove", "--consistency", "4"])
+        .run(&["prove", "--consistency", &s4.to_string()])
         .ok()
         .stdout_bytes
         .clone();
@@ -441,7 +448,9 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     assert_eq!(r.code, OK, "{}", r.stdout);
     let log = srv.log();
     assert!(
-        log.contains("POST /add-checkpoint 200 origin=\"dropsite.example/leaks\" size=1"),
+        log.contains(&format!(
+            "POST /add-checkpoint 200 origin=\"dropsite.example/leaks\" size={s1}"
+        )),
         "{log}"
     );
 }
