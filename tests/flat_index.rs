@@ -38,24 +38,52 @@ fn flat_files(f: &Fixture) -> [Vec<u8>; 3] {
     ["index", "tree", "checkpoint"].map(|n| fs::read(f.ledger(n)).unwrap())
 }
 
-/// Read-only requests the lock-free view answers, and what they print.
-const VIEW_REQUESTS: &[&[&str]] = &[
-    &["checkpoint"],
-    &["checkpoint", "--json"],
-    &["prove", "0"],
-    &["prove", "3"],
-    &["prove", "7"],
-    &["prove", "00005"],
-    &["prove", "6", "--json"],
-    &["prove", "--consistency", "0"],
-    &["prove", "--consistency", "8"],
-    &["prove", "--consistency", "0", "8", "--json"],
-];
+/// Records of `Fixture::with_samples()`: those `init` writes and the eight
+/// sample documents. Its checkpoints are at sizes `INIT_RECORDS` and `SAMPLES`.
+const SAMPLES: u64 = INIT_RECORDS + 8;
+
+/// Stored Merkle nodes of a tree of `m` leaves (FORMAT.md §7.2.2).
+fn nodes(m: u64) -> u64 {
+    2 * m - u64::from(m.count_ones())
+}
+
+/// Read-only requests the lock-free view answers, and what they print:
+/// proofs of the first, a middle and the last record (one REF with leading
+/// zeros), and consistency proofs from the first checkpoint.
+fn view_requests() -> Vec<Vec<String>> {
+    let (first, last) = (INIT_RECORDS.to_string(), SAMPLES.to_string());
+    let reqs: Vec<Vec<String>> = vec![
+        vec!["checkpoint".into()],
+        vec!["checkpoint".into(), "--json".into()],
+        vec!["prove".into(), "0".into()],
+        vec!["prove".into(), (INIT_RECORDS + 3).to_string()],
+        vec!["prove".into(), (SAMPLES - 1).to_string()],
+        vec!["prove".into(), format!("{:05}", INIT_RECORDS + 5)],
+        vec![
+            "prove".into(),
+            (INIT_RECORDS + 6).to_string(),
+            "--json".into(),
+        ],
+        vec!["prove".into(), "--consistency".into(), first.clone()],
+        vec!["prove".into(), "--consistency".into(), last.clone()],
+        vec![
+            "prove".into(),
+            "--consistency".into(),
+            first,
+            last,
+            "--json".into(),
+        ],
+    ];
+    reqs
+}
 
 fn outputs(f: &Fixture) -> Vec<Vec<u8>> {
-    VIEW_REQUESTS
+    view_requests()
         .iter()
-        .map(|a| f.run(a).ok().stdout_bytes.clone())
+        .map(|a| {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            f.run(&a).ok().stdout_bytes.clone()
+        })
         .collect()
 }
 
@@ -76,7 +104,7 @@ fn crash_leftovers_in_the_flat_files_are_cut_back() {
     }
     append(&f.ledger("index"), &[7; 5]);
     append(&f.ledger("tree"), &[9; 40]);
-    assert_eq!(f.records(), 8);
+    assert_eq!(f.records(), SAMPLES);
     assert_eq!(flat_files(&f), flat, "the leftovers were not cut back");
     f.assert_unchanged(&before);
     // The archive takes new records right after the cut, where they belong.
@@ -99,17 +127,21 @@ fn flipped_byte_in_the_flat_files_is_an_index_mismatch_fixed_by_reindex() {
     let flat = flat_files(&pristine);
     let proofs = outputs(&pristine);
     let tree_len = flat[1].len();
-    assert_eq!(flat[0].len(), 8 * 12);
-    assert_eq!(tree_len, (2 * 8 - 1) * 32);
-    // Post-order positions for 8 records (FORMAT.md §7.2): 0 (0,0); 1 (0,1);
-    // 2 (1,0); 3 (0,2); 4 (0,3); 5 (1,1); 6 (2,0); … 14 (3,0).
+    assert_eq!(flat[0].len() as u64, SAMPLES * 12);
+    assert_eq!(tree_len as u64, nodes(SAMPLES) * 32);
+    // Post-order positions for 10 records (FORMAT.md §7.2.2): 0 (0,0);
+    // 1 (0,1); 2 (1,0); 3 (0,2); 4 (0,3); 5 (1,1); 6 (2,0); … 14 (3,0);
+    // 15 (0,8); 16 (0,9); 17 (1,4). The root, (3,0) hashed with (1,4), is not
+    // stored, and every stored node is in some record's proof.
+    assert_eq!(SAMPLES, 10, "the positions below are those of 10 records");
     // (file, byte, the record named by the finding, a record whose proof reads it)
     let cases = [
         ("index", 3 * 12 + 7, 3u64, Some(3)), // record 3's frame offset
         ("index", 5 * 12 + 10, 5, Some(5)),   // record 5's length
         ("tree", 0, 0, Some(1)),              // leaf 0, record 1's sibling
         ("tree", 5 * 32 + 31, 3, Some(0)),    // node (1, 1), completed by record 3
-        ("tree", tree_len - 1, 7, None),      // node (3, 0): the root, in no proof
+        ("tree", 14 * 32, 7, Some(8)),        // node (3, 0), record 8's sibling subtree
+        ("tree", tree_len - 1, 9, Some(0)),   // node (1, 4), the last one stored
     ];
     for (file, off, rec, proof_of) in cases {
         let f = pristine.duplicate();
@@ -133,7 +165,7 @@ fn flipped_byte_in_the_flat_files_is_an_index_mismatch_fixed_by_reindex() {
                 .error(&["index files are damaged", "custody reindex"]);
         }
         let re = f.json(&["reindex"]);
-        assert_eq!(re["records"], 8, "{re}");
+        assert_eq!(re["records"], SAMPLES, "{re}");
         f.assert_verified();
         assert_eq!(flat_files(&f), flat, "{file}@{off}: not rebuilt");
         assert_eq!(outputs(&f), proofs, "{file}@{off}");
@@ -150,36 +182,43 @@ fn lock_free_prove_and_checkpoint_match_the_locked_path() {
     let view = outputs(&f);
     let cp = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
     assert_eq!(cp, fs::read(f.ledger("checkpoint")).unwrap());
+    // view[3] is the proof of this record.
+    let mid = (INIT_RECORDS + 3).to_string();
+    let size = SAMPLES.to_string();
     {
         let _writer = hold_lock(&f);
         assert_eq!(outputs(&f), view, "with the lock held");
         f.run(&["status"]).error(&["in use"]);
         // What the view cannot answer goes to the locked path, which waits its turn.
-        f.run(&["prove", "3", "--size", "8"]).error(&["in use"]);
+        f.run(&["prove", &mid, "--size", &size]).error(&["in use"]);
         f.run(&["checkpoint", "--all"]).error(&["in use"]);
     }
-    for (args, want) in VIEW_REQUESTS.iter().zip(&view) {
+    for (args, want) in view_requests().iter().zip(&view) {
         fs::remove_file(f.ledger("checkpoint")).unwrap();
-        let r = f.run(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = f.run(&args);
         r.ok();
         assert_eq!(&r.stdout_bytes, want, "{args:?} by the locked path");
         assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp, "restored");
     }
     // The locked path, asked explicitly for the latest size, agrees too.
     assert_eq!(
-        f.run(&["prove", "3", "--size", "8"]).ok().stdout_bytes,
+        f.run(&["prove", &mid, "--size", &size]).ok().stdout_bytes,
         view[3]
     );
     // Requests the view leaves to the locked path behave as before.
-    f.run(&["prove", "8"])
-        .error(&["record 8", "the log has 8 records"]);
-    let leaf = f.show("3")["leaf_hash"].as_str().unwrap().to_string();
+    f.run(&["prove", &size]).error(&[
+        &format!("record {SAMPLES}"),
+        &format!("the log has {SAMPLES} records"),
+    ]);
+    let leaf = f.show(&mid)["leaf_hash"].as_str().unwrap().to_string();
     assert_eq!(
         f.run(&["prove", &hex_ref(&leaf, 8)]).ok().stdout_bytes,
         view[3]
     );
-    f.run(&["prove", "--consistency", "5"])
-        .error(&["no checkpoint at tree size 5"]);
+    let between = (INIT_RECORDS + 5).to_string();
+    f.run(&["prove", "--consistency", &between])
+        .error(&[&format!("no checkpoint at tree size {between}")]);
 }
 
 /// A writer has appended records, their index entries and nodes (and is
@@ -205,9 +244,14 @@ fn a_reader_never_sees_entries_beyond_its_checkpoint() {
     append(&f.ledger("tree"), &[0xff; 32 * 4 + 3]);
     assert_eq!(outputs(&f), view);
     // Records beyond the checkpoint are not the view's to prove.
-    f.run(&["prove", "8"]).error(&["in use"]);
-    f.run(&["prove", "--consistency", "0", "13"])
-        .error(&["in use"]);
+    f.run(&["prove", &SAMPLES.to_string()]).error(&["in use"]);
+    f.run(&[
+        "prove",
+        "--consistency",
+        &INIT_RECORDS.to_string(),
+        &(SAMPLES + 5).to_string(),
+    ])
+    .error(&["in use"]);
 }
 
 /// A database of layout 1 (record locations and nodes in sled, no flat
@@ -231,11 +275,12 @@ fn old_layout_database_asks_for_reindex() {
         fs::remove_file(f.ledger(n)).unwrap();
     }
     let doc = sample_leak().join("README.txt");
+    let mid = (INIT_RECORDS + 3).to_string();
     for args in [
         vec!["status"],
         vec!["verify"],
         vec!["checkpoint"],
-        vec!["prove", "3"],
+        vec!["prove", &mid],
         vec!["ingest", s(&doc)],
     ] {
         let line = f.run(&args).error(&["layout 1", "custody reindex"]);
@@ -248,7 +293,8 @@ fn old_layout_database_asks_for_reindex() {
     let r = f.run(&["reindex"]);
     r.ok();
     assert!(
-        r.stdout.contains("8 records, 2 checkpoints"),
+        r.stdout
+            .contains(&format!("{SAMPLES} records, 2 checkpoints")),
         "{}",
         r.stdout
     );
@@ -275,10 +321,10 @@ fn checkpoint_file_stale_missing_or_damaged() {
     let checkpoints = fs::read(f.ledger("checkpoints")).unwrap();
     let (off, len) = frames(&checkpoints)[0];
     let first = &checkpoints[off + 4..off + 4 + len];
-    assert!(first.starts_with(b"dropsite.example/leaks\n0\n"));
+    assert!(first.starts_with(format!("dropsite.example/leaks\n{INIT_RECORDS}\n").as_bytes()));
     // Stale (a crash before the file was replaced), then missing.
     fs::write(f.ledger("checkpoint"), first).unwrap();
-    assert_eq!(f.records(), 8);
+    assert_eq!(f.records(), SAMPLES);
     assert_eq!(fs::read(f.ledger("checkpoint")).unwrap(), cp);
     fs::remove_file(f.ledger("checkpoint")).unwrap();
     f.assert_verified();
@@ -337,7 +383,11 @@ fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
     assert_eq!(checks(&v), ["index_mismatch"], "{v}");
     assert!(v.to_string().contains("ledger/tree has no entry"), "{v}");
     f.run(&["ingest", s(&doc)]).error(&[
-        "ledger/tree holds 14 Merkle nodes but 8 records need 15",
+        &format!(
+            "ledger/tree holds {} Merkle nodes but {SAMPLES} records need {}",
+            nodes(SAMPLES) - 1,
+            nodes(SAMPLES)
+        ),
         "reindex",
     ]);
     assert_eq!(
@@ -364,7 +414,8 @@ fn garbage_flat_files_give_a_bounded_report() {
     assert_eq!(code, FINDING);
     let found = findings_of(&v, "index_mismatch");
     assert_eq!(checks(&v).len(), found.len(), "{v}");
-    // 8 index entries and 15 nodes differ: 16 listed, 7 counted.
+    // 10 index entries and 18 nodes differ: 16 listed, 12 counted.
+    let differ = SAMPLES + nodes(SAMPLES);
     assert_eq!(found.len(), 17, "{v}");
     assert!(found[..16].iter().all(|x| x["subject"]["type"] == "record"));
     assert_eq!(found[16]["subject"]["type"], "archive");
@@ -372,7 +423,7 @@ fn garbage_flat_files_give_a_bounded_report() {
         found[16]["reason"]
             .as_str()
             .unwrap()
-            .starts_with("7 more entries"),
+            .starts_with(&format!("{} more entries", differ - 16)),
         "{v}"
     );
     f.run(&["reindex"]).ok();

@@ -83,7 +83,8 @@ fn append_record(f: &Fixture, rec: &Record) {
 struct World {
     ds: Fixture,
     gu: Fixture,
-    /// A genuine bundle of record 6 for the Guardian.
+    /// A genuine bundle of the seventh sample document (record
+    /// `INIT_RECORDS + 6`) for the Guardian.
     genuine: PathBuf,
 }
 
@@ -92,11 +93,11 @@ impl World {
         let ds = Fixture::with_samples();
         let gu = Fixture::new_as("guardian");
         let genuine = ds.path().join("genuine.bundle");
-        ds.share_to("6", &gu, &genuine);
+        ds.share_to(&(INIT_RECORDS + 6).to_string(), &gu, &genuine);
         World { ds, gu, genuine }
     }
 
-    /// A bundle whose envelope names `name`, signed by Drop Site's log key
+    /// A bundle whose envelope names `name`, signed by Drop Site's admin key
     /// like a genuine one: the share record (appended to Drop Site's log)
     /// commits to that envelope, and `refresh-bundle` proves it.
     fn forge(&self, name: &str, out: &Path) {
@@ -130,8 +131,10 @@ impl World {
         };
         share.envelope = Digest::of(&head.envelope);
         body.index = self.ds.records();
+        // Signed by Drop Site's admin, who signed the genuine one: after the
+        // configuration record the log key signs only checkpoints.
         let key =
-            SignerKey::parse(fs::read_to_string(self.ds.signing_key()).unwrap().trim()).unwrap();
+            SignerKey::parse(fs::read_to_string(self.ds.admin_key()).unwrap().trim()).unwrap();
         let rec = body.sign(&key).unwrap();
         append_record(&self.ds, &rec);
         self.ds.run(&["checkpoint", "--sign"]).ok();
@@ -238,6 +241,10 @@ fn hostile_names_in_a_signed_bundle_are_refused_and_write_nothing() {
         s(&w.ds.vkey()),
     ]);
     assert_eq!(r["name"], "2026-03-14-board-memo.txt");
+    assert_eq!(
+        SAMPLE_FILES[6],
+        "sample-leak/memos/2026-03-14-board-memo.txt"
+    );
     eprintln!("path safety: {tried} hostile envelope names refused");
 }
 
@@ -318,8 +325,10 @@ fn extract_never_writes_into_the_archive_or_through_a_planted_link() {
         (out.clone(), vec![], "is a directory"),
         (out.clone(), vec!["--force"], "is a directory"),
     ];
+    // The fourth sample document.
+    let doc = (INIT_RECORDS + 3).to_string();
     for (target, extra, needle) in &cases {
-        let mut args = vec!["extract", "3", "-i", s(&id), "-o", s(target)];
+        let mut args = vec!["extract", &doc, "-i", s(&id), "-o", s(target)];
         args.extend(extra);
         f.run(&args).error(&[needle]);
         f.assert_unchanged(&before);
@@ -330,14 +339,14 @@ fn extract_never_writes_into_the_archive_or_through_a_planted_link() {
     // With --force a planted link is replaced by the file, never followed.
     let r = f.json(&[
         "extract",
-        "3",
+        &doc,
         "-i",
         s(&id),
         "-o",
         s(&out.join("to-victim")),
         "--force",
     ]);
-    assert_eq!(r["index"], 3);
+    assert_eq!(r["index"], INIT_RECORDS + 3);
     assert!(!out.join("to-victim").is_symlink());
     assert_eq!(
         fs::read(out.join("to-victim")).unwrap(),
@@ -346,7 +355,7 @@ fn extract_never_writes_into_the_archive_or_through_a_planted_link() {
     assert_eq!(fs::read(&victim).unwrap(), b"not to be touched\n");
     f.json(&[
         "extract",
-        "3",
+        &doc,
         "-i",
         s(&id),
         "-o",
@@ -369,7 +378,7 @@ fn regression_extract_refused_inside_the_archive_records_no_access() {
     let before = f.records();
     f.run(&[
         "extract",
-        "3",
+        &(INIT_RECORDS + 3).to_string(),
         "-i",
         s(&f.identity()),
         "-o",

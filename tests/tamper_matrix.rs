@@ -25,6 +25,21 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Records of an archive after `init` and the eight sample documents: the
+/// size of Drop Site's checkpoint after its first ingest.
+const SAMPLES: u64 = INIT_RECORDS + 8;
+
+/// The index of the `k`-th document ingested into a new archive (after the
+/// records `init` writes).
+fn doc(k: usize) -> usize {
+    INIT_RECORDS as usize + k
+}
+
+/// A case label made at run time (labels are `&'static str`).
+fn label(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
 /// The prepared fixture: Drop Site's archive (`ds`) with two ingests, a share
 /// to the Guardian, and the cosignatures of two witnesses on two of its
 /// checkpoints; the Guardian's archive (`gu`), which witnesses Drop Site and
@@ -43,11 +58,12 @@ struct World {
     bundle_old: PathBuf,
     /// A trust store with Drop Site's log key and both witness keys.
     trust: PathBuf,
-    /// Checkpoints Drop Site gave out (`custody checkpoint`): size 8 and the
-    /// latest, size 10, with its two cosignature lines.
+    /// Checkpoints Drop Site gave out (`custody checkpoint`): size `SAMPLES`
+    /// and the latest, size `SAMPLES + 2`, with its two cosignature lines.
     given_out: [PathBuf; 2],
-    /// Record 3's document blob, the first batch's envelope (records 0 to 7)
-    /// and the second's (record 8), as hex addresses.
+    /// Record `doc(3)`'s document blob (and `doc(4)`'s), the first batch's
+    /// envelope (records `doc(0)` to `doc(7)`) and the second's (record
+    /// `doc(8)`), as hex addresses.
     doc_blob: String,
     doc_blob_2: String,
     meta_1: String,
@@ -82,16 +98,21 @@ impl World {
             .ok();
         }
         ds.ingest_samples();
-        // Both witnesses cosign checkpoint 8 (trust on first use).
-        let cp8 = wire("cp8");
-        fs::write(&cp8, &ds.run(&["checkpoint"]).ok().stdout_bytes).unwrap();
+        // Both witnesses cosign checkpoint SAMPLES (trust on first use).
+        let cp_samples = wire("cp-samples");
+        let note = ds.run(&["checkpoint"]).ok().stdout.clone();
+        assert!(
+            note.starts_with(&format!("dropsite.example/leaks\n{SAMPLES}\n")),
+            "{note}"
+        );
+        fs::write(&cp_samples, note).unwrap();
         let cosign = |w: &Fixture, input: &Path, out: &str| {
             let o = wire(out);
             w.run(&["witness", "cosign", s(input), "-o", s(&o)]).ok();
             o
         };
-        let c1 = cosign(&gu, &cp8, "gu-8.cosig");
-        let c2 = cosign(&mag, &cp8, "mag-8.cosig");
+        let c1 = cosign(&gu, &cp_samples, "gu-samples.cosig");
+        let c2 = cosign(&mag, &cp_samples, "mag-samples.cosig");
         with_trust(&ds, &["checkpoint", "add-cosignature", s(&c1), s(&c2)]).ok();
         let ds_old = scratch.path().join("ds-old");
         copy_dir(&ds.dir, &ds_old);
@@ -103,18 +124,21 @@ impl World {
         fs::write(&extra, b"a document that came later\n").unwrap();
         ds.ingest_json(&[s(&extra)]);
         let bundle = wire("memo.bundle");
-        ds.share_to("2", &gu, &bundle);
+        ds.share_to(&doc(2).to_string(), &gu, &bundle);
         let bundle_old = wire("memo-before-refresh.bundle");
         fs::copy(&bundle, &bundle_old).unwrap();
-        // Both witnesses cosign checkpoint 10 given the consistency proof from 8.
-        let proof = wire("consistency-8");
+        // Both witnesses cosign the latest checkpoint (SAMPLES + 2) given the
+        // consistency proof from SAMPLES.
+        let proof = wire("consistency-samples");
         fs::write(
             &proof,
-            &ds.run(&["prove", "--consistency", "8"]).ok().stdout_bytes,
+            &ds.run(&["prove", "--consistency", &SAMPLES.to_string()])
+                .ok()
+                .stdout_bytes,
         )
         .unwrap();
-        let c3 = cosign(&gu, &proof, "gu-10.cosig");
-        let c4 = cosign(&mag, &proof, "mag-10.cosig");
+        let c3 = cosign(&gu, &proof, "gu-latest.cosig");
+        let c4 = cosign(&mag, &proof, "mag-latest.cosig");
         with_trust(&ds, &["checkpoint", "add-cosignature", s(&c3), s(&c4)]).ok();
         with_trust(&ds, &["refresh-bundle", s(&bundle)]).ok();
         with_trust(
@@ -130,18 +154,24 @@ impl World {
         )
         .ok();
 
-        let cp10 = wire("cp10");
+        let cp_latest = wire("cp-latest");
         let latest = ds.run(&["checkpoint"]).ok().stdout.clone();
         assert!(
-            latest.starts_with("dropsite.example/leaks\n10\n"),
+            latest.starts_with(&format!("dropsite.example/leaks\n{}\n", SAMPLES + 2)),
             "{latest}"
         );
         assert_eq!(latest.matches("\n\u{2014} ").count(), 3, "{latest}");
-        fs::write(&cp10, latest).unwrap();
-        let doc_blob = ds.show("3")["blob"].as_str().unwrap().to_string();
-        let doc_blob_2 = ds.show("4")["blob"].as_str().unwrap().to_string();
-        let meta_1 = ds.show("3")["meta"].as_str().unwrap().to_string();
-        let meta_2 = ds.show("8")["meta"].as_str().unwrap().to_string();
+        fs::write(&cp_latest, latest).unwrap();
+        let show = |k: usize, field: &str| {
+            ds.show(&doc(k).to_string())[field]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let doc_blob = show(3, "blob");
+        let doc_blob_2 = show(4, "blob");
+        let meta_1 = show(3, "meta");
+        let meta_2 = show(8, "meta");
         assert_ne!(meta_1, meta_2);
         let w = World {
             ds,
@@ -151,7 +181,7 @@ impl World {
             bundle,
             bundle_old,
             trust,
-            given_out: [cp8, cp10],
+            given_out: [cp_samples, cp_latest],
             doc_blob,
             doc_blob_2,
             meta_1,
@@ -217,7 +247,8 @@ enum Target {
     /// Drop Site's archive.
     Ds,
     /// Drop Site's archive, checked with `verify --since-checkpoint` and the
-    /// checkpoints it gave out (8, and the latest, 10, with its cosignatures).
+    /// checkpoints it gave out (`SAMPLES`, and the latest, `SAMPLES + 2`,
+    /// with its cosignatures).
     DsSince,
     /// The Guardian's archive (received document, witness state).
     Gu,
@@ -429,6 +460,15 @@ fn rm(p: &Path) {
     }
 }
 
+/// Swaps the last two entries of a hop: the document's ingest and share
+/// records (those before them are the actor and configuration records that
+/// carry the signers' keys).
+fn swap_last_two(entries: &mut [Vec<u8>]) {
+    let n = entries.len();
+    assert!(n >= 4, "a hop of {n} entries");
+    entries.swap(n - 2, n - 1);
+}
+
 /// Rewrites the bundle's head (its evidence and envelope), keeping the payload.
 fn edit_bundle(p: &Path, f: impl Fn(&mut BundleHead)) {
     let bytes = fs::read(p).unwrap();
@@ -469,12 +509,13 @@ fn cases() -> Vec<Case> {
         })
     };
 
-    // Records: ledger/records (10 frames: 8 + 1 ingests, 1 share).
+    // Records: ledger/records (12 frames: the actor and config records of
+    // init, 8 + 1 ingests, 1 share). Damage goes to document records.
     let rec = "ledger/records";
     add(
         "record",
         Flip,
-        "a byte in record 1",
+        label(format!("a byte in record {}", doc(1))),
         Ds,
         Finds(&[
             "blob_missing",
@@ -482,7 +523,7 @@ fn cases() -> Vec<Case> {
             "index_mismatch",
             "record_signature",
         ]),
-        Box::new(|c| flip_frame(&c.p(rec), 1)),
+        Box::new(|c| flip_frame(&c.p(rec), doc(1))),
     );
     add(
         "record",
@@ -507,7 +548,7 @@ fn cases() -> Vec<Case> {
     add(
         "record",
         Reorder,
-        "records 1 and 2 swapped",
+        label(format!("records {} and {} swapped", doc(1), doc(2))),
         Ds,
         Finds(&[
             "checkpoint_root",
@@ -515,7 +556,7 @@ fn cases() -> Vec<Case> {
             "index_mismatch",
             "record_index",
         ]),
-        Box::new(|c| edit_frames(&c.p(rec), |v| v.swap(1, 2))),
+        Box::new(|c| edit_frames(&c.p(rec), |v| v.swap(doc(1), doc(2)))),
     );
     add(
         "record",
@@ -528,7 +569,7 @@ fn cases() -> Vec<Case> {
     add(
         "record",
         Delete,
-        "record 4 cut out",
+        label(format!("record {} cut out", doc(4))),
         Ds,
         Finds(&[
             "blob_unreferenced",
@@ -538,19 +579,19 @@ fn cases() -> Vec<Case> {
         ]),
         Box::new(|c| {
             edit_frames(&c.p(rec), |v| {
-                v.remove(4);
+                v.remove(doc(4));
             })
         }),
     );
     add(
         "record",
         Duplicate,
-        "record 3 appended again",
+        label(format!("record {} appended again", doc(3))),
         Ds,
         Finds(&["checkpoint_missing", "index_mismatch", "record_index"]),
         Box::new(|c| {
             edit_frames(&c.p(rec), |v| {
-                let r = v[3].clone();
+                let r = v[doc(3)].clone();
                 v.push(r);
             })
         }),
@@ -569,10 +610,10 @@ fn cases() -> Vec<Case> {
     add(
         "record location",
         Flip,
-        "a byte of entry 2",
+        label(format!("a byte of entry {}", doc(2))),
         Ds,
         Finds(&["index_mismatch"]),
-        Box::new(|c| flip_byte(&c.p(idx), 12 * 2 + 7)),
+        Box::new(|c| flip_byte(&c.p(idx), 12 * doc(2) + 7)),
     );
     add(
         "record location",
@@ -585,10 +626,10 @@ fn cases() -> Vec<Case> {
     add(
         "record location",
         Reorder,
-        "entries 1 and 2 swapped",
+        label(format!("entries {} and {} swapped", doc(1), doc(2))),
         Ds,
         Finds(&["index_mismatch"]),
-        Box::new(|c| swap_entries(&c.p(idx), 12, 1, 2)),
+        Box::new(|c| swap_entries(&c.p(idx), 12, doc(1), doc(2))),
     );
     add(
         "record location",
@@ -601,10 +642,10 @@ fn cases() -> Vec<Case> {
     add(
         "record location",
         Duplicate,
-        "entry 3 appended again",
+        label(format!("entry {} appended again", doc(3))),
         Ds,
         Repaired("ledger/index", CRASH_TAIL),
-        Box::new(|c| dup_entry(&c.p(idx), 12, 3)),
+        Box::new(|c| dup_entry(&c.p(idx), 12, doc(3))),
     );
     add(
         "record location",
@@ -666,12 +707,13 @@ fn cases() -> Vec<Case> {
         Box::new(|c| copy_over(&c.old(Ds, tree), &c.p(tree))),
     );
 
-    // Checkpoints: ledger/checkpoints (sizes 0, 8, 9, 10).
+    // Checkpoints: ledger/checkpoints (sizes INIT_RECORDS, SAMPLES,
+    // SAMPLES + 1, SAMPLES + 2).
     let cps = "ledger/checkpoints";
     add(
         "checkpoint",
         Flip,
-        "a byte of checkpoint 8's note",
+        label(format!("a byte of checkpoint {SAMPLES}'s note")),
         Ds,
         Finds(&["checkpoint_signature", "index_mismatch"]),
         Box::new(|c| flip_frame(&c.p(cps), 1)),
@@ -703,7 +745,7 @@ fn cases() -> Vec<Case> {
     add(
         "checkpoint",
         Reorder,
-        "checkpoints 8 and 9 swapped",
+        label(format!("checkpoints {SAMPLES} and {} swapped", SAMPLES + 1)),
         Ds,
         Finds(&["checkpoint_consistency", "index_mismatch"]),
         Box::new(|c| edit_frames(&c.p(cps), |v| v.swap(1, 2))),
@@ -719,7 +761,7 @@ fn cases() -> Vec<Case> {
     add(
         "checkpoint",
         Delete,
-        "checkpoint 9 cut out",
+        label(format!("checkpoint {} cut out", SAMPLES + 1)),
         Ds,
         Finds(&["index_mismatch"]),
         Box::new(|c| {
@@ -731,7 +773,7 @@ fn cases() -> Vec<Case> {
     add(
         "checkpoint",
         Duplicate,
-        "checkpoint 8 appended again",
+        label(format!("checkpoint {SAMPLES} appended again")),
         Ds,
         Finds(&["checkpoint_consistency", "index_mismatch"]),
         Box::new(|c| {
@@ -758,7 +800,10 @@ fn cases() -> Vec<Case> {
         "a byte of the root line",
         Ds,
         Finds(&["index_mismatch"]),
-        Box::new(|c| flip_byte(&c.p(latest), "dropsite.example/leaks\n10\n".len() + 4)),
+        Box::new(|c| {
+            let head = format!("dropsite.example/leaks\n{}\n", SAMPLES + 2);
+            flip_byte(&c.p(latest), head.len() + 4)
+        }),
     );
     add(
         "latest checkpoint",
@@ -815,7 +860,8 @@ fn cases() -> Vec<Case> {
         Box::new(|c| copy_over(&c.old(Ds, latest), &c.p(latest))),
     );
 
-    // Witness cosignatures: ledger/cosignatures (4 frames: sizes 8, 8, 10, 10).
+    // Witness cosignatures: ledger/cosignatures (4 frames: sizes SAMPLES,
+    // SAMPLES, SAMPLES + 2, SAMPLES + 2).
     let cos = "ledger/cosignatures";
     add(
         "cosignature",
@@ -897,7 +943,7 @@ fn cases() -> Vec<Case> {
     add(
         "blob",
         Flip,
-        "a byte of record 3's blob",
+        label(format!("a byte of record {}'s blob", doc(3))),
         Ds,
         Finds(&["blob_hash"]),
         Box::new(|c| flip_at(&c.blob(&c.w.doc_blob), |n| n / 2)),
@@ -905,7 +951,7 @@ fn cases() -> Vec<Case> {
     add(
         "blob",
         Truncate,
-        "the last 16 bytes of record 3's blob",
+        label(format!("the last 16 bytes of record {}'s blob", doc(3))),
         Ds,
         Finds(&["blob_hash"]),
         Box::new(|c| truncate_by(&c.blob(&c.w.doc_blob), 16)),
@@ -913,7 +959,11 @@ fn cases() -> Vec<Case> {
     add(
         "blob",
         Reorder,
-        "the blobs of records 3 and 4 swapped",
+        label(format!(
+            "the blobs of records {} and {} swapped",
+            doc(3),
+            doc(4)
+        )),
         Ds,
         Finds(&["blob_hash"]),
         Box::new(|c| {
@@ -926,7 +976,7 @@ fn cases() -> Vec<Case> {
     add(
         "blob",
         Delete,
-        "record 3's blob removed",
+        label(format!("record {}'s blob removed", doc(3))),
         Ds,
         Finds(&["blob_missing"]),
         Box::new(|c| rm(&c.blob(&c.w.doc_blob))),
@@ -934,7 +984,10 @@ fn cases() -> Vec<Case> {
     add(
         "blob",
         Duplicate,
-        "record 3's blob copied under a stray name",
+        label(format!(
+            "record {}'s blob copied under a stray name",
+            doc(3)
+        )),
         Ds,
         Finds(&["blob_unreferenced"]),
         Box::new(|c| {
@@ -1140,13 +1193,13 @@ fn cases() -> Vec<Case> {
     add(
         "evidence",
         Reorder,
-        "the hop's two entries swapped",
+        "the hop's ingest and share entries swapped",
         Gu,
         Finds(&["evidence"]),
         Box::new(|c| {
             let p = c.evidence();
             let mut e = Evidence::parse(&fs::read(&p).unwrap()).unwrap();
-            e.hops[0].entries.swap(0, 1);
+            swap_last_two(&mut e.hops[0].entries);
             fs::write(&p, e.encode()).unwrap();
         }),
     );
@@ -1188,8 +1241,8 @@ fn cases() -> Vec<Case> {
         }),
     );
 
-    // The Guardian's witness state: witness/history (checkpoints 8 and 10 of
-    // Drop Site) and witness/config.toml.
+    // The Guardian's witness state: witness/history (checkpoints SAMPLES and
+    // SAMPLES + 2 of Drop Site) and witness/config.toml.
     let hist = "witness/history";
     let wcfg = "witness/config.toml";
     add(
@@ -1318,10 +1371,10 @@ fn cases() -> Vec<Case> {
     add(
         "bundle",
         Reorder,
-        "the hop's two entries swapped",
+        "the hop's ingest and share entries swapped",
         Bundle,
         Finds(&["bundle_format", "hop_link"]),
-        Box::new(|c| edit_bundle(&c.at, |h| h.evidence.hops[0].entries.swap(0, 1))),
+        Box::new(|c| edit_bundle(&c.at, |h| swap_last_two(&mut h.evidence.hops[0].entries))),
     );
     add(
         "bundle",
@@ -1339,7 +1392,7 @@ fn cases() -> Vec<Case> {
         Finds(&["bundle_format"]),
         Box::new(|c| {
             edit_bundle(&c.at, |h| {
-                let x = h.evidence.hops[0].entries[1].clone();
+                let x = h.evidence.hops[0].entries.last().unwrap().clone();
                 h.evidence.hops[0].entries.push(x);
             })
         }),
@@ -1479,38 +1532,40 @@ fn verify_since(f: &Fixture, files: &[&Path]) -> (i32, serde_json::Value) {
 #[test]
 fn since_checkpoint_catches_a_whole_archive_rolled_back() {
     let f = Fixture::with_samples();
-    let cp8 = save_checkpoint(&f, "cp8");
+    let (old, new) = (SAMPLES, SAMPLES + 2);
+    let cp_old = save_checkpoint(&f, "cp-old");
     let aside = f.path().join("aside");
     copy_dir(&f.dir, &aside);
     ingest_docs(&f, "later", &["a later document", "and another"]);
-    let cp10 = save_checkpoint(&f, "cp10");
+    let cp_new = save_checkpoint(&f, "cp-new");
     // The archive holds both checkpoints it gave out.
-    let (code, v) = verify_since(&f, &[&cp8, &cp10]);
+    let (code, v) = verify_since(&f, &[&cp_old, &cp_new]);
     assert_eq!(code, OK, "{v}");
 
     // Restore the old copy: every file agrees with the others.
     fs::remove_dir_all(&f.dir).unwrap();
     copy_dir(&aside, &f.dir);
     f.assert_verified();
-    let (code, v) = verify_since(&f, &[&cp8]);
-    assert_eq!(code, OK, "the old copy does hold checkpoint 8: {v}");
-    let (code, v) = verify_since(&f, &[&cp8, &cp10]);
+    let (code, v) = verify_since(&f, &[&cp_old]);
+    assert_eq!(code, OK, "the old copy does hold checkpoint {old}: {v}");
+    let (code, v) = verify_since(&f, &[&cp_old, &cp_new]);
     assert_eq!(code, FINDING);
     assert_eq!(checks(&v), ["rollback"], "{v}");
     let fnd = findings_of(&v, "rollback")[0];
     assert_eq!(
         fnd["subject"],
-        serde_json::json!({"type": "checkpoint", "id": 10})
+        serde_json::json!({"type": "checkpoint", "id": new})
     );
     let reason = fnd["reason"].as_str().unwrap();
     assert!(
-        reason.contains("covers 10 records, the archive holds 8"),
+        reason.contains(&format!("covers {new} records, the archive holds {old}")),
         "{reason}"
     );
-    let r = f.run(&["verify", "--since-checkpoint", s(&cp10)]);
+    let r = f.run(&["verify", "--since-checkpoint", s(&cp_new)]);
     r.code(FINDING);
     assert!(
-        r.stdout.contains("FAIL checkpoint at size 10: rollback: "),
+        r.stdout
+            .contains(&format!("FAIL checkpoint at size {new}: rollback: ")),
         "{}",
         r.stdout
     );
@@ -1521,11 +1576,11 @@ fn since_checkpoint_catches_a_whole_archive_rolled_back() {
     let g = Fixture::with_samples();
     let old_cps = fs::read(g.ledger("checkpoints")).unwrap();
     ingest_docs(&g, "later", &["a later document"]);
-    let cp9 = save_checkpoint(&g, "cp9");
+    let cp_later = save_checkpoint(&g, "cp-later");
     fs::write(g.ledger("checkpoints"), old_cps).unwrap();
     fs::remove_dir_all(g.dir.join("db")).unwrap();
     g.run(&["reindex"]).ok();
-    let (code, v) = verify_since(&g, &[&cp9]);
+    let (code, v) = verify_since(&g, &[&cp_later]);
     assert_eq!(code, FINDING);
     let mut got = checks(&v);
     got.sort();
@@ -1535,7 +1590,7 @@ fn since_checkpoint_catches_a_whole_archive_rolled_back() {
         .unwrap()
         .to_string();
     assert!(
-        reason.contains("latest checkpoint (size 8) is older"),
+        reason.contains(&format!("latest checkpoint (size {old}) is older")),
         "{reason}"
     );
 }
@@ -1571,7 +1626,7 @@ fn since_checkpoint_of_another_log_or_not_signed_is_an_error() {
     let r = f.run(&["verify", "--since-checkpoint", s(&theirs)]);
     r.error(&["guardian-cp", "not of this archive's log"]);
     // This log's checkpoint with its signature altered.
-    let mine = save_checkpoint(&f, "cp8");
+    let mine = save_checkpoint(&f, "cp-samples");
     let mut forged = fs::read_to_string(&mine).unwrap().into_bytes();
     let at = forged.len() - 10;
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
