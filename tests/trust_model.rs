@@ -459,7 +459,7 @@ fn a_config_set_killed_after_its_record_is_finished_by_the_next_open() {
     assert!(!f.dir.join("custody.toml.next").exists());
 }
 
-/// An archive made by custody before separation of duties (format 1: the
+/// An archive made by custody before separation of duties (the
 /// log key signed records), with an editor `ed` and a journalist `jo`.
 fn legacy() -> (Fixture, PathBuf) {
     let f = Fixture::uninit();
@@ -491,7 +491,7 @@ fn an_archive_of_format_1_verifies_read_only_until_upgraded() {
     ] {
         let mut c = f.cmd();
         c.current_dir(repo()).args(&args);
-        run(c).code(2).error(&["format 1", "custody upgrade"]);
+        run(c).code(2).error(&["before separation of duties", "custody upgrade"]);
         f.assert_unchanged(&before);
     }
     // One command moves it forward.

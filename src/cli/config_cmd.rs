@@ -1,6 +1,6 @@
 //! `config show|set` and `upgrade`: the archive's configuration as signed
 //! ledger records (FORMAT.md §4.15), and the one-time move of an archive of
-//! format 1 to separation of duties (FORMAT.md §4.14).
+//! made before separation of duties (FORMAT.md §4.14).
 
 use std::path::PathBuf;
 
@@ -93,7 +93,7 @@ fn print_view(ctx: &Ctx, v: &ConfigView) {
         (Some(i), Some(t)) => ctx.out.line(&format!("configuration record {i} ({t})")),
         _ => ctx
             .out
-            .line("no configuration record: an archive of format 1 (run `custody upgrade`)"),
+            .line("no configuration record: made before separation of duties (run `custody upgrade`)"),
     }
     for r in &v.recipients {
         ctx.out.line(&format!("recipient:       {r}"));
@@ -259,8 +259,8 @@ fn set(ctx: &Ctx, s: SetArgs) -> Result<i32, StoreError> {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Moves an archive made before separation of duties (format 1, where the log key
-signs records) forward, once: the whole ledger is verified first; then the log
+Moves an archive made before separation of duties (no configuration record;
+the log key signed its records) forward, once: the whole ledger is verified first; then the log
 key adds --admin-key's holder as an admin (unless they already are one), the
 admin signs the archive's first configuration record (custody.toml's recipients
 and publication approvals), and the log key signs a checkpoint. From then on
@@ -293,6 +293,7 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
     }
     let admin = ctx.load_signer(&a.admin_key)?;
     let mut arch = ctx.open()?;
+    arch.check_before_write()?;
     if let Some(at) = arch.configured_at()? {
         return Err(StoreError::Input(format!(
             "the archive is already configured (record {at}); nothing to upgrade"

@@ -142,7 +142,7 @@ enum Command {
     Reindex,
     /// Show or change the archive's configuration (recipients, approvals, policies), a signed record.
     Config(config_cmd::ConfigArgs),
-    /// Move an archive of format 1 (the log key signs records) to separation of duties, once.
+    /// Move an archive made before separation of duties (the log key signs records) forward, once.
     Upgrade(config_cmd::UpgradeArgs),
     /// Remove blobs and objects no record names (incl. interrupted uploads).
     Gc(blob_cmds::GcArgs),
@@ -194,12 +194,15 @@ impl Ctx {
     /// Opens the archive for a command that appends records, signed by the
     /// actor whose key is `--key`, `CUSTODY_KEY` or custody.toml's `key`
     /// (FORMAT.md §4.14: the log key signs checkpoints only). An archive of
-    /// format 1 (no `config` record) is read-only until `custody upgrade`.
+    /// made before separation of duties (no `config` record) is read-only
+    /// until `custody upgrade`.
     pub(crate) fn open_as_actor(&self) -> Result<Archive, StoreError> {
         let mut a = self.open()?;
+        // The ledger verifies before anything else is read from it (FORMAT.md §4.14).
+        a.check_before_write()?;
         let Some(since) = a.configured_at()? else {
             return Err(StoreError::Input(format!(
-                "{} is an archive of format 1, where the log key signs records: it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (README, \"Separation of duties\")",
+                "{} was made before separation of duties (it has no configuration record; the log key signed its records): it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (README, \"Separation of duties\")",
                 a.root().display()
             )));
         };

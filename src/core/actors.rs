@@ -3,7 +3,7 @@
 //!
 //! The state is rebuilt by replaying the log's `actor` and `config` records
 //! in order; a record is authorized against the state *before* it. Until the
-//! log's first `config` record (archives of format 1, and the first record of
+//! log's first `config` record (archives made before separation of duties, and the first record of
 //! a new archive, which adds its first administrator) the log key (the
 //! archive's owner) may sign every kind except `approve` and `config`; from
 //! that record on the log key signs checkpoints only and every record is an
@@ -203,7 +203,7 @@ impl Actors {
     }
 
     /// Index of the log's first `config` record: from it on every record is
-    /// signed by an actor (FORMAT.md §4.14). `None` for a log of format 1.
+    /// signed by an actor (FORMAT.md §4.14). `None` for a log made before separation of duties.
     pub fn configured_at(&self) -> Option<u64> {
         self.configured_at
     }

@@ -134,7 +134,7 @@ impl Archive {
 
     /// The roles the archive requires to approve a document for publication:
     /// the latest `config` record's (FORMAT.md §4.15); for an archive of
-    /// format 1, which has none, `custody.toml`'s.
+    /// made before separation of duties, which has none, `custody.toml`'s.
     pub fn required_approvals(&self) -> Result<Vec<Role>, StoreError> {
         Ok(match self.ledger_config()? {
             Some((_, c)) => c.approvals,
@@ -143,21 +143,21 @@ impl Archive {
     }
 
     /// The latest `config` record that was authorized (FORMAT.md §4.15), with
-    /// its index; `None` for an archive of format 1.
+    /// its index; `None` for an archive made before separation of duties.
     pub fn ledger_config(&self) -> Result<Option<(u64, ArchiveConfig)>, StoreError> {
         let a = self.actors_at(self.db.size()?)?;
         Ok(a.config().map(|(i, c)| (i, c.clone())))
     }
 
     /// Index of the first `config` record: from there on every record is an
-    /// actor's (FORMAT.md §4.14). `None`: an archive of format 1.
+    /// actor's (FORMAT.md §4.14). `None`: an archive made before separation of duties.
     pub fn configured_at(&self) -> Result<Option<u64>, StoreError> {
         Ok(self.actors_at(self.db.size()?)?.configured_at())
     }
 
     /// Why `custody.toml` disagrees with the latest `config` record, if it
     /// does (FORMAT.md §7.4: the file is a cache of the ledger). Nothing to
-    /// compare for an archive of format 1.
+    /// compare for an archive made before separation of duties.
     pub(crate) fn config_disagreement(&self) -> Result<Option<String>, StoreError> {
         let Some((at, c)) = self.ledger_config()? else {
             return Ok(None);
@@ -363,8 +363,11 @@ impl Archive {
     /// that no checkpoint covers yet (an interrupted command's) are thus
     /// checked before any checkpoint covers them. Any finding but
     /// `checkpoint_missing` refuses the write.
-    pub fn check_before_write(&self) -> Result<(), StoreError> {
+    pub fn check_before_write(&mut self) -> Result<(), StoreError> {
         self.ensure_writable()?;
+        if self.write_checked {
+            return Ok(());
+        }
         let opts = crate::store::verify::VerifyOptions {
             deep: None,
             since: &[],
@@ -390,6 +393,8 @@ impl Archive {
                 config: f.check == crate::core::report::Check::Config,
             });
         }
+        // This process holds the lock: only its own, checked, writes follow.
+        self.write_checked = true;
         Ok(())
     }
 }

@@ -214,6 +214,8 @@ pub struct Archive {
     /// Where document blobs are kept: `blobs` itself, or an object store (FORMAT.md §7.7).
     pub(crate) docs: Blobs,
     pub(crate) damaged: Option<String>,
+    /// Set once [`Archive::check_before_write`] passed in this process.
+    pub(crate) write_checked: bool,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
     pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
     _lock: File,
@@ -675,6 +677,7 @@ impl Archive {
             blobs,
             docs,
             damaged: None,
+            write_checked: false,
             actor: None,
             _lock: lock,
         };
