@@ -491,7 +491,9 @@ fn an_archive_of_format_1_verifies_read_only_until_upgraded() {
     ] {
         let mut c = f.cmd();
         c.current_dir(repo()).args(&args);
-        run(c).code(2).error(&["before separation of duties", "custody upgrade"]);
+        run(c)
+            .code(2)
+            .error(&["before separation of duties", "custody upgrade"]);
         f.assert_unchanged(&before);
     }
     // One command moves it forward.
@@ -520,4 +522,61 @@ fn an_archive_of_format_1_verifies_read_only_until_upgraded() {
         .code(2)
         .error(&["already configured"]);
     f.assert_verified();
+}
+
+/// Issue 14 item 4: the archive's configured policies apply unless a flag
+/// overrides them, and an override says so.
+#[test]
+fn the_archives_policies_apply_by_default() {
+    let f = Fixture::with_samples();
+    let wv = fs::read_to_string(f.other_keys("972mag").join("witness.vkey")).unwrap();
+    let dv = fs::read_to_string(f.vkey()).unwrap();
+    let policy = f.path().join("witnessed.policy");
+    fs::write(
+        &policy,
+        format!("log {}\nwitness mag {}\nquorum mag\n", dv.trim(), wv.trim()),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    f.json(&["config", "set", "--own-policy", p, "--partner-policy", p]);
+    let cfg = f.json(&["config", "show"]);
+    assert!(cfg["own_policy"].as_str().unwrap().contains("quorum mag"));
+    // This log's own checkpoint has no cosignature: verify now says so.
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, 1);
+    assert_checks(&v, &["witness_quorum"]);
+    // A flag overrides it, with a warning.
+    let mut c = f.cmd();
+    c.args(["verify", "--quorum", "0"]);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("overrides the archive's own policy (configuration record"),
+        "{}",
+        r.stderr
+    );
+    // A partner's bundle that no witness cosigned is refused by default.
+    let g = Fixture::new_as("guardian");
+    let gv = fs::read_to_string(g.vkey()).unwrap();
+    let gp = f.path().join("guardian.policy");
+    fs::write(
+        &gp,
+        format!("log {}\nwitness mag {}\nquorum mag\n", gv.trim(), wv.trim()),
+    )
+    .unwrap();
+    f.json(&["config", "set", "--partner-policy", gp.to_str().unwrap()]);
+    g.ingest_json(&[repo().join("README.md").to_str().unwrap()]);
+    let bundle = f.path().join("from-guardian.bundle");
+    g.share_to(&INIT_RECORDS.to_string(), &f, &bundle);
+    let before = f.snapshot();
+    let r = f.run(&[
+        "receive",
+        bundle.to_str().unwrap(),
+        "-i",
+        f.identity().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("witness_quorum"), "{}", r.stdout);
+    same_files(&f, &before);
 }

@@ -459,8 +459,14 @@ impl VerifyObserver for VerifyUi<'_> {
 }
 
 pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
-    let policy = ctx.policy(&a.policy)?;
     let arch = Archive::open_for_scan(&ctx.archive_dir()?)?;
+    // This log's own cosigning requirement (FORMAT.md §4.15), unless overridden.
+    let own = arch
+        .archived_policies()
+        .ok()
+        .flatten()
+        .map(|(i, _, o)| (i, o));
+    let policy = ctx.policy_or_archived(&a.policy, own, "own")?;
     let ids = if a.deep {
         Some(ctx.load_identities(&a.identity)?)
     } else {

@@ -87,7 +87,8 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
         (None, Some(f)) => (arch.find_by_content(f, log.as_ref(), ids.as_ref())?, "file"),
         (None, None) => return Err(StoreError::Input("give a REF or --file".into())),
     };
-    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
+    let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let report = trust.with(|t| {
         arch.audit(
             target,

@@ -91,9 +91,9 @@ fn print_view(ctx: &Ctx, v: &ConfigView) {
     }
     match (v.record, &v.time) {
         (Some(i), Some(t)) => ctx.out.line(&format!("configuration record {i} ({t})")),
-        _ => ctx
-            .out
-            .line("no configuration record: made before separation of duties (run `custody upgrade`)"),
+        _ => ctx.out.line(
+            "no configuration record: made before separation of duties (run `custody upgrade`)",
+        ),
     }
     for r in &v.recipients {
         ctx.out.line(&format!("recipient:       {r}"));
@@ -205,7 +205,10 @@ fn set(ctx: &Ctx, s: SetArgs) -> Result<i32, StoreError> {
     let recipients = if s.recipients.is_empty() {
         None
     } else {
-        Some(super::archive_cmds::parse_recipients("--recipient", &s.recipients)?)
+        Some(super::archive_cmds::parse_recipients(
+            "--recipient",
+            &s.recipients,
+        )?)
     };
     let approvals = s.approvals.as_deref().map(parse_approvals).transpose()?;
     let partner = s

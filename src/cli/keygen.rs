@@ -98,11 +98,12 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     });
     // The first administrator's personal key: separation of duties (FORMAT.md
     // §4.14) needs a key other than the log key to sign records.
-    let admin = SignerKey::generate(&aname)
-        .map_err(|e| StoreError::Input(format!(
+    let admin = SignerKey::generate(&aname).map_err(|e| {
+        StoreError::Input(format!(
             "invalid admin key name {}: {e}",
             crate::core::redact::quote(&aname)
-        )))?;
+        ))
+    })?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;

@@ -98,6 +98,34 @@ impl Ctx {
         }
     }
 
+    /// The policy the options ask for or, when they ask for none, the one
+    /// the archive's latest configuration record sets (FORMAT.md §4.15:
+    /// `archived` is its index and policy text). Options that override a
+    /// policy the archive sets print a warning.
+    pub(crate) fn policy_or_archived(
+        &self,
+        args: &PolicyArgs,
+        archived: Option<(u64, String)>,
+        what: &str,
+    ) -> Result<Option<Policy>, StoreError> {
+        let archived = archived.filter(|(_, t)| !t.is_empty());
+        match (self.policy(args)?, archived) {
+            (Some(p), Some((at, _))) => {
+                self.out.warn(&format!(
+                    "the command line overrides the archive's {what} policy (configuration record {at})"
+                ));
+                Ok(Some(p))
+            }
+            (Some(p), None) => Ok(Some(p)),
+            (None, Some((at, text))) => Policy::parse(&text).map(Some).map_err(|e| {
+                StoreError::Input(format!(
+                    "the archive's {what} policy (configuration record {at}) does not parse: {e}; replace it with `custody config set`"
+                ))
+            }),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The policy the options ask for; `None` when no quorum is requested.
     pub(crate) fn policy(&self, args: &PolicyArgs) -> Result<Option<Policy>, StoreError> {
         if let Some(p) = &args.policy {

@@ -40,7 +40,14 @@ pub(crate) struct TrustSet {
 }
 
 impl TrustSet {
-    pub(crate) fn from_args(ctx: &Ctx, a: &TrustArgs) -> Result<TrustSet, StoreError> {
+    /// `archived`: the partners' policy of the archive the command runs in
+    /// (index of its configuration record, text), applied when `a` asks for
+    /// no quorum.
+    pub(crate) fn from_args(
+        ctx: &Ctx,
+        a: &TrustArgs,
+        archived: Option<(u64, String)>,
+    ) -> Result<TrustSet, StoreError> {
         let store = ctx.trust_store()?;
         let mut logs = store.log_keys();
         for t in &a.trust {
@@ -53,7 +60,7 @@ impl TrustSet {
             }
             logs.push(k);
         }
-        let policy = ctx.policy(&a.policy)?;
+        let policy = ctx.policy_or_archived(&a.policy, archived, "partners'")?;
         let witnesses = match &policy {
             Some(p) => {
                 logs.extend(p.log_keys().iter().cloned());
@@ -344,8 +351,18 @@ fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
     }
 }
 
+/// The partners' policy of the archive at `root`, if it sets one.
+pub(crate) fn partners_policy(
+    root: Option<&std::path::Path>,
+) -> Result<Option<(u64, String)>, StoreError> {
+    let Some(root) = root else {
+        return Ok(None);
+    };
+    let arch = crate::store::Archive::open(root)?;
+    Ok(arch.archived_policies()?.map(|(i, p, _)| (i, p)))
+}
+
 pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> {
-    let trust = TrustSet::from_args(ctx, &a.trust)?;
     let ids = if a.identity.is_empty() {
         None
     } else {
@@ -357,6 +374,7 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<i32, StoreError> 
         .archive_dir()
         .ok()
         .filter(|r| crate::store::archive::is_archive(r));
+    let trust = TrustSet::from_args(ctx, &a.trust, partners_policy(root.as_deref())?)?;
     let pb = ctx.out.progress(0, true, "verify");
     let r = trust.with(|t| {
         bundle_file::verify_bundle(&a.file, t, ids.as_ref(), root.as_deref(), &mut |n| {
@@ -403,7 +421,8 @@ pub struct ReceiveArgs {
 
 pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
+    let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let pb = ctx.out.progress(0, true, "receive");
@@ -460,7 +479,8 @@ pub struct TraceArgs {
 
 pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
-    let trust = TrustSet::from_args(ctx, &a.trust)?;
+    let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
+    let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let i = arch.resolve(&a.reference)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
     let h = arch.check_held(&t.hops)?;

@@ -164,7 +164,11 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
     }
     let src = Remote::open(&Location::parse(&a.src)?, &a.s3.settings())?;
     let trust = ctx.trust_store().ok();
-    let policy = ctx.policy(&a.policy)?;
+    let policy = ctx.policy_or_archived(
+        &a.policy,
+        super::share_cmds::partners_policy(Some(&root))?,
+        "partners'",
+    )?;
     let keys = match &a.vkey {
         Some(v) => vec![read_vkey("--vkey", v, trust.as_ref())?],
         None => {

@@ -149,6 +149,14 @@ impl Archive {
         Ok(a.config().map(|(i, c)| (i, c.clone())))
     }
 
+    /// The partners' and this log's own witness policies of the latest
+    /// `config` record (FORMAT.md §4.15), with its index.
+    pub fn archived_policies(&self) -> Result<Option<(u64, String, String)>, StoreError> {
+        Ok(self
+            .ledger_config()?
+            .map(|(i, c)| (i, c.partner_policy, c.own_policy)))
+    }
+
     /// Index of the first `config` record: from there on every record is an
     /// actor's (FORMAT.md §4.14). `None`: an archive made before separation of duties.
     pub fn configured_at(&self) -> Result<Option<u64>, StoreError> {
