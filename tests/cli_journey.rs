@@ -362,15 +362,55 @@ fn prove_and_verify_proof() {
         c.arg("verify-proof").arg(file).arg("--trust").arg(trust);
         run(c)
     };
+    // The record is the admin's: without its key, the output says the
+    // signature was not checked; with --signer, that it verifies.
+    let admin_id = fs::read_to_string(f.keys.join("admin.vkey"))
+        .unwrap()
+        .split('+')
+        .nth(1)
+        .unwrap()
+        .to_string();
     let ok = check(f.vkey().to_str().unwrap(), &proof);
     ok.ok();
     assert_eq!(
         ok.stdout,
         format!(
-            "verified: record {} is included in {ORIGIN} at size {WITH_SAMPLES}\n",
+            "verified: record {} is included in {ORIGIN} at size {WITH_SAMPLES}\nits signature by key ID {admin_id} (an actor's) was not checked: give --signer VKEY to check it\n",
             doc(5)
         )
     );
+    let mut c = custody();
+    c.arg("verify-proof")
+        .arg(&proof)
+        .arg("--trust")
+        .arg(f.vkey())
+        .arg("--signer")
+        .arg(f.keys.join("admin.vkey"))
+        .arg("--json");
+    let j = run(c).ok().json();
+    assert_eq!(j["signature_checked"], true, "{j}");
+    // A spoiled record signature is a record_signature finding with --signer.
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut rec = b64(lines[1].strip_prefix("extra ").unwrap());
+    let n = rec.len();
+    rec[n - 10] ^= 1;
+    let mut spoiled: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+    spoiled[1] = format!(
+        "extra {}",
+        base64::engine::general_purpose::STANDARD.encode(&rec)
+    );
+    let sp = f.path().join("spoiled.tlog-proof");
+    fs::write(&sp, spoiled.join("\n")).unwrap();
+    let mut c = custody();
+    c.arg("verify-proof")
+        .arg(&sp)
+        .arg("--trust")
+        .arg(f.vkey())
+        .arg("--signer")
+        .arg(f.keys.join("admin.vkey"));
+    let r = run(c);
+    r.code(FINDING);
+    assert!(r.stdout.contains("record_signature"), "{}", r.stdout);
     // The vkey given as text works as well.
     let vtext = fs::read_to_string(f.vkey()).unwrap();
     check(vtext.trim(), &proof).ok();
@@ -384,7 +424,8 @@ fn prove_and_verify_proof() {
         "{}",
         bad.stdout
     );
-    assert!(bad.stdout.contains("record_signature"), "{}", bad.stdout);
+    // (the record is not the Guardian's key's: its signature is not checked)
+    assert!(!bad.stdout.contains("record_signature"), "{}", bad.stdout);
 
     // A tampered proof hash.
     let lines: Vec<&str> = text.split('\n').collect();
