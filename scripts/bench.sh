@@ -98,8 +98,8 @@ log "work dir: $W"
 # TEST-ONLY keys (keys-example/README.md); copied so chmod 600 does not touch the repo.
 rm -rf "$W/keys"
 mkdir -p "$W/keys"
-cp keys-example/dropsite/{signing.key,signing.vkey,identity.age,recipient.txt} "$W/keys/"
-chmod 600 "$W/keys/signing.key" "$W/keys/identity.age"
+cp keys-example/dropsite/{signing.key,signing.vkey,admin.key,identity.age,recipient.txt} "$W/keys/"
+chmod 600 "$W/keys/signing.key" "$W/keys/admin.key" "$W/keys/identity.age"
 RECIPIENT=$(grep -m1 '^age1' "$W/keys/recipient.txt")
 rm -f "$W/keys/minisign.key" "$W/keys/minisign.pub"
 minisign -G -W -p "$W/keys/minisign.pub" -s "$W/keys/minisign.key" >/dev/null
@@ -173,7 +173,7 @@ settle() { sync; sleep "${SETTLE_S:-30}"; }
 # fresh_archive DIR: a new custody archive with the dropsite keys.
 fresh_archive() {
     rm -rf "$1"
-    "$CUSTODY" -q init "$1" --signing-key "$W/keys/signing.key" \
+    "$CUSTODY" -q init "$1" --signing-key "$W/keys/signing.key" --admin-key "$W/keys/admin.key" \
         --recipient "$W/keys/recipient.txt" >/dev/null
 }
 
@@ -224,7 +224,7 @@ if ((LEDGER_N > 0)); then
     rm -rf "$L"
     log "generating a ledger of $LEDGER_N records (custody gen-archive)"
     timed gen_ledger "$CUSTODY" -q gen-archive "$L" --records "$LEDGER_N" \
-        --signing-key "$W/keys/signing.key" --recipient "$W/keys/recipient.txt"
+        --signing-key "$W/keys/signing.key" --admin-key "$W/keys/admin.key" --recipient "$W/keys/recipient.txt"
     LEDGER_RECORDS=$("$CUSTODY" -q -A "$L" status --json | sed -n 's/.*"records": *\([0-9]*\).*/\1/p')
     PROVE_AT=$((LEDGER_RECORDS * 734215 / 1000000))
     du -sb "$L/db" | cut -f1 >"$R/ledger_db_bytes"
