@@ -530,11 +530,14 @@ fn no_secret_in_any_message() {
     let scratch = tempfile::tempdir().unwrap();
     let sp = scratch.path();
     ds.run(&["ingest", s(&sample_leak())]).ok();
+    // The second document (records 0 and 1 are the admin and the configuration).
+    let doc = (INIT_RECORDS + 1).to_string();
+    let doc = doc.as_str();
     let bundle = sp.join("b.bundle");
-    ds.share_to("1", &gu, &bundle);
+    ds.share_to(doc, &gu, &bundle);
     let records = (ds.records(), gu.records());
     let proof = sp.join("r.tlog-proof");
-    fs::write(&proof, ds.run(&["prove", "1"]).ok().stdout.as_bytes()).unwrap();
+    fs::write(&proof, ds.run(&["prove", doc]).ok().stdout.as_bytes()).unwrap();
     let note = sp.join("cp.txt");
     fs::write(&note, ds.run(&["checkpoint"]).ok().stdout.as_bytes()).unwrap();
     let forms = secret_forms(&sp.join("secrets"));
@@ -549,6 +552,7 @@ fn no_secret_in_any_message() {
         Guardian,
     }
     let sk = s(&ds.signing_key()).to_string();
+    let ak = s(&ds.admin_key()).to_string();
     let rcpt = s(&ds.keys.join("recipient.txt")).to_string();
     let vkey = s(&ds.vkey()).to_string();
     let id = s(&ds.identity()).to_string();
@@ -560,7 +564,15 @@ fn no_secret_in_any_message() {
             On::Nothing,
             false,
             false,
-            vec!["init", "{OUT}/new", "--signing-key", &sk, "--recipient={V}"],
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key",
+                &sk,
+                "--admin-key",
+                &ak,
+                "--recipient={V}",
+            ],
         ),
         (
             "init --signing-key",
@@ -571,6 +583,23 @@ fn no_secret_in_any_message() {
                 "init",
                 "{OUT}/new",
                 "--signing-key={V}",
+                "--admin-key",
+                &ak,
+                "--recipient",
+                &rcpt,
+            ],
+        ),
+        (
+            "init --admin-key",
+            On::Nothing,
+            true,
+            false,
+            vec![
+                "init",
+                "{OUT}/new",
+                "--signing-key",
+                &sk,
+                "--admin-key={V}",
                 "--recipient",
                 &rcpt,
             ],
@@ -585,6 +614,8 @@ fn no_secret_in_any_message() {
                 "{OUT}/new",
                 "--signing-key",
                 &sk,
+                "--admin-key",
+                &ak,
                 "--recipient",
                 &rcpt,
                 "--origin={V}",
@@ -595,7 +626,7 @@ fn no_secret_in_any_message() {
             On::Dropsite,
             false,
             false,
-            vec!["share", "1", "--to={V}", "-i", &id, "-o", "{OUT}/x.bundle"],
+            vec!["share", doc, "--to={V}", "-i", &id, "-o", "{OUT}/x.bundle"],
         ),
         (
             "trust add NAME VKEY",
@@ -672,7 +703,7 @@ fn no_secret_in_any_message() {
             On::Dropsite,
             false,
             true,
-            vec!["show", "1", "--identity={V}"],
+            vec!["show", doc, "--identity={V}"],
         ),
         (
             "checkpoint --sign --signing-key",
@@ -686,7 +717,7 @@ fn no_secret_in_any_message() {
             On::Dropsite,
             true,
             false,
-            vec!["--key={V}", "annotate", "1", "a note"],
+            vec!["--key={V}", "annotate", doc, "a note"],
         ),
         (
             "witness cosign --witness-key",

@@ -499,21 +499,26 @@ fn verify_evidence(p: &Path, extra: &[&str]) -> Run {
     run(c)
 }
 
-/// Issue 14, the reported attack: a witness that cosigned size 3, handed
-/// the log's older (consistent) checkpoint at size 2, refuses it without
-/// evidence; and a hand-built "evidence" of that pair is not evidence.
+/// Issue 14, the reported attack: a witness that cosigned size 5, handed
+/// the log's older (consistent) checkpoint at size 4 (init's two records
+/// and two documents; a power of two), refuses it without evidence; and a
+/// hand-built "evidence" of that pair is not evidence.
 #[test]
 fn stale_consistent_checkpoint_is_not_a_split_view() {
     let (f, w) = setup();
     ingest(&f, "a.txt");
     ingest(&f, "b.txt");
+    let m = INIT_RECORDS + 2;
+    assert_eq!(f.records(), m);
     let cp2 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
     let cp2_file = save(&f, "cp2", &cp2);
     ingest(&f, "c.txt");
+    let n = m + 1;
+    assert_eq!(f.records(), n);
     let cp3 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
     let cp3_file = save(&f, "cp3", &cp3);
     let body_2_3 = f
-        .run(&["prove", "--consistency", "2"])
+        .run(&["prove", "--consistency", &m.to_string()])
         .ok()
         .stdout_bytes
         .clone();
@@ -535,7 +540,8 @@ fn stale_consistent_checkpoint_is_not_a_split_view() {
     assert_eq!(v["reason"], "stale", "{v}");
     assert!(v["evidence"].is_null(), "{v}");
     assert!(
-        r.stderr.contains("older than the latest cosigned size 3"),
+        r.stderr
+            .contains(&format!("older than the latest cosigned size {n}")),
         "{}",
         r.stderr
     );
@@ -544,15 +550,15 @@ fn stale_consistent_checkpoint_is_not_a_split_view() {
         .dir
         .parent()
         .unwrap()
-        .join("split-view-dropsite.example_leaks-2.evidence");
+        .join(format!("split-view-dropsite.example_leaks-{m}.evidence"));
     assert!(!default_ev.exists());
-    // The same with the log's proof that size 2 is a prefix of size 3.
+    // The same with the log's proof that size m is a prefix of size n.
     let head = save(&f, "proof-2-3", &proof_head(&body_2_3));
     let r = w.run(&["witness", "cosign", s(&cp2_file), "--proof", s(&head)]);
     r.code(FINDING);
     assert!(r.stderr.contains("stale"), "{}", r.stderr);
     assert!(!default_ev.exists());
-    // Nothing was recorded; size 3 is still what the witness follows.
+    // Nothing was recorded; size n is still what the witness follows.
     assert_eq!(fs::read(w.dir.join("witness/history")).unwrap(), history);
     let j = w.run(&["witness", "cosign", s(&cp3_file), "--json"]);
     j.ok();
@@ -587,7 +593,7 @@ fn stale_consistent_checkpoint_is_not_a_split_view() {
     assert_eq!(r.json()["verdict"], "refuted");
     // A proof with a hash altered is no evidence of anything: exit 1.
     let mut junk = proof_head(&body_2_3);
-    let at = "old 2\n".len() + 3;
+    let at = format!("old {m}\n").len() + 3;
     junk[at] = if junk[at] == b'A' { b'B' } else { b'A' };
     let junk_ev = save(
         &f,
@@ -611,11 +617,14 @@ fn same_size_different_roots_is_a_split_view() {
     let (f, w) = setup();
     ingest(&f, "a.txt");
     ingest(&f, "b.txt");
+    let size = INIT_RECORDS + 2;
+    assert_eq!(f.records(), size);
     let cp2 = save(&f, "cp2", &f.run(&["checkpoint"]).ok().stdout_bytes);
     w.run(&["witness", "cosign", s(&cp2)]).ok();
     let fork = Fixture::new();
     ingest(&fork, "x.txt");
     ingest(&fork, "y.txt");
+    assert_eq!(fork.records(), size);
     let fcp = save(&f, "fork-cp2", &fork.run(&["checkpoint"]).ok().stdout_bytes);
     let ev = f.path().join("fork.evidence");
     let r = w.run(&["witness", "cosign", s(&fcp), "--evidence-out", s(&ev)]);
@@ -628,8 +637,9 @@ fn same_size_different_roots_is_a_split_view() {
     let r = verify_evidence(&ev, &["--trust", s(&f.vkey())]);
     r.ok();
     assert!(
-        r.stdout
-            .starts_with("SPLIT VIEW: proven fork: two different checkpoints of size 2"),
+        r.stdout.starts_with(&format!(
+            "SPLIT VIEW: proven fork: two different checkpoints of size {size}"
+        )),
         "{}",
         r.stdout
     );
@@ -641,14 +651,17 @@ fn same_size_different_roots_is_a_split_view() {
 }
 
 /// A larger checkpoint whose own proof opens its root and shows another
-/// root at the cosigned size (3, not a power of two): proven inconsistent,
-/// exit 0. A proof that does not open the root: refused, no evidence.
+/// root at the cosigned size (5: init's two records and three documents,
+/// not a power of two): proven inconsistent, exit 0. A proof that does not
+/// open the root: refused, no evidence.
 #[test]
 fn proof_showing_another_prefix_is_a_split_view() {
     let (f, w) = setup();
     for n in ["a", "b", "c"] {
         ingest(&f, n);
     }
+    let m = INIT_RECORDS + 3;
+    assert_eq!(f.records(), m);
     let cp3 = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
     w.run(&["witness", "cosign", s(&save(&f, "cp3", &cp3))])
         .ok();
@@ -656,14 +669,15 @@ fn proof_showing_another_prefix_is_a_split_view() {
     for n in ["w", "x", "y", "z", "v"] {
         ingest(&fork, n);
     }
+    assert!(fork.records() > m);
     let fbody = fork
-        .run(&["prove", "--consistency", "3"])
+        .run(&["prove", "--consistency", &m.to_string()])
         .ok()
         .stdout_bytes
         .clone();
     // One proof hash altered: bad_proof, and nothing written.
     let mut junk = fbody.clone();
-    let at = "old 3\n".len() + 3;
+    let at = format!("old {m}\n").len() + 3;
     junk[at] = if junk[at] == b'A' { b'B' } else { b'A' };
     let ev = f.path().join("junk.evidence");
     let r = w.run(&[
@@ -717,21 +731,27 @@ fn proof_showing_another_prefix_is_a_split_view() {
 #[test]
 fn reset_log_continues_with_the_honest_history() {
     let (f, w) = setup();
-    // The witness first meets a fork (trust on first use) at size 2.
+    // The witness first meets a fork (trust on first use) at size m: init's
+    // two records and two documents.
+    let m = INIT_RECORDS + 2;
     let fork = Fixture::new();
     ingest(&fork, "x.txt");
     ingest(&fork, "y.txt");
+    assert_eq!(fork.records(), m);
     let fcp = save(&f, "fork-cp2", &fork.run(&["checkpoint"]).ok().stdout_bytes);
     w.run(&["witness", "cosign", s(&fcp)]).ok();
-    // The honest log at size 2 and 3: refused, forever, without a reset.
+    // The honest log at size m and m + 1: refused, forever, without a reset.
     ingest(&f, "a.txt");
     ingest(&f, "b.txt");
+    assert_eq!(f.records(), m);
     let cp2 = save(&f, "cp2", &f.run(&["checkpoint"]).ok().stdout_bytes);
     ingest(&f, "c.txt");
     let body3 = save(
         &f,
         "body3",
-        &f.run(&["prove", "--consistency", "2"]).ok().stdout_bytes,
+        &f.run(&["prove", "--consistency", &m.to_string()])
+            .ok()
+            .stdout_bytes,
     );
     let ev = f.path().join("fork.evidence");
     w.run(&["witness", "cosign", s(&cp2), "--evidence-out", s(&ev)])
@@ -823,7 +843,7 @@ fn reset_log_continues_with_the_honest_history() {
     ]);
     r.ok();
     let v = r.json();
-    assert_eq!(v["size"], 2, "{v}");
+    assert_eq!(v["size"], m, "{v}");
     assert_eq!(v["set_aside"], 1, "{v}");
     assert_eq!(v["evidence_kept"], 1, "{v}");
     // Recorded, nothing removed: the old frames, then the reset frame with
@@ -844,8 +864,8 @@ fn reset_log_continues_with_the_honest_history() {
     assert!(tail.windows(ev_bytes.len()).any(|x| x == ev_bytes));
     assert!(ev.is_file(), "the evidence file is kept");
 
-    // The honest log is cosigned again: size 2 (the reset's checkpoint),
-    // then the extension to 3 proven from it.
+    // The honest log is cosigned again: size m (the reset's checkpoint),
+    // then the extension to m + 1 proven from it.
     let j = w.run(&["witness", "cosign", s(&cp2), "--json"]);
     j.ok();
     assert_eq!(j.json()["accepted"], "unchanged");
@@ -868,7 +888,11 @@ fn reset_log_continues_with_the_honest_history() {
             .position(|x| x == ev_bytes)
             .unwrap();
     // Flip a byte of the evidence's first root: its signature fails.
-    let root_at = at + String::from_utf8_lossy(&ev_bytes).find("\n2\n").unwrap() + 3;
+    let root_at = at
+        + String::from_utf8_lossy(&ev_bytes)
+            .find(&format!("\n{m}\n"))
+            .unwrap()
+        + 3;
     bad[root_at] = if bad[root_at] == b'A' { b'B' } else { b'A' };
     let kept = fs::read(&hist).unwrap();
     fs::write(&hist, &bad).unwrap();

@@ -351,15 +351,15 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
     // The good proof is still accepted: refusals changed no state.
     let (st, _, _) = srv.post(&body4);
     assert_eq!(st, 200);
-    // Issue 14: the log's older (consistent) checkpoint at size 3, now that
-    // 4 is cosigned: 409 with the latest size, and no evidence.
-    // As the log first sent it (old 1 with its proof), and with old 3.
+    // Issue 14: the log's older (consistent) checkpoint at size s3, now that
+    // s4 is cosigned: 409 with the latest size, and no evidence.
+    // As the log first sent it (old s1 with its proof), and with old s3.
     let sep = body3.windows(2).position(|w| w == b"\n\n").unwrap();
-    let mut as_old3 = b"old 3\n\n".to_vec();
+    let mut as_old3 = format!("old {s3}\n\n").into_bytes();
     as_old3.extend_from_slice(&body3[sep + 2..]);
     for stale in [body3.clone(), as_old3] {
         let (st, _, b) = srv.post(&stale);
-        assert_eq!((st, b.as_slice()), (409, &b"4\n"[..]));
+        assert_eq!((st, b.as_slice()), (409, format!("{s4}\n").as_bytes()));
     }
     assert_eq!(fs::read_dir(&ev).map_or(0, |d| d.count()), 0);
 
