@@ -88,6 +88,49 @@ fn assert_refused(
     );
 }
 
+/// Receives BUNDLE into `to` as a custody from before the check of
+/// checkpoints already held did: through the library's `Archive::receive`
+/// (what `custody receive` runs after the writers' check of the whole
+/// ledger), with `to`'s `evidence/` hidden meanwhile, so that no kept
+/// checkpoint is compared. `custody receive` itself cannot be made to do
+/// it: its check of the ledger before writing reads the kept evidence, and
+/// refuses an archive whose evidence is missing. Returns the new record's
+/// index.
+fn receive_unchecked(to: &Fixture, bundle: &Path, from: &Fixture) -> u64 {
+    use custody::core::bundle::Trust;
+    use custody::core::crypto::Identities;
+    use custody::core::keys::{SignerKey, VerifierKey};
+    use custody::store::archive::Archive;
+    use custody::store::receive::ReceiveOutcome;
+
+    let signer = |p: PathBuf| SignerKey::parse(fs::read_to_string(p).unwrap().trim()).unwrap();
+    let vkey = VerifierKey::parse(fs::read_to_string(from.vkey()).unwrap().trim()).unwrap();
+    let ids = Identities::parse(&fs::read(to.identity()).unwrap()).unwrap();
+    let evdir = to.dir.join("evidence");
+    let hidden = to.path().join("hidden");
+    fs::rename(&evdir, &hidden).unwrap();
+    let out = {
+        let mut arch = Archive::open(&to.dir).unwrap();
+        arch.set_actor(signer(to.admin_key())).unwrap();
+        let logs = [vkey];
+        let trust = Trust {
+            logs: &logs,
+            witnesses: &[],
+            quorum: None,
+        };
+        arch.receive(bundle, &trust, &ids, &signer(to.signing_key()), &mut |_| {})
+            .unwrap()
+    };
+    for e in fs::read_dir(&hidden).unwrap() {
+        let e = e.unwrap();
+        fs::rename(e.path(), evdir.join(e.file_name())).unwrap();
+    }
+    match out {
+        ReceiveOutcome::Received(r) => r.index,
+        ReceiveOutcome::Refused(rep) => panic!("refused: {rep:?}"),
+    }
+}
+
 fn evidence_files(f: &Fixture) -> usize {
     match fs::read_dir(f.dir.join("evidence")) {
         Ok(d) => d.count(),
@@ -95,24 +138,30 @@ fn evidence_files(f: &Fixture) -> usize {
     }
 }
 
-/// Drop Site with the sample leak (records 0..=7, checkpoint 8), a restored
-/// copy of its archive (the same log key), and the Guardian.
+/// Drop Site with the sample leak (after init's two records, records
+/// `INIT_RECORDS`..`size`, checkpoint `size`), a restored copy of its
+/// archive (the same log key), and the Guardian.
 struct Split {
     ds: Fixture,
     copy: Fixture,
     gu: Fixture,
     wire: tempfile::TempDir,
+    /// Records of Drop Site (and of the copy) before the test: the size of
+    /// their latest checkpoint, and the index of the next record of each.
+    size: u64,
 }
 
 impl Split {
     fn new() -> Split {
         let ds = Fixture::with_samples();
+        let size = ds.records();
         let copy = ds.duplicate();
         Split {
             ds,
             copy,
             gu: Fixture::new_as("guardian"),
             wire: tempfile::tempdir().unwrap(),
+            size,
         }
     }
     fn wire(&self, name: &str) -> PathBuf {
@@ -120,9 +169,16 @@ impl Split {
     }
 }
 
+/// The index (a string, for `share`) of the `k`-th sample document of Drop
+/// Site (0-based).
+fn doc(k: u64) -> String {
+    (INIT_RECORDS + k).to_string()
+}
+
 /// The reported attack: two histories at the same size. Each copy appends
 /// one record (a share of a different document to the Guardian), so both
-/// sign a checkpoint at size 9 with different roots. The first bundle is
+/// sign a checkpoint at the same size (one more than the samples' checkpoint)
+/// with different roots. The first bundle is
 /// received; the second is refused, naming the record that holds the other
 /// checkpoint; before this check, both were received and `verify` passed.
 #[test]
@@ -130,10 +186,11 @@ fn a_second_history_at_the_same_size_is_refused() {
     let x = Split::new();
     let a = x.wire("a.bundle");
     let b = x.wire("b.bundle");
-    let sa = x.ds.share_to("2", &x.gu, &a);
-    let sb = x.copy.share_to("3", &x.gu, &b);
-    assert_eq!(sa["checkpoint_size"], 9);
-    assert_eq!(sb["checkpoint_size"], 9, "both histories reach size 9");
+    let at = x.size + 1;
+    let sa = x.ds.share_to(&doc(2), &x.gu, &a);
+    let sb = x.copy.share_to(&doc(3), &x.gu, &b);
+    assert_eq!(sa["checkpoint_size"], at);
+    assert_eq!(sb["checkpoint_size"], at, "both histories reach size {at}");
     // Each bundle alone verifies: the split view is only visible to one who holds both.
     assert_eq!(verify_bundle_in(&x.gu, &b, &x.ds).code, OK);
 
@@ -156,7 +213,7 @@ fn a_second_history_at_the_same_size_is_refused() {
         &before,
         ev,
         &[
-            "at size 9",
+            &format!("at size {at}"),
             "different roots",
             &format!("the evidence of record {first}"),
         ],
@@ -177,8 +234,9 @@ fn a_second_history_at_the_same_size_is_refused() {
 
 /// The same attack at different sizes: the copy shares the same document to
 /// another partner first, then ingests one more file, then shares to the
-/// Guardian. The checkpoints (10 and 11) cannot be compared, but both bundles
-/// carry record 8 of the log, and it differs: refused.
+/// Guardian. The checkpoints (the samples' size + 2 and + 3) cannot be
+/// compared, but both bundles carry the first record after the samples, and
+/// it differs: refused.
 #[test]
 fn one_index_two_records_is_refused_at_any_size() {
     let x = Split::new();
@@ -190,7 +248,7 @@ fn one_index_two_records_is_refused_at_any_size() {
     let share = |f: &Fixture, to: &str, out: &Path| {
         f.json(&[
             "share",
-            "2",
+            &doc(2),
             "--to",
             to,
             "-i",
@@ -200,14 +258,14 @@ fn one_index_two_records_is_refused_at_any_size() {
         ])
     };
     share(&x.ds, &to(&lc), &x.wire("lc.bundle"));
-    let sa = x.ds.share_to("2", &x.gu, &a);
+    let sa = x.ds.share_to(&doc(2), &x.gu, &a);
     share(&x.copy, &to(&mag), &x.wire("mag.bundle"));
     let extra = x.copy.path().join("extra.txt");
     fs::write(&extra, "one more file\n").unwrap();
     x.copy.ingest_json(&[s(&extra)]);
-    let sb = x.copy.share_to("2", &x.gu, &b);
-    assert_eq!(sa["checkpoint_size"], 10);
-    assert_eq!(sb["checkpoint_size"], 11);
+    let sb = x.copy.share_to(&doc(2), &x.gu, &b);
+    assert_eq!(sa["checkpoint_size"], x.size + 2);
+    assert_eq!(sb["checkpoint_size"], x.size + 3);
 
     receive(&x.gu, &a, &x.ds).ok();
     let before = x.gu.snapshot();
@@ -218,7 +276,11 @@ fn one_index_two_records_is_refused_at_any_size() {
         &x.gu,
         &before,
         ev,
-        &["record 8 of the log differs", "at size 11", "at size 10"],
+        &[
+            &format!("record {} of the log differs", x.size),
+            &format!("at size {}", x.size + 3),
+            &format!("at size {}", x.size + 2),
+        ],
     );
 }
 
@@ -229,16 +291,17 @@ fn an_honest_later_bundle_is_received() {
     let x = Split::new();
     let a = x.wire("a.bundle");
     let c = x.wire("c.bundle");
-    x.ds.share_to("2", &x.gu, &a);
+    x.ds.share_to(&doc(2), &x.gu, &a);
     receive(&x.gu, &a, &x.ds).ok();
     let extra = x.ds.path().join("extra.txt");
     fs::write(&extra, "one more file\n").unwrap();
     x.ds.ingest_json(&[s(&extra)]);
-    let sc = x.ds.share_to("2", &x.gu, &c);
-    assert_eq!(sc["checkpoint_size"], 11);
+    let sc = x.ds.share_to(&doc(2), &x.gu, &c);
+    assert_eq!(sc["checkpoint_size"], x.size + 3);
     assert_eq!(
         sc["records"], 3,
-        "the ingest and both shares: record 8 again"
+        "the ingest and both shares: record {} again",
+        x.size
     );
     receive(&x.gu, &c, &x.ds).ok();
     x.gu.assert_verified();
@@ -246,29 +309,22 @@ fn an_honest_later_bundle_is_received() {
 
 /// An archive that already holds both histories (received before this
 /// check, made here by hiding the first evidence file during the second
-/// receive): `verify` names both records, and `trace` finds it too.
+/// receive, see [`receive_unchecked`]): `verify` names both records, and
+/// `trace` finds it too.
 #[test]
 fn verify_finds_two_histories_already_held() {
     let x = Split::new();
     let a = x.wire("a.bundle");
     let b = x.wire("b.bundle");
-    x.ds.share_to("2", &x.gu, &a);
-    x.copy.share_to("3", &x.gu, &b);
+    x.ds.share_to(&doc(2), &x.gu, &a);
+    x.copy.share_to(&doc(3), &x.gu, &b);
     let ra = receive(&x.gu, &a, &x.ds);
     ra.ok();
     let first = ra.json()["index"].as_u64().unwrap();
     x.gu.assert_verified();
 
-    let evdir = x.gu.dir.join("evidence");
-    let hidden = x.gu.path().join("hidden");
-    fs::rename(&evdir, &hidden).unwrap();
-    let rb = receive(&x.gu, &b, &x.ds);
-    rb.ok();
-    let second = rb.json()["index"].as_u64().unwrap();
-    for e in fs::read_dir(&hidden).unwrap() {
-        let e = e.unwrap();
-        fs::rename(e.path(), evdir.join(e.file_name())).unwrap();
-    }
+    let second = receive_unchecked(&x.gu, &b, &x.ds);
+    assert_eq!(second, first + 1);
 
     let (code, v) = x.gu.verify(&[]);
     assert_eq!(code, FINDING, "{v}");
@@ -280,22 +336,26 @@ fn verify_finds_two_histories_already_held() {
         "{reason}"
     );
     assert!(
-        reason.contains("at size 9 with different roots"),
+        reason.contains(&format!("at size {} with different roots", x.size + 1)),
         "{reason}"
     );
     assert_eq!(f[0]["subject"]["type"], "record", "{v}");
     assert_eq!(f[0]["subject"]["id"], second, "{v}");
 
-    let mut c = x.gu.cmd();
-    c.args(["trace", &first.to_string(), "--json", "--trust"])
-        .arg(x.ds.vkey());
-    let r = run(c);
-    r.code(FINDING);
-    let t = r.json();
-    assert_eq!(
-        t["trace"]["findings"][0]["check"], "checkpoint_consistency",
-        "{t}"
-    );
+    // Both records' chains: the other history is held whichever of the two
+    // evidence files `trace` reads first.
+    for i in [first, second] {
+        let mut c = x.gu.cmd();
+        c.args(["trace", &i.to_string(), "--json", "--trust"])
+            .arg(x.ds.vkey());
+        let r = run(c);
+        r.code(FINDING);
+        let t = r.json();
+        assert_eq!(
+            t["trace"]["findings"][0]["check"], "checkpoint_consistency",
+            "trace {i}: {t}"
+        );
+    }
 }
 
 /// The reported attack on the mirror check: the Guardian mirrors Drop
@@ -313,7 +373,9 @@ fn receive_runs_the_mirror_check() {
         .arg(ds.vkey());
     run(c).ok();
 
-    // Another history of the same log key, behind the mirror (size 4 < 8).
+    // Another history of the same log key, behind the mirror (init's two
+    // records, three documents and a share: size 6 < 10).
+    let mirrored = ds.records();
     let fork = Fixture::new();
     let d = fork.path().join("d");
     fs::create_dir_all(&d).unwrap();
@@ -322,7 +384,11 @@ fn receive_runs_the_mirror_check() {
     }
     fork.ingest_json(&[s(&d)]);
     let fb = fork.path().join("fork.bundle");
-    assert_eq!(fork.share_to("1", &gu, &fb)["checkpoint_size"], 4);
+    let fork_size = fork.share_to(&(INIT_RECORDS + 1).to_string(), &gu, &fb)["checkpoint_size"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(fork_size, INIT_RECORDS + 4);
+    assert!(fork_size < mirrored, "{fork_size} {mirrored}");
 
     let r = verify_bundle_in(&gu, &fb, &ds);
     r.code(FINDING);
@@ -341,7 +407,7 @@ fn receive_runs_the_mirror_check() {
 
     // The honest bundle: in the mirrored log, received.
     let a = ds.path().join("a.bundle");
-    ds.share_to("2", &gu, &a);
+    ds.share_to(&(INIT_RECORDS + 2).to_string(), &gu, &a);
     ds.json(&["publish", s(&pubdir)]);
     let mut c = gu.cmd();
     c.args(["mirror", s(&pubdir), "--json", "--vkey"])
@@ -360,14 +426,15 @@ fn a_document_that_comes_back_is_checked_against_the_own_log() {
     let older = x.ds.duplicate();
     let a = x.wire("a.bundle");
     let back = x.wire("back.bundle");
-    x.ds.share_to("2", &x.gu, &a);
+    x.ds.share_to(&doc(2), &x.gu, &a);
     let got = receive(&x.gu, &a, &x.ds);
     got.ok();
     let at_gu = got.json()["index"].as_u64().unwrap().to_string();
     let sb = x.gu.share_to(&at_gu, &x.ds, &back);
     assert_eq!(sb["hops"], 2);
-    // The other history: record 8 is another share, so size 9 has another root.
-    x.copy.share_to("3", &x.gu, &x.wire("other.bundle"));
+    // The other history: the record after the samples is another share, so
+    // the size after it has another root.
+    x.copy.share_to(&doc(3), &x.gu, &x.wire("other.bundle"));
 
     let before = x.copy.snapshot();
     let ev = evidence_files(&x.copy);
@@ -384,7 +451,11 @@ fn a_document_that_comes_back_is_checked_against_the_own_log() {
         &x.copy,
         &before,
         ev,
-        &["hop 1", "own log key at size 9", "another history"],
+        &[
+            "hop 1",
+            &format!("own log key at size {}", x.size + 1),
+            "another history",
+        ],
     );
 
     let before = older.snapshot();
@@ -403,7 +474,7 @@ fn a_document_that_comes_back_is_checked_against_the_own_log() {
         f[0]["reason"]
             .as_str()
             .unwrap()
-            .contains("latest is at size 8"),
+            .contains(&format!("latest is at size {}", x.size)),
         "{f:?}"
     );
     older.assert_unchanged(&before);

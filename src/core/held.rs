@@ -86,13 +86,15 @@ pub struct SplitView {
     pub reason: String,
 }
 
-/// The checkpoints held so far, by log; see the module docs.
+/// The checkpoints held so far, by log; see the module docs. Every distinct
+/// root of a size and leaf of an index is kept (an archive may already hold
+/// two histories: a new checkpoint is compared with both).
 #[derive(Default)]
 pub struct HeldLogs {
-    /// (log, size) -> (root, source)
-    roots: HashMap<(LogId, u64), (Digest, String)>,
-    /// (log, index) -> (leaf hash, checkpoint size, source)
-    leaves: HashMap<(LogId, u64), (Digest, u64, String)>,
+    /// (log, size) -> every distinct (root, first source)
+    roots: HashMap<(LogId, u64), Vec<(Digest, String)>>,
+    /// (log, index) -> every distinct (leaf hash, checkpoint size, first source)
+    leaves: HashMap<(LogId, u64), Vec<(Digest, u64, String)>>,
 }
 
 impl HeldLogs {
@@ -112,36 +114,32 @@ impl HeldLogs {
                 });
             }
         };
-        match self.roots.get(&(log.clone(), cp.size)) {
-            Some((root, there)) if *root != cp.root => found(
+        let held = self.roots.entry((log.clone(), cp.size)).or_default();
+        for (root, there) in held.iter().filter(|(r, _)| *r != cp.root) {
+            found(
                 there,
                 format!(
                     "both are at size {} with different roots ({} and {root})",
                     cp.size, cp.root
                 ),
-            ),
-            Some(_) => {}
-            None => {
-                self.roots
-                    .insert((log.clone(), cp.size), (cp.root, cp.source.clone()));
-            }
+            );
+        }
+        if !held.iter().any(|(r, _)| *r == cp.root) {
+            held.push((cp.root, cp.source.clone()));
         }
         for &(index, leaf) in &cp.leaves {
-            match self.leaves.get(&(log.clone(), index)) {
-                Some((other, size, there)) if *other != leaf => found(
+            let held = self.leaves.entry((log.clone(), index)).or_default();
+            for (other, size, there) in held.iter().filter(|(l, _, _)| *l != leaf) {
+                found(
                     there,
                     format!(
                         "record {index} of the log differs between them (leaf hash {leaf} at size {}, {other} at size {size})",
                         cp.size
                     ),
-                ),
-                Some(_) => {}
-                None => {
-                    self.leaves.insert(
-                        (log.clone(), index),
-                        (leaf, cp.size, cp.source.clone()),
-                    );
-                }
+                );
+            }
+            if !held.iter().any(|(l, _, _)| *l == leaf) {
+                held.push((leaf, cp.size, cp.source.clone()));
             }
         }
         out

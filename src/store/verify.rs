@@ -33,8 +33,9 @@ pub struct VerifyOptions<'a> {
     /// Check the contents of only this many document blobs, chosen at random
     /// (`--sample N`); every blob's existence and size is still checked.
     pub sample: Option<u64>,
-    /// Check the ledger only (checkpoints, records, index, configuration),
-    /// not blobs, evidence or witness state: what a writing command checks
+    /// Check the ledger only (checkpoints, records, index, configuration,
+    /// the evidence kept for received documents), not blobs or witness
+    /// state: what a writing command checks
     /// before it appends or signs (FORMAT.md §4.14, "never sign what was
     /// not checked").
     pub ledger_only: bool,
