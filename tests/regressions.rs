@@ -133,3 +133,31 @@ fn parallel_ingest_keeps_input_order_and_deduplicates() {
     assert_eq!(f.status()["blobs"], 258 + envelopes.len() as u64);
     f.assert_verified();
 }
+
+/// The global `--key` (CUSTODY_KEY, a person's key for records) shared its
+/// argument id with `witness cosign --witness-key`: with CUSTODY_KEY set, a
+/// witness cosigned with the person's key (found by scripts/demo.sh).
+#[test]
+fn regression_custody_key_is_never_taken_for_the_witness_key() {
+    let f = Fixture::with_samples();
+    let w = Fixture::new_as("972mag");
+    w.run(&[
+        "witness",
+        "add-log",
+        "dropsite.example/leaks",
+        f.vkey().to_str().unwrap(),
+        "--witness-key",
+        w.keys.join("witness.key").to_str().unwrap(),
+    ])
+    .ok();
+    let cp = f.path().join("checkpoint");
+    std::fs::write(&cp, f.run(&["checkpoint"]).ok().stdout_bytes.clone()).unwrap();
+    let mut c = w.cmd();
+    c.env("CUSTODY_KEY", w.admin_key())
+        .args(["witness", "cosign"])
+        .arg(&cp);
+    let r = run(c);
+    r.ok();
+    assert!(r.stdout.contains("972mag.example/witness"), "{}", r.stdout);
+    assert!(!r.stdout.contains("/admin"), "{}", r.stdout);
+}

@@ -98,7 +98,7 @@ struct AddLogArgs {
     /// The log's verifier key: vkey text, a file holding it, or a trust-store name.
     vkey: String,
     /// Remember this witness secret key file for `witness cosign`.
-    #[arg(long = "witness-key", value_name = "FILE")]
+    #[arg(id = "witness_key", long = "witness-key", value_name = "FILE")]
     key: Option<PathBuf>,
 }
 
@@ -116,7 +116,12 @@ struct CosignArgs {
     #[arg(long, value_name = "FILE")]
     proof: Option<PathBuf>,
     /// Witness secret key (default: $CUSTODY_WITNESS_KEY, else witness/config.toml).
-    #[arg(long = "witness-key", value_name = "FILE", env = "CUSTODY_WITNESS_KEY")]
+    #[arg(
+        id = "witness_key",
+        long = "witness-key",
+        value_name = "FILE",
+        env = "CUSTODY_WITNESS_KEY"
+    )]
     key: Option<PathBuf>,
     /// Write the cosignature line to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]

@@ -62,7 +62,12 @@ pub struct ServeArgs {
     #[arg(long)]
     public: bool,
     /// Witness secret key (default: $CUSTODY_WITNESS_KEY, else witness/config.toml).
-    #[arg(long = "witness-key", value_name = "FILE", env = "CUSTODY_WITNESS_KEY")]
+    #[arg(
+        id = "witness_key",
+        long = "witness-key",
+        value_name = "FILE",
+        env = "CUSTODY_WITNESS_KEY"
+    )]
     key: Option<PathBuf>,
     /// Directory for split-view evidence files (default: the current directory).
     #[arg(long, value_name = "DIR", default_value = ".")]
