@@ -580,3 +580,67 @@ fn the_archives_policies_apply_by_default() {
     assert!(r.stdout.contains("witness_quorum"), "{}", r.stdout);
     same_files(&f, &before);
 }
+
+/// A document record whose recipients are not the configuration's is a
+/// `recipients` finding (a journalist cannot make a copy readable by an
+/// outsider and have it verify); after a change of recipients, content
+/// already stored is stored again for the new set, not reused.
+#[test]
+fn document_records_list_exactly_the_configured_recipients() {
+    let f = Fixture::with_samples();
+    let jo = add_actor(&f, "jo", "journalist");
+    let s = f.show(&DOC.to_string());
+    let d = |k: &str| Digest::from_hex(s[k].as_str().unwrap()).unwrap();
+    let mut recipients: Vec<Digest> = s["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| Digest::from_hex(r.as_str().unwrap()).unwrap())
+        .collect();
+    recipients.push(Digest::of(b"an outsider's recipient"));
+    recipients.sort();
+    let at = f.records();
+    forge(
+        &f,
+        &key_of(&jo),
+        Payload::Ingest(custody::core::record::Ingest {
+            blob: d("blob"),
+            blob_size: s["blob_size"].as_u64().unwrap(),
+            commitment: d("commitment"),
+            meta: d("meta"),
+            meta_size: s["meta_size"].as_u64().unwrap(),
+            recipients,
+        }),
+    );
+    let (code, v) = f.verify(&[]);
+    assert_eq!(code, 1);
+    let r = findings_of(&v, "recipients");
+    assert_eq!(r.len(), 1, "{v}");
+    assert_eq!(r[0]["subject"]["id"], at);
+    f.run(&["checkpoint", "--sign"])
+        .code(2)
+        .error(&["does not verify", "recipients"]);
+
+    // A new recipient set: the same content is encrypted again for it.
+    let g = Fixture::with_samples();
+    let readme = sample_leak().join("README.txt");
+    let first = g.ingest_json(&[readme.to_str().unwrap()]);
+    assert_eq!(first[0]["deduplicated"], true, "{first:?}");
+    let own = g.keys.join("recipient.txt");
+    let other = g.other_keys("guardian").join("recipient.txt");
+    g.json(&[
+        "config",
+        "set",
+        "--recipient",
+        own.to_str().unwrap(),
+        "--recipient",
+        other.to_str().unwrap(),
+    ]);
+    let again = g.ingest_json(&[readme.to_str().unwrap()]);
+    assert_eq!(again[0]["deduplicated"], false, "{again:?}");
+    assert_ne!(again[0]["blob"], first[0]["blob"]);
+    let third = g.ingest_json(&[readme.to_str().unwrap()]);
+    assert_eq!(third[0]["deduplicated"], true, "{third:?}");
+    assert_eq!(third[0]["blob"], again[0]["blob"]);
+    g.assert_verified();
+}

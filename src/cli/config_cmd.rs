@@ -178,12 +178,17 @@ fn parse_approvals(s: &str) -> Result<Vec<Role>, StoreError> {
         return Ok(Vec::new());
     }
     let mut v = Vec::new();
+    let approvers = crate::core::actors::allowed_roles(crate::core::record::Kind::Approve);
     for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        v.push(Role::parse(name).ok_or_else(|| {
-            StoreError::Input(format!(
-                "--approvals: unknown role {name:?} (journalist, editor, legal, admin, or none)"
-            ))
-        })?);
+        match Role::parse(name) {
+            Some(r) if approvers.contains(&r) => v.push(r),
+            _ => {
+                return Err(StoreError::Input(format!(
+                    "--approvals: {} is not a role that may approve (editor, legal, or none)",
+                    crate::core::redact::quote(name)
+                )))
+            }
+        }
     }
     v.sort();
     v.dedup();
@@ -304,6 +309,14 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
     }
     let log = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let rec = arch.configure(&log, admin, &a.admin_name)?;
+    // What the administrator just signed, and who else may administer.
+    let cfg = arch.config_from_toml();
+    let admins: Vec<String> = arch
+        .actors_at(arch.size()?)?
+        .all()
+        .filter(|x| x.role == Role::Admin && x.revoked.is_none())
+        .map(|x| x.name.clone())
+        .collect();
     if a.remember_key {
         let p = std::fs::canonicalize(&a.admin_key).map_err(|e| io_err(&a.admin_key, e))?;
         arch.remember_actor_key(p)?;
@@ -312,6 +325,9 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
         ctx.out.json(&serde_json::json!({
             "configured_at": rec.body.index,
             "admin": arch.signer().name(),
+            "admins": admins,
+            "recipients": arch.config().recipients,
+            "approvals": cfg.approvals.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             "size": arch.size()?,
         }));
     } else {
@@ -319,6 +335,21 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
             "upgraded: configuration record {} signed by {}; from now on the log key signs checkpoints only",
             rec.body.index,
             arch.signer().name()
+        ));
+        for r in &arch.config().recipients {
+            ctx.out.line(&format!("recipient:  {r}"));
+        }
+        ctx.out.line(&format!(
+            "approvals:  {}",
+            cfg.approvals
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        ctx.out.line(&format!(
+            "admins:     {} (check that each is yours: `custody actor list`)",
+            admins.join(", ")
         ));
     }
     Ok(EXIT_OK)

@@ -86,6 +86,10 @@ pub struct SplitView {
     pub reason: String,
 }
 
+/// A leaf hash held for one index: (leaf hash, size of the checkpoint that
+/// proves it, where that checkpoint is held).
+type HeldLeaf = (Digest, u64, String);
+
 /// The checkpoints held so far, by log; see the module docs. Every distinct
 /// root of a size and leaf of an index is kept (an archive may already hold
 /// two histories: a new checkpoint is compared with both).
@@ -94,7 +98,7 @@ pub struct HeldLogs {
     /// (log, size) -> every distinct (root, first source)
     roots: HashMap<(LogId, u64), Vec<(Digest, String)>>,
     /// (log, index) -> every distinct (leaf hash, checkpoint size, first source)
-    leaves: HashMap<(LogId, u64), Vec<(Digest, u64, String)>>,
+    leaves: HashMap<(LogId, u64), Vec<HeldLeaf>>,
 }
 
 impl HeldLogs {

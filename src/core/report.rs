@@ -91,6 +91,9 @@ pub enum Check {
     /// (`mirror`) A published hash tile or entry bundle is missing, malformed,
     /// or does not hash to the tile above it (FORMAT.md §13).
     Tile,
+    /// A document record lists recipients other than those of the
+    /// configuration record in force (FORMAT.md §4.15).
+    Recipients,
 }
 
 impl Check {
@@ -132,6 +135,7 @@ impl Check {
             Check::WitnessState => "witness_state",
             Check::Rollback => "rollback",
             Check::Tile => "tile",
+            Check::Recipients => "recipients",
         }
     }
 }

@@ -80,6 +80,17 @@ impl Archive {
         actors.may_sign(&self.signer(), p.kind()).map_err(refused)?;
         if let Payload::Actor(c) = p {
             actors.check_change(c, &self.log_key).map_err(refused)?;
+            // No one could add actors or change the configuration again.
+            let admins = actors
+                .all()
+                .filter(|a| a.role == Role::Admin && a.revoked.is_none())
+                .count();
+            if c.action == ActorAction::Revoke && c.role == Role::Admin && admins <= 1 {
+                return Err(StoreError::NotAuthorized(format!(
+                    "{} is the last administrator: add another admin first (`custody actor add NAME VKEY --role admin`)",
+                    c.name
+                )));
+            }
         }
         Ok(())
     }
@@ -347,8 +358,16 @@ impl Archive {
             let (_, r) = crate::store::archive::parse_config_keys(&self.root, &c)?;
             Ok((c, r))
         });
+        // Kept only if it says what the ledger says, and changes nothing else
+        // (keys, [blobs], …): `config set` changes recipients and approvals only.
+        let same_rest = |c: &crate::store::archive::Config| {
+            let mut a = c.clone();
+            a.recipients = self.config.recipients.clone();
+            a.publication_approvals = self.config.publication_approvals.clone();
+            a == self.config
+        };
         let keep = match (&parsed, self.ledger_config()?) {
-            (Ok((c, r)), Some((at, l))) => disagreement(c, r, at, &l).is_none(),
+            (Ok((c, r)), Some((at, l))) => disagreement(c, r, at, &l).is_none() && same_rest(c),
             _ => false,
         };
         if keep {

@@ -517,10 +517,34 @@ impl Archive {
         if let Some(&(b, len)) = in_batch.get(tag) {
             return Ok(Some((b, len)));
         }
-        match self.db.dedup(tag)? {
-            Some(b) => Ok(self.docs.size(&b)?.map(|len| (b, len))),
-            None => Ok(None),
+        self.reusable_blob(tag)
+    }
+
+    /// The stored blob of the content whose deduplication tag is `tag`, if
+    /// it still exists and is encrypted to exactly the recipients in force
+    /// (FORMAT.md §7.3: after a change of recipients, content is stored
+    /// again, so that a removed recipient cannot read a new record's blob).
+    pub(crate) fn reusable_blob(&self, tag: &Digest) -> Result<Option<(Digest, u64)>, StoreError> {
+        let Some(b) = self.db.dedup(tag)? else {
+            return Ok(None);
+        };
+        let fps = crypto::fingerprints(&self.recipients);
+        let mut same = false;
+        for i in self
+            .db
+            .records_with(&b, crate::store::db::DigestKind::Blob)?
+        {
+            if let Some(d) = self.record(i)?.document() {
+                if d.blob == b {
+                    same = d.recipients == fps;
+                    break;
+                }
+            }
         }
+        if !same {
+            return Ok(None);
+        }
+        Ok(self.docs.size(&b)?.map(|len| (b, len)))
     }
 
     /// Decides, in input order, whether the content is already stored

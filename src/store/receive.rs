@@ -111,10 +111,7 @@ impl Archive {
         // The document: stored again here only if this archive does not hold it yet.
         let key = dedup_key(signer);
         let tag = dedup_tag(&key, &env.sha256);
-        let existing = match self.db.dedup(&tag)? {
-            Some(d) => self.docs.size(&d)?.map(|len| (d, len)),
-            None => None,
-        };
+        let existing = self.reusable_blob(&tag)?;
         let mut sealed: Vec<SealedBlob> = Vec::new();
         let (blob, blob_size) = match existing {
             Some((d, len)) => {

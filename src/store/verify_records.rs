@@ -378,7 +378,8 @@ impl Archive {
                             });
                         }
                     }
-                    self.note_references(&rec, n, deep, &mut docs, &mut out);
+                    let cfg = actors.config().map(|(_, c)| c.recipients.clone());
+                    self.note_references(&rec, n, deep, &mut docs, &mut out, cfg.as_deref());
                 }
             }
             out.n += 1;
@@ -404,6 +405,8 @@ impl Archive {
 
     /// Notes what record `n` references: blobs, received evidence, and
     /// documents (checked now against the earlier documents of the log).
+    /// `recipients`: those of the configuration in force before record `n`
+    /// (FORMAT.md §4.15), which a document record must list exactly.
     fn note_references(
         &self,
         rec: &Record,
@@ -411,6 +414,7 @@ impl Archive {
         deep: bool,
         docs: &mut HashMap<u64, Digest>,
         out: &mut Scanned,
+        recipients: Option<&[Digest]>,
     ) {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
@@ -458,6 +462,13 @@ impl Archive {
             }
         }
         if let Some(ing) = rec.document() {
+            if recipients.is_some_and(|r| r != ing.recipients.as_slice()) {
+                out.doc_findings.push((
+                    n,
+                    Check::Recipients,
+                    "lists recipients other than those of the configuration in force (custody config show)".into(),
+                ));
+            }
             docs.insert(n, ing.commitment);
             add_ref(out, ing.blob, ing.blob_size, true);
             add_ref(out, ing.meta, ing.meta_size, false);
