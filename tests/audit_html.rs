@@ -380,6 +380,7 @@ fn report() -> AuditReport {
             }],
             missing: vec!["legal".into()],
         },
+        configuration: Vec::new(),
         findings: vec![
             Finding {
                 subject: Subject::Record(8),

@@ -434,6 +434,19 @@ fn config_set_is_an_admins_signed_record_that_log_show_and_audit_see() {
         serde_json::json!(["editor"]),
         "{a}"
     );
+    // The change of recipients and approvals shows in the audit, with its admin.
+    let conf = a["configuration"].as_array().unwrap();
+    assert_eq!(conf.len(), 2, "{a}");
+    assert_eq!(conf[0]["index"], 1);
+    assert_eq!(conf[1]["index"], at);
+    assert_eq!(conf[1]["actor"], "admin");
+    assert_eq!(conf[1]["recipients"].as_array().unwrap().len(), 2);
+    assert_eq!(conf[1]["approvals"], serde_json::json!(["editor"]));
+    let text = f.run(&["audit", "2"]).stdout.clone();
+    assert!(
+        text.contains(&format!("#{at} ")) && text.contains("configuration (2 record(s))"),
+        "{text}"
+    );
     f.assert_verified();
 }
 

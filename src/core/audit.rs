@@ -53,6 +53,10 @@ pub struct AuditReport {
     pub events: Vec<EventView>,
     /// The approvals the archive requires for publication, present and missing.
     pub approvals: ApprovalsView,
+    /// Every authorized `config` record the checkpoint covers, in log order:
+    /// who could decrypt new documents, and what was required, when
+    /// (FORMAT.md §4.15).
+    pub configuration: Vec<ConfigView>,
     /// Everything that failed, each naming the record or log, the check and why.
     pub findings: Vec<Finding>,
     /// True when `findings` is empty.
@@ -150,6 +154,44 @@ pub struct EventView {
     pub verified: bool,
     /// Checks of the findings that name this record.
     pub findings: Vec<String>,
+}
+
+/// One `config` record (FORMAT.md §4.15, §12.1).
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigView {
+    pub index: u64,
+    pub time: String,
+    /// The admin who signed it.
+    pub actor: String,
+    /// Recipient fingerprints (§5.3).
+    pub recipients: Vec<Digest>,
+    /// Roles whose approval publication needs.
+    pub approvals: Vec<String>,
+    /// SHA-256 of the partners' policy text, if any.
+    pub partner_policy: Option<Digest>,
+    /// SHA-256 of this log's own policy text, if any.
+    pub own_policy: Option<Digest>,
+}
+
+impl ConfigView {
+    /// The view of `c`, made at `index` and `time_ms` by `actor`.
+    pub fn of(
+        index: u64,
+        time_ms: u64,
+        actor: &str,
+        c: &crate::core::record::ArchiveConfig,
+    ) -> ConfigView {
+        let digest = |t: &str| (!t.is_empty()).then(|| Digest::of(t.as_bytes()));
+        ConfigView {
+            index,
+            time: crate::core::time::rfc3339(time_ms),
+            actor: actor.to_string(),
+            recipients: c.recipients.clone(),
+            approvals: c.approvals.iter().map(|r| r.as_str().to_string()).collect(),
+            partner_policy: digest(&c.partner_policy),
+            own_policy: digest(&c.own_policy),
+        }
+    }
 }
 
 /// Approvals for publication of the target.

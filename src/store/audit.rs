@@ -560,6 +560,7 @@ impl Archive {
             .collect();
         evs.sort_by(|a, b| a.time.cmp(&b.time).then(a.index.cmp(&b.index)));
         let ok = findings.is_empty();
+        let configuration = self.configuration_views(&actor_recs, size);
         Ok(AuditReport {
             schema: AUDIT_SCHEMA,
             generated: time::rfc3339(time::now_ms()),
@@ -582,6 +583,7 @@ impl Archive {
                 present,
                 missing,
             },
+            configuration,
             findings,
             ok,
         })
@@ -612,5 +614,35 @@ impl Archive {
             .remove(0);
         self.sign_checkpoint(log)?;
         Ok(r)
+    }
+}
+
+impl Archive {
+    /// The authorized `config` records below `size`, each with the admin
+    /// who signed it (FORMAT.md §4.15): the audit's configuration section.
+    fn configuration_views(
+        &self,
+        actor_recs: &[Record],
+        size: u64,
+    ) -> Vec<crate::core::audit::ConfigView> {
+        let mut actors = Actors::default();
+        let mut out = Vec::new();
+        for r in actor_recs.iter().filter(|r| r.body.index < size) {
+            let Ok(s) = actors.authorize(r, &self.log_key) else {
+                continue;
+            };
+            if actors.apply(r, &self.log_key).is_err() {
+                continue;
+            }
+            if let Payload::Config(c) = &r.body.payload {
+                out.push(crate::core::audit::ConfigView::of(
+                    r.body.index,
+                    r.body.time_ms,
+                    s.name(),
+                    c,
+                ));
+            }
+        }
+        out
     }
 }

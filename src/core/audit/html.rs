@@ -505,6 +505,35 @@ pub fn render_html(r: &AuditReport) -> String {
         o.push_str("</section>\n");
     }
 
+    let _ = write!(
+        o,
+        "<section><h2>Configuration ({})</h2>",
+        r.configuration.len()
+    );
+    if r.configuration.is_empty() {
+        o.push_str("<p>None (made before separation of duties).</p>");
+    } else {
+        o.push_str("<table id=\"configuration\"><thead><tr><th>Record</th><th>Time (UTC)</th><th>Admin</th><th>Recipients</th><th>Approvals</th></tr></thead><tbody>");
+        for c in &r.configuration {
+            let fps: Vec<String> = c
+                .recipients
+                .iter()
+                .map(|d| d.to_hex()[..8].to_string())
+                .collect();
+            let _ = write!(
+                o,
+                "<tr><td>#{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                c.index,
+                t(&c.time),
+                t(&c.actor),
+                t(&fps.join(" ")),
+                if c.approvals.is_empty() { "none".to_string() } else { t(&c.approvals.join(", ")) }
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>\n");
+
     let ap = &r.approvals;
     let _ = write!(
         o,

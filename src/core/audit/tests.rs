@@ -119,6 +119,15 @@ pub(super) fn sample() -> AuditReport {
             }],
             missing: vec!["legal".into()],
         },
+        configuration: vec![super::ConfigView {
+            index: 1,
+            time: "2026-03-01T09:00:00Z".into(),
+            actor: "admin".into(),
+            recipients: vec![d("recipient")],
+            approvals: vec!["editor".into(), "legal".into()],
+            partner_policy: None,
+            own_policy: Some(d("policy")),
+        }],
         findings: vec![Finding {
             subject: Subject::Record(7),
             check: Check::RecordSignature,
@@ -306,6 +315,7 @@ fn json_field_names_match_format_md() {
         [
             "approvals",
             "archive",
+            "configuration",
             "derivation_path",
             "documents",
             "events",
@@ -345,6 +355,18 @@ fn json_field_names_match_format_md() {
         ]
     );
     assert_eq!(keys(&v["lineage"][0]), ["child", "parent", "relation"]);
+    assert_eq!(
+        keys(&v["configuration"][0]),
+        [
+            "actor",
+            "approvals",
+            "index",
+            "own_policy",
+            "partner_policy",
+            "recipients",
+            "time"
+        ]
+    );
     assert_eq!(
         keys(&v["hops"][0]),
         [

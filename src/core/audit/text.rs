@@ -242,6 +242,35 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
         }
     }
 
+    // Configuration: who could decrypt new documents, and what was required, when.
+    let _ = writeln!(o, "\nconfiguration ({} record(s)):", r.configuration.len());
+    for c in &r.configuration {
+        let _ =
+            writeln!(
+            o,
+            "  #{} {} by {}: {} recipient(s) [{}], approvals {}, partner policy {}, own policy {}",
+            c.index,
+            clean(&c.time),
+            clean(&c.actor),
+            c.recipients.len(),
+            c.recipients
+                .iter()
+                .map(|d| d.to_hex()[..8].to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            if c.approvals.is_empty() {
+                "none".to_string()
+            } else {
+                clean(&c.approvals.join("+"))
+            },
+            c.partner_policy.map_or("none".into(), |d| d.to_hex()[..8].to_string()),
+            c.own_policy.map_or("none".into(), |d| d.to_hex()[..8].to_string()),
+        );
+    }
+    if r.configuration.is_empty() {
+        let _ = writeln!(o, "  none (made before separation of duties)");
+    }
+
     // Approvals.
     let ap = &r.approvals;
     let req = if ap.required.is_empty() {
