@@ -499,6 +499,7 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
         since: &since,
         sample: a.sample,
         ledger_only: false,
+        trust_signatures_below: 0,
     };
     let mut rep = arch.verify(&opts, &mut ui)?;
     // Witness cosignatures: every stored one whose key we know must verify,

@@ -23,6 +23,9 @@ const K_RECORDS_LEN: &[u8] = b"records_len";
 const K_CHECKPOINTS_LEN: &[u8] = b"checkpoints_len";
 const K_COSIGNATURES_LEN: &[u8] = b"cosignatures_len";
 const K_DEDUP_LEN: &[u8] = b"dedup_len";
+/// Records below this size had every signature and role checked by a
+/// writer's pre-write check (FORMAT.md §4.14); an optimisation only.
+const K_SIGNATURES_CHECKED: &[u8] = b"signatures_checked";
 
 /// sled's page cache for ordinary use.
 pub const CACHE_BYTES: u64 = 64 << 20;
@@ -255,6 +258,21 @@ impl Db {
         }
         self.dedup.apply_batch(b).map_err(db_err)?;
         self.flush()
+    }
+
+    /// The size below which a writer's check found every signature and role
+    /// valid (0 if never, or after `reindex`).
+    pub fn signatures_checked(&self) -> Result<u64, StoreError> {
+        self.meta_u64(K_SIGNATURES_CHECKED)
+    }
+
+    /// Records that size; not flushed on its own (the writer's next commit
+    /// flushes it; losing it costs one full check).
+    pub fn set_signatures_checked(&self, size: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(K_SIGNATURES_CHECKED, &size.to_be_bytes())
+            .map_err(db_err)?;
+        Ok(())
     }
 
     /// Bytes of `ledger/dedup` indexed (FORMAT.md §7.3.1).

@@ -39,6 +39,12 @@ pub struct VerifyOptions<'a> {
     /// before it appends or signs (FORMAT.md §4.14, "never sign what was
     /// not checked").
     pub ledger_only: bool,
+    /// Records below this index are taken as signed and authorized as their
+    /// replay says, without checking the Ed25519 signature (everything else,
+    /// their bytes against `ledger/tree` included, is checked): set by a
+    /// writer's pre-write check to the size its earlier check covered, and
+    /// never beyond the latest checkpoint. 0 for `verify`.
+    pub trust_signatures_below: u64,
 }
 
 /// Progress hooks for long verifications.
@@ -213,8 +219,14 @@ impl Archive {
         if at_sizes.contains_key(&0) {
             roots.insert(0, merkle::empty_root());
         }
-        let scanned =
-            self.scan_records(opts.deep.is_some(), &at_sizes, &mut roots, &mut rep, obs)?;
+        let scanned = self.scan_records(
+            opts.deep.is_some(),
+            opts.trust_signatures_below,
+            &at_sizes,
+            &mut roots,
+            &mut rep,
+            obs,
+        )?;
         let Scanned {
             n,
             refs,
