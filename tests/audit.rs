@@ -438,20 +438,7 @@ fn forge_annotation(f: &Fixture, who: &Path, doc: u64) {
     }
     .sign(&key)
     .unwrap();
-    append_record(f, &rec);
-}
-
-/// Appends a record frame to ledger/records, as a rogue tool would; the
-/// archive indexes it on the next open.
-fn append_record(f: &Fixture, rec: &custody::core::record::Record) {
-    use std::io::Write;
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(f.ledger("records"))
-        .unwrap();
-    file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
-        .unwrap();
-    file.write_all(rec.bytes()).unwrap();
+    f.append_record(&rec);
 }
 
 #[test]
@@ -519,7 +506,7 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
         }
         .sign(&key)
         .unwrap();
-        append_record(&f, &rec);
+        f.append_record(&rec);
         // The archive no longer verifies: no checkpoint is signed over it.
         f.run(&["checkpoint", "--sign"])
             .error(&["does not verify", "nothing was written"]);
@@ -576,7 +563,7 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
     .unwrap();
     let forged = rec.body.index;
     assert_eq!(forged, INIT_RECORDS + 8);
-    append_record(&f, &rec);
+    f.append_record(&rec);
     f.run(&["checkpoint", "--sign"]).error(&[
         "does not verify",
         "blob_hash",

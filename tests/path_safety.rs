@@ -66,19 +66,6 @@ fn save(path: &Path, head: &BundleHead, payload: &[u8]) {
     fs::write(path, out).unwrap();
 }
 
-/// Appends a record frame to ledger/records, as a rogue tool would; the
-/// archive indexes it on its next open.
-fn append_record(f: &Fixture, rec: &Record) {
-    use std::io::Write;
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(f.ledger("records"))
-        .unwrap();
-    file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
-        .unwrap();
-    file.write_all(rec.bytes()).unwrap();
-}
-
 /// Drop Site, a hostile sender, and the Guardian, who receives.
 struct World {
     ds: Fixture,
@@ -136,7 +123,7 @@ impl World {
         let key =
             SignerKey::parse(fs::read_to_string(self.ds.admin_key()).unwrap().trim()).unwrap();
         let rec = body.sign(&key).unwrap();
-        append_record(&self.ds, &rec);
+        self.ds.append_record(&rec);
         self.ds.run(&["checkpoint", "--sign"]).ok();
         hop.entries[k] = TlogProof::new(
             rec.body.index,

@@ -44,20 +44,6 @@ fn add_actor(f: &Fixture, name: &str, role: &str) -> PathBuf {
     key
 }
 
-/// Appends a record frame to ledger/records, as a rogue tool would; the
-/// archive indexes it on the next open.
-fn append_record(f: &Fixture, rec: &Record) {
-    use std::io::Write;
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(f.ledger("records"))
-        .unwrap();
-    file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
-        .unwrap();
-    file.write_all(rec.bytes()).unwrap();
-    file.sync_all().unwrap();
-}
-
 fn forge(f: &Fixture, key: &SignerKey, payload: Payload) -> Record {
     let rec = RecordBody {
         index: f.records(),
@@ -68,7 +54,7 @@ fn forge(f: &Fixture, key: &SignerKey, payload: Payload) -> Record {
     }
     .sign(key)
     .unwrap();
-    append_record(f, &rec);
+    f.append_record(&rec);
     rec
 }
 

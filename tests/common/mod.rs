@@ -526,6 +526,20 @@ impl Fixture {
         }
     }
 
+    /// Appends a record frame to ledger/records, as a rogue tool would (made
+    /// durable); the archive indexes it on its next open.
+    pub fn append_record(&self, rec: &custody::core::record::Record) {
+        use std::io::Write;
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(self.ledger("records"))
+            .unwrap();
+        file.write_all(&(rec.bytes().len() as u32).to_be_bytes())
+            .unwrap();
+        file.write_all(rec.bytes()).unwrap();
+        file.sync_all().unwrap();
+    }
+
     /// Asserts the archive is as in `before`: verify passes, same record count,
     /// identical ledger files.
     #[track_caller]
