@@ -11,7 +11,8 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Check {
-    /// The configuration names a bad log key or origin.
+    /// The configuration names a bad log key or origin, or `custody.toml`
+    /// disagrees with the latest `config` record (FORMAT.md §7.4).
     Config,
     /// A frame of the record file cannot be read (torn, bad length).
     RecordFrame,

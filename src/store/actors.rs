@@ -410,13 +410,9 @@ impl Archive {
         let bad: Vec<_> = rep
             .findings
             .iter()
-            .filter(|f| {
-                !matches!(
-                    f.check,
-                    crate::core::report::Check::CheckpointMissing
-                        | crate::core::report::Check::BlobUnreferenced
-                )
-            })
+            // A ledger-only pass reads no blob: `checkpoint_missing` is
+            // the one finding a write may go on with.
+            .filter(|f| f.check != crate::core::report::Check::CheckpointMissing)
             .collect();
         if let Some(f) = bad.first() {
             return Err(StoreError::NotVerified {

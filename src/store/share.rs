@@ -199,18 +199,13 @@ impl Archive {
             }
         }
         let mut out: Vec<Record> = records.to_vec();
-        out.extend(actor_recs.into_iter().filter(|r| match &r.body.payload {
-            Payload::Actor(c) => names.contains(&c.name),
-            Payload::Config(_) => true,
-            Payload::Ingest(_)
-            | Payload::Share(_)
-            | Payload::Receive(_)
-            | Payload::Access(_)
-            | Payload::Derive(_)
-            | Payload::Annotate(_)
-            | Payload::Approve(_)
-            | Payload::Grant(_)
-            | Payload::Audit(_) => false,
+        // Every config record, and the actor records of those named.
+        out.extend(actor_recs.into_iter().filter(|r| {
+            if let Payload::Actor(c) = &r.body.payload {
+                names.contains(&c.name)
+            } else {
+                crate::core::actors::changes_state(r)
+            }
         }));
         out.sort_by_key(|r| r.body.index);
         out.dedup_by_key(|r| r.body.index);
