@@ -10,7 +10,7 @@ use super::archive_cmds::human_bytes;
 use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_OK};
 use crate::core::keys::SigAlg;
-use crate::core::record::{ActorAction, ActorChange, Purpose, Record, Relation, Role};
+use crate::core::record::{ActorAction, Purpose, Record, Relation, Role};
 use crate::core::time;
 use crate::store::walk;
 use crate::store::{IngestOptions, NoObserver, StoreError};
@@ -26,29 +26,41 @@ pub(crate) struct LogKeyArg {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-An archive has one owner (the log key) and actors: people with their own
-signing keys (`custody keygen`) and a role. Actor records are signed by the
-owner or by an admin (--key). From then on each person signs what they do with
---key FILE (or CUSTODY_KEY), and `verify` checks every record against the
-signer's role at that point of the log.
+An archive's records are signed by actors: people with their own signing
+keys (`custody keygen`) and a role, added by an admin (--key). Each person
+signs what they do with --key FILE (or CUSTODY_KEY), and `verify` checks every
+record against the signer's role at that point of the log.
+
+The ledger names no one: an actor record states the role and the key; the
+name, the key's name and the reason are sealed to the archive's recipients
+(FORMAT.md §4.16). Actors are labelled #N (N: the record that added them);
+with -i IDENTITY commands show and accept their names.
 
 Roles and what they may sign:
   journalist  ingest, derive, receive, share, access (extract), annotate
   editor      the same, and approve, grant, audit
   legal       access, annotate, approve, audit
-  admin       everything but approve, and actor records
-  (the log key: everything but approve)
+  admin       everything but approve, and actor and config records
 
 Examples:
   custody actor add alice keys/alice/signing.vkey --role journalist
-  custody actor rotate alice keys/alice-2026/signing.vkey
-  custody actor revoke alice --reason 'left the outlet'
-  custody actor list")]
+  custody actor list -i keys/identity.age
+  custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age
+  custody actor revoke '#5' --reason 'left the outlet'")]
 pub struct ActorArgs {
     #[command(subcommand)]
     cmd: ActorCmd,
     #[command(flatten)]
     log: LogKeyArg,
+    /// age identity file(s): show actors' names, and accept them for #N.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY",
+        global = true
+    )]
+    identity: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,13 +72,13 @@ enum ActorCmd {
         #[arg(long, value_parser = ["journalist", "editor", "legal", "admin"])]
         role: String,
     },
-    /// Revoke an actor: records signed by their key after this are findings.
+    /// Revoke an actor (#N, or a name with -i): records signed by their key after this are findings.
     Revoke {
         name: String,
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Replace an actor's key (their old key stops being valid).
+    /// Replace an actor's key (#N, or a name with -i; their old key stops being valid).
     Rotate { name: String, new_vkey: String },
     /// List the actors, their roles and keys.
     List,
@@ -74,7 +86,10 @@ enum ActorCmd {
 
 #[derive(Serialize)]
 struct ActorView {
-    name: String,
+    /// `#N` for an actor whose name is sealed, else its name.
+    label: String,
+    /// The name, when known (a version 1 record, or opened with -i).
+    name: Option<String>,
     role: &'static str,
     key: String,
     added: u64,
@@ -101,15 +116,29 @@ fn print_record(ctx: &Ctx, what: &str, r: &Record) {
 }
 
 pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
+    let ids = ctx.optional_identities(&a.identity)?;
     if let ActorCmd::List = a.cmd {
         let arch = ctx.open()?;
         let actors = arch.actors_at(arch.size()?)?;
+        let names = match &ids {
+            Some(ids) => arch.actor_names(ids)?,
+            None => Default::default(),
+        };
         let v: Vec<ActorView> = actors
             .all()
             .map(|x| ActorView {
-                name: x.name.clone(),
+                label: x.name.clone(),
+                name: if x.sealed {
+                    names.get(&x.name).cloned()
+                } else {
+                    Some(x.name.clone())
+                },
                 role: x.role.as_str(),
-                key: x.key.encode(),
+                key: if x.sealed {
+                    format!("key ID {}", x.key.key_id())
+                } else {
+                    x.key.encode()
+                },
                 added: x.added,
                 revoked: x.revoked,
             })
@@ -121,9 +150,14 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                 .info("no actors: the log key signs everything (add one with `custody actor add`)");
         } else {
             for x in &v {
+                let who = match &x.name {
+                    Some(n) if *n != x.label => format!("{} {n}", x.label),
+                    Some(_) => x.label.clone(),
+                    None => format!("{} (name sealed)", x.label),
+                };
                 ctx.out.line(&format!(
-                    "{:<16} {:<10} {}  added at record {}{}",
-                    x.name,
+                    "{:<20} {:<10} {}  added at record {}{}",
+                    who,
                     x.role,
                     x.key,
                     x.added,
@@ -152,22 +186,29 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                     crate::core::redact::quote(&name)
                 )));
             }
-            ActorChange {
-                action: ActorAction::Add,
-                name,
-                role: Role::parse(&role)
-                    .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?,
-                key_name: k.name().to_string(),
-                key: k.public_bytes(),
-                reason: String::new(),
+            if arch.actor_by_name(&name, ids.as_ref()).is_ok() {
+                return Err(StoreError::Input(format!(
+                    "an actor is already called {}: choose another name",
+                    crate::core::redact::quote(&name)
+                )));
             }
+            if ids.is_none() {
+                ctx.out.info(
+                    "note: actors' names are sealed; give -i IDENTITY to check that no actor already has this name",
+                );
+            }
+            let role = Role::parse(&role)
+                .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
+            arch.sealed_change(ActorAction::Add, 0, &name, role, &k, "")?
         }
         ActorCmd::Revoke { name, reason } => {
-            arch.actor_change(ActorAction::Revoke, &name, None, &reason)?
+            let who = arch.actor_by_name(&name, ids.as_ref())?;
+            arch.actor_change(ActorAction::Revoke, &who, None, &reason)?
         }
         ActorCmd::Rotate { name, new_vkey } => {
             let k = read_vkey("actor rotate NEW_VKEY", &new_vkey, Some(&trust))?;
-            arch.actor_change(ActorAction::Rotate, &name, Some(&k), "")?
+            let who = arch.actor_by_name(&name, ids.as_ref())?;
+            arch.actor_change(ActorAction::Rotate, &who, Some(&k), "")?
         }
         ActorCmd::List => unreachable!("handled above"),
     };
@@ -305,13 +346,24 @@ A journalist may decrypt a document they brought in, or one granted to them;
 editors, lawyers and admins may decrypt any. `custody audit` flags a decryption
 by anyone else.
 
-Example:
-  custody --key keys/ed/signing.key grant 3 bob")]
+The record names the actor by the record that added them (#N), not by name.
+
+Examples:
+  custody --key keys/ed/signing.key grant 3 '#7'
+  custody --key keys/ed/signing.key grant 3 bob -i keys/identity.age")]
 pub struct GrantArgs {
     /// The document (any record about it).
     reference: String,
-    /// The actor given access.
+    /// The actor given access: #N (`custody actor list`), or a name with -i.
     actor: String,
+    /// age identity file(s): accept the actor's name (names are sealed).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
     #[command(flatten)]
     log: LogKeyArg,
 }
@@ -320,7 +372,9 @@ pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
-    let r = arch.grant(i, &a.actor, &log)?;
+    let ids = ctx.optional_identities(&a.identity)?;
+    let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
+    let r = arch.grant(i, &who, &log)?;
     print_record(ctx, "granted", &r);
     Ok(EXIT_OK)
 }

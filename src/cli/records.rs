@@ -11,6 +11,7 @@ use crate::core::crypto::Identities;
 use crate::core::hash::Digest;
 use crate::core::meta::Metadata;
 use crate::core::record::{Payload, Record};
+use crate::core::sealed::Details;
 use crate::core::time;
 use crate::store::{Archive, StoreError};
 
@@ -32,6 +33,11 @@ struct RecordView {
     metadata: Option<Metadata>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata_error: Option<String>,
+    /// The sealed details (FORMAT.md §5.4), opened with -i.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Details>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details_error: Option<String>,
 }
 
 fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
@@ -42,7 +48,16 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
             Err(e) => (None, Some(e.to_string())),
         },
     };
+    let (details, details_error) = match (ids, rec.sealed()) {
+        (Some(ids), Some(s)) => match arch.open_sealed(s, ids) {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        (None, _) | (_, None) => (None, None),
+    };
     RecordView {
+        details,
+        details_error,
         index: rec.body.index,
         kind: rec.body.payload.kind().as_str(),
         time: time::rfc3339(rec.body.time_ms),
@@ -55,11 +70,45 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
     }
 }
 
+/// The sealed details of a record, as `show` prints them.
+fn show_details(o: &super::output::Out, v: &RecordView) {
+    if let Some(s) = v.payload_sealed() {
+        o.line(&format!("sealed      {} ({} bytes, encrypted)", s.digest, s.size));
+    }
+    match (&v.details, &v.details_error) {
+        (Some(d), _) => o.line(&format!("details     {}", d.summary())),
+        (None, Some(e)) => o.line(&format!("details     unreadable: {e}")),
+        (None, None) => {}
+    }
+}
+
+impl RecordView {
+    fn payload_sealed(&self) -> Option<crate::core::record::Sealed> {
+        match &self.payload {
+            Payload::Share(s) => s.sealed,
+            Payload::Actor(a) => a.sealed.map(|x| x.details),
+            Payload::Access(a) => a.sealed,
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
+        }
+    }
+}
+
 fn line(ctx: &Ctx, v: &RecordView) {
     let what = match (&v.metadata, &v.metadata_error) {
         (Some(m), _) => format!("{}  {}", m.path, human_bytes(m.size)),
         (None, Some(e)) => format!("(metadata unreadable: {e})"),
-        (None, None) => v.payload.summary(),
+        (None, None) => match (&v.details, &v.details_error) {
+            (Some(d), _) => format!("{} — {}", v.payload.summary(), d.summary()),
+            (None, Some(e)) => format!("{} (details unreadable: {e})", v.payload.summary()),
+            (None, None) => v.payload.summary(),
+        },
     };
     ctx.out
         .line(&format!("{:>6}  {}  {:<7} {what}", v.index, v.time, v.kind));
@@ -184,10 +233,12 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             for r in &s.recipients {
                 o.line(&format!("shared to   {r}"));
             }
+            show_details(o, &v);
             return Ok(EXIT_OK);
         }
         other => {
             o.line(&format!("says        {}", other.summary()));
+            show_details(o, &v);
             return Ok(EXIT_OK);
         }
     };

@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
-use crate::core::record::{ActorAction, ActorChange, ArchiveConfig, Kind, Payload, Record, Role};
+use crate::core::record::{
+    ActorAction, ActorChange, ArchiveConfig, GrantTo, Kind, Payload, Record, Role,
+};
 use crate::core::report::Check;
 
 /// Roles allowed to sign each kind of record (FORMAT.md §4.14).
@@ -152,12 +154,17 @@ pub struct ActorInfo {
     pub added: u64,
     /// Index of the record that revoked the actor, if any.
     pub revoked: Option<u64>,
+    /// Added by a version 2 record (FORMAT.md §4.16): `name` is the label
+    /// `#N` and the key's name is sealed.
+    pub sealed: bool,
 }
 
 /// The actors of one log, replayed up to some record.
 #[derive(Clone, Debug, Default)]
 pub struct Actors {
     actors: BTreeMap<String, ActorInfo>,
+    /// The name (or label) of the actor added by each record.
+    by_added: BTreeMap<u64, String>,
     keys: HashMap<KeyId, Vec<KeyEntry>>,
     /// The latest authorized `config` record: its index and content.
     config: Option<(u64, ArchiveConfig)>,
@@ -168,8 +175,11 @@ pub struct Actors {
 fn actor_key(c: &ActorChange) -> Result<VerifierKey, AuthError> {
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&c.key)
         .map_err(|_| AuthError::BadChange(format!("{}: not an Ed25519 public key", c.name)))?;
-    VerifierKey::new(&c.key_name, SigAlg::Ed25519, vk)
-        .map_err(|e| AuthError::BadChange(format!("{}: {e}", c.name)))
+    match &c.sealed {
+        Some(x) => VerifierKey::stated(&c.name, x.key_id, vk),
+        None => VerifierKey::new(&c.key_name, SigAlg::Ed25519, vk),
+    }
+    .map_err(|e| AuthError::BadChange(format!("{}: {e}", c.name)))
 }
 
 impl Actors {
@@ -183,9 +193,39 @@ impl Actors {
         self.keys.get(&key_id)?.first().map(|e| e.actor.as_str())
     }
 
-    /// One actor by name.
+    /// One actor by name, or by label `#N` (the index of the record that
+    /// added it, FORMAT.md §4.16).
     pub fn get(&self, name: &str) -> Option<&ActorInfo> {
-        self.actors.get(name)
+        self.actors.get(name).or_else(|| {
+            let n: u64 = name.strip_prefix('#')?.parse().ok()?;
+            self.actors.get(self.by_added.get(&n)?)
+        })
+    }
+
+    /// The actor added by record `index`.
+    pub fn added_by(&self, index: u64) -> Option<&ActorInfo> {
+        self.actors.get(self.by_added.get(&index)?)
+    }
+
+    /// The actor a `grant` record names.
+    pub fn grantee(&self, to: &GrantTo) -> Option<&ActorInfo> {
+        match to {
+            GrantTo::Name(n) => self.actors.get(n),
+            GrantTo::Added(i) => self.added_by(*i),
+        }
+    }
+
+    /// The name under which this state knows the actor a change is about:
+    /// a version 2 change names the actor by the record that added it.
+    fn subject(&self, c: &ActorChange) -> String {
+        match (&c.sealed, c.action) {
+            (Some(x), ActorAction::Revoke | ActorAction::Rotate) => self
+                .by_added
+                .get(&x.actor)
+                .cloned()
+                .unwrap_or_else(|| c.name.clone()),
+            (Some(_), ActorAction::Add) | (None, _) => c.name.clone(),
+        }
     }
 
     /// The active actor holding `key`, if any.
@@ -349,32 +389,35 @@ impl Actors {
         self.check_change(c, log_key)?;
         let at = rec.body.index;
         let key = actor_key(c)?;
+        let name = self.subject(c);
         match c.action {
             ActorAction::Add => {
                 self.keys.entry(key.key_id()).or_default().push(KeyEntry {
-                    actor: c.name.clone(),
+                    actor: name.clone(),
                     key: key.clone(),
                     status: KeyStatus::Active,
                 });
+                self.by_added.insert(at, name.clone());
                 self.actors.insert(
-                    c.name.clone(),
+                    name.clone(),
                     ActorInfo {
-                        name: c.name.clone(),
+                        name,
                         role: c.role,
                         key,
                         added: at,
                         revoked: None,
+                        sealed: c.sealed.is_some(),
                     },
                 );
             }
             ActorAction::Revoke | ActorAction::Rotate => {
                 let a = self
                     .actors
-                    .get_mut(&c.name)
-                    .ok_or_else(|| AuthError::BadChange(format!("no actor {}", c.name)))?;
+                    .get_mut(&name)
+                    .ok_or_else(|| AuthError::BadChange(format!("no actor {name}")))?;
                 let old = a.key.clone();
                 for e in self.keys.get_mut(&old.key_id()).into_iter().flatten() {
-                    if e.actor == c.name && e.key.public_bytes() == old.public_bytes() {
+                    if e.actor == name && e.key.public_bytes() == old.public_bytes() {
                         e.status = match c.action {
                             ActorAction::Revoke => KeyStatus::Revoked(at),
                             _ => KeyStatus::Rotated(at),
@@ -406,7 +449,7 @@ impl Actors {
                 .flatten()
                 .any(|e| e.key.public_bytes() == key.public_bytes());
         let bad = |m: String| Err(AuthError::BadChange(m));
-        match (c.action, self.actors.get(&c.name)) {
+        match (c.action, self.get(&c.name)) {
             (ActorAction::Add, Some(_)) => bad(format!("actor {} already exists", c.name)),
             (ActorAction::Add, None) if key_in_use => bad(format!(
                 "the key of {} is already the log key or another actor's key",
@@ -464,6 +507,7 @@ mod tests {
             key_name: k.name().into(),
             key: k.public_bytes(),
             reason: String::new(),
+            sealed: None,
         })
     }
     fn approve() -> Payload {

@@ -215,6 +215,23 @@ impl VerifierKey {
         })
     }
 
+    /// An Ed25519 key as a version 2 `actor` record states it (FORMAT.md
+    /// §4.16): its key name is sealed, so the key ID is the one the record
+    /// states and `name` is the actor's label. The invariant above does not
+    /// hold for it and [`VerifierKey::encode`] does not give a valid vkey:
+    /// it serves to check signatures (which only the key bytes decide).
+    pub fn stated(label: &str, key_id: KeyId, key: VerifyingKey) -> Result<Self, KeyError> {
+        if key.is_weak() {
+            return Err(KeyError::InvalidPublicKey);
+        }
+        Ok(VerifierKey {
+            name: label.to_owned(),
+            key_id,
+            alg: SigAlg::Ed25519,
+            key,
+        })
+    }
+
     /// Parses a vkey `<name>+<hex key ID>+base64(alg || public key)`
     /// (C2SP signed-note, "Verifier keys").
     ///

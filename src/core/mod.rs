@@ -22,6 +22,7 @@ pub mod policy;
 pub mod record;
 pub mod redact;
 pub mod report;
+pub mod sealed;
 pub mod sigbatch;
 #[cfg(test)]
 pub(crate) mod testing;

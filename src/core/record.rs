@@ -11,8 +11,12 @@ use crate::core::domain;
 use crate::core::hash::Digest;
 use crate::core::keys::{KeyId, SignerKey};
 
-/// The only record format version this code writes and reads.
+/// Record format version 1: every kind (FORMAT.md §4.2).
 pub const RECORD_VERSION: u8 = 1;
+/// Record format version 2: the `share`, `actor`, `access` and `grant`
+/// layouts that name no person and no partner (FORMAT.md §4.16). Writers use
+/// it for those kinds; version 1 records of them keep verifying.
+pub const RECORD_VERSION_SEALED: u8 = 2;
 /// Ed25519 signature length.
 pub const SIGNATURE_LEN: usize = 64;
 /// Upper bound on an encoded record (fits a tlog-tiles entry bundle, FORMAT.md §4.1).
@@ -115,8 +119,35 @@ pub struct Share {
     pub payload_size: u64,
     /// SHA-256 of the bundle's encrypted share envelope.
     pub envelope: Digest,
-    /// Fingerprints of the partner's age recipients, sorted ascending.
+    /// Version 1: fingerprints of the partner's age recipients, sorted
+    /// ascending. Empty in version 2.
     pub recipients: Vec<Digest>,
+    /// Version 2: the partner's recipients, sealed (FORMAT.md §4.16, §5.4).
+    pub sealed: Option<Sealed>,
+}
+
+/// Details a record keeps about people and partners, sealed: an age file
+/// encrypted to the archive's recipients and stored as a blob of the archive
+/// (FORMAT.md §5.4). The record holds only its digest and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Sealed {
+    /// SHA-256 of the age file (its blob address).
+    pub digest: Digest,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+/// The version 2 fields of an `actor` record (FORMAT.md §4.16): who the
+/// actor is, without a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SealedActor {
+    /// Index of the `actor` record that added the actor (for `add`, the
+    /// record's own index): the actor's identity in the log.
+    pub actor: u64,
+    /// C2SP key ID of `key` (its key name is sealed).
+    pub key_id: KeyId,
+    /// The actor's name, the key's name and the reason, sealed.
+    pub details: Sealed,
 }
 
 /// Where a received document comes from: one `share` record of another log,
@@ -213,6 +244,18 @@ pub struct ActorChange {
     pub key: [u8; 32],
     /// Why (revocations); empty otherwise. At most 1,024 bytes.
     pub reason: String,
+    /// Version 2: the name, key name and reason are sealed; `name` is then
+    /// the actor's label `#N` (N = `sealed.actor`), `key_name` and `reason`
+    /// are empty.
+    pub sealed: Option<SealedActor>,
+}
+
+impl ActorChange {
+    /// The label of a version 2 actor: `#` and the index of the record that
+    /// added it (never a valid version 1 name).
+    pub fn label(actor: u64) -> String {
+        format!("#{actor}")
+    }
 }
 
 /// What a derived document is, relative to its parents (FORMAT.md §4.9).
@@ -276,8 +319,11 @@ pub struct Derive {
 pub struct Access {
     #[serde(flatten)]
     pub about: DocRef,
-    /// Why the document was decrypted (at most 1,024 bytes, in clear).
+    /// Version 1: why the document was decrypted (at most 1,024 bytes, in
+    /// clear). Empty in version 2.
     pub reason: String,
+    /// Version 2: the reason, sealed (FORMAT.md §4.16).
+    pub sealed: Option<Sealed>,
 }
 
 /// Fields of an `annotate` record (FORMAT.md §4.10).
@@ -317,7 +363,17 @@ pub struct Grant {
     #[serde(flatten)]
     pub about: DocRef,
     /// The actor given access.
-    pub actor: String,
+    pub actor: GrantTo,
+}
+
+/// Whom a `grant` record gives access to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantTo {
+    /// Version 1: the actor's name, in clear.
+    Name(String),
+    /// Version 2: the index of the `actor` record that added the actor.
+    Added(u64),
 }
 
 /// Fields of an `audit` record (FORMAT.md §4.13).
@@ -389,6 +445,11 @@ impl Payload {
         let short = |d: &Digest| d.to_hex()[..12].to_string();
         match self {
             Payload::Ingest(i) => format!("blob {}…, {} bytes", short(&i.blob), i.blob_size),
+            Payload::Share(s) if s.sealed.is_some() => format!(
+                "document {} to a partner (recipients sealed), payload {}…",
+                s.document,
+                short(&s.payload)
+            ),
             Payload::Share(s) => format!(
                 "document {} to {} recipient(s) [{}], payload {}…",
                 s.document,
@@ -407,6 +468,16 @@ impl Payload {
                 r.from.checkpoint_size,
                 short(&r.stored.blob)
             ),
+            Payload::Actor(a) if a.sealed.is_some() => {
+                let id = a.sealed.map(|x| x.key_id.to_string()).unwrap_or_default();
+                match a.action {
+                    ActorAction::Add => {
+                        format!("add {} as {} (key {id}; name sealed)", a.name, a.role.as_str())
+                    }
+                    ActorAction::Revoke => format!("revoke {} (reason sealed)", a.name),
+                    ActorAction::Rotate => format!("rotate {} to key {id}", a.name),
+                }
+            }
             Payload::Actor(a) => match a.action {
                 ActorAction::Add => {
                     format!("add {} as {} ({})", a.name, a.role.as_str(), a.key_name)
@@ -422,6 +493,9 @@ impl Payload {
                 ),
                 ActorAction::Rotate => format!("rotate {} to a new key ({})", a.name, a.key_name),
             },
+            Payload::Access(a) if a.sealed.is_some() => {
+                format!("decrypted document {} (reason sealed)", a.about.document)
+            }
             Payload::Access(a) => format!("decrypted document {}: {}", a.about.document, a.reason),
             Payload::Derive(d) => format!(
                 "{} of document(s) {}",
@@ -438,9 +512,14 @@ impl Payload {
                 a.about.document,
                 a.purpose.as_str()
             ),
-            Payload::Grant(g) => {
-                format!("gave {} access to document {}", g.actor, g.about.document)
-            }
+            Payload::Grant(g) => match &g.actor {
+                GrantTo::Name(n) => format!("gave {n} access to document {}", g.about.document),
+                GrantTo::Added(a) => format!(
+                    "gave {} access to document {}",
+                    ActorChange::label(*a),
+                    g.about.document
+                ),
+            },
             Payload::Audit(a) => format!(
                 "audited document {}: {} finding(s), report {}…",
                 a.about.document,
@@ -463,6 +542,29 @@ impl Payload {
                 policy_summary(&c.partner_policy),
                 policy_summary(&c.own_policy),
             ),
+        }
+    }
+
+    /// The record format version this payload is encoded with (FORMAT.md
+    /// §4.2, §4.16).
+    pub fn version(&self) -> u8 {
+        let sealed = match self {
+            Payload::Share(s) => s.sealed.is_some(),
+            Payload::Actor(a) => a.sealed.is_some(),
+            Payload::Access(a) => a.sealed.is_some(),
+            Payload::Grant(g) => matches!(g.actor, GrantTo::Added(_)),
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => false,
+        };
+        if sealed {
+            RECORD_VERSION_SEALED
+        } else {
+            RECORD_VERSION
         }
     }
 
@@ -519,6 +621,8 @@ pub enum RecordError {
     BadParents,
     #[error("roles are not strictly ascending")]
     BadRoles,
+    #[error("an actor reference is not an earlier record (or, for an add, not the record itself)")]
+    BadActor,
 }
 
 /// Why a record signature did not verify.
@@ -535,7 +639,7 @@ impl RecordBody {
     /// The canonical body bytes (FORMAT.md §4.1–4.4).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        out.push(RECORD_VERSION);
+        out.push(self.payload.version());
         out.push(self.payload.kind() as u8);
         out.extend_from_slice(&self.index.to_be_bytes());
         out.extend_from_slice(&self.time_ms.to_be_bytes());
@@ -550,7 +654,10 @@ impl RecordBody {
                 out.extend_from_slice(s.payload.as_bytes());
                 out.extend_from_slice(&s.payload_size.to_be_bytes());
                 out.extend_from_slice(s.envelope.as_bytes());
-                encode_recipients(&mut out, &s.recipients);
+                match &s.sealed {
+                    Some(x) => encode_sealed(&mut out, x),
+                    None => encode_recipients(&mut out, &s.recipients),
+                }
             }
             Payload::Receive(r) => {
                 encode_stored(&mut out, &r.stored);
@@ -565,6 +672,20 @@ impl RecordBody {
                 out.extend_from_slice(r.evidence.as_bytes());
                 out.extend_from_slice(&r.evidence_size.to_be_bytes());
             }
+            Payload::Actor(ActorChange {
+                action,
+                role,
+                key,
+                sealed: Some(x),
+                ..
+            }) => {
+                out.push(*action as u8);
+                out.push(*role as u8);
+                out.extend_from_slice(&x.actor.to_be_bytes());
+                out.extend_from_slice(&x.key_id.0.to_be_bytes());
+                out.extend_from_slice(key);
+                encode_sealed(&mut out, &x.details);
+            }
             Payload::Actor(a) => {
                 out.push(a.action as u8);
                 encode_str8(&mut out, &a.name);
@@ -575,7 +696,10 @@ impl RecordBody {
             }
             Payload::Access(a) => {
                 encode_about(&mut out, &a.about);
-                encode_str16(&mut out, &a.reason);
+                match &a.sealed {
+                    Some(x) => encode_sealed(&mut out, x),
+                    None => encode_str16(&mut out, &a.reason),
+                }
             }
             Payload::Derive(d) => {
                 encode_stored(&mut out, &d.stored);
@@ -596,7 +720,10 @@ impl RecordBody {
             }
             Payload::Grant(g) => {
                 encode_about(&mut out, &g.about);
-                encode_str8(&mut out, &g.actor);
+                match &g.actor {
+                    GrantTo::Name(n) => encode_str8(&mut out, n),
+                    GrantTo::Added(a) => out.extend_from_slice(&a.to_be_bytes()),
+                }
             }
             Payload::Audit(a) => {
                 encode_about(&mut out, &a.about);
@@ -614,6 +741,18 @@ impl RecordBody {
         out
     }
 
+    /// Puts the body at position `index` of the log. A version 2 actor `add`
+    /// names itself: its `actor` field is its own index (FORMAT.md §4.16).
+    pub fn place(&mut self, index: u64) {
+        self.index = index;
+        if let Payload::Actor(a) = &mut self.payload {
+            if let (ActorAction::Add, Some(x)) = (a.action, a.sealed.as_mut()) {
+                x.actor = index;
+                a.name = ActorChange::label(index);
+            }
+        }
+    }
+
     /// The message an Ed25519 signature covers: domain tag || body (FORMAT.md §4.3).
     pub fn signed_message(body_bytes: &[u8]) -> Vec<u8> {
         let mut m = Vec::with_capacity(domain::RECORD_SIGNATURE.len() + body_bytes.len());
@@ -629,30 +768,52 @@ impl RecordBody {
         }
         match &self.payload {
             Payload::Ingest(i) => check_recipients(&i.recipients)?,
-            Payload::Share(s) => check_recipients(&s.recipients)?,
+            Payload::Share(s) => match s.sealed {
+                Some(_) if !s.recipients.is_empty() => return Err(RecordError::BadRecipients),
+                Some(_) => {}
+                None => check_recipients(&s.recipients)?,
+            },
             Payload::Receive(r) => {
                 check_recipients(&r.stored.recipients)?;
                 if !valid_origin(&r.from.origin) {
                     return Err(RecordError::BadOrigin);
                 }
             }
-            Payload::Actor(a) => {
-                if !valid_actor_name(&a.name) || !crate::core::keys::is_valid_key_name(&a.key_name)
-                {
-                    return Err(RecordError::BadName);
+            Payload::Actor(a) => match a.sealed {
+                Some(x) => {
+                    let own = a.action == ActorAction::Add;
+                    if a.name != ActorChange::label(x.actor)
+                        || !a.key_name.is_empty()
+                        || !a.reason.is_empty()
+                        || (own && x.actor != self.index)
+                        || (!own && x.actor >= self.index)
+                    {
+                        return Err(RecordError::BadActor);
+                    }
                 }
-                check_text(&a.reason)?;
-            }
-            Payload::Access(a) => check_text(&a.reason)?,
+                None => {
+                    if !valid_actor_name(&a.name)
+                        || !crate::core::keys::is_valid_key_name(&a.key_name)
+                    {
+                        return Err(RecordError::BadName);
+                    }
+                    check_text(&a.reason)?;
+                }
+            },
+            Payload::Access(a) => match a.sealed {
+                Some(_) if !a.reason.is_empty() => return Err(RecordError::BadText),
+                Some(_) => {}
+                None => check_text(&a.reason)?,
+            },
             Payload::Derive(d) => {
                 check_recipients(&d.stored.recipients)?;
                 check_parents(&d.parents)?;
             }
-            Payload::Grant(g) => {
-                if !valid_actor_name(&g.actor) {
-                    return Err(RecordError::BadName);
-                }
-            }
+            Payload::Grant(g) => match &g.actor {
+                GrantTo::Name(n) if !valid_actor_name(n) => return Err(RecordError::BadName),
+                GrantTo::Added(a) if *a >= self.index => return Err(RecordError::BadActor),
+                GrantTo::Name(_) | GrantTo::Added(_) => {}
+            },
             Payload::Config(c) => {
                 check_recipients(&c.recipients)?;
                 check_roles(&c.approvals)?;
@@ -695,6 +856,11 @@ fn encode_stored(out: &mut Vec<u8>, i: &Ingest) {
 fn encode_about(out: &mut Vec<u8>, d: &DocRef) {
     out.extend_from_slice(&d.document.to_be_bytes());
     out.extend_from_slice(d.commitment.as_bytes());
+}
+
+fn encode_sealed(out: &mut Vec<u8>, s: &Sealed) {
+    out.extend_from_slice(s.digest.as_bytes());
+    out.extend_from_slice(&s.size.to_be_bytes());
 }
 
 fn encode_str8(out: &mut Vec<u8>, s: &str) {
@@ -867,6 +1033,48 @@ impl<'a> Reader<'a> {
             own_policy: self.policy()?,
         })
     }
+    fn actor_action(&mut self) -> Result<ActorAction, RecordError> {
+        match self.u8()? {
+            1 => Ok(ActorAction::Add),
+            2 => Ok(ActorAction::Revoke),
+            3 => Ok(ActorAction::Rotate),
+            b => Err(RecordError::BadEnum(b)),
+        }
+    }
+    /// A version 2 `actor` payload (FORMAT.md §4.16) of the record at `index`.
+    fn sealed_actor(&mut self, index: u64) -> Result<ActorChange, RecordError> {
+        let action = self.actor_action()?;
+        let rb = self.u8()?;
+        let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
+        let actor = self.u64()?;
+        let key_id = KeyId(self.u32()?);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(self.take(32)?);
+        let details = self.sealed()?;
+        let own = action == ActorAction::Add;
+        if (own && actor != index) || (!own && actor >= index) {
+            return Err(RecordError::BadActor);
+        }
+        Ok(ActorChange {
+            action,
+            name: ActorChange::label(actor),
+            role,
+            key_name: String::new(),
+            key,
+            reason: String::new(),
+            sealed: Some(SealedActor {
+                actor,
+                key_id,
+                details,
+            }),
+        })
+    }
+    fn sealed(&mut self) -> Result<Sealed, RecordError> {
+        Ok(Sealed {
+            digest: self.digest()?,
+            size: self.u64()?,
+        })
+    }
     fn about(&mut self) -> Result<DocRef, RecordError> {
         Ok(DocRef {
             document: self.u64()?,
@@ -893,25 +1101,40 @@ impl Record {
         }
         let mut r = Reader { buf: bytes, pos: 0 };
         let version = r.u8()?;
-        if version != RECORD_VERSION {
+        if version != RECORD_VERSION && version != RECORD_VERSION_SEALED {
             return Err(RecordError::UnknownVersion(version));
         }
         let kind_byte = r.u8()?;
         let kind = Kind::from_byte(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
+        // Version 2 exists for the kinds that name people or partners (§4.16).
+        let v2 = version == RECORD_VERSION_SEALED;
+        if v2 && !matches!(kind, Kind::Share | Kind::Actor | Kind::Access | Kind::Grant) {
+            return Err(RecordError::UnknownVersion(version));
+        }
         let index = r.u64()?;
         let time_ms = r.u64()?;
         let origin = r.origin()?;
         let signer = KeyId(r.u32()?);
         let payload = match kind {
             Kind::Ingest => Payload::Ingest(r.stored()?),
-            Kind::Share => Payload::Share(Share {
-                document: r.u64()?,
-                commitment: r.digest()?,
-                payload: r.digest()?,
-                payload_size: r.u64()?,
-                envelope: r.digest()?,
-                recipients: r.recipients()?,
-            }),
+            Kind::Share => {
+                let (document, commitment) = (r.u64()?, r.digest()?);
+                let (payload, payload_size, envelope) = (r.digest()?, r.u64()?, r.digest()?);
+                let (recipients, sealed) = if v2 {
+                    (Vec::new(), Some(r.sealed()?))
+                } else {
+                    (r.recipients()?, None)
+                };
+                Payload::Share(Share {
+                    document,
+                    commitment,
+                    payload,
+                    payload_size,
+                    envelope,
+                    recipients,
+                    sealed,
+                })
+            }
             Kind::Receive => Payload::Receive(Receive {
                 stored: r.stored()?,
                 from: Link {
@@ -925,13 +1148,9 @@ impl Record {
                 evidence: r.digest()?,
                 evidence_size: r.u64()?,
             }),
+            Kind::Actor if v2 => Payload::Actor(r.sealed_actor(index)?),
             Kind::Actor => {
-                let action = match r.u8()? {
-                    1 => ActorAction::Add,
-                    2 => ActorAction::Revoke,
-                    3 => ActorAction::Rotate,
-                    b => return Err(RecordError::BadEnum(b)),
-                };
+                let action = r.actor_action()?;
                 let name = r.str8()?;
                 let rb = r.u8()?;
                 let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
@@ -949,12 +1168,25 @@ impl Record {
                     key_name,
                     key,
                     reason,
+                    sealed: None,
                 })
             }
-            Kind::Access => Payload::Access(Access {
-                about: r.about()?,
-                reason: r.text16()?,
-            }),
+            Kind::Access => {
+                let about = r.about()?;
+                Payload::Access(if v2 {
+                    Access {
+                        about,
+                        reason: String::new(),
+                        sealed: Some(r.sealed()?),
+                    }
+                } else {
+                    Access {
+                        about,
+                        reason: r.text16()?,
+                        sealed: None,
+                    }
+                })
+            }
             Kind::Derive => {
                 let stored = r.stored()?;
                 let rb = r.u8()?;
@@ -986,10 +1218,19 @@ impl Record {
             }
             Kind::Grant => {
                 let about = r.about()?;
-                let actor = r.str8()?;
-                if !valid_actor_name(&actor) {
-                    return Err(RecordError::BadName);
-                }
+                let actor = if v2 {
+                    let a = r.u64()?;
+                    if a >= index {
+                        return Err(RecordError::BadActor);
+                    }
+                    GrantTo::Added(a)
+                } else {
+                    let n = r.str8()?;
+                    if !valid_actor_name(&n) {
+                        return Err(RecordError::BadName);
+                    }
+                    GrantTo::Name(n)
+                };
                 Payload::Grant(Grant { about, actor })
             }
             Kind::Audit => Payload::Audit(AuditDone {
@@ -1047,6 +1288,24 @@ impl Record {
         let sig = Signature::from_bytes(&self.signature);
         key.verify_strict(&RecordBody::signed_message(self.body_bytes()), &sig)
             .map_err(|_| SignatureCheckError::Invalid)
+    }
+
+    /// The sealed details this record names (a blob of the archive,
+    /// FORMAT.md §5.4), if any.
+    pub fn sealed(&self) -> Option<&Sealed> {
+        match &self.body.payload {
+            Payload::Share(s) => s.sealed.as_ref(),
+            Payload::Actor(a) => a.sealed.as_ref().map(|x| &x.details),
+            Payload::Access(a) => a.sealed.as_ref(),
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
+        }
     }
 
     /// The ingest payload, if this is an ingest record.
@@ -1262,6 +1521,7 @@ mod tests {
             payload_size: 99,
             envelope: Digest([7; 32]),
             recipients: vec![Digest([8; 32])],
+            sealed: None,
         });
         let receive = Payload::Receive(Receive {
             stored: Ingest {
@@ -1342,10 +1602,12 @@ mod tests {
                 key_name: "example.org/alice".into(),
                 key: [9; 32],
                 reason: "left the outlet".into(),
+                sealed: None,
             }),
             Payload::Access(Access {
                 about,
                 reason: "fact-check".into(),
+                sealed: None,
             }),
             Payload::Derive(Derive {
                 stored: Ingest {
@@ -1376,7 +1638,7 @@ mod tests {
             }),
             Payload::Grant(Grant {
                 about,
-                actor: "bob".into(),
+                actor: GrantTo::Name("bob".into()),
             }),
             Payload::Audit(AuditDone {
                 about,
@@ -1401,15 +1663,128 @@ mod tests {
         let mut b = body(vec![Digest([4; 32])]);
         b.payload = Payload::Grant(Grant {
             about,
-            actor: "Bob Smith".into(),
+            actor: GrantTo::Name("Bob Smith".into()),
         });
         assert_eq!(b.sign(&key()), Err(RecordError::BadName));
         let mut b = body(vec![Digest([4; 32])]);
         b.payload = Payload::Access(Access {
             about,
             reason: "a\u{7}b".into(),
+            sealed: None,
         });
         assert_eq!(b.sign(&key()), Err(RecordError::BadText));
+    }
+
+    /// Issue 14 item 6: the version 2 layouts (FORMAT.md §4.16) byte for
+    /// byte, their round trip, and what a decoder refuses.
+    #[test]
+    fn sealed_layouts_name_no_one() {
+        let about = DocRef {
+            document: 3,
+            commitment: Digest([5; 32]),
+        };
+        let sealed = Sealed {
+            digest: Digest([0xaa; 32]),
+            size: 0x0102,
+        };
+        let at = |index: u64, payload: Payload| RecordBody {
+            index,
+            payload,
+            ..body(vec![Digest([4; 32])])
+        };
+        let header = |b: &RecordBody| 2 + 8 + 8 + 1 + b.origin.len() + 4;
+        // actor add: action, role, actor (= its own index), key ID, key, sealed.
+        let mut add = at(
+            9,
+            Payload::Actor(ActorChange {
+                action: ActorAction::Add,
+                name: String::new(),
+                role: Role::Editor,
+                key_name: String::new(),
+                key: [7; 32],
+                reason: String::new(),
+                sealed: Some(SealedActor {
+                    actor: 0,
+                    key_id: KeyId(0x0a0b0c0d),
+                    details: sealed,
+                }),
+            }),
+        );
+        add.place(9);
+        let enc = add.encode();
+        assert_eq!(enc[0], RECORD_VERSION_SEALED);
+        let p = &enc[header(&add)..];
+        let mut want = vec![1u8, 2];
+        want.extend_from_slice(&9u64.to_be_bytes());
+        want.extend_from_slice(&[0x0a, 0x0b, 0x0c, 0x0d]);
+        want.extend_from_slice(&[7; 32]);
+        want.extend_from_slice(&[0xaa; 32]);
+        want.extend_from_slice(&0x0102u64.to_be_bytes());
+        assert_eq!(p, &want[..]);
+        let r = add.clone().sign(&key()).unwrap();
+        let d = Record::decode(r.bytes()).unwrap();
+        assert_eq!(d, r);
+        assert_eq!(ActorChange::label(9), "#9");
+        // An add that names another record, a revoke that names a later one.
+        let mut bytes = r.body_bytes().to_vec();
+        bytes[header(&add) + 2 + 7] = 8; // the actor field's last byte: 9 -> 8
+        assert_eq!(
+            Record::decode(&[&bytes[..], &[0; 64]].concat()),
+            Err(RecordError::BadActor)
+        );
+        // grant, access, share: version 2 layouts.
+        let grant = at(
+            9,
+            Payload::Grant(Grant {
+                about,
+                actor: GrantTo::Added(4),
+            }),
+        );
+        let access = at(
+            9,
+            Payload::Access(Access {
+                about,
+                reason: String::new(),
+                sealed: Some(sealed),
+            }),
+        );
+        let share = at(
+            9,
+            Payload::Share(Share {
+                document: 3,
+                commitment: Digest([5; 32]),
+                payload: Digest([6; 32]),
+                payload_size: 99,
+                envelope: Digest([7; 32]),
+                recipients: Vec::new(),
+                sealed: Some(sealed),
+            }),
+        );
+        for (b, payload_len) in [(&grant, 8 + 32 + 8), (&access, 40 + 40), (&share, 8 + 32 + 32 + 8 + 32 + 40)] {
+            let r = b.clone().sign(&key()).unwrap();
+            assert_eq!(r.bytes()[0], RECORD_VERSION_SEALED);
+            assert_eq!(r.bytes().len(), header(b) + payload_len + 64);
+            assert_eq!(Record::decode(r.bytes()).unwrap(), r);
+            for cut in 0..r.bytes().len() {
+                assert!(Record::decode(&r.bytes()[..cut]).is_err());
+            }
+        }
+        // A grant naming a later record; version 2 of a kind that has none.
+        let mut g = grant.clone();
+        g.payload = Payload::Grant(Grant {
+            about,
+            actor: GrantTo::Added(9),
+        });
+        assert_eq!(g.sign(&key()), Err(RecordError::BadActor));
+        let mut v = body(vec![Digest([4; 32])]).sign(&key()).unwrap().bytes().to_vec();
+        v[0] = RECORD_VERSION_SEALED;
+        assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
+        // A version 2 record carries no clear recipient, reason or name.
+        let mut x = share.clone();
+        if let Payload::Share(s) = &mut x.payload {
+            s.recipients = vec![Digest([8; 32])];
+        }
+        assert_eq!(x.sign(&key()), Err(RecordError::BadRecipients));
     }
 
     /// Issue 14: the `config` record (FORMAT.md §4.15): its layout byte for

@@ -95,6 +95,9 @@ pub enum Check {
     /// A document record lists recipients other than those of the
     /// configuration record in force (FORMAT.md §4.15).
     Recipients,
+    /// (deep) A record's sealed details (FORMAT.md §5.4) do not decrypt or
+    /// parse, or disagree with the record (an actor's key ID).
+    Sealed,
 }
 
 impl Check {
@@ -137,6 +140,7 @@ impl Check {
             Check::Rollback => "rollback",
             Check::Tile => "tile",
             Check::Recipients => "recipients",
+            Check::Sealed => "sealed",
         }
     }
 }

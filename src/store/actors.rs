@@ -5,8 +5,12 @@
 use crate::core::actors::{Actors, AuthError, Signer};
 use crate::core::crypto::fingerprints;
 use crate::core::hash::Digest;
-use crate::core::keys::SignerKey;
-use crate::core::record::{ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role};
+use crate::core::keys::{SignerKey, VerifierKey};
+use crate::core::record::{
+    ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role, SealedActor,
+};
+use crate::core::sealed::{Details, SEALED_VERSION};
+use crate::store::blobs::SealedBlob;
 use crate::store::archive::Archive;
 use crate::store::db::DigestKind;
 use crate::store::StoreError;
@@ -95,17 +99,18 @@ impl Archive {
         Ok(())
     }
 
-    /// Appends an `actor` record (add, revoke or rotate) and signs a checkpoint.
+    /// Appends an `actor` record (add, revoke or rotate) with its sealed
+    /// details and signs a checkpoint.
     pub fn change_actor(
         &mut self,
-        change: ActorChange,
+        (change, details): (ActorChange, SealedBlob),
         log: &SignerKey,
     ) -> Result<Record, StoreError> {
         self.check_signer(log)?;
         let r = self
             .commit_records(
                 vec![self.new_record(Payload::Actor(change))],
-                Vec::new(),
+                vec![details],
                 Vec::new(),
                 log,
             )?
@@ -114,14 +119,62 @@ impl Archive {
         Ok(r)
     }
 
-    /// The change record for `revoke` or `rotate` of an existing actor.
+    /// A version 2 actor change (FORMAT.md §4.16): the record states the
+    /// role, the key and its key ID; the name (of an `add`), the key's name
+    /// (`add`, `rotate`) and the reason are sealed to the archive's
+    /// recipients. `actor` is the index of the record that added the actor
+    /// (for an `add`, set when the record is placed).
+    pub fn sealed_change(
+        &self,
+        action: ActorAction,
+        actor: u64,
+        name: &str,
+        role: Role,
+        key: &VerifierKey,
+        reason: &str,
+    ) -> Result<(ActorChange, SealedBlob), StoreError> {
+        let details = Details::Actor {
+            v: SEALED_VERSION,
+            name: if action == ActorAction::Add {
+                name.to_string()
+            } else {
+                String::new()
+            },
+            key_name: if action == ActorAction::Revoke {
+                String::new()
+            } else {
+                key.name().to_string()
+            },
+            reason: reason.to_string(),
+        };
+        let (sealed, blob) = self.seal(&details)?;
+        Ok((
+            ActorChange {
+                action,
+                name: ActorChange::label(actor),
+                role,
+                key_name: String::new(),
+                key: key.public_bytes(),
+                reason: String::new(),
+                sealed: Some(SealedActor {
+                    actor,
+                    key_id: key.key_id(),
+                    details: sealed,
+                }),
+            },
+            blob,
+        ))
+    }
+
+    /// The change record for `revoke` or `rotate` of an existing actor
+    /// (`name`: a label `#N` or a version 1 name, see [`Archive::actor_by_name`]).
     pub fn actor_change(
         &self,
         action: ActorAction,
         name: &str,
-        new_key: Option<&crate::core::keys::VerifierKey>,
+        new_key: Option<&VerifierKey>,
         reason: &str,
-    ) -> Result<ActorChange, StoreError> {
+    ) -> Result<(ActorChange, SealedBlob), StoreError> {
         let actors = self.actors_at(self.db.size()?)?;
         let a = actors
             .get(name)
@@ -133,14 +186,7 @@ impl Archive {
                 ))
             })?;
         let key = new_key.unwrap_or(&a.key);
-        Ok(ActorChange {
-            action,
-            name: name.to_string(),
-            role: a.role,
-            key_name: key.name().to_string(),
-            key: key.public_bytes(),
-            reason: reason.to_string(),
-        })
+        self.sealed_change(action, a.added, "", a.role, key, reason)
     }
 
     /// The roles the archive requires to approve a document for publication:
@@ -278,15 +324,14 @@ impl Archive {
             }
             None => {
                 self.actor = None;
-                let add = Payload::Actor(ActorChange {
-                    action: ActorAction::Add,
-                    name: name.to_string(),
-                    role: Role::Admin,
-                    key_name: v.name().to_string(),
-                    key: v.public_bytes(),
-                    reason: String::new(),
-                });
-                self.commit_records(vec![self.new_record(add)], Vec::new(), Vec::new(), log)?;
+                let (add, details) =
+                    self.sealed_change(ActorAction::Add, 0, name, Role::Admin, &v, "")?;
+                self.commit_records(
+                    vec![self.new_record(Payload::Actor(add))],
+                    vec![details],
+                    Vec::new(),
+                    log,
+                )?;
             }
         }
         self.set_actor(admin)?;

@@ -342,7 +342,8 @@ impl Archive {
                     let granted = events.iter().any(|g| {
                         g.body.index < i
                             && matches!(&g.body.payload, Payload::Grant(gr)
-                                if gr.about.document == a.about.document && &gr.actor == name)
+                                if gr.about.document == a.about.document
+                                    && actors.grantee(&gr.actor).is_some_and(|x| &x.name == name))
                             && signers.contains_key(&g.body.index)
                     });
                     if !brought && !granted {

@@ -7,7 +7,10 @@ use zeroize::Zeroizing;
 
 use crate::core::crypto;
 use crate::core::keys::SignerKey;
-use crate::core::record::{Access, Annotate, Approve, DocRef, Grant, Payload, Purpose, Record};
+use crate::core::record::{
+    Access, Annotate, Approve, DocRef, Grant, GrantTo, Payload, Purpose, Record,
+};
+use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
 use crate::store::StoreError;
 
@@ -56,12 +59,17 @@ impl Archive {
         log: &SignerKey,
     ) -> Result<Record, StoreError> {
         let about = self.doc_ref(index)?;
+        let (sealed, blob) = self.seal(&Details::Access {
+            v: SEALED_VERSION,
+            reason: reason.to_string(),
+        })?;
         self.event(
             Payload::Access(Access {
                 about,
-                reason: reason.to_string(),
+                reason: String::new(),
+                sealed: Some(sealed),
             }),
-            Vec::new(),
+            vec![blob],
             log,
         )
     }
@@ -124,7 +132,9 @@ impl Archive {
         )
     }
 
-    /// Gives an active actor access to a document (FORMAT.md §4.12).
+    /// Gives an active actor (a label `#N` or a version 1 name) access to a
+    /// document (FORMAT.md §4.12); the record names the actor by the record
+    /// that added it (§4.16).
     pub fn grant(
         &mut self,
         index: u64,
@@ -133,18 +143,13 @@ impl Archive {
     ) -> Result<Record, StoreError> {
         let about = self.doc_ref(index)?;
         let actors = self.actors_at(self.db.size()?)?;
-        if actors.get(actor).is_none_or(|a| a.revoked.is_some()) {
+        let Some(a) = actors.get(actor).filter(|a| a.revoked.is_none()) else {
             return Err(StoreError::NotFound(format!(
-                "active actor {actor:?} (see `custody actor list`)"
+                "active actor {} (see `custody actor list`)",
+                crate::core::redact::quote(actor)
             )));
-        }
-        self.event(
-            Payload::Grant(Grant {
-                about,
-                actor: actor.to_string(),
-            }),
-            Vec::new(),
-            log,
-        )
+        };
+        let actor = GrantTo::Added(a.added);
+        self.event(Payload::Grant(Grant { about, actor }), Vec::new(), log)
     }
 }

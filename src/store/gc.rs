@@ -26,6 +26,9 @@ pub(crate) fn blob_refs(rec: &Record) -> Vec<(Digest, u64, bool)> {
     if let Payload::Annotate(a) = &rec.body.payload {
         out.push((a.note, a.note_size, false));
     }
+    if let Some(s) = rec.sealed() {
+        out.push((s.digest, s.size, false));
+    }
     if let Some(ing) = rec.document() {
         out.push((ing.blob, ing.blob_size, true));
         out.push((ing.meta, ing.meta_size, false));

@@ -106,7 +106,7 @@ fn sign_at(
     key: &SignerKey,
 ) -> Result<Vec<Record>, StoreError> {
     for (k, b) in bodies.iter_mut().enumerate() {
-        b.index = start + k as u64;
+        b.place(start + k as u64);
     }
     let sign_all = |part: Vec<RecordBody>| -> Result<Vec<Record>, StoreError> {
         part.into_iter()
@@ -276,14 +276,18 @@ impl Archive {
         signer: &SignerKey,
     ) -> Result<Vec<Record>, StoreError> {
         self.ensure_writable()?;
-        let actors = self.actors_at(self.db.size()?)?;
+        let start = self.db.size()?;
+        let mut bodies = bodies;
+        for (k, b) in bodies.iter_mut().enumerate() {
+            b.place(start + k as u64);
+        }
+        let actors = self.actors_at(start)?;
         for b in &bodies {
             self.authorize_new(&actors, &b.payload)?;
         }
         // 1. Every blob and envelope is durable at its address before any record names it.
         self.blobs.publish_all(sealed)?;
         // 2. Sign the records at their final indices and append them to the record file.
-        let start = self.db.size()?;
         let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
         let recs = sign_at(bodies, start, key)?;
         // The deduplication entries go to ledger/dedup first (fsync), so that no

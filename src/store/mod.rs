@@ -26,6 +26,7 @@ pub(crate) mod parallel;
 pub mod publish;
 pub mod receive;
 pub mod remote;
+pub mod sealed;
 pub mod share;
 pub mod synthetic;
 pub mod tree;

@@ -15,6 +15,7 @@ use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::record::{Payload, Receive, Record, Share};
 use crate::core::tlog_proof::TlogProof;
+use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
 use crate::store::bundle_file::{
     create_private, open_bundle, temp_beside, write_bundle, HashingWriter,
@@ -360,6 +361,13 @@ impl Archive {
         let envelope = crypto::encrypt_bytes(to, &Zeroizing::new(env.to_json()))
             .map_err(|e| cleanup(e.into()))?;
         let recipients = crypto::fingerprints(to);
+        // The partner's recipients are sealed to this archive's (FORMAT.md §4.16).
+        let (sealed, sealed_blob) = self
+            .seal(&Details::Share {
+                v: SEALED_VERSION,
+                recipients: to.iter().map(|r| r.canonical()).collect(),
+            })
+            .map_err(cleanup)?;
         // 3. The share record, durable, and a checkpoint covering it.
         let body = self.new_record(Payload::Share(Share {
             document: intro.body.index,
@@ -367,10 +375,11 @@ impl Archive {
             payload: payload_digest,
             payload_size: payload_len,
             envelope: Digest::of(&envelope),
-            recipients: recipients.clone(),
+            recipients: Vec::new(),
+            sealed: Some(sealed),
         }));
         let rec = self
-            .commit_records(vec![body], Vec::new(), Vec::new(), signer)
+            .commit_records(vec![body], vec![sealed_blob], Vec::new(), signer)
             .map_err(cleanup)?
             .remove(0);
         self.sign_checkpoint(signer).map_err(cleanup)?;

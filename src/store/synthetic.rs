@@ -75,6 +75,7 @@ impl Archive {
                     self.new_record(Payload::Access(Access {
                         about: docs[(k % docs.len() as u64) as usize],
                         reason: format!("synthetic access {k} (benchmark ledger)"),
+                        sealed: None,
                     }))
                 })
                 .collect();

@@ -12,6 +12,7 @@ use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::held::{HeldCheckpoint, HeldLogs};
 use crate::core::merkle::{self, TreeSize};
+use crate::core::record::{Payload, Record};
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, Blobs, Listed};
@@ -232,6 +233,7 @@ impl Archive {
             refs,
             links,
             ingests,
+            sealed,
             doc_findings,
             flat: scanned_flat,
         } = scanned;
@@ -555,6 +557,7 @@ impl Archive {
                 }
                 obs.advance(1);
             }
+            self.check_sealed(&sealed, ids, &present_local, &mut rep);
             if !opened_any && wrong_key > 0 && wrong_key == ingests.len() {
                 return Err(StoreError::Decrypt {
                     what: "every metadata envelope (is this identity a recipient of this archive?)"
@@ -568,6 +571,47 @@ impl Archive {
 }
 
 impl Archive {
+    /// (deep) Opens the sealed details of `records` (FORMAT.md §5.4): each
+    /// must decrypt, parse, be of its record's kind and, for an actor
+    /// record, state the key ID of its key under the sealed key name.
+    fn check_sealed(
+        &self,
+        records: &[Record],
+        ids: &Identities,
+        present: &HashMap<Digest, u64>,
+        rep: &mut Report,
+    ) {
+        for rec in records {
+            let Some(s) = rec.sealed() else { continue };
+            if !present.contains_key(&s.digest) {
+                continue; // already reported as missing
+            }
+            let i = rec.body.index;
+            let kind = rec.body.payload.kind().as_str();
+            let problem = match self.open_sealed(s, ids) {
+                Err(e) => Some(e.to_string()),
+                Ok(d) if d.kind() != kind => {
+                    Some(format!("sealed details are {}, not {kind}", d.kind()))
+                }
+                Ok(d) => match &rec.body.payload {
+                    Payload::Actor(c) => d.check_actor(c).err().map(|e| e.to_string()),
+                    Payload::Share(_) | Payload::Access(_) => None,
+                    Payload::Ingest(_)
+                    | Payload::Receive(_)
+                    | Payload::Derive(_)
+                    | Payload::Annotate(_)
+                    | Payload::Approve(_)
+                    | Payload::Grant(_)
+                    | Payload::Audit(_)
+                    | Payload::Config(_) => Some("this kind has no sealed details".into()),
+                },
+            };
+            if let Some(reason) = problem {
+                rep.add(Subject::Record(i), Check::Sealed, reason);
+            }
+        }
+    }
+
     /// The objects of `store` (FORMAT.md §7.7).
     fn docs_listed(&self, store: &Blobs) -> Result<Vec<Listed>, StoreError> {
         store.list()

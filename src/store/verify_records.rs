@@ -48,6 +48,8 @@ pub(crate) struct Scanned {
     pub links: Vec<(u64, Receive)>,
     /// Document records, kept only for a deep verify.
     pub ingests: Vec<Record>,
+    /// Records with sealed details (FORMAT.md §5.4), kept only for a deep verify.
+    pub sealed: Vec<Record>,
     /// References to documents that are not earlier documents of this log,
     /// reported after every record (as before this pass was parallel).
     pub doc_findings: Vec<(u64, Check, String)>,
@@ -265,6 +267,7 @@ impl Archive {
             refs: HashMap::new(),
             links: Vec::new(),
             ingests: Vec::new(),
+            sealed: Vec::new(),
             doc_findings: Vec::new(),
             flat: FlatChecked::default(),
         };
@@ -456,6 +459,12 @@ impl Archive {
         };
         if let Payload::Annotate(a) = &rec.body.payload {
             add_ref(out, a.note, a.note_size, false);
+        }
+        if let Some(s) = rec.sealed() {
+            add_ref(out, s.digest, s.size, false);
+            if deep {
+                out.sealed.push(rec.clone());
+            }
         }
         if let Some(r) = rec.receive() {
             out.links.push((n, r.clone()));

@@ -1,0 +1,233 @@
+//! Sealed details (FORMAT.md §5.4): what a record knows about people and
+//! partners (an actor's name and key name, a revocation's or a decryption's
+//! reason, a share's recipients), kept out of the ledger. The plaintext is one
+//! JSON object; it is age-encrypted to the archive's recipients and stored as
+//! a blob, and the version 2 record (§4.16) holds only the age file's digest
+//! and length. A reader of the ledger or of the published log learns nothing
+//! from it; a holder of an identity reads it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::keys::{is_valid_key_name, KeyId, SigAlg};
+use crate::core::record::{valid_actor_name, ActorAction, ActorChange, MAX_TEXT_LEN};
+
+/// Version of the sealed JSON (member `v`).
+pub const SEALED_VERSION: u32 = 1;
+/// A sealed plaintext is at most this long (a reader MUST reject longer).
+pub const MAX_SEALED_LEN: usize = 64 * 1024;
+/// At most this many recipients in a sealed share.
+pub const MAX_SEALED_RECIPIENTS: usize = 255;
+
+/// The plaintext of a sealed blob (FORMAT.md §5.4). Members are written in
+/// the order declared here; readers accept any order and reject unknown ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Details {
+    /// Of an `actor` record.
+    Actor {
+        v: u32,
+        /// `add`: the actor's name in this archive (§4.7 rules); else empty.
+        name: String,
+        /// `add` and `rotate`: the C2SP key name of the record's key; `revoke`: empty.
+        key_name: String,
+        /// Why (a revocation), else empty.
+        reason: String,
+    },
+    /// Of an `access` record: why the document was decrypted.
+    Access { v: u32, reason: String },
+    /// Of a `share` record: the partner's recipients, canonical texts (§5.3).
+    Share { v: u32, recipients: Vec<String> },
+}
+
+/// Why a sealed plaintext was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealedError {
+    #[error("sealed details are not the JSON of FORMAT.md §5.4: {0}")]
+    Json(String),
+    #[error("sealed details of version {0} (this custody reads version 1)")]
+    Version(u32),
+    #[error("sealed details are {0}, not those of this {1} record")]
+    Kind(&'static str, &'static str),
+    #[error("sealed details: {0}")]
+    Invalid(String),
+}
+
+impl Details {
+    /// The record kind these details belong to.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Details::Actor { .. } => "actor",
+            Details::Access { .. } => "access",
+            Details::Share { .. } => "share",
+        }
+    }
+
+    /// One line for people (it holds what the record seals: show it only
+    /// to whoever opened it).
+    pub fn summary(&self) -> String {
+        match self {
+            Details::Actor {
+                name,
+                key_name,
+                reason,
+                ..
+            } => {
+                let mut parts = Vec::new();
+                if !name.is_empty() {
+                    parts.push(format!("name {name}"));
+                }
+                if !key_name.is_empty() {
+                    parts.push(format!("key name {key_name}"));
+                }
+                if !reason.is_empty() {
+                    parts.push(format!("reason: {reason}"));
+                }
+                parts.join(", ")
+            }
+            Details::Access { reason, .. } => format!("reason: {reason}"),
+            Details::Share { recipients, .. } => format!("to {}", recipients.join(", ")),
+        }
+    }
+
+    /// The JSON plaintext (compact, members in declaration order).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("sealed details serialize")
+    }
+
+    /// Parses and checks a plaintext (FORMAT.md §5.4).
+    pub fn parse(plain: &[u8]) -> Result<Details, SealedError> {
+        if plain.len() > MAX_SEALED_LEN {
+            return Err(SealedError::Invalid(format!(
+                "{} bytes, over {MAX_SEALED_LEN}",
+                plain.len()
+            )));
+        }
+        let d: Details =
+            serde_json::from_slice(plain).map_err(|e| SealedError::Json(e.to_string()))?;
+        d.check()?;
+        Ok(d)
+    }
+
+    fn check(&self) -> Result<(), SealedError> {
+        let bad = |m: &str| Err(SealedError::Invalid(m.to_string()));
+        let text_ok =
+            |t: &str| t.len() <= MAX_TEXT_LEN && !t.chars().any(|c| c.is_control() && c != '\n');
+        let v = match self {
+            Details::Actor {
+                v,
+                name,
+                key_name,
+                reason,
+            } => {
+                if !name.is_empty() && !valid_actor_name(name) {
+                    return bad("the actor name is not 1 to 64 of a-z 0-9 . _ -");
+                }
+                if !key_name.is_empty() && !is_valid_key_name(key_name) {
+                    return bad("the key name is not a C2SP key name");
+                }
+                if !text_ok(reason) {
+                    return bad("the reason is over 1,024 bytes or has control characters");
+                }
+                *v
+            }
+            Details::Access { v, reason } => {
+                if !text_ok(reason) {
+                    return bad("the reason is over 1,024 bytes or has control characters");
+                }
+                *v
+            }
+            Details::Share { v, recipients } => {
+                if recipients.is_empty() || recipients.len() > MAX_SEALED_RECIPIENTS {
+                    return bad("a share has 1 to 255 recipients");
+                }
+                *v
+            }
+        };
+        if v != SEALED_VERSION {
+            return Err(SealedError::Version(v));
+        }
+        Ok(())
+    }
+
+    /// Checks actor details against the version 2 record they belong to
+    /// (FORMAT.md §4.16): an `add` has a name, an `add` or `rotate` a key
+    /// name under which the key's C2SP key ID is the one the record states;
+    /// a `revoke` neither.
+    pub fn check_actor(&self, c: &ActorChange) -> Result<(), SealedError> {
+        let Some(x) = c.sealed else {
+            return Err(SealedError::Invalid("the record is not sealed".into()));
+        };
+        match self {
+            Details::Actor { name, key_name, .. } => {
+                let (want_name, want_key) = match c.action {
+                    ActorAction::Add => (true, true),
+                    ActorAction::Rotate => (false, true),
+                    ActorAction::Revoke => (false, false),
+                };
+                if name.is_empty() == want_name || key_name.is_empty() == want_key {
+                    return Err(SealedError::Invalid(format!(
+                        "an {} names {}",
+                        match c.action {
+                            ActorAction::Add => "add",
+                            ActorAction::Rotate => "rotate",
+                            ActorAction::Revoke => "revoke",
+                        },
+                        match (want_name, want_key) {
+                            (true, _) => "the actor and its key",
+                            (false, true) => "the new key only",
+                            (false, false) => "neither the actor nor a key",
+                        }
+                    )));
+                }
+                if !want_key {
+                    return Ok(());
+                }
+                let id = KeyId::compute(key_name, SigAlg::Ed25519.byte(), &c.key);
+                if id != x.key_id {
+                    return Err(SealedError::Invalid(format!(
+                        "the record states key ID {}, the sealed key name gives {id}",
+                        x.key_id
+                    )));
+                }
+                Ok(())
+            }
+            Details::Access { .. } | Details::Share { .. } => {
+                Err(SealedError::Kind(self.kind(), "actor"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strict_parsing() {
+        let d = Details::Actor {
+            v: 1,
+            name: "alice".into(),
+            key_name: "alice.example".into(),
+            reason: String::new(),
+        };
+        let j = d.to_json();
+        assert_eq!(
+            std::str::from_utf8(&j).unwrap(),
+            r#"{"kind":"actor","v":1,"name":"alice","key_name":"alice.example","reason":""}"#
+        );
+        assert_eq!(Details::parse(&j).unwrap(), d);
+        for bad in [
+            r#"{"kind":"actor","v":1,"name":"Alice","key_name":"a","reason":""}"#,
+            r#"{"kind":"actor","v":2,"name":"alice","key_name":"a","reason":""}"#,
+            r#"{"kind":"actor","v":1,"name":"alice","key_name":"a","reason":"","x":1}"#,
+            r#"{"kind":"access","v":1,"reason":"a\u0001"}"#,
+            r#"{"kind":"share","v":1,"recipients":[]}"#,
+            r#"{"kind":"grant","v":1}"#,
+            r#"{"v":1,"reason":""}"#,
+        ] {
+            assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let ok = r#"{"reason":"check","v":1,"kind":"access"}"#;
+        assert!(Details::parse(ok.as_bytes()).is_ok());
+    }
+}
