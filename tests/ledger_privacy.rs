@@ -1,0 +1,285 @@
+//! Issue 14, item 6: what the ledger reveals. A whole journey between two
+//! outlets (actors added, a decryption with a reason, a grant, a revocation
+//! with a reason, a share to a partner, the partner's receive and its own
+//! people) and then a byte scan of both archives' ledger files and both
+//! published logs for every actor name, key name, reason, and the partner's
+//! recipient and its fingerprint: none may appear (FORMAT.md §4.16, §5).
+//! With the identity, the same names and reasons are all readable.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use custody::core::hash::Digest;
+use custody::core::keys::SignerKey;
+use custody::core::record::{ActorAction, ActorChange, Payload, RecordBody, Role};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A personal key named `outlet/name`, made with `custody keygen`.
+fn person(f: &Fixture, outlet: &str, name: &str) -> (PathBuf, PathBuf) {
+    let dir = f.path().join("people").join(name);
+    custody()
+        .args(["keygen", "--name", &format!("{outlet}/{name}"), "-o"])
+        .arg(&dir)
+        .assert()
+        .success();
+    (dir.join("signing.key"), dir.join("signing.vkey"))
+}
+
+fn add(f: &Fixture, outlet: &str, name: &str, role: &str) -> PathBuf {
+    let (key, vkey) = person(f, outlet, name);
+    f.run(&["actor", "add", name, s(&vkey), "--role", role]).ok();
+    key
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The needles (with what they are) found in any file under `dirs`.
+fn found(dirs: &[PathBuf], needles: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for d in dirs {
+        for f in files(d) {
+            let data = fs::read(&f).unwrap();
+            for (what, n) in needles {
+                if data.windows(n.len()).any(|w| w == &n[..]) {
+                    hits.push(format!("{what} in {}", f.display()));
+                }
+            }
+        }
+    }
+    hits
+}
+
+fn text(what: &str, t: &str) -> (String, Vec<u8>) {
+    (format!("{what} {t:?}"), t.as_bytes().to_vec())
+}
+
+/// The partner's recipient as text, its fingerprint (FORMAT.md §5.3) in hex
+/// and as raw bytes.
+fn recipient_needles(recipient: &str) -> Vec<(String, Vec<u8>)> {
+    let fp = Digest::of(&[b"custody/v1/recipient\n".as_slice(), recipient.as_bytes()].concat());
+    vec![
+        text("partner recipient", recipient),
+        text("partner fingerprint (hex)", &fp.to_hex()),
+        ("partner fingerprint (bytes)".into(), fp.0.to_vec()),
+    ]
+}
+
+#[test]
+fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_published_log() {
+    let ds = Fixture::new();
+    let gu = Fixture::new_as("guardian");
+    let alice = add(&ds, "dropsite.example", "alice-nakamura", "journalist");
+    let ed = add(&ds, "dropsite.example", "edward-okafor", "editor");
+    add(&ds, "dropsite.example", "carol-mendes", "journalist");
+    let memo = repo().join("examples").join(SAMPLE_FILES[6]);
+    ds.run(&["--key", s(&alice), "ingest", s(&memo)]).ok();
+    let doc = INIT_RECORDS + 3;
+    let out = ds.path().join("memo.out");
+    ds.run(&[
+        "--key",
+        s(&alice),
+        "extract",
+        &doc.to_string(),
+        "-i",
+        s(&ds.identity()),
+        "-o",
+        s(&out),
+        "--reason",
+        "translation-for-the-partner-desk",
+    ])
+    .ok();
+    ds.run(&[
+        "--key",
+        s(&ed),
+        "grant",
+        &doc.to_string(),
+        "carol-mendes",
+        "-i",
+        s(&ds.identity()),
+    ])
+    .ok();
+    ds.run(&[
+        "actor",
+        "revoke",
+        "carol-mendes",
+        "-i",
+        s(&ds.identity()),
+        "--reason",
+        "left-after-source-concerns",
+    ])
+    .ok();
+    let bundle = ds.path().join("memo.bundle");
+    let partner = fs::read_to_string(gu.keys.join("recipient.txt"))
+        .unwrap()
+        .trim()
+        .to_string();
+    ds.run(&[
+        "--key",
+        s(&alice),
+        "share",
+        &doc.to_string(),
+        "--to",
+        &partner,
+        "-i",
+        s(&ds.identity()),
+        "-o",
+        s(&bundle),
+    ])
+    .ok();
+    let gwen = add(&gu, "theguardian.example", "gwen-abernathy", "journalist");
+    gu.run(&[
+        "--key",
+        s(&gwen),
+        "receive",
+        s(&bundle),
+        "-i",
+        s(&gu.identity()),
+        "--trust",
+        s(&ds.vkey()),
+    ])
+    .ok();
+    let received = INIT_RECORDS + 1;
+    gu.run(&[
+        "--key",
+        s(&gwen),
+        "extract",
+        &received.to_string(),
+        "-i",
+        s(&gu.identity()),
+        "-o",
+        s(&gu.path().join("memo.out")),
+        "--reason",
+        "subbing-the-story",
+    ])
+    .ok();
+    let (ds_pub, gu_pub) = (ds.path().join("published"), gu.path().join("published"));
+    ds.json(&["publish", s(&ds_pub)]);
+    gu.json(&["publish", s(&gu_pub)]);
+
+    // Everything any of them named, in clear, anywhere in a ledger or a published log.
+    let mut people: Vec<(String, Vec<u8>)> = Vec::new();
+    for (outlet, name) in [
+        ("dropsite.example", "alice-nakamura"),
+        ("dropsite.example", "edward-okafor"),
+        ("dropsite.example", "carol-mendes"),
+        ("dropsite.example", "admin"),
+        ("theguardian.example", "gwen-abernathy"),
+    ] {
+        if name != "admin" {
+            people.push(text("actor name", name));
+        }
+        people.push(text("key name", &format!("{outlet}/{name}")));
+    }
+    for r in [
+        "translation-for-the-partner-desk",
+        "left-after-source-concerns",
+        "subbing-the-story",
+    ] {
+        people.push(text("reason", r));
+    }
+    let ledgers = vec![
+        ds.dir.join("ledger"),
+        gu.dir.join("ledger"),
+        ds_pub.clone(),
+        gu_pub.clone(),
+    ];
+    assert!(files(&ds.dir.join("ledger")).len() > 3);
+    assert!(files(&ds_pub).iter().any(|p| p.ends_with("checkpoint")));
+    let hits = found(&ledgers, &people);
+    assert!(hits.is_empty(), "the ledger names people: {hits:#?}");
+    // The partner is named nowhere in the sender's archive but in sealed blobs.
+    let hits = found(
+        &[ds.dir.join("ledger"), ds_pub.clone()],
+        &recipient_needles(&partner),
+    );
+    assert!(hits.is_empty(), "the sender's log names the partner: {hits:#?}");
+    let hits = found(&[ds.dir.join("db")], &recipient_needles(&partner));
+    assert!(hits.is_empty(), "the sender's index names the partner: {hits:#?}");
+
+    // Control: the scan sees what is there (the partner's own log lists its
+    // own recipients' fingerprints in its configuration record).
+    let own = recipient_needles(&partner);
+    assert!(!found(&[gu.dir.join("ledger")], &own[1..]).is_empty());
+
+    // With the identity everything sealed reads back, and deep verification
+    // checks every sealed blob.
+    let list = ds.run(&["actor", "list", "-i", s(&ds.identity())]);
+    let list = list.ok().stdout.clone();
+    for n in ["alice-nakamura", "edward-okafor", "carol-mendes", "admin"] {
+        assert!(list.contains(n), "{list}");
+    }
+    let anon = ds.run(&["actor", "list"]).ok().stdout.clone();
+    assert!(!anon.contains("alice-nakamura"), "{anon}");
+    assert!(anon.contains("(name sealed)"), "{anon}");
+    let log = ds.run(&["log", "-i", s(&ds.identity())]).ok().stdout.clone();
+    for t in [
+        "translation-for-the-partner-desk",
+        "left-after-source-concerns",
+        partner.as_str(),
+    ] {
+        assert!(log.contains(t), "{t} missing from:\n{log}");
+    }
+    let (code, v) = ds.verify(&["--deep", "-i", s(&ds.identity())]);
+    assert_eq!(code, OK, "{v}");
+    let (code, v) = gu.verify(&["--deep", "-i", s(&gu.identity())]);
+    assert_eq!(code, OK, "{v}");
+}
+
+/// The scan is not vacuous: a version 1 actor record (what archives made
+/// before this format carry) puts the name and the reason into the ledger,
+/// and the same scan finds them.
+#[test]
+fn a_version_1_actor_record_names_its_actor_and_the_scan_finds_it() {
+    let f = Fixture::new();
+    let (_, vkey) = person(&f, "dropsite.example", "dmitri-volkov");
+    let v = custody::core::keys::VerifierKey::parse(fs::read_to_string(&vkey).unwrap().trim())
+        .unwrap();
+    let admin = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
+    let rec = RecordBody {
+        index: f.records(),
+        time_ms: 1_900_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: admin.key_id(),
+        payload: Payload::Actor(ActorChange {
+            action: ActorAction::Add,
+            name: "dmitri-volkov".into(),
+            role: Role::Journalist,
+            key_name: v.name().into(),
+            key: v.public_bytes(),
+            reason: "hired-for-the-leak".into(),
+            sealed: None,
+        }),
+    }
+    .sign(&admin)
+    .unwrap();
+    f.append_record(&rec);
+    let hits = found(
+        &[f.dir.join("ledger")],
+        &[
+            text("actor name", "dmitri-volkov"),
+            text("reason", "hired-for-the-leak"),
+        ],
+    );
+    assert_eq!(hits.len(), 2, "{hits:#?}");
+}
