@@ -147,6 +147,29 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         s(&bundle),
     ])
     .ok();
+    // The bundle carries every actor and config record before its share,
+    // carol's revocation included, though she signed nothing in it.
+    let share_at = ds.records() - 1;
+    let state: Vec<u64> = ds
+        .json_lines(&["log"])
+        .iter()
+        .filter(|r| matches!(r["kind"].as_str(), Some("actor" | "config")))
+        .map(|r| r["index"].as_u64().unwrap())
+        .filter(|&i| i < share_at)
+        .collect();
+    assert_eq!(state.len(), 6, "{state:?}"); // the admin, config, 3 actors, a revocation
+    let vb = ds
+        .run(&["verify-bundle", s(&bundle), "--trust", s(&ds.vkey())])
+        .ok()
+        .stdout
+        .clone();
+    for i in &state {
+        assert!(
+            vb.lines().any(|l| l.trim_start().starts_with(&format!("{i} "))),
+            "record {i} missing from the bundle:\n{vb}"
+        );
+    }
+    assert!(vb.contains("revoke #"), "{vb}");
     let gwen = add(&gu, "theguardian.example", "gwen-abernathy", "journalist");
     gu.run(&[
         "--key",

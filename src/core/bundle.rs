@@ -747,7 +747,10 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                     }
                 }
                 (crate::core::record::Payload::Share(s), k, _) if k > 0 => {
-                    detail = Some(format!("to {} recipient(s)", s.recipients.len()));
+                    detail = Some(match s.sealed {
+                        Some(_) => "to a partner (recipients sealed)".to_string(),
+                        None => format!("to {} recipient(s)", s.recipients.len()),
+                    });
                     if intro != Some(s.document) {
                         out.add(
                             subject.clone(),

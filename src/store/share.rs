@@ -147,67 +147,20 @@ impl Archive {
         }
     }
 
-    /// `records` with the `actor` and `config` records that let a partner
-    /// check who signed them (FORMAT.md §10.2): every `config` record before
-    /// the last of them, and for every actor who signed one of these, that
-    /// actor's add, rotate and revoke records before the last of them, and so
-    /// on for the admins who signed those. Other actors are not disclosed.
+    /// `records` with every `actor` and `config` record of the log before
+    /// the last of them (FORMAT.md §10.2): a partner replays them to learn
+    /// who signed each record, with every revocation and rotation up to that
+    /// point. They name no one (version 2 records, §4.16).
     fn with_signers(&self, records: &[Record]) -> Result<Vec<Record>, StoreError> {
         let Some(last) = records.iter().map(|r| r.body.index).max() else {
             return Ok(Vec::new());
         };
-        let actor_recs: Vec<Record> = self
-            .actor_records()?
-            .into_iter()
-            .filter(|r| r.body.index < last)
-            .collect();
-        if actor_recs.is_empty() {
-            return Ok(records.to_vec());
-        }
-        let mut actors = crate::core::actors::Actors::default();
-        for r in &actor_recs {
-            if actors.authorize(r, &self.log_key).is_ok() {
-                let _ = actors.apply(r, &self.log_key);
-            }
-        }
-        let owner = self.log_key.key_id();
-        // Every `config` record goes along (a partner learns from the first
-        // one that the log key signs no record after it, FORMAT.md §4.14),
-        // with the actors who signed them.
-        let configs: Vec<&Record> = actor_recs
-            .iter()
-            .filter(|r| matches!(r.body.payload, Payload::Config(_)))
-            .collect();
-        let mut names: std::collections::BTreeSet<String> = records
-            .iter()
-            .chain(configs.iter().copied())
-            .filter(|r| r.body.signer != owner)
-            .filter_map(|r| actors.name_of(r.body.signer).map(str::to_string))
-            .collect();
-        loop {
-            let before = names.len();
-            for r in &actor_recs {
-                if let Payload::Actor(c) = &r.body.payload {
-                    if names.contains(&c.name) && r.body.signer != owner {
-                        if let Some(n) = actors.name_of(r.body.signer) {
-                            names.insert(n.to_string());
-                        }
-                    }
-                }
-            }
-            if names.len() == before {
-                break;
-            }
-        }
         let mut out: Vec<Record> = records.to_vec();
-        // Every config record, and the actor records of those named.
-        out.extend(actor_recs.into_iter().filter(|r| {
-            if let Payload::Actor(c) = &r.body.payload {
-                names.contains(&c.name)
-            } else {
-                crate::core::actors::changes_state(r)
-            }
-        }));
+        out.extend(
+            self.actor_records()?
+                .into_iter()
+                .filter(|r| r.body.index < last),
+        );
         out.sort_by_key(|r| r.body.index);
         out.dedup_by_key(|r| r.body.index);
         Ok(out)
