@@ -38,6 +38,7 @@ fn signatures(c: &mut Criterion) {
                         commitment: Digest::of(b"commitment"),
                     },
                     reason: format!("synthetic access {i} (benchmark ledger)"),
+                    sealed: None,
                 }),
             }
             .sign(&key)
@@ -156,6 +157,7 @@ fn admin(outlet: &str) -> custody::store::archive::InitAdmin {
         key: SignerKey::parse(fs::read_to_string(p).unwrap().trim()).unwrap(),
         name: "admin".into(),
         path: None,
+        identity: None,
     }
 }
 

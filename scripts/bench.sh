@@ -174,7 +174,7 @@ settle() { sync; sleep "${SETTLE_S:-30}"; }
 fresh_archive() {
     rm -rf "$1"
     "$CUSTODY" -q init "$1" --signing-key "$W/keys/signing.key" --admin-key "$W/keys/admin.key" \
-        --recipient "$W/keys/recipient.txt" >/dev/null
+        --identity "$W/keys/identity.age" --recipient "$W/keys/recipient.txt" >/dev/null
 }
 
 fresh_restic() {

@@ -30,7 +30,7 @@ k="$keys/dropsite"
 rm -rf "$archive"
 echo "== custody init $archive (record 0: the log key adds the admin; record 1: the admin's configuration)"
 "$custody" init "$archive" --signing-key "$k/signing.key" --admin-key "$k/admin.key" \
-    --recipient "$k/recipient.txt" --no-remember-key
+    --recipient "$k/recipient.txt" --identity "$k/identity.age" --no-remember-key
 # The log key signs checkpoints; records are signed by a person (here the admin).
 export CUSTODY_ARCHIVE="$archive" CUSTODY_SIGNING_KEY="$k/signing.key" CUSTODY_KEY="$k/admin.key"
 

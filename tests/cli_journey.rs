@@ -80,7 +80,8 @@ fn init_ingest_verify_and_metadata() {
     r.ok();
     assert!(
         r.stdout.starts_with(&format!(
-            "verified: {WITH_SAMPLES} records, 2 checkpoints, 8 blobs"
+            "verified: {WITH_SAMPLES} records, 2 checkpoints, {} blobs",
+            8 + INIT_BLOBS
         )),
         "{}",
         r.stdout
@@ -139,10 +140,25 @@ fn log_shows_names_only_with_identity() {
         );
     }
     assert!(!r.stdout.contains("sample-leak"), "{}", r.stdout);
+    // Nor the first admin's key name (its name is sealed too).
+    assert!(!r.stdout.contains("dropsite.example/admin"), "{}", r.stdout);
+    assert!(
+        r.stdout.lines().next().unwrap().contains("add #0 as admin")
+            && r.stdout.contains("name sealed"),
+        "{}",
+        r.stdout
+    );
     let lines = f.json_lines(&["log"]);
     assert_eq!(lines.len() as u64, WITH_SAMPLES);
     // The first admin and the configuration come first.
     assert_eq!(lines[0]["kind"], "actor", "{}", lines[0]);
+    assert_eq!(lines[0]["name"], "#0", "{}", lines[0]);
+    assert!(lines[0].get("details").is_none(), "{}", lines[0]);
+    assert!(
+        !lines[0].to_string().contains("dropsite.example/admin"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines[1]["kind"], "config", "{}", lines[1]);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["index"], i as u64);
@@ -155,7 +171,13 @@ fn log_shows_names_only_with_identity() {
     r.ok();
     let out: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(out.len() as u64, WITH_SAMPLES);
-    assert!(out[0].contains("add admin as admin"), "{}", out[0]);
+    // The first admin's name and key name are sealed: shown with -i only.
+    assert!(
+        out[0].contains("add #0 as admin")
+            && out[0].contains("name admin, key name dropsite.example/admin"),
+        "{}",
+        out[0]
+    );
     assert!(out[1].contains("config"), "{}", out[1]);
     for (line, p) in out[INIT_RECORDS as usize..].iter().zip(SAMPLE_FILES) {
         assert!(line.contains(p), "{p} not in {line}");
@@ -229,8 +251,9 @@ fn status_json() {
     assert_eq!(s["format"], 1);
     assert_eq!(s["origin"], ORIGIN);
     assert_eq!(s["records"], WITH_SAMPLES);
-    // 7 distinct contents + 1 metadata envelope for the 8 files of one ingest.
-    assert_eq!(s["blobs"], 8);
+    // 7 distinct contents + 1 metadata envelope for the 8 files of one
+    // ingest, and the first admin's sealed details.
+    assert_eq!(s["blobs"], 8 + INIT_BLOBS);
     assert_eq!(s["checkpoints"], 2);
     assert_eq!(
         s["log_key"],
@@ -698,7 +721,7 @@ fn ingest_order_empty_and_duplicates() {
         b1["meta"], b6["meta"],
         "the files of one ingest batch share an envelope"
     );
-    assert_eq!(f.status()["blobs"], 7 + 1);
+    assert_eq!(f.status()["blobs"], 7 + 1 + INIT_BLOBS);
     let blob = b1["blob"].as_str().unwrap();
     assert!(f.blob_path(blob).is_file());
 
@@ -717,7 +740,7 @@ fn ingest_order_empty_and_duplicates() {
     assert_ne!(a[0]["leaf_hash"], b[0]["leaf_hash"]);
     let s = f.status();
     assert_eq!(s["records"], INIT_RECORDS + 10);
-    assert_eq!(s["blobs"], 7 + 3);
+    assert_eq!(s["blobs"], 7 + 3 + INIT_BLOBS);
     assert_eq!(s["checkpoints"], 4);
     f.assert_verified();
 }

@@ -323,7 +323,9 @@ impl Harness {
         if reported {
             assert_ne!(code, OK, "an actor added and reported is not added twice");
         }
-        let (_, list, _) = run_full(&["-A", s(&a), "actor", "list", "--json"]);
+        // Names are sealed: the archive's identity shows them.
+        let id = self.ds.identity();
+        let (_, list, _) = run_full(&["-A", s(&a), "actor", "list", "-i", s(&id), "--json"]);
         assert_eq!(
             list.matches(&format!("\"{name}\"")).count(),
             1,

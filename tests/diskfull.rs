@@ -58,6 +58,8 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
         .arg(f.signing_key())
         .arg("--admin-key")
         .arg(f.admin_key())
+        .arg("--identity")
+        .arg(f.identity())
         .arg("--recipient")
         .arg(f.keys.join("recipient.txt"));
     run(c).ok();

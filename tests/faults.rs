@@ -493,6 +493,10 @@ fn actor_add_survives_every_fault() {
     let ds = Fixture::new();
     let keys = person(ds.path(), "alice");
     let vkey = keys.join("signing.vkey");
+    // Actors' names are sealed (FORMAT.md §4.16): `actor list` and `log`
+    // show them with the archive's identity. (`actor add` runs without one,
+    // as before: a second add of the same key is refused as a key in use.)
+    let id = ds.identity();
     let args = |dir: &Path, _: &Path| -> Vec<String> {
         [
             "-A",
@@ -511,7 +515,7 @@ fn actor_add_survives_every_fault() {
     let check = |dir: &Path, _: &Path, faulted: &Ran, rerun: &Ran| {
         assert!(faulted.stdout.is_empty(), "printed: {}", faulted.stdout);
         // A non-zero re-run only if the failed run's record was durable after all.
-        let (_, list, _) = run_full(&["-A", s(dir), "actor", "list", "--json"]);
+        let (_, list, _) = run_full(&["-A", s(dir), "actor", "list", "-i", s(&id), "--json"]);
         assert_eq!(
             list.matches("\"alice\"").count(),
             1,
@@ -520,9 +524,11 @@ fn actor_add_survives_every_fault() {
             rerun.stderr
         );
         if rerun.code != OK {
-            let adds = log(dir)
+            let (code, out, _) = run_full(&["-A", s(dir), "log", "-i", s(&id), "--json"]);
+            assert_eq!(code, OK, "log of {dir:?}");
+            let adds = json_lines(&out)
                 .iter()
-                .filter(|r| r["kind"] == "actor" && r["name"] == "alice")
+                .filter(|r| r["kind"] == "actor" && r["details"]["name"] == "alice")
                 .count();
             assert_eq!(adds, 1, "{}", rerun.stderr);
         }

@@ -33,7 +33,8 @@ fn person(f: &Fixture, outlet: &str, name: &str) -> (PathBuf, PathBuf) {
 
 fn add(f: &Fixture, outlet: &str, name: &str, role: &str) -> PathBuf {
     let (key, vkey) = person(f, outlet, name);
-    f.run(&["actor", "add", name, s(&vkey), "--role", role]).ok();
+    f.run(&["actor", "add", name, s(&vkey), "--role", role])
+        .ok();
     key
 }
 
@@ -165,7 +166,8 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         .clone();
     for i in &state {
         assert!(
-            vb.lines().any(|l| l.trim_start().starts_with(&format!("{i} "))),
+            vb.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{i} "))),
             "record {i} missing from the bundle:\n{vb}"
         );
     }
@@ -236,9 +238,15 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         &[ds.dir.join("ledger"), ds_pub.clone()],
         &recipient_needles(&partner),
     );
-    assert!(hits.is_empty(), "the sender's log names the partner: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "the sender's log names the partner: {hits:#?}"
+    );
     let hits = found(&[ds.dir.join("db")], &recipient_needles(&partner));
-    assert!(hits.is_empty(), "the sender's index names the partner: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "the sender's index names the partner: {hits:#?}"
+    );
 
     // Control: the scan sees what is there (the partner's own log lists its
     // own recipients' fingerprints in its configuration record).
@@ -255,7 +263,11 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
     let anon = ds.run(&["actor", "list"]).ok().stdout.clone();
     assert!(!anon.contains("alice-nakamura"), "{anon}");
     assert!(anon.contains("(name sealed)"), "{anon}");
-    let log = ds.run(&["log", "-i", s(&ds.identity())]).ok().stdout.clone();
+    let log = ds
+        .run(&["log", "-i", s(&ds.identity())])
+        .ok()
+        .stdout
+        .clone();
     for t in [
         "translation-for-the-partner-desk",
         "left-after-source-concerns",
@@ -276,8 +288,8 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
 fn a_version_1_actor_record_names_its_actor_and_the_scan_finds_it() {
     let f = Fixture::new();
     let (_, vkey) = person(&f, "dropsite.example", "dmitri-volkov");
-    let v = custody::core::keys::VerifierKey::parse(fs::read_to_string(&vkey).unwrap().trim())
-        .unwrap();
+    let v =
+        custody::core::keys::VerifierKey::parse(fs::read_to_string(&vkey).unwrap().trim()).unwrap();
     let admin = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
     let rec = RecordBody {
         index: f.records(),

@@ -120,7 +120,8 @@ fn parallel_ingest_keeps_input_order_and_deduplicates() {
     }
     // 258 distinct contents + the envelopes (one per ingest batch, usually
     // one here, more if a batch was cut by time); no temp file left.
-    // The log starts with the first admin and the configuration (no envelope).
+    // The log starts with the first admin and the configuration (no envelope;
+    // the admin's sealed details are one blob, INIT_BLOBS).
     let log = f.json_lines(&["log"]);
     assert_eq!(log.len() as u64, INIT_RECORDS + 300);
     let (init, ingested) = log.split_at(INIT_RECORDS as usize);
@@ -130,7 +131,10 @@ fn parallel_ingest_keeps_input_order_and_deduplicates() {
         .map(|r| r["meta"].as_str().unwrap().to_string())
         .collect();
     assert!((1..=300).contains(&envelopes.len()));
-    assert_eq!(f.status()["blobs"], 258 + envelopes.len() as u64);
+    assert_eq!(
+        f.status()["blobs"],
+        258 + envelopes.len() as u64 + INIT_BLOBS
+    );
     f.assert_verified();
 }
 

@@ -374,8 +374,9 @@ fn killed_upload(url: &str, endpoint: Option<&str>) {
         .is_some());
     let gc = f.json(&["gc"]);
     assert_eq!(gc["removed"], dry["removed"]);
-    // The 7 distinct document blobs of the samples and their envelope.
-    assert_eq!(gc["referenced"], 8, "{gc}");
+    // The 7 distinct document blobs of the samples, their envelope and the
+    // first admin's sealed details.
+    assert_eq!(gc["referenced"], 8 + INIT_BLOBS, "{gc}");
     f.assert_verified();
     let again = f.ingest_json(&[s(&big)]);
     assert_eq!(again.len(), 1);

@@ -36,12 +36,15 @@ fn person(f: &Fixture, name: &str) -> (PathBuf, PathBuf) {
     (dir.join("signing.key"), dir.join("signing.vkey"))
 }
 
-/// The admin (custody.toml's `key`) adds `name` with `role`.
-fn add_actor(f: &Fixture, name: &str, role: &str) -> PathBuf {
+/// The admin (custody.toml's `key`) adds `name` with `role`; returns the
+/// actor's key and label (`#N`, N: the index of the record that added it;
+/// the name is sealed, FORMAT.md §4.16).
+fn add_actor(f: &Fixture, name: &str, role: &str) -> (PathBuf, String) {
     let (key, vkey) = person(f, name);
+    let label = format!("#{}", f.records());
     f.run(&["actor", "add", name, vkey.to_str().unwrap(), "--role", role])
         .ok();
-    key
+    (key, label)
 }
 
 fn forge(f: &Fixture, key: &SignerKey, payload: Payload) -> Record {
@@ -140,7 +143,7 @@ fn the_log_key_signs_no_record_once_configured() {
             "--role",
             "editor",
         ],
-        vec!["--key", lk, "grant", "2", "admin"],
+        vec!["--key", lk, "grant", "2", "#0"],
         vec!["--key", lk, "approve", "2"],
         vec!["--key", lk, "config", "set", "--approvals", "none"],
     ];
@@ -157,7 +160,7 @@ fn the_log_key_signs_no_record_once_configured() {
 #[test]
 fn a_journalist_cannot_add_actors_grant_approve_or_configure() {
     let f = Fixture::with_samples();
-    let jo = add_actor(&f, "jo", "journalist");
+    let (jo, label) = add_actor(&f, "jo", "journalist");
     let jo = jo.to_str().unwrap();
     let (_, vkey) = person(&f, "mallory");
     // A journalist may ingest.
@@ -175,13 +178,15 @@ fn a_journalist_cannot_add_actors_grant_approve_or_configure() {
             "--role",
             "editor",
         ],
-        vec!["grant", "2", "jo"],
+        vec!["grant", "2", &label],
         vec!["approve", "2"],
         vec!["config", "set", "--approvals", "none"],
     ] {
         let mut c = f.cmd();
         c.arg("--key").arg(jo).args(&args);
-        run(c).code(2).error(&["not authorized", "jo (journalist)"]);
+        run(c)
+            .code(2)
+            .error(&["not authorized", &format!("{label} (journalist)")]);
         f.assert_unchanged(&before);
     }
 }
@@ -204,6 +209,7 @@ fn a_forged_approval_is_found_and_never_covered_by_a_checkpoint() {
             key_name: mallory.name().into(),
             key: mallory.public_bytes(),
             reason: String::new(),
+            sealed: None,
         }),
     );
     forge(
@@ -256,8 +262,8 @@ fn a_forged_approval_is_found_and_never_covered_by_a_checkpoint() {
 #[test]
 fn a_record_by_a_revoked_actor_is_never_covered() {
     let f = Fixture::with_samples();
-    let jo = add_actor(&f, "jo", "journalist");
-    f.run(&["actor", "revoke", "jo", "--reason", "laptop stolen"])
+    let (jo, label) = add_actor(&f, "jo", "journalist");
+    f.run(&["actor", "revoke", &label, "--reason", "laptop stolen"])
         .ok();
     let at = f.records();
     forge(
@@ -266,6 +272,7 @@ fn a_record_by_a_revoked_actor_is_never_covered() {
         Payload::Access(custody::core::record::Access {
             about: doc_ref(&f, DOC),
             reason: "reading".into(),
+            sealed: None,
         }),
     );
     let (code, v) = f.verify(&[]);
@@ -282,8 +289,8 @@ fn a_record_by_a_revoked_actor_is_never_covered() {
 #[test]
 fn a_configuration_by_a_revoked_admin_is_a_finding() {
     let f = Fixture::with_samples();
-    let second = add_actor(&f, "second", "admin");
-    f.run(&["actor", "revoke", "second"]).ok();
+    let (second, label) = add_actor(&f, "second", "admin");
+    f.run(&["actor", "revoke", &label]).ok();
     let at = f.records();
     forge(
         &f,
@@ -293,6 +300,7 @@ fn a_configuration_by_a_revoked_admin_is_a_finding() {
             approvals: vec![],
             partner_policy: String::new(),
             own_policy: String::new(),
+            sealed: None,
         }),
     );
     let (code, v) = f.verify(&[]);
@@ -425,7 +433,8 @@ fn config_set_is_an_admins_signed_record_that_log_show_and_audit_see() {
     assert_eq!(conf.len(), 2, "{a}");
     assert_eq!(conf[0]["index"], 1);
     assert_eq!(conf[1]["index"], at);
-    assert_eq!(conf[1]["actor"], "admin");
+    // The first admin, added by record 0 (its name is sealed).
+    assert_eq!(conf[1]["actor"], "#0");
     assert_eq!(conf[1]["recipients"].as_array().unwrap().len(), 2);
     assert_eq!(conf[1]["approvals"], serde_json::json!(["editor"]));
     let text = f.run(&["audit", "2"]).stdout.clone();
@@ -587,7 +596,7 @@ fn the_archives_policies_apply_by_default() {
 #[test]
 fn document_records_list_exactly_the_configured_recipients() {
     let f = Fixture::with_samples();
-    let jo = add_actor(&f, "jo", "journalist");
+    let (jo, _) = add_actor(&f, "jo", "journalist");
     let s = f.show(&DOC.to_string());
     let d = |k: &str| Digest::from_hex(s[k].as_str().unwrap()).unwrap();
     let mut recipients: Vec<Digest> = s["recipients"]

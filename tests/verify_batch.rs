@@ -50,6 +50,7 @@ fn archive(dir: &Path) -> DocRef {
         key: admin(),
         name: "admin".into(),
         path: None,
+        identity: None,
     };
     let (mut a, _) = Archive::init(
         &dir.join("arch"),
@@ -88,6 +89,7 @@ fn access(index: u64, signer: &SignerKey, about: DocRef) -> Record {
         Payload::Access(Access {
             about,
             reason: format!("batch test {index}"),
+            sealed: None,
         }),
     )
     .sign(signer)
@@ -179,6 +181,7 @@ fn record_of_a_revoked_actor_inside_a_batch_is_named_once() {
             key_name: jo.name().into(),
             key: jo.public_bytes(),
             reason: String::new(),
+            sealed: None,
         })
     };
     let mut recs = vec![body(3, &admin(), change(ActorAction::Add))

@@ -28,6 +28,7 @@ Example:
   custody init leaks --origin dropsite.example/leaks \\
       --signing-key keys-example/dropsite/signing.key \\
       --admin-key keys-example/dropsite/admin.key \\
+      --identity keys-example/dropsite/identity.age \\
       --recipient keys-example/dropsite/recipient.txt --recipient 'ssh-ed25519 AAAA…'")]
 pub struct InitArgs {
     /// Directory to create the archive in (created if missing; must not hold one).
@@ -52,6 +53,12 @@ pub struct InitArgs {
     /// The first administrator's actor name.
     #[arg(long, value_name = "NAME", default_value = "admin")]
     admin_name: String,
+    /// An age identity of the archive (for one of the recipients), remembered
+    /// in custody.toml: writing commands open the deduplication secret with
+    /// it (FORMAT.md §7.3). Without one, they store a content again rather
+    /// than find it (`-i`/CUSTODY_IDENTITY on each command also work).
+    #[arg(short, long = "identity", value_name = "FILE")]
+    identity: Option<PathBuf>,
     /// Do not remember the signing keys' paths in custody.toml.
     #[arg(long)]
     no_remember_key: bool,
@@ -168,6 +175,13 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
         } else {
             Some(std::fs::canonicalize(&a.admin_key).map_err(|e| io_err(&a.admin_key, e))?)
         },
+        identity: match &a.identity {
+            Some(p) => {
+                ctx.load_identities(std::slice::from_ref(p))?;
+                Some(std::fs::canonicalize(p).map_err(|e| io_err(p, e))?)
+            }
+            None => None,
+        },
     };
     if !crate::core::record::valid_actor_name(&admin.name) {
         return Err(StoreError::Input(format!(
@@ -232,6 +246,16 @@ pub struct IngestArgs {
     /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
+    /// age identity file(s) that open the archive's deduplication secret
+    /// (default: custody.toml's `identity`); without one, a content already
+    /// stored is stored again (FORMAT.md §7.3).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
 }
 
 struct IngestUi<'a> {
@@ -302,6 +326,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
 pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
+    ctx.dedup_identities(&mut arch, &a.identity)?;
     let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
     for s in &w.skipped_archive {
         ctx.out.warn(&format!(
@@ -335,6 +360,7 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let r = arch.ingest(&w.files, &signer, &opts, &mut ui);
     ui.pb.finish_and_clear();
     let (summary, cp) = r?;
+    ctx.dedup_note(&arch);
     let secs = started.elapsed().as_secs_f64();
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({

@@ -52,6 +52,7 @@ pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
         key: ctx.load_signer(&a.admin_key)?,
         name: "admin".into(),
         path: None,
+        identity: None,
     };
     let (mut arch, _) = Archive::init(&a.dir, &origin, &signer, &recipients, None, admin)?;
     // A few small real documents, written outside the archive and removed after.

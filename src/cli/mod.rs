@@ -224,6 +224,38 @@ impl Ctx {
         Ok(a)
     }
 
+    /// Gives the archive the identities that open its deduplication secret
+    /// (FORMAT.md §7.3): `paths` (`-i`, `CUSTODY_IDENTITY`), else
+    /// custody.toml's `identity`, else none.
+    pub(crate) fn dedup_identities(
+        &self,
+        arch: &mut Archive,
+        paths: &[PathBuf],
+    ) -> Result<(), StoreError> {
+        let paths = if paths.is_empty() {
+            match &arch.config().identity {
+                Some(p) if p.is_absolute() => vec![p.clone()],
+                Some(p) => vec![arch.root().join(p)],
+                None => return Ok(()),
+            }
+        } else {
+            paths.to_vec()
+        };
+        let ids = self.load_identities(&paths)?;
+        arch.set_dedup_identities(ids);
+        Ok(())
+    }
+
+    /// After a write: says so when no identity opened the deduplication
+    /// secret (contents were not matched against those stored before).
+    pub(crate) fn dedup_note(&self, arch: &Archive) {
+        if arch.deduplicates() == Some(false) {
+            self.out.info(
+                "note: no identity opened the archive's deduplication secret, so contents were not matched against earlier ones (give -i IDENTITY, or `identity` in custody.toml; FORMAT.md §7.3)",
+            );
+        }
+    }
+
     fn ask_passphrase(&self, path: &Path) -> Result<age::secrecy::SecretString, StoreError> {
         if let Some(f) = &self.passphrase_file {
             let s = std::fs::read_to_string(f).map_err(|e| StoreError::Io(f.clone(), e))?;

@@ -134,7 +134,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                     Some(x.name.clone())
                 },
                 role: x.role.as_str(),
-                key: if x.sealed {
+                key: if x.key_sealed {
                     format!("key ID {}", x.key.key_id())
                 } else {
                     x.key.encode()
@@ -172,6 +172,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let trust = ctx.trust_store()?;
+    let unchecked_name = matches!(a.cmd, ActorCmd::Add { .. }) && ids.is_none();
     let change = match a.cmd {
         ActorCmd::Add { name, vkey, role } => {
             let k = read_vkey("actor add VKEY", &vkey, Some(&trust))?;
@@ -192,11 +193,6 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                     crate::core::redact::quote(&name)
                 )));
             }
-            if ids.is_none() {
-                ctx.out.info(
-                    "note: actors' names are sealed; give -i IDENTITY to check that no actor already has this name",
-                );
-            }
             let role = Role::parse(&role)
                 .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
             arch.sealed_change(ActorAction::Add, 0, &name, role, &k, "")?
@@ -214,6 +210,11 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     };
     let r = arch.change_actor(change, &log)?;
     print_record(ctx, "recorded", &r);
+    if unchecked_name {
+        ctx.out.info(
+            "note: actors' names are sealed, and without -i IDENTITY custody could not check that no other actor has this name",
+        );
+    }
     Ok(EXIT_OK)
 }
 
@@ -241,6 +242,15 @@ pub struct DeriveArgs {
     /// A note, stored encrypted with the document's metadata.
     #[arg(long)]
     note: Option<String>,
+    /// age identity file(s) that open the deduplication secret (default:
+    /// custody.toml's `identity`; FORMAT.md §7.3).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
     #[command(flatten)]
     log: LogKeyArg,
 }
@@ -248,6 +258,7 @@ pub struct DeriveArgs {
 pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    ctx.dedup_identities(&mut arch, &a.identity)?;
     let mut parents = vec![arch.resolve(&a.parent)?];
     for p in &a.more_parents {
         parents.push(arch.resolve(p)?);
@@ -267,6 +278,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
         note: a.note,
     };
     let (d, _) = arch.derive(file, &parents, relation, &log, &opts, &mut NoObserver)?;
+    ctx.dedup_note(&arch);
     if ctx.out.json {
         ctx.out.json(&d);
     } else {

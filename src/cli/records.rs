@@ -73,7 +73,10 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
 /// The sealed details of a record, as `show` prints them.
 fn show_details(o: &super::output::Out, v: &RecordView) {
     if let Some(s) = v.payload_sealed() {
-        o.line(&format!("sealed      {} ({} bytes, encrypted)", s.digest, s.size));
+        o.line(&format!(
+            "sealed      {} ({} bytes, encrypted)",
+            s.digest, s.size
+        ));
     }
     match (&v.details, &v.details_error) {
         (Some(d), _) => o.line(&format!("details     {}", d.summary())),

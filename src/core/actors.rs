@@ -155,8 +155,11 @@ pub struct ActorInfo {
     /// Index of the record that revoked the actor, if any.
     pub revoked: Option<u64>,
     /// Added by a version 2 record (FORMAT.md §4.16): `name` is the label
-    /// `#N` and the key's name is sealed.
+    /// `#N`.
     pub sealed: bool,
+    /// The current key's name is sealed (added or rotated to by a version 2
+    /// record): `key` checks signatures but is no vkey to print.
+    pub key_sealed: bool,
 }
 
 /// The actors of one log, replayed up to some record.
@@ -407,6 +410,7 @@ impl Actors {
                         added: at,
                         revoked: None,
                         sealed: c.sealed.is_some(),
+                        key_sealed: c.sealed.is_some(),
                     },
                 );
             }
@@ -428,8 +432,9 @@ impl Actors {
                     a.revoked = Some(at);
                 } else {
                     a.key = key.clone();
+                    a.key_sealed = c.sealed.is_some();
                     self.keys.entry(key.key_id()).or_default().push(KeyEntry {
-                        actor: c.name.clone(),
+                        actor: name.clone(),
                         key,
                         status: KeyStatus::Active,
                     });
@@ -685,6 +690,7 @@ mod tests {
             approvals: vec![Role::Editor],
             partner_policy: String::new(),
             own_policy: String::new(),
+            sealed: None,
         })
     }
 

@@ -401,6 +401,9 @@ pub struct ArchiveConfig {
     pub partner_policy: String,
     /// C2SP tlog-policy text that this log's own checkpoints must meet (empty: none).
     pub own_policy: String,
+    /// Version 2: the archive's deduplication secret, sealed to the
+    /// recipients above (FORMAT.md §4.16, §7.3).
+    pub sealed: Option<Sealed>,
 }
 
 /// Longest policy text in a `config` record (FORMAT.md §4.15).
@@ -553,13 +556,13 @@ impl Payload {
             Payload::Actor(a) => a.sealed.is_some(),
             Payload::Access(a) => a.sealed.is_some(),
             Payload::Grant(g) => matches!(g.actor, GrantTo::Added(_)),
+            Payload::Config(c) => c.sealed.is_some(),
             Payload::Ingest(_)
             | Payload::Receive(_)
             | Payload::Derive(_)
             | Payload::Annotate(_)
             | Payload::Approve(_)
-            | Payload::Audit(_)
-            | Payload::Config(_) => false,
+            | Payload::Audit(_) => false,
         };
         if sealed {
             RECORD_VERSION_SEALED
@@ -736,6 +739,9 @@ impl RecordBody {
                 out.extend(c.approvals.iter().map(|r| *r as u8));
                 encode_str16(&mut out, &c.partner_policy);
                 encode_str16(&mut out, &c.own_policy);
+                if let Some(x) = &c.sealed {
+                    encode_sealed(&mut out, x);
+                }
             }
         }
         out
@@ -1031,6 +1037,7 @@ impl<'a> Reader<'a> {
             approvals,
             partner_policy: self.policy()?,
             own_policy: self.policy()?,
+            sealed: None,
         })
     }
     fn actor_action(&mut self) -> Result<ActorAction, RecordError> {
@@ -1108,7 +1115,12 @@ impl Record {
         let kind = Kind::from_byte(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
         // Version 2 exists for the kinds that name people or partners (§4.16).
         let v2 = version == RECORD_VERSION_SEALED;
-        if v2 && !matches!(kind, Kind::Share | Kind::Actor | Kind::Access | Kind::Grant) {
+        if v2
+            && !matches!(
+                kind,
+                Kind::Share | Kind::Actor | Kind::Access | Kind::Grant | Kind::Config
+            )
+        {
             return Err(RecordError::UnknownVersion(version));
         }
         let index = r.u64()?;
@@ -1238,7 +1250,13 @@ impl Record {
                 report: r.digest()?,
                 findings: r.u32()?,
             }),
-            Kind::Config => Payload::Config(r.config()?),
+            Kind::Config => {
+                let mut c = r.config()?;
+                if v2 {
+                    c.sealed = Some(r.sealed()?);
+                }
+                Payload::Config(c)
+            }
         };
         let mut signature = [0u8; SIGNATURE_LEN];
         signature.copy_from_slice(r.take(SIGNATURE_LEN)?);
@@ -1297,14 +1315,14 @@ impl Record {
             Payload::Share(s) => s.sealed.as_ref(),
             Payload::Actor(a) => a.sealed.as_ref().map(|x| &x.details),
             Payload::Access(a) => a.sealed.as_ref(),
+            Payload::Config(c) => c.sealed.as_ref(),
             Payload::Ingest(_)
             | Payload::Receive(_)
             | Payload::Derive(_)
             | Payload::Annotate(_)
             | Payload::Approve(_)
             | Payload::Grant(_)
-            | Payload::Audit(_)
-            | Payload::Config(_) => None,
+            | Payload::Audit(_) => None,
         }
     }
 
@@ -1760,7 +1778,11 @@ mod tests {
                 sealed: Some(sealed),
             }),
         );
-        for (b, payload_len) in [(&grant, 8 + 32 + 8), (&access, 40 + 40), (&share, 8 + 32 + 32 + 8 + 32 + 40)] {
+        for (b, payload_len) in [
+            (&grant, 8 + 32 + 8),
+            (&access, 40 + 40),
+            (&share, 8 + 32 + 32 + 8 + 32 + 40),
+        ] {
             let r = b.clone().sign(&key()).unwrap();
             assert_eq!(r.bytes()[0], RECORD_VERSION_SEALED);
             assert_eq!(r.bytes().len(), header(b) + payload_len + 64);
@@ -1776,7 +1798,11 @@ mod tests {
             actor: GrantTo::Added(9),
         });
         assert_eq!(g.sign(&key()), Err(RecordError::BadActor));
-        let mut v = body(vec![Digest([4; 32])]).sign(&key()).unwrap().bytes().to_vec();
+        let mut v = body(vec![Digest([4; 32])])
+            .sign(&key())
+            .unwrap()
+            .bytes()
+            .to_vec();
         v[0] = RECORD_VERSION_SEALED;
         assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
         // A version 2 record carries no clear recipient, reason or name.
@@ -1796,6 +1822,7 @@ mod tests {
             approvals: vec![Role::Editor, Role::Legal],
             partner_policy: "log a+1+AA==\n".into(),
             own_policy: String::new(),
+            sealed: None,
         };
         let b = RecordBody {
             payload: Payload::Config(cfg.clone()),

@@ -7,6 +7,7 @@
 //! from it; a holder of an identity reads it.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::core::keys::{is_valid_key_name, KeyId, SigAlg};
 use crate::core::record::{valid_actor_name, ActorAction, ActorChange, MAX_TEXT_LEN};
@@ -37,6 +38,18 @@ pub enum Details {
     Access { v: u32, reason: String },
     /// Of a `share` record: the partner's recipients, canonical texts (§5.3).
     Share { v: u32, recipients: Vec<String> },
+    /// Of a `config` record: the deduplication secret, 32 bytes as 64
+    /// lowercase hex digits (FORMAT.md §7.3).
+    Config { v: u32, dedup_key: String },
+}
+
+impl Drop for Details {
+    /// The deduplication secret does not outlive its value.
+    fn drop(&mut self) {
+        if let Details::Config { dedup_key, .. } = self {
+            zeroize::Zeroize::zeroize(dedup_key);
+        }
+    }
 }
 
 /// Why a sealed plaintext was rejected.
@@ -59,6 +72,7 @@ impl Details {
             Details::Actor { .. } => "actor",
             Details::Access { .. } => "access",
             Details::Share { .. } => "share",
+            Details::Config { .. } => "config",
         }
     }
 
@@ -86,7 +100,37 @@ impl Details {
             }
             Details::Access { reason, .. } => format!("reason: {reason}"),
             Details::Share { recipients, .. } => format!("to {}", recipients.join(", ")),
+            Details::Config { .. } => "the deduplication secret (not shown)".into(),
         }
+    }
+
+    /// The deduplication secret of `config` details (FORMAT.md §7.3).
+    pub fn dedup_secret(&self) -> Option<Zeroizing<[u8; 32]>> {
+        let Details::Config { dedup_key, .. } = self else {
+            return None;
+        };
+        let ok = dedup_key.len() == 64
+            && dedup_key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return None;
+        }
+        let mut k = Zeroizing::new([0u8; 32]);
+        for (i, out) in k.iter_mut().enumerate() {
+            *out = u8::from_str_radix(&dedup_key[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(k)
+    }
+
+    /// `config` details with a fresh deduplication secret from the OS.
+    pub fn new_config() -> Result<Details, getrandom::Error> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut k[..])?;
+        Ok(Details::Config {
+            v: SEALED_VERSION,
+            dedup_key: k.iter().map(|b| format!("{b:02x}")).collect(),
+        })
     }
 
     /// The JSON plaintext (compact, members in declaration order).
@@ -142,6 +186,12 @@ impl Details {
                 }
                 *v
             }
+            Details::Config { v, .. } => {
+                if self.dedup_secret().is_none() {
+                    return bad("the deduplication secret is not 64 lowercase hex digits");
+                }
+                *v
+            }
         };
         if v != SEALED_VERSION {
             return Err(SealedError::Version(v));
@@ -191,7 +241,7 @@ impl Details {
                 }
                 Ok(())
             }
-            Details::Access { .. } | Details::Share { .. } => {
+            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => {
                 Err(SealedError::Kind(self.kind(), "actor"))
             }
         }
@@ -229,5 +279,17 @@ mod tests {
         }
         let ok = r#"{"reason":"check","v":1,"kind":"access"}"#;
         assert!(Details::parse(ok.as_bytes()).is_ok());
+        // The deduplication secret: fresh, 64 lowercase hex digits, read back.
+        let c = Details::new_config().unwrap();
+        let k = Details::parse(&c.to_json())
+            .unwrap()
+            .dedup_secret()
+            .unwrap();
+        assert_eq!(c.dedup_secret().unwrap(), k);
+        assert_ne!(Details::new_config().unwrap().dedup_secret().unwrap(), k);
+        for bad in ["AB".repeat(32), "ab".repeat(31), "zz".repeat(32)] {
+            let j = format!(r#"{{"kind":"config","v":1,"dedup_key":"{bad}"}}"#);
+            assert!(Details::parse(j.as_bytes()).is_err(), "{j}");
+        }
     }
 }

@@ -3,15 +3,15 @@
 //! before anything is written.
 
 use crate::core::actors::{Actors, AuthError, Signer};
-use crate::core::crypto::fingerprints;
+use crate::core::crypto::{fingerprints, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::record::{
     ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role, SealedActor,
 };
 use crate::core::sealed::{Details, SEALED_VERSION};
-use crate::store::blobs::SealedBlob;
 use crate::store::archive::Archive;
+use crate::store::blobs::SealedBlob;
 use crate::store::db::DigestKind;
 use crate::store::StoreError;
 
@@ -230,6 +230,21 @@ impl Archive {
         Ok(disagreement(&self.config, &self.recipients, at, &c))
     }
 
+    /// Seals a fresh deduplication secret to `to`, the recipients of the
+    /// `config` record `cfg` it goes into (FORMAT.md §4.16, §7.3): each
+    /// configuration has its own, which only its recipients can open.
+    fn seal_dedup(
+        &self,
+        to: &[RecipientKey],
+        cfg: &mut ArchiveConfig,
+    ) -> Result<SealedBlob, StoreError> {
+        let details =
+            Details::new_config().map_err(|e| StoreError::Internal(format!("OS RNG: {e}")))?;
+        let (sealed, blob) = self.seal_to(to, &details)?;
+        cfg.sealed = Some(sealed);
+        Ok(blob)
+    }
+
     /// The configuration record that `custody.toml`'s recipients and
     /// approvals amount to.
     pub fn config_from_toml(&self) -> ArchiveConfig {
@@ -241,6 +256,7 @@ impl Archive {
             approvals: toml_approvals(&self.config.publication_approvals),
             partner_policy: String::new(),
             own_policy: String::new(),
+            sealed: None,
         }
     }
 }
@@ -335,9 +351,15 @@ impl Archive {
             }
         }
         self.set_actor(admin)?;
-        let cfg = Payload::Config(self.config_from_toml());
+        let mut cfg = self.config_from_toml();
+        let blob = self.seal_dedup(&self.recipients, &mut cfg)?;
         let r = self
-            .commit_records(vec![self.new_record(cfg)], Vec::new(), Vec::new(), log)?
+            .commit_records(
+                vec![self.new_record(Payload::Config(cfg))],
+                vec![blob],
+                Vec::new(),
+                log,
+            )?
             .remove(0);
         self.sign_checkpoint(log)?;
         Ok(r)
@@ -349,12 +371,18 @@ impl Archive {
     /// file is renamed into place (FORMAT.md §7.4).
     pub fn set_config(
         &mut self,
-        cfg: ArchiveConfig,
+        mut cfg: ArchiveConfig,
         toml: crate::store::archive::Config,
         log: &SignerKey,
     ) -> Result<Record, StoreError> {
         self.check_signer(log)?;
         let actors = self.actors_at(self.db.size()?)?;
+        let to = toml
+            .recipients
+            .iter()
+            .map(|r| RecipientKey::parse(r).map_err(StoreError::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        let blob = self.seal_dedup(&to, &mut cfg)?;
         let payload = Payload::Config(cfg);
         self.authorize_new(&actors, &payload)?;
         let text =
@@ -363,7 +391,7 @@ impl Archive {
         crate::store::bundle_file::write_durable(&next, text.as_bytes())?;
         let r = match self.commit_records(
             vec![self.new_record(payload)],
-            Vec::new(),
+            vec![blob],
             Vec::new(),
             log,
         ) {

@@ -59,6 +59,11 @@ pub struct Config {
     /// `CUSTODY_KEY` override it); set by `init --admin-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    /// Default age identity file that opens the deduplication secret for
+    /// writing commands (FORMAT.md §7.3; `-i`, `CUSTODY_IDENTITY` override
+    /// it); set by `init --identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PathBuf>,
     /// When the archive was created (RFC 3339, UTC).
     pub created: String,
     /// Roles whose approval a document needs before publication (audit).
@@ -132,6 +137,10 @@ pub struct InitAdmin {
     pub name: String,
     /// Where the key file is, remembered in `custody.toml` as `key`.
     pub path: Option<PathBuf>,
+    /// An age identity file of the archive, remembered in `custody.toml` as
+    /// `identity`: writing commands open the deduplication secret with it
+    /// (FORMAT.md §7.3).
+    pub identity: Option<PathBuf>,
 }
 
 /// A signed checkpoint and what it says.
@@ -218,6 +227,10 @@ pub struct Archive {
     pub(crate) write_checked: bool,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
     pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
+    /// Identities that open the deduplication secret (FORMAT.md §7.3).
+    pub(crate) dedup_ids: Option<crate::core::crypto::Identities>,
+    /// The deduplication key of this process, once decided.
+    pub(crate) dedup: Option<crate::store::sealed::DedupKey>,
     _lock: File,
 }
 
@@ -568,6 +581,7 @@ impl Archive {
                 recipients: recipients.iter().map(RecipientKey::canonical).collect(),
                 signing_key: signing_key_path,
                 key: admin.path.clone(),
+                identity: admin.identity.clone(),
                 created: time::rfc3339(time::now_ms()),
                 publication_approvals: default_approvals(),
                 blobs: None,
@@ -678,6 +692,8 @@ impl Archive {
             docs,
             damaged: None,
             write_checked: false,
+            dedup_ids: None,
+            dedup: None,
             actor: None,
             _lock: lock,
         };

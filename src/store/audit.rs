@@ -53,8 +53,10 @@ fn add(f: &mut Vec<Finding>, subject: Subject, check: Check, reason: impl Into<S
 
 impl Archive {
     /// The arrival index of the document whose plaintext is the file at
-    /// `path`: through the keyed deduplication index when the log key is
-    /// given, else by opening every envelope with `ids`.
+    /// `path`: through the keyed deduplication index when its key is at
+    /// hand (FORMAT.md §7.3: `ids` open it, or, for an archive whose
+    /// configuration seals none, `log` is given), else by opening every
+    /// envelope with `ids`.
     pub fn find_by_content(
         &self,
         path: &Path,
@@ -63,8 +65,8 @@ impl Archive {
     ) -> Result<u64, StoreError> {
         let (sha, _) = hash_file(path).map_err(|e| io_err(path, e))?;
         let mut hits: BTreeSet<u64> = BTreeSet::new();
-        if let Some(k) = log {
-            let tag = crate::store::ingest::dedup_tag(&crate::store::ingest::dedup_key(k), &sha);
+        if let Some(key) = self.kept_dedup_key(log, ids)? {
+            let tag = crate::store::ingest::dedup_tag(&key, &sha);
             if let Some(blob) = self.db.dedup(&tag)? {
                 for i in self.db.records_with(&blob, DigestKind::Blob)? {
                     hits.insert(i);

@@ -90,7 +90,9 @@ pub(crate) fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
     Digest(mac.finalize().into_bytes().into())
 }
 
-pub(crate) fn dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
+/// The deduplication key of archives whose configuration seals no secret
+/// (FORMAT.md §7.3): derived from the log key.
+pub(crate) fn legacy_dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
     let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
     Zeroizing::new(Digest::of(&sig[..]).0)
 }
@@ -290,6 +292,8 @@ impl Archive {
         // 2. Sign the records at their final indices and append them to the record file.
         let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
         let recs = sign_at(bodies, start, key)?;
+        // Entries tagged with a key of this run only are not kept (§7.3).
+        let dedup = if self.dedup_kept() { dedup } else { Vec::new() };
         // The deduplication entries go to ledger/dedup first (fsync), so that no
         // crash loses them (FORMAT.md §7.3.1): dedup[k].0 is a position in `bodies`.
         let entries: Vec<dedup_log::Entry> = dedup
@@ -341,7 +345,7 @@ impl Archive {
     ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
         self.ensure_writable()?;
         self.check_signer(signer)?;
-        let key = dedup_key(signer);
+        let key = self.dedup_key(signer)?;
         let fingerprints = crypto::fingerprints(&self.recipients);
         let mut summary = IngestSummary::default();
         let mut pending: Vec<Pending> = Vec::new();
@@ -707,7 +711,7 @@ impl Archive {
                 crate::core::record::MAX_PARENTS
             )));
         }
-        let key = dedup_key(signer);
+        let key = self.dedup_key(signer)?;
         let fingerprints = crypto::fingerprints(&self.recipients);
         obs.file_started(file);
         let mut p = self.ingest_one(file, opts, &key, &fingerprints, &HashMap::new(), obs)?;

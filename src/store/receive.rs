@@ -23,7 +23,7 @@ use crate::store::bundle_file::{
 };
 use crate::store::db::DigestKind;
 use crate::store::held::{self, HeldCheck};
-use crate::store::ingest::{dedup_key, dedup_tag};
+use crate::store::ingest::dedup_tag;
 use crate::store::remote::RemoteError;
 use crate::store::share::EVIDENCE_DIR;
 use crate::store::{io_err, StoreError};
@@ -109,7 +109,7 @@ impl Archive {
             return Ok(ReceiveOutcome::Refused(rep));
         }
         // The document: stored again here only if this archive does not hold it yet.
-        let key = dedup_key(signer);
+        let key = self.dedup_key_with(signer, ids)?;
         let tag = dedup_tag(&key, &env.sha256);
         let existing = self.reusable_blob(&tag)?;
         let mut sealed: Vec<SealedBlob> = Vec::new();

@@ -6,20 +6,125 @@ use std::collections::BTreeMap;
 
 use zeroize::Zeroizing;
 
-use crate::core::crypto;
+use crate::core::crypto::{self, RecipientKey};
 use crate::core::hash::Digest;
+use crate::core::keys::SignerKey;
 use crate::core::record::{ActorAction, Payload, Sealed};
 use crate::core::sealed::{Details, MAX_SEALED_LEN};
 use crate::store::archive::Archive;
 use crate::store::blobs::SealedBlob;
 use crate::store::StoreError;
 
+/// The deduplication key of one process (FORMAT.md §7.3).
+pub(crate) struct DedupKey {
+    pub key: Zeroizing<[u8; 32]>,
+    /// Entries tagged with it are kept in `ledger/dedup`. `false`: no given
+    /// identity opens the archive's secret, and this is a random key of this
+    /// process only (it deduplicates within the run, and its entries are
+    /// dropped).
+    pub keep: bool,
+}
+
 impl Archive {
+    /// Identities for the deduplication secret (FORMAT.md §7.3).
+    pub fn set_dedup_identities(&mut self, ids: crypto::Identities) {
+        self.dedup_ids = Some(ids);
+        self.dedup = None;
+    }
+
+    /// The deduplication key of this process (FORMAT.md §7.3): the secret
+    /// sealed in the latest `config` record, opened with the identities
+    /// given; without one that opens it, a random key of this run only; for
+    /// an archive whose configuration seals no secret (made before it
+    /// existed), the key derived from the log key.
+    pub(crate) fn dedup_key(&mut self, log: &SignerKey) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        if let Some(d) = &self.dedup {
+            return Ok(d.key.clone());
+        }
+        let ids = self.dedup_ids.take();
+        let found = self.kept_dedup_key(Some(log), ids.as_ref());
+        self.dedup_ids = ids;
+        self.decide_dedup(found?)
+    }
+
+    /// [`Archive::dedup_key`] with `ids` rather than those set before.
+    pub(crate) fn dedup_key_with(
+        &mut self,
+        log: &SignerKey,
+        ids: &crypto::Identities,
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        if let Some(d) = &self.dedup {
+            return Ok(d.key.clone());
+        }
+        let found = self.kept_dedup_key(Some(log), Some(ids))?;
+        self.decide_dedup(found)
+    }
+
+    fn decide_dedup(
+        &mut self,
+        found: Option<Zeroizing<[u8; 32]>>,
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let d = match found {
+            Some(key) => DedupKey { key, keep: true },
+            None => {
+                let mut key = Zeroizing::new([0u8; 32]);
+                getrandom::fill(&mut key[..])
+                    .map_err(|e| StoreError::Internal(format!("OS RNG: {e}")))?;
+                DedupKey { key, keep: false }
+            }
+        };
+        let key = d.key.clone();
+        self.dedup = Some(d);
+        Ok(key)
+    }
+
+    /// The archive's deduplication key (FORMAT.md §7.3), if `ids` open the
+    /// secret sealed in the latest `config` record, or, for an archive whose
+    /// configuration seals none, if the log key `log` is given.
+    pub(crate) fn kept_dedup_key(
+        &self,
+        log: Option<&SignerKey>,
+        ids: Option<&crypto::Identities>,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>, StoreError> {
+        match self.ledger_config()?.and_then(|(_, c)| c.sealed) {
+            None => Ok(log.map(crate::store::ingest::legacy_dedup_key)),
+            Some(s) => match ids {
+                Some(ids) => match self.open_sealed(&s, ids) {
+                    Ok(d) => Ok(d.dedup_secret()),
+                    Err(StoreError::Decrypt { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Whether deduplication entries of this process are kept (see [`DedupKey`]).
+    pub(crate) fn dedup_kept(&self) -> bool {
+        self.dedup.as_ref().is_none_or(|d| d.keep)
+    }
+
+    /// Could this process open the archive's deduplication secret? (`None`:
+    /// not decided yet.)
+    pub fn deduplicates(&self) -> Option<bool> {
+        self.dedup.as_ref().map(|d| d.keep)
+    }
+
     /// Encrypts `details` to the archive's recipients as a new blob (not yet
     /// durable: hand it to the commit that writes the record naming it).
     pub(crate) fn seal(&self, details: &Details) -> Result<(Sealed, SealedBlob), StoreError> {
+        self.seal_to(&self.recipients, details)
+    }
+
+    /// [`Archive::seal`] to `recipients` (a `config` record's, which may
+    /// differ from those in force before it).
+    pub(crate) fn seal_to(
+        &self,
+        recipients: &[RecipientKey],
+        details: &Details,
+    ) -> Result<(Sealed, SealedBlob), StoreError> {
         let plain = Zeroizing::new(details.to_json());
-        let enc = crypto::encrypt_bytes(&self.recipients, &plain)?;
+        let enc = crypto::encrypt_bytes(recipients, &plain)?;
         let blob = self.blobs.put_bytes(&enc)?;
         Ok((
             Sealed {
@@ -31,11 +136,7 @@ impl Archive {
     }
 
     /// Decrypts and parses the sealed details a record names.
-    pub fn open_sealed(
-        &self,
-        s: &Sealed,
-        ids: &crypto::Identities,
-    ) -> Result<Details, StoreError> {
+    pub fn open_sealed(&self, s: &Sealed, ids: &crypto::Identities) -> Result<Details, StoreError> {
         let p = self.blobs.path(&s.digest);
         let data = std::fs::read(&p).map_err(|e| crate::store::io_err(&p, e))?;
         if Digest::of(&data) != s.digest || data.len() as u64 != s.size {
@@ -44,12 +145,11 @@ impl Archive {
                 s.digest
             )));
         }
-        let plain = crypto::decrypt_bytes(ids, &data, MAX_SEALED_LEN).map_err(|e| {
-            StoreError::Decrypt {
+        let plain =
+            crypto::decrypt_bytes(ids, &data, MAX_SEALED_LEN).map_err(|e| StoreError::Decrypt {
                 what: format!("the sealed details {}", s.digest),
                 source: e,
-            }
-        })?;
+            })?;
         Details::parse(&plain)
             .map_err(|e| StoreError::Corrupt(format!("sealed details {}: {e}", s.digest)))
     }
@@ -69,8 +169,8 @@ impl Archive {
             let (ActorAction::Add, Some(x)) = (c.action, c.sealed) else {
                 continue;
             };
-            if let Ok(Details::Actor { name, .. }) = self.open_sealed(&x.details, ids) {
-                names.insert(c.name.clone(), name);
+            if let Ok(Details::Actor { name, .. }) = self.open_sealed(&x.details, ids).as_ref() {
+                names.insert(c.name.clone(), name.clone());
             }
         }
         Ok(names)

@@ -14,8 +14,8 @@ use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::record::{Payload, Receive, Record, Share};
-use crate::core::tlog_proof::TlogProof;
 use crate::core::sealed::{Details, SEALED_VERSION};
+use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
 use crate::store::bundle_file::{
     create_private, open_bundle, temp_beside, write_bundle, HashingWriter,

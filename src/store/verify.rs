@@ -595,15 +595,14 @@ impl Archive {
                 }
                 Ok(d) => match &rec.body.payload {
                     Payload::Actor(c) => d.check_actor(c).err().map(|e| e.to_string()),
-                    Payload::Share(_) | Payload::Access(_) => None,
+                    Payload::Share(_) | Payload::Access(_) | Payload::Config(_) => None,
                     Payload::Ingest(_)
                     | Payload::Receive(_)
                     | Payload::Derive(_)
                     | Payload::Annotate(_)
                     | Payload::Approve(_)
                     | Payload::Grant(_)
-                    | Payload::Audit(_)
-                    | Payload::Config(_) => Some("this kind has no sealed details".into()),
+                    | Payload::Audit(_) => Some("this kind has no sealed details".into()),
                 },
             };
             if let Some(reason) = problem {

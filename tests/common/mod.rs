@@ -270,6 +270,13 @@ pub fn run(mut c: Command) -> Run {
 /// ingested into a new archive is record `INIT_RECORDS`.
 pub const INIT_RECORDS: u64 = 2;
 
+/// Blobs a new archive starts with: the sealed details (name, key name) of
+/// the first admin, which record 0 names, and the deduplication secret
+/// sealed by the configuration, record 1 (FORMAT.md §4.16, §5.4, §7.3). Every
+/// `actor add/revoke/rotate`, `extract` (access) and `share` record adds one
+/// more such blob.
+pub const INIT_BLOBS: u64 = 2;
+
 /// A temp dir with copies of the outlets' keys and an archive in `archive/`
 /// created with the dropsite keys.
 pub struct Fixture {
@@ -336,9 +343,13 @@ impl Fixture {
         let new = format!("{:?}", keys.join("signing.key").to_str().unwrap());
         let old_admin = format!("{:?}", self.admin_key().to_str().unwrap());
         let new_admin = format!("{:?}", keys.join("admin.key").to_str().unwrap());
+        let old_id = format!("{:?}", self.identity().to_str().unwrap());
+        let new_id = format!("{:?}", keys.join("identity.age").to_str().unwrap());
         fs::write(
             &toml,
-            text.replace(&old, &new).replace(&old_admin, &new_admin),
+            text.replace(&old, &new)
+                .replace(&old_admin, &new_admin)
+                .replace(&old_id, &new_id),
         )
         .unwrap();
         Fixture { tmp, dir, keys }
@@ -353,6 +364,8 @@ impl Fixture {
             .arg(self.signing_key())
             .arg("--admin-key")
             .arg(self.admin_key())
+            .arg("--identity")
+            .arg(self.identity())
             .arg("--recipient")
             .arg(self.keys.join("recipient.txt"))
             .args(extra);
