@@ -319,7 +319,7 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
         ]
     );
     assert_eq!(v["approvals"]["missing"], serde_json::json!(["legal"]));
-    assert_eq!(v["approvals"]["present"][0]["actor"], "#4"); // ed
+    assert_eq!(v["approvals"]["present"][0]["actor"], "ed (#4)"); // named: the audit has -i
     let kinds: Vec<&str> = v["events"]
         .as_array()
         .unwrap()
@@ -341,7 +341,7 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
         note["summary"].as_str().unwrap().contains("second source"),
         "{note}"
     );
-    assert_eq!(note["actor"], "#2"); // alice
+    assert_eq!(note["actor"], "alice (#2)");
     assert_eq!(note["role"], "journalist");
 
     // Legal approves: only Bob's decryption remains; the audit is recorded.

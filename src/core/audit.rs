@@ -156,6 +156,26 @@ pub struct EventView {
     pub findings: Vec<String>,
 }
 
+impl AuditReport {
+    /// Puts people's names beside their labels (`#N` becomes `alice (#N)`),
+    /// for a reader who opened the sealed details (FORMAT.md §4.16, §12.1).
+    pub fn name_actors(&mut self, names: &std::collections::BTreeMap<String, String>) {
+        let name = |a: &mut String| {
+            if let Some(n) = names.get(a.as_str()) {
+                *a = format!("{n} ({a})");
+            }
+        };
+        self.events.iter_mut().for_each(|e| name(&mut e.actor));
+        self.approvals
+            .present
+            .iter_mut()
+            .for_each(|p| name(&mut p.actor));
+        self.configuration
+            .iter_mut()
+            .for_each(|c| name(&mut c.actor));
+    }
+}
+
 /// One `config` record (FORMAT.md §4.15, §12.1).
 #[derive(Clone, Debug, Serialize)]
 pub struct ConfigView {

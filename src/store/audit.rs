@@ -544,6 +544,12 @@ impl Archive {
                         summary = format!("note: {t}");
                     }
                 }
+                // Sealed reasons and recipients (FORMAT.md §5.4), for whoever holds an identity.
+                if let (Some(sealed), Some(ids)) = (e.sealed(), opts.ids) {
+                    if let Ok(d) = self.open_sealed(sealed, ids) {
+                        summary = format!("{summary}: {}", d.summary());
+                    }
+                }
                 if let (Some(m), true) = (names.get(&i), e.document().is_some()) {
                     summary = format!("{} ({} bytes): {summary}", m.name, m.size);
                 }
@@ -564,7 +570,7 @@ impl Archive {
         evs.sort_by(|a, b| a.time.cmp(&b.time).then(a.index.cmp(&b.index)));
         let ok = findings.is_empty();
         let configuration = self.configuration_views(&actor_recs, size);
-        Ok(AuditReport {
+        let mut report = AuditReport {
             schema: AUDIT_SCHEMA,
             generated: time::rfc3339(time::now_ms()),
             archive: ArchiveView {
@@ -589,7 +595,11 @@ impl Archive {
             configuration,
             findings,
             ok,
-        })
+        };
+        if let Some(ids) = opts.ids {
+            report.name_actors(&self.actor_names(ids)?);
+        }
+        Ok(report)
     }
 
     /// Appends an `audit` record: the target, the digest of the report's JSON
