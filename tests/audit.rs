@@ -415,9 +415,12 @@ fn audit_of_a_redacted_translation_across_two_outlets() {
     );
 }
 
+/// The key ID the records of the actor whose keys are in `dir` carry: under
+/// the actor key name, since a version 2 record added them (FORMAT.md §4.16).
 fn as_key_id(dir: &Path) -> String {
     let v = fs::read_to_string(dir.join("signing.vkey")).unwrap();
-    v.trim().split('+').nth(1).unwrap().to_string()
+    let v = custody::core::keys::VerifierKey::parse(v.trim()).unwrap();
+    custody::core::record::actor_key_id(&v.public_bytes()).to_string()
 }
 
 /// Appends to ledger/records a record signed with `who`'s key (as a rogue
@@ -435,7 +438,7 @@ fn forge_annotation(f: &Fixture, who: &Path, doc: u64) {
         index: f.records(),
         time_ms: 1_900_000_000_000,
         origin: "dropsite.example/leaks".into(),
-        signer: key.key_id(),
+        signer: f.record_signer(&key),
         payload: Payload::Annotate(Annotate {
             about: DocRef {
                 document: doc,
@@ -502,7 +505,7 @@ fn records_naming_a_wrong_document_are_document_ref_findings() {
             index: f.records(),
             time_ms: 1_900_000_000_000,
             origin: "dropsite.example/leaks".into(),
-            signer: key.key_id(),
+            signer: f.record_signer(&key),
             payload: Payload::Approve(Approve {
                 about: DocRef {
                     document,
@@ -556,7 +559,7 @@ fn a_shared_blob_named_with_another_length_is_a_finding() {
         index: f.records(),
         time_ms: 1_900_000_000_000,
         origin: "dropsite.example/leaks".into(),
-        signer: key.key_id(),
+        signer: f.record_signer(&key),
         payload: Payload::Annotate(Annotate {
             about: DocRef {
                 document,

@@ -387,12 +387,14 @@ fn prove_and_verify_proof() {
     };
     // The record is the admin's: without its key, the output says the
     // signature was not checked; with --signer, that it verifies.
-    let admin_id = fs::read_to_string(f.keys.join("admin.vkey"))
-        .unwrap()
-        .split('+')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    // (its records carry the actor key ID, FORMAT.md §4.16)
+    let admin = custody::core::keys::VerifierKey::parse(
+        fs::read_to_string(f.keys.join("admin.vkey"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let admin_id = custody::core::record::actor_key_id(&admin.public_bytes()).to_string();
     let ok = check(f.vkey().to_str().unwrap(), &proof);
     ok.ok();
     assert_eq!(

@@ -139,7 +139,7 @@ fn forge(f: &Fixture, key: &SignerKey, payload: Payload) -> u64 {
         index,
         time_ms: 1_900_000_000_000,
         origin: ORIGIN.into(),
-        signer: key.key_id(),
+        signer: f.record_signer(key),
         payload,
     }
     .sign(key)

@@ -216,6 +216,20 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         }
         people.push(text("key name", &format!("{outlet}/{name}")));
     }
+    // Each actor key's ID under its own (personal) name would let anyone test
+    // a guessed name against the key (FORMAT.md §4.16): it appears nowhere.
+    for dir in files(&ds.path().join("people"))
+        .into_iter()
+        .chain(files(&gu.path().join("people")))
+        .filter(|p| p.ends_with("signing.vkey"))
+    {
+        let v = custody::core::keys::VerifierKey::parse(fs::read_to_string(&dir).unwrap().trim())
+            .unwrap();
+        people.push((
+            format!("key ID of {} under its own name", v.name()),
+            v.key_id().to_be_bytes().to_vec(),
+        ));
+    }
     for r in [
         "translation-for-the-partner-desk",
         "left-after-source-concerns",

@@ -73,11 +73,19 @@ fn archive(dir: &Path) -> DocRef {
 }
 
 fn body(index: u64, signer: &SignerKey, payload: Payload) -> RecordBody {
+    // The admin was added by `init`'s version 2 record: its records carry
+    // the actor key ID (FORMAT.md §4.16); the journalist, added below by a
+    // version 1 record, its own.
+    let id = if signer.public_bytes() == admin().public_bytes() {
+        custody::core::record::actor_key_id(&signer.public_bytes())
+    } else {
+        signer.key_id()
+    };
     RecordBody {
         index,
         time_ms: 1_700_000_000_000 + index,
         origin: ORIGIN.into(),
-        signer: signer.key_id(),
+        signer: id,
         payload,
     }
 }

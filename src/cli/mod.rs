@@ -232,18 +232,29 @@ impl Ctx {
         arch: &mut Archive,
         paths: &[PathBuf],
     ) -> Result<(), StoreError> {
+        if let Some(ids) = self.archive_identities(arch, paths)? {
+            arch.set_dedup_identities(ids);
+        }
+        Ok(())
+    }
+
+    /// The identities `paths` name (`-i`, `CUSTODY_IDENTITY`), else
+    /// custody.toml's `identity`, else none.
+    pub(crate) fn archive_identities(
+        &self,
+        arch: &Archive,
+        paths: &[PathBuf],
+    ) -> Result<Option<Identities>, StoreError> {
         let paths = if paths.is_empty() {
             match &arch.config().identity {
                 Some(p) if p.is_absolute() => vec![p.clone()],
                 Some(p) => vec![arch.root().join(p)],
-                None => return Ok(()),
+                None => return Ok(None),
             }
         } else {
             paths.to_vec()
         };
-        let ids = self.load_identities(&paths)?;
-        arch.set_dedup_identities(ids);
-        Ok(())
+        self.load_identities(&paths).map(Some)
     }
 
     /// After a write: says so when no identity opened the deduplication

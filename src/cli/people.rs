@@ -172,6 +172,11 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let trust = ctx.trust_store()?;
+    // Names are sealed: custody.toml's identity reads them when -i is not given.
+    let ids = match ids {
+        Some(ids) => Some(ids),
+        None => ctx.archive_identities(&arch, &[])?,
+    };
     let unchecked_name = matches!(a.cmd, ActorCmd::Add { .. }) && ids.is_none();
     let change = match a.cmd {
         ActorCmd::Add { name, vkey, role } => {
@@ -384,7 +389,7 @@ pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
-    let ids = ctx.optional_identities(&a.identity)?;
+    let ids = ctx.archive_identities(&arch, &a.identity)?;
     let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
     let r = arch.grant(i, &who, &log)?;
     print_record(ctx, "granted", &r);

@@ -11,8 +11,10 @@ use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::hash::Digest;
+use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::note::NoteSignature;
+use crate::core::record::actor_key_id;
 use crate::core::record::Record;
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::{ConsistencyProof, InclusionProof};
@@ -396,8 +398,15 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             }
             signer_id = Some(rec.body.signer);
             // FORMAT.md §8.1: the key whose ID the record names, if given.
-            if let Some(k) = signers.iter().find(|k| k.key_id() == rec.body.signer) {
-                match rec.verify_signature(k.verifying_key(), k.key_id()) {
+            // An actor's key added by a version 2 record signs under the
+            // actor key ID (FORMAT.md §4.16).
+            let id_of = |k: &VerifierKey| {
+                [k.key_id(), actor_key_id(&k.public_bytes())]
+                    .into_iter()
+                    .find(|id| *id == rec.body.signer)
+            };
+            if let Some((k, id)) = signers.iter().find_map(|k| id_of(k).map(|id| (k, id))) {
+                match rec.verify_signature(k.verifying_key(), id) {
                     Ok(()) => checked = true,
                     Err(e) => failures.push(format!("record_signature: {e}")),
                 }

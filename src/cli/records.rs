@@ -49,6 +49,8 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
         },
     };
     let (details, details_error) = match (ids, rec.sealed()) {
+        // A configuration's deduplication secret is never printed (§7.3).
+        (Some(_), Some(_)) if matches!(rec.body.payload, Payload::Config(_)) => (None, None),
         (Some(ids), Some(s)) => match arch.open_sealed(s, ids) {
             Ok(d) => (Some(d), None),
             Err(e) => (None, Some(e.to_string())),

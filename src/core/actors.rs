@@ -232,8 +232,10 @@ impl Actors {
     }
 
     /// The active actor holding `key`, if any.
+    /// Matched by the key's bytes: a key added by a version 2 record has
+    /// its ID under [`crate::core::record::ACTOR_KEY_NAME`], not its own name.
     pub fn by_key(&self, key: &VerifierKey) -> Option<&ActorInfo> {
-        self.keys.get(&key.key_id())?.iter().find_map(|e| {
+        self.keys.values().flatten().find_map(|e| {
             (matches!(e.status, KeyStatus::Active) && e.key.public_bytes() == key.public_bytes())
                 .then(|| self.actors.get(&e.actor))
                 .flatten()

@@ -137,6 +137,17 @@ pub struct Sealed {
     pub size: u64,
 }
 
+/// The key name under which a key added or rotated to by a version 2
+/// `actor` record has its key ID (FORMAT.md §4.16): one for every actor, so
+/// that the ID says nothing of the key's own name.
+pub const ACTOR_KEY_NAME: &str = "custody-actor";
+
+/// The key ID of an actor's key in version 2 records (FORMAT.md §4.16):
+/// `KeyId(ACTOR_KEY_NAME, 0x01, key)`. Records the key signs carry it.
+pub fn actor_key_id(key: &[u8; 32]) -> KeyId {
+    KeyId::compute(ACTOR_KEY_NAME, 0x01, key)
+}
+
 /// The version 2 fields of an `actor` record (FORMAT.md §4.16): who the
 /// actor is, without a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -144,7 +155,8 @@ pub struct SealedActor {
     /// Index of the `actor` record that added the actor (for `add`, the
     /// record's own index): the actor's identity in the log.
     pub actor: u64,
-    /// C2SP key ID of `key` (its key name is sealed).
+    /// The key ID records signed by `key` carry: [`actor_key_id`] (not
+    /// encoded: derived from `key`, FORMAT.md §4.16).
     pub key_id: KeyId,
     /// The actor's name, the key's name and the reason, sealed.
     pub details: Sealed,
@@ -685,7 +697,6 @@ impl RecordBody {
                 out.push(*action as u8);
                 out.push(*role as u8);
                 out.extend_from_slice(&x.actor.to_be_bytes());
-                out.extend_from_slice(&x.key_id.0.to_be_bytes());
                 out.extend_from_slice(key);
                 encode_sealed(&mut out, &x.details);
             }
@@ -789,6 +800,7 @@ impl RecordBody {
                 Some(x) => {
                     let own = a.action == ActorAction::Add;
                     if a.name != ActorChange::label(x.actor)
+                        || x.key_id != actor_key_id(&a.key)
                         || !a.key_name.is_empty()
                         || !a.reason.is_empty()
                         || (own && x.actor != self.index)
@@ -1054,9 +1066,9 @@ impl<'a> Reader<'a> {
         let rb = self.u8()?;
         let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
         let actor = self.u64()?;
-        let key_id = KeyId(self.u32()?);
         let mut key = [0u8; 32];
         key.copy_from_slice(self.take(32)?);
+        let key_id = actor_key_id(&key);
         let details = self.sealed()?;
         let own = action == ActorAction::Add;
         if (own && actor != index) || (!own && actor >= index) {
@@ -1711,7 +1723,7 @@ mod tests {
             ..body(vec![Digest([4; 32])])
         };
         let header = |b: &RecordBody| 2 + 8 + 8 + 1 + b.origin.len() + 4;
-        // actor add: action, role, actor (= its own index), key ID, key, sealed.
+        // actor add: action, role, actor (= its own index), key, sealed.
         let mut add = at(
             9,
             Payload::Actor(ActorChange {
@@ -1723,7 +1735,7 @@ mod tests {
                 reason: String::new(),
                 sealed: Some(SealedActor {
                     actor: 0,
-                    key_id: KeyId(0x0a0b0c0d),
+                    key_id: actor_key_id(&[7; 32]),
                     details: sealed,
                 }),
             }),
@@ -1734,7 +1746,6 @@ mod tests {
         let p = &enc[header(&add)..];
         let mut want = vec![1u8, 2];
         want.extend_from_slice(&9u64.to_be_bytes());
-        want.extend_from_slice(&[0x0a, 0x0b, 0x0c, 0x0d]);
         want.extend_from_slice(&[7; 32]);
         want.extend_from_slice(&[0xaa; 32]);
         want.extend_from_slice(&0x0102u64.to_be_bytes());
@@ -1743,6 +1754,16 @@ mod tests {
         let d = Record::decode(r.bytes()).unwrap();
         assert_eq!(d, r);
         assert_eq!(ActorChange::label(9), "#9");
+        // The key ID is the key's under the one actor key name, whatever its own name.
+        assert_eq!(
+            actor_key_id(&[7; 32]),
+            KeyId::compute("custody-actor", 0x01, &[7; 32])
+        );
+        let mut wrong = add.clone();
+        if let Payload::Actor(a) = &mut wrong.payload {
+            a.sealed.as_mut().unwrap().key_id = KeyId(1);
+        }
+        assert_eq!(wrong.sign(&key()), Err(RecordError::BadActor));
         // An add that names another record, a revoke that names a later one.
         let mut bytes = r.body_bytes().to_vec();
         bytes[header(&add) + 2 + 7] = 8; // the actor field's last byte: 9 -> 8

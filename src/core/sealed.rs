@@ -9,13 +9,16 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::core::keys::{is_valid_key_name, KeyId, SigAlg};
+use crate::core::keys::is_valid_key_name;
 use crate::core::record::{valid_actor_name, ActorAction, ActorChange, MAX_TEXT_LEN};
 
 /// Version of the sealed JSON (member `v`).
 pub const SEALED_VERSION: u32 = 1;
 /// A sealed plaintext is at most this long (a reader MUST reject longer).
-pub const MAX_SEALED_LEN: usize = 64 * 1024;
+pub const MAX_SEALED_LEN: usize = 256 * 1024;
+/// Writers pad the plaintext with spaces to a multiple of this, so that the
+/// sealed file's length does not tell a name's or a reason's length.
+pub const SEALED_PAD: usize = 256;
 /// At most this many recipients in a sealed share.
 pub const MAX_SEALED_RECIPIENTS: usize = 255;
 
@@ -133,9 +136,12 @@ impl Details {
         })
     }
 
-    /// The JSON plaintext (compact, members in declaration order).
+    /// The plaintext: the JSON (compact, members in declaration order),
+    /// then spaces up to a multiple of [`SEALED_PAD`] bytes (FORMAT.md §5.4).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("sealed details serialize")
+        let mut j = serde_json::to_vec(self).expect("sealed details serialize");
+        j.resize(j.len().div_ceil(SEALED_PAD) * SEALED_PAD, b' ');
+        j
     }
 
     /// Parses and checks a plaintext (FORMAT.md §5.4).
@@ -152,7 +158,9 @@ impl Details {
         Ok(d)
     }
 
-    fn check(&self) -> Result<(), SealedError> {
+    /// Checks the values against FORMAT.md §5.4 (writers check before they
+    /// seal; [`Details::parse`] checks what it reads).
+    pub fn check(&self) -> Result<(), SealedError> {
         let bad = |m: &str| Err(SealedError::Invalid(m.to_string()));
         let text_ok =
             |t: &str| t.len() <= MAX_TEXT_LEN && !t.chars().any(|c| c.is_control() && c != '\n');
@@ -184,6 +192,12 @@ impl Details {
                 if recipients.is_empty() || recipients.len() > MAX_SEALED_RECIPIENTS {
                     return bad("a share has 1 to 255 recipients");
                 }
+                let canonical = |r: &String| {
+                    crate::core::crypto::RecipientKey::parse(r).is_ok_and(|k| k.canonical() == *r)
+                };
+                if !recipients.iter().all(canonical) {
+                    return bad("a recipient is not an age recipient in canonical form (§5.3)");
+                }
                 *v
             }
             Details::Config { v, .. } => {
@@ -200,13 +214,12 @@ impl Details {
     }
 
     /// Checks actor details against the version 2 record they belong to
-    /// (FORMAT.md §4.16): an `add` has a name, an `add` or `rotate` a key
-    /// name under which the key's C2SP key ID is the one the record states;
-    /// a `revoke` neither.
+    /// (FORMAT.md §4.16): an `add` has a name and a key name, a `rotate` a
+    /// key name only, a `revoke` neither.
     pub fn check_actor(&self, c: &ActorChange) -> Result<(), SealedError> {
-        let Some(x) = c.sealed else {
+        if c.sealed.is_none() {
             return Err(SealedError::Invalid("the record is not sealed".into()));
-        };
+        }
         match self {
             Details::Actor { name, key_name, .. } => {
                 let (want_name, want_key) = match c.action {
@@ -227,16 +240,6 @@ impl Details {
                             (false, true) => "the new key only",
                             (false, false) => "neither the actor nor a key",
                         }
-                    )));
-                }
-                if !want_key {
-                    return Ok(());
-                }
-                let id = KeyId::compute(key_name, SigAlg::Ed25519.byte(), &c.key);
-                if id != x.key_id {
-                    return Err(SealedError::Invalid(format!(
-                        "the record states key ID {}, the sealed key name gives {id}",
-                        x.key_id
                     )));
                 }
                 Ok(())
@@ -261,10 +264,11 @@ mod tests {
             reason: String::new(),
         };
         let j = d.to_json();
-        assert_eq!(
-            std::str::from_utf8(&j).unwrap(),
-            r#"{"kind":"actor","v":1,"name":"alice","key_name":"alice.example","reason":""}"#
-        );
+        let json =
+            r#"{"kind":"actor","v":1,"name":"alice","key_name":"alice.example","reason":""}"#;
+        assert_eq!(j.len(), SEALED_PAD, "padded");
+        assert_eq!(std::str::from_utf8(&j).unwrap().trim_end(), json);
+        assert!(j[json.len()..].iter().all(|&b| b == b' '));
         assert_eq!(Details::parse(&j).unwrap(), d);
         for bad in [
             r#"{"kind":"actor","v":1,"name":"Alice","key_name":"a","reason":""}"#,
@@ -277,6 +281,11 @@ mod tests {
         ] {
             assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
         }
+        // A share's recipients must be canonical age recipients.
+        let r = r#"{"kind":"share","v":1,"recipients":["age1q57velm07v8t9rdss8hs6e8hdzay4j8fsuukgw0yhmm4upsqnszss6tnaq"]}"#;
+        assert!(Details::parse(r.as_bytes()).is_ok());
+        let esc = r#"{"kind":"share","v":1,"recipients":["[2Jverified"]}"#;
+        assert!(Details::parse(esc.as_bytes()).is_err());
         let ok = r#"{"reason":"check","v":1,"kind":"access"}"#;
         assert!(Details::parse(ok.as_bytes()).is_ok());
         // The deduplication secret: fresh, 64 lowercase hex digits, read back.

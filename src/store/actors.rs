@@ -7,7 +7,7 @@ use crate::core::crypto::{fingerprints, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::record::{
-    ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role, SealedActor,
+    actor_key_id, ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role, SealedActor,
 };
 use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
@@ -68,7 +68,8 @@ impl Archive {
             name: a.name.clone(),
             role: a.role,
         };
-        self.actor = Some((key, s.clone()));
+        // The ID the ledger knows the key by (FORMAT.md §4.16).
+        self.actor = Some((key, s.clone(), a.key.key_id()));
         Ok(s)
     }
 
@@ -76,7 +77,7 @@ impl Archive {
     pub fn signer(&self) -> Signer {
         self.actor
             .as_ref()
-            .map_or(Signer::Owner, |(_, s)| s.clone())
+            .map_or(Signer::Owner, |(_, s, _)| s.clone())
     }
 
     /// Refuses a new record the current signer may not make.
@@ -158,7 +159,7 @@ impl Archive {
                 reason: String::new(),
                 sealed: Some(SealedActor {
                     actor,
-                    key_id: key.key_id(),
+                    key_id: actor_key_id(&key.public_bytes()),
                     details: sealed,
                 }),
             },

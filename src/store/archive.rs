@@ -226,7 +226,12 @@ pub struct Archive {
     /// Set once [`Archive::check_before_write`] passed in this process.
     pub(crate) write_checked: bool,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
-    pub(crate) actor: Option<(SignerKey, crate::core::actors::Signer)>,
+    /// With the key ID its records carry (the ledger's, FORMAT.md §4.16).
+    pub(crate) actor: Option<(
+        SignerKey,
+        crate::core::actors::Signer,
+        crate::core::keys::KeyId,
+    )>,
     /// Identities that open the deduplication secret (FORMAT.md §7.3).
     pub(crate) dedup_ids: Option<crate::core::crypto::Identities>,
     /// The deduplication key of this process, once decided.

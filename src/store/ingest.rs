@@ -259,7 +259,7 @@ impl Archive {
             time_ms: time::now_ms(),
             origin: self.config.origin.clone(),
             signer: match &self.actor {
-                Some((k, _)) => k.key_id(),
+                Some((_, _, id)) => *id,
                 None => self.log_key.key_id(),
             },
             payload,
@@ -290,7 +290,7 @@ impl Archive {
         // 1. Every blob and envelope is durable at its address before any record names it.
         self.blobs.publish_all(sealed)?;
         // 2. Sign the records at their final indices and append them to the record file.
-        let key = self.actor.as_ref().map_or(signer, |(k, _)| k);
+        let key = self.actor.as_ref().map_or(signer, |(k, _, _)| k);
         let recs = sign_at(bodies, start, key)?;
         // Entries tagged with a key of this run only are not kept (§7.3).
         let dedup = if self.dedup_kept() { dedup } else { Vec::new() };

@@ -123,6 +123,9 @@ impl Archive {
         recipients: &[RecipientKey],
         details: &Details,
     ) -> Result<(Sealed, SealedBlob), StoreError> {
+        details
+            .check()
+            .map_err(|e| StoreError::Input(format!("{e}; nothing was written")))?;
         let plain = Zeroizing::new(details.to_json());
         let enc = crypto::encrypt_bytes(recipients, &plain)?;
         let blob = self.blobs.put_bytes(&enc)?;
@@ -138,6 +141,18 @@ impl Archive {
     /// Decrypts and parses the sealed details a record names.
     pub fn open_sealed(&self, s: &Sealed, ids: &crypto::Identities) -> Result<Details, StoreError> {
         let p = self.blobs.path(&s.digest);
+        // Never more than a sealed file can be: an age header for many
+        // recipients and the padded plaintext (FORMAT.md §5.4).
+        let most = 2 * MAX_SEALED_LEN as u64;
+        let len = std::fs::metadata(&p)
+            .map_err(|e| crate::store::io_err(&p, e))?
+            .len();
+        if s.size > most || len != s.size {
+            return Err(StoreError::Corrupt(format!(
+                "sealed details {} are {len} bytes (the record says {}, at most {most})",
+                s.digest, s.size
+            )));
+        }
         let data = std::fs::read(&p).map_err(|e| crate::store::io_err(&p, e))?;
         if Digest::of(&data) != s.digest || data.len() as u64 != s.size {
             return Err(StoreError::Corrupt(format!(

@@ -581,6 +581,8 @@ impl Archive {
         present: &HashMap<Digest, u64>,
         rep: &mut Report,
     ) {
+        // Names given by sealed `add`s, to find one given twice.
+        let mut named: HashMap<String, u64> = HashMap::new();
         for rec in records {
             let Some(s) = rec.sealed() else { continue };
             if !present.contains_key(&s.digest) {
@@ -594,7 +596,15 @@ impl Archive {
                     Some(format!("sealed details are {}, not {kind}", d.kind()))
                 }
                 Ok(d) => match &rec.body.payload {
-                    Payload::Actor(c) => d.check_actor(c).err().map(|e| e.to_string()),
+                    Payload::Actor(c) => d.check_actor(c).err().map(|e| e.to_string()).or_else(|| {
+                        let crate::core::sealed::Details::Actor { name, .. } = &d else {
+                            return None;
+                        };
+                        let first = *named.entry(name.clone()).or_insert(i);
+                        (!name.is_empty() && first != i).then(|| {
+                            format!("names an actor already added by record {first} (a name is never reused, §4.7)")
+                        })
+                    }),
                     Payload::Share(_) | Payload::Access(_) | Payload::Config(_) => None,
                     Payload::Ingest(_)
                     | Payload::Receive(_)

@@ -539,6 +539,24 @@ impl Fixture {
         }
     }
 
+    /// The key ID records signed by `key` carry in this archive (FORMAT.md
+    /// §4.16): an actor's key added (or rotated to) by a version 2 record
+    /// under the actor key name, any other key (the log key, an older
+    /// archive's actors, a stranger's) its own.
+    #[allow(dead_code)]
+    pub fn record_signer(
+        &self,
+        key: &custody::core::keys::SignerKey,
+    ) -> custody::core::keys::KeyId {
+        let id = custody::core::record::actor_key_id(&key.public_bytes());
+        let listed = self.json(&["actor", "list"]).to_string();
+        if listed.contains(&format!("key ID {id}")) {
+            id
+        } else {
+            key.key_id()
+        }
+    }
+
     /// Appends a record frame to ledger/records, as a rogue tool would (made
     /// durable); the archive indexes it on its next open.
     pub fn append_record(&self, rec: &custody::core::record::Record) {
