@@ -332,3 +332,31 @@ fn a_version_1_actor_record_names_its_actor_and_the_scan_finds_it() {
     );
     assert_eq!(hits.len(), 2, "{hits:#?}");
 }
+
+/// What a reader of the sealed details would refuse is refused before it is
+/// sealed: a reason over 1,024 bytes or with a control character (exit 2,
+/// nothing written), so `verify --deep` never meets it (FORMAT.md §5.4).
+#[test]
+fn a_reason_no_reader_would_accept_is_refused_before_sealing() {
+    let f = Fixture::with_samples();
+    let before = f.records();
+    let out = f.path().join("out.txt");
+    for reason in ["x".repeat(2000), "a\u{1b}[2Jb".to_string()] {
+        let r = f.run(&[
+            "extract",
+            &INIT_RECORDS.to_string(),
+            "-i",
+            s(&f.identity()),
+            "-o",
+            s(&out),
+            "--reason",
+            &reason,
+        ]);
+        r.code(ERROR);
+        assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
+        assert!(!out.exists());
+    }
+    assert_eq!(f.records(), before);
+    let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
+    assert_eq!(code, OK, "{v}");
+}
