@@ -587,6 +587,41 @@ fn the_archives_policies_apply_by_default() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("witness_quorum"), "{}", r.stdout);
     same_files(&f, &before);
+    // Overridden on the command line: received, with a warning, and the
+    // override is on record in the receive record (FORMAT.md §4.16).
+    let r = f.run(&[
+        "receive",
+        bundle.to_str().unwrap(),
+        "-i",
+        f.identity().to_str().unwrap(),
+        "--trust",
+        g.vkey().to_str().unwrap(),
+        "--quorum",
+        "0",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("overrides the archive's partners' policy (configuration record"),
+        "{}",
+        r.stderr
+    );
+    let rec = f.show(&(f.records() - 1).to_string());
+    assert_eq!(rec["kind"], "receive", "{rec}");
+    assert_eq!(rec["policy"]["source"], "command", "{rec}");
+    assert_ne!(
+        rec["policy"]["digest"].as_str().unwrap(),
+        "0".repeat(64),
+        "{rec}"
+    );
+    let shown = f.run(&["show", &(f.records() - 1).to_string()]);
+    assert!(
+        shown.stdout.contains("from the command line"),
+        "{}",
+        shown.stdout
+    );
+    let (code, v) = f.verify(&["--quorum", "0"]);
+    assert_eq!(code, 0, "{v}");
 }
 
 /// A document record whose recipients are not the configuration's is a

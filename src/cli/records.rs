@@ -10,7 +10,7 @@ use super::{Ctx, EXIT_OK};
 use crate::core::crypto::Identities;
 use crate::core::hash::Digest;
 use crate::core::meta::Metadata;
-use crate::core::record::{Payload, Record};
+use crate::core::record::{Payload, PolicySource, Record};
 use crate::core::sealed::Details;
 use crate::core::time;
 use crate::store::{Archive, StoreError};
@@ -215,6 +215,17 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
                 "evidence    {} ({} bytes)",
                 r.evidence, r.evidence_size
             ));
+            if let Some(p) = &r.policy {
+                o.line(&format!(
+                    "policy      {}",
+                    match p.source {
+                        PolicySource::None => "none (no witness quorum)".to_string(),
+                        PolicySource::Config =>
+                            format!("the archive's partners' policy {}", p.digest),
+                        PolicySource::Command => format!("from the command line {}", p.digest),
+                    }
+                ));
+            }
             &r.stored
         }
         Payload::Derive(d) => {

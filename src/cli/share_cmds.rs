@@ -13,6 +13,7 @@ use crate::core::bundle::{CheckedHop, Trust};
 use crate::core::checkpoint::WitnessCosignature;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
+use crate::core::record::PolicySource;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::mirror::MirroredHop;
@@ -37,6 +38,8 @@ pub(crate) struct TrustSet {
     logs: Vec<VerifierKey>,
     witnesses: Vec<VerifierKey>,
     policy: Option<Policy>,
+    /// Where `policy` came from, for the `receive` record (FORMAT.md §4.16).
+    source: PolicySource,
 }
 
 impl TrustSet {
@@ -60,7 +63,14 @@ impl TrustSet {
             }
             logs.push(k);
         }
+        let from_command =
+            a.policy.policy.is_some() || !a.policy.witness.is_empty() || a.policy.quorum.is_some();
         let policy = ctx.policy_or_archived(&a.policy, archived, "partners'")?;
+        let source = match (&policy, from_command) {
+            (None, _) => PolicySource::None,
+            (Some(_), true) => PolicySource::Command,
+            (Some(_), false) => PolicySource::Config,
+        };
         let witnesses = match &policy {
             Some(p) => {
                 logs.extend(p.log_keys().iter().cloned());
@@ -73,7 +83,13 @@ impl TrustSet {
             logs,
             witnesses,
             policy,
+            source,
         })
+    }
+
+    /// Where the policy comes from and its encoded text (FORMAT.md §4.16).
+    pub(crate) fn applied(&self) -> (PolicySource, Option<String>) {
+        (self.source, self.policy.as_ref().map(Policy::encode))
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Trust<'_>) -> T) -> T {
@@ -425,6 +441,8 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
+    let (source, text) = trust.applied();
+    arch.set_receive_policy(source, text.as_deref());
     let pb = ctx.out.progress(0, true, "receive");
     let r = trust.with(|t| arch.receive(&a.file, t, &ids, &signer, &mut |n| pb.inc(n)));
     pb.finish_and_clear();

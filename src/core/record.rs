@@ -192,6 +192,30 @@ pub struct Receive {
     pub evidence: Digest,
     /// Length in bytes of the evidence file.
     pub evidence_size: u64,
+    /// Version 2: the witness policy the bundle was checked against, and
+    /// where it came from (FORMAT.md §4.16): an override is on record.
+    pub policy: Option<ReceivePolicy>,
+}
+
+/// The witness policy a `receive` applied (FORMAT.md §4.16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReceivePolicy {
+    pub source: PolicySource,
+    /// SHA-256 of the policy's encoded text (§11.6); all zero for `none`.
+    pub digest: Digest,
+}
+
+/// Where the policy a `receive` applied came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicySource {
+    /// No quorum: none given, none configured.
+    None = 0,
+    /// The archive's partners' policy (the latest `config` record).
+    Config = 1,
+    /// The command line's (`--witness`, `--quorum`, `--policy`): an override
+    /// when a configuration has a partners' policy.
+    Command = 2,
 }
 
 /// A role an actor holds (FORMAT.md §4.7).
@@ -569,8 +593,8 @@ impl Payload {
             Payload::Access(a) => a.sealed.is_some(),
             Payload::Grant(g) => matches!(g.actor, GrantTo::Added(_)),
             Payload::Config(c) => c.sealed.is_some(),
+            Payload::Receive(r) => r.policy.is_some(),
             Payload::Ingest(_)
-            | Payload::Receive(_)
             | Payload::Derive(_)
             | Payload::Annotate(_)
             | Payload::Approve(_)
@@ -686,6 +710,10 @@ impl RecordBody {
                 out.extend_from_slice(l.checkpoint_root.as_bytes());
                 out.extend_from_slice(r.evidence.as_bytes());
                 out.extend_from_slice(&r.evidence_size.to_be_bytes());
+                if let Some(p) = &r.policy {
+                    out.push(p.source as u8);
+                    out.extend_from_slice(p.digest.as_bytes());
+                }
             }
             Payload::Actor(ActorChange {
                 action,
@@ -792,6 +820,11 @@ impl RecordBody {
             },
             Payload::Receive(r) => {
                 check_recipients(&r.stored.recipients)?;
+                if let Some(p) = &r.policy {
+                    if (p.source == PolicySource::None) != (p.digest == Digest([0; 32])) {
+                        return Err(RecordError::BadEnum(p.source as u8));
+                    }
+                }
                 if !valid_origin(&r.from.origin) {
                     return Err(RecordError::BadOrigin);
                 }
@@ -1052,6 +1085,19 @@ impl<'a> Reader<'a> {
             sealed: None,
         })
     }
+    fn receive_policy(&mut self) -> Result<ReceivePolicy, RecordError> {
+        let source = match self.u8()? {
+            0 => PolicySource::None,
+            1 => PolicySource::Config,
+            2 => PolicySource::Command,
+            b => return Err(RecordError::BadEnum(b)),
+        };
+        let digest = self.digest()?;
+        if (source == PolicySource::None) != (digest == Digest([0; 32])) {
+            return Err(RecordError::BadEnum(source as u8));
+        }
+        Ok(ReceivePolicy { source, digest })
+    }
     fn actor_action(&mut self) -> Result<ActorAction, RecordError> {
         match self.u8()? {
             1 => Ok(ActorAction::Add),
@@ -1130,7 +1176,12 @@ impl Record {
         if v2
             && !matches!(
                 kind,
-                Kind::Share | Kind::Actor | Kind::Access | Kind::Grant | Kind::Config
+                Kind::Share
+                    | Kind::Actor
+                    | Kind::Access
+                    | Kind::Grant
+                    | Kind::Config
+                    | Kind::Receive
             )
         {
             return Err(RecordError::UnknownVersion(version));
@@ -1171,6 +1222,7 @@ impl Record {
                 },
                 evidence: r.digest()?,
                 evidence_size: r.u64()?,
+                policy: if v2 { Some(r.receive_policy()?) } else { None },
             }),
             Kind::Actor if v2 => Payload::Actor(r.sealed_actor(index)?),
             Kind::Actor => {
@@ -1572,6 +1624,7 @@ mod tests {
             },
             evidence: Digest([11; 32]),
             evidence_size: 1234,
+            policy: None,
         });
         [share, receive]
             .into_iter()
@@ -1810,6 +1863,28 @@ mod tests {
             assert_eq!(Record::decode(r.bytes()).unwrap(), r);
             for cut in 0..r.bytes().len() {
                 assert!(Record::decode(&r.bytes()[..cut]).is_err());
+            }
+        }
+        // receive, version 2: the policy applied is on record; none means
+        // exactly a zero digest.
+        for (source, digest, ok) in [
+            (PolicySource::Command, Digest([3; 32]), true),
+            (PolicySource::None, Digest([0; 32]), true),
+            (PolicySource::None, Digest([3; 32]), false),
+            (PolicySource::Config, Digest([0; 32]), false),
+        ] {
+            let Payload::Receive(mut r) = share_and_receive_bodies().remove(1).payload else {
+                panic!("the second body is a receive")
+            };
+            r.policy = Some(ReceivePolicy { source, digest });
+            let b = at(9, Payload::Receive(r));
+            match b.sign(&key()) {
+                Ok(rec) => {
+                    assert!(ok);
+                    assert_eq!(rec.bytes()[0], RECORD_VERSION_SEALED);
+                    assert_eq!(Record::decode(rec.bytes()).unwrap(), rec);
+                }
+                Err(e) => assert!(!ok, "{e}"),
             }
         }
         // A grant naming a later record; version 2 of a kind that has none.

@@ -234,6 +234,9 @@ pub struct Archive {
     )>,
     /// Identities that open the deduplication secret (FORMAT.md §7.3).
     pub(crate) dedup_ids: Option<crate::core::crypto::Identities>,
+    /// The witness policy `receive` applies, recorded in its record
+    /// (FORMAT.md §4.16); `None`: not stated (a version 1 record).
+    pub(crate) receive_policy: Option<crate::core::record::ReceivePolicy>,
     /// The deduplication key of this process, once decided.
     pub(crate) dedup: Option<crate::store::sealed::DedupKey>,
     _lock: File,
@@ -698,6 +701,7 @@ impl Archive {
             damaged: None,
             write_checked: false,
             dedup_ids: None,
+            receive_policy: None,
             dedup: None,
             actor: None,
             _lock: lock,

@@ -13,7 +13,7 @@ use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::meta::{self, Metadata};
-use crate::core::record::{Ingest, Link, Payload, Receive};
+use crate::core::record::{Ingest, Link, Payload, PolicySource, Receive, ReceivePolicy};
 use crate::core::report::{Check, Finding, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, SealedBlob};
@@ -61,6 +61,15 @@ pub struct Trace {
 }
 
 impl Archive {
+    /// The witness policy the next `receive` applies and records
+    /// (FORMAT.md §4.16): where it came from, and its encoded text.
+    pub fn set_receive_policy(&mut self, source: PolicySource, policy: Option<&str>) {
+        self.receive_policy = Some(ReceivePolicy {
+            source,
+            digest: policy.map_or(Digest([0; 32]), |t| Digest::of(t.as_bytes())),
+        });
+    }
+
     /// The `receive` record that came with the share of leaf hash `leaf`.
     fn received_as(&self, leaf: &Digest) -> Result<Option<u64>, StoreError> {
         Ok(self
@@ -220,6 +229,7 @@ impl Archive {
             from: from.clone(),
             evidence: ev_digest,
             evidence_size: ev_bytes.len() as u64,
+            policy: self.receive_policy,
         }));
         let rec = self
             .commit_records(vec![body], sealed, dedup, signer)?
