@@ -47,7 +47,7 @@ Exit codes: 0 success/verified, 1 verification finding, 2 could not complete.
 Quick start (test-only keys from keys-example/):
   custody keygen --name dropsite.example/leaks -o keys/
   custody init leaks-archive --signing-key keys/signing.key --admin-key keys/admin.key \\
-      --recipient keys/recipient.txt
+      --identity keys/identity.age --recipient keys/recipient.txt
   cd leaks-archive && custody ingest ~/incoming --source 'source A' --case C-1
   custody verify && custody checkpoint";
 
