@@ -74,7 +74,7 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
 
 /// The sealed details of a record, as `show` prints them.
 fn show_details(o: &super::output::Out, v: &RecordView) {
-    if let Some(s) = v.payload_sealed() {
+    if let Some(s) = v.payload.sealed() {
         o.line(&format!(
             "sealed      {} ({} bytes, encrypted)",
             s.digest, s.size
@@ -84,24 +84,6 @@ fn show_details(o: &super::output::Out, v: &RecordView) {
         (Some(d), _) => o.line(&format!("details     {}", d.summary())),
         (None, Some(e)) => o.line(&format!("details     unreadable: {e}")),
         (None, None) => {}
-    }
-}
-
-impl RecordView {
-    fn payload_sealed(&self) -> Option<crate::core::record::Sealed> {
-        match &self.payload {
-            Payload::Share(s) => s.sealed,
-            Payload::Actor(a) => a.sealed.map(|x| x.details),
-            Payload::Access(a) => a.sealed,
-            Payload::Ingest(_)
-            | Payload::Receive(_)
-            | Payload::Derive(_)
-            | Payload::Annotate(_)
-            | Payload::Approve(_)
-            | Payload::Grant(_)
-            | Payload::Audit(_)
-            | Payload::Config(_) => None,
-        }
     }
 }
 

@@ -584,6 +584,24 @@ impl Payload {
         }
     }
 
+    /// The sealed details this payload names (a blob of the archive,
+    /// FORMAT.md §5.4), if any.
+    pub fn sealed(&self) -> Option<&Sealed> {
+        match self {
+            Payload::Share(s) => s.sealed.as_ref(),
+            Payload::Actor(a) => a.sealed.as_ref().map(|x| &x.details),
+            Payload::Access(a) => a.sealed.as_ref(),
+            Payload::Config(c) => c.sealed.as_ref(),
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_) => None,
+        }
+    }
+
     /// The record format version this payload is encoded with (FORMAT.md
     /// §4.2, §4.16).
     pub fn version(&self) -> u8 {
@@ -1375,19 +1393,7 @@ impl Record {
     /// The sealed details this record names (a blob of the archive,
     /// FORMAT.md §5.4), if any.
     pub fn sealed(&self) -> Option<&Sealed> {
-        match &self.body.payload {
-            Payload::Share(s) => s.sealed.as_ref(),
-            Payload::Actor(a) => a.sealed.as_ref().map(|x| &x.details),
-            Payload::Access(a) => a.sealed.as_ref(),
-            Payload::Config(c) => c.sealed.as_ref(),
-            Payload::Ingest(_)
-            | Payload::Receive(_)
-            | Payload::Derive(_)
-            | Payload::Annotate(_)
-            | Payload::Approve(_)
-            | Payload::Grant(_)
-            | Payload::Audit(_) => None,
-        }
+        self.body.payload.sealed()
     }
 
     /// The ingest payload, if this is an ingest record.
