@@ -141,9 +141,37 @@ fn cosig_key(size: u64, key_id: [u8; 4], name: &str) -> Vec<u8> {
     k
 }
 
+/// Removes the snapshot files sled left half-written (`snap.*.generating`):
+/// sled writes a snapshot under that name and renames it when complete, so
+/// such a file is only ever the leftover of a process killed (or a disk
+/// filled) while writing one, and sled refuses to open beside it (FORMAT.md
+/// §7.2.5). Called under the archive lock, before sled opens.
+fn clean_snapshot_leftovers(path: &Path) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(crate::store::io_err(path, e)),
+    };
+    let mut removed = false;
+    for e in entries {
+        let e = e.map_err(|err| crate::store::io_err(path, err))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(e.path()).map_err(|err| crate::store::io_err(&e.path(), err))?;
+            removed = true;
+        }
+    }
+    if removed {
+        crate::store::blobs::sync_dir(path)?;
+    }
+    Ok(())
+}
+
 /// Opens sled in `path`; a panic inside sled (a damaged database) is caught
 /// and reported as corruption.
 fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    clean_snapshot_leftovers(path)?;
     let cfg = sled::Config::new()
         .path(path)
         .mode(sled::Mode::LowSpace)
