@@ -31,6 +31,43 @@ pub struct KeyLoader<'a> {
     pub passphrase: Option<PassphraseFn<'a>>,
 }
 
+/// As ssh checks a key file: owned by the user (or root), in a directory
+/// owned by the user (or root) that no one else may write, unless it is
+/// sticky like /tmp (no one else may then replace the file). The file's own
+/// mode is checked before (0600).
+#[cfg(target_os = "linux")]
+fn check_owner_and_dir(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let ours = |uid: u32| uid == me || uid == 0;
+    if !ours(meta.uid()) {
+        return Err(StoreError::Key(
+            path.to_path_buf(),
+            format!(
+                "is owned by another user (uid {}): a secret key file must be yours or root's; copy it and `chmod 600` the copy",
+                meta.uid()
+            ),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let d = fs::metadata(&dir).map_err(|e| io_err(&dir, e))?;
+    let writable_by_others = d.mode() & 0o022 != 0 && d.mode() & 0o1000 == 0;
+    if writable_by_others || !ours(d.uid()) {
+        return Err(StoreError::Key(
+            path.to_path_buf(),
+            format!(
+                "is in a directory that another user can write or owns (mode {:04o}, uid {}): anyone who can write it can replace the key; move the key to a directory only you can write",
+                d.mode() & 0o7777,
+                d.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl KeyLoader<'_> {
     /// Reads a secret file, enforcing permissions and decrypting passphrase protection.
     pub fn read_secret(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
@@ -51,6 +88,10 @@ impl KeyLoader<'_> {
                     mode,
                 });
             }
+        }
+        #[cfg(target_os = "linux")]
+        if !self.insecure_permissions {
+            check_owner_and_dir(path, &meta)?;
         }
         if meta.len() > MAX_KEY_FILE {
             return Err(StoreError::Key(
