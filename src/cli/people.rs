@@ -192,11 +192,16 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                     crate::core::redact::quote(&name)
                 )));
             }
-            if arch.actor_by_name(&name, ids.as_ref()).is_ok() {
-                return Err(StoreError::Input(format!(
-                    "an actor is already called {}: choose another name",
-                    crate::core::redact::quote(&name)
-                )));
+            // Found once, or several times: the name is taken.
+            match arch.actor_by_name(&name, ids.as_ref()) {
+                Err(StoreError::NotFound(_)) => {}
+                Ok(_) | Err(StoreError::Input(_)) => {
+                    return Err(StoreError::Input(format!(
+                        "an actor is already called {}: choose another name",
+                        crate::core::redact::quote(&name)
+                    )))
+                }
+                Err(e) => return Err(e),
             }
             let role = Role::parse(&role)
                 .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
