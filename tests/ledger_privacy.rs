@@ -360,3 +360,65 @@ fn a_reason_no_reader_would_accept_is_refused_before_sealing() {
     let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
     assert_eq!(code, OK, "{v}");
 }
+
+/// The deep check of sealed details names what is wrong (FORMAT.md §5.4):
+/// an access record whose sealed digest points at the configuration's
+/// sealed blob (a real blob of the archive, of another kind) passes plain
+/// `verify` (the blob exists and hashes right) and is a `sealed` finding of
+/// `verify --deep`, naming the record.
+#[test]
+fn sealed_details_of_another_kind_are_a_sealed_finding() {
+    use custody::core::record::{Access, DocRef, Sealed};
+    let f = Fixture::with_samples();
+    let cfg = f.show("1");
+    let digest = cfg["sealed"]["digest"].as_str().unwrap();
+    let sealed = Sealed {
+        digest: Digest::from_hex(digest).unwrap(),
+        size: cfg["sealed"]["size"].as_u64().unwrap(),
+    };
+    let doc = f.show(&INIT_RECORDS.to_string());
+    let admin = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
+    let index = f.records();
+    let rec = RecordBody {
+        index,
+        time_ms: 1_900_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: f.record_signer(&admin),
+        payload: Payload::Access(Access {
+            about: DocRef {
+                document: INIT_RECORDS,
+                commitment: Digest::from_hex(doc["commitment"].as_str().unwrap()).unwrap(),
+            },
+            reason: String::new(),
+            sealed: Some(sealed),
+        }),
+    }
+    .sign(&admin)
+    .unwrap();
+    f.append_record(&rec);
+    let (_, v) = f.verify(&[]);
+    let checks: Vec<&str> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["checkpoint_missing"], "{v}");
+    let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
+    assert_eq!(code, FINDING, "{v}");
+    let sealed: Vec<&serde_json::Value> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["check"] == "sealed")
+        .collect();
+    assert_eq!(sealed.len(), 1, "{v}");
+    assert_eq!(sealed[0]["subject"]["id"], index, "{v}");
+    assert!(
+        sealed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sealed details are config, not access"),
+        "{v}"
+    );
+}

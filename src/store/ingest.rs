@@ -293,7 +293,11 @@ impl Archive {
         let key = self.actor.as_ref().map_or(signer, |(k, _, _)| k);
         let recs = sign_at(bodies, start, key)?;
         // Entries tagged with a key of this run only are not kept (§7.3).
-        let dedup = if self.dedup_kept() { dedup } else { Vec::new() };
+        let dedup = if self.deduplicates() == Some(false) {
+            Vec::new()
+        } else {
+            dedup
+        };
         // The deduplication entries go to ledger/dedup first (fsync), so that no
         // crash loses them (FORMAT.md §7.3.1): dedup[k].0 is a position in `bodies`.
         let entries: Vec<dedup_log::Entry> = dedup

@@ -41,10 +41,8 @@ impl Archive {
         if let Some(d) = &self.dedup {
             return Ok(d.key.clone());
         }
-        let ids = self.dedup_ids.take();
-        let found = self.kept_dedup_key(Some(log), ids.as_ref());
-        self.dedup_ids = ids;
-        self.decide_dedup(found?)
+        let found = self.kept_dedup_key(Some(log), self.dedup_ids.as_ref())?;
+        self.decide_dedup(found)
     }
 
     /// [`Archive::dedup_key`] with `ids` rather than those set before.
@@ -97,11 +95,6 @@ impl Archive {
                 None => Ok(None),
             },
         }
-    }
-
-    /// Whether deduplication entries of this process are kept (see [`DedupKey`]).
-    pub(crate) fn dedup_kept(&self) -> bool {
-        self.dedup.as_ref().is_none_or(|d| d.keep)
     }
 
     /// Could this process open the archive's deduplication secret? (`None`:
