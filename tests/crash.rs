@@ -12,6 +12,12 @@
 //! * running the same command again completes the work, stores no content
 //!   twice, and leaves an archive that verifies (unreferenced blobs aside).
 //!
+//! `extract` and `share` write outside the archive (issue 15, FORMAT.md
+//! §7.8): after each kill and the next command, nothing but finished
+//! outputs is beside them, no file (outputs, archive, TMPDIR) holds the
+//! document's plaintext or its SHA-256, and the re-run completes: the
+//! plaintext, or exactly one more share record and a bundle that verifies.
+//!
 //! Bounded for CI (`CUSTODY_CRASH_KILLS`, default 25); the long mode is
 //! `CUSTODY_CRASH_KILLS=200 cargo test --release --test crash -- --nocapture`
 //! (README, "Reliability"). `CUSTODY_CRASH_SEED` picks another sequence.
@@ -29,6 +35,19 @@ use common::durability::*;
 use common::*;
 use custody::core::hash::Digest;
 
+/// The TMPDIR of every command run here (scanned for plaintext).
+static TMPDIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+fn tmpdir() -> &'static Path {
+    TMPDIR.get().expect("TMPDIR set")
+}
+
+/// Runs `custody ARGS` to completion with TMPDIR set; (exit code, stdout, duration).
+fn run_full(args: &[&str]) -> (i32, String, Duration) {
+    let r = run_env(args, &[("TMPDIR", s(tmpdir()))]);
+    (r.code, r.stdout, r.took)
+}
+
 /// What a killed (or finished) command printed, and whether it finished.
 struct Outcome {
     stdout: String,
@@ -38,6 +57,7 @@ struct Outcome {
 /// Runs `custody ARGS` and kills it with SIGKILL after `after` unless it ends first.
 fn run_killed(args: &[&str], after: Duration) -> Outcome {
     let mut child = custody_std()
+        .env("TMPDIR", tmpdir())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -79,11 +99,20 @@ struct Harness {
     calib: std::collections::HashMap<&'static str, Duration>,
     /// Commands killed while running.
     kills: u32,
+    /// The same, by step.
+    kills_of: std::collections::BTreeMap<&'static str, u32>,
     /// Commands that ended before their kill time came (not counted as kills).
     finished_before_kill: u32,
     cosigned: u64,
     /// Bundles the Guardian has received.
     received: u32,
+    /// The big documents ingested, in order (the ones shared and extracted).
+    big: Vec<Vec<u8>>,
+    /// Where bundles and extracted documents go (outside both archives).
+    out: std::path::PathBuf,
+    /// Kills after which a temporary file was beside an output (each
+    /// recorded in the archive, and removed by the next command).
+    temp_left: u32,
 }
 
 impl Harness {
@@ -115,6 +144,7 @@ impl Harness {
             self.finished_before_kill += 1;
         } else {
             self.kills += 1;
+            *self.kills_of.entry(step).or_default() += 1;
         }
         o
     }
@@ -145,7 +175,8 @@ impl Harness {
         if k.is_multiple_of(3) {
             let big = self.rng.bytes(6 << 20);
             self.contents.insert(Digest::of(&big));
-            fs::write(dir.join("big.bin"), big).unwrap();
+            fs::write(dir.join("big.bin"), &big).unwrap();
+            self.big.push(big);
         }
         let a = self.ds.dir.clone();
         let args = ["-A", s(&a), "ingest", s(&dir), "--json"];
@@ -177,7 +208,9 @@ impl Harness {
             .or_else(|| records.iter().rev().find(|r| r["kind"] == "ingest"))
             .map(|r| r["index"].to_string())
             .unwrap();
-        let bundle = self.wire.path().join(format!("b{k}.bundle"));
+        let bundle = self.out.join(format!("b{k}.bundle"));
+        let doc_index: u64 = doc.parse().unwrap();
+        let shares_before = shares_of(&a, doc_index);
         let (id, to) = (self.ds.identity(), self.gu.keys.join("recipient.txt"));
         let args = [
             "-A",
@@ -193,7 +226,10 @@ impl Harness {
             "--json",
         ];
         let o = self.attempt("share", &args);
+        self.temp_left += u32::from(!temp_files(&self.out).is_empty());
+        // The next command removes what the kill left outside the archive.
         assert_only(&a, &ALLOWED, "after a killed share");
+        self.assert_outputs_clean("after a killed share", &a);
         let ds_vkey = self.ds.vkey();
         let vb = |b: &Path| run_full(&["verify-bundle", s(b), "--trust", s(&ds_vkey)]).0;
         if !json_lines(&o.stdout).is_empty() {
@@ -201,12 +237,25 @@ impl Harness {
         } else if bundle.exists() {
             assert_eq!(vb(&bundle), OK, "a bundle that exists is whole");
         }
-        if !bundle.exists() {
-            let (code, _) = self.complete("share", &args);
+        // Run again: completes an interrupted share (its record appended)
+        // or makes it anew, never a second record; a share that had
+        // finished is refused (the bundle exists).
+        let existed = bundle.exists() && pending(&a).is_empty();
+        let (code, out) = self.complete("share", &args);
+        if existed {
+            assert_eq!(code, ERROR, "re-running a finished share: {out}");
+        } else {
             assert_eq!(code, OK, "re-running the share");
         }
         assert_eq!(vb(&bundle), OK);
+        assert_eq!(
+            shares_of(&a, doc_index),
+            shares_before + 1,
+            "exactly one share record"
+        );
+        assert!(pending(&a).is_empty(), "pending: {:?}", pending(&a));
         assert_only(&a, &ALLOWED[..1], "after re-running the share");
+        self.assert_outputs_clean("after re-running the share", &a);
 
         let g = self.gu.dir.clone();
         let (gid, trusted) = (self.gu.identity(), self.ds.vkey());
@@ -245,6 +294,78 @@ impl Harness {
         );
         self.received += 1;
         assert_only(&g, &ALLOWED[..1], "after re-running the receive");
+    }
+
+    /// Extracts the latest big document (killed), to a new name or, every
+    /// other time, with `--force` over an existing file.
+    fn extract(&mut self, k: u32) {
+        let a = self.ds.dir.clone();
+        let records = log(&a);
+        let doc = records
+            .iter()
+            .rev()
+            .find(|r| r["kind"] == "ingest" && r["blob_size"].as_u64().unwrap_or(0) > 1 << 20)
+            .map(|r| r["index"].to_string())
+            .unwrap();
+        let out = self.out.join(format!("x{k}.bin"));
+        let force = k % 4 == 1;
+        if force {
+            fs::write(&out, b"an earlier file").unwrap();
+        }
+        let id = self.ds.identity();
+        let mut args = vec!["-A", s(&a), "extract", &doc, "-i", s(&id), "-o", s(&out)];
+        if force {
+            args.push("--force");
+        }
+        self.attempt("extract", &args);
+        self.temp_left += u32::from(!temp_files(&self.out).is_empty());
+        assert_only(&a, &ALLOWED, "after a killed extract");
+        self.assert_outputs_clean("after a killed extract", &a);
+        // Run again (over what the killed run may have finished): completes.
+        if !force {
+            args.push("--force");
+        }
+        let (code, _) = self.complete("extract", &args);
+        assert_eq!(code, OK, "re-running the extract");
+        assert!(
+            fs::read(&out).unwrap() == *self.big.last().unwrap(),
+            "the extracted document"
+        );
+        assert!(pending(&a).is_empty(), "pending: {:?}", pending(&a));
+        self.assert_outputs_clean("after re-running the extract", &a);
+    }
+
+    /// Nothing but finished outputs beside the outputs (no temporary file,
+    /// no partial file), and no file (the outputs but extracted documents,
+    /// the archive but its blobs, TMPDIR) holding a big document's
+    /// plaintext or its SHA-256.
+    #[track_caller]
+    fn assert_outputs_clean(&self, what: &str, archive: &Path) {
+        let temps = temp_files(&self.out);
+        assert!(temps.is_empty(), "{what}: {temps:?}");
+        let mut skip: Vec<std::path::PathBuf> = (0..=255u8)
+            .map(|i| archive.join("blobs").join(format!("{i:02x}")))
+            .collect();
+        for e in fs::read_dir(&self.out).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".bin") {
+                // An extracted document: the whole plaintext, or the earlier file.
+                let b = fs::read(&p).unwrap();
+                assert!(
+                    b == b"an earlier file" || self.big.contains(&b),
+                    "{what}: {name} is a partial document"
+                );
+                skip.push(p);
+            }
+        }
+        let skip: Vec<&Path> = skip.iter().map(|p| p.as_path()).collect();
+        let mut needles = Vec::new();
+        for b in self.big.iter().rev().take(2) {
+            needles.extend(plaintext_needles(b));
+        }
+        let found = files_holding(&[&self.out, archive, tmpdir()], &skip, &needles);
+        assert!(found.is_empty(), "{what}: plaintext on disk: {found:?}");
     }
 
     /// The Guardian cosigns Drop Site's latest checkpoint (killed), with the
@@ -347,6 +468,12 @@ fn killed_commands_lose_nothing_they_reported_and_resume() {
         .unwrap_or(0x5eed_c0de);
     let ds = Fixture::new();
     let gu = Fixture::new_as("guardian");
+    let wire = tempfile::tempdir().unwrap();
+    let tmp = wire.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    TMPDIR.set(tmp).unwrap();
+    let out = wire.path().join("out");
+    fs::create_dir(&out).unwrap();
     // The Guardian witnesses Drop Site's log.
     gu.run(&[
         "witness",
@@ -361,21 +488,26 @@ fn killed_commands_lose_nothing_they_reported_and_resume() {
         rng: Rng(seed | 1),
         ds,
         gu,
-        wire: tempfile::tempdir().unwrap(),
+        wire,
         contents: BTreeSet::new(),
         calib: Default::default(),
         kills: 0,
+        kills_of: Default::default(),
         finished_before_kill: 0,
         cosigned: 0,
         received: 0,
+        big: Vec::new(),
+        out,
+        temp_left: 0,
     };
     let start = Instant::now();
     let mut k = 0;
     while h.kills < kills {
-        match k % 5 {
+        match k % 6 {
             0 | 2 => h.ingest(k),
             1 => h.share_and_receive(k),
             3 => h.cosign(k),
+            4 => h.extract(k),
             _ => h.actor(k),
         }
         k += 1;
@@ -385,10 +517,12 @@ fn killed_commands_lose_nothing_they_reported_and_resume() {
     assert_only(&h.ds.dir, &ALLOWED[..1], "at the end");
     assert_only(&h.gu.dir, &ALLOWED[..1], "the Guardian at the end");
     eprintln!(
-        "crash harness: seed {seed:#x}, {} kills (and {} commands that finished before their kill time), {} steps, {:.1} s",
+        "crash harness: seed {seed:#x}, {} kills {:?} (and {} commands that finished before their kill time), {} steps, {} kills left a (recorded) temporary file beside an output, {:.1} s",
         h.kills,
+        h.kills_of,
         h.finished_before_kill,
         k,
+        h.temp_left,
         start.elapsed().as_secs_f64()
     );
 }

@@ -45,14 +45,9 @@ fn random_file(path: &Path, len: usize) {
     fs::write(path, b).unwrap();
 }
 
-#[test]
-fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
-    let f = Fixture::uninit();
-    let Some(mnt) = Mount::new(&f.path().join("mnt"), "16m") else {
-        eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs this test as root)");
-        return;
-    };
-    let archive = mnt.0.join("archive");
+/// `custody init` of the fixture's keys in `dir/archive`.
+fn init_in(f: &Fixture, dir: &Path) -> PathBuf {
+    let archive = dir.join("archive");
     let mut c = custody();
     c.args(["init", s(&archive), "--signing-key"])
         .arg(f.signing_key())
@@ -63,6 +58,17 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
         .arg("--recipient")
         .arg(f.keys.join("recipient.txt"));
     run(c).ok();
+    archive
+}
+
+#[test]
+fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
+    let f = Fixture::uninit();
+    let Some(mnt) = Mount::new(&f.path().join("mnt"), "16m") else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    };
+    let archive = init_in(&f, &mnt.0);
     // Leave about 3 MiB free, then ingest 6 MiB (and after freeing 12 MiB, room to spare).
     random_file(&mnt.0.join("filler"), 12 << 20);
     let inbox = f.path().join("inbox");
@@ -137,4 +143,78 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
     blobs.sort();
     blobs.dedup();
     assert_eq!(blobs.len(), 6, "each content stored once");
+}
+
+/// Fills the file system at `dir` to the last byte.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    let p = dir.join("filler-all");
+    let mut f = fs::File::create(&p).unwrap();
+    let chunk = vec![0x5a; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let small = [0x5a; 512];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+    p
+}
+
+/// Read-only commands on a full disk (issue 15, item 3): they succeed or
+/// stop with one line naming the full disk, and once space is freed every
+/// command works with no `reindex` by hand — also when the database was lost
+/// and its rebuild (FORMAT.md §7.2.5) hit the full disk.
+#[test]
+fn read_only_commands_on_a_full_disk_leave_nothing_to_repair() {
+    let f = Fixture::uninit();
+    let Some(mnt) = Mount::new(&f.path().join("mnt"), "16m") else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    };
+    let archive = init_in(&f, &mnt.0);
+    let cmd = |args: &[&str]| {
+        let mut c = custody();
+        c.arg("-A").arg(&archive).args(args);
+        run(c)
+    };
+    let one_line_or_ok = |r: &Run, what: &str| {
+        r.no_panic();
+        if r.code != OK {
+            r.code(ERROR);
+            let err: Vec<&str> = r.stderr.lines().filter(|l| !l.is_empty()).collect();
+            assert_eq!(err.len(), 1, "{what}: one line: {}", r.stderr);
+            assert!(
+                err[0].contains("No space left on device"),
+                "{what}: {}",
+                err[0]
+            );
+        }
+    };
+    // The first commands after init write sled's first snapshot.
+    let filler = fill(&mnt.0);
+    for args in [["verify"], ["status"], ["log"]] {
+        one_line_or_ok(&cmd(&args), args[0]);
+    }
+    fs::remove_file(&filler).unwrap();
+    cmd(&["status"]).ok();
+    cmd(&["verify"]).ok();
+
+    // The database lost, and rebuilt on a full disk.
+    fs::remove_dir_all(archive.join("db")).unwrap();
+    let filler = fill(&mnt.0);
+    for args in [["status"], ["verify"]] {
+        one_line_or_ok(&cmd(&args), args[0]);
+    }
+    fs::remove_file(&filler).unwrap();
+    let r = cmd(&["status"]);
+    r.ok();
+    let v = cmd(&["verify"]);
+    v.ok();
+    assert!(!archive.join("reindex.pending").exists());
+    let snaps = fs::read_dir(archive.join("db"))
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name();
+            n.to_string_lossy().ends_with(".generating")
+        })
+        .count();
+    assert_eq!(snaps, 0, "a half-written snapshot was left");
 }

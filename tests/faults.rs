@@ -19,6 +19,14 @@
 //! command (`CUSTODY_FAULT_POINTS`, default 6; `CUSTODY_FAULT_SEED`); the
 //! long mode runs every point:
 //! `CUSTODY_FAULT_POINTS=all cargo test --test faults -- --nocapture`.
+//!
+//! `extract` and `share` are also killed (SIGKILL, `CUSTODY_FAULT=kill-KIND:N`)
+//! just before each of their durable operations, with and without
+//! `O_TMPFILE` (issue 15): no file outside the archive but the finished
+//! output once the next command ran, no plaintext or its digest on any disk
+//! they touched, and a re-run that completes (one share record). CI runs a
+//! seeded subset (`CUSTODY_KILL_POINTS`, default 3 per case); the long mode:
+//! `CUSTODY_KILL_POINTS=all cargo test --test faults killed -- --nocapture`.
 
 mod common;
 
@@ -67,14 +75,15 @@ fn all_points(ops: &Ops) -> Vec<String> {
     v
 }
 
-/// The points to run: all of them in the long mode, else a seeded subset
-/// with at least one point of each kind.
-fn choose(points: Vec<String>, name: &str) -> Vec<String> {
-    let mode = std::env::var("CUSTODY_FAULT_POINTS").unwrap_or_default();
+/// The points to run: all of them in the long mode (`VAR=all`), else a
+/// seeded subset of `VAR` points (default `default`) with at least one
+/// point of each kind.
+fn choose(points: Vec<String>, name: &str, var: &str, default: usize) -> Vec<String> {
+    let mode = std::env::var(var).unwrap_or_default();
     if mode == "all" {
         return points;
     }
-    let want: usize = mode.parse().unwrap_or(6);
+    let want: usize = mode.parse().unwrap_or(default);
     let seed: u64 = std::env::var("CUSTODY_FAULT_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -154,7 +163,7 @@ fn exercise(sc: &Scenario) -> (usize, usize) {
     );
     let all = all_points(&ops);
     let total = all.len();
-    let chosen = choose(all, sc.name);
+    let chosen = choose(all, sc.name, "CUSTODY_FAULT_POINTS", 6);
     // 2. Each point: fault, check, re-run, check.
     for point in &chosen {
         // Blob addresses differ from run to run (age encrypts with a random
@@ -354,8 +363,11 @@ fn share_survives_every_fault() {
         .to_vec()
     };
     let verify_bundle = |b: &Path| run_full(&["verify-bundle", s(b), "--trust", s(&vkey)]).0;
-    let check = |_: &Path, scratch: &Path, faulted: &Ran, rerun: &Ran| {
+    let needles = plaintext_needles(&sample_bytes(SAMPLE_FILES[6]));
+    let check = |dir: &Path, scratch: &Path, faulted: &Ran, rerun: &Ran| {
         assert!(faulted.stdout.is_empty(), "printed: {}", faulted.stdout);
+        let found = files_holding(&[dir, scratch], &[&scratch.join("trace")], &needles);
+        assert!(found.is_empty(), "plaintext on disk: {found:?}");
         let bundle = scratch.join("memo.bundle");
         // The rename done, its directory's fsync failed: the bundle is whole.
         if bundle.exists() {
@@ -370,6 +382,9 @@ fn share_survives_every_fault() {
         assert!(left.is_empty(), "temporary files left: {left:?}");
         assert_eq!(rerun.code, OK, "re-running the share: {}", rerun.stderr);
         assert_eq!(verify_bundle(&bundle), OK);
+        // Completed or undone, never doubled (FORMAT.md §7.8).
+        assert_eq!(shares_of(dir, INIT_RECORDS + 6), 1, "share records");
+        assert!(pending(dir).is_empty(), "pending: {:?}", pending(dir));
     };
     exercise(&Scenario {
         name: "share",
@@ -606,9 +621,12 @@ fn extract_survives_every_fault() {
         .to_vec()
     };
     let want = sample_bytes(SAMPLE_FILES[3]);
+    let needles = plaintext_needles(&want);
     let check = |dir: &Path, scratch: &Path, faulted: &Ran, rerun: &Ran| {
         assert!(faulted.stdout.is_empty(), "printed: {}", faulted.stdout);
         let out = scratch.join("plain.txt");
+        let found = files_holding(&[dir, scratch], &[&out, &scratch.join("trace")], &needles);
+        assert!(found.is_empty(), "plaintext on disk: {found:?}");
         // Renamed into place, its directory's fsync failed: the file is whole.
         if out.exists() {
             assert_eq!(fs::read(&out).unwrap(), want, "a partial plaintext");
@@ -621,6 +639,8 @@ fn extract_survives_every_fault() {
         assert!(names.is_empty(), "temporary plaintext left: {names:?}");
         assert_eq!(rerun.code, OK, "re-running the extract: {}", rerun.stderr);
         assert_eq!(fs::read(&out).unwrap(), want);
+        assert!(temp_files(scratch).is_empty(), "{:?}", temp_files(scratch));
+        assert!(pending(dir).is_empty(), "pending: {:?}", pending(dir));
         let access = log(dir).iter().filter(|r| r["kind"] == "access").count();
         // Two when the failed run's access record was durable (it is written first).
         assert!((1..=2).contains(&access), "{access} access records");
@@ -728,7 +748,9 @@ fn first_write_on(trace: &str, needle: &str) -> String {
 /// Issue 6 regression: a disk error while writing the output of `extract`
 /// or `share` (a 2 MiB document: the write happens while decrypting) was
 /// reported as the document failing to decrypt, with a hint to check the
-/// archive for tampering.
+/// archive for tampering. (`extract` writes an unnamed file, traced under
+/// the output's name; `share` re-encrypts into the archive's `pending/`,
+/// FORMAT.md §7.8, and writes the bundle only after its record.)
 #[test]
 fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
     let ds = Fixture::new();
@@ -739,7 +761,10 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
     fs::create_dir(&out).unwrap();
     let gu_keys = ds.other_keys("guardian");
     let big = doc_ref(0);
-    let commands: [(&str, Vec<String>, &str); 2] = [
+    let plain_out = out.join("plain.bin");
+    let pending = ds.dir.join("pending");
+    // (command, arguments, the file whose first write fails, the directory the error names)
+    let commands: [(&str, Vec<String>, &str, &Path); 2] = [
         (
             "extract",
             [
@@ -750,11 +775,12 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
                 "-i",
                 s(&ds.identity()),
                 "-o",
-                s(&out.join("plain.bin")),
+                s(&plain_out),
             ]
             .map(String::from)
             .to_vec(),
-            ".custody-extract-",
+            s(&plain_out),
+            &out,
         ),
         (
             "share",
@@ -772,10 +798,11 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
             ]
             .map(String::from)
             .to_vec(),
-            "out/.custody-",
+            "pending/share-",
+            &pending,
         ),
     ];
-    for (what, args, needle) in commands {
+    for (what, args, needle, named) in commands {
         let trace = ds.path().join(format!("{what}.trace"));
         let (_t, copy, _) = copy_of(&ds.dir);
         let on_copy: Vec<String> = args
@@ -803,7 +830,7 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
         let r = run_args(&args, &[("CUSTODY_FAULT", &point)]);
         assert_failed_clearly(&r, what);
         assert!(
-            r.stderr.contains(s(&out)) && r.stderr.contains("a disk error at"),
+            r.stderr.contains(s(named)) && r.stderr.contains("a disk error at"),
             "{what}: {}",
             r.stderr
         );
@@ -819,4 +846,525 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
         );
     }
     assert_only(&ds.dir, &ALLOWED[..1], "after the failed extract and share");
+}
+
+/// One command that writes a file outside the archive (`extract`, `share`),
+/// killed with SIGKILL just before one of its durable operations
+/// (`CUSTODY_FAULT=kill-KIND:N`, src/store/fault.rs): a crash at exactly
+/// that point, where tests/crash.rs kills at random moments.
+struct KillCase<'a> {
+    name: &'static str,
+    archive: &'a Path,
+    /// Its arguments, given the archive's copy and the output path.
+    args: &'a (dyn Fn(&Path, &Path) -> Vec<String> + Sync),
+    /// A file at the output before the run (which `--force` replaces).
+    existing: Option<&'a [u8]>,
+    /// More environment (`CUSTODY_NO_TMPFILE`).
+    env: &'a [(&'a str, &'a str)],
+    /// The document's plaintext, searched for on disk.
+    plain: &'a [u8],
+    /// Whether the output holds the plaintext (`extract`) rather than a bundle.
+    plaintext_out: bool,
+    /// Whether a finished output is whole (the plaintext; a bundle that verifies).
+    whole: &'a (dyn Fn(&Path) -> bool + Sync),
+    /// Checks of the archive after the re-run (one share record).
+    after: &'a (dyn Fn(&Path) + Sync),
+}
+
+/// What [`kill_everywhere`] saw.
+#[derive(Default, Debug)]
+struct KillTally {
+    points: usize,
+    killed: usize,
+    /// Kills that left a temporary file outside the archive (each recorded
+    /// in the archive's `pending/`, and removed by the next command).
+    temp_left: usize,
+    /// Plaintext (or its digest) found anywhere but the finished output.
+    plaintext_found: usize,
+}
+
+/// A copy of the case's archive, a scratch directory with `out/` (holding
+/// the existing file, if any) and `tmp/` (the commands' TMPDIR).
+fn kill_setup(kc: &KillCase) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let (t, dir, scratch) = copy_of(kc.archive);
+    let outdir = scratch.join("out");
+    fs::create_dir(&outdir).unwrap();
+    fs::create_dir(scratch.join("tmp")).unwrap();
+    let out = outdir.join("output");
+    if let Some(b) = kc.existing {
+        fs::write(&out, b).unwrap();
+    }
+    (t, dir, scratch, out)
+}
+
+/// Plaintext anywhere on disk the command touched: the archive, the output's
+/// directory (but a finished extract output), TMPDIR.
+fn plaintext_on_disk(kc: &KillCase, dir: &Path, scratch: &Path, out: &Path) -> Vec<String> {
+    let needles = plaintext_needles(kc.plain);
+    let trace = scratch.join("trace");
+    let mut skip = vec![trace.as_path()];
+    if kc.plaintext_out {
+        skip.push(out);
+    }
+    files_holding(
+        &[dir, &scratch.join("out"), &scratch.join("tmp")],
+        &skip,
+        &needles,
+    )
+    .into_iter()
+    .map(|(f, what)| format!("{what} in {}", f.display()))
+    .collect()
+}
+
+/// Kills `kc` at each chosen point, then checks: every temporary file left
+/// outside the archive is recorded in it; the next command (`verify`)
+/// removes it; nothing but the output is then beside it, and no file
+/// holds the plaintext or its digest; the output, if there, is the old
+/// file or a whole new one; the command run again completes, leaving no
+/// temporary file and nothing pending.
+fn kill_everywhere(kc: &KillCase) -> KillTally {
+    let start = Instant::now();
+    let (_t, dir, scratch, out) = kill_setup(kc);
+    let trace = scratch.join("trace");
+    let mut env = vec![
+        ("CUSTODY_FAULT", "count"),
+        ("CUSTODY_FAULT_TRACE", s(&trace)),
+    ];
+    let tmp = scratch.join("tmp");
+    env.push(("TMPDIR", s(&tmp)));
+    env.extend(kc.env.iter().copied());
+    let r = run_args(&(kc.args)(&dir, &out), &env);
+    assert_eq!(
+        r.code, OK,
+        "{}: the counting run failed: {}",
+        kc.name, r.stderr
+    );
+    let ops = parse_trace(&fs::read_to_string(&trace).unwrap());
+    let mut all = Vec::new();
+    for (kind, n) in [
+        ("write", ops.write),
+        ("fsync", ops.fsync),
+        ("rename", ops.rename),
+    ] {
+        all.extend((1..=n).map(|i| format!("{kind}:{i}")));
+    }
+    let mut tally = KillTally {
+        points: all.len(),
+        ..Default::default()
+    };
+    // The scan finds what it looks for where it is.
+    let probe = scratch.join("probe");
+    let needles = plaintext_needles(kc.plain);
+    fs::write(
+        &probe,
+        needles
+            .iter()
+            .flat_map(|(_, n)| n.clone())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    assert_eq!(
+        files_holding(&[&probe], &[], &needles).len(),
+        needles.len(),
+        "{}: the scan misses the plaintext",
+        kc.name
+    );
+    for point in choose(all, kc.name, "CUSTODY_KILL_POINTS", 3) {
+        let plan = format!("kill-{point}");
+        let mut tries = 0;
+        let (_t, dir, scratch, out, r, text) = loop {
+            let (t, dir, scratch, out) = kill_setup(kc);
+            let trace = scratch.join("trace");
+            let tmp = scratch.join("tmp");
+            let mut env = vec![
+                ("CUSTODY_FAULT", plan.as_str()),
+                ("CUSTODY_FAULT_TRACE", s(&trace)),
+                ("TMPDIR", s(&tmp)),
+            ];
+            env.extend(kc.env.iter().copied());
+            let r = run_args(&(kc.args)(&dir, &out), &env);
+            let text = fs::read_to_string(&trace).unwrap_or_default();
+            tries += 1;
+            if tries < 5 && r.code == OK {
+                continue;
+            }
+            break (t, dir, scratch, out, r, text);
+        };
+        let what = format!("{} killed before {point}", kc.name);
+        assert_ne!(r.code, OK, "{what}: not reached:\n{text}");
+        assert!(
+            text.lines().any(|l| l.ends_with(" KILL")),
+            "{what}:\n{text}"
+        );
+        tally.killed += 1;
+        let outdir = scratch.join("out");
+        // Temporary files left beside the output are recorded in the archive.
+        let temps = temp_files(&outdir);
+        if !temps.is_empty() {
+            tally.temp_left += 1;
+            let recorded: Vec<Vec<u8>> = pending(&dir)
+                .iter()
+                .filter(|n| n.starts_with("out-"))
+                .map(|n| fs::read(dir.join("pending").join(n)).unwrap())
+                .collect();
+            for t in &temps {
+                let abs = fs::canonicalize(t.parent().unwrap())
+                    .unwrap()
+                    .join(t.file_name().unwrap());
+                assert!(
+                    recorded
+                        .iter()
+                        .any(|r| r == s(&abs).as_bytes() || r == s(t).as_bytes()),
+                    "{what}: {t:?} is not recorded in pending/"
+                );
+            }
+        }
+        // The next command (any: `verify` here) removes them.
+        assert_only(&dir, &ALLOWED, &what);
+        let left: Vec<String> = fs::read_dir(&outdir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "output")
+            .collect();
+        assert!(left.is_empty(), "{what}: left beside the output: {left:?}");
+        assert!(
+            !pending(&dir).iter().any(|n| n.starts_with("out-")),
+            "{what}: temporary names still recorded: {:?}",
+            pending(&dir)
+        );
+        if out.exists() && Some(&fs::read(&out).unwrap()[..]) != kc.existing {
+            assert!((kc.whole)(&out), "{what}: a partial output");
+        }
+        let found = plaintext_on_disk(kc, &dir, &scratch, &out);
+        tally.plaintext_found += found.len();
+        assert!(found.is_empty(), "{what}: {found:?}");
+        // Run again: completes, and leaves nothing behind.
+        let mut args = (kc.args)(&dir, &out);
+        if out.exists() && !args.iter().any(|a| a == "--force") && kc.plaintext_out {
+            args.push("--force".into());
+        }
+        let tmp = scratch.join("tmp");
+        let mut env = vec![("TMPDIR", s(&tmp))];
+        env.extend(kc.env.iter().copied());
+        let rerun = run_args(&args, &env);
+        assert_eq!(rerun.code, OK, "{what}: the re-run: {}", rerun.stderr);
+        assert!((kc.whole)(&out), "{what}: the re-run's output");
+        assert!(temp_files(&outdir).is_empty(), "{what}: after the re-run");
+        assert!(
+            pending(&dir).is_empty(),
+            "{what}: pending: {:?}",
+            pending(&dir)
+        );
+        let found = plaintext_on_disk(kc, &dir, &scratch, &out);
+        tally.plaintext_found += found.len();
+        assert!(found.is_empty(), "{what}, after the re-run: {found:?}");
+        (kc.after)(&dir);
+        assert_only(&dir, &ALLOWED[..1], &format!("{what}, after the re-run"));
+    }
+    eprintln!(
+        "kills: {}: {} points, {} killed, {} left a (recorded) temporary file, {} plaintext found, {:.1} s",
+        kc.name,
+        tally.points,
+        tally.killed,
+        tally.temp_left,
+        tally.plaintext_found,
+        start.elapsed().as_secs_f64()
+    );
+    tally
+}
+
+/// Issue 15: `extract` and `share` killed at each durable operation
+/// (SIGKILL): no file outside the archive but the finished output, no
+/// plaintext or digest of it on any disk the command touched once the next
+/// command ran, and the re-run completes: one share record, a bundle that
+/// verifies (FORMAT.md §7.8).
+#[test]
+fn extract_and_share_killed_at_every_point_leave_no_plaintext() {
+    let ds = drop_site();
+    let id = ds.identity();
+    let gu_keys = ds.other_keys("guardian");
+    let (to, vkey) = (gu_keys.join("recipient.txt"), ds.vkey());
+    let fourth = doc_ref(3);
+    let memo = doc_ref(6);
+    let extract_plain = sample_bytes(SAMPLE_FILES[3]);
+    let memo_plain = sample_bytes(SAMPLE_FILES[6]);
+    let extract = |dir: &Path, out: &Path, force: bool| -> Vec<String> {
+        let mut v: Vec<String> = ["-A", s(dir), "extract", &fourth, "-i", s(&id), "-o", s(out)]
+            .map(String::from)
+            .to_vec();
+        if force {
+            v.push("--force".into());
+        }
+        v
+    };
+    let share = |dir: &Path, out: &Path, force: bool| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "-A",
+            s(dir),
+            "share",
+            &memo,
+            "--to",
+            s(&to),
+            "-i",
+            s(&id),
+            "-o",
+            s(out),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        if force {
+            v.push("--force".into());
+        }
+        v
+    };
+    let is_plain = |p: &Path| fs::read(p).unwrap() == extract_plain;
+    let verifies = |p: &Path| run_full(&["verify-bundle", s(p), "--trust", s(&vkey)]).0 == OK;
+    let memo_index = INIT_RECORDS + 6;
+    let one_share = |dir: &Path| assert_eq!(shares_of(dir, memo_index), 1, "share records");
+    let no_check = |_: &Path| {};
+    let e0 = |d: &Path, o: &Path| extract(d, o, false);
+    let e1 = |d: &Path, o: &Path| extract(d, o, true);
+    let s0 = |d: &Path, o: &Path| share(d, o, false);
+    let s1 = |d: &Path, o: &Path| share(d, o, true);
+    let old = b"an older file at the output\n".to_vec();
+    let no_tmpfile: &[(&str, &str)] = &[("CUSTODY_NO_TMPFILE", "1")];
+    type Args<'a> = &'a (dyn Fn(&Path, &Path) -> Vec<String> + Sync);
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    // (name, arguments, a file at the output before, environment, extract?)
+    type Case<'a> = (&'static str, Args<'a>, Option<&'a [u8]>, Env<'a>, bool);
+    let cases: [Case; 6] = [
+        ("extract", &e0, None, &[], true),
+        ("extract --force over a file", &e1, Some(&old), &[], true),
+        ("extract without O_TMPFILE", &e0, None, no_tmpfile, true),
+        ("share", &s0, None, &[], false),
+        ("share --force over a file", &s1, Some(&old), &[], false),
+        ("share without O_TMPFILE", &s0, None, no_tmpfile, false),
+    ];
+    // The cases are independent: one thread each.
+    let tallies: Vec<KillTally> = std::thread::scope(|sc| {
+        let handles: Vec<_> = cases
+            .into_iter()
+            .map(|(name, args, existing, env, plaintext_out)| {
+                let (ds, extract_plain, memo_plain) = (&ds, &extract_plain, &memo_plain);
+                let (is_plain, verifies, one_share, no_check) =
+                    (&is_plain, &verifies, &one_share, &no_check);
+                sc.spawn(move || {
+                    kill_everywhere(&KillCase {
+                        name,
+                        archive: &ds.dir,
+                        args,
+                        existing,
+                        env,
+                        plain: if plaintext_out {
+                            extract_plain
+                        } else {
+                            memo_plain
+                        },
+                        plaintext_out,
+                        whole: if plaintext_out { is_plain } else { verifies },
+                        after: if plaintext_out { no_check } else { one_share },
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut total = KillTally::default();
+    for t in tallies {
+        total.points += t.points;
+        total.killed += t.killed;
+        total.temp_left += t.temp_left;
+        total.plaintext_found += t.plaintext_found;
+    }
+    eprintln!("kills: in all {total:?}");
+}
+
+/// Issue 15 regression: a killed `extract` left `.custody-extract-*.tmp`,
+/// the whole plaintext, beside the output, and running the extract again
+/// left it there. Killed between naming the complete file with a temporary
+/// name and renaming it over the old output (`--force`), and killed while
+/// writing where no unnamed file can be made: the re-run, the very next
+/// command, removes it.
+#[test]
+fn regression_rerunning_a_killed_extract_leaves_no_temporary_file() {
+    let ds = drop_site();
+    let id = ds.identity();
+    let fourth = doc_ref(3);
+    let want = sample_bytes(SAMPLE_FILES[3]);
+    for (env, existing) in [(&[][..], true), (&[("CUSTODY_NO_TMPFILE", "1")][..], false)] {
+        let (_t, dir, scratch) = copy_of(&ds.dir);
+        let out = scratch.join("plain.txt");
+        let args: Vec<String> = [
+            "-A",
+            s(&dir),
+            "extract",
+            &fourth,
+            "-i",
+            s(&id),
+            "-o",
+            s(&out),
+            "--force",
+        ]
+        .map(String::from)
+        .to_vec();
+        if existing {
+            fs::write(&out, b"old").unwrap();
+        }
+        // The operation to die before: the rename onto the output (the
+        // complete plaintext is under its temporary name then), or the
+        // first write of the output's temporary file.
+        let trace = scratch.join("trace");
+        let mut count = vec![
+            ("CUSTODY_FAULT", "count"),
+            ("CUSTODY_FAULT_TRACE", s(&trace)),
+        ];
+        count.extend(env.iter().copied());
+        assert_eq!(run_args(&args, &count).code, OK);
+        let text = fs::read_to_string(&trace).unwrap();
+        fs::remove_file(&trace).unwrap();
+        let point = text
+            .lines()
+            .filter(|l| {
+                if existing {
+                    l.starts_with("rename ") && l.ends_with(s(&out))
+                } else {
+                    l.starts_with("write ") && l.contains(".custody-extract-")
+                }
+            })
+            .map(|l| {
+                let n = l.split(' ').nth(1).unwrap();
+                format!("kill-{}:{n}", l.split(' ').next().unwrap())
+            })
+            .next()
+            .unwrap_or_else(|| panic!("no such operation:\n{text}"));
+        if existing {
+            fs::write(&out, b"old").unwrap();
+        } else {
+            fs::remove_file(&out).unwrap();
+        }
+        let mut kill = vec![("CUSTODY_FAULT", point.as_str())];
+        kill.extend(env.iter().copied());
+        let r = run_args(&args, &kill);
+        assert_ne!(r.code, OK, "{point}: not killed");
+        let temps = temp_files(&scratch);
+        assert_eq!(
+            temps.len(),
+            1,
+            "{point}: the window this test is about: {temps:?}"
+        );
+        assert_eq!(pending(&dir).len(), 1, "{point}: recorded");
+        let r = run_args(&args, env);
+        assert_eq!(r.code, OK, "{point}: the re-run: {}", r.stderr);
+        assert_eq!(fs::read(&out).unwrap(), want);
+        assert!(
+            temp_files(&scratch).is_empty(),
+            "{point}: {:?}",
+            temp_files(&scratch)
+        );
+        assert!(pending(&dir).is_empty(), "{point}: {:?}", pending(&dir));
+    }
+}
+
+/// Issue 15: a share killed between its record and its bundle is pending
+/// (FORMAT.md §7.8); other commands and a share of the same document to
+/// someone else leave it so, and its own re-run (to another output name)
+/// completes it: no second record for it.
+#[test]
+fn a_pending_share_is_completed_only_by_its_own_rerun() {
+    let ds = drop_site();
+    let (_t, dir, scratch) = copy_of(&ds.dir);
+    let id = ds.identity();
+    let guardian = ds.other_keys("guardian").join("recipient.txt");
+    let other = ds.other_keys("localcall").join("recipient.txt");
+    let memo = doc_ref(6);
+    let memo_index = INIT_RECORDS + 6;
+    let share = |to: &Path, out: &Path| -> Vec<String> {
+        [
+            "-A",
+            s(&dir),
+            "share",
+            &memo,
+            "--to",
+            s(to),
+            "-i",
+            s(&id),
+            "-o",
+            s(out),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // Find the link of the bundle to its name on a copy, then die just before it.
+    let first = scratch.join("first.bundle");
+    let (_t2, probe_dir, probe_scratch) = copy_of(&ds.dir);
+    let trace = probe_scratch.join("trace");
+    let probe_out = probe_scratch.join("first.bundle");
+    let probe_args: Vec<String> = share(&guardian, &probe_out)
+        .into_iter()
+        .map(|a| {
+            if a == s(&dir) {
+                s(&probe_dir).to_string()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let r = run_args(
+        &probe_args,
+        &[
+            ("CUSTODY_FAULT", "count"),
+            ("CUSTODY_FAULT_TRACE", s(&trace)),
+        ],
+    );
+    assert_eq!(r.code, OK, "{}", r.stderr);
+    let text = fs::read_to_string(&trace).unwrap();
+    let n = text
+        .lines()
+        .find(|l| l.starts_with("rename ") && l.ends_with(s(&probe_out)))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("no link of the bundle:\n{text}"))
+        .to_string();
+    let killed = run_args(
+        &share(&guardian, &first),
+        &[("CUSTODY_FAULT", &format!("kill-rename:{n}"))],
+    );
+    assert_ne!(killed.code, OK);
+    assert!(!first.exists());
+    assert_eq!(shares_of(&dir, memo_index), 1, "the record was appended");
+    // Other commands keep it; a share to someone else is a new share.
+    assert_only(&dir, &ALLOWED, "after the kill");
+    assert_eq!(
+        pending(&dir).len(),
+        2,
+        "marker and payload: {:?}",
+        pending(&dir)
+    );
+    let third = scratch.join("other.bundle");
+    let r = run_args(&share(&other, &third), &[]);
+    assert_eq!(r.code, OK, "{}", r.stderr);
+    assert!(!json_lines(&r.stdout)[0]["completed"]
+        .as_bool()
+        .unwrap_or(false));
+    assert_eq!(shares_of(&dir, memo_index), 2);
+    assert_eq!(pending(&dir).len(), 2, "still pending: {:?}", pending(&dir));
+    // Its own re-run, to another name, completes it with the record it made.
+    let second = scratch.join("second.bundle");
+    let r = run_args(&share(&guardian, &second), &[]);
+    assert_eq!(r.code, OK, "{}", r.stderr);
+    let v = &json_lines(&r.stdout)[0];
+    assert_eq!(v["completed"], true, "{v}");
+    assert_eq!(shares_of(&dir, memo_index), 2, "no second record for it");
+    assert!(pending(&dir).is_empty(), "{:?}", pending(&dir));
+    let vkey = ds.vkey();
+    assert_eq!(
+        run_full(&["verify-bundle", s(&second), "--trust", s(&vkey)]).0,
+        OK
+    );
+    // Run once more: a new share (the earlier one is complete).
+    let r = run_args(&share(&guardian, &scratch.join("again.bundle")), &[]);
+    assert_eq!(r.code, OK, "{}", r.stderr);
+    assert_eq!(shares_of(&dir, memo_index), 3);
+    assert_only(&dir, &ALLOWED[..1], "at the end");
 }

@@ -159,10 +159,16 @@ fn flipped_byte_in_the_flat_files_is_an_index_mismatch_fixed_by_reindex() {
                 .contains(&format!("ledger/{file}")),
             "{found}"
         );
-        // A proof through the damaged entry is refused, never printed wrong.
+        // A proof through the damaged entry is never printed wrong:
+        // it rebuilds the index from the ledger files and proves again.
         if let Some(i) = proof_of {
-            f.run(&["prove", &i.to_string()])
-                .error(&["index files are damaged", "custody reindex"]);
+            let r = f.run(&["prove", &i.to_string()]);
+            r.ok();
+            assert!(r.stderr.contains("index was rebuilt"), "{}", r.stderr);
+            assert!(r.stdout.starts_with("c2sp.org/tlog-proof"), "{}", r.stdout);
+            f.assert_verified();
+            assert_eq!(flat_files(&f), flat, "{file}@{off}: not rebuilt");
+            continue;
         }
         let re = f.json(&["reindex"]);
         assert_eq!(re["records"], SAMPLES, "{re}");
@@ -255,11 +261,11 @@ fn a_reader_never_sees_entries_beyond_its_checkpoint() {
 }
 
 /// A database of layout 1 (record locations and nodes in sled, no flat
-/// files) is refused by every command with one line that says to run
-/// `custody reindex`, and left as it was; `reindex` converts it and keeps the
-/// deduplication index.
+/// files) is rebuilt as this layout by the first command, which says so in a
+/// note naming the layout; the ledger files are not changed and the
+/// deduplication index is kept (FORMAT.md §7.2.5).
 #[test]
-fn old_layout_database_asks_for_reindex() {
+fn old_layout_database_is_rebuilt_on_open() {
     let f = Fixture::with_samples();
     let before = f.snapshot();
     let view = outputs(&f);
@@ -275,36 +281,20 @@ fn old_layout_database_asks_for_reindex() {
         fs::remove_file(f.ledger(n)).unwrap();
     }
     let doc = sample_leak().join("README.txt");
-    let mid = (INIT_RECORDS + 3).to_string();
-    for args in [
-        vec!["status"],
-        vec!["verify"],
-        vec!["checkpoint"],
-        vec!["prove", &mid],
-        vec!["ingest", s(&doc)],
-    ] {
-        let line = f.run(&args).error(&["layout 1", "custody reindex"]);
-        assert!(!line.contains("bug"), "{line}");
-    }
-    for n in ["index", "tree", "checkpoint"] {
-        assert!(!f.ledger(n).exists(), "{n} was created");
-    }
-    assert_eq!(fs::read(f.ledger("records")).unwrap(), before.records);
-    let r = f.run(&["reindex"]);
+    let r = f.run(&["status"]);
     r.ok();
     assert!(
-        r.stdout
-            .contains(&format!("{SAMPLES} records, 2 checkpoints")),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stderr.contains("the deduplication index was rebuilt"),
+        r.stderr.contains("index was rebuilt") && r.stderr.contains("layout 1"),
         "{}",
         r.stderr
     );
+    for n in ["index", "tree", "checkpoint"] {
+        assert!(f.ledger(n).exists(), "{n} was not rebuilt");
+    }
     f.assert_unchanged(&before);
     assert_eq!(outputs(&f), view);
+    let again = f.run(&["status"]);
+    assert!(!again.ok().stderr.contains("rebuilt"), "{}", again.stderr);
     // Content ingested again is still recognised (the index was kept).
     let again = f.ingest_json(&[s(&doc)]);
     assert_eq!(again[0]["deduplicated"], true, "{}", again[0]);
@@ -345,12 +335,11 @@ fn checkpoint_file_stale_missing_or_damaged() {
     }
 }
 
-/// Flat files shorter than the database (lost, or cut) are damage: a missing
-/// one stops every command with a reindex hint; a short one makes the
-/// archive read-only, with `verify` naming what is missing; `reindex`
-/// rebuilds both.
+/// Flat files shorter than the database (lost, or cut) are index damage:
+/// the next command, reading or writing, rebuilds them from the ledger files
+/// with a note, and the ledger files are not changed (FORMAT.md §7.2.5).
 #[test]
-fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
+fn missing_or_short_flat_files_are_rebuilt_on_open() {
     let pristine = Fixture::with_samples();
     let before = pristine.snapshot();
     let flat = flat_files(&pristine);
@@ -358,14 +347,13 @@ fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
 
     let f = pristine.duplicate();
     fs::remove_file(f.ledger("tree")).unwrap();
-    f.run(&["status"]).error(&[
-        "index files are damaged",
-        "ledger/tree is missing",
-        "custody reindex",
-    ]);
-    f.run(&["ingest", s(&doc)]).error(&["custody reindex"]);
-    assert!(!f.ledger("tree").exists(), "a failed command created it");
-    f.run(&["reindex"]).ok();
+    let r = f.run(&["status"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("index was rebuilt") && r.stderr.contains("ledger/tree is missing"),
+        "{}",
+        r.stderr
+    );
     f.assert_unchanged(&before);
     assert_eq!(flat_files(&f), flat);
 
@@ -378,26 +366,19 @@ fn missing_or_short_flat_files_are_rebuilt_by_reindex() {
         .unwrap()
         .set_len(len - 32)
         .unwrap();
-    let (code, v) = f.verify(&[]);
-    assert_eq!(code, FINDING);
-    assert_eq!(checks(&v), ["index_mismatch"], "{v}");
-    assert!(v.to_string().contains("ledger/tree has no entry"), "{v}");
-    f.run(&["ingest", s(&doc)]).error(&[
-        &format!(
+    let r = f.run(&["ingest", s(&doc)]);
+    r.ok();
+    assert!(
+        r.stderr.contains(&format!(
             "ledger/tree holds {} Merkle nodes but {SAMPLES} records need {}",
             nodes(SAMPLES) - 1,
             nodes(SAMPLES)
-        ),
-        "reindex",
-    ]);
-    assert_eq!(
-        fs::metadata(&tree).unwrap().len(),
-        len - 32,
-        "it was cut or grown"
+        )),
+        "{}",
+        r.stderr
     );
-    f.run(&["reindex"]).ok();
-    f.assert_unchanged(&before);
-    assert_eq!(flat_files(&f), flat);
+    f.assert_verified();
+    assert_eq!(f.records(), SAMPLES + 1);
 }
 
 /// Flat files of garbage (right lengths, wrong bytes) give a bounded report:

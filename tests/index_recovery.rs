@@ -21,6 +21,29 @@ fn leftovers(f: &Fixture) -> Vec<String> {
         .collect()
 }
 
+/// Runs `custody -A DIR CMD` and kills it with SIGKILL after `delay`
+/// unless it finished first; true if it was killed.
+fn run_killed_at(f: &Fixture, cmd: &str, delay: Duration) -> bool {
+    let mut c = custody_std();
+    c.arg("-A").arg(&f.dir).arg(cmd);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let started = Instant::now();
+    while started.elapsed() < delay {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap(); // SIGKILL
+    }
+    child.wait().unwrap();
+    killed
+}
+
 #[test]
 fn a_half_written_snapshot_is_removed_and_every_command_works() {
     let f = Fixture::with_samples();
@@ -48,28 +71,75 @@ fn killed_read_only_commands_never_need_a_reindex() {
     for k in 0..kills {
         let f = base.duplicate();
         let delay = Duration::from_micros(500 + k * 2_500);
-        let mut c = custody_std();
-        c.arg("-A")
-            .arg(&f.dir)
-            .arg(["verify", "status", "log"][k as usize % 3]);
-        c.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let mut child = c.spawn().unwrap();
-        let started = Instant::now();
-        while started.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
+        if run_killed_at(&f, ["verify", "status", "log"][k as usize % 3], delay) {
             killed += 1;
         }
-        child.wait().unwrap();
         f.status();
         f.assert_verified();
         assert!(leftovers(&f).is_empty(), "kill {k}: {:?}", leftovers(&f));
     }
     eprintln!("{killed} of {kills} runs killed before they finished");
+}
+
+/// The index files of an archive (derived, FORMAT.md §7.2).
+fn flat(f: &Fixture) -> [Vec<u8>; 3] {
+    ["index", "tree", "checkpoint"].map(|n| fs::read(f.dir.join("ledger").join(n)).unwrap())
+}
+
+/// A lost or damaged index is rebuilt by the next command, whatever it is,
+/// with a note; a rebuild killed at any moment (it leaves `reindex.pending`)
+/// is done again by the command after it (FORMAT.md §7.2.5). Never a
+/// `reindex` by hand, and the ledger files are never changed.
+#[test]
+fn a_lost_index_is_rebuilt_by_the_next_command_even_after_a_kill() {
+    let base = Fixture::with_samples();
+    // A longer log, so that a rebuild takes long enough to be killed in.
+    let inbox = base.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    for i in 0..300 {
+        fs::write(inbox.join(format!("note-{i}.txt")), format!("note {i}\n")).unwrap();
+    }
+    base.ingest_json(&[inbox.to_str().unwrap()]);
+    let before = base.snapshot();
+    let want = flat(&base);
+    let status = base.status();
+
+    // By hand: an interrupted rebuild's marker, with garbage flat files.
+    let f = base.duplicate();
+    fs::write(f.dir.join("reindex.pending"), b"").unwrap();
+    fs::write(f.dir.join("ledger/tree"), vec![0u8; 96]).unwrap();
+    let r = f.run(&["log", "--json"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("rebuild of the index was interrupted"),
+        "{}",
+        r.stderr
+    );
+    assert!(!f.dir.join("reindex.pending").exists());
+    assert_eq!(flat(&f), want);
+
+    let kills: u64 = std::env::var("CUSTODY_SNAPSHOT_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let (mut killed, mut pending) = (0, 0);
+    for k in 0..kills {
+        let f = base.duplicate();
+        fs::remove_dir_all(f.dir.join("db")).unwrap();
+        let delay = Duration::from_micros(1_000 + k * 4_000);
+        if run_killed_at(&f, ["status", "verify", "log"][k as usize % 3], delay) {
+            killed += 1;
+        }
+        if f.dir.join("reindex.pending").exists() {
+            pending += 1;
+        }
+        let r = f.run(&["status", "--json"]);
+        r.ok();
+        assert_eq!(f.status()["records"], status["records"], "kill {k}");
+        f.assert_verified();
+        assert!(!f.dir.join("reindex.pending").exists(), "kill {k}");
+        assert_eq!(flat(&f), want, "kill {k}: the index files differ");
+        f.assert_unchanged(&before);
+    }
+    eprintln!("{killed} of {kills} rebuilds killed ({pending} left reindex.pending), none needed a reindex by hand");
 }

@@ -10,7 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -453,4 +454,189 @@ fn journey_statuses_cosignatures_and_fork_evidence() {
         )),
         "{log}"
     );
+}
+
+/// Dropsite's archive with one document, and guardian's witness archive
+/// (under the fixture's directory) that witnesses it.
+fn witnessed_log() -> (Fixture, PathBuf) {
+    let f = Fixture::new();
+    let (dir, wkeys) = witness_archive(f.path(), "guardian");
+    wrun(
+        &dir,
+        &[
+            "witness",
+            "add-log",
+            "dropsite.example/leaks",
+            s(&f.vkey()),
+            "--witness-key",
+            s(&wkeys.join("witness.key")),
+        ],
+    )
+    .ok();
+    ingest(&f, "a.txt");
+    (f, dir)
+}
+
+/// Cosigns the log's checkpoint once; returns a request body that is then
+/// valid any number of times (`old` = the cosigned size, an empty proof:
+/// 200 with a fresh cosignature, FORMAT.md §11.2).
+fn unchanged_body(f: &Fixture, srv: &Server) -> Vec<u8> {
+    let (st, _, b) = srv.post(&first_body(f));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
+    let size = (INIT_RECORDS + 1).to_string();
+    let body = f
+        .run(&["prove", "--consistency", &size])
+        .ok()
+        .stdout_bytes
+        .clone();
+    assert_eq!(srv.post(&body).0, 200);
+    body
+}
+
+/// A valid request: its status and how long the answer took (connect to EOF).
+fn timed_post(srv: &Server, body: &[u8]) -> (u16, Duration) {
+    let t = Instant::now();
+    let (st, _, _) = srv.post(body);
+    (st, t.elapsed())
+}
+
+/// A client that sends `head` then `trickle` a byte every 300 ms. Returns
+/// what it received and when the server ended the connection.
+fn slow_client(addr: &str, head: &[u8], trickle: &[u8]) -> (Vec<u8>, Duration) {
+    let t = Instant::now();
+    let mut w = TcpStream::connect(addr).unwrap();
+    let mut r = w.try_clone().unwrap();
+    r.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let _ = w.write_all(head);
+            for b in trickle {
+                if done.load(Ordering::Relaxed) || w.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        let mut got = Vec::new();
+        let _ = r.read_to_end(&mut got);
+        let ended = t.elapsed();
+        done.store(true, Ordering::Relaxed);
+        (got, ended)
+    })
+}
+
+fn median_max(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    (v[v.len() / 2], v[v.len() - 1])
+}
+
+/// Issue 15 item 7: slow clients (a body or a head a byte every 300 ms), 200
+/// connections that send nothing and bursts of valid requests at once. Every
+/// valid request is answered within 5 s throughout; the slow clients are cut
+/// at the 10 s request deadline (408 for a late body, closed for a late
+/// head) and the idle connections closed by it.
+#[test]
+fn slow_and_idle_clients_do_not_delay_valid_requests() {
+    let start = Instant::now();
+    let (f, dir) = witnessed_log();
+    let srv = Server::start(&dir, f.path(), &[]);
+    let body = unchanged_body(&f, &srv);
+    let addr = srv.addr.as_str();
+    let opened = Instant::now();
+    let idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    let slow_head = b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+    let filler = [b'o'; 1000];
+    let (slow, probes) = std::thread::scope(|sc| {
+        let mut slow = Vec::new();
+        for _ in 0..4 {
+            slow.push(sc.spawn(|| slow_client(addr, slow_head, &filler)));
+        }
+        for _ in 0..2 {
+            slow.push(sc.spawn(|| slow_client(addr, b"", slow_head)));
+        }
+        // A valid request every 100 ms, and bursts of 24 at once at 1 s and
+        // 6 s, until the slow clients are cut (about 10 s).
+        let mut probes = Vec::new();
+        let mut burst_at = vec![Duration::from_secs(6), Duration::from_secs(1)];
+        while opened.elapsed() < Duration::from_secs(12) {
+            if burst_at.last().is_some_and(|t| opened.elapsed() >= *t) {
+                burst_at.pop();
+                let burst: Vec<_> = (0..24)
+                    .map(|_| sc.spawn(|| timed_post(&srv, &body)))
+                    .collect();
+                probes.extend(burst.into_iter().map(|h| h.join().unwrap()));
+            }
+            probes.push(timed_post(&srv, &body));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let slow: Vec<_> = slow.into_iter().map(|h| h.join().unwrap()).collect();
+        (slow, probes)
+    });
+    let log = srv.log();
+    let bad: Vec<_> = probes.iter().filter(|(st, _)| *st != 200).collect();
+    assert!(bad.is_empty(), "{bad:?}\n{log}");
+    let (median, max) = median_max(probes.iter().map(|p| p.1).collect());
+    assert!(max < Duration::from_secs(5), "{max:?}\n{log}");
+    // Slow bodies: 408 at the request deadline (10 s from connecting, plus
+    // at most the 1 s linger); slow heads: closed with no answer.
+    for (i, (got, ended)) in slow.iter().enumerate() {
+        let got = String::from_utf8_lossy(got);
+        if i < 4 {
+            assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+        } else {
+            assert!(got.is_empty(), "{got}");
+        }
+        assert!(*ended >= Duration::from_secs(9), "{i}: {ended:?}");
+        assert!(*ended < Duration::from_secs(14), "{i}: {ended:?}");
+    }
+    // The idle connections were closed by the same deadline.
+    for mut c in idle {
+        let left = Duration::from_secs(15).saturating_sub(opened.elapsed());
+        c.set_read_timeout(Some(left.max(Duration::from_millis(10))))
+            .unwrap();
+        let mut b = [0u8; 16];
+        match c.read(&mut b) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("idle connection still open: {other:?}"),
+        }
+    }
+    assert!(log.contains("POST /add-checkpoint 408"), "{log}");
+    assert_eq!(timed_post(&srv, &body).0, 200);
+    let slow_ends: Vec<_> = slow.iter().map(|s| s.1).collect();
+    eprintln!(
+        "{} valid requests during the load: median {median:?}, max {max:?}; \
+         slow clients cut after {slow_ends:?}; test took {:?}",
+        probes.len(),
+        start.elapsed()
+    );
+    assert!(start.elapsed() < Duration::from_secs(45));
+}
+
+/// With every connection slot held by clients that send nothing, a valid
+/// request waits in the listen queue and is answered as soon as the request
+/// deadline frees a slot.
+#[test]
+fn connections_beyond_the_limit_wait_for_a_slot() {
+    let (f, dir) = witnessed_log();
+    let srv = Server::start(
+        &dir,
+        f.path(),
+        &["--max-connections", "4", "--request-timeout", "2"],
+    );
+    let body = unchanged_body(&f, &srv);
+    let opened = Instant::now();
+    let _idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(&srv.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, took) = timed_post(&srv, &body);
+    assert_eq!(st, 200, "{}", srv.log());
+    let waited = opened.elapsed();
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    eprintln!("queued request answered after {took:?}");
 }

@@ -13,6 +13,7 @@ use crate::core::redact;
 use crate::core::report::Report;
 use crate::store::archive::InitAdmin;
 use crate::store::ingest::{IngestObserver, IngestOptions, Ingested};
+use crate::store::input::read_input;
 use crate::store::verify::{VerifyObserver, VerifyOptions};
 use crate::store::walk::{self, InputFile};
 use crate::store::{io_err, Archive, StoreError};
@@ -84,13 +85,14 @@ pub(crate) fn parse_recipients(
             continue;
         }
         let p = PathBuf::from(a);
-        if !p.is_file() {
+        // A file, or a pipe such as `<(…)` (read within a time limit).
+        if !std::fs::metadata(&p).is_ok_and(|m| !m.is_dir()) {
             return Err(StoreError::Input(format!(
                 "{flag}: {} is neither an age recipient (age1…), an SSH public key, nor a readable file; {WANT}",
                 redact::quote(a)
             )));
         }
-        let data = read_small(&p, MAX_RECIPIENT_FILE)?;
+        let data = read_input(&p, MAX_RECIPIENT_FILE, "a recipients file")?;
         if let Some(k) = redact::file_secret_kind(a, &data) {
             return Err(StoreError::Input(format!(
                 "{flag}: {} holds a secret key ({k}), not a recipient; {WANT}",
@@ -122,25 +124,8 @@ pub(crate) fn parse_recipients(
 }
 
 /// Largest recipients file read (a recipient line is under 100 bytes;
-/// an SSH RSA key about 750).
+/// an SSH RSA key about 750; FORMAT.md §5.3).
 const MAX_RECIPIENT_FILE: u64 = 1 << 20;
-
-/// Reads at most `max` bytes of a small file given on the command line;
-/// refuses a larger one (a pipe or device stops at `max` + 1 bytes).
-pub(crate) fn read_small(p: &std::path::Path, max: u64) -> Result<Vec<u8>, StoreError> {
-    use std::io::Read as _;
-    let mut data = Vec::new();
-    std::fs::File::open(p)
-        .and_then(|f| f.take(max + 1).read_to_end(&mut data))
-        .map_err(|e| io_err(p, e))?;
-    if data.len() as u64 > max {
-        return Err(StoreError::Input(format!(
-            "{} is larger than {max} bytes: not a key file",
-            p.display()
-        )));
-    }
-    Ok(data)
-}
 
 #[derive(Serialize)]
 struct InitOut<'a> {
@@ -485,7 +470,8 @@ impl VerifyObserver for VerifyUi<'_> {
 }
 
 pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
-    let arch = Archive::open_for_scan(&ctx.archive_dir()?)?;
+    let mut arch = Archive::open_for_scan(&ctx.archive_dir()?)?;
+    ctx.note_rebuilt(&mut arch);
     // This log's own cosigning requirement (FORMAT.md §4.15), unless overridden.
     let own = arch
         .archived_policies()
@@ -504,20 +490,9 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     };
     let mut since = Vec::new();
     for p in &a.since_checkpoint {
-        // Read at most one byte more than a checkpoint file may hold.
+        // At most a checkpoint file's size (FORMAT.md §7.6), a pipe too.
         let max = crate::store::checkpoint_file::MAX_CHECKPOINT_FILE;
-        let mut bytes = Vec::new();
-        std::fs::File::open(p)
-            .and_then(|f| {
-                std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
-            })
-            .map_err(|e| io_err(p, e))?;
-        if bytes.len() as u64 > max {
-            return Err(StoreError::Input(format!(
-                "{} is over {max} bytes, too large for a checkpoint note",
-                p.display()
-            )));
-        }
+        let bytes = read_input(p, max, "a checkpoint note")?;
         since.push(arch.open_since_checkpoint(&bytes, &p.display().to_string())?);
     }
     let opts = VerifyOptions {

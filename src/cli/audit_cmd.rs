@@ -124,13 +124,13 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
     };
     match &a.output {
         Some(p) => {
-            crate::store::bundle_file::write_durable(p, &body)?;
+            crate::store::outfile::write_durable(p, &body, Some(arch.root()))?;
             ctx.out.info(&format!("report written to {}", p.display()));
         }
         None => ctx.out.raw(&body),
     }
     if let Some(p) = &json_copy {
-        crate::store::bundle_file::write_durable(p, &json)?;
+        crate::store::outfile::write_durable(p, &json, Some(arch.root()))?;
         ctx.out
             .info(&format!("JSON report written to {}", p.display()));
     }

@@ -146,21 +146,8 @@ fn read_policy(arg: &str, flag: &str) -> Result<String, StoreError> {
         return Ok(String::new());
     }
     let p = PathBuf::from(arg);
-    let mut bytes = Vec::new();
-    std::fs::File::open(&p)
-        .and_then(|f| {
-            std::io::Read::read_to_end(
-                &mut std::io::Read::take(f, MAX_POLICY_LEN as u64 + 1),
-                &mut bytes,
-            )
-        })
-        .map_err(|e| io_err(&p, e))?;
-    if bytes.len() > MAX_POLICY_LEN {
-        return Err(StoreError::Input(format!(
-            "{flag} {}: over {MAX_POLICY_LEN} bytes",
-            p.display()
-        )));
-    }
+    // FORMAT.md §4.15: a policy a configuration record holds, from a file or a pipe.
+    let bytes = crate::store::input::read_input(&p, MAX_POLICY_LEN as u64, "a policy")?;
     let text = String::from_utf8(bytes)
         .map_err(|_| StoreError::Input(format!("{flag} {}: not UTF-8", p.display())))?;
     Policy::parse(&text).map_err(|e| StoreError::Input(format!("{flag} {}: {e}", p.display())))?;
@@ -301,7 +288,7 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
     }
     let admin = ctx.load_signer(&a.admin_key)?;
     let mut arch = ctx.open()?;
-    arch.check_before_write()?;
+    ctx.check_before_write(&mut arch)?;
     if let Some(at) = arch.configured_at()? {
         return Err(StoreError::Input(format!(
             "the archive is already configured (record {at}); nothing to upgrade"

@@ -97,6 +97,7 @@ pub fn explain(e: &StoreError) -> String {
             "remove the loop, or ingest without --follow-symlinks".into()
         }
         StoreError::Input(_) => "see `custody help` for usage".into(),
+        StoreError::InputFile { hint, .. } => hint.clone(),
         StoreError::ContentMismatch(_) => {
             "the archive may have been tampered with: run `custody verify --deep`".into()
         }

@@ -48,8 +48,8 @@ pub struct KeygenArgs {
     /// Protect the secret files with an age passphrase (asked twice, or --passphrase-file).
     #[arg(long)]
     passphrase: bool,
-    /// scrypt work factor (log2 N) for --passphrase; default: about one second.
-    #[arg(long, hide = true)]
+    /// scrypt work factor (log2 N) for --passphrase; default 18, as `age -p`; at most 20.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u8).range(1..=20))]
     scrypt_work_factor: Option<u8>,
 }
 
@@ -107,7 +107,6 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let dir = &a.output;
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let paths = [
         dir.join("signing.key"),
         dir.join("signing.vkey"),
@@ -131,6 +130,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     } else {
         None
     };
+    // Only now, with every input read: nothing is written when one fails.
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let protect = |secret: &[u8]| -> Result<Zeroizing<Vec<u8>>, StoreError> {
         match &pass {
             None => Ok(Zeroizing::new(secret.to_vec())),
@@ -203,8 +204,7 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
 
 fn read_new_passphrase(ctx: &Ctx) -> Result<SecretString, StoreError> {
     if let Some(f) = &ctx.passphrase_file {
-        let s = Zeroizing::new(std::fs::read_to_string(f).map_err(|e| io_err(f, e))?);
-        let p = s.lines().next().unwrap_or("").to_string();
+        let p = super::read_passphrase_file(f)?;
         if p.is_empty() {
             return Err(StoreError::Input(format!(
                 "{} holds an empty passphrase",

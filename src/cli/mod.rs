@@ -189,7 +189,26 @@ impl Ctx {
     }
 
     pub(crate) fn open(&self) -> Result<Archive, StoreError> {
-        Archive::open(&self.archive_dir()?)
+        let mut a = Archive::open(&self.archive_dir()?)?;
+        self.note_rebuilt(&mut a);
+        Ok(a)
+    }
+
+    /// Says, once, that the archive's index was rebuilt from the ledger
+    /// files by this command (FORMAT.md §7.2.5).
+    pub(crate) fn note_rebuilt(&self, a: &mut Archive) {
+        if let Some(why) = a.take_rebuilt() {
+            self.out.warn(&format!(
+                "the archive's index was rebuilt from the ledger files, as `custody reindex` does ({why}); the ledger files were not changed"
+            ));
+        }
+    }
+
+    /// [`Archive::check_before_write`], saying so if it rebuilt the index.
+    pub(crate) fn check_before_write(&self, a: &mut Archive) -> Result<(), StoreError> {
+        let r = a.check_before_write();
+        self.note_rebuilt(a);
+        r
     }
 
     /// Opens the archive for a command that appends records, signed by the
@@ -200,7 +219,7 @@ impl Ctx {
     pub(crate) fn open_as_actor(&self) -> Result<Archive, StoreError> {
         let mut a = self.open()?;
         // The ledger verifies before anything else is read from it (FORMAT.md §4.14).
-        a.check_before_write()?;
+        self.check_before_write(&mut a)?;
         let Some(since) = a.configured_at()? else {
             return Err(StoreError::Input(format!(
                 "{} was made before separation of duties (it has no configuration record; the log key signed its records): it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (README, \"Separation of duties\")",
@@ -269,9 +288,7 @@ impl Ctx {
 
     fn ask_passphrase(&self, path: &Path) -> Result<age::secrecy::SecretString, StoreError> {
         if let Some(f) = &self.passphrase_file {
-            let s = std::fs::read_to_string(f).map_err(|e| StoreError::Io(f.clone(), e))?;
-            let line = zeroize::Zeroizing::new(s);
-            let pass = line.lines().next().unwrap_or("").to_string();
+            let pass = read_passphrase_file(f)?;
             return Ok(age::secrecy::SecretString::from(pass));
         }
         output::prompt_passphrase(&format!("Passphrase for {}: ", path.display()))
@@ -346,7 +363,7 @@ impl Ctx {
         a.check_signer(&k)?;
         // Never sign what was not checked (FORMAT.md §4.14): the ledger must
         // verify, records an interrupted command left uncovered included.
-        a.check_before_write()?;
+        self.check_before_write(a)?;
         if let Some(cp) = a.cover_interrupted(&k)? {
             self.out.info(&format!(
                 "signed a checkpoint at size {} covering records an interrupted command left uncovered",
@@ -355,6 +372,23 @@ impl Ctx {
         }
         Ok(k)
     }
+}
+
+/// Largest `--passphrase-file` read (FORMAT.md §6: one line is used).
+const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+
+/// The first line of a `--passphrase-file` (a file or a pipe such as
+/// `<(pass show …)`), read with a cap into a buffer wiped on drop.
+pub(crate) fn read_passphrase_file(f: &Path) -> Result<String, StoreError> {
+    let bytes =
+        crate::store::input::read_secret_input(f, MAX_PASSPHRASE_FILE, "a passphrase file")?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        StoreError::Input(format!(
+            "{} is not UTF-8 text; give a file whose first line is the passphrase",
+            f.display()
+        ))
+    })?;
+    Ok(text.lines().next().unwrap_or("").to_string())
 }
 
 /// Runs the CLI and returns the process exit code.

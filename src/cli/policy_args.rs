@@ -9,8 +9,9 @@ use super::Ctx;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::redact;
+use crate::store::input::read_input;
 use crate::store::trust::{self, TrustStore};
-use crate::store::{io_err, StoreError};
+use crate::store::StoreError;
 
 /// Witness quorum options, flattened into verifying commands.
 ///
@@ -57,8 +58,9 @@ pub(crate) fn read_vkey(
         return Ok(k.vkey.clone());
     }
     let p = std::path::Path::new(s);
-    if p.is_file() {
-        let data = super::archive_cmds::read_small(p, MAX_VKEY_FILE)?;
+    // A file, or a pipe such as `<(…)` (read within a time limit).
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_dir()) {
+        let data = read_input(p, MAX_VKEY_FILE, "a verifier key file")?;
         if let Some(k) = redact::file_secret_kind(s, &data) {
             return Err(StoreError::Input(format!(
                 "{what}: {} holds a secret key ({k}), not a verifier key; {WANT}",
@@ -84,7 +86,7 @@ pub(crate) fn read_vkey(
     )))
 }
 
-/// Largest vkey file read (a vkey line is under 200 bytes).
+/// Largest vkey file read (a vkey line is under 200 bytes; FORMAT.md §3.4).
 const MAX_VKEY_FILE: u64 = 64 * 1024;
 
 impl Ctx {
@@ -129,12 +131,9 @@ impl Ctx {
     /// The policy the options ask for; `None` when no quorum is requested.
     pub(crate) fn policy(&self, args: &PolicyArgs) -> Result<Option<Policy>, StoreError> {
         if let Some(p) = &args.policy {
-            let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-            if meta.len() > crate::core::policy::MAX_POLICY_BYTES as u64 {
-                return Err(crate::core::policy::PolicyError::TooLarge.into());
-            }
-            let data =
-                super::archive_cmds::read_small(p, crate::core::policy::MAX_POLICY_BYTES as u64)?;
+            // FORMAT.md §11.6: at most 64 KiB, from a file or a pipe.
+            let max = crate::core::policy::MAX_POLICY_BYTES as u64;
+            let data = read_input(p, max, "a tlog-policy file")?;
             if let Some(k) = redact::file_secret_kind(&p.to_string_lossy(), &data) {
                 return Err(StoreError::Input(format!(
                     "--policy: {} holds a secret key ({k}), not a policy; give a C2SP tlog-policy file (log, witness, group and quorum lines)",

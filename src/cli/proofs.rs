@@ -18,8 +18,9 @@ use crate::core::record::actor_key_id;
 use crate::core::record::Record;
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::{ConsistencyProof, InclusionProof};
+use crate::store::input::read_input;
 use crate::store::view::LogView;
-use crate::store::{io_err, StoreError};
+use crate::store::StoreError;
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -92,17 +93,20 @@ fn cp_out(size: u64, note: &[u8]) -> CheckpointOut {
     }
 }
 
-/// Reads the signature lines of a cosignature file (bounded; blank lines
-/// ignored; anything else is an error).
+/// Largest cosignature file read by `checkpoint add-cosignature`
+/// (FORMAT.md §3.8; a cosignature line is about 130 bytes).
+const MAX_COSIGNATURE_FILE: u64 = 64 * 1024;
+
+/// Reads the signature lines of a cosignature file (bounded, a pipe too;
+/// blank lines ignored; anything else is an error).
 fn read_cosignature_lines(p: &std::path::Path) -> Result<Vec<NoteSignature>, StoreError> {
-    let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-    if meta.len() > 64 * 1024 {
-        return Err(StoreError::Input(format!(
-            "{} is too large for cosignature lines",
+    let bytes = read_input(p, MAX_COSIGNATURE_FILE, "a cosignature file")?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        StoreError::Input(format!(
+            "{} is not text; give the cosignature lines `custody witness cosign` printed",
             p.display()
-        )));
-    }
-    let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+        ))
+    })?;
     let mut out = Vec::new();
     for (i, l) in text.lines().enumerate() {
         if l.trim().is_empty() {
@@ -268,16 +272,28 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
             }
         }
     }
-    let arch = ctx.open()?;
-    if let Some(c) = a.consistency {
-        let p = arch.consistency_proof(c[0], c.get(1).copied())?;
-        print_consistency(ctx, &p);
-        return Ok(EXIT_OK);
+    let mut arch = ctx.open()?;
+    // A proof the stored nodes get wrong is never printed: the index is
+    // rebuilt from the ledger files and the proof made again (§7.2.5).
+    let make = |arch: &crate::store::Archive| {
+        if let Some(c) = &a.consistency {
+            arch.consistency_proof(c[0], c.get(1).copied())
+                .map(|p| print_consistency(ctx, &p))
+        } else {
+            let r = a.reference.as_deref().unwrap_or_default();
+            arch.resolve(r)
+                .and_then(|i| arch.inclusion_proof(i, a.size))
+                .and_then(|p| print_inclusion(ctx, p))
+        }
+    };
+    match make(&arch) {
+        Err(e) if e.is_index_damage() => {
+            arch.rebuild_index(e.to_string())?;
+            ctx.note_rebuilt(&mut arch);
+            make(&arch)?;
+        }
+        r => r?,
     }
-    let r = a.reference.as_deref().unwrap_or_default();
-    let index = arch.resolve(r)?;
-    let p = arch.inclusion_proof(index, a.size)?;
-    print_inclusion(ctx, p)?;
     Ok(EXIT_OK)
 }
 
@@ -357,16 +373,10 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
         signers.push(read_vkey("--signer", sgn, None)?);
     }
     // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
-    // most 63 hashes and a checkpoint: the bundle entry limit is ample.
-    let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;
-    if meta.len() > crate::core::bundle::MAX_ENTRY_LEN as u64 {
-        return Err(StoreError::Input(format!(
-            "{} is too large to be a tlog-proof ({} bytes)",
-            a.file.display(),
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
+    // most 63 hashes and a checkpoint: the bundle entry limit is ample
+    // (FORMAT.md §8.1), for a pipe too.
+    let max = crate::core::bundle::MAX_ENTRY_LEN as u64;
+    let bytes = read_input(&a.file, max, "a tlog-proof")?;
     let mut failures: Vec<String> = Vec::new();
     let mut signer_id = None;
     let mut checked = false;

@@ -271,9 +271,11 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
 #[command(after_help = "\
 Decrypting is a custody event: before the document is decrypted, a signed
 `access` record (who: the log key, or your --key as an actor; which document;
-why: --reason) is appended to the ledger. The document is then decrypted to a
-temporary file beside OUT and renamed into place only after its ciphertext
-matched the blob address and its plaintext matched the record's commitment.
+why: --reason) is appended to the ledger. The document is then decrypted to an
+unnamed file in OUT's directory, named OUT only after its ciphertext matched
+the blob address and its plaintext matched the record's commitment (where the
+file system cannot make unnamed files, and to replace OUT with --force, a
+temporary name is used, which the next command removes if this one did not).
 OUT may not be inside the archive.
 
 Example:

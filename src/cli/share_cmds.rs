@@ -124,6 +124,11 @@ The checkpoint in a new bundle has no witness cosignatures yet. If the partner
 requires a quorum: have witnesses cosign (`custody checkpoint` to them, then
 `custody checkpoint add-cosignature`), then `custody refresh-bundle FILE`.
 
+Interrupted (killed, a disk error), a share is undone by the next command if
+its record was not appended, and completed by running it again (the same
+document, the same recipients) if it was: the bundle is written from what was
+kept in the archive, and no second record is appended (FORMAT.md §7.8).
+
 Examples:
   custody share 3 --to age1… -i keys-example/dropsite/identity.age -o memo.bundle
   custody share 3 --to localcall/id_ed25519.pub -i ID        (writes share-3-20261128T145200.bundle)
@@ -180,6 +185,12 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     if ctx.out.json {
         ctx.out.json(&s);
         return Ok(EXIT_OK);
+    }
+    if s.completed {
+        ctx.out.info(&format!(
+            "an earlier share of this document to these recipients was interrupted after appending record {}; completed it (no new record)",
+            s.index
+        ));
     }
     ctx.out.line(&format!(
         "shared document {} as record {} to {} recipient(s): {} ({} bundle for a {} document)",

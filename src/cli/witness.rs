@@ -18,8 +18,9 @@ use crate::core::keys::SignerKey;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::witness::{self, Accept, OfferedProof};
 use crate::store::archive::Archive;
+use crate::store::input::read_input;
 use crate::store::remote::{Location, Remote};
-use crate::store::witness::{write_atomic, CosignedEntry, WitnessConfig, WitnessedLog};
+use crate::store::witness::{write_output, CosignedEntry, WitnessConfig, WitnessedLog};
 use crate::store::{io_err, StoreError};
 
 #[derive(Debug, Args)]
@@ -230,14 +231,7 @@ fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
     }
     let mut evidence = Vec::new();
     for p in &a.evidence {
-        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-        if meta.len() > crate::core::evidence::MAX_EVIDENCE as u64 {
-            return Err(StoreError::Input(format!(
-                "{} is too large to be evidence",
-                p.display()
-            )));
-        }
-        let bytes = std::fs::read(p).map_err(|e| io_err(p, e))?;
+        let bytes = read_evidence(p)?;
         let ev = SplitViewEvidence::parse(&bytes)
             .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?;
         let v = ev.assess(&log.vkey, None);
@@ -314,15 +308,16 @@ fn check_distinct(
     Ok(())
 }
 
+/// A checkpoint, an add-checkpoint body or a consistency proof given as a
+/// file or a pipe: at most the 64 KiB of a witness request body (FORMAT.md §11.2).
 fn read_bounded(p: &Path) -> Result<Vec<u8>, StoreError> {
-    let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-    if meta.len() > witness::MAX_BODY as u64 {
-        return Err(StoreError::Input(format!(
-            "{} is too large for a checkpoint or proof",
-            p.display()
-        )));
-    }
-    std::fs::read(p).map_err(|e| io_err(p, e))
+    read_input(p, witness::MAX_BODY as u64, "a checkpoint or proof")
+}
+
+/// A split-view evidence file, or a pipe: at most 64 KiB (FORMAT.md §11.4).
+fn read_evidence(p: &Path) -> Result<Vec<u8>, StoreError> {
+    let max = crate::core::evidence::MAX_EVIDENCE as u64;
+    read_input(p, max, "split-view evidence")
 }
 
 /// The origin as one safe file-name component (FORMAT.md §11.4: the mirror rule).
@@ -461,7 +456,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         }
     };
     if let Some(o) = &a.output {
-        write_atomic(o, line.as_bytes())?;
+        write_output(o, line.as_bytes(), arch.root())?;
     }
     let how = match accepted {
         Accept::FirstUse => "first_use",
@@ -602,7 +597,7 @@ pub(crate) fn conclude(
                 proof: proof.filter(|_| shown_by_proof).cloned(),
             };
             let path = evidence_out(&origin, size);
-            write_atomic(&path, &ev.encode())?;
+            write_output(&path, &ev.encode(), arch.root())?;
             Some(path)
         }
     };
@@ -744,14 +739,7 @@ pub struct VerifyEvidenceArgs {
 }
 
 pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreError> {
-    let meta = std::fs::metadata(&a.file).map_err(|e| io_err(&a.file, e))?;
-    if meta.len() > crate::core::evidence::MAX_EVIDENCE as u64 {
-        return Err(StoreError::Input(format!(
-            "{} is too large to be evidence",
-            a.file.display()
-        )));
-    }
-    let bytes = std::fs::read(&a.file).map_err(|e| io_err(&a.file, e))?;
+    let bytes = read_evidence(&a.file)?;
     let ev = SplitViewEvidence::parse(&bytes)
         .map_err(|e| StoreError::Input(format!("{}: {e}", a.file.display())))?;
     let trusted = match &a.trust {

@@ -243,23 +243,56 @@ pub fn looks_like_age(data: &[u8]) -> bool {
         || data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
 }
 
+/// The scrypt work factor custody protects key files with: what `age -p` writes.
+pub const SCRYPT_WORK_FACTOR: u8 = 18;
+
 /// Protects a secret (a key file) with an age scrypt passphrase, ASCII-armored.
-/// `work_factor` overrides scrypt's calibrated log2(N) (tests use a small one).
+/// `work_factor` overrides [`SCRYPT_WORK_FACTOR`] (tests use a small one); it
+/// may not exceed [`MAX_SCRYPT_WORK_FACTOR`], which custody would refuse to open.
 pub fn passphrase_encrypt(
     secret: &[u8],
     passphrase: SecretString,
     work_factor: Option<u8>,
 ) -> Result<Vec<u8>, CryptoError> {
-    let mut r = age::scrypt::Recipient::new(passphrase);
-    if let Some(wf) = work_factor {
-        r.set_work_factor(wf);
+    let wf = work_factor.unwrap_or(SCRYPT_WORK_FACTOR);
+    if wf > MAX_SCRYPT_WORK_FACTOR {
+        return Err(CryptoError::Corrupt(format!(
+            "scrypt work factor {wf} is above {MAX_SCRYPT_WORK_FACTOR}, which custody would refuse to open"
+        )));
     }
+    let mut r = age::scrypt::Recipient::new(passphrase);
+    r.set_work_factor(wf);
     let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
         .map_err(|e| CryptoError::Corrupt(e.to_string()))?;
     let armor = age::armor::ArmoredWriter::wrap_output(Vec::new(), age::armor::Format::AsciiArmor)?;
     let mut w = enc.wrap_output(armor)?;
     w.write_all(secret)?;
     Ok(w.finish()?.finish()?)
+}
+
+/// The largest scrypt work factor (log2 N) of a passphrase-protected key
+/// file custody opens: 2^20 takes 1 GiB of memory and a few seconds. `age -p`
+/// writes 18; a file asking for more is refused before any work (FORMAT.md §3.5).
+pub const MAX_SCRYPT_WORK_FACTOR: u8 = 20;
+
+/// The scrypt work factor a passphrase-protected age file asks for (its
+/// `-> scrypt SALT LOG2N` stanza), read from the header alone; `None` if the
+/// file has no such stanza.
+pub fn scrypt_work_factor(data: &[u8]) -> Option<u8> {
+    let mut head = Vec::new();
+    age::armor::ArmoredReader::new(data)
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    let line = text.lines().find(|l| l.starts_with("-> scrypt "))?;
+    let field = line.split(' ').nth(3)?;
+    // Canonical decimal, as the age format requires; anything else is
+    // refused as if it asked for too much.
+    match field.parse::<u8>() {
+        Ok(n) if n.to_string() == field => Some(n),
+        _ => Some(u8::MAX),
+    }
 }
 
 /// Opens a passphrase-protected key file written by [`passphrase_encrypt`] (or `age -p -a`).
@@ -274,7 +307,8 @@ pub fn passphrase_decrypt(
             "key file is age-encrypted to a recipient, not to a passphrase".into(),
         ));
     }
-    let id = age::scrypt::Identity::new(passphrase);
+    let mut id = age::scrypt::Identity::new(passphrase);
+    id.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
     let mut r = dec
         .decrypt(std::iter::once(&id as &dyn age::Identity))
         .map_err(|e| match e {

@@ -36,6 +36,10 @@ pub(crate) const CHECKPOINTS_FILE: &str = "checkpoints";
 /// Where `reindex` builds the flat files before renaming them into place.
 const REINDEX_INDEX: &str = ".index.reindex";
 const REINDEX_TREE: &str = ".tree.reindex";
+/// Present while the index is being rebuilt (`reindex`, or a rebuild custody
+/// starts by itself); an open that finds it rebuilds the index again
+/// (FORMAT.md §7.2.5).
+const REBUILD_MARKER: &str = "reindex.pending";
 /// Records indexed per batch when catching up with the record file (on open
 /// and by `reindex`): bounds the memory of indexing a long log.
 const CATCH_UP_BATCH: usize = 65_536;
@@ -223,6 +227,12 @@ pub struct Archive {
     /// Where document blobs are kept: `blobs` itself, or an object store (FORMAT.md §7.7).
     pub(crate) docs: Blobs,
     pub(crate) damaged: Option<String>,
+    /// `damaged` is about the index alone (the flat files or the database
+    /// disagree with each other), which a rebuild from the ledger files repairs.
+    pub(crate) index_damaged: bool,
+    /// Why this process rebuilt the index from the ledger files, if it did
+    /// (FORMAT.md §7.2.5): the CLI says so in a note.
+    pub(crate) rebuilt: Option<String>,
     /// Set once [`Archive::check_before_write`] passed in this process.
     pub(crate) write_checked: bool,
     /// The actor whose key signs new records (FORMAT.md §4.14); `None`: the log key.
@@ -500,6 +510,19 @@ pub(crate) fn parse_config_keys(
     Ok((log_key, recipients))
 }
 
+/// Creates `reindex.pending` durably (FORMAT.md §7.2.5).
+fn write_marker(p: &Path) -> Result<(), StoreError> {
+    let f = File::create(p).map_err(|e| io_err(p, e))?;
+    fault::sync_all(&f, p).map_err(|e| io_err(p, e))?;
+    crate::store::blobs::sync_dir(p.parent().unwrap_or(Path::new(".")))
+}
+
+/// Removes `reindex.pending` durably, once the rebuilt index is.
+fn remove_marker(p: &Path) -> Result<(), StoreError> {
+    fs::remove_file(p).map_err(|e| io_err(p, e))?;
+    crate::store::blobs::sync_dir(p.parent().unwrap_or(Path::new(".")))
+}
+
 /// Takes the archive's exclusive lock, recording our PID in the lock file.
 fn lock(root: &Path) -> Result<File, StoreError> {
     let path = root.join(LOCK_FILE);
@@ -629,21 +652,66 @@ impl Archive {
 
     /// Opens an archive: checks the format, takes the lock, opens the database,
     /// cuts a torn tail off the ledger files, catches the index up with them and
-    /// removes leftover temporary blobs.
+    /// removes leftover temporary blobs. An index that cannot be opened or
+    /// does not agree with itself is rebuilt from the ledger files first, as
+    /// `reindex` does ([`Archive::take_rebuilt`] says why; FORMAT.md §7.2.5).
     pub fn open(root: &Path) -> Result<Archive, StoreError> {
-        let config = read_config(root)?;
-        let (log_key, recipients) = parse_config_keys(root, &config)?;
-        let lock = lock(root)?;
-        Self::open_locked(root, config, log_key, recipients, lock, Mode::Normal)
+        Self::open_mode(root, Mode::Normal)
     }
 
     /// [`Archive::open`] for a pass that reads the whole log once
     /// ([`Archive::verify`]): a small database cache keeps memory flat.
     pub fn open_for_scan(root: &Path) -> Result<Archive, StoreError> {
+        Self::open_mode(root, Mode::Scan)
+    }
+
+    fn open_mode(root: &Path, mode: Mode) -> Result<Archive, StoreError> {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
         let lock = lock(root)?;
-        Self::open_locked(root, config, log_key, recipients, lock, Mode::Scan)
+        let why = if root.join(REBUILD_MARKER).exists() {
+            "a rebuild of the index was interrupted".to_string()
+        } else {
+            let first = lock
+                .try_clone()
+                .map_err(|e| io_err(&root.join(LOCK_FILE), e))?;
+            let opened = Self::open_locked(
+                root,
+                config.clone(),
+                log_key.clone(),
+                recipients.clone(),
+                first,
+                mode,
+            );
+            match opened {
+                Ok(a) if !a.index_damaged => return Ok(a),
+                Ok(a) => a
+                    .damaged
+                    .clone()
+                    .unwrap_or_default()
+                    .replace("; run `custody reindex`", ""),
+                Err(e) if e.is_index_damage() => e.to_string(),
+                Err(e) => return Err(e),
+            }
+        };
+        Self::reindex_locked(
+            root,
+            config.clone(),
+            log_key.clone(),
+            recipients.clone(),
+            &lock,
+        )?;
+        let mut a = Self::open_locked(root, config, log_key, recipients, lock, mode)?;
+        a.rebuilt = Some(why);
+        Ok(a)
+    }
+
+    /// Why this process rebuilt the index from the ledger files (an index that
+    /// could not be opened, disagreed with itself or with the ledger, or an
+    /// interrupted rebuild), if it did.
+    /// (Taken once: the CLI says it in one note.)
+    pub fn take_rebuilt(&mut self) -> Option<String> {
+        self.rebuilt.take()
     }
 
     fn open_locked(
@@ -699,6 +767,8 @@ impl Archive {
             blobs,
             docs,
             damaged: None,
+            index_damaged: false,
+            rebuilt: None,
             write_checked: false,
             dedup_ids: None,
             receive_policy: None,
@@ -718,6 +788,8 @@ impl Archive {
         }
         clean_ledger_tmp(&ledger)?;
         a.blobs.clean_tmp()?;
+        // Temporary names and interrupted shares (FORMAT.md §7.8).
+        a.settle_pending()?;
         Ok(a)
     }
 
@@ -781,9 +853,10 @@ impl Archive {
     /// is not a torn tail (a file shorter than the index, a frame that does
     /// not decode) is not repaired: the archive is marked damaged, stays
     /// readable for `verify`, and refuses writes.
-    fn catch_up(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn catch_up(&mut self) -> Result<(), StoreError> {
         if let Err(reason) = self.flat.reconcile(self.db.size()?)? {
             self.damaged = Some(reason);
+            self.index_damaged = true;
             return Ok(());
         }
         if let Err(reason) = self.catch_up_records()? {
@@ -1200,6 +1273,53 @@ impl Archive {
         let config = read_config(root)?;
         let (log_key, recipients) = parse_config_keys(root, &config)?;
         let lock = lock(root)?;
+        Self::reindex_locked(root, config, log_key, recipients, &lock)
+    }
+
+    /// Rebuilds the index from the ledger files in this open archive, as
+    /// `reindex` does, when a writer's check found it disagreeing with them
+    /// (`why`, said in a note): the database is emptied, the flat files are
+    /// built aside and renamed into place, `reindex.pending` covers a kill
+    /// meanwhile (FORMAT.md §7.2.5). Damage to the ledger files themselves
+    /// is not repaired: the archive stays read-only.
+    pub(crate) fn rebuild_index(&mut self, why: String) -> Result<(), StoreError> {
+        let marker = self.root.join(REBUILD_MARKER);
+        write_marker(&marker)?;
+        let ledger = self.root.join(LEDGER_DIR);
+        self.db.clear_index(self.dedup_log.is_empty()?)?;
+        self.flat = FlatIndex::create(ledger.join(REINDEX_INDEX), ledger.join(REINDEX_TREE))?;
+        self.damaged = None;
+        self.index_damaged = false;
+        self.write_checked = false;
+        self.catch_up()?;
+        if let Some(reason) = &self.damaged {
+            return Err(StoreError::Corrupt(format!(
+                "{reason}; writing is refused so that no evidence is overwritten"
+            )));
+        }
+        self.flat.persist_in(&ledger)?;
+        self.write_checkpoint_file()?;
+        self.db.flush()?;
+        remove_marker(&marker)?;
+        self.rebuilt = Some(why);
+        Ok(())
+    }
+
+    /// [`Archive::reindex`] under the lock the caller holds. While it runs,
+    /// `reindex.pending` says the index is incomplete: a kill leaves it, and
+    /// the next open rebuilds again (FORMAT.md §7.2.5).
+    fn reindex_locked(
+        root: &Path,
+        config: Config,
+        log_key: VerifierKey,
+        recipients: Vec<RecipientKey>,
+        lock: &File,
+    ) -> Result<Reindexed, StoreError> {
+        let marker = root.join(REBUILD_MARKER);
+        write_marker(&marker)?;
+        let lock = lock
+            .try_clone()
+            .map_err(|e| io_err(&root.join(LOCK_FILE), e))?;
         let db_path = root.join(DB_DIR);
         let aside = root.join("db.reindex-old");
         if aside.exists() {
@@ -1243,6 +1363,8 @@ impl Archive {
             }
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
         }
+        a.db.flush()?;
+        remove_marker(&marker)?;
         Ok(Reindexed {
             records: size,
             checkpoints: a.checkpoints()?.len() as u64,

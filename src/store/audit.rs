@@ -28,7 +28,7 @@ use crate::core::record::{AuditDone, DocRef, Payload, Purpose, Record, Role};
 use crate::core::report::{Check, Finding, Subject};
 use crate::core::time;
 use crate::store::archive::Archive;
-use crate::store::blobs::hash_file;
+use crate::store::blobs::hash_read;
 use crate::store::db::DigestKind;
 use crate::store::tree::tree_err;
 use crate::store::{io_err, StoreError};
@@ -63,7 +63,11 @@ impl Archive {
         log: Option<&SignerKey>,
         ids: Option<&Identities>,
     ) -> Result<u64, StoreError> {
-        let (sha, _) = hash_file(path).map_err(|e| io_err(path, e))?;
+        // A published document may be large: hashed as it streams, from a
+        // regular file only (a pipe or device would never end or could wait
+        // forever; FORMAT.md §12).
+        let (file, _) = crate::store::input::open_regular(path, "the published document")?;
+        let (sha, _) = hash_read(file).map_err(|e| io_err(path, e))?;
         let mut hits: BTreeSet<u64> = BTreeSet::new();
         if let Some(key) = self.kept_dedup_key(log, ids)? {
             let tag = crate::store::ingest::dedup_tag(&key, &sha);

@@ -3,7 +3,7 @@
 //! Plaintext is only ever streamed from one age file into another (or
 //! hashed and dropped), never written to a disk.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,11 +16,10 @@ use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::record::Share;
 use crate::core::report::{Check, Finding, Subject};
-use crate::store::blobs;
 use crate::store::extract::HashingReader;
 use crate::store::held::{self, ReceivedAs};
 use crate::store::mirror::MirroredHop;
-use crate::store::{fault, io_err, StoreError};
+use crate::store::{fault, io_err, outfile, StoreError};
 
 /// A writer that hashes everything written through it.
 pub struct HashingWriter<W> {
@@ -103,9 +102,12 @@ pub(crate) struct OpenBundle {
     len: u64,
 }
 
+/// Opens a bundle (FORMAT.md §10.1): a regular file only, since its payload
+/// is read twice and may be large; a pipe, FIFO or device is refused at once
+/// (never waited on), and the head's lengths are bounded by [`bundle::read_head`].
 pub(crate) fn open_bundle(path: &Path) -> Result<OpenBundle, StoreError> {
-    let file = File::open(path).map_err(|e| io_err(path, e))?;
-    let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+    let (file, meta) = crate::store::input::open_regular(path, "a bundle")?;
+    let len = meta.len();
     let head = bundle::read_head(&mut BufReader::new(&file))?;
     let offset = head.encoded_len();
     match (offset.checked_add(head.payload_len)).map(|end| end.cmp(&len)) {
@@ -433,78 +435,44 @@ pub fn verify_bundle(
     Ok(rep)
 }
 
-/// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename,
-/// directory fsync).
+/// Writes `bytes` to `path` atomically and durably (an unnamed file, fsync,
+/// link or rename, directory fsync: src/store/outfile.rs), for a file inside
+/// the archive or with no archive open.
 pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = parent_dir(path);
-    let tmp = temp_beside(path)?;
-    let r = (|| {
-        let mut f = create_private(&tmp)?;
-        fault::write_all(&mut f, bytes, &tmp).map_err(|e| io_err(&tmp, e))?;
-        fault::sync_all(&f, &tmp).map_err(|e| io_err(&tmp, e))?;
-        fault::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-        blobs::sync_dir(&dir)
-    })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    r
+    outfile::write_durable(path, bytes, None)
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-pub(crate) fn temp_beside(path: &Path) -> Result<PathBuf, StoreError> {
-    let mut rnd = [0u8; 8];
-    getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
-    Ok(parent_dir(path).join(format!(".custody-{}.tmp", hex::encode(rnd))))
-}
-
-pub(crate) fn create_private(p: &Path) -> Result<File, StoreError> {
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(p).map_err(|e| io_err(p, e))
-}
-
-/// Writes a bundle: head, then the payload copied from `payload`, durably.
+/// Writes a bundle to `out`: head, then the payload copied from `payload`,
+/// durably, never under its name before it is complete (FORMAT.md §7.8).
+/// With `expect`, the payload's SHA-256 must be that, or nothing is written.
+/// A file at `out` is replaced only with `replace`. `archive` records a
+/// temporary name outside it (see [`outfile::OutFile::create`]).
 pub(crate) fn write_bundle(
     out: &Path,
     head: &BundleHead,
     payload: &mut dyn Read,
+    expect: Option<Digest>,
+    replace: bool,
+    archive: Option<&Path>,
 ) -> Result<u64, StoreError> {
-    let tmp = temp_beside(out)?;
-    let r = (|| {
-        let f = create_private(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, fault::Writer::new(f, &tmp));
-        bundle::write_head(&mut w, head)?;
-        let n = io::copy(payload, &mut w).map_err(|e| io_err(&tmp, e))?;
-        if n != head.payload_len {
-            return Err(StoreError::Internal(format!(
-                "payload is {n} bytes, expected {}",
-                head.payload_len
-            )));
-        }
-        let f = w
-            .into_inner()
-            .map_err(|e| io_err(&tmp, e.into_error()))?
-            .into_inner();
-        fault::sync_all(&f, &tmp).map_err(|e| io_err(&tmp, e))?;
-        let len = f.metadata().map_err(|e| io_err(&tmp, e))?.len();
-        fault::rename(&tmp, out).map_err(|e| io_err(out, e))?;
-        blobs::sync_dir(&parent_dir(out))?;
-        Ok(len)
-    })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let mut f = outfile::OutFile::create(out, ".custody-", archive)?;
+    let label = f.label().to_path_buf();
+    let mut w = BufWriter::with_capacity(1 << 20, fault::Writer::new(f.file_mut(), &label));
+    bundle::write_head(&mut w, head)?;
+    let mut hashing = HashingReader::new(payload);
+    let n = io::copy(&mut hashing, &mut w).map_err(|e| io_err(&label, e))?;
+    if n != head.payload_len {
+        return Err(StoreError::Internal(format!(
+            "payload is {n} bytes, expected {}",
+            head.payload_len
+        )));
     }
-    r
+    if expect.is_some_and(|d| d != hashing.digest()) {
+        return Err(StoreError::Corrupt(format!(
+            "the payload kept for {} does not match the share record; nothing was written",
+            out.display()
+        )));
+    }
+    w.into_inner().map_err(|e| io_err(&label, e.into_error()))?;
+    f.commit(replace)
 }

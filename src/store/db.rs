@@ -328,6 +328,29 @@ impl Db {
         self.flush()
     }
 
+    /// Empties the index for a rebuild in place (FORMAT.md §7.2.5): every
+    /// tree but the layout, and the deduplication entries unless `keep_dedup`
+    /// (an archive whose `ledger/dedup` is empty cannot rebuild them); flushes.
+    pub fn clear_index(&self, keep_dedup: bool) -> Result<(), StoreError> {
+        for t in [&self.digests, &self.cps, &self.cosigs] {
+            t.clear().map_err(db_err)?;
+        }
+        if !keep_dedup {
+            self.dedup.clear().map_err(db_err)?;
+        }
+        for k in [
+            K_SIZE,
+            K_RECORDS_LEN,
+            K_CHECKPOINTS_LEN,
+            K_COSIGNATURES_LEN,
+            K_DEDUP_LEN,
+            K_SIGNATURES_CHECKED,
+        ] {
+            self.meta.remove(k).map_err(db_err)?;
+        }
+        self.flush()
+    }
+
     /// fsyncs everything sled has buffered.
     pub fn flush(&self) -> Result<(), StoreError> {
         flush_sled(&self.db, &self.path)

@@ -1,7 +1,7 @@
 //! Reading documents back: decrypt a record's metadata envelope (checking the
 //! commitment it opens) and extract a document atomically (FORMAT.md §5, §6).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::Record;
 use crate::store::archive::Archive;
 use crate::store::blobs;
+use crate::store::outfile::OutFile;
 use crate::store::remote::RemoteError;
 use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
@@ -83,6 +84,9 @@ impl Archive {
     /// dangling; a directory; a target whose directory is inside the archive,
     /// also through symbolic links. With `force` a link at `out` is replaced,
     /// never followed (the plaintext is renamed onto the name).
+    ///
+    /// Without `force`, a file that appears at `out` meanwhile is not
+    /// replaced either: the plaintext is linked to the name, which fails if taken.
     pub fn check_extract_target(&self, out: &Path, force: bool) -> Result<PathBuf, StoreError> {
         if out.as_os_str().is_empty() {
             return Err(StoreError::Input("the output path is empty".into()));
@@ -118,9 +122,10 @@ impl Archive {
         Ok(parent)
     }
 
-    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to a
-    /// temporary file beside `out` and is renamed into place only after the
-    /// ciphertext matched its address and the plaintext matched the commitment.
+    /// Decrypts record `index`'s document to `out`, atomically: plaintext goes to an
+    /// unnamed file in `out`'s directory, named `out` only after the
+    /// ciphertext matched its address and the plaintext matched the commitment
+    /// (FORMAT.md §7.8; [`OutFile`]).
     pub fn extract(
         &self,
         index: u64,
@@ -129,7 +134,7 @@ impl Archive {
         force: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Extracted, StoreError> {
-        let parent = self.check_extract_target(out, force)?;
+        self.check_extract_target(out, force)?;
         let rec = self.record(index)?;
         let m = self.metadata(&rec, ids)?;
         let ing = rec
@@ -138,65 +143,51 @@ impl Archive {
         // Streamed from where the blob is kept: `blobs/` or the object store (FORMAT.md §7.7).
         let blob_path = PathBuf::from(self.docs.label()).join(blobs::object_name(&ing.blob));
         let blob = self.docs.open(&ing.blob)?;
-        let mut rnd = [0u8; 8];
-        getrandom::fill(&mut rnd).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let tmp = parent.join(format!(".custody-extract-{}.tmp", hex::encode(rnd)));
-        let mut o = OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let tmpf = o.open(&tmp).map_err(|e| io_err(&tmp, e))?;
-        let cleanup = |e: StoreError| {
-            let _ = fs::remove_file(&tmp);
-            e
-        };
+        // Unnamed until complete and checked (FORMAT.md §7.8): a run killed
+        // before the link leaves no file; a temporary name (replacing a file,
+        // or no O_TMPFILE) is recorded in the archive and removed by the next
+        // command if not by this one.
+        let mut tmp = OutFile::create(out, ".custody-extract-", Some(&self.root))?;
+        let label = tmp.label().to_path_buf();
         let mut hashing = HashingReader::new(blob);
         let (w, sha, len) = crypto::decrypt_all(
             ids,
             BufReader::with_capacity(1 << 20, &mut hashing),
-            BufWriter::with_capacity(1 << 20, OutputSide(fault::Writer::new(tmpf, &tmp))),
+            BufWriter::with_capacity(
+                1 << 20,
+                OutputSide(fault::Writer::new(tmp.file_mut(), &label)),
+            ),
             progress,
         )
-        .map_err(|e| {
-            cleanup(match e {
-                // Writing the output failed: that disk, not the archive.
-                crypto::CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
-                // Reading from the object store failed: the store, not the document.
-                e => match &e {
-                    crypto::CryptoError::Io(io) => RemoteError::from_io(io).map(StoreError::Remote),
-                    _ => None,
-                }
-                .unwrap_or_else(|| StoreError::Decrypt {
-                    what: format!("the document of record {index}"),
-                    source: e,
-                }),
-            })
+        .map_err(|e| match e {
+            // Writing the output failed: that disk, not the archive.
+            crypto::CryptoError::Io(io) if is_output_error(&io) => io_err(&label, unmarked(io)),
+            // Reading from the object store failed: the store, not the document.
+            e => match &e {
+                crypto::CryptoError::Io(io) => RemoteError::from_io(io).map(StoreError::Remote),
+                _ => None,
+            }
+            .unwrap_or_else(|| StoreError::Decrypt {
+                what: format!("the document of record {index}"),
+                source: e,
+            }),
         })?;
+        w.into_inner()
+            .map_err(|e| io_err(&label, unmarked(e.into_error())))?;
         // Drain anything after the final chunk so the ciphertext hash covers the file.
-        io::copy(&mut hashing, &mut io::sink()).map_err(|e| cleanup(io_err(&blob_path, e)))?;
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| io_err(&blob_path, e))?;
         if hashing.digest() != ing.blob {
-            return Err(cleanup(StoreError::ContentMismatch(format!(
+            return Err(StoreError::ContentMismatch(format!(
                 "blob {} of record {index} does not hash to its address",
                 ing.blob
-            ))));
+            )));
         }
         if sha != m.sha256 || len != m.size || meta::commitment(&m.salt, &sha) != ing.commitment {
-            return Err(cleanup(StoreError::ContentMismatch(format!(
+            return Err(StoreError::ContentMismatch(format!(
                 "the decrypted document of record {index} does not match its commitment"
-            ))));
+            )));
         }
-        let f = w
-            .into_inner()
-            .map_err(|e| cleanup(io_err(&tmp, unmarked(e.into_error()))))?
-            .0
-            .into_inner();
-        fault::sync_all(&f, &tmp).map_err(|e| cleanup(io_err(&tmp, e)))?;
-        drop(f);
-        fault::rename(&tmp, out).map_err(|e| cleanup(io_err(out, e)))?;
-        blobs::sync_dir(&parent)?;
+        tmp.commit(force)?;
         Ok(Extracted {
             index,
             path: out.to_path_buf(),

@@ -11,12 +11,19 @@
 //! * `fsync:N`, `rename:N`, `write:N`: the N-th (1-based, counted from the
 //!   start of the process) durable operation of that kind fails with `EIO`;
 //! * `torn:N`: the N-th write writes the first half of its bytes, then fails;
+//! * `kill-write:N`, `kill-fsync:N`, `kill-rename:N`: just before the N-th
+//!   operation of that kind the process kills itself with SIGKILL (a crash
+//!   at that exact point: no destructor runs, nothing is cleaned up);
 //! * `count`: nothing fails (with `CUSTODY_FAULT_TRACE`, the operations are listed).
+//!
+//! A `rename` is any operation that gives a file its name: `rename(2)`, and
+//! `linkat(2)` of an unnamed temporary file (src/store/outfile.rs).
 //!
 //! Any other value makes every durable operation fail: a mistyped plan must
 //! not pass silently for a run without faults. `CUSTODY_FAULT_TRACE=FILE`
 //! appends one line per operation: `KIND N PATH` (the path relative to the
-//! archive, when it is inside it), with ` FAIL` or ` TORN` when it was the one.
+//! archive, when it is inside it), with ` FAIL`, ` TORN` or ` KILL` when it
+//! was the one.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -65,6 +72,8 @@ mod inject {
         Count,
         Fail(Kind, u64),
         Torn(u64),
+        /// The process kills itself before that operation.
+        Kill(Kind, u64),
         /// Unparseable: every durable operation fails.
         Invalid,
     }
@@ -87,6 +96,9 @@ mod inject {
             "fsync" => Plan::Fail(Kind::Fsync, n),
             "rename" => Plan::Fail(Kind::Rename, n),
             "torn" => Plan::Torn(n),
+            "kill-write" => Plan::Kill(Kind::Write, n),
+            "kill-fsync" => Plan::Kill(Kind::Fsync, n),
+            "kill-rename" => Plan::Kill(Kind::Rename, n),
             _ => Plan::Invalid,
         }
     }
@@ -132,6 +144,7 @@ mod inject {
             return Ok(WriteFate::Whole);
         }
         let n = s.counts[kind as usize].fetch_add(1, Ordering::SeqCst) + 1;
+        let kill = matches!(s.plan, Plan::Kill(k, at) if k == kind && at == n);
         let fate = match s.plan {
             Plan::Invalid => Err(()),
             Plan::Fail(k, at) if k == kind && at == n => Err(()),
@@ -145,6 +158,7 @@ mod inject {
                 .and_then(|r| what.strip_prefix(r).ok())
                 .unwrap_or(what);
             let mark = match fate {
+                _ if kill => " KILL",
                 Err(()) => " FAIL",
                 Ok(WriteFate::Torn) => " TORN",
                 Ok(WriteFate::Whole) => "",
@@ -153,9 +167,24 @@ mod inject {
                 let _ = writeln!(f, "{} {n} {}{mark}", kind.name(), shown.display());
             }
         }
+        if kill {
+            die();
+        }
         // A real EIO (os error 5), as a failing disk gives; which operation
         // it was is said only in the trace.
         fate.map_err(|()| super::eio())
+    }
+
+    /// Ends the process as a crash would: SIGKILL, no destructor, no cleanup.
+    fn die() -> ! {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        }
+        std::process::abort()
     }
 
     #[cfg(test)]
@@ -170,8 +199,17 @@ mod inject {
             assert_eq!(parse(Some("rename:1")), Plan::Fail(Kind::Rename, 1));
             assert_eq!(parse(Some("write:12")), Plan::Fail(Kind::Write, 12));
             assert_eq!(parse(Some("torn:2")), Plan::Torn(2));
+            assert_eq!(parse(Some("kill-rename:2")), Plan::Kill(Kind::Rename, 2));
             for bad in [
-                "", "fsync", "fsync:0", "fsync:-1", "sync:1", "write:x", "all",
+                "",
+                "fsync",
+                "fsync:0",
+                "fsync:-1",
+                "sync:1",
+                "write:x",
+                "all",
+                "kill:1",
+                "kill-torn:1",
             ] {
                 assert_eq!(parse(Some(bad)), Plan::Invalid, "{bad:?}");
             }
@@ -252,10 +290,18 @@ pub(crate) fn sync_data(f: &File, what: &Path) -> io::Result<()> {
     f.sync_data()
 }
 
+/// Before one operation that names a file `to`: a `rename(2)`, or the
+/// `linkat(2)` of an unnamed temporary file.
+#[inline(always)]
+pub(crate) fn before_rename(_to: &Path) -> io::Result<()> {
+    #[cfg(debug_assertions)]
+    inject::hit(Kind::Rename, _to)?;
+    Ok(())
+}
+
 /// `rename(2)`.
 pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
-    #[cfg(debug_assertions)]
-    inject::hit(Kind::Rename, to)?;
+    before_rename(to)?;
     std::fs::rename(from, to)
 }
 

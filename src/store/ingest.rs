@@ -3,7 +3,6 @@
 //! batch is durable; end with a checkpoint (FORMAT.md §4.4, §5, §7).
 
 use std::collections::HashMap;
-use std::fs::File;
 
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -181,8 +180,9 @@ fn encode_file(
     opts: &IngestOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Encoded, StoreError> {
-    let input = File::open(&f.path).map_err(|e| io_err(&f.path, e))?;
-    let size_hint = input.metadata().map(|m| m.len()).unwrap_or(f.size);
+    // A path swapped for a FIFO after the walk is refused, never waited on.
+    let (input, meta) = crate::store::input::open_regular(&f.path, "a document")?;
+    let size_hint = meta.len();
     // No BufWriter: the encryptor writes whole sealed chunks, several per writev.
     let w = blobs.begin()?;
     let enc =
@@ -509,7 +509,8 @@ impl Archive {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Encoded, StoreError> {
         if !self.docs.is_local() {
-            let (sha, len) = blobs::hash_file(&f.path).map_err(|e| io_err(&f.path, e))?;
+            let (file, _) = crate::store::input::open_regular(&f.path, "a document")?;
+            let (sha, len) = blobs::hash_read(file).map_err(|e| io_err(&f.path, e))?;
             if let Some(known) = self.stored_already(&dedup_tag(key, &sha), in_batch)? {
                 progress(len);
                 return describe(f, opts, None, Some(known), sha, len);

@@ -6,7 +6,6 @@
 //! Every buffer that holds secret bytes is a `Zeroizing` and wiped on drop.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
@@ -71,7 +70,10 @@ fn check_owner_and_dir(path: &Path, meta: &fs::Metadata) -> Result<(), StoreErro
 impl KeyLoader<'_> {
     /// Reads a secret file, enforcing permissions and decrypting passphrase protection.
     pub fn read_secret(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        let meta = fs::metadata(path).map_err(|e| io_err(path, e))?;
+        // Opened once (never blocking, FORMAT.md §1.1); every check is of the
+        // file actually read.
+        let input = crate::store::input::Input::open(path).map_err(|e| io_err(path, e))?;
+        let meta = input.meta().clone();
         if !meta.is_file() {
             return Err(StoreError::Key(
                 path.to_path_buf(),
@@ -99,11 +101,22 @@ impl KeyLoader<'_> {
                 "is too large to be a key file".into(),
             ));
         }
-        let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-        fs::File::open(path)
-            .and_then(|f| f.take(MAX_KEY_FILE).read_to_end(&mut buf))
-            .map_err(|e| io_err(path, e))?;
+        let buf = input.read_secret(MAX_KEY_FILE, "a key file")?;
         if crypto::looks_like_age(&buf) {
+            // The work factor is capped before a passphrase is asked for or
+            // any scrypt work is done (FORMAT.md §3.5).
+            match crypto::scrypt_work_factor(&buf) {
+                Some(n) if n > crypto::MAX_SCRYPT_WORK_FACTOR => {
+                    return Err(StoreError::Key(
+                        path.to_path_buf(),
+                        format!(
+                            "is passphrase-protected with a scrypt work factor of {n}, above the {} custody accepts (it would take 2^{n} KiB of memory): protect the key again with `age -p` (work factor 18)",
+                            crypto::MAX_SCRYPT_WORK_FACTOR
+                        ),
+                    ))
+                }
+                _ => {}
+            }
             let ask = self.passphrase.ok_or_else(|| {
                 StoreError::Key(
                     path.to_path_buf(),

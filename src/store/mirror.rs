@@ -20,10 +20,14 @@
 //! `checkpoint` written (last), and the partial tiles that wider ones
 //! replace removed. A kill at any point leaves the previous verified state
 //! (plus files that are not yet part of it); the next run reuses what
-//! `staging/` holds, re-verifying it. A verification failure empties
-//! `staging/`. A fork (the same size with another root, or a new checkpoint
-//! whose tiles do not hold the old root) is kept as split-view evidence
-//! (FORMAT.md §11.4) that `custody verify-evidence` checks.
+//! `staging/` holds, re-verifying it. Every run that ends with an outcome
+//! (kept, unchanged, or refused with findings) empties `staging/`; only a
+//! run stopped by an error (a fetch failed) leaves it for the next. The
+//! source's files are read as regular files only (src/store/input.rs), so
+//! no FIFO there can hold a run. A fork (the same size with another root,
+//! or a new checkpoint whose tiles do not hold the old root) is kept as
+//! split-view evidence (FORMAT.md §11.4) that `custody verify-evidence`
+//! checks.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -151,12 +155,13 @@ impl TileReader for LocalTiles<'_> {
     }
 }
 
+/// A file of the mirror's directory, at most `max` bytes; `None` if missing.
+/// Opened as the source's files are (src/store/input.rs): a FIFO or device
+/// found there is refused, never waited on.
 fn read_bounded(p: &Path, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
     use std::io::Read;
-    let f = match File::open(p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(p, e)),
+    let Some(f) = crate::store::input::open_regular_opt(p, "a mirror's file")? else {
+        return Ok(None);
     };
     let mut out = Vec::new();
     f.take(max + 1)
@@ -357,6 +362,7 @@ pub fn mirror(
                 Check::CheckpointSignature,
                 format!("the published checkpoint does not verify with {log_key}: {e}"),
             );
+            clear_staging(&dir)?;
             return Ok(MirrorOutcome {
                 report: rep,
                 findings,
@@ -382,6 +388,7 @@ pub fn mirror(
                     o.required
                 ),
             );
+            clear_staging(&dir)?;
             return Ok(MirrorOutcome {
                 report: rep,
                 findings,
@@ -449,6 +456,7 @@ pub fn mirror(
                     ),
                 );
             }
+            clear_staging(&dir)?;
             return Ok(MirrorOutcome {
                 report: rep,
                 findings,
@@ -461,6 +469,8 @@ pub fn mirror(
             }
             rep.status = "unchanged";
             rep.records_verified = 0;
+            // What a killed run staged is of no use at this size.
+            clear_staging(&dir)?;
             return Ok(MirrorOutcome {
                 report: rep,
                 findings,

@@ -19,9 +19,11 @@ pub mod flat;
 pub mod gc;
 pub mod held;
 pub mod ingest;
+pub mod input;
 pub mod keystore;
 pub mod logfile;
 pub mod mirror;
+pub(crate) mod outfile;
 pub(crate) mod parallel;
 pub mod publish;
 pub mod receive;
@@ -110,6 +112,16 @@ pub enum StoreError {
     SymlinkLoop { path: PathBuf },
     #[error("{0}")]
     Input(String),
+    /// A file given from outside the archive that is not read as given: too
+    /// large, not a regular file where one is needed, or a pipe that gave
+    /// nothing in time (src/store/input.rs, FORMAT.md §1.1). `hint` is the
+    /// next step.
+    #[error("{} {problem}", crate::core::redact::path(.path))]
+    InputFile {
+        path: PathBuf,
+        problem: String,
+        hint: String,
+    },
     #[error("content check failed: {0}")]
     ContentMismatch(String),
     #[error("{} already exists", .0.display())]
@@ -161,6 +173,19 @@ pub(crate) fn mark_output(e: io::Error) -> io::Error {
         return e;
     }
     io::Error::new(e.kind(), OutputError(e))
+}
+
+impl StoreError {
+    /// The index (the database or the flat files, FORMAT.md §7.2) cannot be
+    /// opened or disagrees with itself: rebuilt from the ledger files.
+    pub(crate) fn is_index_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::DatabaseCorrupt(_)
+                | StoreError::OldDatabaseLayout { .. }
+                | StoreError::IndexDamaged(_)
+        )
+    }
 }
 
 /// Was `e` marked by [`mark_output`]?

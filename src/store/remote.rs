@@ -4,8 +4,10 @@
 //!
 //! Used for blobs kept on an object store, for the published tiles of a log
 //! (`custody publish`) and for a partner's published log (`custody mirror`).
-//! Only this module names `object_store` and `tokio`: the rest of custody is
-//! synchronous and calls these blocking methods.
+//! Only this module names `object_store`, and in `store` only it names
+//! `tokio` (`custody witness serve`, src/cli/witness_serve.rs, runs its own
+//! HTTP server on tokio): the rest of custody is synchronous and calls these
+//! blocking methods.
 //!
 //! Credentials are never read from or written to the archive. For `s3://`
 //! they come from the usual AWS environment variables (`AWS_ACCESS_KEY_ID`,
@@ -222,10 +224,12 @@ impl Remote {
         match &self.inner {
             Inner::Dir(d) => {
                 let p = d.join(rel);
-                let f = match fs::File::open(&p) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(io_err(&p, e)),
+                // A published log's files are regular files: a FIFO or a
+                // device planted there is refused, never waited on or read
+                // without end (FORMAT.md §13.5).
+                let Some(f) = crate::store::input::open_regular_opt(&p, "a published log's file")?
+                else {
+                    return Ok(None);
                 };
                 let mut out = Vec::new();
                 f.take(max_len + 1)
@@ -429,10 +433,9 @@ impl Remote {
         let inner = match &self.inner {
             Inner::Dir(d) => {
                 let p = d.join(rel);
-                match fs::File::open(&p) {
-                    Ok(f) => ReaderInner::File(f),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(io_err(&p, e)),
+                match crate::store::input::open_regular_opt(&p, "a stored object")? {
+                    Some(f) => ReaderInner::File(f),
+                    None => return Ok(None),
                 }
             }
             Inner::Object {
@@ -788,14 +791,11 @@ impl AwsProfile {
     }
 }
 
+/// An AWS credentials or config file: at most 1 MiB, never waited on
+/// (src/store/input.rs); unreadable is as absent.
 fn read_small(p: &Path) -> Option<String> {
-    let mut s = String::new();
-    fs::File::open(p)
-        .ok()?
-        .take(1 << 20)
-        .read_to_string(&mut s)
-        .ok()?;
-    Some(s)
+    let bytes = crate::store::input::read_input(p, 1 << 20, "an AWS profile file").ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// `key = value` lines of one `[section]` of an INI file.

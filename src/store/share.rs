@@ -3,9 +3,10 @@
 //! events and the evidence kept for received documents.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -17,11 +18,10 @@ use crate::core::record::{Payload, Receive, Record, Share};
 use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
-use crate::store::bundle_file::{
-    create_private, open_bundle, temp_beside, write_bundle, HashingWriter,
-};
+use crate::store::bundle_file::{open_bundle, write_bundle, write_durable, HashingWriter};
 use crate::store::db::DigestKind;
 use crate::store::extract::HashingReader;
+use crate::store::outfile::{self, create_private, PENDING_DIR};
 use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
 /// Directory (under the archive root) of kept evidence files (FORMAT.md §7.5).
@@ -43,6 +43,10 @@ pub struct Shared {
     pub cosignatures: usize,
     pub records: usize,
     pub hops: usize,
+    /// This run completed a share an earlier run was interrupted in after
+    /// appending its record (FORMAT.md §7.8): `index` is that record.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub completed: bool,
 }
 
 /// What `bundle refresh` did.
@@ -207,9 +211,13 @@ impl Archive {
     }
 
     /// Shares the document of record `index` with `to` (FORMAT.md §10.1):
-    /// re-encrypts it to them into a temporary file beside `out`, appends and
-    /// signs a `share` record, signs a checkpoint covering it, and writes the
-    /// bundle durably to `out`.
+    /// re-encrypts it to them into `pending/` in the archive, records the
+    /// pending share there (FORMAT.md §7.8), appends and signs a `share`
+    /// record, signs a checkpoint covering it, and writes the bundle durably
+    /// to `out` (unnamed until complete). A share of the same document to
+    /// the same recipients that an earlier run left pending after its record
+    /// was appended is completed instead: its bundle is written from what
+    /// was kept, and no second record is appended.
     #[allow(clippy::too_many_arguments)]
     pub fn share(
         &mut self,
@@ -229,23 +237,34 @@ impl Archive {
                 "share needs at least one --to recipient".into(),
             ));
         }
+        let intro = self.document_of(self.record(index)?)?;
+        let recipients = crypto::fingerprints(to);
+        if let Some((p, intent, rec)) = self.pending_share_of(&intro, &recipients, ids)? {
+            return self.complete_share(&p, &intent, rec, &intro, ids, signer, out, force);
+        }
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
         }
-        let intro = self.document_of(self.record(index)?)?;
-        let prior = self.prior_evidence(&intro)?;
+        // The kept evidence of a received document is read (and checked) first.
+        self.prior_evidence(&intro)?;
         let m = self.metadata(&intro, ids)?;
         let doc = intro
             .document()
             .ok_or_else(|| StoreError::Internal("no document".into()))?
             .clone();
-        // 1. The payload: the stored ciphertext, decrypted and re-encrypted in one stream.
-        let tmp = temp_beside(out)?;
+        // 1. The payload: the stored ciphertext, decrypted and re-encrypted in
+        // one stream into the archive's pending/ (ciphertext only; removed
+        // below if anything fails before the pending share is recorded).
+        let id = outfile::random_hex()?;
+        let pending = self.root.join(PENDING_DIR);
+        fs::create_dir_all(&pending).map_err(|e| io_err(&pending, e))?;
+        let tmp = payload_path(&pending, &id);
         let cleanup = |e: StoreError| {
             let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_dir(&pending);
             e
         };
-        let tmpf = create_private(&tmp)?;
+        let tmpf = create_private(&tmp).map_err(cleanup)?;
         // Streamed from where the blob is kept (FORMAT.md §7.7).
         let blob_path = std::path::PathBuf::from(self.docs.label())
             .join(crate::store::blobs::object_name(&doc.blob));
@@ -271,7 +290,7 @@ impl Archive {
             )
             .map_err(|e| {
                 cleanup(match e {
-                    // Writing the bundle's temp file failed: that disk, not the document.
+                    // Writing the payload failed: that disk, not the document.
                     CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
                     CryptoError::Io(io) => StoreError::ContentMismatch(format!(
                         "the document of record {} does not decrypt: {io}",
@@ -313,7 +332,6 @@ impl Archive {
         };
         let envelope = crypto::encrypt_bytes(to, &Zeroizing::new(env.to_json()))
             .map_err(|e| cleanup(e.into()))?;
-        let recipients = crypto::fingerprints(to);
         // The partner's recipients are sealed to this archive's (FORMAT.md §4.16).
         let (sealed, sealed_blob) = self
             .seal(&Details::Share {
@@ -321,53 +339,321 @@ impl Archive {
                 recipients: to.iter().map(|r| r.canonical()).collect(),
             })
             .map_err(cleanup)?;
-        // 3. The share record, durable, and a checkpoint covering it.
+        // 3. The pending share, durable before the record (FORMAT.md §7.8):
+        // from here on a failed or killed run is completed by the next share
+        // of this document to these recipients if its record was appended,
+        // and undone by the next open of the archive if not.
+        let intent = ShareIntent {
+            document: intro.body.index,
+            recipients: recipients.clone(),
+            output: std::path::absolute(out)
+                .unwrap_or_else(|_| out.to_path_buf())
+                .to_string_lossy()
+                .into_owned(),
+            envelope: base64::engine::general_purpose::STANDARD.encode(&envelope),
+        };
+        let p = PendingShare {
+            id,
+            size: self.size().map_err(cleanup)?,
+            commitment: doc.commitment,
+            payload: payload_digest,
+            payload_size: payload_len,
+            envelope: Digest::of(&envelope),
+            sealed: crypto::encrypt_bytes(
+                &self.recipients,
+                &Zeroizing::new(serde_json::to_vec(&intent).unwrap_or_default()),
+            )
+            .map_err(|e| cleanup(e.into()))?,
+        };
+        let marker = marker_path(&pending, &p.id);
+        write_durable(&marker, &p.encode()).map_err(|e| {
+            // No record yet: undone here (the next open would do it too).
+            let _ = fs::remove_file(&marker);
+            cleanup(e)
+        })?;
+        // 4. The share record, durable.
         let body = self.new_record(Payload::Share(Share {
             document: intro.body.index,
             commitment: doc.commitment,
             payload: payload_digest,
             payload_size: payload_len,
-            envelope: Digest::of(&envelope),
+            envelope: p.envelope,
             recipients: Vec::new(),
             sealed: Some(sealed),
         }));
         let rec = self
-            .commit_records(vec![body], vec![sealed_blob], Vec::new(), signer)
-            .map_err(cleanup)?
+            .commit_records(vec![body], vec![sealed_blob], Vec::new(), signer)?
             .remove(0);
-        self.sign_checkpoint(signer).map_err(cleanup)?;
-        // 4. The bundle.
-        let (size, note) = self.bundle_checkpoint().map_err(cleanup)?;
-        let events = self.document_events(&intro).map_err(cleanup)?;
-        let events: Vec<Record> = events
+        // 5. A checkpoint covering it, the bundle, and the pending share removed.
+        self.finish_share(
+            &p,
+            envelope,
+            rec,
+            &intro,
+            &recipients,
+            m.size,
+            signer,
+            out,
+            force,
+        )
+    }
+
+    /// The pending share (FORMAT.md §7.8) of `intro`'s document to
+    /// `recipients` whose record was appended, with that record. Pending
+    /// shares whose record was not appended are undone on open
+    /// ([`Archive::settle_pending_shares`]). One of this document that `ids`
+    /// cannot open is refused: it might be to the same recipients.
+    fn pending_share_of(
+        &self,
+        intro: &Record,
+        recipients: &[Digest],
+        ids: &Identities,
+    ) -> Result<Option<(PendingShare, ShareIntent, Record)>, StoreError> {
+        let Some(c) = intro.commitment() else {
+            return Ok(None);
+        };
+        for p in self.pending_shares()? {
+            let Ok(p) = p else { continue };
+            if p.commitment != *c {
+                continue;
+            }
+            let Some(rec) = self.pending_share_record(&p)? else {
+                continue;
+            };
+            let intent = p.intent(ids).map_err(|e| {
+                StoreError::Input(format!(
+                    "an interrupted share of this document (record {}) is pending in {}, and this identity cannot open it ({e}); give an identity of the archive's current recipients to complete it",
+                    rec.body.index,
+                    marker_path(&self.root.join(PENDING_DIR), &p.id).display()
+                ))
+            })?;
+            if intent.document == intro.body.index && intent.recipients == recipients {
+                return Ok(Some((p, intent, rec)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes an interrupted share: its bundle, from the payload and
+    /// envelope kept, to `out` (or nothing to do if the interrupted run
+    /// wrote it, to `out` or where it was asked to).
+    #[allow(clippy::too_many_arguments)]
+    fn complete_share(
+        &mut self,
+        p: &PendingShare,
+        intent: &ShareIntent,
+        rec: Record,
+        intro: &Record,
+        ids: &Identities,
+        signer: &SignerKey,
+        out: &Path,
+        force: bool,
+    ) -> Result<Shared, StoreError> {
+        let envelope = base64::engine::general_purpose::STANDARD
+            .decode(&intent.envelope)
+            .ok()
+            .filter(|e| Digest::of(e) == p.envelope)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the pending share of record {} holds another envelope than its record names",
+                    rec.body.index
+                ))
+            })?;
+        let m = self.metadata(intro, ids)?;
+        for written in [out, Path::new(&intent.output)] {
+            if let Some(mut done) = bundle_of(written, p) {
+                self.remove_pending_share(&p.id);
+                done.index = rec.body.index;
+                done.document = intro.body.index;
+                done.document_size = m.size;
+                done.recipients = intent.recipients.clone();
+                done.completed = true;
+                return Ok(done);
+            }
+        }
+        if !payload_path(&self.root.join(PENDING_DIR), &p.id).is_file() {
+            // Removed after its bundle was written: nothing left to complete.
+            self.remove_pending_share(&p.id);
+            return Err(StoreError::Input(format!(
+                "the interrupted share of record {} had written its bundle (not at {}); run the share again for a new one",
+                rec.body.index,
+                out.display()
+            )));
+        }
+        if out.exists() && !force {
+            return Err(StoreError::OutputExists(out.to_path_buf()));
+        }
+        let mut s = self.finish_share(
+            p,
+            envelope,
+            rec,
+            intro,
+            &intent.recipients,
+            m.size,
+            signer,
+            out,
+            force,
+        )?;
+        s.completed = true;
+        Ok(s)
+    }
+
+    /// Signs a checkpoint covering the share record `rec` (unless one does),
+    /// writes the bundle from the pending share `p` to `out` and removes `p`.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_share(
+        &mut self,
+        p: &PendingShare,
+        envelope: Vec<u8>,
+        rec: Record,
+        intro: &Record,
+        recipients: &[Digest],
+        document_size: u64,
+        signer: &SignerKey,
+        out: &Path,
+        force: bool,
+    ) -> Result<Shared, StoreError> {
+        self.sign_checkpoint(signer)?;
+        let (size, note) = self.bundle_checkpoint()?;
+        let events: Vec<Record> = self
+            .document_events(intro)?
             .into_iter()
             .filter(|r| r.body.index <= rec.body.index)
             .collect();
-        let mut evidence = prior;
-        evidence
-            .hops
-            .push(self.hop(&events, size, &note).map_err(cleanup)?);
+        let mut evidence = self.prior_evidence(intro)?;
+        evidence.hops.push(self.hop(&events, size, &note)?);
         let head = BundleHead {
             evidence,
             envelope,
-            payload_len,
+            payload_len: p.payload_size,
         };
-        let mut payload = File::open(&tmp).map_err(|e| cleanup(io_err(&tmp, e)))?;
-        let bundle_size = write_bundle(out, &head, &mut payload).map_err(cleanup)?;
-        let _ = fs::remove_file(&tmp);
+        let path = payload_path(&self.root.join(PENDING_DIR), &p.id);
+        let mut payload = File::open(&path).map_err(|e| io_err(&path, e))?;
+        let bundle_size = write_bundle(
+            out,
+            &head,
+            &mut payload,
+            Some(p.payload),
+            force,
+            Some(&self.root),
+        )?;
+        self.remove_pending_share(&p.id);
         Ok(Shared {
             index: rec.body.index,
             document: intro.body.index,
             bundle: out.to_path_buf(),
             bundle_size,
-            document_size: m.size,
-            payload: payload_digest,
-            recipients,
+            document_size,
+            payload: p.payload,
+            recipients: recipients.to_vec(),
             checkpoint_size: size,
             cosignatures: cosignature_count(&note),
             records: events.len(),
             hops: head.evidence.hops.len(),
+            completed: false,
         })
+    }
+
+    /// Every pending share in `pending/` (a marker that does not parse: its id).
+    fn pending_shares(&self) -> Result<Vec<Result<PendingShare, String>>, StoreError> {
+        let dir = self.root.join(PENDING_DIR);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| io_err(&dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix(PENDING_SHARE) else {
+                continue;
+            };
+            if id.contains('.') {
+                continue; // a payload
+            }
+            let mut bytes = Vec::new();
+            File::open(e.path())
+                .and_then(|f| f.take(MAX_MARKER_LEN).read_to_end(&mut bytes))
+                .map_err(|err| io_err(&e.path(), err))?;
+            out.push(PendingShare::parse(id, &bytes).ok_or_else(|| id.to_string()));
+        }
+        out.sort_by(|a, b| {
+            let id = |p: &Result<PendingShare, String>| match p {
+                Ok(p) => p.id.clone(),
+                Err(id) => id.clone(),
+            };
+            id(a).cmp(&id(b))
+        });
+        Ok(out)
+    }
+
+    /// The `share` record a pending share was made for, if it was appended:
+    /// a share record after the size the marker names, of its document,
+    /// naming its payload and envelope.
+    fn pending_share_record(&self, p: &PendingShare) -> Result<Option<Record>, StoreError> {
+        for i in self
+            .db()
+            .records_with(&p.commitment, DigestKind::Commitment)?
+        {
+            if i < p.size {
+                continue;
+            }
+            let r = self.record(i)?;
+            if r.share().is_some_and(|s| {
+                s.payload == p.payload
+                    && s.payload_size == p.payload_size
+                    && s.envelope == p.envelope
+            }) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes a pending share: its marker, then its payload.
+    fn remove_pending_share(&self, id: &str) {
+        let dir = self.root.join(PENDING_DIR);
+        let _ = fs::remove_file(marker_path(&dir, id));
+        let _ = fs::remove_file(payload_path(&dir, id));
+        let _ = fs::remove_dir(&dir);
+    }
+
+    /// On open (FORMAT.md §7.8): undoes every pending share whose record was
+    /// never appended (its marker and payload removed), and removes payloads
+    /// without a marker. Pending shares whose record was appended are kept
+    /// for the next share of that document to those recipients. Nothing is
+    /// done in an archive that refuses writes.
+    pub(crate) fn settle_pending_shares(&self) -> Result<(), StoreError> {
+        if self.ensure_writable().is_err() {
+            return Ok(());
+        }
+        let dir = self.root.join(PENDING_DIR);
+        let mut kept = std::collections::HashSet::new();
+        for p in self.pending_shares()? {
+            match p {
+                Ok(p) if self.pending_share_record(&p)?.is_some() => {
+                    kept.insert(p.id);
+                }
+                Ok(p) => self.remove_pending_share(&p.id),
+                Err(id) => self.remove_pending_share(&id),
+            }
+        }
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name
+                .strip_prefix(PENDING_SHARE)
+                .and_then(|n| n.strip_suffix(PAYLOAD_EXT))
+            {
+                if !kept.contains(id) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Re-proves the last hop of a bundle this archive made against its
@@ -420,7 +706,7 @@ impl Archive {
         };
         let dest = out.unwrap_or(path);
         let mut payload = b.payload()?;
-        write_bundle(dest, &head, &mut payload)?;
+        write_bundle(dest, &head, &mut payload, None, true, Some(&self.root))?;
         Ok(Refreshed {
             bundle: dest.to_path_buf(),
             old_checkpoint_size: old_size,
@@ -429,6 +715,127 @@ impl Archive {
             cosignatures: cosignature_count(&note),
         })
     }
+}
+
+/// Prefix, in `pending/`, of a pending share's marker (`share-<id>`) and
+/// payload (`share-<id>.payload`), FORMAT.md §7.8.
+const PENDING_SHARE: &str = "share-";
+const PAYLOAD_EXT: &str = ".payload";
+/// First line of a pending share's marker.
+const MARKER_MAGIC: &str = "custody pending share v1";
+/// A marker is a few hundred bytes and an envelope (at most ~1 MiB), sealed.
+const MAX_MARKER_LEN: u64 = 4 << 20;
+
+fn marker_path(pending: &Path, id: &str) -> PathBuf {
+    pending.join(format!("{PENDING_SHARE}{id}"))
+}
+
+fn payload_path(pending: &Path, id: &str) -> PathBuf {
+    pending.join(format!("{PENDING_SHARE}{id}{PAYLOAD_EXT}"))
+}
+
+/// A share between its pending marker and its bundle (FORMAT.md §7.8). In
+/// clear only what its record will show anyway; the rest sealed to the
+/// archive's recipients.
+struct PendingShare {
+    id: String,
+    /// The log's size before the record.
+    size: u64,
+    commitment: Digest,
+    payload: Digest,
+    payload_size: u64,
+    /// SHA-256 of the envelope.
+    envelope: Digest,
+    /// [`ShareIntent`] as JSON, encrypted to the archive's recipients.
+    sealed: Vec<u8>,
+}
+
+/// The sealed part of a pending share.
+#[derive(Serialize, serde::Deserialize)]
+struct ShareIntent {
+    /// The document's arrival record.
+    document: u64,
+    /// Fingerprints of the partner's recipients, sorted.
+    recipients: Vec<Digest>,
+    /// The output asked for (absolute).
+    output: String,
+    /// The envelope (base64).
+    envelope: String,
+}
+
+impl PendingShare {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = format!(
+            "{MARKER_MAGIC}\nsize {}\ncommitment {}\npayload {}\npayload_size {}\nenvelope {}\n\n",
+            self.size, self.commitment, self.payload, self.payload_size, self.envelope
+        )
+        .into_bytes();
+        v.extend_from_slice(&self.sealed);
+        v
+    }
+
+    fn parse(id: &str, bytes: &[u8]) -> Option<PendingShare> {
+        let end = bytes.windows(2).position(|w| w == b"\n\n")?;
+        let head = std::str::from_utf8(&bytes[..end]).ok()?;
+        let mut lines = head.lines();
+        if lines.next()? != MARKER_MAGIC {
+            return None;
+        }
+        let mut field = |name: &str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| l.strip_prefix(' '))
+                .map(str::to_string)
+        };
+        let p = PendingShare {
+            id: id.to_string(),
+            size: field("size")?.parse().ok()?,
+            commitment: Digest::from_hex(&field("commitment")?)?,
+            payload: Digest::from_hex(&field("payload")?)?,
+            payload_size: field("payload_size")?.parse().ok()?,
+            envelope: Digest::from_hex(&field("envelope")?)?,
+            sealed: bytes[end + 2..].to_vec(),
+        };
+        (lines.next().is_none() && !p.id.is_empty()).then_some(p)
+    }
+
+    fn intent(&self, ids: &Identities) -> Result<ShareIntent, String> {
+        let plain = crypto::decrypt_bytes(ids, &self.sealed, MAX_MARKER_LEN as usize)
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&plain).map_err(|e| e.to_string())
+    }
+}
+
+/// What a bundle at `path` already made for the pending share `p` holds
+/// (the envelope is `p`'s: it is random, so no other bundle has it).
+fn bundle_of(path: &Path, p: &PendingShare) -> Option<Shared> {
+    let b = open_bundle(path).ok()?;
+    if Digest::of(&b.head.envelope) != p.envelope || b.head.payload_len != p.payload_size {
+        return None;
+    }
+    let last = b.head.evidence.hops.last()?;
+    let first = TlogProof::parse(last.entries.first()?).ok()?;
+    let note = first.checkpoint_note().as_bytes().to_vec();
+    let size = crate::core::checkpoint::SignedCheckpoint::parse(&note)
+        .ok()?
+        .checkpoint()
+        .size;
+    let bundle_size = fs::metadata(path).ok()?.len();
+    Some(Shared {
+        index: 0,
+        document: 0,
+        bundle: path.to_path_buf(),
+        bundle_size,
+        document_size: 0,
+        payload: p.payload,
+        recipients: Vec::new(),
+        checkpoint_size: size,
+        cosignatures: cosignature_count(&note),
+        records: last.entries.len(),
+        hops: b.head.evidence.hops.len(),
+        completed: true,
+    })
 }
 
 /// Number of signature lines after the log's own in a checkpoint note.

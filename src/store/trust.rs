@@ -5,15 +5,14 @@
 //! else `$HOME/.config/custody/trust.toml`. A missing file is an empty store.
 //! Writes are atomic (temp file, fsync, rename, fsync of the directory).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::keys::{SigAlg, VerifierKey};
-use crate::store::{io_err, StoreError};
+use crate::store::StoreError;
 
-/// Largest trust store file accepted.
+/// Largest trust store file accepted (FORMAT.md §11.5).
 const MAX_TRUST_FILE: u64 = 1 << 20;
 
 /// What a trusted key is for, derived from its algorithm.
@@ -89,18 +88,14 @@ impl TrustStore {
     /// Loads the store; a missing file is an empty store. Entries are checked:
     /// valid names, unique names and keys, kind matching the key's algorithm.
     pub fn load(path: &Path) -> Result<TrustStore, StoreError> {
-        let meta = match fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TrustStore::default()),
-            Err(e) => return Err(io_err(path, e)),
-            Ok(m) => m,
+        // At most 1 MiB, never waited on (src/store/input.rs, FORMAT.md §11.5).
+        let Some(bytes) =
+            crate::store::input::read_input_opt(path, MAX_TRUST_FILE, "a trust store")?
+        else {
+            return Ok(TrustStore::default());
         };
-        if meta.len() > MAX_TRUST_FILE {
-            return Err(StoreError::Config(
-                path.to_path_buf(),
-                "is too large for a trust store".into(),
-            ));
-        }
-        let text = fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| StoreError::Config(path.to_path_buf(), "is not UTF-8".into()))?;
         TrustStore::parse(path, &text)
     }
 
@@ -231,6 +226,7 @@ impl TrustStore {
 mod tests {
     use super::*;
     use crate::core::keys::SignerKey;
+    use std::fs;
 
     #[test]
     fn add_save_load_remove() {

@@ -118,7 +118,9 @@ fn visit(
         meta
     };
     if meta.is_file() {
-        fs::File::open(path).map_err(|e| io_err(path, e))?;
+        // Readable, and still a regular file once opened (never waits on a
+        // FIFO swapped in since the stat; src/store/input.rs).
+        crate::store::input::open_regular(path, "a document")?;
         w.files.push(InputFile {
             path: path.to_path_buf(),
             rel: rel.to_string(),

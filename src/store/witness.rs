@@ -251,6 +251,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     crate::store::bundle_file::write_durable(path, data)
 }
 
+/// [`write_atomic`] of a file given to the user (`-o`, split-view
+/// evidence): a temporary name it needs outside the archive at `archive`
+/// is recorded there, removed by the next command if not by this one
+/// (FORMAT.md §7.8).
+pub fn write_output(path: &Path, data: &[u8], archive: &Path) -> Result<(), StoreError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    crate::store::outfile::write_durable(path, data, Some(archive))
+}
+
 impl Archive {
     fn witness_dir(&self) -> PathBuf {
         self.root().join(WITNESS_DIR)

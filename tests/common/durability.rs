@@ -151,3 +151,139 @@ pub fn assert_reported_present(dir: &Path, stdout: &str) {
         assert_eq!(records[i]["leaf_hash"], d["leaf_hash"], "record {i}");
     }
 }
+
+/// What a document's plaintext is searched for on disk (as tests/secrets.rs
+/// does): its SHA-256 in hex and raw, and its bytes (the whole of a short
+/// document; three 48-byte pieces of a longer one, each unique in practice).
+#[allow(dead_code)]
+pub fn plaintext_needles(plain: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let d = custody::core::hash::Digest::of(plain);
+    let mut v = vec![
+        (
+            "plaintext sha256 (hex)".to_string(),
+            d.to_hex().into_bytes(),
+        ),
+        ("plaintext sha256 (raw)".to_string(), d.as_bytes().to_vec()),
+    ];
+    const PIECE: usize = 48;
+    if plain.len() <= 3 * PIECE {
+        v.push(("plaintext".to_string(), plain.to_vec()));
+    } else {
+        for at in [0, plain.len() / 2, plain.len() - PIECE] {
+            v.push((
+                format!("plaintext bytes {at}.."),
+                plain[at..at + PIECE].to_vec(),
+            ));
+        }
+    }
+    v
+}
+
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return false;
+    };
+    let last = hay.len().saturating_sub(needle.len());
+    let mut i = 0;
+    while i <= last && hay.len() >= needle.len() {
+        match hay[i..=last].iter().position(|&b| b == first) {
+            None => return false,
+            Some(p) => {
+                let at = i + p;
+                if &hay[at + 1..at + needle.len()] == rest {
+                    return true;
+                }
+                i = at + 1;
+            }
+        }
+    }
+    false
+}
+
+/// Every regular file under `root` (symbolic links not followed), but those
+/// `skip` names (a file, or a directory and everything under it).
+#[allow(dead_code)]
+pub fn files_under(root: &Path, skip: &[&Path]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if skip.contains(&d.as_path()) {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            if d.is_file() {
+                out.push(d);
+            }
+            continue;
+        };
+        for e in rd.flatten() {
+            let (p, t) = (e.path(), e.file_type().unwrap());
+            if skip.contains(&p.as_path()) {
+                continue;
+            }
+            if t.is_dir() {
+                stack.push(p);
+            } else if t.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// (file, what) for every needle found in a file under `roots` (but `skip`).
+#[allow(dead_code)]
+pub fn files_holding(
+    roots: &[&Path],
+    skip: &[&Path],
+    needles: &[(String, Vec<u8>)],
+) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    for root in roots {
+        for f in files_under(root, skip) {
+            let Ok(bytes) = std::fs::read(&f) else {
+                continue;
+            };
+            for (what, n) in needles {
+                if holds(&bytes, n) {
+                    found.push((f.clone(), what.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Files under `dir` named as custody's temporary files are
+/// (`.custody-….tmp`, FORMAT.md §7.8), or anything ending in `.tmp`.
+#[allow(dead_code)]
+pub fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    files_under(dir, &[])
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(".custody-") || n.ends_with(".tmp")
+        })
+        .collect()
+}
+
+/// What an archive's `pending/` holds (FORMAT.md §7.8): temporary names
+/// recorded and shares not finished.
+#[allow(dead_code)]
+pub fn pending(archive: &Path) -> Vec<String> {
+    match std::fs::read_dir(archive.join("pending")) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The `share` records of the document at index `doc` (`log --json`).
+#[allow(dead_code)]
+pub fn shares_of(dir: &Path, doc: u64) -> usize {
+    log(dir)
+        .iter()
+        .filter(|r| r["kind"] == "share" && r["document"].as_u64() == Some(doc))
+        .count()
+}

@@ -109,6 +109,7 @@ pub fn custody_std() -> std::process::Command {
         .env_remove("CUSTODY_KEY")
         .env_remove("CUSTODY_FAULT")
         .env_remove("CUSTODY_FAULT_TRACE")
+        .env_remove("CUSTODY_NO_TMPFILE")
         .env(
             "CUSTODY_TRUST_STORE",
             "/nonexistent/custody-tests/trust.toml",
