@@ -276,7 +276,7 @@ fn corrupt_and_truncated_signing_key() {
     fs::write(&garbage, [0xffu8, 0xfe, 0x00, 0x80, 0x81]).unwrap();
     set_mode(&garbage, 0o600);
     f.run(&["ingest", s(&doc), "--signing-key", s(&garbage)])
-        .error(&["garbage.key", "not a signing key"]);
+        .error(&["garbage.key", "not a key file (not UTF-8 text)"]);
     // An empty key file.
     let empty = f.path().join("empty.key");
     fs::write(&empty, b"").unwrap();

@@ -580,9 +580,20 @@ fn prove_consistency() {
     assert_eq!(j["old_root"], old_root);
     assert_eq!(j["checkpoint"], latest);
     assert_eq!(j["proof"].as_array().unwrap().len(), hashes.len());
-    // There is no empty checkpoint any more: the oldest is init's.
-    f.run(&["prove", "--consistency", "0", &old_size])
-        .error(&["no checkpoint at tree size 0"]);
+    // OLD need not be a checkpointed size (FORMAT.md §8.2): from 0, the
+    // empty proof (a witness's first request), though the oldest checkpoint
+    // is init's.
+    let r = f.run(&["prove", "--consistency", "0", &old_size]);
+    r.ok();
+    assert!(
+        r.stdout
+            .starts_with(&format!("old 0\n\n{ORIGIN}\n{WITH_SAMPLES}\n")),
+        "{}",
+        r.stdout
+    );
+    let j = f.json(&["prove", "--consistency", "0", &old_size]);
+    assert_eq!(j["old_checkpoint"], Value::Null, "{j}");
+    assert_eq!(j["proof"].as_array().unwrap().len(), 0, "{j}");
     let init_size = INIT_RECORDS.to_string();
     let r = f.run(&["prove", "--consistency", &init_size, &old_size]);
     r.ok();
@@ -617,8 +628,28 @@ fn prove_consistency() {
         &hashes,
     )
     .unwrap();
-    f.run(&["prove", "--consistency", "5"])
+    // From a size the log signed no checkpoint at: the proof checks out
+    // against the latest checkpoint; NEW must be a checkpointed size.
+    let j = f.json(&["prove", "--consistency", "5"]);
+    assert_eq!(j["old_checkpoint"], Value::Null, "{j}");
+    let hashes: Vec<Digest> = j["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Digest::from_slice(&b64(h.as_str().unwrap())).unwrap())
+        .collect();
+    merkle::verify_consistency(
+        TreeSize(5),
+        TreeSize(WITH_SAMPLES + 1),
+        &Digest::from_slice(&b64(j["old_root"].as_str().unwrap())).unwrap(),
+        &new_cp.root,
+        &hashes,
+    )
+    .unwrap();
+    f.run(&["prove", "--consistency", "3", "5"])
         .error(&["no checkpoint at tree size 5"]);
+    f.run(&["prove", "--consistency", &old_size, "2"])
+        .error(&["larger than"]);
 }
 
 #[test]

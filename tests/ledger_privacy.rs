@@ -295,9 +295,10 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
     assert_eq!(code, OK, "{v}");
 }
 
-/// The scan is not vacuous: a version 1 actor record (what archives made
-/// before this format carry) puts the name and the reason into the ledger,
-/// and the same scan finds them.
+/// The scan is not vacuous: version 1 actor records (what archives made
+/// before this format carry) put the name and the reason into the ledger,
+/// and the same scan finds them. (Only a revocation has a reason, FORMAT.md
+/// §4.7: the name comes with the add, the reason with the revoke.)
 #[test]
 fn a_version_1_actor_record_names_its_actor_and_the_scan_finds_it() {
     let f = Fixture::new();
@@ -305,24 +306,32 @@ fn a_version_1_actor_record_names_its_actor_and_the_scan_finds_it() {
     let v =
         custody::core::keys::VerifierKey::parse(fs::read_to_string(&vkey).unwrap().trim()).unwrap();
     let admin = SignerKey::parse(fs::read_to_string(f.admin_key()).unwrap().trim()).unwrap();
-    let rec = RecordBody {
-        index: f.records(),
-        time_ms: 1_900_000_000_000,
-        origin: "dropsite.example/leaks".into(),
-        signer: admin.key_id(),
-        payload: Payload::Actor(ActorChange {
-            action: ActorAction::Add,
-            name: "dmitri-volkov".into(),
-            role: Role::Journalist,
-            key_name: v.name().into(),
-            key: v.public_bytes(),
-            reason: "hired-for-the-leak".into(),
-            sealed: None,
-        }),
+    for (k, (action, reason)) in [
+        (ActorAction::Add, ""),
+        (ActorAction::Revoke, "hired-for-the-leak"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rec = RecordBody {
+            index: f.records() + k as u64,
+            time_ms: 1_900_000_000_000,
+            origin: "dropsite.example/leaks".into(),
+            signer: admin.key_id(),
+            payload: Payload::Actor(ActorChange {
+                action,
+                name: "dmitri-volkov".into(),
+                role: Role::Journalist,
+                key_name: v.name().into(),
+                key: v.public_bytes(),
+                reason: reason.into(),
+                sealed: None,
+            }),
+        }
+        .sign(&admin)
+        .unwrap();
+        f.append_record(&rec);
     }
-    .sign(&admin)
-    .unwrap();
-    f.append_record(&rec);
     let hits = found(
         &[f.dir.join("ledger")],
         &[

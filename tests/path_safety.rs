@@ -196,7 +196,9 @@ fn hostile_names_in_a_signed_bundle_are_refused_and_write_nothing() {
         let r = run(c);
         r.no_panic();
         assert_ne!(r.code, OK, "{what}: verify-bundle accepted {name:?}");
-        // receive: refused with one line, nothing stored.
+        // receive: refused (exit 1: the envelope the share record signed
+        // does not parse, a `commitment` finding, FORMAT.md §10.3), nothing
+        // stored.
         let mut c = w.gu.cmd();
         c.current_dir(&cwd).args([
             "receive",
@@ -207,8 +209,18 @@ fn hostile_names_in_a_signed_bundle_are_refused_and_write_nothing() {
             s(&w.ds.vkey()),
         ]);
         let r = run(c);
-        let line = r.error(&["unsafe file name"]);
-        assert!(!line.contains('\0'), "{what}: {line:?}");
+        r.code(FINDING);
+        assert!(
+            r.stdout.contains("commitment") && r.stdout.contains("unsafe file name"),
+            "{what}: {}",
+            r.stdout
+        );
+        assert!(!r.stdout.contains('\0'), "{what}: {:?}", r.stdout);
+        assert!(
+            r.stderr.contains("nothing was stored"),
+            "{what}: {}",
+            r.stderr
+        );
         w.gu.assert_unchanged(&gu_before);
         assert_eq!(
             files_under(w.gu.path(), &w.gu.dir),

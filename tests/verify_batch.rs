@@ -1,6 +1,6 @@
 //! Issue 5: `verify` checks signatures in batches on worker threads; every bad
 //! record inside a large batch is still named exactly once, with the check
-//! `verify_strict` and the actor replay would give.
+//! the one-by-one check (FORMAT.md §4.3) and the actor replay would give.
 //!
 //! Records are crafted here (signed with test keys, some spoiled) and appended
 //! to `ledger/records`; opening the archive indexes them as after a crash
@@ -155,7 +155,7 @@ fn bad_and_non_canonical_signatures_in_a_large_batch_are_named_once() {
     let r = &mut recs[1499];
     let at = r.len() - 20;
     r[at] ^= 0x04;
-    // Record 2224: S + L (batch equations accept it; verify_strict does not).
+    // Record 2224: S + L (batch equations accept it; the rule, §4.3, does not).
     let r = &mut recs[2221];
     let len = r.len();
     add_l(&mut r[len - 32..]);

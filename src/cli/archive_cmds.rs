@@ -192,9 +192,9 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
         ctx.out.json(&o);
     } else {
         ctx.out
-            .line(&format!("created archive {}", a.dir.display()));
-        ctx.out.line(&format!("origin:     {}", o.origin));
-        ctx.out.line(&format!("log key:    {}", o.log_key));
+            .data_line(&format!("created archive {}", a.dir.display()));
+        ctx.out.data_line(&format!("origin:     {}", o.origin));
+        ctx.out.data_line(&format!("log key:    {}", o.log_key));
         for r in o.recipients {
             ctx.out.line(&format!("recipient:  {r}"));
         }
@@ -255,7 +255,8 @@ impl IngestObserver for IngestUi<'_> {
         self.pb.inc(n);
     }
     fn file_started(&mut self, f: &InputFile) {
-        self.pb.set_message(shorten(&f.rel, 30));
+        self.pb
+            .set_message(shorten(&crate::core::redact::shown(&f.rel), 30));
     }
     fn committed(&mut self, done: &[Ingested]) {
         self.files_done += done.len() as u64;
@@ -266,7 +267,7 @@ impl IngestObserver for IngestUi<'_> {
                 if self.ctx.out.json {
                     self.ctx.out.json(d);
                 } else {
-                    self.ctx.out.line(&format!(
+                    self.ctx.out.data_line(&format!(
                         "{:>6}  {}  {:>10}  sha256:{}…{}",
                         d.index,
                         d.path,
@@ -363,7 +364,12 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
             summary.tree_size
         ));
         ctx.out.line("");
-        ctx.out.raw(&cp.note);
+        // The signed checkpoint, line by line, escaped: its origin is the
+        // log key's name, which may hold direction controls or C1 controls
+        // (FORMAT.md §3.2 forbids only white space, `+` and ASCII controls).
+        for l in String::from_utf8_lossy(&cp.note).lines() {
+            ctx.out.data_line(l);
+        }
     }
     Ok(EXIT_OK)
 }
@@ -375,10 +381,11 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
         ctx.out.json(&s);
         return Ok(EXIT_OK);
     }
-    ctx.out.line(&format!("archive:     {}", s.path.display()));
+    ctx.out
+        .data_line(&format!("archive:     {}", s.path.display()));
     ctx.out.line(&format!("format:      {}", s.format));
-    ctx.out.line(&format!("origin:      {}", s.origin));
-    ctx.out.line(&format!("log key:     {}", s.log_key));
+    ctx.out.data_line(&format!("origin:      {}", s.origin));
+    ctx.out.data_line(&format!("log key:     {}", s.log_key));
     for r in &s.recipients {
         ctx.out.line(&format!("recipient:   {r}"));
     }
@@ -390,7 +397,7 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
         human_bytes(s.blob_bytes)
     ));
     if let Some(d) = &s.document_store {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "documents:   {d} (blobs/ holds envelopes and notes)"
         ));
     }
@@ -398,7 +405,7 @@ pub fn status(ctx: &Ctx) -> Result<i32, StoreError> {
     if let Some(c) = &s.latest_checkpoint {
         ctx.out.line("latest checkpoint:");
         for l in c.lines() {
-            ctx.out.line(&format!("  {l}"));
+            ctx.out.data_line(&format!("  {l}"));
         }
     }
     Ok(EXIT_OK)
@@ -517,15 +524,17 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     Ok(if rep.ok() { EXIT_OK } else { EXIT_FINDING })
 }
 
-/// One line per finding: `FAIL <subject>: <check>: <reason>`.
+/// One line per finding: `FAIL <subject>: <check>: <reason>` (subject and
+/// reason may quote names: escaped).
 pub(crate) fn print_findings(ctx: &Ctx, findings: &[crate::core::report::Finding]) {
+    use crate::core::redact::shown;
     for f in findings {
         ctx.out.line(&format!(
             "{} {}: {}: {}",
             ctx.out.paint("FAIL", Paint::Bad),
-            f.subject,
+            shown(&f.subject.to_string()),
             f.check.as_str(),
-            f.reason
+            shown(&f.reason)
         ));
     }
 }

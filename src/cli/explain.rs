@@ -48,6 +48,9 @@ pub fn explain(e: &StoreError) -> String {
                 .into()
         }
         StoreError::NotFound(_) => "list records with `custody log`".into(),
+        StoreError::NotADocument { .. } => {
+            "give a document's record (its ingest, receive or derive record, or any record about it; see `custody log`); nothing was changed".into()
+        }
         StoreError::Ambiguous { .. } => {
             "give more hex digits or the record index (see `custody log`)".into()
         }
@@ -85,7 +88,7 @@ pub fn explain(e: &StoreError) -> String {
         }
         StoreError::Decrypt { source, what } => match source {
             crate::core::crypto::CryptoError::NoMatchingKeys if what.contains("bundle") => {
-                "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender, or ask for a bundle made `--to` your recipient; nothing was stored".into()
+                "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender (-i, or CUSTODY_IDENTITY), or ask for a bundle made `--to` your recipient (`verify-bundle` without an identity checks all but the document); nothing was stored".into()
             }
             crate::core::crypto::CryptoError::NoMatchingKeys => {
                 "use an identity of one of the archive's recipients (custody status lists them)".into()

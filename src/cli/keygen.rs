@@ -31,7 +31,10 @@ dropsite.example/alice, then give signing.vkey to an admin for `actor add`.
 
 Example:
   custody keygen --name dropsite.example/leaks -o ~/.custody/keys
-  custody keygen --name guardian.example/alice -o keys --passphrase")]
+  custody keygen --name guardian.example/alice -o keys --passphrase
+  custody keygen --name guardian.example/bob -o keys --passphrase-file pass.txt
+    (--passphrase-file, or CUSTODY_PASSPHRASE_FILE, implies --passphrase: the
+    keys are protected with the file's first line, never written unprotected)")]
 pub struct KeygenArgs {
     /// Key name, a schema-less URL such as dropsite.example/leaks (no spaces or '+').
     #[arg(long)]
@@ -45,7 +48,9 @@ pub struct KeygenArgs {
     /// Directory to write the key files into.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
-    /// Protect the secret files with an age passphrase (asked twice, or --passphrase-file).
+    /// Protect the secret files with an age passphrase (asked twice). Implied by
+    /// --passphrase-file FILE (or CUSTODY_PASSPHRASE_FILE): a passphrase given is
+    /// never ignored, so keys are not written unprotected by mistake.
     #[arg(long)]
     passphrase: bool,
     /// scrypt work factor (log2 N) for --passphrase; default 18, as `age -p`; at most 20.
@@ -125,7 +130,10 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
             )));
         }
     }
-    let pass = if a.passphrase {
+    // --passphrase-file implies --passphrase: whoever gives a passphrase
+    // wants it used, and the unsafe guess (unprotected keys) is the one not
+    // to make silently; the passphrase is in the file given, so nothing is lost.
+    let pass = if a.passphrase || ctx.passphrase_file.is_some() {
         Some(read_new_passphrase(ctx)?)
     } else {
         None

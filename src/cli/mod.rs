@@ -403,7 +403,9 @@ pub fn main() -> i32 {
                 std::borrow::Cow::Borrowed(_) => {
                     let _ = e.print();
                 }
-                std::borrow::Cow::Owned(clean) => eprint!("{clean}"),
+                // Help and version go to stdout, as clap prints them.
+                std::borrow::Cow::Owned(clean) if e.use_stderr() => eprint!("{clean}"),
+                std::borrow::Cow::Owned(clean) => print!("{clean}"),
             }
             return code;
         }

@@ -60,6 +60,15 @@ impl Out {
         let _ = writeln!(o, "{s}");
     }
 
+    /// A line of text made from data (names, paths, notes, reasons…), on
+    /// stdout: every control and direction character is escaped
+    /// ([`crate::core::redact::shown`]), so a name is never a terminal
+    /// command. A line with colours ([`Out::paint`]) goes through
+    /// [`Out::line`] and escapes its data parts with `shown` itself.
+    pub fn data_line(&self, s: &str) {
+        self.line(&crate::core::redact::shown(s));
+    }
+
     /// Coloured text for stdout when it is a terminal.
     pub fn paint(&self, s: &str, p: Paint) -> String {
         if self.color_out {
@@ -91,8 +100,11 @@ impl Out {
         } else {
             prefix.to_string()
         };
-        // The last line of defence: no secret key in any message.
+        // The last line of defence: no secret key in any message, and no
+        // control or direction character from a name it quotes (messages
+        // are one line).
         let msg = crate::core::redact::redact_message(msg);
+        let msg = crate::core::redact::shown(&msg);
         let _ = writeln!(e, "{prefix}{msg}");
     }
 

@@ -107,7 +107,7 @@ fn print_record(ctx: &Ctx, what: &str, r: &Record) {
             "summary": r.body.payload.summary(),
         }));
     } else {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "{what} as record {}: {}",
             r.body.index,
             r.body.payload.summary()
@@ -155,7 +155,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
                     Some(_) => x.label.clone(),
                     None => format!("{} (name sealed)", x.label),
                 };
-                ctx.out.line(&format!(
+                ctx.out.data_line(&format!(
                     "{:<20} {:<10} {}  added at record {}{}",
                     who,
                     x.role,
@@ -269,10 +269,15 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     ctx.dedup_identities(&mut arch, &a.identity)?;
-    let mut parents = vec![arch.resolve(&a.parent)?];
-    for p in &a.more_parents {
-        parents.push(arch.resolve(p)?);
+    // Each parent's document (a record about one stands for it), so that
+    // what is printed is what the record names.
+    let mut parents = Vec::new();
+    for r in std::iter::once(&a.parent).chain(&a.more_parents) {
+        let i = arch.resolve(r)?;
+        parents.push(arch.document_of(arch.record(i)?)?.body.index);
     }
+    parents.sort_unstable();
+    parents.dedup();
     let w = walk::collect(std::slice::from_ref(&a.file), false, Some(arch.root()))?;
     let [file] = &w.files[..] else {
         return Err(StoreError::Input(format!(
@@ -292,7 +297,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     if ctx.out.json {
         ctx.out.json(&d);
     } else {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "derived {} ({}, {}) as record {}: {} of record(s) {}",
             d.path,
             human_bytes(d.size),

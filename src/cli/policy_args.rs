@@ -67,7 +67,13 @@ pub(crate) fn read_vkey(
                 p.display()
             )));
         }
-        let text = String::from_utf8_lossy(&data);
+        // Never quoted: a file that is not text is not a key file.
+        let Ok(text) = std::str::from_utf8(&data) else {
+            return Err(StoreError::Input(format!(
+                "{what}: {} is not a key file (not UTF-8 text); {WANT}",
+                p.display()
+            )));
+        };
         let line = text
             .lines()
             .map(str::trim)

@@ -7,16 +7,16 @@ use clap::Args;
 use serde::Serialize;
 
 use super::output::Paint;
-use super::policy_args::read_vkey;
+use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::hash::Digest;
-use crate::core::keys::VerifierKey;
+use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::note::NoteSignature;
 use crate::core::record::actor_key_id;
 use crate::core::record::Record;
-use crate::core::tlog_proof::TlogProof;
+use crate::core::tlog_proof::{TlogProof, TlogProofError};
 use crate::store::archive::{ConsistencyProof, InclusionProof};
 use crate::store::input::read_input;
 use crate::store::view::LogView;
@@ -232,7 +232,9 @@ Inclusion proofs are printed in the C2SP tlog-proof format; its `extra` line
 carries the record bytes, so the proof alone lets anyone recompute the leaf
 hash (docs/FORMAT.md §8.1). Consistency proofs are printed as the body of a
 C2SP tlog-witness add-checkpoint request: `old N`, the proof hashes, a blank
-line, then the newer checkpoint (docs/FORMAT.md §8.2).
+line, then the newer checkpoint (docs/FORMAT.md §8.2); OLD need not be a
+checkpointed size (`--consistency 0` is a witness's first request). Every
+checkpoint printed carries the witness cosignatures stored for it.
 
 Examples:
   custody prove 12 > record-12.tlog-proof
@@ -246,7 +248,7 @@ pub struct ProveArgs {
     /// Prove against the checkpoint at this tree size (default: the latest).
     #[arg(long)]
     size: Option<u64>,
-    /// Prove the checkpoint at OLD is consistent with the one at NEW (default: latest).
+    /// Prove the tree at size OLD (any size up to NEW, 0 included) is a prefix of the checkpoint at NEW (default: latest).
     #[arg(long, num_args = 1..=2, value_names = ["OLD", "NEW"], conflicts_with_all = ["reference", "size"])]
     consistency: Option<Vec<u64>>,
 }
@@ -259,14 +261,20 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
         .as_deref()
         .filter(|r| r.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|r| r.parse::<u64>().ok());
+    // The checkpoint a proof is against carries the cosignatures stored for
+    // it, as `custody checkpoint` prints it (FORMAT.md §8.1, §8.2, §11.3);
+    // the older note of a consistency proof (--json) is the log's as signed.
     if let Some(v) = view(ctx) {
+        let cosigned = v.latest_cosigned_checkpoint().1.to_vec();
         if let Some(c) = &a.consistency {
-            if let Ok(p) = v.consistency_proof(c[0], c.get(1).copied()) {
+            if let Ok(mut p) = v.consistency_proof(c[0], c.get(1).copied()) {
+                p.checkpoint = cosigned;
                 print_consistency(ctx, &p);
                 return Ok(EXIT_OK);
             }
         } else if let (Some(i), None) = (index, a.size) {
-            if let Ok(p) = v.inclusion_proof(i) {
+            if let Ok(mut p) = v.inclusion_proof(i) {
+                p.checkpoint = cosigned;
                 print_inclusion(ctx, p)?;
                 return Ok(EXIT_OK);
             }
@@ -277,13 +285,18 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
     // rebuilt from the ledger files and the proof made again (§7.2.5).
     let make = |arch: &crate::store::Archive| {
         if let Some(c) = &a.consistency {
-            arch.consistency_proof(c[0], c.get(1).copied())
-                .map(|p| print_consistency(ctx, &p))
+            let mut p = arch.consistency_proof(c[0], c.get(1).copied())?;
+            p.checkpoint = arch.cosigned_checkpoint(p.new_size)?;
+            print_consistency(ctx, &p);
+            Ok(())
         } else {
             let r = a.reference.as_deref().unwrap_or_default();
             arch.resolve(r)
                 .and_then(|i| arch.inclusion_proof(i, a.size))
-                .and_then(|p| print_inclusion(ctx, p))
+                .and_then(|mut p| {
+                    p.checkpoint = arch.cosigned_checkpoint(p.size)?;
+                    print_inclusion(ctx, p)
+                })
         }
     };
     match make(&arch) {
@@ -308,7 +321,7 @@ fn print_consistency(ctx: &Ctx, p: &ConsistencyProof) {
             "old_root": b64(p.old_root.as_bytes()),
             "new_root": new_root,
             "proof": p.proof.iter().map(|d| b64(d.as_bytes())).collect::<Vec<_>>(),
-            "old_checkpoint": String::from_utf8_lossy(&p.old_checkpoint),
+            "old_checkpoint": p.old_checkpoint.as_deref().map(String::from_utf8_lossy),
             "checkpoint": String::from_utf8_lossy(&p.checkpoint),
         }));
     } else {
@@ -344,95 +357,159 @@ fn print_inclusion(ctx: &Ctx, p: InclusionProof) -> Result<(), StoreError> {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Checks a tlog-proof written by `custody prove` with no archive and no network:
-the checkpoint is signed by the trusted log key, the record in the proof's
-`extra` line sits at the proven index, and the inclusion proof leads from its
-leaf hash to the checkpoint's root. The record's own signature is checked with
-the key whose ID it names: the log key, or a --signer key (the actor's vkey,
-`custody actor list`); without it the output says that it was not checked.
-Who held which role is in the log's actor records (a bundle carries them).
+Checks a tlog-proof written by `custody prove` with no archive and no network
+(docs/FORMAT.md §8.1): the checkpoint is signed by the trusted log key and
+names it as its origin, the record in the proof's `extra` line is of that log
+and sits at the proven index, and the inclusion proof leads from its leaf hash
+to the checkpoint's root. The record's own signature is checked with the key
+whose ID it names: the log key, or a --signer key (the actor's vkey, `custody
+actor list`); without --signer the output says when it was not checked, with
+--signer a record signed by none of the keys given is a finding. Who held
+which role is in the log's actor records (a bundle carries them).
+--witness/--quorum/--policy check the checkpoint's witness cosignatures.
+
+Exit 0 when every check holds, 1 on a finding (a proof that does not parse
+included), 2 when the command cannot run (bad usage, a file that cannot be
+read, a key or policy that does not parse).
 
 Example:
   custody verify-proof record-12.tlog-proof --trust 'dropsite.example/leaks+1a2b3c4d+AX…' \\
-      --signer alice.vkey")]
+      --signer alice.vkey --witness guardian/witness.vkey")]
 pub struct VerifyProofArgs {
     /// The .tlog-proof file.
     file: PathBuf,
-    /// The log's verifier key (vkey text or a file holding it).
-    #[arg(long, value_name = "VKEY|FILE")]
+    /// The log's verifier key: vkey text, a file holding it, or a trust-store name.
+    #[arg(long, value_name = "VKEY|FILE|NAME")]
     trust: String,
     /// The record signer's verifier key, when an actor signed it (repeatable).
-    #[arg(long = "signer", value_name = "VKEY|FILE")]
+    #[arg(long = "signer", value_name = "VKEY|FILE|NAME")]
     signers: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// The finding for a tlog-proof that does not parse (FORMAT.md §8.1): its
+/// checkpoint is `checkpoint_signature`, anything else `inclusion_proof`.
+pub(crate) fn proof_parse_finding(e: &TlogProofError) -> &'static str {
+    match e {
+        TlogProofError::Checkpoint(_) => "checkpoint_signature",
+        _ => "inclusion_proof",
+    }
 }
 
 pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
-    let vkey = read_vkey("--trust", &a.trust, None)?;
+    let store = ctx.trust_store()?;
+    let vkey = read_vkey("--trust", &a.trust, Some(&store))?;
+    if vkey.alg() != SigAlg::Ed25519 {
+        return Err(StoreError::Input(format!(
+            "--trust {} is not a log key (Ed25519, alg 0x01); a log hands out its signing.vkey",
+            vkey.name()
+        )));
+    }
     let mut signers = vec![vkey.clone()];
     for sgn in &a.signers {
-        signers.push(read_vkey("--signer", sgn, None)?);
+        signers.push(read_vkey("--signer", sgn, Some(&store))?);
     }
+    let policy = ctx.policy(&a.policy)?;
+    if let Some(p) = &policy {
+        let logs = p.log_keys();
+        if !logs.is_empty() && !logs.iter().any(|k| same_key(k, &vkey)) {
+            return Err(StoreError::Input(format!(
+                "--policy names log keys, and not --trust {}+{}; give the log key the policy names",
+                vkey.name(),
+                vkey.key_id()
+            )));
+        }
+    }
+    // Without a policy, the trust store's witnesses only say who cosigned.
+    let witnesses = match &policy {
+        Some(p) => p.witness_keys(),
+        None => store.witness_keys(),
+    };
     // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
-    // most 63 hashes and a checkpoint: the bundle entry limit is ample
+    // most 64 hashes and a checkpoint: the bundle entry limit is ample
     // (FORMAT.md §8.1), for a pipe too.
     let max = crate::core::bundle::MAX_ENTRY_LEN as u64;
     let bytes = read_input(&a.file, max, "a tlog-proof")?;
     let mut failures: Vec<String> = Vec::new();
     let mut signer_id = None;
     let mut checked = false;
-    let proof = TlogProof::parse(&bytes)
-        .map_err(|e| StoreError::Input(format!("{}: not a tlog-proof: {e}", a.file.display())))?;
-    let (index, hashes, extra, note) = proof.into_parts();
-    let cp = match SignedCheckpoint::open(&note, &vkey, &[]) {
-        Ok(o) => Some(o.checkpoint),
-        Err(e) => {
-            failures.push(format!("checkpoint_signature: {e}"));
-            None
-        }
-    };
-    let leaf = match extra.as_deref().map(Record::decode) {
-        None => {
-            failures.push("record_decode: the proof carries no record (extra line)".into());
-            None
-        }
-        Some(Err(e)) => {
-            failures.push(format!("record_decode: {e}"));
-            None
-        }
-        Some(Ok(rec)) => {
-            if rec.body.index != index {
-                failures.push(format!(
-                    "record_index: record says {} but the proof is for {index}",
-                    rec.body.index
-                ));
+    let mut cosigned_by: Vec<String> = Vec::new();
+    let mut cp = None;
+    let mut leaf = None;
+    let mut index = None;
+    match TlogProof::parse(&bytes) {
+        // FORMAT.md §8.1: a proof read within its limit that does not parse
+        // is a finding about the data, not an error of the command.
+        Err(e) => failures.push(format!(
+            "{}: not a tlog-proof: {e}",
+            proof_parse_finding(&e)
+        )),
+        Ok(proof) => {
+            let (i, hashes, extra, note) = proof.into_parts();
+            index = Some(i);
+            match SignedCheckpoint::open(&note, &vkey, &witnesses) {
+                Ok(o) => {
+                    if !o.checkpoint.origin_matches_key(&vkey) {
+                        failures.push(format!(
+                            "checkpoint_signature: the checkpoint's origin {:?} is not the log key's name {:?}",
+                            o.checkpoint.origin,
+                            vkey.name()
+                        ));
+                    }
+                    cosigned_by = o
+                        .witness_cosignatures
+                        .iter()
+                        .map(|w| w.name.clone())
+                        .collect();
+                    if let Some(p) = &policy {
+                        let q = p.evaluate(&o.witness_cosignatures);
+                        if !q.satisfied {
+                            failures.push(format!(
+                                "witness_quorum: the checkpoint at size {} is cosigned by {} but the policy requires {}",
+                                o.checkpoint.size,
+                                if cosigned_by.is_empty() {
+                                    "no trusted witness".to_string()
+                                } else {
+                                    cosigned_by.join(", ")
+                                },
+                                q.required
+                            ));
+                        }
+                    }
+                    cp = Some(o.checkpoint);
+                }
+                Err(e) => failures.push(format!("checkpoint_signature: {e}")),
             }
-            signer_id = Some(rec.body.signer);
-            // FORMAT.md §8.1: the key whose ID the record names, if given.
-            // An actor's key added by a version 2 record signs under the
-            // actor key ID (FORMAT.md §4.16).
-            let id_of = |k: &VerifierKey| {
-                [k.key_id(), actor_key_id(&k.public_bytes())]
-                    .into_iter()
-                    .find(|id| *id == rec.body.signer)
-            };
-            if let Some((k, id)) = signers.iter().find_map(|k| id_of(k).map(|id| (k, id))) {
-                match rec.verify_signature(k.verifying_key(), id) {
-                    Ok(()) => checked = true,
-                    Err(e) => failures.push(format!("record_signature: {e}")),
+            match extra.as_deref().map(Record::decode) {
+                None => {
+                    failures.push("record_decode: the proof carries no record (extra line)".into())
+                }
+                Some(Err(e)) => failures.push(format!("record_decode: {e}")),
+                Some(Ok(rec)) => {
+                    checked = check_record(
+                        &rec,
+                        i,
+                        &vkey,
+                        &signers,
+                        !a.signers.is_empty(),
+                        &mut failures,
+                    );
+                    signer_id = Some(rec.body.signer);
+                    leaf = Some(rec.leaf_hash());
                 }
             }
-            Some(rec.leaf_hash())
-        }
-    };
-    if let (Some(cp), Some(leaf)) = (&cp, leaf) {
-        if let Err(e) = merkle::verify_inclusion(
-            LeafIndex(index),
-            TreeSize(cp.size),
-            &leaf,
-            &hashes,
-            &cp.root,
-        ) {
-            failures.push(format!("inclusion_proof: {e}"));
+            if let (Some(cp), Some(leaf)) = (&cp, &leaf) {
+                if let Err(e) = merkle::verify_inclusion(
+                    LeafIndex(i),
+                    TreeSize(cp.size),
+                    leaf,
+                    &hashes,
+                    &cp.root,
+                ) {
+                    failures.push(format!("inclusion_proof: {e}"));
+                }
+            }
         }
     }
     let ok = failures.is_empty();
@@ -444,12 +521,14 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             "leaf_hash": leaf.map(|d: Digest| b64(d.as_bytes())),
             "signer": signer_id,
             "signature_checked": checked,
+            "cosigned_by": cosigned_by,
             "findings": failures,
         }));
     } else if ok {
         ctx.out.line(&format!(
-            "{} record {index} is included in {} at size {}",
+            "{} record {} is included in {} at size {}",
             ctx.out.paint("verified:", Paint::Ok),
+            index.unwrap_or_default(),
             vkey.name(),
             cp.map(|c| c.size).unwrap_or_default()
         ));
@@ -462,13 +541,76 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             )),
             (_, None) => {}
         }
+        if !cosigned_by.is_empty() {
+            ctx.out
+                .line(&format!("cosigned by {}", cosigned_by.join(", ")));
+        }
     } else {
+        let what = index.map_or("the proof".to_string(), |i| format!("record {i}"));
         for f in &failures {
             ctx.out.line(&format!(
-                "{} record {index}: {f}",
+                "{} {what}: {f}",
                 ctx.out.paint("FAIL", Paint::Bad)
             ));
         }
     }
     Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}
+
+/// Same name, key ID and public key.
+fn same_key(a: &VerifierKey, b: &VerifierKey) -> bool {
+    a.matches(b.name(), b.key_id()) && a.public_bytes() == b.public_bytes()
+}
+
+/// The record's own checks (FORMAT.md §8.1): its index is the proof's, its
+/// origin the log key's name, and its signature verifies with the key whose
+/// ID it names among `keys` (the log key, then the --signer keys). True when
+/// the signature was checked and verifies; false when it was not checked or
+/// failed (a failure, and a signer none of `keys` has when `strict`, are
+/// pushed to `failures`).
+fn check_record(
+    rec: &Record,
+    index: u64,
+    log: &VerifierKey,
+    keys: &[VerifierKey],
+    strict: bool,
+    failures: &mut Vec<String>,
+) -> bool {
+    if rec.body.index != index {
+        failures.push(format!(
+            "record_index: record says {} but the proof is for {index}",
+            rec.body.index
+        ));
+    }
+    if rec.body.origin != log.name() {
+        failures.push(format!(
+            "record_origin: the record names origin {:?}, not the log key's name {:?}",
+            rec.body.origin,
+            log.name()
+        ));
+    }
+    // The key whose ID the record names, if given. An actor's key added by
+    // a version 2 record signs under the actor key ID (FORMAT.md §4.16).
+    let id_of = |k: &VerifierKey| {
+        [k.key_id(), actor_key_id(&k.public_bytes())]
+            .into_iter()
+            .find(|id| *id == rec.body.signer)
+    };
+    match keys.iter().find_map(|k| id_of(k).map(|id| (k, id))) {
+        Some((k, id)) => match rec.verify_signature(k.verifying_key(), id) {
+            Ok(()) => true,
+            Err(e) => {
+                failures.push(format!("record_signature: {e}"));
+                false
+            }
+        },
+        None if strict => {
+            failures.push(format!(
+                "record_signature: the record is signed by key ID {}, which is neither the log key's nor a --signer key's",
+                rec.body.signer
+            ));
+            false
+        }
+        None => false,
+    }
 }

@@ -75,14 +75,14 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
 /// The sealed details of a record, as `show` prints them.
 fn show_details(o: &super::output::Out, v: &RecordView) {
     if let Some(s) = v.payload.sealed() {
-        o.line(&format!(
+        o.data_line(&format!(
             "sealed      {} ({} bytes, encrypted)",
             s.digest, s.size
         ));
     }
     match (&v.details, &v.details_error) {
-        (Some(d), _) => o.line(&format!("details     {}", d.summary())),
-        (None, Some(e)) => o.line(&format!("details     unreadable: {e}")),
+        (Some(d), _) => o.data_line(&format!("details     {}", d.summary())),
+        (None, Some(e)) => o.data_line(&format!("details     unreadable: {e}")),
         (None, None) => {}
     }
 }
@@ -98,7 +98,7 @@ fn line(ctx: &Ctx, v: &RecordView) {
         },
     };
     ctx.out
-        .line(&format!("{:>6}  {}  {:<7} {what}", v.index, v.time, v.kind));
+        .data_line(&format!("{:>6}  {}  {:<7} {what}", v.index, v.time, v.kind));
 }
 
 #[derive(Debug, Args)]
@@ -175,30 +175,30 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
         return Ok(EXIT_OK);
     }
     let o = &ctx.out;
-    o.line(&format!("record      {}", v.index));
-    o.line(&format!("kind        {}", v.kind));
-    o.line(&format!("time        {}", v.time));
-    o.line(&format!("origin      {}", v.origin));
-    o.line(&format!("signer      key ID {}", v.signer));
-    o.line(&format!("leaf hash   {}", v.leaf_hash));
+    o.data_line(&format!("record      {}", v.index));
+    o.data_line(&format!("kind        {}", v.kind));
+    o.data_line(&format!("time        {}", v.time));
+    o.data_line(&format!("origin      {}", v.origin));
+    o.data_line(&format!("signer      key ID {}", v.signer));
+    o.data_line(&format!("leaf hash   {}", v.leaf_hash));
     let p = match &v.payload {
         Payload::Ingest(p) => p,
         Payload::Receive(r) => {
             let l = &r.from;
-            o.line(&format!(
+            o.data_line(&format!(
                 "from        {} (key ID {}) record {}, leaf hash {}",
                 l.origin, l.key_id, l.index, l.leaf_hash
             ));
-            o.line(&format!(
+            o.data_line(&format!(
                 "proven at   checkpoint of size {}, root {}",
                 l.checkpoint_size, l.checkpoint_root
             ));
-            o.line(&format!(
+            o.data_line(&format!(
                 "evidence    {} ({} bytes)",
                 r.evidence, r.evidence_size
             ));
             if let Some(p) = &r.policy {
-                o.line(&format!(
+                o.data_line(&format!(
                     "policy      {}",
                     match p.source {
                         PolicySource::None => "none (no witness quorum)".to_string(),
@@ -211,9 +211,9 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             &r.stored
         }
         Payload::Derive(d) => {
-            o.line(&format!("derived     {}", v.payload.summary()));
+            o.data_line(&format!("derived     {}", v.payload.summary()));
             for p in &d.parents {
-                o.line(&format!(
+                o.data_line(&format!(
                     "parent      record {} (commitment {})",
                     p.document, p.commitment
                 ));
@@ -221,47 +221,47 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             &d.stored
         }
         Payload::Share(s) => {
-            o.line(&format!("document    record {}", s.document));
-            o.line(&format!("commitment  {}", s.commitment));
-            o.line(&format!(
+            o.data_line(&format!("document    record {}", s.document));
+            o.data_line(&format!("commitment  {}", s.commitment));
+            o.data_line(&format!(
                 "payload     {} ({} bytes)",
                 s.payload, s.payload_size
             ));
-            o.line(&format!("envelope    {}", s.envelope));
+            o.data_line(&format!("envelope    {}", s.envelope));
             for r in &s.recipients {
-                o.line(&format!("shared to   {r}"));
+                o.data_line(&format!("shared to   {r}"));
             }
             show_details(o, &v);
             return Ok(EXIT_OK);
         }
         other => {
-            o.line(&format!("says        {}", other.summary()));
+            o.data_line(&format!("says        {}", other.summary()));
             show_details(o, &v);
             return Ok(EXIT_OK);
         }
     };
-    o.line(&format!("blob        {} ({} bytes)", p.blob, p.blob_size));
-    o.line(&format!("commitment  {}", p.commitment));
-    o.line(&format!(
+    o.data_line(&format!("blob        {} ({} bytes)", p.blob, p.blob_size));
+    o.data_line(&format!("commitment  {}", p.commitment));
+    o.data_line(&format!(
         "metadata    {} ({} bytes, encrypted)",
         p.meta, p.meta_size
     ));
     for r in &p.recipients {
-        o.line(&format!("recipient   {r}"));
+        o.data_line(&format!("recipient   {r}"));
     }
     match (&v.metadata, &v.metadata_error) {
         (Some(m), _) => {
-            o.line(&format!("path        {}", m.path));
-            o.line(&format!("size        {} ({})", m.size, human_bytes(m.size)));
-            o.line(&format!("sha256      {}", m.sha256));
-            o.line(&format!("media type  {}", m.media_type));
+            o.data_line(&format!("path        {}", m.path));
+            o.data_line(&format!("size        {} ({})", m.size, human_bytes(m.size)));
+            o.data_line(&format!("sha256      {}", m.sha256));
+            o.data_line(&format!("media type  {}", m.media_type));
             for (k, val) in [("source", &m.source), ("case", &m.case), ("note", &m.note)] {
                 if let Some(val) = val {
-                    o.line(&format!("{k:<11} {val}"));
+                    o.data_line(&format!("{k:<11} {val}"));
                 }
             }
         }
-        (None, Some(e)) => o.line(&format!("metadata    unreadable: {e}")),
+        (None, Some(e)) => o.data_line(&format!("metadata    unreadable: {e}")),
         (None, None) => o.info("(give -i IDENTITY to decrypt the name, path and notes)"),
     }
     Ok(EXIT_OK)
@@ -326,8 +326,8 @@ pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
         ctx.out.json(&v);
     } else {
         ctx.out
-            .line(&format!("access recorded as record {}", access.body.index));
-        ctx.out.line(&format!(
+            .data_line(&format!("access recorded as record {}", access.body.index));
+        ctx.out.data_line(&format!(
             "extracted record {} ({}) to {}: {} bytes, sha256 {} matches the commitment",
             x.index,
             x.original_path,

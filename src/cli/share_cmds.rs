@@ -14,6 +14,7 @@ use crate::core::checkpoint::WitnessCosignature;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::record::PolicySource;
+use crate::core::redact::shown;
 use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::mirror::MirroredHop;
@@ -192,7 +193,7 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
             s.index
         ));
     }
-    ctx.out.line(&format!(
+    ctx.out.data_line(&format!(
         "shared document {} as record {} to {} recipient(s): {} ({} bundle for a {} document)",
         s.document,
         s.index,
@@ -235,7 +236,7 @@ pub fn refresh(ctx: &Ctx, a: RefreshArgs) -> Result<i32, StoreError> {
     if ctx.out.json {
         ctx.out.json(&r);
     } else {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "{}: proven against checkpoint {} with {} cosignature(s){}",
             r.bundle.display(),
             r.checkpoint_size,
@@ -253,7 +254,9 @@ pub fn refresh(ctx: &Ctx, a: RefreshArgs) -> Result<i32, StoreError> {
 Needs no archive and no network. Checks every record signature, every inclusion
 proof against the checkpoint it comes with, the checkpoint's signature by a
 trusted log key, the links between outlets, the witness quorum if asked, the
-payload digest, and with -i the plaintext against the content commitment.
+payload digest, and with -i (or CUSTODY_IDENTITY) the plaintext against the
+content commitment; an identity the bundle was not shared with is an error
+(exit 2): to check all but the document, give no -i and unset CUSTODY_IDENTITY.
 Inside an archive, also each hop's checkpoint against the archive's mirror of
 that log and against the checkpoints of the same log kept from earlier
 receives (a split view is `checkpoint_consistency`), as `receive` does.
@@ -268,8 +271,14 @@ pub struct VerifyBundleArgs {
     file: PathBuf,
     #[command(flatten)]
     trust: TrustArgs,
-    /// age identity to decrypt and check the document (optional).
-    #[arg(short, long = "identity", value_name = "FILE")]
+    /// age identity to decrypt and check the document (optional; as for every
+    /// command, CUSTODY_IDENTITY when no -i is given).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
     identity: Vec<PathBuf>,
 }
 
@@ -284,7 +293,10 @@ fn print_mirrored(ctx: &Ctx, mirrored: &[MirroredHop]) {
         };
         ctx.out.line(&format!(
             "hop {}  checkpoint {} of {}: {what} (mirrored at size {})",
-            m.hop, m.checkpoint_size, m.origin, m.mirrored_at
+            m.hop,
+            m.checkpoint_size,
+            shown(&m.origin),
+            m.mirrored_at
         ));
     }
 }
@@ -305,12 +317,12 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
         let cos = if h.cosigned_by.is_empty() {
             "no witness cosignature".to_string()
         } else {
-            format!("cosigned by {}", h.cosigned_by.join(", "))
+            format!("cosigned by {}", shown(&h.cosigned_by.join(", ")))
         };
         o.line(&format!(
             "hop {}  {}{key}  {trust}  {cp}, {cos}",
             n + 1,
-            h.origin
+            shown(&h.origin)
         ));
         for e in &h.events {
             let status = if e.verified {
@@ -323,11 +335,11 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
                 e.index,
                 e.kind.as_str(),
                 time::rfc3339(e.time_ms),
-                e.signed_by,
+                shown(&e.signed_by),
                 e.signer,
                 e.detail
                     .as_ref()
-                    .map(|d| format!("  ({d})"))
+                    .map(|d| format!("  ({})", shown(d)))
                     .unwrap_or_default()
             ));
         }
@@ -341,7 +353,7 @@ fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
             .json(&serde_json::json!({ "ok": r.ok(), "report": r, "mirrored": mirrored }));
         return;
     }
-    ctx.out.line(&format!(
+    ctx.out.data_line(&format!(
         "bundle {}  ({}, payload {})",
         r.bundle.display(),
         human_bytes(r.bundle_size),
@@ -350,13 +362,13 @@ fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
     print_hops(ctx, &r.hops);
     print_mirrored(ctx, mirrored);
     if let (Some(name), Some(size), Some(sha)) = (&r.name, r.size, &r.sha256) {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "document {name}  {}  sha256 {sha}",
             human_bytes(size)
         ));
     }
     if let Some(n) = &r.note {
-        ctx.out.line(&format!("note     {n}"));
+        ctx.out.data_line(&format!("note     {n}"));
     }
     print_findings(ctx, &r.findings);
     if r.ok() {
@@ -468,7 +480,7 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
             if ctx.out.json {
                 ctx.out.json(&x);
             } else {
-                ctx.out.line(&format!(
+                ctx.out.data_line(&format!(
                     "received {} ({}, sha256 {}) as record {}{}",
                     x.name,
                     human_bytes(x.size),
@@ -480,7 +492,7 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
                         ""
                     }
                 ));
-                ctx.out.line(&format!(
+                ctx.out.data_line(&format!(
                     "linked to {} record {} (checkpoint {}); {} ledger(s) of evidence kept; checkpoint {} signed",
                     x.from.origin, x.from.index, x.from.checkpoint_size, x.hops, x.checkpoint_size
                 ));

@@ -83,7 +83,7 @@ impl Signer {
 pub enum AuthPlan {
     /// Decided without any signature check.
     Decided(Result<Signer, AuthError>),
-    /// One signature check (`verify_strict`) by `key`: if it holds the
+    /// One signature check (FORMAT.md §4.3) by `key`: if it holds the
     /// outcome is `if_valid`, otherwise [`AuthError::BadSignature`].
     Check {
         key: ed25519_dalek::VerifyingKey,
@@ -176,6 +176,12 @@ pub struct Actors {
 }
 
 fn actor_key(c: &ActorChange) -> Result<VerifierKey, AuthError> {
+    if !crate::core::record::valid_actor_key(&c.key) {
+        return Err(AuthError::BadChange(format!(
+            "{}: the key is not the canonical encoding of an Ed25519 point that is not of small order (§4.7)",
+            c.name
+        )));
+    }
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&c.key)
         .map_err(|_| AuthError::BadChange(format!("{}: not an Ed25519 public key", c.name)))?;
     match &c.sealed {
@@ -455,12 +461,20 @@ impl Actors {
                 .values()
                 .flatten()
                 .any(|e| e.key.public_bytes() == key.public_bytes());
+        // One key ID, one key: a record's `signer` then names exactly one
+        // key of the log (FORMAT.md §4.7).
+        let id_in_use = key.key_id() == log_key.key_id() || self.keys.contains_key(&key.key_id());
         let bad = |m: String| Err(AuthError::BadChange(m));
         match (c.action, self.get(&c.name)) {
             (ActorAction::Add, Some(_)) => bad(format!("actor {} already exists", c.name)),
             (ActorAction::Add, None) if key_in_use => bad(format!(
                 "the key of {} is already the log key or another actor's key",
                 c.name
+            )),
+            (ActorAction::Add | ActorAction::Rotate, _) if id_in_use => bad(format!(
+                "the key of {} has key ID {}, already the ID of the log key or of another key added before (§4.7)",
+                c.name,
+                key.key_id()
             )),
             (ActorAction::Add, None) => Ok(()),
             (_, None) => bad(format!("no actor {}", c.name)),
@@ -473,6 +487,14 @@ impl Actors {
             )),
             (ActorAction::Revoke, Some(a)) if a.key.public_bytes() != key.public_bytes() => {
                 bad(format!("the record does not name {}'s current key", c.name))
+            }
+            // A version 1 revoke repeats the current key's name too (its
+            // key ID is the one the actor's records carry).
+            (ActorAction::Revoke, Some(a)) if c.sealed.is_none() && a.key.key_id() != key.key_id() => {
+                bad(format!(
+                    "the record does not repeat the name of {}'s current key",
+                    c.name
+                ))
             }
             (ActorAction::Rotate, Some(_)) if key_in_use => {
                 bad(format!("the new key of {} is already in use", c.name))
@@ -526,19 +548,17 @@ mod tests {
             purpose: Purpose::Publication,
         })
     }
-    /// What `plan` says, resolved with `verify_strict`, must be what
-    /// `authorize` says (the batch verifier relies on it).
+    /// What `plan` says, resolved with one signature check (FORMAT.md
+    /// §4.3), must be what `authorize` says (the batch verifier relies on it).
     fn planned(a: &Actors, r: &Record) -> Option<Result<Signer, AuthError>> {
         match a.plan(r, &log().verifier()) {
             AuthPlan::Decided(d) => Some(d),
             AuthPlan::Check { key, if_valid } => Some(
-                if key
-                    .verify_strict(
-                        &crate::core::record::RecordBody::signed_message(r.body_bytes()),
-                        &ed25519_dalek::Signature::from_bytes(&r.signature),
-                    )
-                    .is_ok()
-                {
+                if crate::core::sigbatch::verify_key(
+                    &key,
+                    &crate::core::record::RecordBody::signed_message(r.body_bytes()),
+                    &r.signature,
+                ) {
                     if_valid
                 } else {
                     Err(AuthError::BadSignature)

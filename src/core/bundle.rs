@@ -289,12 +289,18 @@ pub struct ShareEnvelope {
     pub media_type: String,
     /// Plaintext length.
     pub size: u64,
-    /// SHA-256 of the plaintext (opening, part 1).
+    /// SHA-256 of the plaintext (opening, part 1), lowercase hex.
+    #[serde(deserialize_with = "crate::core::meta::lower_hex")]
     pub sha256: Digest,
-    /// The commitment salt (opening, part 2).
+    /// The commitment salt (opening, part 2), lowercase hex.
+    #[serde(deserialize_with = "crate::core::meta::lower_hex")]
     pub salt: Digest,
-    /// A note from the sender to the partner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A note from the sender to the partner (a string when present).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::core::meta::present_string"
+    )]
     pub note: Option<String>,
 }
 
@@ -303,11 +309,15 @@ impl ShareEnvelope {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Parses strictly; the name must be a single safe path component.
+    /// Parses strictly (FORMAT.md §10.3: every required member, none
+    /// unknown or repeated, no byte order mark, lowercase hex); the name must
+    /// be a single safe path component.
     pub fn from_json(bytes: &[u8]) -> Result<ShareEnvelope, BundleError> {
         if bytes.len() > MAX_ENVELOPE_PLAINTEXT {
             return Err(BundleError::Malformed("share envelope too large".into()));
         }
+        crate::core::meta::check_json_text(bytes)
+            .map_err(|e| BundleError::Malformed(format!("share envelope: {e}")))?;
         let e: ShareEnvelope = serde_json::from_slice(bytes)
             .map_err(|e| BundleError::Malformed(format!("share envelope: {e}")))?;
         if e.v != ENVELOPE_VERSION {
@@ -460,7 +470,17 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
     let mut out = EvidenceCheck::default();
     let mut prev: Option<(VerifierKey, Checkpoint, HashMap<Digest, u64>)> = None;
     for (h, hop) in ev.hops.iter().enumerate() {
-        let key = match VerifierKey::parse(hop.vkey.trim_end()) {
+        // FORMAT.md §10.2: the vkey exactly, no newline or other byte around
+        // it, in its one encoding (the evidence encoding is canonical).
+        let key = match VerifierKey::parse(&hop.vkey) {
+            Ok(k) if k.encode() != hop.vkey => {
+                out.add(
+                    Subject::Log(k.name().to_string()),
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key is not in its canonical encoding"),
+                );
+                return out;
+            }
             Ok(k) if k.alg() == SigAlg::Ed25519 => k,
             Ok(k) => {
                 out.add(
@@ -505,16 +525,26 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             events: Vec::new(),
             log_key: Some(key.clone()),
         };
-        // The checkpoint: identical in every entry, signed by the log key.
+        // The checkpoint: the same signed note, signature lines included,
+        // byte for byte in every entry (FORMAT.md §10.2), signed by the log key.
         let mut note: Option<&str> = None;
         let mut proofs = Vec::with_capacity(hop.entries.len());
         for (k, e) in hop.entries.iter().enumerate() {
             match TlogProof::parse(e) {
                 Ok(p) => proofs.push(Some(p)),
                 Err(err) => {
+                    // FORMAT.md §10.4 step 2: a checkpoint that does not
+                    // parse is `checkpoint_signature`, the rest of the proof
+                    // `inclusion_proof`.
+                    let check = match err {
+                        crate::core::tlog_proof::TlogProofError::Checkpoint(_) => {
+                            Check::CheckpointSignature
+                        }
+                        _ => Check::InclusionProof,
+                    };
                     out.add(
                         Subject::Log(log.clone()),
-                        Check::InclusionProof,
+                        check,
                         format!("entry {k} is not a valid tlog-proof: {err}"),
                     );
                     proofs.push(None);
@@ -522,7 +552,8 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             }
         }
         let mut cp: Option<Checkpoint> = None;
-        for p in proofs.iter().flatten() {
+        for (k, p) in proofs.iter().enumerate() {
+            let Some(p) = p else { continue };
             match note {
                 None => note = Some(p.checkpoint_note()),
                 Some(n) if n == p.checkpoint_note() => {}
@@ -530,7 +561,9 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                     out.add(
                         Subject::Log(log.clone()),
                         Check::CheckpointSignature,
-                        "the entries of one hop carry different checkpoints",
+                        format!(
+                            "the entries of one hop carry different checkpoints: entry {k}'s signed note is not byte for byte the first entry's (signature lines included)"
+                        ),
                     );
                 }
             }

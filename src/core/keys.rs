@@ -12,7 +12,7 @@
 //! Supported algorithms: `0x01` (Ed25519 signed-note signatures) and `0x04`
 //! (Ed25519 `cosignature/v1`, C2SP `tlog-cosignature.md`). The same Ed25519
 //! key has a different key ID under each algorithm because the algorithm byte
-//! is hashed. Every verification uses `verify_strict`.
+//! is hashed. Every verification follows FORMAT.md §4.3 (`core::sigbatch::verify`).
 //!
 //! Byte layout specified in `docs/FORMAT.md` §3.2–3.5.
 
@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::core::hash::Digest;
@@ -310,15 +310,14 @@ impl VerifierKey {
         self.key_id == key_id && self.name == name
     }
 
-    /// Strict Ed25519 verification of a raw 64-byte signature over `msg`.
-    /// Any other length fails.
+    /// Ed25519 verification of a raw 64-byte signature over `msg` by the
+    /// rule of FORMAT.md §4.3 ([`crate::core::sigbatch::verify`]). Any
+    /// other length fails.
     pub fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> bool {
         let Ok(bytes) = <&[u8; ED25519_SIG_LEN]>::try_from(sig) else {
             return false;
         };
-        self.key
-            .verify_strict(msg, &Signature::from_bytes(bytes))
-            .is_ok()
+        crate::core::sigbatch::verify_key(&self.key, msg, bytes)
     }
 }
 

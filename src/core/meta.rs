@@ -7,7 +7,7 @@
 //! only carries the envelope's ciphertext digest and a salted commitment to the
 //! plaintext digest (FORMAT.md §5.1), whose opening sits inside the envelope.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::core::domain;
 use crate::core::hash::Digest;
@@ -35,17 +35,61 @@ pub struct Metadata {
     /// Plaintext length in bytes.
     pub size: u64,
     /// SHA-256 of the plaintext (the commitment's opening, part 1).
+    #[serde(deserialize_with = "lower_hex")]
     pub sha256: Digest,
     /// 32 random bytes (the commitment's opening, part 2).
+    #[serde(deserialize_with = "lower_hex")]
     pub salt: Digest,
     /// Media type guessed from the file name, e.g. `application/pdf`.
     pub media_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
     pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
     pub case: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
     pub note: Option<String>,
+}
+
+/// A digest written as exactly 64 lowercase hex digits (FORMAT.md §1,
+/// §5.2, §10.3): uppercase, which `Digest`'s own parser takes, is refused.
+pub fn lower_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+    let s = String::deserialize(d)?;
+    let lower = s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    lower
+        .then(|| Digest::from_hex(&s))
+        .flatten()
+        .ok_or_else(|| serde::de::Error::custom("expected 64 lowercase hex digits"))
+}
+
+/// An optional string member (FORMAT.md §5.2, §10.3): absent is `None`
+/// (with `#[serde(default)]`); present, it is a string, never `null`.
+pub fn present_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// The common rules of the JSON envelopes (FORMAT.md §5.2, §10.3) that
+/// `serde_json` does not enforce by itself: no byte order mark. (Unknown,
+/// missing and repeated members are refused by the derived parsers:
+/// `deny_unknown_fields`, required fields, and serde's duplicate-field check.)
+pub fn check_json_text(bytes: &[u8]) -> Result<(), String> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        return Err("starts with a byte order mark".into());
+    }
+    Ok(())
 }
 
 /// Why an envelope could not be read.
@@ -62,6 +106,8 @@ pub enum MetaError {
     NoEntry,
     #[error("the metadata envelope has more than {MAX_GROUP_ENTRIES} entries")]
     TooManyEntries,
+    #[error("two entries of the metadata envelope open the record's commitment")]
+    TwoEntries,
 }
 
 impl Metadata {
@@ -76,10 +122,16 @@ impl Metadata {
         if bytes.len() > MAX_META_LEN {
             return Err(MetaError::TooLarge);
         }
+        check_json_text(bytes).map_err(MetaError::Malformed)?;
         let m: Metadata =
             serde_json::from_slice(bytes).map_err(|e| MetaError::Malformed(e.to_string()))?;
         if m.v != META_VERSION {
             return Err(MetaError::UnknownVersion(m.v));
+        }
+        if m.path.rsplit('/').next() != Some(m.name.as_str()) {
+            return Err(MetaError::Malformed(
+                "name is not the last component of path".into(),
+            ));
         }
         Ok(m)
     }
@@ -87,6 +139,51 @@ impl Metadata {
     /// The commitment this envelope opens.
     pub fn commitment(&self) -> Digest {
         commitment(&self.salt, &self.sha256)
+    }
+}
+
+/// Version of the JSON inside an encrypted note (FORMAT.md §4.10).
+pub const NOTE_VERSION: u32 = 1;
+/// Largest note plaintext a reader accepts.
+pub const MAX_NOTE_LEN: usize = 1 << 20;
+
+/// The plaintext of an `annotate` record's note (FORMAT.md §4.10):
+/// `{"v":1,"text":TEXT}`, members in that order when written; read in any
+/// order, strictly (both members required, none other, none twice, no byte
+/// order mark).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteEnvelope {
+    pub v: u32,
+    pub text: String,
+}
+
+impl NoteEnvelope {
+    pub fn new(text: &str) -> NoteEnvelope {
+        NoteEnvelope {
+            v: NOTE_VERSION,
+            text: text.to_string(),
+        }
+    }
+
+    /// The JSON written: `{"v":1,"text":…}`, without insignificant whitespace.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses a note's plaintext (FORMAT.md §4.10). Notes written before
+    /// this order was fixed (`{"text":…,"v":1}`) parse the same.
+    pub fn from_json(bytes: &[u8]) -> Result<NoteEnvelope, MetaError> {
+        if bytes.len() > MAX_NOTE_LEN {
+            return Err(MetaError::Malformed("note larger than 1 MiB".into()));
+        }
+        check_json_text(bytes).map_err(MetaError::Malformed)?;
+        let n: NoteEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| MetaError::Malformed(e.to_string()))?;
+        if n.v != NOTE_VERSION {
+            return Err(MetaError::UnknownVersion(n.v));
+        }
+        Ok(n)
     }
 }
 
@@ -144,9 +241,7 @@ pub fn open_envelope(plain: &[u8], commitment: &Digest) -> Result<Metadata, Meta
         let m = Metadata::from_json(line)?;
         if m.commitment() == *commitment {
             if found.is_some() {
-                return Err(MetaError::Malformed(
-                    "two entries open the same commitment".into(),
-                ));
+                return Err(MetaError::TwoEntries);
             }
             found = Some(m);
         }
@@ -247,11 +342,66 @@ mod tests {
         ));
     }
 
+    /// FORMAT.md §5.2: every member required but the optional ones, which
+    /// are strings when present; no member twice; no byte order mark;
+    /// integers without fraction or exponent, in range; lowercase hex; `name`
+    /// the last component of `path`.
+    #[test]
+    fn envelope_entries_are_strict() {
+        let j = String::from_utf8(sample().to_json()).unwrap();
+        assert!(Metadata::from_json(j.as_bytes()).is_ok());
+        let hex = sample().sha256.to_hex();
+        let bad = [
+            j.replace(r#""v":1,"#, ""),
+            j.replace(r#","case":null"#, "")
+                .replace('}', r#","case":null}"#),
+            j.replace(r#""v":1,"#, r#""v":1,"v":1,"#),
+            format!("\u{feff}{j}"),
+            j.replace(r#""size":3"#, r#""size":3.0"#),
+            j.replace(r#""size":3"#, r#""size":3e0"#),
+            j.replace(r#""size":3"#, r#""size":-3"#),
+            j.replace(r#""size":3"#, r#""size":18446744073709551616"#),
+            j.replace(&hex, &hex.to_uppercase()),
+            j.replace(r#""name":"memo.pdf""#, r#""name":"other.pdf""#),
+            j.replace(r#""name":"memo.pdf""#, r#""name":"dir/memo.pdf""#),
+        ];
+        for b in bad {
+            assert!(Metadata::from_json(b.as_bytes()).is_err(), "{b}");
+        }
+        // Any member order, and the whitespace RFC 8259 allows.
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        assert_eq!(Metadata::from_json(pretty.as_bytes()).unwrap(), sample());
+    }
+
+    /// FORMAT.md §4.10: written `{"v":1,"text":…}`; read in either order.
+    #[test]
+    fn notes_are_written_v_first_and_read_in_any_order() {
+        let n = NoteEnvelope::new("checked with the source");
+        assert_eq!(
+            n.to_json(),
+            br#"{"v":1,"text":"checked with the source"}"#.to_vec()
+        );
+        let old = br#"{"text":"checked with the source","v":1}"#;
+        assert_eq!(NoteEnvelope::from_json(old).unwrap(), n);
+        for bad in [
+            &br#"{"v":1}"#[..],
+            br#"{"v":2,"text":"a"}"#,
+            br#"{"v":1,"text":"a","text":"b"}"#,
+            br#"{"v":1,"text":"a","x":1}"#,
+            br#"{"v":1,"text":null}"#,
+            b"\xef\xbb\xbf{\"v\":1,\"text\":\"a\"}",
+        ] {
+            assert!(NoteEnvelope::from_json(bad).is_err(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn envelopes_of_one_and_many_entries() {
         let a = sample();
         let mut b = sample();
         b.path = "dir/other.pdf".into();
+        b.name = "other.pdf".into();
         b.salt = Digest([9; 32]);
         let mut c = sample();
         c.salt = Digest([10; 32]);
@@ -275,7 +425,7 @@ mod tests {
         let dup = encode_envelope(&[a.clone(), a.clone()]);
         assert!(matches!(
             open_envelope(&dup, &a.commitment()),
-            Err(MetaError::Malformed(_))
+            Err(MetaError::TwoEntries)
         ));
         assert!(matches!(
             open_envelope(b"", &a.commitment()),

@@ -5,7 +5,7 @@
 //! non-UTF-8 or non-canonical origins, and recipient lists that are not sorted
 //! and duplicate-free, so that every accepted record has exactly one encoding.
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 
 use crate::core::domain;
 use crate::core::hash::Digest;
@@ -109,7 +109,7 @@ pub struct Ingest {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Share {
     /// Index of the record that brought the document into this log
-    /// (an `ingest` or a `receive`).
+    /// (an `ingest`, a `receive` or a `derive`: FORMAT.md §4.5).
     pub document: u64,
     /// The document's content commitment (equal to that record's).
     pub commitment: Digest,
@@ -146,6 +146,16 @@ pub const ACTOR_KEY_NAME: &str = "custody-actor";
 /// `KeyId(ACTOR_KEY_NAME, 0x01, key)`. Records the key signs carry it.
 pub fn actor_key_id(key: &[u8; 32]) -> KeyId {
     KeyId::compute(ACTOR_KEY_NAME, 0x01, key)
+}
+
+/// Is `key` a valid actor key (FORMAT.md §4.7): the canonical encoding
+/// (RFC 8032 §5.1.2: y below p, no sign bit for x = 0) of a point on the
+/// curve (§5.1.3) that is not of small order? `actor add` and `rotate`
+/// refuse another key, and a verifier reports it as `actor_change`.
+pub fn valid_actor_key(key: &[u8; 32]) -> bool {
+    let c = curve25519_dalek::edwards::CompressedEdwardsY(*key);
+    c.decompress()
+        .is_some_and(|p| p.compress().to_bytes() == *key && !p.is_small_order())
 }
 
 /// The version 2 fields of an `actor` record (FORMAT.md §4.16): who the
@@ -680,6 +690,8 @@ pub enum RecordError {
     BadRoles,
     #[error("an actor reference is not an earlier record (or, for an add, not the record itself)")]
     BadActor,
+    #[error("an actor record that is not a revocation has a reason (FORMAT.md §4.7)")]
+    ReasonNotRevoke,
 }
 
 /// Why a record signature did not verify.
@@ -867,6 +879,7 @@ impl RecordBody {
                         return Err(RecordError::BadName);
                     }
                     check_text(&a.reason)?;
+                    check_reason_action(a.action, &a.reason)?;
                 }
             },
             Payload::Access(a) => match a.sealed {
@@ -956,9 +969,22 @@ pub fn valid_actor_name(n: &str) -> bool {
         && n.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// A reason (FORMAT.md §4.7, §4.8): at most [`MAX_TEXT_LEN`] bytes of UTF-8
+/// without control characters (Unicode general category Cc: U+0000–U+001F
+/// and U+007F–U+009F, exactly what `char::is_control` says) other than the
+/// line feed.
 fn check_text(t: &str) -> Result<(), RecordError> {
     if t.len() > MAX_TEXT_LEN || t.chars().any(|c| c.is_control() && c != '\n') {
         return Err(RecordError::BadText);
+    }
+    Ok(())
+}
+
+/// Only a revocation carries a reason (FORMAT.md §4.7): an `add` or a
+/// `rotate` with one is not a valid record.
+fn check_reason_action(action: ActorAction, reason: &str) -> Result<(), RecordError> {
+    if action != ActorAction::Revoke && !reason.is_empty() {
+        return Err(RecordError::ReasonNotRevoke);
     }
     Ok(())
 }
@@ -1255,6 +1281,7 @@ impl Record {
                 if !valid_actor_name(&name) || !crate::core::keys::is_valid_key_name(&key_name) {
                     return Err(RecordError::BadName);
                 }
+                check_reason_action(action, &reason)?;
                 Payload::Actor(ActorChange {
                     action,
                     name,
@@ -1373,7 +1400,8 @@ impl Record {
         crate::core::merkle::leaf_hash(&self.bytes)
     }
 
-    /// Checks the signer key ID and the Ed25519 signature (`verify_strict`).
+    /// Checks the signer key ID and the Ed25519 signature (FORMAT.md §4.3,
+    /// [`crate::core::sigbatch::verify`]).
     pub fn verify_signature(
         &self,
         key: &VerifyingKey,
@@ -1385,9 +1413,15 @@ impl Record {
                 expected: key_id,
             });
         }
-        let sig = Signature::from_bytes(&self.signature);
-        key.verify_strict(&RecordBody::signed_message(self.body_bytes()), &sig)
-            .map_err(|_| SignatureCheckError::Invalid)
+        if crate::core::sigbatch::verify_key(
+            key,
+            &RecordBody::signed_message(self.body_bytes()),
+            &self.signature,
+        ) {
+            Ok(())
+        } else {
+            Err(SignatureCheckError::Invalid)
+        }
     }
 
     /// The sealed details this record names (a blob of the archive,
@@ -1404,8 +1438,8 @@ impl Record {
         }
     }
 
-    /// The document this record stores in the archive (an `ingest` or a
-    /// `receive`), if any: its blob, envelope and commitment.
+    /// The document this record stores in the archive (an `ingest`, a
+    /// `receive` or a `derive`), if any: its blob, envelope and commitment.
     pub fn document(&self) -> Option<&Ingest> {
         match &self.body.payload {
             Payload::Ingest(i) => Some(i),

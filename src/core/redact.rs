@@ -160,6 +160,45 @@ pub fn path(p: &std::path::Path) -> String {
     s.into_owned()
 }
 
+/// Text taken from input (a file name or path, a note, source or case, an
+/// actor, key or outlet name, a reason, a finding that quotes one) as a
+/// terminal is given it: names are data, never terminal commands. Every
+/// control character (U+0000–U+001F, U+007F–U+009F: ESC, BEL, CR, LF,
+/// tab…), every Unicode direction control (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069) and the line and paragraph separators
+/// U+2028, U+2029 are shown as `\u{hex}` (lowercase, no leading zeros:
+/// ESC is `\u{1b}`, U+202E is `\u{202e}`); everything else is kept. Text
+/// output and messages use it; JSON output keeps the exact text.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The characters [`shown`] escapes.
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
 /// The last line of defence, for every message custody prints on stderr:
 /// each word that carries a secret-key marker followed by key material is
 /// replaced by `[secret key: KIND]`, and a private key block by one such
@@ -236,6 +275,25 @@ fn word_kind(word: &str, up: &str) -> Option<SecretKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_escapes_controls_and_direction_marks_only() {
+        assert!(matches!(shown("memo-été.pdf"), Cow::Borrowed(_)));
+        assert_eq!(shown("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(shown("invoice\u{202e}fdp.exe"), "invoice\\u{202e}fdp.exe");
+        assert_eq!(
+            shown("x\ny\tz\u{7}\u{7f}\u{85}"),
+            "x\\u{a}y\\u{9}z\\u{7}\\u{7f}\\u{85}"
+        );
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2066}', '\u{2069}', '\u{2028}',
+            '\u{2029}',
+        ] {
+            assert_eq!(shown(&c.to_string()), format!("\\u{{{:x}}}", c as u32));
+        }
+        // Shown text holds nothing left to escape.
+        assert!(matches!(shown(&shown("\u{1b}\u{202e}")), Cow::Borrowed(_)));
+    }
 
     const SKEY: &str =
         "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";

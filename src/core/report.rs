@@ -98,6 +98,9 @@ pub enum Check {
     /// (deep) A record's sealed details (FORMAT.md §5.4) do not decrypt or
     /// parse, or disagree with the record (an actor's key ID).
     Sealed,
+    /// A `grant` names no actor of the log, or one revoked before it
+    /// (FORMAT.md §4.12).
+    GrantActor,
 }
 
 impl Check {
@@ -141,6 +144,7 @@ impl Check {
             Check::Tile => "tile",
             Check::Recipients => "recipients",
             Check::Sealed => "sealed",
+            Check::GrantActor => "grant_actor",
         }
     }
 }

@@ -215,13 +215,24 @@ impl Details {
 
     /// Checks actor details against the version 2 record they belong to
     /// (FORMAT.md §4.16): an `add` has a name and a key name, a `rotate` a
-    /// key name only, a `revoke` neither.
+    /// key name only, a `revoke` neither; only a `revoke` has a reason
+    /// (FORMAT.md §4.7).
     pub fn check_actor(&self, c: &ActorChange) -> Result<(), SealedError> {
         if c.sealed.is_none() {
             return Err(SealedError::Invalid("the record is not sealed".into()));
         }
         match self {
-            Details::Actor { name, key_name, .. } => {
+            Details::Actor {
+                name,
+                key_name,
+                reason,
+                ..
+            } => {
+                if c.action != ActorAction::Revoke && !reason.is_empty() {
+                    return Err(SealedError::Invalid(
+                        "only a revoke has a reason (§4.7)".into(),
+                    ));
+                }
                 let (want_name, want_key) = match c.action {
                     ActorAction::Add => (true, true),
                     ActorAction::Rotate => (false, true),

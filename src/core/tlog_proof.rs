@@ -6,7 +6,7 @@
 //! c2sp.org/tlog-proof@v1
 //! extra <base64>            (optional; unauthenticated opaque data)
 //! index <decimal>           (0-based, no leading zeroes unless "0")
-//! <base64 hash>             (0..=63 lines, leaf's sibling first, up to the root's child)
+//! <base64 hash>             (0..=64 lines, leaf's sibling first, up to the root's child)
 //!                           (empty line)
 //! <signed checkpoint, verbatim>
 //! ```
@@ -24,8 +24,11 @@ use crate::core::keys::{b64_decode, b64_encode};
 /// The first line.
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
 
-/// Most inclusion-proof hashes accepted.
-pub const MAX_PROOF_HASHES: usize = 63;
+/// Most inclusion-proof hashes accepted: 64, the longest RFC 9162 inclusion
+/// proof in a tree of at most 2^64 - 1 leaves (leaf 0 of a tree of more than
+/// 2^63 leaves; FORMAT.md §3.9, §9.5). Whether a proof has the right length
+/// for its index and size is decided by the inclusion check, not here.
+pub const MAX_PROOF_HASHES: usize = 64;
 
 /// Errors from building or parsing a tlog-proof.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -335,7 +338,7 @@ mod tests {
         ));
     }
 
-    /// Issue 6: a proof of 100,000 hash lines is refused at the 64th.
+    /// Issue 6: a proof of 100,000 hash lines is refused at the 65th.
     #[test]
     fn proof_lines_are_bounded() {
         use crate::core::testing::fast;

@@ -456,7 +456,7 @@ mod tests {
         assert!(OfferedProof::parse("old 1\nAAAA").is_err());
         let many = format!(
             "old 1\n{}",
-            format!("{}\n", b64_encode(&[0; 32])).repeat(64)
+            format!("{}\n", b64_encode(&[0; 32])).repeat(MAX_PROOF_HASHES + 1)
         );
         assert_eq!(OfferedProof::parse(&many), Err(BodyError::TooManyHashes));
     }

@@ -134,6 +134,18 @@ impl Archive {
         key: &VerifierKey,
         reason: &str,
     ) -> Result<(ActorChange, SealedBlob), StoreError> {
+        // What a verifier would report (FORMAT.md §4.7) is never written.
+        if action != ActorAction::Revoke && !reason.is_empty() {
+            return Err(StoreError::Input(
+                "only a revoke has a reason; nothing was written".into(),
+            ));
+        }
+        if !crate::core::record::valid_actor_key(&key.public_bytes()) {
+            return Err(StoreError::Input(format!(
+                "{} is not the canonical encoding of an Ed25519 point that is not of small order; nothing was written",
+                key.encode()
+            )));
+        }
         let details = Details::Actor {
             v: SEALED_VERSION,
             name: if action == ActorAction::Add {

@@ -175,7 +175,9 @@ pub struct ConsistencyProof {
     pub new_size: u64,
     pub old_root: Digest,
     pub proof: Vec<Digest>,
-    pub old_checkpoint: Vec<u8>,
+    /// The checkpoint the log signed at `old_size`, if it signed one there
+    /// (FORMAT.md §8.2: a proof may start at any size).
+    pub old_checkpoint: Option<Vec<u8>>,
     pub checkpoint: Vec<u8>,
 }
 
@@ -322,11 +324,14 @@ pub(crate) fn checkpoint_root(note: &[u8], size: u64) -> Result<Digest, StoreErr
     Ok(c.checkpoint().root)
 }
 
-/// The consistency proof between two checkpoints (size, note), from the
-/// stored nodes, checked against both roots before it is returned.
+/// The consistency proof from size `old` (with the note the log signed
+/// there, if any) to the checkpoint (size, note), from the stored nodes,
+/// checked before it is returned: against the new checkpoint's root, which
+/// authenticates the old root the nodes give (RFC 9162 §2.1.4.2), and
+/// against the old checkpoint's root when there is one (FORMAT.md §8.2).
 pub(crate) fn checked_consistency_proof(
     flat: &FlatIndex,
-    (old, old_note): (u64, Vec<u8>),
+    (old, old_note): (u64, Option<Vec<u8>>),
     (new_size, note): (u64, Vec<u8>),
 ) -> Result<ConsistencyProof, StoreError> {
     if old > new_size {
@@ -337,10 +342,11 @@ pub(crate) fn checked_consistency_proof(
     let old_root = merkle::root(flat, TreeSize(old)).map_err(tree_err)?;
     let proof =
         merkle::consistency_proof(flat, TreeSize(old), TreeSize(new_size)).map_err(tree_err)?;
-    let (want_old, want_new) = (
-        checkpoint_root(&old_note, old)?,
-        checkpoint_root(&note, new_size)?,
-    );
+    let want_old = match &old_note {
+        Some(n) => checkpoint_root(n, old)?,
+        None => old_root,
+    };
+    let want_new = checkpoint_root(&note, new_size)?;
     if old_root != want_old
         || merkle::verify_consistency(
             TreeSize(old),
@@ -1229,14 +1235,15 @@ impl Archive {
         })
     }
 
-    /// Consistency proof between two checkpointed sizes (`new` defaults to the latest).
+    /// Consistency proof from any size `old` to a checkpointed size (`new`
+    /// defaults to the latest); FORMAT.md §8.2.
     pub fn consistency_proof(
         &self,
         old: u64,
         new: Option<u64>,
     ) -> Result<ConsistencyProof, StoreError> {
         let (new_size, note) = self.checkpoint_at(new)?;
-        let (_, old_note) = self.checkpoint_at(Some(old))?;
+        let old_note = self.db.checkpoint(old)?;
         checked_consistency_proof(&self.flat, (old, old_note), (new_size, note))
     }
 

@@ -336,13 +336,14 @@ impl Archive {
         for ev in &events {
             let i = ev.body.index;
             match &ev.body.payload {
-                // A decryption by someone the document was never shared with.
-                Payload::Access(a) => {
+                // A decryption by someone the document was never shared with
+                // (the date check below applies to every event: no `continue`).
+                Payload::Access(a) => 'access: {
                     let Some(Signer::Actor { name, role }) = signers.get(&i) else {
-                        continue;
+                        break 'access;
                     };
                     if *role != Role::Journalist {
-                        continue;
+                        break 'access;
                     }
                     let brought = matches!(arrival_signer(a.about.document), Some(Signer::Actor { name: n, .. }) if &n == name);
                     let granted = events.iter().any(|g| {

@@ -213,10 +213,14 @@ pub(crate) fn check_structure(
     (rep, share)
 }
 
+/// Decrypts and parses the bundle's share envelope (FORMAT.md §10.3).
+/// `Err`: no identity decrypts it (exit 2); `Ok(Err(why))`: it decrypts but
+/// is not an envelope of §10.3, which is the bundle's defect, reported as a
+/// `commitment` finding (exit 1) by [`envelope_finding`].
 pub(crate) fn decrypt_envelope(
     b: &OpenBundle,
     ids: &Identities,
-) -> Result<ShareEnvelope, StoreError> {
+) -> Result<Result<ShareEnvelope, String>, StoreError> {
     let plain = crypto::decrypt_bytes(ids, &b.head.envelope, bundle::MAX_ENVELOPE_PLAINTEXT)
         .map_err(|e| StoreError::Decrypt {
             what: format!(
@@ -225,7 +229,19 @@ pub(crate) fn decrypt_envelope(
             ),
             source: e,
         })?;
-    Ok(ShareEnvelope::from_json(&plain)?)
+    Ok(ShareEnvelope::from_json(&plain).map_err(|e| e.to_string()))
+}
+
+/// The finding for an envelope that decrypts but does not parse: it cannot
+/// open the commitment (FORMAT.md §10.3, §10.4).
+pub(crate) fn envelope_finding(findings: &mut Vec<Finding>, why: &str) {
+    let why: Vec<&str> = why.lines().map(str::trim).collect();
+    add(
+        findings,
+        Subject::Bundle,
+        Check::Commitment,
+        format!("the envelope does not open: {}", why.join(" ")),
+    );
 }
 
 /// Streams the payload: hashes the ciphertext; with `ids`, decrypts it and
@@ -398,19 +414,16 @@ pub fn verify_bundle(
         .is_some_and(|s| Digest::of(&b.head.envelope) == s.envelope);
     let env = match ids.map(|ids| decrypt_envelope(&b, ids)) {
         None => None,
-        Some(Ok(e)) => Some(e),
+        Some(Ok(Ok(e))) => Some(e),
+        Some(Ok(Err(why))) => {
+            envelope_finding(&mut rep.findings, &why);
+            None
+        }
         // An envelope that is not the one the share names (a payload_digest
         // finding above) was altered: that it does not open says nothing
         // about the identity given.
         Some(Err(e)) if !named => {
-            let why = e.to_string();
-            let why: Vec<&str> = why.lines().map(str::trim).collect();
-            add(
-                &mut rep.findings,
-                Subject::Bundle,
-                Check::Commitment,
-                format!("the envelope does not open: {}", why.join(" ")),
-            );
+            envelope_finding(&mut rep.findings, &e.to_string());
             None
         }
         Some(Err(e)) => return Err(e),

@@ -14,9 +14,6 @@ use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
 use crate::store::StoreError;
 
-/// Version of the JSON inside an encrypted note (FORMAT.md §4.10).
-pub const NOTE_VERSION: u32 = 1;
-
 impl Archive {
     /// The document of record `index` as a reference: its arrival index and commitment.
     pub fn doc_ref(&self, index: u64) -> Result<DocRef, StoreError> {
@@ -82,8 +79,9 @@ impl Archive {
         log: &SignerKey,
     ) -> Result<Record, StoreError> {
         let about = self.doc_ref(index)?;
-        let json = serde_json::json!({ "v": NOTE_VERSION, "text": text }).to_string();
-        let enc = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(json.into_bytes()))?;
+        // `{"v":1,"text":…}` (FORMAT.md §4.10).
+        let json = crate::core::meta::NoteEnvelope::new(text).to_json();
+        let enc = crypto::encrypt_bytes(&self.recipients, &Zeroizing::new(json))?;
         let blob = self.blobs.put_bytes(&enc)?;
         let (note, note_size) = (blob.digest, blob.len);
         self.event(
@@ -108,13 +106,15 @@ impl Archive {
             )));
         }
         let plain =
-            crypto::decrypt_bytes(ids, &data, 1 << 20).map_err(|e| StoreError::Decrypt {
-                what: format!("the note {}", a.note),
-                source: e,
+            crypto::decrypt_bytes(ids, &data, crate::core::meta::MAX_NOTE_LEN).map_err(|e| {
+                StoreError::Decrypt {
+                    what: format!("the note {}", a.note),
+                    source: e,
+                }
             })?;
-        let v: serde_json::Value = serde_json::from_slice(&plain)
+        let n = crate::core::meta::NoteEnvelope::from_json(&plain)
             .map_err(|e| StoreError::Corrupt(format!("note {}: {e}", a.note)))?;
-        Ok(v["text"].as_str().unwrap_or_default().to_string())
+        Ok(n.text)
     }
 
     /// An approval of a document, e.g. for publication.

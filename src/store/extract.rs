@@ -74,6 +74,12 @@ impl Archive {
                 "the metadata of record {} does not open its content commitment",
                 rec.body.index
             )),
+            // Two entries opening one commitment: which is the document's is
+            // not decided by the commitment (`commitment`, FORMAT.md §5.2).
+            meta::MetaError::TwoEntries => StoreError::ContentMismatch(format!(
+                "two entries of the metadata of record {} open its content commitment",
+                rec.body.index
+            )),
             e => StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index)),
         })
     }

@@ -138,9 +138,7 @@ impl KeyLoader<'_> {
     /// Loads a C2SP signed-note secret key (`PRIVATE+KEY+…`).
     pub fn signer(&self, path: &Path) -> Result<SignerKey, StoreError> {
         let buf = self.read_secret(path)?;
-        let text = std::str::from_utf8(&buf).map_err(|_| {
-            StoreError::Key(path.to_path_buf(), "is not a signing key (not text)".into())
-        })?;
+        let text = std::str::from_utf8(&buf).map_err(|_| not_utf8(path))?;
         let line = text
             .lines()
             .map(str::trim)
@@ -164,6 +162,9 @@ impl KeyLoader<'_> {
         let mut all: Option<Identities> = None;
         for p in paths {
             let buf = self.read_secret(p)?;
+            if std::str::from_utf8(&buf).is_err() {
+                return Err(not_utf8(p));
+            }
             let ids = Identities::parse(&buf).map_err(|e| {
                 let kind = redact::file_secret_kind(&p.to_string_lossy(), &buf);
                 match kind {
@@ -181,6 +182,15 @@ impl KeyLoader<'_> {
         }
         all.ok_or(StoreError::NoIdentity)
     }
+}
+
+/// A key file (or what a passphrase opened) that is not UTF-8 text: every
+/// key file custody reads is text. Its content is never quoted.
+fn not_utf8(path: &Path) -> StoreError {
+    StoreError::Key(
+        path.to_path_buf(),
+        "is not a key file (not UTF-8 text)".into(),
+    )
 }
 
 /// Writes a secret file with mode 0600, refusing to overwrite, fsynced.

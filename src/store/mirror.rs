@@ -528,7 +528,7 @@ pub fn mirror(
                 return Ok(Err((Check::Tile, subject.clone(), e.to_string())));
             }
             // Signature checks of this bundle, batched per key (FORMAT.md
-            // §4.3, `verify_strict`'s verdicts); actor records in order.
+            // §4.3, the one-by-one verdicts); actor records in order.
             let mut batch = SigBatch::default();
             for (k, e) in entries.iter().enumerate() {
                 let i = id.first() + k as u64;
@@ -796,7 +796,7 @@ fn fetch_all(
 }
 
 /// Deferred signature checks of one bundle: per key, the records whose
-/// authorization is decided by one `verify_strict`.
+/// authorization is decided by one signature check (FORMAT.md §4.3).
 #[derive(Default)]
 struct SigBatch {
     keys: Vec<(VerifyingKey, Vec<Pending>)>,

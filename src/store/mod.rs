@@ -86,6 +86,13 @@ pub enum StoreError {
     },
     #[error("no record matches {0}")]
     NotFound(String),
+    /// A record given where a document is needed that is about no
+    /// document: an `actor` or `config` record.
+    #[error(
+        "record {index} is {} {kind} record, not a document",
+        if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    )]
+    NotADocument { index: u64, kind: &'static str },
     #[error("{prefix} matches {count} records")]
     Ambiguous { prefix: String, count: usize },
     #[error("no checkpoint at tree size {0}")]

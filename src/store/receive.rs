@@ -18,8 +18,8 @@ use crate::core::report::{Check, Finding, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, SealedBlob};
 use crate::store::bundle_file::{
-    add, check_keyless, check_opening, decrypt_envelope, open_bundle, payload_pass, write_durable,
-    BundleReport,
+    add, check_keyless, check_opening, decrypt_envelope, envelope_finding, open_bundle,
+    payload_pass, write_durable, BundleReport,
 };
 use crate::store::db::DigestKind;
 use crate::store::held::{self, HeldCheck};
@@ -112,7 +112,13 @@ impl Archive {
                 "this bundle's share (leaf hash {leaf}) was already received as record {i}"
             )));
         }
-        let env = decrypt_envelope(&b, ids)?;
+        let env = match decrypt_envelope(&b, ids)? {
+            Ok(env) => env,
+            Err(why) => {
+                envelope_finding(&mut rep.findings, &why);
+                return Ok(ReceiveOutcome::Refused(rep));
+            }
+        };
         check_opening(&env, rep.commitment, &mut rep.findings);
         if !rep.findings.is_empty() {
             return Ok(ReceiveOutcome::Refused(rep));

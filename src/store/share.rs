@@ -61,27 +61,29 @@ pub struct Refreshed {
 
 impl Archive {
     /// The record that brought the document of record `rec` into this log:
-    /// itself for an `ingest` or `receive`, the shared one for a `share`.
+    /// itself for an `ingest`, `receive` or `derive`, the document it names
+    /// for a record about one (`share`, `access`, `annotate`, `approve`,
+    /// `grant`, `audit`). An actor or config record is about no document:
+    /// [`StoreError::NotADocument`].
     pub fn document_of(&self, rec: Record) -> Result<Record, StoreError> {
-        match rec.share() {
-            Some(s) => {
-                let d = self.record(s.document)?;
-                if d.document().is_none() {
-                    return Err(StoreError::Corrupt(format!(
-                        "share record {} names record {} which holds no document",
-                        rec.body.index, s.document
-                    )));
-                }
-                Ok(d)
-            }
-            // Actor and config records are about no document.
-            None if rec.commitment().is_none() => Err(StoreError::Input(format!(
-                "record {} is a {} record, not about a document (see `custody log`)",
-                rec.body.index,
-                rec.body.payload.kind().as_str()
-            ))),
-            None => Ok(rec),
+        if rec.document().is_some() {
+            return Ok(rec);
         }
+        let Some(about) = rec.about() else {
+            return Err(StoreError::NotADocument {
+                index: rec.body.index,
+                kind: rec.body.payload.kind().as_str(),
+            });
+        };
+        let d = self.record(about)?;
+        if d.document().is_none() {
+            return Err(StoreError::Corrupt(format!(
+                "{} record {} names record {about} which holds no document",
+                rec.body.payload.kind().as_str(),
+                rec.body.index
+            )));
+        }
+        Ok(d)
     }
 
     /// The document's arrival record followed by every `share` of it, in log order.

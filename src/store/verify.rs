@@ -361,15 +361,23 @@ impl Archive {
         }
         match cps.keys().next_back() {
             Some(&last) if last >= n => {}
-            last => rep.add(
-                Subject::Archive,
-                Check::CheckpointMissing,
-                format!(
-                    "records {}..{} are not covered by any checkpoint; run `custody checkpoint --sign`",
-                    last.copied().unwrap_or(0),
-                    n
-                ),
-            ),
+            last => {
+                // Records `from` to `n - 1` (inclusive ranges in text).
+                let from = last.copied().unwrap_or(0);
+                let to = n.saturating_sub(1).max(from);
+                let which = if from == to {
+                    format!("record {from} is")
+                } else {
+                    format!("records {from}..={to} are")
+                };
+                rep.add(
+                    Subject::Archive,
+                    Check::CheckpointMissing,
+                    format!(
+                        "{which} not covered by any checkpoint; run `custody checkpoint --sign`"
+                    ),
+                )
+            }
         }
 
         match self.config_disagreement() {

@@ -9,7 +9,7 @@
 //! fixed once its one signature check is known) and feeds the Merkle
 //! frontier. Signature checks go, a chunk at a
 //! time, to worker threads that verify them in batches per key
-//! ([`crate::core::sigbatch`], `verify_strict`'s verdicts). A chunk's
+//! ([`crate::core::sigbatch`], the one-by-one verdicts). A chunk's
 //! findings are reported, in record order, once its verdicts are back; at
 //! most a few chunks are in flight, so memory does not grow with the log.
 
@@ -399,6 +399,22 @@ impl Archive {
                                 msg: RecordBody::signed_message(rec.body_bytes()),
                                 sig: rec.signature,
                             });
+                        }
+                    }
+                    // A grant names an active actor (FORMAT.md §4.12).
+                    if let Payload::Grant(g) = &rec.body.payload {
+                        let problem = match actors.grantee(&g.actor) {
+                            None => Some("gives access to no actor of this log (no actor added before it has that name or label)".to_string()),
+                            Some(a) => a
+                                .revoked
+                                .map(|at| format!("gives access to {}, revoked at record {at}", a.name)),
+                        };
+                        if let Some(reason) = problem {
+                            pending.push(Pending::Done(
+                                Subject::Record(n),
+                                Check::GrantActor,
+                                reason,
+                            ));
                         }
                     }
                     let cfg = actors.config().map(|(_, c)| c.recipients.clone());

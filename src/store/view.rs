@@ -113,10 +113,11 @@ impl LogView {
         })
     }
 
-    /// Consistency proof from the checkpoint at `old` to the view's
-    /// checkpoint, as [`Archive::consistency_proof`](crate::store::Archive::consistency_proof)
-    /// when `new` is `None` or the view's size. The older note is read from
-    /// `ledger/checkpoints`, up to the view's checkpoint.
+    /// Consistency proof from size `old` to the view's checkpoint, as
+    /// [`Archive::consistency_proof`](crate::store::Archive::consistency_proof)
+    /// when `new` is `None` or the view's size. The older note, if the log
+    /// signed one at `old`, is read from `ledger/checkpoints`, up to the
+    /// view's checkpoint.
     pub fn consistency_proof(
         &self,
         old: u64,
@@ -128,7 +129,11 @@ impl LogView {
                 "the view has only the checkpoint at size {size}"
             )));
         }
-        let old_note = self.stored_note(old)?;
+        let old_note = match self.stored_note(old) {
+            Ok(n) => Some(n),
+            Err(StoreError::NoCheckpoint(_)) => None,
+            Err(e) => return Err(e),
+        };
         let flat = FlatIndex::open_read(&self.ledger, size)?;
         checked_consistency_proof(&flat, (old, old_note), (size, self.latest.note.clone()))
     }

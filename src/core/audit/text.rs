@@ -21,19 +21,11 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
-/// Escapes control characters (ESC, CR, newlines, bidi overrides…) as `\u{..}`.
+/// Escapes control characters (ESC, CR, newlines…) and direction controls
+/// (U+202E…) as `\u{..}`: the CLI's one escaping rule,
+/// [`crate::core::redact::shown`].
 pub(super) fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::core::redact::shown(s).into_owned()
 }
 
 /// "NO FINDINGS", "1 FINDING", "3 FINDINGS".
