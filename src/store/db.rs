@@ -177,13 +177,32 @@ fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         .mode(sled::Mode::LowSpace)
         .cache_capacity(cache_bytes)
         .flush_every_ms(None);
-    match quietly(|| cfg.open()) {
-        Some(r) => r.map_err(db_err),
-        None => Err(StoreError::DatabaseCorrupt(
-            "the database panicked while opening".into(),
-        )),
+    // sled locks its file with flock(2). A database this process opened and
+    // dropped a moment ago (an index rebuild reopens it) can still be held
+    // by sled's background threads finishing their work; under the archive
+    // lock no other process can hold it, so the lock is waited for, briefly.
+    let started = std::time::Instant::now();
+    loop {
+        match quietly(|| cfg.open()) {
+            // sled reports it as ErrorKind::Other with this text (config.rs).
+            Some(Err(sled::Error::Io(e)))
+                if e.to_string().starts_with("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Some(r) => return r.map_err(db_err),
+            None => {
+                return Err(StoreError::DatabaseCorrupt(
+                    "the database panicked while opening".into(),
+                ))
+            }
+        }
     }
 }
+
+/// How long [`open_sled`] waits for sled's own file lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs `f`, catching a panic (sled panics on some damaged databases)
 /// without printing it.
