@@ -2,8 +2,12 @@
 //! (and notes, sources, cases, reasons, a log's origin) holding ANSI escapes,
 //! newlines, tabs, BEL or Unicode direction controls are printed escaped
 //! (`\u{1b}`, `\u{a}`, `\u{202e}`…, FORMAT.md §1.2) by the text output of
-//! `ingest`, `log`, `show`, `extract`, `trace` and `audit`, which then holds
-//! no raw control or direction character at all; `--json` keeps them exact.
+//! `ingest`, `log`, `show`, `extract`, `trace` and `audit`, and key, log and
+//! witness names by `keygen`, `witness add-log`, `checkpoint
+//! add-cosignature`, `verify-proof` and `trust`, whose text output then holds
+//! no raw control or direction character at all; `--json` keeps them exact,
+//! and a signed artifact written to a file or a pipe (`prove`, `checkpoint`,
+//! `witness cosign`) keeps its exact bytes.
 
 mod common;
 
@@ -214,8 +218,10 @@ fn a_hostile_origin_is_escaped_by_trace() {
     let k = t.path().join("k");
     let mut c = custody();
     c.args(["keygen", "--name", origin, "-o", s(&k)]);
-    // (keygen echoes the name it was given: not checked here.)
-    run(c).ok();
+    let r = run(c);
+    r.ok();
+    assert_clean("keygen", &r);
+    assert_shows("keygen", &r, shown);
     let dir = t.path().join("a");
     let mut c = custody();
     c.arg("init")
@@ -260,4 +266,206 @@ fn a_hostile_origin_is_escaped_by_trace() {
     }
     let r = a(&["show", "2", "--json"]);
     assert_eq!(r.json()["origin"], origin);
+}
+
+/// Key, log and witness names (FORMAT.md §3.2 allows U+202E in them, not
+/// ESC) in the text output of `keygen`, `witness add-log`, `checkpoint
+/// add-cosignature`, `verify-proof` and `trust`: escaped, and exact in
+/// `--json`. A name with ESC is refused in one escaped error line. A signed
+/// artifact on a pipe (`prove`, `witness cosign`) keeps its exact bytes: its
+/// signatures cover them.
+#[test]
+fn hostile_key_and_log_names_are_escaped_by_keygen_witness_and_verify_proof() {
+    let t = tempfile::tempdir().unwrap();
+    let origin = "evil\u{202e}gro.elpmaxe/log";
+    let shown = "evil\\u{202e}gro.elpmaxe/log";
+    let wname = "wit\u{202e}ness.example/w";
+    let wshown = "wit\\u{202e}ness.example/w";
+    let k = t.path().join("k");
+    let keygen = |name: &str, out: &std::path::Path, json: bool| {
+        let mut c = custody();
+        c.args([
+            "keygen",
+            "--name",
+            name,
+            "--witness-name",
+            wname,
+            "-o",
+            s(out),
+        ]);
+        if json {
+            c.arg("--json");
+        }
+        run(c)
+    };
+    let r = keygen(origin, &k, false);
+    r.ok();
+    assert_clean("keygen", &r);
+    assert_shows("keygen", &r, &format!("verifier key: {shown}+"));
+    assert_shows("keygen", &r, &format!("witness key:  {wshown}+"));
+    let r = keygen(origin, &t.path().join("k2"), true);
+    r.ok();
+    assert_eq!(r.json()["name"], origin);
+    assert!(r.json()["vkey"].as_str().unwrap().starts_with(origin));
+    // ESC is no key name: refused, the error line escaped.
+    let r = keygen("evil\x1b[2Jlog", &t.path().join("k3"), false);
+    r.error(&["evil\\u{1b}[2Jlog"]);
+    assert_clean("keygen ESC", &r);
+
+    // The log: an archive under that key, one document.
+    let dir = t.path().join("a");
+    let mut c = custody();
+    c.arg("init")
+        .arg(&dir)
+        .arg("--signing-key")
+        .arg(k.join("signing.key"))
+        .arg("--admin-key")
+        .arg(k.join("admin.key"))
+        .arg("--identity")
+        .arg(k.join("identity.age"))
+        .arg("--recipient")
+        .arg(k.join("recipient.txt"));
+    run(c).ok();
+    let a = |args: &[&str]| {
+        let mut c = custody();
+        c.arg("-A").arg(&dir).args(args);
+        run(c)
+    };
+    let file = t.path().join("doc.txt");
+    fs::write(&file, "a document\n").unwrap();
+    a(&["ingest", s(&file)]).ok();
+    let vkey = k.join("signing.vkey");
+    let wvkey = k.join("witness.vkey");
+
+    // A witness (another archive) witnesses it with the hostile witness key.
+    let w = Fixture::new();
+    let r = w.run(&[
+        "witness",
+        "add-log",
+        origin,
+        s(&vkey),
+        "--witness-key",
+        s(&k.join("witness.key")),
+    ]);
+    r.ok();
+    assert_clean("witness add-log", &r);
+    assert_shows(
+        "witness add-log",
+        &r,
+        &format!("witnessing {shown} with log key {shown}+"),
+    );
+    let r = w.run(&["witness", "add-log", origin, s(&vkey)]);
+    r.ok();
+    assert_clean("witness add-log again", &r);
+    assert_shows(
+        "witness add-log again",
+        &r,
+        &format!("already witnessing {shown}"),
+    );
+    let r = w.run(&["witness", "add-log", origin, s(&vkey), "--json"]);
+    assert_eq!(r.json()["origin"], origin);
+    let r = w.run(&["witness", "add-log", "evil\x1b[2Jlog", s(&vkey)]);
+    r.error(&["evil\\u{1b}[2Jlog"]);
+    assert_clean("witness add-log ESC", &r);
+
+    // `checkpoint` on a pipe: the signed note, exact. `witness cosign` on a
+    // pipe: the cosignature line, exact.
+    let r = a(&["checkpoint"]);
+    r.ok();
+    assert!(r.stdout.starts_with(&format!("{origin}\n")), "{}", r.stdout);
+    let cp = t.path().join("cp");
+    fs::write(&cp, &r.stdout_bytes).unwrap();
+    let r = w.run(&["witness", "cosign", s(&cp)]);
+    r.ok();
+    assert!(
+        r.stdout.starts_with(&format!("\u{2014} {wname} ")),
+        "{}",
+        r.stdout
+    );
+    let cosig = t.path().join("cosig");
+    fs::write(&cosig, &r.stdout_bytes).unwrap();
+    let r = a(&[
+        "checkpoint",
+        "add-cosignature",
+        s(&cosig),
+        "--witness",
+        s(&wvkey),
+    ]);
+    r.ok();
+    assert_clean("checkpoint add-cosignature", &r);
+    assert_shows(
+        "checkpoint add-cosignature",
+        &r,
+        &format!("stored cosignature by {wshown} "),
+    );
+
+    // `prove` on a pipe: the tlog-proof, exact; `verify-proof` shows the
+    // log's and the witness's names escaped, `--json` exact.
+    let r = a(&["prove", "2"]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!("\n\n{origin}\n")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("\u{2014} {wname} ")),
+        "{}",
+        r.stdout
+    );
+    let proof = t.path().join("p.tlog-proof");
+    fs::write(&proof, &r.stdout_bytes).unwrap();
+    let vp = |extra: &[&str]| {
+        let mut c = custody();
+        c.args(["verify-proof", s(&proof), "--trust", s(&vkey)])
+            .args(extra);
+        run(c)
+    };
+    let r = vp(&["--witness", s(&wvkey)]);
+    r.ok();
+    assert_clean("verify-proof", &r);
+    assert_shows(
+        "verify-proof",
+        &r,
+        &format!("record 2 is included in {shown} at size"),
+    );
+    assert_shows("verify-proof", &r, &format!("cosigned by {wshown}"));
+    let r = vp(&["--witness", s(&wvkey), "--json"]);
+    r.ok();
+    assert_eq!(r.json()["cosigned_by"][0], wname);
+    // A finding that quotes the names: escaped too.
+    let stranger = w.vkey();
+    let mut c = custody();
+    c.args(["verify-proof", s(&proof), "--trust", s(&stranger)]);
+    let r = run(c);
+    r.code(FINDING);
+    assert_clean("verify-proof FAIL", &r);
+    assert!(r.stdout.contains("FAIL record 2: "), "{}", r.stdout);
+
+    // `trust`: names and vkeys escaped in add, list and remove.
+    let store = t.path().join("trust.toml");
+    let tr = |args: &[&str]| {
+        let mut c = custody();
+        c.env("CUSTODY_TRUST_STORE", &store).arg("trust").args(args);
+        run(c)
+    };
+    let name = "part\u{202e}ner";
+    for (args, want) in [
+        (
+            vec!["add", name, s(&vkey)],
+            format!("trusted part\\u{{202e}}ner as log key {shown}+"),
+        ),
+        (vec!["list"], format!("part\\u{{202e}}ner\tlog\t{shown}+")),
+        (
+            vec!["remove", name],
+            format!("removed part\\u{{202e}}ner ({shown}+"),
+        ),
+    ] {
+        let mut r = tr(&args);
+        r.ok();
+        assert_shows(args[0], &r, &want);
+        // `trust list` separates its columns with tabs, its only raw controls.
+        r.stdout = r.stdout.replace('\t', " ");
+        assert_clean(args[0], &r);
+    }
 }

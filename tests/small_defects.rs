@@ -13,7 +13,10 @@
 //!    half-open `records 22..23` for record 22 alone);
 //! 4. a directory given as a bundle says it is a directory;
 //! 5. a key file that is not UTF-8 says it is not a key file, never quoting it;
-//! 6. `verify-bundle` reads `CUSTODY_IDENTITY` as every other command does.
+//! 6. `verify-bundle` reads `CUSTODY_IDENTITY` as every other command does;
+//! 7. a trust store that is not UTF-8 (or not its TOML) is named as the
+//!    trust store, with what to do about it (was "archive configuration …;
+//!    fix or restore custody.toml from a backup", the wrong file).
 
 mod common;
 
@@ -308,4 +311,54 @@ fn verify_bundle_reads_custody_identity() {
     // An identity the bundle was not shared with is an error, as with -i,
     // whose hint names the variable.
     verify(Some(&f.identity())).error(&["CUSTODY_IDENTITY"]);
+}
+
+/// Point 7: a damaged trust store (FORMAT.md §11.5) is reported as the
+/// trust store, in one line naming the file and what to do (exit 2), never
+/// as the archive's configuration; moved aside, it reads as empty.
+#[test]
+fn trust_store_not_utf8_names_the_trust_store() {
+    let f = Fixture::new();
+    let store = f.path().join("trust.toml");
+    let trust = |args: &[&str]| {
+        let mut c = f.cmd();
+        c.env("CUSTODY_TRUST_STORE", &store).args(args);
+        run(c)
+    };
+    for bad in [
+        &b"[[key]]\nname = \"a\xff\"\n"[..],
+        &b"[[key]\nname = 1\n"[..],
+    ] {
+        fs::write(&store, bad).unwrap();
+        for args in [
+            &["trust", "list"][..],
+            &["verify-proof", "/nonexistent", "--trust", "x"],
+        ] {
+            let r = trust(args);
+            let l = r.error(&["trust store", s(&store), "restore it from a backup"]);
+            assert!(!l.contains("archive configuration"), "{l}");
+            assert!(!l.contains("custody.toml"), "{l}");
+        }
+    }
+    fs::write(&store, b"[[key]]\nname = \"a\xff\"\n").unwrap();
+    assert!(trust(&["trust", "list"])
+        .error(&[])
+        .contains("is not UTF-8 text"));
+    fs::remove_file(&store).unwrap();
+    trust(&["trust", "list"]).ok();
+}
+
+/// `--json` asks every reporting command for JSON: `audit --json` printed
+/// the text report (only `--format json` gave JSON).
+#[test]
+fn audit_takes_the_global_json_flag() {
+    let f = Fixture::with_samples();
+    let doc = (INIT_RECORDS + 1).to_string();
+    let r = f.run(&["--json", "audit", &doc]);
+    r.no_panic();
+    assert!(r.code == OK || r.code == FINDING, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("audit --json prints JSON");
+    let same = f.run(&["audit", &doc, "--format", "json"]);
+    let w: serde_json::Value = serde_json::from_str(&same.stdout).unwrap();
+    assert_eq!(v["findings"], w["findings"]);
 }

@@ -315,11 +315,12 @@ fn stale_is_refused_without_evidence_and_forks_with_it() {
     let r = run(c);
     r.code(FINDING);
     assert_eq!(r.json()["verdict"], "bad_signature");
-    // Unreadable evidence: exit 2.
+    // Evidence that does not parse: not evidence of a split view, exit 1
+    // (FORMAT.md §11.4; see malformed_evidence_is_a_finding).
     let junk = save(&f, "junk.evidence", b"hello\n");
     let mut c = custody();
     c.args(["verify-evidence", s(&junk)]);
-    run(c).error(&["evidence"]);
+    run(c).code(FINDING);
     // The witness state is unchanged by refusals: size INIT_RECORDS + 2 is
     // still accepted.
     w.run(&["witness", "cosign", s(&body)]).ok();
@@ -900,4 +901,67 @@ fn reset_log_continues_with_the_honest_history() {
     assert_eq!(r.code, FINDING, "{}", r.stdout);
     assert_checks(&r.json(), &["witness_state"]);
     fs::write(&hist, kept).unwrap();
+}
+
+/// FORMAT.md §11.4 (as §8.1 for proofs): an evidence file read within its
+/// limit that does not parse is the data under judgement being wrong, a
+/// finding (exit 1, verdict `malformed`, check `evidence`); exit 2 is for
+/// what keeps the command from judging: a file that cannot be read, a
+/// `--trust` or `--proof` that cannot be read or does not parse.
+#[test]
+fn malformed_evidence_is_a_finding() {
+    let f = Fixture::with_samples();
+    let cp = f.run(&["checkpoint"]).ok().stdout_bytes.clone();
+    let good = evidence_bytes(&f, &cp, &cp, None);
+    // Well formed (the same checkpoint twice): identical, exit 1.
+    let r = verify_evidence(&save(&f, "same.evidence", &good), &["--json"]);
+    r.code(FINDING);
+    assert_eq!(r.json()["verdict"], "identical");
+    let text = String::from_utf8(good.clone()).unwrap();
+    let cut = good[..good.len() - 10].to_vec();
+    let trailing = [good.as_slice(), b"x"].concat();
+    let bad_log = text
+        .replacen("log dropsite", "log not a key", 1)
+        .into_bytes();
+    let bad_len = text.replacen("cosigned ", "cosigned 0", 1).into_bytes();
+    let not_utf8 = [&good[..40], b"\xff".as_slice(), &good[41..]].concat();
+    for (what, bytes, word) in [
+        ("junk", b"hello\n".to_vec(), "bad first line"),
+        ("empty", Vec::new(), "bad first line"),
+        ("cut short", cut, "cut short"),
+        ("bytes after the last section", trailing, "`proof <length>`"),
+        ("bad log line", bad_log, "bad `log` line"),
+        ("length not canonical", bad_len, "cosigned"),
+        ("not UTF-8", not_utf8, "evidence"),
+    ] {
+        let p = save(&f, "bad.evidence", &bytes);
+        let r = verify_evidence(&p, &["--json"]);
+        r.code(FINDING);
+        let v = r.json();
+        assert_eq!(v["ok"], false, "{what}: {v}");
+        assert_eq!(v["verdict"], "malformed", "{what}: {v}");
+        assert_eq!(v["check"], "evidence", "{what}: {v}");
+        assert!(v["log_key"].is_null(), "{what}: {v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.contains(word), "{what}: {word:?} not in {detail:?}");
+        let r = verify_evidence(&p, &["--trust", s(&f.vkey())]);
+        r.code(FINDING);
+        assert!(
+            r.stdout
+                .starts_with("not evidence of a split view: evidence: "),
+            "{what}: {}",
+            r.stdout
+        );
+        assert!(r.stderr.is_empty(), "{what}: {}", r.stderr);
+    }
+    // What keeps the command from judging: exit 2, one error line.
+    let bad = save(&f, "bad.evidence", b"hello\n");
+    let same = save(&f, "same.evidence", &good);
+    verify_evidence(&f.path().join("missing.evidence"), &[]).error(&["missing.evidence"]);
+    verify_evidence(f.path(), &[]).error(&[]);
+    verify_evidence(&bad, &["--trust", "not a key"]).error(&["--trust"]);
+    let junk_proof = save(&f, "junk.proof", b"old x\n");
+    for p in [&same, &bad] {
+        verify_evidence(p, &["--proof", s(&junk_proof)]).error(&["junk.proof"]);
+    }
 }

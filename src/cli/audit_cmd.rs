@@ -11,7 +11,7 @@ use crate::core::audit::{render_html, render_text};
 use crate::store::audit::AuditOptions;
 use crate::store::StoreError;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
     Json,
@@ -103,7 +103,12 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
     let mut json =
         serde_json::to_vec_pretty(&report).map_err(|e| StoreError::Internal(e.to_string()))?;
     json.push(b'\n');
-    let body = match a.format {
+    // The global --json asks for the JSON report, as on every command.
+    let format = match a.format {
+        Format::Text if ctx.out.json => Format::Json,
+        f => f,
+    };
+    let body = match format {
         Format::Json => json.clone(),
         Format::Html => render_html(&report).into_bytes(),
         Format::Text => {
@@ -113,7 +118,7 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
             render_text(&report, color).into_bytes()
         }
     };
-    let json_copy = match (a.sign, a.format, &a.output) {
+    let json_copy = match (a.sign, format, &a.output) {
         (false, _, _) | (true, Format::Json, _) => None,
         (true, _, Some(o)) => Some(PathBuf::from(format!("{}.json", o.display()))),
         (true, _, None) => {

@@ -41,8 +41,9 @@ pub fn gc(ctx: &Ctx, a: GcArgs) -> Result<i32, StoreError> {
     } else {
         "removed"
     };
+    // An object's name in a store is listed, not made here: data (§1.2).
     for r in &rep.removed {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "{verb} {} {} ({}, {} bytes)",
             r.store, r.name, r.kind, r.size
         ));
@@ -126,7 +127,7 @@ pub fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<i32, StoreError> {
         ctx.out.json(&rep);
         return Ok(EXIT_OK);
     }
-    ctx.out.line(&format!(
+    ctx.out.data_line(&format!(
         "migrated to {}: {} blob(s) copied, {} already there, {} checked by digest; custody.toml [blobs] now names it",
         rep.to,
         rep.copied,

@@ -115,13 +115,15 @@ fn print_view(ctx: &Ctx, v: &ConfigView) {
         } else {
             ctx.out.line(what);
             for l in p.lines() {
-                ctx.out.line(&format!("  {l}"));
+                ctx.out.data_line(&format!("  {l}"));
             }
         }
     }
     match &v.disagreement {
         None => ctx.out.line("custody.toml:    agrees"),
-        Some(d) => ctx.out.line(&format!("custody.toml:    DISAGREES: {d}")),
+        Some(d) => ctx
+            .out
+            .data_line(&format!("custody.toml:    DISAGREES: {d}")),
     }
 }
 
@@ -242,7 +244,7 @@ fn set(ctx: &Ctx, s: SetArgs) -> Result<i32, StoreError> {
     let rec = arch.set_config(cfg.clone(), toml, &log)?;
     let v = view(Some(&rec), &cfg, arch.config_disagreement()?);
     if !ctx.out.json {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "signed configuration record {} as {}",
             rec.body.index,
             arch.signer().name()
@@ -318,7 +320,7 @@ pub fn upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32, StoreError> {
             "size": arch.size()?,
         }));
     } else {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "upgraded: configuration record {} signed by {}; from now on the log key signs checkpoints only",
             rec.body.index,
             arch.signer().name()

@@ -24,6 +24,9 @@ pub fn explain(e: &StoreError) -> String {
         }
         StoreError::Locked { .. } => "try again when it finishes".into(),
         StoreError::Config(..) => "fix or restore custody.toml from a backup".into(),
+        StoreError::TrustStore(..) => {
+            "fix it (docs/FORMAT.md §11.5) or restore it from a backup; moved aside, it is an empty trust store that `custody trust add` fills again (CUSTODY_TRUST_STORE names another file)".into()
+        }
         StoreError::Database(_) => "check disk space and permissions, then retry".into(),
         StoreError::DatabaseCorrupt(_) => {
             "the ledger files are intact evidence: run `custody reindex` to rebuild the database from them"

@@ -190,10 +190,14 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     if ctx.out.json {
         ctx.out.json(&o);
     } else {
-        ctx.out.line(&format!("verifier key: {}", o.vkey));
-        ctx.out.line(&format!("recipient:    {}", o.recipient));
-        ctx.out.line(&format!("witness key:  {}", o.witness_vkey));
-        ctx.out.line(&format!("admin key:    {}", o.admin_vkey));
+        // The vkeys hold the names given, which may hold direction
+        // controls (FORMAT.md §3.2): shown escaped (§1.2), exact in --json.
+        ctx.out.data_line(&format!("verifier key: {}", o.vkey));
+        ctx.out.data_line(&format!("recipient:    {}", o.recipient));
+        ctx.out
+            .data_line(&format!("witness key:  {}", o.witness_vkey));
+        ctx.out
+            .data_line(&format!("admin key:    {}", o.admin_vkey));
         ctx.out.info(&format!(
             "secret keys written to {}, {}, {} and {} (mode 0600{}); keep them off shared disks",
             o.signing_key.display(),

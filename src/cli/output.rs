@@ -37,6 +37,7 @@ pub struct Out {
     color_out: bool,
     color_err: bool,
     err_tty: bool,
+    out_tty: bool,
 }
 
 fn no_color() -> bool {
@@ -51,6 +52,7 @@ impl Out {
             color_out: !no_color() && std::io::stdout().is_terminal(),
             color_err: !no_color() && std::io::stderr().is_terminal(),
             err_tty: std::io::stderr().is_terminal(),
+            out_tty: std::io::stdout().is_terminal(),
         }
     }
 
@@ -83,6 +85,20 @@ impl Out {
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(b);
         let _ = o.flush();
+    }
+
+    /// A signed artifact on stdout (a checkpoint, a tlog-proof, a
+    /// consistency proof, a cosignature line): its exact bytes when stdout
+    /// is a file or a pipe, where the bytes are the product and a signature
+    /// covers them; on a terminal, each line through
+    /// [`crate::core::redact::shown`], as any name is shown (FORMAT.md
+    /// §1.2): a key name or origin may hold direction controls.
+    pub fn artifact(&self, b: &[u8]) {
+        if self.out_tty {
+            self.raw(shown_lines(b).as_bytes());
+        } else {
+            self.raw(b);
+        }
     }
 
     /// One JSON value on one line of stdout.
@@ -143,10 +159,42 @@ impl Out {
     }
 }
 
+/// `b` as text for a terminal: every line (split at line feeds, which are
+/// kept) through [`crate::core::redact::shown`]; bytes that are not UTF-8
+/// as U+FFFD.
+fn shown_lines(b: &[u8]) -> String {
+    let text = String::from_utf8_lossy(b);
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&crate::core::redact::shown(l));
+    }
+    out
+}
+
 /// Asks for a passphrase on the terminal without echo; `None` without a terminal.
 pub fn prompt_passphrase(prompt: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
     rpassword::prompt_password(prompt).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_lines;
+
+    #[test]
+    fn artifacts_on_a_terminal_keep_their_lines_and_escape_the_rest() {
+        let note =
+            "evil\u{202e}gro.elpmaxe/log\n42\nroot\n\n\u{2014} evil\u{202e}gro.elpmaxe/log AAAA\n";
+        assert_eq!(
+            shown_lines(note.as_bytes()),
+            "evil\\u{202e}gro.elpmaxe/log\n42\nroot\n\n\u{2014} evil\\u{202e}gro.elpmaxe/log AAAA\n"
+        );
+        assert_eq!(shown_lines(b"a\x1b[2Jb\r\n"), "a\\u{1b}[2Jb\\u{d}\n");
+        assert_eq!(shown_lines(b"plain\n"), "plain\n");
+    }
 }

@@ -155,7 +155,7 @@ fn add_cosignature(ctx: &Ctx, files: &[PathBuf], witness: &[String]) -> Result<i
         if ctx.out.json {
             ctx.out.json(a);
         } else {
-            ctx.out.line(&format!(
+            ctx.out.data_line(&format!(
                 "{} cosignature by {} ({}) on the checkpoint at size {}, time {}",
                 if a.new { "stored" } else { "already had" },
                 a.witness,
@@ -218,7 +218,7 @@ fn print_checkpoints(ctx: &Ctx, list: &[(u64, Vec<u8>)]) {
         if ctx.out.json {
             ctx.out.json(&cp_out(*size, note));
         } else {
-            ctx.out.raw(note);
+            ctx.out.artifact(note);
             if list.len() > 1 {
                 ctx.out.line("");
             }
@@ -331,8 +331,9 @@ fn print_consistency(ctx: &Ctx, p: &ConsistencyProof) {
             s.push('\n');
         }
         s.push('\n');
-        ctx.out.raw(s.as_bytes());
-        ctx.out.raw(&p.checkpoint);
+        let mut body = s.into_bytes();
+        body.extend_from_slice(&p.checkpoint);
+        ctx.out.artifact(&body);
     }
 }
 
@@ -350,7 +351,7 @@ fn print_inclusion(ctx: &Ctx, p: InclusionProof) -> Result<(), StoreError> {
         let note = String::from_utf8_lossy(&p.checkpoint).into_owned();
         let t = TlogProof::new(p.index, p.proof, Some(p.record), &note)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        ctx.out.raw(t.encode().as_bytes());
+        ctx.out.artifact(t.encode().as_bytes());
     }
     Ok(())
 }
@@ -525,11 +526,12 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             "findings": failures,
         }));
     } else if ok {
+        // Names (the log's, the witnesses') and findings are data (§1.2).
         ctx.out.line(&format!(
             "{} record {} is included in {} at size {}",
             ctx.out.paint("verified:", Paint::Ok),
             index.unwrap_or_default(),
-            vkey.name(),
+            crate::core::redact::shown(vkey.name()),
             cp.map(|c| c.size).unwrap_or_default()
         ));
         match (checked, signer_id) {
@@ -543,14 +545,15 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
         }
         if !cosigned_by.is_empty() {
             ctx.out
-                .line(&format!("cosigned by {}", cosigned_by.join(", ")));
+                .data_line(&format!("cosigned by {}", cosigned_by.join(", ")));
         }
     } else {
         let what = index.map_or("the proof".to_string(), |i| format!("record {i}"));
         for f in &failures {
             ctx.out.line(&format!(
-                "{} {what}: {f}",
-                ctx.out.paint("FAIL", Paint::Bad)
+                "{} {what}: {}",
+                ctx.out.paint("FAIL", Paint::Bad),
+                crate::core::redact::shown(f)
             ));
         }
     }

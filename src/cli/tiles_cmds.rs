@@ -90,7 +90,7 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32, StoreError> {
     }
     let wrote = r.hash_tiles_written + r.bundles_written;
     if wrote == 0 && !r.checkpoint_written {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "{} is already published at size {} in {}; nothing to write{}",
             r.origin,
             r.size,
@@ -107,7 +107,7 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32, StoreError> {
         Some(s) => format!("from size {s} "),
         None => String::new(),
     };
-    ctx.out.line(&format!(
+    ctx.out.data_line(&format!(
         "published {} {from}to size {} in {}: {} hash tile(s), {} entry bundle(s), {} in {secs:.2} s",
         r.origin,
         r.size,
@@ -217,10 +217,12 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
                 rep.size
             ),
         };
+        // The origin, the witnesses' names and paths are data (§1.2).
+        let what = crate::core::redact::shown(&what);
         ctx.out
             .line(&format!("{} {what}", ctx.out.paint("verified:", Paint::Ok)));
         if rep.status != "unchanged" {
-            ctx.out.line(&format!(
+            ctx.out.data_line(&format!(
                 "{} record(s) verified; fetched {} hash tile(s), {} entry bundle(s), {}{} in {secs:.2} s; kept in {}",
                 rep.records_verified,
                 rep.hash_tiles_fetched,
@@ -236,12 +238,15 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
         }
         if !rep.cosigned_by.is_empty() {
             ctx.out
-                .line(&format!("cosigned by {}", rep.cosigned_by.join(", ")));
+                .data_line(&format!("cosigned by {}", rep.cosigned_by.join(", ")));
         }
     } else {
         print_findings(ctx, &out.findings.findings);
         let tail = match &rep.evidence {
-            Some(p) => format!("; split-view evidence written to {}", p.display()),
+            Some(p) => format!(
+                "; split-view evidence written to {}",
+                crate::core::redact::shown(&p.display().to_string())
+            ),
             None => String::new(),
         };
         ctx.out.line(&format!(

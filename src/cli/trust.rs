@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     "added": added, "trust_store": path,
                 }));
             } else {
-                ctx.out.line(&format!(
+                ctx.out.data_line(&format!(
                     "trusted {} as {} key {}",
                     added.name,
                     kind_str(added.kind),
@@ -79,8 +79,14 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     .info(&format!("no trusted keys in {}", path.display()));
             } else {
                 for k in store.entries() {
-                    ctx.out
-                        .line(&format!("{}\t{}\t{}", k.name, kind_str(k.kind), k.vkey));
+                    // Tab-separated: the name and vkey escaped, not the tabs.
+                    let shown = crate::core::redact::shown;
+                    ctx.out.line(&format!(
+                        "{}\t{}\t{}",
+                        shown(&k.name),
+                        kind_str(k.kind),
+                        shown(&k.vkey.to_string())
+                    ));
                 }
             }
         }
@@ -93,7 +99,7 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                 }));
             } else {
                 ctx.out
-                    .line(&format!("removed {} ({})", removed.name, removed.vkey));
+                    .data_line(&format!("removed {} ({})", removed.name, removed.vkey));
             }
         }
     }

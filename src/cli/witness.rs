@@ -175,10 +175,10 @@ fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
         }));
     } else if added {
         ctx.out
-            .line(&format!("witnessing {} with log key {vkey}", a.origin));
+            .data_line(&format!("witnessing {} with log key {vkey}", a.origin));
     } else {
         ctx.out
-            .line(&format!("already witnessing {} with this key", a.origin));
+            .data_line(&format!("already witnessing {} with this key", a.origin));
     }
     Ok(EXIT_OK)
 }
@@ -282,7 +282,7 @@ fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
             "evidence_kept": rec.evidence.len(),
         }));
     } else {
-        ctx.out.line(&format!(
+        ctx.out.data_line(&format!(
             "reset {origin}: the witness now continues from size {}; {set_aside} checkpoint(s) cosigned before (latest size {}) stay in witness/history, with {} evidence file(s) kept in the reset record",
             to.size,
             latest.checkpoint.size,
@@ -473,7 +473,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         });
     } else {
         if a.output.is_none() {
-            ctx.out.raw(line.as_bytes());
+            ctx.out.artifact(line.as_bytes());
         }
         let what = match accepted {
             Accept::FirstUse => format!(
@@ -722,8 +722,10 @@ consistency proof refutes the evidence; an older checkpoint with no such proof,
 or with a proof that does not verify, proves nothing.
 
 Exit codes: 0 the evidence proves a split view (SPLIT VIEW); 1 it does not
-(`not evidence of a split view`: bad signature, origin, identical, refuted,
-unproven); 2 the file cannot be read.
+(`not evidence of a split view`: a file that does not parse as evidence, bad
+signature, origin, identical, refuted, unproven); 2 the command cannot judge
+(the file cannot be read or is over 64 KiB, a --trust or --proof that cannot
+be read or does not parse).
 
 Example:
   custody verify-evidence split-view-dropsite.example_leaks-9.evidence --trust dropsite.vkey")]
@@ -740,32 +742,40 @@ pub struct VerifyEvidenceArgs {
 
 pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreError> {
     let bytes = read_evidence(&a.file)?;
-    let ev = SplitViewEvidence::parse(&bytes)
-        .map_err(|e| StoreError::Input(format!("{}: {e}", a.file.display())))?;
-    let trusted = match &a.trust {
-        None => ev.log_key.clone(),
-        Some(t) => read_vkey("--trust", t, ctx.trust_store().ok().as_ref())?,
-    };
-    let extra = match &a.proof {
+    // What keeps the command from judging is an error (exit 2): a file that
+    // cannot be read or is over its limit (above), a --trust or --proof
+    // that cannot be read or does not parse (below).
+    let given = match &a.trust {
         None => None,
-        Some(p) => {
-            let body = read_bounded(p)?;
-            if body.windows(2).any(|w| w == b"\n\n") {
-                Some(
-                    witness::parse_add_checkpoint(&body)
-                        .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?
-                        .0,
-                )
+        Some(t) => Some(read_vkey("--trust", t, ctx.trust_store().ok().as_ref())?),
+    };
+    let extra = read_extra_proof(a.proof.as_deref())?;
+    // The file read within its limit that does not parse is the data under
+    // judgement being wrong: a finding, exit 1 (FORMAT.md §11.4, as §8.1).
+    let ev = match SplitViewEvidence::parse(&bytes) {
+        Ok(ev) => ev,
+        Err(e) => {
+            let detail = format!("{}: {e}", a.file.display());
+            if ctx.out.json {
+                ctx.out.json(&serde_json::json!({
+                    "ok": false,
+                    "verdict": "malformed",
+                    "check": "evidence",
+                    "log_key": given,
+                    "key_from_file": false,
+                    "detail": detail,
+                }));
             } else {
-                let t = std::str::from_utf8(&body)
-                    .map_err(|_| StoreError::Input(format!("{}: not text", p.display())))?;
-                Some(
-                    OfferedProof::parse(t)
-                        .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?,
-                )
+                ctx.out.line(&format!(
+                    "{} evidence: {}",
+                    ctx.out.paint("not evidence of a split view:", Paint::Ok),
+                    crate::core::redact::shown(&detail)
+                ));
             }
+            return Ok(EXIT_FINDING);
         }
     };
+    let trusted = given.unwrap_or_else(|| ev.log_key.clone());
     let verdict = ev.assess(&trusted, extra.as_ref());
     let ok = verdict.proves_split_view();
     let detail = match &verdict {
@@ -802,6 +812,8 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
         } else {
             ctx.out.paint("not evidence of a split view:", Paint::Ok)
         };
+        // The detail quotes the key's name and parser messages: data (§1.2).
+        let detail = crate::core::redact::shown(&detail);
         match verdict.failed_check() {
             Some(check) => ctx.out.line(&format!("{tag} {check}: {detail}")),
             None => ctx.out.line(&format!("{tag} {detail}")),
@@ -813,4 +825,20 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
         }
     }
     Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}
+
+/// `verify-evidence --proof FILE`: an add-checkpoint body or `old N` and
+/// hashes. The user's own input, like --trust: one that cannot be read or
+/// does not parse is an error (exit 2), not a finding about the evidence.
+fn read_extra_proof(p: Option<&Path>) -> Result<Option<OfferedProof>, StoreError> {
+    let Some(p) = p else { return Ok(None) };
+    let body = read_bounded(p)?;
+    let bad = |e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
+    if body.windows(2).any(|w| w == b"\n\n") {
+        return Ok(Some(
+            witness::parse_add_checkpoint(&body).map_err(|e| bad(&e))?.0,
+        ));
+    }
+    let t = std::str::from_utf8(&body).map_err(|_| bad(&"not text"))?;
+    Ok(Some(OfferedProof::parse(t).map_err(|e| bad(&e))?))
 }

@@ -144,7 +144,11 @@ impl Details {
         j
     }
 
-    /// Parses and checks a plaintext (FORMAT.md §5.4).
+    /// Parses and checks a plaintext (FORMAT.md §5.4) under the JSON rules
+    /// of the envelopes (§5.2): no byte order mark, one object, every member
+    /// required, none unknown or twice (the derived parser refuses a
+    /// repeated member, `kind` included), no `null`, integers without a
+    /// fraction or an exponent and in range, `v` = 1.
     pub fn parse(plain: &[u8]) -> Result<Details, SealedError> {
         if plain.len() > MAX_SEALED_LEN {
             return Err(SealedError::Invalid(format!(
@@ -152,6 +156,7 @@ impl Details {
                 plain.len()
             )));
         }
+        crate::core::meta::check_json_text(plain).map_err(SealedError::Json)?;
         let d: Details =
             serde_json::from_slice(plain).map_err(|e| SealedError::Json(e.to_string()))?;
         d.check()?;
@@ -295,6 +300,34 @@ mod tests {
         // A share's recipients must be canonical age recipients.
         let r = r#"{"kind":"share","v":1,"recipients":["age1q57velm07v8t9rdss8hs6e8hdzay4j8fsuukgw0yhmm4upsqnszss6tnaq"]}"#;
         assert!(Details::parse(r.as_bytes()).is_ok());
+        // The JSON rules of §5.2 (FORMAT.md §5.4): each of these is refused.
+        let access = r#"{"kind":"access","v":1,"reason":"r"}"#;
+        assert!(Details::parse(access.as_bytes()).is_ok());
+        let bom = [b"\xef\xbb\xbf".as_slice(), access.as_bytes()].concat();
+        assert_eq!(
+            Details::parse(&bom),
+            Err(SealedError::Json("starts with a byte order mark".into()))
+        );
+        for bad in [
+            r#"{"kind":"access","v":1,"v":1,"reason":"r"}"#,
+            r#"{"kind":"access","kind":"access","v":1,"reason":"r"}"#,
+            r#"{"kind":"access","v":1,"reason":"r","reason":"s"}"#,
+            r#"{"kind":"access","v":1,"reason":"r","kind":"share"}"#,
+            r#"{"kind":"access","v":1}"#,
+            r#"{"kind":"access","reason":"r"}"#,
+            r#"{"v":1,"reason":"r"}"#,
+            r#"{"kind":"access","v":1,"reason":null}"#,
+            r#"{"kind":"access","v":1.0,"reason":"r"}"#,
+            r#"{"kind":"access","v":1e0,"reason":"r"}"#,
+            r#"{"kind":"access","v":-1,"reason":"r"}"#,
+            r#"{"kind":"access","v":4294967297,"reason":"r"}"#,
+            r#"{"kind":"access","v":"1","reason":"r"}"#,
+            r#"{"kind":"access","v":1,"reason":"\ud800"}"#,
+            r#"[{"kind":"access","v":1,"reason":"r"}]"#,
+            r#"{"kind":"access","v":1,"reason":"r"}{}"#,
+        ] {
+            assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
         let esc = r#"{"kind":"share","v":1,"recipients":["[2Jverified"]}"#;
         assert!(Details::parse(esc.as_bytes()).is_err());
         let ok = r#"{"reason":"check","v":1,"kind":"access"}"#;

@@ -62,6 +62,10 @@ pub enum StoreError {
     Locked { pid: Option<u32> },
     #[error("archive configuration {0}: {1}")]
     Config(PathBuf, String),
+    /// The per-user trust store (FORMAT.md §11.5) is damaged: not UTF-8,
+    /// not the TOML of §11.5, or an entry breaks its rules.
+    #[error("trust store {}: {}", crate::core::redact::path(.0), .1)]
+    TrustStore(PathBuf, String),
     #[error("database error: {0}")]
     Database(String),
     #[error("the archive database is damaged: {0}")]

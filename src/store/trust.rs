@@ -95,7 +95,7 @@ impl TrustStore {
             return Ok(TrustStore::default());
         };
         let text = String::from_utf8(bytes)
-            .map_err(|_| StoreError::Config(path.to_path_buf(), "is not UTF-8".into()))?;
+            .map_err(|_| StoreError::TrustStore(path.to_path_buf(), "is not UTF-8 text".into()))?;
         TrustStore::parse(path, &text)
     }
 
@@ -103,17 +103,18 @@ impl TrustStore {
     /// [`TrustStore::load`]; `path` only names the file in errors.
     pub fn parse(path: &Path, text: &str) -> Result<TrustStore, StoreError> {
         if text.len() as u64 > MAX_TRUST_FILE {
-            return Err(StoreError::Config(
+            return Err(StoreError::TrustStore(
                 path.to_path_buf(),
                 "is too large for a trust store".into(),
             ));
         }
-        let f: File = toml::from_str(text)
-            .map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))?;
+        let f: File = toml::from_str(text).map_err(|e| {
+            StoreError::TrustStore(path.to_path_buf(), crate::store::toml_error(text, &e))
+        })?;
         let mut s = TrustStore::default();
         for k in f.keys {
             if TrustKind::of(&k.vkey) != Some(k.kind) {
-                return Err(StoreError::Config(
+                return Err(StoreError::TrustStore(
                     path.to_path_buf(),
                     format!(
                         "entry {:?}: kind does not match the key's algorithm",
@@ -122,7 +123,7 @@ impl TrustStore {
                 ));
             }
             s.add(&k.name, k.vkey)
-                .map_err(|e| StoreError::Config(path.to_path_buf(), e.to_string()))?;
+                .map_err(|e| StoreError::TrustStore(path.to_path_buf(), e.to_string()))?;
         }
         Ok(s)
     }
@@ -254,7 +255,10 @@ mod tests {
             .unwrap()
             .replace("kind = \"witness\"", "kind = \"log\"");
         fs::write(&p, text).unwrap();
-        assert!(matches!(TrustStore::load(&p), Err(StoreError::Config(..))));
+        assert!(matches!(
+            TrustStore::load(&p),
+            Err(StoreError::TrustStore(..))
+        ));
     }
 
     /// Issue 6: TOML nested 100,000 levels deep (arrays, inline tables,
@@ -265,10 +269,10 @@ mod tests {
         let p = Path::new("trust.toml");
         for bad in crate::core::testing::deep_toml() {
             let r = fast("TrustStore::parse", || TrustStore::parse(p, &bad));
-            assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+            assert!(matches!(r, Err(StoreError::TrustStore(..))), "{r:?}");
         }
         let huge = nested("# ", " ", MAX_TRUST_FILE as usize);
         let r = fast("TrustStore::parse", || TrustStore::parse(p, &huge));
-        assert!(matches!(r, Err(StoreError::Config(..))), "{r:?}");
+        assert!(matches!(r, Err(StoreError::TrustStore(..))), "{r:?}");
     }
 }
