@@ -330,9 +330,18 @@ fn trust_store_not_utf8_names_the_trust_store() {
         &b"[[key]\nname = 1\n"[..],
     ] {
         fs::write(&store, bad).unwrap();
+        let vkey = f.vkey();
+        let vkey = s(&vkey);
+        let junk = f.path().join("junk");
+        fs::write(&junk, "not evidence\n").unwrap();
+        let junk = s(&junk);
         for args in [
             &["trust", "list"][..],
             &["verify-proof", "/nonexistent", "--trust", "x"],
+            // These read it too, and no longer take a damaged one as empty.
+            &["witness", "add-log", "dropsite.example/leaks", vkey],
+            &["verify-evidence", junk, "--trust", "x"],
+            &["mirror", s(f.path())],
         ] {
             let r = trust(args);
             let l = r.error(&["trust store", s(&store), "restore it from a backup"]);

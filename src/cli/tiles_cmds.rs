@@ -163,7 +163,7 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
         return Err(StoreError::NotAnArchive(root.display().to_string()));
     }
     let src = Remote::open(&Location::parse(&a.src)?, &a.s3.settings())?;
-    let trust = ctx.trust_store().ok();
+    let trust = Some(ctx.trust_store()?);
     let policy = ctx.policy_or_archived(
         &a.policy,
         super::share_cmds::partners_policy(Some(&root))?,

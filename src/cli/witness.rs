@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
 
 fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
-    let trust = ctx.trust_store().ok();
+    let trust = Some(ctx.trust_store()?);
     let vkey = read_vkey("witness add-log VKEY", &a.vkey, trust.as_ref())?;
     if vkey.alg() != SigAlg::Ed25519 {
         return Err(StoreError::Input(format!(
@@ -747,7 +747,7 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
     // that cannot be read or does not parse (below).
     let given = match &a.trust {
         None => None,
-        Some(t) => Some(read_vkey("--trust", t, ctx.trust_store().ok().as_ref())?),
+        Some(t) => Some(read_vkey("--trust", t, Some(&ctx.trust_store()?))?),
     };
     let extra = read_extra_proof(a.proof.as_deref())?;
     // The file read within its limit that does not parse is the data under
