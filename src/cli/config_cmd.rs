@@ -34,8 +34,12 @@ pub struct ConfigArgs {
 #[derive(Debug, Subcommand)]
 enum ConfigCmd {
     /// Show the latest configuration record and whether custody.toml agrees.
+    #[command(after_help = "Examples:\n  custody config show\n  custody config show --json")]
     Show,
     /// Sign a new configuration record (admin's --key) and update custody.toml.
+    #[command(
+        after_help = "Examples:\n  custody config set --recipient keys/recipient.txt --recipient age1… --key keys/admin.key\n  custody config set --approvals editor,legal\n  custody config set --partner-policy partners.policy --own-policy none"
+    )]
     Set(SetArgs),
 }
 

@@ -110,6 +110,10 @@ enum Command {
     /// Show one record.
     Show(records::ShowArgs),
     /// Summarise the archive.
+    #[command(after_help = "\
+Examples:
+  custody status
+  custody -A ~/leaks status --json")]
     Status,
     /// Decrypt a document, check it against its commitment, write it atomically.
     Extract(records::ExtractArgs),
@@ -140,6 +144,13 @@ enum Command {
     /// Audit a document before publication: its whole custody and lineage, re-verified.
     Audit(audit_cmd::AuditArgs),
     /// Rebuild the database from the append-only ledger files.
+    #[command(after_help = "\
+Any command rebuilds a damaged index by itself (with a warning line); reindex
+does it by hand. The ledger files are never changed (docs/FORMAT.md §7.2.5).
+
+Examples:
+  cp -a ~/leaks ~/leaks.before-reindex && custody -A ~/leaks reindex
+  custody reindex --json")]
     Reindex,
     /// Show or change the archive's configuration (recipients, approvals, policies), a signed record.
     Config(config_cmd::ConfigArgs),
@@ -163,6 +174,11 @@ enum Command {
     #[command(hide = true)]
     GenArchive(gen_archive::GenArchiveArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "\
+Examples:
+  custody completions bash > ~/.local/share/bash-completion/completions/custody
+  custody completions zsh > \"${fpath[1]}/_custody\"
+  custody completions fish > ~/.config/fish/completions/custody.fish")]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -66,6 +66,9 @@ pub struct ActorArgs {
 #[derive(Debug, Subcommand)]
 enum ActorCmd {
     /// Add an actor with a role and a verifier key (vkey text, file, or trust-store name).
+    #[command(
+        after_help = "Examples:\n  custody actor add alice keys/alice/signing.vkey --role journalist\n  custody actor add legal-desk keys/legal/signing.vkey --role legal --key keys/admin.key"
+    )]
     Add {
         name: String,
         vkey: String,
@@ -73,14 +76,23 @@ enum ActorCmd {
         role: String,
     },
     /// Revoke an actor (#N, or a name with -i): records signed by their key after this are findings.
+    #[command(
+        after_help = "Examples:\n  custody actor revoke '#5' --reason 'left the outlet'\n  custody actor revoke alice -i keys/identity.age --reason 'laptop stolen'"
+    )]
     Revoke {
         name: String,
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Replace an actor's key (#N, or a name with -i; their old key stops being valid).
+    #[command(
+        after_help = "Examples:\n  custody actor rotate '#5' keys/alice-2026/signing.vkey\n  custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age"
+    )]
     Rotate { name: String, new_vkey: String },
     /// List the actors, their roles and keys.
+    #[command(
+        after_help = "Examples:\n  custody actor list\n  custody actor list -i keys/identity.age --json"
+    )]
     List,
 }
 

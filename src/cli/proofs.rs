@@ -64,7 +64,11 @@ enum CheckpointAction {
 Each FILE holds cosignature lines (`— <witness> <base64>`) as printed by
 `custody witness cosign`. Each line must be by a witness key from the trust
 store or --witness and must verify over one of this archive's checkpoints;
-otherwise nothing is stored. Lines already stored are skipped.")]
+otherwise nothing is stored. Lines already stored are skipped.
+
+Examples:
+  custody checkpoint add-cosignature 972mag.cosig
+  custody checkpoint add-cosignature guardian.cosig --witness keys/guardian/witness.vkey")]
     AddCosignature {
         /// Files of cosignature lines.
         #[arg(required = true)]

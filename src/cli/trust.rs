@@ -27,10 +27,15 @@ pub struct TrustArgs {
 #[derive(Debug, Subcommand)]
 enum TrustAction {
     /// Trust a key under NAME (vkey text or a file holding it).
+    #[command(
+        after_help = "Examples:\n  custody trust add guardian-witness keys/guardian/witness.vkey\n  custody trust add dropsite 'dropsite.example/leaks+1a2b3c4d+AX…'"
+    )]
     Add { name: String, vkey: String },
     /// List the trusted keys.
+    #[command(after_help = "Examples:\n  custody trust list\n  custody trust list --json")]
     List,
     /// Forget the key named NAME.
+    #[command(after_help = "Examples:\n  custody trust remove dropsite")]
     Remove { name: String },
 }
 

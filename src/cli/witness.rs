@@ -34,7 +34,7 @@ a stale checkpoint (older than the latest cosigned) or a proof that does not
 verify is refused without evidence. After a fork, `witness reset-log` records
 that the witness continues from the log's honest checkpoint.
 
-Workflow (in your own archive, with your witness key from `custody keygen`):
+Examples (in your own archive, with your witness key from `custody keygen`):
   custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key
   custody witness cosign dropsite.checkpoint > dropsite.cosig
   custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig
@@ -93,6 +93,9 @@ struct ResetLogArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  custody witness add-log dropsite.example/leaks partner/signing.vkey --witness-key keys/witness.key\n  custody witness add-log dropsite.example/leaks dropsite    # a trust-store name"
+)]
 struct AddLogArgs {
     /// The log's origin (first line of its checkpoints).
     origin: String,
@@ -104,6 +107,9 @@ struct AddLogArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  custody witness cosign dropsite.checkpoint > dropsite.cosig\n  custody witness cosign dropsite.checkpoint --proof consistency.txt -o dropsite.cosig\n  custody witness cosign --from https://dropsite.example/log -o dropsite.cosig"
+)]
 struct CosignArgs {
     /// The signed checkpoint, or a tlog-witness add-checkpoint body (`custody prove --consistency`).
     #[arg(required_unless_present = "from")]
