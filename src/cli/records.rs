@@ -234,7 +234,13 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             show_details(o, &v);
             return Ok(EXIT_OK);
         }
-        other => {
+        other @ (Payload::Actor(_)
+        | Payload::Access(_)
+        | Payload::Annotate(_)
+        | Payload::Approve(_)
+        | Payload::Grant(_)
+        | Payload::Audit(_)
+        | Payload::Config(_)) => {
             o.data_line(&format!("says        {}", other.summary()));
             show_details(o, &v);
             return Ok(EXIT_OK);

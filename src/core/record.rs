@@ -1434,7 +1434,16 @@ impl Record {
     pub fn ingest(&self) -> Option<&Ingest> {
         match &self.body.payload {
             Payload::Ingest(i) => Some(i),
-            _ => None,
+            Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
         }
     }
 
@@ -1445,7 +1454,14 @@ impl Record {
             Payload::Ingest(i) => Some(i),
             Payload::Receive(r) => Some(&r.stored),
             Payload::Derive(d) => Some(&d.stored),
-            _ => None,
+            Payload::Share(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
         }
     }
 
@@ -1460,7 +1476,11 @@ impl Record {
             Payload::Approve(a) => Some(a.about.document),
             Payload::Grant(g) => Some(g.about.document),
             Payload::Audit(a) => Some(a.about.document),
-            _ => None,
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Derive(_)
+            | Payload::Config(_) => None,
         }
     }
 
@@ -1468,7 +1488,16 @@ impl Record {
     pub fn share(&self) -> Option<&Share> {
         match &self.body.payload {
             Payload::Share(s) => Some(s),
-            _ => None,
+            Payload::Ingest(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
         }
     }
 
@@ -1476,7 +1505,16 @@ impl Record {
     pub fn receive(&self) -> Option<&Receive> {
         match &self.body.payload {
             Payload::Receive(r) => Some(r),
-            _ => None,
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Ed25519 signature validity (FORMAT.md §4.3), one signature at a time
-//! ([`verify`]) and in batches of one key ([`BatchKey`], the fast path of
-//! `custody verify` and `custody mirror`), with the same verdict on every
-//! input.
+//! ([`verify`]) and in batches of one key ([`BatchKey`]; [`verify_by_key`]
+//! groups signatures by key, the fast path of `custody verify` and
+//! `custody mirror`), with the same verdict on every input.
 //!
 //! The rule is RFC 8032 §5.1.7 as written (strict decoding, §5.1.3; the
 //! cofactored group equation) with small-order `A` and `R` refused. A
@@ -41,6 +41,8 @@
 //!   by 8 in both paths alike: the batch result no longer depends on z mod 8;
 //! * every signature of a batch whose equation fails is decided by
 //!   [`verify`] on its own, so a bad signature is always named exactly.
+
+use std::collections::HashMap;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -147,6 +149,37 @@ impl BatchKey {
         }
         out
     }
+}
+
+/// The verdict of [`verify_key`] (FORMAT.md §4.3) for each signature, each
+/// by its own key, in order: the signatures are grouped by key and every
+/// group is checked with [`BatchKey::verify_all`]. `cache` keeps the keys
+/// prepared for batches, by their bytes, from one call to the next.
+pub fn verify_by_key(
+    sigs: &[(&VerifyingKey, Item<'_>)],
+    cache: &mut HashMap<[u8; 32], BatchKey>,
+) -> Vec<bool> {
+    let mut groups: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+    for (i, (key, _)) in sigs.iter().enumerate() {
+        groups.entry(key.to_bytes()).or_default().push(i);
+    }
+    let mut out = vec![false; sigs.len()];
+    for (k, idx) in groups {
+        let bk = cache
+            .entry(k)
+            .or_insert_with(|| BatchKey::new(sigs[idx[0]].0));
+        let items: Vec<Item<'_>> = idx
+            .iter()
+            .map(|&i| Item {
+                msg: sigs[i].1.msg,
+                sig: sigs[i].1.sig,
+            })
+            .collect();
+        for (&i, v) in idx.iter().zip(bk.verify_all(&items)) {
+            out[i] = v;
+        }
+    }
+    out
 }
 
 /// Checks 2 and 3 for one encoded point: the point, if it passes.

@@ -399,7 +399,15 @@ impl Archive {
                         }
                     }
                 }
-                _ => {}
+                Payload::Ingest(_)
+                | Payload::Share(_)
+                | Payload::Receive(_)
+                | Payload::Actor(_)
+                | Payload::Annotate(_)
+                | Payload::Approve(_)
+                | Payload::Grant(_)
+                | Payload::Audit(_)
+                | Payload::Config(_) => {}
             }
             // Events dated before the arrival of the document they are about.
             if let Some(doc) = ev.about().and_then(|d| docs.get(&d)) {
@@ -477,7 +485,16 @@ impl Archive {
                         dv.parents.iter().map(|p| p.document).collect(),
                     ),
                     Payload::Receive(_) => ("receive", None, Vec::new()),
-                    _ => ("ingest", None, Vec::new()),
+                    // Only documents are in `docs`; the other kinds never reach here.
+                    Payload::Ingest(_)
+                    | Payload::Share(_)
+                    | Payload::Actor(_)
+                    | Payload::Access(_)
+                    | Payload::Annotate(_)
+                    | Payload::Approve(_)
+                    | Payload::Grant(_)
+                    | Payload::Audit(_)
+                    | Payload::Config(_) => ("ingest", None, Vec::new()),
                 };
                 DocumentView {
                     index: d.body.index,

@@ -23,8 +23,19 @@ use crate::store::{io_err, StoreError};
 /// `blobs/`). The same references `verify` checks.
 pub(crate) fn blob_refs(rec: &Record) -> Vec<(Digest, u64, bool)> {
     let mut out = Vec::new();
-    if let Payload::Annotate(a) = &rec.body.payload {
-        out.push((a.note, a.note_size, false));
+    match &rec.body.payload {
+        Payload::Annotate(a) => out.push((a.note, a.note_size, false)),
+        // Their blobs, if any, are the sealed details and the document below.
+        Payload::Ingest(_)
+        | Payload::Share(_)
+        | Payload::Receive(_)
+        | Payload::Actor(_)
+        | Payload::Access(_)
+        | Payload::Derive(_)
+        | Payload::Approve(_)
+        | Payload::Grant(_)
+        | Payload::Audit(_)
+        | Payload::Config(_) => {}
     }
     if let Some(s) = rec.sealed() {
         out.push((s.digest, s.size, false));

@@ -649,7 +649,15 @@ impl Archive {
                 let stored = match &mut p.body.payload {
                     Payload::Ingest(i) => i,
                     Payload::Derive(d) => &mut d.stored,
-                    _ => {
+                    Payload::Share(_)
+                    | Payload::Receive(_)
+                    | Payload::Actor(_)
+                    | Payload::Access(_)
+                    | Payload::Annotate(_)
+                    | Payload::Approve(_)
+                    | Payload::Grant(_)
+                    | Payload::Audit(_)
+                    | Payload::Config(_) => {
                         return Err(StoreError::Internal(
                             "a document record of another kind".into(),
                         ))

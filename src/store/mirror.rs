@@ -29,6 +29,7 @@
 //! split-view evidence (FORMAT.md §11.4) that `custody verify-evidence`
 //! checks.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -45,7 +46,7 @@ use crate::core::merkle::{self, TreeSize};
 use crate::core::policy::Policy;
 use crate::core::record::{Record, RecordBody};
 use crate::core::report::{Check, Report, Subject};
-use crate::core::sigbatch::{BatchKey, Item};
+use crate::core::sigbatch::{verify_by_key, Item};
 use crate::core::tiles::{
     self, TileId, TileKind, TileNodeError, TileNodes, TileReader, HASH_LEN, MAX_BUNDLE_BYTES,
 };
@@ -795,11 +796,12 @@ fn fetch_all(
     Ok(t)
 }
 
-/// Deferred signature checks of one bundle: per key, the records whose
-/// authorization is decided by one signature check (FORMAT.md §4.3).
+/// Deferred signature checks of one bundle: the records whose
+/// authorization is decided by one signature check, with the key it is
+/// made with, checked in batches per key (FORMAT.md §4.3, [`verify_by_key`]).
 #[derive(Default)]
 struct SigBatch {
-    keys: Vec<(VerifyingKey, Vec<Pending>)>,
+    pending: Vec<(VerifyingKey, Pending)>,
 }
 
 struct Pending {
@@ -823,34 +825,35 @@ impl SigBatch {
             sig: rec.signature,
             if_valid,
         };
-        match self.keys.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(p),
-            None => self.keys.push((key, vec![p])),
-        }
+        self.pending.push((key, p));
     }
 
     /// The lowest record index whose check fails, with the reason.
     fn first_failure(self) -> Option<(u64, AuthError)> {
+        let sigs: Vec<(&VerifyingKey, Item<'_>)> = self
+            .pending
+            .iter()
+            .map(|(key, p)| {
+                (
+                    key,
+                    Item {
+                        msg: &p.msg,
+                        sig: &p.sig,
+                    },
+                )
+            })
+            .collect();
+        let verdicts = verify_by_key(&sigs, &mut HashMap::new());
         let mut worst: Option<(u64, AuthError)> = None;
-        for (key, pending) in self.keys {
-            let items: Vec<Item<'_>> = pending
-                .iter()
-                .map(|p| Item {
-                    msg: &p.msg,
-                    sig: &p.sig,
-                })
-                .collect();
-            let verdicts = BatchKey::new(&key).verify_all(&items);
-            for (p, ok) in pending.iter().zip(verdicts) {
-                let failed = match (&p.if_valid, ok) {
-                    (_, false) => Some(AuthError::BadSignature),
-                    (Err(e), true) => Some(e.clone()),
-                    (Ok(_), true) => None,
-                };
-                if let Some(e) = failed {
-                    if worst.as_ref().is_none_or(|(i, _)| p.index < *i) {
-                        worst = Some((p.index, e));
-                    }
+        for ((_, p), ok) in self.pending.iter().zip(verdicts) {
+            let failed = match (&p.if_valid, ok) {
+                (_, false) => Some(AuthError::BadSignature),
+                (Err(e), true) => Some(e.clone()),
+                (Ok(_), true) => None,
+            };
+            if let Some(e) = failed {
+                if worst.as_ref().is_none_or(|(i, _)| p.index < *i) {
+                    worst = Some((p.index, e));
                 }
             }
         }

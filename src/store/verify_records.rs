@@ -24,7 +24,7 @@ use crate::core::hash::Digest;
 use crate::core::merkle;
 use crate::core::record::{Payload, Receive, Record, RecordBody};
 use crate::core::report::{Check, Report, Subject};
-use crate::core::sigbatch::{BatchKey, Item};
+use crate::core::sigbatch::{verify_by_key, BatchKey, Item};
 use crate::store::archive::Archive;
 use crate::store::logfile::Frame;
 use crate::store::verify::{BlobRef, Frontier, VerifyObserver};
@@ -102,30 +102,24 @@ struct InFlight {
     pending: Vec<Pending>,
 }
 
-/// Verifies every job of `work`, grouped by key; `None` if that panicked.
+/// Verifies every job of `work`, in batches per key (FORMAT.md §4.3,
+/// [`verify_by_key`]); `None` if that panicked.
 fn verify_work(work: &Work, cache: &mut HashMap<[u8; 32], BatchKey>) -> Option<Vec<bool>> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut groups: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
-        for (i, j) in work.jobs.iter().enumerate() {
-            groups.entry(j.key.to_bytes()).or_default().push(i);
-        }
-        let mut out = vec![false; work.jobs.len()];
-        for (k, idx) in groups {
-            let bk = cache
-                .entry(k)
-                .or_insert_with(|| BatchKey::new(&work.jobs[idx[0]].key));
-            let items: Vec<Item<'_>> = idx
-                .iter()
-                .map(|&i| Item {
-                    msg: &work.jobs[i].msg,
-                    sig: &work.jobs[i].sig,
-                })
-                .collect();
-            for (&i, v) in idx.iter().zip(bk.verify_all(&items)) {
-                out[i] = v;
-            }
-        }
-        out
+        let sigs: Vec<(&VerifyingKey, Item<'_>)> = work
+            .jobs
+            .iter()
+            .map(|j| {
+                (
+                    &j.key,
+                    Item {
+                        msg: &j.msg,
+                        sig: &j.sig,
+                    },
+                )
+            })
+            .collect();
+        verify_by_key(&sigs, cache)
     }))
     .ok()
 }
@@ -473,8 +467,19 @@ impl Archive {
                 ));
             }
         };
-        if let Payload::Annotate(a) = &rec.body.payload {
-            add_ref(out, a.note, a.note_size, false);
+        match &rec.body.payload {
+            Payload::Annotate(a) => add_ref(out, a.note, a.note_size, false),
+            // Their blobs, if any, are the sealed details and the document below.
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => {}
         }
         if let Some(s) = rec.sealed() {
             add_ref(out, s.digest, s.size, false);
@@ -501,10 +506,23 @@ impl Archive {
         if let (Some(doc), Some(c)) = (rec.about(), rec.commitment()) {
             check_doc(doc, c, Check::DocumentRef);
         }
-        if let Payload::Derive(d) = &rec.body.payload {
-            for p in &d.parents {
-                check_doc(p.document, &p.commitment, Check::LineageParent);
+        match &rec.body.payload {
+            Payload::Derive(d) => {
+                for p in &d.parents {
+                    check_doc(p.document, &p.commitment, Check::LineageParent);
+                }
             }
+            // The other kinds name no parent document.
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => {}
         }
         if let Some(ing) = rec.document() {
             if recipients.is_some_and(|r| r != ing.recipients.as_slice()) {
