@@ -1,7 +1,7 @@
 #!/bin/sh
 # A single-node Garage (S3-compatible object store) on loopback, for trying
 # custody's object-store blobs and for the measurements in BENCHMARKS.md.
-# Not a production set-up: see README "Running an outlet's archive on Garage".
+# Not a production set-up: see docs/OPERATIONS.md "Running an outlet's archive on Garage".
 #
 #   scripts/garage-single-node.sh DIR [BUCKET]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README "Scaling" (the published log): publish and mirror a 10^5-record
+# docs/OPERATIONS.md "Scaling" (the published log): publish and mirror a 10^5-record
 # synthetic log with the release binary (cargo build --release first), and
 # print times (wall, CPU), sizes and file counts.
 # Usage: scripts/tiles-scale.sh   (W=workdir, CUSTODY=binary; needs python3, GNU time)

@@ -20,7 +20,7 @@
 //!
 //! Bounded for CI (`CUSTODY_CRASH_KILLS`, default 25); the long mode is
 //! `CUSTODY_CRASH_KILLS=200 cargo test --release --test crash -- --nocapture`
-//! (README, "Reliability"). `CUSTODY_CRASH_SEED` picks another sequence.
+//! (docs/TESTING.md, "Reliability"). `CUSTODY_CRASH_SEED` picks another sequence.
 
 mod common;
 

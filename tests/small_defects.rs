@@ -1,5 +1,5 @@
 //! Issue 16, item 5: the smaller defects an independent implementer found,
-//! one test each (README, "Reliability").
+//! one test each (docs/TESTING.md, "Reliability").
 //!
 //! 1. a record about no document (actor, config) given where a document is
 //!    needed: one line naming the record, exit 2, nothing written (was

@@ -15,7 +15,7 @@ store ([blobs] in custody.toml), unreferenced objects and uploads an
 interrupted ingest, receive or migrate left under incoming/. A blob a record
 names is never removed. (An upload cut off before it completed is not an
 object; set a lifecycle rule on the bucket that aborts incomplete multipart
-uploads, see README.)
+uploads, see docs/OPERATIONS.md.)
 
 Examples:
   custody gc --dry-run

@@ -238,7 +238,7 @@ impl Ctx {
         self.check_before_write(&mut a)?;
         let Some(since) = a.configured_at()? else {
             return Err(StoreError::Input(format!(
-                "{} was made before separation of duties (it has no configuration record; the log key signed its records): it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (README, \"Separation of duties\")",
+                "{} was made before separation of duties (it has no configuration record; the log key signed its records): it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (docs/SECURITY.md, \"Separation of duties\")",
                 a.root().display()
             )));
         };

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 /// Which check produced a finding. The names are stable: they appear in `--json`
-/// output and are listed in README.md.
+/// output and are listed in docs/SECURITY.md ("Verification findings").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
