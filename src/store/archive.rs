@@ -787,7 +787,9 @@ impl Archive {
             a.flat.persist_in(&ledger)?;
         }
         if a.damaged.is_none() {
-            a.repair_checkpoint_file()?;
+            if let Some(why) = a.repair_checkpoint_file()? {
+                a.rebuilt = Some(why);
+            }
             if mode != Mode::Reindex {
                 a.settle_config_next()?;
             }

@@ -117,21 +117,29 @@ impl Archive {
     /// On open: rewrites `ledger/checkpoint` if it is missing or holds an
     /// earlier state (a crash after a checkpoint or cosignature was committed
     /// but before the file was replaced): a stored checkpoint with some of
-    /// its stored cosignatures. Anything else is left for `verify` to report.
-    pub(crate) fn repair_checkpoint_file(&self) -> Result<(), StoreError> {
+    /// its stored cosignatures.
+    ///
+    /// Any other content (a damaged or edited file) is rewritten too, since
+    /// the file is derived from `ledger/checkpoints` and the database: the
+    /// reason is returned for the command's note (FORMAT.md §7.2.5).
+    pub(crate) fn repair_checkpoint_file(&self) -> Result<Option<String>, StoreError> {
         let Some(want) = self.expected_checkpoint_file()? else {
-            return Ok(());
+            return Ok(None);
         };
         let have = self.read_checkpoint_file()?;
-        let stale = match &have {
-            None => true,
-            Some(h) if *h == want => false,
-            Some(h) => self.is_earlier_state(h)?,
+        let (stale, damaged) = match &have {
+            None => (true, false),
+            Some(h) if *h == want => (false, false),
+            Some(h) if self.is_earlier_state(h)? => (true, false),
+            Some(_) => (true, true),
         };
         if stale {
             write_durable(&self.checkpoint_file_path(), &want)?;
         }
-        Ok(())
+        Ok(damaged.then(|| {
+            "ledger/checkpoint was not the latest checkpoint with its stored cosignatures"
+                .to_string()
+        }))
     }
 
     /// Is `bytes` a stored checkpoint followed by some of its stored
