@@ -143,3 +143,38 @@ fn a_lost_index_is_rebuilt_by_the_next_command_even_after_a_kill() {
     }
     eprintln!("{killed} of {kills} rebuilds killed ({pending} left reindex.pending), none needed a reindex by hand");
 }
+
+/// A read-only command that finds a wrong `ledger/index` entry while it reads
+/// (not at open: the files have the right lengths) rebuilds the index and runs
+/// again, with the note; before, `log` stopped with "index files are damaged".
+#[test]
+fn a_reader_that_meets_a_wrong_index_entry_rebuilds_and_answers() {
+    let base = Fixture::with_samples();
+    let want = base.run(&["log", "--json"]).ok().stdout.clone();
+    let last = (INIT_RECORDS + 7).to_string();
+    for args in [&["log", "--json"][..], &["show", &last, "--json"]] {
+        let f = base.duplicate();
+        let idx = f.dir.join("ledger/index");
+        let len = fs::metadata(&idx).unwrap().len() as usize;
+        // The length field of the last record's entry (u64 offset, u32 length).
+        flip_byte(&idx, len - 1);
+        // `show` meets it before printing and answers; `log` had printed the
+        // records before it, so it says so, and the next run answers.
+        let r = f.run(args);
+        assert!(
+            r.stderr.contains("index was rebuilt"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        if args[0] == "log" {
+            r.code(ERROR);
+            assert!(r.stderr.contains("run the command again"), "{}", r.stderr);
+            let again = f.run(args);
+            assert_eq!(again.ok().stdout, want);
+            assert!(!again.stderr.contains("rebuilt"), "{}", again.stderr);
+        } else {
+            r.ok();
+        }
+        f.assert_verified();
+    }
+}

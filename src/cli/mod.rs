@@ -434,48 +434,35 @@ pub fn main() -> i32 {
         actor_key: cli.key,
         out,
     };
-    let r = match cli.command {
-        Command::Keygen(a) => keygen::run(&ctx, a),
-        Command::Init(a) => archive_cmds::init(&ctx, a),
-        Command::Ingest(a) => archive_cmds::ingest(&ctx, a),
-        Command::Checkpoint(a) => proofs::checkpoint(&ctx, a),
-        Command::Prove(a) => proofs::prove(&ctx, a),
-        Command::Log(a) => records::log(&ctx, a),
-        Command::Show(a) => records::show(&ctx, a),
-        Command::Status => archive_cmds::status(&ctx),
-        Command::Extract(a) => records::extract(&ctx, a),
-        Command::Verify(a) => archive_cmds::verify(&ctx, a),
-        Command::VerifyProof(a) => proofs::verify_proof(&ctx, a),
-        Command::Share(a) => share_cmds::share(&ctx, a),
-        Command::RefreshBundle(a) => share_cmds::refresh(&ctx, a),
-        Command::VerifyBundle(a) => share_cmds::verify_bundle(&ctx, a),
-        Command::Receive(a) => share_cmds::receive(&ctx, a),
-        Command::Trace(a) => share_cmds::trace(&ctx, a),
-        Command::Actor(a) => people::actor(&ctx, a),
-        Command::Derive(a) => people::derive(&ctx, a),
-        Command::Annotate(a) => people::annotate(&ctx, a),
-        Command::Approve(a) => people::approve(&ctx, a),
-        Command::Grant(a) => people::grant(&ctx, a),
-        Command::Audit(a) => audit_cmd::audit(&ctx, a),
-        Command::Reindex => archive_cmds::reindex(&ctx),
-        Command::Config(a) => config_cmd::config(&ctx, a),
-        Command::Upgrade(a) => config_cmd::upgrade(&ctx, a),
-        Command::Gc(a) => blob_cmds::gc(&ctx, a),
-        Command::Migrate(a) => blob_cmds::migrate(&ctx, a),
-        Command::Witness(a) => witness::run(&ctx, a),
-        Command::VerifyEvidence(a) => witness::verify_evidence(&ctx, a),
-        Command::Trust(a) => trust::run(&ctx, a),
-        Command::Publish(a) => tiles_cmds::publish(&ctx, a),
-        Command::Mirror(a) => tiles_cmds::mirror(&ctx, a),
-        Command::GenArchive(a) => gen_archive::run(&ctx, a),
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "custody", &mut buf);
-            ctx.out.raw(&buf);
-            Ok(EXIT_OK)
+    // Commands that only read the archive: one whose index turns out to be
+    // wrong while it reads (a damaged `ledger/index` entry) rebuilds it from
+    // the ledger files, and runs again if it printed nothing yet; else the
+    // error stands and the next run finds the index rebuilt (FORMAT.md §7.2.5).
+    let reads_only = matches!(
+        cli.command,
+        Command::Log(_) | Command::Show(_) | Command::Status | Command::Trace(_)
+    );
+    let mut r = dispatch(&ctx, cli.command);
+    if let Err(e) = &r {
+        if reads_only && e.is_index_damage() {
+            let why = e.to_string();
+            let why_again = why.clone();
+            r = ctx
+                .open()
+                .and_then(|mut a| {
+                    a.rebuild_index(why)?;
+                    ctx.note_rebuilt(&mut a);
+                    Ok(())
+                })
+                .and_then(|()| match Cli::try_parse() {
+                    Ok(again) if !ctx.out.printed() => dispatch(&ctx, again.command),
+                    Ok(_) => Err(StoreError::Input(format!(
+                        "{why_again}; the index is rebuilt now: run the command again"
+                    ))),
+                    Err(e) => Err(StoreError::Internal(e.to_string())),
+                });
         }
-    };
+    }
     match r {
         Ok(code) => code,
         Err(e) => {
@@ -484,6 +471,52 @@ pub fn main() -> i32 {
                 StoreError::Refused(_) => EXIT_FINDING,
                 _ => EXIT_ERROR,
             }
+        }
+    }
+}
+
+/// Runs one command.
+fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
+    match command {
+        Command::Keygen(a) => keygen::run(ctx, a),
+        Command::Init(a) => archive_cmds::init(ctx, a),
+        Command::Ingest(a) => archive_cmds::ingest(ctx, a),
+        Command::Checkpoint(a) => proofs::checkpoint(ctx, a),
+        Command::Prove(a) => proofs::prove(ctx, a),
+        Command::Log(a) => records::log(ctx, a),
+        Command::Show(a) => records::show(ctx, a),
+        Command::Status => archive_cmds::status(ctx),
+        Command::Extract(a) => records::extract(ctx, a),
+        Command::Verify(a) => archive_cmds::verify(ctx, a),
+        Command::VerifyProof(a) => proofs::verify_proof(ctx, a),
+        Command::Share(a) => share_cmds::share(ctx, a),
+        Command::RefreshBundle(a) => share_cmds::refresh(ctx, a),
+        Command::VerifyBundle(a) => share_cmds::verify_bundle(ctx, a),
+        Command::Receive(a) => share_cmds::receive(ctx, a),
+        Command::Trace(a) => share_cmds::trace(ctx, a),
+        Command::Actor(a) => people::actor(ctx, a),
+        Command::Derive(a) => people::derive(ctx, a),
+        Command::Annotate(a) => people::annotate(ctx, a),
+        Command::Approve(a) => people::approve(ctx, a),
+        Command::Grant(a) => people::grant(ctx, a),
+        Command::Audit(a) => audit_cmd::audit(ctx, a),
+        Command::Reindex => archive_cmds::reindex(ctx),
+        Command::Config(a) => config_cmd::config(ctx, a),
+        Command::Upgrade(a) => config_cmd::upgrade(ctx, a),
+        Command::Gc(a) => blob_cmds::gc(ctx, a),
+        Command::Migrate(a) => blob_cmds::migrate(ctx, a),
+        Command::Witness(a) => witness::run(ctx, a),
+        Command::VerifyEvidence(a) => witness::verify_evidence(ctx, a),
+        Command::Trust(a) => trust::run(ctx, a),
+        Command::Publish(a) => tiles_cmds::publish(ctx, a),
+        Command::Mirror(a) => tiles_cmds::mirror(ctx, a),
+        Command::GenArchive(a) => gen_archive::run(ctx, a),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "custody", &mut buf);
+            ctx.out.raw(&buf);
+            Ok(EXIT_OK)
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Out {
     color_err: bool,
     err_tty: bool,
     out_tty: bool,
+    /// Set once anything went to stdout.
+    printed: std::cell::Cell<bool>,
 }
 
 fn no_color() -> bool {
@@ -53,11 +55,18 @@ impl Out {
             color_err: !no_color() && std::io::stderr().is_terminal(),
             err_tty: std::io::stderr().is_terminal(),
             out_tty: std::io::stdout().is_terminal(),
+            printed: std::cell::Cell::new(false),
         }
+    }
+
+    /// Has anything been written to stdout?
+    pub fn printed(&self) -> bool {
+        self.printed.get()
     }
 
     /// Text on stdout (a broken pipe is not an error: the write is dropped).
     pub fn line(&self, s: &str) {
+        self.printed.set(true);
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{s}");
     }
@@ -82,6 +91,7 @@ impl Out {
 
     /// Bytes on stdout, unchanged.
     pub fn raw(&self, b: &[u8]) {
+        self.printed.set(true);
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(b);
         let _ = o.flush();
