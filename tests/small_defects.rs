@@ -371,3 +371,26 @@ fn audit_takes_the_global_json_flag() {
     let w: serde_json::Value = serde_json::from_str(&same.stdout).unwrap();
     assert_eq!(v["findings"], w["findings"]);
 }
+
+/// A secret key given as a key name is refused before anything is written:
+/// the name is public (it goes into every .vkey file) and was printed and
+/// written whole.
+#[test]
+fn keygen_refuses_a_secret_key_as_a_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    for flag in ["--name", "--witness-name", "--admin-name"] {
+        let out = tmp.path().join(flag.trim_start_matches('-'));
+        let mut c = custody();
+        c.arg("keygen").arg("-o").arg(&out);
+        if flag != "--name" {
+            c.args(["--name", "dropsite.example/leaks"]);
+        }
+        c.args([flag, secret]);
+        let r = run(c);
+        let line = r.error(&[flag, "looks like a secret key"]);
+        assert!(!line.contains("QQQQQQQQQ"), "{line}");
+        assert!(!r.stdout.contains("QQQQQQQQQ"));
+        assert!(!out.exists(), "{flag}: keys were written");
+    }
+}

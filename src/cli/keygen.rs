@@ -79,6 +79,18 @@ fn default_witness_name(name: &str) -> String {
 }
 
 pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
+    // A key name is public: it is written into the .vkey files partners get.
+    for (flag, name) in [
+        ("--name", Some(&a.name)),
+        ("--witness-name", a.witness_name.as_ref()),
+        ("--admin-name", a.admin_name.as_ref()),
+    ] {
+        if name.is_some_and(|n| crate::core::redact::secret_kind(n).is_some()) {
+            return Err(StoreError::Input(format!(
+                "{flag} looks like a secret key; a key name is public (it is written into the .vkey files partners get): give a name such as outlet.example/leaks"
+            )));
+        }
+    }
     let signer = SignerKey::generate(&a.name).map_err(|e| {
         StoreError::Input(format!(
             "invalid key name {}: {e}",
