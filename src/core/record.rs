@@ -1424,6 +1424,25 @@ impl Record {
         }
     }
 
+    /// The encrypted note blob this record names (an `annotate`, FORMAT.md
+    /// §4.10) and its size, if any.
+    pub fn note_blob(&self) -> Option<(Digest, u64)> {
+        match &self.body.payload {
+            Payload::Annotate(a) => Some((a.note, a.note_size)),
+            // Their blobs, if any, are the sealed details and the document.
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => None,
+        }
+    }
+
     /// The sealed details this record names (a blob of the archive,
     /// FORMAT.md §5.4), if any.
     pub fn sealed(&self) -> Option<&Sealed> {

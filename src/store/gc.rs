@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::core::hash::Digest;
-use crate::core::record::{Payload, Record};
+use crate::core::record::Record;
 use crate::store::archive::{Archive, BlobsConfig, CONFIG_FILE};
 use crate::store::blobs::{self, Blobs, INCOMING};
 use crate::store::logfile::Frame;
@@ -23,19 +23,8 @@ use crate::store::{io_err, StoreError};
 /// `blobs/`). The same references `verify` checks.
 pub(crate) fn blob_refs(rec: &Record) -> Vec<(Digest, u64, bool)> {
     let mut out = Vec::new();
-    match &rec.body.payload {
-        Payload::Annotate(a) => out.push((a.note, a.note_size, false)),
-        // Their blobs, if any, are the sealed details and the document below.
-        Payload::Ingest(_)
-        | Payload::Share(_)
-        | Payload::Receive(_)
-        | Payload::Actor(_)
-        | Payload::Access(_)
-        | Payload::Derive(_)
-        | Payload::Approve(_)
-        | Payload::Grant(_)
-        | Payload::Audit(_)
-        | Payload::Config(_) => {}
+    if let Some((d, size)) = rec.note_blob() {
+        out.push((d, size, false));
     }
     if let Some(s) = rec.sealed() {
         out.push((s.digest, s.size, false));

@@ -467,19 +467,8 @@ impl Archive {
                 ));
             }
         };
-        match &rec.body.payload {
-            Payload::Annotate(a) => add_ref(out, a.note, a.note_size, false),
-            // Their blobs, if any, are the sealed details and the document below.
-            Payload::Ingest(_)
-            | Payload::Share(_)
-            | Payload::Receive(_)
-            | Payload::Actor(_)
-            | Payload::Access(_)
-            | Payload::Derive(_)
-            | Payload::Approve(_)
-            | Payload::Grant(_)
-            | Payload::Audit(_)
-            | Payload::Config(_) => {}
+        if let Some((d, size)) = rec.note_blob() {
+            add_ref(out, d, size, false);
         }
         if let Some(s) = rec.sealed() {
             add_ref(out, s.digest, s.size, false);
