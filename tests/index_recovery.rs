@@ -168,7 +168,12 @@ fn a_reader_that_meets_a_wrong_index_entry_rebuilds_and_answers() {
         );
         if args[0] == "log" {
             r.code(ERROR);
-            assert!(r.stderr.contains("run the command again"), "{}", r.stderr);
+            assert!(
+                r.stderr.contains("run the same command again"),
+                "{}",
+                r.stderr
+            );
+            assert!(!r.stderr.contains("custody help"), "{}", r.stderr);
             let again = f.run(args);
             assert_eq!(again.ok().stdout, want);
             assert!(!again.stderr.contains("rebuilt"), "{}", again.stderr);
@@ -177,4 +182,81 @@ fn a_reader_that_meets_a_wrong_index_entry_rebuilds_and_answers() {
         }
         f.assert_verified();
     }
+}
+
+/// Issue 15, F1: records cut off the end of `ledger/records` and
+/// `ledger/checkpoints` (an earlier copy of both put back) cannot hide behind
+/// a deleted index. Before, the automatic rebuild took the shorter log, and
+/// the next writer had the log key sign a second checkpoint of the same size
+/// with another root. Now every command, `reindex` included, refuses with
+/// exit 1 and writes nothing, as long as a checkpoint the log key signed at
+/// the longer size is kept beside the ledger: `ledger/checkpoint`, or the
+/// database's own copy (FORMAT.md §7.2.6).
+#[test]
+fn a_ledger_cut_short_is_refused_when_the_index_is_deleted() {
+    let base = Fixture::with_samples();
+    let earlier = base.duplicate();
+    let extra = base.dir.parent().unwrap().join("later.txt");
+    fs::write(&extra, b"a later document").unwrap();
+    base.ingest_json(&[extra.to_str().unwrap()]);
+    let size = base.records();
+    let ledger = |f: &Fixture, n: &str| f.dir.join("ledger").join(n);
+    // What is removed: the index (db/), and in the second case
+    // ledger/checkpoint too (the database still holds the checkpoint).
+    for remove_checkpoint_file in [false, true] {
+        let f = base.duplicate();
+        for n in ["records", "checkpoints"] {
+            fs::copy(ledger(&earlier, n), ledger(&f, n)).unwrap();
+        }
+        if remove_checkpoint_file {
+            fs::remove_file(ledger(&f, "checkpoint")).unwrap();
+        } else {
+            fs::remove_dir_all(f.dir.join("db")).unwrap();
+        }
+        let before = ledger_files(&f);
+        let extra = extra.to_str().unwrap();
+        // With the database kept, custody sees the ledger behind its index
+        // (writing was refused already); `reindex` is what would have taken
+        // the shorter log, and it refuses now, as does every command after.
+        let cmds: &[&[&str]] = if remove_checkpoint_file {
+            &[&["reindex"], &["status"], &["verify"], &["ingest", extra]]
+        } else {
+            &[&["status"], &["reindex"], &["verify"], &["ingest", extra]]
+        };
+        for &args in cmds {
+            let r = f.run(args);
+            r.code(FINDING);
+            assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+            for want in [
+                "cut off",
+                &format!("at size {size}"),
+                "restore",
+                "nothing was changed",
+            ] {
+                assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+            }
+            assert!(ledger_files(&f) == before, "{args:?} changed ledger/");
+        }
+    }
+    // A whole earlier copy (every file of the same moment) still opens: a
+    // restored backup is not a rollback custody can see; witnesses and
+    // `verify --since-checkpoint` are the defence there.
+    earlier.status();
+    earlier.assert_verified();
+}
+
+/// Every file of `ledger/`, by name.
+fn ledger_files(f: &Fixture) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = fs::read_dir(f.dir.join("ledger"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }

@@ -50,6 +50,10 @@ pub fn explain(e: &StoreError) -> String {
             "run `custody verify` for a full report; restore the archive from a backup if evidence is damaged"
                 .into()
         }
+        StoreError::RolledBack { .. } => {
+            "the archive was rolled back or copied incomplete: restore the whole archive from a backup (`custody verify --since-checkpoint FILE` with a checkpoint kept elsewhere shows what is missing); nothing was changed".into()
+        }
+        StoreError::RunAgain(_) => "run the same command again".into(),
         StoreError::NotFound(_) => "list records with `custody log`".into(),
         StoreError::NotADocument { .. } => {
             "give a document's record (its ingest, receive or derive record, or any record about it; see `custody log`); nothing was changed".into()

@@ -456,9 +456,7 @@ pub fn main() -> i32 {
                 })
                 .and_then(|()| match Cli::try_parse() {
                     Ok(again) if !ctx.out.printed() => dispatch(&ctx, again.command),
-                    Ok(_) => Err(StoreError::Input(format!(
-                        "{why_again}; the index is rebuilt now: run the command again"
-                    ))),
+                    Ok(_) => Err(StoreError::RunAgain(why_again)),
                     Err(e) => Err(StoreError::Internal(e.to_string())),
                 });
         }
@@ -468,7 +466,7 @@ pub fn main() -> i32 {
         Err(e) => {
             ctx.out.error(&explain::explain(&e));
             match e {
-                StoreError::Refused(_) => EXIT_FINDING,
+                StoreError::Refused(_) | StoreError::RolledBack { .. } => EXIT_FINDING,
                 _ => EXIT_ERROR,
             }
         }

@@ -15,6 +15,7 @@ use crate::core::merkle::{self, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore, Blobs};
+use crate::store::checkpoint_file::Floor;
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
 use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
@@ -261,8 +262,10 @@ enum Mode {
     Normal,
     /// A pass that reads the whole log once (`verify`): a small database cache.
     Scan,
-    /// `reindex`: a new database, and flat files built aside then renamed.
-    Reindex,
+    /// `reindex`: a new database, and flat files built aside then renamed;
+    /// a ledger shorter than the floor is refused before anything is
+    /// written (FORMAT.md §7.2.6).
+    Reindex(Option<Floor>),
 }
 
 /// Removes what an interrupted write left in `ledger/`: temporary files of
@@ -740,7 +743,7 @@ impl Archive {
         let records = open_log(RECORDS_FILE)?;
         let checkpoints = open_log(CHECKPOINTS_FILE)?;
         let db_path = root.join(DB_DIR);
-        if mode != Mode::Reindex && !db_path.is_dir() {
+        if !matches!(mode, Mode::Reindex(_)) && !db_path.is_dir() {
             return Err(StoreError::DatabaseCorrupt(format!(
                 "{} is missing",
                 db_path.display()
@@ -748,11 +751,11 @@ impl Archive {
         }
         let cache_bytes = match mode {
             Mode::Scan => SCAN_CACHE_BYTES,
-            Mode::Normal | Mode::Reindex => CACHE_BYTES,
+            Mode::Normal | Mode::Reindex(_) => CACHE_BYTES,
         };
         let db = Db::open_with_cache(&db_path, cache_bytes)?;
         let flat = match mode {
-            Mode::Reindex => {
+            Mode::Reindex(_) => {
                 FlatIndex::create(ledger.join(REINDEX_INDEX), ledger.join(REINDEX_TREE))?
             }
             Mode::Normal | Mode::Scan => FlatIndex::open(&ledger)?,
@@ -783,14 +786,19 @@ impl Archive {
             _lock: lock,
         };
         a.catch_up()?;
-        if mode == Mode::Reindex {
+        if let Mode::Reindex(floor) = mode {
+            if a.damaged.is_none() {
+                if let Some(f) = floor {
+                    f.check(a.size()?)?;
+                }
+            }
             a.flat.persist_in(&ledger)?;
         }
         if a.damaged.is_none() {
             if let Some(why) = a.repair_checkpoint_file()? {
                 a.rebuilt = Some(why);
             }
-            if mode != Mode::Reindex {
+            if !matches!(mode, Mode::Reindex(_)) {
                 a.settle_config_next()?;
             }
         }
@@ -1293,8 +1301,18 @@ impl Archive {
     /// is not repaired: the archive stays read-only.
     pub(crate) fn rebuild_index(&mut self, why: String) -> Result<(), StoreError> {
         let marker = self.root.join(REBUILD_MARKER);
-        write_marker(&marker)?;
         let ledger = self.root.join(LEDGER_DIR);
+        let floor = Floor::find(
+            &ledger,
+            &self.log_key,
+            &self.config.origin,
+            self.db
+                .latest_checkpoint()
+                .ok()
+                .flatten()
+                .map(|(_, note)| note),
+        );
+        write_marker(&marker)?;
         self.db.clear_index(self.dedup_log.is_empty()?)?;
         self.flat = FlatIndex::create(ledger.join(REINDEX_INDEX), ledger.join(REINDEX_TREE))?;
         self.damaged = None;
@@ -1305,6 +1323,9 @@ impl Archive {
             return Err(StoreError::Corrupt(format!(
                 "{reason}; writing is refused so that no evidence is overwritten"
             )));
+        }
+        if let Some(f) = floor {
+            f.check(self.size()?)?;
         }
         self.flat.persist_in(&ledger)?;
         self.write_checkpoint_file()?;
@@ -1331,14 +1352,28 @@ impl Archive {
             .map_err(|e| io_err(&root.join(LOCK_FILE), e))?;
         let db_path = root.join(DB_DIR);
         let aside = root.join("db.reindex-old");
+        let floor = Floor::find(
+            &root.join(LEDGER_DIR),
+            &log_key,
+            &config.origin,
+            Db::previous_latest_checkpoint(&db_path)
+                .or_else(|| Db::previous_latest_checkpoint(&aside)),
+        );
         if aside.exists() {
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
         }
         if db_path.exists() {
             fault::rename(&db_path, &aside).map_err(|e| io_err(&db_path, e))?;
         }
-        let opened = Self::open_locked(root, config, log_key, recipients, lock, Mode::Reindex)
-            .and_then(|a| a.write_checkpoint_file().map(|()| a));
+        let opened = Self::open_locked(
+            root,
+            config,
+            log_key,
+            recipients,
+            lock,
+            Mode::Reindex(floor),
+        )
+        .and_then(|a| a.write_checkpoint_file().map(|()| a));
         let a = match opened {
             Ok(a) => a,
             Err(e) => {

@@ -82,6 +82,68 @@ pub fn open_latest(
     })
 }
 
+/// The largest tree size that a checkpoint signed by the log key, kept beside
+/// the ledger, says this log reached (FORMAT.md §7.2.6): `ledger/checkpoint`
+/// and the latest checkpoint of the database being replaced. A rebuild of
+/// the index refuses a ledger shorter than that: records cut off from
+/// `ledger/records` and `ledger/checkpoints` cannot hide behind a deleted
+/// or damaged index. A file that does not verify says nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Floor {
+    pub size: u64,
+    /// Where the checkpoint was found, for the message.
+    pub source: &'static str,
+}
+
+impl Floor {
+    /// The larger of the floors found in `ledger/` and in `db_note` (the
+    /// latest checkpoint note of the database being replaced).
+    pub(crate) fn find(
+        ledger: &std::path::Path,
+        log_key: &VerifierKey,
+        origin: &str,
+        db_note: Option<Vec<u8>>,
+    ) -> Option<Floor> {
+        let file = read_bounded(&ledger.join(CHECKPOINT_FILE))
+            .and_then(|b| open_latest(b, log_key, origin).ok())
+            .map(|l| Floor {
+                size: l.size,
+                source: "ledger/checkpoint",
+            });
+        let db = db_note
+            .and_then(|b| open_latest(b, log_key, origin).ok())
+            .map(|l| Floor {
+                size: l.size,
+                source: "the database's latest checkpoint",
+            });
+        file.into_iter().chain(db).max_by_key(|f| f.size)
+    }
+
+    /// Refuses a ledger of `size` records below this floor.
+    pub(crate) fn check(self, size: u64) -> Result<(), StoreError> {
+        if size >= self.size {
+            return Ok(());
+        }
+        Err(StoreError::RolledBack {
+            size,
+            signed: self.size,
+            found_in: self.source,
+        })
+    }
+}
+
+/// A file's bytes, if it exists and is at most [`MAX_CHECKPOINT_FILE`].
+fn read_bounded(p: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(p)
+        .ok()?
+        .take(MAX_CHECKPOINT_FILE + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= MAX_CHECKPOINT_FILE).then_some(bytes)
+}
+
 impl Archive {
     fn checkpoint_file_path(&self) -> PathBuf {
         self.root().join(LEDGER_DIR).join(CHECKPOINT_FILE)

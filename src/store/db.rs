@@ -274,6 +274,21 @@ impl Db {
         quietly(|| Self::read_dedup(&db, size, records_len)).flatten()
     }
 
+    /// The latest checkpoint note of the database in `path` (one being
+    /// replaced by a rebuild), if it opens and has one: the floor a rebuilt
+    /// ledger may not fall below (FORMAT.md §7.2.6).
+    pub fn previous_latest_checkpoint(path: &Path) -> Option<Vec<u8>> {
+        if !path.is_dir() {
+            return None;
+        }
+        let db = open_sled(path, SCAN_CACHE_BYTES).ok()?;
+        quietly(|| {
+            let (_, v) = db.open_tree("checkpoints").ok()?.last().ok()??;
+            Some(v.to_vec())
+        })
+        .flatten()
+    }
+
     fn read_dedup(db: &sled::Db, size: u64, records_len: u64) -> Option<Vec<(Digest, Digest)>> {
         let meta = db.open_tree("meta").ok()?;
         let get = |k: &[u8]| -> Option<u64> {

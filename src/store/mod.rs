@@ -79,6 +79,18 @@ pub enum StoreError {
     IndexDamaged(String),
     #[error("archive files are inconsistent: {0}")]
     Corrupt(String),
+    /// The ledger holds fewer records than a checkpoint the log key signed,
+    /// kept beside it, says it had: records were cut off (FORMAT.md §7.2.6).
+    #[error("the ledger holds {size} records, but {found_in} is signed by the log key at size {signed}: records were cut off from the ledger (a rollback or a truncated copy)")]
+    RolledBack {
+        size: u64,
+        signed: u64,
+        found_in: &'static str,
+    },
+    /// A read-only command met a wrong index entry after it had printed: the
+    /// index is rebuilt now, and the command must run again (FORMAT.md §7.2.5).
+    #[error("{0}; the index is rebuilt now")]
+    RunAgain(String),
     /// The ledger does not verify, or custody.toml disagrees with it: every
     /// writing command refuses (FORMAT.md §4.14).
     #[error("the archive does not verify ({findings} finding(s); first: {first}); writing is refused so that nothing unchecked is signed")]
