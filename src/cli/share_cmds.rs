@@ -19,6 +19,7 @@ use crate::core::time;
 use crate::store::bundle_file::{self, BundleReport};
 use crate::store::mirror::MirroredHop;
 use crate::store::receive::ReceiveOutcome;
+use crate::store::share::Shared;
 use crate::store::StoreError;
 
 /// Who the verifier trusts: log keys (the trust store's, `--trust`, a
@@ -183,9 +184,19 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     });
     pb.finish_and_clear();
     let s = r?;
+    crate::store::fault::before_report();
+    report_share(ctx, &s);
+    // Only now is the share done: a run killed while reporting is completed
+    // by its re-run, not made twice (FORMAT.md §7.8).
+    arch.share_reported(&s);
+    Ok(EXIT_OK)
+}
+
+/// Prints what `share` did.
+fn report_share(ctx: &Ctx, s: &Shared) {
     if ctx.out.json {
-        ctx.out.json(&s);
-        return Ok(EXIT_OK);
+        ctx.out.json(s);
+        return;
     }
     if s.completed {
         ctx.out.info(&format!(
@@ -211,7 +222,6 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
             "to meet a partner's witness quorum: get this checkpoint cosigned, `custody checkpoint add-cosignature`, then `custody refresh-bundle`",
         );
     }
-    Ok(EXIT_OK)
 }
 
 #[derive(Debug, Args)]

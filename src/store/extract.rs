@@ -13,7 +13,7 @@ use crate::core::meta::{self, Metadata};
 use crate::core::record::Record;
 use crate::store::archive::Archive;
 use crate::store::blobs;
-use crate::store::outfile::OutFile;
+use crate::store::outfile::{self, OutFile};
 use crate::store::remote::RemoteError;
 use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
@@ -153,7 +153,7 @@ impl Archive {
         // before the link leaves no file; a temporary name (replacing a file,
         // or no O_TMPFILE) is recorded in the archive and removed by the next
         // command if not by this one.
-        let mut tmp = OutFile::create(out, ".custody-extract-", Some(&self.root))?;
+        let mut tmp = OutFile::create(out, outfile::PLAINTEXT_PREFIX, Some(&self.root))?;
         let label = tmp.label().to_path_buf();
         let mut hashing = HashingReader::new(blob);
         let (w, sha, len) = crypto::decrypt_all(

@@ -14,6 +14,9 @@
 //! * `kill-write:N`, `kill-fsync:N`, `kill-rename:N`: just before the N-th
 //!   operation of that kind the process kills itself with SIGKILL (a crash
 //!   at that exact point: no destructor runs, nothing is cleaned up);
+//! * `kill-report:N`: the same before the N-th result a command reports
+//!   (prints) once its writes are durable, and before which it has not
+//!   yet tidied what a re-run needs (a pending share's marker);
 //! * `count`: nothing fails (with `CUSTODY_FAULT_TRACE`, the operations are listed).
 //!
 //! A `rename` is any operation that gives a file its name: `rename(2)`, and
@@ -54,6 +57,8 @@ mod inject {
         Write,
         Fsync,
         Rename,
+        /// A result reported once durable (never fails, only kills).
+        Report,
     }
 
     impl Kind {
@@ -62,6 +67,7 @@ mod inject {
                 Kind::Write => "write",
                 Kind::Fsync => "fsync",
                 Kind::Rename => "rename",
+                Kind::Report => "report",
             }
         }
     }
@@ -99,13 +105,14 @@ mod inject {
             "kill-write" => Plan::Kill(Kind::Write, n),
             "kill-fsync" => Plan::Kill(Kind::Fsync, n),
             "kill-rename" => Plan::Kill(Kind::Rename, n),
+            "kill-report" => Plan::Kill(Kind::Report, n),
             _ => Plan::Invalid,
         }
     }
 
     struct State {
         plan: Plan,
-        counts: [AtomicU64; 3],
+        counts: [AtomicU64; 4],
         trace: Option<Mutex<std::fs::File>>,
         root: Mutex<Option<PathBuf>>,
     }
@@ -200,6 +207,7 @@ mod inject {
             assert_eq!(parse(Some("write:12")), Plan::Fail(Kind::Write, 12));
             assert_eq!(parse(Some("torn:2")), Plan::Torn(2));
             assert_eq!(parse(Some("kill-rename:2")), Plan::Kill(Kind::Rename, 2));
+            assert_eq!(parse(Some("kill-report:1")), Plan::Kill(Kind::Report, 1));
             for bad in [
                 "",
                 "fsync",
@@ -210,6 +218,7 @@ mod inject {
                 "all",
                 "kill:1",
                 "kill-torn:1",
+                "report:1",
             ] {
                 assert_eq!(parse(Some(bad)), Plan::Invalid, "{bad:?}");
             }
@@ -244,6 +253,15 @@ pub(crate) fn before_sync(_what: &Path) -> io::Result<()> {
     #[cfg(debug_assertions)]
     inject::hit(Kind::Fsync, _what)?;
     Ok(())
+}
+
+/// Before a command reports (prints) a result whose writes are durable, and
+/// before it tidies what a re-run would need: a test kills the process here
+/// (`kill-report:N`) as a kill while printing would.
+#[inline(always)]
+pub fn before_report() {
+    #[cfg(debug_assertions)]
+    let _ = inject::hit(Kind::Report, Path::new("(report)"));
 }
 
 /// The first half of `buf`, for a torn write.

@@ -14,7 +14,7 @@ pub mod db;
 pub mod dedup_log;
 pub mod events;
 pub mod extract;
-pub(crate) mod fault;
+pub mod fault;
 pub mod flat;
 pub mod gc;
 pub mod held;

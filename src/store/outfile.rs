@@ -6,7 +6,10 @@
 //! * On Linux the file is written unnamed (`O_TMPFILE` in the target's
 //!   directory), fsynced, and only then given its name with `linkat(2)`; a
 //!   process killed before that leaves nothing to clean up.
-//! * Replacing an existing file (`--force`, `refresh-bundle`, the archive's
+//! * Plaintext replacing a file (`extract --force`) is never named but as
+//!   its target: the old file is removed, then the unnamed one linked; a
+//!   kill between leaves no output, which the re-run writes.
+//! * Replacing any other file (`--force`, `refresh-bundle`, the archive's
 //!   `ledger/checkpoint`) needs an atomic `rename(2)`: the complete, fsynced
 //!   file is linked to a temporary name `.custody-….tmp` beside the target
 //!   and renamed over it at once.
@@ -168,6 +171,11 @@ fn bytes_path(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
+/// The temporary-name prefix of files that hold plaintext (`extract`): with
+/// `O_TMPFILE` they are never named but as their target, even when they
+/// replace a file.
+pub(crate) const PLAINTEXT_PREFIX: &str = ".custody-extract-";
+
 /// How the file being written is named so far.
 enum Name {
     /// Unnamed (`O_TMPFILE`).
@@ -276,6 +284,24 @@ impl OutFile {
             .len();
         if let Name::Unnamed = self.name {
             let exists = fs::symlink_metadata(&self.target).is_ok();
+            if exists && replace && self.prefix == PLAINTEXT_PREFIX {
+                // Plaintext never gets a temporary name (FORMAT.md §7.8): the
+                // old file is removed, then the new one linked; a kill between
+                // leaves no output, which the re-run writes.
+                fault::before_rename(&self.target)
+                    .and_then(|()| fs::remove_file(&self.target))
+                    .map_err(|e| io_err(&self.target, e))?;
+                return match fault::before_rename(&self.target)
+                    .and_then(|()| unnamed::link(&self.file, &self.target))
+                {
+                    Ok(()) => blobs::sync_dir(&self.dir).map(|()| len),
+                    // Another process made the name meanwhile: not replaced.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        Err(StoreError::OutputExists(self.target.clone()))
+                    }
+                    Err(e) => Err(io_err(&self.target, e)),
+                };
+            }
             if !(exists && replace) {
                 match fault::before_rename(&self.target)
                     .and_then(|()| unnamed::link(&self.file, &self.target))

@@ -47,6 +47,11 @@ pub struct Shared {
     /// appending its record (FORMAT.md §7.8): `index` is that record.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub completed: bool,
+    /// The pending share's marker, kept until the share is reported
+    /// ([`Archive::share_reported`]): a run killed while it reports is
+    /// completed by its re-run, not made twice (FORMAT.md §7.8).
+    #[serde(skip)]
+    pub pending: Option<String>,
 }
 
 /// What `bundle refresh` did.
@@ -242,7 +247,11 @@ impl Archive {
         let intro = self.document_of(self.record(index)?)?;
         let recipients = crypto::fingerprints(to);
         if let Some((p, intent, rec)) = self.pending_share_of(&intro, &recipients, ids)? {
-            return self.complete_share(&p, &intent, rec, &intro, ids, signer, out, force);
+            if let Some(done) =
+                self.complete_share(&p, &intent, rec, &intro, ids, signer, out, force)?
+            {
+                return Ok(done);
+            }
         }
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
@@ -438,7 +447,9 @@ impl Archive {
 
     /// Completes an interrupted share: its bundle, from the payload and
     /// envelope kept, to `out` (or nothing to do if the interrupted run
-    /// wrote it, to `out` or where it was asked to).
+    /// wrote it, to `out` or where it was asked to). `None` when that share
+    /// was finished (its payload removed after its bundle was written) and
+    /// `out` is another file: this is a new share, and the marker is removed.
     #[allow(clippy::too_many_arguments)]
     fn complete_share(
         &mut self,
@@ -450,7 +461,7 @@ impl Archive {
         signer: &SignerKey,
         out: &Path,
         force: bool,
-    ) -> Result<Shared, StoreError> {
+    ) -> Result<Option<Shared>, StoreError> {
         let envelope = base64::engine::general_purpose::STANDARD
             .decode(&intent.envelope)
             .ok()
@@ -462,25 +473,29 @@ impl Archive {
                 ))
             })?;
         let m = self.metadata(intro, ids)?;
-        for written in [out, Path::new(&intent.output)] {
+        // The payload is removed only once the bundle is written (§7.8): a
+        // finished share is reported again for the same output only.
+        let finished = !payload_path(&self.root.join(PENDING_DIR), &p.id).is_file();
+        let places: &[&Path] = if finished {
+            &[out]
+        } else {
+            &[out, Path::new(&intent.output)]
+        };
+        for written in places {
             if let Some(mut done) = bundle_of(written, p) {
-                self.remove_pending_share(&p.id);
+                self.remove_pending_payload(&p.id);
                 done.index = rec.body.index;
                 done.document = intro.body.index;
                 done.document_size = m.size;
                 done.recipients = intent.recipients.clone();
                 done.completed = true;
-                return Ok(done);
+                done.pending = Some(p.id.clone());
+                return Ok(Some(done));
             }
         }
-        if !payload_path(&self.root.join(PENDING_DIR), &p.id).is_file() {
-            // Removed after its bundle was written: nothing left to complete.
+        if finished {
             self.remove_pending_share(&p.id);
-            return Err(StoreError::Input(format!(
-                "the interrupted share of record {} had written its bundle (not at {}); run the share again for a new one",
-                rec.body.index,
-                out.display()
-            )));
+            return Ok(None);
         }
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
@@ -497,7 +512,7 @@ impl Archive {
             force,
         )?;
         s.completed = true;
-        Ok(s)
+        Ok(Some(s))
     }
 
     /// Signs a checkpoint covering the share record `rec` (unless one does),
@@ -539,7 +554,7 @@ impl Archive {
             force,
             Some(&self.root),
         )?;
-        self.remove_pending_share(&p.id);
+        self.remove_pending_payload(&p.id);
         Ok(Shared {
             index: rec.body.index,
             document: intro.body.index,
@@ -553,6 +568,7 @@ impl Archive {
             records: events.len(),
             hops: head.evidence.hops.len(),
             completed: false,
+            pending: Some(p.id.clone()),
         })
     }
 
@@ -611,6 +627,21 @@ impl Archive {
             }
         }
         Ok(None)
+    }
+
+    /// Removes a pending share's payload, once its bundle is written: the
+    /// marker alone says the share is finished but perhaps not reported.
+    fn remove_pending_payload(&self, id: &str) {
+        let dir = self.root.join(PENDING_DIR);
+        let _ = fs::remove_file(payload_path(&dir, id));
+    }
+
+    /// Removes the marker of a share once its result is reported (printed):
+    /// before, a re-run completes it (FORMAT.md §7.8, step 7).
+    pub fn share_reported(&self, s: &Shared) {
+        if let Some(id) = &s.pending {
+            self.remove_pending_share(id);
+        }
     }
 
     /// Removes a pending share: its marker, then its payload.
@@ -837,6 +868,7 @@ fn bundle_of(path: &Path, p: &PendingShare) -> Option<Shared> {
         records: last.entries.len(),
         hops: b.head.evidence.hops.len(),
         completed: true,
+        pending: None,
     })
 }
 
