@@ -850,7 +850,7 @@ fn pipes_are_read_with_the_cap() {
 }
 
 /// `mirror`'s `staging/`: a FIFO planted as an entry bundle of the source
-/// stops the run at once (exit 2); once the source is whole the next run
+/// is refused at once, a `tile` finding (exit 1), and `staging/` emptied; once the source is whole the next run
 /// completes and leaves no `staging/`. What a killed run left in
 /// `staging/` is removed by the next run that ends, here one that finds
 /// nothing new.
@@ -877,10 +877,19 @@ fn a_mirror_never_waits_and_staging_does_not_stay() {
         run(c)
     };
     let t = Instant::now();
-    mirror(&m).error(&["10", "pipe or FIFO"]);
+    // A finding (exit 1) like a missing tile; before, an error (exit 2)
+    // that left staging/ behind.
+    let r = mirror(&m);
+    r.code(FINDING);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        said.contains("pipe or FIFO") && said.contains("tile"),
+        "{said}"
+    );
     assert!(t.elapsed() < TIME_BOUND, "{:?}", t.elapsed());
     let dir = m.dir.join("mirrors/dropsite.example_leaks");
     assert!(!dir.join("checkpoint").exists());
+    assert!(!dir.join("staging").exists(), "staging/ stayed");
 
     fs::remove_file(&bundle).unwrap();
     fs::copy(published.join(ENTRY_BUNDLE), &bundle).unwrap();

@@ -106,7 +106,11 @@ fn a_passphrase_key_asking_too_much_scrypt_work_is_refused_before_any_work() {
     for (asked, needle) in [
         ("30", "work factor of 30"),
         ("21", "work factor of 21"),
-        ("010", "work factor of 255"),
+        (
+            "010",
+            "not a decimal number up to 255 without sign or leading zeros",
+        ),
+        ("+9", "not a decimal number"),
     ] {
         let hostile = format!("{} {asked}", &stanza[..stanza.len() - 3]);
         let forged = String::from_utf8_lossy(&raw).replacen(stanza, &hostile, 1);

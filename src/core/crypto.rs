@@ -277,8 +277,9 @@ pub const MAX_SCRYPT_WORK_FACTOR: u8 = 20;
 
 /// The scrypt work factor a passphrase-protected age file asks for (its
 /// `-> scrypt SALT LOG2N` stanza), read from the header alone; `None` if the
-/// file has no such stanza.
-pub fn scrypt_work_factor(data: &[u8]) -> Option<u8> {
+/// file has no such stanza; `Some(Err(()))` if the factor is not canonical
+/// decimal of at most 255 (refused as if it asked for too much).
+pub fn scrypt_work_factor(data: &[u8]) -> Option<Result<u8, ()>> {
     let mut head = Vec::new();
     age::armor::ArmoredReader::new(data)
         .take(4096)
@@ -290,8 +291,8 @@ pub fn scrypt_work_factor(data: &[u8]) -> Option<u8> {
     // Canonical decimal, as the age format requires; anything else is
     // refused as if it asked for too much.
     match field.parse::<u8>() {
-        Ok(n) if n.to_string() == field => Some(n),
-        _ => Some(u8::MAX),
+        Ok(n) if n.to_string() == field => Some(Ok(n)),
+        _ => Some(Err(())),
     }
 }
 

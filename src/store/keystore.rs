@@ -106,7 +106,13 @@ impl KeyLoader<'_> {
             // The work factor is capped before a passphrase is asked for or
             // any scrypt work is done (FORMAT.md §3.5).
             match crypto::scrypt_work_factor(&buf) {
-                Some(n) if n > crypto::MAX_SCRYPT_WORK_FACTOR => {
+                Some(Err(())) => {
+                    return Err(StoreError::Key(
+                        path.to_path_buf(),
+                        "is passphrase-protected with a scrypt work factor that is not a decimal number up to 255 without sign or leading zeros (the age format): it is not a key file custody or age wrote; protect the key again with `age -p`".into(),
+                    ))
+                }
+                Some(Ok(n)) if n > crypto::MAX_SCRYPT_WORK_FACTOR => {
                     return Err(StoreError::Key(
                         path.to_path_buf(),
                         format!(

@@ -757,6 +757,13 @@ fn fetch_one(src: &Remote, local: &Remote, id: TileId) -> Result<Fetched, StoreE
                 id.width
             )))
         }
+        // A FIFO, device or directory planted at a tile's path: refused
+        // unread, a finding like a missing tile (staging/ is emptied).
+        Err(StoreError::InputFile { problem, .. }) => Ok(Fetched::Refused(format!(
+            "{} at {} {problem}",
+            id.path(),
+            src.label()
+        ))),
         Err(e) => Err(e),
     }
 }
