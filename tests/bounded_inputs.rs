@@ -670,8 +670,9 @@ fn run_feed(w: &World, feed: Feed, part: usize, parts: usize) -> Vec<(String, u6
             o.took.as_millis(),
             o.peak_kib
         );
-        // A published tile too large is a `tile` finding (exit 1).
-        let want = if feed == Feed::Big && matches!(case.slot, Slot::Published(ENTRY_BUNDLE)) {
+        // A published tile too large, or not a regular file, is a `tile`
+        // finding (exit 1), like a missing one.
+        let want = if matches!(case.slot, Slot::Published(ENTRY_BUNDLE)) {
             FINDING
         } else {
             ERROR

@@ -1240,7 +1240,7 @@ fn regression_rerunning_a_killed_extract_leaves_no_temporary_file() {
                 let n = l.split(' ').nth(1).unwrap();
                 format!("kill-{}:{n}", l.split(' ').next().unwrap())
             })
-            .last()
+            .next_back()
             .unwrap_or_else(|| panic!("no such operation:\n{text}"));
         if existing {
             fs::write(&out, b"old").unwrap();
@@ -1462,6 +1462,6 @@ fn shares_last(dir: &Path, doc: u64) -> u64 {
         .iter()
         .filter(|r| r["kind"] == "share" && r["document"].as_u64() == Some(doc))
         .filter_map(|r| r["index"].as_u64())
-        .last()
+        .next_back()
         .expect("no share record")
 }

@@ -1,7 +1,9 @@
 //! Document blobs on an object store (FORMAT.md §7.7): against a real
 //! S3-compatible server (Garage, tests/common/garage.rs; skipped with a
 //! message when no Garage binary is present, unless CUSTODY_REQUIRE_GARAGE=1)
-//! and against a directory location (always runs).
+//! and against a directory location (always runs). The Garage tests need
+//! the `object-store` cargo feature (the default); without it, the test here
+//! is that an `s3://` archive is refused with a hint to rebuild.
 //!
 //! Ingest (small and multipart), extract, `age -d` of a downloaded object,
 //! verify (clean, --sample), a killed upload, objects deleted or altered on
@@ -14,7 +16,9 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::garage::{garage, S3Place, REGION};
+use common::garage::REGION;
+#[cfg(feature = "object-store")]
+use common::garage::{garage, S3Place};
 use common::*;
 use custody::store::remote::{Location, Remote, S3Settings};
 use serde_json::Value;
@@ -206,6 +210,7 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
     f.assert_verified();
 }
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_ingest_extract_age_verify_sample_dedup() {
     let Some(g) = garage() else { return };
@@ -256,6 +261,7 @@ fn tampered(url: &str, endpoint: Option<&str>) {
     assert!(!out.exists());
 }
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_deleted_and_altered_objects_are_found() {
     let Some(g) = garage() else { return };
@@ -269,6 +275,7 @@ fn directory_deleted_and_altered_objects_are_found() {
     tampered(&format!("file://{}", t.path().display()), None);
 }
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_wrong_credentials_clear_error_archive_unchanged() {
     let Some(g) = garage() else { return };
@@ -315,8 +322,10 @@ fn garage_wrong_credentials_clear_error_archive_unchanged() {
 }
 
 /// Never part of an error message: the fixture's secret starts so.
+#[cfg(feature = "object-store")]
 const SECRET_HINT: &str = "0f1e2d3c4b5a";
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_killed_upload_leaves_only_unreferenced_objects() {
     let Some(g) = garage() else { return };
@@ -387,6 +396,7 @@ fn killed_upload(url: &str, endpoint: Option<&str>) {
     assert!(fs::read(&out).unwrap() == fs::read(&big).unwrap());
 }
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_receive_into_an_object_store_archive() {
     let Some(g) = garage() else { return };
@@ -529,6 +539,7 @@ fn migrate(url: &str, endpoint: Option<&str>) {
     f.assert_verified();
 }
 
+#[cfg(feature = "object-store")]
 #[test]
 fn garage_migrate_interrupted_resumed_delete_local() {
     let Some(g) = garage() else { return };
@@ -603,4 +614,23 @@ fn blobs_table_refuses_credentials_and_bad_urls() {
     // A directory inside the archive (a relative one is taken from the archive).
     fs::write(&p, format!("{orig}\n[blobs]\nurl = \"blobs\"\n")).unwrap();
     f.run(&["status"]).error(&["inside the archive"]);
+}
+
+/// Built without the `object-store` feature, custody refuses an archive whose
+/// blobs are on `s3://` in one line that says how to rebuild.
+#[cfg(not(feature = "object-store"))]
+#[test]
+fn without_object_store_support_s3_blobs_are_refused() {
+    let f = archive_on("s3://leak-2026/blobs", None);
+    let doc = f.path().join("in/a.txt");
+    fs::create_dir_all(doc.parent().unwrap()).unwrap();
+    fs::write(&doc, b"a document").unwrap();
+    let line = f.run(&["ingest", s(&doc)]).error(&[
+        "s3://leak-2026/blobs",
+        "without object-store support",
+        "object-store",
+    ]);
+    assert!(line.contains("cargo install"), "no rebuild hint: {line}");
+    // Reading needs the blobs too: refused the same way.
+    f.run(&["status"]).error(&["without object-store support"]);
 }

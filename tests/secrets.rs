@@ -473,6 +473,48 @@ fn secret_forms(dir: &Path) -> Vec<SecretForm> {
             identity,
         });
     }
+    // Forms an adversarial pass found printed: the body of an OpenSSH key
+    // without its armour lines (only its first line has the
+    // `openssh-key-v1` marker), a seed in base64url, and a C2SP signer key
+    // without its `PRIVATE+KEY+` (`name+id+SEED`, as a vkey is written).
+    let body = ssh
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let seed_url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&seed[1..]);
+    let unprefixed = signing.trim().strip_prefix("PRIVATE+KEY+").unwrap();
+    for (what, text, material) in [
+        (
+            "id_ed25519 body without armour lines",
+            body.clone(),
+            material_of(&body),
+        ),
+        (
+            "bare seed (base64url)",
+            seed_url.clone(),
+            vec![seed_url.clone()],
+        ),
+        (
+            "signing.key without PRIVATE+KEY+",
+            unprefixed.to_string(),
+            vec![seed_b64.clone()],
+        ),
+        (
+            "name+id+seed",
+            format!("outlet.example+1a2b3c4d+{seed_b64}"),
+            vec![seed_b64.clone()],
+        ),
+    ] {
+        forms.push(SecretForm {
+            what: format!("{what} (inline text)"),
+            value: text.clone(),
+            text,
+            material,
+            signer: false,
+            identity: false,
+        });
+    }
     forms
 }
 
@@ -776,4 +818,64 @@ fn no_secret_in_any_message() {
     // Nothing was written: no record, no trust store, no new archive.
     assert_eq!((ds.records(), gu.records()), records);
     assert!(!trust_store.exists());
+}
+
+/// The archive location (`-A`, `CUSTODY_ARCHIVE`), `mirror SRC` and an
+/// argument the command line parser did not expect, given each secret form
+/// as inline text (a bare seed in base64, base64url or hex, `name+id+SEED`,
+/// an OpenSSH key body without its armour, and the rest): exit 2, and
+/// neither stdout nor stderr holds 9 characters of its key material.
+#[test]
+fn no_secret_in_archive_location_or_mirror_source_messages() {
+    let ds = Fixture::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let forms = secret_forms(&scratch.path().join("secrets"));
+    let inline: Vec<&SecretForm> = forms
+        .iter()
+        .filter(|f| f.what.ends_with("(inline text)"))
+        .collect();
+    assert!(inline.len() >= 10, "{} inline forms", inline.len());
+    let records = ds.records();
+    let a = s(&ds.dir).to_string();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for f in &inline {
+        let v = f.value.as_str();
+        let long = format!("--archive={v}");
+        let cases: Vec<(&str, Vec<&str>, Option<&str>)> = vec![
+            ("-A", vec!["-A", v, "status"], None),
+            ("--archive=", vec![&long, "log"], None),
+            ("CUSTODY_ARCHIVE", vec!["status"], Some(v)),
+            ("mirror SRC", vec!["-A", &a, "mirror", v], None),
+            ("mirror -- SRC", vec!["-A", &a, "mirror", "--", v], None),
+            ("an unexpected argument", vec!["status", "--", v], None),
+            ("an invalid value", vec!["log", "--limit", v], None),
+        ];
+        for (what, args, env) in cases {
+            let mut c = custody();
+            c.current_dir(scratch.path()).args(&args);
+            if let Some(e) = env {
+                c.env("CUSTODY_ARCHIVE", e);
+            }
+            let r = run(c);
+            runs += 1;
+            let printed = format!("{}{}", r.stdout, r.stderr);
+            let found = leaks(&printed, &f.material);
+            if !found.is_empty() {
+                failures.push(format!(
+                    "{what} ← {}: printed {found:?}:\n{printed}",
+                    f.what
+                ));
+            }
+            if r.code != ERROR {
+                failures.push(format!(
+                    "{what} ← {}: exit {} (want 2):\n{printed}",
+                    f.what, r.code
+                ));
+            }
+        }
+    }
+    assert!(runs >= 70, "{runs} runs");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(ds.records(), records);
 }

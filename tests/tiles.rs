@@ -7,6 +7,7 @@
 //! The location under test is a string (`publish_to` / `mirror_from` take
 //! any of a directory, `s3://bucket/prefix` or `http://…`), so the same
 //! journeys can be run against an S3 server by passing its location.
+#![cfg(feature = "object-store")]
 
 mod common;
 

@@ -96,7 +96,7 @@ pub(crate) fn parse_recipients(
         if let Some(k) = redact::file_secret_kind(a, &data) {
             return Err(StoreError::Input(format!(
                 "{flag}: {} holds a secret key ({k}), not a recipient; {WANT}",
-                p.display()
+                redact::path(&p)
             )));
         }
         let text = String::from_utf8_lossy(&data);
@@ -108,7 +108,7 @@ pub(crate) fn parse_recipients(
             out.push(RecipientKey::parse(line).map_err(|e| {
                 StoreError::Input(format!(
                     "{flag}: {} line {}: {e}; {WANT}",
-                    p.display(),
+                    redact::path(&p),
                     i + 1
                 ))
             })?);
@@ -116,7 +116,7 @@ pub(crate) fn parse_recipients(
         if out.len() == before {
             return Err(StoreError::Input(format!(
                 "{flag}: {} lists no recipients; {WANT}",
-                p.display()
+                redact::path(&p)
             )));
         }
     }
@@ -146,7 +146,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32, StoreError> {
             "--origin: the value is a secret key ({k}); give the log's name, e.g. dropsite.example/leaks"
         )));
     }
-    if redact::is_blob(&origin) {
+    if redact::is_blob(&origin) || !redact::seed_spans(&origin).is_empty() {
         return Err(StoreError::Input(format!(
             "--origin: the value is a {}-character encoded value that could be a key seed; give the log's name, e.g. dropsite.example/leaks",
             origin.chars().count()
@@ -498,9 +498,9 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32, StoreError> {
     let mut since = Vec::new();
     for p in &a.since_checkpoint {
         // At most a checkpoint file's size (FORMAT.md §7.6), a pipe too.
-        let max = crate::store::checkpoint_file::MAX_CHECKPOINT_FILE;
+        let max = crate::store::latest::MAX_CHECKPOINT_FILE;
         let bytes = read_input(p, max, "a checkpoint note")?;
-        since.push(arch.open_since_checkpoint(&bytes, &p.display().to_string())?);
+        since.push(arch.open_since_checkpoint(&bytes, &redact::path(p))?);
     }
     let opts = VerifyOptions {
         deep: ids.as_ref(),

@@ -154,13 +154,13 @@ fn read_policy(arg: &str, flag: &str) -> Result<String, StoreError> {
     let p = PathBuf::from(arg);
     // FORMAT.md §4.15: a policy a configuration record holds, from a file or a pipe.
     let bytes = crate::store::input::read_input(&p, MAX_POLICY_LEN as u64, "a policy")?;
+    let shown = crate::core::redact::path(&p);
     let text = String::from_utf8(bytes)
-        .map_err(|_| StoreError::Input(format!("{flag} {}: not UTF-8", p.display())))?;
-    Policy::parse(&text).map_err(|e| StoreError::Input(format!("{flag} {}: {e}", p.display())))?;
+        .map_err(|_| StoreError::Input(format!("{flag} {shown}: not UTF-8")))?;
+    Policy::parse(&text).map_err(|e| StoreError::Input(format!("{flag} {shown}: {e}")))?;
     if text.chars().any(|c| c.is_control() && c != '\n') {
         return Err(StoreError::Input(format!(
-            "{flag} {}: holds control characters (only line feeds may separate lines)",
-            p.display()
+            "{flag} {shown}: holds control characters (only line feeds may separate lines)"
         )));
     }
     Ok(text)

@@ -4,16 +4,37 @@ use crate::store::StoreError;
 
 /// One line: the error and the next step.
 pub fn explain(e: &StoreError) -> String {
-    // The text of a secret key given where a file name was expected: name
-    // only its kind, never the "path".
+    if let Some(line) = secret_key_given(e) {
+        return line;
+    }
+    let hint = hint(e);
+    // One line whatever the error's own text holds (an age or parser
+    // message may span several).
+    let what = e.to_string();
+    let what: Vec<&str> = what
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{}; {hint}", what.join(" "))
+}
+
+/// The line for a secret key given where a file name was expected: names
+/// only its kind, never the "path".
+fn secret_key_given(e: &StoreError) -> Option<String> {
     if let StoreError::Io(p, _) | StoreError::Key(p, _) = e {
         if let Some(k) = crate::core::redact::secret_kind(&p.to_string_lossy()) {
-            return format!(
+            return Some(format!(
                 "a secret key ({k}) was given where a file name was expected; give the path of the key file instead, and clear the key from your shell history"
-            );
+            ));
         }
     }
-    let hint = match e {
+    None
+}
+
+/// The next step for an error: what to do about it.
+fn hint(e: &StoreError) -> String {
+    match e {
         StoreError::NotAnArchive(_) => {
             "run inside an archive, pass -A DIR, set CUSTODY_ARCHIVE, or create one with `custody init`"
                 .to_string()
@@ -64,24 +85,7 @@ pub fn explain(e: &StoreError) -> String {
         StoreError::NoCheckpoint(_) => {
             "list checkpointed sizes with `custody checkpoint --all`".into()
         }
-        StoreError::Io(p, err) => match err.kind() {
-            // ENOSPC, EDQUOT: nothing is recorded for what failed, and what
-            // was reported before is durable.
-            _ if matches!(err.raw_os_error(), Some(28 | 122)) => format!(
-                "the disk holding {} is full: free space there, then run the same command again (what was already reported done is stored; the rest is not)",
-                crate::core::redact::path(p)
-            ),
-            // EIO: the disk (or its file system) failed under this file.
-            _ if err.raw_os_error() == Some(5) => format!(
-                "a disk error at {}: check that disk (`dmesg`), then run the same command again (what was already reported done is stored; the rest is not)",
-                crate::core::redact::path(p)
-            ),
-            std::io::ErrorKind::NotFound => format!("check that {} exists", crate::core::redact::path(p)),
-            std::io::ErrorKind::PermissionDenied => {
-                format!("check the permissions of {}", crate::core::redact::path(p))
-            }
-            _ => "check the path and free disk space, then retry".into(),
-        },
+        StoreError::Io(p, err) => io_hint(p, err),
         StoreError::Key(..) => {
             "give the right key file (see `custody keygen`, keys-example/README.md)".into()
         }
@@ -93,15 +97,7 @@ pub fn explain(e: &StoreError) -> String {
         StoreError::WrongSigningKey { .. } => {
             "use the log key this archive was created with (custody.toml: log_key)".into()
         }
-        StoreError::Decrypt { source, what } => match source {
-            crate::core::crypto::CryptoError::NoMatchingKeys if what.contains("bundle") => {
-                "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender (-i, or CUSTODY_IDENTITY), or ask for a bundle made `--to` your recipient (`verify-bundle` without an identity checks all but the document); nothing was stored".into()
-            }
-            crate::core::crypto::CryptoError::NoMatchingKeys => {
-                "use an identity of one of the archive's recipients (custody status lists them)".into()
-            }
-            _ => "run `custody verify --deep` to check the archive".into(),
-        },
+        StoreError::Decrypt { source, what } => decrypt_hint(source, what),
         StoreError::Crypto(_) => "check the key or recipient given".into(),
         StoreError::SymlinkLoop { .. } => {
             "remove the loop, or ingest without --follow-symlinks".into()
@@ -122,25 +118,55 @@ pub fn explain(e: &StoreError) -> String {
         StoreError::Policy(_) => {
             "fix the policy (C2SP tlog-policy: log, witness, group, quorum lines) or the --witness/--quorum values".into()
         }
-        StoreError::Remote(r) => {
-            use crate::store::remote::RemoteFailure as F;
-            match r.failure {
-                F::Unauthenticated => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) must name a key the store accepts; nothing was changed".into(),
-                F::Denied => "the store refused this key: allow it on the bucket (Garage: `garage bucket allow --read --write`); nothing was changed".into(),
-                F::NotFound => "check the bucket and prefix (and AWS_ENDPOINT_URL or the archive's [blobs] endpoint)".into(),
-                F::TooLarge => "this is not what it claims to be; nothing was stored".into(),
-                _ => "check the network and the endpoint (AWS_ENDPOINT_URL or the archive's [blobs] endpoint), then run the same command again".into(),
-            }
-        }
+        StoreError::Remote(r) => remote_hint(r),
         _ => "please report this as a bug".into(),
-    };
-    // One line whatever the error's own text holds (an age or parser
-    // message may span several).
-    let what = e.to_string();
-    let what: Vec<&str> = what
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    format!("{}; {hint}", what.join(" "))
+    }
+}
+
+/// The next step for an I/O error on path `p`.
+fn io_hint(p: &std::path::Path, err: &std::io::Error) -> String {
+    match err.kind() {
+        // ENOSPC, EDQUOT: nothing is recorded for what failed, and what
+        // was reported before is durable.
+        _ if matches!(err.raw_os_error(), Some(28 | 122)) => format!(
+            "the disk holding {} is full: free space there, then run the same command again (what was already reported done is stored; the rest is not)",
+            crate::core::redact::path(p)
+        ),
+        // EIO: the disk (or its file system) failed under this file.
+        _ if err.raw_os_error() == Some(5) => format!(
+            "a disk error at {}: check that disk (`dmesg`), then run the same command again (what was already reported done is stored; the rest is not)",
+            crate::core::redact::path(p)
+        ),
+        std::io::ErrorKind::NotFound => format!("check that {} exists", crate::core::redact::path(p)),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("check the permissions of {}", crate::core::redact::path(p))
+        }
+        _ => "check the path and free disk space, then retry".into(),
+    }
+}
+
+/// The next step for a failed decryption of `what`.
+fn decrypt_hint(source: &crate::core::crypto::CryptoError, what: &str) -> String {
+    match source {
+        crate::core::crypto::CryptoError::NoMatchingKeys if what.contains("bundle") => {
+            "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender (-i, or CUSTODY_IDENTITY), or ask for a bundle made `--to` your recipient (`verify-bundle` without an identity checks all but the document); nothing was stored".into()
+        }
+        crate::core::crypto::CryptoError::NoMatchingKeys => {
+            "use an identity of one of the archive's recipients (custody status lists them)".into()
+        }
+        _ => "run `custody verify --deep` to check the archive".into(),
+    }
+}
+
+/// The next step for a failed request to a remote store.
+fn remote_hint(r: &crate::store::remote::RemoteError) -> String {
+    use crate::store::remote::RemoteFailure as F;
+    match r.failure {
+        F::Unauthenticated => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) must name a key the store accepts; nothing was changed".into(),
+        F::Denied => "the store refused this key: allow it on the bucket (Garage: `garage bucket allow --read --write`); nothing was changed".into(),
+        F::NotFound => "check the bucket and prefix (and AWS_ENDPOINT_URL or the archive's [blobs] endpoint)".into(),
+        F::TooLarge => "this is not what it claims to be; nothing was stored".into(),
+        F::Unsupported => "rebuild custody with the `object-store` feature (on by default: `cargo install --locked --path .` without --no-default-features), or use a directory; nothing was changed".into(),
+        _ => "check the network and the endpoint (AWS_ENDPOINT_URL or the archive's [blobs] endpoint), then run the same command again".into(),
+    }
 }

@@ -1,6 +1,6 @@
 //! `custody keygen`: a C2SP signing key and an age identity, secret halves 0600.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use age::secrecy::{ExposeSecret, SecretString};
 use clap::Args;
@@ -78,7 +78,34 @@ fn default_witness_name(name: &str) -> String {
     format!("{host}/witness")
 }
 
+/// The four keys keygen makes, and the age recipient of the identity.
+struct NewKeys {
+    signer: SignerKey,
+    witness: SignerKey,
+    admin: SignerKey,
+    identity: age::x25519::Identity,
+    recipient: String,
+}
+
 pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
+    check_public_names(&a)?;
+    let keys = generate_keys(&a)?;
+    let paths = key_paths(&a.output)?;
+    // --passphrase-file implies --passphrase: whoever gives a passphrase
+    // wants it used, and the unsafe guess (unprotected keys) is the one not
+    // to make silently; the passphrase is in the file given, so nothing is lost.
+    let pass = if a.passphrase || ctx.passphrase_file.is_some() {
+        Some(read_new_passphrase(ctx)?)
+    } else {
+        None
+    };
+    let o = write_keys(&a, keys, &paths, pass.as_ref())?;
+    print_keygen(ctx, &o);
+    Ok(EXIT_OK)
+}
+
+/// Checks that no key name given looks like a secret key.
+fn check_public_names(a: &KeygenArgs) -> Result<(), StoreError> {
     // A key name is public: it is written into the .vkey files partners get.
     for (flag, name) in [
         ("--name", Some(&a.name)),
@@ -91,6 +118,11 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Generates the log, witness and admin keys and the age identity.
+fn generate_keys(a: &KeygenArgs) -> Result<NewKeys, StoreError> {
     let signer = SignerKey::generate(&a.name).map_err(|e| {
         StoreError::Input(format!(
             "invalid key name {}: {e}",
@@ -123,7 +155,17 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     })?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let dir = &a.output;
+    Ok(NewKeys {
+        signer,
+        witness,
+        admin,
+        identity,
+        recipient,
+    })
+}
+
+/// The eight key files in `dir`, none of which may exist yet.
+fn key_paths(dir: &Path) -> Result<[PathBuf; 8], StoreError> {
     let paths = [
         dir.join("signing.key"),
         dir.join("signing.vkey"),
@@ -138,28 +180,38 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         if p.exists() {
             return Err(StoreError::Input(format!(
                 "{} already exists; keygen never overwrites keys, choose another -o directory",
-                p.display()
+                crate::core::redact::path(p)
             )));
         }
     }
-    // --passphrase-file implies --passphrase: whoever gives a passphrase
-    // wants it used, and the unsafe guess (unprotected keys) is the one not
-    // to make silently; the passphrase is in the file given, so nothing is lost.
-    let pass = if a.passphrase || ctx.passphrase_file.is_some() {
-        Some(read_new_passphrase(ctx)?)
-    } else {
-        None
-    };
+    Ok(paths)
+}
+
+/// Writes the key files (secret halves protected by `pass` if given, 0600).
+fn write_keys(
+    a: &KeygenArgs,
+    keys: NewKeys,
+    paths: &[PathBuf; 8],
+    pass: Option<&SecretString>,
+) -> Result<KeygenOut, StoreError> {
+    let dir = &a.output;
     // Only now, with every input read: nothing is written when one fails.
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let protect = |secret: &[u8]| -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        match &pass {
+        match pass {
             None => Ok(Zeroizing::new(secret.to_vec())),
             Some(p) => crypto::passphrase_encrypt(secret, p.clone(), a.scrypt_work_factor)
                 .map(Zeroizing::new)
                 .map_err(StoreError::Crypto),
         }
     };
+    let NewKeys {
+        signer,
+        witness,
+        admin,
+        identity,
+        recipient,
+    } = keys;
     let skey = signer.encode();
     let skey_line = Zeroizing::new(format!("{}\n", skey.as_str()));
     let skey_file = protect(skey_line.as_bytes())?;
@@ -187,8 +239,8 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
     std::fs::write(&paths[5], format!("{wvkey}\n")).map_err(|e| io_err(&paths[5], e))?;
     write_secret_file(&paths[6], &akey_file)?;
     std::fs::write(&paths[7], format!("{avkey}\n")).map_err(|e| io_err(&paths[7], e))?;
-    let o = KeygenOut {
-        name: a.name,
+    Ok(KeygenOut {
+        name: a.name.clone(),
         vkey,
         recipient,
         signing_key: paths[0].clone(),
@@ -198,9 +250,13 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
         admin_vkey: avkey,
         admin_key: paths[6].clone(),
         passphrase_protected: pass.is_some(),
-    };
+    })
+}
+
+/// Prints what keygen wrote, as text or JSON.
+fn print_keygen(ctx: &Ctx, o: &KeygenOut) {
     if ctx.out.json {
-        ctx.out.json(&o);
+        ctx.out.json(o);
     } else {
         // The vkeys hold the names given, which may hold direction
         // controls (FORMAT.md §3.2): shown escaped (§1.2), exact in --json.
@@ -223,16 +279,16 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> Result<i32, StoreError> {
             }
         ));
     }
-    Ok(EXIT_OK)
 }
 
+/// Reads a new passphrase: from --passphrase-file, or asked twice.
 fn read_new_passphrase(ctx: &Ctx) -> Result<SecretString, StoreError> {
     if let Some(f) = &ctx.passphrase_file {
         let p = super::read_passphrase_file(f)?;
         if p.is_empty() {
             return Err(StoreError::Input(format!(
                 "{} holds an empty passphrase",
-                f.display()
+                crate::core::redact::path(f)
             )));
         }
         return Ok(SecretString::from(p));

@@ -239,7 +239,7 @@ impl Ctx {
         let Some(since) = a.configured_at()? else {
             return Err(StoreError::Input(format!(
                 "{} was made before separation of duties (it has no configuration record; the log key signed its records): it stays readable and verifiable, and writing is refused until it is moved forward once with `custody upgrade --admin-key FILE` (docs/SECURITY.md, \"Separation of duties\")",
-                a.root().display()
+                crate::core::redact::path(a.root())
             )));
         };
         let path = match &self.actor_key {
@@ -401,7 +401,7 @@ pub(crate) fn read_passphrase_file(f: &Path) -> Result<String, StoreError> {
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         StoreError::Input(format!(
             "{} is not UTF-8 text; give a file whose first line is the passphrase",
-            f.display()
+            crate::core::redact::path(f)
         ))
     })?;
     Ok(text.lines().next().unwrap_or("").to_string())
@@ -413,9 +413,15 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
-            // clap quotes arguments it did not expect: never a secret key.
+            // clap quotes arguments it did not expect: never a secret key,
+            // nor in an error (which quotes only what was typed) a seed.
             let text = e.render().to_string();
-            match crate::core::redact::redact_message(&text) {
+            let clean = if e.use_stderr() {
+                crate::core::redact::redact_typed(&text)
+            } else {
+                crate::core::redact::redact_message(&text)
+            };
+            match clean {
                 std::borrow::Cow::Borrowed(_) => {
                     let _ = e.print();
                 }

@@ -9,9 +9,12 @@ use serde::Serialize;
 use super::archive_cmds::human_bytes;
 use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_OK};
-use crate::core::keys::SigAlg;
+use crate::core::crypto;
+use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::record::{ActorAction, Purpose, Record, Relation, Role};
 use crate::core::time;
+use crate::store::archive::Archive;
+use crate::store::trust::TrustStore;
 use crate::store::walk;
 use crate::store::{IngestOptions, NoObserver, StoreError};
 
@@ -130,56 +133,7 @@ fn print_record(ctx: &Ctx, what: &str, r: &Record) {
 pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     let ids = ctx.optional_identities(&a.identity)?;
     if let ActorCmd::List = a.cmd {
-        let arch = ctx.open()?;
-        let actors = arch.actors_at(arch.size()?)?;
-        let names = match &ids {
-            Some(ids) => arch.actor_names(ids)?,
-            None => Default::default(),
-        };
-        let v: Vec<ActorView> = actors
-            .all()
-            .map(|x| ActorView {
-                label: x.name.clone(),
-                name: if x.sealed {
-                    names.get(&x.name).cloned()
-                } else {
-                    Some(x.name.clone())
-                },
-                role: x.role.as_str(),
-                key: if x.key_sealed {
-                    format!("key ID {}", x.key.key_id())
-                } else {
-                    x.key.encode()
-                },
-                added: x.added,
-                revoked: x.revoked,
-            })
-            .collect();
-        if ctx.out.json {
-            ctx.out.json(&v);
-        } else if v.is_empty() {
-            ctx.out
-                .info("no actors: the log key signs everything (add one with `custody actor add`)");
-        } else {
-            for x in &v {
-                let who = match &x.name {
-                    Some(n) if *n != x.label => format!("{} {n}", x.label),
-                    Some(_) => x.label.clone(),
-                    None => format!("{} (name sealed)", x.label),
-                };
-                ctx.out.data_line(&format!(
-                    "{:<20} {:<10} {}  added at record {}{}",
-                    who,
-                    x.role,
-                    x.key,
-                    x.added,
-                    x.revoked
-                        .map(|r| format!(", REVOKED at record {r}"))
-                        .unwrap_or_default()
-                ));
-            }
-        }
-        return Ok(EXIT_OK);
+        return list_actors(ctx, ids.as_ref());
     }
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
@@ -192,31 +146,7 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     let unchecked_name = matches!(a.cmd, ActorCmd::Add { .. }) && ids.is_none();
     let change = match a.cmd {
         ActorCmd::Add { name, vkey, role } => {
-            let k = read_vkey("actor add VKEY", &vkey, Some(&trust))?;
-            if k.alg() != SigAlg::Ed25519 {
-                return Err(StoreError::Input(format!(
-                    "{vkey} is not a signing key's vkey (Ed25519, alg 0x01): give the actor's signing.vkey"
-                )));
-            }
-            if !crate::core::record::valid_actor_name(&name) {
-                return Err(StoreError::Input(format!(
-                    "actor name {}: use 1 to 64 of a-z 0-9 . _ -",
-                    crate::core::redact::quote(&name)
-                )));
-            }
-            // Found once, or several times: the name is taken.
-            match arch.actor_by_name(&name, ids.as_ref()) {
-                Err(StoreError::NotFound(_)) => {}
-                Ok(_) | Err(StoreError::Input(_)) => {
-                    return Err(StoreError::Input(format!(
-                        "an actor is already called {}: choose another name",
-                        crate::core::redact::quote(&name)
-                    )))
-                }
-                Err(e) => return Err(e),
-            }
-            let role = Role::parse(&role)
-                .ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
+            let (k, role) = check_new_actor(&arch, &trust, ids.as_ref(), &name, &vkey, &role)?;
             arch.sealed_change(ActorAction::Add, 0, &name, role, &k, "")?
         }
         ActorCmd::Revoke { name, reason } => {
@@ -238,6 +168,102 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// `actor list`: the actors at the log's end, as text or JSON.
+fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let actors = arch.actors_at(arch.size()?)?;
+    let names = match ids {
+        Some(ids) => arch.actor_names(ids)?,
+        None => Default::default(),
+    };
+    let v: Vec<ActorView> = actors
+        .all()
+        .map(|x| ActorView {
+            label: x.name.clone(),
+            name: if x.sealed {
+                names.get(&x.name).cloned()
+            } else {
+                Some(x.name.clone())
+            },
+            role: x.role.as_str(),
+            key: if x.key_sealed {
+                format!("key ID {}", x.key.key_id())
+            } else {
+                x.key.encode()
+            },
+            added: x.added,
+            revoked: x.revoked,
+        })
+        .collect();
+    print_actors(ctx, &v);
+    Ok(EXIT_OK)
+}
+
+/// Prints `actor list`'s actors, as text or JSON.
+fn print_actors(ctx: &Ctx, v: &[ActorView]) {
+    if ctx.out.json {
+        ctx.out.json(&v);
+    } else if v.is_empty() {
+        ctx.out
+            .info("no actors: the log key signs everything (add one with `custody actor add`)");
+    } else {
+        for x in v {
+            let who = match &x.name {
+                Some(n) if *n != x.label => format!("{} {n}", x.label),
+                Some(_) => x.label.clone(),
+                None => format!("{} (name sealed)", x.label),
+            };
+            ctx.out.data_line(&format!(
+                "{:<20} {:<10} {}  added at record {}{}",
+                who,
+                x.role,
+                x.key,
+                x.added,
+                x.revoked
+                    .map(|r| format!(", REVOKED at record {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// Checks `actor add`'s inputs: a signing vkey, a valid and free name, a role.
+fn check_new_actor(
+    arch: &Archive,
+    trust: &TrustStore,
+    ids: Option<&crypto::Identities>,
+    name: &str,
+    vkey: &str,
+    role: &str,
+) -> Result<(VerifierKey, Role), StoreError> {
+    let k = read_vkey("actor add VKEY", vkey, Some(trust))?;
+    if k.alg() != SigAlg::Ed25519 {
+        return Err(StoreError::Input(format!(
+            "{vkey} is not a signing key's vkey (Ed25519, alg 0x01): give the actor's signing.vkey"
+        )));
+    }
+    if !crate::core::record::valid_actor_name(name) {
+        return Err(StoreError::Input(format!(
+            "actor name {}: use 1 to 64 of a-z 0-9 . _ -",
+            crate::core::redact::quote(name)
+        )));
+    }
+    // Found once, or several times: the name is taken.
+    match arch.actor_by_name(name, ids) {
+        Err(StoreError::NotFound(_)) => {}
+        Ok(_) | Err(StoreError::Input(_)) => {
+            return Err(StoreError::Input(format!(
+                "an actor is already called {}: choose another name",
+                crate::core::redact::quote(name)
+            )))
+        }
+        Err(e) => return Err(e),
+    }
+    let role =
+        Role::parse(role).ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
+    Ok((k, role))
 }
 
 #[derive(Debug, Args)]
@@ -294,7 +320,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     let [file] = &w.files[..] else {
         return Err(StoreError::Input(format!(
             "{} is not one regular file",
-            a.file.display()
+            crate::core::redact::path(&a.file)
         )));
     };
     let relation = Relation::parse(&a.relation)

@@ -64,14 +64,14 @@ pub(crate) fn read_vkey(
         if let Some(k) = redact::file_secret_kind(s, &data) {
             return Err(StoreError::Input(format!(
                 "{what}: {} holds a secret key ({k}), not a verifier key; {WANT}",
-                p.display()
+                redact::path(p)
             )));
         }
         // Never quoted: a file that is not text is not a key file.
         let Ok(text) = std::str::from_utf8(&data) else {
             return Err(StoreError::Input(format!(
                 "{what}: {} is not a key file (not UTF-8 text); {WANT}",
-                p.display()
+                redact::path(p)
             )));
         };
         let line = text
@@ -82,7 +82,7 @@ pub(crate) fn read_vkey(
         return VerifierKey::parse(line).map_err(|e| {
             StoreError::Input(format!(
                 "{what}: {} does not hold a verifier key ({e}); {WANT}",
-                p.display()
+                redact::path(p)
             ))
         });
     }
@@ -143,13 +143,13 @@ impl Ctx {
             if let Some(k) = redact::file_secret_kind(&p.to_string_lossy(), &data) {
                 return Err(StoreError::Input(format!(
                     "--policy: {} holds a secret key ({k}), not a policy; give a C2SP tlog-policy file (log, witness, group and quorum lines)",
-                    p.display()
+                    redact::path(p)
                 )));
             }
             let text = String::from_utf8(data).map_err(|_| {
                 StoreError::Input(format!(
                     "--policy: {} is not text; give a C2SP tlog-policy file (log, witness, group and quorum lines)",
-                    p.display()
+                    redact::path(p)
                 ))
             })?;
             return Ok(Some(Policy::parse(&text)?));

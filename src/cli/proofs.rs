@@ -9,11 +9,12 @@ use serde::Serialize;
 use super::output::Paint;
 use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
-use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::hash::Digest;
-use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::keys::{KeyId, SigAlg, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::note::NoteSignature;
+use crate::core::policy::Policy;
 use crate::core::record::actor_key_id;
 use crate::core::record::Record;
 use crate::core::tlog_proof::{TlogProof, TlogProofError};
@@ -108,7 +109,7 @@ fn read_cosignature_lines(p: &std::path::Path) -> Result<Vec<NoteSignature>, Sto
     let text = String::from_utf8(bytes).map_err(|_| {
         StoreError::Input(format!(
             "{} is not text; give the cosignature lines `custody witness cosign` printed",
-            p.display()
+            crate::core::redact::path(p)
         ))
     })?;
     let mut out = Vec::new();
@@ -119,7 +120,7 @@ fn read_cosignature_lines(p: &std::path::Path) -> Result<Vec<NoteSignature>, Sto
         out.push(NoteSignature::parse_line(l).map_err(|e| {
             StoreError::Input(format!(
                 "{} line {}: not a cosignature line (— name base64): {e}",
-                p.display(),
+                crate::core::redact::path(p),
                 i + 1
             ))
         })?);
@@ -127,7 +128,7 @@ fn read_cosignature_lines(p: &std::path::Path) -> Result<Vec<NoteSignature>, Sto
     if out.is_empty() {
         return Err(StoreError::Input(format!(
             "{} holds no cosignature lines",
-            p.display()
+            crate::core::redact::path(p)
         )));
     }
     Ok(out)
@@ -402,7 +403,46 @@ pub(crate) fn proof_parse_finding(e: &TlogProofError) -> &'static str {
     }
 }
 
+/// The keys `verify-proof` checks a proof with.
+struct ProofKeys {
+    /// The log key (--trust).
+    vkey: VerifierKey,
+    /// The log key, then the --signer keys.
+    signers: Vec<VerifierKey>,
+    /// Whether --signer keys were given.
+    strict: bool,
+    policy: Option<Policy>,
+    /// The policy's witnesses, else the trust store's.
+    witnesses: Vec<VerifierKey>,
+}
+
+/// What `verify-proof` found in a proof.
+#[derive(Default)]
+struct ProofFindings {
+    failures: Vec<String>,
+    signer_id: Option<KeyId>,
+    checked: bool,
+    cosigned_by: Vec<String>,
+    cp: Option<Checkpoint>,
+    leaf: Option<Digest>,
+    index: Option<u64>,
+}
+
 pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
+    let keys = proof_keys(ctx, &a)?;
+    // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
+    // most 64 hashes and a checkpoint: the bundle entry limit is ample
+    // (FORMAT.md §8.1), for a pipe too.
+    let max = crate::core::bundle::MAX_ENTRY_LEN as u64;
+    let bytes = read_input(&a.file, max, "a tlog-proof")?;
+    let f = check_proof(&keys, &bytes);
+    let ok = f.failures.is_empty();
+    print_proof(ctx, &keys.vkey, f);
+    Ok(if ok { EXIT_OK } else { EXIT_FINDING })
+}
+
+/// Reads and checks --trust, --signer and --policy, and picks the witnesses.
+fn proof_keys(ctx: &Ctx, a: &VerifyProofArgs) -> Result<ProofKeys, StoreError> {
     let store = ctx.trust_store()?;
     let vkey = read_vkey("--trust", &a.trust, Some(&store))?;
     if vkey.alg() != SigAlg::Ed25519 {
@@ -431,80 +471,31 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
         Some(p) => p.witness_keys(),
         None => store.witness_keys(),
     };
-    // A tlog-proof carries one record (at most 64 KiB, 87 KiB in base64), at
-    // most 64 hashes and a checkpoint: the bundle entry limit is ample
-    // (FORMAT.md §8.1), for a pipe too.
-    let max = crate::core::bundle::MAX_ENTRY_LEN as u64;
-    let bytes = read_input(&a.file, max, "a tlog-proof")?;
-    let mut failures: Vec<String> = Vec::new();
-    let mut signer_id = None;
-    let mut checked = false;
-    let mut cosigned_by: Vec<String> = Vec::new();
-    let mut cp = None;
-    let mut leaf = None;
-    let mut index = None;
-    match TlogProof::parse(&bytes) {
+    Ok(ProofKeys {
+        vkey,
+        signers,
+        strict: !a.signers.is_empty(),
+        policy,
+        witnesses,
+    })
+}
+
+/// Checks a proof's checkpoint, record and inclusion; findings, not errors.
+fn check_proof(keys: &ProofKeys, bytes: &[u8]) -> ProofFindings {
+    let mut f = ProofFindings::default();
+    match TlogProof::parse(bytes) {
         // FORMAT.md §8.1: a proof read within its limit that does not parse
         // is a finding about the data, not an error of the command.
-        Err(e) => failures.push(format!(
+        Err(e) => f.failures.push(format!(
             "{}: not a tlog-proof: {e}",
             proof_parse_finding(&e)
         )),
         Ok(proof) => {
             let (i, hashes, extra, note) = proof.into_parts();
-            index = Some(i);
-            match SignedCheckpoint::open(&note, &vkey, &witnesses) {
-                Ok(o) => {
-                    if !o.checkpoint.origin_matches_key(&vkey) {
-                        failures.push(format!(
-                            "checkpoint_signature: the checkpoint's origin {:?} is not the log key's name {:?}",
-                            o.checkpoint.origin,
-                            vkey.name()
-                        ));
-                    }
-                    cosigned_by = o
-                        .witness_cosignatures
-                        .iter()
-                        .map(|w| w.name.clone())
-                        .collect();
-                    if let Some(p) = &policy {
-                        let q = p.evaluate(&o.witness_cosignatures);
-                        if !q.satisfied {
-                            failures.push(format!(
-                                "witness_quorum: the checkpoint at size {} is cosigned by {} but the policy requires {}",
-                                o.checkpoint.size,
-                                if cosigned_by.is_empty() {
-                                    "no trusted witness".to_string()
-                                } else {
-                                    cosigned_by.join(", ")
-                                },
-                                q.required
-                            ));
-                        }
-                    }
-                    cp = Some(o.checkpoint);
-                }
-                Err(e) => failures.push(format!("checkpoint_signature: {e}")),
-            }
-            match extra.as_deref().map(Record::decode) {
-                None => {
-                    failures.push("record_decode: the proof carries no record (extra line)".into())
-                }
-                Some(Err(e)) => failures.push(format!("record_decode: {e}")),
-                Some(Ok(rec)) => {
-                    checked = check_record(
-                        &rec,
-                        i,
-                        &vkey,
-                        &signers,
-                        !a.signers.is_empty(),
-                        &mut failures,
-                    );
-                    signer_id = Some(rec.body.signer);
-                    leaf = Some(rec.leaf_hash());
-                }
-            }
-            if let (Some(cp), Some(leaf)) = (&cp, &leaf) {
+            f.index = Some(i);
+            check_proof_checkpoint(keys, &note, &mut f);
+            check_proof_record(keys, i, extra.as_deref(), &mut f);
+            if let (Some(cp), Some(leaf)) = (&f.cp, &f.leaf) {
                 if let Err(e) = merkle::verify_inclusion(
                     LeafIndex(i),
                     TreeSize(cp.size),
@@ -512,12 +503,86 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
                     &hashes,
                     &cp.root,
                 ) {
-                    failures.push(format!("inclusion_proof: {e}"));
+                    f.failures.push(format!("inclusion_proof: {e}"));
                 }
             }
         }
     }
-    let ok = failures.is_empty();
+    f
+}
+
+/// Checks the proof's checkpoint: its signature, origin and witness quorum.
+fn check_proof_checkpoint(keys: &ProofKeys, note: &[u8], f: &mut ProofFindings) {
+    let vkey = &keys.vkey;
+    match SignedCheckpoint::open(note, vkey, &keys.witnesses) {
+        Ok(o) => {
+            if !o.checkpoint.origin_matches_key(vkey) {
+                f.failures.push(format!(
+                    "checkpoint_signature: the checkpoint's origin {:?} is not the log key's name {:?}",
+                    o.checkpoint.origin,
+                    vkey.name()
+                ));
+            }
+            f.cosigned_by = o
+                .witness_cosignatures
+                .iter()
+                .map(|w| w.name.clone())
+                .collect();
+            if let Some(p) = &keys.policy {
+                let q = p.evaluate(&o.witness_cosignatures);
+                if !q.satisfied {
+                    f.failures.push(format!(
+                        "witness_quorum: the checkpoint at size {} is cosigned by {} but the policy requires {}",
+                        o.checkpoint.size,
+                        if f.cosigned_by.is_empty() {
+                            "no trusted witness".to_string()
+                        } else {
+                            f.cosigned_by.join(", ")
+                        },
+                        q.required
+                    ));
+                }
+            }
+            f.cp = Some(o.checkpoint);
+        }
+        Err(e) => f.failures.push(format!("checkpoint_signature: {e}")),
+    }
+}
+
+/// Checks the record the proof carries (its extra line) at index `i`.
+fn check_proof_record(keys: &ProofKeys, i: u64, extra: Option<&[u8]>, f: &mut ProofFindings) {
+    match extra.map(Record::decode) {
+        None => f
+            .failures
+            .push("record_decode: the proof carries no record (extra line)".into()),
+        Some(Err(e)) => f.failures.push(format!("record_decode: {e}")),
+        Some(Ok(rec)) => {
+            f.checked = check_record(
+                &rec,
+                i,
+                &keys.vkey,
+                &keys.signers,
+                keys.strict,
+                &mut f.failures,
+            );
+            f.signer_id = Some(rec.body.signer);
+            f.leaf = Some(rec.leaf_hash());
+        }
+    }
+}
+
+/// Prints what `verify-proof` found, as text or JSON.
+fn print_proof(ctx: &Ctx, vkey: &VerifierKey, f: ProofFindings) {
+    let ok = f.failures.is_empty();
+    let ProofFindings {
+        failures,
+        signer_id,
+        checked,
+        cosigned_by,
+        cp,
+        leaf,
+        index,
+    } = f;
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
             "ok": ok,
@@ -561,7 +626,6 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
             ));
         }
     }
-    Ok(if ok { EXIT_OK } else { EXIT_FINDING })
 }
 
 /// Same name, key ID and public key.

@@ -10,7 +10,7 @@ use super::{Ctx, EXIT_OK};
 use crate::core::crypto::Identities;
 use crate::core::hash::Digest;
 use crate::core::meta::Metadata;
-use crate::core::record::{Payload, PolicySource, Record};
+use crate::core::record::{Ingest, Payload, PolicySource, Receive, Record};
 use crate::core::sealed::Details;
 use crate::core::time;
 use crate::store::{Archive, StoreError};
@@ -175,40 +175,32 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
         return Ok(EXIT_OK);
     }
     let o = &ctx.out;
+    show_header(o, &v);
+    match show_kind(o, &v) {
+        Some(p) => show_stored(o, p, &v),
+        None => show_details(o, &v),
+    }
+    Ok(EXIT_OK)
+}
+
+/// `show`'s first lines, the same for every kind of record.
+fn show_header(o: &super::output::Out, v: &RecordView) {
     o.data_line(&format!("record      {}", v.index));
     o.data_line(&format!("kind        {}", v.kind));
     o.data_line(&format!("time        {}", v.time));
     o.data_line(&format!("origin      {}", v.origin));
     o.data_line(&format!("signer      key ID {}", v.signer));
     o.data_line(&format!("leaf hash   {}", v.leaf_hash));
-    let p = match &v.payload {
-        Payload::Ingest(p) => p,
+}
+
+/// `show`'s lines for the record's kind; the stored document for a record
+/// that stores one (its lines follow), else None (its details follow).
+fn show_kind<'a>(o: &super::output::Out, v: &'a RecordView) -> Option<&'a Ingest> {
+    match &v.payload {
+        Payload::Ingest(p) => Some(p),
         Payload::Receive(r) => {
-            let l = &r.from;
-            o.data_line(&format!(
-                "from        {} (key ID {}) record {}, leaf hash {}",
-                l.origin, l.key_id, l.index, l.leaf_hash
-            ));
-            o.data_line(&format!(
-                "proven at   checkpoint of size {}, root {}",
-                l.checkpoint_size, l.checkpoint_root
-            ));
-            o.data_line(&format!(
-                "evidence    {} ({} bytes)",
-                r.evidence, r.evidence_size
-            ));
-            if let Some(p) = &r.policy {
-                o.data_line(&format!(
-                    "policy      {}",
-                    match p.source {
-                        PolicySource::None => "none (no witness quorum)".to_string(),
-                        PolicySource::Config =>
-                            format!("the archive's partners' policy {}", p.digest),
-                        PolicySource::Command => format!("from the command line {}", p.digest),
-                    }
-                ));
-            }
-            &r.stored
+            show_receive(o, r);
+            Some(&r.stored)
         }
         Payload::Derive(d) => {
             o.data_line(&format!("derived     {}", v.payload.summary()));
@@ -218,7 +210,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
                     p.document, p.commitment
                 ));
             }
-            &d.stored
+            Some(&d.stored)
         }
         Payload::Share(s) => {
             o.data_line(&format!("document    record {}", s.document));
@@ -231,8 +223,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
             for r in &s.recipients {
                 o.data_line(&format!("shared to   {r}"));
             }
-            show_details(o, &v);
-            return Ok(EXIT_OK);
+            None
         }
         other @ (Payload::Actor(_)
         | Payload::Access(_)
@@ -242,10 +233,40 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
         | Payload::Audit(_)
         | Payload::Config(_)) => {
             o.data_line(&format!("says        {}", other.summary()));
-            show_details(o, &v);
-            return Ok(EXIT_OK);
+            None
         }
-    };
+    }
+}
+
+/// `show`'s lines for a receive record: where it came from and how proven.
+fn show_receive(o: &super::output::Out, r: &Receive) {
+    let l = &r.from;
+    o.data_line(&format!(
+        "from        {} (key ID {}) record {}, leaf hash {}",
+        l.origin, l.key_id, l.index, l.leaf_hash
+    ));
+    o.data_line(&format!(
+        "proven at   checkpoint of size {}, root {}",
+        l.checkpoint_size, l.checkpoint_root
+    ));
+    o.data_line(&format!(
+        "evidence    {} ({} bytes)",
+        r.evidence, r.evidence_size
+    ));
+    if let Some(p) = &r.policy {
+        o.data_line(&format!(
+            "policy      {}",
+            match p.source {
+                PolicySource::None => "none (no witness quorum)".to_string(),
+                PolicySource::Config => format!("the archive's partners' policy {}", p.digest),
+                PolicySource::Command => format!("from the command line {}", p.digest),
+            }
+        ));
+    }
+}
+
+/// `show`'s lines for a stored document: blob, recipients and metadata.
+fn show_stored(o: &super::output::Out, p: &Ingest, v: &RecordView) {
     o.data_line(&format!("blob        {} ({} bytes)", p.blob, p.blob_size));
     o.data_line(&format!("commitment  {}", p.commitment));
     o.data_line(&format!(
@@ -270,7 +291,6 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
         (None, Some(e)) => o.data_line(&format!("metadata    unreadable: {e}")),
         (None, None) => o.info("(give -i IDENTITY to decrypt the name, path and notes)"),
     }
-    Ok(EXIT_OK)
 }
 
 #[derive(Debug, Args)]

@@ -160,7 +160,7 @@ pub struct MirrorArgs {
 pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<i32, StoreError> {
     let root = ctx.archive_dir()?;
     if !crate::store::archive::is_archive(&root) {
-        return Err(StoreError::NotAnArchive(root.display().to_string()));
+        return Err(StoreError::NotAnArchive(crate::core::redact::path(&root)));
     }
     let src = Remote::open(&Location::parse(&a.src)?, &a.s3.settings())?;
     let trust = Some(ctx.trust_store()?);

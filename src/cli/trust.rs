@@ -51,7 +51,9 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     "trust add NAME: the name is a secret key ({k}); give a short name, then the verifier key"
                 )));
             }
-            if crate::core::redact::is_blob(&name) {
+            if crate::core::redact::is_blob(&name)
+                || !crate::core::redact::seed_spans(&name).is_empty()
+            {
                 return Err(StoreError::Input(format!(
                     "trust add NAME: the name is a {}-character encoded value that could be a key seed; give a short name, then the verifier key",
                     name.chars().count()
@@ -71,7 +73,10 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     kind_str(added.kind),
                     added.vkey
                 ));
-                ctx.out.info(&format!("trust store: {}", path.display()));
+                ctx.out.info(&format!(
+                    "trust store: {}",
+                    crate::core::redact::path(&path)
+                ));
             }
         }
         TrustAction::List => {
@@ -80,8 +85,10 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                     "trust_store": path, "keys": store.entries(),
                 }));
             } else if store.entries().is_empty() {
-                ctx.out
-                    .info(&format!("no trusted keys in {}", path.display()));
+                ctx.out.info(&format!(
+                    "no trusted keys in {}",
+                    crate::core::redact::path(&path)
+                ));
             } else {
                 for k in store.entries() {
                     // Tab-separated: the name and vkey escaped, not the tabs.

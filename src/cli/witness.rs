@@ -12,15 +12,15 @@ use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::checkpoint::SignedCheckpoint;
-use crate::core::cosignature;
 use crate::core::evidence::{SplitViewEvidence, Verdict};
+use crate::core::keys::SigAlg;
 use crate::core::keys::SignerKey;
-use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::witness::{self, Accept, OfferedProof};
-use crate::store::archive::Archive;
 use crate::store::input::read_input;
 use crate::store::remote::{Location, Remote};
-use crate::store::witness::{write_output, CosignedEntry, WitnessConfig, WitnessedLog};
+use crate::store::witness::{
+    check, check_distinct, conclude, write_output, Checked, Concluded, WitnessConfig, WitnessedLog,
+};
 use crate::store::{io_err, StoreError};
 
 #[derive(Debug, Args)]
@@ -192,64 +192,13 @@ fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
 /// `witness reset-log` (FORMAT.md §11.2): checks everything, then appends
 /// one reset record to witness/history.
 fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
-    use crate::store::witness::{reason_ok, ResetRecord, MAX_REASON, MAX_RESET_EVIDENCE};
+    use crate::store::witness::ResetRecord;
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
     let origin = &a.origin;
-    let log = wc.log(origin).ok_or_else(|| {
-        StoreError::Input(format!(
-            "this archive does not witness the log {origin:?}; there is nothing to reset"
-        ))
-    })?;
-    if !reason_ok(&a.reason) {
-        return Err(StoreError::Input(format!(
-            "give --reason as one line of 1 to {MAX_REASON} bytes without control characters"
-        )));
-    }
-    if a.evidence.len() > MAX_RESET_EVIDENCE {
-        return Err(StoreError::Input(format!(
-            "at most {MAX_RESET_EVIDENCE} --evidence files fit in one reset record"
-        )));
-    }
-    let input = read_bounded(&a.to)?;
-    let cp_bytes = if witness::is_add_checkpoint(&input) {
-        witness::parse_add_checkpoint(&input)
-            .map_err(|e| StoreError::Input(format!("{}: {e}", a.to.display())))?
-            .1
-            .to_vec()
-    } else {
-        input
-    };
-    let to = SignedCheckpoint::open(&cp_bytes, &log.vkey, &[])
-        .map_err(|e| {
-            StoreError::Input(format!(
-                "{} is not a checkpoint signed by the log key of {origin}: {e}; give the log's own signed checkpoint",
-                a.to.display()
-            ))
-        })?
-        .checkpoint;
-    if to.origin != *origin {
-        return Err(StoreError::Input(format!(
-            "{} is a checkpoint of {:?}, not of {origin:?}",
-            a.to.display(),
-            to.origin
-        )));
-    }
-    let mut evidence = Vec::new();
-    for p in &a.evidence {
-        let bytes = read_evidence(p)?;
-        let ev = SplitViewEvidence::parse(&bytes)
-            .map_err(|e| StoreError::Input(format!("{}: {e}", p.display())))?;
-        let v = ev.assess(&log.vkey, None);
-        if ev.log_key != log.vkey || !v.proves_split_view() {
-            return Err(StoreError::Input(format!(
-                "{} does not prove a split view of {origin} ({}); check it with `custody verify-evidence`, or leave it out",
-                p.display(),
-                v.as_str()
-            )));
-        }
-        evidence.push(bytes);
-    }
+    let log = check_reset_args(&wc, &a)?;
+    let (cp_bytes, to) = read_reset_checkpoint(&a, log)?;
+    let evidence = read_reset_evidence(&a, log)?;
     let history = arch.witness_history(origin)?;
     let Some(latest) = history.last() else {
         return Err(StoreError::Input(format!(
@@ -275,7 +224,99 @@ fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
             "no --evidence kept: the reset record says why only in its reason; keep the split-view evidence next to it",
         );
     }
-    let set_aside = history.len();
+    print_reset(ctx, &to, &rec, history.len(), latest.checkpoint.size);
+    Ok(EXIT_OK)
+}
+
+/// Checks `reset-log`'s log, --reason and number of --evidence files; the
+/// witnessed log.
+fn check_reset_args<'a>(
+    wc: &'a WitnessConfig,
+    a: &ResetLogArgs,
+) -> Result<&'a WitnessedLog, StoreError> {
+    use crate::store::witness::{reason_ok, MAX_REASON, MAX_RESET_EVIDENCE};
+    let origin = &a.origin;
+    let log = wc.log(origin).ok_or_else(|| {
+        StoreError::Input(format!(
+            "this archive does not witness the log {origin:?}; there is nothing to reset"
+        ))
+    })?;
+    if !reason_ok(&a.reason) {
+        return Err(StoreError::Input(format!(
+            "give --reason as one line of 1 to {MAX_REASON} bytes without control characters"
+        )));
+    }
+    if a.evidence.len() > MAX_RESET_EVIDENCE {
+        return Err(StoreError::Input(format!(
+            "at most {MAX_RESET_EVIDENCE} --evidence files fit in one reset record"
+        )));
+    }
+    Ok(log)
+}
+
+/// Reads `reset-log --to`: the log's signed checkpoint (its bytes, and opened).
+fn read_reset_checkpoint(
+    a: &ResetLogArgs,
+    log: &WitnessedLog,
+) -> Result<(Vec<u8>, Checkpoint), StoreError> {
+    let origin = &a.origin;
+    let input = read_bounded(&a.to)?;
+    let cp_bytes = if witness::is_add_checkpoint(&input) {
+        witness::parse_add_checkpoint(&input)
+            .map_err(|e| StoreError::Input(format!("{}: {e}", crate::core::redact::path(&a.to))))?
+            .1
+            .to_vec()
+    } else {
+        input
+    };
+    let to = SignedCheckpoint::open(&cp_bytes, &log.vkey, &[])
+        .map_err(|e| {
+            StoreError::Input(format!(
+                "{} is not a checkpoint signed by the log key of {origin}: {e}; give the log's own signed checkpoint",
+                crate::core::redact::path(&a.to)
+            ))
+        })?
+        .checkpoint;
+    if to.origin != *origin {
+        return Err(StoreError::Input(format!(
+            "{} is a checkpoint of {:?}, not of {origin:?}",
+            crate::core::redact::path(&a.to),
+            to.origin
+        )));
+    }
+    Ok((cp_bytes, to))
+}
+
+/// Reads `reset-log --evidence` files, each of which must prove a split view.
+fn read_reset_evidence(a: &ResetLogArgs, log: &WitnessedLog) -> Result<Vec<Vec<u8>>, StoreError> {
+    let origin = &a.origin;
+    let mut evidence = Vec::new();
+    for p in &a.evidence {
+        let bytes = read_evidence(p)?;
+        let ev = SplitViewEvidence::parse(&bytes)
+            .map_err(|e| StoreError::Input(format!("{}: {e}", crate::core::redact::path(p))))?;
+        let v = ev.assess(&log.vkey, None);
+        if ev.log_key != log.vkey || !v.proves_split_view() {
+            return Err(StoreError::Input(format!(
+                "{} does not prove a split view of {origin} ({}); check it with `custody verify-evidence`, or leave it out",
+                crate::core::redact::path(p),
+                v.as_str()
+            )));
+        }
+        evidence.push(bytes);
+    }
+    Ok(evidence)
+}
+
+/// Prints what `reset-log` recorded, as text or JSON.
+fn print_reset(
+    ctx: &Ctx,
+    to: &Checkpoint,
+    rec: &crate::store::witness::ResetRecord,
+    set_aside: usize,
+    latest_size: u64,
+) {
+    let origin = &rec.origin;
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
             "origin": origin,
@@ -284,34 +325,17 @@ fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
             "reason": rec.reason,
             "time": rec.time,
             "set_aside": set_aside,
-            "set_aside_latest_size": latest.checkpoint.size,
+            "set_aside_latest_size": latest_size,
             "evidence_kept": rec.evidence.len(),
         }));
     } else {
         ctx.out.data_line(&format!(
             "reset {origin}: the witness now continues from size {}; {set_aside} checkpoint(s) cosigned before (latest size {}) stay in witness/history, with {} evidence file(s) kept in the reset record",
             to.size,
-            latest.checkpoint.size,
+            latest_size,
             rec.evidence.len()
         ));
     }
-    Ok(EXIT_OK)
-}
-
-/// A witness key must differ from the archive's and the witnessed log's key
-/// (C2SP tlog-cosignature: different statements need distinct keys).
-fn check_distinct(
-    witness: &VerifierKey,
-    own_log: &VerifierKey,
-    log: &VerifierKey,
-) -> Result<(), StoreError> {
-    let wb = witness.public_bytes();
-    if wb == own_log.public_bytes() || wb == log.public_bytes() {
-        return Err(StoreError::Input(
-            "the witness key is a log key; a witness must cosign with its own key (witness.key from `custody keygen`)".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// A checkpoint, an add-checkpoint body or a consistency proof given as a
@@ -326,11 +350,6 @@ fn read_evidence(p: &Path) -> Result<Vec<u8>, StoreError> {
     read_input(p, max, "split-view evidence")
 }
 
-/// The origin as one safe file-name component (FORMAT.md §11.4: the mirror rule).
-pub(crate) fn sanitise(origin: &str) -> String {
-    crate::store::mirror::dir_name(origin)
-}
-
 #[derive(Serialize)]
 struct CosignOut {
     origin: String,
@@ -340,64 +359,24 @@ struct CosignOut {
     output: Option<PathBuf>,
 }
 
+/// The checkpoint `witness cosign` was given, and the proof offered with it.
+struct CosignInput {
+    /// The published log of --from.
+    remote: Option<Remote>,
+    cp_bytes: Vec<u8>,
+    proof: Option<OfferedProof>,
+    origin: String,
+}
+
 fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
-    let remote = match &a.from {
-        Some(src) => Some(Remote::open(&Location::parse(src)?, &a.s3.settings())?),
-        None => None,
-    };
-    let cp_path = a
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(a.from.clone().unwrap_or_default()).join("checkpoint"));
-    let input = match &remote {
-        Some(r) => r
-            .get(crate::store::publish::CHECKPOINT, witness::MAX_BODY as u64)?
-            .ok_or_else(|| {
-                StoreError::Input(format!(
-                    "{} has no `checkpoint`; is it a published log (`custody publish`)?",
-                    r.label()
-                ))
-            })?,
-        None => read_bounded(&cp_path)?,
-    };
-    let bad =
-        |p: &Path, e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
-    let (mut proof, cp_bytes): (Option<OfferedProof>, Vec<u8>) =
-        if witness::is_add_checkpoint(&input) {
-            let (p, c) = witness::parse_add_checkpoint(&input).map_err(|e| bad(&cp_path, &e))?;
-            (Some(p), c.to_vec())
-        } else {
-            (None, input)
-        };
-    let sc = SignedCheckpoint::parse(&cp_bytes)
-        .map_err(|e| bad(&cp_path, &format!("not a signed checkpoint: {e}")))?;
-    if let Some(pf) = &a.proof {
-        if proof.is_some() {
-            return Err(StoreError::Input(
-                "the checkpoint file already carries a proof; drop --proof".into(),
-            ));
-        }
-        let body = read_bounded(pf)?;
-        if body.windows(2).any(|w| w == b"\n\n") {
-            let (p, c) = witness::parse_add_checkpoint(&body).map_err(|e| bad(pf, &e))?;
-            let other =
-                SignedCheckpoint::parse(c).map_err(|e| bad(pf, &format!("its checkpoint: {e}")))?;
-            if other.note().text() != sc.note().text() {
-                return Err(StoreError::Input(format!(
-                    "{} proves a different checkpoint than {}",
-                    pf.display(),
-                    cp_path.display()
-                )));
-            }
-            proof = Some(p);
-        } else {
-            let t = std::str::from_utf8(&body).map_err(|_| bad(pf, &"not text"))?;
-            proof = Some(OfferedProof::parse(t).map_err(|e| bad(pf, &e))?);
-        }
-    }
-    let origin = sc.checkpoint().origin.clone();
+    let CosignInput {
+        remote,
+        cp_bytes,
+        mut proof,
+        origin,
+    } = read_cosign_input(&a)?;
     let checked = match check(&arch, &wc, &cp_bytes, &origin)? {
         Checked::Ok(c) => c,
         Checked::UnknownLog => {
@@ -414,26 +393,20 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
             )
         }
     };
-    let key_path = a
-        .key
-        .clone()
-        .or_else(|| wc.witness_key.clone())
-        .ok_or_else(|| {
-            StoreError::Input(
-                "no witness key: give --witness-key FILE, set CUSTODY_WITNESS_KEY, or remember one with `custody witness add-log … --witness-key FILE`".into(),
-            )
-        })?;
-    let key = ctx.load_signer(&key_path)?;
+    let key = load_witness_key(ctx, &a, &wc)?;
     let size = checked.size();
-    if let (Some(r), Some(last)) = (&remote, checked.history.last()) {
-        let last = last.checkpoint.size;
+    if let Some(r) = &remote {
+        let last = checked.latest_size();
         if proof.is_none() && last > 0 && last < size {
             proof = Some(proof_from_tiles(r, last, size)?);
         }
     }
     let evidence_out = |origin: &str, size: u64| {
         a.evidence_out.clone().unwrap_or_else(|| {
-            PathBuf::from(format!("split-view-{}-{size}.evidence", sanitise(origin)))
+            PathBuf::from(format!(
+                "split-view-{}-{size}.evidence",
+                crate::store::mirror::dir_name(origin)
+            ))
         })
     };
     let (accepted, line) = match conclude(
@@ -464,6 +437,110 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     if let Some(o) = &a.output {
         write_output(o, line.as_bytes(), arch.root())?;
     }
+    print_cosign(ctx, &a, &origin, size, &accepted, &line);
+    Ok(EXIT_OK)
+}
+
+/// An input file's error, naming the file.
+fn bad_input(p: &Path, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Input(format!("{}: {e}", crate::core::redact::path(p)))
+}
+
+/// Reads `cosign`'s checkpoint (a file, or --from's) and the proof offered
+/// with it (in the add-checkpoint body, or --proof).
+fn read_cosign_input(a: &CosignArgs) -> Result<CosignInput, StoreError> {
+    let remote = match &a.from {
+        Some(src) => Some(Remote::open(&Location::parse(src)?, &a.s3.settings())?),
+        None => None,
+    };
+    let cp_path = a
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(a.from.clone().unwrap_or_default()).join("checkpoint"));
+    let input = match &remote {
+        Some(r) => r
+            .get(crate::store::publish::CHECKPOINT, witness::MAX_BODY as u64)?
+            .ok_or_else(|| {
+                StoreError::Input(format!(
+                    "{} has no `checkpoint`; is it a published log (`custody publish`)?",
+                    r.label()
+                ))
+            })?,
+        None => read_bounded(&cp_path)?,
+    };
+    let (mut proof, cp_bytes): (Option<OfferedProof>, Vec<u8>) =
+        if witness::is_add_checkpoint(&input) {
+            let (p, c) =
+                witness::parse_add_checkpoint(&input).map_err(|e| bad_input(&cp_path, &e))?;
+            (Some(p), c.to_vec())
+        } else {
+            (None, input)
+        };
+    let sc = SignedCheckpoint::parse(&cp_bytes)
+        .map_err(|e| bad_input(&cp_path, &format!("not a signed checkpoint: {e}")))?;
+    if let Some(pf) = &a.proof {
+        if proof.is_some() {
+            return Err(StoreError::Input(
+                "the checkpoint file already carries a proof; drop --proof".into(),
+            ));
+        }
+        proof = Some(read_proof_file(pf, &cp_path, &sc)?);
+    }
+    let origin = sc.checkpoint().origin.clone();
+    Ok(CosignInput {
+        remote,
+        cp_bytes,
+        proof,
+        origin,
+    })
+}
+
+/// Reads `cosign --proof`: a consistency proof, or an add-checkpoint body
+/// for the same checkpoint as `cp_path`'s `sc`.
+fn read_proof_file(
+    pf: &Path,
+    cp_path: &Path,
+    sc: &SignedCheckpoint,
+) -> Result<OfferedProof, StoreError> {
+    let body = read_bounded(pf)?;
+    if body.windows(2).any(|w| w == b"\n\n") {
+        let (p, c) = witness::parse_add_checkpoint(&body).map_err(|e| bad_input(pf, &e))?;
+        let other = SignedCheckpoint::parse(c)
+            .map_err(|e| bad_input(pf, &format!("its checkpoint: {e}")))?;
+        if other.note().text() != sc.note().text() {
+            return Err(StoreError::Input(format!(
+                "{} proves a different checkpoint than {}",
+                crate::core::redact::path(pf),
+                crate::core::redact::path(cp_path)
+            )));
+        }
+        Ok(p)
+    } else {
+        let t = std::str::from_utf8(&body).map_err(|_| bad_input(pf, &"not text"))?;
+        OfferedProof::parse(t).map_err(|e| bad_input(pf, &e))
+    }
+}
+
+/// The witness key: --witness-key, CUSTODY_WITNESS_KEY, or the one remembered.
+fn load_witness_key(
+    ctx: &Ctx,
+    a: &CosignArgs,
+    wc: &WitnessConfig,
+) -> Result<SignerKey, StoreError> {
+    let key_path = a
+        .key
+        .clone()
+        .or_else(|| wc.witness_key.clone())
+        .ok_or_else(|| {
+            StoreError::Input(
+                "no witness key: give --witness-key FILE, set CUSTODY_WITNESS_KEY, or remember one with `custody witness add-log … --witness-key FILE`".into(),
+            )
+        })?;
+    ctx.load_signer(&key_path)
+}
+
+/// Prints the cosignature and what was accepted, as text or JSON.
+fn print_cosign(ctx: &Ctx, a: &CosignArgs, origin: &str, size: u64, accepted: &Accept, line: &str) {
     let how = match accepted {
         Accept::FirstUse => "first_use",
         Accept::Unchanged => "unchanged",
@@ -471,7 +548,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
     };
     if ctx.out.json {
         ctx.out.json(&CosignOut {
-            origin: origin.clone(),
+            origin: origin.to_string(),
             size,
             accepted: how,
             cosignature: line.trim_end().to_string(),
@@ -492,152 +569,6 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         };
         ctx.out.info(&format!("cosigned: {what}"));
     }
-    Ok(EXIT_OK)
-}
-
-/// A checkpoint whose log this witness knows and whose log signature
-/// verified, with the log's history at this witness.
-pub(crate) struct CheckedCheckpoint {
-    log: WitnessedLog,
-    opened: Checkpoint,
-    note_text: String,
-    history: Vec<CosignedEntry>,
-}
-
-impl CheckedCheckpoint {
-    pub(crate) fn size(&self) -> u64 {
-        self.opened.size
-    }
-    /// The latest size this witness cosigned for the log (0 if none).
-    pub(crate) fn latest_size(&self) -> u64 {
-        self.history.last().map_or(0, |h| h.checkpoint.size)
-    }
-}
-
-pub(crate) enum Checked {
-    Ok(Box<CheckedCheckpoint>),
-    UnknownLog,
-    BadSignature(String),
-}
-
-/// First half of witnessing, shared by `witness cosign` and `witness serve`:
-/// the log must be witnessed here and the checkpoint signed by its key.
-pub(crate) fn check(
-    arch: &Archive,
-    wc: &WitnessConfig,
-    cp_bytes: &[u8],
-    origin: &str,
-) -> Result<Checked, StoreError> {
-    let Some(log) = wc.log(origin) else {
-        return Ok(Checked::UnknownLog);
-    };
-    let opened = match SignedCheckpoint::open(cp_bytes, &log.vkey, &[]) {
-        Ok(o) => o.checkpoint,
-        Err(e) => return Ok(Checked::BadSignature(e.to_string())),
-    };
-    let note_text = SignedCheckpoint::parse(cp_bytes)
-        .map_err(|e| StoreError::Internal(e.to_string()))?
-        .note()
-        .text()
-        .to_string();
-    Ok(Checked::Ok(Box::new(CheckedCheckpoint {
-        log: log.clone(),
-        opened,
-        note_text,
-        history: arch.witness_history(origin)?,
-    })))
-}
-
-pub(crate) enum Concluded {
-    Cosigned {
-        accepted: Accept,
-        line: String,
-    },
-    Refused {
-        refusal: witness::Refusal,
-        evidence: Option<PathBuf>,
-    },
-    /// tlog-witness: `old` is not the latest cosigned size (409).
-    OldMismatch {
-        latest: u64,
-        evidence: Option<PathBuf>,
-    },
-    /// tlog-witness rules beyond [`witness::decide`] (422).
-    Unprocessable(&'static str),
-}
-
-/// Second half, shared by `witness cosign` and `witness serve`: decide
-/// against the history (FORMAT.md §11.2), write split-view evidence only on
-/// a refusal that proves a conflict (a fork, or a proof showing
-/// inconsistency: FORMAT.md §11.4; never for a stale checkpoint or a failing
-/// proof), persist an accepted checkpoint (fsynced) and only
-/// then sign the cosignature line (FORMAT.md §11.1). `expect_old` is the
-/// add-checkpoint request's `old` when the caller follows tlog-witness's
-/// HTTP rules (409 when it is not the latest cosigned size). The caller
-/// holds the archive lock, so the check and the append are one step.
-pub(crate) fn conclude(
-    arch: &Archive,
-    checked: Box<CheckedCheckpoint>,
-    key: &SignerKey,
-    cp_bytes: &[u8],
-    proof: Option<&OfferedProof>,
-    expect_old: Option<u64>,
-    evidence_out: &dyn Fn(&str, u64) -> PathBuf,
-) -> Result<Concluded, StoreError> {
-    check_distinct(&key.verifier(), arch.log_key(), &checked.log.vkey)?;
-    let origin = checked.opened.origin.clone();
-    let history = &checked.history;
-    let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
-    let size = checked.opened.size;
-    let decision = witness::decide(&cps, &checked.opened, proof);
-    let evidence = match decision.as_ref().err().and_then(|r| r.conflicts_with()) {
-        None => None,
-        Some(i) => {
-            // FORMAT.md §11.4: the proof goes in only when it is what shows
-            // the conflict (a same-size fork needs none).
-            let shown_by_proof = matches!(decision, Err(witness::Refusal::Inconsistent { .. }));
-            let ev = SplitViewEvidence {
-                log_key: checked.log.vkey.clone(),
-                cosigned: history[i].note.clone(),
-                offending: cp_bytes.to_vec(),
-                proof: proof.filter(|_| shown_by_proof).cloned(),
-            };
-            let path = evidence_out(&origin, size);
-            write_output(&path, &ev.encode(), arch.root())?;
-            Some(path)
-        }
-    };
-    if let Some(old) = expect_old {
-        let latest = checked.latest_size();
-        if old != latest {
-            return Ok(Concluded::OldMismatch { latest, evidence });
-        }
-        if old == 0 && proof.is_some_and(|p| !p.hashes.is_empty()) {
-            return Ok(Concluded::Unprocessable(
-                "a consistency proof from size 0 must be empty",
-            ));
-        }
-        if size == 0 && checked.opened.root != crate::core::merkle::empty_root() {
-            return Ok(Concluded::Unprocessable(
-                "a checkpoint of size 0 must have the empty tree's root",
-            ));
-        }
-    }
-    let accepted = match decision {
-        Ok(acc) => acc,
-        Err(refusal) => return Ok(Concluded::Refused { refusal, evidence }),
-    };
-    // Persist before the cosignature exists anywhere (C2SP tlog-witness).
-    if accepted != Accept::Unchanged {
-        arch.witness_record(cp_bytes)?;
-    }
-    let now = crate::core::time::now_ms() / 1000;
-    let sig = cosignature::cosign(&checked.note_text, key, now)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    Ok(Concluded::Cosigned {
-        accepted,
-        line: sig.to_line(),
-    })
 }
 
 /// The consistency proof from `old` to `new` computed from a published
@@ -761,7 +692,7 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
     let ev = match SplitViewEvidence::parse(&bytes) {
         Ok(ev) => ev,
         Err(e) => {
-            let detail = format!("{}: {e}", a.file.display());
+            let detail = format!("{}: {e}", crate::core::redact::path(&a.file));
             if ctx.out.json {
                 ctx.out.json(&serde_json::json!({
                     "ok": false,
@@ -839,7 +770,9 @@ pub fn verify_evidence(ctx: &Ctx, a: VerifyEvidenceArgs) -> Result<i32, StoreErr
 fn read_extra_proof(p: Option<&Path>) -> Result<Option<OfferedProof>, StoreError> {
     let Some(p) = p else { return Ok(None) };
     let body = read_bounded(p)?;
-    let bad = |e: &dyn std::fmt::Display| StoreError::Input(format!("{}: {e}", p.display()));
+    let bad = |e: &dyn std::fmt::Display| {
+        StoreError::Input(format!("{}: {e}", crate::core::redact::path(p)))
+    };
     if body.windows(2).any(|w| w == b"\n\n") {
         return Ok(Some(
             witness::parse_add_checkpoint(&body).map_err(|e| bad(&e))?.0,

@@ -4,18 +4,38 @@
 //!
 //! HTTP is hyper's, driven by a tokio runtime on the calling thread, which
 //! alone prints. Connections are served concurrently, at most
-//! `--max-connections` at a time (more wait in the listen queue), one request
-//! per connection (`Connection: close`), each within deadlines: the request
-//! (head and body) within `--request-timeout` of the accept, the whole
-//! connection within [`ANSWER_TIME`] more. The witness work runs on the
-//! blocking pool one request at a time (an in-process turn), so witness state
-//! has a single writer; each request takes the archive lock for its duration
-//! (503 while another `custody` holds it).
+//! `--max-connections` at a time, one request per connection
+//! (`Connection: close`), each within deadlines: the request (head and body)
+//! within `--request-timeout` of the accept, the whole connection within
+//! [`ANSWER_TIME`] more. The witness work runs on the blocking pool one
+//! request at a time (an in-process turn), so witness state has a single
+//! writer; each request takes the archive lock for its duration (503 while
+//! another `custody` holds it).
+//!
+//! At the connection limit the server keeps accepting and makes room
+//! ([`Slots`]): a new connection closes the oldest open one that has not yet
+//! sent its whole request (idle, or sending its head or body slowly), as
+//! servers reclaim idle connections under connection exhaustion; so clients
+//! that open connections and send nothing cannot starve valid ones, however
+//! many they open or however fast they reconnect. Each connection has
+//! [`RECLAIM_AFTER`] (100 ms) from its accept before it can be closed so:
+//! clients reconnecting as fast as they are closed cannot close a valid
+//! connection before it sends its request; a new connection waits at most
+//! that long. A connection whose request is being answered (it waits for its
+//! turn, runs, is sent its answer or lingers after it) is never closed for
+//! room; when every slot holds one, the new connection waits for a slot
+//! (those are bounded by the deadlines above). Keep-alive is off, so a connection is never idle between two
+//! requests; with keep-alive, such a connection would count as not having
+//! sent its request. The closes are logged at most once per
+//! [`RECLAIM_LOG_EVERY`], as a count.
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,16 +52,17 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{oneshot, Mutex};
 use tokio::time::{timeout_at, Instant};
 
-use super::witness::{check, conclude, sanitise, Checked, Concluded};
 use super::Ctx;
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::keys::SignerKey;
 use crate::core::witness::{self, Accept};
 use crate::store::archive::Archive;
+use crate::store::mirror::dir_name as sanitise;
+use crate::store::witness::{check, conclude, Checked, Concluded};
 use crate::store::StoreError;
 
 /// Largest request head (request line and headers): 431 above it.
@@ -58,6 +79,20 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 4 * witness::MAX_BODY;
 /// Pause after a failed accept (out of file descriptors, say).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Connections the kernel queues for accept (capped by
+/// `net.core.somaxconn`): room for a flood of reconnecting clients beside
+/// valid ones, whose connections the accept loop drains and makes room for
+/// (beyond it, new connections' SYNs are dropped and retried a second later).
+const LISTEN_BACKLOG: u32 = 1024;
+/// A connection without its whole request is closed to make room only once
+/// it has been open this long: time for a client to send its request, however
+/// fast others connect. (Without it, clients that reconnect as soon as they
+/// are closed would close a new connection after `--max-connections` more
+/// accepts, a millisecond or two.) Until the oldest has been open this long,
+/// a new connection waits for it.
+const RECLAIM_AFTER: Duration = Duration::from_millis(100);
+/// Connections closed to make room are logged at most this often (a count).
+const RECLAIM_LOG_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -73,12 +108,15 @@ split view (a fork, or a proof that opens the checkpoint and shows another
 root at the cosigned size) writes split-view evidence into --evidence-dir;
 a stale checkpoint or a proof that does not verify writes none.
 
-Connections are served concurrently, up to --max-connections (more wait in
-the listen queue), one request per connection. A client has
---request-timeout seconds from connecting to send its whole request: a late
-head is closed without an answer, a late body gets 408. The witness work runs
-one request at a time; each holds the archive lock while it runs (503 if
-another custody command holds it). The first line on stdout is `listening on
+Connections are served concurrently, up to --max-connections, one request
+per connection. At the limit, a new connection closes the oldest one that
+has not yet sent its whole request (idle or slow, open for 100 ms at least),
+so idle connections cannot lock valid clients out; a connection whose
+request is being answered is never closed for room. A client has --request-timeout seconds from
+connecting to send its whole request: a late head is closed without an
+answer, a late body gets 408. The witness work runs one request at a time;
+each holds the archive lock while it runs (503 if another custody command
+holds it). The first line on stdout is `listening on
 http://ADDR`; one line per request goes to stderr. Only loopback addresses
 are accepted unless --public is given; there is no TLS, so put a TLS proxy
 in front of a public witness.
@@ -105,7 +143,9 @@ pub struct ServeArgs {
     /// Directory for split-view evidence files (default: the current directory).
     #[arg(long, value_name = "DIR", default_value = ".")]
     evidence_dir: PathBuf,
-    /// Connections served at once (1-4096); more wait in the listen queue.
+    /// Connections served at once (1-4096). At the limit, a new connection
+    /// closes the oldest one that has not yet sent its whole request, once
+    /// that one has been open 100 ms; it waits while none can be closed so.
     #[arg(long, value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_connections: u32,
@@ -140,7 +180,7 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<i32, StoreError> {
         .build()
         .map_err(|e| StoreError::Internal(format!("cannot start the network runtime: {e}")))?;
     let listener = rt
-        .block_on(TcpListener::bind(a.listen))
+        .block_on(async { listen(a.listen) })
         .map_err(|e| StoreError::Input(format!("cannot listen on {}: {e}", a.listen)))?;
     let addr = listener
         .local_addr()
@@ -161,6 +201,19 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<i32, StoreError> {
     Ok(super::EXIT_OK)
 }
 
+/// A listening socket with a listen queue of [`LISTEN_BACKLOG`] (tokio's
+/// `bind` asks for 128) and, as there, `SO_REUSEADDR`.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 #[derive(Clone, Copy)]
 struct Limits {
     max_connections: usize,
@@ -175,8 +228,12 @@ struct Server {
     turn: Arc<Mutex<()>>,
 }
 
-/// Accepts while fewer than `max_connections` are open (the others wait in
-/// the kernel's listen queue) and drives every open connection on this thread.
+/// Accepts connections and drives every open one on this thread. Each
+/// accepted connection gets a slot, made at the limit by closing the oldest
+/// connection that has not sent its whole request ([`Slots::make_room`]).
+/// One accepted while every slot holds a request being answered, or before
+/// the oldest without its request has been open [`RECLAIM_AFTER`], waits
+/// here (and the following ones in the listen queue) for a slot.
 async fn accept_loop(ctx: &Ctx, listener: TcpListener, server: Arc<Server>, limits: Limits) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -184,21 +241,57 @@ async fn accept_loop(ctx: &Ctx, listener: TcpListener, server: Arc<Server>, limi
         .max_header_size(MAX_HEAD)
         .keep_alive(false)
         .half_close(true);
+    let mut slots = Slots::new(limits.max_connections);
+    let mut reclaimed = Reclaimed::default();
     let mut conns = FuturesUnordered::new();
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
+    let mut retry: Option<Instant> = None;
     let mut pause: Option<Instant> = None;
     loop {
+        if let Some((s, peer)) = waiting.take() {
+            let now = Instant::now();
+            retry = None;
+            match slots.make_room(now) {
+                Room::Full => waiting = Some((s, peer)),
+                Room::NotBefore(at) => {
+                    waiting = Some((s, peer));
+                    retry = Some(at);
+                }
+                room => {
+                    if let Room::Reclaimed(closed) = room {
+                        reclaimed.note(ctx, closed, limits.max_connections);
+                    }
+                    let (id, answering, close) = slots.open(peer, now);
+                    let conn = connection(ctx, &http, s, peer, &server, limits, answering, close);
+                    conns.push(async move {
+                        conn.await;
+                        id
+                    });
+                }
+            }
+        }
         let accept = async {
             if let Some(until) = pause {
                 tokio::time::sleep_until(until).await;
             }
             listener.accept().await
         };
+        let log_at = reclaimed.next_log.unwrap_or_else(Instant::now);
+        let retry_at = retry.unwrap_or_else(Instant::now);
         tokio::select! {
-            Some(()) = conns.next(), if !conns.is_empty() => {}
-            acc = accept, if conns.len() < limits.max_connections => match acc {
-                Ok((s, peer)) => {
+            // Open connections first: a new one reads its request before
+            // the next accept can make room by closing it.
+            biased;
+            Some(id) = conns.next(), if !conns.is_empty() => slots.close(id),
+            // The oldest connection without its request can now be closed.
+            () = tokio::time::sleep_until(retry_at), if retry.is_some() => {}
+            () = tokio::time::sleep_until(log_at), if reclaimed.unlogged > 0 => {
+                reclaimed.log(ctx, limits.max_connections);
+            }
+            acc = accept, if waiting.is_none() => match acc {
+                Ok(c) => {
                     pause = None;
-                    conns.push(connection(ctx, &http, s, peer, &server, limits));
+                    waiting = Some(c);
                 }
                 Err(e) => {
                     ctx.out.warn(&format!("accept failed: {e}"));
@@ -209,8 +302,141 @@ async fn accept_loop(ctx: &Ctx, listener: TcpListener, server: Arc<Server>, limi
     }
 }
 
+/// The open connections, oldest first, and whether each has its whole
+/// request (is being answered). Dropping a slot closes its connection.
+struct Slots {
+    max: usize,
+    next_id: u64,
+    open: BTreeMap<u64, Slot>,
+}
+
+struct Slot {
+    peer: SocketAddr,
+    opened: Instant,
+    /// Set once the connection's whole request is in (or its answer decided).
+    answering: Rc<Cell<bool>>,
+    /// Dropped to close the connection (its end, [`connection`]'s `close`).
+    _close: oneshot::Sender<Infallible>,
+}
+
+/// What [`Slots::make_room`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Room {
+    /// A slot was free.
+    Free,
+    /// This peer's connection (the oldest without its whole request) was closed.
+    Reclaimed(SocketAddr),
+    /// The oldest connection without its whole request was opened less than
+    /// [`RECLAIM_AFTER`] ago: it can be closed from this time.
+    NotBefore(Instant),
+    /// Every slot holds a request being answered.
+    Full,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        Slots {
+            max,
+            next_id: 0,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// Room for one more connection at `now`: a free slot, else the slot of
+    /// the oldest connection that has not sent its whole request, closed if
+    /// it has been open for [`RECLAIM_AFTER`].
+    fn make_room(&mut self, now: Instant) -> Room {
+        if self.open.len() < self.max {
+            return Room::Free;
+        }
+        // Slots are in the order connections were opened.
+        let oldest = self
+            .open
+            .iter()
+            .find(|(_, slot)| !slot.answering.get())
+            .map(|(id, slot)| (*id, slot.opened + RECLAIM_AFTER));
+        match oldest {
+            None => Room::Full,
+            Some((_, from)) if now < from => Room::NotBefore(from),
+            Some((id, _)) => match self.open.remove(&id) {
+                Some(slot) => Room::Reclaimed(slot.peer),
+                None => Room::Full,
+            },
+        }
+    }
+
+    /// A slot for a new connection opened at `now`: its id, its `answering`
+    /// flag and the receiver that ends when the slot is taken back.
+    fn open(
+        &mut self,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> (u64, Rc<Cell<bool>>, oneshot::Receiver<Infallible>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let answering = Rc::new(Cell::new(false));
+        let (tx, rx) = oneshot::channel();
+        let slot = Slot {
+            peer,
+            opened: now,
+            answering: Rc::clone(&answering),
+            _close: tx,
+        };
+        self.open.insert(id, slot);
+        (id, answering, rx)
+    }
+
+    /// A connection has ended (a no-op if its slot was taken back).
+    fn close(&mut self, id: u64) {
+        self.open.remove(&id);
+    }
+}
+
+/// Connections closed to make room, logged as a count at most once per
+/// [`RECLAIM_LOG_EVERY`] (a flood of reconnecting clients would otherwise
+/// write a line per connection).
+#[derive(Default)]
+struct Reclaimed {
+    unlogged: u64,
+    last: Option<SocketAddr>,
+    next_log: Option<Instant>,
+}
+
+impl Reclaimed {
+    fn note(&mut self, ctx: &Ctx, peer: SocketAddr, max: usize) {
+        self.unlogged += 1;
+        self.last = Some(peer);
+        if self.next_log.is_none_or(|at| Instant::now() >= at) {
+            self.log(ctx, max);
+        }
+    }
+
+    fn log(&mut self, ctx: &Ctx, max: usize) {
+        let Some(peer) = self.last else { return };
+        let line = match self.unlogged {
+            0 => return,
+            1 => format!(
+                "{peer} - - closed: to make room, the oldest of {max} connections \
+                 (--max-connections) without a whole request"
+            ),
+            n => format!(
+                "{peer} - - closed: to make room, the oldest of {max} connections \
+                 (--max-connections) without a whole request; {} more since the \
+                 last such line",
+                n - 1
+            ),
+        };
+        ctx.out.info(&line);
+        self.unlogged = 0;
+        self.next_log = Some(Instant::now() + RECLAIM_LOG_EVERY);
+    }
+}
+
 /// One connection: one request read within the request deadline, answered,
-/// then a short linger; all of it within the connection deadline.
+/// then a short linger; all of it within the connection deadline. It is
+/// closed at once, without an answer, when its slot is taken back (`close`
+/// ends), which happens only while `answering` is unset.
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     ctx: &Ctx,
     http: &http1::Builder,
@@ -218,19 +444,27 @@ async fn connection(
     peer: SocketAddr,
     server: &Arc<Server>,
     limits: Limits,
+    answering: Rc<Cell<bool>>,
+    close: oneshot::Receiver<Infallible>,
 ) {
     let request_deadline = Instant::now() + limits.request_timeout;
     let deadline = request_deadline + ANSWER_TIME;
+    let answering = &*answering;
     let svc = service_fn(|req| async move {
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
-        let (reply, seen) = answer(server, req, request_deadline, limits).await;
+        let (reply, seen) = answer(server, req, request_deadline, limits, answering).await;
         // Logged before the answer is sent: a client that got it finds the line.
         log_line(ctx, peer, &method, &path, reply.status, &seen);
         Ok::<_, Infallible>(reply.into_http())
     });
     let conn = http.serve_connection(TokioIo::new(&mut s), svc);
-    match timeout_at(deadline, conn).await {
+    let served = tokio::select! {
+        r = timeout_at(deadline, conn) => r,
+        // Closed to make room (logged by the accept loop).
+        _ = close => return,
+    };
+    match served {
         Ok(Ok(())) => {}
         // A head not received in time: nothing was answered, nothing to wait for.
         Ok(Err(e)) if e.is_timeout() => {
@@ -285,18 +519,25 @@ fn log_line(ctx: &Ctx, peer: SocketAddr, method: &str, path: &str, status: u16, 
 }
 
 /// The answer to one request: HTTP checks, the body within the request
-/// deadline, then the witness work on the blocking pool, in turn.
+/// deadline, then the witness work on the blocking pool, in turn. Sets
+/// `answering` once the answer no longer waits for the client (the request
+/// refused on its head, or its body read or late): from then on the
+/// connection is not closed to make room.
 async fn answer(
     server: &Arc<Server>,
     req: Request<Incoming>,
     request_deadline: Instant,
     limits: Limits,
+    answering: &Cell<bool>,
 ) -> (Reply, Seen) {
     if let Err(r) = admit(req.method(), req.uri().path(), req.headers()) {
+        answering.set(true);
         return (r, Seen::default());
     }
     let body = Limited::new(req.into_body(), witness::MAX_BODY).collect();
-    let body = match timeout_at(request_deadline, body).await {
+    let body = timeout_at(request_deadline, body).await;
+    answering.set(true);
+    let body = match body {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(_)) => {
             return (
@@ -589,6 +830,48 @@ mod tests {
         assert_eq!(status(Method::POST, ADD_CHECKPOINT, &at_cap), None);
         let over = [("content-length", "65537")];
         assert_eq!(status(Method::POST, ADD_CHECKPOINT, &over), Some(413));
+    }
+
+    #[test]
+    fn room_is_made_by_closing_the_oldest_connection_without_its_request() {
+        let peer = |n: u16| SocketAddr::from(([127, 0, 0, 1], n));
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut slots = Slots::new(3);
+        let mut open: Vec<_> = (1..=3)
+            .map(|n| {
+                assert_eq!(slots.make_room(ms(n.into())), Room::Free);
+                slots.open(peer(n), ms(n.into()))
+            })
+            .collect();
+        // The oldest is being answered: the next oldest is closed, once it
+        // has been open RECLAIM_AFTER.
+        open[0].1.set(true);
+        let from = ms(2) + RECLAIM_AFTER;
+        assert_eq!(slots.make_room(ms(50)), Room::NotBefore(from));
+        assert_eq!(slots.make_room(from), Room::Reclaimed(peer(2)));
+        assert!(matches!(
+            open[1].2.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+        assert!(matches!(
+            open[2].2.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ));
+        open.push(slots.open(peer(4), from));
+        // Every slot answering: no room until one ends.
+        open[2].1.set(true);
+        open[3].1.set(true);
+        let later = ms(10_000);
+        assert_eq!(slots.make_room(later), Room::Full);
+        slots.close(open[1].0); // already taken back: no effect
+        assert_eq!(slots.make_room(later), Room::Full);
+        slots.close(open[2].0);
+        assert_eq!(slots.make_room(later), Room::Free);
+        assert!(matches!(
+            open[0].2.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ));
     }
 
     #[test]

@@ -16,11 +16,11 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::core::actors::{Actors, Signer};
-use crate::core::checkpoint::{Checkpoint, SignedCheckpoint, WitnessCosignature};
+use crate::core::checkpoint::{Checkpoint, OpenedCheckpoint, SignedCheckpoint, WitnessCosignature};
 use crate::core::hash::Digest;
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, TreeSize};
-use crate::core::record::{Kind, Record, Share};
+use crate::core::record::{Kind, Payload, Receive, Record, Share};
 use crate::core::report::{Check, Finding, Subject};
 use crate::core::tlog_proof::TlogProof;
 
@@ -468,53 +468,13 @@ fn entry_subject(log: &str, index: u64) -> Subject {
 /// previous hop, its checkpoint, and the digest of the evidence before it.
 pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
     let mut out = EvidenceCheck::default();
-    let mut prev: Option<(VerifierKey, Checkpoint, HashMap<Digest, u64>)> = None;
+    let mut prev: Option<PrevHop> = None;
     for (h, hop) in ev.hops.iter().enumerate() {
-        // FORMAT.md §10.2: the vkey exactly, no newline or other byte around
-        // it, in its one encoding (the evidence encoding is canonical).
-        let key = match VerifierKey::parse(&hop.vkey) {
-            Ok(k) if k.encode() != hop.vkey => {
-                out.add(
-                    Subject::Log(k.name().to_string()),
-                    Check::BundleFormat,
-                    format!("hop {h}: the log key is not in its canonical encoding"),
-                );
-                return out;
-            }
-            Ok(k) if k.alg() == SigAlg::Ed25519 => k,
-            Ok(k) => {
-                out.add(
-                    Subject::Log(k.name().to_string()),
-                    Check::BundleFormat,
-                    format!("hop {h}: the log key is not an Ed25519 (0x01) key"),
-                );
-                return out;
-            }
-            Err(e) => {
-                out.add(
-                    Subject::Bundle,
-                    Check::BundleFormat,
-                    format!("hop {h}: the log key does not parse: {e}"),
-                );
-                return out;
-            }
+        let Some(key) = out.hop_key(h, hop) else {
+            return out;
         };
         let log = key.name().to_string();
-        let trusted = trust
-            .logs
-            .iter()
-            .any(|t| t.matches(key.name(), key.key_id()) && t.public_bytes() == key.public_bytes());
-        if !trusted {
-            out.add(
-                Subject::Log(log.clone()),
-                Check::UntrustedLog,
-                format!(
-                    "log key {}+{} is not trusted (add it with `custody trust add` or --trust)",
-                    log,
-                    key.key_id()
-                ),
-            );
-        }
+        let trusted = out.log_trusted(&key, trust);
         let mut checked = CheckedHop {
             origin: log.clone(),
             key_id: Some(key.key_id()),
@@ -527,7 +487,104 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
         };
         // The checkpoint: the same signed note, signature lines included,
         // byte for byte in every entry (FORMAT.md §10.2), signed by the log key.
-        let mut note: Option<&str> = None;
+        let proofs = out.hop_proofs(&log, hop);
+        let cp = match out.common_note(&log, &proofs) {
+            Some(note) => out.open_checkpoint(&mut checked, &key, note, trust),
+            None => None,
+        };
+        // The records.
+        let mut records = HopRecords::new(ev, h, &key, cp.as_ref(), prev.as_ref());
+        for (k, p) in proofs.iter().enumerate() {
+            let last_entry = k + 1 == proofs.len();
+            let Some(p) = p else { continue };
+            if let Some(event) = records.entry(&mut out, k, p, last_entry) {
+                checked.events.push(event);
+            }
+        }
+        let shares = records.shares;
+        if h + 1 < ev.hops.len() && shares.is_empty() {
+            out.add(
+                Subject::Log(log.clone()),
+                Check::HopLink,
+                "this hop has no share record, yet the document went on to another outlet",
+            );
+        }
+        out.hops.push(checked);
+        prev = cp.map(|checkpoint| PrevHop {
+            key,
+            checkpoint,
+            shares,
+        });
+    }
+    out
+}
+
+/// The previous hop of a chain, as the next hop's `receive` links to it.
+struct PrevHop {
+    key: VerifierKey,
+    checkpoint: Checkpoint,
+    /// Its `share` records: leaf hash to index.
+    shares: HashMap<Digest, u64>,
+}
+
+impl EvidenceCheck {
+    /// The hop's log key (FORMAT.md §10.2): the vkey exactly, no newline or
+    /// other byte around it, in its one encoding (the evidence encoding is
+    /// canonical), an Ed25519 key. `None` (with its finding) ends the check.
+    fn hop_key(&mut self, h: usize, hop: &Hop) -> Option<VerifierKey> {
+        match VerifierKey::parse(&hop.vkey) {
+            Ok(k) if k.encode() != hop.vkey => {
+                self.add(
+                    Subject::Log(k.name().to_string()),
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key is not in its canonical encoding"),
+                );
+                None
+            }
+            Ok(k) if k.alg() == SigAlg::Ed25519 => Some(k),
+            Ok(k) => {
+                self.add(
+                    Subject::Log(k.name().to_string()),
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key is not an Ed25519 (0x01) key"),
+                );
+                None
+            }
+            Err(e) => {
+                self.add(
+                    Subject::Bundle,
+                    Check::BundleFormat,
+                    format!("hop {h}: the log key does not parse: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether the hop's log key is one the verifier trusts (a finding if not).
+    fn log_trusted(&mut self, key: &VerifierKey, trust: &Trust<'_>) -> bool {
+        let log = key.name();
+        let trusted = trust
+            .logs
+            .iter()
+            .any(|t| t.matches(key.name(), key.key_id()) && t.public_bytes() == key.public_bytes());
+        if !trusted {
+            self.add(
+                Subject::Log(log.to_string()),
+                Check::UntrustedLog,
+                format!(
+                    "log key {}+{} is not trusted (add it with `custody trust add` or --trust)",
+                    log,
+                    key.key_id()
+                ),
+            );
+        }
+        trusted
+    }
+
+    /// The hop's entries as tlog-proofs: `None` for one that does not parse
+    /// (with its finding).
+    fn hop_proofs(&mut self, log: &str, hop: &Hop) -> Vec<Option<TlogProof>> {
         let mut proofs = Vec::with_capacity(hop.entries.len());
         for (k, e) in hop.entries.iter().enumerate() {
             match TlogProof::parse(e) {
@@ -542,8 +599,8 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                         }
                         _ => Check::InclusionProof,
                     };
-                    out.add(
-                        Subject::Log(log.clone()),
+                    self.add(
+                        Subject::Log(log.to_string()),
                         check,
                         format!("entry {k} is not a valid tlog-proof: {err}"),
                     );
@@ -551,15 +608,21 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                 }
             }
         }
-        let mut cp: Option<Checkpoint> = None;
+        proofs
+    }
+
+    /// The signed note the hop's entries carry: the first entry's, with a
+    /// finding for each entry whose note is not byte for byte the same.
+    fn common_note<'p>(&mut self, log: &str, proofs: &'p [Option<TlogProof>]) -> Option<&'p str> {
+        let mut note: Option<&str> = None;
         for (k, p) in proofs.iter().enumerate() {
             let Some(p) = p else { continue };
             match note {
                 None => note = Some(p.checkpoint_note()),
                 Some(n) if n == p.checkpoint_note() => {}
                 Some(_) => {
-                    out.add(
-                        Subject::Log(log.clone()),
+                    self.add(
+                        Subject::Log(log.to_string()),
                         Check::CheckpointSignature,
                         format!(
                             "the entries of one hop carry different checkpoints: entry {k}'s signed note is not byte for byte the first entry's (signature lines included)"
@@ -568,264 +631,378 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
                 }
             }
         }
-        if let Some(n) = note {
-            match SignedCheckpoint::open(n.as_bytes(), &key, trust.witnesses) {
-                Ok(opened) => {
-                    if !opened.checkpoint.origin_matches_key(&key) {
-                        out.add(
-                            Subject::Checkpoint(opened.checkpoint.size),
-                            Check::CheckpointSignature,
-                            format!(
-                                "checkpoint origin {:?} is not the log key's name {log:?}",
-                                opened.checkpoint.origin
-                            ),
-                        );
-                    }
-                    checked.cosigned_by = opened
-                        .witness_cosignatures
-                        .iter()
-                        .map(|w| w.name.clone())
-                        .collect();
-                    if let Some(q) = trust.quorum {
-                        let (ok, required) = q(&opened.witness_cosignatures);
-                        if !ok {
-                            out.add(
-                                Subject::Log(log.clone()),
-                                Check::WitnessQuorum,
-                                format!(
-                                    "checkpoint at size {} is cosigned by {} but the policy requires {required}",
-                                    opened.checkpoint.size,
-                                    if checked.cosigned_by.is_empty() {
-                                        "no trusted witness".to_string()
-                                    } else {
-                                        checked.cosigned_by.join(", ")
-                                    }
-                                ),
-                            );
-                        }
-                    }
-                    checked.checkpoint_size = Some(opened.checkpoint.size);
-                    checked.checkpoint_root = Some(opened.checkpoint.root);
-                    cp = Some(opened.checkpoint);
-                }
-                Err(e) => out.add(
-                    Subject::Log(log.clone()),
-                    Check::CheckpointSignature,
-                    format!("the checkpoint does not verify with {log}: {e}"),
-                ),
-            }
-        }
-        // The records.
-        let mut shares_here: HashMap<Digest, u64> = HashMap::new();
-        let mut intro: Option<u64> = None;
-        let mut last_index: Option<u64> = None;
-        let mut actors = Actors::default();
-        let mut doc_entries = 0usize;
-        for (k, p) in proofs.iter().enumerate() {
-            let last_entry = k + 1 == proofs.len();
-            let Some(p) = p else { continue };
-            let Some(bytes) = p.extra() else {
-                out.add(
-                    Subject::Log(log.clone()),
-                    Check::BundleFormat,
-                    format!("entry {k} carries no record"),
-                );
-                continue;
-            };
-            let rec = match Record::decode(bytes) {
-                Ok(r) => r,
-                Err(e) => {
-                    out.add(
-                        entry_subject(&log, p.index()),
-                        Check::RecordDecode,
-                        e.to_string(),
-                    );
-                    continue;
-                }
-            };
-            let i = rec.body.index;
-            let subject = entry_subject(&log, i);
-            let before = out.findings.len();
-            if i != p.index() {
-                out.add(
-                    subject.clone(),
-                    Check::RecordIndex,
-                    format!(
-                        "the proof is for index {} but the record says {i}",
-                        p.index()
-                    ),
-                );
-            }
-            if last_index.is_some_and(|l| l >= i) {
-                out.add(
-                    subject.clone(),
-                    Check::BundleFormat,
-                    "records of a hop are not in increasing log order",
-                );
-            }
-            last_index = Some(i);
-            if rec.body.origin != log {
-                out.add(
-                    subject.clone(),
-                    Check::RecordOrigin,
-                    format!("record names origin {:?}", rec.body.origin),
-                );
-            }
-            let signer = match actors.authorize(&rec, &key) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    out.add(subject.clone(), e.check(), e.to_string());
-                    None
-                }
-            };
-            let signed_by = signer
-                .as_ref()
-                .map_or_else(|| "?".to_string(), signer_label);
-            let leaf = rec.leaf_hash();
-            if let Some(c) = &cp {
-                if let Err(e) = merkle::verify_inclusion(
-                    LeafIndex(p.index()),
-                    TreeSize(c.size),
-                    &leaf,
-                    p.hashes(),
-                    &c.root,
-                ) {
-                    out.add(
-                        subject.clone(),
-                        Check::InclusionProof,
+        note
+    }
+
+    /// The hop's checkpoint, if it verifies with the log key and names its
+    /// origin; `checked` gets its size, root and the witnesses whose
+    /// cosignatures verified, and the quorum is checked if one is required.
+    fn open_checkpoint(
+        &mut self,
+        checked: &mut CheckedHop,
+        key: &VerifierKey,
+        note: &str,
+        trust: &Trust<'_>,
+    ) -> Option<Checkpoint> {
+        let log = key.name();
+        match SignedCheckpoint::open(note.as_bytes(), key, trust.witnesses) {
+            Ok(opened) => {
+                if !opened.checkpoint.origin_matches_key(key) {
+                    self.add(
+                        Subject::Checkpoint(opened.checkpoint.size),
+                        Check::CheckpointSignature,
                         format!(
-                            "not proven included in the checkpoint at size {}: {e}",
-                            c.size
+                            "checkpoint origin {:?} is not the log key's name {log:?}",
+                            opened.checkpoint.origin
                         ),
                     );
                 }
-            }
-            // Actor records only support the others: they carry the keys of
-            // the people who signed them (FORMAT.md §10.2).
-            let Some(c) = rec.commitment().copied() else {
-                if signer.is_some() {
-                    if let Err(e) = actors.apply(&rec, &key) {
-                        out.add(subject.clone(), e.check(), e.to_string());
-                    }
+                checked.cosigned_by = opened
+                    .witness_cosignatures
+                    .iter()
+                    .map(|w| w.name.clone())
+                    .collect();
+                if let Some(q) = trust.quorum {
+                    self.quorum(log, q, &opened, &checked.cosigned_by);
                 }
-                let detail = Some(rec.body.payload.summary());
-                let verified = out.findings.len() == before;
-                checked
-                    .events
-                    .push(Event::of(&rec, leaf, signed_by, verified, detail));
-                continue;
-            };
-            // Commitment: one document throughout the chain.
-            match out.commitment {
-                None => out.commitment = Some(c),
-                Some(first) if first != c => out.add(
-                    subject.clone(),
-                    Check::HopLink,
-                    "record is about another document (its content commitment differs)",
-                ),
-                Some(_) => {}
+                checked.checkpoint_size = Some(opened.checkpoint.size);
+                checked.checkpoint_root = Some(opened.checkpoint.root);
+                Some(opened.checkpoint)
             }
-            // Shape: the document arrives first, then it is shared.
-            let mut detail = None;
-            let k = doc_entries;
-            doc_entries += 1;
-            match (&rec.body.payload, k, h) {
-                (
-                    crate::core::record::Payload::Ingest(_)
-                    | crate::core::record::Payload::Derive(_),
-                    0,
-                    0,
-                ) => intro = Some(i),
-                (crate::core::record::Payload::Receive(r), 0, h) if h > 0 => {
-                    intro = Some(i);
-                    detail = Some(format!("from {} record {}", r.from.origin, r.from.index));
-                    match &prev {
-                        None => {}
-                        Some((pkey, pcp, pshares)) => {
-                            let l = &r.from;
-                            let mut bad = Vec::new();
-                            if l.origin != pkey.name() || l.key_id != pkey.key_id() {
-                                bad.push(format!(
-                                    "it names log {}+{} but the previous hop is {}+{}",
-                                    l.origin,
-                                    l.key_id,
-                                    pkey.name(),
-                                    pkey.key_id()
-                                ));
-                            }
-                            if pshares.get(&l.leaf_hash) != Some(&l.index) {
-                                bad.push(format!(
-                                    "record {} with leaf hash {} is not a share of the previous hop",
-                                    l.index, l.leaf_hash
-                                ));
-                            }
-                            if l.checkpoint_size != pcp.size || l.checkpoint_root != pcp.root {
-                                bad.push(format!(
-                                    "it was proven against checkpoint {} but the previous hop carries checkpoint {}",
-                                    l.checkpoint_size, pcp.size
-                                ));
-                            }
-                            let pe = ev.prefix(h);
-                            if r.evidence != pe.digest()
-                                || r.evidence_size != pe.encode().len() as u64
-                            {
-                                bad.push(
-                                    "the evidence it commits to is not the previous hops".into(),
-                                );
-                            }
-                            for b in bad {
-                                out.add(subject.clone(), Check::HopLink, b);
-                            }
-                        }
-                    }
-                }
-                (crate::core::record::Payload::Share(s), k, _) if k > 0 => {
-                    detail = Some(match s.sealed {
-                        Some(_) => "to a partner (recipients sealed)".to_string(),
-                        None => format!("to {} recipient(s)", s.recipients.len()),
-                    });
-                    if intro != Some(s.document) {
-                        out.add(
-                            subject.clone(),
-                            Check::HopLink,
-                            format!(
-                                "share of record {} but this hop's document is record {}",
-                                s.document,
-                                intro.map_or("?".into(), |x| x.to_string())
-                            ),
-                        );
-                    }
-                    shares_here.insert(leaf, i);
-                    if h + 1 == ev.hops.len() && last_entry {
-                        out.last_share = Some(s.clone());
-                        out.last_share_leaf = Some(leaf);
-                    }
-                }
-                (p, k, h) => out.add(
-                    subject.clone(),
-                    Check::HopLink,
-                    format!(
-                        "a {} record cannot be entry {k} of hop {h}",
-                        p.kind().as_str()
-                    ),
-                ),
+            Err(e) => {
+                self.add(
+                    Subject::Log(log.to_string()),
+                    Check::CheckpointSignature,
+                    format!("the checkpoint does not verify with {log}: {e}"),
+                );
+                None
             }
-            let verified = out.findings.len() == before;
-            checked
-                .events
-                .push(Event::of(&rec, leaf, signed_by, verified, detail));
         }
-        if h + 1 < ev.hops.len() && shares_here.is_empty() {
-            out.add(
-                Subject::Log(log.clone()),
-                Check::HopLink,
-                "this hop has no share record, yet the document went on to another outlet",
+    }
+
+    /// The witness quorum `q` holds for the checkpoint's cosignatures that
+    /// verified (by `cosigned_by`), or a finding.
+    fn quorum(
+        &mut self,
+        log: &str,
+        q: &dyn Fn(&[WitnessCosignature]) -> (bool, String),
+        opened: &OpenedCheckpoint,
+        cosigned_by: &[String],
+    ) {
+        let (ok, required) = q(&opened.witness_cosignatures);
+        if !ok {
+            self.add(
+                Subject::Log(log.to_string()),
+                Check::WitnessQuorum,
+                format!(
+                    "checkpoint at size {} is cosigned by {} but the policy requires {required}",
+                    opened.checkpoint.size,
+                    if cosigned_by.is_empty() {
+                        "no trusted witness".to_string()
+                    } else {
+                        cosigned_by.join(", ")
+                    }
+                ),
             );
         }
-        out.hops.push(checked);
-        prev = cp.map(|c| (key, c, shares_here));
     }
-    out
+
+    /// The record is about the chain's one document: its content commitment
+    /// is the first record's.
+    fn same_document(&mut self, subject: &Subject, c: Digest) {
+        match self.commitment {
+            None => self.commitment = Some(c),
+            Some(first) if first != c => self.add(
+                subject.clone(),
+                Check::HopLink,
+                "record is about another document (its content commitment differs)",
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Checking the records of one hop, entry by entry, in order.
+struct HopRecords<'a> {
+    ev: &'a Evidence,
+    /// The hop's position in the chain.
+    h: usize,
+    log: &'a str,
+    key: &'a VerifierKey,
+    /// The hop's checkpoint, if it verified.
+    cp: Option<&'a Checkpoint>,
+    prev: Option<&'a PrevHop>,
+    /// This hop's `share` records so far: leaf hash to index.
+    shares: HashMap<Digest, u64>,
+    /// The record that brought the document into this log.
+    intro: Option<u64>,
+    last_index: Option<u64>,
+    /// Who may sign, from the actor records so far.
+    actors: Actors,
+    /// The records about the document so far.
+    doc_entries: usize,
+}
+
+impl<'a> HopRecords<'a> {
+    /// Nothing checked yet of hop `h`.
+    fn new(
+        ev: &'a Evidence,
+        h: usize,
+        key: &'a VerifierKey,
+        cp: Option<&'a Checkpoint>,
+        prev: Option<&'a PrevHop>,
+    ) -> Self {
+        HopRecords {
+            ev,
+            h,
+            log: key.name(),
+            key,
+            cp,
+            prev,
+            shares: HashMap::new(),
+            intro: None,
+            last_index: None,
+            actors: Actors::default(),
+            doc_entries: 0,
+        }
+    }
+
+    /// Entry `k`'s record: decoded, where its proof says, signed, proven
+    /// included and in its place in the chain. `None` when the entry carries
+    /// no record that decodes (with the finding).
+    fn entry(
+        &mut self,
+        out: &mut EvidenceCheck,
+        k: usize,
+        p: &TlogProof,
+        last_entry: bool,
+    ) -> Option<Event> {
+        let Some(bytes) = p.extra() else {
+            out.add(
+                Subject::Log(self.log.to_string()),
+                Check::BundleFormat,
+                format!("entry {k} carries no record"),
+            );
+            return None;
+        };
+        let rec = match Record::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                out.add(
+                    entry_subject(self.log, p.index()),
+                    Check::RecordDecode,
+                    e.to_string(),
+                );
+                return None;
+            }
+        };
+        let subject = entry_subject(self.log, rec.body.index);
+        let before = out.findings.len();
+        self.check_place(out, &subject, &rec, p);
+        let signer = match self.actors.authorize(&rec, self.key) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                out.add(subject.clone(), e.check(), e.to_string());
+                None
+            }
+        };
+        let signed_by = signer
+            .as_ref()
+            .map_or_else(|| "?".to_string(), signer_label);
+        let leaf = rec.leaf_hash();
+        self.check_inclusion(out, &subject, p, &leaf);
+        // Actor records only support the others: they carry the keys of
+        // the people who signed them (FORMAT.md §10.2).
+        let Some(c) = rec.commitment().copied() else {
+            if signer.is_some() {
+                if let Err(e) = self.actors.apply(&rec, self.key) {
+                    out.add(subject.clone(), e.check(), e.to_string());
+                }
+            }
+            let detail = Some(rec.body.payload.summary());
+            let verified = out.findings.len() == before;
+            return Some(Event::of(&rec, leaf, signed_by, verified, detail));
+        };
+        // Commitment: one document throughout the chain.
+        out.same_document(&subject, c);
+        let detail = self.check_shape(out, &subject, &rec, leaf, last_entry);
+        let verified = out.findings.len() == before;
+        Some(Event::of(&rec, leaf, signed_by, verified, detail))
+    }
+
+    /// The record is the one its proof is for, after the hop's previous
+    /// record, and of this log.
+    fn check_place(
+        &mut self,
+        out: &mut EvidenceCheck,
+        subject: &Subject,
+        rec: &Record,
+        p: &TlogProof,
+    ) {
+        let i = rec.body.index;
+        if i != p.index() {
+            out.add(
+                subject.clone(),
+                Check::RecordIndex,
+                format!(
+                    "the proof is for index {} but the record says {i}",
+                    p.index()
+                ),
+            );
+        }
+        if self.last_index.is_some_and(|l| l >= i) {
+            out.add(
+                subject.clone(),
+                Check::BundleFormat,
+                "records of a hop are not in increasing log order",
+            );
+        }
+        self.last_index = Some(i);
+        if rec.body.origin != self.log {
+            out.add(
+                subject.clone(),
+                Check::RecordOrigin,
+                format!("record names origin {:?}", rec.body.origin),
+            );
+        }
+    }
+
+    /// The record's proof proves it included in the hop's checkpoint (when
+    /// that verified).
+    fn check_inclusion(
+        &self,
+        out: &mut EvidenceCheck,
+        subject: &Subject,
+        p: &TlogProof,
+        leaf: &Digest,
+    ) {
+        if let Some(c) = self.cp {
+            if let Err(e) = merkle::verify_inclusion(
+                LeafIndex(p.index()),
+                TreeSize(c.size),
+                leaf,
+                p.hashes(),
+                &c.root,
+            ) {
+                out.add(
+                    subject.clone(),
+                    Check::InclusionProof,
+                    format!(
+                        "not proven included in the checkpoint at size {}: {e}",
+                        c.size
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Shape: the document arrives first (`ingest` or `derive` in the first
+    /// hop, `receive` after), then it is shared. Returns the event's detail.
+    fn check_shape(
+        &mut self,
+        out: &mut EvidenceCheck,
+        subject: &Subject,
+        rec: &Record,
+        leaf: Digest,
+        last_entry: bool,
+    ) -> Option<String> {
+        let i = rec.body.index;
+        let mut detail = None;
+        let k = self.doc_entries;
+        self.doc_entries += 1;
+        match (&rec.body.payload, k, self.h) {
+            (Payload::Ingest(_) | Payload::Derive(_), 0, 0) => self.intro = Some(i),
+            (Payload::Receive(r), 0, h) if h > 0 => {
+                self.intro = Some(i);
+                detail = Some(format!("from {} record {}", r.from.origin, r.from.index));
+                if let Some(prev) = self.prev {
+                    for b in self.link_mismatches(prev, r) {
+                        out.add(subject.clone(), Check::HopLink, b);
+                    }
+                }
+            }
+            (Payload::Share(s), k, _) if k > 0 => {
+                detail = Some(match s.sealed {
+                    Some(_) => "to a partner (recipients sealed)".to_string(),
+                    None => format!("to {} recipient(s)", s.recipients.len()),
+                });
+                self.check_share(out, subject, s, i, leaf, last_entry);
+            }
+            (p, k, h) => out.add(
+                subject.clone(),
+                Check::HopLink,
+                format!(
+                    "a {} record cannot be entry {k} of hop {h}",
+                    p.kind().as_str()
+                ),
+            ),
+        }
+        detail
+    }
+
+    /// A `share` record (index `i`) is of this hop's document; the last
+    /// record of the chain is the share the bundle was made by.
+    fn check_share(
+        &mut self,
+        out: &mut EvidenceCheck,
+        subject: &Subject,
+        s: &Share,
+        i: u64,
+        leaf: Digest,
+        last_entry: bool,
+    ) {
+        if self.intro != Some(s.document) {
+            out.add(
+                subject.clone(),
+                Check::HopLink,
+                format!(
+                    "share of record {} but this hop's document is record {}",
+                    s.document,
+                    self.intro.map_or("?".into(), |x| x.to_string())
+                ),
+            );
+        }
+        self.shares.insert(leaf, i);
+        if self.h + 1 == self.ev.hops.len() && last_entry {
+            out.last_share = Some(s.clone());
+            out.last_share_leaf = Some(leaf);
+        }
+    }
+
+    /// The links between hops: how a `receive` record fails to name the
+    /// previous hop's log, one of its shares, its checkpoint, and the
+    /// evidence before this hop.
+    fn link_mismatches(&self, prev: &PrevHop, r: &Receive) -> Vec<String> {
+        let (pkey, pcp) = (&prev.key, &prev.checkpoint);
+        let l = &r.from;
+        let mut bad = Vec::new();
+        if l.origin != pkey.name() || l.key_id != pkey.key_id() {
+            bad.push(format!(
+                "it names log {}+{} but the previous hop is {}+{}",
+                l.origin,
+                l.key_id,
+                pkey.name(),
+                pkey.key_id()
+            ));
+        }
+        if prev.shares.get(&l.leaf_hash) != Some(&l.index) {
+            bad.push(format!(
+                "record {} with leaf hash {} is not a share of the previous hop",
+                l.index, l.leaf_hash
+            ));
+        }
+        if l.checkpoint_size != pcp.size || l.checkpoint_root != pcp.root {
+            bad.push(format!(
+                "it was proven against checkpoint {} but the previous hop carries checkpoint {}",
+                l.checkpoint_size, pcp.size
+            ));
+        }
+        let pe = self.ev.prefix(self.h);
+        if r.evidence != pe.digest() || r.evidence_size != pe.encode().len() as u64 {
+            bad.push("the evidence it commits to is not the previous hops".into());
+        }
+        bad
+    }
 }
 
 #[cfg(test)]

@@ -22,17 +22,12 @@
 //!
 //! Byte layout specified in `docs/FORMAT.md` §3.8.
 
-use crate::core::keys::{SigAlg, SignerKey, VerifierKey, ED25519_SIG_LEN};
+use crate::core::keys::{split_cosignature_field as split_field, SigAlg, SignerKey, VerifierKey};
 use crate::core::note::{validate_text, MalformedReason, NoteSignature};
 
-/// Length of the `timestamped_signature` field (after the 4-byte key ID).
-pub const COSIGNATURE_V1_LEN: usize = 8 + ED25519_SIG_LEN;
-
-/// Largest timestamp allowed: 2^63 - 1.
-pub const MAX_TIMESTAMP: u64 = i64::MAX as u64;
-
-/// The first line of the signed message.
-pub const COSIGNATURE_V1_LABEL: &str = "cosignature/v1\n";
+pub use crate::core::keys::{
+    cosignature_message as message, COSIGNATURE_V1_LABEL, COSIGNATURE_V1_LEN, MAX_TIMESTAMP,
+};
 
 /// Errors from producing or checking a cosignature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,15 +52,6 @@ pub enum CosignatureError {
     /// The checkpoint body cannot be a note text.
     #[error("checkpoint body is not a valid note text: {0}")]
     InvalidBody(MalformedReason),
-}
-
-/// The exact signed message: `cosignature/v1\ntime <ts>\n` then `body`.
-pub fn message(body: &str, timestamp: u64) -> Vec<u8> {
-    let mut m = Vec::with_capacity(COSIGNATURE_V1_LABEL.len() + 26 + body.len());
-    m.extend_from_slice(COSIGNATURE_V1_LABEL.as_bytes());
-    m.extend_from_slice(format!("time {timestamp}\n").as_bytes());
-    m.extend_from_slice(body.as_bytes());
-    m
 }
 
 /// Cosigns `checkpoint_body` at `timestamp` with `key` used as a
@@ -100,13 +86,6 @@ pub fn parse_timestamp(sig_field: &[u8]) -> Result<u64, CosignatureError> {
         return Err(CosignatureError::TimestampOutOfRange(ts));
     }
     Ok(ts)
-}
-
-fn split_field(sig_field: &[u8]) -> Option<(u64, &[u8; ED25519_SIG_LEN])> {
-    let field: &[u8; COSIGNATURE_V1_LEN] = sig_field.try_into().ok()?;
-    let (ts, sig) = field.split_first_chunk::<8>()?;
-    let sig: &[u8; ED25519_SIG_LEN] = sig.try_into().ok()?;
-    Some((u64::from_be_bytes(*ts), sig))
 }
 
 /// Verifies a cosignature field (the bytes after the key ID) by `key` over

@@ -59,6 +59,15 @@ impl From<AgeWriteError> for CryptoError {
     }
 }
 
+impl From<pipeline::PipelineError> for CryptoError {
+    fn from(e: pipeline::PipelineError) -> Self {
+        match e {
+            pipeline::PipelineError::Io(e) => CryptoError::Io(e),
+            pipeline::PipelineError::Seal(e) => e.into(),
+        }
+    }
+}
+
 impl From<age::DecryptError> for CryptoError {
     fn from(e: age::DecryptError) -> Self {
         match e {

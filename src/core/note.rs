@@ -16,7 +16,6 @@
 
 use std::collections::HashSet;
 
-use crate::core::cosignature;
 use crate::core::keys::{
     b64_decode, b64_encode, is_valid_key_name, KeyId, SigAlg, SignerKey, VerifierKey,
 };
@@ -344,8 +343,8 @@ fn verify_one(text: &str, key: &VerifierKey, sig: &[u8]) -> Option<(SigAlg, Opti
         SigAlg::Ed25519 => key
             .verify_ed25519(text.as_bytes(), sig)
             .then_some((SigAlg::Ed25519, None)),
-        SigAlg::CosignatureV1 => cosignature::verify_payload(text, key, sig)
-            .ok()
+        SigAlg::CosignatureV1 => key
+            .verify_cosignature_v1(text, sig)
             .map(|ts| (SigAlg::CosignatureV1, Some(ts))),
     }
 }

@@ -25,9 +25,30 @@ use std::sync::mpsc;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize;
 
-use crate::core::agestream::{PayloadSealer, CHUNK_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE};
-use crate::core::crypto::CryptoError;
+use crate::core::agestream::{
+    AgeWriteError, PayloadSealer, CHUNK_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE,
+};
 use crate::core::hash::Digest;
+
+/// Why the pipeline stopped: reading or writing failed, or a chunk could not
+/// be sealed. [`crate::core::crypto`] turns it into its own error.
+#[derive(Debug)]
+pub enum PipelineError {
+    Io(io::Error),
+    Seal(AgeWriteError),
+}
+
+impl From<io::Error> for PipelineError {
+    fn from(e: io::Error) -> Self {
+        PipelineError::Io(e)
+    }
+}
+
+impl From<AgeWriteError> for PipelineError {
+    fn from(e: AgeWriteError) -> Self {
+        PipelineError::Seal(e)
+    }
+}
 
 /// Chunk buffers in circulation in the two-thread pipeline (64 × 64 KiB = 4 MiB).
 pub const SLOTS: usize = 64;
@@ -51,7 +72,7 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn seal(&mut self, sealer: &PayloadSealer) -> Result<(), CryptoError> {
+    fn seal(&mut self, sealer: &PayloadSealer) -> Result<(), PipelineError> {
         if !self.sealed {
             sealer.seal(self.index, self.last, &mut self.buf, self.len)?;
             self.sealed = true;
@@ -81,7 +102,7 @@ impl Drop for Chunk {
 
 /// Where the chunker gets empty buffers from.
 trait Slots {
-    fn take(&mut self) -> Result<Vec<u8>, CryptoError>;
+    fn take(&mut self) -> Result<Vec<u8>, PipelineError>;
 }
 
 /// Splits the input into chunks, hashing the plaintext in order, and tells
@@ -111,7 +132,7 @@ impl<R: Read> Chunker<R> {
         }
     }
 
-    fn buffer(&mut self, slots: &mut dyn Slots) -> Result<Vec<u8>, CryptoError> {
+    fn buffer(&mut self, slots: &mut dyn Slots) -> Result<Vec<u8>, PipelineError> {
         match self.spare.take() {
             Some(b) => Ok(b),
             None => slots.take(),
@@ -161,7 +182,7 @@ impl<R: Read> Chunker<R> {
     }
 
     /// The next chunk, or `None` after the final one.
-    fn next(&mut self, slots: &mut dyn Slots) -> Result<Option<Chunk>, CryptoError> {
+    fn next(&mut self, slots: &mut dyn Slots) -> Result<Option<Chunk>, PipelineError> {
         if self.done {
             return Ok(None);
         }
@@ -232,13 +253,13 @@ pub fn encrypt_serial<R: Read, W: Write>(
     mut out: W,
     size_hint: u64,
     progress: &mut dyn FnMut(u64),
-) -> Result<Done<W>, CryptoError> {
+) -> Result<Done<W>, PipelineError> {
     struct Fresh {
         free: Vec<Vec<u8>>,
         size: usize,
     }
     impl Slots for Fresh {
-        fn take(&mut self) -> Result<Vec<u8>, CryptoError> {
+        fn take(&mut self) -> Result<Vec<u8>, PipelineError> {
             let size = std::mem::replace(&mut self.size, SEALED_CHUNK_SIZE);
             Ok(self.free.pop().unwrap_or_else(|| vec![0u8; size]))
         }
@@ -272,7 +293,7 @@ pub fn encrypt_parallel<R, W>(
     preamble: &[u8],
     out: W,
     progress: &mut dyn FnMut(u64),
-) -> Result<Done<W>, CryptoError>
+) -> Result<Done<W>, PipelineError>
 where
     R: Read + Send,
     W: Write + Send,
@@ -283,7 +304,7 @@ where
         allocated: usize,
     }
     impl Slots for Pool {
-        fn take(&mut self) -> Result<Vec<u8>, CryptoError> {
+        fn take(&mut self) -> Result<Vec<u8>, PipelineError> {
             if let Ok(b) = self.free.try_recv() {
                 return Ok(b);
             }
@@ -297,7 +318,7 @@ where
     /// How the writer's loop ended without the final chunk.
     enum WriterEnd {
         ReaderStopped,
-        Failed(CryptoError),
+        Failed(PipelineError),
     }
 
     // Chunks handed to the writer and not yet taken by it.
@@ -306,7 +327,7 @@ where
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Vec<Chunk>>(SLOTS);
         let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-        let reader = scope.spawn(move || -> Result<(Digest, u64), CryptoError> {
+        let reader = scope.spawn(move || -> Result<(Digest, u64), PipelineError> {
             let mut chunker = Chunker::new(input);
             let mut pool = Pool {
                 free: free_rx,
@@ -355,7 +376,7 @@ where
         drop(rx);
         drop(free_tx);
         let read = reader.join().unwrap_or_else(|_| {
-            Err(CryptoError::Io(io::Error::other(
+            Err(PipelineError::Io(io::Error::other(
                 "the reader thread panicked",
             )))
         });
@@ -369,8 +390,8 @@ where
     })
 }
 
-fn stopped(who: &str) -> CryptoError {
-    CryptoError::Io(io::Error::new(
+fn stopped(who: &str) -> PipelineError {
+    PipelineError::Io(io::Error::new(
         io::ErrorKind::BrokenPipe,
         format!("the encryption pipeline's {who} stopped"),
     ))
@@ -509,7 +530,7 @@ mod tests {
                 encrypt_serial(input, &f.sealer, &f.preamble, out, 0, &mut |_| {})
             };
             assert!(
-                matches!(e, Err(CryptoError::Io(ref io)) if io.kind() == io::ErrorKind::InvalidData),
+                matches!(e, Err(PipelineError::Io(ref io)) if io.kind() == io::ErrorKind::InvalidData),
                 "parallel {parallel}"
             );
             let input = Trickle {
@@ -529,7 +550,7 @@ mod tests {
                 encrypt_serial(input, &f.sealer, &f.preamble, out, 0, &mut |_| {})
             };
             assert!(
-                matches!(e, Err(CryptoError::Io(ref io)) if io.kind() == io::ErrorKind::StorageFull),
+                matches!(e, Err(PipelineError::Io(ref io)) if io.kind() == io::ErrorKind::StorageFull),
                 "parallel {parallel}"
             );
         }

@@ -133,156 +133,205 @@ fn is_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && !s.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
+/// The state of [`Policy::parse`]: the policy so far and the names defined.
+struct Parser {
+    p: Policy,
+    names: HashMap<String, Member>,
+    quorum_seen: bool,
+}
+
+fn syntax(line: usize, reason: &str) -> PolicyError {
+    PolicyError::Syntax {
+        line,
+        reason: reason.to_string(),
+    }
+}
+
+impl Parser {
+    /// One non-empty line: keyword `kw` and its arguments.
+    fn line(&mut self, line: usize, kw: &str, args: &[&str]) -> Result<(), PolicyError> {
+        let p = &self.p;
+        if kw != "quorum" && p.logs.len() + p.witnesses.len() + p.groups.len() >= MAX_ENTRIES {
+            return Err(PolicyError::TooManyEntries);
+        }
+        match kw {
+            "log" => self.log(line, args),
+            "witness" => self.witness(line, args),
+            "group" => self.group(line, args),
+            "quorum" => self.quorum(line, args),
+            other => Err(PolicyError::UnknownKeyword {
+                line,
+                keyword: quote(other),
+            }),
+        }
+    }
+
+    /// `log <vkey> [<url>]`.
+    fn log(&mut self, line: usize, args: &[&str]) -> Result<(), PolicyError> {
+        let (vkey, url) = match args {
+            [v] => (*v, None),
+            [v, u] => (*v, Some(u.to_string())),
+            _ => return Err(syntax(line, "expected `log <vkey> [<url>]`")),
+        };
+        let key = parse_key(line, vkey, SigAlg::Ed25519)?;
+        if self
+            .p
+            .logs
+            .iter()
+            .any(|k| k.public_bytes() == key.public_bytes())
+        {
+            return Err(PolicyError::DuplicateKey {
+                line,
+                name: key.name().to_string(),
+            });
+        }
+        self.p.logs.push(key);
+        self.p.log_urls.push(url);
+        Ok(())
+    }
+
+    /// `witness <name> <vkey> [<url>]`.
+    fn witness(&mut self, line: usize, args: &[&str]) -> Result<(), PolicyError> {
+        let (name, vkey, url) = match args {
+            [n, v] => (*n, *v, None),
+            [n, v, u] => (*n, *v, Some(u.to_string())),
+            _ => return Err(syntax(line, "expected `witness <name> <vkey> [<url>]`")),
+        };
+        check_new_name(line, name, &self.names)?;
+        let key = parse_key(line, vkey, SigAlg::CosignatureV1)?;
+        if self
+            .p
+            .witnesses
+            .iter()
+            .any(|w| w.key.public_bytes() == key.public_bytes())
+        {
+            return Err(PolicyError::DuplicateKey {
+                line,
+                name: name.to_string(),
+            });
+        }
+        self.names
+            .insert(name.to_string(), Member::Witness(self.p.witnesses.len()));
+        self.p.witnesses.push(PolicyWitness {
+            name: name.to_string(),
+            key,
+            url,
+        });
+        Ok(())
+    }
+
+    /// `group <name> all|any|<k> <name>...`.
+    fn group(&mut self, line: usize, args: &[&str]) -> Result<(), PolicyError> {
+        let [name, threshold, members @ ..] = args else {
+            return Err(syntax(
+                line,
+                "expected `group <name> all|any|<k> <name>...`",
+            ));
+        };
+        check_new_name(line, name, &self.names)?;
+        if members.is_empty() {
+            return Err(syntax(line, "a group needs at least one member"));
+        }
+        if members.len() > MAX_GROUP_MEMBERS {
+            return Err(syntax(line, "too many group members"));
+        }
+        let mut ms = Vec::with_capacity(members.len());
+        for m in members.iter() {
+            let found = *self
+                .names
+                .get(*m)
+                .ok_or_else(|| PolicyError::UndefinedName {
+                    line,
+                    name: m.to_string(),
+                })?;
+            if ms.contains(&found) {
+                return Err(syntax(
+                    line,
+                    &format!("member {} is listed twice", quote(m)),
+                ));
+            }
+            ms.push(found);
+        }
+        let k = threshold_of(line, threshold, ms.len())?;
+        self.names
+            .insert(name.to_string(), Member::Group(self.p.groups.len()));
+        self.p.groups.push(Group {
+            name: name.to_string(),
+            k,
+            members: ms,
+        });
+        Ok(())
+    }
+
+    /// `quorum <name>|none`.
+    fn quorum(&mut self, line: usize, args: &[&str]) -> Result<(), PolicyError> {
+        if self.quorum_seen {
+            return Err(PolicyError::DuplicateQuorum { line });
+        }
+        self.quorum_seen = true;
+        let [name] = args else {
+            return Err(syntax(line, "expected `quorum <name>|none`"));
+        };
+        self.p.quorum =
+            if *name == "none" {
+                Quorum::None
+            } else {
+                Quorum::Member(*self.names.get(*name).ok_or_else(|| {
+                    PolicyError::UndefinedName {
+                        line,
+                        name: name.to_string(),
+                    }
+                })?)
+            };
+        Ok(())
+    }
+}
+
+/// A group's threshold: `all`, `any` or a canonical number from 1 to `members`.
+fn threshold_of(line: usize, threshold: &str, members: usize) -> Result<usize, PolicyError> {
+    match threshold {
+        "all" => Ok(members),
+        "any" => Ok(1),
+        t => {
+            let k = crate::core::checkpoint::parse_canonical_u64(t)
+                .and_then(|k| usize::try_from(k).ok())
+                .ok_or_else(|| syntax(line, "threshold must be all, any or a number"))?;
+            if k == 0 || k > members {
+                return Err(PolicyError::ThresholdOutOfRange { line, k, members });
+            }
+            Ok(k)
+        }
+    }
+}
+
 impl Policy {
     /// Parses a tlog-policy text (see the module docs for the grammar).
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(PolicyError::TooLarge);
         }
-        let mut p = Policy {
-            logs: Vec::new(),
-            log_urls: Vec::new(),
-            witnesses: Vec::new(),
-            groups: Vec::new(),
-            quorum: Quorum::None,
+        let mut parser = Parser {
+            p: Policy {
+                logs: Vec::new(),
+                log_urls: Vec::new(),
+                witnesses: Vec::new(),
+                groups: Vec::new(),
+                quorum: Quorum::None,
+            },
+            names: HashMap::new(),
+            quorum_seen: false,
         };
-        let mut names: HashMap<String, Member> = HashMap::new();
-        let mut quorum_seen = false;
         for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
             let content = raw.split('#').next().unwrap_or("");
             let toks: Vec<&str> = content.split_whitespace().collect();
-            let Some((&kw, args)) = toks.split_first() else {
-                continue;
-            };
-            let syntax = |reason: &str| PolicyError::Syntax {
-                line,
-                reason: reason.to_string(),
-            };
-            if kw != "quorum" && p.logs.len() + p.witnesses.len() + p.groups.len() >= MAX_ENTRIES {
-                return Err(PolicyError::TooManyEntries);
-            }
-            match kw {
-                "log" => {
-                    let (vkey, url) = match args {
-                        [v] => (*v, None),
-                        [v, u] => (*v, Some(u.to_string())),
-                        _ => return Err(syntax("expected `log <vkey> [<url>]`")),
-                    };
-                    let key = parse_key(line, vkey, SigAlg::Ed25519)?;
-                    if p.logs
-                        .iter()
-                        .any(|k| k.public_bytes() == key.public_bytes())
-                    {
-                        return Err(PolicyError::DuplicateKey {
-                            line,
-                            name: key.name().to_string(),
-                        });
-                    }
-                    p.logs.push(key);
-                    p.log_urls.push(url);
-                }
-                "witness" => {
-                    let (name, vkey, url) = match args {
-                        [n, v] => (*n, *v, None),
-                        [n, v, u] => (*n, *v, Some(u.to_string())),
-                        _ => return Err(syntax("expected `witness <name> <vkey> [<url>]`")),
-                    };
-                    check_new_name(line, name, &names)?;
-                    let key = parse_key(line, vkey, SigAlg::CosignatureV1)?;
-                    if p.witnesses
-                        .iter()
-                        .any(|w| w.key.public_bytes() == key.public_bytes())
-                    {
-                        return Err(PolicyError::DuplicateKey {
-                            line,
-                            name: name.to_string(),
-                        });
-                    }
-                    names.insert(name.to_string(), Member::Witness(p.witnesses.len()));
-                    p.witnesses.push(PolicyWitness {
-                        name: name.to_string(),
-                        key,
-                        url,
-                    });
-                }
-                "group" => {
-                    let [name, threshold, members @ ..] = args else {
-                        return Err(syntax("expected `group <name> all|any|<k> <name>...`"));
-                    };
-                    check_new_name(line, name, &names)?;
-                    if members.is_empty() {
-                        return Err(syntax("a group needs at least one member"));
-                    }
-                    if members.len() > MAX_GROUP_MEMBERS {
-                        return Err(syntax("too many group members"));
-                    }
-                    let mut ms = Vec::with_capacity(members.len());
-                    for m in members.iter() {
-                        let found = *names.get(*m).ok_or_else(|| PolicyError::UndefinedName {
-                            line,
-                            name: m.to_string(),
-                        })?;
-                        if ms.contains(&found) {
-                            return Err(syntax(&format!("member {} is listed twice", quote(m))));
-                        }
-                        ms.push(found);
-                    }
-                    let k = match *threshold {
-                        "all" => ms.len(),
-                        "any" => 1,
-                        t => {
-                            let k = crate::core::checkpoint::parse_canonical_u64(t)
-                                .and_then(|k| usize::try_from(k).ok())
-                                .ok_or_else(|| syntax("threshold must be all, any or a number"))?;
-                            if k == 0 || k > ms.len() {
-                                return Err(PolicyError::ThresholdOutOfRange {
-                                    line,
-                                    k,
-                                    members: ms.len(),
-                                });
-                            }
-                            k
-                        }
-                    };
-                    names.insert(name.to_string(), Member::Group(p.groups.len()));
-                    p.groups.push(Group {
-                        name: name.to_string(),
-                        k,
-                        members: ms,
-                    });
-                }
-                "quorum" => {
-                    if quorum_seen {
-                        return Err(PolicyError::DuplicateQuorum { line });
-                    }
-                    quorum_seen = true;
-                    let [name] = args else {
-                        return Err(syntax("expected `quorum <name>|none`"));
-                    };
-                    p.quorum = if *name == "none" {
-                        Quorum::None
-                    } else {
-                        Quorum::Member(*names.get(*name).ok_or_else(|| {
-                            PolicyError::UndefinedName {
-                                line,
-                                name: name.to_string(),
-                            }
-                        })?)
-                    };
-                }
-                other => {
-                    return Err(PolicyError::UnknownKeyword {
-                        line,
-                        keyword: quote(other),
-                    })
-                }
+            if let Some((&kw, args)) = toks.split_first() {
+                parser.line(i + 1, kw, args)?;
             }
         }
-        if !quorum_seen {
+        if !parser.quorum_seen {
             return Err(PolicyError::MissingQuorum);
         }
-        Ok(p)
+        Ok(parser.p)
     }
 
     /// The policy as tlog-policy text: the `log` lines, the `witness` lines,

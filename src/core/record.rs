@@ -70,6 +70,20 @@ impl Kind {
             _ => None,
         }
     }
+    /// Whether the kind has a version 2 layout, which seals the names of
+    /// people or partners (FORMAT.md §4.16).
+    pub fn has_sealed_version(self) -> bool {
+        match self {
+            Kind::Share
+            | Kind::Actor
+            | Kind::Access
+            | Kind::Grant
+            | Kind::Config
+            | Kind::Receive => true,
+            Kind::Ingest | Kind::Derive | Kind::Annotate | Kind::Approve | Kind::Audit => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ingest => "ingest",
@@ -488,6 +502,63 @@ pub enum Payload {
     Config(ArchiveConfig),
 }
 
+impl ActorChange {
+    /// [`Payload::summary`] of an `actor` record.
+    fn summary(&self) -> String {
+        let a = self;
+        match a.action {
+            _ if a.sealed.is_some() => {
+                let id = a.sealed.map(|x| x.key_id.to_string()).unwrap_or_default();
+                match a.action {
+                    ActorAction::Add => {
+                        format!(
+                            "add {} as {} (key {id}; name sealed)",
+                            a.name,
+                            a.role.as_str()
+                        )
+                    }
+                    ActorAction::Revoke => format!("revoke {} (reason sealed)", a.name),
+                    ActorAction::Rotate => format!("rotate {} to key {id}", a.name),
+                }
+            }
+            ActorAction::Add => format!("add {} as {} ({})", a.name, a.role.as_str(), a.key_name),
+            ActorAction::Revoke => format!(
+                "revoke {}{}",
+                a.name,
+                if a.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", a.reason)
+                }
+            ),
+            ActorAction::Rotate => format!("rotate {} to a new key ({})", a.name, a.key_name),
+        }
+    }
+}
+
+impl ArchiveConfig {
+    /// [`Payload::summary`] of a `config` record.
+    fn summary(&self) -> String {
+        let c = self;
+        format!(
+            "configuration: {} recipient(s) [{}], approvals by {}, partner policy {}, own policy {}",
+            c.recipients.len(),
+            c.recipients
+                .iter()
+                .map(|r| r.to_hex()[..8].to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            if c.approvals.is_empty() {
+                "nobody".to_string()
+            } else {
+                c.approvals.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("+")
+            },
+            policy_summary(&c.partner_policy),
+            policy_summary(&c.own_policy),
+        )
+    }
+}
+
 impl Payload {
     /// One line for people: what this record says, without anything secret.
     pub fn summary(&self) -> String {
@@ -517,31 +588,7 @@ impl Payload {
                 r.from.checkpoint_size,
                 short(&r.stored.blob)
             ),
-            Payload::Actor(a) if a.sealed.is_some() => {
-                let id = a.sealed.map(|x| x.key_id.to_string()).unwrap_or_default();
-                match a.action {
-                    ActorAction::Add => {
-                        format!("add {} as {} (key {id}; name sealed)", a.name, a.role.as_str())
-                    }
-                    ActorAction::Revoke => format!("revoke {} (reason sealed)", a.name),
-                    ActorAction::Rotate => format!("rotate {} to key {id}", a.name),
-                }
-            }
-            Payload::Actor(a) => match a.action {
-                ActorAction::Add => {
-                    format!("add {} as {} ({})", a.name, a.role.as_str(), a.key_name)
-                }
-                ActorAction::Revoke => format!(
-                    "revoke {}{}",
-                    a.name,
-                    if a.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", a.reason)
-                    }
-                ),
-                ActorAction::Rotate => format!("rotate {} to a new key ({})", a.name, a.key_name),
-            },
+            Payload::Actor(a) => a.summary(),
             Payload::Access(a) if a.sealed.is_some() => {
                 format!("decrypted document {} (reason sealed)", a.about.document)
             }
@@ -575,22 +622,7 @@ impl Payload {
                 a.findings,
                 short(&a.report)
             ),
-            Payload::Config(c) => format!(
-                "configuration: {} recipient(s) [{}], approvals by {}, partner policy {}, own policy {}",
-                c.recipients.len(),
-                c.recipients
-                    .iter()
-                    .map(|r| r.to_hex()[..8].to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                if c.approvals.is_empty() {
-                    "nobody".to_string()
-                } else {
-                    c.approvals.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("+")
-                },
-                policy_summary(&c.partner_policy),
-                policy_summary(&c.own_policy),
-            ),
+            Payload::Config(c) => c.summary(),
         }
     }
 
@@ -704,19 +736,12 @@ pub enum SignatureCheckError {
     Invalid,
 }
 
-impl RecordBody {
-    /// The canonical body bytes (FORMAT.md §4.1–4.4).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        out.push(self.payload.version());
-        out.push(self.payload.kind() as u8);
-        out.extend_from_slice(&self.index.to_be_bytes());
-        out.extend_from_slice(&self.time_ms.to_be_bytes());
-        out.push(self.origin.len() as u8);
-        out.extend_from_slice(self.origin.as_bytes());
-        out.extend_from_slice(&self.signer.0.to_be_bytes());
-        match &self.payload {
-            Payload::Ingest(i) => encode_stored(&mut out, i),
+impl Payload {
+    /// The kind's fields after the common header (FORMAT.md §4.5–§4.13,
+    /// §4.16 for the sealed layouts).
+    fn encode_fields(&self, out: &mut Vec<u8>) {
+        match self {
+            Payload::Ingest(i) => encode_stored(out, i),
             Payload::Share(s) => {
                 out.extend_from_slice(&s.document.to_be_bytes());
                 out.extend_from_slice(s.commitment.as_bytes());
@@ -724,27 +749,11 @@ impl RecordBody {
                 out.extend_from_slice(&s.payload_size.to_be_bytes());
                 out.extend_from_slice(s.envelope.as_bytes());
                 match &s.sealed {
-                    Some(x) => encode_sealed(&mut out, x),
-                    None => encode_recipients(&mut out, &s.recipients),
+                    Some(x) => encode_sealed(out, x),
+                    None => encode_recipients(out, &s.recipients),
                 }
             }
-            Payload::Receive(r) => {
-                encode_stored(&mut out, &r.stored);
-                let l = &r.from;
-                out.push(l.origin.len() as u8);
-                out.extend_from_slice(l.origin.as_bytes());
-                out.extend_from_slice(&l.key_id.0.to_be_bytes());
-                out.extend_from_slice(&l.index.to_be_bytes());
-                out.extend_from_slice(l.leaf_hash.as_bytes());
-                out.extend_from_slice(&l.checkpoint_size.to_be_bytes());
-                out.extend_from_slice(l.checkpoint_root.as_bytes());
-                out.extend_from_slice(r.evidence.as_bytes());
-                out.extend_from_slice(&r.evidence_size.to_be_bytes());
-                if let Some(p) = &r.policy {
-                    out.push(p.source as u8);
-                    out.extend_from_slice(p.digest.as_bytes());
-                }
-            }
+            Payload::Receive(r) => encode_receive(out, r),
             Payload::Actor(ActorChange {
                 action,
                 role,
@@ -756,63 +765,78 @@ impl RecordBody {
                 out.push(*role as u8);
                 out.extend_from_slice(&x.actor.to_be_bytes());
                 out.extend_from_slice(key);
-                encode_sealed(&mut out, &x.details);
+                encode_sealed(out, &x.details);
             }
             Payload::Actor(a) => {
                 out.push(a.action as u8);
-                encode_str8(&mut out, &a.name);
+                encode_str8(out, &a.name);
                 out.push(a.role as u8);
-                encode_str8(&mut out, &a.key_name);
+                encode_str8(out, &a.key_name);
                 out.extend_from_slice(&a.key);
-                encode_str16(&mut out, &a.reason);
+                encode_str16(out, &a.reason);
             }
             Payload::Access(a) => {
-                encode_about(&mut out, &a.about);
+                encode_about(out, &a.about);
                 match &a.sealed {
-                    Some(x) => encode_sealed(&mut out, x),
-                    None => encode_str16(&mut out, &a.reason),
+                    Some(x) => encode_sealed(out, x),
+                    None => encode_str16(out, &a.reason),
                 }
             }
             Payload::Derive(d) => {
-                encode_stored(&mut out, &d.stored);
+                encode_stored(out, &d.stored);
                 out.push(d.relation as u8);
                 out.push(d.parents.len() as u8);
                 for p in &d.parents {
-                    encode_about(&mut out, p);
+                    encode_about(out, p);
                 }
             }
             Payload::Annotate(a) => {
-                encode_about(&mut out, &a.about);
+                encode_about(out, &a.about);
                 out.extend_from_slice(a.note.as_bytes());
                 out.extend_from_slice(&a.note_size.to_be_bytes());
             }
             Payload::Approve(a) => {
-                encode_about(&mut out, &a.about);
+                encode_about(out, &a.about);
                 out.push(a.purpose as u8);
             }
             Payload::Grant(g) => {
-                encode_about(&mut out, &g.about);
+                encode_about(out, &g.about);
                 match &g.actor {
-                    GrantTo::Name(n) => encode_str8(&mut out, n),
+                    GrantTo::Name(n) => encode_str8(out, n),
                     GrantTo::Added(a) => out.extend_from_slice(&a.to_be_bytes()),
                 }
             }
             Payload::Audit(a) => {
-                encode_about(&mut out, &a.about);
+                encode_about(out, &a.about);
                 out.extend_from_slice(a.report.as_bytes());
                 out.extend_from_slice(&a.findings.to_be_bytes());
             }
             Payload::Config(c) => {
-                encode_recipients(&mut out, &c.recipients);
+                encode_recipients(out, &c.recipients);
                 out.push(c.approvals.len() as u8);
                 out.extend(c.approvals.iter().map(|r| *r as u8));
-                encode_str16(&mut out, &c.partner_policy);
-                encode_str16(&mut out, &c.own_policy);
+                encode_str16(out, &c.partner_policy);
+                encode_str16(out, &c.own_policy);
                 if let Some(x) = &c.sealed {
-                    encode_sealed(&mut out, x);
+                    encode_sealed(out, x);
                 }
             }
         }
+    }
+}
+
+impl RecordBody {
+    /// The canonical body bytes (FORMAT.md §4.1–4.4).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.push(self.payload.version());
+        out.push(self.payload.kind() as u8);
+        out.extend_from_slice(&self.index.to_be_bytes());
+        out.extend_from_slice(&self.time_ms.to_be_bytes());
+        out.push(self.origin.len() as u8);
+        out.extend_from_slice(self.origin.as_bytes());
+        out.extend_from_slice(&self.signer.0.to_be_bytes());
+        self.payload.encode_fields(&mut out);
         out
     }
 
@@ -922,6 +946,25 @@ impl RecordBody {
             signature,
             bytes,
         })
+    }
+}
+
+/// A `receive` record's fields (FORMAT.md §4.6).
+fn encode_receive(out: &mut Vec<u8>, r: &Receive) {
+    encode_stored(out, &r.stored);
+    let l = &r.from;
+    out.push(l.origin.len() as u8);
+    out.extend_from_slice(l.origin.as_bytes());
+    out.extend_from_slice(&l.key_id.0.to_be_bytes());
+    out.extend_from_slice(&l.index.to_be_bytes());
+    out.extend_from_slice(l.leaf_hash.as_bytes());
+    out.extend_from_slice(&l.checkpoint_size.to_be_bytes());
+    out.extend_from_slice(l.checkpoint_root.as_bytes());
+    out.extend_from_slice(r.evidence.as_bytes());
+    out.extend_from_slice(&r.evidence_size.to_be_bytes());
+    if let Some(p) = &r.policy {
+        out.push(p.source as u8);
+        out.extend_from_slice(p.digest.as_bytes());
     }
 }
 
@@ -1043,6 +1086,174 @@ fn check_recipients(r: &[Digest]) -> Result<(), RecordError> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+}
+
+/// Each kind's fields (FORMAT.md §4.5–§4.16).
+impl Reader<'_> {
+    /// The payload of a record of `kind` (FORMAT.md §4.5–§4.13; `v2`: the
+    /// sealed layouts of §4.16), at log position `index`.
+    fn payload(&mut self, kind: Kind, v2: bool, index: u64) -> Result<Payload, RecordError> {
+        Ok(match kind {
+            Kind::Ingest => Payload::Ingest(self.stored()?),
+            Kind::Share => Payload::Share(self.share(v2)?),
+            Kind::Receive => Payload::Receive(self.receive(v2)?),
+            Kind::Actor if v2 => Payload::Actor(self.sealed_actor(index)?),
+            Kind::Actor => Payload::Actor(self.actor_v1()?),
+            Kind::Access => Payload::Access(self.access(v2)?),
+            Kind::Derive => Payload::Derive(self.derive()?),
+            Kind::Annotate => Payload::Annotate(Annotate {
+                about: self.about()?,
+                note: self.digest()?,
+                note_size: self.u64()?,
+            }),
+            Kind::Approve => Payload::Approve(self.approve()?),
+            Kind::Grant => Payload::Grant(self.grant(v2, index)?),
+            Kind::Audit => Payload::Audit(AuditDone {
+                about: self.about()?,
+                report: self.digest()?,
+                findings: self.u32()?,
+            }),
+            Kind::Config => {
+                let mut c = self.config()?;
+                if v2 {
+                    c.sealed = Some(self.sealed()?);
+                }
+                Payload::Config(c)
+            }
+        })
+    }
+
+    /// A `share` record's fields (§4.5).
+    fn share(&mut self, v2: bool) -> Result<Share, RecordError> {
+        let (document, commitment) = (self.u64()?, self.digest()?);
+        let (payload, payload_size, envelope) = (self.digest()?, self.u64()?, self.digest()?);
+        let (recipients, sealed) = if v2 {
+            (Vec::new(), Some(self.sealed()?))
+        } else {
+            (self.recipients()?, None)
+        };
+        Ok(Share {
+            document,
+            commitment,
+            payload,
+            payload_size,
+            envelope,
+            recipients,
+            sealed,
+        })
+    }
+
+    /// A `receive` record's fields (§4.6).
+    fn receive(&mut self, v2: bool) -> Result<Receive, RecordError> {
+        Ok(Receive {
+            stored: self.stored()?,
+            from: Link {
+                origin: self.origin()?,
+                key_id: KeyId(self.u32()?),
+                index: self.u64()?,
+                leaf_hash: self.digest()?,
+                checkpoint_size: self.u64()?,
+                checkpoint_root: self.digest()?,
+            },
+            evidence: self.digest()?,
+            evidence_size: self.u64()?,
+            policy: if v2 {
+                Some(self.receive_policy()?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// A version 1 `actor` record's fields (§4.7).
+    fn actor_v1(&mut self) -> Result<ActorChange, RecordError> {
+        let action = self.actor_action()?;
+        let name = self.str8()?;
+        let rb = self.u8()?;
+        let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
+        let key_name = self.str8()?;
+        let mut key = [0u8; 32];
+        key.copy_from_slice(self.take(32)?);
+        let reason = self.text16()?;
+        if !valid_actor_name(&name) || !crate::core::keys::is_valid_key_name(&key_name) {
+            return Err(RecordError::BadName);
+        }
+        check_reason_action(action, &reason)?;
+        Ok(ActorChange {
+            action,
+            name,
+            role,
+            key_name,
+            key,
+            reason,
+            sealed: None,
+        })
+    }
+
+    /// An `access` record's fields (§4.8).
+    fn access(&mut self, v2: bool) -> Result<Access, RecordError> {
+        let about = self.about()?;
+        Ok(if v2 {
+            Access {
+                about,
+                reason: String::new(),
+                sealed: Some(self.sealed()?),
+            }
+        } else {
+            Access {
+                about,
+                reason: self.text16()?,
+                sealed: None,
+            }
+        })
+    }
+
+    /// A `derive` record's fields (§4.9).
+    fn derive(&mut self) -> Result<Derive, RecordError> {
+        let stored = self.stored()?;
+        let rb = self.u8()?;
+        let relation = Relation::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
+        let n = self.u8()? as usize;
+        let mut parents = Vec::with_capacity(n);
+        for _ in 0..n {
+            parents.push(self.about()?);
+        }
+        check_parents(&parents)?;
+        Ok(Derive {
+            stored,
+            relation,
+            parents,
+        })
+    }
+
+    /// An `approve` record's fields (§4.11).
+    fn approve(&mut self) -> Result<Approve, RecordError> {
+        let about = self.about()?;
+        let purpose = match self.u8()? {
+            1 => Purpose::Publication,
+            b => return Err(RecordError::BadEnum(b)),
+        };
+        Ok(Approve { about, purpose })
+    }
+
+    /// A `grant` record's fields (§4.12), at log position `index`.
+    fn grant(&mut self, v2: bool, index: u64) -> Result<Grant, RecordError> {
+        let about = self.about()?;
+        let actor = if v2 {
+            let a = self.u64()?;
+            if a >= index {
+                return Err(RecordError::BadActor);
+            }
+            GrantTo::Added(a)
+        } else {
+            let n = self.str8()?;
+            if !valid_actor_name(&n) {
+                return Err(RecordError::BadName);
+            }
+            GrantTo::Name(n)
+        };
+        Ok(Grant { about, actor })
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -1215,158 +1426,15 @@ impl Record {
         }
         let kind_byte = r.u8()?;
         let kind = Kind::from_byte(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
-        // Version 2 exists for the kinds that name people or partners (§4.16).
         let v2 = version == RECORD_VERSION_SEALED;
-        if v2
-            && !matches!(
-                kind,
-                Kind::Share
-                    | Kind::Actor
-                    | Kind::Access
-                    | Kind::Grant
-                    | Kind::Config
-                    | Kind::Receive
-            )
-        {
+        if v2 && !kind.has_sealed_version() {
             return Err(RecordError::UnknownVersion(version));
         }
         let index = r.u64()?;
         let time_ms = r.u64()?;
         let origin = r.origin()?;
         let signer = KeyId(r.u32()?);
-        let payload = match kind {
-            Kind::Ingest => Payload::Ingest(r.stored()?),
-            Kind::Share => {
-                let (document, commitment) = (r.u64()?, r.digest()?);
-                let (payload, payload_size, envelope) = (r.digest()?, r.u64()?, r.digest()?);
-                let (recipients, sealed) = if v2 {
-                    (Vec::new(), Some(r.sealed()?))
-                } else {
-                    (r.recipients()?, None)
-                };
-                Payload::Share(Share {
-                    document,
-                    commitment,
-                    payload,
-                    payload_size,
-                    envelope,
-                    recipients,
-                    sealed,
-                })
-            }
-            Kind::Receive => Payload::Receive(Receive {
-                stored: r.stored()?,
-                from: Link {
-                    origin: r.origin()?,
-                    key_id: KeyId(r.u32()?),
-                    index: r.u64()?,
-                    leaf_hash: r.digest()?,
-                    checkpoint_size: r.u64()?,
-                    checkpoint_root: r.digest()?,
-                },
-                evidence: r.digest()?,
-                evidence_size: r.u64()?,
-                policy: if v2 { Some(r.receive_policy()?) } else { None },
-            }),
-            Kind::Actor if v2 => Payload::Actor(r.sealed_actor(index)?),
-            Kind::Actor => {
-                let action = r.actor_action()?;
-                let name = r.str8()?;
-                let rb = r.u8()?;
-                let role = Role::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
-                let key_name = r.str8()?;
-                let mut key = [0u8; 32];
-                key.copy_from_slice(r.take(32)?);
-                let reason = r.text16()?;
-                if !valid_actor_name(&name) || !crate::core::keys::is_valid_key_name(&key_name) {
-                    return Err(RecordError::BadName);
-                }
-                check_reason_action(action, &reason)?;
-                Payload::Actor(ActorChange {
-                    action,
-                    name,
-                    role,
-                    key_name,
-                    key,
-                    reason,
-                    sealed: None,
-                })
-            }
-            Kind::Access => {
-                let about = r.about()?;
-                Payload::Access(if v2 {
-                    Access {
-                        about,
-                        reason: String::new(),
-                        sealed: Some(r.sealed()?),
-                    }
-                } else {
-                    Access {
-                        about,
-                        reason: r.text16()?,
-                        sealed: None,
-                    }
-                })
-            }
-            Kind::Derive => {
-                let stored = r.stored()?;
-                let rb = r.u8()?;
-                let relation = Relation::from_byte(rb).ok_or(RecordError::BadEnum(rb))?;
-                let n = r.u8()? as usize;
-                let mut parents = Vec::with_capacity(n);
-                for _ in 0..n {
-                    parents.push(r.about()?);
-                }
-                check_parents(&parents)?;
-                Payload::Derive(Derive {
-                    stored,
-                    relation,
-                    parents,
-                })
-            }
-            Kind::Annotate => Payload::Annotate(Annotate {
-                about: r.about()?,
-                note: r.digest()?,
-                note_size: r.u64()?,
-            }),
-            Kind::Approve => {
-                let about = r.about()?;
-                let purpose = match r.u8()? {
-                    1 => Purpose::Publication,
-                    b => return Err(RecordError::BadEnum(b)),
-                };
-                Payload::Approve(Approve { about, purpose })
-            }
-            Kind::Grant => {
-                let about = r.about()?;
-                let actor = if v2 {
-                    let a = r.u64()?;
-                    if a >= index {
-                        return Err(RecordError::BadActor);
-                    }
-                    GrantTo::Added(a)
-                } else {
-                    let n = r.str8()?;
-                    if !valid_actor_name(&n) {
-                        return Err(RecordError::BadName);
-                    }
-                    GrantTo::Name(n)
-                };
-                Payload::Grant(Grant { about, actor })
-            }
-            Kind::Audit => Payload::Audit(AuditDone {
-                about: r.about()?,
-                report: r.digest()?,
-                findings: r.u32()?,
-            }),
-            Kind::Config => {
-                let mut c = r.config()?;
-                if v2 {
-                    c.sealed = Some(r.sealed()?);
-                }
-                Payload::Config(c)
-            }
-        };
+        let payload = r.payload(kind, v2, index)?;
         let mut signature = [0u8; SIGNATURE_LEN];
         signature.copy_from_slice(r.take(SIGNATURE_LEN)?);
         if r.pos != bytes.len() {

@@ -4,7 +4,6 @@
 
 use crate::core::actors::{Actors, AuthError, Signer};
 use crate::core::crypto::{fingerprints, RecipientKey};
-use crate::core::hash::Digest;
 use crate::core::keys::{SignerKey, VerifierKey};
 use crate::core::record::{
     actor_key_id, ActorAction, ActorChange, ArchiveConfig, Payload, Record, Role, SealedActor,
@@ -12,13 +11,8 @@ use crate::core::record::{
 use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
 use crate::store::blobs::SealedBlob;
-use crate::store::db::DigestKind;
+use crate::store::db::{actor_index_tag, DigestKind};
 use crate::store::StoreError;
-
-/// The fixed digest under which the database lists `actor` records (FORMAT.md §7.2).
-pub fn actor_index_tag() -> Digest {
-    Digest::of(crate::core::domain::ACTOR_INDEX)
-}
 
 fn refused(e: AuthError) -> StoreError {
     StoreError::NotAuthorized(e.to_string())

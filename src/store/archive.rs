@@ -15,10 +15,10 @@ use crate::core::merkle::{self, Overlay, TreeSize};
 use crate::core::record::Record;
 use crate::core::time;
 use crate::store::blobs::{self, BlobStore, Blobs};
-use crate::store::checkpoint_file::Floor;
 use crate::store::db::{Batch, Db, DigestKind, CACHE_BYTES, SCAN_CACHE_BYTES};
 use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
+use crate::store::latest::Floor;
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
@@ -251,7 +251,7 @@ pub struct Archive {
     /// (FORMAT.md §4.16); `None`: not stated (a version 1 record).
     pub(crate) receive_policy: Option<crate::core::record::ReceivePolicy>,
     /// The deduplication key of this process, once decided.
-    pub(crate) dedup: Option<crate::store::sealed::DedupKey>,
+    pub(crate) dedup: Option<crate::store::dedup_log::DedupKey>,
     _lock: File,
 }
 
@@ -393,7 +393,7 @@ pub fn discover(
             }
             return Err(StoreError::NotAnArchive(format!(
                 "{how} {} has no {CONFIG_FILE}",
-                d.display()
+                crate::core::redact::path(d)
             )));
         }
     }
@@ -416,9 +416,10 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 pub(crate) fn read_config(root: &Path) -> Result<Config, StoreError> {
     let path = root.join(CONFIG_FILE);
     let text = crate::store::read_toml_text(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
-            StoreError::NotAnArchive(format!("{} has no {CONFIG_FILE}", root.display()))
-        }
+        io::ErrorKind::NotFound => StoreError::NotAnArchive(format!(
+            "{} has no {CONFIG_FILE}",
+            crate::core::redact::path(root)
+        )),
         io::ErrorKind::InvalidData => StoreError::Config(path.clone(), "is not UTF-8 text".into()),
         _ => io_err(&path, e),
     })?;
@@ -1443,11 +1444,9 @@ pub(crate) fn index_record(
         }
     }
     if crate::core::actors::changes_state(rec) {
-        batch.digests.push((
-            crate::store::actors::actor_index_tag(),
-            i,
-            DigestKind::Actor,
-        ));
+        batch
+            .digests
+            .push((crate::store::db::actor_index_tag(), i, DigestKind::Actor));
     }
     if let Some(r) = rec.receive() {
         batch

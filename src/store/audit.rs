@@ -18,13 +18,14 @@ use crate::core::audit::{
     ApprovalView, ApprovalsView, ArchiveView, AuditReport, DocumentView, EventView, HopEventView,
     HopView, LineageEdge, AUDIT_SCHEMA,
 };
-use crate::core::bundle::{check_evidence, Trust};
+use crate::core::bundle::{check_evidence, CheckedHop, Trust};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::crypto::Identities;
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::merkle::{self, LeafIndex, TreeSize};
-use crate::core::record::{AuditDone, DocRef, Payload, Purpose, Record, Role};
+use crate::core::meta::Metadata;
+use crate::core::record::{Access, AuditDone, Derive, DocRef, Payload, Purpose, Record, Role};
 use crate::core::report::{Check, Finding, Subject};
 use crate::core::time;
 use crate::store::archive::Archive;
@@ -141,22 +142,94 @@ impl Archive {
         let target = intro.body.index;
 
         // 1. The checkpoint everything is proven against, and its witnesses.
+        let cp = self.audit_checkpoint(opts.trust, &mut findings)?;
+        // 2. The lineage DAG: ancestors through parents, descendants of the target.
+        let docs = self.lineage_dag(&intro, &mut findings)?;
+        // 3. Every record about those documents, and the actor records.
+        let events = self.events_of_dag(&docs)?;
+        let actor_recs = self.actor_records()?;
+        // 4. Replay: authorize each event against the actors before it; prove it.
+        let replay = self.replay(&events, &actor_recs, &cp, &mut findings)?;
+        // 5. Received documents: their outlets' hops, from the kept evidence.
+        let hops = self.received_hops(&docs, opts.trust, &mut findings);
+        // 6. The rules of the audit, then the approvals of the target.
+        let rules = Rules {
+            docs: &docs,
+            events: &events,
+            replay: &replay,
+        };
+        rules.apply(&mut findings);
+        let approvals = self.approvals(target, &events, &replay.signers, &mut findings)?;
+
+        // 7. The report.
+        let names = self.document_names(&docs, opts.ids);
+        let documents: Vec<DocumentView> = docs
+            .values()
+            .map(|d| document_view(d, names.get(&d.body.index), target))
+            .collect();
+        let lineage = lineage_edges(&documents);
+        let derivation_path = derivation_path(&documents, target);
+        let evs = self.event_views(
+            &events,
+            &EventContext {
+                signers: &replay.signers,
+                findings: &findings,
+                names: &names,
+                ids: opts.ids,
+            },
+        );
+        let ok = findings.is_empty();
+        let configuration = self.configuration_views(&actor_recs, cp.size);
+        let mut report = AuditReport {
+            schema: AUDIT_SCHEMA,
+            generated: time::rfc3339(time::now_ms()),
+            archive: ArchiveView {
+                origin: self.config.origin.clone(),
+                log_key_id: self.log_key.key_id(),
+                checkpoint_size: cp.size,
+                checkpoint_root: cp.root,
+                cosigned_by: cp.cosigned_by,
+            },
+            target,
+            selected_by,
+            documents,
+            lineage,
+            derivation_path,
+            hops,
+            events: evs,
+            approvals,
+            configuration,
+            findings,
+            ok,
+        };
+        if let Some(ids) = opts.ids {
+            report.name_actors(&self.actor_names(ids)?);
+        }
+        Ok(report)
+    }
+
+    /// Step 1 of the audit: the latest cosigned checkpoint, opened with the
+    /// trusted witnesses, and a finding when they fall short of the quorum.
+    fn audit_checkpoint(
+        &self,
+        trust: &Trust<'_>,
+        findings: &mut Vec<Finding>,
+    ) -> Result<AuditCheckpoint, StoreError> {
         let (size, note) = self
             .latest_cosigned_checkpoint()?
             .ok_or(StoreError::NoCheckpoint(0))?;
-        let opened = SignedCheckpoint::open(&note, &self.log_key, opts.trust.witnesses)
+        let opened = SignedCheckpoint::open(&note, &self.log_key, trust.witnesses)
             .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?;
-        let cp = opened.checkpoint.clone();
         let cosigned_by: Vec<String> = opened
             .witness_cosignatures
             .iter()
             .map(|w| w.name.clone())
             .collect();
-        if let Some(q) = opts.trust.quorum {
+        if let Some(q) = trust.quorum {
             let (ok, required) = q(&opened.witness_cosignatures);
             if !ok {
                 add(
-                    &mut findings,
+                    findings,
                     Subject::Checkpoint(size),
                     Check::WitnessQuorum,
                     format!(
@@ -166,8 +239,28 @@ impl Archive {
                 );
             }
         }
+        Ok(AuditCheckpoint {
+            size,
+            root: opened.checkpoint.root,
+            cosigned_by,
+        })
+    }
 
-        // 2. The lineage DAG: ancestors through parents, descendants of the target.
+    /// Step 2 of the audit: the lineage DAG of `intro`, its ancestors and
+    /// its descendants, by arrival index.
+    fn lineage_dag(
+        &self,
+        intro: &Record,
+        findings: &mut Vec<Finding>,
+    ) -> Result<BTreeMap<u64, Record>, StoreError> {
+        let mut docs = self.ancestors(intro, findings);
+        self.add_descendants(intro, &mut docs)?;
+        Ok(docs)
+    }
+
+    /// The document `intro` and its ancestors through `derive` parents, with
+    /// a finding for each parent that is not the document it names.
+    fn ancestors(&self, intro: &Record, findings: &mut Vec<Finding>) -> BTreeMap<u64, Record> {
         let mut docs: BTreeMap<u64, Record> = BTreeMap::new();
         let mut queue = VecDeque::from([intro.clone()]);
         while let Some(d) = queue.pop_front() {
@@ -185,7 +278,7 @@ impl Archive {
                             queue.push_back(pr)
                         }
                         _ => add(
-                            &mut findings,
+                            findings,
                             Subject::Record(d.body.index),
                             Check::LineageParent,
                             format!(
@@ -198,6 +291,15 @@ impl Archive {
             }
             docs.insert(d.body.index, d);
         }
+        docs
+    }
+
+    /// Adds to `docs` the documents derived from `intro`, transitively.
+    fn add_descendants(
+        &self,
+        intro: &Record,
+        docs: &mut BTreeMap<u64, Record>,
+    ) -> Result<(), StoreError> {
         let mut down = VecDeque::from([intro.clone()]);
         while let Some(d) = down.pop_front() {
             let Some(c) = d.commitment().copied() else {
@@ -213,42 +315,37 @@ impl Archive {
                 }
             }
         }
+        Ok(())
+    }
 
-        // 3. Every record about those documents, and the actor records.
+    /// Step 3 of the audit: every record about the documents of `docs`, in
+    /// log order, each once.
+    fn events_of_dag(&self, docs: &BTreeMap<u64, Record>) -> Result<Vec<Record>, StoreError> {
         let mut events: Vec<Record> = Vec::new();
         for d in docs.values() {
             events.extend(self.events_of(d)?);
         }
         events.sort_by_key(|r| r.body.index);
         events.dedup_by_key(|r| r.body.index);
-        let actor_recs = self.actor_records()?;
+        Ok(events)
+    }
 
-        // 4. Replay: authorize each event against the actors before it; prove it.
+    /// Step 4 of the audit: replays the actor records, authorizes each event
+    /// against the actors before it, and proves it included in `cp`.
+    fn replay(
+        &self,
+        events: &[Record],
+        actor_recs: &[Record],
+        cp: &AuditCheckpoint,
+        findings: &mut Vec<Finding>,
+    ) -> Result<Replay, StoreError> {
         let mut actors = Actors::default();
         let mut next_actor = 0usize;
         let mut signers: BTreeMap<u64, Signer> = BTreeMap::new();
-        for ev in &events {
+        for ev in events {
             while next_actor < actor_recs.len() && actor_recs[next_actor].body.index < ev.body.index
             {
-                let a = &actor_recs[next_actor];
-                match actors.authorize(a, &self.log_key) {
-                    Ok(_) => {
-                        if let Err(e) = actors.apply(a, &self.log_key) {
-                            add(
-                                &mut findings,
-                                Subject::Record(a.body.index),
-                                e.check(),
-                                e.to_string(),
-                            );
-                        }
-                    }
-                    Err(e) => add(
-                        &mut findings,
-                        Subject::Record(a.body.index),
-                        e.check(),
-                        e.to_string(),
-                    ),
-                }
+                self.apply_actor(&mut actors, &actor_recs[next_actor], findings);
                 next_actor += 1;
             }
             let i = ev.body.index;
@@ -256,42 +353,87 @@ impl Archive {
                 Ok(s) => {
                     signers.insert(i, s);
                 }
-                Err(e) => add(&mut findings, Subject::Record(i), e.check(), e.to_string()),
+                Err(e) => add(findings, Subject::Record(i), e.check(), e.to_string()),
             }
-            if i >= size {
-                add(
-                    &mut findings,
-                    Subject::Record(i),
-                    Check::CheckpointMissing,
-                    format!("not covered by the latest checkpoint (size {size})"),
-                );
-            } else {
-                let proof = merkle::inclusion_proof(&self.flat, LeafIndex(i), TreeSize(size))
-                    .map_err(tree_err)?;
-                if let Err(e) = merkle::verify_inclusion(
-                    LeafIndex(i),
-                    TreeSize(size),
-                    &ev.leaf_hash(),
-                    &proof,
-                    &cp.root,
-                ) {
+            self.prove_included(ev, cp, findings)?;
+        }
+        Ok(Replay { actors, signers })
+    }
+
+    /// Applies the actor record `a` to `actors` if it is authorized; a
+    /// finding if it is not, or does not apply.
+    fn apply_actor(&self, actors: &mut Actors, a: &Record, findings: &mut Vec<Finding>) {
+        match actors.authorize(a, &self.log_key) {
+            Ok(_) => {
+                if let Err(e) = actors.apply(a, &self.log_key) {
                     add(
-                        &mut findings,
-                        Subject::Record(i),
-                        Check::InclusionProof,
-                        format!("not proven included in the checkpoint at size {size}: {e}"),
+                        findings,
+                        Subject::Record(a.body.index),
+                        e.check(),
+                        e.to_string(),
                     );
                 }
             }
+            Err(e) => add(
+                findings,
+                Subject::Record(a.body.index),
+                e.check(),
+                e.to_string(),
+            ),
         }
+    }
 
-        // 5. Received documents: their outlets' hops, from the kept evidence.
+    /// A finding unless the record `ev` is covered by the checkpoint `cp`
+    /// and proven included in it.
+    fn prove_included(
+        &self,
+        ev: &Record,
+        cp: &AuditCheckpoint,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StoreError> {
+        let (i, size) = (ev.body.index, cp.size);
+        if i >= size {
+            add(
+                findings,
+                Subject::Record(i),
+                Check::CheckpointMissing,
+                format!("not covered by the latest checkpoint (size {size})"),
+            );
+        } else {
+            let proof = merkle::inclusion_proof(&self.flat, LeafIndex(i), TreeSize(size))
+                .map_err(tree_err)?;
+            if let Err(e) = merkle::verify_inclusion(
+                LeafIndex(i),
+                TreeSize(size),
+                &ev.leaf_hash(),
+                &proof,
+                &cp.root,
+            ) {
+                add(
+                    findings,
+                    Subject::Record(i),
+                    Check::InclusionProof,
+                    format!("not proven included in the checkpoint at size {size}: {e}"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 5 of the audit: the outlets' hops of the received documents of
+    /// `docs`, re-verified from their kept evidence.
+    fn received_hops(
+        &self,
+        docs: &BTreeMap<u64, Record>,
+        trust: &Trust<'_>,
+        findings: &mut Vec<Finding>,
+    ) -> Vec<HopView> {
         let mut hops: Vec<HopView> = Vec::new();
         for d in docs.values() {
             let Some(r) = d.receive() else { continue };
             match self.evidence(r) {
                 Err(e) => add(
-                    &mut findings,
+                    findings,
                     Subject::Record(d.body.index),
                     Check::Evidence,
                     e.to_string(),
@@ -299,135 +441,33 @@ impl Archive {
                 Ok(ev) => {
                     if let Err(reason) = self.check_receive_link(r) {
                         add(
-                            &mut findings,
+                            findings,
                             Subject::Record(d.body.index),
                             Check::Evidence,
                             reason,
                         );
                     }
-                    let c = check_evidence(&ev, opts.trust);
+                    let c = check_evidence(&ev, trust);
                     findings.extend(c.findings);
-                    hops.extend(c.hops.into_iter().map(|h| {
-                        HopView {
-                            origin: h.origin,
-                            key_id: h.key_id,
-                            trusted: h.trusted,
-                            checkpoint_size: h.checkpoint_size,
-                            cosigned_by: h.cosigned_by,
-                            events: h
-                                .events
-                                .into_iter()
-                                .map(|e| HopEventView {
-                                    index: e.index,
-                                    kind: e.kind.as_str().to_string(),
-                                    time: time::rfc3339(e.time_ms),
-                                    signer: e.signer,
-                                    verified: e.verified,
-                                })
-                                .collect(),
-                        }
-                    }));
+                    hops.extend(c.hops.into_iter().map(hop_view));
                 }
             }
         }
+        hops
+    }
 
-        // 6. The rules of the audit.
-        let arrival_signer = |doc: u64| signers.get(&doc).cloned();
-        for ev in &events {
-            let i = ev.body.index;
-            match &ev.body.payload {
-                // A decryption by someone the document was never shared with
-                // (the date check below applies to every event: no `continue`).
-                Payload::Access(a) => 'access: {
-                    let Some(Signer::Actor { name, role }) = signers.get(&i) else {
-                        break 'access;
-                    };
-                    if *role != Role::Journalist {
-                        break 'access;
-                    }
-                    let brought = matches!(arrival_signer(a.about.document), Some(Signer::Actor { name: n, .. }) if &n == name);
-                    let granted = events.iter().any(|g| {
-                        g.body.index < i
-                            && matches!(&g.body.payload, Payload::Grant(gr)
-                                if gr.about.document == a.about.document
-                                    && actors.grantee(&gr.actor).is_some_and(|x| &x.name == name))
-                            && signers.contains_key(&g.body.index)
-                    });
-                    if !brought && !granted {
-                        add(
-                            &mut findings,
-                            Subject::Record(i),
-                            Check::AccessUnshared,
-                            format!(
-                                "{name} (journalist) decrypted document {} without having brought it in or been granted it",
-                                a.about.document
-                            ),
-                        );
-                    }
-                }
-                // A derivation by someone who never held the parent.
-                Payload::Derive(dv) => {
-                    let who = signers.get(&i);
-                    for p in &dv.parents {
-                        let held = events.iter().any(|e| {
-                            e.body.index < i
-                                && signers.get(&e.body.index) == who
-                                && (e.body.index == p.document
-                                    || matches!(&e.body.payload, Payload::Access(a) if a.about.document == p.document))
-                        });
-                        if !held && who.is_some() {
-                            add(
-                                &mut findings,
-                                Subject::Record(i),
-                                Check::CustodyGap,
-                                format!(
-                                    "{} derived it from document {} without a recorded decryption or arrival of that document by them",
-                                    who.map_or("?", |s| s.name()),
-                                    p.document
-                                ),
-                            );
-                        }
-                        if let Some(parent) = docs.get(&p.document) {
-                            if ev.body.time_ms < parent.body.time_ms {
-                                add(
-                                    &mut findings,
-                                    Subject::Record(i),
-                                    Check::CustodyGap,
-                                    format!("dated before its parent, record {}", p.document),
-                                );
-                            }
-                        }
-                    }
-                }
-                Payload::Ingest(_)
-                | Payload::Share(_)
-                | Payload::Receive(_)
-                | Payload::Actor(_)
-                | Payload::Annotate(_)
-                | Payload::Approve(_)
-                | Payload::Grant(_)
-                | Payload::Audit(_)
-                | Payload::Config(_) => {}
-            }
-            // Events dated before the arrival of the document they are about.
-            if let Some(doc) = ev.about().and_then(|d| docs.get(&d)) {
-                if ev.body.time_ms < doc.body.time_ms {
-                    add(
-                        &mut findings,
-                        Subject::Record(i),
-                        Check::CustodyGap,
-                        format!(
-                            "dated before the arrival of document {} it is about",
-                            doc.body.index
-                        ),
-                    );
-                }
-            }
-        }
-        // Approvals of the target for publication, by role.
+    /// Step 6 of the audit, its last rule: the approvals of the target for
+    /// publication, by role, with a finding naming the roles missing.
+    fn approvals(
+        &self,
+        target: u64,
+        events: &[Record],
+        signers: &BTreeMap<u64, Signer>,
+        findings: &mut Vec<Finding>,
+    ) -> Result<ApprovalsView, StoreError> {
         let required = self.required_approvals()?;
         let mut present = Vec::new();
-        for ev in &events {
+        for ev in events {
             let Payload::Approve(a) = &ev.body.payload else {
                 continue;
             };
@@ -451,7 +491,7 @@ impl Archive {
             .collect();
         if !missing.is_empty() {
             add(
-                &mut findings,
+                findings,
                 Subject::Record(target),
                 Check::ApprovalMissing,
                 format!(
@@ -465,163 +505,75 @@ impl Archive {
                 ),
             );
         }
+        Ok(ApprovalsView {
+            required: required.iter().map(|r| r.as_str().to_string()).collect(),
+            present,
+            missing,
+        })
+    }
 
-        // 7. The report.
-        let names: BTreeMap<u64, crate::core::meta::Metadata> = match opts.ids {
+    /// Step 7 of the audit: the names and sizes of the documents of `docs`
+    /// that `ids` can open (none without `ids`).
+    fn document_names(
+        &self,
+        docs: &BTreeMap<u64, Record>,
+        ids: Option<&Identities>,
+    ) -> BTreeMap<u64, Metadata> {
+        match ids {
             Some(ids) => docs
                 .values()
                 .filter_map(|d| self.metadata(d, ids).ok().map(|m| (d.body.index, m)))
                 .collect(),
             None => BTreeMap::new(),
-        };
-        let documents: Vec<DocumentView> = docs
-            .values()
-            .map(|d| {
-                let m = names.get(&d.body.index);
-                let (kind, relation, parents) = match &d.body.payload {
-                    Payload::Derive(dv) => (
-                        "derive",
-                        Some(dv.relation.as_str().to_string()),
-                        dv.parents.iter().map(|p| p.document).collect(),
-                    ),
-                    Payload::Receive(_) => ("receive", None, Vec::new()),
-                    // Only documents are in `docs`; the other kinds never reach here.
-                    Payload::Ingest(_)
-                    | Payload::Share(_)
-                    | Payload::Actor(_)
-                    | Payload::Access(_)
-                    | Payload::Annotate(_)
-                    | Payload::Approve(_)
-                    | Payload::Grant(_)
-                    | Payload::Audit(_)
-                    | Payload::Config(_) => ("ingest", None, Vec::new()),
-                };
-                DocumentView {
-                    index: d.body.index,
-                    kind,
-                    commitment: d.commitment().copied().unwrap_or(Digest([0; 32])),
-                    relation,
-                    parents,
-                    name: m.map(|m| m.name.clone()),
-                    size: m.map(|m| m.size),
-                    sha256: m.map(|m| m.sha256),
-                    received_from: d.receive().map(|r| r.from.origin.clone()),
-                    target: d.body.index == target,
-                }
-            })
-            .collect();
-        let lineage: Vec<LineageEdge> = documents
-            .iter()
-            .flat_map(|d| {
-                d.parents.iter().map(move |p| LineageEdge {
-                    parent: *p,
-                    child: d.index,
-                    relation: d.relation.clone().unwrap_or_default(),
-                })
-            })
-            .collect();
-        // The longest chain of parents from an original to the target.
-        let parents_of = |i: u64| -> Vec<u64> {
-            documents
-                .iter()
-                .find(|d| d.index == i)
-                .map(|d| d.parents.clone())
-                .unwrap_or_default()
-        };
-        let mut depth: BTreeMap<u64, usize> = BTreeMap::new();
-        for d in &documents {
-            // Parents have lower indices: ascending order sees them first.
-            let dp = d
-                .parents
-                .iter()
-                .filter_map(|p| depth.get(p))
-                .max()
-                .map_or(0, |m| m + 1);
-            depth.insert(d.index, dp);
         }
-        let mut derivation_path = vec![target];
-        let mut cur = target;
-        while let Some(p) = parents_of(cur)
-            .into_iter()
-            .filter(|p| depth.contains_key(p))
-            .max_by_key(|p| (depth[p], std::cmp::Reverse(*p)))
-        {
-            derivation_path.push(p);
-            cur = p;
-        }
-        derivation_path.reverse();
-        let mut evs: Vec<EventView> = events
-            .iter()
-            .map(|e| {
-                let i = e.body.index;
-                let s = signers.get(&i);
-                let fs: Vec<String> = findings
-                    .iter()
-                    .filter(|f| f.subject == Subject::Record(i))
-                    .map(|f| f.check.as_str().to_string())
-                    .collect();
-                let mut summary = e.body.payload.summary();
-                if let (Payload::Annotate(a), Some(ids)) = (&e.body.payload, opts.ids) {
-                    if let Ok(t) = self.note_text(a, ids) {
-                        summary = format!("note: {t}");
-                    }
-                }
-                // Sealed reasons and recipients (FORMAT.md §5.4), for whoever holds an identity.
-                if let (Some(sealed), Some(ids)) = (e.sealed(), opts.ids) {
-                    if let Ok(d) = self.open_sealed(sealed, ids) {
-                        summary = format!("{summary}: {}", d.summary());
-                    }
-                }
-                if let (Some(m), true) = (names.get(&i), e.document().is_some()) {
-                    summary = format!("{} ({} bytes): {summary}", m.name, m.size);
-                }
-                EventView {
-                    index: i,
-                    time: time::rfc3339(e.body.time_ms),
-                    kind: e.body.payload.kind().as_str().to_string(),
-                    document: e.about().unwrap_or(i),
-                    actor: s.map_or_else(|| "?".to_string(), |s| s.name().to_string()),
-                    role: s.map_or_else(|| "?".to_string(), |s| s.role().to_string()),
-                    signer: e.body.signer,
-                    summary,
-                    verified: fs.is_empty(),
-                    findings: fs,
-                }
-            })
-            .collect();
+    }
+
+    /// Step 7 of the audit: the view of every event, in time order (ties by
+    /// log index).
+    fn event_views(&self, events: &[Record], cx: &EventContext<'_>) -> Vec<EventView> {
+        let mut evs: Vec<EventView> = events.iter().map(|e| self.event_view(e, cx)).collect();
         evs.sort_by(|a, b| a.time.cmp(&b.time).then(a.index.cmp(&b.index)));
-        let ok = findings.is_empty();
-        let configuration = self.configuration_views(&actor_recs, size);
-        let mut report = AuditReport {
-            schema: AUDIT_SCHEMA,
-            generated: time::rfc3339(time::now_ms()),
-            archive: ArchiveView {
-                origin: self.config.origin.clone(),
-                log_key_id: self.log_key.key_id(),
-                checkpoint_size: size,
-                checkpoint_root: cp.root,
-                cosigned_by,
-            },
-            target,
-            selected_by,
-            documents,
-            lineage,
-            derivation_path,
-            hops,
-            events: evs,
-            approvals: ApprovalsView {
-                required: required.iter().map(|r| r.as_str().to_string()).collect(),
-                present,
-                missing,
-            },
-            configuration,
-            findings,
-            ok,
-        };
-        if let Some(ids) = opts.ids {
-            report.name_actors(&self.actor_names(ids)?);
+        evs
+    }
+
+    /// The view of one event: who signed it, what it says (notes and sealed
+    /// details opened with `cx.ids`) and the checks that failed on it.
+    fn event_view(&self, e: &Record, cx: &EventContext<'_>) -> EventView {
+        let i = e.body.index;
+        let s = cx.signers.get(&i);
+        let fs: Vec<String> = cx
+            .findings
+            .iter()
+            .filter(|f| f.subject == Subject::Record(i))
+            .map(|f| f.check.as_str().to_string())
+            .collect();
+        let mut summary = e.body.payload.summary();
+        if let (Payload::Annotate(a), Some(ids)) = (&e.body.payload, cx.ids) {
+            if let Ok(t) = self.note_text(a, ids) {
+                summary = format!("note: {t}");
+            }
         }
-        Ok(report)
+        // Sealed reasons and recipients (FORMAT.md §5.4), for whoever holds an identity.
+        if let (Some(sealed), Some(ids)) = (e.sealed(), cx.ids) {
+            if let Ok(d) = self.open_sealed(sealed, ids) {
+                summary = format!("{summary}: {}", d.summary());
+            }
+        }
+        if let (Some(m), true) = (cx.names.get(&i), e.document().is_some()) {
+            summary = format!("{} ({} bytes): {summary}", m.name, m.size);
+        }
+        EventView {
+            index: i,
+            time: time::rfc3339(e.body.time_ms),
+            kind: e.body.payload.kind().as_str().to_string(),
+            document: e.about().unwrap_or(i),
+            actor: s.map_or_else(|| "?".to_string(), |s| s.name().to_string()),
+            role: s.map_or_else(|| "?".to_string(), |s| s.role().to_string()),
+            signer: e.body.signer,
+            summary,
+            verified: fs.is_empty(),
+            findings: fs,
+        }
     }
 
     /// Appends an `audit` record: the target, the digest of the report's JSON
@@ -680,4 +632,250 @@ impl Archive {
         }
         out
     }
+}
+
+/// The checkpoint the audit proves everything against (step 1).
+struct AuditCheckpoint {
+    size: u64,
+    root: Digest,
+    /// The trusted witnesses whose cosignatures on it verified.
+    cosigned_by: Vec<String>,
+}
+
+/// What the replay of step 4 leaves: the actors as they stand after the
+/// last event, and who signed each event that was authorized.
+struct Replay {
+    actors: Actors,
+    signers: BTreeMap<u64, Signer>,
+}
+
+/// What the rules of the audit read (step 6): the DAG, its events in log
+/// order, and the replay's signers and actors.
+struct Rules<'a> {
+    docs: &'a BTreeMap<u64, Record>,
+    events: &'a [Record],
+    replay: &'a Replay,
+}
+
+impl Rules<'_> {
+    /// Applies every rule to every event, in log order.
+    fn apply(&self, findings: &mut Vec<Finding>) {
+        for ev in self.events {
+            match &ev.body.payload {
+                Payload::Access(a) => self.access_shared(ev, a, findings),
+                Payload::Derive(dv) => self.derived_from_held(ev, dv, findings),
+                Payload::Ingest(_)
+                | Payload::Share(_)
+                | Payload::Receive(_)
+                | Payload::Actor(_)
+                | Payload::Annotate(_)
+                | Payload::Approve(_)
+                | Payload::Grant(_)
+                | Payload::Audit(_)
+                | Payload::Config(_) => {}
+            }
+            // The date check applies to every event, whatever its kind.
+            self.dated_after_arrival(ev, findings);
+        }
+    }
+
+    /// A decryption by someone the document was never shared with: a
+    /// journalist who neither brought it in nor was granted it.
+    fn access_shared(&self, ev: &Record, a: &Access, findings: &mut Vec<Finding>) {
+        let i = ev.body.index;
+        let signers = &self.replay.signers;
+        let Some(Signer::Actor { name, role }) = signers.get(&i) else {
+            return;
+        };
+        if *role != Role::Journalist {
+            return;
+        }
+        let brought = matches!(signers.get(&a.about.document), Some(Signer::Actor { name: n, .. }) if n == name);
+        let granted = self.events.iter().any(|g| {
+            g.body.index < i
+                && matches!(&g.body.payload, Payload::Grant(gr)
+                    if gr.about.document == a.about.document
+                        && self.replay.actors.grantee(&gr.actor).is_some_and(|x| &x.name == name))
+                && signers.contains_key(&g.body.index)
+        });
+        if !brought && !granted {
+            add(
+                findings,
+                Subject::Record(i),
+                Check::AccessUnshared,
+                format!(
+                    "{name} (journalist) decrypted document {} without having brought it in or been granted it",
+                    a.about.document
+                ),
+            );
+        }
+    }
+
+    /// A derivation by someone who never held the parent, or dated before it.
+    fn derived_from_held(&self, ev: &Record, dv: &Derive, findings: &mut Vec<Finding>) {
+        let i = ev.body.index;
+        let signers = &self.replay.signers;
+        let who = signers.get(&i);
+        for p in &dv.parents {
+            let held = self.events.iter().any(|e| {
+                e.body.index < i
+                    && signers.get(&e.body.index) == who
+                    && (e.body.index == p.document
+                        || matches!(&e.body.payload, Payload::Access(a) if a.about.document == p.document))
+            });
+            if !held && who.is_some() {
+                add(
+                    findings,
+                    Subject::Record(i),
+                    Check::CustodyGap,
+                    format!(
+                        "{} derived it from document {} without a recorded decryption or arrival of that document by them",
+                        who.map_or("?", |s| s.name()),
+                        p.document
+                    ),
+                );
+            }
+            if let Some(parent) = self.docs.get(&p.document) {
+                if ev.body.time_ms < parent.body.time_ms {
+                    add(
+                        findings,
+                        Subject::Record(i),
+                        Check::CustodyGap,
+                        format!("dated before its parent, record {}", p.document),
+                    );
+                }
+            }
+        }
+    }
+
+    /// An event dated before the arrival of the document it is about.
+    fn dated_after_arrival(&self, ev: &Record, findings: &mut Vec<Finding>) {
+        if let Some(doc) = ev.about().and_then(|d| self.docs.get(&d)) {
+            if ev.body.time_ms < doc.body.time_ms {
+                add(
+                    findings,
+                    Subject::Record(ev.body.index),
+                    Check::CustodyGap,
+                    format!(
+                        "dated before the arrival of document {} it is about",
+                        doc.body.index
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// What the view of an event reads besides the record (step 7).
+struct EventContext<'a> {
+    signers: &'a BTreeMap<u64, Signer>,
+    findings: &'a [Finding],
+    names: &'a BTreeMap<u64, Metadata>,
+    ids: Option<&'a Identities>,
+}
+
+/// The view of a hop re-verified from a received document's evidence.
+fn hop_view(h: CheckedHop) -> HopView {
+    HopView {
+        origin: h.origin,
+        key_id: h.key_id,
+        trusted: h.trusted,
+        checkpoint_size: h.checkpoint_size,
+        cosigned_by: h.cosigned_by,
+        events: h
+            .events
+            .into_iter()
+            .map(|e| HopEventView {
+                index: e.index,
+                kind: e.kind.as_str().to_string(),
+                time: time::rfc3339(e.time_ms),
+                signer: e.signer,
+                verified: e.verified,
+            })
+            .collect(),
+    }
+}
+
+/// Step 7 of the audit: the view of the document `d` of the DAG, with its
+/// name and size from `m` when they could be read.
+fn document_view(d: &Record, m: Option<&Metadata>, target: u64) -> DocumentView {
+    let (kind, relation, parents) = match &d.body.payload {
+        Payload::Derive(dv) => (
+            "derive",
+            Some(dv.relation.as_str().to_string()),
+            dv.parents.iter().map(|p| p.document).collect(),
+        ),
+        Payload::Receive(_) => ("receive", None, Vec::new()),
+        // Only documents are in the DAG; the other kinds never reach here.
+        Payload::Ingest(_)
+        | Payload::Share(_)
+        | Payload::Actor(_)
+        | Payload::Access(_)
+        | Payload::Annotate(_)
+        | Payload::Approve(_)
+        | Payload::Grant(_)
+        | Payload::Audit(_)
+        | Payload::Config(_) => ("ingest", None, Vec::new()),
+    };
+    DocumentView {
+        index: d.body.index,
+        kind,
+        commitment: d.commitment().copied().unwrap_or(Digest([0; 32])),
+        relation,
+        parents,
+        name: m.map(|m| m.name.clone()),
+        size: m.map(|m| m.size),
+        sha256: m.map(|m| m.sha256),
+        received_from: d.receive().map(|r| r.from.origin.clone()),
+        target: d.body.index == target,
+    }
+}
+
+/// Step 7 of the audit: the parent → child edges of the DAG.
+fn lineage_edges(documents: &[DocumentView]) -> Vec<LineageEdge> {
+    documents
+        .iter()
+        .flat_map(|d| {
+            d.parents.iter().map(move |p| LineageEdge {
+                parent: *p,
+                child: d.index,
+                relation: d.relation.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Step 7 of the audit: the longest chain of parents from an original to
+/// the target (the lowest index among equally long ones).
+fn derivation_path(documents: &[DocumentView], target: u64) -> Vec<u64> {
+    let parents_of = |i: u64| -> Vec<u64> {
+        documents
+            .iter()
+            .find(|d| d.index == i)
+            .map(|d| d.parents.clone())
+            .unwrap_or_default()
+    };
+    let mut depth: BTreeMap<u64, usize> = BTreeMap::new();
+    for d in documents {
+        // Parents have lower indices: ascending order sees them first.
+        let dp = d
+            .parents
+            .iter()
+            .filter_map(|p| depth.get(p))
+            .max()
+            .map_or(0, |m| m + 1);
+        depth.insert(d.index, dp);
+    }
+    let mut path = vec![target];
+    let mut cur = target;
+    while let Some(p) = parents_of(cur)
+        .into_iter()
+        .filter(|p| depth.contains_key(p))
+        .max_by_key(|p| (depth[p], std::cmp::Reverse(*p)))
+    {
+        path.push(p);
+        cur = p;
+    }
+    path.reverse();
+    path
 }

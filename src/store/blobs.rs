@@ -718,12 +718,7 @@ impl Blobs {
     }
 }
 
-/// fsyncs a directory so that renames into it are durable.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|f| fault::sync_all(&f, dir))
-        .map_err(|e| io_err(dir, e))
-}
+pub use crate::store::fault::sync_dir;
 
 /// SHA-256 and length of a file, streamed.
 pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {

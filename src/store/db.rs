@@ -33,6 +33,11 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 /// (`verify`): a larger one only fills with pages that are not read again.
 pub const SCAN_CACHE_BYTES: u64 = 8 << 20;
 
+/// The fixed digest under which the database lists `actor` records (FORMAT.md §7.2).
+pub fn actor_index_tag() -> Digest {
+    Digest::of(crate::core::domain::ACTOR_INDEX)
+}
+
 /// What a digest in the lookup tree names (FORMAT.md §7.2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestKind {

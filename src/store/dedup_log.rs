@@ -140,6 +140,16 @@ impl DedupLog {
     }
 }
 
+/// The deduplication key of one process (FORMAT.md §7.3).
+pub(crate) struct DedupKey {
+    pub key: zeroize::Zeroizing<[u8; 32]>,
+    /// Entries tagged with it are kept in `ledger/dedup`. `false`: no given
+    /// identity opens the archive's secret, and this is a random key of this
+    /// process only (it deduplicates within the run, and its entries are
+    /// dropped).
+    pub keep: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

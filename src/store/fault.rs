@@ -358,3 +358,10 @@ impl<W: Write> Write for Writer<W> {
         self.inner.flush()
     }
 }
+
+/// fsyncs a directory so that renames into it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), crate::store::StoreError> {
+    File::open(dir)
+        .and_then(|f| sync_all(&f, dir))
+        .map_err(|e| crate::store::io_err(dir, e))
+}

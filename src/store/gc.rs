@@ -173,16 +173,33 @@ impl Archive {
         delete_local: bool,
         obs: &mut dyn VerifyObserver,
     ) -> Result<MigrateReport, StoreError> {
-        let mut loc = Location::parse(to)?;
-        let mut url = to.to_string();
-        if let Location::Dir(d) = &mut loc {
-            // Kept absolute: custody.toml reads a relative one from the archive.
-            if d.is_relative() {
-                let cwd = std::env::current_dir().map_err(|e| io_err(Path::new("."), e))?;
-                *d = cwd.join(&*d);
-            }
-            url = format!("file://{}", d.display());
+        let target = self.migrate_target(to, settings)?;
+        let remote = Arc::new(Remote::open(&target.loc, &target.settings)?);
+        let refs = self.referenced_blobs()?;
+        let docs: BTreeMap<Digest, u64> = refs
+            .iter()
+            .filter(|(_, (_, doc))| *doc)
+            .map(|(d, (size, _))| (*d, *size))
+            .collect();
+        let mut rep = MigrateReport {
+            to: remote.label().to_string(),
+            ..MigrateReport::default()
+        };
+        let store = Blobs::Object(remote.clone());
+        self.copy_docs(&remote, &store, &docs, &mut rep, obs)?;
+        // Every document blob is on the store and hashes to its name: switch.
+        self.switch_docs(target.cfg, store)?;
+        if delete_local {
+            self.delete_local_docs(&docs, &mut rep)?;
         }
+        Ok(rep)
+    }
+
+    /// The store `migrate` copies to, at `to`: the same as the one already
+    /// in use, if any, and not inside the archive. Endpoint and region not
+    /// given again in `settings` are those custody.toml holds.
+    fn migrate_target(&self, to: &str, settings: &S3Settings) -> Result<MigrateTarget, StoreError> {
+        let (loc, url) = migrate_location(to)?;
         // Run again with the same store (to delete the local copies, say), it
         // checks every blob there again; another store is refused.
         if let Some(b) = &self.config.blobs {
@@ -193,14 +210,13 @@ impl Archive {
                 )));
             }
         }
-        // Endpoint and region not given again are those custody.toml holds.
         let kept = self.config.blobs.as_ref();
-        let settings = &S3Settings {
+        let settings = S3Settings {
             endpoint: (settings.endpoint.clone()).or_else(|| kept.and_then(|b| b.endpoint.clone())),
             region: (settings.region.clone()).or_else(|| kept.and_then(|b| b.region.clone())),
         };
         let cfg = BlobsConfig {
-            url: url.clone(),
+            url,
             endpoint: settings.endpoint.clone(),
             region: settings.region.clone(),
         };
@@ -216,45 +232,22 @@ impl Archive {
                 )));
             }
         }
-        let remote = Arc::new(Remote::open(&loc, settings)?);
-        let refs = self.referenced_blobs()?;
-        let docs: BTreeMap<Digest, u64> = refs
-            .iter()
-            .filter(|(_, (_, doc))| *doc)
-            .map(|(d, (size, _))| (*d, *size))
-            .collect();
-        let local = self.blob_store().clone();
-        let mut rep = MigrateReport {
-            to: remote.label().to_string(),
-            ..MigrateReport::default()
-        };
+        Ok(MigrateTarget { loc, cfg, settings })
+    }
+
+    /// Puts each of the document blobs `docs` (address, size) on `store`
+    /// (`remote`'s) with [`Archive::migrate_one`], noting each in `rep`.
+    fn copy_docs(
+        &self,
+        remote: &Remote,
+        store: &Blobs,
+        docs: &BTreeMap<Digest, u64>,
+        rep: &mut MigrateReport,
+        obs: &mut dyn VerifyObserver,
+    ) -> Result<(), StoreError> {
         obs.phase("migrate", docs.values().sum());
-        let store = Blobs::Object(remote.clone());
-        for (d, &size) in &docs {
-            let name = blobs::object_name(d);
-            let action = match remote.head(&name)? {
-                Some(len) if len == size && self.stored_as(&store, d)? => "present",
-                found => {
-                    if !local.exists(d) {
-                        return Err(StoreError::Corrupt(format!(
-                            "blob {d} is neither in blobs/ nor, intact, in {}; nothing was switched (run `custody verify`)",
-                            remote.label()
-                        )));
-                    }
-                    if found.is_some() {
-                        remote.delete(&name)?;
-                    }
-                    self.upload_one(&store, d)?;
-                    if !self.stored_as(&store, d)? {
-                        remote.delete(&name)?;
-                        return Err(StoreError::ContentMismatch(format!(
-                            "blob {d} read back from {} does not hash to its address; it was removed there, nothing was switched",
-                            remote.label()
-                        )));
-                    }
-                    "copied"
-                }
-            };
+        for (d, &size) in docs {
+            let action = self.migrate_one(remote, store, d, size)?;
             obs.advance(size);
             match action {
                 "copied" => rep.copied += 1,
@@ -267,7 +260,47 @@ impl Archive {
                 action,
             });
         }
-        // Every document blob is on the store and hashes to its name: switch.
+        Ok(())
+    }
+
+    /// Document blob `d` (`size` bytes) on `store` (`remote`'s): `present`
+    /// if the object there has that size and hashes to `d`, else `copied`
+    /// from `blobs/` now (any other object there replaced) and read back.
+    fn migrate_one(
+        &self,
+        remote: &Remote,
+        store: &Blobs,
+        d: &Digest,
+        size: u64,
+    ) -> Result<&'static str, StoreError> {
+        let name = blobs::object_name(d);
+        let found = match remote.head(&name)? {
+            Some(len) if len == size && self.stored_as(store, d)? => return Ok("present"),
+            found => found,
+        };
+        if !self.blob_store().exists(d) {
+            return Err(StoreError::Corrupt(format!(
+                "blob {d} is neither in blobs/ nor, intact, in {}; nothing was switched (run `custody verify`)",
+                remote.label()
+            )));
+        }
+        if found.is_some() {
+            remote.delete(&name)?;
+        }
+        self.upload_one(store, d)?;
+        if !self.stored_as(store, d)? {
+            remote.delete(&name)?;
+            return Err(StoreError::ContentMismatch(format!(
+                "blob {d} read back from {} does not hash to its address; it was removed there, nothing was switched",
+                remote.label()
+            )));
+        }
+        Ok("copied")
+    }
+
+    /// Switches `custody.toml`'s `[blobs]` to `cfg` (written durably), and
+    /// the archive's document blobs to `store`.
+    fn switch_docs(&mut self, cfg: BlobsConfig, store: Blobs) -> Result<(), StoreError> {
         let mut config = self.config.clone();
         config.blobs = Some(cfg);
         let text =
@@ -275,22 +308,30 @@ impl Archive {
         crate::store::bundle_file::write_durable(&self.root.join(CONFIG_FILE), text.as_bytes())?;
         self.config = config;
         self.docs = store;
-        if delete_local {
-            let mut shards = std::collections::BTreeSet::new();
-            for d in docs.keys() {
-                let p = local.path(d);
-                match std::fs::remove_file(&p) {
-                    Ok(()) => rep.deleted_local += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err(&p, e)),
-                }
-                if let Some(s) = p.parent() {
-                    shards.insert(s.to_path_buf());
-                }
+        Ok(())
+    }
+
+    /// `--delete-local`: removes the local copies of `docs` (those already
+    /// gone are skipped), then syncs the shard directories they were in.
+    fn delete_local_docs(
+        &self,
+        docs: &BTreeMap<Digest, u64>,
+        rep: &mut MigrateReport,
+    ) -> Result<(), StoreError> {
+        let local = self.blob_store();
+        let mut shards = std::collections::BTreeSet::new();
+        for d in docs.keys() {
+            let p = local.path(d);
+            match std::fs::remove_file(&p) {
+                Ok(()) => rep.deleted_local += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&p, e)),
             }
-            local.sync_shards(&shards)?;
+            if let Some(s) = p.parent() {
+                shards.insert(s.to_path_buf());
+            }
         }
-        Ok(rep)
+        local.sync_shards(&shards)
     }
 
     /// Streams local blob `d` to `store` (an upload to `incoming/`, then the
@@ -324,4 +365,27 @@ impl Archive {
         })?;
         Ok(actual == *d)
     }
+}
+
+/// Where `migrate` copies to: the store's location, the `[blobs]`
+/// configuration `custody.toml` will hold, and the settings to reach it.
+struct MigrateTarget {
+    loc: Location,
+    cfg: BlobsConfig,
+    settings: S3Settings,
+}
+
+/// `to` parsed, with the URL `custody.toml` will name it by: a directory is
+/// kept absolute (custody.toml reads a relative one from the archive).
+fn migrate_location(to: &str) -> Result<(Location, String), StoreError> {
+    let mut loc = Location::parse(to)?;
+    let mut url = to.to_string();
+    if let Location::Dir(d) = &mut loc {
+        if d.is_relative() {
+            let cwd = std::env::current_dir().map_err(|e| io_err(Path::new("."), e))?;
+            *d = cwd.join(&*d);
+        }
+        url = format!("file://{}", d.display());
+    }
+    Ok((loc, url))
 }

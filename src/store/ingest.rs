@@ -2,7 +2,10 @@
 //! sign, append and index its record in batches; report a file only once its
 //! batch is durable; end with a checkpoint (FORMAT.md §4.4, §5, §7).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::mpsc;
 
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -250,6 +253,120 @@ const REMOTE_WORKERS: usize = 8;
 /// At most this many encoded files wait to be committed (bounds temp files).
 const IN_FLIGHT: usize = 512;
 
+/// What an ingest carries from file to file: the batch being filled, the
+/// totals, and the first file that failed.
+struct IngestRun<'a> {
+    signer: &'a SignerKey,
+    opts: &'a IngestOptions,
+    /// The deduplication key (FORMAT.md §7.3), and the recipients'
+    /// fingerprints every record names.
+    key: Zeroizing<[u8; 32]>,
+    fingerprints: Vec<Digest>,
+    summary: IngestSummary,
+    /// The batch: its records, their plaintext bytes, when it was opened,
+    /// and its new blobs by deduplication tag.
+    pending: Vec<Pending>,
+    batch_bytes: u64,
+    batch_start: std::time::Instant,
+    in_batch: HashMap<Digest, (Digest, u64)>,
+    failure: Option<StoreError>,
+}
+
+impl IngestRun<'_> {
+    /// Adds a file's record to the batch.
+    fn add(&mut self, p: Pending) {
+        self.batch_bytes += p.done.size;
+        if let (Some((tag, blob)), Payload::Ingest(i)) = (p.dedup, &p.body.payload) {
+            self.in_batch.insert(tag, (blob, i.blob_size));
+        }
+        self.pending.push(p);
+    }
+
+    /// Whether the batch is to be committed: [`BATCH_FILES`] files,
+    /// [`BATCH_BYTES`] bytes, or open for [`BATCH_MILLIS`].
+    fn batch_full(&self) -> bool {
+        self.pending.len() >= BATCH_FILES
+            || self.batch_bytes >= BATCH_BYTES
+            || self.batch_start.elapsed().as_millis() >= BATCH_MILLIS
+    }
+
+    /// Starts a new batch once the last is committed.
+    fn new_batch(&mut self) {
+        self.in_batch.clear();
+        self.batch_bytes = 0;
+        self.batch_start = std::time::Instant::now();
+    }
+}
+
+/// The files of an ingest, as the encoding workers take them.
+struct EncodeQueue<'a> {
+    files: &'a [InputFile],
+    opts: &'a IngestOptions,
+    blobs: Blobs,
+    recipients: Vec<crypto::RecipientKey>,
+    /// The next file a worker takes.
+    next: AtomicUsize,
+    /// Set when the committing thread is done (or failed).
+    stop: AtomicBool,
+    /// The file the committing thread is at.
+    consumed: AtomicUsize,
+}
+
+impl EncodeQueue<'_> {
+    /// One encoding worker: takes the next small file, encodes it and sends
+    /// it (with its position) to the committing thread, until none is left
+    /// or it is told to stop.
+    fn encode_ahead(&self, tx: mpsc::SyncSender<(usize, Result<Encoded, StoreError>)>) {
+        loop {
+            if self.stop.load(Relaxed) {
+                break;
+            }
+            let i = self.next.fetch_add(1, Relaxed);
+            let Some(f) = self.files.get(i) else { break };
+            if f.size > PARALLEL_MAX {
+                continue;
+            }
+            // Never more than IN_FLIGHT files ahead of the committing
+            // thread: memory and temp files stay bounded however many
+            // files there are (and behind a large file it encodes itself).
+            while i >= self.consumed.load(Relaxed) + IN_FLIGHT && !self.stop.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            let r = encode_file(&self.blobs, &self.recipients, f, self.opts, &mut |_| {});
+            if tx.send((i, r)).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The workers' results, taken in input order.
+struct InOrder {
+    rx: mpsc::Receiver<(usize, Result<Encoded, StoreError>)>,
+    /// Results received ahead of the file the committing thread is at.
+    ready: BTreeMap<usize, Result<Encoded, StoreError>>,
+}
+
+impl InOrder {
+    /// File `i` as a worker encoded it; `None` if the workers stopped first.
+    fn take(&mut self, i: usize) -> Option<Result<Encoded, StoreError>> {
+        loop {
+            if let Some(r) = self.ready.remove(&i) {
+                return Some(r);
+            }
+            let (j, r) = self.rx.recv().ok()?;
+            self.ready.insert(j, r);
+        }
+    }
+
+    /// Drops what was received, then waits for the workers to finish,
+    /// dropping what they still send.
+    fn drain(self) {
+        drop(self.ready);
+        for _ in self.rx.iter() {}
+    }
+}
+
 impl Archive {
     /// A record body of this log, made now, by the log key; its index is
     /// assigned when it is committed ([`Archive::commit_records`]).
@@ -349,17 +466,65 @@ impl Archive {
     ) -> Result<(IngestSummary, CheckpointInfo), StoreError> {
         self.ensure_writable()?;
         self.check_signer(signer)?;
-        let key = self.dedup_key(signer)?;
-        let fingerprints = crypto::fingerprints(&self.recipients);
-        let mut summary = IngestSummary::default();
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut batch_bytes = 0u64;
-        let mut batch_start = std::time::Instant::now();
-        let mut in_batch: HashMap<Digest, (Digest, u64)> = HashMap::new();
-        let mut failure = None;
-        // CUSTODY_INGEST_WORKERS overrides the number of encoding threads
-        // (benchmarks compare 1 and 2; BENCHMARKS.md).
-        let workers = std::env::var("CUSTODY_INGEST_WORKERS")
+        let mut run = IngestRun {
+            signer,
+            opts,
+            key: self.dedup_key(signer)?,
+            fingerprints: crypto::fingerprints(&self.recipients),
+            summary: IngestSummary::default(),
+            pending: Vec::new(),
+            batch_bytes: 0,
+            batch_start: std::time::Instant::now(),
+            in_batch: HashMap::new(),
+            failure: None,
+        };
+        let workers = self.ingest_workers();
+        let queue = EncodeQueue {
+            files,
+            opts,
+            blobs: self.docs.clone(),
+            recipients: self.recipients.clone(),
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            consumed: AtomicUsize::new(0),
+        };
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            // Workers encode small files ahead, in any order; this thread takes
+            // results in input order, encodes large files itself, decides
+            // deduplication and commits batches.
+            let (tx, rx) = mpsc::sync_channel::<(usize, Result<Encoded, StoreError>)>(IN_FLIGHT);
+            for _ in 0..workers {
+                let (tx, queue) = (tx.clone(), &queue);
+                scope.spawn(move || queue.encode_ahead(tx));
+            }
+            drop(tx);
+            let mut results = InOrder {
+                rx,
+                ready: BTreeMap::new(),
+            };
+            let result = self.ingest_in_order(&queue, &mut results, &mut run, obs);
+            // Stop the workers and drop what they made beyond the failure
+            // (unpublished temp files are removed when dropped).
+            queue.stop.store(true, Relaxed);
+            results.drain();
+            result
+        })?;
+        if !run.pending.is_empty() {
+            self.commit_batch(run.pending, signer, &mut run.summary, obs)?;
+        }
+        let cp = self.sign_checkpoint(signer)?;
+        run.summary.tree_size = cp.size;
+        match run.failure {
+            Some(e) => Err(e),
+            None => Ok((run.summary, cp)),
+        }
+    }
+
+    /// How many threads encode small files: CUSTODY_INGEST_WORKERS (1 to
+    /// 16; benchmarks compare 1 and 2, BENCHMARKS.md), else the cores (at
+    /// most 4), more with an object store.
+    fn ingest_workers(&self) -> usize {
+        std::env::var("CUSTODY_INGEST_WORKERS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|n| (1..=16).contains(n))
@@ -372,115 +537,50 @@ impl Archive {
                 } else {
                     cores.max(REMOTE_WORKERS)
                 }
-            });
-        let (blobs, recipients) = (self.docs.clone(), self.recipients.clone());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        let consumed = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| -> Result<(), StoreError> {
-            // Workers encode small files ahead, in any order; this thread takes
-            // results in input order, encodes large files itself, decides
-            // deduplication and commits batches.
-            let (tx, rx) =
-                std::sync::mpsc::sync_channel::<(usize, Result<Encoded, StoreError>)>(IN_FLIGHT);
-            for _ in 0..workers {
-                let tx = tx.clone();
-                let (next, stop, consumed, blobs, recipients) =
-                    (&next, &stop, &consumed, &blobs, &recipients);
-                scope.spawn(move || loop {
-                    use std::sync::atomic::Ordering::Relaxed;
-                    if stop.load(Relaxed) {
-                        break;
+            })
+    }
+
+    /// The committing thread of an ingest: each file in input order, encoded
+    /// (large ones here, small ones taken from the workers), its record made
+    /// and added to the batch, committed when full. Stops at the first file
+    /// that fails (kept in `run.failure`); an error is a failed commit.
+    fn ingest_in_order(
+        &mut self,
+        queue: &EncodeQueue<'_>,
+        results: &mut InOrder,
+        run: &mut IngestRun<'_>,
+        obs: &mut dyn IngestObserver,
+    ) -> Result<(), StoreError> {
+        for (i, f) in queue.files.iter().enumerate() {
+            queue.consumed.store(i, Relaxed);
+            obs.file_started(f);
+            let encoded = if f.size > PARALLEL_MAX {
+                self.encode_large(f, run.opts, &run.key, &run.in_batch, &mut |n| obs.bytes(n))
+            } else {
+                match results.take(i) {
+                    Some(r) => {
+                        obs.bytes(f.size);
+                        r
                     }
-                    let i = next.fetch_add(1, Relaxed);
-                    let Some(f) = files.get(i) else { break };
-                    if f.size > PARALLEL_MAX {
-                        continue;
-                    }
-                    // Never more than IN_FLIGHT files ahead of the committing
-                    // thread: memory and temp files stay bounded however many
-                    // files there are (and behind a large file it encodes itself).
-                    while i >= consumed.load(Relaxed) + IN_FLIGHT && !stop.load(Relaxed) {
-                        std::thread::sleep(std::time::Duration::from_micros(200));
-                    }
-                    let r = encode_file(blobs, recipients, f, opts, &mut |_| {});
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            let mut ready: std::collections::BTreeMap<usize, Result<Encoded, StoreError>> =
-                std::collections::BTreeMap::new();
-            let result = (|| -> Result<(), StoreError> {
-                for (i, f) in files.iter().enumerate() {
-                    consumed.store(i, std::sync::atomic::Ordering::Relaxed);
-                    obs.file_started(f);
-                    let encoded = if f.size > PARALLEL_MAX {
-                        self.encode_large(f, opts, &key, &in_batch, &mut |n| obs.bytes(n))
-                    } else {
-                        loop {
-                            if let Some(r) = ready.remove(&i) {
-                                obs.bytes(f.size);
-                                break r;
-                            }
-                            match rx.recv() {
-                                Ok((j, r)) => {
-                                    ready.insert(j, r);
-                                }
-                                Err(_) => {
-                                    break Err(StoreError::Internal(
-                                        "an ingest worker stopped".into(),
-                                    ))
-                                }
-                            }
-                        }
-                    };
-                    let r =
-                        encoded.and_then(|e| self.finish_one(e, &key, &fingerprints, &in_batch));
-                    match r {
-                        Ok(p) => {
-                            batch_bytes += p.done.size;
-                            if let (Some((tag, blob)), Payload::Ingest(i)) =
-                                (p.dedup, &p.body.payload)
-                            {
-                                in_batch.insert(tag, (blob, i.blob_size));
-                            }
-                            pending.push(p);
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    }
-                    if pending.len() >= BATCH_FILES
-                        || batch_bytes >= BATCH_BYTES
-                        || batch_start.elapsed().as_millis() >= BATCH_MILLIS
-                    {
-                        self.commit_batch(std::mem::take(&mut pending), signer, &mut summary, obs)?;
-                        in_batch.clear();
-                        batch_bytes = 0;
-                        batch_start = std::time::Instant::now();
-                    }
+                    None => Err(StoreError::Internal("an ingest worker stopped".into())),
                 }
-                Ok(())
-            })();
-            // Stop the workers and drop what they made beyond the failure
-            // (unpublished temp files are removed when dropped).
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            drop(ready);
-            for _ in rx.iter() {}
-            result
-        })?;
-        if !pending.is_empty() {
-            self.commit_batch(pending, signer, &mut summary, obs)?;
+            };
+            let r = encoded
+                .and_then(|e| self.finish_one(e, &run.key, &run.fingerprints, &run.in_batch));
+            match r {
+                Ok(p) => run.add(p),
+                Err(e) => {
+                    run.failure = Some(e);
+                    break;
+                }
+            }
+            if run.batch_full() {
+                let pending = std::mem::take(&mut run.pending);
+                self.commit_batch(pending, run.signer, &mut run.summary, obs)?;
+                run.new_batch();
+            }
         }
-        let cp = self.sign_checkpoint(signer)?;
-        summary.tree_size = cp.size;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok((summary, cp)),
-        }
+        Ok(())
     }
 
     /// One file, start to finish on this thread (used by `derive`).

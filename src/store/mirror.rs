@@ -40,7 +40,7 @@ use ed25519_dalek::VerifyingKey;
 use crate::core::actors::{Actors, AuthError, AuthPlan};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::evidence::SplitViewEvidence;
-use crate::core::hash::Digest;
+use crate::core::hash::{Digest, DIGEST_LEN};
 use crate::core::keys::VerifierKey;
 use crate::core::merkle::{self, TreeSize};
 use crate::core::policy::Policy;
@@ -51,14 +51,13 @@ use crate::core::tiles::{
     self, TileId, TileKind, TileNodeError, TileNodes, TileReader, HASH_LEN, MAX_BUNDLE_BYTES,
 };
 use crate::core::witness::OfferedProof;
-use crate::store::checkpoint_file::{note_part, MAX_CHECKPOINT_FILE};
+use crate::store::latest::{note_part, MAX_CHECKPOINT_FILE};
+use crate::store::layout::MIRRORS_DIR;
 use crate::store::parallel;
 use crate::store::publish::CHECKPOINT;
 use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::{io_err, StoreError};
 
-/// The directory of mirrors inside an archive.
-pub const MIRRORS_DIR: &str = "mirrors";
 const STAGING: &str = "staging";
 const CONFIG: &str = "mirror.toml";
 const ACTORS: &str = "actors";
@@ -293,23 +292,20 @@ pub struct MirrorRequest<'a> {
     pub evidence_out: Option<PathBuf>,
 }
 
-/// Mirrors `req.source` into the archive at `root`.
+/// Mirrors `req.source` into the archive at `root` (FORMAT.md §13.5): fetch
+/// and open the checkpoint, compare it with the one mirrored, fetch the
+/// tiles it adds into `staging/`, verify them, and keep them.
 pub fn mirror(
     root: &Path,
     req: &MirrorRequest<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<MirrorOutcome, StoreError> {
     let src = req.source;
-    let cp_bytes = src.get(CHECKPOINT, MAX_CHECKPOINT_FILE)?.ok_or_else(|| {
-        StoreError::Input(format!(
-            "{} has no `checkpoint`; is it a published log (`custody publish`)?",
-            src.label()
-        ))
-    })?;
-    let mut findings = Report::default();
+    let cp_bytes = fetch_checkpoint(src)?;
     let parsed = match SignedCheckpoint::parse(&cp_bytes) {
         Ok(p) => p,
         Err(e) => {
+            let mut findings = Report::default();
             findings.add(
                 Subject::Log(src.label().to_string()),
                 Check::CheckpointSignature,
@@ -322,12 +318,42 @@ pub fn mirror(
         }
     };
     let origin = parsed.checkpoint().origin.clone();
-    let subject = Subject::Log(origin.clone());
     let dir = root.join(MIRRORS_DIR).join(dir_name(&origin));
     let existing = MirrorDir::open(root, &origin)?;
+    let log_key = log_key_for(req, &origin, existing.as_ref())?;
+    let _lock = lock(&dir)?;
+    let mut run = Run::new(req, dir, origin, log_key, existing, cp_bytes)?;
+    if run.open_checkpoint()? == Step::Over
+        || run.compare_with_held()? == Step::Over
+        || run.fetch_tiles(progress)? == Step::Over
+        || run.verify()? == Step::Over
+    {
+        return run.end();
+    }
+    run.keep()
+}
+
+/// Fetches the source's `checkpoint`; a source without one is an error.
+fn fetch_checkpoint(src: &Remote) -> Result<Vec<u8>, StoreError> {
+    src.get(CHECKPOINT, MAX_CHECKPOINT_FILE)?.ok_or_else(|| {
+        StoreError::Input(format!(
+            "{} has no `checkpoint`; is it a published log (`custody publish`)?",
+            src.label()
+        ))
+    })
+}
+
+/// The log key of `origin`: the one given for it, else (when none is given)
+/// the one the mirror was made with; a mirror made with another key is
+/// refused (a log key never changes silently).
+fn log_key_for(
+    req: &MirrorRequest<'_>,
+    origin: &str,
+    existing: Option<&MirrorDir>,
+) -> Result<VerifierKey, StoreError> {
     let log_key = match req.log_keys.iter().find(|k| k.name() == origin) {
         Some(k) => k.clone(),
-        None => match &existing {
+        None => match existing {
             Some(m) if req.log_keys.is_empty() => m.config.vkey.clone(),
             _ => {
                 return Err(StoreError::Input(format!(
@@ -336,7 +362,7 @@ pub fn mirror(
             }
         },
     };
-    if let Some(m) = &existing {
+    if let Some(m) = existing {
         if m.config.vkey != log_key {
             return Err(StoreError::Input(format!(
                 "the mirror of {origin:?} was made with the log key {}; a log key never changes silently (remove {} to start over)",
@@ -345,248 +371,384 @@ pub fn mirror(
             )));
         }
     }
-    let _lock = lock(&dir)?;
-    let mut rep = MirrorReport {
-        source: src.label().to_string(),
-        origin: origin.clone(),
-        dir: dir.clone(),
-        previous_size: existing.as_ref().map(|m| m.size),
-        status: "refused",
-        ..MirrorReport::default()
-    };
-    let witnesses = req.policy.map(|p| p.witness_keys()).unwrap_or_default();
-    let opened = match SignedCheckpoint::open(&cp_bytes, &log_key, &witnesses) {
-        Ok(o) => o,
-        Err(e) => {
-            findings.add(
-                subject,
-                Check::CheckpointSignature,
-                format!("the published checkpoint does not verify with {log_key}: {e}"),
-            );
-            clear_staging(&dir)?;
-            return Ok(MirrorOutcome {
-                report: rep,
-                findings,
-            });
-        }
-    };
-    let (size, root_hash) = (opened.checkpoint.size, opened.checkpoint.root);
-    rep.size = size;
-    rep.root = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(root_hash.0)
-    };
-    if let Some(p) = req.policy {
-        let o = p.evaluate(&opened.witness_cosignatures);
-        rep.cosigned_by = o.cosigned_by.clone();
-        if !o.satisfied {
-            findings.add(
-                subject,
-                Check::WitnessQuorum,
-                format!(
-                    "the checkpoint at size {size} is cosigned by {} witness(es) of the policy; it requires {}",
-                    o.cosigned_by.len(),
-                    o.required
-                ),
-            );
-            clear_staging(&dir)?;
-            return Ok(MirrorOutcome {
-                report: rep,
-                findings,
-            });
-        }
-    }
-    let local = Remote::open(&Location::Dir(dir.clone()), &S3Settings::default())?;
-    let (old, old_root) = existing
-        .as_ref()
-        .map_or((0, None), |m| (m.size, Some(m.root)));
+    Ok(log_key)
+}
 
-    // Rollback and same-size forks, decided against what is held.
-    if let Some(m) = &existing {
-        if size < m.size || (size == m.size && root_hash != m.root) {
-            let held = m.nodes();
-            let at = match merkle::root(&held, TreeSize(size)) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    node_err(e)?;
-                    None
-                }
-            };
-            let forked = at.is_some_and(|r| r != root_hash);
-            if forked {
-                // Smaller: the held tree's proof from `size` to what it holds
-                // shows its other root there (FORMAT.md §11.4); same size:
-                // the two roots suffice.
-                let proof = match at {
-                    Some(prefix) if size < m.size => {
-                        match merkle::consistency_proof(&held, TreeSize(size), TreeSize(m.size)) {
-                            Ok(hashes) => Some(OfferedProof {
-                                old: size,
-                                hashes: merkle::complete_consistency_proof(
-                                    TreeSize(size),
-                                    prefix,
-                                    hashes,
-                                ),
-                            }),
-                            Err(e) => {
-                                node_err(e)?;
-                                None
-                            }
-                        }
-                    }
-                    _ => None,
-                };
-                rep.evidence = Some(write_evidence(
-                    req, &dir, &log_key, m, &cp_bytes, size, proof,
-                )?);
-                findings.add(
-                    subject,
-                    Check::CheckpointConsistency,
+/// After a step of a run: it goes on, or it is over and ends with the
+/// outcome it holds ([`Run::end`]).
+#[derive(PartialEq, Eq)]
+enum Step {
+    On,
+    Over,
+}
+
+/// A finding that stops the verification of a run: the check, what it is
+/// about, and why.
+type Failure = (Check, Subject, String);
+
+/// A verification step: an error (a tile could not be read), or a verdict.
+type Checked = Result<Result<(), Failure>, StoreError>;
+
+/// The Merkle nodes of a run being verified: the mirror's tiles, and the
+/// new ones from `staging/`.
+type StagedNodes<'a> = TileNodes<LocalTiles<'a>>;
+
+/// What a checkpoint at or below the mirrored size, with another root than
+/// the mirror's at its size, shows.
+enum Behind {
+    /// The held tree has no other root at that size: an older checkpoint.
+    Rollback,
+    /// The held tree has another root there: a split view, with the held
+    /// tree's proof from that size when it is smaller (FORMAT.md §11.4).
+    Fork(Option<OfferedProof>),
+}
+
+/// One run of [`mirror`]: the checkpoint fetched, the mirror it extends,
+/// and the report and findings so far.
+struct Run<'a> {
+    req: &'a MirrorRequest<'a>,
+    /// The published checkpoint, with its cosignatures, as fetched.
+    cp_bytes: Vec<u8>,
+    origin: String,
+    subject: Subject,
+    log_key: VerifierKey,
+    /// `mirrors/<name>/`, and the same as a [`Remote`] to write through.
+    dir: PathBuf,
+    local: Remote,
+    /// The mirror's verified state before the run, if any, and its size
+    /// (0 if none).
+    existing: Option<MirrorDir>,
+    old: u64,
+    /// The new checkpoint's size and root (0 and zeros until it opens).
+    size: u64,
+    root: Digest,
+    /// The indices of the log's actor records below the new size (those
+    /// below `old` until the new records are checked).
+    actor_indices: Vec<u64>,
+    rep: MirrorReport,
+    findings: Report,
+}
+
+impl<'a> Run<'a> {
+    /// A run of `req` into `dir` with `log_key`, from the mirror's state.
+    fn new(
+        req: &'a MirrorRequest<'a>,
+        dir: PathBuf,
+        origin: String,
+        log_key: VerifierKey,
+        existing: Option<MirrorDir>,
+        cp_bytes: Vec<u8>,
+    ) -> Result<Run<'a>, StoreError> {
+        let rep = MirrorReport {
+            source: req.source.label().to_string(),
+            origin: origin.clone(),
+            dir: dir.clone(),
+            previous_size: existing.as_ref().map(|m| m.size),
+            status: "refused",
+            ..MirrorReport::default()
+        };
+        Ok(Run {
+            req,
+            cp_bytes,
+            subject: Subject::Log(origin.clone()),
+            origin,
+            log_key,
+            local: Remote::open(&Location::Dir(dir.clone()), &S3Settings::default())?,
+            dir,
+            old: existing.as_ref().map_or(0, |m| m.size),
+            existing,
+            size: 0,
+            root: Digest([0; DIGEST_LEN]),
+            actor_indices: Vec::new(),
+            rep,
+            findings: Report::default(),
+        })
+    }
+
+    /// The tiles and bundles the new size adds to the mirrored one.
+    fn new_tiles(&self) -> impl Iterator<Item = TileId> {
+        tiles::new_tiles_iter(self.old, self.size)
+    }
+
+    /// A `tile` finding about the log.
+    fn tile_failure(&self, why: impl std::fmt::Display) -> Failure {
+        (Check::Tile, self.subject.clone(), why.to_string())
+    }
+
+    /// Ends the run with its outcome; every run that does empties
+    /// `staging/`.
+    fn end(self) -> Result<MirrorOutcome, StoreError> {
+        clear_staging(&self.dir)?;
+        Ok(MirrorOutcome {
+            report: self.rep,
+            findings: self.findings,
+        })
+    }
+
+    /// Opens the checkpoint with the log key and the policy's witnesses, if
+    /// a policy is asked; a bad signature or a policy not met ends the run.
+    fn open_checkpoint(&mut self) -> Result<Step, StoreError> {
+        let witnesses = self
+            .req
+            .policy
+            .map(|p| p.witness_keys())
+            .unwrap_or_default();
+        let opened = match SignedCheckpoint::open(&self.cp_bytes, &self.log_key, &witnesses) {
+            Ok(o) => o,
+            Err(e) => {
+                self.findings.add(
+                    self.subject.clone(),
+                    Check::CheckpointSignature,
                     format!(
-                        "split view: the log signed a checkpoint at size {size} whose root is not the root the mirror holds at that size (mirrored size {})",
-                        m.size
+                        "the published checkpoint does not verify with {}: {e}",
+                        self.log_key
                     ),
                 );
-            } else {
-                findings.add(
-                    subject,
+                return Ok(Step::Over);
+            }
+        };
+        (self.size, self.root) = (opened.checkpoint.size, opened.checkpoint.root);
+        self.rep.size = self.size;
+        self.rep.root = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(self.root.0)
+        };
+        let Some(p) = self.req.policy else {
+            return Ok(Step::On);
+        };
+        let o = p.evaluate(&opened.witness_cosignatures);
+        self.rep.cosigned_by = o.cosigned_by.clone();
+        if o.satisfied {
+            return Ok(Step::On);
+        }
+        self.findings.add(
+            self.subject.clone(),
+            Check::WitnessQuorum,
+            format!(
+                "the checkpoint at size {} is cosigned by {} witness(es) of the policy; it requires {}",
+                self.size,
+                o.cosigned_by.len(),
+                o.required
+            ),
+        );
+        Ok(Step::Over)
+    }
+
+    /// Compares the checkpoint with the one mirrored: a smaller size, or
+    /// another root at the same size, is a rollback or a fork (refused); the
+    /// same size and root leaves the mirror unchanged. Either ends the run.
+    fn compare_with_held(&mut self) -> Result<Step, StoreError> {
+        let Some(m) = &self.existing else {
+            return Ok(Step::On);
+        };
+        let size = self.size;
+        if size < m.size || (size == m.size && self.root != m.root) {
+            match behind_held(m, size, self.root)? {
+                Behind::Fork(proof) => {
+                    self.rep.evidence = Some(self.write_evidence(m, proof)?);
+                    self.findings.add(
+                        self.subject.clone(),
+                        Check::CheckpointConsistency,
+                        format!(
+                            "split view: the log signed a checkpoint at size {size} whose root is not the root the mirror holds at that size (mirrored size {})",
+                            m.size
+                        ),
+                    );
+                }
+                Behind::Rollback => self.findings.add(
+                    self.subject.clone(),
                     Check::Rollback,
                     format!(
                         "the published checkpoint (size {size}) is older than the one mirrored (size {}); refused",
                         m.size
                     ),
-                );
+                ),
             }
-            clear_staging(&dir)?;
-            return Ok(MirrorOutcome {
-                report: rep,
-                findings,
-            });
+            return Ok(Step::Over);
         }
         if size == m.size {
-            if m.cosigned != cp_bytes {
+            if m.cosigned != self.cp_bytes {
                 // More cosignatures on the same checkpoint.
-                local.put(CHECKPOINT, cp_bytes.clone())?;
+                self.local.put(CHECKPOINT, self.cp_bytes.clone())?;
             }
-            rep.status = "unchanged";
-            rep.records_verified = 0;
+            self.rep.status = "unchanged";
+            self.rep.records_verified = 0;
             // What a killed run staged is of no use at this size.
-            clear_staging(&dir)?;
-            return Ok(MirrorOutcome {
-                report: rep,
-                findings,
-            });
+            return Ok(Step::Over);
+        }
+        Ok(Step::On)
+    }
+
+    /// Fetches what the new size adds into `staging/`, several at a time;
+    /// a tile missing or too large at the source ends the run.
+    fn fetch_tiles(&mut self, progress: &mut dyn FnMut(u64)) -> Result<Step, StoreError> {
+        let tally = fetch_all(self.req.source, &self.local, self.new_tiles(), progress)?;
+        self.rep.reused_staged = tally.reused;
+        self.rep.hash_tiles_fetched = tally.hash_tiles;
+        self.rep.bundles_fetched = tally.bundles;
+        self.rep.bytes_fetched = tally.bytes;
+        if let Some(why) = tally.refused {
+            self.findings.add(self.subject.clone(), Check::Tile, why);
+        }
+        Ok(if self.findings.ok() {
+            Step::On
+        } else {
+            Step::Over
+        })
+    }
+
+    /// Verifies what `staging/` holds: records and level 0, then each new
+    /// tile against the one below, then the roots (the checkpoint's, and
+    /// the mirrored one in the new tree). A failure ends the run.
+    fn verify(&mut self) -> Result<Step, StoreError> {
+        let dir = self.dir.clone();
+        let reader = LocalTiles {
+            dir: &dir,
+            staged: Some((self.old, self.size)),
+        };
+        let mut actors = replay_actors(&self.dir, self.existing.as_ref(), &self.log_key)?;
+        // Indices at or beyond the mirrored size were written by a run killed
+        // before its checkpoint: not part of the verified state.
+        self.actor_indices = read_actor_indices(&self.dir)?
+            .into_iter()
+            .filter(|i| *i < self.old)
+            .collect();
+        let nodes = TileNodes::new(reader, self.size);
+        if let Err((check, at, why)) = self.check_staged(&nodes, &mut actors)? {
+            self.findings.add(at, check, why);
+            return Ok(Step::Over);
+        }
+        self.check_extends_held(&nodes)
+    }
+
+    /// Checks each new bundle with its records, then each new hash tile of
+    /// level `L ≥ 1`, then that the tiles give the checkpoint's root.
+    fn check_staged(&mut self, nodes: &StagedNodes<'_>, actors: &mut Actors) -> Checked {
+        for id in self.new_tiles().filter(|t| t.kind == TileKind::Entries) {
+            let bundle = self.check_bundle(nodes, actors, id)?;
+            if bundle.is_err() {
+                return Ok(bundle);
+            }
+        }
+        let upper = self.check_upper_tiles(nodes)?;
+        if upper.is_err() {
+            return Ok(upper);
+        }
+        self.check_root(nodes)
+    }
+
+    /// Checks new bundle `id`: it parses, its entries hash to its level-0
+    /// tile, and its new records pass [`Run::check_records`].
+    fn check_bundle(
+        &mut self,
+        nodes: &StagedNodes<'_>,
+        actors: &mut Actors,
+        id: TileId,
+    ) -> Checked {
+        let bytes =
+            read_bounded(&self.dir.join(STAGING).join(id.path()), max_len(id))?.unwrap_or_default();
+        let entries = match tiles::parse_bundle(id, &bytes) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(self.tile_failure(e))),
+        };
+        let l0 = TileId::new(TileKind::Hash(0), id.index, id.width);
+        let hashes = match nodes.hashes(l0) {
+            Ok(h) => h,
+            Err(TileNodeError::Read(e)) => return Err(e),
+            Err(e) => return Ok(Err(self.tile_failure(e))),
+        };
+        if let Err(e) = tiles::check_entries(id, &entries, &hashes) {
+            return Ok(Err(self.tile_failure(e)));
+        }
+        Ok(self.check_records(actors, id, &entries))
+    }
+
+    /// Checks the new records of bundle `id`, each with
+    /// [`Run::check_record`], then the signature checks deferred, batched
+    /// per key (FORMAT.md §4.3, the one-by-one verdicts); actor records in
+    /// order.
+    fn check_records(
+        &mut self,
+        actors: &mut Actors,
+        id: TileId,
+        entries: &[&[u8]],
+    ) -> Result<(), Failure> {
+        let mut batch = SigBatch::default();
+        for (k, e) in entries.iter().enumerate() {
+            let i = id.first() + k as u64;
+            if i >= self.old {
+                self.check_record(actors, &mut batch, i, e)?;
+            }
+        }
+        match batch.first_failure() {
+            None => Ok(()),
+            Some((i, err)) => {
+                let at = Subject::Entry {
+                    log: self.origin.clone(),
+                    index: i,
+                };
+                Err((err.check(), at, err.to_string()))
+            }
         }
     }
 
-    // Fetch what the new size adds, into staging/, several at a time.
-    let todo = || tiles::new_tiles_iter(old, size);
-    let tally = fetch_all(src, &local, todo(), progress)?;
-    rep.reused_staged = tally.reused;
-    rep.hash_tiles_fetched = tally.hash_tiles;
-    rep.bundles_fetched = tally.bundles;
-    rep.bytes_fetched = tally.bytes;
-    if let Some(why) = tally.refused {
-        findings.add(subject.clone(), Check::Tile, why);
-    }
-    if !findings.ok() {
-        clear_staging(&dir)?;
-        return Ok(MirrorOutcome {
-            report: rep,
-            findings,
-        });
-    }
-
-    // Verify: records and level 0, then each new tile against the one below,
-    // then the roots.
-    let reader = LocalTiles {
-        dir: &dir,
-        staged: Some((old, size)),
-    };
-    let mut actors = replay_actors(&dir, existing.as_ref(), &log_key)?;
-    // Indices at or beyond the mirrored size were written by a run killed
-    // before its checkpoint: not part of the verified state.
-    let mut actor_indices: Vec<u64> = read_actor_indices(&dir)?
-        .into_iter()
-        .filter(|i| *i < old)
-        .collect();
-    let nodes = TileNodes::new(reader, size);
-    let verified = (|| -> Result<Result<(), (Check, Subject, String)>, StoreError> {
-        for id in todo().filter(|t| t.kind == TileKind::Entries) {
-            let bytes =
-                read_bounded(&dir.join(STAGING).join(id.path()), max_len(id))?.unwrap_or_default();
-            let entries = match tiles::parse_bundle(id, &bytes) {
-                Ok(e) => e,
-                Err(e) => return Ok(Err((Check::Tile, subject.clone(), e.to_string()))),
-            };
-            let l0 = TileId::new(TileKind::Hash(0), id.index, id.width);
-            let hashes = match nodes.hashes(l0) {
-                Ok(h) => h,
-                Err(TileNodeError::Read(e)) => return Err(e),
-                Err(e) => return Ok(Err((Check::Tile, subject.clone(), e.to_string()))),
-            };
-            if let Err(e) = tiles::check_entries(id, &entries, &hashes) {
-                return Ok(Err((Check::Tile, subject.clone(), e.to_string())));
-            }
-            // Signature checks of this bundle, batched per key (FORMAT.md
-            // §4.3, the one-by-one verdicts); actor records in order.
-            let mut batch = SigBatch::default();
-            for (k, e) in entries.iter().enumerate() {
-                let i = id.first() + k as u64;
-                if i < old {
-                    continue;
+    /// Checks record `i` (FORMAT.md §4.14): it decodes, has its position as
+    /// index, names the log's origin, and is signed by the log key or an
+    /// actor added before it (its signature check deferred to `batch` when
+    /// that decides); an actor record is applied and listed.
+    fn check_record(
+        &mut self,
+        actors: &mut Actors,
+        batch: &mut SigBatch,
+        i: u64,
+        entry: &[u8],
+    ) -> Result<(), Failure> {
+        let at = Subject::Entry {
+            log: self.origin.clone(),
+            index: i,
+        };
+        let rec = match Record::decode(entry) {
+            Ok(r) => r,
+            Err(err) => return Err((Check::RecordDecode, at, err.to_string())),
+        };
+        if rec.body.index != i {
+            return Err((
+                Check::RecordIndex,
+                at,
+                format!("the record at position {i} says index {}", rec.body.index),
+            ));
+        }
+        if rec.body.origin != self.origin {
+            return Err((
+                Check::RecordOrigin,
+                at,
+                format!("the record names the log {:?}", rec.body.origin),
+            ));
+        }
+        match actors.plan(&rec, &self.log_key) {
+            AuthPlan::Decided(Ok(_)) => {}
+            AuthPlan::Decided(Err(err)) => return Err((err.check(), at, err.to_string())),
+            AuthPlan::Check { key, if_valid } => batch.push(i, key, &rec, if_valid),
+            AuthPlan::Inline => {
+                if let Err(err) = actors.authorize(&rec, &self.log_key) {
+                    return Err((err.check(), at, err.to_string()));
                 }
-                let at = Subject::Entry {
-                    log: origin.clone(),
-                    index: i,
-                };
-                let rec = match Record::decode(e) {
-                    Ok(r) => r,
-                    Err(err) => return Ok(Err((Check::RecordDecode, at, err.to_string()))),
-                };
-                if rec.body.index != i {
-                    return Ok(Err((
-                        Check::RecordIndex,
-                        at,
-                        format!("the record at position {i} says index {}", rec.body.index),
-                    )));
-                }
-                if rec.body.origin != origin {
-                    return Ok(Err((
-                        Check::RecordOrigin,
-                        at,
-                        format!("the record names the log {:?}", rec.body.origin),
-                    )));
-                }
-                match actors.plan(&rec, &log_key) {
-                    AuthPlan::Decided(Ok(_)) => {}
-                    AuthPlan::Decided(Err(err)) => {
-                        return Ok(Err((err.check(), at, err.to_string())))
-                    }
-                    AuthPlan::Check { key, if_valid } => batch.push(i, key, &rec, if_valid),
-                    AuthPlan::Inline => {
-                        if let Err(err) = actors.authorize(&rec, &log_key) {
-                            return Ok(Err((err.check(), at, err.to_string())));
-                        }
-                    }
-                }
-                if crate::core::actors::changes_state(&rec) {
-                    if let Err(err) = actors.apply(&rec, &log_key) {
-                        return Ok(Err((err.check(), at, err.to_string())));
-                    }
-                    actor_indices.push(i);
-                }
-                rep.records_verified += 1;
-            }
-            if let Some((i, err)) = batch.first_failure() {
-                let at = Subject::Entry {
-                    log: origin.clone(),
-                    index: i,
-                };
-                return Ok(Err((err.check(), at, err.to_string())));
             }
         }
-        for id in todo() {
+        if crate::core::actors::changes_state(&rec) {
+            if let Err(err) = actors.apply(&rec, &self.log_key) {
+                return Err((err.check(), at, err.to_string()));
+            }
+            self.actor_indices.push(i);
+        }
+        self.rep.records_verified += 1;
+        Ok(())
+    }
+
+    /// Checks each new hash tile at level `L ≥ 1`: every hash is the root of
+    /// the full tile below it.
+    fn check_upper_tiles(&self, nodes: &StagedNodes<'_>) -> Checked {
+        for id in self.new_tiles() {
             let TileKind::Hash(l) = id.kind else { continue };
             if l == 0 {
                 continue;
@@ -594,126 +756,185 @@ pub fn mirror(
             let hashes = match nodes.hashes(id) {
                 Ok(h) => h,
                 Err(TileNodeError::Read(e)) => return Err(e),
-                Err(e) => return Ok(Err((Check::Tile, subject.clone(), e.to_string()))),
+                Err(e) => return Ok(Err(self.tile_failure(e))),
             };
             for (i, h) in hashes.iter().enumerate() {
                 let below = TileId::new(TileKind::Hash(l - 1), id.first() + i as u64, 256);
                 let b = match nodes.hashes(below) {
                     Ok(b) => b,
                     Err(TileNodeError::Read(e)) => return Err(e),
-                    Err(e) => return Ok(Err((Check::Tile, subject.clone(), e.to_string()))),
+                    Err(e) => return Ok(Err(self.tile_failure(e))),
                 };
                 if let Err(e) = tiles::check_hash_against_below(id, i as u64, h, &b) {
-                    return Ok(Err((Check::Tile, subject.clone(), e.to_string())));
+                    return Ok(Err(self.tile_failure(e)));
                 }
             }
         }
-        let got = match merkle::root(&nodes, TreeSize(size)) {
+        Ok(Ok(()))
+    }
+
+    /// Checks that the tiles give the checkpoint's root.
+    fn check_root(&self, nodes: &StagedNodes<'_>) -> Checked {
+        let got = match merkle::root(nodes, TreeSize(self.size)) {
             Ok(r) => r,
-            Err(e) => return Ok(Err((Check::Tile, subject.clone(), node_err(e)?))),
+            Err(e) => return Ok(Err(self.tile_failure(node_err(e)?))),
         };
-        if got != root_hash {
+        if got != self.root {
             return Ok(Err((
                 Check::CheckpointRoot,
-                subject.clone(),
+                self.subject.clone(),
                 format!(
-                    "the published tiles hash to {got}, not to the checkpoint's root {root_hash}"
+                    "the published tiles hash to {got}, not to the checkpoint's root {}",
+                    self.root
                 ),
             )));
         }
         Ok(Ok(()))
-    })()?;
-    if let Err((check, at, why)) = verified {
-        findings.add(at, check, why);
-        clear_staging(&dir)?;
-        return Ok(MirrorOutcome {
-            report: rep,
-            findings,
-        });
-    }
-    // Consistency with what was mirrored: the new tree must hold the old root.
-    if let (Some(m), Some(r0)) = (&existing, old_root) {
-        let at_old = match merkle::root(&nodes, TreeSize(old)) {
-            Ok(r) => r,
-            Err(e) => {
-                findings.add(subject.clone(), Check::Tile, node_err(e)?);
-                clear_staging(&dir)?;
-                return Ok(MirrorOutcome {
-                    report: rep,
-                    findings,
-                });
-            }
-        };
-        if at_old != r0 {
-            // The new tiles' proof from the mirrored size opens the new root
-            // and shows `at_old` there: proven (FORMAT.md §11.4).
-            let proof = match merkle::consistency_proof(&nodes, TreeSize(old), TreeSize(size)) {
-                Ok(hashes) => Some(OfferedProof {
-                    old,
-                    hashes: merkle::complete_consistency_proof(TreeSize(old), at_old, hashes),
-                }),
-                Err(e) => {
-                    node_err(e)?;
-                    None
-                }
-            };
-            rep.evidence = Some(write_evidence(
-                req, &dir, &log_key, m, &cp_bytes, size, proof,
-            )?);
-            findings.add(
-                subject,
-                Check::CheckpointConsistency,
-                format!(
-                    "split view: the checkpoint at size {size} does not extend the one mirrored at size {old} (its tree has another root there)"
-                ),
-            );
-            clear_staging(&dir)?;
-            return Ok(MirrorOutcome {
-                report: rep,
-                findings,
-            });
-        }
     }
 
-    // Keep: staged files into place, the actor list, mirror.toml, checkpoint last.
-    parallel::for_each(
-        todo(),
-        &mut |_| {},
-        |id| local.rename(&format!("{STAGING}/{}", id.path()), &id.path()),
-        |()| true,
-    )?;
-    let mut a = Vec::with_capacity(actor_indices.len() * 8);
-    for i in &actor_indices {
-        a.extend_from_slice(&i.to_be_bytes());
+    /// Consistency with what was mirrored: the new tree must hold the old
+    /// root. If it holds another, the run ends with split-view evidence.
+    fn check_extends_held(&mut self, nodes: &StagedNodes<'_>) -> Result<Step, StoreError> {
+        let Some(m) = &self.existing else {
+            return Ok(Step::On);
+        };
+        let (old, size) = (self.old, self.size);
+        let at_old = match merkle::root(nodes, TreeSize(old)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.findings
+                    .add(self.subject.clone(), Check::Tile, node_err(e)?);
+                return Ok(Step::Over);
+            }
+        };
+        if at_old == m.root {
+            return Ok(Step::On);
+        }
+        // The new tiles' proof from the mirrored size opens the new root
+        // and shows `at_old` there: proven (FORMAT.md §11.4).
+        let proof = offered_proof(nodes, old, size, at_old)?;
+        self.rep.evidence = Some(self.write_evidence(m, proof)?);
+        self.findings.add(
+            self.subject.clone(),
+            Check::CheckpointConsistency,
+            format!(
+                "split view: the checkpoint at size {size} does not extend the one mirrored at size {old} (its tree has another root there)"
+            ),
+        );
+        Ok(Step::Over)
     }
-    local.put(ACTORS, a)?;
-    let cfg = MirrorConfig {
-        origin: origin.clone(),
-        vkey: log_key.clone(),
-        source: src.label().to_string(),
+
+    /// Keeps what the run verified: the staged files into place, the actor
+    /// list, `mirror.toml`, `checkpoint` last; then removes the partial
+    /// tiles wider ones replace, and ends the run.
+    fn keep(mut self) -> Result<MirrorOutcome, StoreError> {
+        let local = &self.local;
+        parallel::for_each(
+            self.new_tiles(),
+            &mut |_| {},
+            |id| local.rename(&format!("{STAGING}/{}", id.path()), &id.path()),
+            |()| true,
+        )?;
+        let mut a = Vec::with_capacity(self.actor_indices.len() * 8);
+        for i in &self.actor_indices {
+            a.extend_from_slice(&i.to_be_bytes());
+        }
+        local.put(ACTORS, a)?;
+        let cfg = MirrorConfig {
+            origin: self.origin.clone(),
+            vkey: self.log_key.clone(),
+            source: self.req.source.label().to_string(),
+        };
+        let text = toml::to_string_pretty(&cfg).map_err(|e| StoreError::Internal(e.to_string()))?;
+        local.put(
+            CONFIG,
+            format!("# a verified mirror of a published log (docs/FORMAT.md §13.4)\n{text}")
+                .into_bytes(),
+        )?;
+        local.put(CHECKPOINT, std::mem::take(&mut self.cp_bytes))?;
+        for id in tiles::partial_tiles(self.old) {
+            if tiles::tile_at(self.size, id.kind, id.index) != Some(id) {
+                local.delete(&id.path())?;
+            }
+        }
+        self.rep.status = if self.existing.is_some() {
+            "extended"
+        } else {
+            "first"
+        };
+        self.end()
+    }
+
+    /// Writes split-view evidence: the checkpoint the mirror `held` and the
+    /// offending one, with `proof` (FORMAT.md §11.4).
+    fn write_evidence(
+        &self,
+        held: &MirrorDir,
+        proof: Option<OfferedProof>,
+    ) -> Result<PathBuf, StoreError> {
+        let note = |b: &[u8]| note_part(b).unwrap_or(b).to_vec();
+        let ev = SplitViewEvidence {
+            log_key: self.log_key.clone(),
+            cosigned: note(&held.cosigned),
+            offending: note(&self.cp_bytes),
+            proof,
+        };
+        let path = self.req.evidence_out.clone().unwrap_or_else(|| {
+            self.dir.join(format!(
+                "split-view-{}-{}.evidence",
+                dir_name(self.log_key.name()),
+                self.size
+            ))
+        });
+        crate::store::witness::write_atomic(&path, &ev.encode())?;
+        Ok(path)
+    }
+}
+
+/// What a checkpoint at `size` (at most the mirrored size) whose root is not
+/// the mirror's at its size shows: a fork if the held tree has another root
+/// at `size`, else a rollback. Smaller: the held tree's proof from `size` to
+/// what it holds shows its other root there (FORMAT.md §11.4); same size:
+/// the two roots suffice.
+fn behind_held(m: &MirrorDir, size: u64, root: Digest) -> Result<Behind, StoreError> {
+    let held = m.nodes();
+    let at = match merkle::root(&held, TreeSize(size)) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            node_err(e)?;
+            None
+        }
     };
-    let text = toml::to_string_pretty(&cfg).map_err(|e| StoreError::Internal(e.to_string()))?;
-    local.put(
-        CONFIG,
-        format!("# a verified mirror of a published log (docs/FORMAT.md §13.4)\n{text}")
-            .into_bytes(),
-    )?;
-    local.put(CHECKPOINT, cp_bytes)?;
-    for id in tiles::partial_tiles(old) {
-        if tiles::tile_at(size, id.kind, id.index) != Some(id) {
-            local.delete(&id.path())?;
+    let Some(prefix) = at.filter(|r| *r != root) else {
+        return Ok(Behind::Rollback);
+    };
+    let proof = if size < m.size {
+        offered_proof(&held, size, m.size, prefix)?
+    } else {
+        None
+    };
+    Ok(Behind::Fork(proof))
+}
+
+/// The proof in `nodes` from size `old` (whose root there is `prefix`) to
+/// `new`, completed as split-view evidence carries it (FORMAT.md §11.4);
+/// `None` if the tiles do not give it (a failed read is an error).
+fn offered_proof<R: TileReader<Error = StoreError>>(
+    nodes: &TileNodes<R>,
+    old: u64,
+    new: u64,
+    prefix: Digest,
+) -> Result<Option<OfferedProof>, StoreError> {
+    match merkle::consistency_proof(nodes, TreeSize(old), TreeSize(new)) {
+        Ok(hashes) => Ok(Some(OfferedProof {
+            old,
+            hashes: merkle::complete_consistency_proof(TreeSize(old), prefix, hashes),
+        })),
+        Err(e) => {
+            node_err(e)?;
+            Ok(None)
         }
     }
-    clear_staging(&dir)?;
-    rep.status = if existing.is_some() {
-        "extended"
-    } else {
-        "first"
-    };
-    Ok(MirrorOutcome {
-        report: rep,
-        findings,
-    })
 }
 
 #[derive(Default)]
@@ -929,32 +1150,6 @@ fn replay_actors(
             .map_err(|e| StoreError::Corrupt(format!("mirrored actor record {i}: {e}")))?;
     }
     Ok(actors)
-}
-
-fn write_evidence(
-    req: &MirrorRequest<'_>,
-    dir: &Path,
-    log_key: &VerifierKey,
-    held: &MirrorDir,
-    offending: &[u8],
-    size: u64,
-    proof: Option<OfferedProof>,
-) -> Result<PathBuf, StoreError> {
-    let note = |b: &[u8]| note_part(b).unwrap_or(b).to_vec();
-    let ev = SplitViewEvidence {
-        log_key: log_key.clone(),
-        cosigned: note(&held.cosigned),
-        offending: note(offending),
-        proof,
-    };
-    let path = req.evidence_out.clone().unwrap_or_else(|| {
-        dir.join(format!(
-            "split-view-{}-{size}.evidence",
-            dir_name(log_key.name())
-        ))
-    });
-    crate::store::witness::write_atomic(&path, &ev.encode())?;
-    Ok(path)
 }
 
 /// A [`TileReader`] over a published log (for `witness cosign --from`):

@@ -21,6 +21,8 @@ pub mod held;
 pub mod ingest;
 pub mod input;
 pub mod keystore;
+pub mod latest;
+pub mod layout;
 pub mod logfile;
 pub mod mirror;
 pub(crate) mod outfile;
@@ -52,7 +54,7 @@ pub use ingest::{IngestObserver, IngestOptions, IngestSummary, Ingested, NoObser
 pub enum StoreError {
     #[error("no custody archive found ({0})")]
     NotAnArchive(String),
-    #[error("{0} already holds a custody archive")]
+    #[error("{} already holds a custody archive", crate::core::redact::path(.0))]
     AlreadyExists(PathBuf),
     #[error(
         "archive format version {found} is not supported by this custody (supports {supported})"
@@ -60,7 +62,7 @@ pub enum StoreError {
     UnknownFormat { found: u32, supported: u32 },
     #[error("archive is in use by another process{}", .pid.map(|p| format!(" (PID {p})")).unwrap_or_default())]
     Locked { pid: Option<u32> },
-    #[error("archive configuration {0}: {1}")]
+    #[error("archive configuration {}: {}", crate::core::redact::path(.0), .1)]
     Config(PathBuf, String),
     /// The per-user trust store (FORMAT.md §11.5) is damaged: not UTF-8,
     /// not the TOML of §11.5, or an entry breaks its rules.
@@ -147,7 +149,7 @@ pub enum StoreError {
     },
     #[error("content check failed: {0}")]
     ContentMismatch(String),
-    #[error("{} already exists", .0.display())]
+    #[error("{} already exists", crate::core::redact::path(.0))]
     OutputExists(PathBuf),
     #[error("{0}")]
     Bundle(#[from] crate::core::bundle::BundleError),

@@ -29,11 +29,8 @@ use std::path::{Path, PathBuf};
 
 use crate::store::archive::Archive;
 use crate::store::blobs;
+use crate::store::layout::PENDING_DIR;
 use crate::store::{fault, io_err, StoreError};
-
-/// Directory (under the archive root) of pending work (FORMAT.md §7.8):
-/// temporary names given outside the archive, and interrupted shares.
-pub const PENDING_DIR: &str = "pending";
 
 /// Prefix of the record of one temporary name outside the archive.
 const OUT_ENTRY: &str = "out-";
@@ -453,13 +450,13 @@ impl Archive {
         let root = self.root().to_path_buf();
         for d in [
             root.clone(),
-            root.join(crate::store::share::EVIDENCE_DIR),
-            root.join(crate::store::witness::WITNESS_DIR),
+            root.join(crate::store::layout::EVIDENCE_DIR),
+            root.join(crate::store::layout::WITNESS_DIR),
             root.join(PENDING_DIR),
         ] {
             clean_temp_names(&d)?;
         }
-        let mirrors = root.join(crate::store::mirror::MIRRORS_DIR);
+        let mirrors = root.join(crate::store::layout::MIRRORS_DIR);
         if let Ok(rd) = fs::read_dir(&mirrors) {
             for e in rd.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {

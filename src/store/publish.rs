@@ -24,8 +24,8 @@ use crate::core::hash::Digest;
 use crate::core::merkle::{self, NodeSource, TreeSize};
 use crate::core::tiles::{self, TileId, TileKind};
 use crate::store::archive::RECORDS_FILE;
-use crate::store::checkpoint_file::{open_latest, MAX_CHECKPOINT_FILE};
 use crate::store::flat::FlatIndex;
+use crate::store::latest::{open_latest, MAX_CHECKPOINT_FILE};
 use crate::store::logfile::LogFile;
 use crate::store::parallel;
 use crate::store::remote::{Remote, RemoteFailure};
@@ -71,60 +71,131 @@ pub fn publish(
     recheck: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<PublishReport, StoreError> {
-    let view = LogView::open(root)?;
-    let latest = view.latest().clone();
-    let size = latest.size;
-    let origin = view.log_key().name().to_string();
-    let flat = FlatIndex::open_read(view.ledger_dir(), size)?;
-    let records = LogFile::open_read(&view.ledger_dir().join(RECORDS_FILE))?;
+    let p = Publishing::open(root, dest, recheck)?;
     let mut rep = PublishReport {
         destination: dest.label().to_string(),
-        origin: origin.clone(),
-        size,
+        origin: p.origin.clone(),
+        size: p.size,
         ..PublishReport::default()
     };
-
-    // What DEST holds: a checkpoint of this log no newer than ours, whose
-    // root our tree has at its size.
-    let previous = match dest.get(CHECKPOINT, MAX_CHECKPOINT_FILE)? {
-        None => None,
-        Some(bytes) => {
-            let held = open_latest(bytes.clone(), view.log_key(), &origin).map_err(|why| {
-                StoreError::Input(format!(
-                    "{}/{CHECKPOINT} is not a checkpoint of this log ({why}); publish to another destination",
-                    dest.label()
-                ))
-            })?;
-            if held.size > size {
-                return Err(StoreError::Input(format!(
-                    "{} holds a checkpoint at size {} but this archive's latest is at size {size}; was the archive restored from an older copy?",
-                    dest.label(),
-                    held.size
-                )));
-            }
-            let ours = merkle::root(&flat, TreeSize(held.size)).map_err(tree_err)?;
-            if ours != held.root {
-                return Err(StoreError::Input(format!(
-                    "{} holds a checkpoint at size {} whose root is not this archive's at that size; it is another history of the log, publish to another destination",
-                    dest.label(),
-                    held.size
-                )));
-            }
-            Some((held.size, bytes))
-        }
-    };
+    let previous = p.held_checkpoint()?;
     rep.previous_size = previous.as_ref().map(|p| p.0);
     let old = previous.as_ref().map_or(0, |p| p.0);
-    // Every tile and bundle the size adds, several objects in flight.
-    let write_one = |id: TileId| -> Result<Wrote, StoreError> {
+    p.write_tiles(old, &mut rep, progress)?;
+    if p.write_checkpoint(previous.as_ref(), &mut rep)? {
+        p.remove_partials(old, &mut rep)?;
+    }
+    Ok(rep)
+}
+
+/// One publish: the archive's log as of its latest checkpoint, and DEST.
+struct Publishing<'a> {
+    dest: &'a Remote,
+    view: LogView,
+    origin: String,
+    /// The size of the latest checkpoint, the one published.
+    size: u64,
+    flat: FlatIndex,
+    records: LogFile,
+    recheck: bool,
+}
+
+impl<'a> Publishing<'a> {
+    /// Opens the log of the archive at `root`, bounded by its latest
+    /// checkpoint, to publish it to `dest`.
+    fn open(root: &Path, dest: &'a Remote, recheck: bool) -> Result<Publishing<'a>, StoreError> {
+        let view = LogView::open(root)?;
+        let size = view.latest().size;
+        let origin = view.log_key().name().to_string();
+        let flat = FlatIndex::open_read(view.ledger_dir(), size)?;
+        let records = LogFile::open_read(&view.ledger_dir().join(RECORDS_FILE))?;
+        Ok(Publishing {
+            dest,
+            view,
+            origin,
+            size,
+            flat,
+            records,
+            recheck,
+        })
+    }
+
+    /// What DEST holds: a checkpoint of this log no newer than ours, whose
+    /// root our tree has at its size (its size and bytes); another is refused.
+    fn held_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let dest = self.dest;
+        let Some(bytes) = dest.get(CHECKPOINT, MAX_CHECKPOINT_FILE)? else {
+            return Ok(None);
+        };
+        let held = open_latest(bytes.clone(), self.view.log_key(), &self.origin).map_err(|why| {
+            StoreError::Input(format!(
+                "{}/{CHECKPOINT} is not a checkpoint of this log ({why}); publish to another destination",
+                dest.label()
+            ))
+        })?;
+        if held.size > self.size {
+            return Err(StoreError::Input(format!(
+                "{} holds a checkpoint at size {} but this archive's latest is at size {}; was the archive restored from an older copy?",
+                dest.label(),
+                held.size,
+                self.size
+            )));
+        }
+        let ours = merkle::root(&self.flat, TreeSize(held.size)).map_err(tree_err)?;
+        if ours != held.root {
+            return Err(StoreError::Input(format!(
+                "{} holds a checkpoint at size {} whose root is not this archive's at that size; it is another history of the log, publish to another destination",
+                dest.label(),
+                held.size
+            )));
+        }
+        Ok(Some((held.size, bytes)))
+    }
+
+    /// Writes every tile and bundle the size adds to `old` (with
+    /// `--recheck`, every one of the size), several objects in flight.
+    fn write_tiles(
+        &self,
+        old: u64,
+        rep: &mut PublishReport,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), StoreError> {
+        parallel::for_each(
+            tiles::new_tiles_iter(if self.recheck { 0 } else { old }, self.size),
+            progress,
+            |id| self.write_one(old, id),
+            |w| {
+                match w {
+                    Wrote::Checked => rep.rechecked += 1,
+                    Wrote::Put {
+                        kind,
+                        bytes,
+                        repaired,
+                    } => {
+                        rep.bytes_written += bytes;
+                        rep.repaired += u64::from(repaired);
+                        match kind {
+                            TileKind::Hash(_) => rep.hash_tiles_written += 1,
+                            TileKind::Entries => rep.bundles_written += 1,
+                        }
+                    }
+                }
+                true
+            },
+        )
+    }
+
+    /// Writes tile or bundle `id`; with `--recheck`, only if DEST does not
+    /// hold it byte for byte (a repair if it is part of size `old`).
+    fn write_one(&self, old: u64, id: TileId) -> Result<Wrote, StoreError> {
         let bytes = match id.kind {
-            TileKind::Hash(_) => tiles::build_hash_tile(&flat, id).map_err(tree_err)?,
-            TileKind::Entries => bundle_bytes(&flat, &records, id)?,
+            TileKind::Hash(_) => tiles::build_hash_tile(&self.flat, id).map_err(tree_err)?,
+            TileKind::Entries => bundle_bytes(&self.flat, &self.records, id)?,
         };
         let path = id.path();
         let mut repaired = false;
-        if recheck {
-            let held = match dest.get(&path, bytes.len() as u64) {
+        if self.recheck {
+            let held = match self.dest.get(&path, bytes.len() as u64) {
                 Ok(b) => b,
                 // Longer than it may be: rewritten below.
                 Err(StoreError::Remote(e)) if e.failure == RemoteFailure::TooLarge => None,
@@ -136,64 +207,54 @@ pub fn publish(
             repaired = tiles::tile_at(old, id.kind, id.index) == Some(id);
         }
         let n = bytes.len() as u64;
-        dest.put(&path, bytes)?;
+        self.dest.put(&path, bytes)?;
         Ok(Wrote::Put {
             kind: id.kind,
             bytes: n,
             repaired,
         })
-    };
-    parallel::for_each(
-        tiles::new_tiles_iter(if recheck { 0 } else { old }, size),
-        progress,
-        write_one,
-        |w| {
-            match w {
-                Wrote::Checked => rep.rechecked += 1,
-                Wrote::Put {
-                    kind,
-                    bytes,
-                    repaired,
-                } => {
-                    rep.bytes_written += bytes;
-                    rep.repaired += u64::from(repaired);
-                    match kind {
-                        TileKind::Hash(_) => rep.hash_tiles_written += 1,
-                        TileKind::Entries => rep.bundles_written += 1,
-                    }
+    }
+
+    /// FORMAT.md §13.4: the checkpoint last. Another publish may have
+    /// finished meanwhile: a larger checkpoint of this log found there now is
+    /// kept (and the partial tiles it may still name with it), and `false`
+    /// returned (superseded).
+    fn write_checkpoint(
+        &self,
+        previous: Option<&(u64, Vec<u8>)>,
+        rep: &mut PublishReport,
+    ) -> Result<bool, StoreError> {
+        let now = self
+            .dest
+            .get(CHECKPOINT, MAX_CHECKPOINT_FILE)?
+            .and_then(|b| open_latest(b, self.view.log_key(), &self.origin).ok());
+        if now.as_ref().is_some_and(|n| n.size > self.size) {
+            rep.superseded = true;
+            return Ok(false);
+        }
+        let cosigned = &self.view.latest().cosigned;
+        let same = previous.is_some_and(|(s, b)| *s == self.size && b == cosigned);
+        if !same {
+            self.dest.put(CHECKPOINT, cosigned.clone())?;
+            rep.checkpoint_written = true;
+            rep.bytes_written += cosigned.len() as u64;
+        }
+        Ok(true)
+    }
+
+    /// Removes the partial tiles of size `old` that wider or full ones
+    /// replace.
+    fn remove_partials(&self, old: u64, rep: &mut PublishReport) -> Result<(), StoreError> {
+        if old < self.size {
+            for id in tiles::partial_tiles(old) {
+                if tiles::tile_at(self.size, id.kind, id.index) != Some(id) {
+                    self.dest.delete(&id.path())?;
+                    rep.partials_removed += 1;
                 }
             }
-            true
-        },
-    )?;
-    // FORMAT.md §13.4: the checkpoint last. Another publish may have
-    // finished meanwhile: a larger checkpoint of this log found there now is
-    // kept (and the partial tiles it may still name with it).
-    let now = dest
-        .get(CHECKPOINT, MAX_CHECKPOINT_FILE)?
-        .and_then(|b| open_latest(b, view.log_key(), &origin).ok());
-    if now.as_ref().is_some_and(|n| n.size > size) {
-        rep.superseded = true;
-        return Ok(rep);
-    }
-    let same = previous
-        .as_ref()
-        .is_some_and(|(s, b)| *s == size && *b == latest.cosigned);
-    if !same {
-        dest.put(CHECKPOINT, latest.cosigned.clone())?;
-        rep.checkpoint_written = true;
-        rep.bytes_written += latest.cosigned.len() as u64;
-    }
-    // Partial tiles of the old size that wider or full ones replace.
-    if old < size {
-        for id in tiles::partial_tiles(old) {
-            if tiles::tile_at(size, id.kind, id.index) != Some(id) {
-                dest.delete(&id.path())?;
-                rep.partials_removed += 1;
-            }
         }
+        Ok(())
     }
-    Ok(rep)
 }
 
 /// What publishing one object did.

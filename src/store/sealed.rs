@@ -13,17 +13,8 @@ use crate::core::record::{ActorAction, Payload, Sealed};
 use crate::core::sealed::{Details, MAX_SEALED_LEN};
 use crate::store::archive::Archive;
 use crate::store::blobs::SealedBlob;
+use crate::store::dedup_log::DedupKey;
 use crate::store::StoreError;
-
-/// The deduplication key of one process (FORMAT.md §7.3).
-pub(crate) struct DedupKey {
-    pub key: Zeroizing<[u8; 32]>,
-    /// Entries tagged with it are kept in `ledger/dedup`. `false`: no given
-    /// identity opens the archive's secret, and this is a random key of this
-    /// process only (it deduplicates within the run, and its entries are
-    /// dropped).
-    pub keep: bool,
-}
 
 impl Archive {
     /// Identities for the deduplication secret (FORMAT.md §7.3).

@@ -14,18 +14,18 @@ use crate::core::bundle::{self, BundleHead, CheckedHop, Evidence, Hop, ShareEnve
 use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
-use crate::core::record::{Payload, Receive, Record, Share};
+use crate::core::meta::Metadata;
+use crate::core::record::{Ingest, Payload, Receive, Record, Sealed, Share};
 use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
+use crate::store::blobs::SealedBlob;
 use crate::store::bundle_file::{open_bundle, write_bundle, write_durable, HashingWriter};
 use crate::store::db::DigestKind;
 use crate::store::extract::HashingReader;
-use crate::store::outfile::{self, create_private, PENDING_DIR};
+use crate::store::layout::{EVIDENCE_DIR, PENDING_DIR};
+use crate::store::outfile::{self, create_private};
 use crate::store::{fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
-
-/// Directory (under the archive root) of kept evidence files (FORMAT.md §7.5).
-pub const EVIDENCE_DIR: &str = "evidence";
 
 /// What `share` did.
 #[derive(Clone, Debug, Serialize)]
@@ -258,7 +258,7 @@ impl Archive {
         }
         // The kept evidence of a received document is read (and checked) first.
         self.prior_evidence(&intro)?;
-        let m = self.metadata(&intro, ids)?;
+        let meta = self.metadata(&intro, ids)?;
         let doc = intro
             .document()
             .ok_or_else(|| StoreError::Internal("no document".into()))?
@@ -269,13 +269,54 @@ impl Archive {
         let id = outfile::random_hex()?;
         let pending = self.root.join(PENDING_DIR);
         fs::create_dir_all(&pending).map_err(|e| io_err(&pending, e))?;
-        let tmp = payload_path(&pending, &id);
-        let cleanup = |e: StoreError| {
-            let _ = fs::remove_file(&tmp);
-            let _ = fs::remove_dir(&pending);
-            e
+        let s = NewShare {
+            tmp: payload_path(&pending, &id),
+            id,
+            pending,
+            intro,
+            doc,
+            meta,
+            to,
+            recipients,
+            out,
         };
-        let tmpf = create_private(&tmp).map_err(cleanup)?;
+        let (payload, payload_size) = self.share_payload(&s, ids, progress)?;
+        // 2. The envelope: the opening and the file name, encrypted to the partner.
+        let (envelope, sealed, sealed_blob) = self.share_envelope(&s, note)?;
+        // 3. The pending share, durable before the record (FORMAT.md §7.8):
+        // from here on a failed or killed run is completed by the next share
+        // of this document to these recipients if its record was appended,
+        // and undone by the next open of the archive if not.
+        let p = self.record_pending_share(&s, &envelope, payload, payload_size)?;
+        // 4. The share record, durable.
+        let rec = self.append_share(&s, &p, sealed, sealed_blob, signer)?;
+        // 5. A checkpoint covering it, the bundle, and the pending share removed.
+        self.finish_share(
+            &p,
+            envelope,
+            rec,
+            &s.intro,
+            &s.recipients,
+            s.meta.size,
+            signer,
+            out,
+            force,
+        )
+    }
+
+    /// Step 1 of a share: the payload, the document's stored ciphertext
+    /// decrypted and re-encrypted to the partner in one stream into
+    /// `pending/`, checked against its address and commitment, and synced.
+    /// Its digest and length; removed if anything fails.
+    fn share_payload(
+        &self,
+        s: &NewShare<'_>,
+        ids: &Identities,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(Digest, u64), StoreError> {
+        let (tmp, m, doc, index) = (&s.tmp, &s.meta, &s.doc, s.intro.body.index);
+        let cleanup = |e: StoreError| s.cleanup(e);
+        let tmpf = create_private(tmp).map_err(cleanup)?;
         // Streamed from where the blob is kept (FORMAT.md §7.7).
         let blob_path = std::path::PathBuf::from(self.docs.label())
             .join(crate::store::blobs::object_name(&doc.blob));
@@ -285,48 +326,49 @@ impl Archive {
             let r = crypto::decrypt_from(ids, BufReader::with_capacity(1 << 20, &mut hashing))
                 .map_err(|e| {
                     cleanup(StoreError::Decrypt {
-                        what: format!("the document of record {}", intro.body.index),
+                        what: format!("the document of record {index}"),
                         source: e,
                     })
                 })?;
             crypto::encrypt_all(
                 r,
-                to,
+                s.to,
                 HashingWriter::new(BufWriter::with_capacity(
                     1 << 20,
-                    OutputSide(fault::Writer::new(tmpf, &tmp)),
+                    OutputSide(fault::Writer::new(tmpf, tmp)),
                 )),
                 m.size,
                 progress,
             )
-            .map_err(|e| {
-                cleanup(match e {
-                    // Writing the payload failed: that disk, not the document.
-                    CryptoError::Io(io) if is_output_error(&io) => io_err(&tmp, unmarked(io)),
-                    CryptoError::Io(io) => StoreError::ContentMismatch(format!(
-                        "the document of record {} does not decrypt: {io}",
-                        intro.body.index
-                    )),
-                    other => other.into(),
-                })
-            })?
+            .map_err(|e| cleanup(reencrypt_error(tmp, index, e)))?
         };
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| cleanup(io_err(&blob_path, e)))?;
         if hashing.digest() != doc.blob || enc.sha256 != m.sha256 || enc.len != m.size {
             return Err(cleanup(StoreError::ContentMismatch(format!(
-                "the document of record {} does not match its address or commitment; nothing was shared",
-                intro.body.index
+                "the document of record {index} does not match its address or commitment; nothing was shared"
             ))));
         }
         let (w, payload_digest, payload_len) = enc.out.finish();
         let f = w
             .into_inner()
-            .map_err(|e| cleanup(io_err(&tmp, unmarked(e.into_error()))))?
+            .map_err(|e| cleanup(io_err(tmp, unmarked(e.into_error()))))?
             .0
             .into_inner();
-        fault::sync_all(&f, &tmp).map_err(|e| cleanup(io_err(&tmp, e)))?;
+        fault::sync_all(&f, tmp).map_err(|e| cleanup(io_err(tmp, e)))?;
         drop(f);
-        // 2. The envelope: the opening and the file name, encrypted to the partner.
+        Ok((payload_digest, payload_len))
+    }
+
+    /// Step 2 of a share: the envelope (FORMAT.md §10.3), the opening and
+    /// the file name encrypted to the partner, and the partner's recipients
+    /// sealed to this archive's (FORMAT.md §4.16). The payload is removed if
+    /// either fails.
+    fn share_envelope(
+        &self,
+        s: &NewShare<'_>,
+        note: Option<String>,
+    ) -> Result<(Vec<u8>, Sealed, SealedBlob), StoreError> {
+        let m = &s.meta;
         let name = if bundle::safe_file_name(&m.name) {
             m.name.clone()
         } else {
@@ -341,72 +383,81 @@ impl Archive {
             salt: m.salt,
             note,
         };
-        let envelope = crypto::encrypt_bytes(to, &Zeroizing::new(env.to_json()))
-            .map_err(|e| cleanup(e.into()))?;
+        let envelope = crypto::encrypt_bytes(s.to, &Zeroizing::new(env.to_json()))
+            .map_err(|e| s.cleanup(e.into()))?;
         // The partner's recipients are sealed to this archive's (FORMAT.md §4.16).
         let (sealed, sealed_blob) = self
             .seal(&Details::Share {
                 v: SEALED_VERSION,
-                recipients: to.iter().map(|r| r.canonical()).collect(),
+                recipients: s.to.iter().map(|r| r.canonical()).collect(),
             })
-            .map_err(cleanup)?;
-        // 3. The pending share, durable before the record (FORMAT.md §7.8):
-        // from here on a failed or killed run is completed by the next share
-        // of this document to these recipients if its record was appended,
-        // and undone by the next open of the archive if not.
+            .map_err(|e| s.cleanup(e))?;
+        Ok((envelope, sealed, sealed_blob))
+    }
+
+    /// Step 3 of a share: the pending share, its marker written durably
+    /// before the record (FORMAT.md §7.8). If that fails, the marker and the
+    /// payload are removed.
+    fn record_pending_share(
+        &self,
+        s: &NewShare<'_>,
+        envelope: &[u8],
+        payload: Digest,
+        payload_size: u64,
+    ) -> Result<PendingShare, StoreError> {
         let intent = ShareIntent {
-            document: intro.body.index,
-            recipients: recipients.clone(),
-            output: std::path::absolute(out)
-                .unwrap_or_else(|_| out.to_path_buf())
+            document: s.intro.body.index,
+            recipients: s.recipients.clone(),
+            output: std::path::absolute(s.out)
+                .unwrap_or_else(|_| s.out.to_path_buf())
                 .to_string_lossy()
                 .into_owned(),
-            envelope: base64::engine::general_purpose::STANDARD.encode(&envelope),
+            envelope: base64::engine::general_purpose::STANDARD.encode(envelope),
         };
         let p = PendingShare {
-            id,
-            size: self.size().map_err(cleanup)?,
-            commitment: doc.commitment,
-            payload: payload_digest,
-            payload_size: payload_len,
-            envelope: Digest::of(&envelope),
+            id: s.id.clone(),
+            size: self.size().map_err(|e| s.cleanup(e))?,
+            commitment: s.doc.commitment,
+            payload,
+            payload_size,
+            envelope: Digest::of(envelope),
             sealed: crypto::encrypt_bytes(
                 &self.recipients,
                 &Zeroizing::new(serde_json::to_vec(&intent).unwrap_or_default()),
             )
-            .map_err(|e| cleanup(e.into()))?,
+            .map_err(|e| s.cleanup(e.into()))?,
         };
-        let marker = marker_path(&pending, &p.id);
+        let marker = marker_path(&s.pending, &p.id);
         write_durable(&marker, &p.encode()).map_err(|e| {
             // No record yet: undone here (the next open would do it too).
             let _ = fs::remove_file(&marker);
-            cleanup(e)
+            s.cleanup(e)
         })?;
-        // 4. The share record, durable.
+        Ok(p)
+    }
+
+    /// Step 4 of a share: the `share` record (FORMAT.md §4.5) of the pending
+    /// share `p`, appended and durable.
+    fn append_share(
+        &mut self,
+        s: &NewShare<'_>,
+        p: &PendingShare,
+        sealed: Sealed,
+        sealed_blob: SealedBlob,
+        signer: &SignerKey,
+    ) -> Result<Record, StoreError> {
         let body = self.new_record(Payload::Share(Share {
-            document: intro.body.index,
-            commitment: doc.commitment,
-            payload: payload_digest,
-            payload_size: payload_len,
+            document: s.intro.body.index,
+            commitment: s.doc.commitment,
+            payload: p.payload,
+            payload_size: p.payload_size,
             envelope: p.envelope,
             recipients: Vec::new(),
             sealed: Some(sealed),
         }));
-        let rec = self
+        Ok(self
             .commit_records(vec![body], vec![sealed_blob], Vec::new(), signer)?
-            .remove(0);
-        // 5. A checkpoint covering it, the bundle, and the pending share removed.
-        self.finish_share(
-            &p,
-            envelope,
-            rec,
-            &intro,
-            &recipients,
-            m.size,
-            signer,
-            out,
-            force,
-        )
+            .remove(0))
     }
 
     /// The pending share (FORMAT.md §7.8) of `intro`'s document to
@@ -765,6 +816,47 @@ fn marker_path(pending: &Path, id: &str) -> PathBuf {
 
 fn payload_path(pending: &Path, id: &str) -> PathBuf {
     pending.join(format!("{PENDING_SHARE}{id}{PAYLOAD_EXT}"))
+}
+
+/// A new share on its way to its record (FORMAT.md §10.1, §7.8): the
+/// document, the partner, and where its payload is made.
+struct NewShare<'a> {
+    /// The document's arrival record, what it stores and its metadata.
+    intro: Record,
+    doc: Ingest,
+    meta: Metadata,
+    /// The partner's recipients, and their fingerprints.
+    to: &'a [RecipientKey],
+    recipients: Vec<Digest>,
+    /// The output asked for.
+    out: &'a Path,
+    /// The pending share's id, `pending/`, and the payload's path there.
+    id: String,
+    pending: PathBuf,
+    tmp: PathBuf,
+}
+
+impl NewShare<'_> {
+    /// Removes the payload (and `pending/` if that leaves it empty), as
+    /// every failure before the pending share is recorded does; returns `e`.
+    fn cleanup(&self, e: StoreError) -> StoreError {
+        let _ = fs::remove_file(&self.tmp);
+        let _ = fs::remove_dir(&self.pending);
+        e
+    }
+}
+
+/// Why the document could not be re-encrypted into the payload at `tmp`:
+/// that disk when writing failed, else the document of record `index`.
+fn reencrypt_error(tmp: &Path, index: u64, e: CryptoError) -> StoreError {
+    match e {
+        // Writing the payload failed: that disk, not the document.
+        CryptoError::Io(io) if is_output_error(&io) => io_err(tmp, unmarked(io)),
+        CryptoError::Io(io) => StoreError::ContentMismatch(format!(
+            "the document of record {index} does not decrypt: {io}"
+        )),
+        other => other.into(),
+    }
 }
 
 /// A share between its pending marker and its bundle (FORMAT.md §7.8). In

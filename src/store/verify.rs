@@ -7,19 +7,22 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, BufReader, Read};
 
+use crate::core::bundle::CheckedHop;
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::crypto::{self, Identities};
 use crate::core::hash::Digest;
 use crate::core::held::{HeldCheckpoint, HeldLogs};
 use crate::core::merkle::{self, TreeSize};
-use crate::core::record::{Payload, Record};
+use crate::core::meta::Metadata;
+use crate::core::record::{Payload, Receive, Record};
 use crate::core::report::{Check, Report, Subject};
 use crate::store::archive::Archive;
 use crate::store::blobs::{self, Blobs, Listed};
-use crate::store::extract::HashingReader;
+use crate::store::extract::{EnvelopeCache, HashingReader};
 use crate::store::logfile::Frame;
 use crate::store::mirror;
-use crate::store::verify_records::{Scanned, FLAT_LISTED};
+use crate::store::verify_records::{BlobRef, FlatChecked, Scanned, FLAT_LISTED};
+pub use crate::store::verify_records::{Quiet, VerifyObserver};
 use crate::store::StoreError;
 
 /// What to verify.
@@ -46,60 +49,6 @@ pub struct VerifyOptions<'a> {
     /// writer's pre-write check to the size its earlier check covered, and
     /// never beyond the latest checkpoint. 0 for `verify`.
     pub trust_signatures_below: u64,
-}
-
-/// Progress hooks for long verifications.
-pub trait VerifyObserver {
-    fn phase(&mut self, _name: &str, _total: u64) {}
-    fn advance(&mut self, _n: u64) {}
-}
-
-/// An observer that observes nothing.
-pub struct Quiet;
-impl VerifyObserver for Quiet {}
-
-/// The right edge of a Merkle tree being built leaf by leaf (RFC 9162 §2.1.2
-/// stack): O(log n) memory, the root at any point.
-#[derive(Default)]
-pub(crate) struct Frontier {
-    stack: Vec<(u32, Digest)>,
-}
-
-impl Frontier {
-    /// Pushes a leaf and calls `made(level, hash)` for every node that
-    /// completes, in the order appends create them (the post-order of
-    /// `ledger/tree`, FORMAT.md §7.2.2): the leaf itself at level 0, then each
-    /// parent up.
-    pub(crate) fn push_with(&mut self, leaf: Digest, mut made: impl FnMut(u32, &Digest)) {
-        made(0, &leaf);
-        self.stack.push((0, leaf));
-        while self.stack.len() >= 2 {
-            let (h1, right) = self.stack[self.stack.len() - 1];
-            let (h0, left) = self.stack[self.stack.len() - 2];
-            if h0 != h1 {
-                break;
-            }
-            self.stack.truncate(self.stack.len() - 2);
-            let parent = merkle::node_hash(&left, &right);
-            made(h0 + 1, &parent);
-            self.stack.push((h0 + 1, parent));
-        }
-    }
-    pub(crate) fn root(&self) -> Digest {
-        let mut it = self.stack.iter().rev();
-        match it.next() {
-            None => merkle::empty_root(),
-            Some(&(_, last)) => it.fold(last, |acc, (_, left)| merkle::node_hash(left, &acc)),
-        }
-    }
-}
-
-/// A blob some record references, with what the record says of it.
-pub(crate) struct BlobRef {
-    pub(crate) index: u64,
-    pub(crate) size: u64,
-    /// A document's ciphertext (kept in the document store), not an envelope or note.
-    pub(crate) doc: bool,
 }
 
 impl Archive {
@@ -139,442 +88,29 @@ impl Archive {
         opts: &VerifyOptions<'_>,
         obs: &mut dyn VerifyObserver,
     ) -> Result<Report, StoreError> {
-        let mut rep = Report {
-            deep: opts.deep.is_some(),
-            ..Report::default()
-        };
-        let origin = self.config().origin.clone();
-        let log_key = self.log_key().clone();
-
+        let mut pass = Pass::new(self, opts, obs);
         // 1. Checkpoints from the append-only file, cross-checked with the index.
-        let mut cps: BTreeMap<u64, Digest> = BTreeMap::new();
-        let mut file_cps: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut last_size: Option<u64> = None;
-        for f in self.checkpoint_file().scan(0)? {
-            match f? {
-                Frame::Complete { offset, body } => {
-                    rep.coverage.checkpoints += 1;
-                    match SignedCheckpoint::open(&body, &log_key, &[]) {
-                        Err(e) => rep.add(
-                            Subject::Archive,
-                            Check::CheckpointSignature,
-                            format!("checkpoint at offset {offset} of ledger/checkpoints: {e}"),
-                        ),
-                        Ok(o) => {
-                            let c = o.checkpoint;
-                            if c.origin != origin {
-                                rep.add(
-                                    Subject::Checkpoint(c.size),
-                                    Check::CheckpointSignature,
-                                    format!(
-                                        "origin is {:?}, the archive's is {origin:?}",
-                                        c.origin
-                                    ),
-                                );
-                            }
-                            if let Some(prev) = last_size {
-                                if c.size <= prev {
-                                    rep.add(
-                                        Subject::Checkpoint(c.size),
-                                        Check::CheckpointConsistency,
-                                        format!("tree size goes from {prev} back to {}", c.size),
-                                    );
-                                }
-                            }
-                            last_size = Some(c.size);
-                            cps.insert(c.size, c.root);
-                            file_cps.push((c.size, body));
-                        }
-                    }
-                }
-                Frame::Torn { offset } | Frame::Oversized { offset, .. } => rep.add(
-                    Subject::Archive,
-                    Check::CheckpointSignature,
-                    format!("ledger/checkpoints is damaged at offset {offset}"),
-                ),
-            }
-        }
-        let db_cps = self.checkpoints()?;
-        if db_cps != file_cps {
-            rep.add(
-                Subject::Archive,
-                Check::IndexMismatch,
-                format!(
-                    "the database lists {} checkpoints that differ from the {} in ledger/checkpoints",
-                    db_cps.len(),
-                    file_cps.len()
-                ),
-            );
-        }
-
+        pass.check_checkpoint_file()?;
         // 2. Records: decode, index, origin, signature, cross-check, Merkle roots.
-        let db_size = self.size()?;
-        obs.phase("records", db_size);
-        let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
-        // The sizes whose roots the scan keeps: every checkpoint's, and every
-        // outside checkpoint's (only the size matters to the scan).
-        let mut at_sizes = cps.clone();
-        for c in opts.since {
-            at_sizes.entry(c.size).or_insert(c.root);
-        }
-        if at_sizes.contains_key(&0) {
-            roots.insert(0, merkle::empty_root());
-        }
-        let scanned = self.scan_records(
-            opts.deep.is_some(),
-            opts.trust_signatures_below,
-            &at_sizes,
-            &mut roots,
-            &mut rep,
-            obs,
-        )?;
-        let Scanned {
-            n,
-            refs,
-            links,
-            ingests,
-            sealed,
-            doc_findings,
-            flat: scanned_flat,
-        } = scanned;
-        rep.coverage.records = n;
-        for (i, check, reason) in doc_findings {
-            rep.add(Subject::Record(i), check, reason);
-        }
-        // Received documents: the kept evidence is intact and links to the record.
-        // And no two of them hold checkpoints of one log that cannot both be
-        // true, nor one that a mirrored log contradicts (FORMAT.md §10.4).
-        let mut held = HeldLogs::default();
-        for (i, r) in links {
-            let hops = match self.check_receive_link(&r) {
-                Ok(h) => h,
-                Err(reason) => {
-                    rep.add(Subject::Record(i), Check::Evidence, reason);
-                    continue;
-                }
-            };
-            for (n, h) in hops.iter().enumerate() {
-                let Some(cp) = HeldCheckpoint::of_hop(h, format!("record {i}")) else {
-                    continue;
-                };
-                for s in held.add(&cp) {
-                    rep.add(
-                        Subject::Record(i),
-                        Check::CheckpointConsistency,
-                        format!(
-                            "{} and {} hold checkpoints of {} that cannot both be true (hop {} of the evidence): {}: the log showed two histories (a split view)",
-                            s.there, s.here, s.origin, n + 1, s.reason
-                        ),
-                    );
-                }
-            }
-            match mirror::check_hops(self.root(), &hops) {
-                Ok((_, diverging)) => {
-                    for f in diverging {
-                        rep.add(
-                            Subject::Record(i),
-                            f.check,
-                            format!("kept evidence, {}", f.reason),
-                        );
-                    }
-                }
-                // A mirror that cannot be read says nothing about the
-                // evidence; verifying the mirror is `custody mirror`'s.
-                Err(e) => rep.add(
-                    Subject::Record(i),
-                    Check::CheckpointConsistency,
-                    format!("kept evidence could not be compared with the mirror of its log: {e}; run `custody mirror` again"),
-                ),
-            }
-        }
-        if n != db_size {
-            rep.add(
-                Subject::Archive,
-                Check::IndexMismatch,
-                format!("the database counts {db_size} records, ledger/records holds {n}"),
-            );
-        }
-        if scanned_flat.found > FLAT_LISTED {
-            rep.add(
-                Subject::Archive,
-                Check::IndexMismatch,
-                format!(
-                    "{} more entries of ledger/index and ledger/tree differ from the records (not listed)",
-                    scanned_flat.found - FLAT_LISTED
-                ),
-            );
-        }
-        for reason in &scanned_flat.lengths {
-            rep.add(Subject::Archive, Check::IndexMismatch, reason.clone());
-        }
-        if let Some(reason) = self.checkpoint_file_mismatch()? {
-            rep.add(Subject::Archive, Check::IndexMismatch, reason);
-        }
-        for (&size, root) in &cps {
-            match roots.get(&size) {
-                None => rep.add(
-                    Subject::Checkpoint(size),
-                    Check::CheckpointRoot,
-                    format!("covers {size} records but the log holds {n}"),
-                ),
-                Some(r) if r != root => rep.add(
-                    Subject::Checkpoint(size),
-                    Check::CheckpointRoot,
-                    format!("root {} differs from the records' root {}", root, r),
-                ),
-                Some(_) => {}
-            }
-        }
-        // Consistency of consecutive checkpoints, proven from the stored
-        // nodes, as far as those matched the records: with a damaged
-        // ledger/tree a failing proof would say nothing about the checkpoints
-        // (the damage is reported above, and each root against the records).
-        let sizes: Vec<u64> = if scanned_flat.found == 0 {
-            cps.keys().copied().collect()
-        } else {
-            Vec::new()
-        };
-        for w in sizes.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if b > db_size.min(n) {
-                break;
-            }
-            let ok = merkle::consistency_proof(self.flat(), TreeSize(a), TreeSize(b))
-                .ok()
-                .map(|p| {
-                    merkle::verify_consistency(TreeSize(a), TreeSize(b), &cps[&a], &cps[&b], &p)
-                        .is_ok()
-                });
-            if ok != Some(true) {
-                rep.add(
-                    Subject::Checkpoint(b),
-                    Check::CheckpointConsistency,
-                    format!("no valid consistency proof from size {a} to {b}"),
-                );
-            }
-        }
-        let nodes_ok = scanned_flat.found == 0 && db_size == n;
-        for c in opts.since {
-            if let Some(reason) = since_mismatch(self, c, n, &roots, &cps, nodes_ok) {
-                rep.add(Subject::Checkpoint(c.size), Check::Rollback, reason);
-            }
-        }
-        match cps.keys().next_back() {
-            Some(&last) if last >= n => {}
-            last => {
-                // Records `from` to `n - 1` (inclusive ranges in text).
-                let from = last.copied().unwrap_or(0);
-                let to = n.saturating_sub(1).max(from);
-                let which = if from == to {
-                    format!("record {from} is")
-                } else {
-                    format!("records {from}..={to} are")
-                };
-                rep.add(
-                    Subject::Archive,
-                    Check::CheckpointMissing,
-                    format!(
-                        "{which} not covered by any checkpoint; run `custody checkpoint --sign`"
-                    ),
-                )
-            }
-        }
-
-        match self.config_disagreement() {
-            Ok(Some(reason)) => rep.add(Subject::Archive, Check::Config, reason),
-            Ok(None) => {}
-            // The index files cannot locate the actor and config records:
-            // that damage is reported above; there is nothing to compare.
-            Err(_) if rep.findings.iter().any(|f| f.check == Check::IndexMismatch) => {}
-            Err(e) => rep.add(
-                Subject::Archive,
-                Check::Config,
-                format!("custody.toml could not be compared with the configuration record: {e}"),
-            ),
-        }
+        let scanned = pass.scan_records()?;
+        pass.check_received(scanned.links);
+        pass.check_flat_files()?;
+        pass.check_checkpoint_roots();
+        pass.check_checkpoint_chain();
+        pass.check_since();
+        pass.check_covered();
+        pass.check_config();
         if opts.ledger_only {
-            return Ok(rep);
+            return Ok(pass.rep);
         }
-        self.check_witness_state(&mut rep)?;
-
-        // 3. Blobs: every referenced one exists and hashes to its name; no
-        // strays. Document blobs may be on an object store (FORMAT.md §7.7);
-        // envelopes and notes are always in `blobs/`.
-        let remote = !self.docs.is_local();
-        let local = self.docs_listed(&Blobs::Local(self.blob_store().clone()))?;
-        let docs = if remote {
-            Some(self.docs_listed(&self.docs)?)
-        } else {
-            None
-        };
-        let doc_listed = docs.as_ref().unwrap_or(&local);
-        // `--sample N`: N referenced document blobs, chosen with OS randomness.
-        let chosen: Option<HashSet<Digest>> = match opts.sample {
-            None => None,
-            Some(k) => {
-                let mut cands: Vec<Digest> = doc_listed
-                    .iter()
-                    .filter_map(|l| l.digest)
-                    .filter(|d| refs.get(d).is_some_and(|r| r.doc))
-                    .collect();
-                cands.sort();
-                cands.dedup();
-                let picked = sample(&mut cands, k)?;
-                rep.sampled = Some(picked.clone());
-                Some(picked.into_iter().collect())
-            }
-        };
-        // Sampling covers document blobs only; envelopes and notes (local,
-        // small) and unreferenced local files are always hashed.
-        let is_doc = |l: &Listed| {
-            l.digest
-                .is_some_and(|d| refs.get(&d).is_some_and(|r| r.doc))
-        };
-        let hashed = |l: &Listed, in_docs: bool| match &chosen {
-            Some(c) if in_docs && is_doc(l) => l.digest.is_some_and(|d| c.contains(&d)),
-            _ => true,
-        };
-        let total: u64 = local
-            .iter()
-            .filter(|l| hashed(l, !remote))
-            .map(|l| l.len)
-            .chain(
-                docs.iter()
-                    .flatten()
-                    .filter(|l| hashed(l, true) && l.digest.is_some_and(|d| refs.contains_key(&d)))
-                    .map(|l| l.len),
-            )
-            .sum();
-        obs.phase("blobs", total);
-        let mut present_local: HashMap<Digest, u64> = HashMap::new();
-        let mut present_docs: HashMap<Digest, u64> = HashMap::new();
-        let local_store = Blobs::Local(self.blob_store().clone());
-        self.check_listed(
-            &local_store,
-            &local,
-            &refs,
-            &|l| hashed(l, !remote),
-            &mut present_local,
-            &mut rep,
-            obs,
-        )?;
-        if let Some(docs) = &docs {
-            self.check_listed(
-                &self.docs,
-                docs,
-                &refs,
-                &|l| hashed(l, true),
-                &mut present_docs,
-                &mut rep,
-                obs,
-            )?;
-        } else {
-            present_docs = present_local.clone();
-        }
-        let present_of = |r: &BlobRef| if r.doc { &present_docs } else { &present_local };
-        let mut missing: Vec<(&Digest, &BlobRef)> = refs
-            .iter()
-            .filter(|(d, r)| !present_of(r).contains_key(d))
-            .collect();
-        missing.sort_by_key(|(_, r)| r.index);
-        for (d, r) in missing {
-            rep.add(
-                Subject::Record(r.index),
-                Check::BlobMissing,
-                if r.doc && remote {
-                    format!("blob {d} does not exist in {}", self.docs.label())
-                } else {
-                    format!("blob {d} does not exist")
-                },
-            );
-        }
-        for (d, r) in &refs {
-            if let Some(&len) = present_of(r).get(d) {
-                if len != r.size {
-                    rep.add(
-                        Subject::Record(r.index),
-                        Check::BlobHash,
-                        format!("blob {d} is {len} bytes, the record says {}", r.size),
-                    );
-                }
-            }
-        }
-        let present_meta = &present_local;
-
+        self.check_witness_state(&mut pass.rep)?;
+        // 3. Blobs: every referenced one exists and hashes to its name; no strays.
+        let present = pass.check_blobs(&scanned.refs)?;
         // 4. Deep: decrypt every envelope and document, check every commitment.
         if let Some(ids) = opts.deep {
-            obs.phase("decrypt", ingests.len() as u64);
-            let mut opened_any = false;
-            let mut wrong_key = 0usize;
-            let mut envelopes = crate::store::extract::EnvelopeCache::default();
-            for rec in &ingests {
-                let i = rec.body.index;
-                let Some(ing) = rec.document() else { continue };
-                if !present_meta.contains_key(&ing.meta) || !present_docs.contains_key(&ing.blob) {
-                    continue; // already reported as missing
-                }
-                if chosen.as_ref().is_some_and(|c| !c.contains(&ing.blob)) {
-                    continue; // not in the sample
-                }
-                let m = match self.metadata_cached(rec, ids, &mut envelopes) {
-                    Ok(m) => {
-                        opened_any = true;
-                        m
-                    }
-                    Err(StoreError::Decrypt {
-                        source: crypto::CryptoError::NoMatchingKeys,
-                        ..
-                    }) if !opened_any => {
-                        // Either this identity is not one of the archive's
-                        // recipients, or the envelope was re-encrypted to someone
-                        // else; decided after the loop.
-                        wrong_key += 1;
-                        rep.add(
-                            Subject::Record(i),
-                            Check::MetadataDecrypt,
-                            "no given identity can decrypt the envelope",
-                        );
-                        continue;
-                    }
-                    Err(StoreError::ContentMismatch(r)) => {
-                        rep.add(Subject::Record(i), Check::Commitment, r);
-                        continue;
-                    }
-                    Err(e) => {
-                        rep.add(Subject::Record(i), Check::MetadataDecrypt, e.to_string());
-                        continue;
-                    }
-                };
-                let mut hr = HashingReader::new(self.docs.open(&ing.blob)?);
-                match crypto::decrypt_all(ids, BufReader::new(&mut hr), io::sink(), &mut |_| {}) {
-                    Err(e) => rep.add(
-                        Subject::Record(i),
-                        Check::Content,
-                        format!("document does not decrypt: {e}"),
-                    ),
-                    Ok((_, sha, len)) => {
-                        rep.coverage.decrypted += 1;
-                        if sha != m.sha256 || len != m.size {
-                            rep.add(
-                                Subject::Record(i),
-                                Check::Content,
-                                "decrypted document does not match the committed digest",
-                            );
-                        }
-                    }
-                }
-                obs.advance(1);
-            }
-            self.check_sealed(&sealed, ids, &present_local, &mut rep);
-            if !opened_any && wrong_key > 0 && wrong_key == ingests.len() {
-                return Err(StoreError::Decrypt {
-                    what: "every metadata envelope (is this identity a recipient of this archive?)"
-                        .into(),
-                    source: crypto::CryptoError::NoMatchingKeys,
-                });
-            }
+            pass.check_deep(ids, &scanned.ingests, &scanned.sealed, &present)?;
         }
-        Ok(rep)
+        Ok(pass.rep)
     }
 }
 
@@ -633,40 +169,466 @@ impl Archive {
     fn docs_listed(&self, store: &Blobs) -> Result<Vec<Listed>, StoreError> {
         store.list()
     }
+}
+
+/// One run of [`Archive::verify`]: the report being written, and what the
+/// earlier steps found that later ones need.
+struct Pass<'a> {
+    arch: &'a Archive,
+    opts: &'a VerifyOptions<'a>,
+    obs: &'a mut dyn VerifyObserver,
+    rep: Report,
+    /// The archive's checkpoints (size, root), from `ledger/checkpoints`.
+    cps: BTreeMap<u64, Digest>,
+    /// The records' roots at the checkpointed sizes and at the outside
+    /// checkpoints' ([`VerifyOptions::since`]).
+    roots: BTreeMap<u64, Digest>,
+    /// Records the database counts.
+    db_size: u64,
+    /// Records read from `ledger/records`.
+    n: u64,
+    /// What the cross-check of `ledger/index` and `ledger/tree` found.
+    flat: FlatChecked,
+}
+
+/// The blobs found in each store by [`Pass::check_blobs`] (address, size),
+/// and the document blobs `--sample` chose.
+struct Present {
+    local: HashMap<Digest, u64>,
+    docs: HashMap<Digest, u64>,
+    chosen: Option<HashSet<Digest>>,
+}
+
+/// What the deep step has learned of the identities given: whether any
+/// envelope opened, how many did not before one did, and the last envelope
+/// opened.
+#[derive(Default)]
+struct Decrypting {
+    opened_any: bool,
+    wrong_key: usize,
+    envelopes: EnvelopeCache,
+}
+
+impl<'a> Pass<'a> {
+    /// A pass over `arch` that has checked nothing yet.
+    fn new(
+        arch: &'a Archive,
+        opts: &'a VerifyOptions<'a>,
+        obs: &'a mut dyn VerifyObserver,
+    ) -> Self {
+        Pass {
+            arch,
+            opts,
+            obs,
+            rep: Report {
+                deep: opts.deep.is_some(),
+                ..Report::default()
+            },
+            cps: BTreeMap::new(),
+            roots: BTreeMap::new(),
+            db_size: 0,
+            n: 0,
+            flat: FlatChecked::default(),
+        }
+    }
+
+    /// Step 1: each checkpoint of `ledger/checkpoints` (signature, origin,
+    /// growing sizes), then the database's list of them against the file's.
+    fn check_checkpoint_file(&mut self) -> Result<(), StoreError> {
+        let arch = self.arch;
+        let mut file_cps: Vec<(u64, Vec<u8>)> = Vec::new();
+        for f in arch.checkpoint_file().scan(0)? {
+            match f? {
+                Frame::Complete { offset, body } => {
+                    self.rep.coverage.checkpoints += 1;
+                    match SignedCheckpoint::open(&body, arch.log_key(), &[]) {
+                        Err(e) => self.rep.add(
+                            Subject::Archive,
+                            Check::CheckpointSignature,
+                            format!("checkpoint at offset {offset} of ledger/checkpoints: {e}"),
+                        ),
+                        Ok(o) => {
+                            let prev = file_cps.last().map(|&(size, _)| size);
+                            self.note_checkpoint(&o.checkpoint, prev);
+                            file_cps.push((o.checkpoint.size, body));
+                        }
+                    }
+                }
+                Frame::Torn { offset } | Frame::Oversized { offset, .. } => self.rep.add(
+                    Subject::Archive,
+                    Check::CheckpointSignature,
+                    format!("ledger/checkpoints is damaged at offset {offset}"),
+                ),
+            }
+        }
+        let db_cps = arch.checkpoints()?;
+        if db_cps != file_cps {
+            self.rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!(
+                    "the database lists {} checkpoints that differ from the {} in ledger/checkpoints",
+                    db_cps.len(),
+                    file_cps.len()
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// A checkpoint of the file whose signature holds: of this archive's
+    /// origin, and larger than the one before it (`prev`). Kept in `cps`.
+    fn note_checkpoint(&mut self, c: &Checkpoint, prev: Option<u64>) {
+        let origin = &self.arch.config().origin;
+        if c.origin != *origin {
+            self.rep.add(
+                Subject::Checkpoint(c.size),
+                Check::CheckpointSignature,
+                format!("origin is {:?}, the archive's is {origin:?}", c.origin),
+            );
+        }
+        if let Some(prev) = prev {
+            if c.size <= prev {
+                self.rep.add(
+                    Subject::Checkpoint(c.size),
+                    Check::CheckpointConsistency,
+                    format!("tree size goes from {prev} back to {}", c.size),
+                );
+            }
+        }
+        self.cps.insert(c.size, c.root);
+    }
+
+    /// Step 2: the record pass ([`Archive::scan_records`]), keeping the
+    /// roots at the checkpointed sizes and the outside checkpoints'; its
+    /// findings about documents are added after every record's.
+    fn scan_records(&mut self) -> Result<Scanned, StoreError> {
+        self.db_size = self.arch.size()?;
+        self.obs.phase("records", self.db_size);
+        // The sizes whose roots the scan keeps: every checkpoint's, and every
+        // outside checkpoint's (only the size matters to the scan).
+        let mut at_sizes = self.cps.clone();
+        for c in self.opts.since {
+            at_sizes.entry(c.size).or_insert(c.root);
+        }
+        if at_sizes.contains_key(&0) {
+            self.roots.insert(0, merkle::empty_root());
+        }
+        let mut scanned = self.arch.scan_records(
+            self.opts.deep.is_some(),
+            self.opts.trust_signatures_below,
+            &at_sizes,
+            &mut self.roots,
+            &mut self.rep,
+            &mut *self.obs,
+        )?;
+        self.n = scanned.n;
+        self.rep.coverage.records = scanned.n;
+        for (i, check, reason) in std::mem::take(&mut scanned.doc_findings) {
+            self.rep.add(Subject::Record(i), check, reason);
+        }
+        self.flat = std::mem::take(&mut scanned.flat);
+        Ok(scanned)
+    }
+
+    /// Received documents: the kept evidence is intact and links to the record.
+    /// And no two of them hold checkpoints of one log that cannot both be
+    /// true, nor one that a mirrored log contradicts (FORMAT.md §10.4).
+    fn check_received(&mut self, links: Vec<(u64, Receive)>) {
+        let mut held = HeldLogs::default();
+        for (i, r) in links {
+            match self.arch.check_receive_link(&r) {
+                Ok(hops) => self.check_hops(i, &hops, &mut held),
+                Err(reason) => self.rep.add(Subject::Record(i), Check::Evidence, reason),
+            }
+        }
+    }
+
+    /// The checkpoints the evidence of record `i` holds (`hops`), against
+    /// those of the documents received before it (`held`) and the mirrors
+    /// of their logs.
+    fn check_hops(&mut self, i: u64, hops: &[CheckedHop], held: &mut HeldLogs) {
+        for (n, h) in hops.iter().enumerate() {
+            let Some(cp) = HeldCheckpoint::of_hop(h, format!("record {i}")) else {
+                continue;
+            };
+            for s in held.add(&cp) {
+                self.rep.add(
+                    Subject::Record(i),
+                    Check::CheckpointConsistency,
+                    format!(
+                        "{} and {} hold checkpoints of {} that cannot both be true (hop {} of the evidence): {}: the log showed two histories (a split view)",
+                        s.there, s.here, s.origin, n + 1, s.reason
+                    ),
+                );
+            }
+        }
+        match mirror::check_hops(self.arch.root(), hops) {
+            Ok((_, diverging)) => {
+                for f in diverging {
+                    self.rep.add(
+                        Subject::Record(i),
+                        f.check,
+                        format!("kept evidence, {}", f.reason),
+                    );
+                }
+            }
+            // A mirror that cannot be read says nothing about the
+            // evidence; verifying the mirror is `custody mirror`'s.
+            Err(e) => self.rep.add(
+                Subject::Record(i),
+                Check::CheckpointConsistency,
+                format!("kept evidence could not be compared with the mirror of its log: {e}; run `custody mirror` again"),
+            ),
+        }
+    }
+
+    /// The flat-index comparison: the database's count of records,
+    /// `ledger/index` and `ledger/tree` (beyond the mismatches listed per
+    /// record), and `ledger/checkpoint` with its cosignatures.
+    fn check_flat_files(&mut self) -> Result<(), StoreError> {
+        let (n, db_size) = (self.n, self.db_size);
+        if n != db_size {
+            self.rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!("the database counts {db_size} records, ledger/records holds {n}"),
+            );
+        }
+        if self.flat.found > FLAT_LISTED {
+            self.rep.add(
+                Subject::Archive,
+                Check::IndexMismatch,
+                format!(
+                    "{} more entries of ledger/index and ledger/tree differ from the records (not listed)",
+                    self.flat.found - FLAT_LISTED
+                ),
+            );
+        }
+        for reason in &self.flat.lengths {
+            self.rep
+                .add(Subject::Archive, Check::IndexMismatch, reason.clone());
+        }
+        if let Some(reason) = self.arch.checkpoint_file_mismatch()? {
+            self.rep.add(Subject::Archive, Check::IndexMismatch, reason);
+        }
+        Ok(())
+    }
+
+    /// Each checkpoint's root against the records' root at its size.
+    fn check_checkpoint_roots(&mut self) {
+        let n = self.n;
+        for (&size, root) in &self.cps {
+            match self.roots.get(&size) {
+                None => self.rep.add(
+                    Subject::Checkpoint(size),
+                    Check::CheckpointRoot,
+                    format!("covers {size} records but the log holds {n}"),
+                ),
+                Some(r) if r != root => self.rep.add(
+                    Subject::Checkpoint(size),
+                    Check::CheckpointRoot,
+                    format!("root {} differs from the records' root {}", root, r),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Consistency of consecutive checkpoints, proven from the stored
+    /// nodes, as far as those matched the records: with a damaged
+    /// ledger/tree a failing proof would say nothing about the checkpoints
+    /// (the damage is reported above, and each root against the records).
+    fn check_checkpoint_chain(&mut self) {
+        let sizes: Vec<u64> = if self.flat.found == 0 {
+            self.cps.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
+        for w in sizes.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if b > self.db_size.min(self.n) {
+                break;
+            }
+            let ok = merkle::consistency_proof(self.arch.flat(), TreeSize(a), TreeSize(b))
+                .ok()
+                .map(|p| {
+                    let (ra, rb) = (&self.cps[&a], &self.cps[&b]);
+                    merkle::verify_consistency(TreeSize(a), TreeSize(b), ra, rb, &p).is_ok()
+                });
+            if ok != Some(true) {
+                self.rep.add(
+                    Subject::Checkpoint(b),
+                    Check::CheckpointConsistency,
+                    format!("no valid consistency proof from size {a} to {b}"),
+                );
+            }
+        }
+    }
+
+    /// `--since-checkpoint`: the archive holds, and its latest checkpoint
+    /// extends, each outside checkpoint ([`since_mismatch`]).
+    fn check_since(&mut self) {
+        let nodes_ok = self.flat.found == 0 && self.db_size == self.n;
+        for c in self.opts.since {
+            if let Some(reason) =
+                since_mismatch(self.arch, c, self.n, &self.roots, &self.cps, nodes_ok)
+            {
+                self.rep
+                    .add(Subject::Checkpoint(c.size), Check::Rollback, reason);
+            }
+        }
+    }
+
+    /// Every record is covered by a checkpoint.
+    fn check_covered(&mut self) {
+        let n = self.n;
+        match self.cps.keys().next_back() {
+            Some(&last) if last >= n => {}
+            last => {
+                // Records `from` to `n - 1` (inclusive ranges in text).
+                let from = last.copied().unwrap_or(0);
+                let to = n.saturating_sub(1).max(from);
+                let which = if from == to {
+                    format!("record {from} is")
+                } else {
+                    format!("records {from}..={to} are")
+                };
+                self.rep.add(
+                    Subject::Archive,
+                    Check::CheckpointMissing,
+                    format!(
+                        "{which} not covered by any checkpoint; run `custody checkpoint --sign`"
+                    ),
+                )
+            }
+        }
+    }
+
+    /// `custody.toml` against the configuration the records put in force.
+    fn check_config(&mut self) {
+        match self.arch.config_disagreement() {
+            Ok(Some(reason)) => self.rep.add(Subject::Archive, Check::Config, reason),
+            Ok(None) => {}
+            // The index files cannot locate the actor and config records:
+            // that damage is reported above; there is nothing to compare.
+            Err(_)
+                if self
+                    .rep
+                    .findings
+                    .iter()
+                    .any(|f| f.check == Check::IndexMismatch) => {}
+            Err(e) => self.rep.add(
+                Subject::Archive,
+                Check::Config,
+                format!("custody.toml could not be compared with the configuration record: {e}"),
+            ),
+        }
+    }
+
+    /// Step 3, the blobs listing: every referenced blob exists and hashes
+    /// to its name; no strays. Document blobs may be on an object store
+    /// (FORMAT.md §7.7); envelopes and notes are always in `blobs/`.
+    fn check_blobs(&mut self, refs: &HashMap<Digest, BlobRef>) -> Result<Present, StoreError> {
+        let arch = self.arch;
+        let remote = !arch.docs.is_local();
+        let local_store = Blobs::Local(arch.blob_store().clone());
+        let local = arch.docs_listed(&local_store)?;
+        let docs = if remote {
+            Some(arch.docs_listed(&arch.docs)?)
+        } else {
+            None
+        };
+        let chosen = self.choose_sample(docs.as_ref().unwrap_or(&local), refs)?;
+        // Sampling covers document blobs only; envelopes and notes (local,
+        // small) and unreferenced local files are always hashed.
+        let is_doc = |l: &Listed| {
+            l.digest
+                .is_some_and(|d| refs.get(&d).is_some_and(|r| r.doc))
+        };
+        let hashed = |l: &Listed, in_docs: bool| match &chosen {
+            Some(c) if in_docs && is_doc(l) => l.digest.is_some_and(|d| c.contains(&d)),
+            _ => true,
+        };
+        let total: u64 = local
+            .iter()
+            .filter(|l| hashed(l, !remote))
+            .map(|l| l.len)
+            .chain(
+                docs.iter()
+                    .flatten()
+                    .filter(|l| hashed(l, true) && l.digest.is_some_and(|d| refs.contains_key(&d)))
+                    .map(|l| l.len),
+            )
+            .sum();
+        self.obs.phase("blobs", total);
+        let mut present_local = HashMap::new();
+        self.check_listed(
+            &local_store,
+            &local,
+            refs,
+            &|l| hashed(l, !remote),
+            &mut present_local,
+        )?;
+        let present_docs = match &docs {
+            Some(docs) => {
+                let mut present = HashMap::new();
+                self.check_listed(&arch.docs, docs, refs, &|l| hashed(l, true), &mut present)?;
+                present
+            }
+            None => present_local.clone(),
+        };
+        let present = Present {
+            local: present_local,
+            docs: present_docs,
+            chosen,
+        };
+        self.check_referenced(refs, &present, remote);
+        Ok(present)
+    }
+
+    /// `--sample N`: N referenced document blobs of those `listed`, chosen
+    /// with OS randomness, and noted in the report.
+    fn choose_sample(
+        &mut self,
+        listed: &[Listed],
+        refs: &HashMap<Digest, BlobRef>,
+    ) -> Result<Option<HashSet<Digest>>, StoreError> {
+        let Some(k) = self.opts.sample else {
+            return Ok(None);
+        };
+        let mut cands: Vec<Digest> = listed
+            .iter()
+            .filter_map(|l| l.digest)
+            .filter(|d| refs.get(d).is_some_and(|r| r.doc))
+            .collect();
+        cands.sort();
+        cands.dedup();
+        let picked = sample(&mut cands, k)?;
+        self.rep.sampled = Some(picked.clone());
+        Ok(Some(picked.into_iter().collect()))
+    }
 
     /// Checks the objects `listed` of `store` against the records' references:
     /// each is named by a digest and referenced (else `blob_unreferenced`,
     /// which also covers uploads left under `incoming/`), and, where `hash`
     /// says so, hashes to its name (streamed). Fills `present` (address, size).
-    #[allow(clippy::too_many_arguments)]
     fn check_listed(
-        &self,
+        &mut self,
         store: &Blobs,
         listed: &[Listed],
         refs: &HashMap<Digest, BlobRef>,
         hash: &dyn Fn(&Listed) -> bool,
         present: &mut HashMap<Digest, u64>,
-        rep: &mut Report,
-        obs: &mut dyn VerifyObserver,
     ) -> Result<(), StoreError> {
         let remote = !store.is_local();
         for l in listed {
-            rep.coverage.blobs += 1;
-            rep.coverage.blob_bytes += l.len;
+            self.rep.coverage.blobs += 1;
+            self.rep.coverage.blob_bytes += l.len;
             let Some(d) = l.digest else {
-                let reason = if l.name.starts_with(&format!("{}/", blobs::INCOMING)) {
-                    "an upload left by an interrupted ingest, receive or migrate; `custody gc` removes it"
-                } else if remote {
-                    "an object in the blob store that is not named by a digest"
-                } else {
-                    "a file in the blob store that is not named by a digest"
-                };
-                let name = if remote {
-                    l.name.clone()
-                } else {
-                    l.name.rsplit('/').next().unwrap_or(&l.name).to_string()
-                };
-                rep.add(Subject::Blob(name), Check::BlobUnreferenced, reason);
+                let (name, reason) = unnamed_object(l, remote);
+                self.rep
+                    .add(Subject::Blob(name), Check::BlobUnreferenced, reason);
                 continue;
             };
             present.insert(d, l.len);
@@ -674,23 +636,12 @@ impl Archive {
             // Unreferenced objects on a store are not downloaded: nothing
             // depends on them and `custody gc` removes them.
             let actual = if hash(l) && (referenced.is_some() || !remote) {
-                let rd = store.open(&d)?;
-                let (actual, _) = blobs::hash_read(Progress {
-                    inner: rd,
-                    obs: &mut *obs,
-                })
-                .map_err(
-                    |e| match crate::store::remote::RemoteError::from_io(&e) {
-                        Some(r) => StoreError::Remote(r),
-                        None => StoreError::Io(store.label().into(), e),
-                    },
-                )?;
-                Some(actual)
+                Some(self.hash_object(store, &d)?)
             } else {
                 None
             };
             match (referenced, actual) {
-                (Some(r), Some(actual)) if actual != d => rep.add(
+                (Some(r), Some(actual)) if actual != d => self.rep.add(
                     Subject::Blob(d.to_hex()),
                     Check::BlobHash,
                     format!(
@@ -707,7 +658,7 @@ impl Archive {
                 // Nothing depends on a blob no record names; one whose contents
                 // do not match its name is what a crash during a batched
                 // ingest can leave (FORMAT.md §7.1), so it is said, not doubled.
-                (None, actual) => rep.add(
+                (None, actual) => self.rep.add(
                     Subject::Blob(d.to_hex()),
                     Check::BlobUnreferenced,
                     match actual {
@@ -722,6 +673,191 @@ impl Archive {
         }
         Ok(())
     }
+
+    /// What the object at `d`'s address in `store` hashes to (streamed, its
+    /// bytes reported as progress).
+    fn hash_object(&mut self, store: &Blobs, d: &Digest) -> Result<Digest, StoreError> {
+        let rd = store.open(d)?;
+        let (actual, _) = blobs::hash_read(Progress {
+            inner: rd,
+            obs: &mut *self.obs,
+        })
+        .map_err(|e| match crate::store::remote::RemoteError::from_io(&e) {
+            Some(r) => StoreError::Remote(r),
+            None => StoreError::Io(store.label().into(), e),
+        })?;
+        Ok(actual)
+    }
+
+    /// Every blob the records reference is `present` in its store, with the
+    /// length the records give: the missing ones in record order, then the
+    /// lengths.
+    fn check_referenced(
+        &mut self,
+        refs: &HashMap<Digest, BlobRef>,
+        present: &Present,
+        remote: bool,
+    ) {
+        let present_of = |r: &BlobRef| if r.doc { &present.docs } else { &present.local };
+        let mut missing: Vec<(&Digest, &BlobRef)> = refs
+            .iter()
+            .filter(|(d, r)| !present_of(r).contains_key(d))
+            .collect();
+        missing.sort_by_key(|(_, r)| r.index);
+        for (d, r) in missing {
+            self.rep.add(
+                Subject::Record(r.index),
+                Check::BlobMissing,
+                if r.doc && remote {
+                    format!("blob {d} does not exist in {}", self.arch.docs.label())
+                } else {
+                    format!("blob {d} does not exist")
+                },
+            );
+        }
+        for (d, r) in refs {
+            if let Some(&len) = present_of(r).get(d) {
+                if len != r.size {
+                    self.rep.add(
+                        Subject::Record(r.index),
+                        Check::BlobHash,
+                        format!("blob {d} is {len} bytes, the record says {}", r.size),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Step 4, the deep checks: decrypts every envelope and document (those
+    /// sampled, with `--sample`) and checks every commitment, then the
+    /// sealed details. An error if no given identity opens any envelope.
+    fn check_deep(
+        &mut self,
+        ids: &Identities,
+        ingests: &[Record],
+        sealed: &[Record],
+        present: &Present,
+    ) -> Result<(), StoreError> {
+        self.obs.phase("decrypt", ingests.len() as u64);
+        let mut st = Decrypting::default();
+        for rec in ingests {
+            let Some(ing) = rec.document() else { continue };
+            if !present.local.contains_key(&ing.meta) || !present.docs.contains_key(&ing.blob) {
+                continue; // already reported as missing
+            }
+            if present
+                .chosen
+                .as_ref()
+                .is_some_and(|c| !c.contains(&ing.blob))
+            {
+                continue; // not in the sample
+            }
+            let Some(m) = self.open_metadata(rec, ids, &mut st) else {
+                continue;
+            };
+            self.check_content(rec.body.index, ids, &ing.blob, &m)?;
+            self.obs.advance(1);
+        }
+        self.arch
+            .check_sealed(sealed, ids, &present.local, &mut self.rep);
+        if !st.opened_any && st.wrong_key > 0 && st.wrong_key == ingests.len() {
+            return Err(StoreError::Decrypt {
+                what: "every metadata envelope (is this identity a recipient of this archive?)"
+                    .into(),
+                source: crypto::CryptoError::NoMatchingKeys,
+            });
+        }
+        Ok(())
+    }
+
+    /// (deep) The metadata entry of document record `rec`, from its
+    /// envelope; `None` once why it does not open is reported.
+    fn open_metadata(
+        &mut self,
+        rec: &Record,
+        ids: &Identities,
+        st: &mut Decrypting,
+    ) -> Option<Metadata> {
+        let i = rec.body.index;
+        match self.arch.metadata_cached(rec, ids, &mut st.envelopes) {
+            Ok(m) => {
+                st.opened_any = true;
+                Some(m)
+            }
+            Err(StoreError::Decrypt {
+                source: crypto::CryptoError::NoMatchingKeys,
+                ..
+            }) if !st.opened_any => {
+                // Either this identity is not one of the archive's
+                // recipients, or the envelope was re-encrypted to someone
+                // else; decided after the loop.
+                st.wrong_key += 1;
+                self.rep.add(
+                    Subject::Record(i),
+                    Check::MetadataDecrypt,
+                    "no given identity can decrypt the envelope",
+                );
+                None
+            }
+            Err(StoreError::ContentMismatch(r)) => {
+                self.rep.add(Subject::Record(i), Check::Commitment, r);
+                None
+            }
+            Err(e) => {
+                self.rep
+                    .add(Subject::Record(i), Check::MetadataDecrypt, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// (deep) Document `blob` of record `i` decrypts, to the digest and
+    /// length its metadata `m` commits to.
+    fn check_content(
+        &mut self,
+        i: u64,
+        ids: &Identities,
+        blob: &Digest,
+        m: &Metadata,
+    ) -> Result<(), StoreError> {
+        let mut hr = HashingReader::new(self.arch.docs.open(blob)?);
+        match crypto::decrypt_all(ids, BufReader::new(&mut hr), io::sink(), &mut |_| {}) {
+            Err(e) => self.rep.add(
+                Subject::Record(i),
+                Check::Content,
+                format!("document does not decrypt: {e}"),
+            ),
+            Ok((_, sha, len)) => {
+                self.rep.coverage.decrypted += 1;
+                if sha != m.sha256 || len != m.size {
+                    self.rep.add(
+                        Subject::Record(i),
+                        Check::Content,
+                        "decrypted document does not match the committed digest",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The finding's subject and reason for listed object `l`, not named by a
+/// digest: an upload left under `incoming/`, or a stray.
+fn unnamed_object(l: &Listed, remote: bool) -> (String, &'static str) {
+    let reason = if l.name.starts_with(&format!("{}/", blobs::INCOMING)) {
+        "an upload left by an interrupted ingest, receive or migrate; `custody gc` removes it"
+    } else if remote {
+        "an object in the blob store that is not named by a digest"
+    } else {
+        "a file in the blob store that is not named by a digest"
+    };
+    let name = if remote {
+        l.name.clone()
+    } else {
+        l.name.rsplit('/').next().unwrap_or(&l.name).to_string()
+    };
+    (name, reason)
 }
 
 /// A reader that reports the bytes read through it as verify progress.
@@ -831,29 +967,4 @@ fn since_mismatch(
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frontier_matches_memory_tree() {
-        use merkle::NodeSource;
-        let mut t = merkle::MemoryTree::new();
-        let mut f = Frontier::default();
-        assert_eq!(f.root(), merkle::empty_root());
-        for i in 0..100u32 {
-            let l = merkle::leaf_hash(&i.to_be_bytes());
-            t.push(l);
-            // The nodes it completes, in post-order (FORMAT.md §7.2.2).
-            let mut made = Vec::new();
-            f.push_with(l, |level, h| made.push((level as u8, *h)));
-            let want: Vec<_> = merkle::created_by(u64::from(i))
-                .map(|(level, idx)| (level, t.node(level, idx).unwrap()))
-                .collect();
-            assert_eq!(made, want, "leaf {i}");
-            assert_eq!(f.root(), t.root(), "size {}", i + 1);
-        }
-    }
 }

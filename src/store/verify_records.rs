@@ -22,18 +22,37 @@ use ed25519_dalek::VerifyingKey;
 use crate::core::actors::{Actors, AuthError, AuthPlan, Signer};
 use crate::core::hash::Digest;
 use crate::core::merkle;
+use crate::core::merkle::Frontier;
 use crate::core::record::{Payload, Receive, Record, RecordBody};
 use crate::core::report::{Check, Report, Subject};
 use crate::core::sigbatch::{verify_by_key, BatchKey, Item};
 use crate::store::archive::Archive;
+use crate::store::flat::Sequential;
 use crate::store::logfile::Frame;
-use crate::store::verify::{BlobRef, Frontier, VerifyObserver};
 use crate::store::StoreError;
 
 /// Records per chunk handed to the workers.
 const CHUNK: usize = 4096;
 /// Chunks whose verdicts may be outstanding while the next one is read.
 const IN_FLIGHT: usize = 2;
+/// Progress hooks for long verifications.
+pub trait VerifyObserver {
+    fn phase(&mut self, _name: &str, _total: u64) {}
+    fn advance(&mut self, _n: u64) {}
+}
+
+/// An observer that observes nothing.
+pub struct Quiet;
+impl VerifyObserver for Quiet {}
+
+/// A blob some record references, with what the record says of it.
+pub(crate) struct BlobRef {
+    pub(crate) index: u64,
+    pub(crate) size: u64,
+    /// A document's ciphertext (kept in the document store), not an envelope or note.
+    pub(crate) doc: bool,
+}
+
 /// Mismatches of `ledger/index` and `ledger/tree` listed one by one; the
 /// rest are counted (a file of garbage would otherwise list every record).
 pub(crate) const FLAT_LISTED: u64 = 16;
@@ -202,6 +221,315 @@ fn resolve(
     Ok(())
 }
 
+/// The chunks whose signature checks are with the workers, and where their
+/// findings go once the verdicts are back.
+struct Chunks<'a> {
+    work_tx: &'a SyncSender<Work>,
+    res_rx: &'a Receiver<Verdicts>,
+    /// Parts each chunk's checks are split into (one per worker).
+    parts: usize,
+    /// The id of the next chunk.
+    next: u64,
+    inflight: VecDeque<InFlight>,
+    /// Verdicts received before their chunk was waited for.
+    early: HashMap<(u64, usize), Vec<bool>>,
+    rep: &'a mut Report,
+    obs: &'a mut dyn VerifyObserver,
+}
+
+impl Chunks<'_> {
+    /// Hands a chunk (its signature checks `jobs`, its findings `pending`,
+    /// its number of `records`) to the workers, then reports the chunks
+    /// beyond [`IN_FLIGHT`] or, when it is the `last`, every chunk.
+    fn send(
+        &mut self,
+        jobs: Vec<Job>,
+        pending: Vec<Pending>,
+        records: u64,
+        last: bool,
+    ) -> Result<(), StoreError> {
+        let parts = dispatch(self.work_tx, self.next, jobs, self.parts)?;
+        self.inflight.push_back(InFlight {
+            id: self.next,
+            parts,
+            records,
+            pending,
+        });
+        self.next += 1;
+        while self.inflight.len() > IN_FLIGHT || (last && !self.inflight.is_empty()) {
+            let c = self.inflight.pop_front().expect("not empty");
+            resolve(c, self.res_rx, &mut self.early, self.rep, self.obs)?;
+        }
+        Ok(())
+    }
+}
+
+/// The state of the record pass on the calling thread: the flat files read
+/// alongside `ledger/records`, the Merkle frontier, the actors replayed so
+/// far, what the rest of `verify` needs, and the chunk being read.
+struct RecordPass<'a> {
+    arch: &'a Archive,
+    deep: bool,
+    /// Records below this index have their signatures taken as checked
+    /// (`VerifyOptions::trust_signatures_below`).
+    trust_below: u64,
+    /// The sizes whose roots are kept in `roots`.
+    cps: &'a BTreeMap<u64, Digest>,
+    roots: &'a mut BTreeMap<u64, Digest>,
+    index_file: Sequential,
+    tree_file: Sequential,
+    frontier: Frontier,
+    actors: Actors,
+    /// The commitment of every document record, by position: what records
+    /// about a document, and derived documents' parents, must name.
+    docs: HashMap<u64, Digest>,
+    out: Scanned,
+    /// The chunk being read: its findings, its signature checks, and how
+    /// many records it holds.
+    pending: Vec<Pending>,
+    jobs: Vec<Job>,
+    records: u64,
+}
+
+impl<'a> RecordPass<'a> {
+    /// A pass from the first record, with `ledger/index` and `ledger/tree`
+    /// opened to be read front to back.
+    fn new(
+        arch: &'a Archive,
+        deep: bool,
+        trust_below: u64,
+        cps: &'a BTreeMap<u64, Digest>,
+        roots: &'a mut BTreeMap<u64, Digest>,
+    ) -> Result<Self, StoreError> {
+        let (index_file, tree_file) = arch.flat().sequential()?;
+        Ok(RecordPass {
+            arch,
+            deep,
+            trust_below,
+            cps,
+            roots,
+            index_file,
+            tree_file,
+            frontier: Frontier::default(),
+            actors: Actors::default(),
+            docs: HashMap::new(),
+            out: Scanned {
+                n: 0,
+                refs: HashMap::new(),
+                links: Vec::new(),
+                ingests: Vec::new(),
+                sealed: Vec::new(),
+                doc_findings: Vec::new(),
+                flat: FlatChecked::default(),
+            },
+            pending: Vec::new(),
+            jobs: Vec::new(),
+            records: 0,
+        })
+    }
+
+    /// Reads `ledger/records` frame by frame up to its end or a damaged
+    /// frame, handing every [`CHUNK`] records' checks to `chunks`; then the
+    /// flat files' lengths.
+    fn run(mut self, chunks: &mut Chunks<'_>) -> Result<Scanned, StoreError> {
+        let arch = self.arch;
+        let mut frames = arch.record_file().scan(0)?;
+        loop {
+            let frame = frames.next().transpose()?;
+            let stop = match &frame {
+                None => true,
+                Some(Frame::Complete { .. }) => false,
+                Some(Frame::Torn { .. } | Frame::Oversized { .. }) => true,
+            };
+            if let Some(Frame::Torn { offset } | Frame::Oversized { offset, .. }) = frame {
+                self.add(
+                    self.out.n,
+                    Check::RecordFrame,
+                    format!("ledger/records is damaged at offset {offset}; later records cannot be read"),
+                );
+            }
+            if stop || self.records as usize == CHUNK {
+                let jobs = std::mem::take(&mut self.jobs);
+                let pending = std::mem::take(&mut self.pending);
+                chunks.send(jobs, pending, self.records, stop)?;
+                self.records = 0;
+            }
+            if stop {
+                break;
+            }
+            let Some(Frame::Complete { offset, body }) = frame else {
+                unreachable!("stop is set for every other frame")
+            };
+            self.check_record(offset, &body)?;
+        }
+        self.finish()
+    }
+
+    /// A finding about record `n`, reported with its chunk.
+    fn add(&mut self, n: u64, check: Check, reason: String) {
+        self.pending
+            .push(Pending::Done(Subject::Record(n), check, reason));
+    }
+
+    /// The next record, at `offset`: its flat files' entries, then its
+    /// contents; the root is kept where a checkpoint's size is reached.
+    fn check_record(&mut self, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let n = self.out.n;
+        self.check_flat(n, offset, body)?;
+        match Record::decode(body) {
+            Err(e) => self.add(n, Check::RecordDecode, e.to_string()),
+            Ok(rec) => self.check_decoded(n, &rec),
+        }
+        self.out.n += 1;
+        self.records += 1;
+        if self.cps.contains_key(&self.out.n) {
+            self.roots.insert(self.out.n, self.frontier.root());
+        }
+        Ok(())
+    }
+
+    /// The flat files for record `n` (FORMAT.md §7.2.5): its location in
+    /// `ledger/index`, and the Merkle nodes it completes in `ledger/tree`;
+    /// the first [`FLAT_LISTED`] mismatches are listed, the rest counted.
+    fn check_flat(&mut self, n: u64, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let leaf = merkle::leaf_hash(body);
+        let mut flat_reasons = Vec::new();
+        match self.index_file.next_location()? {
+            Some((o, l)) if o == offset && l as usize == body.len() => {}
+            Some((o, l)) => flat_reasons.push(format!(
+                "ledger/index locates this record at offset {o} ({l} bytes); ledger/records has it at offset {offset} ({} bytes)",
+                body.len()
+            )),
+            None => flat_reasons.push("ledger/index has no entry for this record".into()),
+        }
+        let mut stored = Vec::with_capacity(1 + n.trailing_ones() as usize);
+        for _ in 0..=n.trailing_ones() {
+            stored.push(self.tree_file.next_node()?);
+        }
+        self.frontier.push_with(leaf, |level, hash| {
+            let node = format!("Merkle node (level {level}, index {})", n >> level);
+            match stored.get(level as usize) {
+                Some(Some(h)) if h == hash => {}
+                Some(Some(_)) => flat_reasons.push(format!(
+                    "ledger/tree holds another hash for {node} than the records give"
+                )),
+                _ => flat_reasons.push(format!("ledger/tree has no entry for {node}")),
+            }
+        });
+        for r in flat_reasons {
+            self.out.flat.found += 1;
+            if self.out.flat.found <= FLAT_LISTED {
+                self.add(n, Check::IndexMismatch, r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decoded record `n`: its index and origin, its signature and
+    /// authorization, a grant's actor, and what it references.
+    fn check_decoded(&mut self, n: u64, rec: &Record) {
+        if rec.body.index != n {
+            self.add(
+                n,
+                Check::RecordIndex,
+                format!("record says index {} at position {n}", rec.body.index),
+            );
+        }
+        if rec.body.origin != self.arch.config().origin {
+            self.add(
+                n,
+                Check::RecordOrigin,
+                format!("record names origin {:?}", rec.body.origin),
+            );
+        }
+        self.authorize(n, rec);
+        self.check_grant(n, rec);
+        let cfg = self.actors.config().map(|(_, c)| c.recipients.clone());
+        self.arch.note_references(
+            rec,
+            n,
+            self.deep,
+            &mut self.docs,
+            &mut self.out,
+            cfg.as_deref(),
+        );
+    }
+
+    /// Record `n` is signed by the log key, or by an actor authorized at
+    /// this point of the replay ([`Actors::plan`]): decided now, or queued
+    /// with the chunk for its signature check.
+    fn authorize(&mut self, n: u64, rec: &Record) {
+        let arch = self.arch;
+        let log_key = arch.log_key();
+        match self.actors.plan(rec, log_key) {
+            AuthPlan::Decided(Ok(_)) => {}
+            AuthPlan::Decided(Err(e)) => self.add(n, e.check(), e.to_string()),
+            AuthPlan::Inline => match self.actors.authorize(rec, log_key) {
+                Ok(_) => {
+                    if let Err(e) = self.actors.apply(rec, log_key) {
+                        self.add(n, e.check(), e.to_string());
+                    }
+                }
+                Err(e) => self.add(n, e.check(), e.to_string()),
+            },
+            // A signature a writer's earlier check verified
+            // (VerifyOptions::trust_signatures_below); the bytes
+            // were compared with ledger/tree above.
+            AuthPlan::Check { if_valid, .. } if n < self.trust_below => {
+                if let Err(e) = if_valid {
+                    self.add(n, e.check(), e.to_string());
+                }
+            }
+            AuthPlan::Check { key, if_valid } => {
+                self.pending.push(Pending::Auth {
+                    n,
+                    job: self.jobs.len(),
+                    if_valid,
+                });
+                self.jobs.push(Job {
+                    key,
+                    msg: RecordBody::signed_message(rec.body_bytes()),
+                    sig: rec.signature,
+                });
+            }
+        }
+    }
+
+    /// A grant names an active actor (FORMAT.md §4.12).
+    fn check_grant(&mut self, n: u64, rec: &Record) {
+        let Payload::Grant(g) = &rec.body.payload else {
+            return;
+        };
+        let problem = match self.actors.grantee(&g.actor) {
+            None => Some("gives access to no actor of this log (no actor added before it has that name or label)".to_string()),
+            Some(a) => a
+                .revoked
+                .map(|at| format!("gives access to {}, revoked at record {at}", a.name)),
+        };
+        if let Some(reason) = problem {
+            self.add(n, Check::GrantActor, reason);
+        }
+    }
+
+    /// After the last record read: `ledger/index` and `ledger/tree` hold
+    /// nothing beyond the records.
+    fn finish(mut self) -> Result<Scanned, StoreError> {
+        if self.index_file.next_location()?.is_some() {
+            self.out.flat.lengths.push(format!(
+                "ledger/index has entries beyond the {} records of ledger/records",
+                self.out.n
+            ));
+        }
+        if self.tree_file.next_node()?.is_some() {
+            self.out.flat.lengths.push(format!(
+                "ledger/tree has Merkle nodes beyond those of the {} records of ledger/records",
+                self.out.n
+            ));
+        }
+        Ok(self.out)
+    }
+}
+
 impl Archive {
     /// The record pass of [`Archive::verify`]; see the module docs. Adds the
     /// per-record findings to `rep` in record order and the roots at the
@@ -225,215 +553,22 @@ impl Archive {
                 sc.spawn(move || worker(rx, tx));
             }
             drop(res_tx);
-            let r = self.scan_loop(
-                deep,
-                trust_below,
-                cps,
-                roots,
+            let mut chunks = Chunks {
+                work_tx: &work_tx,
+                res_rx: &res_rx,
+                parts: threads,
+                next: 0,
+                inflight: VecDeque::new(),
+                early: HashMap::new(),
                 rep,
                 obs,
-                &work_tx,
-                &res_rx,
-                threads,
-            );
+            };
+            let r = RecordPass::new(self, deep, trust_below, cps, roots)
+                .and_then(|pass| pass.run(&mut chunks));
+            drop(chunks);
             drop(work_tx);
             r
         })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn scan_loop(
-        &self,
-        deep: bool,
-        trust_below: u64,
-        cps: &BTreeMap<u64, Digest>,
-        roots: &mut BTreeMap<u64, Digest>,
-        rep: &mut Report,
-        obs: &mut dyn VerifyObserver,
-        work_tx: &SyncSender<Work>,
-        res_rx: &Receiver<Verdicts>,
-        parts: usize,
-    ) -> Result<Scanned, StoreError> {
-        let origin = self.config().origin.clone();
-        let log_key = self.log_key().clone();
-        let mut out = Scanned {
-            n: 0,
-            refs: HashMap::new(),
-            links: Vec::new(),
-            ingests: Vec::new(),
-            sealed: Vec::new(),
-            doc_findings: Vec::new(),
-            flat: FlatChecked::default(),
-        };
-        let (mut index_file, mut tree_file) = self.flat().sequential()?;
-        let mut frontier = Frontier::default();
-        let mut actors = Actors::default();
-        // The commitment of every document record, by position: what records
-        // about a document, and derived documents' parents, must name.
-        let mut docs: HashMap<u64, Digest> = HashMap::new();
-        let mut inflight: VecDeque<InFlight> = VecDeque::new();
-        let mut early = HashMap::new();
-        let mut pending = Vec::new();
-        let mut jobs = Vec::new();
-        let mut records = 0u64;
-        let mut chunk = 0u64;
-        let mut frames = self.record_file().scan(0)?;
-        loop {
-            let frame = frames.next().transpose()?;
-            let stop = match &frame {
-                None => true,
-                Some(Frame::Complete { .. }) => false,
-                Some(Frame::Torn { .. } | Frame::Oversized { .. }) => true,
-            };
-            if let Some(Frame::Torn { offset } | Frame::Oversized { offset, .. }) = frame {
-                pending.push(Pending::Done(
-                    Subject::Record(out.n),
-                    Check::RecordFrame,
-                    format!("ledger/records is damaged at offset {offset}; later records cannot be read"),
-                ));
-            }
-            if stop || records as usize == CHUNK {
-                let p = dispatch(work_tx, chunk, std::mem::take(&mut jobs), parts)?;
-                inflight.push_back(InFlight {
-                    id: chunk,
-                    parts: p,
-                    records,
-                    pending: std::mem::take(&mut pending),
-                });
-                chunk += 1;
-                records = 0;
-                while inflight.len() > IN_FLIGHT || (stop && !inflight.is_empty()) {
-                    let c = inflight.pop_front().expect("not empty");
-                    resolve(c, res_rx, &mut early, rep, obs)?;
-                }
-            }
-            if stop {
-                break;
-            }
-            let Some(Frame::Complete { offset, body }) = frame else {
-                unreachable!("stop is set for every other frame")
-            };
-            let n = out.n;
-            let leaf = merkle::leaf_hash(&body);
-            // The flat files: this record's location, and the nodes it completes.
-            let mut flat_reasons = Vec::new();
-            match index_file.next_location()? {
-                Some((o, l)) if o == offset && l as usize == body.len() => {}
-                Some((o, l)) => flat_reasons.push(format!(
-                    "ledger/index locates this record at offset {o} ({l} bytes); ledger/records has it at offset {offset} ({} bytes)",
-                    body.len()
-                )),
-                None => flat_reasons.push("ledger/index has no entry for this record".into()),
-            }
-            let mut stored = Vec::with_capacity(1 + n.trailing_ones() as usize);
-            for _ in 0..=n.trailing_ones() {
-                stored.push(tree_file.next_node()?);
-            }
-            frontier.push_with(leaf, |level, hash| {
-                let node = format!("Merkle node (level {level}, index {})", n >> level);
-                match stored.get(level as usize) {
-                    Some(Some(h)) if h == hash => {}
-                    Some(Some(_)) => flat_reasons.push(format!(
-                        "ledger/tree holds another hash for {node} than the records give"
-                    )),
-                    _ => flat_reasons.push(format!("ledger/tree has no entry for {node}")),
-                }
-            });
-            let mut add =
-                |c: Check, r: String| pending.push(Pending::Done(Subject::Record(n), c, r));
-            for r in flat_reasons {
-                out.flat.found += 1;
-                if out.flat.found <= FLAT_LISTED {
-                    add(Check::IndexMismatch, r);
-                }
-            }
-            match Record::decode(&body) {
-                Err(e) => add(Check::RecordDecode, e.to_string()),
-                Ok(rec) => {
-                    if rec.body.index != n {
-                        add(
-                            Check::RecordIndex,
-                            format!("record says index {} at position {n}", rec.body.index),
-                        );
-                    }
-                    if rec.body.origin != origin {
-                        add(
-                            Check::RecordOrigin,
-                            format!("record names origin {:?}", rec.body.origin),
-                        );
-                    }
-                    // Signed by the log key, or by an actor authorized at this point.
-                    match actors.plan(&rec, &log_key) {
-                        AuthPlan::Decided(Ok(_)) => {}
-                        AuthPlan::Decided(Err(e)) => add(e.check(), e.to_string()),
-                        AuthPlan::Inline => match actors.authorize(&rec, &log_key) {
-                            Ok(_) => {
-                                if let Err(e) = actors.apply(&rec, &log_key) {
-                                    add(e.check(), e.to_string());
-                                }
-                            }
-                            Err(e) => add(e.check(), e.to_string()),
-                        },
-                        // A signature a writer's earlier check verified
-                        // (VerifyOptions::trust_signatures_below); the bytes
-                        // were compared with ledger/tree above.
-                        AuthPlan::Check { if_valid, .. } if n < trust_below => {
-                            if let Err(e) = if_valid {
-                                add(e.check(), e.to_string());
-                            }
-                        }
-                        AuthPlan::Check { key, if_valid } => {
-                            pending.push(Pending::Auth {
-                                n,
-                                job: jobs.len(),
-                                if_valid,
-                            });
-                            jobs.push(Job {
-                                key,
-                                msg: RecordBody::signed_message(rec.body_bytes()),
-                                sig: rec.signature,
-                            });
-                        }
-                    }
-                    // A grant names an active actor (FORMAT.md §4.12).
-                    if let Payload::Grant(g) = &rec.body.payload {
-                        let problem = match actors.grantee(&g.actor) {
-                            None => Some("gives access to no actor of this log (no actor added before it has that name or label)".to_string()),
-                            Some(a) => a
-                                .revoked
-                                .map(|at| format!("gives access to {}, revoked at record {at}", a.name)),
-                        };
-                        if let Some(reason) = problem {
-                            pending.push(Pending::Done(
-                                Subject::Record(n),
-                                Check::GrantActor,
-                                reason,
-                            ));
-                        }
-                    }
-                    let cfg = actors.config().map(|(_, c)| c.recipients.clone());
-                    self.note_references(&rec, n, deep, &mut docs, &mut out, cfg.as_deref());
-                }
-            }
-            out.n += 1;
-            records += 1;
-            if cps.contains_key(&out.n) {
-                roots.insert(out.n, frontier.root());
-            }
-        }
-        if index_file.next_location()?.is_some() {
-            out.flat.lengths.push(format!(
-                "ledger/index has entries beyond the {} records of ledger/records",
-                out.n
-            ));
-        }
-        if tree_file.next_node()?.is_some() {
-            out.flat.lengths.push(format!(
-                "ledger/tree has Merkle nodes beyond those of the {} records of ledger/records",
-                out.n
-            ));
-        }
-        Ok(out)
     }
 
     /// Notes what record `n` references: blobs, received evidence, and

@@ -25,8 +25,8 @@ use crate::store::archive::{
     checked_consistency_proof, parse_config_keys, read_config, read_record, ConsistencyProof,
     InclusionProof, CHECKPOINTS_FILE, LEDGER_DIR, RECORDS_FILE,
 };
-use crate::store::checkpoint_file::{open_latest, Latest, CHECKPOINT_FILE, MAX_CHECKPOINT_FILE};
 use crate::store::flat::FlatIndex;
+use crate::store::latest::{open_latest, Latest, CHECKPOINT_FILE, MAX_CHECKPOINT_FILE};
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::tree::checked_inclusion_proof;
 use crate::store::{io_err, StoreError};

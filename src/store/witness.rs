@@ -12,16 +12,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::core::cosignature;
 use crate::core::evidence::SplitViewEvidence;
-use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::keys::{SigAlg, SignerKey, VerifierKey};
 use crate::core::report::{Check, Report, Subject};
+use crate::core::witness::{self, Accept, OfferedProof};
 use crate::store::archive::Archive;
 use crate::store::blobs::sync_dir;
 use crate::store::logfile::{Frame, LogFile};
 use crate::store::{io_err, StoreError};
 
-/// The witness directory inside an archive.
-pub const WITNESS_DIR: &str = "witness";
+use crate::store::layout::WITNESS_DIR;
 const CONFIG_FILE: &str = "config.toml";
 const HISTORY_FILE: &str = "history";
 
@@ -440,115 +441,19 @@ impl Archive {
         if !p.is_file() {
             return Ok(());
         }
-        let lf = LogFile::open_read(&p)?;
-        let frames = lf.scan(0)?.collect::<Result<Vec<Frame>, StoreError>>()?;
-        let mut latest: Vec<Checkpoint> = Vec::new();
+        let mut check = HistoryCheck {
+            lf: LogFile::open_read(&p)?,
+            config,
+            latest: Vec::new(),
+            rep,
+        };
+        let frames = check
+            .lf
+            .scan(0)?
+            .collect::<Result<Vec<Frame>, StoreError>>()?;
         for f in frames {
-            let (offset, body) = match f {
-                Frame::Complete { offset, body } => (offset, body),
-                Frame::Torn { .. } => break,
-                Frame::Oversized { offset, .. } if lf.zeros_from(offset)? => break,
-                Frame::Oversized { offset, len } => {
-                    rep.add(
-                        Subject::Archive,
-                        Check::WitnessState,
-                        format!("witness/history frame at offset {offset} claims {len} bytes"),
-                    );
-                    break;
-                }
-            };
-            let (c, reset) = match parse_frame(body.clone()) {
-                Ok(HistoryFrame::Cosigned(e)) => (e.checkpoint, None),
-                Ok(HistoryFrame::Reset(r, cp)) => (cp, Some(r)),
-                Err(_) if lf.zeros_from(offset)? => break,
-                Err(e) => {
-                    rep.add(
-                        Subject::Archive,
-                        Check::WitnessState,
-                        format!("witness/history entry at offset {offset} does not parse: {e}"),
-                    );
-                    continue;
-                }
-            };
-            let subject = Subject::Log(c.origin.clone());
-            let what = if reset.is_some() { "reset" } else { "entry" };
-            let signed: &[u8] = reset.as_ref().map_or(&body, |r| &r.to);
-            match config.as_ref().map(|cfg| cfg.log(&c.origin)) {
-                None => {}
-                Some(None) => rep.add(
-                    subject.clone(),
-                    Check::WitnessState,
-                    format!(
-                        "witness/history {what} at offset {offset} is about a log witness/config.toml does not list"
-                    ),
-                ),
-                Some(Some(l)) => {
-                    if let Err(e) = SignedCheckpoint::open(signed, &l.vkey, &[]) {
-                        rep.add(
-                            subject.clone(),
-                            Check::WitnessState,
-                            format!(
-                                "witness/history {what} at offset {offset} (size {}) does not open with the log's key: {e}",
-                                c.size
-                            ),
-                        );
-                    }
-                    for (i, ev) in reset.iter().flat_map(|r| r.evidence.iter()).enumerate() {
-                        let why = match SplitViewEvidence::parse(ev) {
-                            Err(e) => Some(e.to_string()),
-                            Ok(ev) => {
-                                let v = ev.assess(&l.vkey, None);
-                                (!v.proves_split_view())
-                                    .then(|| format!("it does not prove a split view ({})", v.as_str()))
-                            }
-                        };
-                        if let Some(why) = why {
-                            rep.add(
-                                subject.clone(),
-                                Check::WitnessState,
-                                format!(
-                                    "witness/history reset at offset {offset}, evidence {}: {why}",
-                                    i + 1
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            if reset.is_some() {
-                // The log continues from the reset's checkpoint.
-                match latest.iter_mut().find(|l| l.origin == c.origin) {
-                    None => latest.push(c),
-                    Some(prev) => *prev = c,
-                }
-                continue;
-            }
-            match latest.iter_mut().find(|l| l.origin == c.origin) {
-                None => latest.push(c),
-                Some(prev) => {
-                    let why = if c.size < prev.size {
-                        Some(format!(
-                            "the size goes back from {} to {}",
-                            prev.size, c.size
-                        ))
-                    } else if c.size == prev.size && c.root == prev.root {
-                        Some(format!("the checkpoint of size {} is there twice", c.size))
-                    } else if c.size == prev.size {
-                        Some(format!("two roots at size {}", c.size))
-                    } else {
-                        None
-                    };
-                    if let Some(why) = why {
-                        rep.add(
-                            subject,
-                            Check::WitnessState,
-                            format!("witness/history entry at offset {offset}: {why}"),
-                        );
-                    }
-                    if c.size >= prev.size {
-                        *prev = c;
-                    }
-                }
+            if !check.frame(f)? {
+                break;
             }
         }
         Ok(())
@@ -561,6 +466,322 @@ impl Archive {
         lf.append(&[note])?;
         Ok(())
     }
+}
+
+/// The check of `witness/history` for [`Archive::check_witness_state`]: the
+/// configuration (if it parsed), each log's latest checkpoint so far, and
+/// the findings.
+struct HistoryCheck<'a> {
+    lf: LogFile,
+    config: Option<WitnessConfig>,
+    latest: Vec<Checkpoint>,
+    rep: &'a mut Report,
+}
+
+impl HistoryCheck<'_> {
+    /// Checks one frame; `false` when it ends what can be read: a torn or
+    /// zero-filled final frame (what a crash mid-append leaves, not
+    /// reported), or an oversized one.
+    fn frame(&mut self, f: Frame) -> Result<bool, StoreError> {
+        let (offset, body) = match f {
+            Frame::Complete { offset, body } => (offset, body),
+            Frame::Torn { .. } => return Ok(false),
+            Frame::Oversized { offset, .. } if self.lf.zeros_from(offset)? => return Ok(false),
+            Frame::Oversized { offset, len } => {
+                self.rep.add(
+                    Subject::Archive,
+                    Check::WitnessState,
+                    format!("witness/history frame at offset {offset} claims {len} bytes"),
+                );
+                return Ok(false);
+            }
+        };
+        let (c, reset) = match parse_frame(body.clone()) {
+            Ok(HistoryFrame::Cosigned(e)) => (e.checkpoint, None),
+            Ok(HistoryFrame::Reset(r, cp)) => (cp, Some(r)),
+            Err(_) if self.lf.zeros_from(offset)? => return Ok(false),
+            Err(e) => {
+                self.rep.add(
+                    Subject::Archive,
+                    Check::WitnessState,
+                    format!("witness/history entry at offset {offset} does not parse: {e}"),
+                );
+                return Ok(true);
+            }
+        };
+        self.check_key(offset, &body, &c, reset.as_deref());
+        if reset.is_some() {
+            self.reset_to(c);
+        } else {
+            self.check_order(offset, c);
+        }
+        Ok(true)
+    }
+
+    /// Checks a frame against `witness/config.toml` (if it parsed): its log
+    /// is listed, its checkpoint (a reset's `to`) opens with the log's key,
+    /// and a reset's evidence proves a split view.
+    fn check_key(&mut self, offset: u64, body: &[u8], c: &Checkpoint, reset: Option<&ResetRecord>) {
+        let subject = Subject::Log(c.origin.clone());
+        let what = if reset.is_some() { "reset" } else { "entry" };
+        let signed: &[u8] = reset.map_or(body, |r| &r.to);
+        match self.config.as_ref().map(|cfg| cfg.log(&c.origin)) {
+            None => {}
+            Some(None) => self.rep.add(
+                subject,
+                Check::WitnessState,
+                format!(
+                    "witness/history {what} at offset {offset} is about a log witness/config.toml does not list"
+                ),
+            ),
+            Some(Some(l)) => {
+                if let Err(e) = SignedCheckpoint::open(signed, &l.vkey, &[]) {
+                    self.rep.add(
+                        subject.clone(),
+                        Check::WitnessState,
+                        format!(
+                            "witness/history {what} at offset {offset} (size {}) does not open with the log's key: {e}",
+                            c.size
+                        ),
+                    );
+                }
+                if let Some(r) = reset {
+                    check_reset_evidence(self.rep, &l.vkey, &subject, offset, r);
+                }
+            }
+        }
+    }
+
+    /// A reset: the log continues from the reset's checkpoint.
+    fn reset_to(&mut self, c: Checkpoint) {
+        match self.latest.iter_mut().find(|l| l.origin == c.origin) {
+            None => self.latest.push(c),
+            Some(prev) => *prev = c,
+        }
+    }
+
+    /// Per log the sizes must grow: a checkpoint is appended only when it is
+    /// larger than the latest (FORMAT.md §11.2).
+    fn check_order(&mut self, offset: u64, c: Checkpoint) {
+        let Some(prev) = self.latest.iter_mut().find(|l| l.origin == c.origin) else {
+            self.latest.push(c);
+            return;
+        };
+        let why = if c.size < prev.size {
+            Some(format!(
+                "the size goes back from {} to {}",
+                prev.size, c.size
+            ))
+        } else if c.size == prev.size && c.root == prev.root {
+            Some(format!("the checkpoint of size {} is there twice", c.size))
+        } else if c.size == prev.size {
+            Some(format!("two roots at size {}", c.size))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.rep.add(
+                Subject::Log(c.origin.clone()),
+                Check::WitnessState,
+                format!("witness/history entry at offset {offset}: {why}"),
+            );
+        }
+        if c.size >= prev.size {
+            *prev = c;
+        }
+    }
+}
+
+/// Checks that each evidence file kept with reset `r` (at `offset`) proves
+/// a split view of the log of `vkey`.
+fn check_reset_evidence(
+    rep: &mut Report,
+    vkey: &VerifierKey,
+    subject: &Subject,
+    offset: u64,
+    r: &ResetRecord,
+) {
+    for (i, ev) in r.evidence.iter().enumerate() {
+        let why = match SplitViewEvidence::parse(ev) {
+            Err(e) => Some(e.to_string()),
+            Ok(ev) => {
+                let v = ev.assess(vkey, None);
+                (!v.proves_split_view())
+                    .then(|| format!("it does not prove a split view ({})", v.as_str()))
+            }
+        };
+        if let Some(why) = why {
+            rep.add(
+                subject.clone(),
+                Check::WitnessState,
+                format!(
+                    "witness/history reset at offset {offset}, evidence {}: {why}",
+                    i + 1
+                ),
+            );
+        }
+    }
+}
+
+/// A witness key must differ from the archive's and the witnessed log's key
+/// (C2SP tlog-cosignature: different statements need distinct keys).
+pub fn check_distinct(
+    witness: &VerifierKey,
+    own_log: &VerifierKey,
+    log: &VerifierKey,
+) -> Result<(), StoreError> {
+    let wb = witness.public_bytes();
+    if wb == own_log.public_bytes() || wb == log.public_bytes() {
+        return Err(StoreError::Input(
+            "the witness key is a log key; a witness must cosign with its own key (witness.key from `custody keygen`)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A checkpoint whose log this witness knows and whose log signature
+/// verified, with the log's history at this witness.
+pub struct CheckedCheckpoint {
+    log: WitnessedLog,
+    opened: Checkpoint,
+    note_text: String,
+    history: Vec<CosignedEntry>,
+}
+
+impl CheckedCheckpoint {
+    pub fn size(&self) -> u64 {
+        self.opened.size
+    }
+    /// The latest size this witness cosigned for the log (0 if none).
+    pub fn latest_size(&self) -> u64 {
+        self.history.last().map_or(0, |h| h.checkpoint.size)
+    }
+}
+
+pub enum Checked {
+    Ok(Box<CheckedCheckpoint>),
+    UnknownLog,
+    BadSignature(String),
+}
+
+/// First half of witnessing, shared by `witness cosign` and `witness serve`:
+/// the log must be witnessed here and the checkpoint signed by its key.
+pub fn check(
+    arch: &Archive,
+    wc: &WitnessConfig,
+    cp_bytes: &[u8],
+    origin: &str,
+) -> Result<Checked, StoreError> {
+    let Some(log) = wc.log(origin) else {
+        return Ok(Checked::UnknownLog);
+    };
+    let opened = match SignedCheckpoint::open(cp_bytes, &log.vkey, &[]) {
+        Ok(o) => o.checkpoint,
+        Err(e) => return Ok(Checked::BadSignature(e.to_string())),
+    };
+    let note_text = SignedCheckpoint::parse(cp_bytes)
+        .map_err(|e| StoreError::Internal(e.to_string()))?
+        .note()
+        .text()
+        .to_string();
+    Ok(Checked::Ok(Box::new(CheckedCheckpoint {
+        log: log.clone(),
+        opened,
+        note_text,
+        history: arch.witness_history(origin)?,
+    })))
+}
+
+pub enum Concluded {
+    Cosigned {
+        accepted: Accept,
+        line: String,
+    },
+    Refused {
+        refusal: witness::Refusal,
+        evidence: Option<PathBuf>,
+    },
+    /// tlog-witness: `old` is not the latest cosigned size (409).
+    OldMismatch {
+        latest: u64,
+        evidence: Option<PathBuf>,
+    },
+    /// tlog-witness rules beyond [`witness::decide`] (422).
+    Unprocessable(&'static str),
+}
+
+/// Second half, shared by `witness cosign` and `witness serve`: decide
+/// against the history (FORMAT.md §11.2), write split-view evidence only on
+/// a refusal that proves a conflict (a fork, or a proof showing
+/// inconsistency: FORMAT.md §11.4; never for a stale checkpoint or a failing
+/// proof), persist an accepted checkpoint (fsynced) and only
+/// then sign the cosignature line (FORMAT.md §11.1). `expect_old` is the
+/// add-checkpoint request's `old` when the caller follows tlog-witness's
+/// HTTP rules (409 when it is not the latest cosigned size). The caller
+/// holds the archive lock, so the check and the append are one step.
+pub fn conclude(
+    arch: &Archive,
+    checked: Box<CheckedCheckpoint>,
+    key: &SignerKey,
+    cp_bytes: &[u8],
+    proof: Option<&OfferedProof>,
+    expect_old: Option<u64>,
+    evidence_out: &dyn Fn(&str, u64) -> PathBuf,
+) -> Result<Concluded, StoreError> {
+    check_distinct(&key.verifier(), arch.log_key(), &checked.log.vkey)?;
+    let origin = checked.opened.origin.clone();
+    let history = &checked.history;
+    let cps: Vec<_> = history.iter().map(|h| h.checkpoint.clone()).collect();
+    let size = checked.opened.size;
+    let decision = witness::decide(&cps, &checked.opened, proof);
+    let evidence = match decision.as_ref().err().and_then(|r| r.conflicts_with()) {
+        None => None,
+        Some(i) => {
+            // FORMAT.md §11.4: the proof goes in only when it is what shows
+            // the conflict (a same-size fork needs none).
+            let shown_by_proof = matches!(decision, Err(witness::Refusal::Inconsistent { .. }));
+            let ev = SplitViewEvidence {
+                log_key: checked.log.vkey.clone(),
+                cosigned: history[i].note.clone(),
+                offending: cp_bytes.to_vec(),
+                proof: proof.filter(|_| shown_by_proof).cloned(),
+            };
+            let path = evidence_out(&origin, size);
+            write_output(&path, &ev.encode(), arch.root())?;
+            Some(path)
+        }
+    };
+    if let Some(old) = expect_old {
+        let latest = checked.latest_size();
+        if old != latest {
+            return Ok(Concluded::OldMismatch { latest, evidence });
+        }
+        if old == 0 && proof.is_some_and(|p| !p.hashes.is_empty()) {
+            return Ok(Concluded::Unprocessable(
+                "a consistency proof from size 0 must be empty",
+            ));
+        }
+        if size == 0 && checked.opened.root != crate::core::merkle::empty_root() {
+            return Ok(Concluded::Unprocessable(
+                "a checkpoint of size 0 must have the empty tree's root",
+            ));
+        }
+    }
+    let accepted = match decision {
+        Ok(acc) => acc,
+        Err(refusal) => return Ok(Concluded::Refused { refusal, evidence }),
+    };
+    // Persist before the cosignature exists anywhere (C2SP tlog-witness).
+    if accepted != Accept::Unchanged {
+        arch.witness_record(cp_bytes)?;
+    }
+    let now = crate::core::time::now_ms() / 1000;
+    let sig = cosignature::cosign(&checked.note_text, key, now)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(Concluded::Cosigned {
+        accepted,
+        line: sig.to_line(),
+    })
 }
 
 #[cfg(test)]

@@ -427,60 +427,92 @@ fn summary(o: &mut String, r: &AuditReport) {
 pub fn render_html(r: &AuditReport) -> String {
     let mut o = String::with_capacity(16 * 1024 + 600 * r.events.len());
     let v = verdict(r);
-    let ok = r.findings.is_empty();
     let title = match r.documents.iter().find(|d| d.index == r.target) {
         Some(d) => format!("Custody audit of {}: {v}", doc_label(d)),
         None => format!("Custody audit of #{}: {v}", r.target),
     };
+    head(&mut o, r, &title);
+    header(&mut o, r, &title, &v);
+    lineage_section(&mut o, r);
+    hops_section(&mut o, r);
+    timeline_section(&mut o, r);
+    copies_sections(&mut o, r);
+    configuration_section(&mut o, r);
+    approvals_section(&mut o, r);
+    findings_section(&mut o, r);
+    footer(&mut o, r);
+    o
+}
+
+/// The start of the page up to `<body>`: the policy, title and style (FORMAT.md §12.2).
+fn head(o: &mut String, r: &AuditReport, title: &str) {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_CSP}\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"custody {}\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         r.schema,
-        t(&title)
+        t(title)
     );
+}
+
+/// The page header: title, verdict banner (`#verdict`) and summary.
+fn header(o: &mut String, r: &AuditReport, title: &str, verdict: &str) {
     let _ = write!(
         o,
-        "<header><h1>{}</h1><div id=\"verdict\" class=\"verdict {}\" role=\"status\">{v}</div>",
-        t(&title),
-        if ok { "ok" } else { "bad" }
+        "<header><h1>{}</h1><div id=\"verdict\" class=\"verdict {}\" role=\"status\">{verdict}</div>",
+        t(title),
+        if r.findings.is_empty() { "ok" } else { "bad" }
     );
-    summary(&mut o, r);
+    summary(o, r);
     o.push_str("</header>\n");
+}
 
+/// The lineage section, around its drawing.
+fn lineage_section(o: &mut String, r: &AuditReport) {
     o.push_str("<section><h2>Lineage</h2><p class=\"hint\">Originals at the top; arrows point from a document to the one derived from it. Click a document to show only its events in the timeline.</p><div class=\"scroll\">");
-    lineage_svg(&mut o, r);
+    lineage_svg(o, r);
     o.push_str("</div></section>\n");
+}
 
+/// The outlets section: their drawing, then their events as a table.
+fn hops_section(o: &mut String, r: &AuditReport) {
     o.push_str("<section><h2>Outlets the document passed through</h2><div class=\"scroll\">");
-    hops_svg(&mut o, r);
+    hops_svg(o, r);
     o.push_str("</div>");
     if r.hops.iter().any(|h| !h.events.is_empty()) {
-        o.push_str("<table class=\"hop-events\"><thead><tr><th>Outlet</th><th>Record</th><th>Kind</th><th>Time (UTC)</th><th>Signer</th><th>Status</th></tr></thead><tbody>");
-        for h in &r.hops {
-            for e in &h.events {
-                let _ = write!(
-                    o,
-                    "<tr{}><td>{}</td><td>#{}</td><td>{}</td><td class=\"mono\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                    if e.verified { "" } else { " class=\"finding\"" },
-                    t(&h.origin),
-                    e.index,
-                    t(&e.kind),
-                    t(&e.time),
-                    e.signer,
-                    if e.verified {
-                        "<span class=\"ok-text\">ok</span>"
-                    } else {
-                        "<span class=\"bad-text\">FAIL</span>"
-                    }
-                );
-            }
-        }
-        o.push_str("</tbody></table>");
+        hop_events_table(o, r);
     } else if r.hops.is_empty() {
         o.push_str("<p>The original was ingested in this archive.</p>");
     }
     o.push_str("</section>\n");
+}
 
+/// The events of every hop, one row each (`table.hop-events`).
+fn hop_events_table(o: &mut String, r: &AuditReport) {
+    o.push_str("<table class=\"hop-events\"><thead><tr><th>Outlet</th><th>Record</th><th>Kind</th><th>Time (UTC)</th><th>Signer</th><th>Status</th></tr></thead><tbody>");
+    for h in &r.hops {
+        for e in &h.events {
+            let _ = write!(
+                o,
+                "<tr{}><td>{}</td><td>#{}</td><td>{}</td><td class=\"mono\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                if e.verified { "" } else { " class=\"finding\"" },
+                t(&h.origin),
+                e.index,
+                t(&e.kind),
+                t(&e.time),
+                e.signer,
+                if e.verified {
+                    "<span class=\"ok-text\">ok</span>"
+                } else {
+                    "<span class=\"bad-text\">FAIL</span>"
+                }
+            );
+        }
+    }
+    o.push_str("</tbody></table>");
+}
+
+/// The timeline section: every event (`#timeline`), with the filter controls.
+fn timeline_section(o: &mut String, r: &AuditReport) {
     let _ = write!(
         o,
         "<section><h2>Timeline ({} events)</h2><p class=\"controls\"><button id=\"show-all\" type=\"button\">Show all events</button> <span id=\"filter-note\" class=\"hint\"></span></p>",
@@ -491,20 +523,26 @@ pub fn render_html(r: &AuditReport) -> String {
         // Keep the id for scripts and tests even when there is nothing to list.
         o.push_str("<table id=\"timeline\"><tbody></tbody></table><p>No events.</p>");
     } else {
-        event_table(&mut o, "timeline", &all);
+        event_table(o, "timeline", &all);
     }
     o.push_str("</section>\n");
+}
 
+/// The copies that left this outlet (`#shares`), then the decryptions (`#accesses`).
+fn copies_sections(o: &mut String, r: &AuditReport) {
     for (kind, id, title) in [
         ("share", "shares", "Copies that left this outlet"),
         ("access", "accesses", "Decryptions"),
     ] {
         let es: Vec<&EventView> = r.events.iter().filter(|e| e.kind == kind).collect();
         let _ = write!(o, "<section><h2>{title} ({})</h2>", es.len());
-        event_table(&mut o, id, &es);
+        event_table(o, id, &es);
         o.push_str("</section>\n");
     }
+}
 
+/// The configuration section (`#configuration`): one row per `config` record.
+fn configuration_section(o: &mut String, r: &AuditReport) {
     let _ = write!(
         o,
         "<section><h2>Configuration ({})</h2>",
@@ -533,7 +571,10 @@ pub fn render_html(r: &AuditReport) -> String {
         o.push_str("</tbody></table>");
     }
     o.push_str("</section>\n");
+}
 
+/// The approvals section (`#approvals`): those required, present and missing.
+fn approvals_section(o: &mut String, r: &AuditReport) {
     let ap = &r.approvals;
     let _ = write!(
         o,
@@ -569,7 +610,10 @@ pub fn render_html(r: &AuditReport) -> String {
         o.push_str("</tbody></table>");
     }
     o.push_str("</section>\n");
+}
 
+/// The findings section (`#findings`): one list item per finding.
+fn findings_section(o: &mut String, r: &AuditReport) {
     let _ = write!(
         o,
         "<section id=\"findings\"><h2>Findings ({})</h2>",
@@ -591,10 +635,13 @@ pub fn render_html(r: &AuditReport) -> String {
         o.push_str("</ol>");
     }
     o.push_str("</section>\n");
+}
+
+/// The footer, the script and the end of the page.
+fn footer(o: &mut String, r: &AuditReport) {
     let _ = write!(
         o,
         "<footer>Generated by custody, schema <code>{}</code>. The machine-readable form of this report is <code>custody audit --format json</code> (FORMAT.md §12).</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         r.schema
     );
-    o
 }

@@ -92,6 +92,31 @@ enum Slot {
 /// edges keep their first occurrence. Within a layer: documents by index,
 /// then lanes by (child, parent).
 pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
+    let depth = depths(docs);
+    let accepted = accepted_edges(&depth, edges);
+    let layers = layers(&depth, &accepted);
+    let inner_w = layers
+        .values()
+        .map(|r| row_w(r))
+        .max()
+        .unwrap_or(0)
+        .max(BOX_W);
+    // Layers are consecutive from 0: every depth d > 0 has a parent at d - 1.
+    let n_layers = layers.len() as u32;
+    let width = 2 * MARGIN + inner_w;
+    let height = 2 * MARGIN + n_layers.max(1) * BOX_H + n_layers.saturating_sub(1) * GAP_Y;
+    let (boxes, lanes) = place(&layers, inner_w);
+    let edges = route(&accepted, &boxes, &lanes);
+    DagLayout {
+        width,
+        height,
+        boxes,
+        edges,
+    }
+}
+
+/// The depth of each document, the first occurrence of each index only.
+fn depths(docs: &[(u64, Vec<u64>)]) -> BTreeMap<u64, u32> {
     let mut by_index: BTreeMap<u64, &[u64]> = BTreeMap::new();
     for (i, parents) in docs {
         by_index.entry(*i).or_insert(parents.as_slice());
@@ -108,6 +133,11 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
             .unwrap_or(0);
         depth.insert(i, d);
     }
+    depth
+}
+
+/// The edges between placed documents that point down, each once, in input order.
+fn accepted_edges(depth: &BTreeMap<u64, u32>, edges: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut accepted: Vec<(u64, u64)> = Vec::new();
     for &(p, c) in edges {
         let ok = matches!((depth.get(&p), depth.get(&c)), (Some(dp), Some(dc)) if dp < dc);
@@ -115,9 +145,14 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
             accepted.push((p, c));
         }
     }
+    accepted
+}
 
+/// The slots of each layer, sorted: its documents, and a lane for each
+/// accepted edge that crosses it.
+fn layers(depth: &BTreeMap<u64, u32>, accepted: &[(u64, u64)]) -> BTreeMap<u32, Vec<Slot>> {
     let mut layers: BTreeMap<u32, Vec<Slot>> = BTreeMap::new();
-    for (&i, &d) in &depth {
+    for (&i, &d) in depth {
         layers.entry(d).or_default().push(Slot::Doc(i));
     }
     for (n, &(p, c)) in accepted.iter().enumerate() {
@@ -125,31 +160,39 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
             layers.entry(d).or_default().push(Slot::Lane(c, p, n));
         }
     }
-    let slot_w = |s: &Slot| match s {
-        Slot::Doc(_) => BOX_W,
-        Slot::Lane(..) => LANE_W,
-    };
-    let row_w = |row: &[Slot]| -> u32 {
-        row.iter().map(slot_w).sum::<u32>() + (row.len() as u32).saturating_sub(1) * GAP_X
-    };
     for row in layers.values_mut() {
         row.sort();
     }
-    let inner_w = layers
-        .values()
-        .map(|r| row_w(r))
-        .max()
-        .unwrap_or(0)
-        .max(BOX_W);
-    // Layers are consecutive from 0: every depth d > 0 has a parent at d - 1.
-    let n_layers = layers.len() as u32;
-    let width = 2 * MARGIN + inner_w;
-    let height = 2 * MARGIN + n_layers.max(1) * BOX_H + n_layers.saturating_sub(1) * GAP_Y;
-    let layer_y = |d: u32| MARGIN + d * (BOX_H + GAP_Y);
+    layers
+}
 
-    let mut boxes = Vec::with_capacity(depth.len());
+/// The width a slot takes in its layer.
+fn slot_w(s: &Slot) -> u32 {
+    match s {
+        Slot::Doc(_) => BOX_W,
+        Slot::Lane(..) => LANE_W,
+    }
+}
+
+/// The width of a layer: its slots and the gaps between them.
+fn row_w(row: &[Slot]) -> u32 {
+    row.iter().map(slot_w).sum::<u32>() + (row.len() as u32).saturating_sub(1) * GAP_X
+}
+
+/// The top of the boxes of layer `d`.
+fn layer_y(d: u32) -> u32 {
+    MARGIN + d * (BOX_H + GAP_Y)
+}
+
+/// Places the slots of each layer left to right, shorter layers centred:
+/// the document boxes, and the centre x of each lane by (edge, layer).
+fn place(
+    layers: &BTreeMap<u32, Vec<Slot>>,
+    inner_w: u32,
+) -> (Vec<PlacedBox>, BTreeMap<(usize, u32), u32>) {
+    let mut boxes = Vec::new();
     let mut lanes: BTreeMap<(usize, u32), u32> = BTreeMap::new(); // (edge, layer) → centre x
-    for (&d, row) in &layers {
+    for (&d, row) in layers {
         let mut x = MARGIN + (inner_w - row_w(row)) / 2; // centre shorter layers
         for slot in row {
             match *slot {
@@ -166,11 +209,21 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
             x += slot_w(slot) + GAP_X;
         }
     }
+    (boxes, lanes)
+}
+
+/// The polyline of each accepted edge: from the parent's box, through its
+/// lanes, to the child's box.
+fn route(
+    accepted: &[(u64, u64)],
+    boxes: &[PlacedBox],
+    lanes: &BTreeMap<(usize, u32), u32>,
+) -> Vec<PlacedEdge> {
     let pos: BTreeMap<u64, (u32, u32, u32)> = boxes
         .iter()
         .map(|b| (b.index, (b.x, b.y, b.depth)))
         .collect();
-    let edges = accepted
+    accepted
         .iter()
         .enumerate()
         .map(|(n, &(parent, child))| {
@@ -189,13 +242,7 @@ pub fn layout_dag(docs: &[(u64, Vec<u64>)], edges: &[(u64, u64)]) -> DagLayout {
                 points,
             }
         })
-        .collect();
-    DagLayout {
-        width,
-        height,
-        boxes,
-        edges,
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{AuditReport, DocumentView, EventView};
+use super::{AuditReport, DocumentView, EventView, HopView};
 
 /// ANSI SGR codes, the same as the CLI's `Paint` (core may not import `cli`).
 const GREEN: &str = "32";
@@ -109,6 +109,20 @@ fn event_line(e: &EventView) -> String {
 /// stdout is not a terminal).
 pub fn render_text(r: &AuditReport, color: bool) -> String {
     let mut o = String::new();
+    verdict_line(&mut o, r, color);
+    header(&mut o, r);
+    derivation(&mut o, r);
+    hops(&mut o, r, color);
+    timeline(&mut o, r, color);
+    copies_and_decryptions(&mut o, r);
+    configuration(&mut o, r);
+    approvals(&mut o, r, color);
+    findings(&mut o, r, color);
+    o
+}
+
+/// The first line: the verdict, green without findings, red with.
+fn verdict_line(o: &mut String, r: &AuditReport, color: bool) {
     let v = verdict(r);
     let _ = writeln!(
         o,
@@ -123,7 +137,10 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
             color
         )
     );
-    // Header.
+}
+
+/// The header: archive, checkpoint, witnesses, target, when generated.
+fn header(o: &mut String, r: &AuditReport) {
     let a = &r.archive;
     let _ = writeln!(
         o,
@@ -148,8 +165,10 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
     };
     let _ = writeln!(o, "target:     {target} (selected by {})", r.selected_by);
     let _ = writeln!(o, "generated:  {}", clean(&r.generated));
+}
 
-    // Derivation and the rest of the DAG.
+/// The derivation path, then the other documents of the DAG with their parents.
+fn derivation(o: &mut String, r: &AuditReport) {
     let _ = writeln!(o, "\nderivation:\n  {}", clean(&path_line(r)));
     let off_path: Vec<&DocumentView> = r
         .documents
@@ -167,8 +186,11 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
             let _ = writeln!(o, "  {s}");
         }
     }
+}
 
-    // Hops.
+/// The outlets the document passed through, each with its events, ending
+/// with this archive.
+fn hops(o: &mut String, r: &AuditReport, color: bool) {
     let _ = writeln!(o, "\noutlets the document passed through:");
     if r.hops.is_empty() {
         let _ = writeln!(o, "  none (ingested here)");
@@ -196,33 +218,42 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
             n + 1,
             clean(&h.origin)
         );
-        for e in &h.events {
-            let st = if e.verified {
-                paint("ok", GREEN, color)
-            } else {
-                paint("FAIL", RED, color)
-            };
-            let _ = writeln!(
-                o,
-                "       {} #{} {} by {} {st}",
-                clean(&e.time),
-                e.index,
-                clean(&e.kind),
-                e.signer
-            );
-        }
+        hop_events(o, h, color);
     }
     if !r.hops.is_empty() {
-        let _ = writeln!(o, "  → this archive, {}", clean(&a.origin));
+        let _ = writeln!(o, "  → this archive, {}", clean(&r.archive.origin));
     }
+}
 
-    // Timeline.
+/// The events of one hop, each with ok or FAIL.
+fn hop_events(o: &mut String, h: &HopView, color: bool) {
+    for e in &h.events {
+        let st = if e.verified {
+            paint("ok", GREEN, color)
+        } else {
+            paint("FAIL", RED, color)
+        };
+        let _ = writeln!(
+            o,
+            "       {} #{} {} by {} {st}",
+            clean(&e.time),
+            e.index,
+            clean(&e.kind),
+            e.signer
+        );
+    }
+}
+
+/// Every event, in time order, with its status.
+fn timeline(o: &mut String, r: &AuditReport, color: bool) {
     let _ = writeln!(o, "\ntimeline ({} events):", r.events.len());
     for e in &r.events {
         let _ = writeln!(o, "  {} {}", event_line(e), status(e, color));
     }
+}
 
-    // Copies and decryptions.
+/// The copies shared, then the decryptions.
+fn copies_and_decryptions(o: &mut String, r: &AuditReport) {
     for (kind, title) in [("share", "copies shared"), ("access", "decryptions")] {
         let es: Vec<&EventView> = r.events.iter().filter(|e| e.kind == kind).collect();
         let _ = writeln!(o, "\n{title} ({}):", es.len());
@@ -233,8 +264,10 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
             let _ = writeln!(o, "  {}", event_line(e));
         }
     }
+}
 
-    // Configuration: who could decrypt new documents, and what was required, when.
+/// Configuration: who could decrypt new documents, and what was required, when.
+fn configuration(o: &mut String, r: &AuditReport) {
     let _ = writeln!(o, "\nconfiguration ({} record(s)):", r.configuration.len());
     for c in &r.configuration {
         let _ =
@@ -262,8 +295,10 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
     if r.configuration.is_empty() {
         let _ = writeln!(o, "  none (made before separation of duties)");
     }
+}
 
-    // Approvals.
+/// The approvals required, those present and those missing.
+fn approvals(o: &mut String, r: &AuditReport, color: bool) {
     let ap = &r.approvals;
     let req = if ap.required.is_empty() {
         "none".to_string()
@@ -289,8 +324,10 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
     if ap.present.is_empty() && ap.missing.is_empty() {
         let _ = writeln!(o, "  none");
     }
+}
 
-    // Findings.
+/// Every finding: its subject, check and reason.
+fn findings(o: &mut String, r: &AuditReport, color: bool) {
     let _ = writeln!(o, "\nfindings ({}):", r.findings.len());
     if r.findings.is_empty() {
         let _ = writeln!(o, "  none");
@@ -304,5 +341,4 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
             clean(&f.reason)
         );
     }
-    o
 }

@@ -39,6 +39,7 @@
 
 mod append;
 mod error;
+mod frontier;
 mod hash;
 mod memory;
 mod postorder;
@@ -50,6 +51,7 @@ mod verify;
 
 pub use append::{append_nodes, NodeEntry, Overlay};
 pub use error::{HashRole, MerkleError, NodeNotFound, TreeError};
+pub use frontier::Frontier;
 pub use hash::{empty_root, leaf_hash, node_hash, node_hash_bytes, LEAF_PREFIX, NODE_PREFIX};
 pub use memory::MemoryTree;
 pub use postorder::{created_by, node_position, stored_nodes};
