@@ -395,7 +395,7 @@ impl Archive {
         let text =
             toml::to_string_pretty(&toml).map_err(|e| StoreError::Internal(e.to_string()))?;
         let next = self.root.join(CONFIG_NEXT_FILE);
-        crate::store::bundle_file::write_durable(&next, text.as_bytes())?;
+        crate::store::outfile::write_durable(&next, text.as_bytes(), None)?;
         let r = match self.commit_records(
             vec![self.new_record(payload)],
             vec![blob],
@@ -419,7 +419,7 @@ impl Archive {
         c.key = Some(path);
         let text = toml::to_string_pretty(&c).map_err(|e| StoreError::Internal(e.to_string()))?;
         let dst = self.root.join(crate::store::archive::CONFIG_FILE);
-        crate::store::bundle_file::write_durable(&dst, text.as_bytes())?;
+        crate::store::outfile::write_durable(&dst, text.as_bytes(), None)?;
         self.config = c;
         Ok(())
     }
@@ -501,28 +501,5 @@ impl Archive {
         let covered = self.db.latest_checkpoint()?.map_or(0, |(s, _)| s);
         self.db.set_signatures_checked(covered)?;
         Ok(())
-    }
-
-    /// The findings of a ledger-only pass a write may not go on with.
-    fn ledger_findings(&mut self) -> Result<Vec<crate::core::report::Finding>, StoreError> {
-        // Signatures an earlier check verified, in records a checkpoint
-        // covers (the log key signs only over checked records), are not
-        // verified again; everything else is, every record's bytes included.
-        let covered = self.db.latest_checkpoint()?.map_or(0, |(s, _)| s);
-        let opts = crate::store::verify::VerifyOptions {
-            deep: None,
-            since: &[],
-            sample: None,
-            ledger_only: true,
-            trust_signatures_below: self.db.signatures_checked()?.min(covered),
-        };
-        let rep = self.verify(&opts, &mut crate::store::verify::Quiet)?;
-        Ok(rep
-            .findings
-            .into_iter()
-            // A ledger-only pass reads no blob: `checkpoint_missing` is
-            // the one finding a write may go on with.
-            .filter(|f| f.check != crate::core::report::Check::CheckpointMissing)
-            .collect())
     }
 }

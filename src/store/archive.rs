@@ -20,6 +20,7 @@ use crate::store::dedup_log::{self, DedupLog};
 use crate::store::flat::{FlatIndex, INDEX_FILE, TREE_FILE};
 use crate::store::latest::Floor;
 use crate::store::logfile::{Frame, LogFile};
+use crate::store::outfile;
 use crate::store::remote::{Location, Remote, S3Settings};
 use crate::store::tree::{checked_inclusion_proof, tree_err};
 use crate::store::{fault, io_err, StoreError};
@@ -714,6 +715,22 @@ impl Archive {
         let mut a = Self::open_locked(root, config, log_key, recipients, lock, mode)?;
         a.rebuilt = Some(why);
         Ok(a)
+    }
+
+    /// Finishes or undoes what interrupted runs left (FORMAT.md §7.8), on
+    /// every open under the lock: temporary files
+    /// ([`outfile::settle_temp_files`]), then interrupted shares whose record
+    /// was never appended (undone: [`Archive::settle_pending_shares`]).
+    pub(crate) fn settle_pending(&self) -> Result<(), StoreError> {
+        outfile::settle_temp_files(&self.root)?;
+        let pending = self.root.join(crate::store::layout::PENDING_DIR);
+        if !pending.is_dir() {
+            return Ok(());
+        }
+        self.settle_pending_shares()?;
+        // Left only when something is pending (a share to complete).
+        let _ = fs::remove_dir(&pending);
+        Ok(())
     }
 
     /// Why this process rebuilt the index from the ledger files (an index that

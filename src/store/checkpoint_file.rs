@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::store::archive::{Archive, LEDGER_DIR};
-use crate::store::bundle_file::write_durable;
 use crate::store::latest::{note_part, CHECKPOINT_FILE, MAX_CHECKPOINT_FILE};
+use crate::store::outfile::write_durable;
 use crate::store::{io_err, StoreError};
 
 impl Archive {
@@ -40,7 +40,7 @@ impl Archive {
     /// cosignatures are committed to `ledger/` and the database).
     pub(crate) fn write_checkpoint_file(&self) -> Result<(), StoreError> {
         match self.expected_checkpoint_file()? {
-            Some(bytes) => write_durable(&self.checkpoint_file_path(), &bytes),
+            Some(bytes) => write_durable(&self.checkpoint_file_path(), &bytes, None),
             None => Ok(()),
         }
     }
@@ -65,7 +65,7 @@ impl Archive {
             Some(_) => (true, true),
         };
         if stale {
-            write_durable(&self.checkpoint_file_path(), &want)?;
+            write_durable(&self.checkpoint_file_path(), &want, None)?;
         }
         Ok(damaged.then(|| {
             "ledger/checkpoint was not the latest checkpoint with its stored cosignatures"

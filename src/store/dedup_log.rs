@@ -150,6 +150,15 @@ pub(crate) struct DedupKey {
     pub keep: bool,
 }
 
+/// The deduplication key of archives whose configuration seals no secret
+/// (FORMAT.md §7.3): derived from the log key.
+pub(crate) fn legacy_dedup_key(
+    signer: &crate::core::keys::SignerKey,
+) -> zeroize::Zeroizing<[u8; 32]> {
+    let sig = zeroize::Zeroizing::new(signer.sign(crate::core::domain::DEDUP_KEY));
+    zeroize::Zeroizing::new(crate::core::hash::Digest::of(&sig[..]).0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,6 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::core::crypto;
-use crate::core::domain;
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::merkle::{Overlay, TreeSize};
@@ -90,13 +89,6 @@ pub(crate) fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
         .expect("HMAC accepts keys of any length");
     mac.update(plaintext_sha256.as_bytes());
     Digest(mac.finalize().into_bytes().into())
-}
-
-/// The deduplication key of archives whose configuration seals no secret
-/// (FORMAT.md §7.3): derived from the log key.
-pub(crate) fn legacy_dedup_key(signer: &SignerKey) -> Zeroizing<[u8; 32]> {
-    let sig = Zeroizing::new(signer.sign(domain::DEDUP_KEY));
-    Zeroizing::new(Digest::of(&sig[..]).0)
 }
 
 /// Below this many records a batch is signed on the calling thread.

@@ -21,13 +21,12 @@
 //! removed after the rename: every open of the archive (every command, `gc`
 //! too) removes the files so recorded and then their records. Temporary
 //! names inside the archive are removed on open by their pattern
-//! ([`Archive::settle_pending`]).
+//! (`Archive::settle_pending`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::store::archive::Archive;
 use crate::store::blobs;
 use crate::store::layout::PENDING_DIR;
 use crate::store::{fault, io_err, StoreError};
@@ -438,49 +437,42 @@ fn settle_out_entry(entry: &Path) -> Result<(), StoreError> {
     fs::remove_file(entry).map_err(|e| io_err(entry, e))
 }
 
-impl Archive {
-    /// Finishes or undoes what interrupted runs left (FORMAT.md §7.8), on
-    /// every open under the lock: temporary files inside the archive
-    /// (`.custody-….tmp` in its directory, `evidence/`, `witness/`,
-    /// `pending/`, `mirrors/*/`; `ledger/` and `blobs/tmp/` are cleaned
-    /// by their own rules), temporary files outside it recorded in
-    /// `pending/out-*`, and interrupted shares whose record was never
-    /// appended (undone: [`Archive::settle_pending_shares`]).
-    pub(crate) fn settle_pending(&self) -> Result<(), StoreError> {
-        let root = self.root().to_path_buf();
-        for d in [
-            root.clone(),
-            root.join(crate::store::layout::EVIDENCE_DIR),
-            root.join(crate::store::layout::WITNESS_DIR),
-            root.join(PENDING_DIR),
-        ] {
-            clean_temp_names(&d)?;
-        }
-        let mirrors = root.join(crate::store::layout::MIRRORS_DIR);
-        if let Ok(rd) = fs::read_dir(&mirrors) {
-            for e in rd.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    clean_temp_names(&e.path())?;
-                }
-            }
-        }
-        let pending = root.join(PENDING_DIR);
-        let rd = match fs::read_dir(&pending) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err(&pending, e)),
-        };
-        for e in rd {
-            let e = e.map_err(|e| io_err(&pending, e))?;
-            if e.file_name().to_string_lossy().starts_with(OUT_ENTRY) {
-                settle_out_entry(&e.path())?;
-            }
-        }
-        self.settle_pending_shares()?;
-        // Left only when something is pending (a share to complete).
-        let _ = fs::remove_dir(&pending);
-        Ok(())
+/// Removes what interrupted writes left (FORMAT.md §7.8), on every open of
+/// the archive at `root` under its lock: temporary files inside it
+/// (`.custody-….tmp` in its directory, `evidence/`, `witness/`, `pending/`,
+/// `mirrors/*/`; `ledger/` and `blobs/tmp/` are cleaned by their own rules)
+/// and temporary files outside it recorded in `pending/out-*`. Interrupted
+/// shares are the archive's to settle (`Archive::settle_pending`).
+pub(crate) fn settle_temp_files(root: &Path) -> Result<(), StoreError> {
+    for d in [
+        root.to_path_buf(),
+        root.join(crate::store::layout::EVIDENCE_DIR),
+        root.join(crate::store::layout::WITNESS_DIR),
+        root.join(PENDING_DIR),
+    ] {
+        clean_temp_names(&d)?;
     }
+    let mirrors = root.join(crate::store::layout::MIRRORS_DIR);
+    if let Ok(rd) = fs::read_dir(&mirrors) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                clean_temp_names(&e.path())?;
+            }
+        }
+    }
+    let pending = root.join(PENDING_DIR);
+    let rd = match fs::read_dir(&pending) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(&pending, e)),
+    };
+    for e in rd {
+        let e = e.map_err(|e| io_err(&pending, e))?;
+        if e.file_name().to_string_lossy().starts_with(OUT_ENTRY) {
+            settle_out_entry(&e.path())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ impl Archive {
         ids: Option<&crypto::Identities>,
     ) -> Result<Option<Zeroizing<[u8; 32]>>, StoreError> {
         match self.ledger_config()?.and_then(|(_, c)| c.sealed) {
-            None => Ok(log.map(crate::store::ingest::legacy_dedup_key)),
+            None => Ok(log.map(crate::store::dedup_log::legacy_dedup_key)),
             Some(s) => match ids {
                 Some(ids) => match self.open_sealed(&s, ids) {
                     Ok(d) => Ok(d.dedup_secret()),

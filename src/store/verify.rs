@@ -52,6 +52,31 @@ pub struct VerifyOptions<'a> {
 }
 
 impl Archive {
+    /// The findings of a ledger-only pass a write may not go on with.
+    pub(crate) fn ledger_findings(
+        &mut self,
+    ) -> Result<Vec<crate::core::report::Finding>, StoreError> {
+        // Signatures an earlier check verified, in records a checkpoint
+        // covers (the log key signs only over checked records), are not
+        // verified again; everything else is, every record's bytes included.
+        let covered = self.db.latest_checkpoint()?.map_or(0, |(s, _)| s);
+        let opts = VerifyOptions {
+            deep: None,
+            since: &[],
+            sample: None,
+            ledger_only: true,
+            trust_signatures_below: self.db.signatures_checked()?.min(covered),
+        };
+        let rep = self.verify(&opts, &mut Quiet)?;
+        Ok(rep
+            .findings
+            .into_iter()
+            // A ledger-only pass reads no blob: `checkpoint_missing` is
+            // the one finding a write may go on with.
+            .filter(|f| f.check != crate::core::report::Check::CheckpointMissing)
+            .collect())
+    }
+
     /// Opens a checkpoint of this log held outside the archive, for
     /// [`VerifyOptions::since`]: `bytes` is a signed note as `custody
     /// checkpoint` prints it (cosignature lines are carried, not checked); it
