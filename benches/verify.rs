@@ -17,8 +17,8 @@ use custody::core::hash::Digest;
 use custody::core::keys::{SignerKey, VerifierKey};
 use custody::core::record::{Access, DocRef, Payload, RecordBody};
 use custody::core::sigbatch::{BatchKey, Item};
-use custody::store::view::LogView;
-use custody::store::{walk, Archive, IngestOptions, NoObserver};
+use custody::store::archive::log_view::LogView;
+use custody::store::{files::walk, Archive, IngestOptions, NoObserver};
 
 const N: usize = 1024;
 

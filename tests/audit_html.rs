@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use custody::core::audit::*;
+use custody::core::findings::{Check, Finding, Subject};
 use custody::core::hash::Digest;
 use custody::core::keys::KeyId;
-use custody::core::report::{Check, Finding, Subject};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TIMEOUT: Duration = Duration::from_secs(30);

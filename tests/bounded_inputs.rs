@@ -601,7 +601,7 @@ fn state(f: &Fixture) -> Vec<(PathBuf, Vec<u8>)> {
     v.extend(tree(&f.dir.join("witness")));
     v.extend(tree(&f.dir.join("mirrors")).into_iter().filter(|(p, _)| {
         // A mirror run stopped by an error keeps what it fetched for the
-        // next run (src/store/mirror.rs); nothing else may appear.
+        // next run (src/store/ops/mirror.rs); nothing else may appear.
         !p.components().any(|c| c.as_os_str() == "staging")
     }));
     v.push((

@@ -205,3 +205,39 @@ fn no_function_is_longer_than_the_limit_without_a_reason() {
         "LONG_FNS lists functions that are short now or gone: {stale:?}"
     );
 }
+
+/// The layers (CONTRIBUTING.md): an import only runs down, `cli` → `store`
+/// → `core`, and inside `store`, `ops` → `archive` → `files`.
+#[test]
+fn imports_only_run_down_the_layers() {
+    let mods = modules();
+    let names: BTreeSet<String> = mods.keys().cloned().collect();
+    // (layer, the layers it may not import)
+    let rules: &[(&str, &[&str])] = &[
+        ("core", &["store", "cli"]),
+        ("store", &["cli"]),
+        ("store/files", &["store/archive", "store/ops"]),
+        ("store/archive", &["store/ops"]),
+    ];
+    let mut wrong = Vec::new();
+    for (m, code) in &mods {
+        for (layer, above) in rules {
+            if m != layer && !m.starts_with(&format!("{layer}/")) {
+                continue;
+            }
+            for used in imports(m, code, &names) {
+                if above
+                    .iter()
+                    .any(|a| used == *a || used.starts_with(&format!("{a}/")))
+                {
+                    wrong.push(format!("{m} imports {used}"));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that run up a layer:\n{}",
+        wrong.join("\n")
+    );
+}

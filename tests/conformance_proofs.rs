@@ -33,7 +33,7 @@ use custody::core::hash::Digest;
 use custody::core::keys::SignerKey;
 use custody::core::merkle::{self, LeafIndex, MemoryTree, TreeSize};
 use custody::core::tlog_proof::TlogProof;
-use custody::store::logfile::{Frame, LogFile};
+use custody::store::files::logfile::{Frame, LogFile};
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "dropsite.example/leaks";

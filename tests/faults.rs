@@ -1,6 +1,6 @@
 //! Fault injection (issue 6): the durable writes, fsyncs and renames of
 //! `ingest`, `share`, `receive`, `witness cosign`, `actor add`, `approve` and
-//! `extract` fail one at a time with EIO (`CUSTODY_FAULT`, src/store/fault.rs; debug
+//! `extract` fail one at a time with EIO (`CUSTODY_FAULT`, src/store/files/fault.rs; debug
 //! builds only), and every time:
 //!
 //! * the command exits 2 with one `error: …; hint` line naming an I/O error,
@@ -853,7 +853,7 @@ fn regression_an_output_write_error_is_not_called_a_decryption_failure() {
 
 /// One command that writes a file outside the archive (`extract`, `share`),
 /// killed with SIGKILL just before one of its durable operations
-/// (`CUSTODY_FAULT=kill-KIND:N`, src/store/fault.rs): a crash at exactly
+/// (`CUSTODY_FAULT=kill-KIND:N`, src/store/files/fault.rs): a crash at exactly
 /// that point, where tests/crash.rs kills at random moments.
 struct KillCase<'a> {
     name: &'static str,

@@ -101,7 +101,7 @@ fn receive_unchecked(to: &Fixture, bundle: &Path, from: &Fixture) -> u64 {
     use custody::core::crypto::Identities;
     use custody::core::keys::{SignerKey, VerifierKey};
     use custody::store::archive::Archive;
-    use custody::store::receive::ReceiveOutcome;
+    use custody::store::ops::receive::ReceiveOutcome;
 
     let signer = |p: PathBuf| SignerKey::parse(fs::read_to_string(p).unwrap().trim()).unwrap();
     let vkey = VerifierKey::parse(fs::read_to_string(from.vkey()).unwrap().trim()).unwrap();

@@ -21,9 +21,9 @@ use custody::core::evidence::SplitViewEvidence;
 use custody::core::hash::Digest;
 use custody::core::meta::{open_envelope, Metadata};
 use custody::store::archive::parse_config;
-use custody::store::logfile::{Frame, LogFile};
-use custody::store::trust::TrustStore;
-use custody::store::witness::WitnessConfig;
+use custody::store::files::logfile::{Frame, LogFile};
+use custody::store::ops::trust::TrustStore;
+use custody::store::ops::witness::WitnessConfig;
 
 /// Counts the bytes each thread holds, and the most it held since a reset.
 struct Counting;

@@ -20,7 +20,7 @@ use common::garage::REGION;
 #[cfg(feature = "object-store")]
 use common::garage::{garage, S3Place};
 use common::*;
-use custody::store::remote::{Location, Remote, S3Settings};
+use custody::store::files::remote::{Location, Remote, S3Settings};
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {

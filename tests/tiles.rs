@@ -232,9 +232,9 @@ fn journey_through_an_s3_bucket() {
     ];
     journey_through(&f, &place.url, &place.url, &extra);
     // What went to the bucket is the C2SP layout: the checkpoint and the tiles.
-    let r = custody::store::remote::Remote::open(
-        &custody::store::remote::Location::parse(&place.url).unwrap(),
-        &custody::store::remote::S3Settings {
+    let r = custody::store::files::remote::Remote::open(
+        &custody::store::files::remote::Location::parse(&place.url).unwrap(),
+        &custody::store::files::remote::S3Settings {
             endpoint: Some(place.endpoint.clone()),
             region: Some(common::garage::REGION.into()),
         },

@@ -12,13 +12,13 @@ use std::io::Write;
 use std::path::Path;
 
 use custody::core::crypto::RecipientKey;
+use custody::core::findings::{Check, Finding, Subject};
 use custody::core::keys::SignerKey;
 use custody::core::record::{
     Access, ActorAction, ActorChange, DocRef, Payload, Record, RecordBody, Role,
 };
-use custody::core::report::{Check, Finding, Subject};
-use custody::store::verify::{Quiet, VerifyOptions};
-use custody::store::{walk, Archive, IngestOptions, NoObserver};
+use custody::store::ops::verify::{Quiet, VerifyOptions};
+use custody::store::{files::walk, Archive, IngestOptions, NoObserver};
 
 const ORIGIN: &str = "example.org/batch-log";
 

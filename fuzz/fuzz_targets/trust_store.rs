@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use custody::store::trust::TrustStore;
+use custody::store::ops::trust::TrustStore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use custody::store::witness::WitnessConfig;
+use custody::store::ops::witness::WitnessConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -159,8 +159,8 @@ fn decrypt_hint(source: &crate::core::crypto::CryptoError, what: &str) -> String
 }
 
 /// The next step for a failed request to a remote store.
-fn remote_hint(r: &crate::store::remote::RemoteError) -> String {
-    use crate::store::remote::RemoteFailure as F;
+fn remote_hint(r: &crate::store::files::remote::RemoteError) -> String {
+    use crate::store::files::remote::RemoteFailure as F;
     match r.failure {
         F::Unauthenticated => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) must name a key the store accepts; nothing was changed".into(),
         F::Denied => "the store refused this key: allow it on the bucket (Garage: `garage bucket allow --read --write`); nothing was changed".into(),

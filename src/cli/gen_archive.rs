@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Ctx, EXIT_OK};
-use crate::store::ingest::{IngestOptions, NoObserver};
-use crate::store::synthetic::SyntheticOptions;
-use crate::store::{io_err, walk, Archive, StoreError};
+use crate::store::ops::ingest::{IngestOptions, NoObserver};
+use crate::store::ops::synthetic::SyntheticOptions;
+use crate::store::{files::walk, io_err, Archive, StoreError};
 
 #[derive(Debug, Args)]
 pub struct GenArchiveArgs {
@@ -46,7 +46,7 @@ pub struct GenArchiveArgs {
 pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
     let started = std::time::Instant::now();
     let signer = ctx.load_signer(&a.signing_key)?;
-    let recipients = super::archive_cmds::parse_recipients("--recipient", &a.recipients)?;
+    let recipients = super::archive::parse_recipients("--recipient", &a.recipients)?;
     let origin = signer.name().to_string();
     let admin = crate::store::archive::InitAdmin {
         key: ctx.load_signer(&a.admin_key)?,

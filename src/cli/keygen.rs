@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::{Ctx, EXIT_OK};
 use crate::core::crypto;
 use crate::core::keys::SignerKey;
-use crate::store::keystore::write_secret_file;
+use crate::store::files::keystore::write_secret_file;
 use crate::store::{io_err, StoreError};
 
 #[derive(Debug, Args)]

@@ -3,20 +3,20 @@
 //! Exit codes (README.md): 0 success or verified; 1 a verification finding;
 //! 2 the command could not complete (usage, I/O, locked archive, wrong key …).
 
-mod archive_cmds;
-mod audit_cmd;
-mod blob_cmds;
-mod config_cmd;
+mod archive;
+mod audit;
+mod blobs;
+mod config;
+mod events;
 mod explain;
 mod gen_archive;
 mod keygen;
 mod output;
-mod people;
 pub(crate) mod policy_args;
 mod proofs;
 mod records;
-mod share_cmds;
-mod tiles_cmds;
+mod sharing;
+mod tiles;
 mod trust;
 mod witness;
 mod witness_serve;
@@ -27,7 +27,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::core::crypto::Identities;
 use crate::core::keys::SignerKey;
-use crate::store::keystore::KeyLoader;
+use crate::store::files::keystore::KeyLoader;
 use crate::store::{Archive, StoreError};
 pub use output::Out;
 
@@ -98,9 +98,9 @@ enum Command {
     /// Generate a signing key (C2SP signed-note Ed25519) and an age identity.
     Keygen(keygen::KeygenArgs),
     /// Create a new archive.
-    Init(archive_cmds::InitArgs),
+    Init(archive::InitArgs),
     /// Ingest files or directory trees: hash, encrypt, store, sign, checkpoint.
-    Ingest(archive_cmds::IngestArgs),
+    Ingest(archive::IngestArgs),
     /// Print the latest signed checkpoint (C2SP tlog-checkpoint), or sign one.
     Checkpoint(proofs::CheckpointArgs),
     /// Print an inclusion proof (C2SP tlog-proof) or a consistency proof.
@@ -118,31 +118,31 @@ Examples:
     /// Decrypt a document, check it against its commitment, write it atomically.
     Extract(records::ExtractArgs),
     /// Re-check every signature, root, checkpoint and blob (no secret key needed).
-    Verify(archive_cmds::VerifyArgs),
+    Verify(archive::VerifyArgs),
     /// Check a tlog-proof from `custody prove` offline, against a trusted log key.
     VerifyProof(proofs::VerifyProofArgs),
     /// Share a document with a partner outlet as a self-contained bundle.
-    Share(share_cmds::ShareArgs),
+    Share(sharing::ShareArgs),
     /// Re-prove a bundle made here against the latest (cosigned) checkpoint.
-    RefreshBundle(share_cmds::RefreshArgs),
+    RefreshBundle(sharing::RefreshArgs),
     /// Verify a bundle offline: records, proofs, checkpoint, witnesses, document.
-    VerifyBundle(share_cmds::VerifyBundleArgs),
+    VerifyBundle(sharing::VerifyBundleArgs),
     /// Verify a bundle and store its document here, linked to the sender's ledger.
-    Receive(share_cmds::ReceiveArgs),
+    Receive(sharing::ReceiveArgs),
     /// Show a document's chain of custody across outlets, every hop re-verified.
-    Trace(share_cmds::TraceArgs),
+    Trace(sharing::TraceArgs),
     /// Manage the archive's people: add, revoke, rotate, list actors and roles.
-    Actor(people::ActorArgs),
+    Actor(events::ActorArgs),
     /// Ingest a document derived from others (translation, redaction, excerpt…).
-    Derive(people::DeriveArgs),
+    Derive(events::DeriveArgs),
     /// Attach a note (stored encrypted) to a document.
-    Annotate(people::AnnotateArgs),
+    Annotate(events::AnnotateArgs),
     /// Approve a document for publication (editor or legal).
-    Approve(people::ApproveArgs),
+    Approve(events::ApproveArgs),
     /// Give an actor access to a document.
-    Grant(people::GrantArgs),
+    Grant(events::GrantArgs),
     /// Audit a document before publication: its whole custody and lineage, re-verified.
-    Audit(audit_cmd::AuditArgs),
+    Audit(audit::AuditArgs),
     /// Rebuild the database from the append-only ledger files.
     #[command(after_help = "\
 Any command rebuilds a damaged index by itself (with a warning line); reindex
@@ -153,13 +153,13 @@ Examples:
   custody reindex --json")]
     Reindex,
     /// Show or change the archive's configuration (recipients, approvals, policies), a signed record.
-    Config(config_cmd::ConfigArgs),
+    Config(config::ConfigArgs),
     /// Move an archive made before separation of duties (the log key signs records) forward, once.
-    Upgrade(config_cmd::UpgradeArgs),
+    Upgrade(config::UpgradeArgs),
     /// Remove blobs and objects no record names (incl. interrupted uploads).
-    Gc(blob_cmds::GcArgs),
+    Gc(blobs::GcArgs),
     /// Copy the document blobs to an object store (s3://…), verified, then switch to it.
-    Migrate(blob_cmds::MigrateArgs),
+    Migrate(blobs::MigrateArgs),
     /// Witness partners' logs: add-log, cosign (offline), serve (C2SP tlog-witness over HTTP).
     Witness(witness::WitnessArgs),
     /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
@@ -167,9 +167,9 @@ Examples:
     /// Manage the per-user trust store of named log and witness keys.
     Trust(trust::TrustArgs),
     /// Publish the log as static C2SP tlog-tiles (records and hashes only) to a directory or s3://.
-    Publish(tiles_cmds::PublishArgs),
+    Publish(tiles::PublishArgs),
     /// Fetch a partner's published log, verify it all, keep a verified copy under mirrors/.
-    Mirror(tiles_cmds::MirrorArgs),
+    Mirror(tiles::MirrorArgs),
     /// Build a benchmark archive of N really-signed synthetic records (BENCHMARKS.md).
     #[command(hide = true)]
     GenArchive(gen_archive::GenArchiveArgs),
@@ -397,7 +397,7 @@ const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
 /// `<(pass show …)`), read with a cap into a buffer wiped on drop.
 pub(crate) fn read_passphrase_file(f: &Path) -> Result<String, StoreError> {
     let bytes =
-        crate::store::input::read_secret_input(f, MAX_PASSPHRASE_FILE, "a passphrase file")?;
+        crate::store::files::input::read_secret_input(f, MAX_PASSPHRASE_FILE, "a passphrase file")?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         StoreError::Input(format!(
             "{} is not UTF-8 text; give a file whose first line is the passphrase",
@@ -483,37 +483,37 @@ pub fn main() -> i32 {
 fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
     match command {
         Command::Keygen(a) => keygen::run(ctx, a),
-        Command::Init(a) => archive_cmds::init(ctx, a),
-        Command::Ingest(a) => archive_cmds::ingest(ctx, a),
+        Command::Init(a) => archive::init(ctx, a),
+        Command::Ingest(a) => archive::ingest(ctx, a),
         Command::Checkpoint(a) => proofs::checkpoint(ctx, a),
         Command::Prove(a) => proofs::prove(ctx, a),
         Command::Log(a) => records::log(ctx, a),
         Command::Show(a) => records::show(ctx, a),
-        Command::Status => archive_cmds::status(ctx),
+        Command::Status => archive::status(ctx),
         Command::Extract(a) => records::extract(ctx, a),
-        Command::Verify(a) => archive_cmds::verify(ctx, a),
+        Command::Verify(a) => archive::verify(ctx, a),
         Command::VerifyProof(a) => proofs::verify_proof(ctx, a),
-        Command::Share(a) => share_cmds::share(ctx, a),
-        Command::RefreshBundle(a) => share_cmds::refresh(ctx, a),
-        Command::VerifyBundle(a) => share_cmds::verify_bundle(ctx, a),
-        Command::Receive(a) => share_cmds::receive(ctx, a),
-        Command::Trace(a) => share_cmds::trace(ctx, a),
-        Command::Actor(a) => people::actor(ctx, a),
-        Command::Derive(a) => people::derive(ctx, a),
-        Command::Annotate(a) => people::annotate(ctx, a),
-        Command::Approve(a) => people::approve(ctx, a),
-        Command::Grant(a) => people::grant(ctx, a),
-        Command::Audit(a) => audit_cmd::audit(ctx, a),
-        Command::Reindex => archive_cmds::reindex(ctx),
-        Command::Config(a) => config_cmd::config(ctx, a),
-        Command::Upgrade(a) => config_cmd::upgrade(ctx, a),
-        Command::Gc(a) => blob_cmds::gc(ctx, a),
-        Command::Migrate(a) => blob_cmds::migrate(ctx, a),
+        Command::Share(a) => sharing::share(ctx, a),
+        Command::RefreshBundle(a) => sharing::refresh(ctx, a),
+        Command::VerifyBundle(a) => sharing::verify_bundle(ctx, a),
+        Command::Receive(a) => sharing::receive(ctx, a),
+        Command::Trace(a) => sharing::trace(ctx, a),
+        Command::Actor(a) => events::actor(ctx, a),
+        Command::Derive(a) => events::derive(ctx, a),
+        Command::Annotate(a) => events::annotate(ctx, a),
+        Command::Approve(a) => events::approve(ctx, a),
+        Command::Grant(a) => events::grant(ctx, a),
+        Command::Audit(a) => audit::audit(ctx, a),
+        Command::Reindex => archive::reindex(ctx),
+        Command::Config(a) => config::config(ctx, a),
+        Command::Upgrade(a) => config::upgrade(ctx, a),
+        Command::Gc(a) => blobs::gc(ctx, a),
+        Command::Migrate(a) => blobs::migrate(ctx, a),
         Command::Witness(a) => witness::run(ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(ctx, a),
         Command::Trust(a) => trust::run(ctx, a),
-        Command::Publish(a) => tiles_cmds::publish(ctx, a),
-        Command::Mirror(a) => tiles_cmds::mirror(ctx, a),
+        Command::Publish(a) => tiles::publish(ctx, a),
+        Command::Mirror(a) => tiles::mirror(ctx, a),
         Command::GenArchive(a) => gen_archive::run(ctx, a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

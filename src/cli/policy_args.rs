@@ -9,8 +9,8 @@ use super::Ctx;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
 use crate::core::redact;
-use crate::store::input::read_input;
-use crate::store::trust::{self, TrustStore};
+use crate::store::files::input::read_input;
+use crate::store::ops::trust::{self, TrustStore};
 use crate::store::StoreError;
 
 /// Witness quorum options, flattened into verifying commands.

@@ -18,9 +18,9 @@ use crate::core::policy::Policy;
 use crate::core::record::actor_key_id;
 use crate::core::record::Record;
 use crate::core::tlog_proof::{TlogProof, TlogProofError};
+use crate::store::archive::log_view::LogView;
 use crate::store::archive::{ConsistencyProof, InclusionProof};
-use crate::store::input::read_input;
-use crate::store::view::LogView;
+use crate::store::files::input::read_input;
 use crate::store::StoreError;
 
 fn b64(b: &[u8]) -> String {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::archive_cmds::human_bytes;
+use super::archive::human_bytes;
 use super::{Ctx, EXIT_OK};
 use crate::core::crypto::Identities;
 use crate::core::hash::Digest;

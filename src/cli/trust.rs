@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_OK};
-use crate::store::trust;
+use crate::store::ops::trust;
 use crate::store::StoreError;
 
 #[derive(Debug, Args)]

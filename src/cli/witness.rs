@@ -16,9 +16,9 @@ use crate::core::evidence::{SplitViewEvidence, Verdict};
 use crate::core::keys::SigAlg;
 use crate::core::keys::SignerKey;
 use crate::core::witness::{self, Accept, OfferedProof};
-use crate::store::input::read_input;
-use crate::store::remote::{Location, Remote};
-use crate::store::witness::{
+use crate::store::files::input::read_input;
+use crate::store::files::remote::{Location, Remote};
+use crate::store::ops::witness::{
     check, check_distinct, conclude, write_output, Checked, Concluded, WitnessConfig, WitnessedLog,
 };
 use crate::store::{io_err, StoreError};
@@ -138,7 +138,7 @@ struct CosignArgs {
     #[arg(long, value_name = "FILE")]
     evidence_out: Option<PathBuf>,
     #[command(flatten)]
-    s3: super::tiles_cmds::S3Args,
+    s3: super::tiles::S3Args,
 }
 
 pub fn run(ctx: &Ctx, a: WitnessArgs) -> Result<i32, StoreError> {
@@ -192,7 +192,7 @@ fn add_log(ctx: &Ctx, a: AddLogArgs) -> Result<i32, StoreError> {
 /// `witness reset-log` (FORMAT.md §11.2): checks everything, then appends
 /// one reset record to witness/history.
 fn reset_log(ctx: &Ctx, a: ResetLogArgs) -> Result<i32, StoreError> {
-    use crate::store::witness::ResetRecord;
+    use crate::store::ops::witness::ResetRecord;
     let arch = ctx.open()?;
     let wc = arch.witness_config()?;
     let origin = &a.origin;
@@ -234,7 +234,7 @@ fn check_reset_args<'a>(
     wc: &'a WitnessConfig,
     a: &ResetLogArgs,
 ) -> Result<&'a WitnessedLog, StoreError> {
-    use crate::store::witness::{reason_ok, MAX_REASON, MAX_RESET_EVIDENCE};
+    use crate::store::ops::witness::{reason_ok, MAX_REASON, MAX_RESET_EVIDENCE};
     let origin = &a.origin;
     let log = wc.log(origin).ok_or_else(|| {
         StoreError::Input(format!(
@@ -312,7 +312,7 @@ fn read_reset_evidence(a: &ResetLogArgs, log: &WitnessedLog) -> Result<Vec<Vec<u
 fn print_reset(
     ctx: &Ctx,
     to: &Checkpoint,
-    rec: &crate::store::witness::ResetRecord,
+    rec: &crate::store::ops::witness::ResetRecord,
     set_aside: usize,
     latest_size: u64,
 ) {
@@ -405,7 +405,7 @@ fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<i32, StoreError> {
         a.evidence_out.clone().unwrap_or_else(|| {
             PathBuf::from(format!(
                 "split-view-{}-{size}.evidence",
-                crate::store::mirror::dir_name(origin)
+                crate::store::ops::mirror::dir_name(origin)
             ))
         })
     };
@@ -459,7 +459,10 @@ fn read_cosign_input(a: &CosignArgs) -> Result<CosignInput, StoreError> {
         .unwrap_or_else(|| PathBuf::from(a.from.clone().unwrap_or_default()).join("checkpoint"));
     let input = match &remote {
         Some(r) => r
-            .get(crate::store::publish::CHECKPOINT, witness::MAX_BODY as u64)?
+            .get(
+                crate::store::ops::publish::CHECKPOINT,
+                witness::MAX_BODY as u64,
+            )?
             .ok_or_else(|| {
                 StoreError::Input(format!(
                     "{} has no `checkpoint`; is it a published log (`custody publish`)?",
@@ -576,13 +579,13 @@ fn print_cosign(ctx: &Ctx, a: &CosignArgs, origin: &str, size: u64, accepted: &A
 /// tiles say, `decide` checks it against both signed roots, and a proof
 /// that does not open the new root (a lying tile) proves nothing.
 fn proof_from_tiles(
-    r: &crate::store::remote::Remote,
+    r: &crate::store::files::remote::Remote,
     old: u64,
     new: u64,
 ) -> Result<OfferedProof, StoreError> {
     use crate::core::merkle::{consistency_proof, TreeError, TreeSize};
     use crate::core::tiles::{TileNodeError, TileNodes};
-    let nodes = TileNodes::new(crate::store::mirror::RemoteTiles(r), new);
+    let nodes = TileNodes::new(crate::store::ops::mirror::RemoteTiles(r), new);
     // The complete form (FORMAT.md §11.4): with the tiles' root at `old`
     // prepended when `old` is a power of two, so that a published fork is
     // shown, not only refused.

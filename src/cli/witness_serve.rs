@@ -61,8 +61,8 @@ use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::core::keys::SignerKey;
 use crate::core::witness::{self, Accept};
 use crate::store::archive::Archive;
-use crate::store::mirror::dir_name as sanitise;
-use crate::store::witness::{check, conclude, Checked, Concluded};
+use crate::store::ops::mirror::dir_name as sanitise;
+use crate::store::ops::witness::{check, conclude, Checked, Concluded};
 use crate::store::StoreError;
 
 /// Largest request head (request line and headers): 431 above it.

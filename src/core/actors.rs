@@ -11,11 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::core::findings::Check;
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
 use crate::core::record::{
     ActorAction, ActorChange, ArchiveConfig, GrantTo, Kind, Payload, Record, Role,
 };
-use crate::core::report::Check;
 
 /// Roles allowed to sign each kind of record (FORMAT.md §4.14).
 pub fn allowed_roles(kind: Kind) -> &'static [Role] {

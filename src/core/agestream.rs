@@ -9,7 +9,7 @@
 //!
 //! Writing the payload ourselves lets the caller read plaintext straight into
 //! the buffer that becomes the ciphertext and seal independent chunks on more
-//! than one thread (see [`crate::core::pipeline`]); `age::stream::StreamWriter`
+//! than one thread (see [`crate::core::encrypt_pipeline`]); `age::stream::StreamWriter`
 //! copies every chunk twice and works on one thread.
 
 use std::collections::HashSet;

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::actors::{Actors, Signer};
 use crate::core::checkpoint::{Checkpoint, OpenedCheckpoint, SignedCheckpoint, WitnessCosignature};
+use crate::core::findings::{Check, Finding, Subject};
 use crate::core::hash::Digest;
 use crate::core::keys::{KeyId, SigAlg, VerifierKey};
 use crate::core::merkle::{self, LeafIndex, TreeSize};
 use crate::core::record::{Kind, Payload, Receive, Record, Share};
-use crate::core::report::{Check, Finding, Subject};
 use crate::core::tlog_proof::TlogProof;
 
 /// First bytes of a bundle file (FORMAT.md §10.1).

@@ -2,7 +2,7 @@
 //!
 //! (C2SP `tlog-cosignature.md`, "Format" and "Ed25519 signed message".) A
 //! cosignature is an ordinary signed-note signature line whose key ID is
-//! SHA-256(name || 0x0A || 0x04 || Ed25519 public key)[:4] and whose
+//! SHA-256(name || 0x0A || 0x04 || Ed25519 public key)\[:4\] and whose
 //! signature field is a 72-byte `timestamped_signature`:
 //!
 //! ```text

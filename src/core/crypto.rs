@@ -3,7 +3,7 @@
 //! Every blob the archive stores is a plain age v1 file (binary, not armored), so
 //! the standard `age` tool decrypts it with the same identity (FORMAT.md §6).
 //! custody writes those files itself ([`crate::core::agestream`], driven by
-//! [`crate::core::pipeline`]: the input is read once, straight into the buffers
+//! [`crate::core::encrypt_pipeline`]: the input is read once, straight into the buffers
 //! that are sealed in place and written, on both cores for large inputs);
 //! decryption and passphrase-protected key files use the `age` crate.
 
@@ -14,9 +14,9 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::core::agestream::{self, AgeWriteError};
-use crate::core::domain;
+use crate::core::domain_tags;
+use crate::core::encrypt_pipeline;
 use crate::core::hash::Digest;
-use crate::core::pipeline;
 
 /// An age recipient the archive encrypts to: native X25519 or an SSH public key.
 #[derive(Clone)]
@@ -59,11 +59,11 @@ impl From<AgeWriteError> for CryptoError {
     }
 }
 
-impl From<pipeline::PipelineError> for CryptoError {
-    fn from(e: pipeline::PipelineError) -> Self {
+impl From<encrypt_pipeline::PipelineError> for CryptoError {
+    fn from(e: encrypt_pipeline::PipelineError) -> Self {
         match e {
-            pipeline::PipelineError::Io(e) => CryptoError::Io(e),
-            pipeline::PipelineError::Seal(e) => e.into(),
+            encrypt_pipeline::PipelineError::Io(e) => CryptoError::Io(e),
+            encrypt_pipeline::PipelineError::Seal(e) => e.into(),
         }
     }
 }
@@ -110,7 +110,10 @@ impl RecipientKey {
 
     /// `SHA-256("custody/v1/recipient\n" || canonical text)` (FORMAT.md §5.3).
     pub fn fingerprint(&self) -> Digest {
-        Digest::of_parts(&[domain::RECIPIENT_FINGERPRINT, self.canonical().as_bytes()])
+        Digest::of_parts(&[
+            domain_tags::RECIPIENT_FINGERPRINT,
+            self.canonical().as_bytes(),
+        ])
     }
 
     fn as_dyn(&self) -> &dyn age::Recipient {
@@ -373,9 +376,9 @@ where
     let parallel = size_hint > PIPELINE_THRESHOLD
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     let (out, sha256, len) = if parallel {
-        pipeline::encrypt_parallel(input, &file.sealer, &file.preamble, out, progress)?
+        encrypt_pipeline::encrypt_parallel(input, &file.sealer, &file.preamble, out, progress)?
     } else {
-        pipeline::encrypt_serial(
+        encrypt_pipeline::encrypt_serial(
             input,
             &file.sealer,
             &file.preamble,

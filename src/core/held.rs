@@ -13,7 +13,7 @@
 //! Two checkpoints of different sizes that share no proven index may still
 //! disagree; that needs a consistency proof, which a bundle does not carry,
 //! so nothing is concluded from them here (a mirror of the log settles it:
-//! [`crate::store::mirror::check_hops`]).
+//! [`crate::store::ops::mirror::check_hops`]).
 //!
 //! Everything here is pure: the caller says where each checkpoint is held
 //! (`source`, for messages) and which of them to compare.

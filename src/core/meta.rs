@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::core::domain;
+use crate::core::domain_tags;
 use crate::core::hash::Digest;
 
 /// Version of the envelope JSON this code writes and reads.
@@ -253,7 +253,7 @@ pub fn open_envelope(plain: &[u8], commitment: &Digest) -> Result<Metadata, Meta
 /// `SHA-256("custody/v1/content-commitment\n" || salt || SHA-256(plaintext))`.
 pub fn commitment(salt: &Digest, plaintext_sha256: &Digest) -> Digest {
     Digest::of_parts(&[
-        domain::CONTENT_COMMITMENT,
+        domain_tags::CONTENT_COMMITMENT,
         salt.as_bytes(),
         plaintext_sha256.as_bytes(),
     ])

@@ -7,7 +7,7 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::core::domain;
+use crate::core::domain_tags;
 use crate::core::hash::Digest;
 use crate::core::keys::{KeyId, SignerKey};
 
@@ -854,8 +854,8 @@ impl RecordBody {
 
     /// The message an Ed25519 signature covers: domain tag || body (FORMAT.md §4.3).
     pub fn signed_message(body_bytes: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(domain::RECORD_SIGNATURE.len() + body_bytes.len());
-        m.extend_from_slice(domain::RECORD_SIGNATURE);
+        let mut m = Vec::with_capacity(domain_tags::RECORD_SIGNATURE.len() + body_bytes.len());
+        m.extend_from_slice(domain_tags::RECORD_SIGNATURE);
         m.extend_from_slice(body_bytes);
         m
     }

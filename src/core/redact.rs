@@ -11,7 +11,7 @@
 //!
 //! Text given where a path or a name was expected is also searched for a
 //! run that could be a bare key seed (base64, base64url or hex, at least
-//! [`MIN_BLOB`] characters, that does not read as words: see
+//! `MIN_BLOB` characters, that does not read as words: see
 //! [`seed_spans`]), alone or inside a path (`dir/SEED`) or a C2SP-like
 //! `name+id+SEED`: such a run is shown only as its length, never as a
 //! prefix (even 8 characters are 48 bits of the seed, and the message names
@@ -113,7 +113,7 @@ pub fn is_key_file_name(name: &str) -> bool {
             .any(|w| n.contains(w))
 }
 
-/// Whether `s` is one run of at least [`MIN_BLOB`] base64, base64url or hex
+/// Whether `s` is one run of at least `MIN_BLOB` base64, base64url or hex
 /// characters (with optional `=` padding): what a bare key seed looks like.
 pub fn is_blob(s: &str) -> bool {
     let body = s.trim_end_matches('=');
@@ -205,9 +205,9 @@ fn hide_seeds(text: &str) -> Cow<'_, str> {
 /// The byte ranges of `text` that could be a bare key seed: in each run of
 /// base64, base64url or hex characters (`A-Z a-z 0-9 + / - _ =`), what is
 /// left once the leading `/`-separated folders that are words (small
-/// letters, the first one perhaps a capital, [`reads_as_words`]) or at most
+/// letters, the first one perhaps a capital, `reads_as_words`) or at most
 /// 3 small letters are set aside — `/home/alice/` — when it has at least
-/// [`MIN_BLOB`] characters and is hex or does not read as words; else the
+/// `MIN_BLOB` characters and is hex or does not read as words; else the
 /// whole run, when it is such. Folders are set aside only in an absolute
 /// path or after a `.`, `:` or the like (`/tmp/`, `outlet.example/`), not
 /// in a relative one (`keys/SEED` is hidden whole), and the rest of the run

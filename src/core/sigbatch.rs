@@ -12,9 +12,9 @@
 //! 2. `A` and `R` decode as points by §5.1.3: y (the low 255 bits) is below
 //!    p = 2^255 − 19, x² = (y² − 1)/(d·y² + 1) has a root, and x = 0 does
 //!    not come with the sign bit set;
-//! 3. neither point is of small order ([8]P is not the identity);
+//! 3. neither point is of small order (\[8\]P is not the identity);
 //! 4. with k = SHA-512(R ‖ A ‖ M) mod L over the bytes as given,
-//!    [8]([S]B − [k]A − R) is the identity.
+//!    \[8\](\[S\]B − \[k\]A − R) is the identity.
 //!
 //! (The encodings with x = 0 and the sign bit set are those of (0, 1) and
 //! (0, −1), both of small order: the code refuses them by check 3.)
@@ -22,7 +22,7 @@
 //! A batch checks, for random 128-bit z_i drawn from the operating system,
 //!
 //! ```text
-//! [8](Σ z_i·R_i − [Σ z_i·S_i]·B + [Σ z_i·k_i]·A) = 0
+//! \[8\](Σ z_i·R_i − [Σ z_i·S_i]·B + [Σ z_i·k_i]·A) = 0
 //! ```
 //!
 //! with one multi-scalar multiplication; the A terms of one key collapse into
@@ -32,9 +32,9 @@
 //!
 //! * checks 1–3 are made for every signature (and once for the key) before
 //!   the batch: a signature failing one is invalid and never enters it;
-//! * with D_i = [S_i]B − [k_i]A − R_i, each [8]D_i lies in the subgroup of
-//!   prime order L. The batch equation is Σ z_i·[8]D_i = 0: if every
-//!   signature is valid it holds; if one is not, its [8]D_i has order L and,
+//! * with D_i = \[S_i\]B − \[k_i\]A − R_i, each \[8\]D_i lies in the subgroup of
+//!   prime order L. The batch equation is Σ z_i·\[8\]D_i = 0: if every
+//!   signature is valid it holds; if one is not, its \[8\]D_i has order L and,
 //!   whatever the other terms, at most one z_i below 2^128 < L makes the sum
 //!   vanish, so the batch fails except with probability 2^-128. A small-order
 //!   component of R or A (which a key's holder can add) is multiplied away
@@ -222,7 +222,7 @@ fn y_is_canonical(enc: &[u8; 32]) -> bool {
     !(top && middle && enc[0] >= 0xed)
 }
 
-/// [8](Σ z_i·R_i − [Σ z_i·S_i]·B + [Σ z_i·k_i]·A) == 0 for fresh random z_i.
+/// \[8\](Σ z_i·R_i − [Σ z_i·S_i]·B + [Σ z_i·k_i]·A) == 0 for fresh random z_i.
 fn equation_holds(
     a: &EdwardsPoint,
     a_bytes: &[u8; 32],

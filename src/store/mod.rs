@@ -1,54 +1,30 @@
-//! The archive on disk: config, lock, append-only ledger files, the index
-//! (flat files and sled), blobs, and a lock-free read-only view.
+//! The archive on disk, in three layers, each importing only from those
+//! below it (and from `core`):
 //!
-//! Dependency direction: `cli -> store -> core`. Only [`db`] names sled.
+//! - [`files`]: files and stores that know nothing of an archive (durable
+//!   writes, bounded input, append-only frames, the flat index, the sled
+//!   database, blob stores, key files);
+//! - [`archive`]: the [`Archive`] itself (open, lock, recover, the write
+//!   path) and what belongs to it (actors, checkpoints and cosignatures,
+//!   sealed details, document events, the lock-free log view);
+//! - [`ops`]: the operations, one file each (ingest, extract, share,
+//!   receive, verify, audit, gc, publish, mirror, witness, trust).
+//!
+//! Dependency direction: `cli -> store -> core`. Only [`files::db`] names
+//! sled; only [`files::remote`] names `object_store`.
 
-pub mod actors;
 pub mod archive;
-pub mod audit;
-pub mod blobs;
-pub mod bundle_file;
-pub mod checkpoint_file;
-pub mod cosignatures;
-pub mod db;
-pub mod dedup_log;
-pub mod events;
-pub mod extract;
-pub mod fault;
-pub mod flat;
-pub mod gc;
-pub mod held;
-pub mod ingest;
-pub mod input;
-pub mod keystore;
-pub mod latest;
-pub mod layout;
-pub mod logfile;
-pub mod mirror;
-pub(crate) mod outfile;
-pub(crate) mod parallel;
-pub mod publish;
-pub mod receive;
-pub mod remote;
-pub mod sealed;
-pub mod share;
-pub mod synthetic;
-pub mod tree;
-pub mod trust;
-pub mod verify;
-mod verify_records;
-pub mod view;
-pub mod walk;
-pub mod witness;
+pub mod files;
+pub mod ops;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use archive::{Archive, Config};
-pub use ingest::{IngestObserver, IngestOptions, IngestSummary, Ingested, NoObserver};
+pub use ops::ingest::{IngestObserver, IngestOptions, IngestSummary, Ingested, NoObserver};
 
 /// Everything that can stop an archive operation. Verification findings are
-/// not errors (see [`crate::core::report`]).
+/// not errors (see [`crate::core::findings`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -139,7 +115,7 @@ pub enum StoreError {
     Input(String),
     /// A file given from outside the archive that is not read as given: too
     /// large, not a regular file where one is needed, or a pipe that gave
-    /// nothing in time (src/store/input.rs, FORMAT.md §1.1). `hint` is the
+    /// nothing in time (src/store/files/input.rs, FORMAT.md §1.1). `hint` is the
     /// next step.
     #[error("{} {problem}", crate::core::redact::path(.path))]
     InputFile {
@@ -161,9 +137,9 @@ pub enum StoreError {
     Refused(String),
     #[error("{0}")]
     Policy(#[from] crate::core::policy::PolicyError),
-    /// An object store or web server failed or refused (src/store/remote.rs).
+    /// An object store or web server failed or refused (src/store/files/remote/mod.rs).
     #[error("{0}")]
-    Remote(#[from] remote::RemoteError),
+    Remote(#[from] files::remote::RemoteError),
     #[error("internal error: {0}")]
     Internal(String),
 }

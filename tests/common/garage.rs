@@ -10,7 +10,7 @@
 //!
 //! The key's credentials are also set in this process's environment (the
 //! same for every test of the binary), so tests can reach the store through
-//! `custody::store::remote::Remote` to delete or alter objects.
+//! `custody::store::files::remote::Remote` to delete or alter objects.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

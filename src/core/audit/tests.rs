@@ -2,7 +2,7 @@
 //! ingested memo, a translation and an excerpt of it, and a redaction of both.
 
 use super::*;
-use crate::core::report::{Check, Subject};
+use crate::core::findings::{Check, Subject};
 
 fn d(s: &str) -> Digest {
     Digest::of(s.as_bytes())

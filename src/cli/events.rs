@@ -1,0 +1,445 @@
+//! `actor`, `derive`, `annotate`, `approve`, `grant`: people and the custody
+//! events they sign (FORMAT.md §4.7–§4.14).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::archive::human_bytes;
+use super::policy_args::read_vkey;
+use super::{Ctx, EXIT_OK};
+use crate::core::crypto;
+use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::record::{ActorAction, Purpose, Record, Relation, Role};
+use crate::core::time;
+use crate::store::archive::Archive;
+use crate::store::files::walk;
+use crate::store::ops::trust::TrustStore;
+use crate::store::{IngestOptions, NoObserver, StoreError};
+
+/// The log key, which signs checkpoints (records are signed by `--key`'s actor
+/// if given).
+#[derive(Debug, Args)]
+pub(crate) struct LogKeyArg {
+    /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+An archive's records are signed by actors: people with their own signing
+keys (`custody keygen`) and a role, added by an admin (--key). Each person
+signs what they do with --key FILE (or CUSTODY_KEY), and `verify` checks every
+record against the signer's role at that point of the log.
+
+The ledger names no one: an actor record states the role and the key; the
+name, the key's name and the reason are sealed to the archive's recipients
+(FORMAT.md §4.16). Actors are labelled #N (N: the record that added them);
+with -i IDENTITY commands show and accept their names.
+
+Roles and what they may sign:
+  journalist  ingest, derive, receive, share, access (extract), annotate
+  editor      the same, and approve, grant, audit
+  legal       access, annotate, approve, audit
+  admin       everything but approve, and actor and config records
+
+Examples:
+  custody actor add alice keys/alice/signing.vkey --role journalist
+  custody actor list -i keys/identity.age
+  custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age
+  custody actor revoke '#5' --reason 'left the outlet'")]
+pub struct ActorArgs {
+    #[command(subcommand)]
+    cmd: ActorCmd,
+    #[command(flatten)]
+    log: LogKeyArg,
+    /// age identity file(s): show actors' names, and accept them for #N.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY",
+        global = true
+    )]
+    identity: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ActorCmd {
+    /// Add an actor with a role and a verifier key (vkey text, file, or trust-store name).
+    #[command(
+        after_help = "Examples:\n  custody actor add alice keys/alice/signing.vkey --role journalist\n  custody actor add legal-desk keys/legal/signing.vkey --role legal --key keys/admin.key"
+    )]
+    Add {
+        name: String,
+        vkey: String,
+        #[arg(long, value_parser = ["journalist", "editor", "legal", "admin"])]
+        role: String,
+    },
+    /// Revoke an actor (#N, or a name with -i): records signed by their key after this are findings.
+    #[command(
+        after_help = "Examples:\n  custody actor revoke '#5' --reason 'left the outlet'\n  custody actor revoke alice -i keys/identity.age --reason 'laptop stolen'"
+    )]
+    Revoke {
+        name: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Replace an actor's key (#N, or a name with -i; their old key stops being valid).
+    #[command(
+        after_help = "Examples:\n  custody actor rotate '#5' keys/alice-2026/signing.vkey\n  custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age"
+    )]
+    Rotate { name: String, new_vkey: String },
+    /// List the actors, their roles and keys.
+    #[command(
+        after_help = "Examples:\n  custody actor list\n  custody actor list -i keys/identity.age --json"
+    )]
+    List,
+}
+
+#[derive(Serialize)]
+struct ActorView {
+    /// `#N` for an actor whose name is sealed, else its name.
+    label: String,
+    /// The name, when known (a version 1 record, or opened with -i).
+    name: Option<String>,
+    role: &'static str,
+    key: String,
+    added: u64,
+    revoked: Option<u64>,
+}
+
+fn print_record(ctx: &Ctx, what: &str, r: &Record) {
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "index": r.body.index,
+            "kind": r.body.payload.kind(),
+            "time": time::rfc3339(r.body.time_ms),
+            "signer": r.body.signer,
+            "leaf_hash": r.leaf_hash(),
+            "summary": r.body.payload.summary(),
+        }));
+    } else {
+        ctx.out.data_line(&format!(
+            "{what} as record {}: {}",
+            r.body.index,
+            r.body.payload.summary()
+        ));
+    }
+}
+
+pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
+    let ids = ctx.optional_identities(&a.identity)?;
+    if let ActorCmd::List = a.cmd {
+        return list_actors(ctx, ids.as_ref());
+    }
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    let trust = ctx.trust_store()?;
+    // Names are sealed: custody.toml's identity reads them when -i is not given.
+    let ids = match ids {
+        Some(ids) => Some(ids),
+        None => ctx.archive_identities(&arch, &[])?,
+    };
+    let unchecked_name = matches!(a.cmd, ActorCmd::Add { .. }) && ids.is_none();
+    let change = match a.cmd {
+        ActorCmd::Add { name, vkey, role } => {
+            let (k, role) = check_new_actor(&arch, &trust, ids.as_ref(), &name, &vkey, &role)?;
+            arch.sealed_change(ActorAction::Add, 0, &name, role, &k, "")?
+        }
+        ActorCmd::Revoke { name, reason } => {
+            let who = arch.actor_by_name(&name, ids.as_ref())?;
+            arch.actor_change(ActorAction::Revoke, &who, None, &reason)?
+        }
+        ActorCmd::Rotate { name, new_vkey } => {
+            let k = read_vkey("actor rotate NEW_VKEY", &new_vkey, Some(&trust))?;
+            let who = arch.actor_by_name(&name, ids.as_ref())?;
+            arch.actor_change(ActorAction::Rotate, &who, Some(&k), "")?
+        }
+        ActorCmd::List => unreachable!("handled above"),
+    };
+    let r = arch.change_actor(change, &log)?;
+    print_record(ctx, "recorded", &r);
+    if unchecked_name {
+        ctx.out.info(
+            "note: actors' names are sealed, and without -i IDENTITY custody could not check that no other actor has this name",
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// `actor list`: the actors at the log's end, as text or JSON.
+fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let actors = arch.actors_at(arch.size()?)?;
+    let names = match ids {
+        Some(ids) => arch.actor_names(ids)?,
+        None => Default::default(),
+    };
+    let v: Vec<ActorView> = actors
+        .all()
+        .map(|x| ActorView {
+            label: x.name.clone(),
+            name: if x.sealed {
+                names.get(&x.name).cloned()
+            } else {
+                Some(x.name.clone())
+            },
+            role: x.role.as_str(),
+            key: if x.key_sealed {
+                format!("key ID {}", x.key.key_id())
+            } else {
+                x.key.encode()
+            },
+            added: x.added,
+            revoked: x.revoked,
+        })
+        .collect();
+    print_actors(ctx, &v);
+    Ok(EXIT_OK)
+}
+
+/// Prints `actor list`'s actors, as text or JSON.
+fn print_actors(ctx: &Ctx, v: &[ActorView]) {
+    if ctx.out.json {
+        ctx.out.json(&v);
+    } else if v.is_empty() {
+        ctx.out
+            .info("no actors: the log key signs everything (add one with `custody actor add`)");
+    } else {
+        for x in v {
+            let who = match &x.name {
+                Some(n) if *n != x.label => format!("{} {n}", x.label),
+                Some(_) => x.label.clone(),
+                None => format!("{} (name sealed)", x.label),
+            };
+            ctx.out.data_line(&format!(
+                "{:<20} {:<10} {}  added at record {}{}",
+                who,
+                x.role,
+                x.key,
+                x.added,
+                x.revoked
+                    .map(|r| format!(", REVOKED at record {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// Checks `actor add`'s inputs: a signing vkey, a valid and free name, a role.
+fn check_new_actor(
+    arch: &Archive,
+    trust: &TrustStore,
+    ids: Option<&crypto::Identities>,
+    name: &str,
+    vkey: &str,
+    role: &str,
+) -> Result<(VerifierKey, Role), StoreError> {
+    let k = read_vkey("actor add VKEY", vkey, Some(trust))?;
+    if k.alg() != SigAlg::Ed25519 {
+        return Err(StoreError::Input(format!(
+            "{vkey} is not a signing key's vkey (Ed25519, alg 0x01): give the actor's signing.vkey"
+        )));
+    }
+    if !crate::core::record::valid_actor_name(name) {
+        return Err(StoreError::Input(format!(
+            "actor name {}: use 1 to 64 of a-z 0-9 . _ -",
+            crate::core::redact::quote(name)
+        )));
+    }
+    // Found once, or several times: the name is taken.
+    match arch.actor_by_name(name, ids) {
+        Err(StoreError::NotFound(_)) => {}
+        Ok(_) | Err(StoreError::Input(_)) => {
+            return Err(StoreError::Input(format!(
+                "an actor is already called {}: choose another name",
+                crate::core::redact::quote(name)
+            )))
+        }
+        Err(e) => return Err(e),
+    }
+    let role =
+        Role::parse(role).ok_or_else(|| StoreError::Input(format!("unknown role {role}")))?;
+    Ok((k, role))
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Ingests FILE (hashed, encrypted, stored like `custody ingest`) as a document
+derived from PARENT: its record names each parent by index and content
+commitment, so the lineage from the original to what is published is in the
+ledger. Give --parent again for a document made from several.
+
+Examples:
+  custody derive 3 memo-en.pdf --relation translation --note 'EN translation by A.'
+  custody derive 7 memo-en-redacted.pdf --relation redaction --parent 3")]
+pub struct DeriveArgs {
+    /// The parent document (any record about it).
+    parent: String,
+    /// The derived file.
+    file: PathBuf,
+    /// What the new document is to its parent(s).
+    #[arg(long, value_parser = ["translation", "redaction", "excerpt", "ocr", "conversion"])]
+    relation: String,
+    /// More parents (a document made from several).
+    #[arg(long = "parent", value_name = "REF")]
+    more_parents: Vec<String>,
+    /// A note, stored encrypted with the document's metadata.
+    #[arg(long)]
+    note: Option<String>,
+    /// age identity file(s) that open the deduplication secret (default:
+    /// custody.toml's `identity`; FORMAT.md §7.3).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    ctx.dedup_identities(&mut arch, &a.identity)?;
+    // Each parent's document (a record about one stands for it), so that
+    // what is printed is what the record names.
+    let mut parents = Vec::new();
+    for r in std::iter::once(&a.parent).chain(&a.more_parents) {
+        let i = arch.resolve(r)?;
+        parents.push(arch.document_of(arch.record(i)?)?.body.index);
+    }
+    parents.sort_unstable();
+    parents.dedup();
+    let w = walk::collect(std::slice::from_ref(&a.file), false, Some(arch.root()))?;
+    let [file] = &w.files[..] else {
+        return Err(StoreError::Input(format!(
+            "{} is not one regular file",
+            crate::core::redact::path(&a.file)
+        )));
+    };
+    let relation = Relation::parse(&a.relation)
+        .ok_or_else(|| StoreError::Input(format!("unknown relation {}", a.relation)))?;
+    let opts = IngestOptions {
+        source: None,
+        case: None,
+        note: a.note,
+    };
+    let (d, _) = arch.derive(file, &parents, relation, &log, &opts, &mut NoObserver)?;
+    ctx.dedup_note(&arch);
+    if ctx.out.json {
+        ctx.out.json(&d);
+    } else {
+        ctx.out.data_line(&format!(
+            "derived {} ({}, {}) as record {}: {} of record(s) {}",
+            d.path,
+            human_bytes(d.size),
+            d.sha256,
+            d.index,
+            relation.as_str(),
+            parents
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The text is stored encrypted to the archive's recipients; the ledger records
+who wrote a note about which document, and when.
+
+Example:
+  custody annotate 3 'authenticity confirmed with a second source'")]
+pub struct AnnotateArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// The note.
+    text: String,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let r = arch.annotate(i, &a.text, &log)?;
+    print_record(ctx, "noted", &r);
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Only an actor with role editor or legal may approve (sign with --key). The
+archive's config lists which roles must approve before publication
+(publication_approvals, default editor and legal); `custody audit` reports the
+approvals present and missing.
+
+Example:
+  custody --key keys/ed/signing.key approve 9 --for publication")]
+pub struct ApproveArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// What the approval is for.
+    #[arg(long = "for", value_parser = ["publication"], default_value = "publication")]
+    purpose: String,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let r = arch.approve(i, Purpose::Publication, &log)?;
+    print_record(ctx, "approved", &r);
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A journalist may decrypt a document they brought in, or one granted to them;
+editors, lawyers and admins may decrypt any. `custody audit` flags a decryption
+by anyone else.
+
+The record names the actor by the record that added them (#N), not by name.
+
+Examples:
+  custody --key keys/ed/signing.key grant 3 '#7'
+  custody --key keys/ed/signing.key grant 3 bob -i keys/identity.age")]
+pub struct GrantArgs {
+    /// The document (any record about it).
+    reference: String,
+    /// The actor given access: #N (`custody actor list`), or a name with -i.
+    actor: String,
+    /// age identity file(s): accept the actor's name (names are sealed).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+    #[command(flatten)]
+    log: LogKeyArg,
+}
+
+pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    let i = arch.resolve(&a.reference)?;
+    let ids = ctx.archive_identities(&arch, &a.identity)?;
+    let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
+    let r = arch.grant(i, &who, &log)?;
+    print_record(ctx, "granted", &r);
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,20 @@
+//! The operations, one file each: what a command does to an archive, as
+//! methods of [`crate::store::archive::Archive`] or functions over it
+//! (ingest, extract, share, receive, verify, audit, gc, publish, mirror,
+//! witness), and the files they read and write (bundles, the trust store).
+
+pub mod audit;
+pub mod bundle_file;
+pub mod extract;
+pub mod gc;
+pub mod held;
+pub mod ingest;
+pub mod mirror;
+pub mod publish;
+pub mod receive;
+pub mod share;
+pub mod synthetic;
+pub mod trust;
+pub mod verify;
+mod verify_records;
+pub mod witness;

@@ -1,0 +1,667 @@
+//! The record pass of `verify` (FORMAT.md §4, §4.14, §9): one read of
+//! `ledger/records` in log order, with the signatures checked in batches on
+//! every core.
+//!
+//! The calling thread reads and decodes each frame, cross-checks it with
+//! `ledger/index` and every Merkle node it completes with `ledger/tree`
+//! (both read front to back, FORMAT.md §7.2.5), replays the actors in log
+//! order ([`Actors::plan`]: the outcome of each record's authorization is
+//! fixed once its one signature check is known) and feeds the Merkle
+//! frontier. Signature checks go, a chunk at a
+//! time, to worker threads that verify them in batches per key
+//! ([`crate::core::sigbatch`], the one-by-one verdicts). A chunk's
+//! findings are reported, in record order, once its verdicts are back; at
+//! most a few chunks are in flight, so memory does not grow with the log.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Mutex;
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::core::actors::{Actors, AuthError, AuthPlan, Signer};
+use crate::core::findings::{Check, Report, Subject};
+use crate::core::hash::Digest;
+use crate::core::merkle;
+use crate::core::merkle::Frontier;
+use crate::core::record::{Payload, Receive, Record, RecordBody};
+use crate::core::sigbatch::{verify_by_key, BatchKey, Item};
+use crate::store::archive::Archive;
+use crate::store::files::flat_index::Sequential;
+use crate::store::files::logfile::Frame;
+use crate::store::StoreError;
+
+/// Records per chunk handed to the workers.
+const CHUNK: usize = 4096;
+/// Chunks whose verdicts may be outstanding while the next one is read.
+const IN_FLIGHT: usize = 2;
+/// Progress hooks for long verifications.
+pub trait VerifyObserver {
+    fn phase(&mut self, _name: &str, _total: u64) {}
+    fn advance(&mut self, _n: u64) {}
+}
+
+/// An observer that observes nothing.
+pub struct Quiet;
+impl VerifyObserver for Quiet {}
+
+/// A blob some record references, with what the record says of it.
+pub(crate) struct BlobRef {
+    pub(crate) index: u64,
+    pub(crate) size: u64,
+    /// A document's ciphertext (kept in the document store), not an envelope or note.
+    pub(crate) doc: bool,
+}
+
+/// Mismatches of `ledger/index` and `ledger/tree` listed one by one; the
+/// rest are counted (a file of garbage would otherwise list every record).
+pub(crate) const FLAT_LISTED: u64 = 16;
+
+/// What the record pass leaves for the rest of `verify`.
+pub(crate) struct Scanned {
+    /// Records read.
+    pub n: u64,
+    /// Blobs named by records (documents, envelopes, notes).
+    pub refs: HashMap<Digest, BlobRef>,
+    /// `receive` records, to check their evidence.
+    pub links: Vec<(u64, Receive)>,
+    /// Document records, kept only for a deep verify.
+    pub ingests: Vec<Record>,
+    /// Records with sealed details (FORMAT.md §5.4), kept only for a deep verify.
+    pub sealed: Vec<Record>,
+    /// References to documents that are not earlier documents of this log,
+    /// reported after every record (as before this pass was parallel).
+    pub doc_findings: Vec<(u64, Check, String)>,
+    /// What the cross-check of the flat files found beyond per-record findings.
+    pub flat: FlatChecked,
+}
+
+/// What the cross-check of the flat files found besides the findings it
+/// listed per record.
+#[derive(Default)]
+pub(crate) struct FlatChecked {
+    /// Entries that differ from the records, the first [`FLAT_LISTED`] of
+    /// them listed as findings.
+    pub found: u64,
+    /// Entries beyond the records read.
+    pub lengths: Vec<String>,
+}
+
+/// A finding of a chunk, waiting for the chunk's signature verdicts.
+enum Pending {
+    Done(Subject, Check, String),
+    Auth {
+        n: u64,
+        job: usize,
+        if_valid: Result<Signer, AuthError>,
+    },
+}
+
+/// One signature check: key, signed message, signature.
+struct Job {
+    key: VerifyingKey,
+    msg: Vec<u8>,
+    sig: [u8; 64],
+}
+
+/// A part of a chunk's checks, for one worker.
+struct Work {
+    chunk: u64,
+    part: usize,
+    jobs: Vec<Job>,
+}
+
+type Verdicts = (u64, usize, Option<Vec<bool>>);
+
+/// A chunk whose checks are with the workers.
+struct InFlight {
+    id: u64,
+    parts: usize,
+    records: u64,
+    pending: Vec<Pending>,
+}
+
+/// Verifies every job of `work`, in batches per key (FORMAT.md §4.3,
+/// [`verify_by_key`]); `None` if that panicked.
+fn verify_work(work: &Work, cache: &mut HashMap<[u8; 32], BatchKey>) -> Option<Vec<bool>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sigs: Vec<(&VerifyingKey, Item<'_>)> = work
+            .jobs
+            .iter()
+            .map(|j| {
+                (
+                    &j.key,
+                    Item {
+                        msg: &j.msg,
+                        sig: &j.sig,
+                    },
+                )
+            })
+            .collect();
+        verify_by_key(&sigs, cache)
+    }))
+    .ok()
+}
+
+fn worker(rx: &Mutex<Receiver<Work>>, tx: Sender<Verdicts>) {
+    let mut cache = HashMap::new();
+    loop {
+        let next = match rx.lock() {
+            Ok(r) => r.recv(),
+            Err(_) => return,
+        };
+        let Ok(work) = next else { return };
+        let v = verify_work(&work, &mut cache);
+        if tx.send((work.chunk, work.part, v)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Splits a chunk's jobs into `parts` contiguous parts and sends them.
+fn dispatch(
+    tx: &SyncSender<Work>,
+    chunk: u64,
+    mut jobs: Vec<Job>,
+    parts: usize,
+) -> Result<usize, StoreError> {
+    let per = jobs.len().div_ceil(parts).max(1);
+    let mut sent = 0;
+    while !jobs.is_empty() || sent == 0 {
+        let rest = jobs.split_off(per.min(jobs.len()));
+        let part = std::mem::replace(&mut jobs, rest);
+        tx.send(Work {
+            chunk,
+            part: sent,
+            jobs: part,
+        })
+        .map_err(|_| StoreError::Internal("the signature workers stopped".into()))?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Waits for a chunk's verdicts, then reports its findings in record order.
+fn resolve(
+    c: InFlight,
+    rx: &Receiver<Verdicts>,
+    early: &mut HashMap<(u64, usize), Vec<bool>>,
+    rep: &mut Report,
+    obs: &mut dyn VerifyObserver,
+) -> Result<(), StoreError> {
+    let stopped = || StoreError::Internal("a signature worker failed".into());
+    let mut verdicts = Vec::new();
+    for part in 0..c.parts {
+        let v = loop {
+            if let Some(v) = early.remove(&(c.id, part)) {
+                break v;
+            }
+            let (chunk, p, v) = rx.recv().map_err(|_| stopped())?;
+            early.insert((chunk, p), v.ok_or_else(stopped)?);
+        };
+        verdicts.extend(v);
+    }
+    for p in c.pending {
+        match p {
+            Pending::Done(s, check, reason) => rep.add(s, check, reason),
+            Pending::Auth { n, job, if_valid } => {
+                let ok = *verdicts.get(job).ok_or_else(stopped)?;
+                let outcome = if ok {
+                    if_valid
+                } else {
+                    Err(AuthError::BadSignature)
+                };
+                if let Err(e) = outcome {
+                    rep.add(Subject::Record(n), e.check(), e.to_string());
+                }
+            }
+        }
+    }
+    obs.advance(c.records);
+    Ok(())
+}
+
+/// The chunks whose signature checks are with the workers, and where their
+/// findings go once the verdicts are back.
+struct Chunks<'a> {
+    work_tx: &'a SyncSender<Work>,
+    res_rx: &'a Receiver<Verdicts>,
+    /// Parts each chunk's checks are split into (one per worker).
+    parts: usize,
+    /// The id of the next chunk.
+    next: u64,
+    inflight: VecDeque<InFlight>,
+    /// Verdicts received before their chunk was waited for.
+    early: HashMap<(u64, usize), Vec<bool>>,
+    rep: &'a mut Report,
+    obs: &'a mut dyn VerifyObserver,
+}
+
+impl Chunks<'_> {
+    /// Hands a chunk (its signature checks `jobs`, its findings `pending`,
+    /// its number of `records`) to the workers, then reports the chunks
+    /// beyond [`IN_FLIGHT`] or, when it is the `last`, every chunk.
+    fn send(
+        &mut self,
+        jobs: Vec<Job>,
+        pending: Vec<Pending>,
+        records: u64,
+        last: bool,
+    ) -> Result<(), StoreError> {
+        let parts = dispatch(self.work_tx, self.next, jobs, self.parts)?;
+        self.inflight.push_back(InFlight {
+            id: self.next,
+            parts,
+            records,
+            pending,
+        });
+        self.next += 1;
+        while self.inflight.len() > IN_FLIGHT || (last && !self.inflight.is_empty()) {
+            let c = self.inflight.pop_front().expect("not empty");
+            resolve(c, self.res_rx, &mut self.early, self.rep, self.obs)?;
+        }
+        Ok(())
+    }
+}
+
+/// The state of the record pass on the calling thread: the flat files read
+/// alongside `ledger/records`, the Merkle frontier, the actors replayed so
+/// far, what the rest of `verify` needs, and the chunk being read.
+struct RecordPass<'a> {
+    arch: &'a Archive,
+    deep: bool,
+    /// Records below this index have their signatures taken as checked
+    /// (`VerifyOptions::trust_signatures_below`).
+    trust_below: u64,
+    /// The sizes whose roots are kept in `roots`.
+    cps: &'a BTreeMap<u64, Digest>,
+    roots: &'a mut BTreeMap<u64, Digest>,
+    index_file: Sequential,
+    tree_file: Sequential,
+    frontier: Frontier,
+    actors: Actors,
+    /// The commitment of every document record, by position: what records
+    /// about a document, and derived documents' parents, must name.
+    docs: HashMap<u64, Digest>,
+    out: Scanned,
+    /// The chunk being read: its findings, its signature checks, and how
+    /// many records it holds.
+    pending: Vec<Pending>,
+    jobs: Vec<Job>,
+    records: u64,
+}
+
+impl<'a> RecordPass<'a> {
+    /// A pass from the first record, with `ledger/index` and `ledger/tree`
+    /// opened to be read front to back.
+    fn new(
+        arch: &'a Archive,
+        deep: bool,
+        trust_below: u64,
+        cps: &'a BTreeMap<u64, Digest>,
+        roots: &'a mut BTreeMap<u64, Digest>,
+    ) -> Result<Self, StoreError> {
+        let (index_file, tree_file) = arch.flat().sequential()?;
+        Ok(RecordPass {
+            arch,
+            deep,
+            trust_below,
+            cps,
+            roots,
+            index_file,
+            tree_file,
+            frontier: Frontier::default(),
+            actors: Actors::default(),
+            docs: HashMap::new(),
+            out: Scanned {
+                n: 0,
+                refs: HashMap::new(),
+                links: Vec::new(),
+                ingests: Vec::new(),
+                sealed: Vec::new(),
+                doc_findings: Vec::new(),
+                flat: FlatChecked::default(),
+            },
+            pending: Vec::new(),
+            jobs: Vec::new(),
+            records: 0,
+        })
+    }
+
+    /// Reads `ledger/records` frame by frame up to its end or a damaged
+    /// frame, handing every [`CHUNK`] records' checks to `chunks`; then the
+    /// flat files' lengths.
+    fn run(mut self, chunks: &mut Chunks<'_>) -> Result<Scanned, StoreError> {
+        let arch = self.arch;
+        let mut frames = arch.record_file().scan(0)?;
+        loop {
+            let frame = frames.next().transpose()?;
+            let stop = match &frame {
+                None => true,
+                Some(Frame::Complete { .. }) => false,
+                Some(Frame::Torn { .. } | Frame::Oversized { .. }) => true,
+            };
+            if let Some(Frame::Torn { offset } | Frame::Oversized { offset, .. }) = frame {
+                self.add(
+                    self.out.n,
+                    Check::RecordFrame,
+                    format!("ledger/records is damaged at offset {offset}; later records cannot be read"),
+                );
+            }
+            if stop || self.records as usize == CHUNK {
+                let jobs = std::mem::take(&mut self.jobs);
+                let pending = std::mem::take(&mut self.pending);
+                chunks.send(jobs, pending, self.records, stop)?;
+                self.records = 0;
+            }
+            if stop {
+                break;
+            }
+            let Some(Frame::Complete { offset, body }) = frame else {
+                unreachable!("stop is set for every other frame")
+            };
+            self.check_record(offset, &body)?;
+        }
+        self.finish()
+    }
+
+    /// A finding about record `n`, reported with its chunk.
+    fn add(&mut self, n: u64, check: Check, reason: String) {
+        self.pending
+            .push(Pending::Done(Subject::Record(n), check, reason));
+    }
+
+    /// The next record, at `offset`: its flat files' entries, then its
+    /// contents; the root is kept where a checkpoint's size is reached.
+    fn check_record(&mut self, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let n = self.out.n;
+        self.check_flat(n, offset, body)?;
+        match Record::decode(body) {
+            Err(e) => self.add(n, Check::RecordDecode, e.to_string()),
+            Ok(rec) => self.check_decoded(n, &rec),
+        }
+        self.out.n += 1;
+        self.records += 1;
+        if self.cps.contains_key(&self.out.n) {
+            self.roots.insert(self.out.n, self.frontier.root());
+        }
+        Ok(())
+    }
+
+    /// The flat files for record `n` (FORMAT.md §7.2.5): its location in
+    /// `ledger/index`, and the Merkle nodes it completes in `ledger/tree`;
+    /// the first [`FLAT_LISTED`] mismatches are listed, the rest counted.
+    fn check_flat(&mut self, n: u64, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let leaf = merkle::leaf_hash(body);
+        let mut flat_reasons = Vec::new();
+        match self.index_file.next_location()? {
+            Some((o, l)) if o == offset && l as usize == body.len() => {}
+            Some((o, l)) => flat_reasons.push(format!(
+                "ledger/index locates this record at offset {o} ({l} bytes); ledger/records has it at offset {offset} ({} bytes)",
+                body.len()
+            )),
+            None => flat_reasons.push("ledger/index has no entry for this record".into()),
+        }
+        let mut stored = Vec::with_capacity(1 + n.trailing_ones() as usize);
+        for _ in 0..=n.trailing_ones() {
+            stored.push(self.tree_file.next_node()?);
+        }
+        self.frontier.push_with(leaf, |level, hash| {
+            let node = format!("Merkle node (level {level}, index {})", n >> level);
+            match stored.get(level as usize) {
+                Some(Some(h)) if h == hash => {}
+                Some(Some(_)) => flat_reasons.push(format!(
+                    "ledger/tree holds another hash for {node} than the records give"
+                )),
+                _ => flat_reasons.push(format!("ledger/tree has no entry for {node}")),
+            }
+        });
+        for r in flat_reasons {
+            self.out.flat.found += 1;
+            if self.out.flat.found <= FLAT_LISTED {
+                self.add(n, Check::IndexMismatch, r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decoded record `n`: its index and origin, its signature and
+    /// authorization, a grant's actor, and what it references.
+    fn check_decoded(&mut self, n: u64, rec: &Record) {
+        if rec.body.index != n {
+            self.add(
+                n,
+                Check::RecordIndex,
+                format!("record says index {} at position {n}", rec.body.index),
+            );
+        }
+        if rec.body.origin != self.arch.config().origin {
+            self.add(
+                n,
+                Check::RecordOrigin,
+                format!("record names origin {:?}", rec.body.origin),
+            );
+        }
+        self.authorize(n, rec);
+        self.check_grant(n, rec);
+        let cfg = self.actors.config().map(|(_, c)| c.recipients.clone());
+        self.arch.note_references(
+            rec,
+            n,
+            self.deep,
+            &mut self.docs,
+            &mut self.out,
+            cfg.as_deref(),
+        );
+    }
+
+    /// Record `n` is signed by the log key, or by an actor authorized at
+    /// this point of the replay ([`Actors::plan`]): decided now, or queued
+    /// with the chunk for its signature check.
+    fn authorize(&mut self, n: u64, rec: &Record) {
+        let arch = self.arch;
+        let log_key = arch.log_key();
+        match self.actors.plan(rec, log_key) {
+            AuthPlan::Decided(Ok(_)) => {}
+            AuthPlan::Decided(Err(e)) => self.add(n, e.check(), e.to_string()),
+            AuthPlan::Inline => match self.actors.authorize(rec, log_key) {
+                Ok(_) => {
+                    if let Err(e) = self.actors.apply(rec, log_key) {
+                        self.add(n, e.check(), e.to_string());
+                    }
+                }
+                Err(e) => self.add(n, e.check(), e.to_string()),
+            },
+            // A signature a writer's earlier check verified
+            // (VerifyOptions::trust_signatures_below); the bytes
+            // were compared with ledger/tree above.
+            AuthPlan::Check { if_valid, .. } if n < self.trust_below => {
+                if let Err(e) = if_valid {
+                    self.add(n, e.check(), e.to_string());
+                }
+            }
+            AuthPlan::Check { key, if_valid } => {
+                self.pending.push(Pending::Auth {
+                    n,
+                    job: self.jobs.len(),
+                    if_valid,
+                });
+                self.jobs.push(Job {
+                    key,
+                    msg: RecordBody::signed_message(rec.body_bytes()),
+                    sig: rec.signature,
+                });
+            }
+        }
+    }
+
+    /// A grant names an active actor (FORMAT.md §4.12).
+    fn check_grant(&mut self, n: u64, rec: &Record) {
+        let Payload::Grant(g) = &rec.body.payload else {
+            return;
+        };
+        let problem = match self.actors.grantee(&g.actor) {
+            None => Some("gives access to no actor of this log (no actor added before it has that name or label)".to_string()),
+            Some(a) => a
+                .revoked
+                .map(|at| format!("gives access to {}, revoked at record {at}", a.name)),
+        };
+        if let Some(reason) = problem {
+            self.add(n, Check::GrantActor, reason);
+        }
+    }
+
+    /// After the last record read: `ledger/index` and `ledger/tree` hold
+    /// nothing beyond the records.
+    fn finish(mut self) -> Result<Scanned, StoreError> {
+        if self.index_file.next_location()?.is_some() {
+            self.out.flat.lengths.push(format!(
+                "ledger/index has entries beyond the {} records of ledger/records",
+                self.out.n
+            ));
+        }
+        if self.tree_file.next_node()?.is_some() {
+            self.out.flat.lengths.push(format!(
+                "ledger/tree has Merkle nodes beyond those of the {} records of ledger/records",
+                self.out.n
+            ));
+        }
+        Ok(self.out)
+    }
+}
+
+impl Archive {
+    /// The record pass of [`Archive::verify`]; see the module docs. Adds the
+    /// per-record findings to `rep` in record order and the roots at the
+    /// checkpointed sizes `cps` to `roots`.
+    pub(crate) fn scan_records(
+        &self,
+        deep: bool,
+        trust_below: u64,
+        cps: &BTreeMap<u64, Digest>,
+        roots: &mut BTreeMap<u64, Digest>,
+        rep: &mut Report,
+        obs: &mut dyn VerifyObserver,
+    ) -> Result<Scanned, StoreError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (work_tx, work_rx) = mpsc::sync_channel::<Work>(threads * IN_FLIGHT);
+        let work_rx = Mutex::new(work_rx);
+        let (res_tx, res_rx) = mpsc::channel::<Verdicts>();
+        std::thread::scope(|sc| {
+            for _ in 0..threads {
+                let (rx, tx) = (&work_rx, res_tx.clone());
+                sc.spawn(move || worker(rx, tx));
+            }
+            drop(res_tx);
+            let mut chunks = Chunks {
+                work_tx: &work_tx,
+                res_rx: &res_rx,
+                parts: threads,
+                next: 0,
+                inflight: VecDeque::new(),
+                early: HashMap::new(),
+                rep,
+                obs,
+            };
+            let r = RecordPass::new(self, deep, trust_below, cps, roots)
+                .and_then(|pass| pass.run(&mut chunks));
+            drop(chunks);
+            drop(work_tx);
+            r
+        })
+    }
+
+    /// Notes what record `n` references: blobs, received evidence, and
+    /// documents (checked now against the earlier documents of the log).
+    /// `recipients`: those of the configuration in force before record `n`
+    /// (FORMAT.md §4.15), which a document record must list exactly.
+    fn note_references(
+        &self,
+        rec: &Record,
+        n: u64,
+        deep: bool,
+        docs: &mut HashMap<u64, Digest>,
+        out: &mut Scanned,
+        recipients: Option<&[Digest]>,
+    ) {
+        // A blob may be named by several records (deduplicated content, an
+        // envelope shared by a batch): the file is checked against the first,
+        // and every later record must state the same length.
+        let add_ref = |out: &mut Scanned, d: Digest, size: u64, doc: bool| {
+            let first = out.refs.entry(d).or_insert(BlobRef {
+                index: n,
+                size,
+                doc,
+            });
+            if first.size != size {
+                let (i, s) = (first.index, first.size);
+                out.doc_findings.push((
+                    n,
+                    Check::BlobHash,
+                    format!("says blob {d} is {size} bytes; record {i} says {s}"),
+                ));
+            }
+        };
+        if let Some((d, size)) = rec.note_blob() {
+            add_ref(out, d, size, false);
+        }
+        if let Some(s) = rec.sealed() {
+            add_ref(out, s.digest, s.size, false);
+            if deep {
+                out.sealed.push(rec.clone());
+            }
+        }
+        if let Some(r) = rec.receive() {
+            out.links.push((n, r.clone()));
+        }
+        // Records about a document, and derived documents' parents, name an
+        // earlier document of this log with its commitment.
+        let mut check_doc = |doc: u64, c: &Digest, check: Check| {
+            if !(doc < n && docs.get(&doc) == Some(c)) {
+                out.doc_findings.push((
+                    n,
+                    check,
+                    format!(
+                        "names record {doc}, which is not an earlier document with this commitment"
+                    ),
+                ));
+            }
+        };
+        if let (Some(doc), Some(c)) = (rec.about(), rec.commitment()) {
+            check_doc(doc, c, Check::DocumentRef);
+        }
+        match &rec.body.payload {
+            Payload::Derive(d) => {
+                for p in &d.parents {
+                    check_doc(p.document, &p.commitment, Check::LineageParent);
+                }
+            }
+            // The other kinds name no parent document.
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
+            | Payload::Config(_) => {}
+        }
+        if let Some(ing) = rec.document() {
+            if recipients.is_some_and(|r| r != ing.recipients.as_slice()) {
+                out.doc_findings.push((
+                    n,
+                    Check::Recipients,
+                    "lists recipients other than those of the configuration in force (custody config show)".into(),
+                ));
+            }
+            docs.insert(n, ing.commitment);
+            add_ref(out, ing.blob, ing.blob_size, true);
+            add_ref(out, ing.meta, ing.meta_size, false);
+            if deep {
+                out.ingests.push(rec.clone());
+            }
+        }
+    }
+}
