@@ -17,41 +17,24 @@ use crate::core::record::{
     ActorAction, ActorChange, ArchiveConfig, GrantTo, Kind, Payload, Record, Role,
 };
 
-/// Roles allowed to sign each kind of record (FORMAT.md §4.14).
+/// Roles allowed to sign each kind of record (FORMAT.md §4.14): each kind's
+/// `SIGNERS`, in its file under `src/core/record/`.
 pub fn allowed_roles(kind: Kind) -> &'static [Role] {
-    use Role::*;
-    match kind {
-        Kind::Actor | Kind::Config => &[Admin],
-        Kind::Ingest | Kind::Derive | Kind::Receive | Kind::Share => &[Journalist, Editor, Admin],
-        Kind::Access | Kind::Annotate => &[Journalist, Editor, Legal, Admin],
-        Kind::Approve => &[Editor, Legal],
-        Kind::Grant => &[Editor, Admin],
-        Kind::Audit => &[Editor, Legal, Admin],
-    }
+    kind.allowed_roles()
 }
 
 /// May the owner (the log key) sign this kind in a log not yet configured
 /// (before its first `config` record)? Never `approve` (a person's
-/// judgement) nor `config` (an administrator's).
+/// judgement) nor `config` (an administrator's): each kind's
+/// `OWNER_MAY_SIGN`.
 pub fn owner_may_sign(kind: Kind) -> bool {
-    !matches!(kind, Kind::Approve | Kind::Config)
+    kind.owner_may_sign()
 }
 
 /// Does applying this record change who may sign what (an `actor` or a
 /// `config` record)? Such records are replayed in log order.
 pub fn changes_state(rec: &Record) -> bool {
-    match rec.body.payload.kind() {
-        Kind::Actor | Kind::Config => true,
-        Kind::Ingest
-        | Kind::Share
-        | Kind::Receive
-        | Kind::Access
-        | Kind::Derive
-        | Kind::Annotate
-        | Kind::Approve
-        | Kind::Grant
-        | Kind::Audit => false,
-    }
+    rec.body.payload.kind().changes_state()
 }
 
 /// Who signed a record, once authorized.

@@ -55,7 +55,7 @@ pub const SLOTS: usize = 64;
 /// Chunks handed over and written together (one `writev`, 1 MiB). Each
 /// hand-over may wake the other thread, which costs tens of microseconds on
 /// a virtual machine: 16 chunks ingested 1 GiB 3 % faster than 4 and ran the
-/// in-memory benchmark 14 % faster (BENCHMARKS.md, issue 5, 2026-12-01).
+/// in-memory benchmark 14 % faster (BENCHMARKS.md, "Where the time goes").
 pub const GROUP: usize = 16;
 /// The reader seals a chunk itself when at least this many chunks wait for the writer.
 const SEAL_AHEAD: usize = GROUP;

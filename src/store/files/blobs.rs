@@ -33,7 +33,7 @@ pub struct BlobStore {
 /// Writes of a large blob start the disk's writeback early, every this many bytes,
 /// on a helper thread, so that the final fsync has little left to do. 16 MiB
 /// was faster than 64 MiB for a 1 GiB ingest, and than no early sync at all
-/// (BENCHMARKS.md, "Issue 5: custody writes the age files itself").
+/// (BENCHMARKS.md, "Where the time goes").
 const EARLY_SYNC_EVERY: u64 = 16 << 20;
 /// Uploads renamed to their addresses at once ([`BlobStore::publish_all`]).
 const PUBLISH_THREADS: usize = 16;

@@ -33,8 +33,8 @@ pub struct KeyLoader<'a> {
 /// As ssh checks a key file: owned by the user (or root), in a directory
 /// owned by the user (or root) that no one else may write, unless it is
 /// sticky like /tmp (no one else may then replace the file). The file's own
-/// mode is checked before (0600).
-#[cfg(target_os = "linux")]
+/// mode is checked before (0600). On every Unix, macOS included.
+#[cfg(unix)]
 fn check_owner_and_dir(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
@@ -91,7 +91,7 @@ impl KeyLoader<'_> {
                 });
             }
         }
-        #[cfg(target_os = "linux")]
+        #[cfg(unix)]
         if !self.insecure_permissions {
             check_owner_and_dir(path, &meta)?;
         }
