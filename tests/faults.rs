@@ -1465,3 +1465,51 @@ fn shares_last(dir: &Path, doc: u64) -> u64 {
         .next_back()
         .expect("no share record")
 }
+
+/// A `share` killed while it reports, re-run to another output (the user did
+/// not see where the first run wrote): reported done, with the bundle the
+/// killed run wrote and its record; no second share record.
+#[test]
+fn a_share_killed_while_it_reports_and_rerun_elsewhere_is_not_made_twice() {
+    let ds = drop_site();
+    let id = ds.identity();
+    let guardian = ds.other_keys("guardian").join("recipient.txt");
+    let memo = doc_ref(6);
+    let memo_index = INIT_RECORDS + 6;
+    let (_t, dir, scratch) = copy_of(&ds.dir);
+    let share = |out: &Path| -> Vec<String> {
+        [
+            "-A",
+            s(&dir),
+            "share",
+            &memo,
+            "--to",
+            s(&guardian),
+            "-i",
+            s(&id),
+            "-o",
+            s(out),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let first = scratch.join("first.bundle");
+    let killed = run_args(&share(&first), &[("CUSTODY_FAULT", "kill-report:1")]);
+    assert_ne!(killed.code, OK);
+    assert!(first.is_file());
+    let other = scratch.join("other.bundle");
+    let again = run_args(&share(&other), &[]);
+    assert_eq!(again.code, OK, "{}", again.stderr);
+    let v = &json_lines(&again.stdout)[0];
+    assert_eq!(v["completed"], true, "{v}");
+    let abs = fs::canonicalize(&first).unwrap();
+    let said = v["bundle"].as_str().unwrap();
+    assert!(
+        fs::canonicalize(said).unwrap() == abs,
+        "{said} is not {abs:?}"
+    );
+    assert!(!other.exists());
+    assert_eq!(shares_of(&dir, memo_index), 1, "a second record");
+    assert!(pending(&dir).is_empty(), "{:?}", pending(&dir));
+}

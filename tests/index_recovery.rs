@@ -260,3 +260,32 @@ fn ledger_files(f: &Fixture) -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// FORMAT.md §7.2.6: a ledger at least as long as the kept checkpoint but
+/// with another tree at its size (here: `ledger/checkpoint` of another
+/// archive under the same log key, then `db/` deleted) is refused as another
+/// history, exit 1, nothing written; the archive's own checkpoint put back
+/// makes it whole again.
+#[test]
+fn a_ledger_of_another_history_than_the_kept_checkpoint_is_refused() {
+    let f = Fixture::with_samples();
+    let other = Fixture::new();
+    let own = fs::read(f.dir.join("ledger/checkpoint")).unwrap();
+    fs::copy(
+        other.dir.join("ledger/checkpoint"),
+        f.dir.join("ledger/checkpoint"),
+    )
+    .unwrap();
+    fs::remove_dir_all(f.dir.join("db")).unwrap();
+    let before = ledger_files(&f);
+    for args in [&["status"][..], &["reindex"]] {
+        let r = f.run(args);
+        r.code(FINDING);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains("another history"), "{}", r.stderr);
+        assert!(ledger_files(&f) == before, "{args:?} changed ledger/");
+    }
+    fs::write(f.dir.join("ledger/checkpoint"), own).unwrap();
+    f.status();
+    f.assert_verified();
+}

@@ -74,6 +74,9 @@ fn hint(e: &StoreError) -> String {
         StoreError::RolledBack { .. } => {
             "the archive was rolled back or copied incomplete: restore the whole archive from a backup (`custody verify --since-checkpoint FILE` with a checkpoint kept elsewhere shows what is missing); nothing was changed".into()
         }
+        StoreError::OtherHistory { .. } => {
+            "restore the archive's own ledger files from a backup (`custody verify --since-checkpoint FILE` with a checkpoint kept elsewhere tells which history is the log's); nothing was changed".into()
+        }
         StoreError::RunAgain(_) => "run the same command again".into(),
         StoreError::NotFound(_) => "list records with `custody log`".into(),
         StoreError::NotADocument { .. } => {

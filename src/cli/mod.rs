@@ -472,7 +472,9 @@ pub fn main() -> i32 {
         Err(e) => {
             ctx.out.error(&explain::explain(&e));
             match e {
-                StoreError::Refused(_) | StoreError::RolledBack { .. } => EXIT_FINDING,
+                StoreError::Refused(_)
+                | StoreError::RolledBack { .. }
+                | StoreError::OtherHistory { .. } => EXIT_FINDING,
                 _ => EXIT_ERROR,
             }
         }

@@ -269,6 +269,17 @@ const ARCHIVE_DIRS: &[&str] = &[
     "witness",
 ];
 
+/// A UUID in its 8-4-4-4-12 hex form (a mount point, a volume, a folder a
+/// tool named): a name, never a key encoding.
+fn is_uuid(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|x| x.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|x| x.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// The part of one run of base64/hex characters that could be a seed.
 fn seed_in_run(run: &str, set_aside: bool) -> Option<Range<usize>> {
     let mut dirs = Vec::new();
@@ -301,7 +312,11 @@ fn seed_in_run(run: &str, set_aside: bool) -> Option<Range<usize>> {
             && !p.bytes().skip(1).any(|c| c.is_ascii_uppercase())
             && !(p.len() >= MIN_BLOB && p.bytes().all(|c| c.is_ascii_hexdigit()))
             && reads_as_words(p);
-        (small && p.len() <= 3) || word || blob(p, text(i + 1)) || (i > 0 && blob(text(i - 1), p))
+        (small && p.len() <= 3)
+            || word
+            || is_uuid(p)
+            || blob(p, text(i + 1))
+            || (i > 0 && blob(text(i - 1), p))
     };
     let seed = |r: &Range<usize>| {
         let core = &run[r.clone()];
@@ -773,6 +788,8 @@ mod tests {
             "/tmp/.tmpXq3ZbK/a/pending/share-0123456789abcdef.payload",
             "/tmp/.tmpXq3ZbK/archive/pending/out-0123456789abcdef",
             "/tmp/.tmpXq3ZbKw9Lr2/src-fifo/checkpoint",
+            "/srv/550e8400-e29b-41d4-a716-446655440000/archive",
+            "/run/media/alice/3F2504E0-4F89-11D3-9A0C-0305E82C3301/leaks",
             "keys/signing.key",
             "s3://leak-2026/dropsite/blobs",
             "http://127.0.0.1:8080/log/",

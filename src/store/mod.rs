@@ -65,6 +65,10 @@ pub enum StoreError {
         signed: u64,
         found_in: &'static str,
     },
+    /// The ledger's tree at the size of a checkpoint the log key signed,
+    /// kept beside it, has another root: another history (FORMAT.md §7.2.6).
+    #[error("the ledger's tree at size {signed} is not the one {found_in} commits to (signed by the log key): these ledger files are another history than the log's (a fork, or another archive's files)")]
+    OtherHistory { signed: u64, found_in: &'static str },
     /// A read-only command met a wrong index entry after it had printed: the
     /// index is rebuilt now, and the command must run again (FORMAT.md §7.2.5).
     #[error("{0}; the index is rebuilt now")]

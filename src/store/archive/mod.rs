@@ -814,7 +814,10 @@ impl Archive {
         if let Mode::Reindex(floor) = mode {
             if a.damaged.is_none() {
                 if let Some(f) = floor {
-                    f.check(a.size()?)?;
+                    let size = a.size()?;
+                    f.check(size, |at| {
+                        merkle::root(&a.flat, TreeSize(at)).map_err(tree_err)
+                    })?;
                 }
             }
             a.flat.persist_in(&ledger)?;
@@ -1335,7 +1338,9 @@ impl Archive {
                 .latest_checkpoint()
                 .ok()
                 .flatten()
-                .map(|(_, note)| note),
+                .map(|(_, note)| note)
+                .into_iter()
+                .collect(),
         );
         write_marker(&marker)?;
         self.db.clear_index(self.dedup_log.is_empty()?)?;
@@ -1350,7 +1355,10 @@ impl Archive {
             )));
         }
         if let Some(f) = floor {
-            f.check(self.size()?)?;
+            let size = self.size()?;
+            f.check(size, |at| {
+                merkle::root(&self.flat, TreeSize(at)).map_err(tree_err)
+            })?;
         }
         self.flat.persist_in(&ledger)?;
         self.write_checkpoint_file()?;
@@ -1381,8 +1389,10 @@ impl Archive {
             &root.join(LEDGER_DIR),
             &log_key,
             &config.origin,
-            Db::previous_latest_checkpoint(&db_path)
-                .or_else(|| Db::previous_latest_checkpoint(&aside)),
+            [&db_path, &aside]
+                .into_iter()
+                .filter_map(|p| Db::previous_latest_checkpoint(p))
+                .collect(),
         );
         if aside.exists() {
             fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;

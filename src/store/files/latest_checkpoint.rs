@@ -90,44 +90,59 @@ pub fn open_latest(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Floor {
     pub size: u64,
+    /// The root the log key signed at `size`.
+    pub root: Digest,
     /// Where the checkpoint was found, for the message.
     pub source: &'static str,
 }
 
 impl Floor {
-    /// The larger of the floors found in `ledger/` and in `db_note` (the
-    /// latest checkpoint note of the database being replaced).
+    /// The largest of the floors found in `ledger/` and in `db_notes` (the
+    /// latest checkpoint notes of the databases being replaced).
     pub(crate) fn find(
         ledger: &std::path::Path,
         log_key: &VerifierKey,
         origin: &str,
-        db_note: Option<Vec<u8>>,
+        db_notes: Vec<Vec<u8>>,
     ) -> Option<Floor> {
         let file = read_bounded(&ledger.join(CHECKPOINT_FILE))
             .and_then(|b| open_latest(b, log_key, origin).ok())
             .map(|l| Floor {
                 size: l.size,
+                root: l.root,
                 source: "ledger/checkpoint",
             });
-        let db = db_note
-            .and_then(|b| open_latest(b, log_key, origin).ok())
-            .map(|l| Floor {
+        let db = db_notes.into_iter().filter_map(|b| {
+            open_latest(b, log_key, origin).ok().map(|l| Floor {
                 size: l.size,
+                root: l.root,
                 source: "the database's latest checkpoint",
-            });
+            })
+        });
         file.into_iter().chain(db).max_by_key(|f| f.size)
     }
 
-    /// Refuses a ledger of `size` records below this floor.
-    pub(crate) fn check(self, size: u64) -> Result<(), StoreError> {
-        if size >= self.size {
-            return Ok(());
+    /// Refuses a ledger of `size` records below this floor, or whose tree at
+    /// the floor's size (`root_at`) has another root than the one signed.
+    pub(crate) fn check(
+        self,
+        size: u64,
+        root_at: impl FnOnce(u64) -> Result<Digest, StoreError>,
+    ) -> Result<(), StoreError> {
+        if size < self.size {
+            return Err(StoreError::RolledBack {
+                size,
+                signed: self.size,
+                found_in: self.source,
+            });
         }
-        Err(StoreError::RolledBack {
-            size,
-            signed: self.size,
-            found_in: self.source,
-        })
+        if root_at(self.size)? != self.root {
+            return Err(StoreError::OtherHistory {
+                signed: self.size,
+                found_in: self.source,
+            });
+        }
+        Ok(())
     }
 }
 

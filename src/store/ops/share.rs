@@ -500,7 +500,8 @@ impl Archive {
     /// envelope kept, to `out` (or nothing to do if the interrupted run
     /// wrote it, to `out` or where it was asked to). `None` when that share
     /// was finished (its payload removed after its bundle was written) and
-    /// `out` is another file: this is a new share, and the marker is removed.
+    /// its bundle is at neither place: this is a new share, and the marker
+    /// is removed.
     #[allow(clippy::too_many_arguments)]
     fn complete_share(
         &mut self,
@@ -525,13 +526,11 @@ impl Archive {
             })?;
         let m = self.metadata(intro, ids)?;
         // The payload is removed only once the bundle is written (§7.8): a
-        // finished share is reported again for the same output only.
+        // finished share is reported done if its bundle is at the output
+        // given or where it was asked to (a re-run with another -o is not a
+        // second share); if it is at neither, this is a new share.
         let finished = !payload_path(&self.root.join(PENDING_DIR), &p.id).is_file();
-        let places: &[&Path] = if finished {
-            &[out]
-        } else {
-            &[out, Path::new(&intent.output)]
-        };
+        let places: [&Path; 2] = [out, Path::new(&intent.output)];
         for written in places {
             if let Some(mut done) = bundle_of(written, p) {
                 self.remove_pending_payload(&p.id);
