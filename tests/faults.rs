@@ -1102,21 +1102,7 @@ fn extract_and_share_killed_at_every_point_leave_no_plaintext() {
         v
     };
     let share = |dir: &Path, out: &Path, force: bool| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "-A",
-            s(dir),
-            "share",
-            &memo,
-            "--to",
-            s(&to),
-            "-i",
-            s(&id),
-            "-o",
-            s(out),
-            "--json",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut v = share_args(dir, &memo, &to, &id, out);
         if force {
             v.push("--force".into());
         }
@@ -1292,23 +1278,7 @@ fn a_pending_share_is_completed_only_by_its_own_rerun() {
     let other = ds.other_keys("localcall").join("recipient.txt");
     let memo = doc_ref(6);
     let memo_index = INIT_RECORDS + 6;
-    let share = |to: &Path, out: &Path| -> Vec<String> {
-        [
-            "-A",
-            s(&dir),
-            "share",
-            &memo,
-            "--to",
-            s(to),
-            "-i",
-            s(&id),
-            "-o",
-            s(out),
-            "--json",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let share = |to: &Path, out: &Path| share_args(&dir, &memo, to, &id, out);
     // Find the link of the bundle to its name on a copy, then die just before it.
     let first = scratch.join("first.bundle");
     let (_t2, probe_dir, probe_scratch) = copy_of(&ds.dir);
@@ -1399,21 +1369,7 @@ fn a_share_killed_while_it_reports_is_not_made_twice() {
     for force in [false, true] {
         let (_t, dir, scratch) = copy_of(&ds.dir);
         let out = scratch.join("memo.bundle");
-        let mut args: Vec<String> = [
-            "-A",
-            s(&dir),
-            "share",
-            &memo,
-            "--to",
-            s(&guardian),
-            "-i",
-            s(&id),
-            "-o",
-            s(&out),
-            "--json",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args = share_args(&dir, &memo, &guardian, &id, &out);
         if force {
             args.push("--force".into());
         }
@@ -1477,23 +1433,7 @@ fn a_share_killed_while_it_reports_and_rerun_elsewhere_is_not_made_twice() {
     let memo = doc_ref(6);
     let memo_index = INIT_RECORDS + 6;
     let (_t, dir, scratch) = copy_of(&ds.dir);
-    let share = |out: &Path| -> Vec<String> {
-        [
-            "-A",
-            s(&dir),
-            "share",
-            &memo,
-            "--to",
-            s(&guardian),
-            "-i",
-            s(&id),
-            "-o",
-            s(out),
-            "--json",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let share = |out: &Path| share_args(&dir, &memo, &guardian, &id, out);
     let first = scratch.join("first.bundle");
     let killed = run_args(&share(&first), &[("CUSTODY_FAULT", "kill-report:1")]);
     assert_ne!(killed.code, OK);
@@ -1512,4 +1452,23 @@ fn a_share_killed_while_it_reports_and_rerun_elsewhere_is_not_made_twice() {
     assert!(!other.exists());
     assert_eq!(shares_of(&dir, memo_index), 1, "a second record");
     assert!(pending(&dir).is_empty(), "{:?}", pending(&dir));
+}
+
+/// `custody -A DIR share DOC --to TO -i ID -o OUT --json`.
+fn share_args(dir: &Path, doc: &str, to: &Path, id: &Path, out: &Path) -> Vec<String> {
+    [
+        "-A",
+        s(dir),
+        "share",
+        doc,
+        "--to",
+        s(to),
+        "-i",
+        s(id),
+        "-o",
+        s(out),
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec()
 }

@@ -450,13 +450,6 @@ pub fn verify_bundle(
     Ok(rep)
 }
 
-/// Writes `bytes` to `path` atomically and durably (an unnamed file, fsync,
-/// link or rename, directory fsync: src/store/files/outfile.rs), for a file inside
-/// the archive or with no archive open.
-pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    outfile::write_durable(path, bytes, None)
-}
-
 /// Writes a bundle to `out`: head, then the payload copied from `payload`,
 /// durably, never under its name before it is complete (FORMAT.md §7.8).
 /// With `expect`, the payload's SHA-256 must be that, or nothing is written.

@@ -305,9 +305,10 @@ impl Archive {
         config.blobs = Some(cfg);
         let text =
             toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;
-        crate::store::ops::bundle_file::write_durable(
+        crate::store::files::outfile::write_durable(
             &self.root.join(CONFIG_FILE),
             text.as_bytes(),
+            None,
         )?;
         self.config = config;
         self.docs = store;

@@ -22,7 +22,7 @@ use crate::store::files::layout::EVIDENCE_DIR;
 use crate::store::files::remote::RemoteError;
 use crate::store::ops::bundle_file::{
     add, check_keyless, check_opening, decrypt_envelope, envelope_finding, open_bundle,
-    payload_pass, write_durable, BundleReport, OpenBundle,
+    payload_pass, BundleReport, OpenBundle,
 };
 use crate::store::ops::held::{self, HeldCheck};
 use crate::store::ops::ingest::dedup_tag;
@@ -358,7 +358,11 @@ impl Archive {
             fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
             blobs::sync_dir(&self.root)?;
         }
-        write_durable(&self.evidence_path(&ev_digest), &ev_bytes)?;
+        crate::store::files::outfile::write_durable(
+            &self.evidence_path(&ev_digest),
+            &ev_bytes,
+            None,
+        )?;
         Ok((ev_digest, ev_bytes.len() as u64))
     }
 

@@ -23,7 +23,7 @@ use crate::store::files::blobs::SealedBlob;
 use crate::store::files::db::DigestKind;
 use crate::store::files::layout::{EVIDENCE_DIR, PENDING_DIR};
 use crate::store::files::outfile::{self, create_private};
-use crate::store::ops::bundle_file::{open_bundle, write_bundle, write_durable, HashingWriter};
+use crate::store::ops::bundle_file::{open_bundle, write_bundle, HashingWriter};
 use crate::store::ops::extract::HashingReader;
 use crate::store::{files::fault, io_err, is_output_error, unmarked, OutputSide, StoreError};
 
@@ -428,7 +428,7 @@ impl Archive {
             .map_err(|e| s.cleanup(e.into()))?,
         };
         let marker = marker_path(&s.pending, &p.id);
-        write_durable(&marker, &p.encode()).map_err(|e| {
+        outfile::write_durable(&marker, &p.encode(), None).map_err(|e| {
             // No record yet: undone here (the next open would do it too).
             let _ = fs::remove_file(&marker);
             s.cleanup(e)

@@ -249,7 +249,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    crate::store::ops::bundle_file::write_durable(path, data)
+    crate::store::files::outfile::write_durable(path, data, None)
 }
 
 /// [`write_atomic`] of a file given to the user (`-o`, split-view
