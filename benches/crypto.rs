@@ -48,10 +48,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("SHA-256 (Digest::of)", |b| b.iter(|| Digest::of(&buf)));
     g.bench_function("seal only (agestream, in place, one thread)", |b| {
         let to: [&dyn age::Recipient; 1] = [match &r[0] {
+            RecipientKey::Pq(p) => p,
             RecipientKey::X25519(x) => x,
             RecipientKey::Ssh(s) => s,
         }];
-        let f = agestream::start(&to).unwrap();
+        let f = agestream::start(&to, LEN as u64).unwrap();
         let mut slot = vec![0u8; SEALED_CHUNK_SIZE];
         b.iter(|| {
             for (i, piece) in buf.chunks(CHUNK_SIZE).enumerate() {
@@ -118,6 +119,28 @@ fn bench(c: &mut Criterion) {
             (Digest::of(small), w.finish().unwrap().len())
         })
     });
+    g.finish();
+
+    // One key wrap, the per-document cost of a small file: custody's X25519
+    // table (src/core/x25519.rs) against the age crate's ladder, and the
+    // hybrid post-quantum recipient (age crate only).
+    let mut g = c.benchmark_group("wrap_file_key");
+    g.sample_size(30);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    let fast = RecipientKey::parse(RECIPIENT).unwrap();
+    #[allow(deprecated)]
+    let ladder: age::x25519::Recipient = RECIPIENT.trim().parse().unwrap();
+    let pq = age::pq::Identity::generate().to_public();
+    let key = age_core::format::FileKey::new(Box::new([7u8; 16]));
+    let wrap = |name: &str, r: &dyn age::Recipient, g: &mut criterion::BenchmarkGroup<_>| {
+        g.bench_function(name, |b| b.iter(|| r.wrap_file_key(&key).unwrap().0.len()));
+    };
+    if let RecipientKey::X25519(f) = &fast {
+        wrap("X25519, custody's table", f, &mut g);
+    }
+    wrap("X25519, age crate", &ladder, &mut g);
+    wrap("mlkem768x25519, age crate", &pq, &mut g);
     g.finish();
 }
 

@@ -9,6 +9,7 @@
 //! exactly what it accepts matters.
 //!
 //! Needs `age` (Debian: `apt-get install age`) and fails if it is missing.
+#![allow(deprecated)] // classic X25519 and SSH keys, which custody still writes for
 
 mod common;
 
@@ -120,6 +121,11 @@ fn chunk_boundary_sizes_decrypt_with_the_age_crate_and_the_age_cli() {
         for parallel in [false, true] {
             let file = encrypt(&data, &to, parallel);
             assert_framing(&file, n);
+            if !parallel {
+                // Padded to a Padmé length by a stanza age skips (FORMAT.md §6.2).
+                let l = file.len() as u64;
+                assert_eq!(custody::core::padding::bucket(l), l, "{n} bytes");
+            }
             assert_eq!(
                 age_crate_decrypt(&ids, &file),
                 data,
@@ -238,11 +244,11 @@ fn ingested_blobs_of_both_paths_decrypt_with_age() {
 mod handmade {
     use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
     use base64::Engine as _;
-    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    use chacha20poly1305::aead::{AeadInOut, KeyInit};
     use chacha20poly1305::ChaCha20Poly1305;
-    use hkdf::hmac::{Hmac, Mac};
     use hkdf::Hkdf;
-    use sha2_10::Sha256;
+    use hmac::{Hmac, Mac as _};
+    use sha2::Sha256;
 
     fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
         let mut k = [0u8; 32];
@@ -266,7 +272,7 @@ mod handmade {
             h.extend_from_slice(format!("{b}\n").as_bytes());
         }
         h.extend_from_slice(b"---");
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&hkdf(b"", &key, b"header")).unwrap();
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&hkdf(b"", &key, b"header")).unwrap();
         mac.update(&h);
         h.extend_from_slice(format!(" {}\n", B64.encode(mac.finalize().into_bytes())).as_bytes());
         let nonce = [0x17u8; 16];
@@ -278,7 +284,7 @@ mod handmade {
             n[11] = u8::from(*last);
             let mut buf = data.to_vec();
             let tag = aead
-                .encrypt_in_place_detached((&n).into(), b"", &mut buf)
+                .encrypt_inout_detached((&n).into(), b"", buf.as_mut_slice().into())
                 .unwrap();
             h.extend_from_slice(&buf);
             h.extend_from_slice(&tag);
@@ -360,5 +366,177 @@ proptest! {
         let mut out = Vec::new();
         r.read_to_end(&mut out).unwrap();
         prop_assert!(out == data);
+    }
+}
+
+/// The C2SP CCTV vectors of the hybrid post-quantum recipient
+/// (`tests/data/cctv-age/hybrid*`): custody's identities (the age crate's
+/// decryptor) give each the outcome the vector states.
+#[test]
+fn cctv_hybrid_vectors_decrypt_as_they_state() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cctv-age");
+    let mut seen = 0;
+    for e in fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("hybrid") {
+            continue;
+        }
+        let text = fs::read(&path).unwrap();
+        let split = text.windows(2).position(|w| w == b"\n\n").unwrap();
+        let head = std::str::from_utf8(&text[..split]).unwrap();
+        let file = &text[split + 2..];
+        let field = |k: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let ids = Identities::parse(field("identity").as_bytes()).unwrap();
+        let got = crypto::decrypt_bytes(&ids, file, 1 << 20);
+        match field("expect").as_str() {
+            "success" => {
+                let plain = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(
+                    custody::core::hash::Digest::of(&plain).to_hex(),
+                    field("payload"),
+                    "{name}"
+                );
+            }
+            "no match" => assert!(
+                matches!(got, Err(crypto::CryptoError::NoMatchingKeys)),
+                "{name}: {got:?}"
+            ),
+            "header failure" => assert!(
+                matches!(got, Err(crypto::CryptoError::Corrupt(_))),
+                "{name}: {got:?}"
+            ),
+            other => panic!("{name}: unknown expectation {other}"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 17);
+}
+
+/// Post-quantum recipients (mlkem768x25519, `age1pq1…`): padded files that
+/// the age crate decrypts to the exact bytes, on both paths; and no file to
+/// both a post-quantum and a classic recipient.
+#[test]
+fn post_quantum_files_are_padded_and_decrypt_with_the_age_crate() {
+    let id = age::pq::Identity::generate();
+    let r = RecipientKey::parse(&id.to_public().to_string()).unwrap();
+    assert!(r.is_post_quantum() && r.canonical().starts_with("age1pq1"));
+    let ids = Identities::parse(
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    for (i, n) in [0usize, 1, 300, CHUNK, CHUNK + 1, (1 << 20) + 3]
+        .into_iter()
+        .enumerate()
+    {
+        let data = bytes(n, 100 + i as u64);
+        for parallel in [false, true] {
+            let file = encrypt(&data, std::slice::from_ref(&r), parallel);
+            assert_framing(&file, n);
+            assert!(file.windows(18).any(|w| w == b"-> mlkem768x25519 "));
+            if !parallel {
+                let l = file.len() as u64;
+                assert_eq!(custody::core::padding::bucket(l), l, "{n} bytes");
+            }
+            assert_eq!(age_crate_decrypt(&ids, &file), data, "{n} bytes");
+        }
+    }
+    let mixed = [r, recipient("dropsite")];
+    assert!(matches!(
+        crypto::check_recipient_set(&mixed),
+        Err(crypto::CryptoError::MixedRecipients)
+    ));
+    assert!(matches!(
+        crypto::encrypt_bytes(&mixed, b"x"),
+        Err(crypto::CryptoError::MixedRecipients)
+    ));
+}
+
+/// The folder where the TypeScript age (npm `age-encryption` 0.3.1) is
+/// installed (`.ci/run` installs it; `CUSTODY_TYPAGE_DIR`), or `None` to skip
+/// (a failure when `CUSTODY_REQUIRE_TYPAGE=1`).
+fn typage() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("CUSTODY_TYPAGE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/custody-ci/typage"))
+        })?;
+    let found = dir
+        .join("node_modules/age-encryption/package.json")
+        .is_file()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CUSTODY_REQUIRE_TYPAGE").is_none(),
+        "CUSTODY_REQUIRE_TYPAGE is set but node or age-encryption is missing in {dir:?}"
+    );
+    eprintln!("skipped: node and npm age-encryption not found in {dir:?} (see .ci/run)");
+    None
+}
+
+/// An implementation that shares no code with the age crate decrypts what
+/// custody writes, padding stanza included, to post-quantum and to X25519
+/// recipients: the TypeScript age (Go age 1.3 cannot be installed here; age
+/// 1.1, Debian's, has no post-quantum identities).
+#[test]
+fn typescript_age_decrypts_post_quantum_and_classic_files() {
+    let Some(dir) = typage() else { return };
+    let script = dir.join("custody-decrypt.mjs");
+    fs::write(&script, include_str!("data/typage/decrypt.mjs")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = age::pq::Identity::generate();
+    let pq_file = tmp.path().join("pq.txt");
+    fs::write(
+        &pq_file,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&pq.to_string())
+        ),
+    )
+    .unwrap();
+    let keys = copy_keys(tmp.path(), "dropsite");
+    let cases = [
+        (
+            RecipientKey::parse(&pq.to_public().to_string()).unwrap(),
+            pq_file,
+        ),
+        (recipient("dropsite"), keys.join("identity.age")),
+    ];
+    for (r, id) in &cases {
+        for (i, n) in [0usize, 300, CHUNK + 7, 300_000].into_iter().enumerate() {
+            let data = bytes(n, 7 + i as u64);
+            let file = encrypt(&data, std::slice::from_ref(r), false);
+            let p = tmp.path().join("f.age");
+            fs::write(&p, &file).unwrap();
+            let out = std::process::Command::new("node")
+                .arg(&script)
+                .arg(id)
+                .arg(&p)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{n} bytes to {}: {}",
+                &r.canonical()[..8],
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout == data, "{n} bytes to {}", &r.canonical()[..8]);
+        }
     }
 }

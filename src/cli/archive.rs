@@ -72,7 +72,7 @@ pub(crate) fn parse_recipients(
     flag: &str,
     args: &[String],
 ) -> Result<Vec<RecipientKey>, StoreError> {
-    const WANT: &str = "give the recipient (age1…, ssh-ed25519 …) or recipient.txt";
+    const WANT: &str = "give the recipient (age1pq1…, age1…, ssh-ed25519 …) or recipient.txt";
     let mut out = Vec::new();
     for a in args {
         if let Some(k) = redact::secret_kind(a) {
@@ -120,6 +120,8 @@ pub(crate) fn parse_recipients(
             )));
         }
     }
+    crate::core::crypto::check_recipient_set(&out)
+        .map_err(|e| StoreError::Input(format!("{flag}: {e}")))?;
     Ok(out)
 }
 

@@ -18,8 +18,11 @@ use crate::store::{io_err, StoreError};
 Writes into DIR (created if missing; existing files are never overwritten):
   signing.key    secret C2SP signed-note key (PRIVATE+KEY+…), mode 0600
   signing.vkey   public verifier key (name+keyid+base64), give it to partners
-  identity.age   secret age identity (AGE-SECRET-KEY-1…), mode 0600
-  recipient.txt  public age recipient (age1…), use it with `custody init --recipient`
+  identity.age   secret age identity, mode 0600: post-quantum (AGE-SECRET-KEY-PQ-1…,
+                 read by age 1.3 and later, the age crate 0.13 and later), or with
+                 --x25519 a classic one (AGE-SECRET-KEY-1…, read by every age)
+  recipient.txt  public age recipient (age1pq1…, or age1… with --x25519): use it
+                 with `custody init --recipient`
   witness.key    secret witness key (PRIVATE+KEY+…, a distinct Ed25519 key), mode 0600
   witness.vkey   public cosigner key (alg 0x04), give it to the logs you witness
   admin.key      secret personal key of the archive's first administrator
@@ -53,6 +56,12 @@ pub struct KeygenArgs {
     /// never ignored, so keys are not written unprotected by mistake.
     #[arg(long)]
     passphrase: bool,
+    /// Make a classic X25519 age identity (AGE-SECRET-KEY-1…, recipient age1…)
+    /// instead of a post-quantum one: only for an archive or partner whose
+    /// other keys are classic, or whose age is older than 1.3 (age 1.1 and 1.2
+    /// cannot decrypt post-quantum files). One file is never encrypted to both kinds.
+    #[arg(long)]
+    x25519: bool,
     /// scrypt work factor (log2 N) for --passphrase; default 18, as `age -p`; at most 20.
     #[arg(long, hide = true, value_parser = clap::value_parser!(u8).range(1..=20))]
     scrypt_work_factor: Option<u8>,
@@ -83,7 +92,8 @@ struct NewKeys {
     signer: SignerKey,
     witness: SignerKey,
     admin: SignerKey,
-    identity: age::x25519::Identity,
+    /// The identity's text (AGE-SECRET-KEY-PQ-1… or AGE-SECRET-KEY-1…).
+    identity: SecretString,
     recipient: String,
 }
 
@@ -153,8 +163,7 @@ fn generate_keys(a: &KeygenArgs) -> Result<NewKeys, StoreError> {
             crate::core::redact::quote(&aname)
         ))
     })?;
-    let identity = age::x25519::Identity::generate();
-    let recipient = identity.to_public().to_string();
+    let (identity, recipient) = new_identity(a.x25519);
     Ok(NewKeys {
         signer,
         witness,
@@ -162,6 +171,19 @@ fn generate_keys(a: &KeygenArgs) -> Result<NewKeys, StoreError> {
         identity,
         recipient,
     })
+}
+
+/// A new age identity and its recipient: hybrid post-quantum
+/// (mlkem768x25519, `age1pq1…`) unless `x25519` asks for a classic one.
+pub(crate) fn new_identity(x25519: bool) -> (SecretString, String) {
+    if x25519 {
+        #[allow(deprecated)]
+        let id = age::x25519::Identity::generate();
+        (id.to_string(), id.to_public().to_string())
+    } else {
+        let id = age::pq::Identity::generate();
+        (id.to_string(), id.to_public().to_string())
+    }
 }
 
 /// The eight key files in `dir`, none of which may exist yet.
@@ -219,7 +241,7 @@ fn write_keys(
         "# created: {}\n# public key: {}\n{}\n",
         crate::core::time::rfc3339(crate::core::time::now_ms()),
         recipient,
-        identity.to_string().expose_secret()
+        identity.expose_secret()
     ));
     let id_file = protect(id_text.as_bytes())?;
     let vkey = signer.verifier().encode();

@@ -18,9 +18,16 @@ use crate::core::domain_tags;
 use crate::core::encrypt_pipeline;
 use crate::core::hash::Digest;
 
-/// An age recipient the archive encrypts to: native X25519 or an SSH public key.
+/// An age recipient the archive encrypts to: the hybrid post-quantum
+/// `mlkem768x25519` (`age1pq1…`), classic X25519 (`age1…`) or an SSH public key.
+/// The classic kinds stay for the archives and partners that use them (the age
+/// crate marks them deprecated for new keys); one file never mixes the two
+/// families ([`check_recipient_set`]).
 #[derive(Clone)]
+#[allow(deprecated)]
 pub enum RecipientKey {
+    /// ML-KEM-768 + X25519 (C2SP age, "mlkem768x25519"), wrapped by the age crate.
+    Pq(age::pq::Recipient),
     /// Wraps file keys with a precomputed table for this key (src/core/x25519.rs).
     X25519(crate::core::x25519::FastRecipient),
     Ssh(age::ssh::Recipient),
@@ -32,7 +39,7 @@ pub enum RecipientKey {
 pub enum CryptoError {
     #[error("not an age recipient (age1…) or SSH public key (ssh-ed25519 …): {0}")]
     BadRecipient(String),
-    #[error("no identity found: expected AGE-SECRET-KEY-1… lines or an OpenSSH private key")]
+    #[error("no identity found: expected AGE-SECRET-KEY-PQ-1… or AGE-SECRET-KEY-1… lines, or an OpenSSH private key")]
     NoIdentity,
     #[error("encrypted or unsupported SSH private key; use an unencrypted ssh-ed25519 key or an age identity")]
     UnsupportedSshKey,
@@ -44,6 +51,8 @@ pub enum CryptoError {
     Corrupt(String),
     #[error("no recipients given")]
     NoRecipients,
+    #[error("the recipients mix post-quantum keys (age1pq1…) with classic ones (age1…, ssh-…): age refuses to combine them in one file, since a classic key would undo the post-quantum protection; give only one kind")]
+    MixedRecipients,
     #[error("cannot write the age file: {0}")]
     Encrypt(AgeWriteError),
     #[error("I/O error: {0}")]
@@ -54,6 +63,7 @@ impl From<AgeWriteError> for CryptoError {
     fn from(e: AgeWriteError) -> Self {
         match e {
             AgeWriteError::NoRecipients => CryptoError::NoRecipients,
+            AgeWriteError::IncompatibleRecipients => CryptoError::MixedRecipients,
             other => CryptoError::Encrypt(other),
         }
     }
@@ -80,9 +90,13 @@ impl From<age::DecryptError> for CryptoError {
 }
 
 impl RecipientKey {
-    /// Parses `age1…` or an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`).
+    /// Parses `age1pq1…`, `age1…` or an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`).
+    #[allow(deprecated)]
     pub fn parse(s: &str) -> Result<Self, CryptoError> {
         let s = s.trim();
+        if let Ok(r) = s.parse::<age::pq::Recipient>() {
+            return Ok(RecipientKey::Pq(r));
+        }
         if let Ok(r) = s.parse::<age::x25519::Recipient>() {
             // The canonical text of a parsed recipient is valid Bech32 of 32 bytes.
             let public = bech32::decode(&r.to_string())
@@ -100,9 +114,10 @@ impl RecipientKey {
         Err(CryptoError::BadRecipient(crate::core::redact::quote(s)))
     }
 
-    /// Canonical text: `age1…`, or `ssh-ed25519 <base64>` without the comment.
+    /// Canonical text: `age1pq1…`, `age1…`, or `ssh-ed25519 <base64>` without the comment.
     pub fn canonical(&self) -> String {
         match self {
+            RecipientKey::Pq(r) => r.to_string(),
             RecipientKey::X25519(r) => r.age().to_string(),
             RecipientKey::Ssh(r) => r.to_string(),
         }
@@ -116,8 +131,17 @@ impl RecipientKey {
         ])
     }
 
+    /// Is this the hybrid post-quantum recipient (`age1pq1…`)?
+    pub fn is_post_quantum(&self) -> bool {
+        match self {
+            RecipientKey::Pq(_) => true,
+            RecipientKey::X25519(_) | RecipientKey::Ssh(_) => false,
+        }
+    }
+
     fn as_dyn(&self) -> &dyn age::Recipient {
         match self {
+            RecipientKey::Pq(r) => r,
             RecipientKey::X25519(r) => r,
             RecipientKey::Ssh(r) => r,
         }
@@ -128,6 +152,16 @@ impl std::fmt::Debug for RecipientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.canonical())
     }
+}
+
+/// Refuses a set that mixes post-quantum and classic recipients, as age does
+/// (FORMAT.md §6.1 step 2): every file custody writes is all one or the other.
+pub fn check_recipient_set(recipients: &[RecipientKey]) -> Result<(), CryptoError> {
+    let pq = recipients.iter().filter(|r| r.is_post_quantum()).count();
+    if pq != 0 && pq != recipients.len() {
+        return Err(CryptoError::MixedRecipients);
+    }
+    Ok(())
 }
 
 /// Fingerprints of a recipient set, sorted ascending and de-duplicated (as records carry them).
@@ -355,15 +389,18 @@ const PIPELINE_THRESHOLD: u64 = 4 << 20;
 
 /// Reads `input` once, hashing the plaintext and writing it to `out` as a
 /// complete age file to `recipients` (custody's own encryptor, FORMAT.md §6);
-/// the final chunk is always written. `size_hint` picks the two-thread pipeline
-/// for large inputs and sizes the buffer of small ones; it does not need to be
-/// exact. `progress` is called with the number of plaintext bytes written.
+/// the final chunk is always written. `size` is the plaintext's length: the
+/// header pads the file to its Padmé length for it (§6.2), and it picks the
+/// two-thread pipeline for large inputs and sizes the buffer of small ones.
+/// An input of another length still makes a valid age file, not padded to
+/// its bucket: callers that must not write one compare [`Encrypted::len`].
+/// `progress` is called with the number of plaintext bytes written.
 /// A read error comes back as `CryptoError::Io` with its kind intact.
 pub fn encrypt_all<R, W>(
     input: R,
     recipients: &[RecipientKey],
     out: W,
-    size_hint: u64,
+    size: u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Encrypted<W>, CryptoError>
 where
@@ -371,21 +408,14 @@ where
     W: Write + Send,
 {
     let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
-    let file = agestream::start(&dyns)?;
+    let file = agestream::start(&dyns, size)?;
     // (available_parallelism reads cgroup files: asked only for large inputs.)
-    let parallel = size_hint > PIPELINE_THRESHOLD
+    let parallel = size > PIPELINE_THRESHOLD
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     let (out, sha256, len) = if parallel {
         encrypt_pipeline::encrypt_parallel(input, &file.sealer, &file.preamble, out, progress)?
     } else {
-        encrypt_pipeline::encrypt_serial(
-            input,
-            &file.sealer,
-            &file.preamble,
-            out,
-            size_hint,
-            progress,
-        )?
+        encrypt_pipeline::encrypt_serial(input, &file.sealer, &file.preamble, out, size, progress)?
     };
     Ok(Encrypted { out, sha256, len })
 }
@@ -424,6 +454,7 @@ pub fn decrypt_all<R: BufRead, W: Write>(
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // classic X25519 keys: the format custody still writes for them
 mod tests {
     use super::*;
 

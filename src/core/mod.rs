@@ -19,6 +19,7 @@ pub mod keys;
 pub mod merkle;
 pub mod meta;
 pub mod note;
+pub mod padding;
 pub mod policy;
 pub mod record;
 pub mod redact;

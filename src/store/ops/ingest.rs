@@ -196,6 +196,15 @@ fn encode_file(
             },
             other => StoreError::Crypto(other),
         })?;
+    // The header was padded for the length at open (FORMAT.md §6.2): a file
+    // that grew or shrank since would be stored unpadded, its size exact.
+    if enc.len != size_hint {
+        return Err(StoreError::Input(format!(
+            "{} changed while it was read ({size_hint} bytes when opened, {} read); nothing was stored: ingest it again once nothing writes to it",
+            crate::core::redact::path(&f.path),
+            enc.len
+        )));
+    }
     let sealed = blobs.seal(enc.out, size_hint >= DURABLE_AT_SEAL)?;
     describe(f, opts, Some(sealed), None, enc.sha256, enc.len)
 }
