@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
             RecipientKey::Pq(p) => p,
             RecipientKey::X25519(x) => x,
             RecipientKey::Ssh(s) => s,
+            RecipientKey::Plugin(p) => p,
         }];
         let f = agestream::start(&to, LEN as u64).unwrap();
         let mut slot = vec![0u8; SEALED_CHUNK_SIZE];

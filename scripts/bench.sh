@@ -101,6 +101,10 @@ mkdir -p "$W/keys"
 cp keys-example/dropsite/{signing.key,signing.vkey,admin.key,identity.age,recipient.txt} "$W/keys/"
 chmod 600 "$W/keys/signing.key" "$W/keys/admin.key" "$W/keys/identity.age"
 RECIPIENT=$(grep -m1 '^age1' "$W/keys/recipient.txt")
+# Post-quantum keys (mlkem768x25519, keygen's default) for the same ingests,
+# made fresh: keys-example/ holds classic X25519 keys, which Debian's age reads.
+rm -rf "$W/keys-pq"
+"$CUSTODY" -q keygen --name dropsite.example/leaks -o "$W/keys-pq" >/dev/null
 rm -f "$W/keys/minisign.key" "$W/keys/minisign.pub"
 minisign -G -W -p "$W/keys/minisign.pub" -s "$W/keys/minisign.key" >/dev/null
 export RESTIC_PASSWORD=custody-bench
@@ -175,6 +179,13 @@ fresh_archive() {
     rm -rf "$1"
     "$CUSTODY" -q init "$1" --signing-key "$W/keys/signing.key" --admin-key "$W/keys/admin.key" \
         --identity "$W/keys/identity.age" --recipient "$W/keys/recipient.txt" >/dev/null
+}
+
+# fresh_archive_pq DIR: the same, encrypted to a post-quantum recipient.
+fresh_archive_pq() {
+    rm -rf "$1"
+    "$CUSTODY" -q init "$1" --signing-key "$W/keys-pq/signing.key" --admin-key "$W/keys-pq/admin.key" \
+        --identity "$W/keys-pq/identity.age" --recipient "$W/keys-pq/recipient.txt" >/dev/null
 }
 
 fresh_restic() {
@@ -260,6 +271,11 @@ for ((run = 1; run <= RUNS; run++)); do
     timed custody_verify_big "$CUSTODY" -q -A "$O/arch-big" verify
     timed custody_deep_big "$CUSTODY" -q -A "$O/arch-big" verify --deep -i "$W/keys/identity.age"
 
+    fresh_archive_pq "$O/arch-big-pq"
+    warm_big
+    timed custody_pq_big "$CUSTODY" -q -A "$O/arch-big-pq" ingest "$BIG"
+    rm -rf "$O/arch-big-pq"
+
     warm_big
     timed age_big age -e -r "$RECIPIENT" -o "$O/big.age" "$BIG"
     rm -f "$O/big.age"
@@ -296,6 +312,10 @@ for ((run = 1; run <= RUNS; run++)); do
         du -sb "$O/arch-$set/db" | cut -f1 >>"$R/db_bytes_$set"
         timed "custody_verify_$set" "$CUSTODY" -q -A "$O/arch-$set" verify
         timed "custody_deep_$set" "$CUSTODY" -q -A "$O/arch-$set" verify --deep -i "$W/keys/identity.age"
+
+        fresh_archive_pq "$O/arch-$set-pq"
+        "warm_$set"
+        timed "custody_pq_$set" "$CUSTODY" -q -A "$O/arch-$set-pq" ingest "$src"
 
         if [[ $set == small || $MANUAL_TINY == 1 || ($MANUAL_TINY == first && $run == 1) ]]; then
             "warm_$set"
@@ -360,6 +380,7 @@ met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
     echo "| tool | data set | median wall s | rate | median CPU s | peak RSS MiB | all runs, wall s |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     row custody_big "custody ingest" "1 × $big_mib MiB" mib
+    row custody_pq_big "custody ingest, post-quantum recipient" "1 × $big_mib MiB" mib
     row age_big "age -e" "1 × $big_mib MiB" mib
     row age_sync_big "age -e + fsync output" "1 × $big_mib MiB" mib
     row sha_big "sha256sum" "1 × $big_mib MiB" mib
@@ -370,11 +391,13 @@ met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
     row custody_verify_big "custody verify" "archive of 1 × $big_mib MiB" mib
     row custody_deep_big "custody verify --deep" "archive of 1 × $big_mib MiB" mib
     row custody_small "custody ingest" "$SMALL_COUNT small files" files
+    row custody_pq_small "custody ingest, post-quantum recipient" "$SMALL_COUNT small files" files
     row manual_small "sha256sum; age -e; minisign -S (per file)" "$SMALL_COUNT small files" files
     row restic_small "restic backup" "$SMALL_COUNT small files" files
     row custody_verify_small "custody verify" "archive of $SMALL_COUNT files" files
     row custody_deep_small "custody verify --deep" "archive of $SMALL_COUNT files" files
     row custody_tiny "custody ingest" "$TINY_COUNT tiny files" tiny
+    row custody_pq_tiny "custody ingest, post-quantum recipient" "$TINY_COUNT tiny files" tiny
     [[ -f $R/manual_tiny ]] && row manual_tiny "sha256sum; age -e; minisign -S (per file)" "$TINY_COUNT tiny files" tiny
     row restic_tiny "restic backup" "$TINY_COUNT tiny files" tiny
     row custody_verify_tiny "custody verify" "archive of $TINY_COUNT files" tiny
@@ -397,6 +420,7 @@ met() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a<b) ? "met" : "NOT met" }'; }
     ts=$(med_s custody_tiny) rt=$(med_s restic_tiny)
     [[ -f $R/manual_tiny ]] && echo "- custody tiny files/s / manual pipeline files/s: $(div "$(med_s manual_tiny)" "$ts") (target >= 20)"
     echo "- custody tiny files/s / restic files/s: $(div "$rt" "$ts") (target >= 2)"
+    echo "- post-quantum / X25519 recipient, custody ingest time: big $(div "$(med_s custody_pq_big)" "$cb"), small $(div "$(med_s custody_pq_small)" "$cs"), tiny $(div "$(med_s custody_pq_tiny)" "$ts")"
     echo "- openssl speed ed25519, one core: $(median <"$R/openssl_ed25519") verify/s (the verify target is 4x this; see BENCHMARKS.md, verify at 10^6 records)"
     echo "- custody peak RSS (ingest and verify of the three data sets, all runs): $custody_rss MiB (target < 64 MiB: $(met "$custody_rss" 64))"
     dbt=$(median <"$R/db_bytes_tiny")

@@ -1,4 +1,4 @@
-//! `gc` and `migrate`: the blob store (FORMAT.md §7.7).
+//! `gc`, `migrate` and `rekey`: the blob store (FORMAT.md §7.7, §4.17).
 
 use clap::Args;
 use indicatif::ProgressBar;
@@ -7,6 +7,83 @@ use super::{Ctx, EXIT_OK};
 use crate::store::files::remote::S3Settings;
 use crate::store::ops::verify::VerifyObserver;
 use crate::store::StoreError;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Re-encrypts every blob (documents, metadata envelopes, sealed details, notes)
+that is not encrypted to exactly the recipients of the configuration in force
+(`custody config show`): after `config set --recipient` removed a revoked
+journalist's or a lost laptop's key, or moved the archive to post-quantum
+recipients. Each blob gets a new file key and a new file; a `rekey` record,
+signed by an administrator (--key), puts the new file in the old one's place,
+and the old file is removed once the record is durable. Documents keep their
+commitments: `verify --deep` opens each one as before. Interrupted, run it
+again: it finishes what was recorded and rekeys the rest.
+
+The identity (-i) must open the blobs written before: an identity of the old
+recipients, such as the outlet's escrow key. A removed identity decrypts
+nothing the archive holds afterwards; copies made before stay readable to it.
+
+Examples:
+  custody --key keys/admin.key config set --recipient escrow.txt --recipient bob.txt
+  custody --key keys/admin.key rekey -i keys/escrow.age --dry-run
+  custody --key keys/admin.key rekey -i keys/escrow.age
+
+Exit codes: 0 done (or nothing to do), 2 it could not run or stopped (what was
+recorded before stays recorded: run it again).")]
+pub struct RekeyArgs {
+    /// age identity file(s) that open the blobs written before.
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<std::path::PathBuf>,
+    /// Count what would be re-encrypted, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    log: super::events::LogKeyArg,
+}
+
+pub fn rekey(ctx: &Ctx, a: RekeyArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let ids = ctx.archive_identities(&arch, &a.identity)?.ok_or_else(|| {
+        StoreError::Input(
+            "rekey needs an identity that opens the blobs written before: give -i FILE".into(),
+        )
+    })?;
+    let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
+    let pb = ctx.out.progress(0, true, "rekey");
+    let r = arch.rekey(&ids, a.dry_run, &log, &mut |n| pb.inc(n));
+    pb.finish_and_clear();
+    let rep = r?;
+    if ctx.out.json {
+        ctx.out.json(&rep);
+        return Ok(EXIT_OK);
+    }
+    let verb = if rep.dry_run {
+        "would re-encrypt"
+    } else {
+        "re-encrypted"
+    };
+    ctx.out.line(&format!(
+        "{verb} {} document(s) and {} envelope(s), sealed details or note(s), {}, to the {} recipient(s) in force; {} already were",
+        rep.documents,
+        rep.small,
+        super::archive::human_bytes(rep.bytes),
+        rep.recipients.len(),
+        rep.current
+    ));
+    if !rep.dry_run {
+        ctx.out.line(&format!(
+            "{} rekey record(s) appended and checkpointed; {} old file(s) removed",
+            rep.records, rep.removed
+        ));
+    }
+    Ok(EXIT_OK)
+}
 
 #[derive(Debug, Args)]
 #[command(after_help = "\

@@ -24,7 +24,7 @@ use crate::store::{IngestOptions, NoObserver, StoreError};
 pub(crate) struct LogKeyArg {
     /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
     #[arg(long, value_name = "FILE")]
-    signing_key: Option<PathBuf>,
+    pub(crate) signing_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -101,6 +101,7 @@ fn hint(e: &StoreError) -> String {
             "use the log key this archive was created with (custody.toml: log_key)".into()
         }
         StoreError::Decrypt { source, what } => decrypt_hint(source, what),
+        StoreError::Crypto(crate::core::crypto::CryptoError::Plugin(f)) => f.next_step(),
         StoreError::Crypto(_) => "check the key or recipient given".into(),
         StoreError::SymlinkLoop { .. } => {
             "remove the loop, or ingest without --follow-symlinks".into()
@@ -151,6 +152,7 @@ fn io_hint(p: &std::path::Path, err: &std::io::Error) -> String {
 /// The next step for a failed decryption of `what`.
 fn decrypt_hint(source: &crate::core::crypto::CryptoError, what: &str) -> String {
     match source {
+        crate::core::crypto::CryptoError::Plugin(f) => f.next_step(),
         crate::core::crypto::CryptoError::NoMatchingKeys if what.contains("bundle") => {
             "this bundle was encrypted to someone else: give the identity whose recipient you sent the sender (-i, or CUSTODY_IDENTITY), or ask for a bundle made `--to` your recipient (`verify-bundle` without an identity checks all but the document); nothing was stored".into()
         }

@@ -12,6 +12,7 @@ mod explain;
 mod gen_archive;
 mod keygen;
 mod output;
+mod plugin_host;
 pub(crate) mod policy_args;
 mod proofs;
 mod records;
@@ -160,6 +161,8 @@ Examples:
     Gc(blobs::GcArgs),
     /// Copy the document blobs to an object store (s3://…), verified, then switch to it.
     Migrate(blobs::MigrateArgs),
+    /// Re-encrypt every blob to the recipients in force (after a revocation, a lost key, a move to post-quantum).
+    Rekey(blobs::RekeyArgs),
     /// Witness partners' logs: add-log, cosign (offline), serve (C2SP tlog-witness over HTTP).
     Witness(witness::WitnessArgs),
     /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
@@ -433,6 +436,12 @@ pub fn main() -> i32 {
         }
     };
     let out = Out::new(cli.json, cli.quiet);
+    // age plugins (hardware identities) answer through this terminal, under
+    // the deadline CUSTODY_PLUGIN_TIMEOUT sets.
+    if let Err(e) = plugin_host::install() {
+        out.error(&explain::explain(&e));
+        return EXIT_ERROR;
+    }
     let ctx = Ctx {
         cli_archive: cli.archive,
         insecure_key_permissions: cli.insecure_key_permissions,
@@ -510,6 +519,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
         Command::Config(a) => config::config(ctx, a),
         Command::Upgrade(a) => config::upgrade(ctx, a),
         Command::Gc(a) => blobs::gc(ctx, a),
+        Command::Rekey(a) => blobs::rekey(ctx, a),
         Command::Migrate(a) => blobs::migrate(ctx, a),
         Command::Witness(a) => witness::run(ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(ctx, a),

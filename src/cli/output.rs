@@ -5,8 +5,11 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use age::secrecy::SecretString;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+
+use crate::core::plugin::Unanswered;
 
 /// A colour for text on a terminal.
 #[derive(Clone, Copy)]
@@ -190,6 +193,96 @@ pub fn prompt_passphrase(prompt: &str) -> Option<String> {
         return None;
     }
     rpassword::prompt_password(prompt).ok()
+}
+
+/// The longest plugin message or question shown (characters).
+const MAX_PLUGIN_TEXT: usize = 500;
+
+/// One question from a plugin on the terminal at a time.
+static ASKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// What age plugins show and ask (src/core/plugin.rs, src/cli/plugin_host.rs):
+/// on stderr, whatever `--quiet` says (a plugin asking for a touch must be
+/// seen); answers are read from the terminal, and only when stdin is one.
+pub struct PluginTerminal;
+
+impl PluginTerminal {
+    /// A plugin's message on one line of stderr: `age-plugin-NAME: text`.
+    pub fn message(&self, plugin: &str, text: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{}", plugin_text(plugin, text));
+    }
+
+    /// A line typed in answer to `prompt` (not secret, so echoed).
+    pub fn line(&self, plugin: &str, prompt: &str) -> Result<String, Unanswered> {
+        if !std::io::stdin().is_terminal() {
+            return Err(Unanswered::NoTerminal);
+        }
+        let _one = ASKING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "{}: ", plugin_text(plugin, prompt));
+            let _ = e.flush();
+        }
+        let mut answer = String::new();
+        match std::io::stdin().read_line(&mut answer) {
+            Ok(0) | Err(_) => Err(Unanswered::Declined),
+            Ok(_) => Ok(answer.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    }
+
+    /// A secret (a PIN) typed without echo in answer to `prompt`.
+    pub fn secret(&self, plugin: &str, prompt: &str) -> Result<SecretString, Unanswered> {
+        if !std::io::stdin().is_terminal() {
+            return Err(Unanswered::NoTerminal);
+        }
+        let _one = ASKING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rpassword::prompt_password(format!("{}: ", plugin_text(plugin, prompt)))
+            .map(SecretString::from)
+            .map_err(|_| Unanswered::Declined)
+    }
+
+    /// A yes/no answer to `message`: the `yes` or `no` word (or its first
+    /// letter), asked up to three times.
+    pub fn confirm(
+        &self,
+        plugin: &str,
+        message: &str,
+        yes: &str,
+        no: Option<&str>,
+    ) -> Result<bool, Unanswered> {
+        let no = no.unwrap_or("no");
+        let prompt = format!("{message} [{yes}/{no}]");
+        let is = |a: &str, w: &str| {
+            a.eq_ignore_ascii_case(w)
+                || (a.chars().count() == 1 && w.chars().next().is_some_and(|c| a.starts_with(c)))
+        };
+        for _ in 0..3 {
+            let a = self.line(plugin, &prompt)?;
+            let a = a.trim();
+            if is(a, yes) {
+                return Ok(true);
+            }
+            if is(a, no) {
+                return Ok(false);
+            }
+        }
+        Err(Unanswered::Declined)
+    }
+}
+
+/// `age-plugin-NAME: text`, one bounded line with no secret key and no
+/// control or direction character (the text is the plugin's).
+fn plugin_text(plugin: &str, text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut: String = joined.chars().take(MAX_PLUGIN_TEXT).collect();
+    let msg = format!("{plugin}: {cut}");
+    let msg = crate::core::redact::redact_message(&msg);
+    crate::core::redact::shown(&msg).into_owned()
 }
 
 #[cfg(test)]

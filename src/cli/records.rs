@@ -231,7 +231,8 @@ fn show_kind<'a>(o: &super::output::Out, v: &'a RecordView) -> Option<&'a Ingest
         | Payload::Approve(_)
         | Payload::Grant(_)
         | Payload::Audit(_)
-        | Payload::Config(_)) => {
+        | Payload::Config(_)
+        | Payload::Rekey(_)) => {
             o.data_line(&format!("says        {}", other.summary()));
             None
         }

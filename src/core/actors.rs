@@ -378,7 +378,8 @@ impl Actors {
             | Payload::Annotate(_)
             | Payload::Approve(_)
             | Payload::Grant(_)
-            | Payload::Audit(_) => return Ok(()),
+            | Payload::Audit(_)
+            | Payload::Rekey(_) => return Ok(()),
         };
         self.check_change(c, log_key)?;
         let at = rec.body.index;

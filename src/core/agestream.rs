@@ -52,6 +52,9 @@ pub enum AgeWriteError {
     Recipient(String),
     #[error("these recipients may not be combined in one file (their labels differ)")]
     IncompatibleRecipients,
+    /// An age plugin failed, timed out or is missing ([`crate::core::plugin`]).
+    #[error("{0}")]
+    Plugin(crate::core::plugin::PluginFailure),
     #[error("a recipient made a stanza that is not valid in an age header: {0}")]
     BadStanza(String),
     #[error("the operating system's random number generator failed: {0}")]
@@ -105,9 +108,12 @@ pub fn start(
     let mut stanzas = Vec::new();
     let mut labels: Option<HashSet<String>> = None;
     for r in recipients {
-        let (s, l) = r
-            .wrap_file_key(&file_key)
-            .map_err(|e| AgeWriteError::Recipient(e.to_string()))?;
+        let (s, l) =
+            r.wrap_file_key(&file_key)
+                .map_err(|e| match crate::core::plugin::in_encrypt(&e) {
+                    Some(f) => AgeWriteError::Plugin(f),
+                    None => AgeWriteError::Recipient(e.to_string()),
+                })?;
         // As the age crate requires: every recipient returns the same label set.
         match &labels {
             Some(first) if *first != l => return Err(AgeWriteError::IncompatibleRecipients),
@@ -153,6 +159,22 @@ pub fn file_len(header: u64, n: u64) -> u64 {
         .saturating_add(PAYLOAD_NONCE_SIZE as u64)
         .saturating_add(n)
         .saturating_add((TAG_SIZE as u64).saturating_mul(chunks))
+}
+
+/// The plaintext length of an age file whose payload (everything after the
+/// header and the 16-byte nonce) has `payload` bytes: the inverse of
+/// [`file_len`]. `None` if no plaintext gives that payload length.
+pub fn plaintext_len(payload: u64) -> Option<u64> {
+    let sealed = SEALED_CHUNK_SIZE as u64;
+    let chunks = payload.div_ceil(sealed).max(1);
+    let n = payload.checked_sub(TAG_SIZE as u64 * chunks)?;
+    (n.div_ceil(CHUNK_SIZE as u64).max(1) == chunks).then_some(n)
+}
+
+/// Whether `line` (one header line with its LF) is the MAC line that ends
+/// the header (spec "Header MAC": `---`, a space, the MAC).
+pub fn is_mac_line(line: &[u8]) -> bool {
+    line.starts_with(b"--- ")
 }
 
 /// The length of the header [`header`] writes for `stanzas`.
@@ -396,6 +418,28 @@ mod tests {
         let (id, r) = keypair();
         let file = encrypt_slice(&[&r, &keypair().1], b"x").unwrap();
         assert_eq!(decrypt(&id, &file).unwrap(), b"x");
+    }
+
+    #[test]
+    fn plaintext_len_inverts_file_len() {
+        for n in [
+            0u64,
+            1,
+            100,
+            65_535,
+            65_536,
+            65_537,
+            131_072,
+            131_073,
+            10 << 20,
+        ] {
+            let payload = file_len(0, n) - PAYLOAD_NONCE_SIZE as u64;
+            assert_eq!(plaintext_len(payload), Some(n), "{n}");
+        }
+        // Lengths no plaintext has: below one tag, or a lone tag after a full chunk.
+        for p in [0u64, 15, 65_552 + 16] {
+            assert_eq!(plaintext_len(p), None, "{p}");
+        }
     }
 
     #[test]

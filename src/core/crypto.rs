@@ -17,12 +17,15 @@ use crate::core::agestream::{self, AgeWriteError};
 use crate::core::domain_tags;
 use crate::core::encrypt_pipeline;
 use crate::core::hash::Digest;
+use crate::core::plugin::{self, PluginFailure, PluginIdentity, PluginRecipient};
 
 /// An age recipient the archive encrypts to: the hybrid post-quantum
 /// `mlkem768x25519` (`age1pq1…`), classic X25519 (`age1…`) or an SSH public key.
 /// The classic kinds stay for the archives and partners that use them (the age
 /// crate marks them deprecated for new keys); one file never mixes the two
-/// families ([`check_recipient_set`]).
+/// families ([`check_recipient_set`]). A plugin recipient (`age1NAME1…`,
+/// such as `age1yubikey1…`) is wrapped by its `age-plugin-NAME` binary
+/// ([`crate::core::plugin`]).
 #[derive(Clone)]
 #[allow(deprecated)]
 pub enum RecipientKey {
@@ -31,15 +34,17 @@ pub enum RecipientKey {
     /// Wraps file keys with a precomputed table for this key (src/core/x25519.rs).
     X25519(crate::core::x25519::FastRecipient),
     Ssh(age::ssh::Recipient),
+    /// `age1NAME1…`, wrapped by `age-plugin-NAME` under a deadline.
+    Plugin(PluginRecipient),
 }
 
 /// Why a key or an age file could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CryptoError {
-    #[error("not an age recipient (age1…) or SSH public key (ssh-ed25519 …): {0}")]
+    #[error("not an age recipient (age1…, age1NAME1… of a plugin) or SSH public key (ssh-ed25519 …): {0}")]
     BadRecipient(String),
-    #[error("no identity found: expected AGE-SECRET-KEY-PQ-1… or AGE-SECRET-KEY-1… lines, or an OpenSSH private key")]
+    #[error("no identity found: expected AGE-SECRET-KEY-PQ-1…, AGE-SECRET-KEY-1… or AGE-PLUGIN-… lines, or an OpenSSH private key")]
     NoIdentity,
     #[error("encrypted or unsupported SSH private key; use an unencrypted ssh-ed25519 key or an age identity")]
     UnsupportedSshKey,
@@ -53,6 +58,11 @@ pub enum CryptoError {
     NoRecipients,
     #[error("the recipients mix post-quantum keys (age1pq1…) with classic ones (age1…, ssh-…): age refuses to combine them in one file, since a classic key would undo the post-quantum protection; give only one kind")]
     MixedRecipients,
+    #[error("these recipients cannot share one file: a plugin recipient (age1NAME1…) asks for other protection than the rest (age labels differ, such as \"postquantum\"); give recipients of one kind")]
+    MixedPluginRecipients,
+    /// An age plugin failed, timed out, or is not installed.
+    #[error("{0}")]
+    Plugin(PluginFailure),
     #[error("cannot write the age file: {0}")]
     Encrypt(AgeWriteError),
     #[error("I/O error: {0}")]
@@ -64,6 +74,7 @@ impl From<AgeWriteError> for CryptoError {
         match e {
             AgeWriteError::NoRecipients => CryptoError::NoRecipients,
             AgeWriteError::IncompatibleRecipients => CryptoError::MixedRecipients,
+            AgeWriteError::Plugin(f) => CryptoError::Plugin(f),
             other => CryptoError::Encrypt(other),
         }
     }
@@ -80,6 +91,9 @@ impl From<encrypt_pipeline::PipelineError> for CryptoError {
 
 impl From<age::DecryptError> for CryptoError {
     fn from(e: age::DecryptError) -> Self {
+        if let Some(f) = plugin::in_decrypt(&e) {
+            return CryptoError::Plugin(f);
+        }
         match e {
             age::DecryptError::NoMatchingKeys => CryptoError::NoMatchingKeys,
             age::DecryptError::KeyDecryptionFailed => CryptoError::BadPassphrase,
@@ -90,7 +104,8 @@ impl From<age::DecryptError> for CryptoError {
 }
 
 impl RecipientKey {
-    /// Parses `age1pq1…`, `age1…` or an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`).
+    /// Parses `age1pq1…`, `age1…`, an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`)
+    /// or a plugin recipient `age1NAME1…` (tried last: native prefixes are plugin-shaped).
     #[allow(deprecated)]
     pub fn parse(s: &str) -> Result<Self, CryptoError> {
         let s = s.trim();
@@ -110,16 +125,21 @@ impl RecipientKey {
         if let Ok(r) = s.parse::<age::ssh::Recipient>() {
             return Ok(RecipientKey::Ssh(r));
         }
+        if let Some(r) = PluginRecipient::parse(s) {
+            return Ok(RecipientKey::Plugin(r));
+        }
         // Quoted for messages: never more than a short prefix, never a secret.
         Err(CryptoError::BadRecipient(crate::core::redact::quote(s)))
     }
 
-    /// Canonical text: `age1pq1…`, `age1…`, or `ssh-ed25519 <base64>` without the comment.
+    /// Canonical text (FORMAT.md §5.3): `age1pq1…`, `age1…`, `ssh-ed25519 <base64>` without
+    /// the comment, or a plugin's `age1NAME1…` in lowercase.
     pub fn canonical(&self) -> String {
         match self {
             RecipientKey::Pq(r) => r.to_string(),
             RecipientKey::X25519(r) => r.age().to_string(),
             RecipientKey::Ssh(r) => r.to_string(),
+            RecipientKey::Plugin(r) => r.canonical().to_string(),
         }
     }
 
@@ -131,11 +151,20 @@ impl RecipientKey {
         ])
     }
 
-    /// Is this the hybrid post-quantum recipient (`age1pq1…`)?
+    /// Is this the hybrid post-quantum recipient (`age1pq1…`)? (A plugin
+    /// recipient says what it is only when it wraps a file key: its labels.)
     pub fn is_post_quantum(&self) -> bool {
         match self {
             RecipientKey::Pq(_) => true,
-            RecipientKey::X25519(_) | RecipientKey::Ssh(_) => false,
+            RecipientKey::X25519(_) | RecipientKey::Ssh(_) | RecipientKey::Plugin(_) => false,
+        }
+    }
+
+    /// Is this a plugin recipient (`age1NAME1…`)?
+    pub fn is_plugin(&self) -> bool {
+        match self {
+            RecipientKey::Plugin(_) => true,
+            RecipientKey::Pq(_) | RecipientKey::X25519(_) | RecipientKey::Ssh(_) => false,
         }
     }
 
@@ -144,6 +173,7 @@ impl RecipientKey {
             RecipientKey::Pq(r) => r,
             RecipientKey::X25519(r) => r,
             RecipientKey::Ssh(r) => r,
+            RecipientKey::Plugin(r) => r,
         }
     }
 }
@@ -156,9 +186,13 @@ impl std::fmt::Debug for RecipientKey {
 
 /// Refuses a set that mixes post-quantum and classic recipients, as age does
 /// (FORMAT.md §6.1 step 2): every file custody writes is all one or the other.
+/// Plugin recipients are left out here: their labels are known only when
+/// they wrap a file key, and a set whose labels differ is refused then
+/// ([`CryptoError::MixedPluginRecipients`]).
 pub fn check_recipient_set(recipients: &[RecipientKey]) -> Result<(), CryptoError> {
-    let pq = recipients.iter().filter(|r| r.is_post_quantum()).count();
-    if pq != 0 && pq != recipients.len() {
+    let native: Vec<&RecipientKey> = recipients.iter().filter(|r| !r.is_plugin()).collect();
+    let pq = native.iter().filter(|r| r.is_post_quantum()).count();
+    if pq != 0 && pq != native.len() {
         return Err(CryptoError::MixedRecipients);
     }
     Ok(())
@@ -172,19 +206,31 @@ pub fn fingerprints(recipients: &[RecipientKey]) -> Vec<Digest> {
     v
 }
 
-/// Decryption identities (age X25519 or unencrypted OpenSSH ed25519/RSA keys).
+/// Decryption identities (age post-quantum or X25519, unencrypted OpenSSH
+/// ed25519/RSA keys), then those served by plugins, one entry per plugin
+/// (tried after the others, so a device is asked only when no key here fits).
 /// The underlying age types zeroize their key material on drop.
-pub struct Identities(Vec<Box<dyn age::Identity + Send + Sync>>);
+pub struct Identities(
+    Vec<Box<dyn age::Identity + Send + Sync>>,
+    Vec<PluginIdentity>,
+);
 
 impl std::fmt::Debug for Identities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Identities({} keys)", self.0.len())
+        write!(
+            f,
+            "Identities({} keys, {} plugins)",
+            self.0.len(),
+            self.1.len()
+        )
     }
 }
 
 impl Identities {
-    /// Parses an identity file's contents: `AGE-SECRET-KEY-1…` lines (as written by
-    /// `age-keygen`, `#` comments allowed) or one OpenSSH private key.
+    /// Parses an identity file's contents: `AGE-SECRET-KEY-PQ-1…`, `AGE-SECRET-KEY-1…`
+    /// and plugin `AGE-PLUGIN-NAME-1…` lines (as written by `age-keygen` or
+    /// `age-plugin-yubikey --identity`, `#` comments allowed) or one OpenSSH
+    /// private key. A plugin named must be on PATH ([`CryptoError::Plugin`]).
     pub fn parse(data: &[u8]) -> Result<Self, CryptoError> {
         let text = std::str::from_utf8(data).map_err(|_| CryptoError::NoIdentity)?;
         if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
@@ -193,32 +239,54 @@ impl Identities {
             let id = age::ssh::Identity::from_buffer(io::BufReader::new(data), None)
                 .map_err(|_| CryptoError::NoIdentity)?;
             return match id {
-                age::ssh::Identity::Unencrypted(_) => Ok(Identities(vec![Box::new(id)])),
+                age::ssh::Identity::Unencrypted(_) => {
+                    Ok(Identities(vec![Box::new(id)], Vec::new()))
+                }
                 _ => Err(CryptoError::UnsupportedSshKey),
             };
         }
-        let file = age::IdentityFile::from_buffer(io::BufReader::new(data))
-            .map_err(|_| CryptoError::NoIdentity)?;
+        // Plugin lines are custody's to run (under a deadline); the rest is
+        // the age crate's identity file.
+        let mut rest = Zeroizing::new(String::with_capacity(text.len()));
+        let mut plugin_lines = Vec::new();
+        for line in text.lines() {
+            match PluginIdentity::parse_line(line) {
+                Some(id) => plugin_lines.push(id),
+                None => {
+                    rest.push_str(line);
+                    rest.push('\n');
+                }
+            }
+        }
+        let mut plugins = Vec::new();
+        PluginIdentity::add(&mut plugins, plugin_lines).map_err(CryptoError::Plugin)?;
+        let file =
+            age::IdentityFile::from_buffer(rest.as_bytes()).map_err(|_| CryptoError::NoIdentity)?;
         let ids = file
             .into_identities()
             .map_err(|_| CryptoError::NoIdentity)?;
-        if ids.is_empty() {
+        if ids.is_empty() && plugins.is_empty() {
             return Err(CryptoError::NoIdentity);
         }
-        Ok(Identities(ids))
+        Ok(Identities(ids, plugins))
     }
 
     /// Merges several identity files' identities.
     pub fn extend(&mut self, other: Identities) {
         self.0.extend(other.0);
+        PluginIdentity::merge(&mut self.1, other.1);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_empty()
     }
 
+    /// Keys first, then plugins.
     fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> {
-        self.0.iter().map(|b| b.as_ref() as &dyn age::Identity)
+        self.0
+            .iter()
+            .map(|b| b.as_ref() as &dyn age::Identity)
+            .chain(self.1.iter().map(|p| p as &dyn age::Identity))
     }
 }
 
@@ -241,7 +309,18 @@ pub fn encrypt_to<W: Write>(
 /// Encrypts a small in-memory value (a metadata envelope) to `recipients`.
 pub fn encrypt_bytes(recipients: &[RecipientKey], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
-    Ok(agestream::encrypt_slice(&dyns, data)?)
+    agestream::encrypt_slice(&dyns, data).map_err(|e| write_error(e, recipients))
+}
+
+/// Why an age file to `recipients` could not be started: a mix refused by
+/// labels that involves a plugin recipient is said as such.
+fn write_error(e: AgeWriteError, recipients: &[RecipientKey]) -> CryptoError {
+    match e {
+        AgeWriteError::IncompatibleRecipients if recipients.iter().any(RecipientKey::is_plugin) => {
+            CryptoError::MixedPluginRecipients
+        }
+        other => other.into(),
+    }
 }
 
 /// Opens an age stream for reading with `ids`.
@@ -408,7 +487,7 @@ where
     W: Write + Send,
 {
     let dyns: Vec<&dyn age::Recipient> = recipients.iter().map(RecipientKey::as_dyn).collect();
-    let file = agestream::start(&dyns, size)?;
+    let file = agestream::start(&dyns, size).map_err(|e| write_error(e, recipients))?;
     // (available_parallelism reads cgroup files: asked only for large inputs.)
     let parallel = size > PIPELINE_THRESHOLD
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
@@ -461,7 +540,7 @@ mod tests {
     fn keypair() -> (Identities, RecipientKey) {
         let id = age::x25519::Identity::generate();
         let r = RecipientKey::parse(&id.to_public().to_string()).unwrap();
-        (Identities(vec![Box::new(id)]), r)
+        (Identities(vec![Box::new(id)], Vec::new()), r)
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub enum Check {
     /// A record names a document that is not an earlier document of this log
     /// with that commitment.
     DocumentRef,
+    /// A `rekey` names a blob that no earlier record names, or that was
+    /// replaced before (FORMAT.md §4.17).
+    RekeyRef,
     /// A derived document's parent is missing, not a document, or another document.
     LineageParent,
     /// (audit) A publication candidate lacks an approval the archive requires.
@@ -133,6 +136,7 @@ impl Check {
             Check::ActorRole => "actor_role",
             Check::ActorChange => "actor_change",
             Check::DocumentRef => "document_ref",
+            Check::RekeyRef => "rekey_ref",
             Check::LineageParent => "lineage_parent",
             Check::ApprovalMissing => "approval_missing",
             Check::AccessUnshared => "access_unshared",

@@ -1,6 +1,9 @@
 //! The pure core: no sled, no paths, no terminal. Everything here is
 //! deterministic given its inputs (and the OS RNG for keys, salts and the
-//! coefficients of batch signature verification).
+//! coefficients of batch signature verification). One exception, said in
+//! its own documentation: [`plugin`] has the `age` crate run age plugins
+//! (child processes) under a deadline, and answers them through a host the
+//! command line registers.
 
 pub mod actors;
 pub mod agestream;
@@ -20,6 +23,7 @@ pub mod merkle;
 pub mod meta;
 pub mod note;
 pub mod padding;
+pub mod plugin;
 pub mod policy;
 pub mod record;
 pub mod redact;

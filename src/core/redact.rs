@@ -524,7 +524,9 @@ fn strip_blocks(msg: &str) -> String {
 }
 
 /// The kind of one word of a message, when it carries key material after its
-/// marker (at least 4 characters), or is an OpenSSH key body.
+/// marker (at least 4 characters), or is an OpenSSH key body. A plugin
+/// identity's key material follows its name and `-1` (`AGE-PLUGIN-NAME-1…`):
+/// a plugin's binary name (`age-plugin-yubikey`), which messages name, is kept.
 fn word_kind(word: &str, up: &str) -> Option<SecretKind> {
     if word.contains(OPENSSH_BODY) {
         return Some(SecretKind::PrivateKeyBlock);
@@ -535,7 +537,9 @@ fn word_kind(word: &str, up: &str) -> Option<SecretKind> {
         ("PRIVATE+KEY+", SecretKind::SignerKey),
     ] {
         if let Some(i) = up.find(marker) {
-            if up.len() - i - marker.len() >= 4 {
+            let rest = &up[i + marker.len()..];
+            let named_only = kind == SecretKind::AgePlugin && !rest.contains("-1");
+            if rest.len() >= 4 && !named_only {
                 return Some(kind);
             }
         }
@@ -917,8 +921,10 @@ mod tests {
         );
         let r = redact_message(&SSH[..120]);
         assert_eq!(r, "[secret key: OpenSSH/PEM private key]");
-        // Mentions of the formats stay.
+        // Mentions of the formats stay, and a plugin's binary name.
         for plain in [
+            "age-plugin-yubikey not found on PATH",
+            "AGE-PLUGIN-… lines",
             "is not a valid signing key (PRIVATE+KEY+…)",
             "expected AGE-SECRET-KEY-1… lines or an OpenSSH private key",
             "a vkey dropsite.example/leaks+e28d9b2b+AcmjfDwmxI2Z6Hm5CdnCnP/2xXp6EJlZ3t/V4hdeNEsi",

@@ -30,6 +30,7 @@ mod derive;
 mod grant;
 mod ingest;
 mod receive;
+mod rekey;
 mod share;
 
 pub use access::Access;
@@ -44,6 +45,7 @@ pub use derive::{Derive, Relation, MAX_PARENTS};
 pub use grant::{Grant, GrantTo};
 pub use ingest::Ingest;
 pub use receive::{Link, PolicySource, Receive, ReceivePolicy};
+pub use rekey::Rekey;
 pub use share::Share;
 
 /// Record format version 1: every kind (FORMAT.md §4.2).
@@ -86,6 +88,8 @@ pub enum Kind {
     Audit = 10,
     /// The archive's configuration: recipients, approvals, policies (FORMAT.md §4.15).
     Config = 11,
+    /// A blob encrypted again to the recipients in force (FORMAT.md §4.17).
+    Rekey = 12,
 }
 
 impl Kind {
@@ -102,6 +106,7 @@ impl Kind {
             9 => Some(Kind::Grant),
             10 => Some(Kind::Audit),
             11 => Some(Kind::Config),
+            12 => Some(Kind::Rekey),
             _ => None,
         }
     }
@@ -223,6 +228,10 @@ macro_rules! on_kind {
                 type $k = ArchiveConfig;
                 $e
             }
+            Kind::Rekey => {
+                type $k = Rekey;
+                $e
+            }
         }
     };
 }
@@ -244,6 +253,7 @@ macro_rules! on_payload {
             Payload::Grant($x) => $e,
             Payload::Audit($x) => $e,
             Payload::Config($x) => $e,
+            Payload::Rekey($x) => $e,
         }
     };
 }
@@ -351,6 +361,7 @@ pub enum Payload {
     Grant(Grant),
     Audit(AuditDone),
     Config(ArchiveConfig),
+    Rekey(Rekey),
 }
 
 /// The first 12 hex digits of a digest, for summaries.
@@ -404,6 +415,7 @@ impl Payload {
             Kind::Grant => Payload::Grant(KindDef::decode(r, v2, index)?),
             Kind::Audit => Payload::Audit(KindDef::decode(r, v2, index)?),
             Kind::Config => Payload::Config(KindDef::decode(r, v2, index)?),
+            Kind::Rekey => Payload::Rekey(KindDef::decode(r, v2, index)?),
         })
     }
 }
@@ -448,6 +460,8 @@ pub enum RecordError {
     BadActor,
     #[error("an actor record that is not a revocation has a reason (FORMAT.md §4.7)")]
     ReasonNotRevoke,
+    #[error("a rekey record names the same blob as old and new (FORMAT.md §4.17)")]
+    BadRekey,
 }
 
 /// Why a record signature did not verify.
@@ -758,7 +772,8 @@ impl Record {
             | Payload::Approve(_)
             | Payload::Grant(_)
             | Payload::Audit(_)
-            | Payload::Config(_) => None,
+            | Payload::Config(_)
+            | Payload::Rekey(_) => None,
         }
     }
 
@@ -790,6 +805,25 @@ impl Record {
             | Payload::Approve(_)
             | Payload::Grant(_)
             | Payload::Audit(_)
+            | Payload::Config(_)
+            | Payload::Rekey(_) => None,
+        }
+    }
+
+    /// The rekey payload, if this is a rekey record (FORMAT.md §4.17).
+    pub fn rekey(&self) -> Option<&Rekey> {
+        match &self.body.payload {
+            Payload::Rekey(k) => Some(k),
+            Payload::Ingest(_)
+            | Payload::Share(_)
+            | Payload::Receive(_)
+            | Payload::Actor(_)
+            | Payload::Access(_)
+            | Payload::Derive(_)
+            | Payload::Annotate(_)
+            | Payload::Approve(_)
+            | Payload::Grant(_)
+            | Payload::Audit(_)
             | Payload::Config(_) => None,
         }
     }
@@ -807,7 +841,8 @@ impl Record {
             | Payload::Approve(_)
             | Payload::Grant(_)
             | Payload::Audit(_)
-            | Payload::Config(_) => None,
+            | Payload::Config(_)
+            | Payload::Rekey(_) => None,
         }
     }
 

@@ -54,8 +54,8 @@ fn strict_decoder_rejects_each_non_canonical_form() {
     v[0] = 2;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
     let mut v = good.clone();
-    v[1] = 12;
-    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(12)));
+    v[1] = 13;
+    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(13)));
     let mut v = good.clone();
     v[1] = 0;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
@@ -576,4 +576,38 @@ proptest! {
         prop_assert_eq!(d.body.encode(), r.body.encode());
         prop_assert_eq!(d.bytes(), r.bytes());
     }
+}
+
+#[test]
+fn rekey_records_round_trip_and_refuse_a_file_replacing_itself() {
+    use crate::core::record::Rekey;
+    let k = Rekey {
+        old: Digest::of(b"old"),
+        new: Digest::of(b"new"),
+        new_size: 612,
+        recipients: vec![Digest::of(b"r")],
+    };
+    let body = RecordBody {
+        index: 40,
+        time_ms: 1_800_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: key().key_id(),
+        payload: Payload::Rekey(k.clone()),
+    };
+    let rec = body.sign(&key()).unwrap();
+    // FORMAT.md §4.17: header 23 + origin 22, payload 32+32+8+1+32, signature 64.
+    assert_eq!(
+        rec.bytes().len(),
+        2 + 8 + 8 + 1 + 22 + 4 + 32 + 32 + 8 + 1 + 32 + 64
+    );
+    let back = Record::decode(rec.bytes()).unwrap();
+    assert_eq!(back.rekey(), Some(&k));
+    let same = RecordBody {
+        index: 41,
+        time_ms: 1_800_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: key().key_id(),
+        payload: Payload::Rekey(Rekey { new: k.old, ..k }),
+    };
+    assert!(same.sign(&key()).is_err());
 }

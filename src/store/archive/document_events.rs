@@ -97,9 +97,11 @@ impl Archive {
 
     /// Decrypts the note of an `annotate` record.
     pub fn note_text(&self, a: &Annotate, ids: &crypto::Identities) -> Result<String, StoreError> {
-        let p = self.blobs.path(&a.note);
+        // As a rekey left it (FORMAT.md §4.17).
+        let (note, _) = self.current_blob(a.note, a.note_size)?;
+        let p = self.blobs.path(&note);
         let data = std::fs::read(&p).map_err(|e| crate::store::io_err(&p, e))?;
-        if crate::core::hash::Digest::of(&data) != a.note {
+        if crate::core::hash::Digest::of(&data) != note {
             return Err(StoreError::Corrupt(format!(
                 "note blob {} does not match its digest",
                 a.note

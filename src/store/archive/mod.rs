@@ -39,6 +39,9 @@ pub const CONFIG_FILE: &str = "custody.toml";
 const LOCK_FILE: &str = "lock";
 const DB_DIR: &str = "db";
 const BLOB_DIR: &str = "blobs";
+/// The most rekeys followed from a blob a record names to the file that holds
+/// it now ([`Archive::current_blob`]).
+const MAX_REKEY_HOPS: usize = 4096;
 pub(crate) const LEDGER_DIR: &str = "ledger";
 pub(crate) const RECORDS_FILE: &str = "records";
 pub(crate) const CHECKPOINTS_FILE: &str = "checkpoints";
@@ -1180,6 +1183,32 @@ impl Archive {
 
     /// Resolves a REF: a decimal record index, or a hex prefix (at least 4
     /// digits) of a record's leaf hash, blob address or envelope address.
+    /// The blob that now holds what a record named as `d` (of `size` bytes):
+    /// `d` itself, or the file that `rekey` records put in its place, with
+    /// its size (FORMAT.md §4.17).
+    pub fn current_blob(&self, d: Digest, size: u64) -> Result<(Digest, u64), StoreError> {
+        let mut at = (d, size);
+        // Each hop is one rekey of the blob; `verify` refuses a cycle, which
+        // the bound stops anyway.
+        for _ in 0..MAX_REKEY_HOPS {
+            let Some(&i) = self.db.records_with(&at.0, DigestKind::Rekeyed)?.first() else {
+                return Ok(at);
+            };
+            match self.record(i)?.rekey() {
+                Some(k) if k.old == at.0 => at = (k.new, k.new_size),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "the index lists record {i} as replacing blob {}, which it does not",
+                        at.0
+                    )))
+                }
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "blob {d} was replaced more than {MAX_REKEY_HOPS} times"
+        )))
+    }
+
     pub fn resolve(&self, r: &str) -> Result<u64, StoreError> {
         let size = self.db.size()?;
         if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
@@ -1488,6 +1517,9 @@ pub(crate) fn index_record(
         batch
             .digests
             .push((r.from.leaf_hash, i, DigestKind::Received));
+    }
+    if let Some(k) = rec.rekey() {
+        batch.digests.push((k.old, i, DigestKind::Rekeyed));
     }
     Ok(())
 }

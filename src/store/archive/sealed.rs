@@ -124,6 +124,9 @@ impl Archive {
 
     /// Decrypts and parses the sealed details a record names.
     pub fn open_sealed(&self, s: &Sealed, ids: &crypto::Identities) -> Result<Details, StoreError> {
+        // As a rekey left it (FORMAT.md §4.17).
+        let (digest, size) = self.current_blob(s.digest, s.size)?;
+        let s = &Sealed { digest, size };
         let p = self.blobs.path(&s.digest);
         // Never more than a sealed file can be: an age header for many
         // recipients and the padded plaintext (FORMAT.md §5.4).

@@ -55,6 +55,8 @@ pub enum DigestKind {
     Actor = 6,
     /// A parent's commitment, listing the `derive` records made from it.
     Parent = 7,
+    /// A blob a `rekey` record replaced, listing that record (FORMAT.md §4.17).
+    Rekeyed = 8,
 }
 
 impl DigestKind {
@@ -67,6 +69,7 @@ impl DigestKind {
             5 => Some(DigestKind::Received),
             6 => Some(DigestKind::Actor),
             7 => Some(DigestKind::Parent),
+            8 => Some(DigestKind::Rekeyed),
             _ => None,
         }
     }

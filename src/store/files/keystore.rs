@@ -172,6 +172,10 @@ impl KeyLoader<'_> {
                 return Err(not_utf8(p));
             }
             let ids = Identities::parse(&buf).map_err(|e| {
+                // A plugin the file names is missing: the plugin's error, not the file's.
+                if let crypto::CryptoError::Plugin(f) = e {
+                    return StoreError::Crypto(crypto::CryptoError::Plugin(f));
+                }
                 let kind = redact::file_secret_kind(&p.to_string_lossy(), &buf);
                 match kind {
                     Some(k @ redact::SecretKind::SignerKey) => StoreError::Key(

@@ -1,10 +1,12 @@
 //! Files and stores that know nothing of an archive: durable writes and the
 //! fault injection that tests them, bounded input, append-only frames, the
 //! flat index files and their Merkle nodes, the sled database, blob stores
-//! on disk and on object stores, key files. Nothing here imports from
+//! on disk and on object stores, key files, and the age plugin processes
+//! to stop after their deadline (`children`). Nothing here imports from
 //! [`crate::store::archive`] or [`crate::store::ops`].
 
 pub mod blobs;
+pub mod children;
 pub mod db;
 pub mod dedup_log;
 pub mod fault;

@@ -672,7 +672,8 @@ impl Rules<'_> {
                 | Payload::Approve(_)
                 | Payload::Grant(_)
                 | Payload::Audit(_)
-                | Payload::Config(_) => {}
+                | Payload::Config(_)
+                | Payload::Rekey(_) => {}
             }
             // The date check applies to every event, whatever its kind.
             self.dated_after_arrival(ev, findings);
@@ -815,7 +816,8 @@ fn document_view(d: &Record, m: Option<&Metadata>, target: u64) -> DocumentView 
         | Payload::Approve(_)
         | Payload::Grant(_)
         | Payload::Audit(_)
-        | Payload::Config(_) => ("ingest", None, Vec::new()),
+        | Payload::Config(_)
+        | Payload::Rekey(_) => ("ingest", None, Vec::new()),
     };
     DocumentView {
         index: d.body.index,

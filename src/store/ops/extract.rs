@@ -52,9 +52,10 @@ impl Archive {
         })?;
         if cache.0.as_ref().map(|(d, _)| d) != Some(&ing.meta) {
             cache.0 = None;
-            let path = self.blobs.path(&ing.meta);
+            let (current, _) = self.current_blob(ing.meta, ing.meta_size)?;
+            let path = self.blobs.path(&current);
             let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
-            if Digest::of(&data) != ing.meta {
+            if Digest::of(&data) != current {
                 return Err(StoreError::Corrupt(format!(
                     "metadata envelope of record {} does not match its digest",
                     rec.body.index
@@ -146,9 +147,11 @@ impl Archive {
         let ing = rec
             .document()
             .ok_or_else(|| StoreError::Internal("no document".into()))?;
-        // Streamed from where the blob is kept: `blobs/` or the object store (FORMAT.md §7.7).
-        let blob_path = PathBuf::from(self.docs.label()).join(blobs::object_name(&ing.blob));
-        let blob = self.docs.open(&ing.blob)?;
+        // Streamed from where the blob is kept: `blobs/` or the object store
+        // (FORMAT.md §7.7), as a rekey left it (§4.17).
+        let (blob_digest, _) = self.current_blob(ing.blob, ing.blob_size)?;
+        let blob_path = PathBuf::from(self.docs.label()).join(blobs::object_name(&blob_digest));
+        let blob = self.docs.open(&blob_digest)?;
         // Unnamed until complete and checked (FORMAT.md §7.8): a run killed
         // before the link leaves no file; a temporary name (replacing a file,
         // or no O_TMPFILE) is recorded in the archive and removed by the next
@@ -182,10 +185,9 @@ impl Archive {
             .map_err(|e| io_err(&label, unmarked(e.into_error())))?;
         // Drain anything after the final chunk so the ciphertext hash covers the file.
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| io_err(&blob_path, e))?;
-        if hashing.digest() != ing.blob {
+        if hashing.digest() != blob_digest {
             return Err(StoreError::ContentMismatch(format!(
-                "blob {} of record {index} does not hash to its address",
-                ing.blob
+                "blob {blob_digest} of record {index} does not hash to its address"
             )));
         }
         if sha != m.sha256 || len != m.size || meta::commitment(&m.salt, &sha) != ing.commitment {

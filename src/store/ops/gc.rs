@@ -99,6 +99,13 @@ impl Archive {
                     for (d, size, doc) in blob_refs(&rec) {
                         refs.entry(d).or_insert((size, doc));
                     }
+                    // A rekey's new file takes the place of the blob it
+                    // replaced, which no longer needs keeping (FORMAT.md §4.17).
+                    if let Some(k) = rec.rekey() {
+                        if let Some((_, doc)) = refs.remove(&k.old) {
+                            refs.insert(k.new, (k.new_size, doc));
+                        }
+                    }
                     n += 1;
                 }
                 Frame::Torn { offset } | Frame::Oversized { offset, .. } => {

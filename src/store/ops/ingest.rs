@@ -758,7 +758,8 @@ impl Archive {
                     | Payload::Approve(_)
                     | Payload::Grant(_)
                     | Payload::Audit(_)
-                    | Payload::Config(_) => {
+                    | Payload::Config(_)
+                    | Payload::Rekey(_) => {
                         return Err(StoreError::Internal(
                             "a document record of another kind".into(),
                         ))

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod mirror;
 pub mod publish;
 pub mod receive;
+pub mod rekey;
 pub mod share;
 pub mod synthetic;
 pub mod trust;

@@ -317,10 +317,13 @@ impl Archive {
         let (tmp, m, doc, index) = (&s.tmp, &s.meta, &s.doc, s.intro.body.index);
         let cleanup = |e: StoreError| s.cleanup(e);
         let tmpf = create_private(tmp).map_err(cleanup)?;
-        // Streamed from where the blob is kept (FORMAT.md §7.7).
+        // Streamed from where the blob is kept (FORMAT.md §7.7), as a rekey left it (§4.17).
+        let (blob_digest, _) = self
+            .current_blob(doc.blob, doc.blob_size)
+            .map_err(cleanup)?;
         let blob_path = std::path::PathBuf::from(self.docs.label())
-            .join(crate::store::files::blobs::object_name(&doc.blob));
-        let blob = self.docs.open(&doc.blob).map_err(cleanup)?;
+            .join(crate::store::files::blobs::object_name(&blob_digest));
+        let blob = self.docs.open(&blob_digest).map_err(cleanup)?;
         let mut hashing = HashingReader::new(blob);
         let enc = {
             let r = crypto::decrypt_from(ids, BufReader::with_capacity(1 << 20, &mut hashing))
@@ -343,7 +346,7 @@ impl Archive {
             .map_err(|e| cleanup(reencrypt_error(tmp, index, e)))?
         };
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| cleanup(io_err(&blob_path, e)))?;
-        if hashing.digest() != doc.blob || enc.sha256 != m.sha256 || enc.len != m.size {
+        if hashing.digest() != blob_digest || enc.sha256 != m.sha256 || enc.len != m.size {
             return Err(cleanup(StoreError::ContentMismatch(format!(
                 "the document of record {index} does not match its address or commitment; nothing was shared"
             ))));

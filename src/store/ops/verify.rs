@@ -21,7 +21,7 @@ use crate::store::files::blobs::{self, Blobs, Listed};
 use crate::store::files::logfile::Frame;
 use crate::store::ops::extract::{EnvelopeCache, HashingReader};
 use crate::store::ops::mirror;
-use crate::store::ops::verify_records::{BlobRef, FlatChecked, Scanned, FLAT_LISTED};
+use crate::store::ops::verify_records::{self, BlobRef, FlatChecked, Scanned, FLAT_LISTED};
 pub use crate::store::ops::verify_records::{Quiet, VerifyObserver};
 use crate::store::StoreError;
 
@@ -117,8 +117,8 @@ impl Archive {
         // 1. Checkpoints from the append-only file, cross-checked with the index.
         pass.check_checkpoint_file()?;
         // 2. Records: decode, index, origin, signature, cross-check, Merkle roots.
-        let scanned = pass.scan_records()?;
-        pass.check_received(scanned.links);
+        let mut scanned = pass.scan_records()?;
+        pass.check_received(std::mem::take(&mut scanned.links));
         pass.check_flat_files()?;
         pass.check_checkpoint_roots();
         pass.check_checkpoint_chain();
@@ -133,7 +133,7 @@ impl Archive {
         let present = pass.check_blobs(&scanned.refs)?;
         // 4. Deep: decrypt every envelope and document, check every commitment.
         if let Some(ids) = opts.deep {
-            pass.check_deep(ids, &scanned.ingests, &scanned.sealed, &present)?;
+            pass.check_deep(ids, &scanned, &present)?;
         }
         Ok(pass.rep)
     }
@@ -142,24 +142,28 @@ impl Archive {
 impl Archive {
     /// (deep) Opens the sealed details of `records` (FORMAT.md §5.4): each
     /// must decrypt, parse, be of its record's kind and, for an actor
-    /// record, state the key ID of its key under the sealed key name.
+    /// record, state the key ID of its key under the sealed key name. A
+    /// plugin identity that fails stops the check (an error, not a finding).
     fn check_sealed(
         &self,
         records: &[Record],
+        moved: &HashMap<Digest, (Digest, u64)>,
         ids: &Identities,
         present: &HashMap<Digest, u64>,
         rep: &mut Report,
-    ) {
+    ) -> Result<(), StoreError> {
         // Names given by sealed `add`s, to find one given twice.
         let mut named: HashMap<String, u64> = HashMap::new();
         for rec in records {
             let Some(s) = rec.sealed() else { continue };
-            if !present.contains_key(&s.digest) {
+            let (now, _) = verify_records::current_blob(moved, s.digest, s.size);
+            if !present.contains_key(&now) {
                 continue; // already reported as missing
             }
             let i = rec.body.index;
             let kind = rec.body.payload.kind().as_str();
             let problem = match self.open_sealed(s, ids) {
+                Err(e) if plugin_failed(&e) => return Err(e),
                 Err(e) => Some(e.to_string()),
                 Ok(d) if d.kind() != kind => {
                     Some(format!("sealed details are {}, not {kind}", d.kind()))
@@ -181,13 +185,15 @@ impl Archive {
                     | Payload::Annotate(_)
                     | Payload::Approve(_)
                     | Payload::Grant(_)
-                    | Payload::Audit(_) => Some("this kind has no sealed details".into()),
+                    | Payload::Audit(_)
+                    | Payload::Rekey(_) => Some("this kind has no sealed details".into()),
                 },
             };
             if let Some(reason) = problem {
                 rep.add(Subject::Record(i), Check::Sealed, reason);
             }
         }
+        Ok(())
     }
 
     /// The objects of `store` (FORMAT.md §7.7).
@@ -761,32 +767,31 @@ impl<'a> Pass<'a> {
     fn check_deep(
         &mut self,
         ids: &Identities,
-        ingests: &[Record],
-        sealed: &[Record],
+        scanned: &Scanned,
         present: &Present,
     ) -> Result<(), StoreError> {
+        let (ingests, moved) = (&scanned.ingests, &scanned.moved);
         self.obs.phase("decrypt", ingests.len() as u64);
         let mut st = Decrypting::default();
         for rec in ingests {
             let Some(ing) = rec.document() else { continue };
-            if !present.local.contains_key(&ing.meta) || !present.docs.contains_key(&ing.blob) {
+            // The files that hold them now, after any rekey (FORMAT.md §4.17).
+            let (blob, _) = verify_records::current_blob(moved, ing.blob, ing.blob_size);
+            let (meta, _) = verify_records::current_blob(moved, ing.meta, ing.meta_size);
+            if !present.local.contains_key(&meta) || !present.docs.contains_key(&blob) {
                 continue; // already reported as missing
             }
-            if present
-                .chosen
-                .as_ref()
-                .is_some_and(|c| !c.contains(&ing.blob))
-            {
+            if present.chosen.as_ref().is_some_and(|c| !c.contains(&blob)) {
                 continue; // not in the sample
             }
-            let Some(m) = self.open_metadata(rec, ids, &mut st) else {
+            let Some(m) = self.open_metadata(rec, ids, &mut st)? else {
                 continue;
             };
-            self.check_content(rec.body.index, ids, &ing.blob, &m)?;
+            self.check_content(rec.body.index, ids, &blob, &m)?;
             self.obs.advance(1);
         }
         self.arch
-            .check_sealed(sealed, ids, &present.local, &mut self.rep);
+            .check_sealed(&scanned.sealed, moved, ids, &present.local, &mut self.rep)?;
         if !st.opened_any && st.wrong_key > 0 && st.wrong_key == ingests.len() {
             return Err(StoreError::Decrypt {
                 what: "every metadata envelope (is this identity a recipient of this archive?)"
@@ -798,15 +803,17 @@ impl<'a> Pass<'a> {
     }
 
     /// (deep) The metadata entry of document record `rec`, from its
-    /// envelope; `None` once why it does not open is reported.
+    /// envelope; `None` once why it does not open is reported; an error if
+    /// a plugin identity failed (the check cannot go on).
     fn open_metadata(
         &mut self,
         rec: &Record,
         ids: &Identities,
         st: &mut Decrypting,
-    ) -> Option<Metadata> {
+    ) -> Result<Option<Metadata>, StoreError> {
         let i = rec.body.index;
-        match self.arch.metadata_cached(rec, ids, &mut st.envelopes) {
+        let found = match self.arch.metadata_cached(rec, ids, &mut st.envelopes) {
+            Err(e) if plugin_failed(&e) => return Err(e),
             Ok(m) => {
                 st.opened_any = true;
                 Some(m)
@@ -835,7 +842,8 @@ impl<'a> Pass<'a> {
                     .add(Subject::Record(i), Check::MetadataDecrypt, e.to_string());
                 None
             }
-        }
+        };
+        Ok(found)
     }
 
     /// (deep) Document `blob` of record `i` decrypts, to the digest and
@@ -849,6 +857,12 @@ impl<'a> Pass<'a> {
     ) -> Result<(), StoreError> {
         let mut hr = HashingReader::new(self.arch.docs.open(blob)?);
         match crypto::decrypt_all(ids, BufReader::new(&mut hr), io::sink(), &mut |_| {}) {
+            Err(e @ crypto::CryptoError::Plugin(_)) => {
+                return Err(StoreError::Decrypt {
+                    what: format!("the document of record {i}"),
+                    source: e,
+                })
+            }
             Err(e) => self.rep.add(
                 Subject::Record(i),
                 Check::Content,
@@ -867,6 +881,18 @@ impl<'a> Pass<'a> {
         }
         Ok(())
     }
+}
+
+/// Did an age plugin (a hardware identity) fail, time out or go missing?
+/// Then a deep check cannot go on: an error (exit 2), not a finding.
+fn plugin_failed(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Decrypt {
+            source: crypto::CryptoError::Plugin(_),
+            ..
+        } | StoreError::Crypto(crypto::CryptoError::Plugin(_))
+    )
 }
 
 /// The finding's subject and reason for listed object `l`, not named by a

@@ -61,8 +61,13 @@ pub(crate) const FLAT_LISTED: u64 = 16;
 pub(crate) struct Scanned {
     /// Records read.
     pub n: u64,
-    /// Blobs named by records (documents, envelopes, notes).
+    /// Blobs named by records (documents, envelopes, notes), as they are
+    /// after every `rekey` (FORMAT.md §4.17): a replaced blob is not here,
+    /// the file that replaced it is.
     pub refs: HashMap<Digest, BlobRef>,
+    /// Each replaced blob's replacement and its size (follow the chain: a
+    /// replacement may be replaced again).
+    pub moved: HashMap<Digest, (Digest, u64)>,
     /// `receive` records, to check their evidence.
     pub links: Vec<(u64, Receive)>,
     /// Document records, kept only for a deep verify.
@@ -316,6 +321,7 @@ impl<'a> RecordPass<'a> {
             out: Scanned {
                 n: 0,
                 refs: HashMap::new(),
+                moved: HashMap::new(),
                 links: Vec::new(),
                 ingests: Vec::new(),
                 sealed: Vec::new(),
@@ -636,6 +642,7 @@ impl Archive {
                     check_doc(p.document, &p.commitment, Check::LineageParent);
                 }
             }
+            Payload::Rekey(k) => note_rekey(k, n, out, recipients),
             // The other kinds name no parent document.
             Payload::Ingest(_)
             | Payload::Share(_)
@@ -664,4 +671,78 @@ impl Archive {
             }
         }
     }
+}
+
+/// What a `rekey` record at `n` changes in the blobs the log names (FORMAT.md
+/// §4.17): its `old` must be named now (by an earlier record, or an earlier
+/// rekey's `new`), and from here on `new` is expected in its place; its
+/// recipients must be the configuration's in force (`recipients`).
+fn note_rekey(
+    k: &crate::core::record::Rekey,
+    n: u64,
+    out: &mut Scanned,
+    recipients: Option<&[Digest]>,
+) {
+    match recipients {
+        Some(r) if r == k.recipients.as_slice() => {}
+        Some(_) => out.doc_findings.push((
+            n,
+            Check::Recipients,
+            "re-encrypts to recipients other than those of the configuration in force (custody config show)".into(),
+        )),
+        None => out.doc_findings.push((
+            n,
+            Check::Recipients,
+            "re-encrypts a blob before the log's first config record: no recipients are in force".into(),
+        )),
+    }
+    let Some(old) = out.refs.remove(&k.old) else {
+        out.doc_findings.push((
+            n,
+            Check::RekeyRef,
+            format!(
+                "replaces blob {}, which no earlier record names or which was replaced before",
+                k.old
+            ),
+        ));
+        return;
+    };
+    if out.refs.contains_key(&k.new) {
+        out.doc_findings.push((
+            n,
+            Check::RekeyRef,
+            format!(
+                "replaces blob {} by {}, which a record already names",
+                k.old, k.new
+            ),
+        ));
+    }
+    out.refs.insert(
+        k.new,
+        BlobRef {
+            index: n,
+            size: k.new_size,
+            doc: old.doc,
+        },
+    );
+    out.moved.insert(k.old, (k.new, k.new_size));
+}
+
+/// The blob that holds what `d` named, after every `rekey` in `moved`, and
+/// its size (`size` when `d` was not replaced).
+pub(crate) fn current_blob(
+    moved: &HashMap<Digest, (Digest, u64)>,
+    d: Digest,
+    size: u64,
+) -> (Digest, u64) {
+    let mut at = (d, size);
+    // A chain is at most as long as the log; a cycle cannot be built (each
+    // `old` must be named when its rekey is read), but stop anyway.
+    for _ in 0..=moved.len() {
+        match moved.get(&at.0) {
+            Some(&next) => at = next,
+            None => break,
+        }
+    }
+    at
 }

@@ -1,0 +1,308 @@
+//! `custody rekey`: every blob of the archive that is not encrypted to the
+//! recipients of the configuration in force is decrypted and encrypted again
+//! to them (a new file key, a new file), and a `rekey` record signed by an
+//! administrator puts the new file in the old one's place (FORMAT.md §4.17).
+//! After a revocation, a lost laptop or a move to post-quantum recipients, a
+//! removed identity then opens nothing the archive holds.
+//!
+//! Order, per batch: the new files are durable at their addresses, then the
+//! records naming them are (with a checkpoint), and only then are the old
+//! files removed. A run killed anywhere leaves every record's content
+//! readable; the next run removes old files whose rekey was recorded and
+//! rekeys the rest (an unrecorded new file is left to `gc`).
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::core::agestream;
+use crate::core::crypto::{self, Identities};
+use crate::core::hash::Digest;
+use crate::core::keys::SignerKey;
+use crate::core::record::{Payload, Record, Rekey};
+use crate::store::archive::Archive;
+use crate::store::files::blobs::{object_name, SealedBlob};
+use crate::store::files::logfile::Frame;
+use crate::store::ops::gc::blob_refs;
+use crate::store::{io_err, StoreError};
+
+/// Blobs re-encrypted per batch of records (and checkpoint).
+const BATCH_BLOBS: usize = 256;
+/// ... or fewer, once this many plaintext bytes were re-encrypted.
+const BATCH_BYTES: u64 = 256 << 20;
+/// The longest age header read before decrypting (custody's are a few KiB;
+/// 255 post-quantum recipients about 400 KiB).
+const MAX_HEADER: u64 = 4 << 20;
+
+/// A blob the log names now, as the replay of its records leaves it.
+#[derive(Clone, Debug)]
+struct Live {
+    size: u64,
+    /// A document's ciphertext (in the document store), not a small blob.
+    doc: bool,
+    /// Fingerprints of the recipients it was written to, when known.
+    recipients: Option<Vec<Digest>>,
+}
+
+/// What a rekey did (or, with `dry_run`, would do).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RekeyReport {
+    pub dry_run: bool,
+    /// Recipients (fingerprints) of the configuration in force.
+    pub recipients: Vec<Digest>,
+    /// Blobs already encrypted to exactly those recipients.
+    pub current: u64,
+    /// Document blobs re-encrypted (or to re-encrypt).
+    pub documents: u64,
+    /// Envelopes, sealed details and notes re-encrypted (or to re-encrypt).
+    pub small: u64,
+    /// Ciphertext bytes of the blobs replaced.
+    pub bytes: u64,
+    /// `rekey` records appended.
+    pub records: u64,
+    /// Old files removed, those of this run and those an interrupted run left.
+    pub removed: u64,
+}
+
+/// The blobs of the log after replaying every record: what each holds now,
+/// and the blobs `rekey` records replaced.
+struct Replayed {
+    live: HashMap<Digest, Live>,
+    replaced: Vec<(Digest, bool)>,
+}
+
+impl Archive {
+    /// Replays `ledger/records`: each named blob with the recipients it was
+    /// written to (a document record's own; other blobs the configuration's in
+    /// force at their record, a `config` record's sealed details its own
+    /// recipients; unknown before the first `config`), rekeys applied.
+    fn replay_blobs(&self) -> Result<Replayed, StoreError> {
+        self.ensure_writable()?;
+        let mut live: HashMap<Digest, Live> = HashMap::new();
+        let mut replaced = Vec::new();
+        let mut in_force: Option<Vec<Digest>> = None;
+        for f in self.record_file().scan(0)? {
+            let rec = match f? {
+                Frame::Complete { offset, body } => Record::decode(&body).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "the record at offset {offset} of ledger/records does not decode: {e}"
+                    ))
+                })?,
+                Frame::Torn { offset } | Frame::Oversized { offset, .. } => {
+                    return Err(StoreError::Corrupt(format!(
+                        "ledger/records is damaged at offset {offset}"
+                    )))
+                }
+            };
+            if let Payload::Config(c) = &rec.body.payload {
+                in_force = Some(c.recipients.clone());
+            }
+            let own = rec.document().map(|d| d.recipients.clone());
+            for (d, size, doc) in blob_refs(&rec) {
+                let recipients = own.clone().or_else(|| in_force.clone());
+                live.entry(d).or_insert(Live {
+                    size,
+                    doc,
+                    recipients,
+                });
+            }
+            if let Some(k) = rec.rekey() {
+                if let Some(old) = live.remove(&k.old) {
+                    replaced.push((k.old, old.doc));
+                    live.insert(
+                        k.new,
+                        Live {
+                            size: k.new_size,
+                            doc: old.doc,
+                            recipients: Some(k.recipients.clone()),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(Replayed { live, replaced })
+    }
+
+    /// Removes the old files of rekeys already recorded (what a run killed
+    /// after its records left); returns how many it removed.
+    fn remove_replaced(&self, replaced: &[(Digest, bool)]) -> Result<u64, StoreError> {
+        let local = crate::store::files::blobs::Blobs::Local(self.blob_store().clone());
+        let mut removed = 0;
+        for (d, doc) in replaced {
+            let store = if *doc { &self.docs } else { &local };
+            if store.exists(d)? {
+                store.remove(&object_name(d))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Re-encrypts every blob not encrypted to the configuration's
+    /// recipients, in batches (module docs). `ids` must open every such blob;
+    /// `log` signs the checkpoints, the archive's actor key the records.
+    pub fn rekey(
+        &mut self,
+        ids: &Identities,
+        dry_run: bool,
+        log: &SignerKey,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RekeyReport, StoreError> {
+        let want = crypto::fingerprints(&self.recipients);
+        let Replayed { live, replaced } = self.replay_blobs()?;
+        let mut rep = RekeyReport {
+            dry_run,
+            recipients: want.clone(),
+            ..RekeyReport::default()
+        };
+        let mut todo: Vec<(Digest, Live)> = Vec::new();
+        for (d, l) in live {
+            if l.recipients.as_deref() == Some(want.as_slice()) {
+                rep.current += 1;
+            } else {
+                todo.push((d, l));
+            }
+        }
+        // Small blobs first, then documents, each by address: a stable order.
+        todo.sort_by_key(|(d, l)| (l.doc, *d));
+        if dry_run {
+            for (_, l) in &todo {
+                count(&mut rep, l);
+            }
+            return Ok(rep);
+        }
+        self.check_signer(log)?;
+        rep.removed += self.remove_replaced(&replaced)?;
+        for batch in batches(&todo) {
+            let mut bodies = Vec::new();
+            let mut sealed = Vec::new();
+            for (d, l) in batch {
+                let (blob, k) = self.reencrypt(d, l, ids, &want, progress)?;
+                bodies.push(self.new_record(Payload::Rekey(k)));
+                sealed.push(blob);
+                count(&mut rep, l);
+            }
+            rep.records += self.commit_records(bodies, sealed, Vec::new(), log)?.len() as u64;
+            self.sign_checkpoint(log)?;
+            let olds: Vec<(Digest, bool)> = batch.iter().map(|(d, l)| (*d, l.doc)).collect();
+            rep.removed += self.remove_replaced(&olds)?;
+        }
+        Ok(rep)
+    }
+
+    /// Decrypts blob `d` and encrypts its plaintext again to the archive's
+    /// recipients (padded, FORMAT.md §6.2) into a new sealed blob, and the
+    /// record that will name it. Plaintext is only ever in memory.
+    fn reencrypt(
+        &self,
+        d: &Digest,
+        l: &Live,
+        ids: &Identities,
+        want: &[Digest],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(SealedBlob, Rekey), StoreError> {
+        let local;
+        let store = if l.doc {
+            &self.docs
+        } else {
+            local = crate::store::files::blobs::Blobs::Local(self.blob_store().clone());
+            &local
+        };
+        let label = std::path::PathBuf::from(store.label()).join(object_name(d));
+        let mut input = BufReader::with_capacity(1 << 20, store.open(d)?);
+        // The header first: the plaintext's length (from the file's) is
+        // needed before the new header, which is padded for it.
+        let header = read_header(&mut input).map_err(|e| io_err(&label, e))?;
+        let n = (l.size)
+            .checked_sub(header.len() as u64 + agestream::PAYLOAD_NONCE_SIZE as u64)
+            .and_then(agestream::plaintext_len)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "blob {d} is {} bytes, which no age file with its header has",
+                    l.size
+                ))
+            })?;
+        let whole = io::Cursor::new(Zeroizing::new(header)).chain(input);
+        let decrypting =
+            crypto::decrypt_from(ids, BufReader::new(whole)).map_err(|e| StoreError::Decrypt {
+                what: format!(
+                    "blob {d} (is this identity a recipient of the blobs written before?)"
+                ),
+                source: e,
+            })?;
+        let w = store.begin()?;
+        let enc = crypto::encrypt_all(decrypting, &self.recipients, w, n, progress).map_err(
+            |e| match e {
+                crypto::CryptoError::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
+                    StoreError::ContentMismatch(format!("blob {d} does not decrypt: {io}"))
+                }
+                crypto::CryptoError::Io(io) => io_err(&label, io),
+                other => StoreError::Crypto(other),
+            },
+        )?;
+        if enc.len != n {
+            return Err(StoreError::ContentMismatch(format!(
+                "blob {d} decrypts to {} bytes where its length says {n}",
+                enc.len
+            )));
+        }
+        let sealed = store.seal(enc.out, l.doc)?;
+        let k = Rekey {
+            old: *d,
+            new: sealed.digest,
+            new_size: sealed.len,
+            recipients: want.to_vec(),
+        };
+        Ok((sealed, k))
+    }
+}
+
+/// Counts blob `l` into the report.
+fn count(rep: &mut RekeyReport, l: &Live) {
+    if l.doc {
+        rep.documents += 1;
+    } else {
+        rep.small += 1;
+    }
+    rep.bytes += l.size;
+}
+
+/// `todo` in batches of at most [`BATCH_BLOBS`] blobs and about [`BATCH_BYTES`].
+fn batches(todo: &[(Digest, Live)]) -> Vec<&[(Digest, Live)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, (_, l)) in todo.iter().enumerate() {
+        bytes += l.size;
+        if i + 1 - start >= BATCH_BLOBS || bytes >= BATCH_BYTES {
+            out.push(&todo[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < todo.len() {
+        out.push(&todo[start..]);
+    }
+    out
+}
+
+/// Reads an age header through its MAC line (at most [`MAX_HEADER`] bytes).
+fn read_header<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
+    let mut header = Vec::new();
+    loop {
+        let at = header.len();
+        let got = r
+            .by_ref()
+            .take(MAX_HEADER - at as u64)
+            .read_until(b'\n', &mut header)?;
+        if got == 0 || !header.ends_with(b"\n") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not an age file: its header does not end",
+            ));
+        }
+        if agestream::is_mac_line(&header[at..]) {
+            return Ok(header);
+        }
+    }
+}
