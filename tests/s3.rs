@@ -634,3 +634,71 @@ fn without_object_store_support_s3_blobs_are_refused() {
     // Reading needs the blobs too: refused the same way.
     f.run(&["status"]).error(&["without object-store support"]);
 }
+
+/// `rekey` on an archive whose documents are on `url` (FORMAT.md §4.17):
+/// the store then holds only files the removed identity does not open, each
+/// named by a record (gc removes nothing), and `verify --deep` passes.
+fn rekey_on(url: &str, endpoint: Option<&str>) {
+    let f = Fixture::uninit();
+    let gu = f.other_keys("guardian");
+    f.init_with(&["--recipient", s(&gu.join("recipient.txt"))])
+        .ok();
+    set_blobs(&f, url, endpoint);
+    f.ingest_samples();
+    let store = client(url, endpoint);
+    let before: Vec<String> = store
+        .list("")
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(before.len() >= 7, "{before:?}");
+    f.run(&[
+        "config",
+        "set",
+        "--recipient",
+        s(&f.keys.join("recipient.txt")),
+    ])
+    .ok();
+    let r = f.json(&["rekey", "-i", s(&f.identity())]);
+    assert_eq!(r["documents"], 7, "{r}");
+    let lost =
+        custody::core::crypto::Identities::parse(&fs::read(gu.join("identity.age")).unwrap())
+            .unwrap();
+    let kept = custody::core::crypto::Identities::parse(&fs::read(f.identity()).unwrap()).unwrap();
+    let after: Vec<String> = store
+        .list("")
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(after.len(), before.len(), "{after:?}");
+    for name in &after {
+        assert!(!before.contains(name), "{name} was not replaced");
+        let bytes = store.get(name, 1 << 30).unwrap().unwrap();
+        assert!(matches!(
+            custody::core::crypto::decrypt_bytes(&lost, &bytes, 1 << 30),
+            Err(custody::core::crypto::CryptoError::NoMatchingKeys)
+        ));
+        custody::core::crypto::decrypt_bytes(&kept, &bytes, 1 << 30).unwrap();
+    }
+    let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
+    assert_eq!(code, 0, "{v}");
+    let gc = f.json(&["gc", "--dry-run"]);
+    assert_eq!(gc["removed"].as_array().unwrap().len(), 0, "{gc}");
+}
+
+#[cfg(feature = "object-store")]
+#[test]
+fn garage_rekey_replaces_every_object() {
+    let Some(g) = garage() else { return };
+    let p = g.bucket("dropsite/rekey");
+    rekey_on(&p.url, Some(&p.endpoint));
+}
+
+#[test]
+fn directory_store_rekey_replaces_every_object() {
+    let t = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", t.path().join("store").display());
+    rekey_on(&url, None);
+}
