@@ -504,10 +504,7 @@ fn on_terminal(mode: &str, args: &[&str], prompt: &str, answer: &str) -> Option<
         .env_remove("CUSTODY_ARCHIVE")
         .env_remove("CUSTODY_IDENTITY")
         .env_remove("CUSTODY_PLUGIN_TIMEOUT")
-        .env(
-            "CUSTODY_TRUST_STORE",
-            "/nonexistent/custody-tests/trust.toml",
-        )
+        .env("CUSTODY_TRUST_STORE", "/proc/custody-tests/trust.toml")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

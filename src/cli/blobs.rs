@@ -3,7 +3,7 @@
 use clap::Args;
 use indicatif::ProgressBar;
 
-use super::{Ctx, EXIT_OK};
+use super::{Ctx, EXIT_FINDING, EXIT_OK};
 use crate::store::files::remote::S3Settings;
 use crate::store::ops::verify::VerifyObserver;
 use crate::store::StoreError;
@@ -29,8 +29,14 @@ Examples:
   custody --key keys/admin.key rekey -i keys/escrow.age --dry-run
   custody --key keys/admin.key rekey -i keys/escrow.age
 
-Exit codes: 0 done (or nothing to do), 2 it could not run or stopped (what was
-recorded before stays recorded: run it again).")]
+A blob that cannot be read or opened (missing, damaged, not to the identity
+given) is left as it was and listed, the others are re-encrypted, and the exit
+code is 1: restore those files (from a copy, or a partner's bundle with
+`receive`) and run rekey again.
+
+Exit codes: 0 done (or nothing to do), 1 done except the blobs listed, which
+still open with the old recipients' keys, 2 it could not run or stopped (what
+was recorded before stays recorded: run it again).")]
 pub struct RekeyArgs {
     /// age identity file(s) that open the blobs written before.
     #[arg(
@@ -59,9 +65,14 @@ pub fn rekey(ctx: &Ctx, a: RekeyArgs) -> Result<i32, StoreError> {
     let r = arch.rekey(&ids, a.dry_run, &log, &mut |n| pb.inc(n));
     pb.finish_and_clear();
     let rep = r?;
+    let code = if rep.skipped.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDING
+    };
     if ctx.out.json {
         ctx.out.json(&rep);
-        return Ok(EXIT_OK);
+        return Ok(code);
     }
     let verb = if rep.dry_run {
         "would re-encrypt"
@@ -78,11 +89,21 @@ pub fn rekey(ctx: &Ctx, a: RekeyArgs) -> Result<i32, StoreError> {
     ));
     if !rep.dry_run {
         ctx.out.line(&format!(
-            "{} rekey record(s) appended and checkpointed; {} old file(s) removed",
-            rep.records, rep.removed
+            "{} rekey record(s) appended and checkpointed; {} old file(s) removed, {} file(s) no record names removed",
+            rep.records, rep.removed, rep.unreferenced
         ));
     }
-    Ok(EXIT_OK)
+    for s in &rep.skipped {
+        ctx.out
+            .line(&format!("blob {} left as it was: {}", s.blob, s.reason));
+    }
+    if !rep.skipped.is_empty() {
+        ctx.out.warn(&format!(
+            "{} blob(s) could not be re-encrypted and still open with the old recipients' keys; restore them (from a copy, or a partner's bundle with `receive`) and run rekey again",
+            rep.skipped.len()
+        ));
+    }
+    Ok(code)
 }
 
 #[derive(Debug, Args)]

@@ -323,12 +323,46 @@ fn write_error(e: AgeWriteError, recipients: &[RecipientKey]) -> CryptoError {
     }
 }
 
+/// The longest age header custody reads: the `age` crate parses a header in
+/// time quadratic in its length (FORMAT.md §6.2), so a longer one, which a
+/// partner could put in a bundle, is refused before it is parsed. custody's
+/// own headers are a few KiB (a post-quantum stanza is 1.6 KiB, padding at
+/// most 4 KiB); 256 KiB holds about 150 post-quantum recipients.
+pub const MAX_HEADER: usize = 256 << 10;
+
+/// Reads an age header through its MAC line (`---`, a space, the MAC),
+/// refusing one longer than [`MAX_HEADER`] or one that does not end.
+pub fn read_header<R: BufRead>(input: &mut R) -> Result<Vec<u8>, CryptoError> {
+    let mut header = Vec::new();
+    loop {
+        let at = header.len();
+        let room = (MAX_HEADER - at) as u64;
+        let got = input.by_ref().take(room).read_until(b'\n', &mut header)?;
+        if got == 0 || !header.ends_with(b"\n") {
+            return Err(CryptoError::Corrupt(if header.len() >= MAX_HEADER {
+                format!("its age header is longer than {} KiB", MAX_HEADER >> 10)
+            } else {
+                "not an age file: its header does not end".into()
+            }));
+        }
+        if agestream::is_mac_line(&header[at..]) {
+            return Ok(header);
+        }
+    }
+}
+
+/// An age file being decrypted: its header (read by [`read_header`]), then
+/// the rest of `R`.
+pub type AgeReader<R> = age::stream::StreamReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
+
 /// Opens an age stream for reading with `ids`.
 pub fn decrypt_from<R: BufRead>(
     ids: &Identities,
-    input: R,
-) -> Result<age::stream::StreamReader<R>, CryptoError> {
-    let dec = age::Decryptor::new_buffered(input)?;
+    mut input: R,
+) -> Result<AgeReader<R>, CryptoError> {
+    // The header is bounded before the age crate parses it (MAX_HEADER).
+    let header = read_header(&mut input)?;
+    let dec = age::Decryptor::new_buffered(io::Cursor::new(header).chain(input))?;
     if dec.is_scrypt() {
         return Err(CryptoError::Corrupt(
             "passphrase-encrypted file where a recipient-encrypted one was expected".into(),

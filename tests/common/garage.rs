@@ -54,9 +54,9 @@ impl S3Place {
         c.env_remove("AWS_PROFILE")
             .env(
                 "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/custody-tests/credentials",
+                "/proc/custody-tests/credentials",
             )
-            .env("AWS_CONFIG_FILE", "/nonexistent/custody-tests/config");
+            .env("AWS_CONFIG_FILE", "/proc/custody-tests/config");
         for (k, v) in &self.env {
             c.env(k, v);
         }

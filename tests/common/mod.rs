@@ -110,10 +110,10 @@ pub fn custody_std() -> std::process::Command {
         .env_remove("CUSTODY_FAULT")
         .env_remove("CUSTODY_FAULT_TRACE")
         .env_remove("CUSTODY_NO_TMPFILE")
-        .env(
-            "CUSTODY_TRUST_STORE",
-            "/nonexistent/custody-tests/trust.toml",
-        );
+        // A path no one can create, root included: a test that writes the
+        // trust store without its own CUSTODY_TRUST_STORE fails instead of
+        // leaving a file on the machine.
+        .env("CUSTODY_TRUST_STORE", "/proc/custody-tests/trust.toml");
     c
 }
 

@@ -9,10 +9,17 @@
 //! records naming them are (with a checkpoint), and only then are the old
 //! files removed. A run killed anywhere leaves every record's content
 //! readable; the next run removes old files whose rekey was recorded and
-//! rekeys the rest (an unrecorded new file is left to `gc`).
+//! rekeys the rest; at the end, files no record names (an unrecorded new
+//! file, an interrupted ingest's) are removed as `gc` removes them.
+//!
+//! A blob that cannot be read or opened (missing, damaged, not to the
+//! identity given) is left as it was and reported, and the others are
+//! rekeyed: one damaged file must not keep the whole archive open to a lost
+//! laptop's key. Only when every blob fails (a wrong identity) does the run
+//! stop with the error, having written nothing.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -32,9 +39,6 @@ use crate::store::{io_err, StoreError};
 const BATCH_BLOBS: usize = 256;
 /// ... or fewer, once this many plaintext bytes were re-encrypted.
 const BATCH_BYTES: u64 = 256 << 20;
-/// The longest age header read before decrypting (custody's are a few KiB;
-/// 255 post-quantum recipients about 400 KiB).
-const MAX_HEADER: u64 = 4 << 20;
 
 /// A blob the log names now, as the replay of its records leaves it.
 #[derive(Clone, Debug)]
@@ -64,6 +68,34 @@ pub struct RekeyReport {
     pub records: u64,
     /// Old files removed, those of this run and those an interrupted run left.
     pub removed: u64,
+    /// Files no record names, removed as `gc` does (an interrupted ingest's).
+    pub unreferenced: u64,
+    /// Blobs that could not be read or opened (missing, damaged, or not to
+    /// the identity given), left as they were: still open to the old
+    /// recipients until restored and rekeyed.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A blob rekey left as it was, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    /// The blob's address (SHA-256 of its file).
+    pub blob: Digest,
+    /// Why it was not re-encrypted.
+    pub reason: String,
+}
+
+/// Whether `e`, met reading blob `d` before anything was written for it, is
+/// about that blob alone (missing, damaged, not openable with the identity),
+/// so that rekey goes on with the others; any other error stops it.
+fn about_the_blob(e: &StoreError) -> bool {
+    match e {
+        StoreError::Io(_, io) => io.kind() == io::ErrorKind::NotFound,
+        StoreError::Corrupt(_) | StoreError::ContentMismatch(_) | StoreError::Decrypt { .. } => {
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The blobs of the log after replaying every record: what each holds now,
@@ -126,23 +158,38 @@ impl Archive {
     }
 
     /// Removes the old files of rekeys already recorded (what a run killed
-    /// after its records left); returns how many it removed.
-    fn remove_replaced(&self, replaced: &[(Digest, bool)]) -> Result<u64, StoreError> {
+    /// after its records left), never a blob the log names now (`live`);
+    /// a document's copy left in `blobs/` by `migrate` goes too. Returns how
+    /// many files it removed.
+    fn remove_replaced(
+        &self,
+        replaced: &[(Digest, bool)],
+        live: &HashMap<Digest, Live>,
+    ) -> Result<u64, StoreError> {
         let local = crate::store::files::blobs::Blobs::Local(self.blob_store().clone());
         let mut removed = 0;
         for (d, doc) in replaced {
-            let store = if *doc { &self.docs } else { &local };
-            if store.exists(d)? {
-                store.remove(&object_name(d))?;
-                removed += 1;
+            if live.contains_key(d) {
+                continue;
+            }
+            let mut stores = vec![if *doc { &self.docs } else { &local }];
+            if *doc && !self.docs.is_local() {
+                stores.push(&local);
+            }
+            for store in stores {
+                if store.exists(d)? {
+                    store.remove(&object_name(d))?;
+                    removed += 1;
+                }
             }
         }
         Ok(removed)
     }
 
     /// Re-encrypts every blob not encrypted to the configuration's
-    /// recipients, in batches (module docs). `ids` must open every such blob;
-    /// `log` signs the checkpoints, the archive's actor key the records.
+    /// recipients, in batches (module docs). `ids` opens the blobs; one it
+    /// does not open is skipped and reported. `log` signs the checkpoints,
+    /// the archive's actor key the records.
     pub fn rekey(
         &mut self,
         ids: &Identities,
@@ -152,6 +199,7 @@ impl Archive {
     ) -> Result<RekeyReport, StoreError> {
         let want = crypto::fingerprints(&self.recipients);
         let Replayed { live, replaced } = self.replay_blobs()?;
+        let names: HashMap<Digest, Live> = live.clone();
         let mut rep = RekeyReport {
             dry_run,
             recipients: want.clone(),
@@ -174,22 +222,67 @@ impl Archive {
             return Ok(rep);
         }
         self.check_signer(log)?;
-        rep.removed += self.remove_replaced(&replaced)?;
+        self.refuse_pending_shares()?;
+        rep.removed += self.remove_replaced(&replaced, &names)?;
         for batch in batches(&todo) {
             let mut bodies = Vec::new();
             let mut sealed = Vec::new();
+            let mut olds = Vec::new();
             for (d, l) in batch {
-                let (blob, k) = self.reencrypt(d, l, ids, &want, progress)?;
+                let (blob, k) = match self.reencrypt(d, l, ids, &want, progress) {
+                    Ok(done) => done,
+                    Err(e) if about_the_blob(&e) => {
+                        // A wrong identity fails on every blob: with nothing
+                        // re-encrypted yet, that is the command's error.
+                        if rep.records == 0
+                            && bodies.is_empty()
+                            && rep.skipped.len() + 1 == todo.len()
+                        {
+                            return Err(e);
+                        }
+                        let reason = e.to_string();
+                        rep.skipped.push(Skipped { blob: *d, reason });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 bodies.push(self.new_record(Payload::Rekey(k)));
                 sealed.push(blob);
+                olds.push((*d, l.doc));
                 count(&mut rep, l);
+            }
+            if bodies.is_empty() {
+                continue;
             }
             rep.records += self.commit_records(bodies, sealed, Vec::new(), log)?.len() as u64;
             self.sign_checkpoint(log)?;
-            let olds: Vec<(Digest, bool)> = batch.iter().map(|(d, l)| (*d, l.doc)).collect();
-            rep.removed += self.remove_replaced(&olds)?;
+            rep.removed += self.remove_replaced(&olds, &HashMap::new())?;
         }
+        // What no record names (an interrupted ingest's blobs, written to
+        // the old recipients) goes as `gc` removes it.
+        rep.unreferenced = self.gc(false)?.removed.len() as u64;
         Ok(rep)
+    }
+
+    /// A share interrupted after its record keeps a marker sealed to the
+    /// recipients of its time (FORMAT.md §7.8): rekey refuses to run until
+    /// it is finished, so that no file of the archive stays open to them.
+    fn refuse_pending_shares(&self) -> Result<(), StoreError> {
+        let dir = self.root().join(crate::store::files::layout::PENDING_DIR);
+        let pending = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("share-"))
+                .count(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_err(&dir, e)),
+        };
+        if pending > 0 {
+            return Err(StoreError::Input(format!(
+                "{pending} interrupted share(s) are pending in pending/; run each again (custody share … -o the same bundle) to finish it, then rekey"
+            )));
+        }
+        Ok(())
     }
 
     /// Decrypts blob `d` and encrypts its plaintext again to the archive's
@@ -214,7 +307,10 @@ impl Archive {
         let mut input = BufReader::with_capacity(1 << 20, store.open(d)?);
         // The header first: the plaintext's length (from the file's) is
         // needed before the new header, which is padded for it.
-        let header = read_header(&mut input).map_err(|e| io_err(&label, e))?;
+        let header = crypto::read_header(&mut input).map_err(|e| match e {
+            crypto::CryptoError::Io(io) => io_err(&label, io),
+            other => StoreError::ContentMismatch(format!("blob {d}: {other}")),
+        })?;
         let n = (l.size)
             .checked_sub(header.len() as u64 + agestream::PAYLOAD_NONCE_SIZE as u64)
             .and_then(agestream::plaintext_len)
@@ -284,25 +380,4 @@ fn batches(todo: &[(Digest, Live)]) -> Vec<&[(Digest, Live)]> {
         out.push(&todo[start..]);
     }
     out
-}
-
-/// Reads an age header through its MAC line (at most [`MAX_HEADER`] bytes).
-fn read_header<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
-    let mut header = Vec::new();
-    loop {
-        let at = header.len();
-        let got = r
-            .by_ref()
-            .take(MAX_HEADER - at as u64)
-            .read_until(b'\n', &mut header)?;
-        if got == 0 || !header.ends_with(b"\n") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not an age file: its header does not end",
-            ));
-        }
-        if agestream::is_mac_line(&header[at..]) {
-            return Ok(header);
-        }
-    }
 }

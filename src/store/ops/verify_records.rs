@@ -707,12 +707,13 @@ fn note_rekey(
         ));
         return;
     };
-    if out.refs.contains_key(&k.new) {
+    // A new file is new: never named before, never replaced before (no cycle).
+    if out.refs.contains_key(&k.new) || out.moved.contains_key(&k.new) {
         out.doc_findings.push((
             n,
             Check::RekeyRef,
             format!(
-                "replaces blob {} by {}, which a record already names",
+                "replaces blob {} by {}, which a record already named",
                 k.old, k.new
             ),
         ));
