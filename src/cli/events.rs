@@ -13,6 +13,7 @@ use crate::core::crypto;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::record::{ActorAction, Purpose, Record, Relation, Role};
 use crate::core::time;
+use crate::store::archive::actors::ActorSealed;
 use crate::store::archive::Archive;
 use crate::store::files::walk;
 use crate::store::ops::trust::TrustStore;
@@ -39,6 +40,13 @@ name, the key's name and the reason are sealed to the archive's recipients
 (FORMAT.md §4.16). Actors are labelled #N (N: the record that added them);
 with -i IDENTITY commands show and accept their names.
 
+Each person can have their own age recipient (`custody keygen` makes one with
+their signing key), sealed in their record with --recipient. Put it among the
+archive's recipients (`custody config set --recipient`) and they decrypt with
+their own identity, while the outlet's identity stays with the administrators
+as escrow. `actor list -i` shows whose recipient is in force; `actor revoke`
+says when the revoked person's recipient still is, and what to do.
+
 Roles and what they may sign:
   journalist  ingest, derive, receive, share, access (extract), annotate
   editor      the same, and approve, grant, audit
@@ -46,7 +54,8 @@ Roles and what they may sign:
   admin       everything but approve, and actor and config records
 
 Examples:
-  custody actor add alice keys/alice/signing.vkey --role journalist
+  custody actor add alice keys/alice/signing.vkey --role journalist \
+      --recipient keys/alice/recipient.txt
   custody actor list -i keys/identity.age
   custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age
   custody actor revoke '#5' --reason 'left the outlet'")]
@@ -77,6 +86,10 @@ enum ActorCmd {
         vkey: String,
         #[arg(long, value_parser = ["journalist", "editor", "legal", "admin"])]
         role: String,
+        /// The person's own age recipient (text or recipient.txt), sealed in
+        /// the record: what the archive's recipients should include for them.
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: Option<String>,
     },
     /// Revoke an actor (#N, or a name with -i): records signed by their key after this are findings.
     #[command(
@@ -91,7 +104,13 @@ enum ActorCmd {
     #[command(
         after_help = "Examples:\n  custody actor rotate '#5' keys/alice-2026/signing.vkey\n  custody actor rotate alice keys/alice-2026/signing.vkey -i keys/identity.age"
     )]
-    Rotate { name: String, new_vkey: String },
+    Rotate {
+        name: String,
+        new_vkey: String,
+        /// The person's new age recipient (text or recipient.txt), sealed in the record.
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: Option<String>,
+    },
     /// List the actors, their roles and keys.
     #[command(
         after_help = "Examples:\n  custody actor list\n  custody actor list -i keys/identity.age --json"
@@ -109,6 +128,11 @@ struct ActorView {
     key: String,
     added: u64,
     revoked: Option<u64>,
+    /// Fingerprint (FORMAT.md §5.3) of the person's own age recipient,
+    /// when sealed in their record and opened with -i.
+    recipient: Option<String>,
+    /// Whether that recipient is among the configuration's in force.
+    recipient_in_configuration: Option<bool>,
 }
 
 fn print_record(ctx: &Ctx, what: &str, r: &Record) {
@@ -144,24 +168,44 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
         None => ctx.archive_identities(&arch, &[])?,
     };
     let unchecked_name = matches!(a.cmd, ActorCmd::Add { .. }) && ids.is_none();
+    let mut revoked = None;
     let change = match a.cmd {
-        ActorCmd::Add { name, vkey, role } => {
+        ActorCmd::Add {
+            name,
+            vkey,
+            role,
+            recipient,
+        } => {
             let (k, role) = check_new_actor(&arch, &trust, ids.as_ref(), &name, &vkey, &role)?;
-            arch.sealed_change(ActorAction::Add, 0, &name, role, &k, "")?
+            let rc = one_recipient(recipient.as_deref())?;
+            let sealed = ActorSealed {
+                recipient: rc.as_ref(),
+                ..ActorSealed::named(&name)
+            };
+            arch.sealed_change(ActorAction::Add, 0, role, &k, sealed)?
         }
         ActorCmd::Revoke { name, reason } => {
             let who = arch.actor_by_name(&name, ids.as_ref())?;
-            arch.actor_change(ActorAction::Revoke, &who, None, &reason)?
+            revoked = Some(who.clone());
+            arch.actor_change(ActorAction::Revoke, &who, None, &reason, None)?
         }
-        ActorCmd::Rotate { name, new_vkey } => {
+        ActorCmd::Rotate {
+            name,
+            new_vkey,
+            recipient,
+        } => {
             let k = read_vkey("actor rotate NEW_VKEY", &new_vkey, Some(&trust))?;
+            let rc = one_recipient(recipient.as_deref())?;
             let who = arch.actor_by_name(&name, ids.as_ref())?;
-            arch.actor_change(ActorAction::Rotate, &who, Some(&k), "")?
+            arch.actor_change(ActorAction::Rotate, &who, Some(&k), "", rc.as_ref())?
         }
         ActorCmd::List => unreachable!("handled above"),
     };
     let r = arch.change_actor(change, &log)?;
     print_record(ctx, "recorded", &r);
+    if let Some(who) = revoked {
+        warn_recipient_in_force(ctx, &arch, &who, ids.as_ref())?;
+    }
     if unchecked_name {
         ctx.out.info(
             "note: actors' names are sealed, and without -i IDENTITY custody could not check that no other actor has this name",
@@ -170,13 +214,67 @@ pub fn actor(ctx: &Ctx, a: ActorArgs) -> Result<i32, StoreError> {
     Ok(EXIT_OK)
 }
 
+/// The one recipient of `--recipient` (text or a file holding one).
+fn one_recipient(arg: Option<&str>) -> Result<Option<crypto::RecipientKey>, StoreError> {
+    let Some(a) = arg else {
+        return Ok(None);
+    };
+    let mut v = super::archive::parse_recipients("--recipient", &[a.to_string()])?;
+    if v.len() != 1 {
+        return Err(StoreError::Input(format!(
+            "--recipient: {} holds {} recipients; give the person's one recipient",
+            crate::core::redact::quote(a),
+            v.len()
+        )));
+    }
+    Ok(v.pop())
+}
+
+/// After a revoke: the revoked person's own recipient, if the archive still
+/// encrypts to it, is named with what to do (FORMAT.md §4.17): until then,
+/// their identity opens what the archive writes and holds.
+fn warn_recipient_in_force(
+    ctx: &Ctx,
+    arch: &Archive,
+    who: &str,
+    ids: Option<&crypto::Identities>,
+) -> Result<(), StoreError> {
+    let Some(ids) = ids else {
+        ctx.out.info(
+            "note: without -i IDENTITY custody cannot tell whether this person's own age recipient is among the archive's recipients; if it is, remove it with `custody config set --recipient …` and run `custody rekey`",
+        );
+        return Ok(());
+    };
+    let Some(r) = arch.actor_recipients(ids)?.remove(who) else {
+        return Ok(());
+    };
+    let fp = crypto::RecipientKey::parse(&r)?.fingerprint();
+    let in_force = arch
+        .ledger_config()?
+        .is_some_and(|(_, c)| c.recipients.contains(&fp));
+    if in_force {
+        ctx.out.warn(&format!(
+            "{who}'s own age recipient [{}] is still among the archive's recipients: their identity opens every file written to them. Remove it (`custody config set --recipient …` with the others), then run `custody rekey -i ESCROW-IDENTITY`",
+            &fp.to_hex()[..8]
+        ));
+    }
+    Ok(())
+}
+
 /// `actor list`: the actors at the log's end, as text or JSON.
 fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let actors = arch.actors_at(arch.size()?)?;
-    let names = match ids {
-        Some(ids) => arch.actor_names(ids)?,
+    let (names, recipients) = match ids {
+        Some(ids) => (arch.actor_names(ids)?, arch.actor_recipients(ids)?),
         None => Default::default(),
+    };
+    let config = arch.ledger_config()?.map(|(_, c)| c.recipients);
+    let fingerprint = |label: &str| {
+        recipients
+            .get(label)
+            .and_then(|r| crypto::RecipientKey::parse(r).ok())
+            .map(|k| k.fingerprint())
     };
     let v: Vec<ActorView> = actors
         .all()
@@ -195,6 +293,9 @@ fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, Store
             },
             added: x.added,
             revoked: x.revoked,
+            recipient: fingerprint(&x.name).map(|f| f.to_hex()),
+            recipient_in_configuration: fingerprint(&x.name)
+                .and_then(|f| config.as_ref().map(|c| c.contains(&f))),
         })
         .collect();
     print_actors(ctx, &v);
@@ -225,6 +326,15 @@ fn print_actors(ctx: &Ctx, v: &[ActorView]) {
                     .map(|r| format!(", REVOKED at record {r}"))
                     .unwrap_or_default()
             ));
+            if let Some(fp) = &x.recipient {
+                let state = match x.recipient_in_configuration {
+                    Some(true) => "among the archive's recipients",
+                    Some(false) => "not among the archive's recipients",
+                    None => "no configuration record",
+                };
+                ctx.out
+                    .data_line(&format!("{:<20} age recipient [{}]: {state}", "", &fp[..8]));
+            }
         }
     }
 }

@@ -14,6 +14,9 @@ use crate::core::record::{valid_actor_name, ActorAction, ActorChange, MAX_TEXT_L
 
 /// Version of the sealed JSON (member `v`).
 pub const SEALED_VERSION: u32 = 1;
+/// Version of actor details that carry the person's own age recipient
+/// (member `recipient`, FORMAT.md §5.4); all other details are version 1.
+pub const SEALED_VERSION_RECIPIENT: u32 = 2;
 /// A sealed plaintext is at most this long (a reader MUST reject longer).
 pub const MAX_SEALED_LEN: usize = 256 * 1024;
 /// Writers pad the plaintext with spaces to a multiple of this, so that the
@@ -36,6 +39,10 @@ pub enum Details {
         key_name: String,
         /// Why (a revocation), else empty.
         reason: String,
+        /// Version 2, `add` and `rotate`: the person's own age recipient
+        /// (canonical text, §5.3), to which the archive may encrypt for them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient: Option<String>,
     },
     /// Of an `access` record: why the document was decrypted.
     Access { v: u32, reason: String },
@@ -60,7 +67,7 @@ impl Drop for Details {
 pub enum SealedError {
     #[error("sealed details are not the JSON of FORMAT.md §5.4: {0}")]
     Json(String),
-    #[error("sealed details of version {0} (this custody reads version 1)")]
+    #[error("sealed details of version {0} (this custody reads versions 1 and 2)")]
     Version(u32),
     #[error("sealed details are {0}, not those of this {1} record")]
     Kind(&'static str, &'static str),
@@ -87,6 +94,7 @@ impl Details {
                 name,
                 key_name,
                 reason,
+                recipient,
                 ..
             } => {
                 let mut parts = Vec::new();
@@ -95,6 +103,9 @@ impl Details {
                 }
                 if !key_name.is_empty() {
                     parts.push(format!("key name {key_name}"));
+                }
+                if let Some(r) = recipient.as_deref().and_then(recipient_fingerprint) {
+                    parts.push(format!("age recipient [{}]", &r.to_hex()[..8]));
                 }
                 if !reason.is_empty() {
                     parts.push(format!("reason: {reason}"));
@@ -175,7 +186,20 @@ impl Details {
                 name,
                 key_name,
                 reason,
+                recipient,
             } => {
+                if recipient.as_ref().is_some_and(|r| !canonical_recipient(r)) {
+                    return bad("the recipient is not an age recipient in canonical form (§5.3)");
+                }
+                // Version 2 is version 1 with a recipient, and only with one.
+                let want = if recipient.is_some() {
+                    SEALED_VERSION_RECIPIENT
+                } else {
+                    SEALED_VERSION
+                };
+                if *v != want {
+                    return Err(SealedError::Version(*v));
+                }
                 if !name.is_empty() && !valid_actor_name(name) {
                     return bad("the actor name is not 1 to 64 of a-z 0-9 . _ -");
                 }
@@ -197,10 +221,7 @@ impl Details {
                 if recipients.is_empty() || recipients.len() > MAX_SEALED_RECIPIENTS {
                     return bad("a share has 1 to 255 recipients");
                 }
-                let canonical = |r: &String| {
-                    crate::core::crypto::RecipientKey::parse(r).is_ok_and(|k| k.canonical() == *r)
-                };
-                if !recipients.iter().all(canonical) {
+                if !recipients.iter().all(|r| canonical_recipient(r)) {
                     return bad("a recipient is not an age recipient in canonical form (§5.3)");
                 }
                 *v
@@ -212,10 +233,18 @@ impl Details {
                 *v
             }
         };
-        if v != SEALED_VERSION {
+        if v != SEALED_VERSION && !matches!(self, Details::Actor { .. }) {
             return Err(SealedError::Version(v));
         }
         Ok(())
+    }
+
+    /// The person's own age recipient in actor details (version 2).
+    pub fn recipient(&self) -> Option<&str> {
+        match self {
+            Details::Actor { recipient, .. } => recipient.as_deref(),
+            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => None,
+        }
     }
 
     /// Checks actor details against the version 2 record they belong to
@@ -231,11 +260,17 @@ impl Details {
                 name,
                 key_name,
                 reason,
+                recipient,
                 ..
             } => {
                 if c.action != ActorAction::Revoke && !reason.is_empty() {
                     return Err(SealedError::Invalid(
                         "only a revoke has a reason (§4.7)".into(),
+                    ));
+                }
+                if c.action == ActorAction::Revoke && recipient.is_some() {
+                    return Err(SealedError::Invalid(
+                        "a revoke names no recipient (§5.4)".into(),
                     ));
                 }
                 let (want_name, want_key) = match c.action {
@@ -267,6 +302,18 @@ impl Details {
     }
 }
 
+/// Whether `r` is an age recipient in its canonical text (FORMAT.md §5.3).
+fn canonical_recipient(r: &str) -> bool {
+    crate::core::crypto::RecipientKey::parse(r).is_ok_and(|k| k.canonical() == r)
+}
+
+/// The fingerprint (FORMAT.md §5.3) of recipient text `r`, if it parses.
+fn recipient_fingerprint(r: &str) -> Option<crate::core::hash::Digest> {
+    crate::core::crypto::RecipientKey::parse(r)
+        .ok()
+        .map(|k| k.fingerprint())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +325,7 @@ mod tests {
             name: "alice".into(),
             key_name: "alice.example".into(),
             reason: String::new(),
+            recipient: None,
         };
         let j = d.to_json();
         let json =
@@ -294,6 +342,27 @@ mod tests {
             r#"{"kind":"share","v":1,"recipients":[]}"#,
             r#"{"kind":"grant","v":1}"#,
             r#"{"v":1,"reason":""}"#,
+        ] {
+            assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        // Version 2: actor details with the person's own recipient, and only
+        // with one; the recipient canonical.
+        let rcpt = "age1q57velm07v8t9rdss8hs6e8hdzay4j8fsuukgw0yhmm4upsqnszss6tnaq";
+        let v2 = format!(
+            r#"{{"kind":"actor","v":2,"name":"jo","key_name":"jo","reason":"","recipient":"{rcpt}"}}"#
+        );
+        let d2 = Details::parse(v2.as_bytes()).unwrap();
+        assert_eq!(d2.recipient(), Some(rcpt));
+        assert_eq!(Details::parse(&d2.to_json()).unwrap(), d2);
+        assert!(d2.summary().contains("age recipient ["), "{}", d2.summary());
+        for bad in [
+            v2.replace(r#""v":2"#, r#""v":1"#),
+            v2.replace(rcpt, &rcpt.to_uppercase()),
+            v2.replace(rcpt, "age1nope"),
+            v2.replace(&format!(r#""{rcpt}""#), "null"),
+            r#"{"kind":"actor","v":2,"name":"jo","key_name":"jo","reason":""}"#.into(),
+            format!(r#"{{"kind":"access","v":2,"reason":"r","recipient":"{rcpt}"}}"#),
+            r#"{"kind":"access","v":2,"reason":"r"}"#.into(),
         ] {
             assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
         }

@@ -18,6 +18,26 @@ fn refused(e: AuthError) -> StoreError {
     StoreError::NotAuthorized(e.to_string())
 }
 
+/// What an actor record's sealed details say besides the key's name
+/// (FORMAT.md §5.4): the name (an `add`), the reason (a `revoke`) and the
+/// person's own age recipient (version 2, an `add` or a `rotate`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ActorSealed<'a> {
+    pub name: &'a str,
+    pub reason: &'a str,
+    pub recipient: Option<&'a RecipientKey>,
+}
+
+impl<'a> ActorSealed<'a> {
+    /// An `add`'s details: the name alone.
+    pub fn named(name: &'a str) -> Self {
+        ActorSealed {
+            name,
+            ..Self::default()
+        }
+    }
+}
+
 impl Archive {
     /// Every `actor` record, in log order.
     pub fn actor_records(&self) -> Result<Vec<Record>, StoreError> {
@@ -118,16 +138,21 @@ impl Archive {
     /// role, the key and its key ID; the name (of an `add`), the key's name
     /// (`add`, `rotate`) and the reason are sealed to the archive's
     /// recipients. `actor` is the index of the record that added the actor
-    /// (for an `add`, set when the record is placed).
+    /// (for an `add`, set when the record is placed); `sealed` is what the
+    /// details say besides the key's name.
     pub fn sealed_change(
         &self,
         action: ActorAction,
         actor: u64,
-        name: &str,
         role: Role,
         key: &VerifierKey,
-        reason: &str,
+        sealed: ActorSealed<'_>,
     ) -> Result<(ActorChange, SealedBlob), StoreError> {
+        let ActorSealed {
+            name,
+            reason,
+            recipient,
+        } = sealed;
         // What a verifier would report (FORMAT.md §4.7) is never written.
         if action != ActorAction::Revoke && !reason.is_empty() {
             return Err(StoreError::Input(
@@ -141,7 +166,6 @@ impl Archive {
             )));
         }
         let details = Details::Actor {
-            v: SEALED_VERSION,
             name: if action == ActorAction::Add {
                 name.to_string()
             } else {
@@ -153,7 +177,19 @@ impl Archive {
                 key.name().to_string()
             },
             reason: reason.to_string(),
+            // FORMAT.md §5.4, version 2: the person's own recipient.
+            recipient: recipient.map(RecipientKey::canonical),
+            v: if recipient.is_some() {
+                crate::core::sealed::SEALED_VERSION_RECIPIENT
+            } else {
+                SEALED_VERSION
+            },
         };
+        if action == ActorAction::Revoke && recipient.is_some() {
+            return Err(StoreError::Input(
+                "a revoke names no recipient; nothing was written".into(),
+            ));
+        }
         let (sealed, blob) = self.seal(&details)?;
         Ok((
             ActorChange {
@@ -181,6 +217,7 @@ impl Archive {
         name: &str,
         new_key: Option<&VerifierKey>,
         reason: &str,
+        recipient: Option<&RecipientKey>,
     ) -> Result<(ActorChange, SealedBlob), StoreError> {
         let actors = self.actors_at(self.db.size()?)?;
         let a = actors
@@ -193,7 +230,12 @@ impl Archive {
                 ))
             })?;
         let key = new_key.unwrap_or(&a.key);
-        self.sealed_change(action, a.added, "", a.role, key, reason)
+        let sealed = ActorSealed {
+            name: "",
+            reason,
+            recipient,
+        };
+        self.sealed_change(action, a.added, a.role, key, sealed)
     }
 
     /// The roles the archive requires to approve a document for publication:
@@ -347,8 +389,13 @@ impl Archive {
             }
             None => {
                 self.actor = None;
-                let (add, details) =
-                    self.sealed_change(ActorAction::Add, 0, name, Role::Admin, &v, "")?;
+                let (add, details) = self.sealed_change(
+                    ActorAction::Add,
+                    0,
+                    Role::Admin,
+                    &v,
+                    ActorSealed::named(name),
+                )?;
                 self.commit_records(
                     vec![self.new_record(Payload::Actor(add))],
                     vec![details],

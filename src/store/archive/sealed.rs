@@ -178,6 +178,34 @@ impl Archive {
         Ok(names)
     }
 
+    /// The people's own age recipients (FORMAT.md §5.4, version 2): for
+    /// each actor label, the recipient of the latest `add` or `rotate` that
+    /// names one, read with `ids`. Details that cannot be opened are left
+    /// out.
+    pub fn actor_recipients(
+        &self,
+        ids: &crypto::Identities,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut out = BTreeMap::new();
+        for r in self.actor_records()? {
+            let Payload::Actor(c) = &r.body.payload else {
+                continue;
+            };
+            let Some(x) = c.sealed else {
+                continue;
+            };
+            if c.action == ActorAction::Revoke {
+                continue;
+            }
+            if let Ok(d) = self.open_sealed(&x.details, ids) {
+                if let Some(rc) = d.recipient() {
+                    out.insert(c.name.clone(), rc.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The label (`#N`) or name of the active actor called `name`: a label
     /// or a version 1 name as is; a sealed name through `ids`.
     pub fn actor_by_name(
