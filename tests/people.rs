@@ -116,8 +116,20 @@ fn a_revoked_journalist_with_their_own_key_opens_nothing_after_config_set_and_re
         .args(["ingest", s(&doc), "--json"]);
     let ing = run(c);
     ing.ok();
+    let doc_index = ing.json_lines()[0]["index"].as_u64().unwrap().to_string();
     let blob = f.blob_path(ing.json_lines()[0]["blob"].as_str().unwrap());
     assert!(age_opens(&jo.join("identity.age"), &blob));
+    // `show` says who could decrypt it: the escrow recipient and jo.
+    let shown = f.json(&["show", &doc_index, "-i", s(&f.identity())]);
+    let readers = shown["readers"].as_array().unwrap();
+    assert_eq!(readers.len(), 1, "{shown}");
+    let people: Vec<_> = readers[0]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["person"].as_str())
+        .collect();
+    assert_eq!(people, ["jo"], "{shown}");
     // Revoked: custody says their recipient is still in force.
     let r = f.run(&[
         "actor",
@@ -152,6 +164,19 @@ fn a_revoked_journalist_with_their_own_key_opens_nothing_after_config_set_and_re
         .filter(|b| age_opens(&jo.join("identity.age"), b))
         .collect();
     assert!(open.is_empty(), "jo still opens {open:?}");
+    // `show` now lists the rekey, after which jo is no reader.
+    let shown = f.json(&["show", &doc_index, "-i", s(&f.identity())]);
+    let readers = shown["readers"].as_array().unwrap();
+    assert_eq!(readers.len(), 2, "{shown}");
+    assert_eq!(readers[1]["recipients"].as_array().unwrap().len(), 1);
+    assert!(readers[1]["recipients"][0]["fingerprint"] != fp.as_str());
+    let text = f.run(&["show", &doc_index, "-i", s(&f.identity())]);
+    assert!(
+        text.stdout.contains(&format!("recipient   {fp} (jo)"))
+            && text.stdout.contains("rekeyed     at record"),
+        "{}",
+        text.stdout
+    );
     assert_eq!(listed(&f, "jo")["recipient_in_configuration"], false);
     let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
     assert_eq!(code, 0, "{v}");

@@ -38,9 +38,82 @@ struct RecordView {
     details: Option<Details>,
     #[serde(skip_serializing_if = "Option::is_none")]
     details_error: Option<String>,
+    /// For a stored document: whom its file was encrypted to, from its
+    /// record on and after each rekey (FORMAT.md §4.17).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    readers: Vec<ReadersView>,
+}
+
+/// Whom a document's file was encrypted to from record `record` on.
+#[derive(Serialize)]
+struct ReadersView {
+    record: u64,
+    blob: Digest,
+    recipients: Vec<ReaderView>,
+}
+
+/// One recipient (FORMAT.md §5.3 fingerprint), and the person whose own
+/// recipient it is (sealed in their actor record, §5.4), when known.
+#[derive(Serialize)]
+struct ReaderView {
+    fingerprint: Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    person: Option<String>,
+}
+
+/// Who could decrypt the document `rec` stores, at each point of the log:
+/// its record's recipients, then each rekey's. People are named with `ids`.
+fn readers(
+    arch: &Archive,
+    rec: &Record,
+    ids: Option<&Identities>,
+) -> Result<Vec<ReadersView>, StoreError> {
+    let Some(doc) = rec.document() else {
+        return Ok(Vec::new());
+    };
+    let mut people: std::collections::BTreeMap<Digest, String> = Default::default();
+    if let Some(ids) = ids {
+        let names = arch.actor_names(ids)?;
+        for (label, r) in arch.actor_recipients(ids)? {
+            if let Ok(k) = crate::core::crypto::RecipientKey::parse(&r) {
+                let who = names.get(&label).cloned().unwrap_or(label);
+                people.insert(k.fingerprint(), who);
+            }
+        }
+    }
+    let named = |fps: &[Digest]| {
+        fps.iter()
+            .map(|f| ReaderView {
+                fingerprint: *f,
+                person: people.get(f).cloned(),
+            })
+            .collect()
+    };
+    let mut out = vec![ReadersView {
+        record: rec.body.index,
+        blob: doc.blob,
+        recipients: named(&doc.recipients),
+    }];
+    for (i, k) in arch.rekey_chain(doc.blob)? {
+        out.push(ReadersView {
+            record: i,
+            blob: k.new,
+            recipients: named(&k.recipients),
+        });
+    }
+    Ok(out)
 }
 
 fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
+    view_with(arch, rec, ids, Vec::new())
+}
+
+fn view_with(
+    arch: &Archive,
+    rec: Record,
+    ids: Option<&Identities>,
+    readers: Vec<ReadersView>,
+) -> RecordView {
     let (metadata, metadata_error) = match ids.filter(|_| rec.document().is_some()) {
         None => (None, None),
         Some(ids) => match arch.metadata(&rec, ids) {
@@ -58,6 +131,7 @@ fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
         (None, _) | (_, None) => (None, None),
     };
     RecordView {
+        readers,
         details,
         details_error,
         index: rec.body.index,
@@ -169,7 +243,9 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let ids = ctx.optional_identities(&a.identity)?;
     let i = arch.resolve(&a.reference)?;
-    let v = view(&arch, arch.record(i)?, ids.as_ref());
+    let rec = arch.record(i)?;
+    let who = readers(&arch, &rec, ids.as_ref())?;
+    let v = view_with(&arch, rec, ids.as_ref(), who);
     if ctx.out.json {
         ctx.out.json(&v);
         return Ok(EXIT_OK);
@@ -274,8 +350,20 @@ fn show_stored(o: &super::output::Out, p: &Ingest, v: &RecordView) {
         "metadata    {} ({} bytes, encrypted)",
         p.meta, p.meta_size
     ));
-    for r in &p.recipients {
-        o.data_line(&format!("recipient   {r}"));
+    // Who could decrypt it: its record's recipients, then each rekey's.
+    for r in &v.readers {
+        if r.record != v.index {
+            o.data_line(&format!(
+                "rekeyed     at record {} to blob {}",
+                r.record, r.blob
+            ));
+        }
+        for x in &r.recipients {
+            match &x.person {
+                Some(who) => o.data_line(&format!("recipient   {} ({who})", x.fingerprint)),
+                None => o.data_line(&format!("recipient   {}", x.fingerprint)),
+            }
+        }
     }
     match (&v.metadata, &v.metadata_error) {
         (Some(m), _) => {

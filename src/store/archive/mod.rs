@@ -1181,25 +1181,38 @@ impl Archive {
         read_record(&self.flat, &self.records, index)
     }
 
-    /// Resolves a REF: a decimal record index, or a hex prefix (at least 4
-    /// digits) of a record's leaf hash, blob address or envelope address.
     /// The blob that now holds what a record named as `d` (of `size` bytes):
     /// `d` itself, or the file that `rekey` records put in its place, with
     /// its size (FORMAT.md §4.17).
     pub fn current_blob(&self, d: Digest, size: u64) -> Result<(Digest, u64), StoreError> {
-        let mut at = (d, size);
+        Ok(match self.rekey_chain(d)?.last() {
+            Some((_, k)) => (k.new, k.new_size),
+            None => (d, size),
+        })
+    }
+
+    /// The rekey records that replaced blob `d`, then its replacement, and
+    /// so on (FORMAT.md §4.17), in log order, with their indexes.
+    pub fn rekey_chain(
+        &self,
+        d: Digest,
+    ) -> Result<Vec<(u64, crate::core::record::Rekey)>, StoreError> {
+        let mut out: Vec<(u64, crate::core::record::Rekey)> = Vec::new();
+        let mut at = d;
         // Each hop is one rekey of the blob; `verify` refuses a cycle, which
         // the bound stops anyway.
         for _ in 0..MAX_REKEY_HOPS {
-            let Some(&i) = self.db.records_with(&at.0, DigestKind::Rekeyed)?.first() else {
-                return Ok(at);
+            let Some(&i) = self.db.records_with(&at, DigestKind::Rekeyed)?.first() else {
+                return Ok(out);
             };
             match self.record(i)?.rekey() {
-                Some(k) if k.old == at.0 => at = (k.new, k.new_size),
+                Some(k) if k.old == at => {
+                    at = k.new;
+                    out.push((i, k.clone()));
+                }
                 _ => {
                     return Err(StoreError::Corrupt(format!(
-                        "the index lists record {i} as replacing blob {}, which it does not",
-                        at.0
+                        "the index lists record {i} as replacing blob {at}, which it does not"
                     )))
                 }
             }
@@ -1209,6 +1222,8 @@ impl Archive {
         )))
     }
 
+    /// Resolves a REF: a decimal record index, or a hex prefix (at least 4
+    /// digits) of a record's leaf hash, blob address or envelope address.
     pub fn resolve(&self, r: &str) -> Result<u64, StoreError> {
         let size = self.db.size()?;
         if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
