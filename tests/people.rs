@@ -127,7 +127,7 @@ fn a_revoked_journalist_with_their_own_key_opens_nothing_after_config_set_and_re
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["person"].as_str())
+        .flat_map(|r| r["people"].as_array().cloned().unwrap_or_default())
         .collect();
     assert_eq!(people, ["jo"], "{shown}");
     // Revoked: custody says their recipient is still in force.

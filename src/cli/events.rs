@@ -10,6 +10,7 @@ use super::archive::human_bytes;
 use super::policy_args::read_vkey;
 use super::{Ctx, EXIT_OK};
 use crate::core::crypto;
+use crate::core::hash::Digest;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::record::{ActorAction, Purpose, Record, Relation, Role};
 use crate::core::time;
@@ -133,6 +134,9 @@ struct ActorView {
     recipient: Option<String>,
     /// Whether that recipient is among the configuration's in force.
     recipient_in_configuration: Option<bool>,
+    /// Fingerprints of recipients the person had before a `rotate` that are
+    /// still among the configuration's recipients.
+    earlier_recipients_in_configuration: Vec<String>,
 }
 
 fn print_record(ctx: &Ctx, what: &str, r: &Record) {
@@ -230,31 +234,69 @@ fn one_recipient(arg: Option<&str>) -> Result<Option<crypto::RecipientKey>, Stor
     Ok(v.pop())
 }
 
-/// After a revoke: the revoked person's own recipient, if the archive still
-/// encrypts to it, is named with what to do (FORMAT.md §4.17): until then,
-/// their identity opens what the archive writes and holds.
+/// After a revoke: each of the revoked person's own recipients (every one
+/// their records named) that the archive still encrypts to is named with
+/// what to do (FORMAT.md §4.17): until then, their identity opens what the
+/// archive writes and holds. Active people who have the same recipient are
+/// named too: removing it locks them out.
 fn warn_recipient_in_force(
     ctx: &Ctx,
     arch: &Archive,
     who: &str,
     ids: Option<&crypto::Identities>,
 ) -> Result<(), StoreError> {
+    let unknown = |why: &str| {
+        ctx.out.info(&format!(
+            "note: {why}, custody cannot tell whether this person's own age recipient is among the archive's recipients; if it is, remove it with `custody config set --recipient …` and run `custody rekey`"
+        ))
+    };
     let Some(ids) = ids else {
-        ctx.out.info(
-            "note: without -i IDENTITY custody cannot tell whether this person's own age recipient is among the archive's recipients; if it is, remove it with `custody config set --recipient …` and run `custody rekey`",
-        );
+        unknown("without -i IDENTITY");
         return Ok(());
     };
-    let Some(r) = arch.actor_recipients(ids)?.remove(who) else {
+    let people = arch.actor_recipients(ids)?;
+    if people.unopened.contains(who) {
+        unknown("as the identity given does not open this person's sealed details");
+        return Ok(());
+    }
+    let Some(mine) = people.recipients.get(who) else {
         return Ok(());
     };
-    let fp = crypto::RecipientKey::parse(&r)?.fingerprint();
-    let in_force = arch
+    let names = arch.actor_names(ids)?;
+    let shown = |label: &str| {
+        names
+            .get(label)
+            .cloned()
+            .unwrap_or_else(|| label.to_string())
+    };
+    let actors = arch.actors_at(arch.size()?)?;
+    let config = arch
         .ledger_config()?
-        .is_some_and(|(_, c)| c.recipients.contains(&fp));
-    if in_force {
+        .map(|(_, c)| c.recipients)
+        .unwrap_or_default();
+    for r in mine {
+        let fp = crypto::RecipientKey::parse(r)?.fingerprint();
+        if !config.contains(&fp) {
+            continue;
+        }
+        let others: Vec<String> = people
+            .recipients
+            .iter()
+            .filter(|(l, v)| l.as_str() != who && v.contains(r))
+            .filter(|(l, _)| actors.get(l).is_some_and(|a| a.revoked.is_none()))
+            .map(|(l, _)| shown(l))
+            .collect();
+        let shared = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} still active, sealed the same recipient: give them their own first)",
+                others.join(", ")
+            )
+        };
         ctx.out.warn(&format!(
-            "{who}'s own age recipient [{}] is still among the archive's recipients: their identity opens every file written to them. Remove it (`custody config set --recipient …` with the others), then run `custody rekey -i ESCROW-IDENTITY`",
+            "{}'s own age recipient [{}] is still among the archive's recipients: their identity opens every file written to them. Remove it (`custody config set --recipient …` with the others), then run `custody rekey -i ESCROW-IDENTITY`{shared}",
+            shown(who),
             &fp.to_hex()[..8]
         ));
     }
@@ -270,11 +312,25 @@ fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, Store
         None => Default::default(),
     };
     let config = arch.ledger_config()?.map(|(_, c)| c.recipients);
-    let fingerprint = |label: &str| {
+    let fps = |label: &str| -> Vec<Digest> {
         recipients
+            .recipients
             .get(label)
-            .and_then(|r| crypto::RecipientKey::parse(r).ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| crypto::RecipientKey::parse(r).ok())
             .map(|k| k.fingerprint())
+            .collect()
+    };
+    // The current recipient is the last named; earlier ones may still be in force.
+    let fingerprint = |label: &str| fps(label).last().copied();
+    let earlier_in_force = |label: &str| -> Vec<String> {
+        let all = fps(label);
+        all[..all.len().saturating_sub(1)]
+            .iter()
+            .filter(|f| config.as_ref().is_some_and(|c| c.contains(f)))
+            .map(|f| f.to_hex())
+            .collect()
     };
     let v: Vec<ActorView> = actors
         .all()
@@ -296,6 +352,7 @@ fn list_actors(ctx: &Ctx, ids: Option<&crypto::Identities>) -> Result<i32, Store
             recipient: fingerprint(&x.name).map(|f| f.to_hex()),
             recipient_in_configuration: fingerprint(&x.name)
                 .and_then(|f| config.as_ref().map(|c| c.contains(&f))),
+            earlier_recipients_in_configuration: earlier_in_force(&x.name),
         })
         .collect();
     print_actors(ctx, &v);
@@ -334,6 +391,13 @@ fn print_actors(ctx: &Ctx, v: &[ActorView]) {
                 };
                 ctx.out
                     .data_line(&format!("{:<20} age recipient [{}]: {state}", "", &fp[..8]));
+            }
+            for fp in &x.earlier_recipients_in_configuration {
+                ctx.out.data_line(&format!(
+                    "{:<20} earlier age recipient [{}]: still among the archive's recipients",
+                    "",
+                    &fp[..8]
+                ));
             }
         }
     }

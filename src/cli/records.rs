@@ -42,6 +42,9 @@ struct RecordView {
     /// record on and after each rekey (FORMAT.md §4.17).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     readers: Vec<ReadersView>,
+    /// Why the readers could not be listed (a damaged rekey chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readers_error: Option<String>,
 }
 
 /// Whom a document's file was encrypted to from record `record` on.
@@ -52,13 +55,13 @@ struct ReadersView {
     recipients: Vec<ReaderView>,
 }
 
-/// One recipient (FORMAT.md §5.3 fingerprint), and the person whose own
-/// recipient it is (sealed in their actor record, §5.4), when known.
+/// One recipient (FORMAT.md §5.3 fingerprint), and the people whose own
+/// recipient it is (sealed in their actor records, §5.4), when known.
 #[derive(Serialize)]
 struct ReaderView {
     fingerprint: Digest,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    person: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    people: Vec<String>,
 }
 
 /// Who could decrypt the document `rec` stores, at each point of the log:
@@ -71,13 +74,16 @@ fn readers(
     let Some(doc) = rec.document() else {
         return Ok(Vec::new());
     };
-    let mut people: std::collections::BTreeMap<Digest, String> = Default::default();
+    // Every person whose records named a recipient (several may share one).
+    let mut people: std::collections::BTreeMap<Digest, Vec<String>> = Default::default();
     if let Some(ids) = ids {
         let names = arch.actor_names(ids)?;
-        for (label, r) in arch.actor_recipients(ids)? {
-            if let Ok(k) = crate::core::crypto::RecipientKey::parse(&r) {
-                let who = names.get(&label).cloned().unwrap_or(label);
-                people.insert(k.fingerprint(), who);
+        for (label, rs) in arch.actor_recipients(ids)?.recipients {
+            let who = names.get(&label).cloned().unwrap_or(label);
+            for r in rs {
+                if let Ok(k) = crate::core::crypto::RecipientKey::parse(&r) {
+                    people.entry(k.fingerprint()).or_default().push(who.clone());
+                }
             }
         }
     }
@@ -85,7 +91,7 @@ fn readers(
         fps.iter()
             .map(|f| ReaderView {
                 fingerprint: *f,
-                person: people.get(f).cloned(),
+                people: people.get(f).cloned().unwrap_or_default(),
             })
             .collect()
     };
@@ -105,15 +111,19 @@ fn readers(
 }
 
 fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {
-    view_with(arch, rec, ids, Vec::new())
+    view_with(arch, rec, ids, Ok(Vec::new()))
 }
 
 fn view_with(
     arch: &Archive,
     rec: Record,
     ids: Option<&Identities>,
-    readers: Vec<ReadersView>,
+    readers: Result<Vec<ReadersView>, StoreError>,
 ) -> RecordView {
+    let (readers, readers_error) = match readers {
+        Ok(r) => (r, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     let (metadata, metadata_error) = match ids.filter(|_| rec.document().is_some()) {
         None => (None, None),
         Some(ids) => match arch.metadata(&rec, ids) {
@@ -125,13 +135,36 @@ fn view_with(
         // A configuration's deduplication secret is never printed (§7.3).
         (Some(_), Some(_)) if matches!(rec.body.payload, Payload::Config(_)) => (None, None),
         (Some(ids), Some(s)) => match arch.open_sealed(s, ids) {
-            Ok(d) => (Some(d), None),
+            // Actor details must agree with their record (FORMAT.md §5.4),
+            // as `verify --deep` checks, before they are shown as its.
+            Ok(d) => {
+                let disagrees = match &rec.body.payload {
+                    Payload::Actor(c) => d.check_actor(c).err(),
+                    // Other kinds' details have no record fields to agree with.
+                    Payload::Ingest(_)
+                    | Payload::Share(_)
+                    | Payload::Receive(_)
+                    | Payload::Access(_)
+                    | Payload::Derive(_)
+                    | Payload::Annotate(_)
+                    | Payload::Approve(_)
+                    | Payload::Grant(_)
+                    | Payload::Audit(_)
+                    | Payload::Config(_)
+                    | Payload::Rekey(_) => None,
+                };
+                match disagrees {
+                    Some(e) => (None, Some(e.to_string())),
+                    None => (Some(d), None),
+                }
+            }
             Err(e) => (None, Some(e.to_string())),
         },
         (None, _) | (_, None) => (None, None),
     };
     RecordView {
         readers,
+        readers_error,
         details,
         details_error,
         index: rec.body.index,
@@ -244,7 +277,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let ids = ctx.optional_identities(&a.identity)?;
     let i = arch.resolve(&a.reference)?;
     let rec = arch.record(i)?;
-    let who = readers(&arch, &rec, ids.as_ref())?;
+    let who = readers(&arch, &rec, ids.as_ref());
     let v = view_with(&arch, rec, ids.as_ref(), who);
     if ctx.out.json {
         ctx.out.json(&v);
@@ -359,11 +392,19 @@ fn show_stored(o: &super::output::Out, p: &Ingest, v: &RecordView) {
             ));
         }
         for x in &r.recipients {
-            match &x.person {
-                Some(who) => o.data_line(&format!("recipient   {} ({who})", x.fingerprint)),
-                None => o.data_line(&format!("recipient   {}", x.fingerprint)),
+            if x.people.is_empty() {
+                o.data_line(&format!("recipient   {}", x.fingerprint));
+            } else {
+                o.data_line(&format!(
+                    "recipient   {} ({})",
+                    x.fingerprint,
+                    x.people.join(", ")
+                ));
             }
         }
+    }
+    if let Some(e) = &v.readers_error {
+        o.data_line(&format!("readers     unreadable: {e}"));
     }
     match (&v.metadata, &v.metadata_error) {
         (Some(m), _) => {

@@ -22,6 +22,10 @@ pub const MAX_SEALED_LEN: usize = 256 * 1024;
 /// Writers pad the plaintext with spaces to a multiple of this, so that the
 /// sealed file's length does not tell a name's or a reason's length.
 pub const SEALED_PAD: usize = 256;
+/// Actor details are padded to at least this many bytes (FORMAT.md §5.4):
+/// an `add` with a post-quantum recipient (about 2 KiB of JSON) and one
+/// without, or a revoke with a long reason, then seal to files of one length.
+pub const ACTOR_SEALED_LEN: usize = 4096;
 /// At most this many recipients in a sealed share.
 pub const MAX_SEALED_RECIPIENTS: usize = 255;
 
@@ -151,7 +155,11 @@ impl Details {
     /// then spaces up to a multiple of [`SEALED_PAD`] bytes (FORMAT.md §5.4).
     pub fn to_json(&self) -> Vec<u8> {
         let mut j = serde_json::to_vec(self).expect("sealed details serialize");
-        j.resize(j.len().div_ceil(SEALED_PAD) * SEALED_PAD, b' ');
+        let min = match self {
+            Details::Actor { .. } => ACTOR_SEALED_LEN,
+            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => 0,
+        };
+        j.resize((j.len().div_ceil(SEALED_PAD) * SEALED_PAD).max(min), b' ');
         j
     }
 
@@ -330,7 +338,7 @@ mod tests {
         let j = d.to_json();
         let json =
             r#"{"kind":"actor","v":1,"name":"alice","key_name":"alice.example","reason":""}"#;
-        assert_eq!(j.len(), SEALED_PAD, "padded");
+        assert_eq!(j.len(), ACTOR_SEALED_LEN, "padded");
         assert_eq!(std::str::from_utf8(&j).unwrap().trim_end(), json);
         assert!(j[json.len()..].iter().all(|&b| b == b' '));
         assert_eq!(Details::parse(&j).unwrap(), d);

@@ -48,6 +48,20 @@ impl Archive {
             .collect()
     }
 
+    /// The actor and config records that are authorized and consistent, in
+    /// log order: those [`Archive::actors_at`] applies (`verify` reports the
+    /// others).
+    pub fn authorized_actor_records(&self) -> Result<Vec<Record>, StoreError> {
+        let mut a = Actors::default();
+        let mut out = Vec::new();
+        for r in self.actor_records()? {
+            if a.authorize(&r, &self.log_key).is_ok() && a.apply(&r, &self.log_key).is_ok() {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     /// The actors as of just before record `upto` (records that are not
     /// authorized or not consistent are skipped here; `verify` reports them).
     pub fn actors_at(&self, upto: u64) -> Result<Actors, StoreError> {

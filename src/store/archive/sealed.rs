@@ -164,7 +164,7 @@ impl Archive {
         ids: &crypto::Identities,
     ) -> Result<BTreeMap<String, String>, StoreError> {
         let mut names = BTreeMap::new();
-        for r in self.actor_records()? {
+        for r in self.authorized_actor_records()? {
             let Payload::Actor(c) = &r.body.payload else {
                 continue;
             };
@@ -179,15 +179,14 @@ impl Archive {
     }
 
     /// The people's own age recipients (FORMAT.md §5.4, version 2): for
-    /// each actor label, the recipient of the latest `add` or `rotate` that
-    /// names one, read with `ids`. Details that cannot be opened are left
-    /// out.
-    pub fn actor_recipients(
-        &self,
-        ids: &crypto::Identities,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut out = BTreeMap::new();
-        for r in self.actor_records()? {
+    /// each actor label, every recipient its authorized `add` and `rotate`
+    /// records named, oldest first (the last is the current one), read with
+    /// `ids`, and the labels whose details `ids` did not open. A recipient
+    /// replaced by a later `rotate` stays listed: the archive may still
+    /// encrypt to it.
+    pub fn actor_recipients(&self, ids: &crypto::Identities) -> Result<PeopleKeys, StoreError> {
+        let mut out = PeopleKeys::default();
+        for r in self.authorized_actor_records()? {
             let Payload::Actor(c) = &r.body.payload else {
                 continue;
             };
@@ -197,9 +196,19 @@ impl Archive {
             if c.action == ActorAction::Revoke {
                 continue;
             }
-            if let Ok(d) = self.open_sealed(&x.details, ids) {
-                if let Some(rc) = d.recipient() {
-                    out.insert(c.name.clone(), rc.to_string());
+            // Details that do not agree with their record (FORMAT.md §5.4)
+            // are a `sealed` finding of `verify --deep`, not a recipient.
+            match self.open_sealed(&x.details, ids) {
+                Ok(d) if d.check_actor(c).is_ok() => {
+                    if let Some(rc) = d.recipient() {
+                        let v = out.recipients.entry(c.name.clone()).or_default();
+                        if !v.iter().any(|x| x == rc) {
+                            v.push(rc.to_string());
+                        }
+                    }
+                }
+                Ok(_) | Err(_) => {
+                    out.unopened.insert(c.name.clone());
                 }
             }
         }
@@ -241,4 +250,15 @@ impl Archive {
             ))),
         }
     }
+}
+
+/// People's own age recipients as the actor records seal them (FORMAT.md
+/// §5.4): see [`Archive::actor_recipients`].
+#[derive(Debug, Default)]
+pub struct PeopleKeys {
+    /// Actor label → every recipient named, oldest first.
+    pub recipients: BTreeMap<String, Vec<String>>,
+    /// Actors whose details the identity did not open (or that disagree
+    /// with their record).
+    pub unopened: std::collections::BTreeSet<String>,
 }
