@@ -141,6 +141,7 @@ fn doc(
         sha256: Some(digest(name)),
         received_from: None,
         target: false,
+        readers: Vec::new(),
     }
 }
 

@@ -177,6 +177,63 @@ fn a_revoked_journalist_with_their_own_key_opens_nothing_after_config_set_and_re
         "{}",
         text.stdout
     );
+    // The audit says the same, in JSON, text and HTML.
+    let mut c = f.cmd();
+    c.args([
+        "audit",
+        &doc_index,
+        "-i",
+        s(&f.identity()),
+        "--format",
+        "json",
+    ]);
+    let audit = run(c);
+    let report: Value = serde_json::from_str(&audit.stdout).unwrap();
+    let doc = report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["target"] == true)
+        .unwrap();
+    let readers = doc["readers"].as_array().unwrap();
+    assert_eq!(readers.len(), 2, "{doc}");
+    assert_eq!(
+        readers[0]["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["people"] == serde_json::json!(["jo"]))
+            .count(),
+        1,
+        "{doc}"
+    );
+    assert!(!readers[1].to_string().contains("jo"), "{doc}");
+    let text = f.run(&["audit", &doc_index, "-i", s(&f.identity())]);
+    assert!(
+        text.stdout.contains("who could decrypt:")
+            && text.stdout.contains(&format!("[{}] jo", &fp[..8]))
+            && text.stdout.contains("(rekey)"),
+        "{}",
+        text.stdout
+    );
+    let html = f.path().join("audit.html");
+    let mut c = f.cmd();
+    c.args([
+        "audit",
+        &doc_index,
+        "-i",
+        s(&f.identity()),
+        "--format",
+        "html",
+        "-o",
+    ])
+    .arg(&html);
+    run(c);
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("id=\"readers\"") && page.contains(&format!("{} jo", &fp[..8])),
+        "no readers table"
+    );
     assert_eq!(listed(&f, "jo")["recipient_in_configuration"], false);
     let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
     assert_eq!(code, 0, "{v}");

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::archive::human_bytes;
 use super::{Ctx, EXIT_OK};
+use crate::core::audit::ReadersView;
 use crate::core::crypto::Identities;
 use crate::core::hash::Digest;
 use crate::core::meta::Metadata;
@@ -47,67 +48,18 @@ struct RecordView {
     readers_error: Option<String>,
 }
 
-/// Whom a document's file was encrypted to from record `record` on.
-#[derive(Serialize)]
-struct ReadersView {
-    record: u64,
-    blob: Digest,
-    recipients: Vec<ReaderView>,
-}
-
-/// One recipient (FORMAT.md §5.3 fingerprint), and the people whose own
-/// recipient it is (sealed in their actor records, §5.4), when known.
-#[derive(Serialize)]
-struct ReaderView {
-    fingerprint: Digest,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    people: Vec<String>,
-}
-
-/// Who could decrypt the document `rec` stores, at each point of the log:
-/// its record's recipients, then each rekey's. People are named with `ids`.
+/// Who could decrypt the document `rec` stores (FORMAT.md §4.17), people
+/// named with `ids`.
 fn readers(
     arch: &Archive,
     rec: &Record,
     ids: Option<&Identities>,
 ) -> Result<Vec<ReadersView>, StoreError> {
-    let Some(doc) = rec.document() else {
-        return Ok(Vec::new());
+    let people = match ids {
+        Some(ids) => arch.people_by_recipient(ids)?,
+        None => Default::default(),
     };
-    // Every person whose records named a recipient (several may share one).
-    let mut people: std::collections::BTreeMap<Digest, Vec<String>> = Default::default();
-    if let Some(ids) = ids {
-        let names = arch.actor_names(ids)?;
-        for (label, rs) in arch.actor_recipients(ids)?.recipients {
-            let who = names.get(&label).cloned().unwrap_or(label);
-            for r in rs {
-                if let Ok(k) = crate::core::crypto::RecipientKey::parse(&r) {
-                    people.entry(k.fingerprint()).or_default().push(who.clone());
-                }
-            }
-        }
-    }
-    let named = |fps: &[Digest]| {
-        fps.iter()
-            .map(|f| ReaderView {
-                fingerprint: *f,
-                people: people.get(f).cloned().unwrap_or_default(),
-            })
-            .collect()
-    };
-    let mut out = vec![ReadersView {
-        record: rec.body.index,
-        blob: doc.blob,
-        recipients: named(&doc.recipients),
-    }];
-    for (i, k) in arch.rekey_chain(doc.blob)? {
-        out.push(ReadersView {
-            record: i,
-            blob: k.new,
-            recipients: named(&k.recipients),
-        });
-    }
-    Ok(out)
+    arch.readers(rec, &people)
 }
 
 fn view(arch: &Archive, rec: Record, ids: Option<&Identities>) -> RecordView {

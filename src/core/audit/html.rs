@@ -438,6 +438,7 @@ pub fn render_html(r: &AuditReport) -> String {
     timeline_section(&mut o, r);
     copies_sections(&mut o, r);
     configuration_section(&mut o, r);
+    readers_section(&mut o, r);
     approvals_section(&mut o, r);
     findings_section(&mut o, r);
     footer(&mut o, r);
@@ -571,6 +572,38 @@ fn configuration_section(o: &mut String, r: &AuditReport) {
         o.push_str("</tbody></table>");
     }
     o.push_str("</section>\n");
+}
+
+/// The section of who could decrypt (`#readers`): one row per document and
+/// point of the log (its record, then each rekey).
+fn readers_section(o: &mut String, r: &AuditReport) {
+    o.push_str("<section><h2>Who could decrypt</h2>");
+    o.push_str("<table id=\"readers\"><thead><tr><th>Document</th><th>From record</th><th>Recipients</th></tr></thead><tbody>");
+    for d in &r.documents {
+        for (n, x) in d.readers.iter().enumerate() {
+            let who: Vec<String> = x
+                .recipients
+                .iter()
+                .map(|c| {
+                    let fp = &c.fingerprint.to_hex()[..8];
+                    if c.people.is_empty() {
+                        fp.to_string()
+                    } else {
+                        format!("{fp} {}", c.people.join(", "))
+                    }
+                })
+                .collect();
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>#{}{}</td><td class=\"mono\">{}</td></tr>",
+                t(&doc_label(d)),
+                x.record,
+                if n == 0 { "" } else { " (rekey)" },
+                t(&who.join("; "))
+            );
+        }
+    }
+    o.push_str("</tbody></table></section>\n");
 }
 
 /// The approvals section (`#approvals`): those required, present and missing.

@@ -100,6 +100,28 @@ pub struct DocumentView {
     pub received_from: Option<String>,
     /// True for the audited document.
     pub target: bool,
+    /// Who could decrypt its file: its record's recipients, then each
+    /// rekey's (FORMAT.md §4.17), in log order.
+    pub readers: Vec<ReadersView>,
+}
+
+/// Whom a document's file was encrypted to from record `record` on: its
+/// arrival record, or a `rekey` record that replaced the file by `blob`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReadersView {
+    pub record: u64,
+    pub blob: Digest,
+    pub recipients: Vec<ReaderView>,
+}
+
+/// One recipient (its FORMAT.md §5.3 fingerprint) and the people whose own
+/// recipient it is (sealed in their actor records, §5.4), when an identity
+/// opened those.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReaderView {
+    pub fingerprint: Digest,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<String>,
 }
 
 /// A parent → child edge of the lineage DAG.

@@ -26,6 +26,7 @@ fn doc(
         sha256: Some(d(name)),
         received_from: None,
         target: false,
+        readers: Vec::new(),
     }
 }
 
@@ -348,6 +349,7 @@ fn json_field_names_match_format_md() {
             "kind",
             "name",
             "parents",
+            "readers",
             "relation",
             "sha256",
             "size",

@@ -116,6 +116,7 @@ pub fn render_text(r: &AuditReport, color: bool) -> String {
     timeline(&mut o, r, color);
     copies_and_decryptions(&mut o, r);
     configuration(&mut o, r);
+    readers(&mut o, r);
     approvals(&mut o, r, color);
     findings(&mut o, r, color);
     o
@@ -294,6 +295,36 @@ fn configuration(o: &mut String, r: &AuditReport) {
     }
     if r.configuration.is_empty() {
         let _ = writeln!(o, "  none (made before separation of duties)");
+    }
+}
+
+/// Who could decrypt each document: the recipients of its file from its
+/// record on, then after each rekey, with the people whose recipient each is.
+fn readers(o: &mut String, r: &AuditReport) {
+    let _ = writeln!(o, "\nwho could decrypt:");
+    for d in &r.documents {
+        let _ = writeln!(o, "  {}", clean(&doc_label(d)));
+        for (n, x) in d.readers.iter().enumerate() {
+            let who = x
+                .recipients
+                .iter()
+                .map(|c| {
+                    let fp = &c.fingerprint.to_hex()[..8];
+                    if c.people.is_empty() {
+                        format!("[{fp}]")
+                    } else {
+                        format!("[{fp}] {}", clean(&c.people.join(", ")))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let from = if n == 0 {
+                format!("from #{}", x.record)
+            } else {
+                format!("from #{} (rekey)", x.record)
+            };
+            let _ = writeln!(o, "    {from}: {who}");
+        }
     }
 }
 

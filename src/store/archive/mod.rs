@@ -1191,6 +1191,43 @@ impl Archive {
         })
     }
 
+    /// Who could decrypt the document `rec` stores, at each point of the
+    /// log: its record's recipients, then each rekey's (FORMAT.md §4.17),
+    /// each fingerprint with the people of `people` whose recipient it is
+    /// ([`Archive::people_by_recipient`]). Empty for a record that stores
+    /// no document.
+    pub fn readers(
+        &self,
+        rec: &Record,
+        people: &std::collections::BTreeMap<Digest, Vec<String>>,
+    ) -> Result<Vec<crate::core::audit::ReadersView>, StoreError> {
+        use crate::core::audit::{ReaderView, ReadersView};
+        let Some(doc) = rec.document() else {
+            return Ok(Vec::new());
+        };
+        let named = |fps: &[Digest]| {
+            fps.iter()
+                .map(|f| ReaderView {
+                    fingerprint: *f,
+                    people: people.get(f).cloned().unwrap_or_default(),
+                })
+                .collect()
+        };
+        let mut out = vec![ReadersView {
+            record: rec.body.index,
+            blob: doc.blob,
+            recipients: named(&doc.recipients),
+        }];
+        for (i, k) in self.rekey_chain(doc.blob)? {
+            out.push(ReadersView {
+                record: i,
+                blob: k.new,
+                recipients: named(&k.recipients),
+            });
+        }
+        Ok(out)
+    }
+
     /// The rekey records that replaced blob `d`, then its replacement, and
     /// so on (FORMAT.md §4.17), in log order, with their indexes.
     pub fn rekey_chain(

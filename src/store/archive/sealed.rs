@@ -215,6 +215,26 @@ impl Archive {
         Ok(out)
     }
 
+    /// Every person whose authorized actor records named a recipient, by
+    /// the recipient's fingerprint (FORMAT.md §5.3), as names where `ids`
+    /// opens them (else labels); several people may share one.
+    pub fn people_by_recipient(
+        &self,
+        ids: &crypto::Identities,
+    ) -> Result<BTreeMap<crate::core::hash::Digest, Vec<String>>, StoreError> {
+        let names = self.actor_names(ids)?;
+        let mut out: BTreeMap<crate::core::hash::Digest, Vec<String>> = BTreeMap::new();
+        for (label, rs) in self.actor_recipients(ids)?.recipients {
+            let who = names.get(&label).cloned().unwrap_or(label);
+            for r in rs {
+                if let Ok(k) = crypto::RecipientKey::parse(&r) {
+                    out.entry(k.fingerprint()).or_default().push(who.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The label (`#N`) or name of the active actor called `name`: a label
     /// or a version 1 name as is; a sealed name through `ids`.
     pub fn actor_by_name(

@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::core::actors::{Actors, Signer};
 use crate::core::audit::{
     ApprovalView, ApprovalsView, ArchiveView, AuditReport, DocumentView, EventView, HopEventView,
-    HopView, LineageEdge, AUDIT_SCHEMA,
+    HopView, LineageEdge, ReadersView, AUDIT_SCHEMA,
 };
 use crate::core::bundle::{check_evidence, CheckedHop, Trust};
 use crate::core::checkpoint::SignedCheckpoint;
@@ -163,10 +163,26 @@ impl Archive {
 
         // 7. The report.
         let names = self.document_names(&docs, opts.ids);
-        let documents: Vec<DocumentView> = docs
-            .values()
-            .map(|d| document_view(d, names.get(&d.body.index), target))
-            .collect();
+        // Who could decrypt each document (FORMAT.md §12.1 `readers`); a
+        // damaged rekey chain is a finding, and leaves it empty.
+        let people = match opts.ids {
+            Some(ids) => self.people_by_recipient(ids)?,
+            None => Default::default(),
+        };
+        let mut documents: Vec<DocumentView> = Vec::with_capacity(docs.len());
+        for d in docs.values() {
+            let i = d.body.index;
+            let readers = self.readers(d, &people).unwrap_or_else(|e| {
+                add(
+                    &mut findings,
+                    Subject::Record(i),
+                    Check::RekeyRef,
+                    e.to_string(),
+                );
+                Vec::new()
+            });
+            documents.push(document_view(d, names.get(&i), target, readers));
+        }
         let lineage = lineage_edges(&documents);
         let derivation_path = derivation_path(&documents, target);
         let evs = self.event_views(
@@ -799,7 +815,12 @@ fn hop_view(h: CheckedHop) -> HopView {
 
 /// Step 7 of the audit: the view of the document `d` of the DAG, with its
 /// name and size from `m` when they could be read.
-fn document_view(d: &Record, m: Option<&Metadata>, target: u64) -> DocumentView {
+fn document_view(
+    d: &Record,
+    m: Option<&Metadata>,
+    target: u64,
+    readers: Vec<ReadersView>,
+) -> DocumentView {
     let (kind, relation, parents) = match &d.body.payload {
         Payload::Derive(dv) => (
             "derive",
@@ -830,6 +851,7 @@ fn document_view(d: &Record, m: Option<&Metadata>, target: u64) -> DocumentView 
         sha256: m.map(|m| m.sha256),
         received_from: d.receive().map(|r| r.from.origin.clone()),
         target: d.body.index == target,
+        readers,
     }
 }
 
