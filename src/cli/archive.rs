@@ -227,6 +227,10 @@ pub struct IngestArgs {
     /// Free-text note (stored encrypted).
     #[arg(long)]
     note: Option<String>,
+    /// Put the documents in a compartment (its name with -i, or #N): only
+    /// its members and the archive's recipients decrypt them (FORMAT.md §4.18).
+    #[arg(long, value_name = "NAME")]
+    compartment: Option<String>,
     /// Follow symbolic links (a link loop is an error).
     #[arg(long)]
     follow_symlinks: bool,
@@ -315,6 +319,11 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     ctx.dedup_identities(&mut arch, &a.identity)?;
+    if let Some(sel) = &a.compartment {
+        let ids = ctx.archive_identities(&arch, &a.identity)?;
+        let id = arch.resolve_compartment(sel, ids.as_ref())?;
+        arch.use_compartment(id)?;
+    }
     let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
     for s in &w.skipped_archive {
         ctx.out.warn(&format!(

@@ -464,6 +464,10 @@ pub struct DeriveArgs {
     /// A note, stored encrypted with the document's metadata.
     #[arg(long)]
     note: Option<String>,
+    /// The compartment of the new document (its name with -i, or #N);
+    /// default: that of its parents (FORMAT.md §4.18).
+    #[arg(long, value_name = "NAME")]
+    compartment: Option<String>,
     /// age identity file(s) that open the deduplication secret (default:
     /// custody.toml's `identity`; FORMAT.md §7.3).
     #[arg(
@@ -490,6 +494,14 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     }
     parents.sort_unstable();
     parents.dedup();
+    let ids = ctx.archive_identities(&arch, &a.identity)?;
+    let into = match &a.compartment {
+        Some(sel) => Some(arch.resolve_compartment(sel, ids.as_ref())?),
+        None => parents_compartment(&arch, &parents)?,
+    };
+    if let Some(id) = into {
+        arch.use_compartment(id)?;
+    }
     let w = walk::collect(std::slice::from_ref(&a.file), false, Some(arch.root()))?;
     let [file] = &w.files[..] else {
         return Err(StoreError::Input(format!(
@@ -526,9 +538,31 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     Ok(EXIT_OK)
 }
 
+/// The compartment the parents are in (FORMAT.md §4.18): a document derived
+/// from a compartment's stays in it; parents in two compartments need
+/// `--compartment`.
+fn parents_compartment(arch: &Archive, parents: &[u64]) -> Result<Option<u16>, StoreError> {
+    let mut found: Option<u16> = None;
+    for p in parents {
+        let Some(id) = arch.document_compartment(&arch.record(*p)?)? else {
+            continue;
+        };
+        match found {
+            Some(f) if f != id => {
+                return Err(StoreError::Input(format!(
+                    "the parents are in compartments #{f} and #{id}: give --compartment for the derived document; nothing was written"
+                )))
+            }
+            Some(_) | None => found = Some(id),
+        }
+    }
+    Ok(found)
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The text is stored encrypted to the archive's recipients; the ledger records
+The text is stored encrypted to the archive's recipients (to a compartment's,
+for a document in one); the ledger records
 who wrote a note about which document, and when.
 
 Example:
@@ -546,6 +580,11 @@ pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
+    // A note on a compartment's document is its members' (FORMAT.md §4.18).
+    let doc = arch.document_of(arch.record(i)?)?;
+    if let Some(id) = arch.document_compartment(&doc)? {
+        arch.use_compartment(id)?;
+    }
     let r = arch.annotate(i, &a.text, &log)?;
     print_record(ctx, "noted", &r);
     Ok(EXIT_OK)

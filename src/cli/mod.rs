@@ -6,6 +6,7 @@
 mod archive;
 mod audit;
 mod blobs;
+mod compartment;
 mod config;
 mod events;
 mod explain;
@@ -163,6 +164,8 @@ Examples:
     Migrate(blobs::MigrateArgs),
     /// Re-encrypt every blob to the recipients in force (after a revocation, a lost key, a move to post-quantum).
     Rekey(blobs::RekeyArgs),
+    /// Compartments: named sets of people who alone (with the escrow) decrypt their documents.
+    Compartment(compartment::CompartmentArgs),
     /// Witness partners' logs: add-log, cosign (offline), serve (C2SP tlog-witness over HTTP).
     Witness(witness::WitnessArgs),
     /// Check split-view evidence from `witness cosign` offline (exit 0 = split view shown).
@@ -520,6 +523,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
         Command::Upgrade(a) => config::upgrade(ctx, a),
         Command::Gc(a) => blobs::gc(ctx, a),
         Command::Rekey(a) => blobs::rekey(ctx, a),
+        Command::Compartment(a) => compartment::compartment(ctx, a),
         Command::Migrate(a) => blobs::migrate(ctx, a),
         Command::Witness(a) => witness::run(ctx, a),
         Command::VerifyEvidence(a) => witness::verify_evidence(ctx, a),

@@ -92,6 +92,7 @@ fn view_with(
             Ok(d) => {
                 let disagrees = match &rec.body.payload {
                     Payload::Actor(c) => d.check_actor(c).err(),
+                    Payload::Compartment(c) => d.check_compartment(c).err(),
                     // Other kinds' details have no record fields to agree with.
                     Payload::Ingest(_)
                     | Payload::Share(_)
@@ -293,7 +294,8 @@ fn show_kind<'a>(o: &super::output::Out, v: &'a RecordView) -> Option<&'a Ingest
         | Payload::Grant(_)
         | Payload::Audit(_)
         | Payload::Config(_)
-        | Payload::Rekey(_)) => {
+        | Payload::Rekey(_)
+        | Payload::Compartment(_)) => {
             o.data_line(&format!("says        {}", other.summary()));
             None
         }

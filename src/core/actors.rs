@@ -156,6 +156,9 @@ pub struct Actors {
     config: Option<(u64, ArchiveConfig)>,
     /// Index of the first `config` record: from it on the log key signs no record.
     configured_at: Option<u64>,
+    /// Each compartment's latest authorized record: its index and members
+    /// (FORMAT.md §4.18).
+    compartments: BTreeMap<u16, (u64, Vec<crate::core::hash::Digest>)>,
 }
 
 fn actor_key(c: &ActorChange) -> Result<VerifierKey, AuthError> {
@@ -236,6 +239,31 @@ impl Actors {
         self.config.as_ref().map(|(i, c)| (*i, c))
     }
 
+    /// The recipient sets a document may be encrypted to at this point
+    /// (FORMAT.md §4.15, §4.18): the configuration's (`None`), and each
+    /// compartment's members (the escrow among them). Empty before the
+    /// first `config` record.
+    pub fn recipient_sets(&self) -> Vec<(Option<u16>, Vec<crate::core::hash::Digest>)> {
+        let Some((_, c)) = &self.config else {
+            return Vec::new();
+        };
+        let mut out = vec![(None, c.recipients.clone())];
+        for (id, (_, members)) in &self.compartments {
+            out.push((Some(*id), members.clone()));
+        }
+        out
+    }
+
+    /// Compartment `id`'s latest record and members (FORMAT.md §4.18).
+    pub fn compartment(&self, id: u16) -> Option<(u64, &[crate::core::hash::Digest])> {
+        self.compartments.get(&id).map(|(i, m)| (*i, m.as_slice()))
+    }
+
+    /// The compartments' numbers, ascending.
+    pub fn compartment_ids(&self) -> Vec<u16> {
+        self.compartments.keys().copied().collect()
+    }
+
     /// Index of the log's first `config` record: from it on every record is
     /// signed by an actor (FORMAT.md §4.14). `None` for a log made before separation of duties.
     pub fn configured_at(&self) -> Option<u64> {
@@ -277,7 +305,8 @@ impl Actors {
     /// many signatures in a batch while replaying the state in log order.
     pub fn plan(&self, rec: &Record, log_key: &VerifierKey) -> AuthPlan {
         let kind = rec.body.payload.kind();
-        if matches!(kind, Kind::Actor | Kind::Config) {
+        // What changes the state is applied in log order, at once.
+        if kind.changes_state() {
             return AuthPlan::Inline;
         }
         let cands = self.keys.get(&rec.body.signer);
@@ -368,6 +397,18 @@ impl Actors {
             Payload::Config(c) => {
                 self.configured_at.get_or_insert(rec.body.index);
                 self.config = Some((rec.body.index, c.clone()));
+                return Ok(());
+            }
+            Payload::Compartment(c) => {
+                // A compartment is part of a configured archive (§4.18).
+                if self.config.is_none() {
+                    return Err(AuthError::BadChange(format!(
+                        "compartment #{}: before the log's first config record (§4.18)",
+                        c.id
+                    )));
+                }
+                self.compartments
+                    .insert(c.id, (rec.body.index, c.members.clone()));
                 return Ok(());
             }
             Payload::Ingest(_)

@@ -55,6 +55,13 @@ pub enum Details {
     /// Of a `config` record: the deduplication secret, 32 bytes as 64
     /// lowercase hex digits (FORMAT.md §7.3).
     Config { v: u32, dedup_key: String },
+    /// Of a `compartment` record: its name (§4.7 name rules) and its
+    /// members' own recipients, canonical texts (§5.3, FORMAT.md §4.18).
+    Compartment {
+        v: u32,
+        name: String,
+        recipients: Vec<String>,
+    },
 }
 
 impl Drop for Details {
@@ -87,6 +94,7 @@ impl Details {
             Details::Access { .. } => "access",
             Details::Share { .. } => "share",
             Details::Config { .. } => "config",
+            Details::Compartment { .. } => "compartment",
         }
     }
 
@@ -119,6 +127,12 @@ impl Details {
             Details::Access { reason, .. } => format!("reason: {reason}"),
             Details::Share { recipients, .. } => format!("to {}", recipients.join(", ")),
             Details::Config { .. } => "the deduplication secret (not shown)".into(),
+            Details::Compartment {
+                name, recipients, ..
+            } => format!(
+                "compartment {name}, {} member recipient(s)",
+                recipients.len()
+            ),
         }
     }
 
@@ -157,7 +171,10 @@ impl Details {
         let mut j = serde_json::to_vec(self).expect("sealed details serialize");
         let min = match self {
             Details::Actor { .. } => ACTOR_SEALED_LEN,
-            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => 0,
+            Details::Access { .. }
+            | Details::Share { .. }
+            | Details::Config { .. }
+            | Details::Compartment { .. } => 0,
         };
         j.resize((j.len().div_ceil(SEALED_PAD) * SEALED_PAD).max(min), b' ');
         j
@@ -240,6 +257,22 @@ impl Details {
                 }
                 *v
             }
+            Details::Compartment {
+                v,
+                name,
+                recipients,
+            } => {
+                if !valid_actor_name(name) {
+                    return bad("the compartment name is not 1 to 64 of a-z 0-9 . _ -");
+                }
+                if recipients.is_empty() || recipients.len() > MAX_SEALED_RECIPIENTS {
+                    return bad("a compartment has 1 to 255 member recipients");
+                }
+                if !recipients.iter().all(|r| canonical_recipient(r)) {
+                    return bad("a recipient is not an age recipient in canonical form (§5.3)");
+                }
+                *v
+            }
         };
         if v != SEALED_VERSION && !matches!(self, Details::Actor { .. }) {
             return Err(SealedError::Version(v));
@@ -251,7 +284,10 @@ impl Details {
     pub fn recipient(&self) -> Option<&str> {
         match self {
             Details::Actor { recipient, .. } => recipient.as_deref(),
-            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => None,
+            Details::Access { .. }
+            | Details::Share { .. }
+            | Details::Config { .. }
+            | Details::Compartment { .. } => None,
         }
     }
 
@@ -303,9 +339,44 @@ impl Details {
                 }
                 Ok(())
             }
-            Details::Access { .. } | Details::Share { .. } | Details::Config { .. } => {
-                Err(SealedError::Kind(self.kind(), "actor"))
-            }
+            Details::Access { .. }
+            | Details::Share { .. }
+            | Details::Config { .. }
+            | Details::Compartment { .. } => Err(SealedError::Kind(self.kind(), "actor")),
+        }
+    }
+
+    /// Checks compartment details against their record (FORMAT.md §4.18):
+    /// the fingerprints of the recipients are the record's members.
+    pub fn check_compartment(
+        &self,
+        c: &crate::core::record::Compartment,
+    ) -> Result<(), SealedError> {
+        let Details::Compartment { recipients, .. } = self else {
+            return Err(SealedError::Kind(self.kind(), "compartment"));
+        };
+        let mut fps: Vec<crate::core::hash::Digest> = recipients
+            .iter()
+            .filter_map(|r| recipient_fingerprint(r))
+            .collect();
+        fps.sort();
+        fps.dedup();
+        if fps != c.members {
+            return Err(SealedError::Invalid(
+                "the recipients are not the record's members (§4.18)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A compartment's name, for compartment details.
+    pub fn compartment_name(&self) -> Option<&str> {
+        match self {
+            Details::Compartment { name, .. } => Some(name),
+            Details::Actor { .. }
+            | Details::Access { .. }
+            | Details::Share { .. }
+            | Details::Config { .. } => None,
         }
     }
 }

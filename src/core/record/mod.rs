@@ -25,6 +25,7 @@ mod actor;
 mod annotate;
 mod approve;
 mod audit;
+mod compartment;
 mod config;
 mod derive;
 mod grant;
@@ -40,6 +41,7 @@ pub use actor::{
 pub use annotate::Annotate;
 pub use approve::{Approve, Purpose};
 pub use audit::AuditDone;
+pub use compartment::Compartment;
 pub use config::{ArchiveConfig, MAX_POLICY_LEN};
 pub use derive::{Derive, Relation, MAX_PARENTS};
 pub use grant::{Grant, GrantTo};
@@ -90,6 +92,8 @@ pub enum Kind {
     Config = 11,
     /// A blob encrypted again to the recipients in force (FORMAT.md §4.17).
     Rekey = 12,
+    /// A compartment's members (FORMAT.md §4.18).
+    Compartment = 13,
 }
 
 impl Kind {
@@ -107,6 +111,7 @@ impl Kind {
             10 => Some(Kind::Audit),
             11 => Some(Kind::Config),
             12 => Some(Kind::Rekey),
+            13 => Some(Kind::Compartment),
             _ => None,
         }
     }
@@ -232,6 +237,10 @@ macro_rules! on_kind {
                 type $k = Rekey;
                 $e
             }
+            Kind::Compartment => {
+                type $k = Compartment;
+                $e
+            }
         }
     };
 }
@@ -254,6 +263,7 @@ macro_rules! on_payload {
             Payload::Audit($x) => $e,
             Payload::Config($x) => $e,
             Payload::Rekey($x) => $e,
+            Payload::Compartment($x) => $e,
         }
     };
 }
@@ -362,6 +372,7 @@ pub enum Payload {
     Audit(AuditDone),
     Config(ArchiveConfig),
     Rekey(Rekey),
+    Compartment(Compartment),
 }
 
 /// The first 12 hex digits of a digest, for summaries.
@@ -416,6 +427,7 @@ impl Payload {
             Kind::Audit => Payload::Audit(KindDef::decode(r, v2, index)?),
             Kind::Config => Payload::Config(KindDef::decode(r, v2, index)?),
             Kind::Rekey => Payload::Rekey(KindDef::decode(r, v2, index)?),
+            Kind::Compartment => Payload::Compartment(KindDef::decode(r, v2, index)?),
         })
     }
 }
@@ -462,6 +474,8 @@ pub enum RecordError {
     ReasonNotRevoke,
     #[error("a rekey record names the same blob as old and new (FORMAT.md §4.17)")]
     BadRekey,
+    #[error("a compartment record is version 2, with a number of at least 1 (FORMAT.md §4.18)")]
+    BadCompartment,
 }
 
 /// Why a record signature did not verify.
@@ -773,7 +787,8 @@ impl Record {
             | Payload::Grant(_)
             | Payload::Audit(_)
             | Payload::Config(_)
-            | Payload::Rekey(_) => None,
+            | Payload::Rekey(_)
+            | Payload::Compartment(_) => None,
         }
     }
 
@@ -806,7 +821,8 @@ impl Record {
             | Payload::Grant(_)
             | Payload::Audit(_)
             | Payload::Config(_)
-            | Payload::Rekey(_) => None,
+            | Payload::Rekey(_)
+            | Payload::Compartment(_) => None,
         }
     }
 
@@ -824,7 +840,8 @@ impl Record {
             | Payload::Approve(_)
             | Payload::Grant(_)
             | Payload::Audit(_)
-            | Payload::Config(_) => None,
+            | Payload::Config(_)
+            | Payload::Compartment(_) => None,
         }
     }
 
@@ -842,7 +859,8 @@ impl Record {
             | Payload::Grant(_)
             | Payload::Audit(_)
             | Payload::Config(_)
-            | Payload::Rekey(_) => None,
+            | Payload::Rekey(_)
+            | Payload::Compartment(_) => None,
         }
     }
 

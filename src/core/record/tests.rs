@@ -54,8 +54,8 @@ fn strict_decoder_rejects_each_non_canonical_form() {
     v[0] = 2;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
     let mut v = good.clone();
-    v[1] = 13;
-    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(13)));
+    v[1] = 14;
+    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(14)));
     let mut v = good.clone();
     v[1] = 0;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
@@ -610,4 +610,59 @@ fn rekey_records_round_trip_and_refuse_a_file_replacing_itself() {
         payload: Payload::Rekey(Rekey { new: k.old, ..k }),
     };
     assert!(same.sign(&key()).is_err());
+}
+
+#[test]
+fn compartment_records_round_trip_and_exist_in_version_2_only() {
+    use crate::core::record::{Compartment, Sealed};
+    let mut members = vec![Digest::of(b"escrow"), Digest::of(b"jo")];
+    members.sort();
+    let c = Compartment {
+        id: 1,
+        members,
+        sealed: Sealed {
+            digest: Digest::of(b"details"),
+            size: 4448,
+        },
+    };
+    let body = |index, payload| RecordBody {
+        index,
+        time_ms: 1_800_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: key().key_id(),
+        payload,
+    };
+    let rec = body(40, Payload::Compartment(c.clone()))
+        .sign(&key())
+        .unwrap();
+    // FORMAT.md §4.18: header 23 + origin 22, payload 2+1+32n+40, signature 64.
+    assert_eq!(
+        rec.bytes().len(),
+        2 + 8 + 8 + 1 + 22 + 4 + 2 + 1 + 64 + 40 + 64
+    );
+    assert_eq!(rec.bytes()[0], RECORD_VERSION_SEALED);
+    assert_eq!(rec.bytes()[1], 13);
+    let back = Record::decode(rec.bytes()).unwrap();
+    assert_eq!(back.body.payload, Payload::Compartment(c.clone()));
+    // Number 0, unsorted members: refused.
+    assert!(
+        body(41, Payload::Compartment(Compartment { id: 0, ..c.clone() }))
+            .sign(&key())
+            .is_err()
+    );
+    let mut rev = c.members.clone();
+    rev.reverse();
+    assert!(body(
+        42,
+        Payload::Compartment(Compartment {
+            members: rev,
+            ..c.clone()
+        })
+    )
+    .sign(&key())
+    .is_err());
+    // A version 1 header on a compartment's bytes.
+    let mut v = rec.bytes().to_vec();
+    v[0] = RECORD_VERSION;
+    assert!(Record::decode(&v).is_err());
 }

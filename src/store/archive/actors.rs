@@ -478,11 +478,26 @@ impl Archive {
     pub fn remember_actor_key(&mut self, path: std::path::PathBuf) -> Result<(), StoreError> {
         let mut c = self.config.clone();
         c.key = Some(path);
+        self.write_config(c)
+    }
+
+    /// Writes `c` as `custody.toml` (durably, replacing it whole) and keeps it.
+    pub(crate) fn write_config(
+        &mut self,
+        c: crate::store::archive::Config,
+    ) -> Result<(), StoreError> {
         let text = toml::to_string_pretty(&c).map_err(|e| StoreError::Internal(e.to_string()))?;
         let dst = self.root.join(crate::store::archive::CONFIG_FILE);
         crate::store::files::outfile::write_durable(&dst, text.as_bytes(), None)?;
         self.config = c;
         Ok(())
+    }
+
+    /// From now on, this process encrypts what it writes to `keys` (a
+    /// compartment's, FORMAT.md §4.18) instead of the configuration's
+    /// recipients; called after the archive was checked against those.
+    pub(crate) fn set_write_recipients(&mut self, keys: Vec<RecipientKey>) {
+        self.recipients = keys;
     }
 
     /// Keeps or drops a [`CONFIG_NEXT_FILE`] left by `config set` (on every

@@ -88,6 +88,20 @@ pub struct Config {
     /// Where document blobs are kept when not in `blobs/` (FORMAT.md §7.4, §7.7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<BlobsConfig>,
+    /// The members' recipients of each compartment, by number (FORMAT.md
+    /// §4.18, §7.4): a cache of the `compartment` records, never a name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compartments: Vec<CompartmentConfig>,
+}
+
+/// A `[[compartments]]` table of `custody.toml` (FORMAT.md §7.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompartmentConfig {
+    /// The compartment's number (FORMAT.md §4.18).
+    pub id: u16,
+    /// Its members' own age recipients, as the record's sealed details name them.
+    pub recipients: Vec<String>,
 }
 
 /// The `[blobs]` table of `custody.toml` (FORMAT.md §7.4): where document
@@ -637,6 +651,7 @@ impl Archive {
                 created: time::rfc3339(time::now_ms()),
                 publication_approvals: default_approvals(),
                 blobs: None,
+                compartments: Vec::new(),
             };
             let text =
                 toml::to_string_pretty(&config).map_err(|e| StoreError::Internal(e.to_string()))?;

@@ -689,7 +689,8 @@ impl Rules<'_> {
                 | Payload::Grant(_)
                 | Payload::Audit(_)
                 | Payload::Config(_)
-                | Payload::Rekey(_) => {}
+                | Payload::Rekey(_)
+                | Payload::Compartment(_) => {}
             }
             // The date check applies to every event, whatever its kind.
             self.dated_after_arrival(ev, findings);
@@ -838,7 +839,8 @@ fn document_view(
         | Payload::Grant(_)
         | Payload::Audit(_)
         | Payload::Config(_)
-        | Payload::Rekey(_) => ("ingest", None, Vec::new()),
+        | Payload::Rekey(_)
+        | Payload::Compartment(_) => ("ingest", None, Vec::new()),
     };
     DocumentView {
         index: d.body.index,

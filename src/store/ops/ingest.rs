@@ -759,7 +759,8 @@ impl Archive {
                     | Payload::Grant(_)
                     | Payload::Audit(_)
                     | Payload::Config(_)
-                    | Payload::Rekey(_) => {
+                    | Payload::Rekey(_)
+                    | Payload::Compartment(_) => {
                         return Err(StoreError::Internal(
                             "a document record of another kind".into(),
                         ))

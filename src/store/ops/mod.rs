@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod bundle_file;
+pub mod compartment;
 pub mod extract;
 pub mod gc;
 pub mod held;

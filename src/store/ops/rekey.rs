@@ -25,7 +25,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::core::agestream;
-use crate::core::crypto::{self, Identities};
+use crate::core::crypto::{self, Identities, RecipientKey};
 use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::record::{Payload, Record, Rekey};
@@ -48,6 +48,9 @@ struct Live {
     doc: bool,
     /// Fingerprints of the recipients it was written to, when known.
     recipients: Option<Vec<Digest>>,
+    /// The compartment it belongs to (FORMAT.md §4.18): a document's and
+    /// its envelope's, its notes', a compartment record's sealed details.
+    compartment: Option<u16>,
 }
 
 /// What a rekey did (or, with `dry_run`, would do).
@@ -103,6 +106,8 @@ fn about_the_blob(e: &StoreError) -> bool {
 struct Replayed {
     live: HashMap<Digest, Live>,
     replaced: Vec<(Digest, bool)>,
+    /// Each compartment's members at the log's end.
+    compartments: HashMap<u16, Vec<Digest>>,
 }
 
 impl Archive {
@@ -115,6 +120,9 @@ impl Archive {
         let mut live: HashMap<Digest, Live> = HashMap::new();
         let mut replaced = Vec::new();
         let mut in_force: Option<Vec<Digest>> = None;
+        let mut comps: HashMap<u16, Vec<Digest>> = HashMap::new();
+        // The compartment of each document, by arrival index.
+        let mut doc_comp: HashMap<u64, u16> = HashMap::new();
         for f in self.record_file().scan(0)? {
             let rec = match f? {
                 Frame::Complete { offset, body } => Record::decode(&body).map_err(|e| {
@@ -131,13 +139,43 @@ impl Archive {
             if let Payload::Config(c) = &rec.body.payload {
                 in_force = Some(c.recipients.clone());
             }
+            if let Payload::Compartment(c) = &rec.body.payload {
+                comps.insert(c.id, c.members.clone());
+            }
+            let set_of = |id: u16| comps.get(&id).cloned();
+            // Whose blobs these are: a document's own recipients name its
+            // compartment; a note follows its document; a compartment
+            // record's details are its compartment's.
             let own = rec.document().map(|d| d.recipients.clone());
+            let comp = match (&rec.body.payload, &own) {
+                (Payload::Compartment(c), _) => Some(c.id),
+                (_, Some(own)) => comps
+                    .keys()
+                    .copied()
+                    .find(|id| set_of(*id).as_ref() == Some(own)),
+                (_, None) => rec.about().and_then(|a| doc_comp.get(&a).copied()),
+            };
+            if let (Some(id), Some(_)) = (comp, &own) {
+                doc_comp.insert(rec.body.index, id);
+            }
+            let notes = rec.note_blob().map(|(d, _)| d);
             for (d, size, doc) in blob_refs(&rec) {
-                let recipients = own.clone().or_else(|| in_force.clone());
+                // Only a document's blobs, its notes and a compartment's
+                // details are its compartment's; sealed details of other
+                // records are the configuration's.
+                let mine = own.is_some()
+                    || Some(d) == notes
+                    || matches!(rec.body.payload, Payload::Compartment(_));
+                let compartment = comp.filter(|_| mine);
+                let recipients = match compartment {
+                    Some(id) if own.is_none() => set_of(id),
+                    Some(_) | None => own.clone().or_else(|| in_force.clone()),
+                };
                 live.entry(d).or_insert(Live {
                     size,
                     doc,
                     recipients,
+                    compartment,
                 });
             }
             if let Some(k) = rec.rekey() {
@@ -149,12 +187,17 @@ impl Archive {
                             size: k.new_size,
                             doc: old.doc,
                             recipients: Some(k.recipients.clone()),
+                            compartment: old.compartment,
                         },
                     );
                 }
             }
         }
-        Ok(Replayed { live, replaced })
+        Ok(Replayed {
+            live,
+            replaced,
+            compartments: comps,
+        })
     }
 
     /// Removes the old files of rekeys already recorded (what a run killed
@@ -198,8 +241,22 @@ impl Archive {
         progress: &mut dyn FnMut(u64),
     ) -> Result<RekeyReport, StoreError> {
         let want = crypto::fingerprints(&self.recipients);
-        let Replayed { live, replaced } = self.replay_blobs()?;
+        let Replayed {
+            live,
+            replaced,
+            compartments,
+        } = self.replay_blobs()?;
         let names: HashMap<Digest, Live> = live.clone();
+        // What each blob must be encrypted to: its compartment's recipients,
+        // or the configuration's.
+        let wanted = |l: &Live| -> Vec<Digest> {
+            match l.compartment.and_then(|id| compartments.get(&id)) {
+                Some(m) => m.clone(),
+                None => want.clone(),
+            }
+        };
+        let mut keys: HashMap<Option<u16>, Result<Vec<RecipientKey>, String>> = HashMap::new();
+        keys.insert(None, Ok(self.recipients.clone()));
         let mut rep = RekeyReport {
             dry_run,
             recipients: want.clone(),
@@ -207,7 +264,7 @@ impl Archive {
         };
         let mut todo: Vec<(Digest, Live)> = Vec::new();
         for (d, l) in live {
-            if l.recipients.as_deref() == Some(want.as_slice()) {
+            if l.recipients.as_deref() == Some(wanted(&l).as_slice()) {
                 rep.current += 1;
             } else {
                 todo.push((d, l));
@@ -229,7 +286,21 @@ impl Archive {
             let mut sealed = Vec::new();
             let mut olds = Vec::new();
             for (d, l) in batch {
-                let (blob, k) = match self.reencrypt(d, l, ids, &want, progress) {
+                let to = keys
+                    .entry(l.compartment)
+                    .or_insert_with(|| {
+                        let id = l.compartment.expect("None is inserted above");
+                        self.compartment_keys(id).map_err(|e| e.to_string())
+                    })
+                    .clone();
+                let to = match to {
+                    Ok(to) => to,
+                    Err(reason) => {
+                        rep.skipped.push(Skipped { blob: *d, reason });
+                        continue;
+                    }
+                };
+                let (blob, k) = match self.reencrypt(d, l, ids, (&wanted(l), &to), progress) {
                     Ok(done) => done,
                     Err(e) if about_the_blob(&e) => {
                         // A wrong identity fails on every blob: with nothing
@@ -293,7 +364,7 @@ impl Archive {
         d: &Digest,
         l: &Live,
         ids: &Identities,
-        want: &[Digest],
+        (want, to): (&[Digest], &[RecipientKey]),
         progress: &mut dyn FnMut(u64),
     ) -> Result<(SealedBlob, Rekey), StoreError> {
         let local;
@@ -329,15 +400,13 @@ impl Archive {
                 source: e,
             })?;
         let w = store.begin()?;
-        let enc = crypto::encrypt_all(decrypting, &self.recipients, w, n, progress).map_err(
-            |e| match e {
-                crypto::CryptoError::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
-                    StoreError::ContentMismatch(format!("blob {d} does not decrypt: {io}"))
-                }
-                crypto::CryptoError::Io(io) => io_err(&label, io),
-                other => StoreError::Crypto(other),
-            },
-        )?;
+        let enc = crypto::encrypt_all(decrypting, to, w, n, progress).map_err(|e| match e {
+            crypto::CryptoError::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
+                StoreError::ContentMismatch(format!("blob {d} does not decrypt: {io}"))
+            }
+            crypto::CryptoError::Io(io) => io_err(&label, io),
+            other => StoreError::Crypto(other),
+        })?;
         if enc.len != n {
             return Err(StoreError::ContentMismatch(format!(
                 "blob {d} decrypts to {} bytes where its length says {n}",

@@ -178,6 +178,7 @@ impl Archive {
                             format!("names an actor already added by record {first} (a name is never reused, §4.7)")
                         })
                     }),
+                    Payload::Compartment(c) => d.check_compartment(c).err().map(|e| e.to_string()),
                     Payload::Share(_) | Payload::Access(_) | Payload::Config(_) => None,
                     Payload::Ingest(_)
                     | Payload::Receive(_)

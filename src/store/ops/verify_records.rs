@@ -450,14 +450,22 @@ impl<'a> RecordPass<'a> {
         }
         self.authorize(n, rec);
         self.check_grant(n, rec);
-        let cfg = self.actors.config().map(|(_, c)| c.recipients.clone());
+        // The configuration's recipients and each compartment's (FORMAT.md
+        // §4.15, §4.18); none before the first `config` record.
+        let sets: Vec<Vec<Digest>> = self
+            .actors
+            .recipient_sets()
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let sets = (!sets.is_empty()).then_some(sets);
         self.arch.note_references(
             rec,
             n,
             self.deep,
             &mut self.docs,
             &mut self.out,
-            cfg.as_deref(),
+            sets.as_deref(),
         );
     }
 
@@ -579,8 +587,9 @@ impl Archive {
 
     /// Notes what record `n` references: blobs, received evidence, and
     /// documents (checked now against the earlier documents of the log).
-    /// `recipients`: those of the configuration in force before record `n`
-    /// (FORMAT.md §4.15), which a document record must list exactly.
+    /// `sets`: the recipient sets in force before record `n`, the
+    /// configuration's and each compartment's (FORMAT.md §4.15, §4.18), one
+    /// of which a document record must list exactly.
     fn note_references(
         &self,
         rec: &Record,
@@ -588,7 +597,7 @@ impl Archive {
         deep: bool,
         docs: &mut HashMap<u64, Digest>,
         out: &mut Scanned,
-        recipients: Option<&[Digest]>,
+        sets: Option<&[Vec<Digest>]>,
     ) {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
@@ -642,7 +651,8 @@ impl Archive {
                     check_doc(p.document, &p.commitment, Check::LineageParent);
                 }
             }
-            Payload::Rekey(k) => note_rekey(k, n, out, recipients),
+            Payload::Rekey(k) => note_rekey(k, n, out, sets),
+            Payload::Compartment(_) => {}
             // The other kinds name no parent document.
             Payload::Ingest(_)
             | Payload::Share(_)
@@ -656,11 +666,11 @@ impl Archive {
             | Payload::Config(_) => {}
         }
         if let Some(ing) = rec.document() {
-            if recipients.is_some_and(|r| r != ing.recipients.as_slice()) {
+            if sets.is_some_and(|s| !s.iter().any(|r| r == &ing.recipients)) {
                 out.doc_findings.push((
                     n,
                     Check::Recipients,
-                    "lists recipients other than those of the configuration in force (custody config show)".into(),
+                    "lists recipients other than those of the configuration or of a compartment in force (custody config show, custody compartment list)".into(),
                 ));
             }
             docs.insert(n, ing.commitment);
@@ -676,19 +686,20 @@ impl Archive {
 /// What a `rekey` record at `n` changes in the blobs the log names (FORMAT.md
 /// §4.17): its `old` must be named now (by an earlier record, or an earlier
 /// rekey's `new`), and from here on `new` is expected in its place; its
-/// recipients must be the configuration's in force (`recipients`).
+/// recipients must be a set in force (`sets`: the configuration's or a
+/// compartment's).
 fn note_rekey(
     k: &crate::core::record::Rekey,
     n: u64,
     out: &mut Scanned,
-    recipients: Option<&[Digest]>,
+    sets: Option<&[Vec<Digest>]>,
 ) {
-    match recipients {
-        Some(r) if r == k.recipients.as_slice() => {}
+    match sets {
+        Some(s) if s.iter().any(|r| r == &k.recipients) => {}
         Some(_) => out.doc_findings.push((
             n,
             Check::Recipients,
-            "re-encrypts to recipients other than those of the configuration in force (custody config show)".into(),
+            "re-encrypts to recipients other than those of the configuration or of a compartment in force (custody config show, custody compartment list)".into(),
         )),
         None => out.doc_findings.push((
             n,
