@@ -301,7 +301,8 @@ impl Ctx {
     /// After a write: says so when no identity opened the deduplication
     /// secret (contents were not matched against those stored before).
     pub(crate) fn dedup_note(&self, arch: &Archive) {
-        if arch.deduplicates() == Some(false) {
+        // A compartment's documents are never matched (FORMAT.md §4.18).
+        if arch.deduplicates() == Some(false) && arch.writing_to_compartment().is_none() {
             self.out.info(
                 "note: no identity opened the archive's deduplication secret, so contents were not matched against earlier ones (give -i IDENTITY, or `identity` in custody.toml; FORMAT.md §7.3)",
             );

@@ -493,11 +493,24 @@ impl Archive {
         Ok(())
     }
 
-    /// From now on, this process encrypts what it writes to `keys` (a
-    /// compartment's, FORMAT.md §4.18) instead of the configuration's
-    /// recipients; called after the archive was checked against those.
-    pub(crate) fn set_write_recipients(&mut self, keys: Vec<RecipientKey>) {
+    /// From now on, this process encrypts what it writes to `keys`
+    /// (compartment `id`'s, FORMAT.md §4.18) instead of the configuration's
+    /// recipients, and keeps no deduplication entry: the index, keyed by a
+    /// secret the configuration's recipients open, would tell them what the
+    /// compartment holds (§7.3). Called after the archive was checked.
+    pub(crate) fn set_write_recipients(&mut self, id: u16, keys: Vec<RecipientKey>) {
         self.recipients = keys;
+        self.compartment = Some(id);
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        // A fresh key matches no entry; `keep: false` writes none.
+        if getrandom::fill(&mut key[..]).is_ok() {
+            self.dedup = Some(crate::store::files::dedup_log::DedupKey { key, keep: false });
+        }
+    }
+
+    /// The compartment this process writes documents to, if any.
+    pub fn writing_to_compartment(&self) -> Option<u16> {
+        self.compartment
     }
 
     /// Keeps or drops a [`CONFIG_NEXT_FILE`] left by `config set` (on every

@@ -277,6 +277,8 @@ pub struct Archive {
     pub(crate) receive_policy: Option<crate::core::record::ReceivePolicy>,
     /// The deduplication key of this process, once decided.
     pub(crate) dedup: Option<crate::store::files::dedup_log::DedupKey>,
+    /// The compartment this process writes documents to (FORMAT.md §4.18).
+    pub(crate) compartment: Option<u16>,
     _lock: File,
 }
 
@@ -825,6 +827,7 @@ impl Archive {
             dedup_ids: None,
             receive_policy: None,
             dedup: None,
+            compartment: None,
             actor: None,
             _lock: lock,
         };

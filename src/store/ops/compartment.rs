@@ -85,8 +85,22 @@ impl Archive {
             {
                 return Ok(c.id);
             }
-        } else if let Some(c) = all.iter().find(|c| c.name.as_deref() == Some(sel)) {
-            return Ok(c.id);
+        } else {
+            let named: Vec<&CompartmentView> = all
+                .iter()
+                .filter(|c| c.name.as_deref() == Some(sel))
+                .collect();
+            match named[..] {
+                [c] => return Ok(c.id),
+                [] => {}
+                _ => {
+                    return Err(StoreError::Input(format!(
+                        "{} compartments are named {}: give its number #N (`custody compartment list -i IDENTITY`)",
+                        named.len(),
+                        crate::core::redact::quote(sel)
+                    )))
+                }
+            }
         }
         let hint = if ids.is_none() && !sel.starts_with('#') {
             "; names are sealed: give its number #N (`custody compartment list`) or an identity with -i"
@@ -143,30 +157,41 @@ impl Archive {
     pub fn use_compartment(&mut self, id: u16) -> Result<(), StoreError> {
         self.check_before_write()?;
         let keys = self.compartment_keys(id)?;
-        self.set_write_recipients(keys);
+        // The deduplication key is decided now, so that no later step
+        // (ingest's) opens the archive's secret for a compartment's write.
+        self.set_write_recipients(id, keys);
+        if self.deduplicates() != Some(false) {
+            return Err(StoreError::Internal(
+                "the OS gave no random bytes for a deduplication key".into(),
+            ));
+        }
         Ok(())
     }
 
-    /// The compartment in force whose recipients are exactly `fps` (a
-    /// document's, now): `None` for the configuration's, or for none.
-    pub fn compartment_of(&self, fps: &[Digest]) -> Result<Option<u16>, StoreError> {
-        let actors = self.actors_at(self.size()?)?;
-        Ok(actors
-            .recipient_sets()
+    /// The compartment whose recipients were exactly `fps` just before
+    /// record `at` (when a file with them was written): `None` for the
+    /// configuration's (preferred when both match), or for none.
+    fn compartment_at(&self, fps: &[Digest], at: u64) -> Result<Option<u16>, StoreError> {
+        let sets = self.actors_at(at)?.recipient_sets();
+        if sets.iter().any(|(id, set)| id.is_none() && set == fps) {
+            return Ok(None);
+        }
+        Ok(sets
             .into_iter()
             .find(|(_, set)| set == fps)
             .and_then(|(id, _)| id))
     }
 
-    /// The compartment the document `rec` stores is in now (its file's
-    /// recipients, after every rekey), if any.
+    /// The compartment the document `rec` stores is in (FORMAT.md §4.18):
+    /// the one whose recipients its file was last written to (its record,
+    /// or its latest rekey), as they were then, if any.
     pub fn document_compartment(&self, rec: &Record) -> Result<Option<u16>, StoreError> {
         let readers = self.readers(rec, &Default::default())?;
         let Some(now) = readers.last() else {
             return Ok(None);
         };
         let fps: Vec<Digest> = now.recipients.iter().map(|r| r.fingerprint).collect();
-        self.compartment_of(&fps)
+        self.compartment_at(&fps, now.record)
     }
 
     /// `custody compartment set`: makes compartment `name` (or changes its
@@ -185,10 +210,34 @@ impl Archive {
         self.check_signer(log)?;
         self.check_before_write()?;
         let all = self.compartments(Some(ids))?;
+        // A name is found only where `ids` opens it: one that does not open
+        // could be this name, and a second compartment of it is refused.
+        if let Some(c) = all.iter().find(|c| c.name.is_none()) {
+            return Err(StoreError::Input(format!(
+                "compartment #{}'s name does not open with the identity given: give one among every compartment's recipients (the escrow's), so that no name is used twice; nothing was written",
+                c.id
+            )));
+        }
         let mut fps = crypto::fingerprints(&members);
         fps.sort();
         fps.dedup();
         let existing = all.iter().find(|c| c.name.as_deref() == Some(name));
+        // Recipients are what a compartment is: two with the same set, or
+        // one with the configuration's, could not be told apart (§4.18).
+        if crypto::fingerprints(self.recipients()) == fps {
+            return Err(StoreError::Input(
+                "these are the archive's own recipients (`custody config show`): a compartment needs another set; nothing was written".into(),
+            ));
+        }
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.members == fps && Some(c.id) != existing.map(|e| e.id))
+        {
+            return Err(StoreError::Input(format!(
+                "compartment #{} has these recipients already; nothing was written",
+                c.id
+            )));
+        }
         let id = match existing {
             Some(c) => c.id,
             None => all

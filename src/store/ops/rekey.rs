@@ -120,7 +120,7 @@ impl Archive {
         let mut live: HashMap<Digest, Live> = HashMap::new();
         let mut replaced = Vec::new();
         let mut in_force: Option<Vec<Digest>> = None;
-        let mut comps: HashMap<u16, Vec<Digest>> = HashMap::new();
+        let mut comps: std::collections::BTreeMap<u16, Vec<Digest>> = Default::default();
         // The compartment of each document, by arrival index.
         let mut doc_comp: HashMap<u64, u16> = HashMap::new();
         for f in self.record_file().scan(0)? {
@@ -149,6 +149,8 @@ impl Archive {
             let own = rec.document().map(|d| d.recipients.clone());
             let comp = match (&rec.body.payload, &own) {
                 (Payload::Compartment(c), _) => Some(c.id),
+                // The configuration's set wins a tie (FORMAT.md §4.18).
+                (_, Some(own)) if in_force.as_ref() == Some(own) => None,
                 (_, Some(own)) => comps
                     .keys()
                     .copied()
@@ -196,7 +198,7 @@ impl Archive {
         Ok(Replayed {
             live,
             replaced,
-            compartments: comps,
+            compartments: comps.into_iter().collect(),
         })
     }
 
