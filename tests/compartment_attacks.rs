@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::age_cli::*;
 use common::*;
 use custody::core::hash::Digest;
 use custody::core::keys::SignerKey;
@@ -21,37 +22,13 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A person's keys (`custody keygen --x25519`): identity.age, recipient.txt,
-/// signing.key, signing.vkey.
-fn person(f: &Fixture, name: &str) -> PathBuf {
-    let dir = f.path().join("people").join(name);
-    let mut c = custody();
-    c.args([
-        "keygen",
-        "--x25519",
-        "--name",
-        &format!("dropsite.example/{name}"),
-        "-o",
-    ])
-    .arg(&dir);
-    run(c).ok();
-    dir
-}
-
 /// `age -d -i DIR/identity.age FILE`'s plaintext, if it opens.
-fn age_open(person: &Path, file: &Path) -> Option<Vec<u8>> {
-    let o = Command::new(require_tool("age"))
-        .arg("-d")
-        .arg("-i")
-        .arg(person.join("identity.age"))
-        .arg(file)
-        .output()
-        .unwrap();
-    o.status.success().then_some(o.stdout)
+fn person_open(person: &Path, file: &Path) -> Option<Vec<u8>> {
+    age_open(&person.join("identity.age"), file)
 }
 
 fn opens(person: &Path, file: &Path) -> bool {
-    age_open(person, file).is_some()
+    person_open(person, file).is_some()
 }
 
 /// Every regular file under `root`.
@@ -85,7 +62,7 @@ fn shown_to(who: &Path, roots: &[&Path], secrets: &[&str]) -> Vec<(PathBuf, Stri
         for file in all_files(root) {
             let raw = fs::read(&file).unwrap();
             let plain = if raw.starts_with(b"age-encryption.org/") {
-                age_open(who, &file).unwrap_or_default()
+                person_open(who, &file).unwrap_or_default()
             } else {
                 raw
             };
@@ -443,7 +420,7 @@ fn the_deduplication_index_does_not_confirm_a_compartments_content_to_an_outside
     // bo opens the latest configuration's sealed details.
     let cfg = last_of(&f, "config");
     let sealed = f.blob_path(cfg["sealed"]["digest"].as_str().unwrap());
-    let details = age_open(&bo, &sealed).expect("bo is a configuration recipient");
+    let details = person_open(&bo, &sealed).expect("bo is a configuration recipient");
     let details: Value = serde_json::from_slice(details.trim_ascii_end()).unwrap();
     let k = hex::decode(details["dedup_key"].as_str().unwrap()).unwrap();
     let sha = sha2::Sha256::digest(guess.as_bytes());
@@ -646,7 +623,7 @@ fn a_rekey_moving_a_document_out_of_a_compartment_is_visible() {
     let doc = ingest(&f, "a.txt", "SECRET-A", &["--compartment", "#1"]);
     let rec = f.show(&doc);
     let old = digest(&rec["blob"]);
-    let plain = age_open(&f.keys, &f.blob_path(&old.to_string())).unwrap();
+    let plain = person_open(&f.keys, &f.blob_path(&old.to_string())).unwrap();
     // Encrypted by a rogue tool to the configuration: escrow and bo.
     let both = f.path().join("both.txt");
     fs::write(

@@ -11,26 +11,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::age_cli::*;
 use common::*;
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn person(f: &Fixture, name: &str) -> PathBuf {
-    let dir = f.path().join("people").join(name);
-    let mut c = custody();
-    c.args([
-        "keygen",
-        "--x25519",
-        "--name",
-        &format!("dropsite.example/{name}"),
-        "-o",
-    ])
-    .arg(&dir);
-    run(c).ok();
-    dir
 }
 
 fn opens(person: &Path, file: &Path) -> bool {

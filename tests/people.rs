@@ -9,54 +9,14 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::age_cli::*;
 use common::*;
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// `custody keygen` for a person, X25519 (the example outlets' keys are).
-fn person(f: &Fixture, name: &str) -> PathBuf {
-    let dir = f.path().join("people").join(name);
-    let mut c = custody();
-    c.args([
-        "keygen",
-        "--x25519",
-        "--name",
-        &format!("dropsite.example/{name}"),
-        "-o",
-    ])
-    .arg(&dir);
-    run(c).ok();
-    dir
-}
-
-/// Every file under `blobs/`.
-fn blob_files(archive: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for d in fs::read_dir(archive.join("blobs")).unwrap() {
-        let d = d.unwrap().path();
-        if d.is_dir() && d.file_name().unwrap().len() == 2 {
-            out.extend(fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()));
-        }
-    }
-    out
-}
-
-fn age_opens(identity: &Path, file: &Path) -> bool {
-    Command::new(require_tool("age"))
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap()
-        .status
-        .success()
 }
 
 /// `actor list -i IDENTITY --json`'s entry for `name`.

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::age_cli::*;
 use common::*;
 use custody::core::crypto::{encrypt_bytes, RecipientKey};
 use custody::core::hash::Digest;
@@ -243,33 +244,6 @@ fn found(dirs: &[PathBuf], needles: &[(String, Vec<u8>)]) -> Vec<String> {
         }
     }
     hits
-}
-
-fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
-    let o = Command::new(require_tool("age"))
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o.stdout
-}
-
-fn age_encrypt(recipient_file: &Path, plain: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut c = Command::new(require_tool("age"))
-        .arg("-R")
-        .arg(recipient_file)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(plain).unwrap();
-    let o = c.wait_with_output().unwrap();
-    assert!(o.status.success());
-    o.stdout
 }
 
 // ---------------------------------------------------------------------------

@@ -7,8 +7,8 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::age_cli::*;
 use common::*;
 use custody::core::hash::Digest;
 use custody::core::keys::SignerKey;
@@ -18,71 +18,6 @@ use serde_json::Value;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Every file named by a digest under `root` (a `blobs/` or a store directory).
-fn digest_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(root) else {
-        return out;
-    };
-    for d in rd {
-        let d = d.unwrap().path();
-        if !d.is_dir() || d.file_name().unwrap().len() != 2 {
-            continue;
-        }
-        for f in fs::read_dir(&d).unwrap() {
-            out.push(f.unwrap().path());
-        }
-    }
-    out.sort();
-    out
-}
-
-fn blob_files(archive: &Path) -> Vec<PathBuf> {
-    digest_files(&archive.join("blobs"))
-}
-
-/// Does `age -d -i identity` open `file`?
-fn age_opens(identity: &Path, file: &Path) -> bool {
-    Command::new(require_tool("age"))
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
-/// `age -d -i identity file`'s plaintext.
-fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
-    let o = Command::new(require_tool("age"))
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o.stdout
-}
-
-/// `age -r RECIPIENT` of `plain` (the age CLI's file: what a rogue tool writes).
-fn age_encrypt(recipient_file: &Path, plain: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut c = Command::new(require_tool("age"))
-        .arg("-R")
-        .arg(recipient_file)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(plain).unwrap();
-    let o = c.wait_with_output().unwrap();
-    assert!(o.status.success());
-    o.stdout
 }
 
 /// Puts `bytes` in the archive's `blobs/` at their address.
@@ -157,22 +92,6 @@ fn log(f: &Fixture) -> Vec<Value> {
 
 fn digest(v: &Value) -> Digest {
     Digest::from_hex(v.as_str().unwrap()).unwrap()
-}
-
-/// A person's keys made by `custody keygen --x25519`.
-fn person(f: &Fixture, name: &str) -> PathBuf {
-    let dir = f.path().join("people").join(name);
-    let mut c = custody();
-    c.args([
-        "keygen",
-        "--x25519",
-        "--name",
-        &format!("dropsite.example/{name}"),
-        "-o",
-    ])
-    .arg(&dir);
-    run(c).ok();
-    dir
 }
 
 // ---------------------------------------------------------------------------

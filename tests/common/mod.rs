@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod age_cli;
 pub mod durability;
 
 use std::fs;
