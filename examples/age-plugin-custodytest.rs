@@ -161,27 +161,9 @@ fn recipient_v1() -> io::Result<()> {
     )?;
     let recipients = recipients.unwrap_or_default();
     let keys = keys.and_then(Result::ok).unwrap_or_default();
-    let mode = mode();
-    if mode == "hang" {
-        hang();
-    }
-    if mode == "crash" {
-        std::process::exit(3);
-    }
+    let mode = start();
     conn.bidir_send(|mut phase| {
-        if mode == "msg" {
-            let _ = phase.send("msg", &[], b"touch the custodytest key")?;
-        }
-        if mode == "pin" && !pin_ok(&mut phase)? {
-            let _ = phase.send("error", &["recipient", "0"], b"wrong or no PIN")?;
-            return Ok(());
-        }
-        if mode == "fail" {
-            let _ = phase.send(
-                "error",
-                &["recipient", "0"],
-                b"simulated failure (CUSTODYTEST_MODE=fail)",
-            )?;
+        if !proceed(&mut phase, &mode, "recipient")? {
             return Ok(());
         }
         if mode == "pq" {
@@ -206,6 +188,45 @@ fn recipient_v1() -> io::Result<()> {
 }
 
 /// Asks for the test PIN; `1234` is right.
+/// The mode of this run (CUSTODYTEST_MODE), after the modes that never
+/// answer: `hang` hangs, `crash` exits.
+fn start() -> String {
+    let mode = mode();
+    if mode == "hang" {
+        hang();
+    }
+    if mode == "crash" {
+        std::process::exit(3);
+    }
+    mode
+}
+
+/// The first messages of a wrap or unwrap phase in `mode`: a message to
+/// show, a PIN to ask, or a failure of the `which` (recipient or identity)
+/// stanza 0. Whether the phase goes on.
+fn proceed<R: io::Read, W: io::Write>(
+    phase: &mut age_core::plugin::BidirSend<R, W>,
+    mode: &str,
+    which: &str,
+) -> io::Result<bool> {
+    if mode == "msg" {
+        let _ = phase.send("msg", &[], b"touch the custodytest key")?;
+    }
+    if mode == "pin" && !pin_ok(phase)? {
+        let _ = phase.send("error", &[which, "0"], b"wrong or no PIN")?;
+        return Ok(false);
+    }
+    if mode == "fail" {
+        let _ = phase.send(
+            "error",
+            &[which, "0"],
+            b"simulated failure (CUSTODYTEST_MODE=fail)",
+        )?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 fn pin_ok<R: io::Read, W: io::Write>(
     phase: &mut age_core::plugin::BidirSend<R, W>,
 ) -> io::Result<bool> {
@@ -243,27 +264,9 @@ fn identity_v1() -> io::Result<()> {
             body: s.body,
         })
         .collect();
-    let mode = mode();
-    if mode == "hang" {
-        hang();
-    }
-    if mode == "crash" {
-        std::process::exit(3);
-    }
+    let mode = start();
     conn.bidir_send(|mut phase| {
-        if mode == "msg" {
-            let _ = phase.send("msg", &[], b"touch the custodytest key")?;
-        }
-        if mode == "pin" && !pin_ok(&mut phase)? {
-            let _ = phase.send("error", &["identity", "0"], b"wrong or no PIN")?;
-            return Ok(());
-        }
-        if mode == "fail" {
-            let _ = phase.send(
-                "error",
-                &["identity", "0"],
-                b"simulated failure (CUSTODYTEST_MODE=fail)",
-            )?;
+        if !proceed(&mut phase, &mode, "identity")? {
             return Ok(());
         }
         let found = stanzas

@@ -262,9 +262,9 @@ fn warn_recipient_in_force(
     let Some(mine) = people.recipients.get(who) else {
         return Ok(());
     };
-    let names = arch.actor_names(ids)?;
     let shown = |label: &str| {
-        names
+        people
+            .names
             .get(label)
             .cloned()
             .unwrap_or_else(|| label.to_string())

@@ -254,6 +254,14 @@ impl Actors {
         out
     }
 
+    /// Whether a document or rekey record may list `fps` at this point
+    /// (FORMAT.md §4.15, §4.18): they are the configuration's or a
+    /// compartment's in force. `None` before the first `config` record.
+    pub fn allows_recipients(&self, fps: &[crate::core::hash::Digest]) -> Option<bool> {
+        let (_, c) = self.config.as_ref()?;
+        Some(c.recipients == fps || self.compartments.values().any(|(_, m)| m == fps))
+    }
+
     /// Compartment `id`'s latest record and members (FORMAT.md §4.18).
     pub fn compartment(&self, id: u16) -> Option<(u64, &[crate::core::hash::Digest])> {
         self.compartments.get(&id).map(|(i, m)| (*i, m.as_slice()))

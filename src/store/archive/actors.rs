@@ -498,14 +498,18 @@ impl Archive {
     /// recipients, and keeps no deduplication entry: the index, keyed by a
     /// secret the configuration's recipients open, would tell them what the
     /// compartment holds (§7.3). Called after the archive was checked.
-    pub(crate) fn set_write_recipients(&mut self, id: u16, keys: Vec<RecipientKey>) {
+    pub(crate) fn set_write_recipients(
+        &mut self,
+        id: u16,
+        keys: Vec<RecipientKey>,
+    ) -> Result<(), StoreError> {
+        // A fresh key matches no entry; `keep: false` writes none.
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut key[..]).map_err(|e| StoreError::Internal(format!("OS RNG: {e}")))?;
+        self.dedup = Some(crate::store::files::dedup_log::DedupKey { key, keep: false });
         self.recipients = keys;
         self.compartment = Some(id);
-        let mut key = zeroize::Zeroizing::new([0u8; 32]);
-        // A fresh key matches no entry; `keep: false` writes none.
-        if getrandom::fill(&mut key[..]).is_ok() {
-            self.dedup = Some(crate::store::files::dedup_log::DedupKey { key, keep: false });
-        }
+        Ok(())
     }
 
     /// The compartment this process writes documents to, if any.

@@ -180,8 +180,8 @@ impl Archive {
 
     /// The people's own age recipients (FORMAT.md §5.4, version 2): for
     /// each actor label, every recipient its authorized `add` and `rotate`
-    /// records named, oldest first (the last is the current one), read with
-    /// `ids`, and the labels whose details `ids` did not open. A recipient
+    /// records named, oldest first (the last is the current one), and its
+    /// name, read with `ids`, and the labels whose details `ids` did not open. A recipient
     /// replaced by a later `rotate` stays listed: the archive may still
     /// encrypt to it.
     pub fn actor_recipients(&self, ids: &crypto::Identities) -> Result<PeopleKeys, StoreError> {
@@ -200,6 +200,11 @@ impl Archive {
             // are a `sealed` finding of `verify --deep`, not a recipient.
             match self.open_sealed(&x.details, ids) {
                 Ok(d) if d.check_actor(c).is_ok() => {
+                    if let Details::Actor { name, .. } = &d {
+                        if !name.is_empty() {
+                            out.names.insert(c.name.clone(), name.clone());
+                        }
+                    }
                     if let Some(rc) = d.recipient() {
                         let v = out.recipients.entry(c.name.clone()).or_default();
                         if !v.iter().any(|x| x == rc) {
@@ -222,10 +227,10 @@ impl Archive {
         &self,
         ids: &crypto::Identities,
     ) -> Result<BTreeMap<crate::core::hash::Digest, Vec<String>>, StoreError> {
-        let names = self.actor_names(ids)?;
+        let people = self.actor_recipients(ids)?;
         let mut out: BTreeMap<crate::core::hash::Digest, Vec<String>> = BTreeMap::new();
-        for (label, rs) in self.actor_recipients(ids)?.recipients {
-            let who = names.get(&label).cloned().unwrap_or(label);
+        for (label, rs) in people.recipients {
+            let who = people.names.get(&label).cloned().unwrap_or(label);
             for r in rs {
                 if let Ok(k) = crypto::RecipientKey::parse(&r) {
                     out.entry(k.fingerprint()).or_default().push(who.clone());
@@ -278,6 +283,8 @@ impl Archive {
 pub struct PeopleKeys {
     /// Actor label → every recipient named, oldest first.
     pub recipients: BTreeMap<String, Vec<String>>,
+    /// Actor label → the name its `add` sealed (read in the same pass).
+    pub names: BTreeMap<String, String>,
     /// Actors whose details the identity did not open (or that disagree
     /// with their record).
     pub unopened: std::collections::BTreeSet<String>,

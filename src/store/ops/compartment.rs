@@ -159,13 +159,7 @@ impl Archive {
         let keys = self.compartment_keys(id)?;
         // The deduplication key is decided now, so that no later step
         // (ingest's) opens the archive's secret for a compartment's write.
-        self.set_write_recipients(id, keys);
-        if self.deduplicates() != Some(false) {
-            return Err(StoreError::Internal(
-                "the OS gave no random bytes for a deduplication key".into(),
-            ));
-        }
-        Ok(())
+        self.set_write_recipients(id, keys)
     }
 
     /// The compartment whose recipients were exactly `fps` just before
@@ -186,12 +180,14 @@ impl Archive {
     /// the one whose recipients its file was last written to (its record,
     /// or its latest rekey), as they were then, if any.
     pub fn document_compartment(&self, rec: &Record) -> Result<Option<u16>, StoreError> {
-        let readers = self.readers(rec, &Default::default())?;
-        let Some(now) = readers.last() else {
+        let Some(doc) = rec.document() else {
             return Ok(None);
         };
-        let fps: Vec<Digest> = now.recipients.iter().map(|r| r.fingerprint).collect();
-        self.compartment_at(&fps, now.record)
+        let (at, fps) = match self.rekey_chain(doc.blob)?.pop() {
+            Some((i, k)) => (i, k.recipients),
+            None => (rec.body.index, doc.recipients.clone()),
+        };
+        self.compartment_at(&fps, at)
     }
 
     /// `custody compartment set`: makes compartment `name` (or changes its

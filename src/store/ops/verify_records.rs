@@ -450,22 +450,13 @@ impl<'a> RecordPass<'a> {
         }
         self.authorize(n, rec);
         self.check_grant(n, rec);
-        // The configuration's recipients and each compartment's (FORMAT.md
-        // §4.15, §4.18); none before the first `config` record.
-        let sets: Vec<Vec<Digest>> = self
-            .actors
-            .recipient_sets()
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
-        let sets = (!sets.is_empty()).then_some(sets);
         self.arch.note_references(
             rec,
             n,
             self.deep,
             &mut self.docs,
             &mut self.out,
-            sets.as_deref(),
+            &self.actors,
         );
     }
 
@@ -587,9 +578,9 @@ impl Archive {
 
     /// Notes what record `n` references: blobs, received evidence, and
     /// documents (checked now against the earlier documents of the log).
-    /// `sets`: the recipient sets in force before record `n`, the
-    /// configuration's and each compartment's (FORMAT.md §4.15, §4.18), one
-    /// of which a document record must list exactly.
+    /// `actors`: the state before record `n`, whose recipient sets (the
+    /// configuration's and each compartment's, FORMAT.md §4.15, §4.18) a
+    /// document record must list one of exactly.
     fn note_references(
         &self,
         rec: &Record,
@@ -597,7 +588,7 @@ impl Archive {
         deep: bool,
         docs: &mut HashMap<u64, Digest>,
         out: &mut Scanned,
-        sets: Option<&[Vec<Digest>]>,
+        actors: &Actors,
     ) {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
@@ -651,7 +642,7 @@ impl Archive {
                     check_doc(p.document, &p.commitment, Check::LineageParent);
                 }
             }
-            Payload::Rekey(k) => note_rekey(k, n, out, sets),
+            Payload::Rekey(k) => note_rekey(k, n, out, actors.allows_recipients(&k.recipients)),
             Payload::Compartment(_) => {}
             // The other kinds name no parent document.
             Payload::Ingest(_)
@@ -666,7 +657,7 @@ impl Archive {
             | Payload::Config(_) => {}
         }
         if let Some(ing) = rec.document() {
-            if sets.is_some_and(|s| !s.iter().any(|r| r == &ing.recipients)) {
+            if actors.allows_recipients(&ing.recipients) == Some(false) {
                 out.doc_findings.push((
                     n,
                     Check::Recipients,
@@ -686,17 +677,12 @@ impl Archive {
 /// What a `rekey` record at `n` changes in the blobs the log names (FORMAT.md
 /// §4.17): its `old` must be named now (by an earlier record, or an earlier
 /// rekey's `new`), and from here on `new` is expected in its place; its
-/// recipients must be a set in force (`sets`: the configuration's or a
-/// compartment's).
-fn note_rekey(
-    k: &crate::core::record::Rekey,
-    n: u64,
-    out: &mut Scanned,
-    sets: Option<&[Vec<Digest>]>,
-) {
-    match sets {
-        Some(s) if s.iter().any(|r| r == &k.recipients) => {}
-        Some(_) => out.doc_findings.push((
+/// recipients must be a set in force (`allowed`: they are the
+/// configuration's or a compartment's; `None` before the first `config`).
+fn note_rekey(k: &crate::core::record::Rekey, n: u64, out: &mut Scanned, allowed: Option<bool>) {
+    match allowed {
+        Some(true) => {}
+        Some(false) => out.doc_findings.push((
             n,
             Check::Recipients,
             "re-encrypts to recipients other than those of the configuration or of a compartment in force (custody config show, custody compartment list)".into(),
