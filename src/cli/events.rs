@@ -17,6 +17,7 @@ use crate::core::time;
 use crate::store::archive::actors::ActorSealed;
 use crate::store::archive::Archive;
 use crate::store::files::walk;
+use crate::store::ops::grant::FileAccess;
 use crate::store::ops::trust::TrustStore;
 use crate::store::{IngestOptions, NoObserver, StoreError};
 
@@ -652,7 +653,43 @@ pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let i = arch.resolve(&a.reference)?;
     let ids = ctx.archive_identities(&arch, &a.identity)?;
     let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
-    let r = arch.grant(i, &who, &log)?;
-    print_record(ctx, "granted", &r);
+    let g = arch.grant_access(i, &who, ids.as_ref(), &log)?;
+    if ctx.out.json {
+        let rec = |r: &Record| {
+            serde_json::json!({
+                "index": r.body.index,
+                "kind": r.body.payload.kind(),
+                "time": time::rfc3339(r.body.time_ms),
+                "signer": r.body.signer,
+                "leaf_hash": r.leaf_hash(),
+                "summary": r.body.payload.summary(),
+            })
+        };
+        let mut v = rec(&g.grant);
+        v["rewrap"] = g.rewrap.as_ref().map_or(serde_json::Value::Null, rec);
+        v["document_file"] = serde_json::to_value(&g.file).unwrap_or_default();
+        ctx.out.json(&v);
+        return Ok(EXIT_OK);
+    }
+    print_record(ctx, "granted", &g.grant);
+    if let Some(r) = &g.rewrap {
+        print_record(ctx, "key given", r);
+    }
+    let who = &a.actor;
+    let line = match &g.file {
+        FileAccess::RecipientAdded { recipient } => format!(
+            "{who}'s recipient [{}] now opens the document's file (its name and path stay in its envelope, sealed to its recipients as before)",
+            &recipient.to_hex()[..8]
+        ),
+        FileAccess::AlreadyRecipient { recipient } => format!(
+            "the document's file is already encrypted to {who}'s recipient [{}]",
+            &recipient.to_hex()[..8]
+        ),
+        FileAccess::NoRecipient => format!(
+            "{who} has no recipient of their own on record: the grant is a right; they decrypt with an identity the document is encrypted to"
+        ),
+        FileAccess::NotAsked => "the document's file is unchanged (give -i IDENTITY to add the actor's own recipient to it)".to_string(),
+    };
+    ctx.out.data_line(&line);
     Ok(EXIT_OK)
 }

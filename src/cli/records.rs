@@ -104,7 +104,8 @@ fn view_with(
                     | Payload::Grant(_)
                     | Payload::Audit(_)
                     | Payload::Config(_)
-                    | Payload::Rekey(_) => None,
+                    | Payload::Rekey(_)
+                    | Payload::Rewrap(_) => None,
                 };
                 match disagrees {
                     Some(e) => (None, Some(e.to_string())),
@@ -295,6 +296,7 @@ fn show_kind<'a>(o: &super::output::Out, v: &'a RecordView) -> Option<&'a Ingest
         | Payload::Audit(_)
         | Payload::Config(_)
         | Payload::Rekey(_)
+        | Payload::Rewrap(_)
         | Payload::Compartment(_)) => {
             o.data_line(&format!("says        {}", other.summary()));
             None

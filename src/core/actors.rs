@@ -262,6 +262,28 @@ impl Actors {
         Some(c.recipients == fps || self.compartments.values().any(|(_, m)| m == fps))
     }
 
+    /// Whether `fps` (strictly ascending) are a set in force (the
+    /// configuration's or a compartment's) and, beyond it, only fingerprints
+    /// of `granted`: a file a grant added recipients to (FORMAT.md §4.19).
+    /// `None` before the first `config` record.
+    pub fn allows_recipients_with(
+        &self,
+        fps: &[crate::core::hash::Digest],
+        granted: &[crate::core::hash::Digest],
+    ) -> Option<bool> {
+        if granted.is_empty() {
+            return self.allows_recipients(fps);
+        }
+        let (_, c) = self.config.as_ref()?;
+        let fits = |set: &[crate::core::hash::Digest]| {
+            set.iter().all(|f| fps.binary_search(f).is_ok())
+                && fps
+                    .iter()
+                    .all(|f| set.binary_search(f).is_ok() || granted.contains(f))
+        };
+        Some(fits(&c.recipients) || self.compartments.values().any(|(_, m)| fits(m)))
+    }
+
     /// Compartment `id`'s latest record and members (FORMAT.md §4.18).
     pub fn compartment(&self, id: u16) -> Option<(u64, &[crate::core::hash::Digest])> {
         self.compartments.get(&id).map(|(i, m)| (*i, m.as_slice()))
@@ -428,7 +450,8 @@ impl Actors {
             | Payload::Approve(_)
             | Payload::Grant(_)
             | Payload::Audit(_)
-            | Payload::Rekey(_) => return Ok(()),
+            | Payload::Rekey(_)
+            | Payload::Rewrap(_) => return Ok(()),
         };
         self.check_change(c, log_key)?;
         let at = rec.body.index;

@@ -105,16 +105,34 @@ pub fn start(
     let file_key = FileKey::try_init_with_mut(|k: &mut [u8; FILE_KEY_BYTES]| {
         getrandom::fill(k).map_err(|e| AgeWriteError::Random(e.to_string()))
     })?;
+    let stanzas = wrap_all(recipients, &file_key)?;
+    let mut nonce = [0u8; PAYLOAD_NONCE_SIZE];
+    getrandom::fill(&mut nonce).map_err(|e| AgeWriteError::Random(e.to_string()))?;
+    let key = file_key.expose_secret();
+    let mut preamble = padded_header(stanzas, key, plaintext_len)?;
+    preamble.extend_from_slice(&nonce);
+    Ok(AgeFile {
+        preamble,
+        sealer: PayloadSealer::new(key, &nonce),
+    })
+}
+
+/// Every recipient's stanzas for `file_key`, refusing recipients whose label
+/// sets differ (as the age crate does: a classic stanza beside a
+/// post-quantum one would undo its protection).
+fn wrap_all(
+    recipients: &[&dyn age::Recipient],
+    file_key: &FileKey,
+) -> Result<Vec<Stanza>, AgeWriteError> {
     let mut stanzas = Vec::new();
     let mut labels: Option<HashSet<String>> = None;
     for r in recipients {
         let (s, l) =
-            r.wrap_file_key(&file_key)
+            r.wrap_file_key(file_key)
                 .map_err(|e| match crate::core::plugin::in_encrypt(&e) {
                     Some(f) => AgeWriteError::Plugin(f),
                     None => AgeWriteError::Recipient(e.to_string()),
                 })?;
-        // As the age crate requires: every recipient returns the same label set.
         match &labels {
             Some(first) if *first != l => return Err(AgeWriteError::IncompatibleRecipients),
             Some(_) => {}
@@ -122,6 +140,18 @@ pub fn start(
         }
         stanzas.extend(s);
     }
+    Ok(stanzas)
+}
+
+/// `stanzas`, then the padding stanza that makes a file of `plaintext_len`
+/// bytes a bucket length (FORMAT.md §6.2; a file whose plaintext turns out
+/// to have another length is still valid, only not padded), as a header
+/// MACed under `key` (§6.1 steps 3 and 4).
+fn padded_header(
+    mut stanzas: Vec<Stanza>,
+    key: &[u8; FILE_KEY_BYTES],
+    plaintext_len: u64,
+) -> Result<Vec<u8>, AgeWriteError> {
     let unpadded = file_len(header_len(&stanzas), plaintext_len);
     let (_, pad) = padding::target(unpadded);
     if pad > 0 {
@@ -138,16 +168,86 @@ pub fn start(
         }
         stanzas.push(s);
     }
-    let mut nonce = [0u8; PAYLOAD_NONCE_SIZE];
-    getrandom::fill(&mut nonce).map_err(|e| AgeWriteError::Random(e.to_string()))?;
-    let key = file_key.expose_secret();
-    let mut preamble = header(&stanzas, key)?;
-    preamble.extend_from_slice(&nonce);
-    Ok(AgeFile {
-        preamble,
-        sealer: PayloadSealer::new(key, &nonce),
-    })
+    header(&stanzas, key)
 }
+
+/// The stanzas of an age header (the version line through the MAC line, as
+/// [`crate::core::crypto::read_header`] reads it), in order; `None` if it is
+/// not one (spec "Header": canonical base64 bodies ended by a short line).
+pub fn parse_stanzas(h: &[u8]) -> Option<Vec<Stanza>> {
+    let mut rest = h.strip_prefix(VERSION_LINE)?;
+    let mut out = Vec::new();
+    while !rest.starts_with(b"---") {
+        let (after, s) = age_core::format::read::age_stanza(rest).ok()?;
+        out.push(Stanza::from(s));
+        rest = after;
+    }
+    // `---`, a space, 43 characters of MAC, LF: nothing after it.
+    (rest.len() == 48 && is_mac_line(rest) && rest.ends_with(b"\n")).then_some(out)
+}
+
+/// Whether header `h` (through its MAC line) carries the MAC that
+/// `file_key` gives it (spec "Header MAC"): HMAC-SHA-256 under
+/// HKDF-SHA-256(ikm = file key, salt = empty, info = "header") over every
+/// byte up to and including `---`.
+pub fn mac_matches(h: &[u8], file_key: &[u8; FILE_KEY_BYTES]) -> bool {
+    let Some(at) = h.len().checked_sub(48) else {
+        return false;
+    };
+    let (covered, line) = h.split_at(at + 3);
+    let Some(b64) = line.strip_prefix(b" ").and_then(|l| l.strip_suffix(b"\n")) else {
+        return false;
+    };
+    let Ok(tag) = STANDARD_NO_PAD.decode(b64) else {
+        return false;
+    };
+    let mac_key = hkdf32(b"", file_key, b"header");
+    let Ok(mut mac) = <Hmac<Sha256>>::new_from_slice(&mac_key[..]) else {
+        return false;
+    };
+    mac.update(covered);
+    mac.verify_slice(&tag).is_ok()
+}
+
+/// A new header for the file key of an existing age file (FORMAT.md §4.19):
+/// its recipient stanzas `old` (without its padding stanza), then those of
+/// `added`, then padding for a file of `plaintext_len` bytes (§6.2), MACed
+/// under `file_key`. The payload nonce and chunks that follow the old header
+/// follow this one unchanged: whoever `added` names then decrypts the same
+/// payload. `added` must be of the same kind as the file's recipients: a
+/// classic stanza beside a post-quantum one is refused
+/// ([`AgeWriteError::IncompatibleRecipients`]).
+pub fn rewrap(
+    old: Vec<Stanza>,
+    added: &[&dyn age::Recipient],
+    file_key: &FileKey,
+    plaintext_len: u64,
+) -> Result<Vec<u8>, AgeWriteError> {
+    if added.is_empty() {
+        return Err(AgeWriteError::NoRecipients);
+    }
+    let new = wrap_all(added, file_key)?;
+    // Hybrid stanzas are "mlkem768x25519"; a file is all of one family.
+    let pq = |s: &Stanza| s.tag == PQ_STANZA;
+    let kept: Vec<Stanza> = old
+        .into_iter()
+        .filter(|s| s.tag != padding::PAD_TAG)
+        .collect();
+    let known = |s: &&Stanza| s.tag == PQ_STANZA || s.tag == X25519_STANZA;
+    if let (Some(a), Some(b)) = (kept.iter().find(known), new.iter().find(known)) {
+        if pq(a) != pq(b) {
+            return Err(AgeWriteError::IncompatibleRecipients);
+        }
+    }
+    let mut stanzas = kept;
+    stanzas.extend(new);
+    padded_header(stanzas, file_key.expose_secret(), plaintext_len)
+}
+
+/// The stanza type of the hybrid post-quantum recipient (C2SP age).
+const PQ_STANZA: &str = "mlkem768x25519";
+/// The stanza type of the classic X25519 recipient.
+const X25519_STANZA: &str = "X25519";
 
 /// The length of an age file whose header (version line through the MAC
 /// line) has `header` bytes, for `n` bytes of plaintext (FORMAT.md §6.1):

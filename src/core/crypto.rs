@@ -351,6 +351,39 @@ pub fn read_header<R: BufRead>(input: &mut R) -> Result<Vec<u8>, CryptoError> {
     }
 }
 
+/// A header that also gives the file key of the age file whose header is
+/// `header` (read by [`read_header`]) to `added`, for a plaintext of
+/// `plaintext_len` bytes (FORMAT.md §4.19): `ids` opens the file key, which
+/// must carry the header's MAC; the old stanzas are kept, the new ones
+/// added, the padding made again (§6.2). The payload is not touched: put
+/// this header before the old file's payload nonce and chunks. The file key
+/// lives only in this call (the age type zeroizes it).
+pub fn add_recipients(
+    ids: &Identities,
+    header: &[u8],
+    added: &[RecipientKey],
+    plaintext_len: u64,
+) -> Result<Vec<u8>, CryptoError> {
+    let stanzas = agestream::parse_stanzas(header)
+        .ok_or_else(|| CryptoError::Corrupt("its age header does not parse".into()))?;
+    let mut found = None;
+    for id in ids.iter() {
+        if let Some(k) = id.unwrap_stanzas(&stanzas) {
+            found = Some(k.map_err(CryptoError::from)?);
+            break;
+        }
+    }
+    use age_core::secrecy::ExposeSecret as _;
+    let key = found.ok_or(CryptoError::NoMatchingKeys)?;
+    if !agestream::mac_matches(header, key.expose_secret()) {
+        return Err(CryptoError::Corrupt(
+            "its header MAC does not match the file key".into(),
+        ));
+    }
+    let dyns: Vec<&dyn age::Recipient> = added.iter().map(RecipientKey::as_dyn).collect();
+    agestream::rewrap(stanzas, &dyns, &key, plaintext_len).map_err(|e| write_error(e, added))
+}
+
 /// An age file being decrypted: its header (read by [`read_header`]), then
 /// the rest of `R`.
 pub type AgeReader<R> = age::stream::StreamReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
@@ -575,6 +608,67 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let r = RecipientKey::parse(&id.to_public().to_string()).unwrap();
         (Identities(vec![Box::new(id)], Vec::new()), r)
+    }
+
+    fn pq_keypair() -> (Identities, RecipientKey) {
+        let id = age::pq::Identity::generate();
+        let r = RecipientKey::parse(&id.to_public().to_string()).unwrap();
+        (Identities(vec![Box::new(id)], Vec::new()), r)
+    }
+
+    /// FORMAT.md §4.19: the new header opens the same payload for the old
+    /// recipients and the added one; the wrong identity, a damaged MAC and a
+    /// recipient of the other family are refused.
+    #[test]
+    fn add_recipients_gives_the_same_payload_a_new_header() {
+        for size in [0usize, 5, 65536, 200_000] {
+            let (ids, r) = keypair();
+            let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            let file = encrypt_bytes(std::slice::from_ref(&r), &data).unwrap();
+            let header = read_header(&mut &file[..]).unwrap();
+            let (bo, bo_r) = keypair();
+            let h2 = add_recipients(&ids, &header, &[bo_r], size as u64).unwrap();
+            let mut file2 = h2.clone();
+            file2.extend_from_slice(&file[header.len()..]);
+            assert_eq!(*decrypt_bytes(&bo, &file2, 1 << 20).unwrap(), data);
+            assert_eq!(*decrypt_bytes(&ids, &file2, 1 << 20).unwrap(), data);
+            let len = file2.len() as u64;
+            assert_eq!(crate::core::padding::bucket(len), len, "padded again");
+            // Not the identity of the file: nothing to unwrap.
+            let (other, _) = keypair();
+            let (_, x) = keypair();
+            assert!(matches!(
+                add_recipients(&other, &header, std::slice::from_ref(&x), size as u64),
+                Err(CryptoError::NoMatchingKeys)
+            ));
+            // A header whose MAC was changed: the file key does not match it.
+            let mut bad = header.clone();
+            let at = bad.len() - 3;
+            bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+            assert!(add_recipients(&ids, &bad, std::slice::from_ref(&x), size as u64).is_err());
+        }
+        // One family per file.
+        let (ids, r) = keypair();
+        let file = encrypt_bytes(std::slice::from_ref(&r), b"x").unwrap();
+        let header = read_header(&mut &file[..]).unwrap();
+        let (_, pq) = pq_keypair();
+        assert!(matches!(
+            add_recipients(&ids, &header, &[pq], 1),
+            Err(CryptoError::MixedRecipients)
+        ));
+        let (pq_ids, pq_r) = pq_keypair();
+        let file = encrypt_bytes(std::slice::from_ref(&pq_r), b"x").unwrap();
+        let header = read_header(&mut &file[..]).unwrap();
+        let (_, classic) = keypair();
+        assert!(matches!(
+            add_recipients(&pq_ids, &header, &[classic], 1),
+            Err(CryptoError::MixedRecipients)
+        ));
+        let (pq2, pq2_r) = pq_keypair();
+        let h2 = add_recipients(&pq_ids, &header, &[pq2_r], 1).unwrap();
+        let mut file2 = h2;
+        file2.extend_from_slice(&file[read_header(&mut &file[..]).unwrap().len()..]);
+        assert_eq!(*decrypt_bytes(&pq2, &file2, 10).unwrap(), b"x");
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub enum Check {
     /// A `rekey` names a blob that no earlier record names, or that was
     /// replaced before (FORMAT.md §4.17).
     RekeyRef,
+    /// A `rewrap` does not carry out its grant: not a grant to an active
+    /// actor, another signer, or another file than the grant's document's
+    /// (FORMAT.md §4.19).
+    Rewrap,
     /// A derived document's parent is missing, not a document, or another document.
     LineageParent,
     /// (audit) A publication candidate lacks an approval the archive requires.
@@ -137,6 +141,7 @@ impl Check {
             Check::ActorChange => "actor_change",
             Check::DocumentRef => "document_ref",
             Check::RekeyRef => "rekey_ref",
+            Check::Rewrap => "rewrap",
             Check::LineageParent => "lineage_parent",
             Check::ApprovalMissing => "approval_missing",
             Check::AccessUnshared => "access_unshared",

@@ -32,6 +32,7 @@ mod grant;
 mod ingest;
 mod receive;
 mod rekey;
+mod rewrap;
 mod share;
 
 pub use access::Access;
@@ -48,6 +49,7 @@ pub use grant::{Grant, GrantTo};
 pub use ingest::Ingest;
 pub use receive::{Link, PolicySource, Receive, ReceivePolicy};
 pub use rekey::Rekey;
+pub use rewrap::Rewrap;
 pub use share::Share;
 
 /// Record format version 1: every kind (FORMAT.md §4.2).
@@ -94,6 +96,8 @@ pub enum Kind {
     Rekey = 12,
     /// A compartment's members (FORMAT.md §4.18).
     Compartment = 13,
+    /// A grant's recipient added to a document's file (FORMAT.md §4.19).
+    Rewrap = 14,
 }
 
 impl Kind {
@@ -112,6 +116,7 @@ impl Kind {
             11 => Some(Kind::Config),
             12 => Some(Kind::Rekey),
             13 => Some(Kind::Compartment),
+            14 => Some(Kind::Rewrap),
             _ => None,
         }
     }
@@ -241,6 +246,10 @@ macro_rules! on_kind {
                 type $k = Compartment;
                 $e
             }
+            Kind::Rewrap => {
+                type $k = Rewrap;
+                $e
+            }
         }
     };
 }
@@ -264,6 +273,7 @@ macro_rules! on_payload {
             Payload::Config($x) => $e,
             Payload::Rekey($x) => $e,
             Payload::Compartment($x) => $e,
+            Payload::Rewrap($x) => $e,
         }
     };
 }
@@ -373,6 +383,7 @@ pub enum Payload {
     Config(ArchiveConfig),
     Rekey(Rekey),
     Compartment(Compartment),
+    Rewrap(Rewrap),
 }
 
 /// The first 12 hex digits of a digest, for summaries.
@@ -428,6 +439,7 @@ impl Payload {
             Kind::Config => Payload::Config(KindDef::decode(r, v2, index)?),
             Kind::Rekey => Payload::Rekey(KindDef::decode(r, v2, index)?),
             Kind::Compartment => Payload::Compartment(KindDef::decode(r, v2, index)?),
+            Kind::Rewrap => Payload::Rewrap(KindDef::decode(r, v2, index)?),
         })
     }
 }
@@ -476,6 +488,8 @@ pub enum RecordError {
     BadRekey,
     #[error("a compartment record is version 2, with a number of at least 1 (FORMAT.md §4.18)")]
     BadCompartment,
+    #[error("a rewrap record is version 2, names an earlier grant, and lists its added recipient among its recipients (FORMAT.md §4.19)")]
+    BadRewrap,
 }
 
 /// Why a record signature did not verify.
@@ -788,6 +802,7 @@ impl Record {
             | Payload::Audit(_)
             | Payload::Config(_)
             | Payload::Rekey(_)
+            | Payload::Rewrap(_)
             | Payload::Compartment(_) => None,
         }
     }
@@ -822,14 +837,18 @@ impl Record {
             | Payload::Audit(_)
             | Payload::Config(_)
             | Payload::Rekey(_)
+            | Payload::Rewrap(_)
             | Payload::Compartment(_) => None,
         }
     }
 
-    /// The rekey payload, if this is a rekey record (FORMAT.md §4.17).
+    /// The blob this record puts in another's place, if it is a `rekey`
+    /// (FORMAT.md §4.17) or a `rewrap` (§4.19): both replace a blob the log
+    /// names by a new file, in the same layout.
     pub fn rekey(&self) -> Option<&Rekey> {
         match &self.body.payload {
             Payload::Rekey(k) => Some(k),
+            Payload::Rewrap(w) => Some(&w.blob),
             Payload::Ingest(_)
             | Payload::Share(_)
             | Payload::Receive(_)
@@ -860,6 +879,7 @@ impl Record {
             | Payload::Audit(_)
             | Payload::Config(_)
             | Payload::Rekey(_)
+            | Payload::Rewrap(_)
             | Payload::Compartment(_) => None,
         }
     }

@@ -54,8 +54,8 @@ fn strict_decoder_rejects_each_non_canonical_form() {
     v[0] = 2;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownVersion(2)));
     let mut v = good.clone();
-    v[1] = 14;
-    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(14)));
+    v[1] = 15;
+    assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(15)));
     let mut v = good.clone();
     v[1] = 0;
     assert_eq!(Record::decode(&v), Err(RecordError::UnknownKind(0)));
@@ -665,4 +665,52 @@ fn compartment_records_round_trip_and_exist_in_version_2_only() {
     let mut v = rec.bytes().to_vec();
     v[0] = RECORD_VERSION;
     assert!(Record::decode(&v).is_err());
+}
+
+#[test]
+fn rewrap_records_round_trip_in_version_2_only_with_their_added_recipient_listed() {
+    use crate::core::record::{Rekey, Rewrap};
+    let mut recipients = vec![Digest::of(b"escrow"), Digest::of(b"bo")];
+    recipients.sort();
+    let w = Rewrap {
+        grant: 39,
+        added: Digest::of(b"bo"),
+        blob: Rekey {
+            old: Digest::of(b"old"),
+            new: Digest::of(b"new"),
+            new_size: 1024,
+            recipients,
+        },
+    };
+    let body = |index: u64, w: Rewrap| RecordBody {
+        index,
+        time_ms: 1_800_000_000_000,
+        origin: "dropsite.example/leaks".into(),
+        signer: key().key_id(),
+        payload: Payload::Rewrap(w),
+    };
+    let rec = body(40, w.clone()).sign(&key()).unwrap();
+    // FORMAT.md §4.19: header 23 + origin 22, payload 8+32+32+32+8+1+64, signature 64.
+    assert_eq!(rec.bytes().len(), 200 + 22 + 32 * 2);
+    assert_eq!(rec.bytes()[0], 2, "version 2 only");
+    assert_eq!(rec.bytes()[1], 14);
+    let back = Record::decode(rec.bytes()).unwrap();
+    assert_eq!(back.body.payload, Payload::Rewrap(w.clone()));
+    // Chain readers see its blob fields as a rekey's.
+    assert_eq!(back.rekey(), Some(&w.blob));
+    // As version 1: refused.
+    let mut v1 = rec.bytes().to_vec();
+    v1[0] = 1;
+    assert!(Record::decode(&v1).is_err());
+    // A grant not just before it, an added recipient not listed, old = new.
+    assert!(body(39, w.clone()).sign(&key()).is_err());
+    assert!(body(41, w.clone()).sign(&key()).is_err());
+    let stranger = Rewrap {
+        added: Digest::of(b"stranger"),
+        ..w.clone()
+    };
+    assert!(body(40, stranger).sign(&key()).is_err());
+    let mut same = w.clone();
+    same.blob.new = same.blob.old;
+    assert!(body(40, same).sign(&key()).is_err());
 }

@@ -7,9 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::core::crypto;
 use crate::core::keys::SignerKey;
-use crate::core::record::{
-    Access, Annotate, Approve, DocRef, Grant, GrantTo, Payload, Purpose, Record,
-};
+use crate::core::record::{Access, Annotate, Approve, DocRef, Payload, Purpose, Record};
 use crate::core::sealed::{Details, SEALED_VERSION};
 use crate::store::archive::Archive;
 use crate::store::StoreError;
@@ -132,26 +130,5 @@ impl Archive {
             Vec::new(),
             log,
         )
-    }
-
-    /// Gives an active actor (a label `#N` or a version 1 name) access to a
-    /// document (FORMAT.md §4.12); the record names the actor by the record
-    /// that added it (§4.16).
-    pub fn grant(
-        &mut self,
-        index: u64,
-        actor: &str,
-        log: &SignerKey,
-    ) -> Result<Record, StoreError> {
-        let about = self.doc_ref(index)?;
-        let actors = self.actors_at(self.db.size()?)?;
-        let Some(a) = actors.get(actor).filter(|a| a.revoked.is_none()) else {
-            return Err(StoreError::NotFound(format!(
-                "active actor {} (see `custody actor list`)",
-                crate::core::redact::quote(actor)
-            )));
-        };
-        let actor = GrantTo::Added(a.added);
-        self.event(Payload::Grant(Grant { about, actor }), Vec::new(), log)
     }
 }

@@ -690,6 +690,7 @@ impl Rules<'_> {
                 | Payload::Audit(_)
                 | Payload::Config(_)
                 | Payload::Rekey(_)
+                | Payload::Rewrap(_)
                 | Payload::Compartment(_) => {}
             }
             // The date check applies to every event, whatever its kind.
@@ -840,6 +841,7 @@ fn document_view(
         | Payload::Audit(_)
         | Payload::Config(_)
         | Payload::Rekey(_)
+        | Payload::Rewrap(_)
         | Payload::Compartment(_) => ("ingest", None, Vec::new()),
     };
     DocumentView {

@@ -162,20 +162,6 @@ impl Archive {
         self.set_write_recipients(id, keys)
     }
 
-    /// The compartment whose recipients were exactly `fps` just before
-    /// record `at` (when a file with them was written): `None` for the
-    /// configuration's (preferred when both match), or for none.
-    fn compartment_at(&self, fps: &[Digest], at: u64) -> Result<Option<u16>, StoreError> {
-        let sets = self.actors_at(at)?.recipient_sets();
-        if sets.iter().any(|(id, set)| id.is_none() && set == fps) {
-            return Ok(None);
-        }
-        Ok(sets
-            .into_iter()
-            .find(|(_, set)| set == fps)
-            .and_then(|(id, _)| id))
-    }
-
     /// The compartment the document `rec` stores is in (FORMAT.md §4.18):
     /// the one whose recipients its file was last written to (its record,
     /// or its latest rekey), as they were then, if any.
@@ -183,11 +169,23 @@ impl Archive {
         let Some(doc) = rec.document() else {
             return Ok(None);
         };
-        let (at, fps) = match self.rekey_chain(doc.blob)?.pop() {
-            Some((i, k)) => (i, k.recipients),
+        let chain = self.rekey_chain(doc.blob)?;
+        let granted = self.granted_recipients(&chain)?;
+        let (at, fps) = match chain.last() {
+            Some((i, k)) => (*i, k.recipients.clone()),
             None => (rec.body.index, doc.recipients.clone()),
         };
-        self.compartment_at(&fps, at)
+        // Recipients a grant added (FORMAT.md §4.19) are not the
+        // compartment's: without them, the file's are its set.
+        let base: Vec<Digest> = fps
+            .iter()
+            .filter(|f| !granted.iter().any(|(g, _)| g == *f))
+            .copied()
+            .collect();
+        let sets = self.actors_at(at)?.recipient_sets();
+        Ok(set_of(&sets, &base)
+            .or_else(|| set_of(&sets, &fps))
+            .flatten())
     }
 
     /// `custody compartment set`: makes compartment `name` (or changes its
@@ -302,4 +300,14 @@ impl Archive {
         c.compartments.sort_by_key(|x| x.id);
         self.write_config(c)
     }
+}
+
+/// Which of `sets` (the configuration's, `None`, and the compartments')
+/// is exactly `fps`: `Some(None)` for the configuration's (preferred when
+/// both match), `Some(Some(id))` for a compartment's, `None` for none.
+fn set_of(sets: &[(Option<u16>, Vec<Digest>)], fps: &[Digest]) -> Option<Option<u16>> {
+    if sets.iter().any(|(id, set)| id.is_none() && set == fps) {
+        return Some(None);
+    }
+    sets.iter().find(|(_, set)| set == fps).map(|(id, _)| *id)
 }

@@ -760,6 +760,7 @@ impl Archive {
                     | Payload::Audit(_)
                     | Payload::Config(_)
                     | Payload::Rekey(_)
+                    | Payload::Rewrap(_)
                     | Payload::Compartment(_) => {
                         return Err(StoreError::Internal(
                             "a document record of another kind".into(),

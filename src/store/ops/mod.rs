@@ -8,6 +8,7 @@ pub mod bundle_file;
 pub mod compartment;
 pub mod extract;
 pub mod gc;
+pub mod grant;
 pub mod held;
 pub mod ingest;
 pub mod mirror;

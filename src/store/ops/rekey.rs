@@ -51,6 +51,9 @@ struct Live {
     /// The compartment it belongs to (FORMAT.md §4.18): a document's and
     /// its envelope's, its notes', a compartment record's sealed details.
     compartment: Option<u16>,
+    /// Recipients grants added to it (FORMAT.md §4.19), with the actor each
+    /// was granted to, while a later rekey kept them.
+    granted: Vec<(Digest, u64)>,
 }
 
 /// What a rekey did (or, with `dry_run`, would do).
@@ -77,6 +80,12 @@ pub struct RekeyReport {
     /// the identity given), left as they were: still open to the old
     /// recipients until restored and rekeyed.
     pub skipped: Vec<Skipped>,
+    /// Recipients grants added to documents' files (FORMAT.md §4.19) that
+    /// the new files keep: their actor is active and it is still their own.
+    pub grants_kept: u64,
+    /// Those the new files drop: the actor was revoked, replaced their
+    /// recipient, or their details do not open with the identity given.
+    pub grants_dropped: u64,
 }
 
 /// A blob rekey left as it was, and why.
@@ -123,6 +132,8 @@ impl Archive {
         let mut comps: std::collections::BTreeMap<u16, Vec<Digest>> = Default::default();
         // The compartment of each document, by arrival index.
         let mut doc_comp: HashMap<u64, u16> = HashMap::new();
+        // The actor of each version 2 grant, by index (FORMAT.md §4.19).
+        let mut grantees: HashMap<u64, u64> = HashMap::new();
         for f in self.record_file().scan(0)? {
             let rec = match f? {
                 Frame::Complete { offset, body } => Record::decode(&body).map_err(|e| {
@@ -141,6 +152,11 @@ impl Archive {
             }
             if let Payload::Compartment(c) = &rec.body.payload {
                 comps.insert(c.id, c.members.clone());
+            }
+            if let Payload::Grant(g) = &rec.body.payload {
+                if let crate::core::record::GrantTo::Added(a) = g.actor {
+                    grantees.insert(rec.body.index, a);
+                }
             }
             let set_of = |id: u16| comps.get(&id).cloned();
             // Whose blobs these are: a document's own recipients name its
@@ -178,11 +194,20 @@ impl Archive {
                     doc,
                     recipients,
                     compartment,
+                    granted: Vec::new(),
                 });
             }
             if let Some(k) = rec.rekey() {
                 if let Some(old) = live.remove(&k.old) {
                     replaced.push((k.old, old.doc));
+                    // A grant's recipient stays while the new file keeps it.
+                    let mut granted = old.granted;
+                    granted.retain(|(f, _)| k.recipients.contains(f));
+                    if let Payload::Rewrap(w) = &rec.body.payload {
+                        if let Some(&a) = grantees.get(&w.grant) {
+                            granted.push((w.added, a));
+                        }
+                    }
                     live.insert(
                         k.new,
                         Live {
@@ -190,6 +215,7 @@ impl Archive {
                             doc: old.doc,
                             recipients: Some(k.recipients.clone()),
                             compartment: old.compartment,
+                            granted,
                         },
                     );
                 }
@@ -206,15 +232,15 @@ impl Archive {
     /// after its records left), never a blob the log names now (`live`);
     /// a document's copy left in `blobs/` by `migrate` goes too. Returns how
     /// many files it removed.
-    fn remove_replaced(
+    pub(crate) fn remove_replaced(
         &self,
         replaced: &[(Digest, bool)],
-        live: &HashMap<Digest, Live>,
+        live: &dyn Fn(&Digest) -> bool,
     ) -> Result<u64, StoreError> {
         let local = crate::store::files::blobs::Blobs::Local(self.blob_store().clone());
         let mut removed = 0;
         for (d, doc) in replaced {
-            if live.contains_key(d) {
+            if live(d) {
                 continue;
             }
             let mut stores = vec![if *doc { &self.docs } else { &local }];
@@ -249,24 +275,21 @@ impl Archive {
             compartments,
         } = self.replay_blobs()?;
         let names: HashMap<Digest, Live> = live.clone();
-        // What each blob must be encrypted to: its compartment's recipients,
-        // or the configuration's.
-        let wanted = |l: &Live| -> Vec<Digest> {
-            match l.compartment.and_then(|id| compartments.get(&id)) {
-                Some(m) => m.clone(),
-                None => want.clone(),
-            }
-        };
-        let mut keys: HashMap<Option<u16>, Result<Vec<RecipientKey>, String>> = HashMap::new();
-        keys.insert(None, Ok(self.recipients.clone()));
         let mut rep = RekeyReport {
             dry_run,
             recipients: want.clone(),
             ..RekeyReport::default()
         };
+        let targets = Targets {
+            extra: self.kept_grants(&live, ids, &mut rep)?,
+            config: want,
+            compartments,
+        };
+        let mut keys: HashMap<Option<u16>, Result<Vec<RecipientKey>, String>> = HashMap::new();
+        keys.insert(None, Ok(self.recipients.clone()));
         let mut todo: Vec<(Digest, Live)> = Vec::new();
         for (d, l) in live {
-            if l.recipients.as_deref() == Some(wanted(&l).as_slice()) {
+            if l.recipients.as_deref() == Some(targets.fps(&d, &l).as_slice()) {
                 rep.current += 1;
             } else {
                 todo.push((d, l));
@@ -282,7 +305,7 @@ impl Archive {
         }
         self.check_signer(log)?;
         self.refuse_pending_shares()?;
-        rep.removed += self.remove_replaced(&replaced, &names)?;
+        rep.removed += self.remove_replaced(&replaced, &|d| names.contains_key(d))?;
         for batch in batches(&todo) {
             let mut bodies = Vec::new();
             let mut sealed = Vec::new();
@@ -295,14 +318,16 @@ impl Archive {
                         self.compartment_keys(id).map_err(|e| e.to_string())
                     })
                     .clone();
-                let to = match to {
+                let mut to = match to {
                     Ok(to) => to,
                     Err(reason) => {
                         rep.skipped.push(Skipped { blob: *d, reason });
                         continue;
                     }
                 };
-                let (blob, k) = match self.reencrypt(d, l, ids, (&wanted(l), &to), progress) {
+                to.extend(targets.extra(d).iter().cloned());
+                let fps = targets.fps(d, l);
+                let (blob, k) = match self.reencrypt(d, l, ids, (&fps, &to), progress) {
                     Ok(done) => done,
                     Err(e) if about_the_blob(&e) => {
                         // A wrong identity fails on every blob: with nothing
@@ -329,12 +354,63 @@ impl Archive {
             }
             rep.records += self.commit_records(bodies, sealed, Vec::new(), log)?.len() as u64;
             self.sign_checkpoint(log)?;
-            rep.removed += self.remove_replaced(&olds, &HashMap::new())?;
+            rep.removed += self.remove_replaced(&olds, &|_| false)?;
         }
         // What no record names (an interrupted ingest's blobs, written to
         // the old recipients) goes as `gc` removes it.
         rep.unreferenced = self.gc(false)?.removed.len() as u64;
         Ok(rep)
+    }
+
+    /// For each blob grants added recipients to (FORMAT.md §4.19), the
+    /// recipients its new file keeps: those of actors still active whose
+    /// own recipient (read with `ids`) it still is, of the family of the
+    /// blob's other recipients; the others are dropped. Counts both in `rep`.
+    fn kept_grants(
+        &self,
+        live: &HashMap<Digest, Live>,
+        ids: &Identities,
+        rep: &mut RekeyReport,
+    ) -> Result<HashMap<Digest, Vec<RecipientKey>>, StoreError> {
+        let mut out = HashMap::new();
+        if live.values().all(|l| l.granted.is_empty()) {
+            return Ok(out);
+        }
+        let actors = self.actors_at(self.size()?)?;
+        let people = self.actor_recipients(ids)?;
+        // Whether the recipients a blob moves to are post-quantum: a grant's
+        // of the other family is dropped (one file never mixes them).
+        let mut family: HashMap<Option<u16>, Option<bool>> = HashMap::new();
+        for (d, l) in live {
+            let pq = *family.entry(l.compartment).or_insert_with(|| {
+                let set = match l.compartment {
+                    Some(id) => self.compartment_keys(id).ok(),
+                    None => Some(self.recipients.clone()),
+                };
+                set.map(|s| s.iter().any(RecipientKey::is_post_quantum))
+            });
+            let mut kept: Vec<RecipientKey> = Vec::new();
+            for (f, a) in &l.granted {
+                let key = actors
+                    .added_by(*a)
+                    .filter(|i| i.revoked.is_none())
+                    .and_then(|i| people.recipients.get(&i.name)?.last())
+                    .and_then(|t| RecipientKey::parse(t).ok())
+                    .filter(|k| {
+                        k.fingerprint() == *f && pq.is_none_or(|p| k.is_post_quantum() == p)
+                    });
+                match key {
+                    Some(k) if !kept.iter().any(|x| x.fingerprint() == *f) => kept.push(k),
+                    Some(_) => {}
+                    None => rep.grants_dropped += 1,
+                }
+            }
+            rep.grants_kept += kept.len() as u64;
+            if !kept.is_empty() {
+                out.insert(*d, kept);
+            }
+        }
+        Ok(out)
     }
 
     /// A share interrupted after its record keeps a marker sealed to the
@@ -423,6 +499,34 @@ impl Archive {
             recipients: want.to_vec(),
         };
         Ok((sealed, k))
+    }
+}
+
+/// What each blob must be encrypted to: its compartment's recipients, or
+/// the configuration's, and the recipients grants added that it keeps
+/// (FORMAT.md §4.17 to §4.19).
+struct Targets {
+    config: Vec<Digest>,
+    compartments: HashMap<u16, Vec<Digest>>,
+    /// By blob: the grantees' recipients its new file keeps.
+    extra: HashMap<Digest, Vec<RecipientKey>>,
+}
+
+impl Targets {
+    fn extra(&self, d: &Digest) -> &[RecipientKey] {
+        self.extra.get(d).map_or(&[], Vec::as_slice)
+    }
+
+    /// The fingerprints blob `d` (`l`) must be encrypted to, ascending.
+    fn fps(&self, d: &Digest, l: &Live) -> Vec<Digest> {
+        let mut v = match l.compartment.and_then(|id| self.compartments.get(&id)) {
+            Some(m) => m.clone(),
+            None => self.config.clone(),
+        };
+        v.extend(self.extra(d).iter().map(RecipientKey::fingerprint));
+        v.sort();
+        v.dedup();
+        v
     }
 }
 

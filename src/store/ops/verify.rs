@@ -187,7 +187,8 @@ impl Archive {
                     | Payload::Approve(_)
                     | Payload::Grant(_)
                     | Payload::Audit(_)
-                    | Payload::Rekey(_) => Some("this kind has no sealed details".into()),
+                    | Payload::Rekey(_)
+                    | Payload::Rewrap(_) => Some("this kind has no sealed details".into()),
                 },
             };
             if let Some(reason) = problem {

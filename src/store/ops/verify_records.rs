@@ -45,6 +45,14 @@ pub trait VerifyObserver {
 pub struct Quiet;
 impl VerifyObserver for Quiet {}
 
+/// A grant of this log, as a `rewrap` must match it (FORMAT.md §4.19).
+struct GrantSeen {
+    document: u64,
+    /// The index of the `add` record of the actor given access.
+    actor: u64,
+    signer: crate::core::keys::KeyId,
+}
+
 /// A blob some record references, with what the record says of it.
 pub(crate) struct BlobRef {
     pub(crate) index: u64,
@@ -285,9 +293,18 @@ struct RecordPass<'a> {
     tree_file: Sequential,
     frontier: Frontier,
     actors: Actors,
-    /// The commitment of every document record, by position: what records
-    /// about a document, and derived documents' parents, must name.
-    docs: HashMap<u64, Digest>,
+    /// The commitment and the file of every document record, by position:
+    /// what records about a document, and derived documents' parents, must
+    /// name; the file a grant's `rewrap` replaces (FORMAT.md §4.19).
+    docs: HashMap<u64, (Digest, Digest)>,
+    /// Grants (FORMAT.md §4.12, version 2) by index, for the `rewrap`
+    /// records that carry them out (§4.19).
+    grants: HashMap<u64, GrantSeen>,
+    /// The recipients grants added to a file, by the file's address as it is
+    /// now (a rekey or rewrap moves them to its `new`), with the actor each
+    /// was granted to: beyond a set in force, a file may be encrypted to
+    /// those of them whose actor is active (§4.17, §4.19).
+    granted: HashMap<Digest, Vec<(Digest, u64)>>,
     out: Scanned,
     /// The chunk being read: its findings, its signature checks, and how
     /// many records it holds.
@@ -318,6 +335,8 @@ impl<'a> RecordPass<'a> {
             frontier: Frontier::default(),
             actors: Actors::default(),
             docs: HashMap::new(),
+            grants: HashMap::new(),
+            granted: HashMap::new(),
             out: Scanned {
                 n: 0,
                 refs: HashMap::new(),
@@ -450,14 +469,93 @@ impl<'a> RecordPass<'a> {
         }
         self.authorize(n, rec);
         self.check_grant(n, rec);
+        let extra = self.granted_to(n, rec);
         self.arch.note_references(
             rec,
             n,
             self.deep,
             &mut self.docs,
             &mut self.out,
-            &self.actors,
+            (&self.actors, &extra),
         );
+    }
+
+    /// For a record that replaces a blob (`rekey`, `rewrap`): the recipients
+    /// grants added to that blob whose actor is still active, and a
+    /// rewrap's own `added` when it carries out its grant (FORMAT.md
+    /// §4.19). They move to the new file. Empty for other records.
+    fn granted_to(&mut self, n: u64, rec: &Record) -> Vec<Digest> {
+        let Some(k) = rec.rekey() else {
+            return Vec::new();
+        };
+        let mut carried = self.granted.remove(&k.old).unwrap_or_default();
+        if let Payload::Rewrap(w) = &rec.body.payload {
+            if let Some(actor) = self.check_rewrap(n, rec, w) {
+                carried.push((w.added, actor));
+            }
+        }
+        let active = |a: &u64| {
+            self.actors
+                .added_by(*a)
+                .is_some_and(|i| i.revoked.is_none())
+        };
+        let extra: Vec<Digest> = carried
+            .iter()
+            .filter(|(_, a)| active(a))
+            .map(|(f, _)| *f)
+            .collect();
+        // A grant's recipient that the new file dropped stays dropped.
+        carried.retain(|(f, _)| k.recipients.contains(f));
+        if !carried.is_empty() {
+            self.granted.insert(k.new, carried);
+        }
+        extra
+    }
+
+    /// A `rewrap` carries out grant `w.grant`, the record before it
+    /// (FORMAT.md §4.19): a grant to an active actor, signed by the same
+    /// key, and it replaces the current file of the grant's document.
+    /// Returns the grant's actor, or `None` with a `rewrap` finding.
+    fn check_rewrap(
+        &mut self,
+        n: u64,
+        rec: &Record,
+        w: &crate::core::record::Rewrap,
+    ) -> Option<u64> {
+        let Some(g) = self.grants.get(&w.grant) else {
+            self.add(
+                n,
+                Check::Rewrap,
+                format!(
+                    "names record {}, which is not a grant of this log to an active actor",
+                    w.grant
+                ),
+            );
+            return None;
+        };
+        let (document, actor) = (g.document, g.actor);
+        let problem = if g.signer != rec.body.signer {
+            Some(format!("is signed by another key than grant {}", w.grant))
+        } else if self
+            .docs
+            .get(&document)
+            .map(|(_, blob)| current_blob(&self.out.moved, *blob, 0).0)
+            != Some(w.blob.old)
+        {
+            Some(format!(
+                "replaces blob {}, which is not the current file of document {document} that grant {} gives",
+                w.blob.old, w.grant
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(reason) => {
+                self.add(n, Check::Rewrap, reason);
+                None
+            }
+            None => Some(actor),
+        }
     }
 
     /// Record `n` is signed by the log key, or by an actor authorized at
@@ -511,8 +609,19 @@ impl<'a> RecordPass<'a> {
                 .revoked
                 .map(|at| format!("gives access to {}, revoked at record {at}", a.name)),
         };
-        if let Some(reason) = problem {
-            self.add(n, Check::GrantActor, reason);
+        match (problem, &g.actor) {
+            (Some(reason), _) => self.add(n, Check::GrantActor, reason),
+            (None, crate::core::record::GrantTo::Added(actor)) => {
+                self.grants.insert(
+                    n,
+                    GrantSeen {
+                        document: g.about.document,
+                        actor: *actor,
+                        signer: rec.body.signer,
+                    },
+                );
+            }
+            (None, crate::core::record::GrantTo::Name(_)) => {}
         }
     }
 
@@ -586,9 +695,9 @@ impl Archive {
         rec: &Record,
         n: u64,
         deep: bool,
-        docs: &mut HashMap<u64, Digest>,
+        docs: &mut HashMap<u64, (Digest, Digest)>,
         out: &mut Scanned,
-        actors: &Actors,
+        (actors, granted): (&Actors, &[Digest]),
     ) {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
@@ -623,7 +732,7 @@ impl Archive {
         // Records about a document, and derived documents' parents, name an
         // earlier document of this log with its commitment.
         let mut check_doc = |doc: u64, c: &Digest, check: Check| {
-            if !(doc < n && docs.get(&doc) == Some(c)) {
+            if !(doc < n && docs.get(&doc).map(|(c, _)| c) == Some(c)) {
                 out.doc_findings.push((
                     n,
                     check,
@@ -642,7 +751,18 @@ impl Archive {
                     check_doc(p.document, &p.commitment, Check::LineageParent);
                 }
             }
-            Payload::Rekey(k) => note_rekey(k, n, out, actors.allows_recipients(&k.recipients)),
+            Payload::Rekey(k) => note_rekey(
+                k,
+                n,
+                out,
+                actors.allows_recipients_with(&k.recipients, granted),
+            ),
+            Payload::Rewrap(w) => note_rekey(
+                &w.blob,
+                n,
+                out,
+                actors.allows_recipients_with(&w.blob.recipients, granted),
+            ),
             Payload::Compartment(_) => {}
             // The other kinds name no parent document.
             Payload::Ingest(_)
@@ -664,7 +784,7 @@ impl Archive {
                     "lists recipients other than those of the configuration or of a compartment in force (custody config show, custody compartment list)".into(),
                 ));
             }
-            docs.insert(n, ing.commitment);
+            docs.insert(n, (ing.commitment, ing.blob));
             add_ref(out, ing.blob, ing.blob_size, true);
             add_ref(out, ing.meta, ing.meta_size, false);
             if deep {
