@@ -532,3 +532,31 @@ fn a_rekey_that_keeps_a_revoked_grantees_recipient_is_a_finding() {
     assert_eq!(code, 1);
     assert!(checks(&v).contains(&"recipients".to_string()), "{v}");
 }
+
+/// A stolen admin's key grants a document to bo and adds a stranger's
+/// recipient in bo's name: the records pass `verify` (a verifier without
+/// identities cannot see whose a recipient is), and `verify --deep` with an
+/// identity that opens the actors' details finds it (FORMAT.md §4.19).
+#[test]
+fn a_rewrap_for_someone_elses_recipient_is_a_deep_finding() {
+    let (f, _jo, _bo) = newsroom();
+    let (doc, _, _, _) = target(&f);
+    let bo = added_at(&f, "bo");
+    let stranger = fp(&person(&f, "stranger").join("recipient.txt"));
+    forge(&f, &key(&f.admin_key()), grant_payload(&f, &doc, bo));
+    let (cur, size, fps) = current_file(&f, &doc);
+    let p = rewrap_of(&f, f.records() - 1, cur, size, &fps, stranger);
+    forge(&f, &key(&f.admin_key()), p);
+    let (_, v) = f.verify(&[]);
+    assert!(!checks(&v).contains(&"rewrap".to_string()), "{v}");
+    assert!(!checks(&v).contains(&"recipients".to_string()), "{v}");
+    let (code, v) = f.verify(&["--deep", "-i", s(&f.identity())]);
+    assert_eq!(code, 1);
+    assert!(reasons(&v, "rewrap").contains("not one that #"), "{v}");
+    // bo's own recipient, added by custody, is not a finding.
+    let (g, _jo, _bo) = newsroom();
+    let (doc, _, _, _) = target(&g);
+    grant(&g, &doc, "bo");
+    let (code, v) = g.verify(&["--deep", "-i", s(&g.identity())]);
+    assert_eq!(code, 0, "{v}");
+}

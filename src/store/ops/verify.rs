@@ -140,6 +140,41 @@ impl Archive {
 }
 
 impl Archive {
+    /// (deep) The recipient each rewrap added is one that the grantee's own
+    /// actor records name (FORMAT.md §4.19, §5.4), where `ids` opens them.
+    fn check_rewrap_recipients(
+        &self,
+        rewraps: &[(u64, Digest, String)],
+        ids: &Identities,
+        rep: &mut Report,
+    ) -> Result<(), StoreError> {
+        if rewraps.is_empty() {
+            return Ok(());
+        }
+        let people = self.actor_recipients(ids)?;
+        for (i, added, who) in rewraps {
+            if people.unopened.contains(who) {
+                continue; // the actor's details are a `sealed` finding or closed to `ids`
+            }
+            let theirs = people.recipients.get(who).is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    crypto::RecipientKey::parse(r).is_ok_and(|k| k.fingerprint() == *added)
+                })
+            });
+            if !theirs {
+                rep.add(
+                    Subject::Record(*i),
+                    Check::Rewrap,
+                    format!(
+                        "adds recipient [{}], which is not one that {who}'s actor records name as theirs",
+                        &added.to_hex()[..8]
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// (deep) Opens the sealed details of `records` (FORMAT.md §5.4): each
     /// must decrypt, parse, be of its record's kind and, for an actor
     /// record, state the key ID of its key under the sealed key name. A
@@ -794,6 +829,8 @@ impl<'a> Pass<'a> {
         }
         self.arch
             .check_sealed(&scanned.sealed, moved, ids, &present.local, &mut self.rep)?;
+        self.arch
+            .check_rewrap_recipients(&scanned.rewraps, ids, &mut self.rep)?;
         if !st.opened_any && st.wrong_key > 0 && st.wrong_key == ingests.len() {
             return Err(StoreError::Decrypt {
                 what: "every metadata envelope (is this identity a recipient of this archive?)"

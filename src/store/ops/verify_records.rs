@@ -82,6 +82,9 @@ pub(crate) struct Scanned {
     pub ingests: Vec<Record>,
     /// Records with sealed details (FORMAT.md §5.4), kept only for a deep verify.
     pub sealed: Vec<Record>,
+    /// Rewraps that carry out their grant (FORMAT.md §4.19), kept only for
+    /// a deep verify: index, recipient added, the grantee's label or name.
+    pub rewraps: Vec<(u64, Digest, String)>,
     /// References to documents that are not earlier documents of this log,
     /// reported after every record (as before this pass was parallel).
     pub doc_findings: Vec<(u64, Check, String)>,
@@ -344,6 +347,7 @@ impl<'a> RecordPass<'a> {
                 links: Vec::new(),
                 ingests: Vec::new(),
                 sealed: Vec::new(),
+                rewraps: Vec::new(),
                 doc_findings: Vec::new(),
                 flat: FlatChecked::default(),
             },
@@ -492,6 +496,9 @@ impl<'a> RecordPass<'a> {
         if let Payload::Rewrap(w) = &rec.body.payload {
             if let Some(actor) = self.check_rewrap(n, rec, w) {
                 carried.push((w.added, actor));
+                if let (true, Some(a)) = (self.deep, self.actors.added_by(actor)) {
+                    self.out.rewraps.push((n, w.added, a.name.clone()));
+                }
             }
         }
         let active = |a: &u64| {
