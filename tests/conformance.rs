@@ -637,6 +637,7 @@ fn records(k: &mut Kit) {
     access_reasons(k);
     actor_reasons(k);
     grants(k);
+    rewraps(k);
     uppercase_hex(k);
     two_entries(k);
     note_order(k);
@@ -898,6 +899,113 @@ fn actor_reasons(k: &mut Kit) {
         )
         .on("sealed-actor-add-with-reason", &DEEP)
         .finds(&[("sealed", i)]),
+    );
+}
+
+/// Blob `d` moved to a new address: its bytes and one more (deterministic;
+/// what a forged `new` names, for `verify` without --deep, which reads no
+/// plaintext), the old file removed as the tool that replaces it does.
+fn altered_copy(f: &Fixture, d: &Digest) -> (Digest, u64) {
+    let old = f.blob_path(&d.to_hex());
+    let mut bytes = fs::read(&old).unwrap();
+    bytes.push(0);
+    let new = Digest::of(&bytes);
+    let p = f.blob_path(&new.to_hex());
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, &bytes).unwrap();
+    fs::remove_file(old).unwrap();
+    (new, bytes.len() as u64)
+}
+
+/// `fps` with `more`, ascending.
+fn with(fps: &[Digest], more: &[Digest]) -> Vec<Digest> {
+    let mut v: Vec<Digest> = fps.iter().chain(more).copied().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// §4.19: rewraps carry out the grant just before them; beyond a set in
+/// force, a file keeps only recipients grants gave to active actors.
+fn rewraps(k: &mut Kit) {
+    use custody::core::record::{Rekey, Rewrap};
+    let f = working_copy("archive-v2");
+    let (key, id) = admin(&f);
+    let fp = |outlet: &str| {
+        RecipientKey::parse(
+            fs::read_to_string(repo_key(outlet, "recipient.txt"))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap()
+        .fingerprint()
+    };
+    let (gu, mag, lc) = (fp("guardian"), fp("972mag"), fp("localcall"));
+    let doc = record_at(&f, DOC).document().unwrap().clone();
+    let other = record_at(&f, DOC + 1).document().unwrap().clone();
+    // alice: added by record 2, active.
+    let grant = Payload::Grant(Grant {
+        about: doc_ref(&f, DOC),
+        actor: GrantTo::Added(2),
+    });
+    let rewrap = |grant: u64, added: Digest, old: Digest, fps: &[Digest]| {
+        let (new, new_size) = altered_copy(&f, &old);
+        Payload::Rewrap(Rewrap {
+            grant,
+            added,
+            blob: Rekey {
+                old,
+                new,
+                new_size,
+                recipients: with(fps, &[added]),
+            },
+        })
+    };
+    let g1 = forge(&f, &key, id, grant.clone());
+    let w1 = forge(&f, &key, id, rewrap(g1, gu, doc.blob, &doc.recipients));
+    let now = match &record_at(&f, w1).body.payload {
+        Payload::Rewrap(w) => w.blob.clone(),
+        _ => unreachable!(),
+    };
+    let g2 = forge(&f, &key, id, grant);
+    let w2 = forge(&f, &key, id, rewrap(g2, mag, other.blob, &other.recipients));
+    let w3 = forge(&f, &key, id, rewrap(w2, lc, now.new, &now.recipients));
+    let after = match &record_at(&f, w3).body.payload {
+        Payload::Rewrap(w) => w.blob.clone(),
+        _ => unreachable!(),
+    };
+    // A rekey of document 5's file (as w3 left it) to the configuration's
+    // recipients, the Guardian's kept (granted to alice, active) and
+    // +972's (granted by no valid rewrap).
+    let (new, new_size) = altered_copy(&f, &after.new);
+    let r4 = forge(
+        &f,
+        &key,
+        id,
+        Payload::Rekey(Rekey {
+            old: after.new,
+            new,
+            new_size,
+            recipients: with(&doc.recipients, &[gu, mag]),
+        }),
+    );
+    k.archive("rewrap-forgeries", &f, true);
+    k.case(
+        "records",
+        Case::new(
+            "rewrap-forgeries",
+            "§4.19: rewraps and the recipients grants add",
+            "§4.17, §4.19",
+            &format!("record {g1}: a grant of document {DOC} to alice (record 2, active), {w1}: its rewrap of the document's file adding the Guardian's recipient (valid); {g2}: the same grant, {w2}: a rewrap of document {}'s file instead (`rewrap`; +972's recipient not granted: `recipients`); {w3}: a rewrap of document {DOC}'s file after a record that is not a grant (`rewrap`, `recipients`); {r4}: a rekey of that file keeping the Guardian's recipient (valid alone) and +972's (`recipients`). The new files are the old ones and a zero byte (the old removed): without --deep, which would open them", DOC + 1),
+        )
+        .on("rewrap-forgeries", &["verify"])
+        .finds(&[
+            ("rewrap", w2),
+            ("recipients", w2),
+            ("rewrap", w3),
+            ("recipients", w3),
+            ("recipients", r4),
+        ]),
     );
 }
 
@@ -1500,7 +1608,61 @@ fn ed25519(k: &mut Kit) {
     );
 }
 
-/// §4: one record of every kind (FORMAT.md §4.4 to §4.15), as the current
+/// Who decrypts (FORMAT.md §4.17 to §4.19), in the archive of `every_kind`:
+/// a compartment (the escrow and the Guardian's key standing for a member),
+/// a document in it, a grant of it to an actor whose own recipient is
+/// +972's key (a rewrap), the compartment changed (Local Call's key
+/// instead of the Guardian's) and `rekey`.
+fn who_decrypts(f: &Fixture) {
+    let recipient = |outlet: &str| repo_key(outlet, "recipient.txt");
+    let id = f.identity();
+    f.json(&[
+        "compartment",
+        "set",
+        "c-1",
+        "--recipient",
+        s(&recipient("dropsite")),
+        "--recipient",
+        s(&recipient("guardian")),
+        "-i",
+        s(&id),
+    ]);
+    let doc = f.path().join("contract.txt");
+    fs::write(&doc, b"the contract\n").unwrap();
+    let at = f.ingest_json(&[s(&doc), "--compartment", "c-1"])[0]["index"].to_string();
+    let rae = seeded("rae");
+    let rae_at = next_index(f).to_string();
+    f.json(&[
+        "actor",
+        "add",
+        "rae",
+        &rae.verifier().encode(),
+        "--role",
+        "journalist",
+        "--recipient",
+        s(&recipient("972mag")),
+        "-i",
+        s(&id),
+    ]);
+    let g = f.json(&["grant", &at, &format!("#{rae_at}"), "-i", s(&id)]);
+    assert_eq!(g["rewrap"]["kind"], "rewrap", "{g}");
+    f.json(&[
+        "compartment",
+        "set",
+        "c-1",
+        "--recipient",
+        s(&recipient("dropsite")),
+        "--recipient",
+        s(&recipient("localcall")),
+        "-i",
+        s(&id),
+    ]);
+    let r = f.json(&["rekey", "-i", s(&id)]);
+    assert!(r["records"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["grants_kept"], 1, "{r}");
+}
+
+/// §4: one record of every kind (FORMAT.md §4.4 to §4.19), as the current
 /// custody writes them (version 2 where there is one).
 fn every_kind(k: &mut Kit) {
     let f = Fixture::new();
@@ -1569,12 +1731,13 @@ fn every_kind(k: &mut Kit) {
         "--trust",
         s(&gu.vkey()),
     ]);
+    who_decrypts(&f);
     let r = f.run(&["audit", &d, "--sign", "--format", "json"]);
     assert!(r.code == OK || r.code == FINDING, "{}", r.stderr);
     let kinds: BTreeSet<String> = (0..next_index(&f))
         .map(|i| record_at(&f, i).body.payload.kind().as_str().to_string())
         .collect();
-    assert_eq!(kinds.len(), 11, "{kinds:?}");
+    assert_eq!(kinds.len(), 14, "{kinds:?}");
     k.archive("every-kind", &f, false);
     k.case(
         "records",
@@ -1582,7 +1745,7 @@ fn every_kind(k: &mut Kit) {
             "every-kind",
             "guess: the sizes of the record kinds and u16",
             "§4",
-            "a new archive with one record or more of each of the 11 kinds, as custody writes them (actor add, rotate, revoke; config; ingest; derive; annotate; approve; grant; access; share; receive with its evidence file; audit): valid (each record has the length §4 gives its kind and version)",
+            "a new archive with one record or more of each of the 14 kinds, as custody writes them (actor add, rotate, revoke; config; ingest; derive; annotate; approve; grant; access; share; receive with its evidence file; compartment, a document in it, a grant of it to an actor with a recipient of their own and its rewrap, the compartment changed and rekey; audit): valid (each record has the length §4 gives its kind and version; every document and rekeyed or rewrapped file opens its commitment)",
         )
         .on("every-kind", &DEEP)
         .finds(&[]),
