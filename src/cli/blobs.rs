@@ -87,6 +87,12 @@ pub fn rekey(ctx: &Ctx, a: RekeyArgs) -> Result<i32, StoreError> {
         rep.recipients.len(),
         rep.current
     ));
+    if rep.grants_kept + rep.grants_dropped > 0 {
+        ctx.out.line(&format!(
+            "recipients grants added to documents' files: {} kept (the actor is active and it is still their own), {} dropped",
+            rep.grants_kept, rep.grants_dropped
+        ));
+    }
     if !rep.dry_run {
         ctx.out.line(&format!(
             "{} rekey record(s) appended and checkpointed; {} old file(s) removed, {} file(s) no record names removed",

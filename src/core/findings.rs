@@ -72,8 +72,8 @@ pub enum Check {
     /// replaced before (FORMAT.md §4.17).
     RekeyRef,
     /// A `rewrap` does not carry out its grant: not a grant to an active
-    /// actor, another signer, or another file than the grant's document's
-    /// (FORMAT.md §4.19).
+    /// actor, another signer, another file than the grant's document's, or
+    /// other recipients than the file's and the one it adds (FORMAT.md §4.19).
     Rewrap,
     /// A derived document's parent is missing, not a document, or another document.
     LineageParent,

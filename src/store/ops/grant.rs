@@ -13,6 +13,7 @@ use std::io::{self, BufReader, Write};
 
 use serde::Serialize;
 
+use crate::core::actors::Actors;
 use crate::core::agestream;
 use crate::core::crypto::{self, Identities, RecipientKey};
 use crate::core::hash::Digest;
@@ -47,6 +48,17 @@ pub enum FileAccess {
     NotAsked,
 }
 
+/// A document's file as it is now: its address, size and recipients, those
+/// of them grants gave to actors still active, and whether the others are
+/// the configuration's.
+struct FileNow {
+    cur: Digest,
+    cur_size: u64,
+    cur_fps: Vec<Digest>,
+    active: Vec<Digest>,
+    in_config: bool,
+}
+
 /// The recipients grants added to a file and who they were granted to, as
 /// the `rewrap` records of its chain say (FORMAT.md §4.19).
 pub(crate) type GrantedRecipients = Vec<(Digest, u64)>;
@@ -75,34 +87,22 @@ impl Archive {
             )));
         };
         let (label, added_at) = (who.name.clone(), who.added);
-        let doc_rec = self.record(about.document)?;
-        let doc = doc_rec
-            .document()
-            .ok_or_else(|| StoreError::Input(format!("record {index} is not about a document")))?;
-        let chain = self.rekey_chain(doc.blob)?;
-        let (cur, cur_size, cur_fps) = match chain.last() {
-            Some((_, k)) => (k.new, k.new_size, k.recipients.clone()),
-            None => (doc.blob, doc.blob_size, doc.recipients.clone()),
-        };
-        let granted = self.granted_recipients(&chain)?;
-        let active: Vec<Digest> = granted
-            .iter()
-            .filter(|(_, a)| actors.added_by(*a).is_some_and(|i| i.revoked.is_none()))
-            .map(|(f, _)| *f)
-            .collect();
-        // The configuration's recipients, and beyond them only grants'.
-        let in_config = actors.config().is_some_and(|(_, c)| {
-            c.recipients.iter().all(|f| cur_fps.contains(f))
-                && cur_fps
-                    .iter()
-                    .all(|f| c.recipients.contains(f) || active.contains(f))
-        });
+        let FileNow {
+            cur,
+            cur_size,
+            cur_fps,
+            active,
+            in_config,
+        } = self.file_now(about.document, &actors)?;
         let grant_body = self.new_record(Payload::Grant(Grant {
             about,
             actor: GrantTo::Added(added_at),
         }));
+        // An archive made before separation of duties has no recipients in
+        // force to check a rewrap against (FORMAT.md §4.19): a grant only.
+        let ids = ids.filter(|_| actors.config().is_some());
         let Some(ids) = ids else {
-            if !in_config {
+            if !in_config && actors.config().is_some() {
                 return Err(StoreError::Input(format!(
                     "document {} is in a compartment: give -i IDENTITY (one that opens its file and the people's details, such as the escrow's) so that the grant adds {label}'s own recipient to its file; nothing was written",
                     about.document
@@ -128,6 +128,18 @@ impl Archive {
         let rk = RecipientKey::parse(text).map_err(StoreError::Crypto)?;
         let fp = rk.fingerprint();
         if cur_fps.contains(&fp) {
+            // Theirs through a set in force, or an active actor's grant;
+            // through a revoked actor's grant only, the next rekey drops it.
+            let in_force = actors
+                .recipient_sets()
+                .iter()
+                .any(|(_, set)| set.contains(&fp) && set.iter().all(|f| cur_fps.contains(f)));
+            if !(in_force || active.contains(&fp)) {
+                return Err(StoreError::Input(format!(
+                    "document {}'s file opens to this recipient only through a grant to a revoked actor, which the next rekey removes: run `custody rekey` first, then grant; nothing was written",
+                    about.document
+                )));
+            }
             let file = FileAccess::AlreadyRecipient { recipient: fp };
             return self.commit_grant(grant_body, None, file, log);
         }
@@ -151,6 +163,39 @@ impl Archive {
         let out = self.commit_grant(grant_body, Some((body, sealed)), file, log)?;
         self.remove_replaced(&[(cur, true)], &|_| false)?;
         Ok(out)
+    }
+
+    /// Document `document`'s file as it is now (FORMAT.md §4.19).
+    fn file_now(&self, document: u64, actors: &Actors) -> Result<FileNow, StoreError> {
+        let rec = self.record(document)?;
+        let doc = rec.document().ok_or_else(|| {
+            StoreError::Input(format!("record {document} is not about a document"))
+        })?;
+        let chain = self.rekey_chain(doc.blob)?;
+        let (cur, cur_size, cur_fps) = match chain.last() {
+            Some((_, k)) => (k.new, k.new_size, k.recipients.clone()),
+            None => (doc.blob, doc.blob_size, doc.recipients.clone()),
+        };
+        let active: Vec<Digest> = self
+            .granted_recipients(&chain)?
+            .into_iter()
+            .filter(|(_, a)| actors.added_by(*a).is_some_and(|i| i.revoked.is_none()))
+            .map(|(f, _)| f)
+            .collect();
+        // The configuration's recipients, and beyond them only grants'.
+        let in_config = actors.config().is_some_and(|(_, c)| {
+            c.recipients.iter().all(|f| cur_fps.contains(f))
+                && cur_fps
+                    .iter()
+                    .all(|f| c.recipients.contains(f) || active.contains(f))
+        });
+        Ok(FileNow {
+            cur,
+            cur_size,
+            cur_fps,
+            active,
+            in_config,
+        })
     }
 
     /// Appends the grant (and its rewrap, with the new file) and a checkpoint.

@@ -59,6 +59,32 @@ pub(crate) struct BlobRef {
     pub(crate) size: u64,
     /// A document's ciphertext (kept in the document store), not an envelope or note.
     pub(crate) doc: bool,
+    /// The recipients a record lists for it (a document's file and
+    /// envelope, a rekey's or rewrap's `new`), as an index into
+    /// [`Scanned::recipient_sets`]; [`NO_SET`] for the others.
+    pub(crate) recipients: u32,
+}
+
+/// [`BlobRef::recipients`] of a blob whose recipients no record lists.
+pub(crate) const NO_SET: u32 = u32::MAX;
+
+impl Scanned {
+    /// The index of recipient list `fps` in [`Scanned::recipient_sets`].
+    fn intern(&mut self, fps: &[Digest]) -> u32 {
+        if let Some(&i) = self.recipient_set_ids.get(fps) {
+            return i;
+        }
+        let i = u32::try_from(self.recipient_sets.len()).unwrap_or(NO_SET);
+        self.recipient_sets.push(fps.to_vec());
+        self.recipient_set_ids.insert(fps.to_vec(), i);
+        i
+    }
+
+    /// The recipients a record lists for blob `d` as it is now, if any.
+    fn recipients_of(&self, d: &Digest) -> Option<&[Digest]> {
+        let r = self.refs.get(d)?.recipients;
+        self.recipient_sets.get(r as usize).map(Vec::as_slice)
+    }
 }
 
 /// Mismatches of `ledger/index` and `ledger/tree` listed one by one; the
@@ -85,6 +111,10 @@ pub(crate) struct Scanned {
     /// Rewraps that carry out their grant (FORMAT.md §4.19), kept only for
     /// a deep verify: index, recipient added, the grantee's label or name.
     pub rewraps: Vec<(u64, Digest, String)>,
+    /// The distinct recipient lists records give (few: the configuration's
+    /// and the compartments' over time), which [`BlobRef::recipients`] names.
+    pub recipient_sets: Vec<Vec<Digest>>,
+    recipient_set_ids: HashMap<Vec<Digest>, u32>,
     /// References to documents that are not earlier documents of this log,
     /// reported after every record (as before this pass was parallel).
     pub doc_findings: Vec<(u64, Check, String)>,
@@ -348,6 +378,8 @@ impl<'a> RecordPass<'a> {
                 ingests: Vec::new(),
                 sealed: Vec::new(),
                 rewraps: Vec::new(),
+                recipient_sets: Vec::new(),
+                recipient_set_ids: HashMap::new(),
                 doc_findings: Vec::new(),
                 flat: FlatChecked::default(),
             },
@@ -554,7 +586,19 @@ impl<'a> RecordPass<'a> {
                 w.blob.old, w.grant
             ))
         } else {
-            None
+            self.out.recipients_of(&w.blob.old).and_then(|had| {
+                let mut want = had.to_vec();
+                want.push(w.added);
+                want.sort();
+                // The same stanzas and one more (FORMAT.md §4.19).
+                (had.contains(&w.added) || want != w.blob.recipients).then(|| {
+                    format!(
+                        "lists recipients other than its file's and the one it adds ({} before, {} after)",
+                        had.len(),
+                        w.blob.recipients.len()
+                    )
+                })
+            })
         };
         match problem {
             Some(reason) => {
@@ -709,11 +753,12 @@ impl Archive {
         // A blob may be named by several records (deduplicated content, an
         // envelope shared by a batch): the file is checked against the first,
         // and every later record must state the same length.
-        let add_ref = |out: &mut Scanned, d: Digest, size: u64, doc: bool| {
+        let add_ref = |out: &mut Scanned, d: Digest, size: u64, doc: bool, recipients: u32| {
             let first = out.refs.entry(d).or_insert(BlobRef {
                 index: n,
                 size,
                 doc,
+                recipients,
             });
             if first.size != size {
                 let (i, s) = (first.index, first.size);
@@ -725,10 +770,10 @@ impl Archive {
             }
         };
         if let Some((d, size)) = rec.note_blob() {
-            add_ref(out, d, size, false);
+            add_ref(out, d, size, false, NO_SET);
         }
         if let Some(s) = rec.sealed() {
-            add_ref(out, s.digest, s.size, false);
+            add_ref(out, s.digest, s.size, false, NO_SET);
             if deep {
                 out.sealed.push(rec.clone());
             }
@@ -792,8 +837,9 @@ impl Archive {
                 ));
             }
             docs.insert(n, (ing.commitment, ing.blob));
-            add_ref(out, ing.blob, ing.blob_size, true);
-            add_ref(out, ing.meta, ing.meta_size, false);
+            let set = out.intern(&ing.recipients);
+            add_ref(out, ing.blob, ing.blob_size, true, set);
+            add_ref(out, ing.meta, ing.meta_size, false, set);
             if deep {
                 out.ingests.push(rec.clone());
             }
@@ -842,12 +888,14 @@ fn note_rekey(k: &crate::core::record::Rekey, n: u64, out: &mut Scanned, allowed
             ),
         ));
     }
+    let set = out.intern(&k.recipients);
     out.refs.insert(
         k.new,
         BlobRef {
             index: n,
             size: k.new_size,
             doc: old.doc,
+            recipients: set,
         },
     );
     out.moved.insert(k.old, (k.new, k.new_size));
