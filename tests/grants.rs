@@ -168,6 +168,16 @@ fn a_grant_gives_one_compartment_document_and_nothing_else_to_an_outsider() {
     let audit = audit.code(1).json();
     let readers = audit["documents"][0]["readers"].as_array().unwrap();
     assert_eq!(readers.len(), 2, "{audit}");
+    assert_eq!(readers[0]["kind"], "ingest", "{audit}");
+    assert_eq!(readers[1]["kind"], "rewrap", "{audit}");
+    let shown = f.run(&["show", &doc, "-i", s(&f.identity())]);
+    assert!(
+        shown.stdout.contains("granted     at record"),
+        "{}",
+        shown.stdout
+    );
+    let text = f.run(&["audit", &doc, "-i", s(&f.identity())]);
+    assert!(text.stdout.contains("(rewrap)"), "{}", text.stdout);
     let last = readers[1]["recipients"].to_string();
     assert!(last.contains("\"bo\"") && last.contains("\"jo\""), "{last}");
     assert!(!readers[0]["recipients"].to_string().contains("\"bo\""));

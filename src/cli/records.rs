@@ -342,10 +342,12 @@ fn show_stored(o: &super::output::Out, p: &Ingest, v: &RecordView) {
     // Who could decrypt it: its record's recipients, then each rekey's.
     for r in &v.readers {
         if r.record != v.index {
-            o.data_line(&format!(
-                "rekeyed     at record {} to blob {}",
-                r.record, r.blob
-            ));
+            let what = if r.kind == "rewrap" {
+                "granted    "
+            } else {
+                "rekeyed    "
+            };
+            o.data_line(&format!("{what} at record {} to blob {}", r.record, r.blob));
         }
         for x in &r.recipients {
             if x.people.is_empty() {

@@ -598,7 +598,11 @@ fn readers_section(o: &mut String, r: &AuditReport) {
                 "<tr><td>{}</td><td>#{}{}</td><td class=\"mono\">{}</td></tr>",
                 t(&doc_label(d)),
                 x.record,
-                if n == 0 { "" } else { " (rekey)" },
+                if n == 0 {
+                    String::new()
+                } else {
+                    format!(" ({})", x.kind)
+                },
                 t(&who.join("; "))
             );
         }

@@ -110,6 +110,9 @@ pub struct DocumentView {
 #[derive(Clone, Debug, Serialize)]
 pub struct ReadersView {
     pub record: u64,
+    /// The kind of that record: the document's own (`ingest`, `receive`,
+    /// `derive`), `rekey` (FORMAT.md §4.17) or `rewrap` (§4.19: a grant).
+    pub kind: &'static str,
     pub blob: Digest,
     pub recipients: Vec<ReaderView>,
 }

@@ -321,7 +321,7 @@ fn readers(o: &mut String, r: &AuditReport) {
             let from = if n == 0 {
                 format!("from #{}", x.record)
             } else {
-                format!("from #{} (rekey)", x.record)
+                format!("from #{} ({})", x.record, x.kind)
             };
             let _ = writeln!(o, "    {from}: {who}");
         }

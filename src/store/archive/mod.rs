@@ -1233,12 +1233,14 @@ impl Archive {
         };
         let mut out = vec![ReadersView {
             record: rec.body.index,
+            kind: rec.body.payload.kind().as_str(),
             blob: doc.blob,
             recipients: named(&doc.recipients),
         }];
         for (i, k) in self.rekey_chain(doc.blob)? {
             out.push(ReadersView {
                 record: i,
+                kind: self.record(i)?.body.payload.kind().as_str(),
                 blob: k.new,
                 recipients: named(&k.recipients),
             });
