@@ -625,17 +625,24 @@ A journalist may decrypt a document they brought in, or one granted to them;
 editors, lawyers and admins may decrypt any. `custody audit` flags a decryption
 by anyone else.
 
+With an identity that opens the document's file and the people's details
+(the escrow's), the grant also gives the actor the document's key: their own
+recipient is added to its file (a new age header, the payload unchanged),
+recorded by a rewrap record after the grant. A document in a compartment
+needs it. The envelope (name, path) is not given.
+
 The record names the actor by the record that added them (#N), not by name.
 
 Examples:
   custody --key keys/ed/signing.key grant 3 '#7'
-  custody --key keys/ed/signing.key grant 3 bob -i keys/identity.age")]
+  custody --key keys/ed/signing.key grant 3 bob -i keys/escrow.age")]
 pub struct GrantArgs {
     /// The document (any record about it).
     reference: String,
     /// The actor given access: #N (`custody actor list`), or a name with -i.
     actor: String,
-    /// age identity file(s): accept the actor's name (names are sealed).
+    /// age identity file(s): accept the actor's name (names are sealed), and
+    /// add the actor's own recipient to the document's file.
     #[arg(
         short,
         long = "identity",
