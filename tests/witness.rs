@@ -191,6 +191,18 @@ fn cosign_with_proofs_then_store_and_verify_quorum() {
     );
     r.ok();
     assert_eq!(r.json()["new"], false);
+    // In text, the cosignature's time is RFC 3339 (issue 19: not Unix seconds).
+    let r = log_run(
+        &f,
+        &["checkpoint", "add-cosignature", s(&out), "--witness", &wv],
+    );
+    r.ok();
+    assert!(
+        r.stdout.contains("already had cosignature by") && r.stdout.contains(", made 20"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.trim_end().ends_with('Z'), "{}", r.stdout);
     let note = log_run(&f, &["checkpoint"]).ok().stdout.clone();
     assert!(
         note.contains("\u{2014} theguardian.example/witness "),

@@ -148,5 +148,16 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
             crate::core::hash::Digest::of(&json)
         ));
     }
+    // Written to a file, the report says nothing on the terminal: the exit
+    // code alone would not tell why.
+    if a.output.is_some() && !report.ok {
+        let checks: std::collections::BTreeSet<&str> =
+            report.findings.iter().map(|f| f.check.as_str()).collect();
+        ctx.out.warn(&format!(
+            "{} finding(s) ({}): see the report (exit 1)",
+            report.findings.len(),
+            checks.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     Ok(if report.ok { EXIT_OK } else { EXIT_FINDING })
 }

@@ -161,12 +161,12 @@ fn add_cosignature(ctx: &Ctx, files: &[PathBuf], witness: &[String]) -> Result<i
             ctx.out.json(a);
         } else {
             ctx.out.data_line(&format!(
-                "{} cosignature by {} ({}) on the checkpoint at size {}, time {}",
+                "{} cosignature by {} ({}) on the checkpoint at size {}, made {}",
                 if a.new { "stored" } else { "already had" },
                 a.witness,
                 a.key_id,
                 a.size,
-                a.timestamp
+                crate::core::time::rfc3339(a.timestamp.saturating_mul(1000))
             ));
         }
     }

@@ -46,6 +46,23 @@ struct RecordView {
     /// Why the readers could not be listed (a damaged rekey chain).
     #[serde(skip_serializing_if = "Option::is_none")]
     readers_error: Option<String>,
+    /// An `annotate` record's note, opened with -i (FORMAT.md §4.10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note_text: Option<String>,
+    /// For a stored document (`show` with -i): the notes about it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<NoteView>,
+}
+
+/// A note about a document, as `show -i` lists it.
+#[derive(Serialize)]
+struct NoteView {
+    record: u64,
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Who could decrypt the document `rec` stores (FORMAT.md §4.17), people
@@ -116,7 +133,13 @@ fn view_with(
         },
         (None, _) | (_, None) => (None, None),
     };
+    let note_text = match (&rec.body.payload, ids) {
+        (Payload::Annotate(a), Some(ids)) => arch.note_text(a, ids).ok(),
+        _ => None,
+    };
     RecordView {
+        note_text,
+        notes: Vec::new(),
         readers,
         readers_error,
         details,
@@ -146,6 +169,9 @@ fn show_details(o: &super::output::Out, v: &RecordView) {
         (None, Some(e)) => o.data_line(&format!("details     unreadable: {e}")),
         (None, None) => {}
     }
+    if let Some(t) = &v.note_text {
+        o.data_line(&format!("note        {t}"));
+    }
 }
 
 fn line(ctx: &Ctx, v: &RecordView) {
@@ -153,6 +179,11 @@ fn line(ctx: &Ctx, v: &RecordView) {
         (Some(m), _) => format!("{}  {}", m.path, human_bytes(m.size)),
         (None, Some(e)) => format!("(metadata unreadable: {e})"),
         (None, None) => match (&v.details, &v.details_error) {
+            _ if v.note_text.is_some() => format!(
+                "{}: {}",
+                v.payload.summary(),
+                v.note_text.as_deref().unwrap_or_default()
+            ),
             (Some(d), _) => format!("{} — {}", v.payload.summary(), d.summary()),
             (None, Some(e)) => format!("{} (details unreadable: {e})", v.payload.summary()),
             (None, None) => v.payload.summary(),
@@ -228,11 +259,31 @@ pub struct ShowArgs {
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
-    let ids = ctx.optional_identities(&a.identity)?;
+    // -i, else the identity custody.toml names (one record: cheap to open).
+    let ids = ctx.archive_identities(&arch, &a.identity)?;
     let i = arch.resolve(&a.reference)?;
     let rec = arch.record(i)?;
     let who = readers(&arch, &rec, ids.as_ref());
-    let v = view_with(&arch, rec, ids.as_ref(), who);
+    let notes = match (&ids, rec.document()) {
+        (Some(ids), Some(_)) => arch.notes_about(&rec, ids)?,
+        _ => Vec::new(),
+    };
+    let mut v = view_with(&arch, rec, ids.as_ref(), who);
+    v.notes = notes
+        .into_iter()
+        .map(|(record, ms, text)| {
+            let (text, error) = match text {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e)),
+            };
+            NoteView {
+                record,
+                time: time::rfc3339(ms),
+                text,
+                error,
+            }
+        })
+        .collect();
     if ctx.out.json {
         ctx.out.json(&v);
         return Ok(EXIT_OK);
@@ -378,6 +429,16 @@ fn show_stored(o: &super::output::Out, p: &Ingest, v: &RecordView) {
         }
         (None, Some(e)) => o.data_line(&format!("metadata    unreadable: {e}")),
         (None, None) => o.info("(give -i IDENTITY to decrypt the name, path and notes)"),
+    }
+    for n in &v.notes {
+        match (&n.text, &n.error) {
+            (Some(t), _) => o.data_line(&format!("note        #{} {}: {t}", n.record, n.time)),
+            (None, Some(e)) => o.data_line(&format!(
+                "note        #{} {}: unreadable: {e}",
+                n.record, n.time
+            )),
+            (None, None) => {}
+        }
     }
 }
 

@@ -60,8 +60,20 @@ pub fn run(ctx: &Ctx, a: TrustArgs) -> Result<i32, StoreError> {
                 )));
             }
             let key = read_vkey("trust add VKEY", &vkey, None)?;
+            let others: Vec<String> = store
+                .same_name(&key)
+                .iter()
+                .map(|k| k.name.clone())
+                .collect();
             let added = store.add(&name, key)?.clone();
             store.save(&path)?;
+            if !others.is_empty() {
+                ctx.out.warn(&format!(
+                    "the trust store already trusts another key named {} (as {}): two keys for one name are a key change or two histories of one log; confirm with its outlet by another channel, and `custody trust remove` the one that is not theirs",
+                    crate::core::redact::quote(added.vkey.name()),
+                    others.join(", ")
+                ));
+            }
             if ctx.out.json {
                 ctx.out.json(&serde_json::json!({
                     "added": added, "trust_store": path,

@@ -93,6 +93,32 @@ impl Archive {
         )
     }
 
+    /// The notes about the document that record `intro` stores (FORMAT.md
+    /// §4.10), in log order: each `annotate` record's index, time and text
+    /// (or why it did not open with `ids`).
+    pub fn notes_about(
+        &self,
+        intro: &Record,
+        ids: &crypto::Identities,
+    ) -> Result<Vec<NoteAbout>, StoreError> {
+        let mut out = Vec::new();
+        let Some(c) = intro.commitment() else {
+            return Ok(out);
+        };
+        let kind = crate::store::files::db::DigestKind::Commitment;
+        for i in self.db.records_with(c, kind)? {
+            let r = self.record(i)?;
+            if r.about() != Some(intro.body.index) {
+                continue;
+            }
+            if let Payload::Annotate(a) = &r.body.payload {
+                let text = self.note_text(a, ids).map_err(|e| e.to_string());
+                out.push((i, r.body.time_ms, text));
+            }
+        }
+        Ok(out)
+    }
+
     /// Decrypts the note of an `annotate` record.
     pub fn note_text(&self, a: &Annotate, ids: &crypto::Identities) -> Result<String, StoreError> {
         // As a rekey left it (FORMAT.md §4.17).
@@ -132,3 +158,7 @@ impl Archive {
         )
     }
 }
+
+/// A note about a document: its `annotate` record's index and time, and its
+/// text, or why it did not open.
+pub type NoteAbout = (u64, u64, Result<String, String>);

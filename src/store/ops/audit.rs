@@ -699,7 +699,9 @@ impl Rules<'_> {
     }
 
     /// A decryption by someone the document was never shared with: a
-    /// journalist who neither brought it in nor was granted it.
+    /// journalist who neither brought it in nor was granted it. A grant
+    /// recorded after the decryption ratifies it (an editor's signed
+    /// decision, listed with the events): no finding then.
     fn access_shared(&self, ev: &Record, a: &Access, findings: &mut Vec<Finding>) {
         let i = ev.body.index;
         let signers = &self.replay.signers;
@@ -711,7 +713,7 @@ impl Rules<'_> {
         }
         let brought = matches!(signers.get(&a.about.document), Some(Signer::Actor { name: n, .. }) if n == name);
         let granted = self.events.iter().any(|g| {
-            g.body.index < i
+            g.body.index != i
                 && matches!(&g.body.payload, Payload::Grant(gr)
                     if gr.about.document == a.about.document
                         && self.replay.actors.grantee(&gr.actor).is_some_and(|x| &x.name == name))

@@ -182,6 +182,20 @@ impl TrustStore {
         Ok(&self.keys[self.keys.len() - 1])
     }
 
+    /// Trusted keys of the same kind with the same C2SP key name as `vkey`
+    /// (for a log key, its origin) but another key: a rotation, or a second
+    /// history of one log.
+    pub fn same_name(&self, vkey: &VerifierKey) -> Vec<&TrustedKey> {
+        self.keys
+            .iter()
+            .filter(|k| {
+                k.vkey.name() == vkey.name()
+                    && k.vkey.public_bytes() != vkey.public_bytes()
+                    && Some(k.kind) == TrustKind::of(vkey)
+            })
+            .collect()
+    }
+
     /// Removes the key named `name`.
     pub fn remove(&mut self, name: &str) -> Result<TrustedKey, StoreError> {
         let i = self
