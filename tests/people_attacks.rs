@@ -734,7 +734,15 @@ fn show_readers_follow_every_rekey_and_name_no_one_without_an_identity() {
     assert_eq!(named(1), ["zoltan"], "{shown}");
     assert_eq!(who[2].len(), 1, "{shown}");
     assert!(named(2).is_empty(), "{shown}");
-    // Without an identity: the same fingerprints, no person, no name.
+    // Without an identity (show would use custody.toml's): the same
+    // fingerprints, no person, no name.
+    let toml = f.dir.join("custody.toml");
+    let kept = fs::read_to_string(&toml).unwrap();
+    let without: Vec<&str> = kept
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("identity"))
+        .collect();
+    fs::write(&toml, without.join("\n") + "\n").unwrap();
     let anon = f.run(&["show", &index.to_string(), "--json"]);
     anon.ok();
     assert!(!anon.stdout.contains("zoltan"), "{}", anon.stdout);
@@ -750,6 +758,7 @@ fn show_readers_follow_every_rekey_and_name_no_one_without_an_identity() {
     text.ok();
     assert!(!text.stdout.contains("zoltan"), "{}", text.stdout);
     assert_eq!(text.stdout.matches("rekeyed     at record").count(), 2);
+    fs::write(&toml, kept).unwrap();
     // Non-document records: no readers.
     for r in [label_index(&label), rekeys[0]["index"].as_u64().unwrap()] {
         let v = f.json(&["show", &r.to_string(), "-i", s(&f.identity())]);
