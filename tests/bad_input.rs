@@ -58,9 +58,52 @@ fn chown_tree(p: &Path, uid: u32, gid: u32) {
 
 const NOBODY: u32 = 65534;
 
-/// A file the command cannot read. As root (CI), permissions do not stop reads,
-/// so the command runs as nobody (setpriv) with the archive and keys chowned to
-/// it, while the unreadable file stays root's with mode 000.
+/// Runs `custody -A ARCHIVE ARGS…` as a user who cannot read `closed`
+/// (mode 000). As root (CI), permissions do not stop reads, so the command
+/// runs as nobody (setpriv) with the archive and keys chowned to it, while
+/// the closed paths stay root's.
+fn without_access(f: &Fixture, closed: &[&Path], args: &[&str]) -> Run {
+    for p in closed {
+        set_mode(p, 0o000);
+    }
+    if euid(f.path()) != 0 {
+        assert!(
+            fs::read(closed[0]).is_err(),
+            "this user reads a mode 000 file"
+        );
+        return f.run(args);
+    }
+    let setpriv = require_tool("setpriv");
+    // nobody must reach the binary: copy it into the temp dir.
+    let bin = f.path().join("custody-bin");
+    fs::copy(assert_cmd::cargo::cargo_bin("custody"), &bin).unwrap();
+    set_mode(&bin, 0o755);
+    chown_tree(f.path(), NOBODY, NOBODY);
+    for p in closed {
+        std::os::unix::fs::chown(p, Some(0), Some(0)).unwrap();
+    }
+    set_mode(f.path(), 0o755);
+    // Sanity: nobody cannot read the first closed path.
+    let mut probe = assert_cmd::Command::new(&setpriv);
+    probe
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+        .arg(closed[0]);
+    assert_ne!(run(probe).code, 0, "nobody can read {:?}", closed[0]);
+    let mut c = assert_cmd::Command::new(setpriv);
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .env("NO_COLOR", "1")
+        .env_remove("CUSTODY_ARCHIVE")
+        .env_remove("CUSTODY_SIGNING_KEY")
+        .arg("-A")
+        .arg(&f.dir)
+        .args(args);
+    run(c)
+}
+
+/// Files the command cannot read: one error names every one of them (a
+/// file and a directory), and nothing is written; with --skip-unreadable
+/// the rest is stored and the skipped are listed (issue 19, item 5).
 #[test]
 fn unreadable_file() {
     let (f, before) = setup();
@@ -69,48 +112,34 @@ fn unreadable_file() {
     fs::write(input.join("a-readable.txt"), b"fine\n").unwrap();
     let secret = input.join("b-unreadable.txt");
     fs::write(&secret, b"you cannot read me\n").unwrap();
-    set_mode(&secret, 0o000);
-    let as_root = euid(f.path()) == 0;
-    let r = if as_root {
-        let setpriv = require_tool("setpriv");
-        // nobody must reach the binary: copy it into the temp dir.
-        let bin = f.path().join("custody-bin");
-        fs::copy(assert_cmd::cargo::cargo_bin("custody"), &bin).unwrap();
-        set_mode(&bin, 0o755);
-        chown_tree(f.path(), NOBODY, NOBODY);
-        std::os::unix::fs::chown(&secret, Some(0), Some(0)).unwrap();
-        set_mode(f.path(), 0o755);
-        let mut c = assert_cmd::Command::new(setpriv);
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin)
-            .env("NO_COLOR", "1")
-            .env_remove("CUSTODY_ARCHIVE")
-            .env_remove("CUSTODY_SIGNING_KEY")
-            .arg("-A")
-            .arg(&f.dir)
-            .arg("ingest")
-            .arg(&input);
-        // Sanity: nobody can run the binary, and cannot read the file.
-        let mut probe = assert_cmd::Command::new("setpriv");
-        probe
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
-            .arg(&secret);
-        assert_ne!(run(probe).code, 0, "nobody can read the unreadable file");
-        run(c)
-    } else {
-        let r = f.run(&["ingest", s(&input)]);
-        assert!(
-            fs::read(&secret).is_err(),
-            "this user can read a mode 000 file"
-        );
-        r
-    };
-    r.error(&[
+    let closed = input.join("c-closed");
+    fs::create_dir(&closed).unwrap();
+    fs::write(closed.join("inside.txt"), b"inside\n").unwrap();
+    let r = without_access(&f, &[&secret, &closed], &["ingest", s(&input)]);
+    let line = r.error(&[
         "b-unreadable.txt",
         "Permission denied",
         "check the permissions of",
     ]);
+    assert!(
+        line.contains("2 path(s) cannot be read") && line.contains("c-closed"),
+        "{line}"
+    );
     f.assert_unchanged(&before);
+    let r = without_access(
+        &f,
+        &[&secret, &closed],
+        &["ingest", s(&input), "--skip-unreadable", "--json"],
+    );
+    r.ok();
+    let v = r.json_lines().pop().unwrap();
+    assert_eq!(v["summary"]["files"], 1, "{v}");
+    let skipped = v["skipped_unreadable"].to_string();
+    assert!(
+        skipped.contains("b-unreadable.txt") && skipped.contains("c-closed"),
+        "{v}"
+    );
+    assert!(r.stderr.contains("skipped unreadable"), "{}", r.stderr);
 }
 
 #[test]

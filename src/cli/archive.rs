@@ -228,12 +228,18 @@ pub struct IngestArgs {
     #[arg(long)]
     note: Option<String>,
     /// Put the documents in a compartment (its name with -i, or #N): only
-    /// its members and the archive's recipients decrypt them (FORMAT.md §4.18).
+    /// its recipients (its members' and the escrow's) decrypt them
+    /// (FORMAT.md §4.18).
     #[arg(long, value_name = "NAME")]
     compartment: Option<String>,
     /// Follow symbolic links (a link loop is an error).
     #[arg(long)]
     follow_symlinks: bool,
+    /// Store every readable file and list those that cannot be read, with
+    /// why (without it, one unreadable path refuses the whole ingest,
+    /// naming every unreadable path).
+    #[arg(long)]
+    skip_unreadable: bool,
     /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
@@ -325,6 +331,15 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         arch.use_compartment(id)?;
     }
     let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
+    if !a.skip_unreadable {
+        w.refuse_unreadable()?;
+    }
+    for (p, why) in &w.unreadable {
+        ctx.out.warn(&format!(
+            "skipped unreadable {}: {why}",
+            crate::core::redact::path(p)
+        ));
+    }
     for s in &w.skipped_archive {
         ctx.out.warn(&format!(
             "skipped {}: it is the archive itself",
@@ -360,10 +375,16 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     ctx.dedup_note(&arch);
     let secs = started.elapsed().as_secs_f64();
     if ctx.out.json {
+        let skipped: Vec<serde_json::Value> = w
+            .unreadable
+            .iter()
+            .map(|(p, why)| serde_json::json!({ "path": p, "reason": why }))
+            .collect();
         ctx.out.json(&serde_json::json!({
             "summary": summary,
             "seconds": secs,
             "checkpoint": String::from_utf8_lossy(&cp.note),
+            "skipped_unreadable": skipped,
         }));
     } else {
         ctx.out.line(&format!(

@@ -504,6 +504,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
         arch.use_compartment(id)?;
     }
     let w = walk::collect(std::slice::from_ref(&a.file), false, Some(arch.root()))?;
+    w.refuse_unreadable()?;
     let [file] = &w.files[..] else {
         return Err(StoreError::Input(format!(
             "{} is not one regular file",

@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
             std::fs::write(&p, text).map_err(|e| io_err(&p, e))?;
         }
         let w = walk::collect(std::slice::from_ref(&tmp), false, Some(arch.root()))?;
+        w.refuse_unreadable()?;
         let opts = IngestOptions {
             source: Some("gen-archive".into()),
             ..IngestOptions::default()

@@ -28,11 +28,55 @@ pub struct Walk {
     pub skipped_special: Vec<PathBuf>,
     /// The archive's own directory, met while walking, was skipped.
     pub skipped_archive: Vec<PathBuf>,
+    /// Files and directories that could not be read, and why: the whole
+    /// walk is listed first, so that one error names all of them
+    /// ([`Walk::refuse_unreadable`]) or an ingest skips them knowingly.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+/// Unreadable paths named in full in one error; the rest are counted.
+const UNREADABLE_LISTED: usize = 20;
+
+impl Walk {
+    /// An error naming every unreadable path (up to 20, then how many
+    /// more), for commands that store nothing unless they read everything.
+    pub fn refuse_unreadable(&self) -> Result<(), StoreError> {
+        if self.unreadable.is_empty() {
+            return Ok(());
+        }
+        let mut named: Vec<String> = self
+            .unreadable
+            .iter()
+            .take(UNREADABLE_LISTED)
+            .map(|(p, why)| format!("{} ({why})", crate::core::redact::path(p)))
+            .collect();
+        if self.unreadable.len() > UNREADABLE_LISTED {
+            named.push(format!(
+                "and {} more",
+                self.unreadable.len() - UNREADABLE_LISTED
+            ));
+        }
+        Err(StoreError::Input(format!(
+            "{} path(s) cannot be read: {}; check the permissions of each (or the disk), or give --skip-unreadable to store the rest and list these; nothing was written",
+            self.unreadable.len(),
+            named.join("; ")
+        )))
+    }
+}
+
+/// Why `e`, met reading `path`, makes it unreadable: the I/O error alone
+/// (the path is listed beside it), or the whole message.
+fn why(e: &StoreError) -> String {
+    match e {
+        StoreError::Io(_, io) => io.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Lists every regular file under `roots`, in argument order and then sorted by
-/// name within each directory. Every file is opened once to prove it is readable,
-/// so that an unreadable file stops the command before anything is written.
+/// name within each directory. Every file is opened once to prove it is readable:
+/// what cannot be read is listed in [`Walk::unreadable`], so that the command
+/// refuses them all at once before anything is written, or skips them.
 /// The archive directory `exclude` is never ingested: an argument inside it is
 /// an error, and meeting it while walking a parent skips it.
 pub fn collect(
@@ -120,7 +164,10 @@ fn visit(
     if meta.is_file() {
         // Readable, and still a regular file once opened (never waits on a
         // FIFO swapped in since the stat; src/store/files/input.rs).
-        crate::store::files::input::open_regular(path, "a document")?;
+        if let Err(e) = crate::store::files::input::open_regular(path, "a document") {
+            w.unreadable.push((path.to_path_buf(), why(&e)));
+            return Ok(());
+        }
         w.files.push(InputFile {
             path: path.to_path_buf(),
             rel: rel.to_string(),
@@ -144,14 +191,25 @@ fn visit(
             path: path.to_path_buf(),
         });
     }
-    let mut entries: Vec<_> = fs::read_dir(path)
-        .map_err(|e| io_err(path, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| io_err(path, e))?;
+    let listed: std::io::Result<Vec<_>> = fs::read_dir(path).and_then(|rd| rd.collect());
+    let mut entries = match listed {
+        Ok(v) => v,
+        Err(e) => {
+            w.unreadable.push((path.to_path_buf(), e.to_string()));
+            ancestors.remove(&id);
+            return Ok(());
+        }
+    };
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let child = e.path();
-        let m = fs::symlink_metadata(&child).map_err(|err| io_err(&child, err))?;
+        let m = match fs::symlink_metadata(&child) {
+            Ok(m) => m,
+            Err(err) => {
+                w.unreadable.push((child.clone(), err.to_string()));
+                continue;
+            }
+        };
         let child_rel = format!("{rel}/{}", e.file_name().to_string_lossy());
         visit(&child, &child_rel, m, follow, exclude, ancestors, w)?;
     }
