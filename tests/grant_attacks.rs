@@ -12,7 +12,7 @@ use common::age_cli::*;
 use common::*;
 use custody::core::hash::Digest;
 use custody::core::keys::SignerKey;
-use custody::core::record::{DocRef, Grant, GrantTo, Payload, RecordBody, Rekey, Rewrap};
+use custody::core::record::{DocRef, Grant, GrantTo, Payload, Rekey, Rewrap};
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
@@ -179,17 +179,6 @@ fn key(path: &Path) -> SignerKey {
     SignerKey::parse(fs::read_to_string(path).unwrap().trim()).unwrap()
 }
 
-fn forge(f: &Fixture, key: &SignerKey, payload: Payload) {
-    let rec = RecordBody {
-        index: f.records(),
-        time_ms: 1_900_000_000_000,
-        origin: "dropsite.example/leaks".into(),
-        signer: f.record_signer(key),
-        payload,
-    };
-    f.append_record(&rec.sign(key).unwrap());
-}
-
 fn fp(dir: &Path) -> Digest {
     let text = fs::read_to_string(dir.join("recipient.txt")).unwrap();
     custody::core::crypto::RecipientKey::parse(text.trim())
@@ -241,11 +230,11 @@ fn replace(f: &Fixture, old: &str, fps: &[Digest]) -> Rekey {
 /// A forged grant of `doc` to `who` and its rewrap of blob `old`, to
 /// `fps` and `who`'s recipient, signed by `k`; the rewrap's index.
 fn forge_grant(f: &Fixture, k: &SignerKey, doc: &str, who: &str, old: &str, fps: &[Digest]) -> u64 {
-    forge(f, k, grant_payload(f, doc, who));
+    f.forge(k, grant_payload(f, doc, who));
     let grant = f.records() - 1;
     let added = fp(&f.path().join("people").join(who));
     let blob = replace(f, old, &[fps, &[added]].concat());
-    forge(f, k, Payload::Rewrap(Rewrap { grant, added, blob }));
+    f.forge(k, Payload::Rewrap(Rewrap { grant, added, blob }));
     grant + 1
 }
 
@@ -443,7 +432,7 @@ fn a_rotated_grantee_loses_the_old_recipient_at_rekey() {
     // An admin's stolen key re-adds the old recipient in a rekey.
     let fps = [fp(&f.keys), fp(&jo), fp(&bo2), fp(&bo)];
     let k = replace(&f, &file_hex(&f, &doc), &fps);
-    forge(&f, &key(&f.admin_key()), Payload::Rekey(k));
+    f.forge(&key(&f.admin_key()), Payload::Rekey(k));
     let (_, v) = f.verify(&[]);
     assert!(checks(&v).contains(&"recipients".to_string()), "{v}");
 }

@@ -16,7 +16,7 @@ use common::*;
 use custody::core::hash::Digest;
 use custody::core::keys::SignerKey;
 use custody::core::padding::bucket;
-use custody::core::record::{DocRef, Grant, GrantTo, Payload, RecordBody, Rekey, Rewrap};
+use custody::core::record::{DocRef, Grant, GrantTo, Payload, Rekey, Rewrap};
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
@@ -103,19 +103,6 @@ fn label(f: &Fixture, name: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-/// custody.toml without its `identity`: a desk that holds no key that opens
-/// the archive (commands then read only what -i opens).
-fn forget_identity(f: &Fixture) {
-    let p = f.dir.join("custody.toml");
-    let toml = fs::read_to_string(&p).unwrap();
-    let kept: Vec<&str> = toml
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("identity"))
-        .collect();
-    assert_ne!(kept.len(), toml.lines().count(), "{toml}");
-    fs::write(&p, kept.join("\n") + "\n").unwrap();
 }
 
 fn grant(f: &Fixture, doc: &str, who: &str) -> Value {
@@ -248,7 +235,7 @@ fn a_grant_of_a_configuration_document_adds_the_grantees_recipient_when_asked() 
     let doc = f.ingest_json(&[s(&p)])[0]["index"].to_string();
     // Without an identity the grant is a right only, and says so.
     let bo_label = label(&f, "bo");
-    forget_identity(&f);
+    f.forget_identity();
     let plain = f.run(&["grant", &doc, &bo_label]);
     plain.ok();
     assert!(plain.stdout.contains("unchanged"), "{}", plain.stdout);
@@ -267,7 +254,7 @@ fn a_compartment_grant_without_an_identity_writes_nothing() {
     let (f, _jo, _bo) = newsroom();
     let doc = ingest_in(&f, "memo.txt", b"memo");
     let bo = label(&f, "bo");
-    forget_identity(&f);
+    f.forget_identity();
     let before = f.snapshot();
     let r = f.run(&["grant", &doc, &bo]);
     r.code(2);
@@ -286,19 +273,6 @@ fn a_compartment_grant_without_an_identity_writes_nothing() {
 
 fn key(path: &Path) -> SignerKey {
     SignerKey::parse(fs::read_to_string(path).unwrap().trim()).unwrap()
-}
-
-fn forge(f: &Fixture, key: &SignerKey, payload: Payload) {
-    let rec = RecordBody {
-        index: f.records(),
-        time_ms: 1_900_000_000_000,
-        origin: "dropsite.example/leaks".into(),
-        signer: f.record_signer(key),
-        payload,
-    }
-    .sign(key)
-    .unwrap();
-    f.append_record(&rec);
 }
 
 fn digest(v: &Value) -> Digest {
@@ -379,7 +353,7 @@ fn a_rewrap_without_its_grant_is_a_finding() {
         &fps,
         fp(&stranger.join("recipient.txt")),
     );
-    forge(&f, &key(&f.admin_key()), p);
+    f.forge(&key(&f.admin_key()), p);
     let (code, v) = f.verify(&[]);
     assert_eq!(code, 1);
     assert!(checks(&v).contains(&"rewrap".to_string()), "{v}");
@@ -451,11 +425,11 @@ fn a_rewrap_by_another_key_than_its_grants_is_a_finding() {
     // The admin's grant to bo, carried out by an editor's key (allowed to
     // grant, not this grant) for a stranger's recipient.
     let bo = added_at(&f, "bo");
-    forge(&f, &key(&f.admin_key()), grant_payload(&f, &doc, bo));
+    f.forge(&key(&f.admin_key()), grant_payload(&f, &doc, bo));
     let (cur, size, fps) = current_file(&f, &doc);
     let at = f.records() - 1;
     let p = rewrap_of(&f, at, cur, size, &fps, stranger);
-    forge(&f, &key(&ed.join("signing.key")), p);
+    f.forge(&key(&ed.join("signing.key")), p);
     let (code, v) = f.verify(&[]);
     assert_eq!(code, 1);
     assert!(reasons(&v, "rewrap").contains("another key"), "{v}");
@@ -471,10 +445,10 @@ fn a_rewrap_of_another_documents_file_is_a_finding() {
     let bo = added_at(&f, "bo");
     let stranger = fp(&person(&f, "stranger").join("recipient.txt"));
     // A grant of `doc`, carried out on the other document's file.
-    forge(&f, &key(&f.admin_key()), grant_payload(&f, &doc, bo));
+    f.forge(&key(&f.admin_key()), grant_payload(&f, &doc, bo));
     let (cur, size, fps) = current_file(&f, &other);
     let p = rewrap_of(&f, f.records() - 1, cur, size, &fps, stranger);
-    forge(&f, &key(&f.admin_key()), p);
+    f.forge(&key(&f.admin_key()), p);
     let (code, v) = f.verify(&[]);
     assert_eq!(code, 1);
     assert!(
@@ -491,10 +465,10 @@ fn a_rewrap_for_a_revoked_actor_is_a_finding() {
     let stranger = fp(&person(&f, "stranger").join("recipient.txt"));
     f.run(&["actor", "revoke", "bo", "-i", s(&f.identity())])
         .ok();
-    forge(&f, &key(&f.admin_key()), grant_payload(&f, &doc, bo));
+    f.forge(&key(&f.admin_key()), grant_payload(&f, &doc, bo));
     let (cur, size, fps) = current_file(&f, &doc);
     let p = rewrap_of(&f, f.records() - 1, cur, size, &fps, stranger);
-    forge(&f, &key(&f.admin_key()), p);
+    f.forge(&key(&f.admin_key()), p);
     let (_, v) = f.verify(&[]);
     assert!(checks(&v).contains(&"grant_actor".to_string()), "{v}");
     assert!(
@@ -528,8 +502,7 @@ fn a_rekey_that_keeps_a_revoked_grantees_recipient_is_a_finding() {
     bytes[last] ^= 1;
     let new = Digest::of(&bytes);
     fs::write(f.blob_path(&new.to_string()), &bytes).unwrap();
-    forge(
-        &f,
+    f.forge(
         &key(&f.admin_key()),
         Payload::Rekey(Rekey {
             old,
@@ -553,10 +526,10 @@ fn a_rewrap_for_someone_elses_recipient_is_a_deep_finding() {
     let (doc, _, _, _) = target(&f);
     let bo = added_at(&f, "bo");
     let stranger = fp(&person(&f, "stranger").join("recipient.txt"));
-    forge(&f, &key(&f.admin_key()), grant_payload(&f, &doc, bo));
+    f.forge(&key(&f.admin_key()), grant_payload(&f, &doc, bo));
     let (cur, size, fps) = current_file(&f, &doc);
     let p = rewrap_of(&f, f.records() - 1, cur, size, &fps, stranger);
-    forge(&f, &key(&f.admin_key()), p);
+    f.forge(&key(&f.admin_key()), p);
     let (_, v) = f.verify(&[]);
     assert!(!checks(&v).contains(&"rewrap".to_string()), "{v}");
     assert!(!checks(&v).contains(&"recipients".to_string()), "{v}");

@@ -139,13 +139,7 @@ fn show_lists_notes_and_opens_names_with_the_configured_identity() {
     let r = f.run(&["log", "-i", s(&f.identity())]);
     assert!(r.stdout.contains("second source"), "{}", r.stdout);
     // Without custody.toml's identity: digests only, and the hint.
-    let toml = f.dir.join("custody.toml");
-    let text = fs::read_to_string(&toml).unwrap();
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("identity"))
-        .collect();
-    fs::write(&toml, kept.join("\n") + "\n").unwrap();
+    f.forget_identity();
     let r = f.run(&["show", &doc]);
     r.ok();
     assert!(!r.stdout.contains("memo.txt"), "{}", r.stdout);

@@ -738,11 +738,7 @@ fn show_readers_follow_every_rekey_and_name_no_one_without_an_identity() {
     // fingerprints, no person, no name.
     let toml = f.dir.join("custody.toml");
     let kept = fs::read_to_string(&toml).unwrap();
-    let without: Vec<&str> = kept
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("identity"))
-        .collect();
-    fs::write(&toml, without.join("\n") + "\n").unwrap();
+    f.forget_identity();
     let anon = f.run(&["show", &index.to_string(), "--json"]);
     anon.ok();
     assert!(!anon.stdout.contains("zoltan"), "{}", anon.stdout);

@@ -140,16 +140,21 @@ struct ActorView {
     earlier_recipients_in_configuration: Vec<String>,
 }
 
+/// A record as the event commands print it in JSON.
+fn record_json(r: &Record) -> serde_json::Value {
+    serde_json::json!({
+        "index": r.body.index,
+        "kind": r.body.payload.kind(),
+        "time": time::rfc3339(r.body.time_ms),
+        "signer": r.body.signer,
+        "leaf_hash": r.leaf_hash(),
+        "summary": r.body.payload.summary(),
+    })
+}
+
 fn print_record(ctx: &Ctx, what: &str, r: &Record) {
     if ctx.out.json {
-        ctx.out.json(&serde_json::json!({
-            "index": r.body.index,
-            "kind": r.body.payload.kind(),
-            "time": time::rfc3339(r.body.time_ms),
-            "signer": r.body.signer,
-            "leaf_hash": r.leaf_hash(),
-            "summary": r.body.payload.summary(),
-        }));
+        ctx.out.json(&record_json(r));
     } else {
         ctx.out.data_line(&format!(
             "{what} as record {}: {}",
@@ -663,18 +668,11 @@ pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
     let g = arch.grant_access(i, &who, ids.as_ref(), &log)?;
     if ctx.out.json {
-        let rec = |r: &Record| {
-            serde_json::json!({
-                "index": r.body.index,
-                "kind": r.body.payload.kind(),
-                "time": time::rfc3339(r.body.time_ms),
-                "signer": r.body.signer,
-                "leaf_hash": r.leaf_hash(),
-                "summary": r.body.payload.summary(),
-            })
-        };
-        let mut v = rec(&g.grant);
-        v["rewrap"] = g.rewrap.as_ref().map_or(serde_json::Value::Null, rec);
+        let mut v = record_json(&g.grant);
+        v["rewrap"] = g
+            .rewrap
+            .as_ref()
+            .map_or(serde_json::Value::Null, record_json);
         v["document_file"] = serde_json::to_value(&g.file).unwrap_or_default();
         ctx.out.json(&v);
         return Ok(EXIT_OK);

@@ -559,6 +559,38 @@ impl Fixture {
         }
     }
 
+    /// Signs `payload` with `key` as the record at the next index (a fixed
+    /// time) and appends it, as a rogue tool holding that key would.
+    #[allow(dead_code)]
+    pub fn forge(
+        &self,
+        key: &custody::core::keys::SignerKey,
+        payload: custody::core::record::Payload,
+    ) {
+        let rec = custody::core::record::RecordBody {
+            index: self.records(),
+            time_ms: 1_900_000_000_000,
+            origin: "dropsite.example/leaks".into(),
+            signer: self.record_signer(key),
+            payload,
+        };
+        self.append_record(&rec.sign(key).unwrap());
+    }
+
+    /// Removes `identity` from custody.toml: a desk that holds no key that
+    /// opens the archive (commands then open only what -i opens).
+    #[allow(dead_code)]
+    pub fn forget_identity(&self) {
+        let p = self.dir.join("custody.toml");
+        let toml = fs::read_to_string(&p).unwrap();
+        let kept: Vec<&str> = toml
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("identity"))
+            .collect();
+        assert_ne!(kept.len(), toml.lines().count(), "{toml}");
+        fs::write(&p, kept.join("\n") + "\n").unwrap();
+    }
+
     /// Appends a record frame to ledger/records, as a rogue tool would (made
     /// durable); the archive indexes it on its next open.
     pub fn append_record(&self, rec: &custody::core::record::Record) {
