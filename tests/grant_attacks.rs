@@ -261,6 +261,14 @@ fn a_rewrap_that_adds_more_than_its_grantee_is_a_finding() {
     let c = checks(&v);
     let found = c.iter().any(|c| c == "rewrap" || c == "recipients");
     assert!(found, "a rewrap that also gives jo the key: {v}");
+    let why: Vec<String> = findings_of(&v, "rewrap")
+        .iter()
+        .map(|x| x["reason"].to_string())
+        .collect();
+    assert!(
+        why.iter().any(|r| r.contains("other than its file's")),
+        "check 4 names the reason: {v}"
+    );
 }
 
 /// Attack: a stolen admin key rewraps the document's ENVELOPE (name, path,

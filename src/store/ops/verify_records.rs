@@ -330,9 +330,10 @@ struct RecordPass<'a> {
     /// what records about a document, and derived documents' parents, must
     /// name; the file a grant's `rewrap` replaces (FORMAT.md §4.19).
     docs: HashMap<u64, (Digest, Digest)>,
-    /// Grants (FORMAT.md §4.12, version 2) by index, for the `rewrap`
-    /// records that carry them out (§4.19).
-    grants: HashMap<u64, GrantSeen>,
+    /// The previous record, when it is a version 2 grant to an active
+    /// actor: what a `rewrap`, which must follow its grant (FORMAT.md
+    /// §4.19), is checked against.
+    last_grant: Option<(u64, GrantSeen)>,
     /// The recipients grants added to a file, by the file's address as it is
     /// now (a rekey or rewrap moves them to its `new`), with the actor each
     /// was granted to: beyond a set in force, a file may be encrypted to
@@ -368,7 +369,7 @@ impl<'a> RecordPass<'a> {
             frontier: Frontier::default(),
             actors: Actors::default(),
             docs: HashMap::new(),
-            grants: HashMap::new(),
+            last_grant: None,
             granted: HashMap::new(),
             out: Scanned {
                 n: 0,
@@ -561,7 +562,12 @@ impl<'a> RecordPass<'a> {
         rec: &Record,
         w: &crate::core::record::Rewrap,
     ) -> Option<u64> {
-        let Some(g) = self.grants.get(&w.grant) else {
+        let Some(g) = self
+            .last_grant
+            .as_ref()
+            .filter(|(i, _)| *i == w.grant)
+            .map(|(_, g)| g)
+        else {
             self.add(
                 n,
                 Check::Rewrap,
@@ -663,14 +669,14 @@ impl<'a> RecordPass<'a> {
         match (problem, &g.actor) {
             (Some(reason), _) => self.add(n, Check::GrantActor, reason),
             (None, crate::core::record::GrantTo::Added(actor)) => {
-                self.grants.insert(
+                self.last_grant = Some((
                     n,
                     GrantSeen {
                         document: g.about.document,
                         actor: *actor,
                         signer: rec.body.signer,
                     },
-                );
+                ));
             }
             (None, crate::core::record::GrantTo::Name(_)) => {}
         }
