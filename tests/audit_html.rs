@@ -277,6 +277,28 @@ fn report() -> AuditReport {
                 },
             ],
         }],
+        upstream: vec![UpstreamView {
+            relation: "translation".into(),
+            origin: "972mag.example/custody".into(),
+            document: 9,
+            commitment: digest("parent"),
+            hops: vec![HopView {
+                origin: "localcall.example/custody".into(),
+                key_id: Some(KeyId(0x0102_0304)),
+                trusted: false,
+                checkpoint_size: Some(12),
+                cosigned_by: vec![],
+                events: vec![HopEventView {
+                    index: 3,
+                    kind: "ingest".into(),
+                    time: "2026-03-29T10:00:00Z".into(),
+                    signer: KeyId(0x0102_0304),
+                    verified: true,
+                }],
+            }],
+            parents: vec![],
+            lineage_not_carried: false,
+        }],
         events: vec![
             event(
                 0,
@@ -405,7 +427,7 @@ fn html_report_loads_in_chromium_without_console_messages() {
     let run = load(chromium, &render_html(&r));
     assert_eq!(run.console(), Vec::<&str>::new(), "console messages");
     let dom = &run.dom;
-    for id in ["timeline", "lineage", "hops", "findings"] {
+    for id in ["timeline", "lineage", "hops", "upstream", "findings"] {
         assert!(
             dom.contains(&format!(r#"id="{id}""#)),
             "no #{id} in the DOM"
@@ -418,7 +440,12 @@ fn html_report_loads_in_chromium_without_console_messages() {
     assert_eq!(dom.matches(r#"<tr class="event"#).count(), r.events.len());
     assert_eq!(dom.matches(r#"<tr class="event finding""#).count(), 1);
     assert_eq!(dom.matches(r#"<g class="doc"#).count(), r.documents.len());
-    assert_eq!(dom.matches(r#"<g class="hop"#).count(), r.hops.len() + 1);
+    // The outlets, this archive, and the parent's custody at other outlets.
+    assert_eq!(
+        dom.matches(r#"<g class="hop"#).count(),
+        r.hops.len() + 1 + r.upstream[0].hops.len()
+    );
+    assert!(dom.contains("translation of 972mag.example/custody #9"));
     assert!(dom.contains(r#"<g class="doc target has-finding" data-doc="6""#));
     assert!(dom.contains("2 FINDINGS"));
 }

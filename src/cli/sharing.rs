@@ -9,7 +9,7 @@ use super::archive::{human_bytes, parse_recipients, print_findings};
 use super::output::Paint;
 use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
-use crate::core::bundle::{CheckedHop, Trust};
+use crate::core::bundle::{CheckedHop, CheckedLineage, Trust};
 use crate::core::checkpoint::WitnessCosignature;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
@@ -312,6 +312,32 @@ fn print_mirrored(ctx: &Ctx, mirrored: &[MirroredHop]) {
 }
 
 fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
+    print_hops_at(ctx, hops, "");
+}
+
+/// The custody of a derived document's parents (FORMAT.md §10.4 step 8),
+/// each under a line naming how it was derived, indented by generation.
+fn print_lineage(ctx: &Ctx, lineage: &[CheckedLineage], not_carried: bool, pad: &str) {
+    if not_carried {
+        ctx.out.line(&format!(
+            "{pad}derived here from parents whose custody this evidence does not carry (made before custody carried lineage)"
+        ));
+    }
+    for l in lineage {
+        ctx.out.line(&format!(
+            "{pad}{} of {} record {} (commitment {}), whose custody is:",
+            l.relation,
+            shown(&l.origin),
+            l.document,
+            l.commitment
+        ));
+        let inner = format!("{pad}    ");
+        print_hops_at(ctx, &l.hops, &inner);
+        print_lineage(ctx, &l.lineage, l.lineage_not_carried, &inner);
+    }
+}
+
+fn print_hops_at(ctx: &Ctx, hops: &[CheckedHop], pad: &str) {
     for (n, h) in hops.iter().enumerate() {
         let o = &ctx.out;
         let key = h.key_id.map(|k| format!("+{k}")).unwrap_or_default();
@@ -330,7 +356,7 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
             format!("cosigned by {}", shown(&h.cosigned_by.join(", ")))
         };
         o.line(&format!(
-            "hop {}  {}{key}  {trust}  {cp}, {cos}",
+            "{pad}hop {}  {}{key}  {trust}  {cp}, {cos}",
             n + 1,
             shown(&h.origin)
         ));
@@ -341,7 +367,7 @@ fn print_hops(ctx: &Ctx, hops: &[CheckedHop]) {
                 o.paint("FAIL", Paint::Bad)
             };
             o.line(&format!(
-                "  {:>6}  {:<7}  {}  signed by {} ({})  {status}{}",
+                "{pad}  {:>6}  {:<7}  {}  signed by {} ({})  {status}{}",
                 e.index,
                 e.kind.as_str(),
                 time::rfc3339(e.time_ms),
@@ -370,6 +396,7 @@ fn print_bundle_report(ctx: &Ctx, r: &BundleReport) {
         human_bytes(r.payload_size)
     ));
     print_hops(ctx, &r.hops);
+    print_lineage(ctx, &r.lineage, r.lineage_not_carried, "");
     print_mirrored(ctx, mirrored);
     if let (Some(name), Some(size), Some(sha)) = (&r.name, r.size, &r.sha256) {
         ctx.out.data_line(&format!(
@@ -517,7 +544,9 @@ pub fn receive(ctx: &Ctx, a: ReceiveArgs) -> Result<i32, StoreError> {
 Every hop of the document's custody, oldest first: the outlet's log, each
 record (arrival, shares) with its signer, time and verification status. Earlier
 outlets' hops are re-verified from the evidence kept when the document was
-received; this archive's own hop from its ledger. Exit 1 if any check fails.
+received; this archive's own hop from its ledger. For a derived document, the
+custody of each parent follows, back to each original ingest at whichever
+outlet (FORMAT.md §10.2). Exit 1 if any check fails.
 
 Example:
   custody trace 14 --trust keys-example/dropsite/signing.vkey --trust keys-example/guardian/signing.vkey")]
@@ -534,7 +563,7 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let i = arch.resolve(&a.reference)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
-    let h = arch.check_held(&t.hops)?;
+    let h = arch.check_held(&t.all_hops())?;
     t.findings.extend(h.findings);
     let mirrored = h.mirrored;
     let ok = t.findings.is_empty();
@@ -547,13 +576,20 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
             t.document, t.commitment
         ));
         print_hops(ctx, &t.hops);
+        print_lineage(ctx, &t.lineage, t.lineage_not_carried, "");
         print_mirrored(ctx, &mirrored);
         print_findings(ctx, &t.findings);
         if ok {
+            let lineage = t.all_hops().len() - t.hops.len();
             ctx.out.line(&format!(
-                "{} {} hop(s), every record and link verified",
+                "{} {} hop(s){}, every record and link verified",
                 ctx.out.paint("verified:", Paint::Ok),
-                t.hops.len()
+                t.hops.len(),
+                if lineage > 0 {
+                    format!(" and {lineage} in its lineage")
+                } else {
+                    String::new()
+                }
             ));
         } else {
             ctx.out.line(&format!(

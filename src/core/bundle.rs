@@ -28,6 +28,16 @@ use crate::core::tlog_proof::TlogProof;
 pub const BUNDLE_MAGIC: &[u8] = b"custody-bundle/v1\n";
 /// First bytes of an evidence file (FORMAT.md §10.2).
 pub const EVIDENCE_MAGIC: &[u8] = b"custody-evidence/v1\n";
+/// First bytes of evidence that carries a derived document's lineage
+/// (FORMAT.md §10.2, version 2).
+pub const EVIDENCE_MAGIC_V2: &[u8] = b"custody-evidence/v2\n";
+/// At most this many parents per derived document (as a `derive` record).
+pub const MAX_PARENTS: usize = 16;
+/// At most this many derivations deep a lineage is carried.
+pub const MAX_LINEAGE_DEPTH: usize = 16;
+/// At most this many chains (the document's and every ancestor's) in one
+/// evidence.
+pub const MAX_CHAINS: usize = 256;
 /// At most this many ledgers in one chain of custody.
 pub const MAX_HOPS: usize = 64;
 /// At most this many records per hop.
@@ -78,10 +88,15 @@ pub struct Hop {
     pub entries: Vec<Vec<u8>>,
 }
 
-/// The chain of custody of one document: one hop per ledger, oldest first.
+/// The chain of custody of one document: one hop per ledger, oldest first;
+/// for a document derived in the first hop's log, the chains of custody of
+/// its parents (FORMAT.md §10.2, version 2).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub hops: Vec<Hop>,
+    /// One chain per parent of the first hop's `derive` record, in the
+    /// record's order; each ends in that log. Empty: version 1 encoding.
+    pub parents: Vec<Evidence>,
 }
 
 fn take<R: Read>(r: &mut R, n: usize, what: &'static str) -> Result<Vec<u8>, BundleError> {
@@ -133,10 +148,20 @@ fn check_magic<R: Read>(r: &mut R, magic: &[u8], not: BundleError) -> Result<(),
 }
 
 impl Evidence {
-    /// The exact bytes (FORMAT.md §10.2).
+    /// The exact bytes (FORMAT.md §10.2): version 1 without parents (the
+    /// bytes custody always wrote), version 2 with them.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(EVIDENCE_MAGIC);
+        self.encode_into(&mut out);
+        out
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.parents.is_empty() {
+            EVIDENCE_MAGIC
+        } else {
+            EVIDENCE_MAGIC_V2
+        });
         out.push(self.hops.len() as u8);
         for h in &self.hops {
             out.extend_from_slice(&(h.vkey.len() as u16).to_be_bytes());
@@ -147,7 +172,17 @@ impl Evidence {
                 out.extend_from_slice(e);
             }
         }
-        out
+        if self.parents.is_empty() {
+            return;
+        }
+        out.push(self.parents.len() as u8);
+        for p in &self.parents {
+            let at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            p.encode_into(out);
+            let len = (out.len() - at - 4) as u32;
+            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
     }
 
     /// SHA-256 of [`Evidence::encode`]: what a `receive` record commits to.
@@ -155,11 +190,27 @@ impl Evidence {
         Digest::of(&self.encode())
     }
 
-    /// The evidence of the first `n` hops.
+    /// The evidence of the first `n` hops (with the parents' chains, which
+    /// belong to the first hop).
     pub fn prefix(&self, n: usize) -> Evidence {
         Evidence {
             hops: self.hops[..n.min(self.hops.len())].to_vec(),
+            parents: self.parents.clone(),
         }
+    }
+
+    /// Number of chains: this one and every ancestor's.
+    pub fn chains(&self) -> usize {
+        1 + self.parents.iter().map(Evidence::chains).sum::<usize>()
+    }
+
+    /// How many derivations deep the carried lineage goes (0 without parents).
+    pub fn depth(&self) -> usize {
+        self.parents
+            .iter()
+            .map(|p| 1 + p.depth())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Checks the limits [`Evidence::parse`] enforces, so that what we write
@@ -183,25 +234,86 @@ impl Evidence {
                 bounded(e.len() as u64, MAX_ENTRY_LEN, "an entry")?;
             }
         }
+        if self.parents.len() > MAX_PARENTS {
+            return Err(BundleError::Malformed(format!(
+                "{} parents (at most {MAX_PARENTS})",
+                self.parents.len()
+            )));
+        }
+        if self.depth() > MAX_LINEAGE_DEPTH || self.chains() > MAX_CHAINS {
+            return Err(BundleError::Malformed(format!(
+                "a lineage {} derivations deep with {} chains (at most {MAX_LINEAGE_DEPTH} and {MAX_CHAINS})",
+                self.depth(),
+                self.chains()
+            )));
+        }
+        self.parents.iter().try_for_each(Evidence::validate)?;
+        bounded(self.encode().len() as u64, MAX_EVIDENCE_LEN, "evidence")?;
         Ok(())
     }
 
-    /// Parses evidence bytes strictly (no trailing bytes).
+    /// Parses evidence bytes strictly (no trailing bytes), version 1 or 2.
     pub fn parse(bytes: &[u8]) -> Result<Evidence, BundleError> {
         bounded(bytes.len() as u64, MAX_EVIDENCE_LEN, "evidence")?;
+        let mut chains = 0;
+        Self::parse_nested(bytes, 0, &mut chains)
+    }
+
+    /// One chain and its parents' (`depth` derivations below the document
+    /// shared; `chains` counts every chain read so far).
+    fn parse_nested(
+        bytes: &[u8],
+        depth: usize,
+        chains: &mut usize,
+    ) -> Result<Evidence, BundleError> {
+        *chains += 1;
+        if depth > MAX_LINEAGE_DEPTH || *chains > MAX_CHAINS {
+            return Err(BundleError::Malformed(format!(
+                "the lineage is over {MAX_LINEAGE_DEPTH} derivations deep or {MAX_CHAINS} chains"
+            )));
+        }
         let mut r = bytes;
-        let ev = Self::read(&mut r)?;
+        let v2 = Self::read_magic(&mut r)?;
+        let hops = Self::read_hops(&mut r)?;
+        let mut parents = Vec::new();
+        if v2 {
+            let [n] = be::<1, _>(&mut r, "parent count")?;
+            if n == 0 || n as usize > MAX_PARENTS {
+                return Err(BundleError::Malformed(format!(
+                    "{n} parents (1 to {MAX_PARENTS} in version 2 evidence)"
+                )));
+            }
+            for _ in 0..n {
+                let len = u32::from_be_bytes(be(&mut r, "parent length")?);
+                let len = len as usize;
+                if len > r.len() {
+                    return Err(BundleError::Truncated("parent evidence"));
+                }
+                let (p, rest) = r.split_at(len);
+                parents.push(Self::parse_nested(p, depth + 1, chains)?);
+                r = rest;
+            }
+        }
         if !r.is_empty() {
             return Err(BundleError::Malformed(format!(
                 "{} trailing bytes after the evidence",
                 r.len()
             )));
         }
-        Ok(ev)
+        Ok(Evidence { hops, parents })
     }
 
-    fn read<R: Read>(r: &mut R) -> Result<Evidence, BundleError> {
+    /// The magic: `false` for version 1, `true` for version 2.
+    fn read_magic(r: &mut &[u8]) -> Result<bool, BundleError> {
+        if r.starts_with(EVIDENCE_MAGIC_V2) {
+            *r = &r[EVIDENCE_MAGIC_V2.len()..];
+            return Ok(true);
+        }
         check_magic(r, EVIDENCE_MAGIC, BundleError::NotEvidence)?;
+        Ok(false)
+    }
+
+    fn read_hops<R: Read>(r: &mut R) -> Result<Vec<Hop>, BundleError> {
         let [n] = be::<1, _>(r, "hop count")?;
         let n = n as usize;
         if n == 0 || n > MAX_HOPS {
@@ -225,7 +337,7 @@ impl Evidence {
             }
             hops.push(Hop { vkey, entries });
         }
-        Ok(Evidence { hops })
+        Ok(hops)
     }
 }
 
@@ -416,6 +528,45 @@ pub struct CheckedHop {
     /// `checkpoint_size` is set).
     #[serde(skip)]
     pub log_key: Option<VerifierKey>,
+    /// The signed checkpoint note its entries carry.
+    #[serde(skip)]
+    pub note: Option<String>,
+}
+
+/// The chain of custody of a parent of a derived document, as checked
+/// (FORMAT.md §10.4 step 8).
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckedLineage {
+    /// What the child is of this parent: translation, redaction…
+    pub relation: String,
+    /// The log the child was derived in, and the parent's arrival record there.
+    pub origin: String,
+    pub document: u64,
+    /// The parent's content commitment, as the `derive` record names it.
+    pub commitment: Digest,
+    /// The parent's custody, oldest first, ending in `origin`.
+    pub hops: Vec<CheckedHop>,
+    /// The parent's own parents, when it was derived too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<CheckedLineage>,
+    /// It was derived, but its parents' custody is not carried.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lineage_not_carried: bool,
+}
+
+/// Every hop of a chain and of its lineage: the chain's, then each
+/// ancestor's, depth first (what is checked against held checkpoints,
+/// FORMAT.md §10.4 steps 5–7).
+pub fn all_hops(hops: &[CheckedHop], lineage: &[CheckedLineage]) -> Vec<CheckedHop> {
+    fn walk(l: &[CheckedLineage], out: &mut Vec<CheckedHop>) {
+        for c in l {
+            out.extend(c.hops.iter().cloned());
+            walk(&c.lineage, out);
+        }
+    }
+    let mut out = hops.to_vec();
+    walk(lineage, &mut out);
+    out
 }
 
 /// The outcome of [`check_evidence`].
@@ -432,6 +583,20 @@ pub struct EvidenceCheck {
     /// Leaf hash of that share record.
     #[serde(skip)]
     pub last_share_leaf: Option<Digest>,
+    /// The chains of custody of the parents of the first hop's `derive`
+    /// record (FORMAT.md §10.4 step 8).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<CheckedLineage>,
+    /// The first hop's arrival is a `derive` record whose parents' custody
+    /// the evidence does not carry (version 1 evidence).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lineage_not_carried: bool,
+    /// The first hop's arrival record.
+    #[serde(skip)]
+    first_arrival: Option<Record>,
+    /// The last hop's arrival record's index.
+    #[serde(skip)]
+    last_arrival: Option<u64>,
 }
 
 impl EvidenceCheck {
@@ -467,6 +632,13 @@ fn entry_subject(log: &str, index: u64) -> Subject {
 /// are `share`s of that document; each `receive` links to a `share` of the
 /// previous hop, its checkpoint, and the digest of the evidence before it.
 pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
+    check_chain(ev, trust, None)
+}
+
+/// [`check_evidence`] of one chain and its lineage; a hop whose signed note
+/// is `judged` (a parent's chain ends with the note of its child's first
+/// hop, already judged there) is not judged against the quorum again.
+fn check_chain(ev: &Evidence, trust: &Trust<'_>, judged: Option<&str>) -> EvidenceCheck {
     let mut out = EvidenceCheck::default();
     let mut prev: Option<PrevHop> = None;
     for (h, hop) in ev.hops.iter().enumerate() {
@@ -484,12 +656,25 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             cosigned_by: Vec::new(),
             events: Vec::new(),
             log_key: Some(key.clone()),
+            note: None,
         };
         // The checkpoint: the same signed note, signature lines included,
         // byte for byte in every entry (FORMAT.md §10.2), signed by the log key.
         let proofs = out.hop_proofs(&log, hop);
         let cp = match out.common_note(&log, &proofs) {
-            Some(note) => out.open_checkpoint(&mut checked, &key, note, trust),
+            Some(note) => {
+                checked.note = Some(note.to_string());
+                let unjudged = Trust {
+                    quorum: None,
+                    ..*trust
+                };
+                let t = if judged == Some(note) {
+                    &unjudged
+                } else {
+                    trust
+                };
+                out.open_checkpoint(&mut checked, &key, note, t)
+            }
             None => None,
         };
         // The records.
@@ -500,6 +685,9 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             if let Some(event) = records.entry(&mut out, k, p, last_entry) {
                 checked.events.push(event);
             }
+        }
+        if h + 1 == ev.hops.len() {
+            out.last_arrival = records.intro;
         }
         let shares = records.shares;
         if h + 1 < ev.hops.len() && shares.is_empty() {
@@ -516,7 +704,110 @@ pub fn check_evidence(ev: &Evidence, trust: &Trust<'_>) -> EvidenceCheck {
             shares,
         });
     }
+    check_lineage(ev, trust, &mut out);
     out
+}
+
+/// FORMAT.md §10.4 step 8: the chains of the parents of the first hop's
+/// `derive` record, each checked as a chain of its own that ends in the
+/// first hop's log, with the first hop's checkpoint, at the parent's
+/// arrival record and commitment the `derive` record names.
+fn check_lineage(ev: &Evidence, trust: &Trust<'_>, out: &mut EvidenceCheck) {
+    let first = out.hops.first().cloned();
+    let derive =
+        if let Some(Payload::Derive(d)) = out.first_arrival.as_ref().map(|r| &r.body.payload) {
+            Some(d.clone())
+        } else {
+            None
+        };
+    let subject = match (&first, &out.first_arrival) {
+        (Some(h), Some(r)) => entry_subject(&h.origin, r.body.index),
+        _ => Subject::Bundle,
+    };
+    match &derive {
+        Some(_) if ev.parents.is_empty() => {
+            out.lineage_not_carried = true;
+            return;
+        }
+        Some(d) if d.parents.len() != ev.parents.len() => out.add(
+            subject.clone(),
+            Check::LineageParent,
+            format!(
+                "the derive record names {} parent(s) but the evidence carries {} chain(s)",
+                d.parents.len(),
+                ev.parents.len()
+            ),
+        ),
+        Some(_) => {}
+        None if ev.parents.is_empty() => return,
+        None => out.add(
+            subject.clone(),
+            Check::LineageParent,
+            "the evidence carries parents' chains but its first record is not a derive record",
+        ),
+    }
+    let judged = first.as_ref().and_then(|h| h.note.as_deref());
+    for (j, p) in ev.parents.iter().enumerate() {
+        let sub = check_chain(p, trust, judged);
+        let link = derive.as_ref().and_then(|d| d.parents.get(j));
+        let mut bad = Vec::new();
+        let last = sub.hops.last();
+        if let (Some(f), Some(l)) = (&first, last) {
+            if l.origin != f.origin || l.key_id != f.key_id || l.log_key != f.log_key {
+                bad.push(format!(
+                    "it ends in log {} but the document was derived in {}",
+                    l.origin, f.origin
+                ));
+            } else if l.note.is_some() && l.note != f.note {
+                bad.push(
+                    "its last hop carries another checkpoint than the derived document's first hop"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(pl) = link {
+            if sub.last_arrival != Some(pl.document) {
+                bad.push(format!(
+                    "it ends at record {} but the derive record names parent record {}",
+                    sub.last_arrival.map_or("?".into(), |x| x.to_string()),
+                    pl.document
+                ));
+            }
+            if sub.commitment != Some(pl.commitment) {
+                bad.push(
+                    "its document's commitment is not the parent's the derive record names".into(),
+                );
+            }
+        }
+        for b in bad {
+            out.add(
+                subject.clone(),
+                Check::LineageParent,
+                format!("parent chain {j}: {b}"),
+            );
+        }
+        let origin = first.as_ref().map_or(String::new(), |h| h.origin.clone());
+        for f in &sub.findings {
+            let mut f = f.clone();
+            f.reason = format!(
+                "in the lineage of {origin} record {}: {}",
+                link.map_or(0, |l| l.document),
+                f.reason
+            );
+            out.findings.push(f);
+        }
+        out.lineage.push(CheckedLineage {
+            relation: derive
+                .as_ref()
+                .map_or("?".into(), |d| d.relation.as_str().to_string()),
+            origin,
+            document: link.map_or(0, |l| l.document),
+            commitment: link.map_or(Digest([0; 32]), |l| l.commitment),
+            hops: sub.hops,
+            lineage: sub.lineage,
+            lineage_not_carried: sub.lineage_not_carried,
+        });
+    }
 }
 
 /// The previous hop of a chain, as the next hop's `receive` links to it.
@@ -911,7 +1202,10 @@ impl<'a> HopRecords<'a> {
         let k = self.doc_entries;
         self.doc_entries += 1;
         match (&rec.body.payload, k, self.h) {
-            (Payload::Ingest(_) | Payload::Derive(_), 0, 0) => self.intro = Some(i),
+            (Payload::Ingest(_) | Payload::Derive(_), 0, 0) => {
+                self.intro = Some(i);
+                out.first_arrival = Some(rec.clone());
+            }
             (Payload::Receive(r), 0, h) if h > 0 => {
                 self.intro = Some(i);
                 detail = Some(format!("from {} record {}", r.from.origin, r.from.index));
@@ -1011,6 +1305,7 @@ mod tests {
 
     fn ev() -> Evidence {
         Evidence {
+            parents: Vec::new(),
             hops: vec![
                 Hop {
                     vkey: "a.example/log+01020304+AQ".into(),

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::layout::{layout_dag, BOX_H, BOX_W};
 use super::text::{clean, doc_label, doc_what, path_line, verdict};
-use super::{AuditReport, DocumentView, EventView};
+use super::{AuditReport, DocumentView, EventView, HopView, UpstreamView};
 
 /// The policy of the page: nothing may be fetched; inline style and script
 /// only; images only as `data:` URLs.
@@ -435,6 +435,7 @@ pub fn render_html(r: &AuditReport) -> String {
     header(&mut o, r, &title, &v);
     lineage_section(&mut o, r);
     hops_section(&mut o, r);
+    upstream_section(&mut o, r);
     timeline_section(&mut o, r);
     copies_sections(&mut o, r);
     configuration_section(&mut o, r);
@@ -489,8 +490,107 @@ fn hops_section(o: &mut String, r: &AuditReport) {
 
 /// The events of every hop, one row each (`table.hop-events`).
 fn hop_events_table(o: &mut String, r: &AuditReport) {
+    hop_events_rows(o, &r.hops.iter().collect::<Vec<_>>());
+}
+
+/// The custody of the parents of a document derived at another outlet
+/// (`#upstream`): each parent's outlets as a row of boxes, a generation
+/// further right, then their events.
+fn upstream_section(o: &mut String, r: &AuditReport) {
+    if r.upstream.is_empty() {
+        return;
+    }
+    o.push_str("<section><h2>Derived at another outlet: the custody of its parents</h2><p class=\"hint\">Each row is a parent's chain of custody, oldest outlet first, ending where the document was derived; its own parents follow, indented.</p><div class=\"scroll\">");
+    let mut rows = Vec::new();
+    upstream_rows(&r.upstream, 0, &mut rows);
+    upstream_svg(o, &rows);
+    o.push_str("</div>");
+    let hops: Vec<&HopView> = rows.iter().flat_map(|(_, u)| u.hops.iter()).collect();
+    hop_events_rows(o, &hops);
+    o.push_str("</section>\n");
+}
+
+/// The chains depth first, each with its generation.
+fn upstream_rows<'a>(u: &'a [UpstreamView], gen: u32, out: &mut Vec<(u32, &'a UpstreamView)>) {
+    for p in u {
+        out.push((gen, p));
+        upstream_rows(&p.parents, gen + 1, out);
+    }
+}
+
+const UP_W: u32 = 200;
+const UP_H: u32 = 46;
+const UP_GAP: u32 = 44;
+const UP_INDENT: u32 = 40;
+const UP_ROW: u32 = UP_H + 40;
+
+/// The rows of [`upstream_section`] as inline SVG (`id="upstream"`).
+fn upstream_svg(o: &mut String, rows: &[(u32, &UpstreamView)]) {
+    let width = rows
+        .iter()
+        .map(|(g, u)| g * UP_INDENT + (u.hops.len().max(1) as u32) * (UP_W + UP_GAP))
+        .max()
+        .unwrap_or(0)
+        + 2 * HOP_M;
+    let height = rows.len() as u32 * UP_ROW + 2 * HOP_M;
+    let _ = write!(
+        o,
+        r#"<svg id="upstream" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="The custody of the parents, each row a chain of outlets, oldest first">"#
+    );
+    marker(o, "upstream-arrow");
+    for (row, (gen, u)) in rows.iter().enumerate() {
+        let x0 = HOP_M + gen * UP_INDENT;
+        let y = HOP_M + row as u32 * UP_ROW;
+        let label = format!("{} of {} #{}", u.relation, u.origin, u.document);
+        let _ = write!(
+            o,
+            r#"<text class="label" x="{x0}" y="{}">{}</text>"#,
+            y + 14,
+            t(&trunc(&label, 80))
+        );
+        let yb = y + 24;
+        for (k, hop) in u.hops.iter().enumerate() {
+            let x = x0 + k as u32 * (UP_W + UP_GAP);
+            let class = if hop.trusted { "hop" } else { "hop untrusted" };
+            let first = hop
+                .events
+                .iter()
+                .find(|e| e.kind != "actor" && e.kind != "config")
+                .map_or(String::new(), |e| format!("{} #{}", e.kind, e.index));
+            let _ = write!(
+                o,
+                r#"<g class="{class}"><title>{}</title><rect x="{x}" y="{yb}" width="{UP_W}" height="{UP_H}" rx="6"/><text class="strong" x="{tx}" y="{a}">{}</text><text class="small" x="{tx}" y="{b}">{}</text></g>"#,
+                t(&hop.origin),
+                t(&trunc(&hop.origin, 28)),
+                t(&trunc(
+                    &format!(
+                        "{first} · {}",
+                        if hop.trusted { "trusted" } else { "UNTRUSTED" }
+                    ),
+                    32
+                )),
+                tx = x + 8,
+                a = yb + 19,
+                b = yb + 37,
+            );
+            if k + 1 < u.hops.len() {
+                let ym = yb + UP_H / 2;
+                let _ = write!(
+                    o,
+                    r#"<line class="edge" x1="{}" y1="{ym}" x2="{}" y2="{ym}" marker-end="url(#upstream-arrow)"/>"#,
+                    x + UP_W,
+                    x + UP_W + UP_GAP
+                );
+            }
+        }
+    }
+    o.push_str("</svg>");
+}
+
+/// One row per event of `hops` (`table.hop-events`).
+fn hop_events_rows(o: &mut String, hops: &[&HopView]) {
     o.push_str("<table class=\"hop-events\"><thead><tr><th>Outlet</th><th>Record</th><th>Kind</th><th>Time (UTC)</th><th>Signer</th><th>Status</th></tr></thead><tbody>");
-    for h in &r.hops {
+    for h in hops {
         for e in &h.events {
             let _ = write!(
                 o,

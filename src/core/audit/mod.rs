@@ -48,6 +48,10 @@ pub struct AuditReport {
     /// The outlets the original document passed through before this one,
     /// oldest first (empty when it was ingested here).
     pub hops: Vec<HopView>,
+    /// For a received document that was derived at another outlet: the
+    /// custody of its parents there, each back to its own original
+    /// (FORMAT.md §10.4 step 8), from the evidence kept when it was received.
+    pub upstream: Vec<UpstreamView>,
     /// Every custody event of every document of the DAG, in time order
     /// (ties by log index).
     pub events: Vec<EventView>,
@@ -145,6 +149,23 @@ pub struct HopView {
     pub cosigned_by: Vec<String>,
     /// Its records about the document (arrival, shares), oldest first.
     pub events: Vec<HopEventView>,
+}
+
+/// The custody of a parent of a document derived at another outlet.
+#[derive(Clone, Debug, Serialize)]
+pub struct UpstreamView {
+    /// What the derived document is of this parent: translation, redaction…
+    pub relation: String,
+    /// The outlet's log it was derived in, and the parent's arrival record there.
+    pub origin: String,
+    pub document: u64,
+    pub commitment: Digest,
+    /// The parent's custody, oldest first, ending at `origin`.
+    pub hops: Vec<HopView>,
+    /// The parent's own parents, when it was derived too.
+    pub parents: Vec<UpstreamView>,
+    /// It was derived, but its evidence does not carry its parents' custody.
+    pub lineage_not_carried: bool,
 }
 
 /// A record of another outlet's ledger.

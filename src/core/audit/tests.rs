@@ -99,6 +99,7 @@ pub(super) fn sample() -> AuditReport {
         ],
         derivation_path: vec![0, 2, 5],
         hops: vec![],
+        upstream: vec![],
         events: vec![
             ev(0, "ingest", 0, "ingested memo.pdf"),
             ev(1, "access", 0, "decrypted to translate"),
@@ -219,6 +220,23 @@ fn hostile() -> AuditReport {
             verified: false,
         }],
     }];
+    r.upstream = vec![UpstreamView {
+        relation: x.into(),
+        origin: x.into(),
+        document: 4,
+        commitment: d("u"),
+        hops: r.hops.clone(),
+        parents: vec![UpstreamView {
+            relation: x.into(),
+            origin: x.into(),
+            document: 2,
+            commitment: d("v"),
+            hops: r.hops.clone(),
+            parents: vec![],
+            lineage_not_carried: true,
+        }],
+        lineage_not_carried: false,
+    }];
     r
 }
 
@@ -271,7 +289,7 @@ fn html_is_self_contained_and_deterministic() {
     // The only URLs are the SVG namespace; nothing is linked or fetched.
     let urls = count(&h, "http://") + count(&h, "https://");
     assert_eq!(urls, count(&h, r#"xmlns="http://www.w3.org/2000/svg""#));
-    assert_eq!(urls, 2);
+    assert_eq!(urls, 3, "lineage, hops and upstream drawings");
     for bad in [
         "<link", " src=\"", "url(http", "@import", "<iframe", "<object",
     ] {
@@ -327,7 +345,20 @@ fn json_field_names_match_format_md() {
             "ok",
             "schema",
             "selected_by",
-            "target"
+            "target",
+            "upstream"
+        ]
+    );
+    assert_eq!(
+        keys(&v["upstream"][0]),
+        [
+            "commitment",
+            "document",
+            "hops",
+            "lineage_not_carried",
+            "origin",
+            "parents",
+            "relation"
         ]
     );
     assert_eq!(v["schema"], "custody-audit/v1");

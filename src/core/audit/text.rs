@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{AuditReport, DocumentView, EventView, HopView};
+use super::{AuditReport, DocumentView, EventView, HopView, UpstreamView};
 
 /// ANSI SGR codes, the same as the CLI's `Paint` (core may not import `cli`).
 const GREEN: &str = "32";
@@ -190,44 +190,78 @@ fn derivation(o: &mut String, r: &AuditReport) {
 }
 
 /// The outlets the document passed through, each with its events, ending
-/// with this archive.
+/// with this archive; then the custody of its parents at other outlets.
 fn hops(o: &mut String, r: &AuditReport, color: bool) {
     let _ = writeln!(o, "\noutlets the document passed through:");
     if r.hops.is_empty() {
         let _ = writeln!(o, "  none (ingested here)");
     }
     for (n, h) in r.hops.iter().enumerate() {
-        let key = h
-            .key_id
-            .map_or("unknown key".to_string(), |k| format!("log key {k}"));
-        let trust = if h.trusted {
-            paint("trusted", GREEN, color)
-        } else {
-            paint("UNTRUSTED", RED, color)
-        };
-        let cp = h
-            .checkpoint_size
-            .map_or(String::new(), |s| format!(", checkpoint size {s}"));
-        let cos = if h.cosigned_by.is_empty() {
-            String::new()
-        } else {
-            format!(", cosigned by {}", clean(&h.cosigned_by.join(", ")))
-        };
-        let _ = writeln!(
-            o,
-            "  {}. {} ({key}, {trust}{cp}{cos})",
-            n + 1,
-            clean(&h.origin)
-        );
-        hop_events(o, h, color);
+        hop_line(o, n, h, color, "");
     }
     if !r.hops.is_empty() {
         let _ = writeln!(o, "  → this archive, {}", clean(&r.archive.origin));
     }
+    if !r.upstream.is_empty() {
+        let _ = writeln!(o, "\nderived at another outlet, back to each original:");
+        upstream(o, &r.upstream, color, "  ");
+    }
+}
+
+/// The parents' custody, one generation per indentation.
+fn upstream(o: &mut String, u: &[UpstreamView], color: bool, pad: &str) {
+    for p in u {
+        let _ = writeln!(
+            o,
+            "{pad}{} of {} record {} (commitment {}), whose custody is:",
+            clean(&p.relation),
+            clean(&p.origin),
+            p.document,
+            p.commitment
+        );
+        let inner = format!("{pad}   ");
+        for (n, h) in p.hops.iter().enumerate() {
+            hop_line(o, n, h, color, &inner);
+        }
+        if p.lineage_not_carried {
+            let _ = writeln!(
+                o,
+                "{inner}  (derived there from parents whose custody the evidence does not carry)"
+            );
+        }
+        upstream(o, &p.parents, color, &inner);
+    }
+}
+
+/// One outlet's log and its events.
+fn hop_line(o: &mut String, n: usize, h: &HopView, color: bool, pad: &str) {
+    let key = h
+        .key_id
+        .map_or("unknown key".to_string(), |k| format!("log key {k}"));
+    let trust = if h.trusted {
+        paint("trusted", GREEN, color)
+    } else {
+        paint("UNTRUSTED", RED, color)
+    };
+    let cp = h
+        .checkpoint_size
+        .map_or(String::new(), |s| format!(", checkpoint size {s}"));
+    let cos = if h.cosigned_by.is_empty() {
+        String::new()
+    } else {
+        format!(", cosigned by {}", clean(&h.cosigned_by.join(", ")))
+    };
+    let _ = writeln!(
+        o,
+        "{pad}  {}. {} ({key}, {trust}{cp}{cos})",
+        n + 1,
+        clean(&h.origin)
+    );
+    hop_events(o, h, color, pad);
 }
 
 /// The events of one hop, each with ok or FAIL.
-fn hop_events(o: &mut String, h: &HopView, color: bool) {
+fn hop_events(o: &mut String, h: &HopView, color: bool, pad: &str) {
     for e in &h.events {
         let st = if e.verified {
             paint("ok", GREEN, color)
@@ -236,7 +270,7 @@ fn hop_events(o: &mut String, h: &HopView, color: bool) {
         };
         let _ = writeln!(
             o,
-            "       {} #{} {} by {} {st}",
+            "{pad}       {} #{} {} by {} {st}",
             clean(&e.time),
             e.index,
             clean(&e.kind),

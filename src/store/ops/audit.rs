@@ -16,9 +16,9 @@ use std::path::Path;
 use crate::core::actors::{Actors, Signer};
 use crate::core::audit::{
     ApprovalView, ApprovalsView, ArchiveView, AuditReport, DocumentView, EventView, HopEventView,
-    HopView, LineageEdge, ReadersView, AUDIT_SCHEMA,
+    HopView, LineageEdge, ReadersView, UpstreamView, AUDIT_SCHEMA,
 };
-use crate::core::bundle::{check_evidence, CheckedHop, Trust};
+use crate::core::bundle::{check_evidence, CheckedHop, CheckedLineage, Trust};
 use crate::core::checkpoint::SignedCheckpoint;
 use crate::core::crypto::Identities;
 use crate::core::findings::{Check, Finding, Subject};
@@ -151,7 +151,7 @@ impl Archive {
         // 4. Replay: authorize each event against the actors before it; prove it.
         let replay = self.replay(&events, &actor_recs, &cp, &mut findings)?;
         // 5. Received documents: their outlets' hops, from the kept evidence.
-        let hops = self.received_hops(&docs, opts.trust, &mut findings);
+        let (hops, upstream) = self.received_hops(&docs, opts.trust, &mut findings);
         // 6. The rules of the audit, then the approvals of the target.
         let rules = Rules {
             docs: &docs,
@@ -212,6 +212,7 @@ impl Archive {
             lineage,
             derivation_path,
             hops,
+            upstream,
             events: evs,
             approvals,
             configuration,
@@ -437,14 +438,16 @@ impl Archive {
     }
 
     /// Step 5 of the audit: the outlets' hops of the received documents of
-    /// `docs`, re-verified from their kept evidence.
+    /// `docs`, and the custody of their parents where they were derived at
+    /// another outlet, re-verified from their kept evidence.
     fn received_hops(
         &self,
         docs: &BTreeMap<u64, Record>,
         trust: &Trust<'_>,
         findings: &mut Vec<Finding>,
-    ) -> Vec<HopView> {
+    ) -> (Vec<HopView>, Vec<UpstreamView>) {
         let mut hops: Vec<HopView> = Vec::new();
+        let mut upstream = Vec::new();
         for d in docs.values() {
             let Some(r) = d.receive() else { continue };
             match self.evidence(r) {
@@ -466,10 +469,11 @@ impl Archive {
                     let c = check_evidence(&ev, trust);
                     findings.extend(c.findings);
                     hops.extend(c.hops.into_iter().map(hop_view));
+                    upstream.extend(c.lineage.into_iter().map(upstream_view));
                 }
             }
         }
-        hops
+        (hops, upstream)
     }
 
     /// Step 6 of the audit, its last rule: the approvals of the target for
@@ -796,6 +800,18 @@ struct EventContext<'a> {
 }
 
 /// The view of a hop re-verified from a received document's evidence.
+fn upstream_view(l: CheckedLineage) -> UpstreamView {
+    UpstreamView {
+        relation: l.relation,
+        origin: l.origin,
+        document: l.document,
+        commitment: l.commitment,
+        hops: l.hops.into_iter().map(hop_view).collect(),
+        parents: l.lineage.into_iter().map(upstream_view).collect(),
+        lineage_not_carried: l.lineage_not_carried,
+    }
+}
+
 fn hop_view(h: CheckedHop) -> HopView {
     HopView {
         origin: h.origin,

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::core::bundle::{
-    self, check_evidence, BundleHead, CheckedHop, EvidenceCheck, ShareEnvelope, Trust,
+    self, check_evidence, BundleHead, CheckedHop, CheckedLineage, EvidenceCheck, ShareEnvelope,
+    Trust,
 };
 use crate::core::crypto::{self, CryptoError, Identities, RecipientKey};
 use crate::core::findings::{Check, Finding, Subject};
@@ -65,6 +66,12 @@ pub struct BundleReport {
     pub payload_size: u64,
     /// The chain of custody, one hop per ledger, oldest first.
     pub hops: Vec<CheckedHop>,
+    /// For a derived document, its parents' custody (FORMAT.md §10.4 step 8).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<CheckedLineage>,
+    /// A derived document whose parents' custody the bundle does not carry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lineage_not_carried: bool,
     pub commitment: Option<Digest>,
     /// Whether the payload was decrypted and checked against the commitment.
     pub decrypted: bool,
@@ -85,6 +92,10 @@ pub struct BundleReport {
 }
 
 impl BundleReport {
+    /// Every hop: the document's, then its ancestors'.
+    pub fn all_hops(&self) -> Vec<CheckedHop> {
+        bundle::all_hops(&self.hops, &self.lineage)
+    }
     pub fn ok(&self) -> bool {
         self.findings.is_empty()
     }
@@ -146,6 +157,8 @@ impl OpenBundle {
             bundle_size: self.len,
             payload_size: self.head.payload_len,
             hops: ev.hops,
+            lineage: ev.lineage,
+            lineage_not_carried: ev.lineage_not_carried,
             commitment: ev.commitment,
             decrypted: false,
             name: None,
@@ -389,7 +402,7 @@ pub(crate) fn check_keyless(
 ) -> Result<(BundleReport, Option<(Share, Digest)>), StoreError> {
     let (mut rep, share) = check_structure(b, trust);
     if let Some((root, received_as)) = archive {
-        let h = held::check_hops(root, &rep.hops, received_as)?;
+        let h = held::check_hops(root, &rep.all_hops(), received_as)?;
         rep.findings.extend(h.findings);
         rep.mirrored = h.mirrored;
     }

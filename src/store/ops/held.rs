@@ -10,7 +10,9 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use crate::core::bundle::{check_evidence, CheckedHop, Evidence, Trust, MAX_EVIDENCE_LEN};
+use crate::core::bundle::{
+    all_hops, check_evidence, CheckedHop, Evidence, Trust, MAX_EVIDENCE_LEN,
+};
 use crate::core::findings::{Check, Finding, Subject};
 use crate::core::hash::Digest;
 use crate::core::held::{HeldCheckpoint, HeldLogs};
@@ -173,7 +175,7 @@ pub fn held_in_evidence(root: &Path, received_as: ReceivedAs<'_>) -> Result<Held
             Some(Err(e)) => return Err(e),
             Some(Ok(None)) | None => format!("evidence/{}", d.to_hex()),
         };
-        for (n, h) in checked.hops.iter().enumerate() {
+        for (n, h) in all_hops(&checked.hops, &checked.lineage).iter().enumerate() {
             let from = h
                 .events
                 .last()
@@ -191,11 +193,16 @@ pub fn held_in_evidence(root: &Path, received_as: ReceivedAs<'_>) -> Result<Held
 /// Checks evidence with the keys it carries as the only trusted ones: what
 /// is left to learn is whether each hop's log signed what it carries.
 pub(crate) fn check_own_keys(ev: &Evidence) -> crate::core::bundle::EvidenceCheck {
-    let keys: Vec<VerifierKey> = ev
-        .hops
-        .iter()
-        .filter_map(|h| VerifierKey::parse(h.vkey.trim_end()).ok())
-        .collect();
+    fn keys_of(ev: &Evidence, keys: &mut Vec<VerifierKey>) {
+        keys.extend(
+            ev.hops
+                .iter()
+                .filter_map(|h| VerifierKey::parse(h.vkey.trim_end()).ok()),
+        );
+        ev.parents.iter().for_each(|p| keys_of(p, keys));
+    }
+    let mut keys = Vec::new();
+    keys_of(ev, &mut keys);
     check_evidence(
         ev,
         &Trust {

@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::core::bundle::{check_evidence, CheckedHop, Evidence, ShareEnvelope, Trust};
+use crate::core::bundle::{
+    check_evidence, CheckedHop, CheckedLineage, Evidence, ShareEnvelope, Trust,
+};
 use crate::core::crypto::{self, Identities};
 use crate::core::findings::{Check, Finding, Subject};
 use crate::core::hash::Digest;
@@ -57,7 +59,21 @@ pub struct Trace {
     /// The record that brought the document into this archive.
     pub document: u64,
     pub hops: Vec<CheckedHop>,
+    /// The custody of the parents, for a derived document (FORMAT.md §10.4
+    /// step 8), however many outlets and derivations deep.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<CheckedLineage>,
+    /// A derived document whose parents' custody its evidence does not carry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lineage_not_carried: bool,
     pub findings: Vec<Finding>,
+}
+
+impl Trace {
+    /// Every hop: the document's, then its ancestors'.
+    pub fn all_hops(&self) -> Vec<CheckedHop> {
+        crate::core::bundle::all_hops(&self.hops, &self.lineage)
+    }
 }
 
 /// A bundle that passed every check `receive` makes before it writes.
@@ -371,7 +387,8 @@ impl Archive {
     pub fn trace(&self, index: u64, trust: &Trust<'_>) -> Result<Trace, StoreError> {
         let intro = self.document_of(self.record(index)?)?;
         let mut findings = Vec::new();
-        let mut evidence = match self.prior_evidence(&intro) {
+        let (size, note) = self.bundle_checkpoint()?;
+        let mut evidence = match self.evidence_before(&intro, size, &note) {
             Ok(e) => e,
             Err(e) => {
                 add(
@@ -383,7 +400,6 @@ impl Archive {
                 Evidence::default()
             }
         };
-        let (size, note) = self.bundle_checkpoint()?;
         let events = self.document_events(&intro)?;
         if let Some(r) = events.iter().find(|r| r.body.index >= size) {
             return Err(StoreError::Corrupt(format!(
@@ -400,6 +416,7 @@ impl Archive {
             quorum: trust.quorum,
         };
         let ev = check_evidence(&evidence, &t);
+        let (lineage, lineage_not_carried) = (ev.lineage, ev.lineage_not_carried);
         // A witness policy is about other outlets' logs; this archive's own
         // checkpoints are checked against it by `verify`.
         let own = Subject::Log(self.config.origin.clone());
@@ -415,6 +432,8 @@ impl Archive {
                 .ok_or_else(|| StoreError::Internal("a document without commitment".into()))?,
             document: intro.body.index,
             hops: ev.hops,
+            lineage,
+            lineage_not_carried,
             findings,
         })
     }

@@ -152,7 +152,7 @@ impl Archive {
                     && h.events.last().map(|e| e.index) == Some(r.from.index)
             });
         if ok {
-            Ok(c.hops)
+            Ok(bundle::all_hops(&c.hops, &c.lineage))
         } else {
             Err("the kept evidence does not end with the share, checkpoint and document this record names".into())
         }
@@ -217,6 +217,70 @@ impl Archive {
         }
     }
 
+    /// The chain of custody of the document `intro` (its arrival record)
+    /// before this log's hop (FORMAT.md §10.2): the kept evidence of a
+    /// received document; for a document derived here, the chain of each
+    /// parent, ending with its arrival in this log, proven against the
+    /// checkpoint (`size`, `note`) that this log's hop will carry, however
+    /// many outlets and derivations deep.
+    pub(crate) fn evidence_before(
+        &self,
+        intro: &Record,
+        size: u64,
+        note: &[u8],
+    ) -> Result<Evidence, StoreError> {
+        let mut ev = self.prior_evidence(intro)?;
+        if let Payload::Derive(d) = &intro.body.payload {
+            for p in &d.parents {
+                let parent = self.record(p.document)?;
+                let mut chain = self.evidence_before(&parent, size, note)?;
+                chain
+                    .hops
+                    .push(self.hop(std::slice::from_ref(&parent), size, note)?);
+                ev.parents.push(chain);
+            }
+        }
+        Ok(ev)
+    }
+
+    /// Refuses, before anything is written, to share a document whose
+    /// lineage a bundle cannot carry (FORMAT.md §10.2: at most 16
+    /// derivations deep, 256 chains): (depth, chains) of `intro`'s lineage.
+    pub(crate) fn check_lineage_shape(&self, intro: &Record) -> Result<(usize, usize), StoreError> {
+        let (depth, chains) = self.lineage_shape(intro, 0)?;
+        if depth > bundle::MAX_LINEAGE_DEPTH || chains > bundle::MAX_CHAINS {
+            return Err(StoreError::Input(format!(
+                "record {}'s lineage is {depth} derivations deep with {chains} chains of custody; a bundle carries at most {} and {}: share an ancestor, or derive from fewer generations",
+                intro.body.index,
+                bundle::MAX_LINEAGE_DEPTH,
+                bundle::MAX_CHAINS
+            )));
+        }
+        Ok((depth, chains))
+    }
+
+    fn lineage_shape(&self, intro: &Record, level: usize) -> Result<(usize, usize), StoreError> {
+        if level > bundle::MAX_LINEAGE_DEPTH {
+            // Deeper than any bundle carries: stop counting.
+            return Ok((level, 1));
+        }
+        let (mut depth, mut chains) = match intro.receive() {
+            Some(r) => {
+                let ev = self.evidence(r)?;
+                (ev.depth(), ev.chains())
+            }
+            None => (0, 1),
+        };
+        if let Payload::Derive(d) = &intro.body.payload {
+            for p in &d.parents {
+                let (pd, pc) = self.lineage_shape(&self.record(p.document)?, level + 1)?;
+                depth = depth.max(pd + 1);
+                chains += pc;
+            }
+        }
+        Ok((depth, chains))
+    }
+
     /// Shares the document of record `index` with `to` (FORMAT.md §10.1):
     /// re-encrypts it to them into `pending/` in the archive, records the
     /// pending share there (FORMAT.md §7.8), appends and signs a `share`
@@ -256,8 +320,9 @@ impl Archive {
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
         }
-        // The kept evidence of a received document is read (and checked) first.
-        self.prior_evidence(&intro)?;
+        // The kept evidence of a received document is read (and checked)
+        // first, and a lineage too deep for a bundle refused.
+        self.check_lineage_shape(&intro)?;
         let meta = self.metadata(&intro, ids)?;
         let doc = intro
             .document()
@@ -590,7 +655,7 @@ impl Archive {
             .into_iter()
             .filter(|r| r.body.index <= rec.body.index)
             .collect();
-        let mut evidence = self.prior_evidence(intro)?;
+        let mut evidence = self.evidence_before(intro, size, &note)?;
         evidence.hops.push(self.hop(&events, size, &note)?);
         let head = BundleHead {
             evidence,
@@ -784,6 +849,13 @@ impl Archive {
             records.push(mine);
         }
         let (size, note) = self.bundle_checkpoint()?;
+        if evidence.hops.is_empty() {
+            // The document was derived here: its parents' chains end in
+            // this log and carry its checkpoint too (FORMAT.md §10.2).
+            if let Some(intro) = records.iter().find(|r| r.commitment().is_some()) {
+                evidence.parents = self.evidence_before(intro, size, &note)?.parents;
+            }
+        }
         evidence.hops.push(self.hop(&records, size, &note)?);
         let head = BundleHead {
             evidence,
