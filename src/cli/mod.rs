@@ -10,6 +10,7 @@ mod compartment;
 mod config;
 mod events;
 mod explain;
+mod export;
 mod gen_archive;
 mod keygen;
 mod output;
@@ -119,6 +120,8 @@ Examples:
     Status,
     /// Decrypt a document, check it against its commitment, write it atomically.
     Extract(records::ExtractArgs),
+    /// Write an evidence package anyone checks without custody (FORMAT.md §15).
+    Export(export::ExportArgs),
     /// Re-check every signature, root, checkpoint and blob (no secret key needed).
     Verify(archive::VerifyArgs),
     /// Check a tlog-proof from `custody prove` offline, against a trusted log key.
@@ -506,6 +509,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
         Command::Show(a) => records::show(ctx, a),
         Command::Status => archive::status(ctx),
         Command::Extract(a) => records::extract(ctx, a),
+        Command::Export(a) => export::export(ctx, a),
         Command::Verify(a) => archive::verify(ctx, a),
         Command::VerifyProof(a) => proofs::verify_proof(ctx, a),
         Command::Share(a) => sharing::share(ctx, a),

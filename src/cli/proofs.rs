@@ -330,15 +330,11 @@ fn print_consistency(ctx: &Ctx, p: &ConsistencyProof) {
             "checkpoint": String::from_utf8_lossy(&p.checkpoint),
         }));
     } else {
-        let mut s = format!("old {}\n", p.old_size);
-        for h in &p.proof {
-            s.push_str(&b64(h.as_bytes()));
-            s.push('\n');
-        }
-        s.push('\n');
-        let mut body = s.into_bytes();
-        body.extend_from_slice(&p.checkpoint);
-        ctx.out.artifact(&body);
+        ctx.out.artifact(&crate::core::export::consistency_text(
+            p.old_size,
+            &p.proof,
+            &p.checkpoint,
+        ));
     }
 }
 
@@ -390,6 +386,14 @@ pub struct VerifyProofArgs {
     /// The record signer's verifier key, when an actor signed it (repeatable).
     #[arg(long = "signer", value_name = "VKEY|FILE|NAME")]
     signers: Vec<String>,
+    /// A document to check against the commitment of the record the proof
+    /// carries (needs --opening).
+    #[arg(long = "file", value_name = "DOCUMENT", requires = "opening")]
+    document: Option<PathBuf>,
+    /// The commitment's opening: an `opening.json` of `custody export`
+    /// (FORMAT.md §15).
+    #[arg(long, value_name = "FILE", requires = "document")]
+    opening: Option<PathBuf>,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -426,6 +430,10 @@ struct ProofFindings {
     cp: Option<Checkpoint>,
     leaf: Option<Digest>,
     index: Option<u64>,
+    /// The content commitment of the record the proof carries.
+    commitment: Option<Digest>,
+    /// With --file: the document's SHA-256, when it matched the commitment.
+    document: Option<Digest>,
 }
 
 pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
@@ -435,7 +443,10 @@ pub fn verify_proof(ctx: &Ctx, a: VerifyProofArgs) -> Result<i32, StoreError> {
     // (FORMAT.md §8.1), for a pipe too.
     let max = crate::core::bundle::MAX_ENTRY_LEN as u64;
     let bytes = read_input(&a.file, max, "a tlog-proof")?;
-    let f = check_proof(&keys, &bytes);
+    let mut f = check_proof(&keys, &bytes);
+    if let (Some(doc), Some(opening)) = (&a.document, &a.opening) {
+        check_document(doc, opening, &mut f)?;
+    }
     let ok = f.failures.is_empty();
     print_proof(ctx, &keys.vkey, f);
     Ok(if ok { EXIT_OK } else { EXIT_FINDING })
@@ -511,6 +522,49 @@ fn check_proof(keys: &ProofKeys, bytes: &[u8]) -> ProofFindings {
     f
 }
 
+/// `--file DOC --opening FILE`: the document's bytes open the commitment of
+/// the record the proof carries (FORMAT.md §5.1). A file or opening that
+/// cannot be read or parsed is an error (exit 2); a document that does not
+/// match is a finding (`content`, `commitment`).
+fn check_document(
+    doc: &std::path::Path,
+    opening: &std::path::Path,
+    f: &mut ProofFindings,
+) -> Result<(), StoreError> {
+    let text = read_input(opening, 64 << 10, "an opening")?;
+    let o = crate::core::export::Opening::from_json(&text).map_err(|e| {
+        StoreError::Input(format!(
+            "{} is not an opening (opening.json of `custody export`): {e}",
+            opening.display()
+        ))
+    })?;
+    let (file, _) = crate::store::files::input::open_regular(doc, "a document")?;
+    let mut h = crate::store::ops::extract::HashingReader::new(std::io::BufReader::new(file));
+    let n =
+        std::io::copy(&mut h, &mut std::io::sink()).map_err(|e| crate::store::io_err(doc, e))?;
+    let sha = h.digest();
+    if sha != o.sha256 || n != o.size {
+        f.failures.push(format!(
+            "content: {} has SHA-256 {sha} and {n} bytes; the opening says {} and {} bytes",
+            doc.display(),
+            o.sha256,
+            o.size
+        ));
+        return Ok(());
+    }
+    match f.commitment {
+        Some(c) if c == o.commitment => f.document = Some(sha),
+        Some(c) => f.failures.push(format!(
+            "commitment: the record commits to {c}, the opening to {}",
+            o.commitment
+        )),
+        None => f
+            .failures
+            .push("commitment: the record the proof carries is about no document".into()),
+    }
+    Ok(())
+}
+
 /// Checks the proof's checkpoint: its signature, origin and witness quorum.
 fn check_proof_checkpoint(keys: &ProofKeys, note: &[u8], f: &mut ProofFindings) {
     let vkey = &keys.vkey;
@@ -557,6 +611,7 @@ fn check_proof_record(keys: &ProofKeys, i: u64, extra: Option<&[u8]>, f: &mut Pr
             .push("record_decode: the proof carries no record (extra line)".into()),
         Some(Err(e)) => f.failures.push(format!("record_decode: {e}")),
         Some(Ok(rec)) => {
+            f.commitment = rec.commitment().copied();
             f.checked = check_record(
                 &rec,
                 i,
@@ -582,6 +637,8 @@ fn print_proof(ctx: &Ctx, vkey: &VerifierKey, f: ProofFindings) {
         cp,
         leaf,
         index,
+        commitment: _,
+        document,
     } = f;
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
@@ -592,6 +649,7 @@ fn print_proof(ctx: &Ctx, vkey: &VerifierKey, f: ProofFindings) {
             "signer": signer_id,
             "signature_checked": checked,
             "cosigned_by": cosigned_by,
+            "document_sha256": document,
             "findings": failures,
         }));
     } else if ok {
@@ -615,6 +673,11 @@ fn print_proof(ctx: &Ctx, vkey: &VerifierKey, f: ProofFindings) {
         if !cosigned_by.is_empty() {
             ctx.out
                 .data_line(&format!("cosigned by {}", cosigned_by.join(", ")));
+        }
+        if let Some(sha) = document {
+            ctx.out.line(&format!(
+                "the document (SHA-256 {sha}) opens the record's content commitment"
+            ));
         }
     } else {
         let what = index.map_or("the proof".to_string(), |i| format!("record {i}"));

@@ -270,6 +270,10 @@ content commitment; an identity the bundle was not shared with is an error
 Inside an archive, also each hop's checkpoint against the archive's mirror of
 that log and against the checkpoints of the same log kept from earlier
 receives (a split view is `checkpoint_consistency`), as `receive` does.
+A derived document's bundle carries its parents' custody too: every hop of
+it is checked and shown. FILE may also be an evidence file alone (the
+`evidence` of a `custody export` package, FORMAT.md §15): the same checks but
+the envelope and payload.
 Exit 0: every check passed; 1: findings (listed); 2: the bundle could not be read.
 
 Examples:

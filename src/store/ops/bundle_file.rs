@@ -413,6 +413,58 @@ pub(crate) fn check_keyless(
 /// the payload digest, and with `ids` the plaintext against the commitment;
 /// in an archive (`archive`: its directory), also against its mirrors and the
 /// checkpoints of the same logs it holds (FORMAT.md §10.4).
+/// Whether the file at `path` starts like evidence (FORMAT.md §10.2), as
+/// `custody export` writes it, rather than a bundle.
+fn is_evidence_file(path: &Path) -> Result<bool, StoreError> {
+    let (file, _) = crate::store::files::input::open_regular(path, "a bundle or evidence")?;
+    let mut head = Vec::new();
+    file.take(20)
+        .read_to_end(&mut head)
+        .map_err(|e| io_err(path, e))?;
+    Ok(head.starts_with(b"custody-evidence/"))
+}
+
+/// `verify-bundle` of an evidence file alone (an export's `evidence`,
+/// FORMAT.md §15): §10.4 steps 1–8 and, inside an archive, what it holds of
+/// the same logs; there is no envelope or payload, and its last record need
+/// not be a share.
+fn verify_evidence_file(
+    path: &Path,
+    trust: &Trust<'_>,
+    archive: Option<&Path>,
+) -> Result<BundleReport, StoreError> {
+    let (file, meta) = crate::store::files::input::open_regular(path, "evidence")?;
+    let mut bytes = Vec::new();
+    file.take(bundle::MAX_EVIDENCE_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    let ev = bundle::Evidence::parse(&bytes)?;
+    let c = check_evidence(&ev, trust);
+    let mut rep = BundleReport {
+        bundle: path.to_path_buf(),
+        bundle_size: meta.len(),
+        payload_size: 0,
+        hops: c.hops,
+        lineage: c.lineage,
+        lineage_not_carried: c.lineage_not_carried,
+        commitment: c.commitment,
+        decrypted: false,
+        name: None,
+        size: None,
+        sha256: None,
+        note: None,
+        findings: c.findings,
+        mirrored: Vec::new(),
+    };
+    if let Some(root) = archive {
+        let no_db: ReceivedAs<'_> = &|_| Ok(None);
+        let h = held::check_hops(root, &rep.all_hops(), no_db)?;
+        rep.findings.extend(h.findings);
+        rep.mirrored = h.mirrored;
+    }
+    Ok(rep)
+}
+
 pub fn verify_bundle(
     path: &Path,
     trust: &Trust<'_>,
@@ -420,6 +472,9 @@ pub fn verify_bundle(
     archive: Option<&Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BundleReport, StoreError> {
+    if is_evidence_file(path)? {
+        return verify_evidence_file(path, trust, archive);
+    }
     let b = open_bundle(path)?;
     let no_db: ReceivedAs<'_> = &|_| Ok(None);
     let (mut rep, share) = check_keyless(&b, trust, archive.map(|r| (r, no_db)))?;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod bundle_file;
 pub mod compartment;
+pub mod export;
 pub mod extract;
 pub mod gc;
 pub mod grant;

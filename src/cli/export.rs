@@ -1,0 +1,108 @@
+//! `custody export`: an evidence package for a court, an ombudsman or a
+//! fact-checker (FORMAT.md §15).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::sharing::{TrustArgs, TrustSet};
+use super::{Ctx, EXIT_OK};
+use crate::store::ops::export::ExportOptions;
+use crate::store::StoreError;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes a new directory that someone without custody can check: for each
+document, the document itself (or, with --digest-only, only its SHA-256),
+the opening of its content commitment, every record of its custody across
+outlets (derivations included) as C2SP tlog-proofs with the signed
+checkpoints and cosignatures, a consistency proof that this log was not
+rewritten since the document arrived, the stored age file, and the audit
+report (JSON and HTML); with README.txt, which says how to check each part
+with sha256sum, the age CLI or custody, and verify.py, which checks them all
+with Python 3's standard library. The directory appears complete or not at
+all; it must not exist yet, nor be inside the archive. Writes nothing to
+the archive.
+
+Examples:
+  custody export 3 -o memo-evidence -i keys-example/dropsite/identity.age
+  python3 memo-evidence/verify.py
+  custody export 3 7 --digest-only -o for-the-ombudsman")]
+pub struct ExportArgs {
+    /// The documents: any record about each (index or hex digest prefix).
+    #[arg(required = true, value_name = "REF")]
+    references: Vec<String>,
+    /// The directory to create.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Leave the documents out: their SHA-256 and openings only.
+    #[arg(long)]
+    digest_only: bool,
+    /// age identity that opens the documents (default: custody.toml's `identity`).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32, StoreError> {
+    let arch = ctx.open()?;
+    let ids = ctx.archive_identities(&arch, &a.identity)?.ok_or_else(|| {
+        StoreError::Input(
+            "an export needs the documents' openings: give -i IDENTITY (or set `identity` in custody.toml)"
+                .into(),
+        )
+    })?;
+    let refs = a
+        .references
+        .iter()
+        .map(|r| arch.resolve(r))
+        .collect::<Result<Vec<u64>, _>>()?;
+    let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
+    let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
+    let pb = ctx.out.progress(0, true, "export");
+    let r = trust.with(|t| {
+        arch.export(
+            &refs,
+            &a.output,
+            &ExportOptions {
+                ids: &ids,
+                trust: t,
+                digest_only: a.digest_only,
+            },
+            &mut |n| pb.inc(n),
+        )
+    });
+    pb.finish_and_clear();
+    let x = r?;
+    if ctx.out.json {
+        ctx.out.json(&x);
+        return Ok(EXIT_OK);
+    }
+    for d in &x.manifest.documents {
+        ctx.out.data_line(&format!(
+            "record {}  {}  sha256 {}  {} record(s) of custody{}",
+            d.index,
+            crate::core::redact::shown(&d.name),
+            d.sha256,
+            d.proofs.len(),
+            if d.document.is_some() {
+                ""
+            } else {
+                "  (digest only)"
+            }
+        ));
+    }
+    ctx.out.line(&format!(
+        "exported {} document(s) to {}; anyone checks it with `python3 {}/verify.py` (README.txt says how, part by part)",
+        x.manifest.documents.len(),
+        x.directory.display(),
+        x.directory.display()
+    ));
+    Ok(EXIT_OK)
+}

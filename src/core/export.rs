@@ -1,0 +1,251 @@
+//! The evidence package `custody export` writes (FORMAT.md §15): for someone
+//! who has no custody and may not trust it, one directory per export holding
+//! each document (or only its digest), the opening of its commitment, every
+//! record of its custody across outlets as C2SP tlog-proofs, a consistency
+//! proof of this archive's log, the audit report, a plain statement of how to
+//! check each part with standard tools, and a verification script that needs
+//! only Python 3's standard library.
+//!
+//! Pure: the manifest, the opening and the statement are built here; the
+//! store gathers the bytes and writes the files.
+
+use serde::Serialize;
+
+use crate::core::hash::Digest;
+
+/// Version tag of the manifest.
+pub const EXPORT_SCHEMA: &str = "custody-export/v1";
+
+/// The verification script shipped in every package (`verify.py`).
+pub const VERIFY_PY: &str = include_str!("export_verify.py");
+
+/// `manifest.json`: what the package holds, every path relative to it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    /// Always [`EXPORT_SCHEMA`].
+    pub schema: &'static str,
+    /// When the package was made (RFC 3339, UTC).
+    pub generated: String,
+    /// The archive (this outlet's log) that made it.
+    pub archive: String,
+    /// Every log a record of the package is in: its verifier key's file.
+    pub logs: Vec<LogFile>,
+    /// The witnesses whose keys this archive trusts, for the cosignatures.
+    pub witnesses: Vec<LogFile>,
+    pub documents: Vec<DocumentFiles>,
+}
+
+/// A verifier key in the package (`keys/…`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LogFile {
+    /// The key's name: a log's origin, or a witness's name.
+    pub name: String,
+    pub file: String,
+}
+
+/// One document's files.
+#[derive(Clone, Debug, Serialize)]
+pub struct DocumentFiles {
+    /// Its arrival record in this archive's log, `origin`.
+    pub index: u64,
+    pub origin: String,
+    /// From its metadata envelope.
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub sha256: Digest,
+    pub commitment: Digest,
+    /// The plaintext, or `None` when only its digest was exported.
+    pub document: Option<String>,
+    /// `opening.json` ([`Opening`]).
+    pub opening: String,
+    /// The stored age file (the document as the archive holds it).
+    pub ciphertext: String,
+    /// Its chain of custody as custody evidence (FORMAT.md §10.2).
+    pub evidence: String,
+    /// Every record of that evidence as its own tlog-proof, in order.
+    pub proofs: Vec<ProofFile>,
+    /// This archive's log after the document arrived is a prefix of it now.
+    pub consistency: Option<ConsistencyFiles>,
+    pub audit_json: String,
+    pub audit_html: String,
+}
+
+/// One tlog-proof of the package.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProofFile {
+    pub file: String,
+    /// The record's log and index, and its kind.
+    pub origin: String,
+    pub index: u64,
+    pub kind: &'static str,
+}
+
+/// A consistency proof of this archive's log (FORMAT.md §8.2 form) from the
+/// first checkpoint that covered the document's arrival to the latest.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsistencyFiles {
+    /// That first checkpoint, as the log signed it.
+    pub old_checkpoint: String,
+    /// `old N`, the proof's hashes, an empty line, the latest checkpoint.
+    pub proof: String,
+}
+
+/// `opening.json`: the opening of the document's content commitment
+/// (FORMAT.md §5.1), with what the envelope says of the document
+/// (FORMAT.md §15: every member required, none other).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Opening {
+    pub v: u32,
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    #[serde(deserialize_with = "crate::core::meta::lower_hex")]
+    pub sha256: Digest,
+    #[serde(deserialize_with = "crate::core::meta::lower_hex")]
+    pub salt: Digest,
+    #[serde(deserialize_with = "crate::core::meta::lower_hex")]
+    pub commitment: Digest,
+}
+
+impl Opening {
+    /// Parses `opening.json` strictly (the JSON rules of FORMAT.md §5.2), and
+    /// checks that it opens its own commitment.
+    pub fn from_json(bytes: &[u8]) -> Result<Opening, String> {
+        crate::core::meta::check_json_text(bytes).map_err(|e| e.to_string())?;
+        let o: Opening = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if o.v != 1 {
+            return Err(format!("opening version {} (this custody reads 1)", o.v));
+        }
+        if crate::core::meta::commitment(&o.salt, &o.sha256) != o.commitment {
+            return Err("its salt and sha256 do not open its commitment".into());
+        }
+        Ok(o)
+    }
+}
+
+/// A consistency proof as `custody prove --consistency` prints it
+/// (FORMAT.md §8.2): `old N`, one base64 hash per line, an empty line, the
+/// signed checkpoint at the new size.
+pub fn consistency_text(old_size: u64, proof: &[Digest], checkpoint: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut s = format!("old {old_size}\n");
+    for h in proof {
+        s.push_str(&base64::engine::general_purpose::STANDARD.encode(h.as_bytes()));
+        s.push('\n');
+    }
+    s.push('\n');
+    let mut body = s.into_bytes();
+    body.extend_from_slice(checkpoint);
+    body
+}
+
+/// A name made of `[A-Za-z0-9._-]` only, for a file named after a log.
+pub fn file_stem(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `README.txt`: what the package is and how to check each part, with
+/// standard tools and with `verify.py`.
+pub fn statement(m: &Manifest) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "Evidence package made by custody, from the archive of {}, at {}.\n\n",
+        m.archive, m.generated
+    ));
+    o.push_str(STATEMENT);
+    for d in &m.documents {
+        o.push_str(&format!(
+            "\n{} (record {} of {}), {} bytes\n  SHA-256 {}\n  commitment {}\n",
+            d.name, d.index, d.origin, d.size, d.sha256, d.commitment
+        ));
+        match &d.document {
+            Some(p) => o.push_str(&format!("  the document: {p}\n")),
+            None => o.push_str("  the document is not in the package, only its digest\n"),
+        }
+        o.push_str(&format!(
+            "  opening: {}\n  records of its custody: {} tlog-proofs in {}\n",
+            d.opening,
+            d.proofs.len(),
+            d.proofs
+                .first()
+                .and_then(|p| p.file.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+                .unwrap_or_default()
+        ));
+    }
+    o
+}
+
+const STATEMENT: &str = "\
+What this is. Each document below entered a newsroom's archive and was
+handled by one or more outlets. Every event (the document's arrival, each
+copy sent to a partner, each receipt, each translation or redaction made
+from another document) is a record signed with Ed25519 and appended to the
+outlet's public, append-only log (a transparency log, RFC 9162). This
+package lets you check, without custody and without trusting it, that:
+
+  1. the document's bytes are the ones the records commit to;
+  2. each record is in its outlet's log, whose signed checkpoint (and any
+     witness's cosignature) covers it, and is signed by a key that log's
+     records name;
+  3. the archive's log was not rewritten since the document arrived.
+
+Check it all at once with Python 3 (standard library only):
+
+    python3 verify.py
+
+Or part by part with standard tools:
+
+  - sha256sum documents/*/<the document>   must print the sha256 in
+    opening.json (and the digest listed below);
+  - the commitment: SHA-256 of the bytes of the text
+    \"custody/v1/content-commitment\\n\" followed by the 32 bytes of `salt`
+    and the 32 bytes of `sha256` (both hex in opening.json) must be
+    `commitment`; in a shell:
+      (printf 'custody/v1/content-commitment\\n'; echo SALT_HEX SHA256_HEX | xxd -r -p) | sha256sum
+  - ciphertext.age is the document as the archive stores it (an age file,
+    https://age-encryption.org/v1): `sha256sum ciphertext.age` is the blob
+    digest its arrival record names, and whoever holds one of the archive's
+    age identities checks `age -d -i IDENTITY ciphertext.age | sha256sum`;
+  - proofs/*.tlog-proof are C2SP tlog-proofs (https://c2sp.org/tlog-proof):
+    each carries one record (base64, on its `extra` line), its index, its
+    inclusion proof and the outlet's signed checkpoint;
+    `custody verify-proof FILE --trust keys/LOG.vkey` checks one, and
+    `custody verify-proof FILE --trust … --file DOCUMENT --opening opening.json`
+    also checks the document against the record's commitment;
+  - evidence is the same chain in custody's evidence format;
+    `custody verify-bundle evidence --trust keys/log-….vkey …` checks it
+    whole: the links between outlets and the roles of the signers too;
+  - consistency.txt proves that this archive's log, as it stood when the
+    document arrived (checkpoint-at-arrival.txt), is a prefix of the log at
+    export (the checkpoint at its end);
+  - audit.json and audit.html: the archive's audit of the document at export.
+
+Every byte format is specified in custody's docs/FORMAT.md (records §4,
+commitments §5.1, checkpoints and notes §3, proofs §8 and §9, evidence §10,
+this package §15).
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(
+            file_stem("dropsite.example/leaks"),
+            "dropsite.example_leaks"
+        );
+        assert_eq!(file_stem("../x y"), ".._x_y");
+        assert!(VERIFY_PY.starts_with("#!/usr/bin/env python3"));
+    }
+}

@@ -1,0 +1,369 @@
+//! `custody export` (FORMAT.md §15): an evidence package for documents,
+//! written into a new directory that appears complete or not at all.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::core::audit::render_html;
+use crate::core::bundle::{safe_file_name, Evidence, Trust};
+use crate::core::crypto::Identities;
+use crate::core::export::{
+    consistency_text, file_stem, statement, ConsistencyFiles, DocumentFiles, LogFile, Manifest,
+    Opening, ProofFile, EXPORT_SCHEMA, VERIFY_PY,
+};
+use crate::core::keys::VerifierKey;
+use crate::core::meta::Metadata;
+use crate::core::record::Record;
+use crate::core::time;
+use crate::core::tlog_proof::TlogProof;
+use crate::store::archive::Archive;
+use crate::store::files::{fault, outfile};
+use crate::store::ops::audit::AuditOptions;
+use crate::store::{io_err, StoreError};
+
+/// What `custody export` may use.
+pub struct ExportOptions<'a> {
+    /// Opens the documents' envelopes (the openings) and, unless
+    /// `digest_only`, the documents.
+    pub ids: &'a Identities,
+    /// Trusted logs and witnesses, for the audit and the witness keys shipped.
+    pub trust: &'a Trust<'a>,
+    /// Leave the documents out: only their digests and openings.
+    pub digest_only: bool,
+}
+
+/// What `custody export` wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Exported {
+    pub directory: PathBuf,
+    #[serde(flatten)]
+    pub manifest: Manifest,
+}
+
+/// Files of a document's directory that a document's own name must not take.
+const RESERVED: &[&str] = &[
+    "opening.json",
+    "ciphertext.age",
+    "evidence",
+    "proofs",
+    "consistency.txt",
+    "checkpoint-at-arrival.txt",
+    "audit.json",
+    "audit.html",
+];
+
+impl Archive {
+    /// Writes the evidence package of the documents of records `refs` (any
+    /// record about each) to the new directory `out`: built in a hidden
+    /// sibling directory, every file synced, then renamed to `out`; removed
+    /// if anything fails. `out` must not exist, nor be inside the archive.
+    pub fn export(
+        &self,
+        refs: &[u64],
+        out: &Path,
+        opts: &ExportOptions<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Exported, StoreError> {
+        if out.exists() {
+            return Err(StoreError::OutputExists(out.to_path_buf()));
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let parent_abs = fs::canonicalize(&parent).map_err(|e| io_err(&parent, e))?;
+        let root_abs = fs::canonicalize(&self.root).map_err(|e| io_err(&self.root, e))?;
+        if parent_abs.starts_with(&root_abs) {
+            return Err(StoreError::Input(format!(
+                "{} is inside the archive; an export (plaintext included) is written outside it",
+                out.display()
+            )));
+        }
+        let tmp = parent.join(format!(".custody-export-{}", outfile::random_hex()?));
+        create_dir(&tmp)?;
+        match self.export_into(&tmp, refs, opts, progress) {
+            Ok(manifest) => {
+                fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
+                fault::sync_dir(&parent)?;
+                Ok(Exported {
+                    directory: out.to_path_buf(),
+                    manifest,
+                })
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    fn export_into(
+        &self,
+        dir: &Path,
+        refs: &[u64],
+        opts: &ExportOptions<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Manifest, StoreError> {
+        let (size, note) = self.bundle_checkpoint()?;
+        let mut intros: BTreeMap<u64, Record> = BTreeMap::new();
+        for &r in refs {
+            let d = self.document_of(self.record(r)?)?;
+            intros.insert(d.body.index, d);
+        }
+        let mut logs: BTreeMap<String, String> = BTreeMap::new();
+        let mut documents = Vec::with_capacity(intros.len());
+        for intro in intros.values() {
+            let at = ExportAt {
+                dir,
+                size,
+                note: &note,
+            };
+            documents.push(self.export_document(&at, intro, opts, &mut logs, progress)?);
+        }
+        create_dir(&dir.join("keys"))?;
+        let keys = |list: Vec<(String, String)>, prefix: &str| -> Result<_, StoreError> {
+            let mut out = Vec::new();
+            for (n, (name, vkey)) in list.into_iter().enumerate() {
+                let file = format!("keys/{prefix}{n}-{}.vkey", file_stem(&name));
+                write_file(&dir.join(&file), format!("{vkey}\n").as_bytes(), &self.root)?;
+                out.push(LogFile { name, file });
+            }
+            Ok(out)
+        };
+        let logs = keys(logs.into_iter().collect(), "log-")?;
+        let witnesses = keys(
+            opts.trust
+                .witnesses
+                .iter()
+                .map(|w: &VerifierKey| (w.name().to_string(), w.encode()))
+                .collect(),
+            "witness-",
+        )?;
+        let manifest = Manifest {
+            schema: EXPORT_SCHEMA,
+            generated: time::rfc3339(time::now_ms()),
+            archive: self.config.origin.clone(),
+            logs,
+            witnesses,
+            documents,
+        };
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        write_file(&dir.join("manifest.json"), &json, &self.root)?;
+        write_file(
+            &dir.join("README.txt"),
+            statement(&manifest).as_bytes(),
+            &self.root,
+        )?;
+        write_file(&dir.join("verify.py"), VERIFY_PY.as_bytes(), &self.root)?;
+        fault::sync_dir(dir)?;
+        Ok(manifest)
+    }
+
+    /// One document's directory, `documents/<index>/`.
+    fn export_document(
+        &self,
+        at: &ExportAt<'_>,
+        intro: &Record,
+        opts: &ExportOptions<'_>,
+        logs: &mut BTreeMap<String, String>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<DocumentFiles, StoreError> {
+        let i = intro.body.index;
+        let rel = format!("documents/{i}");
+        let ddir = at.dir.join(&rel);
+        fs::create_dir_all(&ddir).map_err(|e| io_err(&ddir, e))?;
+        let meta = self.metadata(intro, opts.ids)?;
+        let doc = intro
+            .document()
+            .ok_or_else(|| StoreError::Internal("no document".into()))?;
+        // The chain of custody, as a share would carry it (FORMAT.md §10.2).
+        let events = self.document_events(intro)?;
+        if let Some(r) = events.iter().find(|r| r.body.index >= at.size) {
+            return Err(StoreError::Input(format!(
+                "record {} is not covered by a checkpoint yet; run `custody checkpoint --sign` first",
+                r.body.index
+            )));
+        }
+        let mut evidence = self.evidence_before(intro, at.size, at.note)?;
+        evidence.hops.push(self.hop(&events, at.size, at.note)?);
+        evidence.validate()?;
+        write_file(&ddir.join("evidence"), &evidence.encode(), &self.root)?;
+        let proofs = self.write_proofs(&ddir, &rel, &evidence, logs)?;
+        // The stored file, as the archive holds it now.
+        let (blob, _) = self.current_blob(doc.blob, doc.blob_size)?;
+        let ct = ddir.join("ciphertext.age");
+        let mut f = outfile::OutFile::create(&ct, ".custody-", Some(&self.root))?;
+        std::io::copy(&mut self.docs.open(&blob)?, f.file_mut()).map_err(|e| io_err(&ct, e))?;
+        f.commit(false)?;
+        let opening = Opening {
+            v: 1,
+            name: meta.name.clone(),
+            media_type: meta.media_type.clone(),
+            size: meta.size,
+            sha256: meta.sha256,
+            salt: meta.salt,
+            commitment: doc.commitment,
+        };
+        let json =
+            serde_json::to_vec_pretty(&opening).map_err(|e| StoreError::Internal(e.to_string()))?;
+        write_file(&ddir.join("opening.json"), &json, &self.root)?;
+        let document = match opts.digest_only {
+            true => None,
+            false => {
+                let name = document_name(&meta);
+                self.extract(i, opts.ids, &ddir.join(&name), false, progress)?;
+                Some(format!("{rel}/{name}"))
+            }
+        };
+        let consistency = self.write_consistency(&ddir, &rel, i, at)?;
+        let report = self.audit(
+            i,
+            "ref",
+            &AuditOptions {
+                ids: Some(opts.ids),
+                trust: opts.trust,
+            },
+        )?;
+        let mut json =
+            serde_json::to_vec_pretty(&report).map_err(|e| StoreError::Internal(e.to_string()))?;
+        json.push(b'\n');
+        write_file(&ddir.join("audit.json"), &json, &self.root)?;
+        write_file(
+            &ddir.join("audit.html"),
+            render_html(&report).as_bytes(),
+            &self.root,
+        )?;
+        fault::sync_dir(&ddir)?;
+        Ok(DocumentFiles {
+            index: i,
+            origin: self.config.origin.clone(),
+            name: meta.name,
+            media_type: meta.media_type,
+            size: meta.size,
+            sha256: meta.sha256,
+            commitment: doc.commitment,
+            document,
+            opening: format!("{rel}/opening.json"),
+            ciphertext: format!("{rel}/ciphertext.age"),
+            evidence: format!("{rel}/evidence"),
+            proofs,
+            consistency,
+            audit_json: format!("{rel}/audit.json"),
+            audit_html: format!("{rel}/audit.html"),
+        })
+    }
+
+    /// Every entry of `ev` (its hops, then its lineage's, depth first) as
+    /// its own tlog-proof file in `proofs/`; each log's key into `logs`.
+    fn write_proofs(
+        &self,
+        ddir: &Path,
+        rel: &str,
+        ev: &Evidence,
+        logs: &mut BTreeMap<String, String>,
+    ) -> Result<Vec<ProofFile>, StoreError> {
+        let pdir = ddir.join("proofs");
+        create_dir(&pdir)?;
+        let mut chains = vec![ev];
+        let mut out = Vec::new();
+        while let Some(c) = chains.pop() {
+            for hop in &c.hops {
+                if let Ok(k) = VerifierKey::parse(&hop.vkey) {
+                    logs.insert(k.name().to_string(), hop.vkey.clone());
+                }
+                for e in &hop.entries {
+                    let p = TlogProof::parse(e).map_err(|e| StoreError::Internal(e.to_string()))?;
+                    let rec = p
+                        .extra()
+                        .and_then(|b| Record::decode(b).ok())
+                        .ok_or_else(|| {
+                            StoreError::Internal("an entry without its record".into())
+                        })?;
+                    let file = format!(
+                        "{rel}/proofs/{:04}-{}-{}.tlog-proof",
+                        out.len(),
+                        file_stem(&rec.body.origin),
+                        rec.body.index
+                    );
+                    write_file(&ddir.join(&file[rel.len() + 1..]), e, &self.root)?;
+                    out.push(ProofFile {
+                        file,
+                        origin: rec.body.origin.clone(),
+                        index: rec.body.index,
+                        kind: rec.body.payload.kind().as_str(),
+                    });
+                }
+            }
+            chains.extend(c.parents.iter().rev());
+        }
+        fault::sync_dir(&pdir)?;
+        Ok(out)
+    }
+
+    /// A consistency proof from the first checkpoint that covered record
+    /// `i` to the checkpoint of the export (FORMAT.md §8.2, §15).
+    fn write_consistency(
+        &self,
+        ddir: &Path,
+        rel: &str,
+        i: u64,
+        at: &ExportAt<'_>,
+    ) -> Result<Option<ConsistencyFiles>, StoreError> {
+        let Some((old, old_note)) = self
+            .checkpoints()?
+            .into_iter()
+            .find(|(s, _)| *s > i && *s <= at.size)
+        else {
+            return Ok(None);
+        };
+        let p = self.consistency_proof(old, Some(at.size))?;
+        write_file(
+            &ddir.join("checkpoint-at-arrival.txt"),
+            &old_note,
+            &self.root,
+        )?;
+        write_file(
+            &ddir.join("consistency.txt"),
+            &consistency_text(old, &p.proof, at.note),
+            &self.root,
+        )?;
+        Ok(Some(ConsistencyFiles {
+            old_checkpoint: format!("{rel}/checkpoint-at-arrival.txt"),
+            proof: format!("{rel}/consistency.txt"),
+        }))
+    }
+}
+
+/// Where a document's files go and the checkpoint they are proven against.
+struct ExportAt<'a> {
+    dir: &'a Path,
+    size: u64,
+    note: &'a [u8],
+}
+
+/// The document's file name in its directory: its envelope's name when it
+/// is one safe path component that none of the package's files takes.
+fn document_name(m: &Metadata) -> String {
+    let n = &m.name;
+    if !safe_file_name(n) || n.starts_with('.') {
+        "document".into()
+    } else if RESERVED.contains(&n.as_str()) {
+        format!("document-{n}")
+    } else {
+        n.clone()
+    }
+}
+
+fn create_dir(p: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(p)
+        .map_err(|e| io_err(p, e))
+}
+
+fn write_file(p: &Path, bytes: &[u8], archive: &Path) -> Result<(), StoreError> {
+    outfile::write_durable(p, bytes, Some(archive))
+}
