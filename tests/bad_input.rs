@@ -421,7 +421,7 @@ fn ambiguous_digest_prefix() {
     let f = Fixture::new();
     let doc = sample_leak().join("emails/msg-0001.eml");
     let a = f.ingest_json(&[s(&doc)]);
-    let b = f.ingest_json(&[s(&doc)]);
+    let b = f.ingest_json(&["--again", s(&doc)]);
     assert_eq!(a[0]["blob"], b[0]["blob"]);
     let before = f.snapshot();
     let blob = a[0]["blob"].as_str().unwrap();

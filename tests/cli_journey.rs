@@ -760,10 +760,11 @@ fn ingest_order_empty_and_duplicates() {
     let blob = b1["blob"].as_str().unwrap();
     assert!(f.blob_path(blob).is_file());
 
-    // Ingest the same file twice: two records, one blob more each (its envelope).
+    // Ingest the same file twice (--again: the same path and content): two
+    // records, one blob more each (its envelope).
     let one = sample_leak().join("emails/msg-0001.eml");
     let a = f.ingest_json(&[one.to_str().unwrap()]);
-    let b = f.ingest_json(&[one.to_str().unwrap()]);
+    let b = f.ingest_json(&["--again", one.to_str().unwrap()]);
     assert_eq!(a.len(), 1);
     assert_eq!(b.len(), 1);
     assert_eq!(a[0]["index"], INIT_RECORDS + 8);

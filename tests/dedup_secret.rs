@@ -67,13 +67,21 @@ fn the_secret_is_sealed_to_the_recipients_and_the_log_key_cannot_compute_it() {
     let body = b"the same memo, twice\n";
     let doc = write(&f, "memo.txt", body);
     let first = f.ingest_json(&[s(&doc)]);
-    let again = f.ingest_json(&[s(&doc)]);
+    // --again: the same path and content are recorded a second time (without
+    // it nothing would be, FORMAT.md §7.3), and the content is not stored twice.
+    let again = f.ingest_json(&["--again", s(&doc)]);
     assert_eq!(first[0]["deduplicated"], false, "{first:?}");
     assert_eq!(again[0]["deduplicated"], true, "{again:?}");
     let sha = Digest::of(body);
     let secret = sealed_secret(&f, 1);
     let tags = tags(&f);
-    assert_eq!(tags, vec![hmac(&secret, sha.as_bytes())]);
+    // The content's tag, then the path tag of each ingest (FORMAT.md §7.3).
+    let mut path = b"custody/v1/dedup-path\n".to_vec();
+    path.extend_from_slice(&(b"memo.txt".len() as u32).to_be_bytes());
+    path.extend_from_slice(b"memo.txt");
+    path.extend_from_slice(sha.as_bytes());
+    let ptag = hmac(&secret, &path);
+    assert_eq!(tags, vec![hmac(&secret, sha.as_bytes()), ptag, ptag]);
     // The log key's holder computes the old derivation: it matches nothing.
     let legacy = hmac(&log_key_dedup_key(&f), sha.as_bytes());
     assert!(!tags.contains(&legacy));
@@ -126,7 +134,7 @@ fn without_an_identity_the_content_is_stored_again_and_no_entry_is_kept() {
         "entries under a key of one run are not kept"
     );
     // With -i the secret opens again and the first copy is found.
-    let j = f.ingest_json(&["-i", s(&f.identity()), s(&doc)]);
+    let j = f.ingest_json(&["-i", s(&f.identity()), "--again", s(&doc)]);
     assert_eq!(j[0]["deduplicated"], true, "{j:?}");
     f.assert_verified();
 }

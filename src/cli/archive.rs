@@ -14,7 +14,7 @@ use crate::core::redact;
 use crate::store::archive::InitAdmin;
 use crate::store::files::input::read_input;
 use crate::store::files::walk::{self, InputFile};
-use crate::store::ops::ingest::{IngestObserver, IngestOptions, Ingested};
+use crate::store::ops::ingest::{AlreadyRecorded, IngestObserver, IngestOptions, Ingested};
 use crate::store::ops::verify::{VerifyObserver, VerifyOptions};
 use crate::store::{io_err, Archive, StoreError};
 
@@ -240,6 +240,11 @@ pub struct IngestArgs {
     /// naming every unreadable path).
     #[arg(long)]
     skip_unreadable: bool,
+    /// Record files again whose path and content are already recorded
+    /// (without it, such a file is reported and nothing is recorded for it;
+    /// needs the identity that opens the deduplication secret).
+    #[arg(long)]
+    again: bool,
     /// The log's signing key (default: $CUSTODY_SIGNING_KEY, else custody.toml).
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
@@ -292,6 +297,22 @@ impl IngestObserver for IngestUi<'_> {
                         }
                     ));
                 }
+            }
+        });
+    }
+    fn already_recorded(&mut self, a: &AlreadyRecorded) {
+        self.files_done += 1;
+        self.pb.suspend(|| {
+            if self.ctx.out.json {
+                self.ctx.out.json(&serde_json::json!({ "already_recorded": a }));
+            } else {
+                self.ctx.out.data_line(&format!(
+                    "     -  {}  {:>10}  sha256:{}…  already recorded with this path and content{}; not recorded again (--again records it)",
+                    crate::core::redact::shown(&a.path),
+                    human_bytes(a.size),
+                    &a.sha256.to_hex()[..16],
+                    a.record.map_or(String::new(), |r| format!(" (record {r})"))
+                ));
             }
         });
     }
@@ -367,6 +388,7 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         source: a.source,
         case: a.case,
         note: a.note,
+        again: a.again,
     };
     let started = std::time::Instant::now();
     let r = arch.ingest(&w.files, &signer, &opts, &mut ui);
@@ -395,6 +417,12 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
             secs,
             summary.tree_size
         ));
+        if summary.already_recorded > 0 {
+            ctx.out.line(&format!(
+                "{} file(s) not recorded again: their path and content already are (--again records them)",
+                summary.already_recorded
+            ));
+        }
         ctx.out.line("");
         // The signed checkpoint, line by line, escaped: its origin is the
         // log key's name, which may hold direction controls or C1 controls

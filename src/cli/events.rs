@@ -522,6 +522,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
         source: None,
         case: None,
         note: a.note,
+        again: false,
     };
     let (d, _) = arch.derive(file, &parents, relation, &log, &opts, &mut NoObserver)?;
     ctx.dedup_note(&arch);

@@ -43,6 +43,20 @@ pub struct IngestOptions {
     pub source: Option<String>,
     pub case: Option<String>,
     pub note: Option<String>,
+    /// Record a file again even when its path and content are already
+    /// recorded (FORMAT.md §7.3: path tags).
+    pub again: bool,
+}
+
+/// A file an ingest did not record: its path and content are already
+/// recorded (FORMAT.md §7.3), reported as soon as it is known.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlreadyRecorded {
+    pub path: String,
+    pub size: u64,
+    pub sha256: Digest,
+    /// The first document record that stores this content.
+    pub record: Option<u64>,
 }
 
 /// One durably ingested file, reported after its batch is committed.
@@ -64,6 +78,8 @@ pub struct IngestSummary {
     pub files: u64,
     pub bytes: u64,
     pub deduplicated: u64,
+    /// Files not recorded again: their path and content already are.
+    pub already_recorded: u64,
     pub first_index: Option<u64>,
     pub tree_size: u64,
 }
@@ -74,6 +90,8 @@ pub trait IngestObserver {
     fn bytes(&mut self, _n: u64) {}
     /// Called only after the batch is durable (files, records, index flushed).
     fn committed(&mut self, _done: &[Ingested]) {}
+    /// A file not recorded: its path and content already are.
+    fn already_recorded(&mut self, _a: &AlreadyRecorded) {}
 }
 
 /// An ingest observer that observes nothing.
@@ -87,6 +105,19 @@ impl IngestObserver for NoObserver {}
 pub(crate) fn dedup_tag(key: &[u8; 32], plaintext_sha256: &Digest) -> Digest {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
         .expect("HMAC accepts keys of any length");
+    mac.update(plaintext_sha256.as_bytes());
+    Digest(mac.finalize().into_bytes().into())
+}
+
+/// Keyed tag of a file's path and content (FORMAT.md §7.3, path tags): an
+/// ingest records nothing for a file whose path tag is in the index, unless
+/// asked to record it again.
+pub(crate) fn path_tag(key: &[u8; 32], rel: &str, plaintext_sha256: &Digest) -> Digest {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC accepts keys of any length");
+    mac.update(b"custody/v1/dedup-path\n");
+    mac.update(&(rel.len() as u32).to_be_bytes());
+    mac.update(rel.as_bytes());
     mac.update(plaintext_sha256.as_bytes());
     Digest(mac.finalize().into_bytes().into())
 }
@@ -150,6 +181,22 @@ struct Pending {
     meta: Metadata,
     done: Ingested,
     dedup: Option<(Digest, Digest)>,
+    /// The path tag of an ingested file and its blob (FORMAT.md §7.3).
+    path_tag: Option<(Digest, Digest)>,
+}
+
+/// What became of one file: a record to append, or nothing (already recorded).
+enum Finished {
+    Record(Box<Pending>),
+    Already(AlreadyRecorded),
+}
+
+/// Whether a file's path tag is looked up and kept (FORMAT.md §7.3): for
+/// files of an ingest (recorded again only with `again`), not for a derive.
+#[derive(Clone, Copy)]
+enum PathTags {
+    None,
+    Ingest { again: bool },
 }
 
 /// A file hashed and encrypted into the blob store (not yet visible), with
@@ -566,10 +613,17 @@ impl Archive {
                     None => Err(StoreError::Internal("an ingest worker stopped".into())),
                 }
             };
+            let tags = PathTags::Ingest {
+                again: run.opts.again,
+            };
             let r = encoded
-                .and_then(|e| self.finish_one(e, &run.key, &run.fingerprints, &run.in_batch));
+                .and_then(|e| self.finish_one(e, &run.key, &run.fingerprints, &run.in_batch, tags));
             match r {
-                Ok(p) => run.add(p),
+                Ok(Finished::Record(p)) => run.add(*p),
+                Ok(Finished::Already(a)) => {
+                    run.summary.already_recorded += 1;
+                    obs.already_recorded(&a);
+                }
                 Err(e) => {
                     run.failure = Some(e);
                     break;
@@ -595,7 +649,13 @@ impl Archive {
         obs: &mut dyn IngestObserver,
     ) -> Result<Pending, StoreError> {
         let e = self.encode_large(f, opts, key, in_batch, &mut |n| obs.bytes(n))?;
-        self.finish_one(e, key, fingerprints, in_batch)
+        match self.finish_one(e, key, fingerprints, in_batch, PathTags::None)? {
+            Finished::Record(p) => Ok(*p),
+            Finished::Already(a) => Err(StoreError::Internal(format!(
+                "{} was taken as already recorded where no path tag is looked up",
+                a.path
+            ))),
+        }
     }
 
     /// Encodes a large file on this thread. On an object store the file is
@@ -669,7 +729,8 @@ impl Archive {
         key: &[u8; 32],
         fingerprints: &[Digest],
         in_batch: &HashMap<Digest, (Digest, u64)>,
-    ) -> Result<Pending, StoreError> {
+        tags: PathTags,
+    ) -> Result<Finished, StoreError> {
         let Encoded {
             rel,
             sealed,
@@ -679,6 +740,23 @@ impl Archive {
             commitment,
             meta,
         } = e;
+        let ptag = match tags {
+            PathTags::None => None,
+            PathTags::Ingest { again } => {
+                let t = path_tag(key, &rel, &sha256);
+                if let (false, Some(b)) = (again, self.db.dedup(&t)?) {
+                    // Already recorded: the encrypted file is dropped unpublished.
+                    drop(sealed);
+                    return Ok(Finished::Already(AlreadyRecorded {
+                        record: self.first_record_of(&b)?,
+                        path: rel,
+                        size: len,
+                        sha256,
+                    }));
+                }
+                Some(t)
+            }
+        };
         let mut blobs = Vec::with_capacity(2);
         let tag = dedup_tag(key, &sha256);
         // A blob of this batch is published with the batch; an older one must exist.
@@ -711,7 +789,8 @@ impl Archive {
             recipients: fingerprints.to_vec(),
         }));
         let time_ms = body.time_ms;
-        Ok(Pending {
+        Ok(Finished::Record(Box::new(Pending {
+            path_tag: ptag.map(|t| (t, blob)),
             body,
             blobs,
             meta,
@@ -726,7 +805,20 @@ impl Archive {
                 time: time::rfc3339(time_ms),
             },
             dedup,
-        })
+        })))
+    }
+
+    /// The first document record that stores blob `b`.
+    fn first_record_of(&self, b: &Digest) -> Result<Option<u64>, StoreError> {
+        for i in self
+            .db
+            .records_with(b, crate::store::files::db::DigestKind::Blob)?
+        {
+            if self.record(i)?.document().is_some_and(|d| d.blob == *b) {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
     fn commit_batch(
@@ -772,10 +864,17 @@ impl Archive {
             }
             sealed.push(blob);
         }
+        // Content tags of new blobs, and path tags of every file ingested
+        // (FORMAT.md §7.3): both map to the blob the record names.
         let dedup: Vec<(usize, Digest, Digest)> = pending
             .iter()
             .enumerate()
-            .filter_map(|(k, p)| p.dedup.map(|(tag, blob)| (k, tag, blob)))
+            .flat_map(|(k, p)| {
+                [p.dedup, p.path_tag]
+                    .into_iter()
+                    .flatten()
+                    .map(move |(tag, blob)| (k, tag, blob))
+            })
             .collect();
         let (bodies, mut done): (Vec<RecordBody>, Vec<Ingested>) =
             pending.into_iter().map(|p| (p.body, p.done)).unzip();
