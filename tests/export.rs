@@ -525,3 +525,86 @@ print("disagree", bad)
     );
     assert_eq!(out.trim(), "disagree []");
 }
+
+/// `--format ftm`: the documents, decrypted, in the FollowTheMoney
+/// lakehouse layout, each entity naming its custody record and commitment.
+#[test]
+fn ftm_export_for_the_newsroom_tools() {
+    let x = setup();
+    let dir = x.out.path().join("lake");
+    let r = export(
+        &x.gu,
+        &[
+            &x.received.to_string(),
+            &x.translation.to_string(),
+            "--format",
+            "ftm",
+            "--dataset",
+            "memos",
+            "-o",
+            s(&dir),
+            "-i",
+            s(&x.gu.identity()),
+            "--json",
+        ],
+    );
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["documents"].as_array().unwrap().len(), 2, "{v}");
+    let lines: Vec<Value> = fs::read_to_string(dir.join("memos/entities.ftm.json"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (e, d) in lines.iter().zip(v["documents"].as_array().unwrap()) {
+        assert_eq!(e["schema"], "Document");
+        assert_eq!(e["id"], d["entity"]);
+        let sha = e["properties"]["contentHash"][0].as_str().unwrap();
+        assert_eq!(sha, d["sha256"].as_str().unwrap());
+        // The file is at archive/ab/cd/ef/<sha256>/blob, and hashes to it.
+        let blob = dir
+            .join("memos/archive")
+            .join(&sha[0..2])
+            .join(&sha[2..4])
+            .join(&sha[4..6])
+            .join(sha)
+            .join("blob");
+        assert_eq!(sha256_hex(&blob), sha);
+        let note = e["properties"]["notes"][0].as_str().unwrap();
+        assert!(
+            note.contains(&format!(
+                "record {} of theguardian.example/custody",
+                d["index"]
+            )),
+            "{note}"
+        );
+        let kw = e["properties"]["keywords"].as_array().unwrap();
+        assert!(kw
+            .iter()
+            .any(|k| k.as_str().unwrap().starts_with("custody-commitment:")));
+    }
+    // The translation names its parent.
+    assert!(lines[1]["properties"]["notes"][1]
+        .as_str()
+        .unwrap()
+        .contains(&format!("derived from record {}", x.received)));
+    // A dataset name that is not one: exit 2, nothing written.
+    let bad = x.out.path().join("bad");
+    export(
+        &x.gu,
+        &[
+            &x.received.to_string(),
+            "--format",
+            "ftm",
+            "--dataset",
+            "../x",
+            "-o",
+            s(&bad),
+            "-i",
+            s(&x.gu.identity()),
+        ],
+    )
+    .code(ERROR);
+    assert!(!bad.exists());
+}

@@ -27,7 +27,8 @@ the archive.
 Examples:
   custody export 3 -o memo-evidence -i keys-example/dropsite/identity.age
   python3 memo-evidence/verify.py
-  custody export 3 7 --digest-only -o for-the-ombudsman")]
+  custody export 3 7 --digest-only -o for-the-ombudsman
+  custody export 3 7 9 --format ftm --dataset gaza-memos -o lakehouse   (for OpenAleph, Datashare)")]
 pub struct ExportArgs {
     /// The documents: any record about each (index or hex digest prefix).
     #[arg(required = true, value_name = "REF")]
@@ -36,8 +37,17 @@ pub struct ExportArgs {
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
     /// Leave the documents out: their SHA-256 and openings only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     digest_only: bool,
+    /// `ftm`: the documents, decrypted, in the FollowTheMoney lakehouse
+    /// layout that OpenAleph, Datashare and Liquid import (files by
+    /// SHA-256 and entities.ftm.json, each entity naming its custody record
+    /// and commitment; FORMAT.md §15.1), instead of an evidence package.
+    #[arg(long, value_parser = ["ftm"])]
+    format: Option<String>,
+    /// The lakehouse dataset's name (with --format ftm).
+    #[arg(long, default_value = "custody", requires = "format")]
+    dataset: String,
     /// age identity that opens the documents (default: custody.toml's `identity`).
     #[arg(
         short,
@@ -63,6 +73,9 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32, StoreError> {
         .iter()
         .map(|r| arch.resolve(r))
         .collect::<Result<Vec<u64>, _>>()?;
+    if a.format.is_some() {
+        return export_ftm(ctx, &arch, &refs, &ids, &a);
+    }
     let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let pb = ctx.out.progress(0, true, "export");
@@ -103,6 +116,40 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32, StoreError> {
         x.manifest.documents.len(),
         x.directory.display(),
         x.directory.display()
+    ));
+    Ok(EXIT_OK)
+}
+
+/// `--format ftm`: the documents in the FollowTheMoney lakehouse layout.
+fn export_ftm(
+    ctx: &Ctx,
+    arch: &crate::store::Archive,
+    refs: &[u64],
+    ids: &crate::core::crypto::Identities,
+    a: &ExportArgs,
+) -> Result<i32, StoreError> {
+    let pb = ctx.out.progress(0, true, "export");
+    let r = arch.export_ftm(refs, &a.output, ids, &a.dataset, &mut |n| pb.inc(n));
+    pb.finish_and_clear();
+    let x = r?;
+    if ctx.out.json {
+        ctx.out.json(&x);
+        return Ok(EXIT_OK);
+    }
+    for d in &x.documents {
+        ctx.out.data_line(&format!(
+            "record {}  {}  sha256 {}  entity {}",
+            d.index,
+            crate::core::redact::shown(&d.name),
+            d.sha256,
+            d.entity
+        ));
+    }
+    ctx.out.line(&format!(
+        "exported {} document(s), decrypted, to {}/{} (FollowTheMoney lakehouse: archive/ and entities.ftm.json)",
+        x.documents.len(),
+        x.directory.display(),
+        x.dataset
     ));
     Ok(EXIT_OK)
 }

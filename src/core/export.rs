@@ -141,6 +141,54 @@ pub fn consistency_text(old_size: u64, proof: &[Digest], checkpoint: &[u8]) -> V
     body
 }
 
+/// One document as a FollowTheMoney `Document` entity (FORMAT.md §15.1),
+/// one line of `entities.ftm.json`: its file's name, size, media type and
+/// SHA-256 (`contentHash`, the key of its file in the lakehouse archive),
+/// and, so that a finding leads back to the proof, its custody reference
+/// and the commitment its record makes, in `notes` and `keywords`.
+pub fn ftm_entity(
+    origin: &str,
+    index: u64,
+    name: &str,
+    media_type: &str,
+    size: u64,
+    sha256: &Digest,
+    commitment: &Digest,
+    derived_from: &[u64],
+) -> serde_json::Value {
+    let mut notes = vec![format!(
+        "custody: record {index} of {origin}; content commitment {commitment}; `custody export {index}` makes its evidence package"
+    )];
+    if !derived_from.is_empty() {
+        let parents: Vec<String> = derived_from.iter().map(|p| format!("record {p}")).collect();
+        notes.push(format!("custody: derived from {}", parents.join(", ")));
+    }
+    serde_json::json!({
+        "id": ftm_id(origin, index),
+        "schema": "Document",
+        "properties": {
+            "fileName": [name],
+            "fileSize": [size.to_string()],
+            "mimeType": [media_type],
+            "contentHash": [sha256.to_hex()],
+            "notes": notes,
+            "keywords": [format!("custody:{origin}:{index}"), format!("custody-commitment:{commitment}")],
+        }
+    })
+}
+
+/// The entity ID of a document: `custody-<origin stem>-<index>`.
+pub fn ftm_id(origin: &str, index: u64) -> String {
+    format!("custody-{}-{index}", file_stem(origin))
+}
+
+/// Where the lakehouse archive keeps a file by its checksum:
+/// `archive/{c[0:2]}/{c[2:4]}/{c[4:6]}/{c}` (FORMAT.md §15.1).
+pub fn ftm_archive_dir(sha256: &Digest) -> String {
+    let c = sha256.to_hex();
+    format!("archive/{}/{}/{}/{c}", &c[0..2], &c[2..4], &c[4..6])
+}
+
 /// A name made of `[A-Za-z0-9._-]` only, for a file named after a log.
 pub fn file_stem(s: &str) -> String {
     s.chars()

@@ -9,12 +9,12 @@ use crate::core::audit::render_html;
 use crate::core::bundle::{safe_file_name, Evidence, Trust};
 use crate::core::crypto::Identities;
 use crate::core::export::{
-    consistency_text, file_stem, statement, ConsistencyFiles, DocumentFiles, LogFile, Manifest,
-    Opening, ProofFile, EXPORT_SCHEMA, VERIFY_PY,
+    consistency_text, file_stem, ftm_archive_dir, ftm_entity, ftm_id, statement, ConsistencyFiles,
+    DocumentFiles, LogFile, Manifest, Opening, ProofFile, EXPORT_SCHEMA, VERIFY_PY,
 };
 use crate::core::keys::VerifierKey;
 use crate::core::meta::Metadata;
-use crate::core::record::Record;
+use crate::core::record::{Payload, Record};
 use crate::core::time;
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
@@ -41,6 +41,24 @@ pub struct Exported {
     pub manifest: Manifest,
 }
 
+/// What `custody export --format ftm` wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportedFtm {
+    pub directory: PathBuf,
+    pub dataset: String,
+    pub documents: Vec<FtmDocument>,
+}
+
+/// One document of an FtM export.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FtmDocument {
+    pub index: u64,
+    pub name: String,
+    pub sha256: crate::core::hash::Digest,
+    /// Its entity's ID in `entities.ftm.json`.
+    pub entity: String,
+}
+
 /// Files of a document's directory that a document's own name must not take.
 const RESERVED: &[&str] = &[
     "opening.json",
@@ -65,7 +83,55 @@ impl Archive {
         opts: &ExportOptions<'_>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Exported, StoreError> {
-        if out.exists() {
+        let manifest =
+            self.new_directory(out, |tmp| self.export_into(tmp, refs, opts, progress))?;
+        Ok(Exported {
+            directory: out.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// Writes the documents of records `refs`, decrypted, into the new
+    /// directory `out` in the FollowTheMoney lakehouse layout (FORMAT.md
+    /// §15.1): `<dataset>/archive/…/<sha256>/blob` and its file metadata, and
+    /// `<dataset>/entities.ftm.json`, each entity carrying its custody
+    /// reference and commitment. Built and renamed as [`Archive::export`].
+    pub fn export_ftm(
+        &self,
+        refs: &[u64],
+        out: &Path,
+        ids: &Identities,
+        dataset: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ExportedFtm, StoreError> {
+        if dataset.is_empty()
+            || dataset.len() > 64
+            || !dataset
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return Err(StoreError::Input(format!(
+                "dataset name {dataset:?}: use 1 to 64 of a-z, 0-9, _ and -"
+            )));
+        }
+        let documents =
+            self.new_directory(out, |tmp| self.ftm_into(tmp, refs, ids, dataset, progress))?;
+        Ok(ExportedFtm {
+            directory: out.to_path_buf(),
+            dataset: dataset.to_string(),
+            documents,
+        })
+    }
+
+    /// Makes the new directory `out` by `fill`ing a hidden sibling, syncing
+    /// it and renaming it; removes the sibling if `fill` fails. `out` must
+    /// not exist, nor be inside the archive.
+    fn new_directory<T>(
+        &self,
+        out: &Path,
+        fill: impl FnOnce(&Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if out.exists() || out.is_symlink() {
             return Err(StoreError::OutputExists(out.to_path_buf()));
         }
         let parent = match out.parent() {
@@ -82,20 +148,92 @@ impl Archive {
         }
         let tmp = parent.join(format!(".custody-export-{}", outfile::random_hex()?));
         create_dir(&tmp)?;
-        match self.export_into(&tmp, refs, opts, progress) {
-            Ok(manifest) => {
+        match fill(&tmp).and_then(|t| fault::sync_dir(&tmp).map(|_| t)) {
+            Ok(t) => {
+                if out.exists() || out.is_symlink() {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(StoreError::OutputExists(out.to_path_buf()));
+                }
                 fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
                 fault::sync_dir(&parent)?;
-                Ok(Exported {
-                    directory: out.to_path_buf(),
-                    manifest,
-                })
+                Ok(t)
             }
             Err(e) => {
                 let _ = fs::remove_dir_all(&tmp);
                 Err(e)
             }
         }
+    }
+
+    /// The lakehouse dataset of [`Archive::export_ftm`] in `dir`.
+    fn ftm_into(
+        &self,
+        dir: &Path,
+        refs: &[u64],
+        ids: &Identities,
+        dataset: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<FtmDocument>, StoreError> {
+        let ds = dir.join(dataset);
+        create_dir(&ds)?;
+        let mut intros: BTreeMap<u64, Record> = BTreeMap::new();
+        for &r in refs {
+            let d = self.document_of(self.record(r)?)?;
+            intros.insert(d.body.index, d);
+        }
+        let mut lines = Vec::new();
+        let mut out = Vec::with_capacity(intros.len());
+        for (&i, intro) in &intros {
+            let meta = self.metadata(intro, ids)?;
+            let doc = intro
+                .document()
+                .ok_or_else(|| StoreError::Internal("no document".into()))?;
+            let adir = ds.join(ftm_archive_dir(&meta.sha256));
+            fs::create_dir_all(&adir).map_err(|e| io_err(&adir, e))?;
+            let blob = adir.join("blob");
+            if !blob.exists() {
+                self.extract(i, ids, &blob, false, progress)?;
+            }
+            let mut parents: Vec<u64> = Vec::new();
+            if let Payload::Derive(d) = &intro.body.payload {
+                parents.extend(d.parents.iter().map(|p| p.document));
+            }
+            let origin = &self.config.origin;
+            let id = ftm_id(origin, i);
+            let file = serde_json::json!({
+                "checksum": meta.sha256,
+                "name": meta.name,
+                "key": meta.path,
+                "size": meta.size,
+                "mimetype": meta.media_type,
+                "custody": {"origin": origin, "record": i, "commitment": doc.commitment},
+            });
+            let json = serde_json::to_vec_pretty(&file)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            write_file(&adir.join(format!("{id}.json")), &json, &self.root)?;
+            fault::sync_dir(&adir)?;
+            let e = ftm_entity(
+                origin,
+                i,
+                &meta.name,
+                &meta.media_type,
+                meta.size,
+                &meta.sha256,
+                &doc.commitment,
+                &parents,
+            );
+            lines.extend(serde_json::to_vec(&e).map_err(|e| StoreError::Internal(e.to_string()))?);
+            lines.push(b'\n');
+            out.push(FtmDocument {
+                index: i,
+                name: meta.name,
+                sha256: meta.sha256,
+                entity: id,
+            });
+        }
+        write_file(&ds.join("entities.ftm.json"), &lines, &self.root)?;
+        fault::sync_dir(&ds)?;
+        Ok(out)
     }
 
     fn export_into(
@@ -157,7 +295,6 @@ impl Archive {
             &self.root,
         )?;
         write_file(&dir.join("verify.py"), VERIFY_PY.as_bytes(), &self.root)?;
-        fault::sync_dir(dir)?;
         Ok(manifest)
     }
 
