@@ -141,36 +141,45 @@ pub fn consistency_text(old_size: u64, proof: &[Digest], checkpoint: &[u8]) -> V
     body
 }
 
+/// What an FtM entity says of a document (FORMAT.md §15.1).
+pub struct FtmDoc<'a> {
+    pub origin: &'a str,
+    pub index: u64,
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub size: u64,
+    pub sha256: &'a Digest,
+    pub commitment: &'a Digest,
+    /// The arrival indices of its parents, for a derived document.
+    pub derived_from: &'a [u64],
+}
+
 /// One document as a FollowTheMoney `Document` entity (FORMAT.md §15.1),
 /// one line of `entities.ftm.json`: its file's name, size, media type and
 /// SHA-256 (`contentHash`, the key of its file in the lakehouse archive),
 /// and, so that a finding leads back to the proof, its custody reference
 /// and the commitment its record makes, in `notes` and `keywords`.
-pub fn ftm_entity(
-    origin: &str,
-    index: u64,
-    name: &str,
-    media_type: &str,
-    size: u64,
-    sha256: &Digest,
-    commitment: &Digest,
-    derived_from: &[u64],
-) -> serde_json::Value {
+pub fn ftm_entity(d: &FtmDoc<'_>) -> serde_json::Value {
+    let (origin, index, commitment) = (d.origin, d.index, d.commitment);
     let mut notes = vec![format!(
         "custody: record {index} of {origin}; content commitment {commitment}; `custody export {index}` makes its evidence package"
     )];
-    if !derived_from.is_empty() {
-        let parents: Vec<String> = derived_from.iter().map(|p| format!("record {p}")).collect();
+    if !d.derived_from.is_empty() {
+        let parents: Vec<String> = d
+            .derived_from
+            .iter()
+            .map(|p| format!("record {p}"))
+            .collect();
         notes.push(format!("custody: derived from {}", parents.join(", ")));
     }
     serde_json::json!({
         "id": ftm_id(origin, index),
         "schema": "Document",
         "properties": {
-            "fileName": [name],
-            "fileSize": [size.to_string()],
-            "mimeType": [media_type],
-            "contentHash": [sha256.to_hex()],
+            "fileName": [d.name],
+            "fileSize": [d.size.to_string()],
+            "mimeType": [d.media_type],
+            "contentHash": [d.sha256.to_hex()],
             "notes": notes,
             "keywords": [format!("custody:{origin}:{index}"), format!("custody-commitment:{commitment}")],
         }

@@ -10,7 +10,7 @@ use crate::core::bundle::{safe_file_name, Evidence, Trust};
 use crate::core::crypto::Identities;
 use crate::core::export::{
     consistency_text, file_stem, ftm_archive_dir, ftm_entity, ftm_id, statement, ConsistencyFiles,
-    DocumentFiles, LogFile, Manifest, Opening, ProofFile, EXPORT_SCHEMA, VERIFY_PY,
+    DocumentFiles, FtmDoc, LogFile, Manifest, Opening, ProofFile, EXPORT_SCHEMA, VERIFY_PY,
 };
 use crate::core::keys::VerifierKey;
 use crate::core::meta::Metadata;
@@ -212,16 +212,16 @@ impl Archive {
                 .map_err(|e| StoreError::Internal(e.to_string()))?;
             write_file(&adir.join(format!("{id}.json")), &json, &self.root)?;
             fault::sync_dir(&adir)?;
-            let e = ftm_entity(
+            let e = ftm_entity(&FtmDoc {
                 origin,
-                i,
-                &meta.name,
-                &meta.media_type,
-                meta.size,
-                &meta.sha256,
-                &doc.commitment,
-                &parents,
-            );
+                index: i,
+                name: &meta.name,
+                media_type: &meta.media_type,
+                size: meta.size,
+                sha256: &meta.sha256,
+                commitment: &doc.commitment,
+                derived_from: &parents,
+            });
             lines.extend(serde_json::to_vec(&e).map_err(|e| StoreError::Internal(e.to_string()))?);
             lines.push(b'\n');
             out.push(FtmDocument {
