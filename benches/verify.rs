@@ -122,7 +122,7 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
         std::slice::from_ref(&gr),
         &dids,
         &dk,
-        None,
+        Default::default(),
         &b1,
         false,
         &mut |_| {},
@@ -139,8 +139,17 @@ fn two_hop(dir: &Path) -> (Evidence, Vec<VerifierKey>) {
     .unwrap();
     g.receive(&b1, &trust, &gids, &gk, &mut |_| {}).unwrap();
     let b2 = dir.join("two.custody");
-    g.share(2, &[lr], &gids, &gk, None, &b2, false, &mut |_| {})
-        .unwrap();
+    g.share(
+        2,
+        &[lr],
+        &gids,
+        &gk,
+        Default::default(),
+        &b2,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
     let head = read_head(&mut fs::File::open(&b2).unwrap()).unwrap();
     assert_eq!(head.evidence.hops.len(), 2);
     (head.evidence, logs)

@@ -163,6 +163,7 @@ fn event(
         role: role.to_string(),
         signer: KeyId(0x5eed_0000 + index as u32),
         summary: summary.to_string(),
+        partner: None,
         verified: true,
         findings: vec![],
     }

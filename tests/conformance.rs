@@ -634,6 +634,7 @@ fn records(k: &mut Kit) {
 
     share_of_derive(k);
     share_of_non_document(k);
+    share_details(k);
     access_reasons(k);
     actor_reasons(k);
     grants(k);
@@ -744,6 +745,71 @@ fn share_of_non_document(k: &mut Kit) {
         )
         .on("share-of-non-document", &["verify"])
         .finds(&[("document_ref", i)]),
+    );
+}
+
+/// §5.4: share details of version 1 and 2 (the partner's name, a note),
+/// read strictly.
+fn share_details(k: &mut Kit) {
+    let f = working_copy("archive-v2");
+    let (key, id) = admin(&f);
+    let gu = recipients(&repo().join("keys-example/guardian"))[0].canonical();
+    let base = format!(
+        r#"{{"kind":"share","v":2,"recipients":["{gu}"],"partner":"guardian","note":"for the desk"}}"#
+    );
+    let forms = [
+        base.clone(),
+        format!(r#"{{"kind":"share","v":1,"recipients":["{gu}"]}}"#),
+        base.replace(r#""v":2"#, r#""v":1"#),
+        base.replace(r#""for the desk"}"#, r#""for the desk","desk":"gaza"}"#),
+        base.replace(r#""for the desk""#, &format!(r#""{}""#, "x".repeat(1025))),
+        base.replace(r#","partner":"guardian","note":"for the desk""#, ""),
+        base.replace(r#""guardian""#, r#""The Guardian""#),
+        base.replace(r#""guardian""#, "null"),
+    ];
+    let mut at = Vec::new();
+    for (n, plain) in forms.iter().enumerate() {
+        let sealed = put_blob(&f, plain.as_bytes());
+        at.push(forge(
+            &f,
+            &key,
+            id,
+            Payload::Share(Share {
+                document: DOC,
+                commitment: doc_ref(&f, DOC).commitment,
+                payload: Digest([0x50 + n as u8; 32]),
+                payload_size: 4096,
+                envelope: Digest([0x60 + n as u8; 32]),
+                recipients: Vec::new(),
+                sealed: Some(sealed),
+            }),
+        ));
+    }
+    k.archive("sealed-share-details", &f, false);
+    k.case(
+        "records",
+        Case::new(
+            "sealed-share-details",
+            "§5.4: share details of version 2 (issue 19)",
+            "§4.16, §5.4",
+            &format!(
+                "records {}: version 2 shares of document 5 whose sealed details are: v 2 with partner `guardian` and a note; v 1 (recipients only); v 1 with partner and note; an unknown member; a note of 1,025 bytes; v 2 with neither partner nor note; partner `The Guardian`; partner null. Without --deep nothing sealed is read: valid",
+                join(&at)
+            ),
+        )
+        .on("sealed-share-details", &["verify"])
+        .finds(&[]),
+    );
+    k.case(
+        "records",
+        Case::new(
+            "sealed-share-details-deep",
+            "§5.4: share details of version 2 (issue 19)",
+            "§4.16, §5.4",
+            "the same with --deep: the first two are valid, each of the others breaks a rule",
+        )
+        .on("sealed-share-details", &DEEP)
+        .finds(&at[2..].iter().map(|&i| ("sealed", i)).collect::<Vec<_>>()),
     );
 }
 

@@ -3,7 +3,8 @@
 //! with a reason, a share to a partner, the partner's receive and its own
 //! people) and then a byte scan of both archives' ledger files and both
 //! published logs for every actor name, key name, reason, and the partner's
-//! recipient and its fingerprint: none may appear (FORMAT.md §4.16, §5).
+//! recipient and its fingerprint, the name the sender gives the partner and
+//! the share's note: none may appear (FORMAT.md §4.16, §5).
 //! With the identity, the same names and reasons are all readable.
 
 mod common;
@@ -146,6 +147,10 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         s(&ds.identity()),
         "-o",
         s(&bundle),
+        "--partner",
+        "guardian-investigations-desk",
+        "--note",
+        "handed-over-for-the-joint-story",
     ])
     .ok();
     // The bundle carries every actor and config record before its share,
@@ -237,6 +242,10 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
     ] {
         people.push(text("reason", r));
     }
+    // The name this archive gives the partner, and the share's note
+    // (sealed share details, FORMAT.md §5.4).
+    people.push(text("partner name", "guardian-investigations-desk"));
+    people.push(text("share note", "handed-over-for-the-joint-story"));
     let ledgers = vec![
         ds.dir.join("ledger"),
         gu.dir.join("ledger"),
@@ -261,6 +270,15 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
         hits.is_empty(),
         "the sender's index names the partner: {hits:#?}"
     );
+    let label = [
+        text("partner name", "guardian-investigations-desk"),
+        text("share note", "handed-over-for-the-joint-story"),
+    ];
+    let hits = found(&[ds.dir.join("db"), gu.dir.join("db")], &label);
+    assert!(hits.is_empty(), "an index names the partner: {hits:#?}");
+    // The partner never learns the sender's name for it.
+    let hits = found(std::slice::from_ref(&gu.dir), &label[..1]);
+    assert!(hits.is_empty(), "the partner holds its name: {hits:#?}");
 
     // Control: the scan sees what is there (the partner's own log lists its
     // own recipients' fingerprints in its configuration record).
@@ -285,10 +303,20 @@ fn a_whole_journey_leaves_no_name_reason_or_partner_in_the_ledger_or_the_publish
     for t in [
         "translation-for-the-partner-desk",
         "left-after-source-concerns",
-        partner.as_str(),
+        "to partner guardian-investigations-desk",
+        "handed-over-for-the-joint-story",
     ] {
         assert!(log.contains(t), "{t} missing from:\n{log}");
     }
+    let shares = ds
+        .run(&["shares", "-i", s(&ds.identity())])
+        .ok()
+        .stdout
+        .clone();
+    assert!(
+        shares.contains("to guardian-investigations-desk ["),
+        "{shares}"
+    );
     let (code, v) = ds.verify(&["--deep", "-i", s(&ds.identity())]);
     assert_eq!(code, OK, "{v}");
     let (code, v) = gu.verify(&["--deep", "-i", s(&gu.identity())]);

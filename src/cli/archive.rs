@@ -72,8 +72,38 @@ pub(crate) fn parse_recipients(
     flag: &str,
     args: &[String],
 ) -> Result<Vec<RecipientKey>, StoreError> {
+    parse_recipients_named(flag, args).map(|(keys, _)| keys)
+}
+
+/// A partner's name written in a recipients file (FORMAT.md §5.3): the
+/// comment line `# partner: NAME` (checked where it is used).
+#[derive(Clone, Debug)]
+pub(crate) struct NameLine {
+    /// The file, as given.
+    pub file: String,
+    /// Its line number, from 1.
+    pub line: usize,
+    /// NAME as written (trimmed).
+    pub name: String,
+}
+
+/// The partner's name a comment line of a recipients file gives
+/// (FORMAT.md §5.3): `#`, optional blanks, `partner:`, NAME.
+fn partner_comment(line: &str) -> Option<&str> {
+    line.strip_prefix('#')?
+        .trim_start()
+        .strip_prefix("partner:")
+        .map(str::trim)
+}
+
+/// [`parse_recipients`], with the partners' names the files give.
+pub(crate) fn parse_recipients_named(
+    flag: &str,
+    args: &[String],
+) -> Result<(Vec<RecipientKey>, Vec<NameLine>), StoreError> {
     const WANT: &str = "give the recipient (age1pq1…, age1…, ssh-ed25519 …) or recipient.txt";
     let mut out = Vec::new();
+    let mut names = Vec::new();
     for a in args {
         if let Some(k) = redact::secret_kind(a) {
             return Err(StoreError::Input(format!(
@@ -102,6 +132,13 @@ pub(crate) fn parse_recipients(
         let text = String::from_utf8_lossy(&data);
         let before = out.len();
         for (i, line) in text.lines().map(str::trim).enumerate() {
+            if let Some(name) = partner_comment(line) {
+                names.push(NameLine {
+                    file: a.clone(),
+                    line: i + 1,
+                    name: name.to_string(),
+                });
+            }
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -122,7 +159,7 @@ pub(crate) fn parse_recipients(
     }
     crate::core::crypto::check_recipient_set(&out)
         .map_err(|e| StoreError::Input(format!("{flag}: {e}")))?;
-    Ok(out)
+    Ok((out, names))
 }
 
 /// Largest recipients file read (a recipient line is under 100 bytes;

@@ -18,6 +18,7 @@ mod plugin_host;
 pub(crate) mod policy_args;
 mod proofs;
 mod records;
+mod shares;
 mod sharing;
 mod tiles;
 mod trust;
@@ -128,6 +129,8 @@ Examples:
     VerifyProof(proofs::VerifyProofArgs),
     /// Share a document with a partner outlet as a self-contained bundle.
     Share(sharing::ShareArgs),
+    /// List what went to each partner: every share, its document, the partner's name, the note.
+    Shares(shares::SharesArgs),
     /// Re-prove a bundle made here against the latest (cosigned) checkpoint.
     RefreshBundle(sharing::RefreshArgs),
     /// Verify a bundle offline: records, proofs, checkpoint, witnesses, document.
@@ -462,7 +465,11 @@ pub fn main() -> i32 {
     // error stands and the next run finds the index rebuilt (FORMAT.md §7.2.5).
     let reads_only = matches!(
         cli.command,
-        Command::Log(_) | Command::Show(_) | Command::Status | Command::Trace(_)
+        Command::Log(_)
+            | Command::Show(_)
+            | Command::Status
+            | Command::Trace(_)
+            | Command::Shares(_)
     );
     let mut r = dispatch(&ctx, cli.command);
     if let Err(e) = &r {
@@ -513,6 +520,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
         Command::Verify(a) => archive::verify(ctx, a),
         Command::VerifyProof(a) => proofs::verify_proof(ctx, a),
         Command::Share(a) => sharing::share(ctx, a),
+        Command::Shares(a) => shares::shares(ctx, a),
         Command::RefreshBundle(a) => sharing::refresh(ctx, a),
         Command::VerifyBundle(a) => sharing::verify_bundle(ctx, a),
         Command::Receive(a) => sharing::receive(ctx, a),

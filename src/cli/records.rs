@@ -169,6 +169,21 @@ fn show_details(o: &super::output::Out, v: &RecordView) {
         (None, Some(e)) => o.data_line(&format!("details     unreadable: {e}")),
         (None, None) => {}
     }
+    // A share's sealed partner (FORMAT.md §5.4): its name, recipients, note.
+    if let Some((recipients, partner, note)) = v.details.as_ref().and_then(Details::share) {
+        if let Some(p) = partner {
+            o.data_line(&format!("partner     {p}"));
+        }
+        for r in recipients {
+            let fp = crate::core::crypto::RecipientKey::parse(r)
+                .map(|k| k.fingerprint().to_string())
+                .unwrap_or_default();
+            o.data_line(&format!("shared to   {fp} ({r})"));
+        }
+        if let Some(n) = note {
+            o.data_line(&format!("note        {n}"));
+        }
+    }
     if let Some(t) = &v.note_text {
         o.data_line(&format!("note        {t}"));
     }

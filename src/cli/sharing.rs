@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::archive::{human_bytes, parse_recipients, print_findings};
+use super::archive::{human_bytes, parse_recipients_named, print_findings, NameLine};
 use super::output::Paint;
 use super::policy_args::{read_vkey, PolicyArgs};
 use super::{Ctx, EXIT_FINDING, EXIT_OK};
@@ -13,13 +13,14 @@ use crate::core::bundle::{CheckedHop, CheckedLineage, Trust};
 use crate::core::checkpoint::WitnessCosignature;
 use crate::core::keys::{SigAlg, VerifierKey};
 use crate::core::policy::Policy;
-use crate::core::record::PolicySource;
+use crate::core::record::{valid_actor_name, PolicySource};
 use crate::core::redact::shown;
+use crate::core::sealed::valid_share_note;
 use crate::core::time;
 use crate::store::ops::bundle_file::{self, BundleReport};
 use crate::store::ops::mirror::MirroredHop;
 use crate::store::ops::receive::ReceiveOutcome;
-use crate::store::ops::share::Shared;
+use crate::store::ops::share::{ShareLabel, Shared};
 use crate::store::StoreError;
 
 /// Who the verifier trusts: log keys (the trust store's, `--trust`, a
@@ -131,8 +132,14 @@ its record was not appended, and completed by running it again (the same
 document, the same recipients) if it was: the bundle is written from what was
 kept in the archive, and no second record is appended (FORMAT.md §7.8).
 
+The partner's name (shown by `custody shares`, `show -i`, `log -i`, the audit
+and `trace` here; never sent to the partner) is, in this order: --partner
+NAME; a `# partner: NAME` line of a --to recipients file; the name `custody
+trust add NAME --recipient` gave every --to recipient. It and the note are
+sealed with the share record (FORMAT.md §5.4): the ledger shows neither.
+
 Examples:
-  custody share 3 --to age1… -i keys-example/dropsite/identity.age -o memo.bundle
+  custody share 3 --to age1… -i keys-example/dropsite/identity.age -o memo.bundle --partner guardian
   custody share 3 --to localcall/id_ed25519.pub -i ID        (writes share-3-20261128T145200.bundle)
   custody share 3 --to keys-example/guardian/recipient.txt -i ID -o memo.bundle --note 'for the Gaza desk'")]
 pub struct ShareArgs {
@@ -153,9 +160,15 @@ pub struct ShareArgs {
     /// Where to write the bundle (default: share-REF-TIME.bundle here).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// A note for the partner (encrypted to them, not in the ledger).
+    /// A note for the partner (encrypted to them), kept here too, sealed
+    /// (at most 1,024 bytes; no control characters but line feeds).
     #[arg(long)]
     note: Option<String>,
+    /// The name this archive knows the partner by (1 to 64 of a-z 0-9 . _ -),
+    /// kept sealed; default: the recipients file's `# partner:` line, else
+    /// the trust store's name for the recipients.
+    #[arg(long, value_name = "NAME")]
+    partner: Option<String>,
     /// Overwrite the output file if it exists.
     #[arg(long)]
     force: bool,
@@ -164,9 +177,109 @@ pub struct ShareArgs {
     signing_key: Option<PathBuf>,
 }
 
+/// Where a share's partner name came from (FORMAT.md §5.4, in this order).
+/// (`partner_from` in `share --json`.)
+const FROM_OPTION: &str = "option";
+const FROM_FILE: &str = "recipients_file";
+const FROM_TRUST: &str = "trust_store";
+
+/// How `share` says where the partner's name came from.
+fn from_text(from: &str) -> &'static str {
+    match from {
+        FROM_OPTION => "given with --partner",
+        FROM_FILE => "from the recipients file",
+        FROM_TRUST => "from the trust store",
+        _ => "",
+    }
+}
+
+/// The partner's name for a share to `to` (FORMAT.md §5.4): `explicit`
+/// (--partner), else the `# partner:` lines of the recipients files, else
+/// the trust store's name for every recipient; with where it came from.
+fn partner_name(
+    ctx: &Ctx,
+    explicit: Option<String>,
+    lines: &[NameLine],
+    to: &[crate::core::crypto::RecipientKey],
+) -> Result<Option<(String, &'static str)>, StoreError> {
+    const RULE: &str = "a partner name is 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit (FORMAT.md §4.7)";
+    if let Some(p) = explicit {
+        if !valid_actor_name(&p) {
+            return Err(StoreError::Input(format!(
+                "--partner {}: {RULE}; nothing was written",
+                crate::core::redact::quote(&p)
+            )));
+        }
+        return Ok(Some((p, FROM_OPTION)));
+    }
+    let mut named: Vec<&str> = Vec::new();
+    for l in lines {
+        if !valid_actor_name(&l.name) {
+            return Err(StoreError::Input(format!(
+                "--to {} line {}: `# partner: {}` does not name a partner ({RULE}); correct the line, or give --partner NAME; nothing was written",
+                crate::core::redact::quote(&l.file),
+                l.line,
+                l.name
+            )));
+        }
+        if !named.contains(&l.name.as_str()) {
+            named.push(&l.name);
+        }
+    }
+    match named[..] {
+        [one] => return Ok(Some((one.to_string(), FROM_FILE))),
+        [] => {}
+        _ => {
+            return Err(StoreError::Input(format!(
+                "the --to recipients files name {} partners ({}); a share goes to one: give --partner NAME; nothing was written",
+                named.len(),
+                named.join(", ")
+            )))
+        }
+    }
+    let store = ctx.trust_store()?;
+    let mut names: Vec<&str> = Vec::new();
+    for k in to {
+        let Some(n) = store.partner_of(&k.fingerprint()) else {
+            return Ok(None); // a recipient the trust store does not name
+        };
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    match names[..] {
+        [one] => Ok(Some((one.to_string(), FROM_TRUST))),
+        [] => Ok(None),
+        _ => Err(StoreError::Input(format!(
+            "the trust store names the --to recipients as {} partners ({}); a share goes to one: give --partner NAME; nothing was written",
+            names.len(),
+            names.join(", ")
+        ))),
+    }
+}
+
+/// A share's `--note` (FORMAT.md §5.4): an empty one is none.
+fn share_note(note: Option<String>) -> Result<Option<String>, StoreError> {
+    match note {
+        Some(n) if n.is_empty() => Ok(None),
+        Some(n) if !valid_share_note(&n) => Err(StoreError::Input(format!(
+            "--note is {} bytes{}: a share's note is at most 1,024 bytes without control characters but line feeds (FORMAT.md §5.4); shorten it; nothing was written",
+            n.len(),
+            if n.chars().any(|c| c.is_control() && c != '\n') {
+                " with a control character"
+            } else {
+                ""
+            }
+        ))),
+        other => Ok(other),
+    }
+}
+
 pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
-    let to = parse_recipients("--to", &a.to)?;
+    let (to, lines) = parse_recipients_named("--to", &a.to)?;
+    let note = share_note(a.note)?;
+    let partner = partner_name(ctx, a.partner, &lines, &to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
     let i = arch.resolve(&a.reference)?;
@@ -178,24 +291,36 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
             .collect();
         PathBuf::from(format!("share-{i}-{t}.bundle"))
     });
+    let label = ShareLabel {
+        partner: partner.as_ref().map(|(p, _)| p.clone()),
+        note,
+    };
     let pb = ctx.out.progress(0, true, "share");
-    let r = arch.share(i, &to, &ids, &signer, a.note, &output, a.force, &mut |n| {
+    let r = arch.share(i, &to, &ids, &signer, label, &output, a.force, &mut |n| {
         pb.inc(n)
     });
     pb.finish_and_clear();
     let s = r?;
     crate::store::files::fault::before_report();
-    report_share(ctx, &s);
+    // A completed share reports the name its record sealed.
+    let from = partner
+        .filter(|(p, _)| s.partner.as_deref() == Some(p.as_str()))
+        .map(|(_, f)| f);
+    report_share(ctx, &s, from);
     // Only now is the share done: a run killed while reporting is completed
     // by its re-run, not made twice (FORMAT.md §7.8).
     arch.share_reported(&s);
     Ok(EXIT_OK)
 }
 
-/// Prints what `share` did.
-fn report_share(ctx: &Ctx, s: &Shared) {
+/// Prints what `share` did; `from`: where the partner's name came from.
+fn report_share(ctx: &Ctx, s: &Shared, from: Option<&str>) {
     if ctx.out.json {
-        ctx.out.json(s);
+        let mut v = serde_json::to_value(s).unwrap_or_default();
+        if let Some(f) = from {
+            v["partner_from"] = f.into();
+        }
+        ctx.out.json(&v);
         return;
     }
     if s.completed {
@@ -204,11 +329,19 @@ fn report_share(ctx: &Ctx, s: &Shared) {
             s.index
         ));
     }
+    let to = match &s.partner {
+        Some(p) => format!(
+            "partner {p} ({} recipient(s){})",
+            s.recipients.len(),
+            from.map(|f| format!(", name {}", from_text(f)))
+                .unwrap_or_default()
+        ),
+        None => format!("{} recipient(s)", s.recipients.len()),
+    };
     ctx.out.data_line(&format!(
-        "shared document {} as record {} to {} recipient(s): {} ({} bundle for a {} document)",
+        "shared document {} as record {} to {to}: {} ({} bundle for a {} document)",
         s.document,
         s.index,
-        s.recipients.len(),
         s.bundle.display(),
         human_bytes(s.bundle_size),
         human_bytes(s.document_size)
@@ -552,6 +685,9 @@ received; this archive's own hop from its ledger. For a derived document, the
 custody of each parent follows, back to each original ingest at whichever
 outlet (FORMAT.md §10.2). Exit 1 if any check fails.
 
+This archive's shares name the partner (`to partner NAME`) where the identity
+(-i, else the one custody.toml names) opens their sealed details (FORMAT.md §5.4).
+
 Example:
   custody trace 14 --trust keys-example/dropsite/signing.vkey --trust keys-example/guardian/signing.vkey")]
 pub struct TraceArgs {
@@ -559,6 +695,58 @@ pub struct TraceArgs {
     reference: String,
     #[command(flatten)]
     trust: TrustArgs,
+    /// age identity file(s) that open this archive's shares' sealed partner
+    /// names (default: custody.toml's identity).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    identity: Vec<PathBuf>,
+}
+
+/// Names the partner of each of this archive's own shares in the last hop
+/// of `hops` (FORMAT.md §5.4), where an identity opens their details: the
+/// one given (an error if it cannot be loaded), else custody.toml's (left
+/// out if it cannot be).
+fn name_partners(
+    ctx: &Ctx,
+    arch: &crate::store::Archive,
+    hops: &mut [CheckedHop],
+    identity: &[PathBuf],
+) -> Result<(), StoreError> {
+    let Some(own) = hops.last_mut().filter(|h| h.origin == arch.config().origin) else {
+        return Ok(());
+    };
+    let shares: Vec<usize> = (0..own.events.len())
+        .filter(|&n| own.events[n].kind == crate::core::record::Kind::Share)
+        .collect();
+    if shares.is_empty() {
+        return Ok(());
+    }
+    let ids = match ctx.archive_identities(arch, identity) {
+        Ok(Some(ids)) => ids,
+        Ok(None) => return Ok(()),
+        Err(e) if !identity.is_empty() => return Err(e),
+        Err(_) => return Ok(()),
+    };
+    for n in shares {
+        let e = &mut own.events[n];
+        let Ok(rec) = arch.record(e.index) else {
+            continue;
+        };
+        if rec.leaf_hash() != e.leaf_hash {
+            continue;
+        }
+        if let Some(p) = arch.share_partner(&rec, &ids) {
+            e.detail = Some(match e.detail.take() {
+                Some(d) => format!("{d}; to partner {p}"),
+                None => format!("to partner {p}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
@@ -567,6 +755,7 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
     let i = arch.resolve(&a.reference)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
+    name_partners(ctx, &arch, &mut t.hops, &a.identity)?;
     let h = arch.check_held(&t.all_hops())?;
     t.findings.extend(h.findings);
     let mirrored = h.mirrored;

@@ -15,8 +15,12 @@ use crate::core::record::{valid_actor_name, ActorAction, ActorChange, MAX_TEXT_L
 /// Version of the sealed JSON (member `v`).
 pub const SEALED_VERSION: u32 = 1;
 /// Version of actor details that carry the person's own age recipient
-/// (member `recipient`, FORMAT.md §5.4); all other details are version 1.
+/// (member `recipient`, FORMAT.md §5.4), and of share details that carry
+/// the partner's name or a note (members `partner`, `note`); all other
+/// details are version 1.
 pub const SEALED_VERSION_RECIPIENT: u32 = 2;
+/// Version 2 of share details (FORMAT.md §5.4): with `partner` or `note`.
+pub const SEALED_VERSION_SHARE_NAMED: u32 = 2;
 /// A sealed plaintext is at most this long (a reader MUST reject longer).
 pub const MAX_SEALED_LEN: usize = 256 * 1024;
 /// Writers pad the plaintext with spaces to a multiple of this, so that the
@@ -26,6 +30,12 @@ pub const SEALED_PAD: usize = 256;
 /// an `add` with a post-quantum recipient (about 2 KiB of JSON) and one
 /// without, or a revoke with a long reason, then seal to files of one length.
 pub const ACTOR_SEALED_LEN: usize = 4096;
+/// Share details are padded to at least this many bytes (FORMAT.md §5.4):
+/// a share to one or two post-quantum recipients (about 2 KiB of JSON
+/// each), or to about 90 classic ones, seals to one length whether it names
+/// the partner and has a note (at most 2 KiB of JSON with its escapes) or
+/// not, so the ledger does not tell which shares have them.
+pub const SHARE_SEALED_LEN: usize = 8192;
 /// At most this many recipients in a sealed share.
 pub const MAX_SEALED_RECIPIENTS: usize = 255;
 
@@ -50,8 +60,26 @@ pub enum Details {
     },
     /// Of an `access` record: why the document was decrypted.
     Access { v: u32, reason: String },
-    /// Of a `share` record: the partner's recipients, canonical texts (§5.3).
-    Share { v: u32, recipients: Vec<String> },
+    /// Of a `share` record: the partner's recipients, canonical texts
+    /// (§5.3); version 2, when given: the name this archive knows the
+    /// partner by (§4.7 name rules) and the share's note (at most 1,024
+    /// bytes, no control characters but line feeds).
+    Share {
+        v: u32,
+        recipients: Vec<String>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::core::meta::present_string"
+        )]
+        partner: Option<String>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::core::meta::present_string"
+        )]
+        note: Option<String>,
+    },
     /// Of a `config` record: the deduplication secret, 32 bytes as 64
     /// lowercase hex digits (FORMAT.md §7.3).
     Config { v: u32, dedup_key: String },
@@ -125,7 +153,21 @@ impl Details {
                 parts.join(", ")
             }
             Details::Access { reason, .. } => format!("reason: {reason}"),
-            Details::Share { recipients, .. } => format!("to {}", recipients.join(", ")),
+            Details::Share {
+                recipients,
+                partner,
+                note,
+                ..
+            } => {
+                let to = match partner {
+                    Some(p) => format!("to partner {p}"),
+                    None => format!("to {}", recipients.join(", ")),
+                };
+                match note {
+                    Some(n) => format!("{to}; note: {n}"),
+                    None => to,
+                }
+            }
             Details::Config { .. } => "the deduplication secret (not shown)".into(),
             Details::Compartment {
                 name, recipients, ..
@@ -155,6 +197,40 @@ impl Details {
         Some(k)
     }
 
+    /// Share details (FORMAT.md §5.4): version 2 when the partner's name or
+    /// a note is given, else version 1 (as custody wrote before both existed).
+    pub fn new_share(
+        recipients: Vec<String>,
+        partner: Option<String>,
+        note: Option<String>,
+    ) -> Details {
+        let v = if partner.is_some() || note.is_some() {
+            SEALED_VERSION_SHARE_NAMED
+        } else {
+            SEALED_VERSION
+        };
+        Details::Share {
+            v,
+            recipients,
+            partner,
+            note,
+        }
+    }
+
+    /// A share's recipients (canonical texts), partner's name and note.
+    pub fn share(&self) -> Option<(&[String], Option<&str>, Option<&str>)> {
+        let Details::Share {
+            recipients,
+            partner,
+            note,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some((recipients, partner.as_deref(), note.as_deref()))
+    }
+
     /// `config` details with a fresh deduplication secret from the OS.
     pub fn new_config() -> Result<Details, getrandom::Error> {
         let mut k = Zeroizing::new([0u8; 32]);
@@ -171,10 +247,8 @@ impl Details {
         let mut j = serde_json::to_vec(self).expect("sealed details serialize");
         let min = match self {
             Details::Actor { .. } => ACTOR_SEALED_LEN,
-            Details::Access { .. }
-            | Details::Share { .. }
-            | Details::Config { .. }
-            | Details::Compartment { .. } => 0,
+            Details::Share { .. } => SHARE_SEALED_LEN,
+            Details::Access { .. } | Details::Config { .. } | Details::Compartment { .. } => 0,
         };
         j.resize((j.len().div_ceil(SEALED_PAD) * SEALED_PAD).max(min), b' ');
         j
@@ -242,14 +316,20 @@ impl Details {
                 }
                 *v
             }
-            Details::Share { v, recipients } => {
+            Details::Share {
+                v,
+                recipients,
+                partner,
+                note,
+            } => {
                 if recipients.is_empty() || recipients.len() > MAX_SEALED_RECIPIENTS {
                     return bad("a share has 1 to 255 recipients");
                 }
                 if !recipients.iter().all(|r| canonical_recipient(r)) {
                     return bad("a recipient is not an age recipient in canonical form (§5.3)");
                 }
-                *v
+                check_share_label(*v, partner.as_deref(), note.as_deref())?;
+                return Ok(());
             }
             Details::Config { v, .. } => {
                 if self.dedup_secret().is_none() {
@@ -381,6 +461,39 @@ impl Details {
     }
 }
 
+/// The version 2 members of share details (FORMAT.md §5.4): `partner` a
+/// name by the §4.7 rules, `note` 1 to 1,024 bytes without control
+/// characters but line feeds, and `v` 2 exactly when one of them is there.
+fn check_share_label(v: u32, partner: Option<&str>, note: Option<&str>) -> Result<(), SealedError> {
+    let bad = |m: &str| Err(SealedError::Invalid(m.to_string()));
+    if v != SEALED_VERSION && v != SEALED_VERSION_SHARE_NAMED {
+        return Err(SealedError::Version(v));
+    }
+    let named = partner.is_some() || note.is_some();
+    if v == SEALED_VERSION && named {
+        return bad(
+            "`partner` and `note` are members of version 2 share details, not of version 1",
+        );
+    }
+    if v == SEALED_VERSION_SHARE_NAMED && !named {
+        return bad("version 2 share details have a `partner` or a `note`");
+    }
+    if partner.is_some_and(|p| !valid_actor_name(p)) {
+        return bad("the partner's name is not 1 to 64 of a-z 0-9 . _ - (§4.7)");
+    }
+    if note.is_some_and(|n| !valid_share_note(n)) {
+        return bad("the note is empty, over 1,024 bytes or has control characters");
+    }
+    Ok(())
+}
+
+/// A share's note (FORMAT.md §5.4): 1 to 1,024 bytes of UTF-8 without
+/// control characters but line feeds (the rules of an access reason, §4.8,
+/// and not empty: an absent note is no member).
+pub fn valid_share_note(n: &str) -> bool {
+    !n.is_empty() && n.len() <= MAX_TEXT_LEN && !n.chars().any(|c| c.is_control() && c != '\n')
+}
+
 /// Whether `r` is an age recipient in its canonical text (FORMAT.md §5.3).
 fn canonical_recipient(r: &str) -> bool {
     crate::core::crypto::RecipientKey::parse(r).is_ok_and(|k| k.canonical() == r)
@@ -492,5 +605,75 @@ mod tests {
             let j = format!(r#"{{"kind":"config","v":1,"dedup_key":"{bad}"}}"#);
             assert!(Details::parse(j.as_bytes()).is_err(), "{j}");
         }
+    }
+
+    /// Share details of version 2 (FORMAT.md §5.4): `partner` and `note`
+    /// optional but typed, `v` 2 exactly when one is there, padded so that
+    /// the file's length does not tell whether they are.
+    #[test]
+    fn share_details_v1_and_v2() {
+        let r = "age1q57velm07v8t9rdss8hs6e8hdzay4j8fsuukgw0yhmm4upsqnszss6tnaq";
+        let v1 = Details::new_share(vec![r.into()], None, None);
+        let v2 = Details::new_share(
+            vec![r.into()],
+            Some("guardian".into()),
+            Some("for the \"desk\"\nsecond line".into()),
+        );
+        assert!(matches!(v1, Details::Share { v: 1, .. }));
+        assert!(matches!(v2, Details::Share { v: 2, .. }));
+        let note_only = Details::new_share(vec![r.into()], None, Some("n".into()));
+        for d in [&v1, &v2, &note_only] {
+            let j = d.to_json();
+            assert_eq!(j.len(), SHARE_SEALED_LEN, "padded");
+            assert_eq!(&Details::parse(&j).unwrap(), d);
+        }
+        let long = Details::new_share(
+            vec![r.into()],
+            Some("a".repeat(64)),
+            Some("\"".repeat(1024)),
+        );
+        assert_eq!(long.to_json().len(), SHARE_SEALED_LEN);
+        let text = String::from_utf8(v2.to_json()).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                r#"{{"kind":"share","v":2,"recipients":["{r}"],"partner":"guardian","note":"#
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            v2.summary(),
+            "to partner guardian; note: for the \"desk\"\nsecond line"
+        );
+        assert_eq!(v2.share().unwrap().1, Some("guardian"));
+        assert_eq!(v1.summary(), format!("to {r}"));
+        let base = format!(
+            r#"{{"kind":"share","v":2,"recipients":["{r}"],"partner":"guardian","note":"n"}}"#
+        );
+        assert!(Details::parse(base.as_bytes()).is_ok());
+        let no_note = base.replace(r#","note":"n""#, "");
+        assert!(Details::parse(no_note.as_bytes()).is_ok());
+        for bad in [
+            base.replace(r#""v":2"#, r#""v":1"#),
+            no_note.replace(r#""v":2"#, r#""v":1"#),
+            base.replace(r#","partner":"guardian","note":"n""#, ""),
+            base.replace(r#""v":2"#, r#""v":3"#),
+            base.replace(r#""guardian""#, "null"),
+            base.replace(r#""n"}"#, "null}"),
+            base.replace(r#""n"}"#, r#""n","desk":"x"}"#),
+            base.replace(r#""guardian""#, r#""The Guardian""#),
+            base.replace(r#""guardian""#, r#""""#),
+            base.replace(r#""n"}"#, r#""a\u001bb"}"#),
+            base.replace(r#""n"}"#, r#""""}"#),
+            base.replace(r#""n"}"#, &format!(r#""{}"}}"#, "x".repeat(1025))),
+            base.replace(r#""guardian""#, "7"),
+            base.replace(r#""n"}"#, r#""n","note":"n"}"#),
+        ] {
+            assert!(Details::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(Details::parse(
+            base.replace(r#""n"}"#, &format!(r#""{}"}}"#, "x".repeat(1024)))
+                .as_bytes()
+        )
+        .is_ok());
     }
 }

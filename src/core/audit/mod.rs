@@ -196,6 +196,10 @@ pub struct EventView {
     pub signer: KeyId,
     /// One line for people: what happened (recipients, reason, relation, text…).
     pub summary: String,
+    /// A share's partner, by the name its sealed details give (FORMAT.md
+    /// §5.4), when the audit's identity opens them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner: Option<String>,
     /// True when no finding names this record.
     pub verified: bool,
     /// Checks of the findings that name this record.

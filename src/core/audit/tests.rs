@@ -40,6 +40,7 @@ fn ev(index: u64, kind: &str, document: u64, summary: &str) -> EventView {
         role: "editor".to_string(),
         signer: KeyId(0x0102_0304),
         summary: summary.to_string(),
+        partner: None,
         verified: true,
         findings: vec![],
     }

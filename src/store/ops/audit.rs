@@ -573,10 +573,13 @@ impl Archive {
                 summary = format!("note: {t}");
             }
         }
-        // Sealed reasons and recipients (FORMAT.md §5.4), for whoever holds an identity.
+        // Sealed reasons, recipients and partners' names (FORMAT.md §5.4),
+        // for whoever holds an identity.
+        let mut partner = None;
         if let (Some(sealed), Some(ids)) = (e.sealed(), cx.ids) {
             if let Ok(d) = self.open_sealed(sealed, ids) {
                 summary = format!("{summary}: {}", d.summary());
+                partner = d.share().and_then(|(_, p, _)| p).map(str::to_string);
             }
         }
         if let (Some(m), true) = (cx.names.get(&i), e.document().is_some()) {
@@ -591,6 +594,7 @@ impl Archive {
             role: s.map_or_else(|| "?".to_string(), |s| s.role().to_string()),
             signer: e.body.signer,
             summary,
+            partner,
             verified: fs.is_empty(),
             findings: fs,
         }

@@ -1,6 +1,6 @@
 //! The operations, one file each: what a command does to an archive, as
 //! methods of [`crate::store::archive::Archive`] or functions over it
-//! (ingest, extract, share, receive, verify, audit, gc, publish, mirror,
+//! (ingest, extract, share and the list of shares, receive, verify, audit, gc, publish, mirror,
 //! witness), and the files they read and write (bundles, the trust store).
 
 pub mod audit;
@@ -17,6 +17,7 @@ pub mod publish;
 pub mod receive;
 pub mod rekey;
 pub mod share;
+pub mod shares;
 pub mod synthetic;
 pub mod trust;
 pub mod verify;

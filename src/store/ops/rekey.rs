@@ -177,15 +177,23 @@ impl Archive {
                 doc_comp.insert(rec.body.index, id);
             }
             let notes = rec.note_blob().map(|(d, _)| d);
+            let share = matches!(rec.body.payload, Payload::Share(_));
             for (d, size, doc) in blob_refs(&rec) {
-                // Only a document's blobs, its notes and a compartment's
-                // details are its compartment's; sealed details of other
-                // records are the configuration's.
+                // Only a document's blobs, its notes, the sealed details of
+                // a share of it and a compartment's details are its
+                // compartment's; sealed details of other records are the
+                // configuration's.
                 let mine = own.is_some()
                     || Some(d) == notes
+                    || share
                     || matches!(rec.body.payload, Payload::Compartment(_));
                 let compartment = comp.filter(|_| mine);
                 let recipients = match compartment {
+                    // A share's details about a compartment's document were
+                    // sealed to the configuration's recipients before they
+                    // could hold a note, to the compartment's since (FORMAT.md
+                    // §4.17): unknown, so the next rekey writes them again.
+                    Some(_) if share => None,
                     Some(id) if own.is_none() => set_of(id),
                     Some(_) | None => own.clone().or_else(|| in_force.clone()),
                 };

@@ -16,7 +16,7 @@ use crate::core::hash::Digest;
 use crate::core::keys::SignerKey;
 use crate::core::meta::Metadata;
 use crate::core::record::{Ingest, Payload, Receive, Record, Sealed, Share};
-use crate::core::sealed::{Details, SEALED_VERSION};
+use crate::core::sealed::Details;
 use crate::core::tlog_proof::TlogProof;
 use crate::store::archive::Archive;
 use crate::store::files::blobs::SealedBlob;
@@ -39,6 +39,9 @@ pub struct Shared {
     pub document_size: u64,
     pub payload: Digest,
     pub recipients: Vec<Digest>,
+    /// The partner's name this archive recorded (sealed, FORMAT.md §5.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner: Option<String>,
     pub checkpoint_size: u64,
     pub cosignatures: usize,
     pub records: usize,
@@ -52,6 +55,16 @@ pub struct Shared {
     /// completed by its re-run, not made twice (FORMAT.md §7.8).
     #[serde(skip)]
     pub pending: Option<String>,
+}
+
+/// What a share records of its partner besides the recipients, sealed
+/// (FORMAT.md §5.4, share details version 2): the name this archive knows
+/// the partner by and a note. The note also goes to the partner, in the
+/// share envelope (§10.3); the name does not.
+#[derive(Clone, Debug, Default)]
+pub struct ShareLabel {
+    pub partner: Option<String>,
+    pub note: Option<String>,
 }
 
 /// What `bundle refresh` did.
@@ -296,7 +309,7 @@ impl Archive {
         to: &[RecipientKey],
         ids: &Identities,
         signer: &SignerKey,
-        note: Option<String>,
+        label: ShareLabel,
         out: &Path,
         force: bool,
         progress: &mut dyn FnMut(u64),
@@ -308,6 +321,15 @@ impl Archive {
                 "share needs at least one --to recipient".into(),
             ));
         }
+        // What is sealed is checked before anything is written (FORMAT.md §5.4).
+        let details = Details::new_share(
+            to.iter().map(|r| r.canonical()).collect(),
+            label.partner,
+            label.note,
+        );
+        details
+            .check()
+            .map_err(|e| StoreError::Input(format!("{e}; nothing was written")))?;
         let intro = self.document_of(self.record(index)?)?;
         let recipients = crypto::fingerprints(to);
         if let Some((p, intent, rec)) = self.pending_share_of(&intro, &recipients, ids)? {
@@ -323,6 +345,7 @@ impl Archive {
         // The kept evidence of a received document is read (and checked)
         // first, and a lineage too deep for a bundle refused.
         self.check_lineage_shape(&intro)?;
+        let seal_to = self.share_details_recipients(&intro)?;
         let meta = self.metadata(&intro, ids)?;
         let doc = intro
             .document()
@@ -347,7 +370,7 @@ impl Archive {
         };
         let (payload, payload_size) = self.share_payload(&s, ids, progress)?;
         // 2. The envelope: the opening and the file name, encrypted to the partner.
-        let (envelope, sealed, sealed_blob) = self.share_envelope(&s, note)?;
+        let (envelope, sealed, sealed_blob) = self.share_envelope(&s, &details, &seal_to)?;
         // 3. The pending share, durable before the record (FORMAT.md §7.8):
         // from here on a failed or killed run is completed by the next share
         // of this document to these recipients if its record was appended,
@@ -356,7 +379,7 @@ impl Archive {
         // 4. The share record, durable.
         let rec = self.append_share(&s, &p, sealed, sealed_blob, signer)?;
         // 5. A checkpoint covering it, the bundle, and the pending share removed.
-        self.finish_share(
+        let mut done = self.finish_share(
             &p,
             envelope,
             rec,
@@ -366,7 +389,17 @@ impl Archive {
             signer,
             out,
             force,
-        )
+        )?;
+        done.partner = details.share().and_then(|(_, p, _)| p).map(str::to_string);
+        Ok(done)
+    }
+
+    /// The partner's name the sealed details of share record `rec` give,
+    /// if `ids` opens them (FORMAT.md §5.4).
+    pub fn share_partner(&self, rec: &Record, ids: &Identities) -> Option<String> {
+        let s = rec.share()?.sealed.as_ref()?;
+        let d = self.open_sealed(s, ids).ok()?;
+        d.share().and_then(|(_, p, _)| p).map(str::to_string)
     }
 
     /// Step 1 of a share: the payload, the document's stored ciphertext
@@ -427,15 +460,27 @@ impl Archive {
         Ok((payload_digest, payload_len))
     }
 
-    /// Step 2 of a share: the envelope (FORMAT.md §10.3), the opening and
-    /// the file name encrypted to the partner, and the partner's recipients
-    /// sealed to this archive's (FORMAT.md §4.16). The payload is removed if
-    /// either fails.
+    /// Whom a share's sealed details are encrypted to (FORMAT.md §5.4,
+    /// §4.18): the document's compartment's recipients, for a document in
+    /// one (the details may hold a note about it), else the archive's.
+    fn share_details_recipients(&self, intro: &Record) -> Result<Vec<RecipientKey>, StoreError> {
+        match self.document_compartment(intro)? {
+            Some(id) => self.compartment_keys(id),
+            None => Ok(self.recipients.clone()),
+        }
+    }
+
+    /// Step 2 of a share: the envelope (FORMAT.md §10.3), the opening, the
+    /// file name and the note encrypted to the partner, and `details` (the
+    /// partner's recipients, name and the note) sealed to `seal_to`
+    /// (FORMAT.md §4.16, §5.4). The payload is removed if either fails.
     fn share_envelope(
         &self,
         s: &NewShare<'_>,
-        note: Option<String>,
+        details: &Details,
+        seal_to: &[RecipientKey],
     ) -> Result<(Vec<u8>, Sealed, SealedBlob), StoreError> {
+        let note = details.share().and_then(|(_, _, n)| n).map(str::to_string);
         let m = &s.meta;
         let name = if bundle::safe_file_name(&m.name) {
             m.name.clone()
@@ -453,13 +498,8 @@ impl Archive {
         };
         let envelope = crypto::encrypt_bytes(s.to, &Zeroizing::new(env.to_json()))
             .map_err(|e| s.cleanup(e.into()))?;
-        // The partner's recipients are sealed to this archive's (FORMAT.md §4.16).
-        let (sealed, sealed_blob) = self
-            .seal(&Details::Share {
-                v: SEALED_VERSION,
-                recipients: s.to.iter().map(|r| r.canonical()).collect(),
-            })
-            .map_err(|e| s.cleanup(e))?;
+        // The partner is sealed, never in clear (FORMAT.md §4.16).
+        let (sealed, sealed_blob) = self.seal_to(seal_to, details).map_err(|e| s.cleanup(e))?;
         Ok((envelope, sealed, sealed_blob))
     }
 
@@ -606,6 +646,7 @@ impl Archive {
                 done.document = intro.body.index;
                 done.document_size = m.size;
                 done.recipients = intent.recipients.clone();
+                done.partner = self.share_partner(&rec, ids);
                 done.completed = true;
                 done.pending = Some(p.id.clone());
                 return Ok(Some(done));
@@ -618,6 +659,7 @@ impl Archive {
         if out.exists() && !force {
             return Err(StoreError::OutputExists(out.to_path_buf()));
         }
+        let partner = self.share_partner(&rec, ids);
         let mut s = self.finish_share(
             p,
             envelope,
@@ -630,6 +672,7 @@ impl Archive {
             force,
         )?;
         s.completed = true;
+        s.partner = partner;
         Ok(Some(s))
     }
 
@@ -681,6 +724,7 @@ impl Archive {
             document_size,
             payload: p.payload,
             recipients: recipients.to_vec(),
+            partner: None,
             checkpoint_size: size,
             cosignatures: cosignature_count(&note),
             records: events.len(),
@@ -1029,6 +1073,7 @@ fn bundle_of(path: &Path, p: &PendingShare) -> Option<Shared> {
         document_size: 0,
         payload: p.payload,
         recipients: Vec::new(),
+        partner: None,
         checkpoint_size: size,
         cosignatures: cosignature_count(&note),
         records: last.entries.len(),

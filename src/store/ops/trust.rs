@@ -1,5 +1,7 @@
 //! The per-user trust store: named log and witness keys, so partners do not
-//! pass vkeys on every command (`docs/FORMAT.md` §11.5).
+//! pass vkeys on every command, and partners' age recipients under the
+//! partners' names, so that `share` names the partner it sends to
+//! (`docs/FORMAT.md` §11.5, §5.4).
 //!
 //! Location: `$CUSTODY_TRUST_STORE`, else `$XDG_CONFIG_HOME/custody/trust.toml`,
 //! else `$HOME/.config/custody/trust.toml`. A missing file is an empty store.
@@ -9,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::crypto::RecipientKey;
+use crate::core::hash::Digest;
 use crate::core::keys::{SigAlg, VerifierKey};
+use crate::core::record::valid_actor_name;
 use crate::store::StoreError;
 
 /// Largest trust store file accepted (FORMAT.md §11.5).
@@ -47,17 +52,33 @@ pub struct TrustedKey {
     pub vkey: VerifierKey,
 }
 
+/// A partner's age recipient under the partner's name (FORMAT.md §11.5):
+/// `share` to it records that name, sealed (§5.4). A partner with several
+/// recipients has one entry for each, with one name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerRecipient {
+    /// The partner's name: 1 to 64 of `a-z 0-9 . _ -` (FORMAT.md §4.7).
+    pub name: String,
+    /// The recipient's canonical text (FORMAT.md §5.3).
+    pub recipient: String,
+}
+
 #[derive(Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default, rename = "key")]
     keys: Vec<TrustedKey>,
+    #[serde(default, rename = "recipient", skip_serializing_if = "Vec::is_empty")]
+    recipients: Vec<PartnerRecipient>,
 }
 
 /// The trust store's contents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustStore {
     keys: Vec<TrustedKey>,
+    /// Partners' recipients, with each one's fingerprint (§5.3).
+    recipients: Vec<(PartnerRecipient, Digest)>,
 }
 
 /// Where the trust store lives, from the environment (see the module docs).
@@ -125,6 +146,22 @@ impl TrustStore {
             s.add(&k.name, k.vkey)
                 .map_err(|e| StoreError::TrustStore(path.to_path_buf(), e.to_string()))?;
         }
+        for r in f.recipients {
+            let key = RecipientKey::parse(&r.recipient)
+                .ok()
+                .filter(|k| k.canonical() == r.recipient)
+                .ok_or_else(|| {
+                    StoreError::TrustStore(
+                        path.to_path_buf(),
+                        format!(
+                            "recipient entry {:?}: not an age recipient in its canonical text",
+                            r.name
+                        ),
+                    )
+                })?;
+            s.add_recipient(&r.name, &key)
+                .map_err(|e| StoreError::TrustStore(path.to_path_buf(), e.to_string()))?;
+        }
         Ok(s)
     }
 
@@ -132,6 +169,7 @@ impl TrustStore {
     pub fn to_toml(&self) -> Result<String, StoreError> {
         let f = File {
             keys: self.keys.clone(),
+            recipients: self.recipients.iter().map(|(r, _)| r.clone()).collect(),
         };
         let text = toml::to_string_pretty(&f).map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(format!(
@@ -180,6 +218,65 @@ impl TrustStore {
             vkey,
         });
         Ok(&self.keys[self.keys.len() - 1])
+    }
+
+    /// Adds a partner's recipient under `name` (FORMAT.md §11.5): the name
+    /// follows the §4.7 rules (it is sealed in share details, §5.4); a
+    /// recipient is listed once, under one name.
+    pub fn add_recipient(
+        &mut self,
+        name: &str,
+        key: &RecipientKey,
+    ) -> Result<&PartnerRecipient, StoreError> {
+        if !valid_actor_name(name) {
+            return Err(StoreError::Input(format!(
+                "{} is not a usable partner name (1 to 64 of a-z 0-9 . _ -, starting with a letter or digit)",
+                crate::core::redact::quote(name)
+            )));
+        }
+        let fp = key.fingerprint();
+        if let Some((r, _)) = self.recipients.iter().find(|(_, f)| *f == fp) {
+            return Err(StoreError::Input(format!(
+                "this recipient is already trusted as partner {:?}; remove it first",
+                r.name
+            )));
+        }
+        self.recipients.push((
+            PartnerRecipient {
+                name: name.to_string(),
+                recipient: key.canonical(),
+            },
+            fp,
+        ));
+        Ok(&self.recipients[self.recipients.len() - 1].0)
+    }
+
+    /// Removes every recipient of the partner `name`.
+    pub fn remove_recipients(&mut self, name: &str) -> Result<Vec<PartnerRecipient>, StoreError> {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recipients)
+            .into_iter()
+            .partition(|(r, _)| r.name == name);
+        self.recipients = kept;
+        if gone.is_empty() {
+            return Err(StoreError::NotFound(format!(
+                "partner recipients named {}",
+                crate::core::redact::quote(name)
+            )));
+        }
+        Ok(gone.into_iter().map(|(r, _)| r).collect())
+    }
+
+    /// The partners' recipients, in the order added, with their fingerprints.
+    pub fn recipients(&self) -> &[(PartnerRecipient, Digest)] {
+        &self.recipients
+    }
+
+    /// The name of the partner whose recipient has fingerprint `fp`.
+    pub fn partner_of(&self, fp: &Digest) -> Option<&str> {
+        self.recipients
+            .iter()
+            .find(|(_, f)| f == fp)
+            .map(|(r, _)| r.name.as_str())
     }
 
     /// Trusted keys of the same kind with the same C2SP key name as `vkey`
@@ -273,6 +370,53 @@ mod tests {
             TrustStore::load(&p),
             Err(StoreError::TrustStore(..))
         ));
+    }
+
+    /// Partners' recipients (FORMAT.md §11.5): under §4.7 names, one entry
+    /// per recipient, a recipient once; saved and loaded back; a file
+    /// without them is written as before.
+    #[test]
+    fn partner_recipients() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("trust.toml");
+        let k = SignerKey::from_seed("a.example/log", &[5; 32]).unwrap();
+        let mut s = TrustStore::default();
+        s.add("guardian", k.verifier()).unwrap();
+        let plain = s.to_toml().unwrap();
+        assert!(!plain.contains("recipient"), "{plain}");
+        let r =
+            RecipientKey::parse("age1q57velm07v8t9rdss8hs6e8hdzay4j8fsuukgw0yhmm4upsqnszss6tnaq")
+                .unwrap();
+        s.add_recipient("guardian", &r).unwrap();
+        assert!(s.add_recipient("other", &r).is_err(), "a recipient once");
+        assert!(s.add_recipient("The Guardian", &r).is_err());
+        assert_eq!(s.partner_of(&r.fingerprint()), Some("guardian"));
+        s.save(&p).unwrap();
+        let l = TrustStore::load(&p).unwrap();
+        assert_eq!(l, s);
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(text.contains("[[recipient]]"), "{text}");
+        for bad in [
+            text.replace(
+                "name = \"guardian\"\nrecipient",
+                "name = \"Guardian\"\nrecipient",
+            ),
+            text.replace("age1q57", "AGE1Q57"),
+            format!(
+                "{text}\n[[recipient]]\nname = \"again\"\nrecipient = \"{}\"\n",
+                r.canonical()
+            ),
+            text.replace("[[recipient]]\n", "[[recipient]]\nwhy = 1\n"),
+        ] {
+            assert!(
+                matches!(TrustStore::parse(&p, &bad), Err(StoreError::TrustStore(..))),
+                "{bad}"
+            );
+        }
+        let mut l = l;
+        assert_eq!(l.remove_recipients("guardian").unwrap().len(), 1);
+        assert!(l.remove_recipients("guardian").is_err());
+        assert!(l.find("guardian").is_some(), "the key stays");
     }
 
     /// Issue 6: TOML nested 100,000 levels deep (arrays, inline tables,
