@@ -249,15 +249,23 @@ a line is printed for a file only once its record is on disk. The command ends
 with a signed checkpoint. Names, paths, notes and digests are stored only
 encrypted (see docs/FORMAT.md).
 
-Example:
-  custody ingest ~/incoming/batch-3 --source 'source A' --case C-17 --note 'USB stick, 2026-11-02'")]
+Examples:
+  custody ingest ~/incoming/batch-3 --source 'source A' --case C-17 --note 'USB stick, 2026-11-02'
+  custody ingest /media/export/sd-export-20261201/export_data --securedrop --case C-17")]
 pub struct IngestArgs {
     /// Files or directories (recursed, in sorted order).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Who or where the material came from (stored encrypted).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "securedrop")]
     source: Option<String>,
+    /// The files are a SecureDrop Workstation export: each lies in or is a
+    /// submission named N-DESIGNATION-doc|msg|reply; its source is the
+    /// journalist designation, and its note says which submission and its
+    /// file time (all stored encrypted, FORMAT.md §5.2). A file not so
+    /// named refuses the ingest (exit 2).
+    #[arg(long)]
+    securedrop: bool,
     /// Case or investigation identifier (stored encrypted).
     #[arg(long)]
     case: Option<String>,
@@ -379,6 +387,40 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `--securedrop`: each file's submission, from its path (FORMAT.md §5.2);
+/// every file not named as one is listed in one error.
+fn securedrop_provenance(files: &mut [walk::InputFile]) -> Result<(), StoreError> {
+    let mut unnamed = Vec::new();
+    for f in files.iter_mut() {
+        let Some(s) = crate::core::securedrop::submission(&f.rel) else {
+            unnamed.push(crate::core::redact::shown(&f.rel));
+            continue;
+        };
+        let time = std::fs::metadata(&f.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or("unknown".to_string(), |d| {
+                crate::core::time::rfc3339(d.as_millis() as u64)
+            });
+        f.provenance = Some(walk::Provenance {
+            source: format!("SecureDrop: {}", s.designation),
+            note: format!(
+                "SecureDrop submission {} ({}) of the source designated {}; file time {time}",
+                s.number, s.kind, s.designation
+            ),
+        });
+    }
+    if unnamed.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Input(format!(
+        "{} file(s) are not named as SecureDrop submissions (N-designation-doc, -msg or -reply): {}; ingest them without --securedrop",
+        unnamed.len(),
+        unnamed.join(", ")
+    )))
+}
+
 pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
@@ -388,9 +430,12 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         let id = arch.resolve_compartment(sel, ids.as_ref())?;
         arch.use_compartment(id)?;
     }
-    let w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
+    let mut w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
     if !a.skip_unreadable {
         w.refuse_unreadable()?;
+    }
+    if a.securedrop {
+        securedrop_provenance(&mut w.files)?;
     }
     for (p, why) in &w.unreadable {
         ctx.out.warn(&format!(

@@ -29,6 +29,7 @@ pub mod policy;
 pub mod record;
 pub mod redact;
 pub mod sealed;
+pub mod securedrop;
 pub mod sigbatch;
 #[cfg(test)]
 pub(crate) mod testing;

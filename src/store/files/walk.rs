@@ -16,6 +16,17 @@ pub struct InputFile {
     pub rel: String,
     /// Size when it was listed.
     pub size: u64,
+    /// Where it came from, when the ingest knows it per file (a SecureDrop
+    /// submission): replaces `--source` and is added to `--note` in its
+    /// metadata envelope (FORMAT.md §5.2).
+    pub provenance: Option<Provenance>,
+}
+
+/// A file's own source and note (FORMAT.md §5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    pub source: String,
+    pub note: String,
 }
 
 /// What the walk found besides files.
@@ -172,6 +183,7 @@ fn visit(
             path: path.to_path_buf(),
             rel: rel.to_string(),
             size: meta.len(),
+            provenance: None,
         });
         return Ok(());
     }

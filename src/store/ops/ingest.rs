@@ -277,9 +277,16 @@ fn describe(
         size: len,
         sha256,
         salt: Digest(salt),
-        source: opts.source.clone(),
+        source: match &f.provenance {
+            Some(p) => Some(p.source.clone()),
+            None => opts.source.clone(),
+        },
         case: opts.case.clone(),
-        note: opts.note.clone(),
+        note: match (&opts.note, &f.provenance) {
+            (Some(n), Some(p)) => Some(format!("{n}\n{}", p.note)),
+            (None, Some(p)) => Some(p.note.clone()),
+            (n, None) => n.clone(),
+        },
     };
     Ok(Encoded {
         rel: f.rel.clone(),
