@@ -140,6 +140,22 @@ fn unreadable_file() {
         "{v}"
     );
     assert!(r.stderr.contains("skipped unreadable"), "{}", r.stderr);
+    // And recorded, encrypted: a note about the document stored.
+    let note = v["skipped_recorded_in"].as_u64().expect("a note record");
+    // (As root, the command ran as nobody: the files go back to root.)
+    if euid(f.path()) == 0 {
+        chown_tree(f.path(), 0, 0);
+    }
+    let shown = f.json(&["show", &note.to_string(), "-i", s(&f.identity())]);
+    assert_eq!(shown["kind"], "annotate", "{shown}");
+    let text = shown["note_text"].as_str().unwrap();
+    assert!(
+        text.contains("skipped 2 unreadable path(s)")
+            && text.contains("b-unreadable.txt")
+            && text.contains("c-closed"),
+        "{text}"
+    );
+    f.assert_verified();
 }
 
 #[test]

@@ -281,7 +281,8 @@ pub struct IngestArgs {
     #[arg(long)]
     follow_symlinks: bool,
     /// Store every readable file and list those that cannot be read, with
-    /// why (without it, one unreadable path refuses the whole ingest,
+    /// why, also recorded, encrypted, as a note about the first document
+    /// stored (without it, one unreadable path refuses the whole ingest,
     /// naming every unreadable path).
     #[arg(long)]
     skip_unreadable: bool,
@@ -475,8 +476,26 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     let started = std::time::Instant::now();
     let r = arch.ingest(&w.files, &signer, &opts, &mut ui);
     ui.pb.finish_and_clear();
-    let (summary, cp) = r?;
+    let (mut summary, mut cp) = r?;
     ctx.dedup_note(&arch);
+    // What was skipped, and why, recorded encrypted: a note about the first
+    // document this ingest recorded (FORMAT.md §4.10).
+    let mut skipped_note = None;
+    if let (false, Some(first)) = (w.unreadable.is_empty(), summary.first_index) {
+        let mut text = format!(
+            "custody ingest --skip-unreadable skipped {} unreadable path(s):",
+            w.unreadable.len()
+        );
+        for (p, why) in &w.unreadable {
+            text.push_str(&format!("\n{}: {why}", p.display()));
+        }
+        let rec = arch.annotate(first, &text, &signer)?;
+        skipped_note = Some(rec.body.index);
+        if let Some((size, note)) = arch.latest_checkpoint()? {
+            cp.note = note;
+            summary.tree_size = size;
+        }
+    }
     let secs = started.elapsed().as_secs_f64();
     if ctx.out.json {
         let skipped: Vec<serde_json::Value> = w
@@ -489,6 +508,7 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
             "seconds": secs,
             "checkpoint": String::from_utf8_lossy(&cp.note),
             "skipped_unreadable": skipped,
+            "skipped_recorded_in": skipped_note,
         }));
     } else {
         ctx.out.line(&format!(
@@ -503,6 +523,12 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
             ctx.out.line(&format!(
                 "{} file(s) not recorded again: their path and content already are (--again records them)",
                 summary.already_recorded
+            ));
+        }
+        if let Some(i) = skipped_note {
+            ctx.out.line(&format!(
+                "the {} unreadable path(s) skipped are recorded, encrypted, in note record {i}",
+                w.unreadable.len()
             ));
         }
         ctx.out.line("");
