@@ -422,22 +422,8 @@ fn securedrop_provenance(files: &mut [walk::InputFile]) -> Result<(), StoreError
     )))
 }
 
-pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
-    let mut arch = ctx.open_as_actor()?;
-    let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
-    ctx.dedup_identities(&mut arch, &a.identity)?;
-    if let Some(sel) = &a.compartment {
-        let ids = ctx.archive_identities(&arch, &a.identity)?;
-        let id = arch.resolve_compartment(sel, ids.as_ref())?;
-        arch.use_compartment(id)?;
-    }
-    let mut w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
-    if !a.skip_unreadable {
-        w.refuse_unreadable()?;
-    }
-    if a.securedrop {
-        securedrop_provenance(&mut w.files)?;
-    }
+/// Warns of every path the walk skipped, and why.
+fn warn_skipped(ctx: &Ctx, w: &walk::Walk) {
     for (p, why) in &w.unreadable {
         ctx.out.warn(&format!(
             "skipped unreadable {}: {why}",
@@ -460,6 +446,46 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         ctx.out
             .warn(&format!("skipped special file {}", s.display()));
     }
+}
+
+/// What `--skip-unreadable` skipped, and why, recorded encrypted: a note
+/// about the first document the ingest recorded (FORMAT.md §4.10). Its index.
+fn record_skipped(
+    arch: &mut crate::store::Archive,
+    unreadable: &[(PathBuf, String)],
+    summary: &crate::store::ops::ingest::IngestSummary,
+    signer: &crate::core::keys::SignerKey,
+) -> Result<Option<u64>, StoreError> {
+    let (false, Some(first)) = (unreadable.is_empty(), summary.first_index) else {
+        return Ok(None);
+    };
+    let mut text = format!(
+        "custody ingest --skip-unreadable skipped {} unreadable path(s):",
+        unreadable.len()
+    );
+    for (p, why) in unreadable {
+        text.push_str(&format!("\n{}: {why}", p.display()));
+    }
+    Ok(Some(arch.annotate(first, &text, signer)?.body.index))
+}
+
+pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
+    let mut arch = ctx.open_as_actor()?;
+    let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
+    ctx.dedup_identities(&mut arch, &a.identity)?;
+    if let Some(sel) = &a.compartment {
+        let ids = ctx.archive_identities(&arch, &a.identity)?;
+        let id = arch.resolve_compartment(sel, ids.as_ref())?;
+        arch.use_compartment(id)?;
+    }
+    let mut w = walk::collect(&a.paths, a.follow_symlinks, Some(arch.root()))?;
+    if !a.skip_unreadable {
+        w.refuse_unreadable()?;
+    }
+    if a.securedrop {
+        securedrop_provenance(&mut w.files)?;
+    }
+    warn_skipped(ctx, &w);
     let total: u64 = w.files.iter().map(|f| f.size).sum();
     let mut ui = IngestUi {
         ctx,
@@ -478,23 +504,10 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
     ui.pb.finish_and_clear();
     let (mut summary, mut cp) = r?;
     ctx.dedup_note(&arch);
-    // What was skipped, and why, recorded encrypted: a note about the first
-    // document this ingest recorded (FORMAT.md §4.10).
-    let mut skipped_note = None;
-    if let (false, Some(first)) = (w.unreadable.is_empty(), summary.first_index) {
-        let mut text = format!(
-            "custody ingest --skip-unreadable skipped {} unreadable path(s):",
-            w.unreadable.len()
-        );
-        for (p, why) in &w.unreadable {
-            text.push_str(&format!("\n{}: {why}", p.display()));
-        }
-        let rec = arch.annotate(first, &text, &signer)?;
-        skipped_note = Some(rec.body.index);
-        if let Some((size, note)) = arch.latest_checkpoint()? {
-            cp.note = note;
-            summary.tree_size = size;
-        }
+    let skipped_note = record_skipped(&mut arch, &w.unreadable, &summary, &signer)?;
+    if let (Some(_), Some((size, note))) = (skipped_note, arch.latest_checkpoint()?) {
+        cp.note = note;
+        summary.tree_size = size;
     }
     let secs = started.elapsed().as_secs_f64();
     if ctx.out.json {
