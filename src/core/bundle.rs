@@ -38,6 +38,10 @@ pub const MAX_LINEAGE_DEPTH: usize = 16;
 /// At most this many chains (the document's and every ancestor's) in one
 /// evidence.
 pub const MAX_CHAINS: usize = 256;
+/// At most this many bytes hashed to check the links of one evidence: over
+/// its chains, (hops − 1) × the chain's encoded length (each `receive` hop
+/// commits to the encoding of the hops before it, FORMAT.md §10.2).
+pub const MAX_LINK_BYTES: u64 = 256 << 20;
 /// At most this many ledgers in one chain of custody.
 pub const MAX_HOPS: usize = 64;
 /// At most this many records per hop.
@@ -151,38 +155,67 @@ impl Evidence {
     /// The exact bytes (FORMAT.md §10.2): version 1 without parents (the
     /// bytes custody always wrote), version 2 with them.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode_into(&mut out);
+        let mut out = Vec::with_capacity(self.encoded_len(self.hops.len()));
+        self.write_prefix(self.hops.len(), &mut |b| out.extend_from_slice(b));
         out
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(if self.parents.is_empty() {
+    /// Length of the encoding of the first `n` hops and the parents.
+    fn encoded_len(&self, n: usize) -> usize {
+        let hops: usize = self.hops[..n.min(self.hops.len())]
+            .iter()
+            .map(|h| 4 + h.vkey.len() + h.entries.iter().map(|e| 4 + e.len()).sum::<usize>())
+            .sum();
+        let parents = match self.parents.is_empty() {
+            true => 0,
+            false => {
+                1 + self
+                    .parents
+                    .iter()
+                    .map(|p| 4 + p.encoded_len(p.hops.len()))
+                    .sum::<usize>()
+            }
+        };
+        EVIDENCE_MAGIC.len() + 1 + hops + parents
+    }
+
+    /// Writes the encoding of the first `n` hops and the parents to `out`,
+    /// piece by piece (nothing is copied whole).
+    fn write_prefix(&self, n: usize, out: &mut dyn FnMut(&[u8])) {
+        let n = n.min(self.hops.len());
+        out(if self.parents.is_empty() {
             EVIDENCE_MAGIC
         } else {
             EVIDENCE_MAGIC_V2
         });
-        out.push(self.hops.len() as u8);
-        for h in &self.hops {
-            out.extend_from_slice(&(h.vkey.len() as u16).to_be_bytes());
-            out.extend_from_slice(h.vkey.as_bytes());
-            out.extend_from_slice(&(h.entries.len() as u16).to_be_bytes());
+        out(&[n as u8]);
+        for h in &self.hops[..n] {
+            out(&(h.vkey.len() as u16).to_be_bytes());
+            out(h.vkey.as_bytes());
+            out(&(h.entries.len() as u16).to_be_bytes());
             for e in &h.entries {
-                out.extend_from_slice(&(e.len() as u32).to_be_bytes());
-                out.extend_from_slice(e);
+                out(&(e.len() as u32).to_be_bytes());
+                out(e);
             }
         }
         if self.parents.is_empty() {
             return;
         }
-        out.push(self.parents.len() as u8);
+        out(&[self.parents.len() as u8]);
         for p in &self.parents {
-            let at = out.len();
-            out.extend_from_slice(&[0; 4]);
-            p.encode_into(out);
-            let len = (out.len() - at - 4) as u32;
-            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            out(&(p.encoded_len(p.hops.len()) as u32).to_be_bytes());
+            p.write_prefix(p.hops.len(), out);
         }
+    }
+
+    /// SHA-256 and length of the encoding of `hops[0..n]` with the parents
+    /// (what a `receive` record in hop `n` commits to), hashed as it is
+    /// written.
+    pub fn prefix_digest(&self, n: usize) -> (Digest, u64) {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        self.write_prefix(n, &mut |b| h.update(b));
+        (Digest(h.finalize().into()), self.encoded_len(n) as u64)
     }
 
     /// SHA-256 of [`Evidence::encode`]: what a `receive` record commits to.
@@ -248,15 +281,39 @@ impl Evidence {
             )));
         }
         self.parents.iter().try_for_each(Evidence::validate)?;
-        bounded(self.encode().len() as u64, MAX_EVIDENCE_LEN, "evidence")?;
-        Ok(())
+        bounded(
+            self.encoded_len(self.hops.len()) as u64,
+            MAX_EVIDENCE_LEN,
+            "evidence",
+        )?;
+        self.check_link_cost()
     }
 
     /// Parses evidence bytes strictly (no trailing bytes), version 1 or 2.
     pub fn parse(bytes: &[u8]) -> Result<Evidence, BundleError> {
         bounded(bytes.len() as u64, MAX_EVIDENCE_LEN, "evidence")?;
         let mut chains = 0;
-        Self::parse_nested(bytes, 0, &mut chains)
+        let ev = Self::parse_nested(bytes, 0, &mut chains)?;
+        ev.check_link_cost()?;
+        Ok(ev)
+    }
+
+    /// The bytes checking its links hashes (FORMAT.md §10.2): over its
+    /// chains, (hops − 1) × the chain's encoded length, at most
+    /// [`MAX_LINK_BYTES`], so that a crafted evidence cannot make its
+    /// verification quadratic.
+    fn check_link_cost(&self) -> Result<(), BundleError> {
+        fn cost(e: &Evidence) -> u64 {
+            (e.hops.len().saturating_sub(1) as u64) * e.encoded_len(e.hops.len()) as u64
+                + e.parents.iter().map(cost).sum::<u64>()
+        }
+        let c = cost(self);
+        if c > MAX_LINK_BYTES {
+            return Err(BundleError::Malformed(format!(
+                "checking its links would hash {c} bytes (at most {MAX_LINK_BYTES}: fewer hops, or smaller chains)"
+            )));
+        }
+        Ok(())
     }
 
     /// One chain and its parents' (`depth` derivations below the document
@@ -1291,8 +1348,8 @@ impl<'a> HopRecords<'a> {
                 l.checkpoint_size, pcp.size
             ));
         }
-        let pe = self.ev.prefix(self.h);
-        if r.evidence != pe.digest() || r.evidence_size != pe.encode().len() as u64 {
+        let (digest, len) = self.ev.prefix_digest(self.h);
+        if r.evidence != digest || r.evidence_size != len {
             bad.push("the evidence it commits to is not the previous hops".into());
         }
         bad

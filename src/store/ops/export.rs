@@ -154,7 +154,11 @@ impl Archive {
                     let _ = fs::remove_dir_all(&tmp);
                     return Err(StoreError::OutputExists(out.to_path_buf()));
                 }
-                fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
+                if let Err(e) = fs::rename(&tmp, out) {
+                    // Nothing is left behind: the plaintext goes with it.
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(io_err(out, e));
+                }
                 fault::sync_dir(&parent)?;
                 Ok(t)
             }
