@@ -63,8 +63,13 @@ pub struct DocumentFiles {
     pub ciphertext: String,
     /// Its chain of custody as custody evidence (FORMAT.md §10.2).
     pub evidence: String,
-    /// Every record of that evidence as its own tlog-proof, in order.
+    /// Every record of that evidence as its own tlog-proof, in order, then
+    /// the records that replaced its stored file.
     pub proofs: Vec<ProofFile>,
+    /// Positions in `proofs` of the `rekey` and `rewrap` records that
+    /// replaced the file its arrival record names, in order: `ciphertext`
+    /// is the last one's `new` (the arrival record's `blob` when empty).
+    pub ciphertext_chain: Vec<usize>,
     /// This archive's log after the document arrived is a prefix of it now.
     pub consistency: Option<ConsistencyFiles>,
     pub audit_json: String,
@@ -286,6 +291,11 @@ Or part by part with standard tools:
     document arrived (checkpoint-at-arrival.txt), is a prefix of the log at
     export (the checkpoint at its end);
   - audit.json and audit.html: the archive's audit of the document at export.
+
+The keys in keys/ are what the exporting outlet says the logs' and the
+witnesses' keys are. Before relying on the result, compare each with the
+key its outlet or witness publishes (a log's signing.vkey): every check
+above is only as good as those keys.
 
 Every byte format is specified in custody's docs/FORMAT.md (records §4,
 commitments §5.1, checkpoints and notes §3, proofs §8 and §9, evidence §10,

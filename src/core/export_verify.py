@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sys
 
 # --- Ed25519, by the rule of FORMAT.md §4.3 (RFC 8032 §5.1.7, strict
@@ -107,6 +108,24 @@ def ed25519_verify(public, msg, sig):
     return _is_identity(_mul(8, q))
 
 
+# --- Strict decoding: one encoding per value, as custody reads them ---
+
+
+def b64(text):
+    """Strict base64 (FORMAT.md §3.1): padded, no unused bits set."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise ValueError("not canonical base64: %r" % text[:60])
+    return raw
+
+
+def decimal(text):
+    """A canonical decimal u64: no sign, no leading zero."""
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", text) or int(text) >= 2**64:
+        raise ValueError("not a canonical decimal number: %r" % text[:30])
+    return int(text)
+
+
 # --- Keys and signed notes (FORMAT.md §3.3, §3.4, §3.6, §3.8) ---
 
 
@@ -115,8 +134,10 @@ def key_id(name, alg, public):
 
 
 def parse_vkey(text):
-    name, kid, b64 = text.strip().split("+", 2)
-    raw = base64.b64decode(b64, validate=True)
+    if not text.endswith("\n") or text.count("\n") != 1:
+        raise ValueError("a key file holds one line")
+    name, kid, key = text[:-1].split("+", 2)
+    raw = b64(key)
     alg, public = raw[0], raw[1:]
     if len(public) != 32 or key_id(name, alg, public).hex() != kid:
         raise ValueError("verifier key %r does not match its key ID" % name)
@@ -131,8 +152,8 @@ def open_note(note, log, witnesses):
     for line in lines:
         if not line.startswith("\u2014 "):
             raise ValueError("malformed signature line")
-        name, b64 = line[2:].split(" ", 1)
-        raw = base64.b64decode(b64, validate=True)
+        name, sig = line[2:].split(" ", 1)
+        raw = b64(sig)
         if name == log["name"] and raw[:4] == log["id"]:
             signed = signed or ed25519_verify(log["public"], text.encode(), raw[4:])
         for w in witnesses:
@@ -146,7 +167,10 @@ def open_note(note, log, witnesses):
     origin, size, root = text.split("\n")[:3]
     if origin != log["name"]:
         raise ValueError("the checkpoint's origin is not %s" % log["name"])
-    return int(size), base64.b64decode(root, validate=True), cosigners
+    root = b64(root)
+    if len(root) != 32:
+        raise ValueError("the checkpoint's root is not 32 bytes")
+    return decimal(size), root, cosigners
 
 
 # --- Merkle proofs (RFC 9162 §2.1.3.2, §2.1.4.2) ---
@@ -211,11 +235,13 @@ def parse_tlog_proof(text):
     lines = head.split("\n")
     if lines[0] != "c2sp.org/tlog-proof@v1" or not lines[1].startswith("extra "):
         raise ValueError("not a tlog-proof with a record")
-    record = base64.b64decode(lines[1][6:], validate=True)
+    record = b64(lines[1][6:])
     if not lines[2].startswith("index "):
         raise ValueError("no index line")
-    hashes = [base64.b64decode(h, validate=True) for h in lines[3:]]
-    return record, int(lines[2][6:]), hashes, note
+    hashes = [b64(h) for h in lines[3:]]
+    if len(hashes) > 64 or any(len(h) != 32 for h in hashes):
+        raise ValueError("the proof's hashes are not 0 to 64 of 32 bytes")
+    return record, decimal(lines[2][6:]), hashes, note
 
 
 def parse_record(b):
@@ -232,7 +258,8 @@ def parse_record(b):
     }
 
 
-KINDS = {1: "ingest", 2: "share", 3: "receive", 4: "actor", 6: "derive"}
+KINDS = dict(enumerate(["?", "ingest", "share", "receive", "actor", "access", "derive", "annotate",
+                         "approve", "grant", "audit", "config", "rekey", "compartment", "rewrap"]))
 
 
 def actor_key(rec):
@@ -240,6 +267,50 @@ def actor_key(rec):
     if rec["kind"] == 4 and rec["version"] == 2 and rec["payload"][0] in (1, 3):
         return rec["payload"][10:42]
     return None
+
+
+def rekey_of(rec):
+    """(old, new) file addresses of a rekey (0x0c) or rewrap (0x0e) record."""
+    at = {12: 0, 14: 40}.get(rec["kind"])
+    if at is None:
+        return None
+    return rec["payload"][at : at + 32], rec["payload"][at + 32 : at + 64]
+
+
+def evidence_entries(b):
+    """Every entry of evidence (FORMAT.md §10.2, version 1 or 2), in the
+    order of the package's proofs: hops, entries, then parents depth first."""
+    out = []
+
+    def chain(b):
+        v2 = b.startswith(b"custody-evidence/v2\n")
+        if not (v2 or b.startswith(b"custody-evidence/v1\n")):
+            raise ValueError("not custody evidence")
+        at, n = 21, b[20]
+        for _ in range(n):
+            vlen = int.from_bytes(b[at : at + 2], "big")
+            at += 2 + vlen
+            count = int.from_bytes(b[at : at + 2], "big")
+            at += 2
+            for _ in range(count):
+                elen = int.from_bytes(b[at : at + 4], "big")
+                out.append(b[at + 4 : at + 4 + elen])
+                at += 4 + elen
+        parents = []
+        if v2:
+            m = b[at]
+            at += 1
+            for _ in range(m):
+                plen = int.from_bytes(b[at : at + 4], "big")
+                parents.append(b[at + 4 : at + 4 + plen])
+                at += 4 + plen
+        if at != len(b):
+            raise ValueError("evidence of another length than its framing")
+        for p in parents:
+            chain(p)
+
+    chain(b)
+    return out
 
 
 def commitment_of(rec):
@@ -264,7 +335,12 @@ class Report:
 
 
 def read(base, rel, mode="r"):
-    with open(os.path.join(base, rel), mode) as f:
+    """A file of the package: a relative path that stays inside it."""
+    root = os.path.realpath(base)
+    path = os.path.realpath(os.path.join(root, rel))
+    if os.path.isabs(rel) or not path.startswith(root + os.sep):
+        raise ValueError("%r is not a file of the package" % rel)
+    with open(path, mode) as f:
         return f.read()
 
 
@@ -318,12 +394,26 @@ def check_document(base, doc, logs, witnesses, out):
     arrival = [p[1] for p in proofs if p[1]["origin"] == doc["origin"] and p[1]["index"] == doc["index"]]
     out.check(len(arrival) == 1 and commitment_of(arrival[0]) == commitment,
               "record %d of %s carries this commitment" % (doc["index"], doc["origin"]))
-    if arrival and doc.get("ciphertext"):
+    if arrival:
+        # The file the arrival record names, then each rekey or rewrap
+        # record that replaced it (their proofs are checked above).
+        current, moved = arrival[0]["payload"][:32], []
+        for k in doc["ciphertext_chain"]:
+            rec = proofs[k][1]
+            old_new = rekey_of(rec)
+            ok = old_new is not None and old_new[0] == current and rec["origin"] == doc["origin"]
+            out.check(ok, "record %d of %s replaced the document's file" % (rec["index"], rec["origin"]))
+            if ok:
+                current = old_new[1]
+                moved.append(str(rec["index"]))
         blob = hashlib.sha256(read(base, doc["ciphertext"], "rb")).digest()
-        if blob == arrival[0]["payload"][:32]:
-            out.check(True, "%s is the file record %d names (sha256 %s)" % (doc["ciphertext"], doc["index"], blob.hex()))
-        else:
-            print("      (%s was re-encrypted after record %d: see audit.json, readers)" % (doc["ciphertext"], doc["index"]))
+        named = "record %d" % doc["index"] + ("" if not moved else ", then record " + ", ".join(moved))
+        out.check(blob == current, "%s is the file %s names (sha256 %s)" % (doc["ciphertext"], named, blob.hex()))
+    entries = evidence_entries(read(base, doc["evidence"], "rb"))
+    files = [read(base, p["file"], "rb") for p in doc["proofs"]]
+    chain = set(doc["ciphertext_chain"])
+    custody = [f for k, f in enumerate(files) if k not in chain]
+    out.check(entries == custody, "%s holds exactly the records of proofs/, in order" % doc["evidence"])
     c = doc.get("consistency")
     if c:
         log = logs[doc["origin"]]
@@ -350,7 +440,10 @@ def main():
     witnesses = [parse_vkey(read(base, w["file"])) for w in manifest["witnesses"]]
     out = Report()
     for doc in manifest["documents"]:
-        check_document(base, doc, logs, witnesses, out)
+        try:
+            check_document(base, doc, logs, witnesses, out)
+        except (ValueError, KeyError, IndexError, OSError, UnicodeDecodeError) as e:
+            out.check(False, "document %s: %s" % (doc.get("name"), e))
     print("every check passed" if out.failures == 0 else "%d check(s) FAILED" % out.failures)
     return 0 if out.failures == 0 else 1
 

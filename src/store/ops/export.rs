@@ -331,7 +331,8 @@ impl Archive {
         evidence.hops.push(self.hop(&events, at.size, at.note)?);
         evidence.validate()?;
         write_file(&ddir.join("evidence"), &evidence.encode(), &self.root)?;
-        let proofs = self.write_proofs(&ddir, &rel, &evidence, logs)?;
+        let mut proofs = self.write_proofs(&ddir, &rel, &evidence, logs)?;
+        let ciphertext_chain = self.write_file_chain(&ddir, &rel, doc.blob, at, &mut proofs)?;
         // The stored file, as the archive holds it now.
         let (blob, _) = self.current_blob(doc.blob, doc.blob_size)?;
         let ct = ddir.join("ciphertext.age");
@@ -390,6 +391,7 @@ impl Archive {
             ciphertext: format!("{rel}/ciphertext.age"),
             evidence: format!("{rel}/evidence"),
             proofs,
+            ciphertext_chain,
             consistency,
             audit_json: format!("{rel}/audit.json"),
             audit_html: format!("{rel}/audit.html"),
@@ -440,6 +442,52 @@ impl Archive {
             chains.extend(c.parents.iter().rev());
         }
         fault::sync_dir(&pdir)?;
+        Ok(out)
+    }
+
+    /// The `rekey` and `rewrap` records (FORMAT.md §4.17, §4.19) that
+    /// replaced the file the arrival record names (`blob`), in order, each
+    /// as a tlog-proof appended to `proofs`: the file exported is the last
+    /// one's `new`. Their positions in `proofs`.
+    fn write_file_chain(
+        &self,
+        ddir: &Path,
+        rel: &str,
+        blob: crate::core::hash::Digest,
+        at: &ExportAt<'_>,
+        proofs: &mut Vec<ProofFile>,
+    ) -> Result<Vec<usize>, StoreError> {
+        let note = std::str::from_utf8(at.note)
+            .map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))?;
+        let mut out = Vec::new();
+        for (i, _) in self.rekey_chain(blob)? {
+            if i >= at.size {
+                return Err(StoreError::Input(format!(
+                    "record {i} is not covered by a checkpoint yet; run `custody checkpoint --sign` first"
+                )));
+            }
+            let rec = self.record(i)?;
+            let p = self.inclusion_proof(i, Some(at.size))?;
+            let t = TlogProof::new(i, p.proof, Some(rec.bytes().to_vec()), note)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let file = format!(
+                "{rel}/proofs/{:04}-{}-{i}.tlog-proof",
+                proofs.len(),
+                file_stem(&rec.body.origin)
+            );
+            write_file(
+                &ddir.join(&file[rel.len() + 1..]),
+                t.encode().as_bytes(),
+                &self.root,
+            )?;
+            out.push(proofs.len());
+            proofs.push(ProofFile {
+                file,
+                origin: rec.body.origin.clone(),
+                index: i,
+                kind: rec.body.payload.kind().as_str(),
+            });
+        }
         Ok(out)
     }
 
