@@ -801,7 +801,7 @@ fn run_script(dir: &Path) -> Option<(i32, String)> {
     Some((o.status.code().unwrap_or(-1), text))
 }
 
-fn doc_of<'a>(m: &'a Value, index: u64) -> &'a Value {
+fn doc_of(m: &Value, index: u64) -> &Value {
     m["documents"]
         .as_array()
         .unwrap()
