@@ -367,6 +367,7 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         source: a.source,
         case: a.case,
         note: a.note,
+        envelope_per_document: false,
     };
     let started = std::time::Instant::now();
     let r = arch.ingest(&w.files, &signer, &opts, &mut ui);

@@ -83,7 +83,7 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
         (false, None) => None,
     };
     let (target, by) = match (&a.reference, &a.file) {
-        (Some(r), _) => (arch.resolve(r)?, "ref"),
+        (Some(r), _) => (ctx.resolve(&arch, r, ids.as_ref(), &a.identity)?, "ref"),
         (None, Some(f)) => (arch.find_by_content(f, log.as_ref(), ids.as_ref())?, "file"),
         (None, None) => return Err(StoreError::Input("give a REF or --file".into())),
     };

@@ -261,7 +261,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     // -i, else the identity custody.toml names (one record: cheap to open).
     let ids = ctx.archive_identities(&arch, &a.identity)?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, ids.as_ref(), &a.identity)?;
     let rec = arch.record(i)?;
     let who = readers(&arch, &rec, ids.as_ref());
     let notes = match (&ids, rec.document()) {
@@ -485,7 +485,7 @@ pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let ids = ctx.load_identities(&a.identity)?;
     let log = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, Some(&ids), &a.identity)?;
     // Refuse what would fail anyway before recording an access.
     arch.check_extract_target(&a.output, a.force)?;
     let doc = arch.document_of(arch.record(i)?)?;

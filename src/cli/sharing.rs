@@ -169,7 +169,7 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let to = parse_recipients("--to", &a.to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, Some(&ids), &a.identity)?;
     let output = a.output.unwrap_or_else(|| {
         let t: String = time::rfc3339(time::now_ms())
             .chars()
@@ -522,17 +522,19 @@ received; this archive's own hop from its ledger. Exit 1 if any check fails.
 Example:
   custody trace 14 --trust keys-example/dropsite/signing.vkey --trust keys-example/guardian/signing.vkey")]
 pub struct TraceArgs {
-    /// The document: any record about it (index or hex digest prefix).
+    /// The document: any record about it (index, hex digest prefix, or its name or path with an identity).
     reference: String,
     #[command(flatten)]
     trust: TrustArgs,
+    #[command(flatten)]
+    identity: super::RefIdentityArg,
 }
 
 pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, None, &a.identity.identity)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
     let h = arch.check_held(&t.hops)?;
     t.findings.extend(h.findings);

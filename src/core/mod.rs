@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod domain_tags;
 pub mod encrypt_pipeline;
 pub mod evidence;
+pub mod find;
 pub mod findings;
 pub mod hash;
 pub mod held;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bundle_file;
 pub mod compartment;
 pub mod extract;
+pub mod find;
 pub mod gc;
 pub mod grant;
 pub mod held;
