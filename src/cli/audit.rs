@@ -40,7 +40,7 @@ Examples:
   custody audit 9 --format html -o audit-memo.html
   custody audit 9 --format json --sign       (records the audit in the ledger)")]
 pub struct AuditArgs {
-    /// The document (any record about it); or give --file.
+    /// The document (any record about it, or its name or path); or give --file.
     #[arg(required_unless_present = "file")]
     reference: Option<String>,
     /// The published file: the document is found by its content.

@@ -457,7 +457,7 @@ Examples:
   custody derive 3 memo-en.pdf --relation translation --note 'EN translation by A.'
   custody derive 7 memo-en-redacted.pdf --relation redaction --parent 3")]
 pub struct DeriveArgs {
-    /// The parent document (any record about it).
+    /// The parent document (any record about it, or its name or path).
     parent: String,
     /// The derived file.
     file: PathBuf,
@@ -648,7 +648,7 @@ Examples:
   custody --key keys/ed/signing.key grant 3 '#7'
   custody --key keys/ed/signing.key grant 3 bob -i keys/escrow.age")]
 pub struct GrantArgs {
-    /// The document (any record about it).
+    /// The document (any record about it, or its name or path).
     reference: String,
     /// The actor given access: #N (`custody actor list`), or a name with -i.
     actor: String,

@@ -240,12 +240,16 @@ pub fn log(ctx: &Ctx, a: LogArgs) -> Result<i32, StoreError> {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 REF is a record index or at least 4 hex digits of the record's leaf hash, blob
-address or metadata envelope address.
+address or metadata envelope address; with an identity, also a document's
+file name or stored path if only one document has it (name:NAME, path:PATH
+when it is all digits or hex digits; `custody find` lists them).
 
-Example:
-  custody show 12 -i keys-example/dropsite/identity.age")]
+Examples:
+  custody show 12 -i keys-example/dropsite/identity.age
+  custody show memo.pdf
+  custody show path:leak/2024/memo.pdf --json")]
 pub struct ShowArgs {
-    /// The record: index or hex digest prefix.
+    /// The record: index, hex digest prefix, or a document's name or path.
     reference: String,
     /// age identity file(s) to decrypt names and notes.
     #[arg(
@@ -456,7 +460,7 @@ OUT may not be inside the archive.
 Example:
   custody extract 12 -i keys-example/dropsite/identity.age -o /tmp/memo.pdf --reason 'fact-check'")]
 pub struct ExtractArgs {
-    /// The record: index or hex digest prefix.
+    /// The record: index, hex digest prefix, or a document's name or path.
     reference: String,
     /// age identity file(s).
     #[arg(

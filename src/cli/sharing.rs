@@ -136,7 +136,7 @@ Examples:
   custody share 3 --to localcall/id_ed25519.pub -i ID        (writes share-3-20261128T145200.bundle)
   custody share 3 --to keys-example/guardian/recipient.txt -i ID -o memo.bundle --note 'for the Gaza desk'")]
 pub struct ShareArgs {
-    /// The document: any record about it (index or hex digest prefix).
+    /// The document: any record about it (index or hex digest prefix), or its name or path.
     reference: String,
     /// The partner's age recipient (age1…, ssh-ed25519 …, or a file of them); repeatable.
     #[arg(long, required = true, value_name = "RECIPIENT|FILE")]
