@@ -448,15 +448,19 @@ fn documents_the_identity_cannot_open_are_counted_once() {
     // A name only jo reads is no document for the escrow, and says why.
     f.run(&["show", "source-notes.txt"]).error(&[
         "no document named source-notes.txt",
-        "1 more are not readable with it",
+        "(it cannot read 1 other document)",
     ]);
-    let shown = f.json(&[
-        "show",
-        "source-notes.txt",
-        "-i",
-        s(&jo.join("identity.age")),
-    ]);
-    assert_eq!(shown["metadata"]["name"], "source-notes.txt");
+    let jo_id = jo.join("identity.age");
+    let r = f.run(&["show", "source-notes.txt", "-i", s(&jo_id), "--json"]);
+    r.ok();
+    assert_eq!(r.json()["metadata"]["name"], "source-notes.txt");
+    assert!(
+        r.stderr.contains(
+            "8 documents not readable with this identity were not searched for \"source-notes.txt\""
+        ),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

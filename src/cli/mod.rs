@@ -398,9 +398,11 @@ impl Ctx {
         };
         let found = arch.resolve_with(r, ids)?;
         if found.unreadable > 0 {
+            let n = found.unreadable;
             self.out.warn(&format!(
-                "{} documents not readable with this identity were not searched for {}: give the record index if you meant one of them",
-                found.unreadable,
+                "{n} {} not readable with this identity {} not searched for {}: give the record index if you meant one of them",
+                if n == 1 { "document" } else { "documents" },
+                if n == 1 { "was" } else { "were" },
                 crate::core::redact::quote(r)
             ));
         }

@@ -107,7 +107,7 @@ pub enum StoreError {
     },
     /// A name or path REF that names no document the identity opens;
     /// `unreadable` documents could not be read with it.
-    #[error("no document {what}{}", if *.unreadable == 0 { String::new() } else { format!(" among those this identity opens ({} more are not readable with it)", .unreadable) })]
+    #[error("no document {what}{}", match .unreadable { 0 => String::new(), 1 => " among those this identity opens (it cannot read 1 other document)".into(), n => format!(" among those this identity opens (it cannot read {n} other documents)") })]
     NoSuchName { what: String, unreadable: u64 },
     #[error("no checkpoint at tree size {0}")]
     NoCheckpoint(u64),
