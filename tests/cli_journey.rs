@@ -971,7 +971,7 @@ fn help_texts() {
     c.args(["ingest", "--help"]);
     let r = run(c);
     r.ok();
-    assert!(r.stdout.contains("Example:"), "{}", r.stdout);
+    assert!(r.stdout.contains("Examples:"), "{}", r.stdout);
     assert!(r.stdout.contains("custody ingest "), "{}", r.stdout);
     for flag in [
         "--source",

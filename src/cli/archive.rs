@@ -498,6 +498,7 @@ pub fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<i32, StoreError> {
         case: a.case,
         note: a.note,
         again: a.again,
+        envelope_per_document: false,
     };
     let started = std::time::Instant::now();
     let r = arch.ingest(&w.files, &signer, &opts, &mut ui);

@@ -40,7 +40,7 @@ Examples:
   custody audit 9 --format html -o audit-memo.html
   custody audit 9 --format json --sign       (records the audit in the ledger)")]
 pub struct AuditArgs {
-    /// The document (any record about it); or give --file.
+    /// The document (any record about it, or its name or path); or give --file.
     #[arg(required_unless_present = "file")]
     reference: Option<String>,
     /// The published file: the document is found by its content.
@@ -83,7 +83,7 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<i32, StoreError> {
         (false, None) => None,
     };
     let (target, by) = match (&a.reference, &a.file) {
-        (Some(r), _) => (arch.resolve(r)?, "ref"),
+        (Some(r), _) => (ctx.resolve(&arch, r, ids.as_ref(), &a.identity)?, "ref"),
         (None, Some(f)) => (arch.find_by_content(f, log.as_ref(), ids.as_ref())?, "file"),
         (None, None) => return Err(StoreError::Input("give a REF or --file".into())),
     };

@@ -457,7 +457,7 @@ Examples:
   custody derive 3 memo-en.pdf --relation translation --note 'EN translation by A.'
   custody derive 7 memo-en-redacted.pdf --relation redaction --parent 3")]
 pub struct DeriveArgs {
-    /// The parent document (any record about it).
+    /// The parent document (any record about it, or its name or path).
     parent: String,
     /// The derived file.
     file: PathBuf,
@@ -491,16 +491,16 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
     ctx.dedup_identities(&mut arch, &a.identity)?;
+    let ids = ctx.archive_identities(&arch, &a.identity)?;
     // Each parent's document (a record about one stands for it), so that
     // what is printed is what the record names.
     let mut parents = Vec::new();
     for r in std::iter::once(&a.parent).chain(&a.more_parents) {
-        let i = arch.resolve(r)?;
+        let i = ctx.resolve(&arch, r, ids.as_ref(), &a.identity)?;
         parents.push(arch.document_of(arch.record(i)?)?.body.index);
     }
     parents.sort_unstable();
     parents.dedup();
-    let ids = ctx.archive_identities(&arch, &a.identity)?;
     let into = match &a.compartment {
         Some(sel) => Some(arch.resolve_compartment(sel, ids.as_ref())?),
         None => parents_compartment(&arch, &parents)?,
@@ -523,6 +523,7 @@ pub fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<i32, StoreError> {
         case: None,
         note: a.note,
         again: false,
+        envelope_per_document: false,
     };
     let (d, _) = arch.derive(file, &parents, relation, &log, &opts, &mut NoObserver)?;
     ctx.dedup_note(&arch);
@@ -576,10 +577,12 @@ who wrote a note about which document, and when.
 Example:
   custody annotate 3 'authenticity confirmed with a second source'")]
 pub struct AnnotateArgs {
-    /// The document (any record about it).
+    /// The document (any record about it; a name or path with an identity).
     reference: String,
     /// The note.
     text: String,
+    #[command(flatten)]
+    identity: super::RefIdentityArg,
     #[command(flatten)]
     log: LogKeyArg,
 }
@@ -587,7 +590,7 @@ pub struct AnnotateArgs {
 pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, None, &a.identity.identity)?;
     // A note on a compartment's document is its members' (FORMAT.md §4.18).
     let doc = arch.document_of(arch.record(i)?)?;
     if let Some(id) = arch.document_compartment(&doc)? {
@@ -608,8 +611,10 @@ approvals present and missing.
 Example:
   custody --key keys/ed/signing.key approve 9 --for publication")]
 pub struct ApproveArgs {
-    /// The document (any record about it).
+    /// The document (any record about it; a name or path with an identity).
     reference: String,
+    #[command(flatten)]
+    identity: super::RefIdentityArg,
     /// What the approval is for.
     #[arg(long = "for", value_parser = ["publication"], default_value = "publication")]
     purpose: String,
@@ -620,7 +625,7 @@ pub struct ApproveArgs {
 pub fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, None, &a.identity.identity)?;
     let r = arch.approve(i, Purpose::Publication, &log)?;
     print_record(ctx, "approved", &r);
     Ok(EXIT_OK)
@@ -644,7 +649,7 @@ Examples:
   custody --key keys/ed/signing.key grant 3 '#7'
   custody --key keys/ed/signing.key grant 3 bob -i keys/escrow.age")]
 pub struct GrantArgs {
-    /// The document (any record about it).
+    /// The document (any record about it, or its name or path).
     reference: String,
     /// The actor given access: #N (`custody actor list`), or a name with -i.
     actor: String,
@@ -664,8 +669,8 @@ pub struct GrantArgs {
 pub fn grant(ctx: &Ctx, a: GrantArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let log = ctx.archive_signer(&mut arch, a.log.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
     let ids = ctx.archive_identities(&arch, &a.identity)?;
+    let i = ctx.resolve(&arch, &a.reference, ids.as_ref(), &a.identity)?;
     let who = arch.actor_by_name(&a.actor, ids.as_ref())?;
     let g = arch.grant_access(i, &who, ids.as_ref(), &log)?;
     if ctx.out.json {

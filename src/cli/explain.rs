@@ -85,6 +85,9 @@ fn hint(e: &StoreError) -> String {
         StoreError::Ambiguous { .. } => {
             "give more hex digits or the record index (see `custody log`)".into()
         }
+        StoreError::NeedsIdentity(_)
+        | StoreError::AmbiguousName { .. }
+        | StoreError::NoSuchName { .. } => name_hint(e),
         StoreError::NoCheckpoint(_) => {
             "list checkpointed sizes with `custody checkpoint --all`".into()
         }
@@ -124,6 +127,22 @@ fn hint(e: &StoreError) -> String {
         }
         StoreError::Remote(r) => remote_hint(r),
         _ => "please report this as a bug".into(),
+    }
+}
+
+/// The next step for a document named by its name or path.
+fn name_hint(e: &StoreError) -> String {
+    match e {
+        StoreError::NeedsIdentity(_) => {
+            "give an age identity with -i FILE (or CUSTODY_IDENTITY, or `identity` in custody.toml); a record's index or hex digest prefix needs none (`custody log`)".into()
+        }
+        StoreError::AmbiguousName { by_path: false, .. } => {
+            "give the index or the path (path:PATH; `custody find --name NAME` lists them)".into()
+        }
+        StoreError::AmbiguousName { by_path: true, .. } => {
+            "give the record index (`custody find --path PATH` lists them)".into()
+        }
+        _ => "`custody find --name GLOB -I` lists documents by name (`--path GLOB` by path), or give the record index or a hex digest prefix (`custody log -i IDENTITY`); a name made of hex digits is name:NAME".into(),
     }
 }
 

@@ -30,7 +30,8 @@ Examples:
   custody export 3 7 --digest-only -o for-the-ombudsman
   custody export 3 7 9 --format ftm --dataset gaza-memos -o lakehouse   (for OpenAleph, Datashare)")]
 pub struct ExportArgs {
-    /// The documents: any record about each (index or hex digest prefix).
+    /// The documents: any record about each (index, hex digest prefix, or
+    /// its name or path).
     #[arg(required = true, value_name = "REF")]
     references: Vec<String>,
     /// The directory to create.
@@ -71,7 +72,7 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32, StoreError> {
     let refs = a
         .references
         .iter()
-        .map(|r| arch.resolve(r))
+        .map(|r| ctx.resolve(&arch, r, Some(&ids), &a.identity))
         .collect::<Result<Vec<u64>, _>>()?;
     if a.format.is_some() {
         return export_ftm(ctx, &arch, &refs, &ids, &a);

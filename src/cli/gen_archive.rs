@@ -18,9 +18,14 @@ pub struct GenArchiveArgs {
     /// Synthetic `access` records to append after the documents.
     #[arg(long, default_value_t = 1_000_000)]
     records: u64,
-    /// Small real documents to ingest first (the accesses are about them).
+    /// Small real documents to ingest first (the accesses are about them),
+    /// named document-N with the extensions .txt, .pdf, .eml, .docx, .csv in turn.
     #[arg(long, default_value_t = 3)]
     documents: u32,
+    /// One metadata envelope per document, as one ingest per file makes
+    /// (default: the documents of a batch share envelopes, FORMAT.md §5.2).
+    #[arg(long)]
+    envelope_per_document: bool,
     /// Records per commit.
     #[arg(long, default_value_t = 20_000)]
     batch: usize,
@@ -59,8 +64,9 @@ pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
     let tmp = std::env::temp_dir().join(format!("custody-gen-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
     let made = (|| {
+        const EXT: [&str; 5] = ["txt", "pdf", "eml", "docx", "csv"];
         for d in 0..a.documents.max(1) {
-            let p = tmp.join(format!("document-{d}.txt"));
+            let p = tmp.join(format!("document-{d}.{}", EXT[d as usize % EXT.len()]));
             let text = format!("synthetic benchmark document {d}\n").repeat(64);
             std::fs::write(&p, text).map_err(|e| io_err(&p, e))?;
         }
@@ -68,6 +74,7 @@ pub fn run(ctx: &Ctx, a: GenArchiveArgs) -> Result<i32, StoreError> {
         w.refuse_unreadable()?;
         let opts = IngestOptions {
             source: Some("gen-archive".into()),
+            envelope_per_document: a.envelope_per_document,
             ..IngestOptions::default()
         };
         arch.ingest(&w.files, &signer, &opts, &mut NoObserver)

@@ -11,6 +11,7 @@ mod config;
 mod events;
 mod explain;
 mod export;
+mod find;
 mod gen_archive;
 mod keygen;
 mod output;
@@ -27,7 +28,7 @@ mod witness_serve;
 
 use std::path::{Path, PathBuf};
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::core::crypto::Identities;
 use crate::core::keys::SignerKey;
@@ -113,6 +114,8 @@ enum Command {
     Log(records::LogArgs),
     /// Show one record.
     Show(records::ShowArgs),
+    /// Find documents by name, path, source, case, note, time, kind, lineage (reads only).
+    Find(find::FindArgs),
     /// Summarise the archive.
     #[command(after_help = "\
 Examples:
@@ -195,6 +198,21 @@ Examples:
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// The identity of a command that uses one only to read a document's name
+/// or path given as its REF.
+#[derive(Debug, Args)]
+pub(crate) struct RefIdentityArg {
+    /// age identity file(s) that open a document's name or path given as
+    /// REF (default: custody.toml's `identity`; an index needs none).
+    #[arg(
+        short,
+        long = "identity",
+        value_name = "FILE",
+        env = "CUSTODY_IDENTITY"
+    )]
+    pub(crate) identity: Vec<PathBuf>,
 }
 
 /// Shared state of one invocation.
@@ -362,6 +380,41 @@ impl Ctx {
         self.load_identities(paths).map(Some)
     }
 
+    /// Resolves a REF ([`Archive::resolve_with`]): a record index, a hex
+    /// digest prefix, or a document's name or path, read with `ids`, else
+    /// (for a name or path only, so that nothing else asks for a
+    /// passphrase) with those `paths` name or custody.toml's `identity`.
+    /// Says when documents the identity does not open were not searched.
+    pub(crate) fn resolve(
+        &self,
+        arch: &Archive,
+        r: &str,
+        ids: Option<&Identities>,
+        paths: &[PathBuf],
+    ) -> Result<u64, StoreError> {
+        use crate::core::find::RefForm;
+        let loaded;
+        let ids = match (ids, RefForm::of(r)) {
+            (Some(ids), _) => Some(ids),
+            (None, RefForm::Index | RefForm::Digest) => None,
+            (None, RefForm::Name(_) | RefForm::Path(_)) => {
+                loaded = self.archive_identities(arch, paths)?;
+                loaded.as_ref()
+            }
+        };
+        let found = arch.resolve_with(r, ids)?;
+        if found.unreadable > 0 {
+            let n = found.unreadable;
+            self.out.warn(&format!(
+                "{n} {} not readable with this identity {} not searched for {}: give the record index if you meant one of them",
+                if n == 1 { "document" } else { "documents" },
+                if n == 1 { "was" } else { "were" },
+                crate::core::redact::quote(r)
+            ));
+        }
+        Ok(found.index)
+    }
+
     /// The signing key for an archive: the flag, $CUSTODY_SIGNING_KEY, or the config.
     /// The log's signing key for a command that writes. Records an interrupted
     /// command appended but left without a checkpoint (a kill between its last
@@ -467,6 +520,7 @@ pub fn main() -> i32 {
         cli.command,
         Command::Log(_)
             | Command::Show(_)
+            | Command::Find(_)
             | Command::Status
             | Command::Trace(_)
             | Command::Shares(_)
@@ -514,6 +568,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, StoreError> {
         Command::Prove(a) => proofs::prove(ctx, a),
         Command::Log(a) => records::log(ctx, a),
         Command::Show(a) => records::show(ctx, a),
+        Command::Find(a) => find::find(ctx, a),
         Command::Status => archive::status(ctx),
         Command::Extract(a) => records::extract(ctx, a),
         Command::Export(a) => export::export(ctx, a),

@@ -247,9 +247,12 @@ Examples:
   custody prove --consistency 40        # from size 40 to the latest checkpoint
   custody prove --consistency 40 120 --json")]
 pub struct ProveArgs {
-    /// The record: index, or a hex prefix of its leaf hash or blob digest.
+    /// The record: index, a hex prefix of its leaf hash or blob digest, or
+    /// a document's name or path (with an identity).
     #[arg(required_unless_present = "consistency")]
     reference: Option<String>,
+    #[command(flatten)]
+    identity: super::RefIdentityArg,
     /// Prove against the checkpoint at this tree size (default: the latest).
     #[arg(long)]
     size: Option<u64>,
@@ -296,7 +299,7 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<i32, StoreError> {
             Ok(())
         } else {
             let r = a.reference.as_deref().unwrap_or_default();
-            arch.resolve(r)
+            ctx.resolve(arch, r, None, &a.identity.identity)
                 .and_then(|i| arch.inclusion_proof(i, a.size))
                 .and_then(|mut p| {
                     p.checkpoint = arch.cosigned_checkpoint(p.size)?;

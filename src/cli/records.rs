@@ -255,12 +255,16 @@ pub fn log(ctx: &Ctx, a: LogArgs) -> Result<i32, StoreError> {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 REF is a record index or at least 4 hex digits of the record's leaf hash, blob
-address or metadata envelope address.
+address or metadata envelope address; with an identity, also a document's
+file name or stored path if only one document has it (name:NAME, path:PATH
+when it is all digits or hex digits; `custody find` lists them).
 
-Example:
-  custody show 12 -i keys-example/dropsite/identity.age")]
+Examples:
+  custody show 12 -i keys-example/dropsite/identity.age
+  custody show memo.pdf
+  custody show path:leak/2024/memo.pdf --json")]
 pub struct ShowArgs {
-    /// The record: index or hex digest prefix.
+    /// The record: index, hex digest prefix, or a document's name or path.
     reference: String,
     /// age identity file(s) to decrypt names and notes.
     #[arg(
@@ -276,7 +280,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     // -i, else the identity custody.toml names (one record: cheap to open).
     let ids = ctx.archive_identities(&arch, &a.identity)?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, ids.as_ref(), &a.identity)?;
     let rec = arch.record(i)?;
     let who = readers(&arch, &rec, ids.as_ref());
     let notes = match (&ids, rec.document()) {
@@ -471,7 +475,7 @@ OUT may not be inside the archive.
 Example:
   custody extract 12 -i keys-example/dropsite/identity.age -o /tmp/memo.pdf --reason 'fact-check'")]
 pub struct ExtractArgs {
-    /// The record: index or hex digest prefix.
+    /// The record: index, hex digest prefix, or a document's name or path.
     reference: String,
     /// age identity file(s).
     #[arg(
@@ -500,7 +504,7 @@ pub fn extract(ctx: &Ctx, a: ExtractArgs) -> Result<i32, StoreError> {
     let mut arch = ctx.open_as_actor()?;
     let ids = ctx.load_identities(&a.identity)?;
     let log = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, Some(&ids), &a.identity)?;
     // Refuse what would fail anyway before recording an access.
     arch.check_extract_target(&a.output, a.force)?;
     let doc = arch.document_of(arch.record(i)?)?;

@@ -143,7 +143,7 @@ Examples:
   custody share 3 --to localcall/id_ed25519.pub -i ID        (writes share-3-20261128T145200.bundle)
   custody share 3 --to keys-example/guardian/recipient.txt -i ID -o memo.bundle --note 'for the Gaza desk'")]
 pub struct ShareArgs {
-    /// The document: any record about it (index or hex digest prefix).
+    /// The document: any record about it (index or hex digest prefix), or its name or path.
     reference: String,
     /// The partner's age recipient (age1…, ssh-ed25519 …, or a file of them); repeatable.
     #[arg(long, required = true, value_name = "RECIPIENT|FILE")]
@@ -282,7 +282,7 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> Result<i32, StoreError> {
     let partner = partner_name(ctx, a.partner, &lines, &to)?;
     let ids = ctx.load_identities(&a.identity)?;
     let signer = ctx.archive_signer(&mut arch, a.signing_key.as_deref())?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, Some(&ids), &a.identity)?;
     let output = a.output.unwrap_or_else(|| {
         let t: String = time::rfc3339(time::now_ms())
             .chars()
@@ -691,19 +691,12 @@ This archive's shares name the partner (`to partner NAME`) where the identity
 Example:
   custody trace 14 --trust keys-example/dropsite/signing.vkey --trust keys-example/guardian/signing.vkey")]
 pub struct TraceArgs {
-    /// The document: any record about it (index or hex digest prefix).
+    /// The document: any record about it (index, hex digest prefix, or its name or path with an identity).
     reference: String,
     #[command(flatten)]
     trust: TrustArgs,
-    /// age identity file(s) that open this archive's shares' sealed partner
-    /// names (default: custody.toml's identity).
-    #[arg(
-        short,
-        long = "identity",
-        value_name = "FILE",
-        env = "CUSTODY_IDENTITY"
-    )]
-    identity: Vec<PathBuf>,
+    #[command(flatten)]
+    identity: super::RefIdentityArg,
 }
 
 /// Names the partner of each of this archive's own shares in the last hop
@@ -753,9 +746,9 @@ pub fn trace(ctx: &Ctx, a: TraceArgs) -> Result<i32, StoreError> {
     let arch = ctx.open()?;
     let archived = arch.archived_policies()?.map(|(i, p, _)| (i, p));
     let trust = TrustSet::from_args(ctx, &a.trust, archived)?;
-    let i = arch.resolve(&a.reference)?;
+    let i = ctx.resolve(&arch, &a.reference, None, &a.identity.identity)?;
     let mut t = trust.with(|t| arch.trace(i, t))?;
-    name_partners(ctx, &arch, &mut t.hops, &a.identity)?;
+    name_partners(ctx, &arch, &mut t.hops, &a.identity.identity)?;
     let h = arch.check_held(&t.all_hops())?;
     t.findings.extend(h.findings);
     let mirrored = h.mirrored;

@@ -281,6 +281,12 @@ impl Identities {
         self.0.is_empty() && self.1.is_empty()
     }
 
+    /// Are some of them served by plugins (a device that is asked one
+    /// thing at a time)?
+    pub fn has_plugins(&self) -> bool {
+        !self.1.is_empty()
+    }
+
     /// Keys first, then plugins.
     fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.0

@@ -229,16 +229,9 @@ pub fn group_envelopes(
 /// (FORMAT.md §5.2). Every entry is parsed strictly; a final entry without its
 /// line feed is accepted (single-entry envelopes written before groups existed).
 pub fn open_envelope(plain: &[u8], commitment: &Digest) -> Result<Metadata, MetaError> {
-    if plain.len() > MAX_META_LEN {
-        return Err(MetaError::TooLarge);
-    }
-    let body = plain.strip_suffix(b"\n").unwrap_or(plain);
     let mut found = None;
-    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
-        if n >= MAX_GROUP_ENTRIES {
-            return Err(MetaError::TooManyEntries);
-        }
-        let m = Metadata::from_json(line)?;
+    for m in entries(plain)? {
+        let m = m?;
         if m.commitment() == *commitment {
             if found.is_some() {
                 return Err(MetaError::TwoEntries);
@@ -247,6 +240,33 @@ pub fn open_envelope(plain: &[u8], commitment: &Digest) -> Result<Metadata, Meta
         }
     }
     found.ok_or(MetaError::NoEntry)
+}
+
+/// Every entry of an envelope's plaintext with the commitment it opens, in
+/// order, each parsed strictly (FORMAT.md §5.2): one entry that does not
+/// parse refuses the envelope. A pass over many documents (`custody find`)
+/// parses each envelope once and picks entries by commitment.
+pub fn envelope_entries(plain: &[u8]) -> Result<Vec<(Digest, Metadata)>, MetaError> {
+    entries(plain)?
+        .map(|m| m.map(|m| (m.commitment(), m)))
+        .collect()
+}
+
+/// The entries of an envelope's plaintext, parsed one by one as they are
+/// taken; more than [`MAX_GROUP_ENTRIES`] is an error at the one past it.
+fn entries(
+    plain: &[u8],
+) -> Result<impl Iterator<Item = Result<Metadata, MetaError>> + '_, MetaError> {
+    if plain.len() > MAX_META_LEN {
+        return Err(MetaError::TooLarge);
+    }
+    let body = plain.strip_suffix(b"\n").unwrap_or(plain);
+    Ok(body.split(|&b| b == b'\n').enumerate().map(|(n, line)| {
+        if n >= MAX_GROUP_ENTRIES {
+            return Err(MetaError::TooManyEntries);
+        }
+        Metadata::from_json(line)
+    }))
 }
 
 /// Salted content commitment (FORMAT.md §5.1):

@@ -16,6 +16,7 @@ pub mod domain_tags;
 pub mod encrypt_pipeline;
 pub mod evidence;
 pub mod export;
+pub mod find;
 pub mod findings;
 pub mod hash;
 pub mod held;

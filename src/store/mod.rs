@@ -93,6 +93,22 @@ pub enum StoreError {
     NotADocument { index: u64, kind: &'static str },
     #[error("{prefix} matches {count} records")]
     Ambiguous { prefix: String, count: usize },
+    /// What needs names, paths or notes, which only an identity opens
+    /// (FORMAT.md §5.2): a REF that is a document's name or path, `find`.
+    #[error("{0} needs an identity: names, paths and notes are stored encrypted")]
+    NeedsIdentity(String),
+    /// A name or path REF that names several documents. `what` is
+    /// `named NAME` or `at path PATH`.
+    #[error("ambiguous: {} documents {what} (records {})", .records.len(), crate::core::find::index_list(.records))]
+    AmbiguousName {
+        what: String,
+        records: Vec<u64>,
+        by_path: bool,
+    },
+    /// A name or path REF that names no document the identity opens;
+    /// `unreadable` documents could not be read with it.
+    #[error("no document {what}{}", match .unreadable { 0 => String::new(), 1 => " among those this identity opens (it cannot read 1 other document)".into(), n => format!(" among those this identity opens (it cannot read {n} other documents)") })]
+    NoSuchName { what: String, unreadable: u64 },
     #[error("no checkpoint at tree size {0}")]
     NoCheckpoint(u64),
     #[error("{}: {}", crate::core::redact::path(.0), .1)]

@@ -21,14 +21,28 @@ pub fn for_each<T: Send, R: Send>(
     work: impl Fn(T) -> Result<R, StoreError> + Sync,
     keep: impl FnMut(R) -> bool + Send,
 ) -> Result<(), StoreError> {
+    for_each_with(WORKERS, items, progress, work, keep)
+}
+
+/// [`for_each`] with `workers` threads (at least one): as many as there
+/// are cores for work that computes (decrypting many small files), one
+/// for work that must not run twice at once.
+pub fn for_each_with<T: Send, R: Send>(
+    workers: usize,
+    items: impl Iterator<Item = T> + Send,
+    progress: &mut dyn FnMut(u64),
+    work: impl Fn(T) -> Result<R, StoreError> + Sync,
+    keep: impl FnMut(R) -> bool + Send,
+) -> Result<(), StoreError> {
+    let workers = workers.max(1);
     let queue = Mutex::new(items);
     let keep = Mutex::new(keep);
     let error: Mutex<Option<StoreError>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
-    let running = AtomicU64::new(WORKERS as u64);
+    let running = AtomicU64::new(workers as u64);
     std::thread::scope(|s| {
-        for _ in 0..WORKERS {
+        for _ in 0..workers {
             s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(item) = queue.lock().expect("queue").next() else {

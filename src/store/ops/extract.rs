@@ -52,21 +52,7 @@ impl Archive {
         })?;
         if cache.0.as_ref().map(|(d, _)| d) != Some(&ing.meta) {
             cache.0 = None;
-            let (current, _) = self.current_blob(ing.meta, ing.meta_size)?;
-            let path = self.blobs.path(&current);
-            let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
-            if Digest::of(&data) != current {
-                return Err(StoreError::Corrupt(format!(
-                    "metadata envelope of record {} does not match its digest",
-                    rec.body.index
-                )));
-            }
-            let plain = crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| {
-                StoreError::Decrypt {
-                    what: format!("the metadata of record {}", rec.body.index),
-                    source: e,
-                }
-            })?;
+            let plain = self.envelope_plaintext(ing, rec.body.index, ids)?;
             cache.0 = Some((ing.meta, plain));
         }
         let plain = cache.0.as_ref().map(|(_, p)| &p[..]).unwrap_or_default();
@@ -82,6 +68,28 @@ impl Archive {
                 rec.body.index
             )),
             e => StoreError::Corrupt(format!("metadata of record {}: {e}", rec.body.index)),
+        })
+    }
+
+    /// The plaintext of the metadata envelope that `ing` (of record `index`)
+    /// names, as a rekey left it (FORMAT.md §4.17), its address checked.
+    pub(crate) fn envelope_plaintext(
+        &self,
+        ing: &crate::core::record::Ingest,
+        index: u64,
+        ids: &Identities,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        let (current, _) = self.current_blob(ing.meta, ing.meta_size)?;
+        let path = self.blobs.path(&current);
+        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        if Digest::of(&data) != current {
+            return Err(StoreError::Corrupt(format!(
+                "metadata envelope of record {index} does not match its digest"
+            )));
+        }
+        crypto::decrypt_bytes(ids, &data, meta::MAX_META_LEN).map_err(|e| StoreError::Decrypt {
+            what: format!("the metadata of record {index}"),
+            source: e,
         })
     }
 

@@ -46,6 +46,10 @@ pub struct IngestOptions {
     /// Record a file again even when its path and content are already
     /// recorded (FORMAT.md §7.3: path tags).
     pub again: bool,
+    /// One metadata envelope per document, as one ingest per file gives,
+    /// instead of one per group (FORMAT.md §5.2): for benchmarks of what
+    /// reads envelopes (`gen-archive --envelope-per-document`).
+    pub envelope_per_document: bool,
 }
 
 /// A file an ingest did not record: its path and content are already
@@ -565,7 +569,8 @@ impl Archive {
             result
         })?;
         if !run.pending.is_empty() {
-            self.commit_batch(run.pending, signer, &mut run.summary, obs)?;
+            let per_document = opts.envelope_per_document;
+            self.commit_batch(run.pending, signer, per_document, &mut run.summary, obs)?;
         }
         let cp = self.sign_checkpoint(signer)?;
         run.summary.tree_size = cp.size;
@@ -638,7 +643,8 @@ impl Archive {
             }
             if run.batch_full() {
                 let pending = std::mem::take(&mut run.pending);
-                self.commit_batch(pending, run.signer, &mut run.summary, obs)?;
+                let per_document = run.opts.envelope_per_document;
+                self.commit_batch(pending, run.signer, per_document, &mut run.summary, obs)?;
                 run.new_batch();
             }
         }
@@ -832,6 +838,7 @@ impl Archive {
         &mut self,
         mut pending: Vec<Pending>,
         signer: &SignerKey,
+        per_document: bool,
         summary: &mut IngestSummary,
         obs: &mut dyn IngestObserver,
     ) -> Result<(), StoreError> {
@@ -842,7 +849,14 @@ impl Archive {
         // The batch's metadata, in envelopes of about GROUP_TARGET_LEN bytes:
         // one age file (one key exchange, one inode) per group, not per document.
         let metas: Vec<Metadata> = pending.iter().map(|p| p.meta.clone()).collect();
-        for (range, plain) in meta::group_envelopes(&metas) {
+        let groups = if per_document {
+            (0..metas.len())
+                .map(|k| (k..k + 1, meta::encode_envelope(&metas[k..k + 1])))
+                .collect()
+        } else {
+            meta::group_envelopes(&metas)
+        };
+        for (range, plain) in groups {
             let envelope = crypto::encrypt_bytes(&self.recipients, &plain)?;
             let blob = self.blobs.put_bytes(&envelope)?;
             for p in &mut pending[range] {
@@ -954,7 +968,7 @@ impl Archive {
                 self.0.extend_from_slice(d);
             }
         }
-        self.commit_batch(vec![p], signer, &mut summary, &mut Keep(&mut done))?;
+        self.commit_batch(vec![p], signer, false, &mut summary, &mut Keep(&mut done))?;
         let cp = self.sign_checkpoint(signer)?;
         let d = done
             .pop()

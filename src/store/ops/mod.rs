@@ -8,6 +8,7 @@ pub mod bundle_file;
 pub mod compartment;
 pub mod export;
 pub mod extract;
+pub mod find;
 pub mod gc;
 pub mod grant;
 pub mod held;
