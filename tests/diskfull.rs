@@ -121,18 +121,19 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
         "no temp file left"
     );
 
-    // Space freed: the same command completes the work, without storing any
-    // content twice.
+    // Space freed: the same command completes the work: what it recorded is
+    // listed and not recorded again (FORMAT.md §7.3, path tags), no content
+    // is stored twice.
     fs::remove_file(mnt.0.join("filler")).unwrap();
     let r = cmd(&["ingest", s(&inbox), "--json"]);
     r.ok();
     let lines = r.json_lines();
     assert_eq!(lines.len(), 7, "six files and the summary");
-    let dedup = lines
+    let again = lines
         .iter()
-        .filter(|l| l["deduplicated"] == serde_json::Value::Bool(true))
+        .filter(|l| l.get("already_recorded").is_some())
         .count();
-    assert_eq!(dedup, reported.len(), "what was stored is not stored again");
+    assert_eq!(again, reported.len(), "what was recorded is not recorded again");
     cmd(&["verify"]).ok();
     let mut blobs: Vec<String> = cmd(&["log", "--json"])
         .stdout

@@ -319,14 +319,21 @@ fn deduplication_never_reuses_a_blob_of_the_old_recipients() {
     require_tool("age");
     let (f, lost) = two_recipients();
     drop_guardian(&f);
-    let again = f.ingest_json(&[s(&sample_leak().join("memos/2026-03-14-board-memo.txt"))]);
+    // --again: its path and content are recorded already (FORMAT.md §7.3).
+    let again = f.ingest_json(&[
+        "--again",
+        s(&sample_leak().join("memos/2026-03-14-board-memo.txt")),
+    ]);
     assert_eq!(again[0]["deduplicated"], false, "{}", again[0]);
     let b = f.blob_path(again[0]["blob"].as_str().unwrap());
     assert!(!age_opens(&lost, &b));
     f.run(&["rekey", "-i", s(&f.identity())]).ok();
     // After the rekey too (the old blob is gone; the new one's record lists
     // the recipients in force).
-    let third = f.ingest_json(&[s(&sample_leak().join("memos/2026-03-14-board-memo.txt"))]);
+    let third = f.ingest_json(&[
+        "--again",
+        s(&sample_leak().join("memos/2026-03-14-board-memo.txt")),
+    ]);
     let b = f.blob_path(third[0]["blob"].as_str().unwrap());
     assert!(b.exists() && !age_opens(&lost, &b));
     f.assert_verified();

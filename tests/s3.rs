@@ -201,9 +201,10 @@ fn round_trip(url: &str, endpoint: Option<&str>) {
         assert!(docs.contains(&d.as_str().unwrap().to_string()), "{d}");
     }
 
-    // The same content again: deduplicated, nothing uploaded.
+    // The same content again (--again: the same path too): deduplicated,
+    // nothing uploaded.
     let before = remote.list("").unwrap();
-    let again = f.ingest_json(&[s(&big)]);
+    let again = f.ingest_json(&["--again", s(&big)]);
     assert_eq!(again[0]["deduplicated"], true, "{:?}", again);
     assert_eq!(again[0]["blob"], lines[8]["blob"]);
     assert_eq!(remote.list("").unwrap(), before);

@@ -679,10 +679,11 @@ fn document_records_list_exactly_the_configured_recipients() {
         "--recipient",
         other.to_str().unwrap(),
     ]);
-    let again = g.ingest_json(&[readme.to_str().unwrap()]);
+    // (--again: the same path and content are recorded already, §7.3.)
+    let again = g.ingest_json(&["--again", readme.to_str().unwrap()]);
     assert_eq!(again[0]["deduplicated"], false, "{again:?}");
     assert_ne!(again[0]["blob"], first[0]["blob"]);
-    let third = g.ingest_json(&[readme.to_str().unwrap()]);
+    let third = g.ingest_json(&["--again", readme.to_str().unwrap()]);
     assert_eq!(third[0]["deduplicated"], true, "{third:?}");
     assert_eq!(third[0]["blob"], again[0]["blob"]);
     g.assert_verified();
