@@ -133,7 +133,11 @@ fn ingest_onto_a_full_disk_keeps_what_it_reported_and_resumes() {
         .iter()
         .filter(|l| l.get("already_recorded").is_some())
         .count();
-    assert_eq!(again, reported.len(), "what was recorded is not recorded again");
+    assert_eq!(
+        again,
+        reported.len(),
+        "what was recorded is not recorded again"
+    );
     cmd(&["verify"]).ok();
     let mut blobs: Vec<String> = cmd(&["log", "--json"])
         .stdout
