@@ -7,8 +7,8 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::chain::*;
 use common::*;
 use serde_json::Value;
 
@@ -69,41 +69,6 @@ fn export(f: &Fixture, extra: &[&str]) -> Run {
     let mut args = vec!["export"];
     args.extend_from_slice(extra);
     f.run(&args)
-}
-
-/// A directory holding only a link to python3: the script runs with
-/// nothing else on PATH (no custody, no age, no sha256sum).
-fn python_only_path() -> (tempfile::TempDir, Option<PathBuf>) {
-    let d = tempfile::tempdir().unwrap();
-    let py = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if let Some(p) = &py {
-        std::os::unix::fs::symlink(p, d.path().join("python3")).unwrap();
-    }
-    (d, py)
-}
-
-/// `python3 DIR/verify.py` with PATH holding python3 alone: exit code and output.
-fn run_script(dir: &Path) -> Option<(i32, String)> {
-    let (bin, py) = python_only_path();
-    if py.is_none() {
-        assert!(
-            std::env::var_os("CUSTODY_REQUIRE_PYTHON").is_none(),
-            "python3 is required (CUSTODY_REQUIRE_PYTHON)"
-        );
-        eprintln!("skipped: no python3");
-        return None;
-    }
-    let o = Command::new(bin.path().join("python3"))
-        .arg(dir.join("verify.py"))
-        .env_clear()
-        .env("PATH", bin.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    Some((o.status.code().unwrap_or(-1), text))
 }
 
 fn sha256_hex(p: &Path) -> String {
@@ -473,15 +438,14 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 /// flagged none of the refused edge cases are valid.
 #[test]
 fn the_scripts_ed25519_agrees_with_the_rule() {
-    let (bin, py) = python_only_path();
-    if py.is_none() {
-        assert!(
-            std::env::var_os("CUSTODY_REQUIRE_PYTHON").is_none(),
-            "python3 is required"
-        );
-        return;
-    }
     let vectors = repo().join("tests/data/cctv-ed25519/ed25519vectors.json");
+    // The module is the script itself, imported under the name `verify`.
+    let tmp = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("src/core/export_verify.py"),
+        tmp.path().join("verify.py"),
+    )
+    .unwrap();
     let code = format!(
         r#"
 import json, sys
@@ -497,32 +461,13 @@ for v in json.load(open({vectors:?})):
         bad.append(v["number"])
 print("disagree", bad)
 "#,
-        dir = repo().join("src/core").display().to_string(),
+        dir = tmp.path().display().to_string(),
         vectors = vectors.display().to_string()
     );
-    // The module is the script itself, imported under the name `verify`.
-    let tmp = tempfile::tempdir().unwrap();
-    fs::copy(
-        repo().join("src/core/export_verify.py"),
-        tmp.path().join("verify.py"),
-    )
-    .unwrap();
-    let code = code.replace(
-        &format!("{:?}", repo().join("src/core").display().to_string()),
-        &format!("{:?}", tmp.path().display().to_string()),
-    );
-    let o = Command::new(bin.path().join("python3"))
-        .args(["-c", &code])
-        .env_clear()
-        .env("PATH", bin.path())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let Some((code, out)) = run_python(&["-c", &code]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
     assert_eq!(out.trim(), "disagree []");
 }
 

@@ -12,8 +12,9 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::chain::*;
 use common::*;
-use custody::core::bundle::{read_head, write_head, BundleHead, Evidence};
+use custody::core::bundle::{BundleHead, Evidence};
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
@@ -36,19 +37,6 @@ struct Journey {
     redaction: u64,
     /// The redaction's bundle for +972.
     bundle: PathBuf,
-}
-
-fn trust_args(fs: &[&Fixture]) -> Vec<String> {
-    fs.iter()
-        .flat_map(|f| ["--trust".to_string(), s(&f.vkey()).to_string()])
-        .collect()
-}
-
-fn args<'a>(a: &'a [&'a str], more: &'a [String]) -> Vec<&'a str> {
-    a.iter()
-        .copied()
-        .chain(more.iter().map(String::as_str))
-        .collect()
 }
 
 /// Drop Site ingests and shares to the Guardian; the Guardian receives,
@@ -298,20 +286,6 @@ fn every_log_of_the_lineage_must_be_trusted() {
     ));
     r.code(FINDING);
     j.mag.assert_unchanged(&before);
-}
-
-fn load(path: &Path) -> (BundleHead, Vec<u8>) {
-    let bytes = fs::read(path).unwrap();
-    let mut r = &bytes[..];
-    let head = read_head(&mut r).unwrap();
-    (head, r.to_vec())
-}
-
-fn save(path: &Path, head: &BundleHead, payload: &[u8]) {
-    let mut out = Vec::new();
-    write_head(&mut out, head).unwrap();
-    out.extend_from_slice(payload);
-    fs::write(path, out).unwrap();
 }
 
 fn findings(bundle: &Path, trust: &[String]) -> Vec<(String, String)> {

@@ -12,11 +12,11 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::chain::*;
 use common::*;
-use custody::core::bundle::{read_head, write_head, BundleHead, Evidence, Hop, BUNDLE_MAGIC};
+use custody::core::bundle::{BundleHead, Evidence, Hop};
 use serde_json::Value;
 
 fn s(p: &Path) -> &str {
@@ -24,45 +24,6 @@ fn s(p: &Path) -> &str {
 }
 
 const GU: &str = "theguardian.example/custody";
-
-fn trust_args(fs: &[&Fixture]) -> Vec<String> {
-    fs.iter()
-        .flat_map(|f| ["--trust".to_string(), s(&f.vkey()).to_string()])
-        .collect()
-}
-
-fn args<'a>(a: &'a [&'a str], more: &'a [String]) -> Vec<&'a str> {
-    a.iter()
-        .copied()
-        .chain(more.iter().map(String::as_str))
-        .collect()
-}
-
-fn load(path: &Path) -> (BundleHead, Vec<u8>) {
-    let bytes = fs::read(path).unwrap();
-    let mut r = &bytes[..];
-    let head = read_head(&mut r).unwrap();
-    (head, r.to_vec())
-}
-
-fn save(path: &Path, head: &BundleHead, payload: &[u8]) {
-    let mut out = Vec::new();
-    write_head(&mut out, head).unwrap();
-    out.extend_from_slice(payload);
-    fs::write(path, out).unwrap();
-}
-
-/// A bundle file made of raw evidence bytes (not re-encoded, not validated).
-fn save_raw(path: &Path, evidence: &[u8], head: &BundleHead, payload: &[u8]) {
-    let mut out = BUNDLE_MAGIC.to_vec();
-    out.extend_from_slice(&(evidence.len() as u32).to_be_bytes());
-    out.extend_from_slice(evidence);
-    out.extend_from_slice(&(head.envelope.len() as u32).to_be_bytes());
-    out.extend_from_slice(&head.envelope);
-    out.extend_from_slice(&head.payload_len.to_be_bytes());
-    out.extend_from_slice(payload);
-    fs::write(path, out).unwrap();
-}
 
 /// `custody verify-bundle FILE --json TRUST…` outside any archive.
 fn verify_bundle(file: &Path, trust: &[String]) -> Run {
@@ -768,37 +729,6 @@ fn export_ok(x: &Setup, refs: &[u64], name: &str) -> (PathBuf, Value) {
     export(&x.gu, &a).ok();
     let m: Value = serde_json::from_slice(&fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     (dir, m)
-}
-
-/// python3 (not a pyenv shim), or `None` (skipped) unless CUSTODY_REQUIRE_PYTHON.
-fn python() -> Option<PathBuf> {
-    let py = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if py.is_none() {
-        assert!(
-            std::env::var_os("CUSTODY_REQUIRE_PYTHON").is_none(),
-            "python3 is required (CUSTODY_REQUIRE_PYTHON)"
-        );
-        eprintln!("skipped: no python3");
-    }
-    py
-}
-
-/// `python3 DIR/verify.py` with python3 alone on PATH: exit code and output.
-fn run_script(dir: &Path) -> Option<(i32, String)> {
-    let py = python()?;
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(&py, bin.path().join("python3")).unwrap();
-    let o = Command::new(bin.path().join("python3"))
-        .arg(dir.join("verify.py"))
-        .env_clear()
-        .env("PATH", bin.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    Some((o.status.code().unwrap_or(-1), text))
 }
 
 fn doc_of(m: &Value, index: u64) -> &Value {

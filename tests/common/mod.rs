@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod age_cli;
+pub mod chain;
 pub mod durability;
 
 use std::fs;
