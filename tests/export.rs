@@ -553,3 +553,26 @@ fn ftm_export_for_the_newsroom_tools() {
     .code(ERROR);
     assert!(!bad.exists());
 }
+
+/// An export killed while it fills its hidden directory leaves it recorded
+/// in the archive (`pending/out-*`, FORMAT.md §7.8): the next command that
+/// opens the archive removes it, plaintext included. A record naming a
+/// directory that is not custody's own is dropped, the directory kept.
+#[test]
+fn a_killed_exports_directory_is_removed_by_the_next_command() {
+    let x = setup();
+    let left = x.out.path().join(".custody-export-0123456789abcdef.tmp");
+    fs::create_dir_all(left.join("documents/2")).unwrap();
+    fs::write(left.join("documents/2/memo.txt"), "plaintext\n").unwrap();
+    let mine = x.out.path().join("my-folder");
+    fs::create_dir_all(&mine).unwrap();
+    let pending = x.gu.dir.join("pending");
+    fs::create_dir_all(&pending).unwrap();
+    fs::write(pending.join("out-00000000000000aa"), left.to_str().unwrap()).unwrap();
+    fs::write(pending.join("out-00000000000000bb"), mine.to_str().unwrap()).unwrap();
+    x.gu.run(&["status"]).ok();
+    assert!(!left.exists(), "the killed export's directory is removed");
+    assert!(mine.is_dir(), "a directory that is not custody's is kept");
+    assert!(!pending.join("out-00000000000000aa").exists());
+    assert!(!pending.join("out-00000000000000bb").exists());
+}

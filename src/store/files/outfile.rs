@@ -126,9 +126,10 @@ mod unnamed {
 }
 
 /// Records, durably and before the file exists, that `tmp` (outside the
-/// archive at `root`) is a temporary name to remove if this run does not.
+/// archive at `root`) is a temporary name to remove if this run does not
+/// (a file, or a directory such as an export's, FORMAT.md §15).
 /// Returns the record's path.
-fn register(root: &Path, tmp: &Path) -> Result<PathBuf, StoreError> {
+pub(crate) fn register(root: &Path, tmp: &Path) -> Result<PathBuf, StoreError> {
     let dir = root.join(PENDING_DIR);
     fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let abs = std::path::absolute(tmp).map_err(|e| io_err(tmp, e))?;
@@ -138,7 +139,7 @@ fn register(root: &Path, tmp: &Path) -> Result<PathBuf, StoreError> {
 }
 
 /// Removes a record made by [`register`] (its temporary name is gone).
-fn unregister(entry: &Path) {
+pub(crate) fn unregister(entry: &Path) {
     let _ = fs::remove_file(entry);
     if let Some(d) = entry.parent() {
         let _ = fs::remove_dir(d);
@@ -412,9 +413,10 @@ fn clean_temp_names(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Removes the temporary file a `pending/out-*` record names (if it is
-/// still there), then the record. A record naming anything but a
-/// `.custody-….tmp` file is removed alone. A file that cannot be removed
+/// Removes the temporary file or directory a `pending/out-*` record names
+/// (if it is still there), then the record. A record naming anything but a
+/// `.custody-….tmp` file or directory (never followed through a symbolic
+/// link) is removed alone. A file that cannot be removed
 /// (its directory is not writable now) keeps its record, tried again next time.
 fn settle_out_entry(entry: &Path) -> Result<(), StoreError> {
     let mut bytes = Vec::new();
@@ -430,8 +432,13 @@ fn settle_out_entry(entry: &Path) -> Result<(), StoreError> {
         && tmp
             .file_name()
             .is_some_and(|n| is_temp_name(&n.to_string_lossy()));
-    let regular = fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file());
+    let kind = fs::symlink_metadata(&tmp).map(|m| m.file_type());
+    let regular = kind.as_ref().is_ok_and(|t| t.is_file());
+    let dir = kind.as_ref().is_ok_and(|t| t.is_dir());
     if ours && regular && fs::remove_file(&tmp).is_err() {
+        return Ok(());
+    }
+    if ours && dir && fs::remove_dir_all(&tmp).is_err() {
         return Ok(());
     }
     fs::remove_file(entry).map_err(|e| io_err(entry, e))

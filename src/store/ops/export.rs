@@ -146,27 +146,26 @@ impl Archive {
                 out.display()
             )));
         }
-        let tmp = parent.join(format!(".custody-export-{}", outfile::random_hex()?));
+        // Recorded in the archive before it exists (FORMAT.md §7.8): a run
+        // killed while it fills it leaves a directory the next command
+        // removes, plaintext included.
+        let tmp = parent.join(format!(".custody-export-{}.tmp", outfile::random_hex()?));
+        let entry = outfile::register(&self.root, &tmp)?;
         create_dir(&tmp)?;
-        match fill(&tmp).and_then(|t| fault::sync_dir(&tmp).map(|_| t)) {
-            Ok(t) => {
-                if out.exists() || out.is_symlink() {
-                    let _ = fs::remove_dir_all(&tmp);
-                    return Err(StoreError::OutputExists(out.to_path_buf()));
-                }
-                if let Err(e) = fs::rename(&tmp, out) {
-                    // Nothing is left behind: the plaintext goes with it.
-                    let _ = fs::remove_dir_all(&tmp);
-                    return Err(io_err(out, e));
-                }
-                fault::sync_dir(&parent)?;
-                Ok(t)
-            }
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
-                Err(e)
-            }
+        let r = fill(&tmp)
+            .and_then(|t| fault::sync_dir(&tmp).map(|_| t))
+            .and_then(|t| match out.exists() || out.is_symlink() {
+                true => Err(StoreError::OutputExists(out.to_path_buf())),
+                false => fs::rename(&tmp, out).map(|_| t).map_err(|e| io_err(out, e)),
+            });
+        if r.is_err() {
+            // Nothing is left behind: the plaintext goes with it.
+            let _ = fs::remove_dir_all(&tmp);
         }
+        outfile::unregister(&entry);
+        let t = r?;
+        fault::sync_dir(&parent)?;
+        Ok(t)
     }
 
     /// The lakehouse dataset of [`Archive::export_ftm`] in `dir`.
