@@ -295,17 +295,7 @@ fn findings(bundle: &Path, trust: &[String]) -> Vec<(String, String)> {
         c
     });
     r.no_panic();
-    r.json()["report"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["check"].as_str().unwrap().to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    report_findings(&r)
 }
 
 /// A tampered lineage is a `lineage_parent` finding naming what is wrong:

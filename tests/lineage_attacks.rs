@@ -36,21 +36,6 @@ fn verify_bundle(file: &Path, trust: &[String]) -> Run {
     r
 }
 
-/// (check, reason) of each finding of a `verify-bundle --json` run.
-fn findings(r: &Run) -> Vec<(String, String)> {
-    r.json()["report"]["findings"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no findings in {}", r.stdout))
-        .iter()
-        .map(|f| {
-            (
-                f["check"].as_str().unwrap().to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[track_caller]
 fn assert_finding(f: &[(String, String)], check: &str, phrases: &[&str]) {
     assert!(
@@ -194,7 +179,7 @@ fn a_parent_chain_of_an_impostor_log_with_the_same_name() {
     let all = trust_args(&[&j.ds, &j.gu, &fake]);
     let r = verify_bundle(&bad, &all);
     r.code(FINDING);
-    let f = findings(&r);
+    let f = report_findings(&r);
     assert_finding(
         &f,
         "lineage_parent",
@@ -226,7 +211,7 @@ fn a_parent_chain_that_ends_at_a_share_or_at_no_arrival() {
     r.code(FINDING);
     let want_prefix = format!("in the lineage of {GU} record {}:", j.translation);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "lineage_parent",
         &[
             &want_prefix,
@@ -250,7 +235,7 @@ fn a_parent_chain_that_ends_at_a_share_or_at_no_arrival() {
     let r = verify_bundle(&bad, &both);
     r.code(FINDING);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "lineage_parent",
         &[
             &want_prefix,
@@ -304,7 +289,7 @@ fn swapped_parents_of_a_two_parent_derive() {
     save(&bad, &head, &payload);
     let r = verify_bundle(&bad, &both);
     r.code(FINDING);
-    let f = findings(&r);
+    let f = report_findings(&r);
     assert_finding(
         &f,
         "lineage_parent",
@@ -519,7 +504,7 @@ fn a_lineage_hop_that_contradicts_a_held_checkpoint() {
     let r = mag.run(&args(&["verify-bundle", s(&derived), "--json"], &both));
     r.code(FINDING);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "checkpoint_consistency",
         &["cannot both be true", "split view"],
     );
@@ -533,7 +518,7 @@ fn a_lineage_hop_that_contradicts_a_held_checkpoint() {
     let r = m2.run(&args(&["verify-bundle", s(&direct), "--json"], &t));
     r.code(FINDING);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "checkpoint_consistency",
         &["cannot both be true", "split view"],
     );
@@ -568,7 +553,7 @@ fn stripping_the_lineage_after_a_receive() {
     let r = verify_bundle(&bad, &all);
     r.code(FINDING);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "hop_link",
         &["the evidence it commits to is not the previous hops"],
     );
@@ -580,7 +565,7 @@ fn stripping_the_lineage_after_a_receive() {
     let r = verify_bundle(&bad, &all);
     r.code(FINDING);
     assert_finding(
-        &findings(&r),
+        &report_findings(&r),
         "hop_link",
         &["the evidence it commits to is not the previous hops"],
     );

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use custody::core::bundle::{read_head, write_head, BundleHead, BUNDLE_MAGIC};
 
-use super::Fixture;
+use super::{Fixture, Run};
 
 /// `--trust VKEY` for each outlet's log key.
 pub fn trust_args(fs: &[&Fixture]) -> Vec<String> {
@@ -93,4 +93,19 @@ pub fn run_python(args: &[&str]) -> Option<(i32, String)> {
 /// `python3 DIR/verify.py`, no custody on PATH: exit code and output.
 pub fn run_script(dir: &Path) -> Option<(i32, String)> {
     run_python(&[dir.join("verify.py").to_str().unwrap()])
+}
+
+/// The findings of a `verify-bundle --json` report: (check, reason) each.
+pub fn report_findings(r: &Run) -> Vec<(String, String)> {
+    r.json()["report"]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings in {}", r.stdout))
+        .iter()
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
